@@ -14,6 +14,16 @@ from collections.abc import Iterable
 from typing import Any
 
 
+class _Missing:
+    """Sentinel shown for a required value that was not given."""
+
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+MISSING = _Missing()
+
+
 class InputError(ValueError):
     """Bad user input: names the field (dotted path) and the offending value.
 

@@ -1,0 +1,150 @@
+"""The end-to-end pipeline: scenario -> cohort -> selection -> randomisation -> physics ->
+outcomes -> follow-up -> survival analysis -> cost-effectiveness -> verdict.
+
+Data passed between stages (contracts in docs/architecture.md):
+
+* ``cohort``  one row per screened virtual patient (``mhtcdt.cohorts.generate_cohort``)
+* ``flow``    CONSORT flow: step, criterion, n_before, excluded, remaining
+* ``trial``   one row per randomised patient: cohort columns + ``arm``, ``stratum``, ``entry_months``,
+  the physics outputs of the arm received (``log10_kill_total`` ...), latent and observed
+  ``pfs_months``/``os_months`` with ``pfs_event``/``os_event``
+* ``curves``  Kaplan-Meier curves: arm, endpoint, time_months, survival, ci_lower, ci_upper, at_risk
+* ``economics`` per-strategy cost, life_years, qalys (discounted and undiscounted)
+* ``incremental`` incremental analysis with dominance and ICERs
+
+Randomness: one ``SeedSequence(seed)`` whose fixed children feed each stage, so a run is a pure
+function of (scenario, seed, package version). Stages that draw per patient key their streams
+by ``patient_id``, so results do not depend on chunking or worker count.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from mhtcdt.decision.progress import ProgressCallback, sub_progress
+from mhtcdt.decision.scenario import Scenario
+from mhtcdt.errors import InputError
+
+# Fixed child indices of the master SeedSequence: never reorder (it would change every result).
+_STREAM_COHORT, _STREAM_RANDOMISE, _STREAM_PHYSICS, _STREAM_OUTCOME, _STREAM_FOLLOW_UP, _STREAM_PSA = range(6)
+
+
+def stage_seed(seed: int, stream: int, *extra: int) -> np.random.SeedSequence:
+    """The SeedSequence of one pipeline stage (and optional sub-key, e.g. the arm index)."""
+    return np.random.SeedSequence(entropy=seed, spawn_key=(stream, *extra))
+
+
+@dataclass
+class PipelineResult:
+    """Everything one run produced (DataFrame contracts in the module docstring)."""
+
+    scenario: Scenario
+    seed: int
+    cohort: pd.DataFrame
+    flow: pd.DataFrame
+    trial: pd.DataFrame
+    curves: pd.DataFrame
+    survival_summary: pd.DataFrame
+    comparison: pd.DataFrame
+    parametric: pd.DataFrame
+    economics: pd.DataFrame
+    incremental: pd.DataFrame
+    verdict: str
+    timings_s: dict[str, float] = field(default_factory=dict)
+    extras: dict[str, object] = field(default_factory=dict)
+
+
+def run_pipeline(
+    scenario: Scenario,
+    seed: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> PipelineResult:
+    """Run one scenario end to end. ``seed`` overrides ``scenario.seed``."""
+    from mhtcdt.cohorts import apply_criteria, generate_cohort
+    from mhtcdt.decision import outcome, survival, trial
+    from mhtcdt.decision.checks import protocol_for_arm, trial_design
+    from mhtcdt.decision.economic_model import evaluate_arms, verdict_text
+    from mhtcdt.physics import simulate_protocol
+
+    seed = scenario.seed if seed is None else int(seed)
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = now - clock
+        clock = now
+
+    report = sub_progress(progress, "virtual cohort", 0.0, 0.05)
+    report(0.0)
+    cohort = generate_cohort(scenario.cohort.indication, scenario.cohort.n_screened, stage_seed(seed, _STREAM_COHORT))
+    selection = apply_criteria(cohort, scenario.cohort.criteria)
+    eligible = selection.eligible
+    if len(eligible) == 0:
+        raise InputError(
+            "cohort.criteria", scenario.cohort.criteria,
+            f"no patient of {len(cohort)} screened meets every criterion; relax the criteria",
+        )
+    lap("cohort")
+
+    sub_progress(progress, "randomisation", 0.05, 0.08)(0.0)
+    design = trial_design(scenario)
+    randomised = trial.randomise(eligible, design, stage_seed(seed, _STREAM_RANDOMISE))
+    lap("randomise")
+
+    arms = scenario.randomised_arms
+    parts = []
+    span = 0.6 / max(1, len(arms))
+    for i, arm in enumerate(arms):
+        patients = randomised[randomised["arm"] == arm.name]
+        if len(patients) == 0:
+            continue
+        arm_report = sub_progress(progress, f"physics: {arm.name}", 0.08 + i * span, 0.08 + (i + 1) * span)
+        physics = simulate_protocol(
+            patients.drop(columns=["arm", "stratum", "entry_months"]),
+            protocol_for_arm(arm),
+            stage_seed(seed, _STREAM_PHYSICS, i),
+            progress=arm_report,
+        )
+        parts.append(patients.merge(physics, on="patient_id", how="left", validate="one_to_one"))
+    treated = pd.concat(parts, ignore_index=True).sort_values("patient_id", kind="stable").reset_index(drop=True)
+    lap("physics")
+
+    sub_progress(progress, "outcomes and follow-up", 0.68, 0.75)(0.0)
+    params = outcome.load_outcome_params()
+    latent = outcome.simulate_outcomes(treated, params, stage_seed(seed, _STREAM_OUTCOME))
+    observed = trial.apply_follow_up(latent, design, stage_seed(seed, _STREAM_FOLLOW_UP))
+    lap("outcomes")
+
+    sub_progress(progress, "survival analysis", 0.75, 0.85)(0.0)
+    horizon_months = 12.0 * scenario.economics.horizon_years
+    analysis = survival.analyse(observed, reference_arm=scenario.trial.reference_arm, horizon_months=horizon_months)
+    lap("survival")
+
+    sub_progress(progress, "cost-effectiveness", 0.85, 0.99)(0.0)
+    econ = evaluate_arms(scenario, observed, analysis)
+    lap("economics")
+    if progress is not None:
+        progress("done", 1.0)
+
+    return PipelineResult(
+        scenario=scenario,
+        seed=seed,
+        cohort=cohort,
+        flow=selection.flow,
+        trial=observed,
+        curves=analysis.curves,
+        survival_summary=analysis.summary,
+        comparison=analysis.comparison,
+        parametric=analysis.parametric,
+        economics=econ.per_strategy,
+        incremental=econ.incremental,
+        verdict=verdict_text(scenario, econ),
+        timings_s=timings,
+        extras={"economic_curves": econ.curves, "economic_details": econ},
+    )

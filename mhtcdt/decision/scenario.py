@@ -1,0 +1,301 @@
+"""Scenario files: the TOML schema of a virtual trial + cost-effectiveness analysis.
+
+A scenario is a TOML file validated by the pydantic v2 models below. Every numeric field
+carries its unit in its name (``_months``, ``_Gy``, ``_kHz`` ...) or in its description, and
+bounds. Costs are in the scenario's ``economics.currency`` at ``economics.price_year``.
+
+Layout (see ``mhtcdt/decision/scenarios/default.toml`` for a complete, sourced example)::
+
+    name, description, seed
+    [cohort]     indication, n_screened, criteria = ["kps >= 60", ...]
+    [[arms]]     one treatment protocol per arm (fields of mhtcdt.physics.Protocol)
+    [trial]      reference_arm, allocation, stratify_by, block_size, accrual, follow-up, censoring
+    [economics]  currency, price_year, discounting, horizon, cycle length, willingness to pay,
+                 [economics.costs], [economics.utilities]
+
+Validation reports every problem at once as :class:`mhtcdt.errors.InputErrors`, one line
+per problem naming the dotted field path and the bad value.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from mhtcdt.errors import MISSING, InputError, InputErrors
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNegativeCost = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+
+
+class _Strict(BaseModel):
+    """Base: unknown keys are errors (a typo must not be silently ignored)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class CohortSpec(_Strict):
+    indication: str = Field(description="Indication key, e.g. 'recurrent_glioblastoma', 'prostate', 'pancreas'.")
+    n_screened: int = Field(gt=0, le=5_000_000, description="Virtual patients screened before selection [patients].")
+    criteria: list[str] = Field(
+        default_factory=list,
+        description="Eligibility criteria as safe expressions over cohort columns, applied in order.",
+    )
+
+
+class ArmSpec(_Strict):
+    """One trial arm: a treatment protocol (the fields of :class:`mhtcdt.physics.Protocol`)."""
+
+    name: str = Field(min_length=1, max_length=80)
+    agent: str | None = Field(None, description="Nanoparticle agent key (physics/data/agents.toml); none = no MHT.")
+    np_dose_mg_Fe_per_cm3: float | None = Field(
+        None, gt=0.0, le=100.0, description="Iron dose per cm3 of tumour [mg Fe/cm3]; omit to plan it per patient."
+    )
+    field_freq_kHz: float | None = Field(None, gt=0.0, le=2000.0, description="Field frequency [kHz].")
+    field_kA_per_m: float | None = Field(
+        None, gt=0.0, le=100.0, description="Fixed field amplitude [kA/m]; omit to titrate to target_temperature_C."
+    )
+    target_temperature_C: float | None = Field(
+        None, ge=37.0, le=90.0, description="Controller target at the tumour margin [degC]."
+    )
+    healthy_max_C: float = Field(43.0, ge=37.0, le=60.0, description="Healthy-tissue maximum [degC].")
+    n_sessions: int = Field(0, ge=0, le=50, description="Heat sessions [count].")
+    session_minutes: float = Field(60.0, gt=0.0, le=600.0, description="Session length [min].")
+    session_interval_hours: float = Field(84.0, gt=0.0, le=24.0 * 60, description="Start-to-start spacing [h].")
+    rt_total_dose_Gy: float = Field(0.0, ge=0.0, le=120.0, description="Total radiotherapy dose [Gy].")
+    rt_n_fractions: int = Field(0, ge=0, le=60, description="Radiotherapy fractions [count].")
+    rt_fractions_per_week: float = Field(5.0, gt=0.0, le=14.0, description="Fractions per week [1/week].")
+    rt_heat_interval_hours: float = Field(
+        1.0, ge=0.0, le=72.0, description="Time from end of a heat session to the same day's RT fraction [h]."
+    )
+    cdt_agent: str | None = Field(None, description="Chemodynamic agent key (physics/data/agents.toml).")
+    co_agents: list[str] = Field(default_factory=list, description="Co-agents, e.g. 'buthionine_sulfoximine'.")
+    safety_limit: Literal["atkinson_brezovich", "hergt_dutz"] = Field(
+        "hergt_dutz", description="H*f limit that the field protocol must respect."
+    )
+    allow_above_safety_limit: bool = Field(False, description="Explicitly allow a field above the chosen limit.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ArmSpec:
+        if (self.rt_total_dose_Gy > 0) != (self.rt_n_fractions > 0):
+            raise ValueError(
+                f"rt_total_dose_Gy ({self.rt_total_dose_Gy}) and rt_n_fractions ({self.rt_n_fractions}) "
+                "must both be zero or both positive"
+            )
+        if self.n_sessions > 0 and self.agent is None:
+            raise ValueError(f"n_sessions = {self.n_sessions} heat sessions need a nanoparticle 'agent'")
+        if self.n_sessions > 0 and self.field_freq_kHz is None:
+            raise ValueError("heat sessions need field_freq_kHz")
+        if self.n_sessions > 0 and self.field_kA_per_m is None and self.target_temperature_C is None:
+            raise ValueError("heat sessions need either field_kA_per_m (fixed) or target_temperature_C (titrated)")
+        if self.n_sessions > 1 and self.session_minutes / 60.0 >= self.session_interval_hours:
+            raise ValueError(
+                f"sessions overlap: session_minutes = {self.session_minutes} min is not shorter than "
+                f"session_interval_hours = {self.session_interval_hours} h"
+            )
+        return self
+
+    @property
+    def has_mht(self) -> bool:
+        return self.agent is not None and self.n_sessions > 0
+
+    @property
+    def has_rt(self) -> bool:
+        return self.rt_n_fractions > 0
+
+    @property
+    def has_cdt(self) -> bool:
+        return self.cdt_agent is not None
+
+
+class TrialSpec(_Strict):
+    reference_arm: str = Field(description="Comparator arm name for hazard ratios and ICERs.")
+    allocation: dict[str, float] = Field(description="Allocation ratio weight per arm name, e.g. {A = 1, B = 1}.")
+    stratify_by: list[str] = Field(default_factory=list, description="Cohort columns used as strata.")
+    block_size: int = Field(4, ge=1, le=100, description="Randomisation block size [patients].")
+    accrual_per_month: float = Field(10.0, gt=0.0, le=10_000.0, description="Accrual rate [patients/month].")
+    min_follow_up_months: float = Field(12.0, gt=0.0, le=240.0, description="Minimum follow-up [months].")
+    dropout_per_year: Probability = Field(0.05, description="Annual probability of loss to follow-up.")
+    data_cutoff_months: float | None = Field(
+        None, gt=0.0, le=600.0, description="Data cut-off from first randomisation [months]; default accrual + min FU."
+    )
+
+    @field_validator("allocation")
+    @classmethod
+    def _positive_weights(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = {k: w for k, w in v.items() if not (w > 0 and w < 1e6)}
+        if bad:
+            raise ValueError(f"allocation weights must be positive and finite, got {bad}")
+        if len(v) < 2:
+            raise ValueError(f"a comparative trial needs at least two arms in allocation, got {list(v)}")
+        return v
+
+
+class CostSpec(_Strict):
+    """Unit costs in the scenario's currency and price year."""
+
+    mht_course: NonNegativeCost = Field(description="One MHT course (particles, instillation, sessions) [currency].")
+    rt_course: NonNegativeCost = Field(description="One radiotherapy course as in the arms [currency].")
+    cdt_agent_course: NonNegativeCost = Field(0.0, description="A CDT agent course, if any arm uses one [currency].")
+    progression_free_per_month: NonNegativeCost = Field(description="Care while progression-free [currency/month].")
+    progressed_per_month: NonNegativeCost = Field(description="Care after progression [currency/month].")
+    end_of_life: NonNegativeCost = Field(description="One-off cost at death [currency].")
+
+
+class UtilitySpec(_Strict):
+    progression_free: float = Field(le=1.0, ge=-0.6, description="Utility while progression-free [QALY/year].")
+    progressed: float = Field(le=1.0, ge=-0.6, description="Utility after progression [QALY/year].")
+
+
+class EconomicsSpec(_Strict):
+    currency: str = Field(min_length=3, max_length=3, description="ISO 4217 currency code of every cost.")
+    price_year: int = Field(ge=1990, le=2100)
+    perspective: Literal["payer", "societal"] = "payer"
+    discount_costs: float = Field(ge=0.0, le=0.2, description="Annual discount rate for costs.")
+    discount_effects: float = Field(ge=0.0, le=0.2, description="Annual discount rate for life-years and QALYs.")
+    horizon_years: float = Field(gt=0.0, le=100.0, description="Time horizon [years].")
+    cycle_months: float = Field(1.0, gt=0.0, le=12.0, description="Cycle length [months].")
+    counting: Literal["beginning", "end", "half_cycle", "trapezoid", "simpson"] = Field(
+        "half_cycle", description="How cycles are counted (life-table/half-cycle by default)."
+    )
+    survival_source: Literal["parametric", "kaplan_meier"] = Field(
+        "parametric", description="Curves for the partitioned survival model: best-AIC fit or KM (no extrapolation)."
+    )
+    willingness_to_pay: float = Field(gt=0.0, le=1e7, description="Willingness to pay [currency per QALY].")
+    costs: CostSpec
+    utilities: UtilitySpec
+
+
+class Scenario(_Strict):
+    schema_version: Literal[1] = 1
+    name: str = Field(min_length=1, max_length=200)
+    description: str = ""
+    seed: int = Field(20261121, ge=0, le=2**63 - 1, description="Master seed of the run.")
+    cohort: CohortSpec
+    arms: list[ArmSpec] = Field(min_length=2)
+    trial: TrialSpec
+    economics: EconomicsSpec
+
+    @model_validator(mode="after")
+    def _arms_consistent(self) -> Scenario:
+        names = [a.name for a in self.arms]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"arm names must be unique, repeated: {dup}")
+        if self.trial.reference_arm not in names:
+            raise ValueError(f"trial.reference_arm = {self.trial.reference_arm!r} is not an arm; arms are {names}")
+        unknown = sorted(set(self.trial.allocation) - set(names))
+        if unknown:
+            raise ValueError(f"trial.allocation names unknown arms {unknown}; arms are {names}")
+        return self
+
+    def arm(self, name: str) -> ArmSpec:
+        for a in self.arms:
+            if a.name == name:
+                return a
+        raise KeyError(name)
+
+    @property
+    def randomised_arms(self) -> list[ArmSpec]:
+        """Arms that receive patients, in file order."""
+        return [a for a in self.arms if a.name in self.trial.allocation]
+
+
+# ---------------------------------------------------------------- loading and errors
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "scenario"
+
+
+def _lookup(data: Any, loc: tuple[Any, ...]) -> Any:
+    cur = data
+    for part in loc:
+        try:
+            cur = cur[part]
+        except (KeyError, IndexError, TypeError):
+            return MISSING
+    return cur
+
+
+def errors_from_validation(exc: ValidationError, data: Any) -> InputErrors:
+    """Turn a pydantic ValidationError into one InputError per problem (field path + bad value)."""
+    out = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(p for p in err["loc"] if p not in ("function-after",))
+        value = err.get("input", _lookup(data, loc)) if err["type"] != "missing" else MISSING
+        if isinstance(value, dict) and err["type"] not in ("missing",) and loc and err["type"] == "value_error":
+            value = "<section>"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "missing":
+            msg = "required field is missing"
+        elif err["type"] == "extra_forbidden":
+            msg = "unknown field (check the spelling)"
+        out.append(InputError(_dotted(loc), value, msg))
+    return InputErrors(out)
+
+
+def parse_scenario(data: dict[str, Any]) -> Scenario:
+    """Validate a parsed TOML mapping; raise :class:`InputErrors` listing every problem."""
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise errors_from_validation(exc, data) from None
+    return scenario
+
+
+def parse_scenario_text(text: str, source: str = "<text>") -> Scenario:
+    """Parse TOML text; malformed TOML becomes an InputError naming the source and line."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputErrors([InputError(source, "<TOML>", f"malformed TOML: {exc}")]) from None
+    return parse_scenario(data)
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file. A missing or unreadable file is an InputError naming the path."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputErrors([InputError("scenario file", str(p), "no such file")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputErrors([InputError("scenario file", str(p), f"cannot be read: {exc}")]) from None
+    return parse_scenario_text(text, source=str(p))
+
+
+DEFAULT_SCENARIO = "default.toml"
+
+
+def scenario_text(name: str = DEFAULT_SCENARIO) -> str:
+    """Text of a scenario shipped inside the package (``mhtcdt/decision/scenarios``)."""
+    return resources.files("mhtcdt.decision.scenarios").joinpath(name).read_text(encoding="utf-8")
+
+
+def bundled_scenarios() -> list[str]:
+    """File names of the scenarios shipped with the package."""
+    root = resources.files("mhtcdt.decision.scenarios")
+    return sorted(p.name for p in root.iterdir() if p.name.endswith(".toml"))
+
+
+def default_scenario() -> Scenario:
+    """The embedded default scenario (recurrent glioblastoma, NanoTherm MHT + RT vs RT alone)."""
+    return parse_scenario_text(scenario_text(DEFAULT_SCENARIO), source=DEFAULT_SCENARIO)
+
+
+def scenario_to_toml(scenario: Scenario) -> str:
+    """Serialise a scenario back to TOML (None fields omitted), e.g. for download after editing."""
+    import tomli_w
+
+    return tomli_w.dumps(scenario.model_dump(mode="json", exclude_none=True))

@@ -159,8 +159,11 @@ class EconomicsSpec(_Strict):
     discount_effects: float = Field(ge=0.0, le=0.2, description="Annual discount rate for life-years and QALYs.")
     horizon_years: float = Field(gt=0.0, le=100.0, description="Time horizon [years].")
     cycle_months: float = Field(1.0, gt=0.0, le=12.0, description="Cycle length [months].")
-    counting: Literal["beginning", "end", "half_cycle", "trapezoid", "simpson"] = Field(
-        "half_cycle", description="How cycles are counted (life-table/half-cycle by default)."
+    counting: Literal["beginning", "end", "life_table", "trapezoid", "simpson"] = Field(
+        "life_table", description="How cycles are counted (life-table / half-cycle correction by default)."
+    )
+    discount_method: Literal["discrete", "discrete_lagged", "discrete_yearly", "continuous"] = Field(
+        "discrete", description="Discounting: (1+r)^-t at each time t in years (see economics.conventions)."
     )
     survival_source: Literal["parametric", "kaplan_meier"] = Field(
         "parametric", description="Curves for the partitioned survival model: best-AIC fit or KM (no extrapolation)."

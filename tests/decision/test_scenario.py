@@ -1,0 +1,123 @@
+"""Scenario schema: the default scenario is valid, and each kind of invalid input is reported
+with the field path and the bad value."""
+
+from __future__ import annotations
+
+import tomllib
+
+import pytest
+
+from mhtcdt.decision.scenario import (
+    InputErrors,
+    bundled_scenarios,
+    default_scenario,
+    parse_scenario,
+    parse_scenario_text,
+    scenario_text,
+    scenario_to_toml,
+)
+
+
+@pytest.fixture
+def data() -> dict:
+    return tomllib.loads(scenario_text())
+
+
+def problems(data: dict) -> list[str]:
+    with pytest.raises(InputErrors) as info:
+        parse_scenario(data)
+    return info.value.lines()
+
+
+def test_default_scenario_is_valid_and_bundled():
+    sc = default_scenario()
+    assert "default.toml" in bundled_scenarios()
+    assert sc.cohort.indication == "recurrent_glioblastoma"
+    assert [a.name for a in sc.arms] == ["RT alone", "NanoTherm MHT + RT"]
+    assert sc.arm("NanoTherm MHT + RT").has_mht and not sc.arm("RT alone").has_mht
+    assert sc.trial.reference_arm == "RT alone"
+
+
+def test_round_trip_through_toml_is_lossless():
+    sc = default_scenario()
+    again = parse_scenario_text(scenario_to_toml(sc))
+    assert again == sc
+
+
+def test_missing_field_is_named(data):
+    del data["economics"]["willingness_to_pay"]
+    lines = problems(data)
+    assert lines == ["economics.willingness_to_pay = <missing>: required field is missing"]
+
+
+def test_wrong_type_is_named(data):
+    data["cohort"]["n_screened"] = "many"
+    (line,) = problems(data)
+    assert line.startswith("cohort.n_screened = 'many':")
+
+
+def test_negative_cost_is_named(data):
+    data["economics"]["costs"]["rt_course"] = -5.0
+    (line,) = problems(data)
+    assert line.startswith("economics.costs.rt_course = -5.0:") and "greater than or equal to 0" in line
+
+
+def test_utility_above_one_is_named(data):
+    data["economics"]["utilities"]["progressed"] = 1.2
+    (line,) = problems(data)
+    assert line.startswith("economics.utilities.progressed = 1.2:")
+
+
+@pytest.mark.parametrize("rate", [-0.01, 0.21, 0.5])
+def test_discount_rate_outside_0_to_0_2(data, rate):
+    data["economics"]["discount_costs"] = rate
+    (line,) = problems(data)
+    assert line.startswith(f"economics.discount_costs = {rate}:")
+
+
+def test_every_problem_is_reported_not_only_the_first(data):
+    data["economics"]["utilities"]["progressed"] = 1.5
+    data["economics"]["costs"]["mht_course"] = -1.0
+    data["cohort"]["n_screened"] = 0
+    lines = problems(data)
+    assert len(lines) == 3
+    assert {line.split(" = ")[0] for line in lines} == {
+        "economics.utilities.progressed", "economics.costs.mht_course", "cohort.n_screened"}
+
+
+def test_unknown_key_is_an_error_not_ignored(data):
+    data["economics"]["discount_cost"] = 0.03  # typo of discount_costs
+    (line,) = problems(data)
+    assert line.startswith("economics.discount_cost = 0.03: unknown field")
+
+
+def test_arm_errors_carry_the_arm_index(data):
+    data["arms"][1]["rt_n_fractions"] = 0  # dose without fractions
+    (line,) = problems(data)
+    assert line.startswith("arms[1]") and "rt_n_fractions" in line
+
+
+def test_overlapping_sessions_are_refused(data):
+    data["arms"][1]["session_minutes"] = 300.0
+    data["arms"][1]["session_interval_hours"] = 4.0
+    (line,) = problems(data)
+    assert "overlap" in line
+
+
+def test_reference_arm_must_exist(data):
+    data["trial"]["reference_arm"] = "Placebo"
+    (line,) = problems(data)
+    assert "'Placebo' is not an arm" in line
+
+
+def test_allocation_weights_must_be_positive(data):
+    data["trial"]["allocation"]["RT alone"] = 0
+    (line,) = problems(data)
+    assert line.startswith("trial.allocation") and "positive" in line
+
+
+def test_malformed_toml_names_the_source():
+    with pytest.raises(InputErrors) as info:
+        parse_scenario_text("name = 'x'\n[cohort\n", source="bad.toml")
+    (line,) = info.value.lines()
+    assert line.startswith("bad.toml") and "malformed TOML" in line and "line 2" in line

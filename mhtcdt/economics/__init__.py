@@ -1,5 +1,89 @@
 """Economics layer: Markov and partitioned-survival cohort models, costing, incremental
 analysis with dominance, net benefit, DSA, PSA and value of information.
 
-Imports no other mhtcdt layer.
+Imports no other mhtcdt layer (only :mod:`mhtcdt.errors`).  Every convention is an explicit
+argument (see :mod:`mhtcdt.economics.conventions`).
+
+Public API (names are stable; the decision layer calls them)
+-------------------------------------------------------------
+Partitioned survival (:mod:`.psm`)
+    ``run_partitioned_survival(strategies, time_months, pfs, os, *, state_cost_per_month,
+    utilities_per_year, one_off_cost=0, end_of_life_cost=0, discount_costs=0.035,
+    discount_effects=0.035, counting="trapezoid", discount_method="discrete",
+    allow_negative_utilities=False, currency=None) -> DataFrame``  (pfs/os shape (S, T))
+    ``run_partitioned_survival_draws(...same...) -> DrawResults``  (pfs/os shape (D, S, T))
+    ``psm_occupancy(pfs, os)``, ``partitioned_occupancy(curves)`` (N-state).
+Markov cohort models (:mod:`.markov`)
+    ``MarkovModel`` / ``run_markov(...)`` -> ``MarkovResult`` (trace + per-strategy values),
+    ``expand_tunnel_states``, ``rate_to_probability``, ``rescale_probability``.
+Results (:mod:`.results`)
+    ``DrawResults`` (arrays (D, S); ``.summary()`` -> per-strategy DataFrame, contract section 5).
+Incremental analysis (:mod:`.incremental`)
+    ``incremental_analysis(results_df, cost="cost", effect="qalys") -> DataFrame`` with
+    ``strategy, cost, qalys, inc_cost, inc_qalys, icer, status`` (strong/extended dominance).
+Net benefit and acceptability (:mod:`.nmb`)
+    ``net_monetary_benefit(cost, effect, wtp)``, ``net_health_benefit``, ``ceac(cost, effect, wtp,
+    strategies) -> DataFrame``, ``ceaf``, ``ce_plane``.
+Value of information (:mod:`.voi`)
+    ``evpi(cost, effect, wtp)``, ``evpi_curve(...) -> DataFrame``, ``population_multiplier``,
+    ``evppi(cost, effect, parameters, wtp) -> DataFrame`` (Strong-Oakley regression, with SE).
+Conventions (:mod:`.conventions`)
+    ``counting_weights``, ``discount_factors``, ``to_years``, ``jurisdiction(key)``,
+    ``jurisdictions()``, ``cheers_items()``.
 """
+
+from mhtcdt.economics.conventions import (
+    COUNTING_METHODS,
+    DISCOUNT_METHODS,
+    Jurisdiction,
+    cheers_items,
+    counting_weights,
+    discount_factors,
+    jurisdiction,
+    jurisdictions,
+    to_years,
+)
+from mhtcdt.economics.incremental import efficient_frontier, incremental_analysis, optimal_strategy_at
+from mhtcdt.economics.nmb import ce_plane, ceac, ceaf, net_health_benefit, net_monetary_benefit
+from mhtcdt.economics.psm import (
+    CurveCrossingWarning,
+    partitioned_occupancy,
+    psm_occupancy,
+    run_partitioned_survival,
+    run_partitioned_survival_draws,
+)
+from mhtcdt.economics.results import RESULT_COLUMNS, DrawResults, results_frame
+from mhtcdt.economics.voi import evpi, evpi_curve, evpi_from_nmb, evppi, population_multiplier
+
+__all__ = [
+    "COUNTING_METHODS",
+    "DISCOUNT_METHODS",
+    "RESULT_COLUMNS",
+    "CurveCrossingWarning",
+    "DrawResults",
+    "Jurisdiction",
+    "ce_plane",
+    "ceac",
+    "ceaf",
+    "cheers_items",
+    "counting_weights",
+    "discount_factors",
+    "efficient_frontier",
+    "evpi",
+    "evpi_curve",
+    "evpi_from_nmb",
+    "evppi",
+    "incremental_analysis",
+    "jurisdiction",
+    "jurisdictions",
+    "net_health_benefit",
+    "net_monetary_benefit",
+    "optimal_strategy_at",
+    "partitioned_occupancy",
+    "population_multiplier",
+    "psm_occupancy",
+    "results_frame",
+    "run_partitioned_survival",
+    "run_partitioned_survival_draws",
+    "to_years",
+]

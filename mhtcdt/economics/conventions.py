@@ -1,0 +1,221 @@
+"""Modelling conventions made explicit: time units, cycle counting weights, discounting,
+jurisdiction presets.
+
+Nothing here is hidden inside a model: every model function takes the counting method and
+the discount method as arguments and calls these helpers.
+
+Time units
+----------
+One year is 365.25 days, one month is 1/12 year (30.4375 days), one week 7 days.
+:func:`to_years` converts once at the boundary.
+
+Counting (how a cohort trace evaluated at points t_0 = 0, t_1, ..., t_n becomes a time integral)
+---------------------------------------------------------------------------------------------
+``counting_weights`` returns one weight per point, in the time unit of the grid, so that
+``sum_k w_k f(t_k)`` approximates ``int_0^{t_n} f(t) dt``:
+
+* ``"beginning"``  -- each interval takes the value at its start (cycle 0 counted, last point not);
+* ``"end"``        -- each interval takes the value at its end (cycle 0 not counted);
+* ``"life_table"`` -- the mean of both ends (half-cycle correction); identical to ``"trapezoid"``;
+* ``"trapezoid"``  -- trapezoidal rule, also on non-uniform grids;
+* ``"simpson"``    -- composite Simpson 1/3 rule, weights h*(1/3, 4/3, 2/3, 4/3, ..., 2/3, 4/3, 1/3);
+  needs a uniform grid with an even number of intervals (some packages ship the swapped
+  pattern 1/3, 2/3, 4/3, ...; that is not Simpson's rule and is not offered);
+* any custom sequence of n+1 weights (multiplied by the uniform step h).
+
+Discounting (factor applied to the value at a point of time t, in years)
+--------------------------------------------------------------------------
+* ``"discrete"``        -- (1 + r) ** -t  (exponent = time of the point; for annual end-of-cycle
+  counting this is the classic 1/(1+r)^t with t = cycle number);
+* ``"discrete_lagged"`` -- (1 + r) ** -(t - cycle length), i.e. exponent t-1 for annual cycles: the
+  value of a cycle is discounted from the start of that cycle (floored at 0);
+* ``"discrete_yearly"`` -- (1 + r) ** -floor(t): constant within each model year (common for
+  monthly models in spreadsheets);
+* ``"continuous"``      -- exp(-r * t) with r an instantaneous (continuous) rate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Literal
+
+import numpy as np
+import tomllib
+
+from mhtcdt.economics.validation import check_rate
+from mhtcdt.errors import InputError
+
+DAYS_PER_YEAR = 365.25
+UNIT_IN_YEARS: dict[str, float] = {
+    "days": 1.0 / DAYS_PER_YEAR,
+    "weeks": 7.0 / DAYS_PER_YEAR,
+    "months": 1.0 / 12.0,
+    "years": 1.0,
+}
+
+CountingMethod = Literal["beginning", "end", "life_table", "trapezoid", "simpson"]
+DiscountMethod = Literal["discrete", "discrete_lagged", "discrete_yearly", "continuous"]
+COUNTING_METHODS = ("beginning", "end", "life_table", "trapezoid", "simpson")
+DISCOUNT_METHODS = ("discrete", "discrete_lagged", "discrete_yearly", "continuous")
+
+
+def to_years(value: float | np.ndarray, unit: str) -> float | np.ndarray:
+    """Convert a duration in ``unit`` ("days", "weeks", "months", "years") to years."""
+    if unit not in UNIT_IN_YEARS:
+        raise InputError("unit", unit, f"unknown time unit; use one of {sorted(UNIT_IN_YEARS)}")
+    return value * UNIT_IN_YEARS[unit]
+
+
+def check_time_grid(time: Sequence[float] | np.ndarray, field: str = "time") -> np.ndarray:
+    """Validate a time grid: 1-D, finite, starting at 0, strictly increasing, >= 2 points."""
+    t = np.asarray(time, dtype=float)
+    if t.ndim != 1 or t.size < 2:
+        raise InputError(field, t.shape, "needs a 1-D grid with at least two points (0 and one cycle)")
+    if not np.all(np.isfinite(t)):
+        raise InputError(field, t[~np.isfinite(t)][:3].tolist(), "contains non-finite values")
+    if t[0] != 0.0:
+        raise InputError(field, float(t[0]), "the grid must start at 0")
+    steps = np.diff(t)
+    if np.any(steps <= 0):
+        k = int(np.argmax(steps <= 0))
+        raise InputError(f"{field}[{k + 1}]", float(t[k + 1]), "the grid must be strictly increasing")
+    return t
+
+
+def _is_uniform(t: np.ndarray) -> bool:
+    steps = np.diff(t)
+    return bool(np.allclose(steps, steps[0], rtol=1e-9, atol=0.0))
+
+
+def counting_weights(
+    time: Sequence[float] | np.ndarray, method: str | Sequence[float] = "trapezoid"
+) -> np.ndarray:
+    """Integration weights, one per grid point, in the unit of ``time`` (see module docstring).
+
+    Parameters
+    ----------
+    time:
+        Grid t_0 = 0 < t_1 < ... < t_n (any unit; weights come out in the same unit).
+    method:
+        A name from ``COUNTING_METHODS`` or a custom sequence of n+1 weights (multiplied by the
+        uniform step; a custom vector needs a uniform grid).
+    """
+    t = check_time_grid(time)
+    h = np.diff(t)
+    n = t.size - 1
+    w = np.zeros(t.size)
+    if isinstance(method, str):
+        if method == "beginning":
+            w[:-1] = h
+        elif method == "end":
+            w[1:] = h
+        elif method in ("life_table", "trapezoid"):
+            w[:-1] += 0.5 * h
+            w[1:] += 0.5 * h
+        elif method == "simpson":
+            if not _is_uniform(t):
+                raise InputError("counting", method, "Simpson's rule needs a uniform grid")
+            if n % 2 != 0:
+                raise InputError(
+                    "counting", method, f"Simpson's rule needs an even number of intervals, got {n}"
+                )
+            w[:] = 2.0 / 3.0
+            w[1::2] = 4.0 / 3.0
+            w[0] = w[-1] = 1.0 / 3.0
+            w *= h[0]
+        else:
+            raise InputError(
+                "counting",
+                method,
+                f"unknown counting method; use one of {COUNTING_METHODS} or a weight vector",
+            )
+        return w
+    custom = np.asarray(method, dtype=float)
+    if custom.shape != t.shape:
+        raise InputError(
+            "counting", custom.shape, f"a custom weight vector needs {t.size} weights (one per point)"
+        )
+    if not np.all(np.isfinite(custom)) or np.any(custom < 0):
+        raise InputError("counting", custom.tolist()[:5], "custom weights must be finite and >= 0")
+    if not _is_uniform(t):
+        raise InputError("counting", "custom", "custom weights need a uniform grid")
+    return custom * h[0]
+
+
+def discount_factors(
+    time_years: np.ndarray, rate: float, method: str = "discrete", *, cycle_length_years: float | None = None
+) -> np.ndarray:
+    """Discount factor at each time (years), see the module docstring for the methods.
+
+    ``cycle_length_years`` is needed by ``"discrete_lagged"`` (defaults to the first grid step).
+    """
+    t = np.asarray(time_years, dtype=float)
+    r = check_rate(rate, "discount_rate")
+    if method == "discrete":
+        return (1.0 + r) ** -t
+    if method == "discrete_lagged":
+        if cycle_length_years is None:
+            cycle_length_years = float(t[1] - t[0]) if t.size > 1 else 1.0
+        return (1.0 + r) ** -np.maximum(t - cycle_length_years, 0.0)
+    if method == "discrete_yearly":
+        # a tiny tolerance keeps t = 1.0 computed as 12 * (1/12) in year 1, not year 0
+        return (1.0 + r) ** -np.floor(t + 1e-9)
+    if method == "continuous":
+        return np.exp(-r * t)
+    raise InputError("discount_method", method, f"unknown discount method; use one of {DISCOUNT_METHODS}")
+
+
+@dataclass(frozen=True)
+class Jurisdiction:
+    """HTA conventions of one jurisdiction (values with source in economics/data/hta.toml)."""
+
+    key: str
+    name: str
+    discount_costs: float
+    discount_effects: float
+    currency: str
+    thresholds_per_qaly: tuple[float, ...]
+    perspective: str
+    source: str
+    verified: bool
+
+
+@lru_cache(maxsize=1)
+def _hta_data() -> dict:
+    with resources.files("mhtcdt.economics").joinpath("data/hta.toml").open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def jurisdiction(key: str) -> Jurisdiction:
+    """Preset discount rates, threshold(s) and perspective, e.g. ``jurisdiction("nice")``.
+
+    Keys: ``nice``, ``netherlands``, ``germany``, ``france``, ``united_states``.
+    """
+    presets = _hta_data()["jurisdictions"]
+    if key not in presets:
+        raise InputError("jurisdiction", key, f"unknown jurisdiction; use one of {sorted(presets)}")
+    p = presets[key]
+    return Jurisdiction(
+        key=key,
+        name=p["name"],
+        discount_costs=float(p["discount_costs"]),
+        discount_effects=float(p["discount_effects"]),
+        currency=p["currency"],
+        thresholds_per_qaly=tuple(float(x) for x in p.get("thresholds_per_qaly", [])),
+        perspective=p["perspective"],
+        source=p["source"],
+        verified=bool(p["verified"]),
+    )
+
+
+def jurisdictions() -> list[str]:
+    """Keys of all jurisdiction presets."""
+    return sorted(_hta_data()["jurisdictions"])
+
+
+def cheers_items() -> list[str]:
+    """The 28 CHEERS 2022 checklist items (Husereau et al. 2022), in order."""
+    return list(_hta_data()["cheers_2022"]["items"])

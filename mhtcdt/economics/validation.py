@@ -1,0 +1,118 @@
+"""Input checks shared by the economics models; every failure is an InputError naming the item and value."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from mhtcdt.errors import InputError
+
+PROBABILITY_ROW_TOLERANCE = 1e-6
+"""Absolute tolerance on |sum of a transition-matrix row - 1|."""
+
+
+def _first_bad(mask: np.ndarray) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.unravel_index(int(np.argmax(mask)), mask.shape))
+
+
+def as_finite(value, field: str) -> np.ndarray:
+    arr = np.asarray(value, dtype=float)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        idx = _first_bad(bad) if arr.ndim else ()
+        raise InputError(f"{field}{list(idx) if idx else ''}", float(arr[idx]), "must be a finite number")
+    return arr
+
+
+def check_costs(value, field: str) -> np.ndarray:
+    """Finite, non-negative costs."""
+    arr = as_finite(value, field)
+    neg = arr < 0
+    if neg.any():
+        idx = _first_bad(neg) if arr.ndim else ()
+        raise InputError(
+            f"{field}{list(idx) if idx else ''}",
+            float(arr[idx]),
+            "costs must be >= 0 (model savings as a separate arm)",
+        )
+    return arr
+
+
+def check_utilities(value, field: str, allow_negative: bool = False) -> np.ndarray:
+    """Utilities <= 1; below 0 (states worse than death) only with ``allow_negative``."""
+    arr = as_finite(value, field)
+    high = arr > 1.0
+    if high.any():
+        idx = _first_bad(high) if arr.ndim else ()
+        raise InputError(
+            f"{field}{list(idx) if idx else ''}", float(arr[idx]), "a utility cannot exceed 1 (full health)"
+        )
+    if not allow_negative:
+        low = arr < 0.0
+        if low.any():
+            idx = _first_bad(low) if arr.ndim else ()
+            raise InputError(
+                f"{field}{list(idx) if idx else ''}",
+                float(arr[idx]),
+                "utility below 0 (worse than death); pass allow_negative_utilities=True if intended",
+            )
+    return arr
+
+
+def check_probabilities(value, field: str) -> np.ndarray:
+    arr = as_finite(value, field)
+    bad = (arr < 0) | (arr > 1)
+    if bad.any():
+        idx = _first_bad(bad) if arr.ndim else ()
+        raise InputError(
+            f"{field}{list(idx) if idx else ''}", float(arr[idx]), "a probability must be in [0, 1]"
+        )
+    return arr
+
+
+def check_transition_matrices(value, field: str, states: Sequence[str] | None = None) -> np.ndarray:
+    """Arrays (..., S, S) with entries in [0, 1] and rows summing to 1 within PROBABILITY_ROW_TOLERANCE."""
+    arr = as_finite(value, field)
+    if arr.ndim < 2 or arr.shape[-1] != arr.shape[-2]:
+        raise InputError(field, arr.shape, "a transition matrix must be square (..., S, S)")
+    if states is not None and arr.shape[-1] != len(states):
+        raise InputError(field, arr.shape, f"matrix has {arr.shape[-1]} states but {len(states)} were named")
+    neg = arr < 0
+    if neg.any():
+        idx = _first_bad(neg)
+        raise InputError(f"{field}{_name(idx, states)}", float(arr[idx]), "negative transition probability")
+    sums = arr.sum(axis=-1)
+    off = np.abs(sums - 1.0) > PROBABILITY_ROW_TOLERANCE
+    if off.any():
+        idx = _first_bad(off)
+        row = idx[-1]
+        label = f"row {states[row]!r}" if states is not None else f"row {row}"
+        raise InputError(
+            f"{field}{list(idx)}",
+            float(sums[idx]),
+            f"{label} sums to {float(sums[idx]):.9g}, not 1 (tolerance {PROBABILITY_ROW_TOLERANCE:g})",
+        )
+    return arr
+
+
+def _name(idx: tuple[int, ...], states: Sequence[str] | None) -> str:
+    if states is None or len(idx) < 2:
+        return str(list(idx))
+    return str(list(idx[:-2]) + [states[idx[-2]], states[idx[-1]]])
+
+
+def check_rate(rate: float, field: str) -> float:
+    r = float(rate)
+    if not np.isfinite(r) or r < 0 or r >= 1:
+        raise InputError(field, rate, "an annual discount rate must be in [0, 1), e.g. 0.035")
+    return r
+
+
+def broadcast_param(value, field: str, target: tuple[int, ...], what: str) -> np.ndarray:
+    """Broadcast ``value`` (aligned from the right) to ``target``; InputError naming the shapes otherwise."""
+    arr = np.asarray(value, dtype=float)
+    try:
+        return np.broadcast_to(arr, target)
+    except ValueError:
+        raise InputError(field, arr.shape, f"cannot broadcast to {target} ({what})") from None

@@ -1,0 +1,94 @@
+"""Incremental analysis: dominance rules checked against an independent convex-hull construction."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.spatial import ConvexHull
+
+from mhtcdt.economics import incremental_analysis
+from mhtcdt.errors import InputError
+
+
+def _table(costs, effects):
+    return pd.DataFrame({"strategy": [f"s{i}" for i in range(len(costs))], "cost": costs, "qalys": effects})
+
+
+def test_hand_worked_five_strategies():
+    # A reference; B dominated by C (costs more, less effect); D extendedly dominated
+    # (ICER C->D = 40000 > ICER D->E = 20000); E on the frontier.
+    df = pd.DataFrame(
+        {
+            "strategy": ["A", "B", "C", "D", "E"],
+            "cost": [10000.0, 14000.0, 13000.0, 17000.0, 19000.0],
+            "qalys": [1.0, 1.05, 1.1, 1.2, 1.3],
+        }
+    )
+    out = incremental_analysis(df).set_index("strategy")
+    assert out.loc["A", "status"] == "reference"
+    assert out.loc["B", "status"] == "dominated"
+    assert out.loc["C", "status"] == "non-dominated"
+    assert out.loc["D", "status"] == "extendedly dominated"
+    assert out.loc["E", "status"] == "non-dominated"
+    assert out.loc["C", "icer"] == pytest.approx(3000.0 / 0.1)
+    assert out.loc["E", "icer"] == pytest.approx(6000.0 / 0.2)
+    assert out.loc["E", "inc_cost"] == pytest.approx(6000.0)
+    assert np.isnan(out.loc["D", "icer"]) and np.isnan(out.loc["B", "inc_qalys"])
+    assert list(incremental_analysis(df).columns) == [
+        "strategy",
+        "cost",
+        "qalys",
+        "inc_cost",
+        "inc_qalys",
+        "icer",
+        "status",
+    ]
+
+
+def _hull_frontier(c, e):
+    """Independent method: vertices of the convex hull on the lower-right chain, from the cheapest
+    strategy among those with maximal effect for their cost to the most effective one."""
+    pts = np.column_stack([e, c])
+    hull = ConvexHull(pts)
+    verts = set(hull.vertices.tolist())
+    start = int(np.lexsort((-e, c))[0])
+    end = int(np.lexsort((c, -e))[0])
+    front = [start]
+    cur = start
+    while cur != end:
+        cand = [j for j in verts if e[j] > e[cur] and c[j] >= c[cur]]
+        slopes = [(c[j] - c[cur]) / (e[j] - e[cur]) for j in cand]
+        best = min(slopes)
+        ties = [j for j, s in zip(cand, slopes, strict=True) if np.isclose(s, best)]
+        cur = min(ties, key=lambda j: e[j])
+        front.append(cur)
+    return front
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_frontier_equals_convex_hull(seed):
+    rng = np.random.default_rng(np.random.SeedSequence(seed))
+    n = int(rng.integers(4, 12))
+    e = rng.uniform(1, 5, n)
+    c = 10000 + 20000 * e + rng.normal(0, 15000, n)
+    out = incremental_analysis(_table(c, e))
+    frontier = out[out["status"].isin(["reference", "non-dominated"])]["strategy"].tolist()
+    expected = [f"s{i}" for i in _hull_frontier(c, e)]
+    assert frontier == expected
+    icers = out["icer"].dropna().to_numpy()
+    assert np.all(np.diff(icers) > 0)
+
+
+def test_single_strategy_and_errors():
+    out = incremental_analysis(_table([5.0], [1.0]))
+    assert out["status"].tolist() == ["reference"]
+    with pytest.raises(InputError, match="missing column"):
+        incremental_analysis(pd.DataFrame({"strategy": ["a"], "cost": [1.0]}))
+    with pytest.raises(InputError):
+        incremental_analysis(_table([1.0, np.nan], [1.0, 2.0]))
+
+
+def test_life_year_effect_column():
+    df = pd.DataFrame({"strategy": ["a", "b"], "cost": [1.0, 3.0], "life_years": [1.0, 2.0]})
+    out = incremental_analysis(df, effect="life_years")
+    assert out["icer"].iloc[1] == pytest.approx(2.0)
+    assert "inc_life_years" in out.columns

@@ -1,0 +1,284 @@
+"""Markov engine: the HIV textbook model to every printed digit, closed forms, slow twins, bad input."""
+
+import numpy as np
+import pytest
+
+from mhtcdt.economics import incremental_analysis
+from mhtcdt.economics.markov import (
+    MarkovStrategy,
+    expand_tunnel_states,
+    probability_to_rate,
+    rate_to_probability,
+    rescale_probability,
+    run_markov,
+)
+from mhtcdt.errors import InputError
+
+from . import hiv_model
+
+
+def _run_hiv(**kw):
+    data = hiv_model.load()
+    opts = dict(
+        n_cycles=data["cycles"],
+        cycle_length=1,
+        cycle_unit="years",
+        dead_states=["D"],
+        discount_costs=data["discount_costs"],
+        discount_effects=data["discount_life_years"],
+        counting="end",
+        discount_method="discrete",
+    )
+    opts.update(kw)
+    return data, run_markov(data["states"], hiv_model.strategies(data), data["start"], **opts)
+
+
+def test_hiv_model_reproduces_published_results_to_every_digit():
+    """Briggs, Claxton & Sculpher (2006) exercise 2.5: costs to 7 decimals, life-years to 7, ICER to 5."""
+    data, res = _run_hiv()
+    df = res.results.set_index("strategy")
+    for arm in ("monotherapy", "combination"):
+        pub = data["results"][arm]
+        assert abs(df.loc[arm, "cost"] - pub["cost"]) < 5e-8
+        assert abs(df.loc[arm, "life_years"] - pub["life_years"]) < 5e-8
+    inc = incremental_analysis(res.results, effect="life_years").set_index("strategy")
+    assert abs(inc.loc["combination", "icer"] - data["results"]["icer_per_life_year"]) < 5e-6
+    assert inc.loc["monotherapy", "status"] == "reference"
+
+
+def test_hiv_traces_are_distributions_and_match_matrix_powers():
+    data, res = _run_hiv()
+    tr = res.traces["monotherapy"][0]
+    np.testing.assert_allclose(tr.sum(axis=1), 1.0, atol=1e-12)
+    p, _ = hiv_model.matrices(np.array(data["transition_counts"]), data["relative_risk"])
+    np.testing.assert_allclose(tr[7], np.array(data["start"]) @ np.linalg.matrix_power(p, 7), rtol=1e-12)
+    frame = res.trace_frame("combination")
+    assert set(frame.columns) == {"cycle", "time_years", "state", "proportion"}
+    assert len(frame) == 21 * 4
+
+
+def test_two_state_geometric_closed_forms():
+    """Alive -> dead with annual probability q: alive_t = (1 - q)^t, sums are geometric series."""
+    q, n, r = 0.1, 30, 0.05
+    p = np.array([[1 - q, q], [0, 1]])
+    strat = [MarkovStrategy("x", p, state_costs=[1000.0, 0.0], utilities=[0.7, 0.0])]
+    a = 1 - q
+    for counting, first, last in (("end", 1, n), ("beginning", 0, n - 1)):
+        res = run_markov(
+            ["alive", "dead"],
+            strat,
+            [1, 0],
+            n_cycles=n,
+            dead_states=["dead"],
+            discount_costs=r,
+            discount_effects=0.0,
+            counting=counting,
+        ).results
+        t = np.arange(first, last + 1)
+        assert res["life_years"].iloc[0] == pytest.approx(np.sum(a**t), rel=1e-13)
+        assert res["cost"].iloc[0] == pytest.approx(1000 * np.sum(a**t / (1 + r) ** t), rel=1e-13)
+        assert res["qalys"].iloc[0] == pytest.approx(0.7 * np.sum(a**t), rel=1e-13)
+    # half-cycle correction: mean of beginning and end
+    res = run_markov(
+        ["alive", "dead"],
+        strat,
+        [1, 0],
+        n_cycles=n,
+        dead_states=["dead"],
+        discount_costs=0.0,
+        discount_effects=0.0,
+        counting="life_table",
+    ).results
+    assert res["life_years"].iloc[0] == pytest.approx(np.sum(a ** np.arange(1, n)) + 0.5 * (1 + a**n))
+
+
+def test_monthly_cycles_convert_time_units():
+    q_month = rescale_probability(0.2, 12.0, 1.0)
+    p = np.array([[1 - q_month, q_month], [0, 1]])
+    strat = [MarkovStrategy("x", p, utilities=[1.0, 0.0])]
+    res = run_markov(
+        ["alive", "dead"],
+        strat,
+        [1, 0],
+        n_cycles=120,
+        cycle_length=1,
+        cycle_unit="months",
+        dead_states=["dead"],
+        discount_costs=0,
+        discount_effects=0,
+        counting="simpson",
+    ).results
+    # exact integral of exp(-h t), h = -ln(0.8) per year, over 10 years
+    h = -np.log(0.8)
+    assert res["life_years"].iloc[0] == pytest.approx((1 - np.exp(-10 * h)) / h, rel=1e-9)
+    assert rate_to_probability(probability_to_rate(0.3, 2.0), 2.0) == pytest.approx(0.3)
+
+
+def _time_varying_model(n_draws, n_cycles, seed=5):
+    rng = np.random.default_rng(np.random.SeedSequence(seed))
+    scale = rng.lognormal(0, 0.2, n_draws)
+    ages = 60 + np.arange(1, n_cycles + 1)
+
+    def p_of(cycle):
+        mort = np.clip(1e-4 * np.exp(0.09 * ages[cycle - 1]) * scale, 0, 0.5)  # (D,)
+        p = np.zeros((n_draws, 3, 3))
+        p[:, 0, 1] = 0.1
+        p[:, 0, 2] = mort
+        p[:, 0, 0] = 1 - 0.1 - mort
+        p[:, 1, 2] = np.minimum(2 * mort, 1)
+        p[:, 1, 1] = 1 - p[:, 1, 2]
+        p[:, 2, 2] = 1
+        return p
+
+    return p_of
+
+
+def test_draws_match_a_plain_loop_over_draws():
+    n_d, n = 7, 25
+    p_of = _time_varying_model(n_d, n)
+    costs = np.array([[500.0, 3000.0, 0.0]]) * np.linspace(1, 2, n_d)[:, None]
+    strat = [MarkovStrategy("tv", p_of, state_costs=costs[:, None, :], utilities=[0.9, 0.5, 0])]
+    res = run_markov(
+        ["well", "sick", "dead"], strat, [1, 0, 0], n_cycles=n, dead_states=["dead"], counting="trapezoid"
+    )
+    for d in range(n_d):  # slow twin: explicit per-draw loop, plain python sums
+        x = np.array([1.0, 0, 0])
+        pts = [x]
+        for c in range(1, n + 1):
+            x = x @ p_of(c)[d]
+            pts.append(x)
+        w = np.ones(n + 1)
+        w[0] = w[-1] = 0.5
+        disc = 1.035 ** -np.arange(n + 1)
+        cost = sum(w[t] * disc[t] * pts[t] @ costs[d] for t in range(n + 1))
+        qaly = sum(w[t] * disc[t] * pts[t] @ np.array([0.9, 0.5, 0]) for t in range(n + 1))
+        assert res.draws.cost[d, 0] == pytest.approx(cost, rel=1e-12)
+        assert res.draws.qalys[d, 0] == pytest.approx(qaly, rel=1e-12)
+    # per-cycle array gives the same as the callable
+    arr = np.stack([p_of(c) for c in range(1, n + 1)], axis=1)  # (D, C, S, S)
+    strat2 = [
+        MarkovStrategy(
+            "tv", arr, state_costs=costs[:, None, :], utilities=[0.9, 0.5, 0], per_cycle=True, draws=True
+        )
+    ]
+    res2 = run_markov(
+        ["well", "sick", "dead"], strat2, [1, 0, 0], n_cycles=n, dead_states=["dead"], counting="trapezoid"
+    )
+    np.testing.assert_allclose(res2.draws.cost, res.draws.cost, rtol=1e-13)
+
+
+def test_transition_costs_and_initial_cost():
+    p = np.array([[0.8, 0.15, 0.05], [0.0, 0.9, 0.1], [0, 0, 1]])
+    tc = np.zeros((3, 3))
+    tc[0, 1] = 5000.0  # cost of progression, on entry into "sick"
+    strat = [MarkovStrategy("x", p, transition_costs=tc, initial_cost=20000.0)]
+    res = run_markov(
+        ["well", "sick", "dead"],
+        strat,
+        [1, 0, 0],
+        n_cycles=10,
+        dead_states=["dead"],
+        discount_costs=0.04,
+        counting="end",
+    ).results
+    well = 0.8 ** np.arange(10)  # share in "well" before transition t = 1..10
+    expected = 20000 + np.sum(5000 * 0.15 * well / 1.04 ** np.arange(1, 11))
+    assert res["cost"].iloc[0] == pytest.approx(expected, rel=1e-13)
+    assert res["cost_transitions"].iloc[0] + res["cost_initial"].iloc[0] == pytest.approx(expected)
+
+
+def test_tunnel_states_equal_an_explicit_model():
+    # "sick" has a tunnel of 2: first cycle after onset risk of death 0.3, afterwards 0.1
+    p = np.array([[0.85, 0.1, 0.05], [0.0, 0.9, 0.1], [0, 0, 1]])
+    rows = np.array([[0.0, 0.7, 0.3], [0.0, 0.9, 0.1]])
+    names, pt = expand_tunnel_states(["well", "sick", "dead"], p, "sick", 2, position_rows=rows)
+    assert names == ["well", "sick#1", "sick#2", "dead"]
+    explicit = np.array(
+        [
+            [0.85, 0.1, 0.0, 0.05],
+            [0.0, 0.0, 0.7, 0.3],
+            [0.0, 0.0, 0.9, 0.1],
+            [0.0, 0.0, 0.0, 1.0],
+        ]
+    )
+    np.testing.assert_allclose(pt, explicit)
+    names1, pt1 = expand_tunnel_states(["well", "sick", "dead"], p, "sick", 3)
+    # without position rows the chain is lumpable back to the original model
+    x = np.array([1.0, 0, 0, 0, 0]) @ np.linalg.matrix_power(pt1, 6)
+    y = np.array([1.0, 0, 0]) @ np.linalg.matrix_power(p, 6)
+    np.testing.assert_allclose([x[0], x[1:4].sum(), x[4]], y, rtol=1e-12)
+
+
+def test_run_until_dead():
+    p = np.array([[0.7, 0.3], [0, 1]])
+    res = run_markov(
+        ["alive", "dead"],
+        [MarkovStrategy("x", p, utilities=[1, 0])],
+        [1, 0],
+        stop_when_alive_below=1e-6,
+        dead_states=["dead"],
+        discount_effects=0,
+        counting="end",
+    )
+    n = res.draws.attrs["n_cycles"]
+    assert 0.7**n < 1e-6 <= 0.7 ** (n - 1)
+    assert res.results["life_years"].iloc[0] == pytest.approx(0.7 / 0.3, rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    "transitions, kwargs, field",
+    [
+        (np.array([[0.9, 0.2], [0, 1]]), {}, "strategies[x].transitions"),
+        (np.array([[1.1, -0.1], [0, 1]]), {}, "strategies[x].transitions"),
+        (np.array([[0.9, 0.1], [0, 1]]), {"dead_states": ["gone"]}, "dead_states"),
+        (np.array([[0.9, 0.1], [0, 1]]), {"n_cycles": 0}, "n_cycles"),
+        (np.array([[0.9, 0.1], [0, 1]]), {"n_cycles": 0.5}, "n_cycles"),
+        (np.array([[0.9, 0.1], [0, 1]]), {"cycle_unit": "fortnights"}, "unit"),
+    ],
+)
+def test_bad_input(transitions, kwargs, field):
+    opts = dict(n_cycles=5, dead_states=["dead"])
+    opts.update(kwargs)
+    with pytest.raises(InputError) as err:
+        run_markov(["alive", "dead"], [MarkovStrategy("x", transitions, utilities=[1, 0])], [1, 0], **opts)
+    assert err.value.field.startswith(field)
+
+
+def test_row_sum_error_names_row_and_value():
+    with pytest.raises(InputError, match=r"row 'alive' sums to 1.1") as err:
+        run_markov(
+            ["alive", "dead"],
+            [MarkovStrategy("x", np.array([[0.9, 0.2], [0, 1]]))],
+            [1, 0],
+            n_cycles=3,
+            dead_states=["dead"],
+        )
+    assert err.value.value == pytest.approx(1.1)
+
+
+def test_bad_rewards():
+    p = np.array([[0.9, 0.1], [0, 1]])
+    with pytest.raises(InputError, match="exceed 1"):
+        run_markov(
+            ["alive", "dead"],
+            [MarkovStrategy("x", p, utilities=[1.2, 0])],
+            [1, 0],
+            n_cycles=3,
+            dead_states=["dead"],
+        )
+    with pytest.raises(InputError, match=">= 0"):
+        run_markov(
+            ["alive", "dead"],
+            [MarkovStrategy("x", p, state_costs=[-3, 0])],
+            [1, 0],
+            n_cycles=3,
+            dead_states=["dead"],
+        )
+    with pytest.raises(InputError, match="broadcast"):
+        run_markov(
+            ["alive", "dead"],
+            [MarkovStrategy("x", p, state_costs=[1, 2, 3])],
+            [1, 0],
+            n_cycles=3,
+            dead_states=["dead"],
+        )

@@ -1,0 +1,5 @@
+"""economics page (being written)."""
+
+import streamlit as st
+
+st.title("economics")

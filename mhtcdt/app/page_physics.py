@@ -1,0 +1,5 @@
+"""physics page (being written)."""
+
+import streamlit as st
+
+st.title("physics")

@@ -1,0 +1,5 @@
+"""report page (being written)."""
+
+import streamlit as st
+
+st.title("report")

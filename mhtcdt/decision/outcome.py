@@ -359,7 +359,8 @@ def simulate_outcomes(
     """Latent PFS/OS for patients with cohort + physics columns (see the module docstring).
 
     ``params=None`` loads the default (calibrated) parameters. ``treatment_months`` is the treatment
-    duration (regrowth starts at its end; :func:`treatment_months` computes it from a protocol).
+    duration (regrowth starts at its end; :func:`treatment_months` computes it from a protocol); a
+    ``treatment_months`` column, when present, overrides it per patient (arms differ).
     """
     if params is None:
         params = load_outcome_params()
@@ -391,6 +392,11 @@ def simulate_outcomes(
             bad |= vals <= 0
         if bad.any():
             raise InputError(f"patients.{c}", vals[bad][0], "must be finite and non-negative (volume > 0)")
+    tm: np.ndarray | float = treatment_months
+    if "treatment_months" in patients.columns:  # per-arm duration, e.g. set by the pipeline per arm
+        tm = patients["treatment_months"].to_numpy(float)
+        if np.any(~np.isfinite(tm)) or np.any(tm < 0):
+            raise InputError("patients.treatment_months", "non-finite or negative", "must be finite and >= 0")
     kill_rt = (
         patients["log10_kill_rt"] if "log10_kill_rt" in patients.columns else patients["log10_kill_total"]
     )
@@ -404,7 +410,7 @@ def simulate_outcomes(
         pps_median_for(patients, params),
         draws,
         params,
-        treatment_months,
+        tm,
     )
     for k, v in res.items():
         out[k] = v

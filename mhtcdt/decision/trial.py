@@ -56,7 +56,8 @@ class TrialDesign:
     ``allocation``: arm name -> ratio weight (positive, finite; reduced to the smallest integer
     ratio, e.g. {A: 2, B: 1} or {A: 0.5, B: 0.5}). ``block_size`` must be a multiple of the sum of
     those integer weights. ``data_cutoff_months`` None = last entry + ``min_follow_up_months``.
-    Extra scenario keys (``reference_arm``) are accepted and kept.
+    Extra scenario keys (``reference_arm``) are accepted and kept. Validation errors name fields
+    relative to the ``[trial]`` section (``allocation.B``, ``block_size``...).
     """
 
     allocation: dict[str, float]
@@ -72,12 +73,12 @@ class TrialDesign:
         errors: list[InputError] = []
         alloc = self.allocation
         if not isinstance(alloc, dict) or len(alloc) < 2:
-            errors.append(InputError("trial.allocation", alloc, "need at least two arms with ratio weights"))
+            errors.append(InputError("allocation", alloc, "need at least two arms with ratio weights"))
         else:
             for arm, w in alloc.items():
                 if not (isinstance(w, (int, float)) and math.isfinite(w) and w > 0):
                     errors.append(
-                        InputError(f"trial.allocation.{arm}", w, "ratio weight must be positive and finite")
+                        InputError(f"allocation.{arm}", w, "ratio weight must be positive and finite")
                     )
         if not errors:
             try:
@@ -101,7 +102,7 @@ class TrialDesign:
             and self.accrual_per_month > 0
         ):
             errors.append(
-                InputError("trial.accrual_per_month", self.accrual_per_month, "must be positive and finite")
+                InputError("accrual_per_month", self.accrual_per_month, "must be positive and finite")
             )
         if not (
             isinstance(self.min_follow_up_months, (int, float))
@@ -115,23 +116,19 @@ class TrialDesign:
             )
         if not (isinstance(self.dropout_per_year, (int, float)) and 0 <= self.dropout_per_year < 1):
             errors.append(
-                InputError("trial.dropout_per_year", self.dropout_per_year, "must be a probability in [0, 1)")
+                InputError("dropout_per_year", self.dropout_per_year, "must be a probability in [0, 1)")
             )
         cut = self.data_cutoff_months
         if cut is not None and not (isinstance(cut, (int, float)) and math.isfinite(cut) and cut > 0):
-            errors.append(
-                InputError("trial.data_cutoff_months", cut, "must be positive and finite (or omitted)")
-            )
+            errors.append(InputError("data_cutoff_months", cut, "must be positive and finite (or omitted)"))
         if not isinstance(self.stratify_by, (list, tuple)) or not all(
             isinstance(s, str) for s in self.stratify_by
         ):
             errors.append(
-                InputError("trial.stratify_by", self.stratify_by, "must be a list of cohort column names")
+                InputError("stratify_by", self.stratify_by, "must be a list of cohort column names")
             )
         if self.reference_arm is not None and isinstance(alloc, dict) and self.reference_arm not in alloc:
-            errors.append(
-                InputError("trial.reference_arm", self.reference_arm, f"not an arm of {list(alloc)}")
-            )
+            errors.append(InputError("reference_arm", self.reference_arm, f"not an arm of {list(alloc)}"))
         if len(errors) == 1:
             raise errors[0]
         if errors:

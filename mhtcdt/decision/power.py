@@ -1,0 +1,369 @@
+"""Replicate virtual trials: power, type-I error, expected hazard ratio and sample size.
+
+A replicate trial (two arms: ``reference_arm`` and ``experimental_arm``):
+1. draws ``n_patients`` from the patient pool with replacement (the pool = eligible virtual patients with
+   the physics outputs of *each* arm, aligned row by row: ``pools[arm].iloc[i]`` is patient ``i`` treated
+   with ``arm``);
+2. randomises them with the design's stratified permuted blocks (:func:`trial.block_assign`) and
+   Poisson accrual;
+3. draws latent PFS/OS with the outcome model (fresh random numbers per replicate) and censors them
+   with dropout and the data cut-off exactly as :func:`trial.apply_follow_up`;
+4. tests the endpoint with the vectorised log-rank (:mod:`fastlogrank`, checked against lifelines).
+
+Under ``null=True`` both arms receive the reference arm's physics, so rejections estimate the
+type-I error. The hazard ratio per replicate is the Peto one-step estimate ``exp((O-E)/V)`` (close to
+the Cox estimate for HR near 1); "expected HR" is its geometric mean over replicates.
+Replicate ``r`` uses ``SeedSequence(seed, spawn_key=(r,))``: results do not depend on chunking.
+
+The effect is a model prediction (no randomised NanoTherm evidence): power is the probability that a
+trial *would* detect the effect the calibrated model predicts.
+
+:func:`simulate_replicates` returns one row per replicate: ``replicate`` int64, the
+:func:`fastlogrank.logrank_replicates` columns, ``hazard_ratio`` (Peto), ``reject`` (bool, two-sided
+p < alpha), ``events`` int64.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from mhtcdt.decision import outcome, trial
+from mhtcdt.decision.fastlogrank import logrank_replicates
+from mhtcdt.errors import InputError, ModelError
+
+
+@dataclass
+class PowerResult:
+    """Summary of a replicate run (HR = experimental vs reference)."""
+
+    n_patients: int
+    n_replicates: int
+    alpha: float
+    endpoint: str
+    power: float
+    power_ci: tuple[float, float]
+    expected_hr: float
+    hr_quantiles: tuple[float, float, float]
+    median_reference_months: float
+    median_experimental_months: float
+    fraction_medians_reached: float
+    mean_events: float
+    replicates: pd.DataFrame
+
+    def as_dict(self) -> dict:
+        d = {k: v for k, v in self.__dict__.items() if k != "replicates"}
+        return d
+
+
+def wilson_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion."""
+    if n == 0:
+        return (math.nan, math.nan)
+    z = stats.norm.ppf(0.5 + level / 2)
+    p = k / n
+    den = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / den
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def _arrays(pool: pd.DataFrame, params: outcome.OutcomeParams) -> dict[str, np.ndarray]:
+    missing = [c for c in outcome.REQUIRED_COLUMNS if c not in pool.columns]
+    if missing:
+        raise InputError("pools", missing, "pool lacks columns needed by the outcome model")
+    kill_total = pool["log10_kill_total"].to_numpy(float)
+    kill_rt = pool["log10_kill_rt"].to_numpy(float) if "log10_kill_rt" in pool.columns else kill_total
+    return dict(
+        volume=pool["tumor_volume_cm3"].to_numpy(float),
+        kill_total=kill_total,
+        kill_rt=np.minimum(kill_rt, kill_total),
+        age=pool["age_years"].to_numpy(float),
+        lp=outcome.linear_predictor(pool, params),
+        pps=outcome.pps_median_for(pool, params),
+    )
+
+
+def simulate_replicates(
+    pools: Mapping[str, pd.DataFrame],
+    design: trial.TrialDesign,
+    n_patients: int,
+    n_replicates: int,
+    seed: int,
+    *,
+    reference_arm: str,
+    experimental_arm: str,
+    params: outcome.OutcomeParams | None = None,
+    endpoint: str = "OS",
+    alpha: float = 0.05,
+    null: bool = False,
+    treatment_months: Mapping[str, float] | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> pd.DataFrame:
+    """Run ``n_replicates`` virtual trials of ``n_patients`` (see module docstring)."""
+    if params is None:
+        params = outcome.load_outcome_params()
+    for arm in (reference_arm, experimental_arm):
+        if arm not in pools:
+            raise InputError("arm", arm, f"no patient pool for this arm; pools: {list(pools)}")
+        if arm not in design.allocation:
+            raise InputError("arm", arm, f"not in the design's allocation {list(design.allocation)}")
+    if reference_arm == experimental_arm:
+        raise InputError("experimental_arm", experimental_arm, "must differ from the reference arm")
+    if not (isinstance(n_patients, (int, np.integer)) and n_patients >= 2):
+        raise InputError("n_patients", n_patients, "need at least 2 patients per trial")
+    if not (isinstance(n_replicates, (int, np.integer)) and n_replicates >= 1):
+        raise InputError("n_replicates", n_replicates, "need at least 1 replicate")
+    if endpoint not in ("OS", "PFS"):
+        raise InputError("endpoint", endpoint, "use 'OS' or 'PFS'")
+    if not 0 < alpha < 1:
+        raise InputError("alpha", alpha, "must be in (0, 1)")
+    ref_pool = pools[reference_arm]
+    exp_pool = ref_pool if null else pools[experimental_arm]
+    if len(ref_pool) == 0:
+        raise InputError("pools", 0, "zero patients in the pool after selection")
+    if len(exp_pool) != len(ref_pool) or not np.array_equal(
+        ref_pool["patient_id"].to_numpy(), exp_pool["patient_id"].to_numpy()
+    ):
+        raise InputError("pools", experimental_arm, "arm pools must hold the same patients in the same order")
+    two = trial.TrialDesign(
+        allocation={
+            reference_arm: design.allocation[reference_arm],
+            experimental_arm: design.allocation[experimental_arm],
+        },
+        stratify_by=list(design.stratify_by),
+        block_size=sum(
+            trial.integer_weights(
+                {
+                    reference_arm: design.allocation[reference_arm],
+                    experimental_arm: design.allocation[experimental_arm],
+                }
+            ).values()
+        )
+        * max(1, design.block_size // sum(trial.integer_weights(design.allocation).values())),
+        accrual_per_month=design.accrual_per_month,
+        min_follow_up_months=design.min_follow_up_months,
+        dropout_per_year=design.dropout_per_year,
+        data_cutoff_months=design.data_cutoff_months,
+    )
+    two.check_follow_up(n_patients)
+    block = np.array([0 if a == reference_arm else 1 for a in two.block_arms()], dtype=np.int64)
+    strata = trial.stratum_labels(ref_pool, list(design.stratify_by))
+    codes = np.asarray(pd.factorize(pd.Series(strata), sort=True)[0], dtype=np.int64)
+    a_ref, a_exp = _arrays(ref_pool, params), _arrays(exp_pool, params)
+    tm = treatment_months or {}
+    tm_ref = float(tm.get(reference_arm, 0.0))
+    tm_exp = float(tm.get(reference_arm if null else experimental_arm, 0.0))
+    dropout_rate = -math.log1p(-design.dropout_per_year) / 12.0 if design.dropout_per_year > 0 else 0.0
+    n_pool = len(ref_pool)
+
+    R, n = n_replicates, n_patients
+    idx = np.empty((R, n), dtype=np.int64)
+    grp = np.empty((R, n), dtype=np.int64)
+    z = np.empty((R, n))
+    e_pps = np.empty((R, n))
+    e_oth = np.empty((R, n))
+    censor = np.empty((R, n))
+    step = max(1, R // 50)
+    for r in range(R):
+        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(r,))))
+        idx[r] = rng.integers(0, n_pool, n)
+        grp[r] = trial.block_assign(codes[idx[r]], block, rng)
+        gaps = rng.exponential(1.0 / design.accrual_per_month, n)
+        gaps[0] = 0.0
+        entry = np.cumsum(gaps)
+        cutoff = (
+            design.data_cutoff_months
+            if design.data_cutoff_months is not None
+            else (entry[-1] + design.min_follow_up_months)
+        )
+        admin = cutoff - entry
+        drop = rng.standard_exponential(n) / dropout_rate if dropout_rate > 0 else np.full(n, np.inf)
+        censor[r] = np.maximum(np.minimum(admin, drop), 0.0)
+        z[r] = rng.standard_normal(n)
+        e_pps[r] = rng.standard_exponential(n)
+        e_oth[r] = rng.standard_exponential(n)
+        if progress is not None and (r % step == 0 or r == R - 1):
+            progress(0.8 * (r + 1) / R)
+    is_exp = grp == 1
+
+    def pick(key: str) -> np.ndarray:
+        return np.where(is_exp, a_exp[key][idx], a_ref[key][idx]).ravel()
+
+    draws = outcome.PatientDraws(z.ravel(), e_pps.ravel(), e_oth.ravel())
+    res = outcome.latent_times(
+        pick("volume"),
+        pick("kill_total"),
+        pick("kill_rt"),
+        pick("age"),
+        pick("lp"),
+        pick("pps"),
+        draws,
+        params,
+        np.where(is_exp, tm_exp, tm_ref).ravel(),
+    )
+    latent = res[f"{endpoint.lower()}_latent_months"].reshape(R, n)
+    times = np.minimum(latent, censor)
+    events = latent <= censor
+    out = logrank_replicates(times, events, grp)
+    if progress is not None:
+        progress(1.0)
+    out.insert(0, "replicate", np.arange(R, dtype=np.int64))
+    out["hazard_ratio"] = np.exp(out["log_hr_peto"])
+    out["reject"] = out["p_value"] < alpha
+    out["events"] = out["events_0"] + out["events_1"]
+    return out
+
+
+def summarise(reps: pd.DataFrame, n_patients: int, alpha: float, endpoint: str) -> PowerResult:
+    """Power (fraction rejecting, Wilson 95 % CI), HR geometric mean and 2.5/50/97.5 % quantiles."""
+    k, R = int(reps["reject"].sum()), len(reps)
+    log_hr = reps["log_hr_peto"].to_numpy(float)
+    finite = np.isfinite(log_hr)
+    if not finite.any():
+        raise ModelError("no replicate had events in both arms: the hazard ratio is not estimable")
+    q = np.quantile(np.exp(log_hr[finite]), [0.025, 0.5, 0.975])
+    m0, m1 = reps["median_0_months"].to_numpy(), reps["median_1_months"].to_numpy()
+    reached = np.isfinite(m0) & np.isfinite(m1)
+    return PowerResult(
+        n_patients=n_patients,
+        n_replicates=R,
+        alpha=alpha,
+        endpoint=endpoint,
+        power=k / R,
+        power_ci=wilson_interval(k, R),
+        expected_hr=float(np.exp(np.mean(log_hr[finite]))),
+        hr_quantiles=(float(q[0]), float(q[1]), float(q[2])),
+        median_reference_months=float(np.median(m0[np.isfinite(m0)])) if np.isfinite(m0).any() else math.nan,
+        median_experimental_months=float(np.median(m1[np.isfinite(m1)]))
+        if np.isfinite(m1).any()
+        else math.nan,
+        fraction_medians_reached=float(reached.mean()),
+        mean_events=float(reps["events"].mean()),
+        replicates=reps,
+    )
+
+
+def schoenfeld_events(
+    hazard_ratio: float, power: float, alpha: float = 0.05, allocation_fraction: float = 0.5
+) -> float:
+    """Events needed by the Schoenfeld formula ``(z_{1-a/2} + z_power)^2 / (p (1-p) ln(HR)^2)``."""
+    if not (hazard_ratio > 0 and hazard_ratio != 1 and math.isfinite(hazard_ratio)):
+        raise InputError("hazard_ratio", hazard_ratio, "must be positive, finite and not 1 (no effect)")
+    za, zb = stats.norm.ppf(1 - alpha / 2), stats.norm.ppf(power)
+    p = allocation_fraction
+    return (za + zb) ** 2 / (p * (1 - p) * math.log(hazard_ratio) ** 2)
+
+
+@dataclass
+class SampleSizeResult:
+    n_patients: int
+    power: float
+    target_power: float
+    schoenfeld_n: int
+    expected_hr: float
+    searched: pd.DataFrame  # n_patients, power, power_ci_lower, power_ci_upper, expected_hr
+
+
+def sample_size(
+    pools: Mapping[str, pd.DataFrame],
+    design: trial.TrialDesign,
+    target_power: float,
+    seed: int,
+    *,
+    reference_arm: str,
+    experimental_arm: str,
+    n_replicates: int = 500,
+    params: outcome.OutcomeParams | None = None,
+    endpoint: str = "OS",
+    alpha: float = 0.05,
+    treatment_months: Mapping[str, float] | None = None,
+    n_max: int = 5000,
+    progress: Callable[[float], None] | None = None,
+) -> SampleSizeResult:
+    """Smallest total sample size (even) reaching ``target_power`` by simulation.
+
+    Starts from the Schoenfeld estimate using the HR and event fraction of a pilot run, then bisects
+    with common random numbers (same replicate seeds at every n). Raises InputError if even ``n_max``
+    patients do not reach the target (effect too small).
+    """
+    if not 0 < target_power < 1:
+        raise InputError("target_power", target_power, "must be in (0, 1)")
+    kw = dict(
+        reference_arm=reference_arm,
+        experimental_arm=experimental_arm,
+        params=params,
+        endpoint=endpoint,
+        alpha=alpha,
+        treatment_months=treatment_months,
+    )
+    rows = []
+
+    def evaluate(n: int) -> float:
+        reps = simulate_replicates(pools, design, n, n_replicates, seed, **kw)
+        s = summarise(reps, n, alpha, endpoint)
+        rows.append(
+            dict(
+                n_patients=n,
+                power=s.power,
+                power_ci_lower=s.power_ci[0],
+                power_ci_upper=s.power_ci[1],
+                expected_hr=s.expected_hr,
+                mean_events=s.mean_events,
+            )
+        )
+        if progress is not None:
+            progress(min(0.99, len(rows) / 12))
+        return s.power
+
+    pilot_n = 200
+    evaluate(pilot_n)
+    hr, ev_frac = rows[0]["expected_hr"], rows[0]["mean_events"] / pilot_n
+    w = trial.integer_weights(design.allocation)
+    frac = w[experimental_arm] / (w[experimental_arm] + w[reference_arm])
+    if abs(math.log(hr)) < 1e-3:
+        raise InputError(
+            "experimental_arm",
+            experimental_arm,
+            f"predicted HR {hr:.3f} ~ 1: no sample size can reach power {target_power}",
+        )
+    n_sch = int(math.ceil(schoenfeld_events(hr, target_power, alpha, frac) / max(ev_frac, 1e-6)))
+    n_sch += n_sch % 2
+    hi = min(max(n_sch, 4), n_max)
+    while evaluate(hi) < target_power:
+        if hi >= n_max:
+            raise InputError(
+                "target_power",
+                target_power,
+                f"not reached with {n_max} patients (predicted HR {hr:.2f}); the effect is too small",
+            )
+        hi = min(2 * hi, n_max)
+    lo = max(2, hi // 2)
+    while lo > 2 and evaluate(lo) >= target_power:
+        hi, lo = lo, max(2, lo // 2)
+    while hi - lo > max(2, hi // 50):
+        mid = (lo + hi) // 2
+        mid += mid % 2
+        if mid >= hi:
+            break
+        if evaluate(mid) >= target_power:
+            hi = mid
+        else:
+            lo = mid
+    table = pd.DataFrame(rows).drop_duplicates("n_patients").sort_values("n_patients").reset_index(drop=True)
+    p_hi = float(table.loc[table.n_patients == hi, "power"].iloc[0])
+    if progress is not None:
+        progress(1.0)
+    return SampleSizeResult(
+        n_patients=hi,
+        power=p_hi,
+        target_power=target_power,
+        schoenfeld_n=n_sch,
+        expected_hr=hr,
+        searched=table,
+    )

@@ -7,7 +7,8 @@ Method
 ------
 1. Latent scores. Patients are grouped in fixed blocks of ``BLOCK_SIZE`` consecutive indices.
    Block ``k`` draws an i.i.d. standard-normal matrix ``E_k`` (``BLOCK_SIZE x d``) from
-   ``Generator(PCG64(SeedSequence(entropy, spawn_key=(*root.spawn_key, STREAM_TAG, k))))``.
+   ``Generator(PCG64(SeedSequence(entropy, spawn_key=(*root.spawn_key, STREAM_TAG, crc32(indication), k))))``
+   (the tag and the indication key keep this stream apart from other layers' and other indications').
    Only the rows a call needs are kept, so ``generate_cohort(n=10, start=5)`` equals rows 5..14
    of ``generate_cohort(n=20)`` (chunk invariance), whatever the chunking.
 2. Copula. ``Z = E L^T`` with ``L`` the Cholesky factor of the documented latent correlation
@@ -51,6 +52,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import zlib
 
 import numpy as np
 import pandas as pd
@@ -119,12 +121,14 @@ def latent_scores(spec: IndicationSpec, n: int, root: np.random.SeedSequence, st
     z = np.empty((n, d))
     if n == 0:
         return z
+    indication_key = zlib.crc32(spec.name.encode())
     first_block, last_block = start // BLOCK_SIZE, (start + n - 1) // BLOCK_SIZE
     for block in range(first_block, last_block + 1):
         block_start = block * BLOCK_SIZE
         lo = max(start, block_start) - block_start
         hi = min(start + n, block_start + BLOCK_SIZE) - block_start
-        seq = np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, STREAM_TAG, block))
+        key = (*root.spawn_key, STREAM_TAG, indication_key, block)
+        seq = np.random.SeedSequence(root.entropy, spawn_key=key)
         eps = np.random.Generator(np.random.PCG64(seq)).standard_normal((BLOCK_SIZE, d))
         out = slice(block_start + lo - start, block_start + hi - start)
         z[out] = eps[lo:hi] @ spec.cholesky.T
@@ -187,7 +191,11 @@ def _assemble(spec: IndicationSpec, values: dict[str, np.ndarray], n: int, start
     columns: dict[str, object] = {}
     for name in CONTRACT_COLUMNS:
         columns[name] = derived[name] if name in derived else values[name]
-    for name, arr in values.items():
-        if name not in columns:
-            columns[name] = arr
+    for var in spec.variables:
+        if var.name not in columns:
+            arr = values[var.name]
+            if arr.dtype == object:  # categorical variable: keep its declared levels
+                levels = var.levels()
+                arr = pd.Categorical(arr, categories=levels)
+            columns[var.name] = arr
     return pd.DataFrame(columns, copy=False)

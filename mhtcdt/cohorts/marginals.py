@@ -48,7 +48,7 @@ ECOG_TO_KPS: dict[int, tuple[int, int]] = {0: (100, 90), 1: (80, 70), 2: (60, 50
 def kps_to_ecog(kps: np.ndarray) -> np.ndarray:
     """ECOG grade (int64) for KPS values (Buccheri 1996 conversion: 100-90 -> 0, 80-70 -> 1, ...)."""
     kps = np.asarray(kps, dtype=np.int64)
-    return np.clip((100 - kps + 10) // 20, 0, 5).astype(np.int64)
+    return np.clip((100 - kps) // 20, 0, 4).astype(np.int64)
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,16 @@ class Variable:
     cases: Mapping[Any, Marginal] = field(default_factory=dict)
     meta: Mapping[str, Any] = field(default_factory=dict)
 
+    def levels(self) -> list[Any]:
+        """Discrete levels (union over cases, in first-seen order)."""
+        marginals = [self.marginal] if self.marginal is not None else list(self.cases.values())
+        out: list[Any] = []
+        for m in marginals:
+            for level in m.levels_and_probabilities()[0]:
+                if level not in out:
+                    out.append(level)
+        return out
+
     def from_latent(self, z: np.ndarray, columns: Mapping[str, np.ndarray]) -> np.ndarray:
         """Values for latent scores ``z``; conditional variables read their ``by`` column."""
         if self.by is None:

@@ -1,0 +1,222 @@
+"""Tissue properties for the Pennes bioheat equation and temperature-dependent perfusion.
+
+Data: ``physics/data/tissues.toml`` (IT'IS Foundation database V3.0 for density, specific heat,
+conductivity, perfusion and metabolic heat; Lang, Erdmann & Seebass, IEEE TBME 1999;46:1129 for the
+temperature dependence of perfusion).
+
+Perfusion conventions
+---------------------
+IT'IS gives perfusion as a heat-transfer rate (HTR) in mL/min/kg. The Pennes sink uses a volumetric
+rate ``omega`` [1/s] (m3 blood per m3 tissue per second)::
+
+    omega = HTR * density_kg_per_m3 * 1e-6 / 60
+    q_perfusion [W/m3] = rho_b * c_b * omega(T) * (T - T_arterial)
+
+``omega(T) = omega_37 * perfusion_factor(T, model)``, where the factor is the Lang 1999 curve divided by
+its value at 37 C (so 1 at 37 C). Models: ``constant`` (0), ``lang1999_tumour`` (1),
+``lang1999_muscle`` (2). The factor is a numba function shared by the radial and the 3-D solvers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import tomllib
+from numba import njit
+
+from mhtcdt.errors import InputError
+
+DATA_FILE = Path(__file__).parent / "data" / "tissues.toml"
+
+PERFUSION_MODELS: dict[str, int] = {"constant": 0, "lang1999_tumour": 1, "lang1999_muscle": 2}
+
+
+@lru_cache(maxsize=1)
+def load_tissue_data() -> dict:
+    """The parsed ``tissues.toml`` (cached)."""
+    with DATA_FILE.open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def perfusion_coefficients() -> np.ndarray:
+    """Lang 1999 coefficients as the float64 array the numba kernels take.
+
+    Order: tumour w0, exponent, divisor, hot value, knee low, knee high;
+    muscle a, b, c, knee, hot value (all 1/s, K^2 or C as in ``tissues.toml``).
+    """
+    d = load_tissue_data()["perfusion_temperature_dependence"]
+    return np.array(
+        [
+            d["tumour_w0_per_s"],
+            d["tumour_exponent"],
+            d["tumour_divisor"],
+            d["tumour_hot_per_s"],
+            d["tumour_knee_C"][0],
+            d["tumour_knee_C"][1],
+            d["muscle_a_per_s"],
+            d["muscle_b_per_s"],
+            d["muscle_c_K2"],
+            d["muscle_knee_C"],
+            d["muscle_hot_per_s"],
+        ],
+        dtype=np.float64,
+    )
+
+
+@njit(cache=True)
+def _lang_absolute(temperature_C: float, model: int, coef: np.ndarray) -> float:
+    if model == 1:
+        if temperature_C < coef[4]:
+            return coef[0]
+        if temperature_C <= coef[5]:
+            return coef[0] - (temperature_C - coef[4]) ** coef[1] / coef[2]
+        return coef[3]
+    if temperature_C <= coef[9]:
+        return coef[6] + coef[7] * math.exp(-((temperature_C - coef[9]) ** 2) / coef[8])
+    return coef[10]
+
+
+@njit(cache=True)
+def perfusion_factor(temperature_C: float, model: int, coef: np.ndarray) -> float:
+    """omega(T)/omega(37 C) for perfusion model code ``model`` (0 constant, 1 Lang tumour, 2 Lang muscle).
+
+    ``coef`` is :func:`perfusion_coefficients`. Dimensionless; equals 1 at 37 C for every model.
+    """
+    if model == 0:
+        return 1.0
+    return _lang_absolute(temperature_C, model, coef) / _lang_absolute(37.0, model, coef)
+
+
+def perfusion_per_s(htr_mL_per_min_per_kg: np.ndarray | float, density_kg_per_m3: float) -> np.ndarray:
+    """Convert an IT'IS heat-transfer rate [mL/min/kg] into a volumetric perfusion rate [1/s]."""
+    htr = np.asarray(htr_mL_per_min_per_kg, dtype=np.float64)
+    if np.any(~np.isfinite(htr)) or np.any(htr < 0):
+        bad = htr[~(np.isfinite(htr) & (htr >= 0))].ravel()[0]
+        raise InputError("perfusion_mL_per_min_per_kg", float(bad), "perfusion must be finite and >= 0")
+    return htr * density_kg_per_m3 * 1e-6 / 60.0
+
+
+@dataclass(frozen=True)
+class TissueProperties:
+    """Thermal properties of one tissue (SI units).
+
+    Attributes: ``density_kg_per_m3``, ``specific_heat_J_per_kg_K``, ``conductivity_W_per_m_K``,
+    ``perfusion_mL_per_min_per_kg`` (IT'IS HTR at 37 C), ``metabolic_heat_W_per_m3``,
+    ``perfusion_model`` (key of :data:`PERFUSION_MODELS`), ``name``.
+    """
+
+    name: str
+    density_kg_per_m3: float
+    specific_heat_J_per_kg_K: float
+    conductivity_W_per_m_K: float
+    perfusion_mL_per_min_per_kg: float
+    metabolic_heat_W_per_m3: float
+    perfusion_model: str = "constant"
+
+    def __post_init__(self) -> None:
+        for field in ("density_kg_per_m3", "specific_heat_J_per_kg_K", "conductivity_W_per_m_K"):
+            value = getattr(self, field)
+            if not (math.isfinite(value) and value > 0):
+                raise InputError(f"{self.name}.{field}", value, "must be a finite number > 0")
+        for field in ("perfusion_mL_per_min_per_kg", "metabolic_heat_W_per_m3"):
+            value = getattr(self, field)
+            if not (math.isfinite(value) and value >= 0):
+                raise InputError(f"{self.name}.{field}", value, "must be a finite number >= 0")
+        if self.perfusion_model not in PERFUSION_MODELS:
+            raise InputError(
+                f"{self.name}.perfusion_model",
+                self.perfusion_model,
+                f"unknown model; known: {sorted(PERFUSION_MODELS)}",
+            )
+
+    @property
+    def volumetric_heat_capacity_J_per_m3_K(self) -> float:
+        return self.density_kg_per_m3 * self.specific_heat_J_per_kg_K
+
+    @property
+    def perfusion_per_s(self) -> float:
+        """Volumetric perfusion rate at 37 C [1/s]."""
+        return float(perfusion_per_s(self.perfusion_mL_per_min_per_kg, self.density_kg_per_m3))
+
+    def with_perfusion(self, perfusion_mL_per_min_per_kg: float, perfusion_model: str | None = None):
+        """A copy with another 37 C perfusion (and optionally another temperature model)."""
+        return TissueProperties(
+            name=self.name,
+            density_kg_per_m3=self.density_kg_per_m3,
+            specific_heat_J_per_kg_K=self.specific_heat_J_per_kg_K,
+            conductivity_W_per_m_K=self.conductivity_W_per_m_K,
+            perfusion_mL_per_min_per_kg=perfusion_mL_per_min_per_kg,
+            metabolic_heat_W_per_m3=self.metabolic_heat_W_per_m3,
+            perfusion_model=self.perfusion_model if perfusion_model is None else perfusion_model,
+        )
+
+
+@dataclass(frozen=True)
+class Blood:
+    """Blood properties and arterial temperature (IT'IS V3.0)."""
+
+    density_kg_per_m3: float
+    specific_heat_J_per_kg_K: float
+    arterial_temperature_C: float
+
+    @property
+    def volumetric_heat_capacity_J_per_m3_K(self) -> float:
+        return self.density_kg_per_m3 * self.specific_heat_J_per_kg_K
+
+
+def known_tissues() -> list[str]:
+    return sorted(load_tissue_data()["tissue"])
+
+
+def load_tissue(name: str) -> TissueProperties:
+    """Healthy-tissue properties from ``tissues.toml`` (e.g. ``"brain"``, ``"prostate"``, ``"pancreas"``)."""
+    table = load_tissue_data()["tissue"]
+    if name not in table:
+        raise InputError("tissue", name, f"unknown tissue; known: {known_tissues()}")
+    d = table[name]
+    return TissueProperties(
+        name=name,
+        density_kg_per_m3=float(d["density_kg_per_m3"]),
+        specific_heat_J_per_kg_K=float(d["specific_heat_J_per_kg_K"]),
+        conductivity_W_per_m_K=float(d["conductivity_W_per_m_K"]),
+        perfusion_mL_per_min_per_kg=float(d["perfusion_mL_per_min_per_kg"]),
+        metabolic_heat_W_per_m3=float(d["metabolic_heat_W_per_m3"]),
+        perfusion_model=str(d.get("perfusion_temperature_model", "constant")),
+    )
+
+
+def tumour_tissue(host: str, perfusion_mL_per_min_per_kg: float | None = None) -> TissueProperties:
+    """Tumour properties: host-organ thermal properties, Lang 1999 tumour perfusion curve.
+
+    ``perfusion_mL_per_min_per_kg`` defaults to the host value; cohorts pass per-patient perfusion
+    to the solver as a scale factor instead (see ``bioheat_radial``).
+    """
+    base = load_tissue(host)
+    model = load_tissue_data()["tumour"]["perfusion_temperature_model"]
+    perf = (
+        base.perfusion_mL_per_min_per_kg
+        if perfusion_mL_per_min_per_kg is None
+        else perfusion_mL_per_min_per_kg
+    )
+    return TissueProperties(
+        name=f"tumour_in_{host}",
+        density_kg_per_m3=base.density_kg_per_m3,
+        specific_heat_J_per_kg_K=base.specific_heat_J_per_kg_K,
+        conductivity_W_per_m_K=base.conductivity_W_per_m_K,
+        perfusion_mL_per_min_per_kg=float(perf),
+        metabolic_heat_W_per_m3=base.metabolic_heat_W_per_m3,
+        perfusion_model=model,
+    )
+
+
+def load_blood() -> Blood:
+    d = load_tissue_data()["blood"]
+    return Blood(
+        density_kg_per_m3=float(d["density_kg_per_m3"]),
+        specific_heat_J_per_kg_K=float(d["specific_heat_J_per_kg_K"]),
+        arterial_temperature_C=float(d["arterial_temperature_C"]),
+    )

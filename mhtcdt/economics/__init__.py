@@ -14,8 +14,18 @@ Partitioned survival (:mod:`.psm`)
     ``run_partitioned_survival_draws(...same...) -> DrawResults``  (pfs/os shape (D, S, T))
     ``psm_occupancy(pfs, os)``, ``partitioned_occupancy(curves)`` (N-state).
 Markov cohort models (:mod:`.markov`)
-    ``MarkovModel`` / ``run_markov(...)`` -> ``MarkovResult`` (trace + per-strategy values),
-    ``expand_tunnel_states``, ``rate_to_probability``, ``rescale_probability``.
+    ``run_markov(states, strategies: list[MarkovStrategy], start, *, n_cycles=None, cycle_length=1,
+    cycle_unit="years", dead_states=("dead",), discount_costs=0.035, discount_effects=0.035,
+    counting="life_table", discount_method="discrete", stop_when_alive_below=None, ...)
+    -> MarkovResult`` (``.results`` DataFrame, ``.draws`` DrawResults, ``.traces``, ``.trace_frame``);
+    ``MarkovStrategy(name, transitions, state_costs, utilities, transition_costs, initial_cost,
+    per_cycle, draws)``; ``expand_tunnel_states``, ``rate_to_probability``, ``probability_to_rate``,
+    ``rescale_probability``.
+PSA distributions (:mod:`.psa`)
+    ``Gamma(mean, sd)``, ``Beta(mean, sd)`` / ``Beta.from_counts``, ``LogNormal(meanlog, sdlog)`` /
+    ``.from_ci`` / ``.from_mean_sd``, ``Normal``, ``Uniform``, ``Fixed``, ``Dirichlet(alpha)``,
+    ``MultivariateNormal(mean, cov)``, ``EmpiricalDraws(table, resample)``;
+    ``sample_psa(distributions, n_draws, seed, start=0) -> dict[name, array]`` (chunk-independent).
 Results (:mod:`.results`)
     ``DrawResults`` (arrays (D, S); ``.summary()`` -> per-strategy DataFrame, contract section 5).
 Incremental analysis (:mod:`.incremental`)
@@ -44,7 +54,30 @@ from mhtcdt.economics.conventions import (
     to_years,
 )
 from mhtcdt.economics.incremental import efficient_frontier, incremental_analysis, optimal_strategy_at
+from mhtcdt.economics.markov import (
+    MarkovResult,
+    MarkovStrategy,
+    expand_tunnel_states,
+    probability_to_rate,
+    rate_to_probability,
+    rescale_probability,
+    run_markov,
+)
 from mhtcdt.economics.nmb import ce_plane, ceac, ceaf, net_health_benefit, net_monetary_benefit
+from mhtcdt.economics.psa import (
+    Beta,
+    Dirichlet,
+    Distribution,
+    EmpiricalDraws,
+    Fixed,
+    Gamma,
+    LogNormal,
+    MultivariateNormal,
+    Normal,
+    Uniform,
+    dirichlet_matrix,
+    sample_psa,
+)
 from mhtcdt.economics.psm import (
     CurveCrossingWarning,
     partitioned_occupancy,
@@ -56,6 +89,25 @@ from mhtcdt.economics.results import RESULT_COLUMNS, DrawResults, results_frame
 from mhtcdt.economics.voi import evpi, evpi_curve, evpi_from_nmb, evppi, population_multiplier
 
 __all__ = [
+    "Beta",
+    "Dirichlet",
+    "Distribution",
+    "EmpiricalDraws",
+    "Fixed",
+    "Gamma",
+    "LogNormal",
+    "MarkovResult",
+    "MarkovStrategy",
+    "MultivariateNormal",
+    "Normal",
+    "Uniform",
+    "dirichlet_matrix",
+    "expand_tunnel_states",
+    "probability_to_rate",
+    "rate_to_probability",
+    "rescale_probability",
+    "run_markov",
+    "sample_psa",
     "COUNTING_METHODS",
     "DISCOUNT_METHODS",
     "RESULT_COLUMNS",

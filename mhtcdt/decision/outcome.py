@@ -19,8 +19,8 @@ the fitted values in ``data/outcome_calibration.toml``)
    product of diameters is a 40 % volume increase; 0.52 cm3 = a measurable 1 cm lesion). The time solves
    the Gompertz curve in closed form: ``t = ln(ln(K/V_s) / ln(K/V_th)) / rho``; a burden that never
    reaches the threshold (``V_s >= V_th`` means immediate progression) never progresses.
-4. **Death after progression.** Post-progression survival is Weibull (shape fixed, median free per
-   setting: recurrent vs newly diagnosed glioblastoma) with hazard multiplied by ``exp(lp)``.
+4. **Death after progression.** Post-progression survival is Weibull (shape and median free, the median
+   per setting: recurrent vs newly diagnosed glioblastoma) with hazard multiplied by ``exp(lp)``.
 5. **Covariates.** ``lp = sum_k log(HR_k) x_k`` over KPS <= 80, volume >= 50 cm3, eloquent location
    (Park 2010 scale), MGMT methylation (Hegi 2005) and age per decade over 55. Because ``exp(lp)``
    accelerates both regrowth and post-progression death, the resulting OS hazard ratio is close to HR
@@ -72,6 +72,7 @@ FREE_PARAMETERS = (
     "infiltrative_fraction",
     "pps_median_months_recurrent",
     "pps_median_months_newly_diagnosed",
+    "pps_weibull_shape",
 )
 
 #: indication -> the free parameter holding its post-progression median
@@ -95,7 +96,6 @@ class OutcomeParams:
     rano_volume_ratio: float
     measurable_volume_cm3: float
     carrying_capacity_cm3: float
-    pps_weibull_shape: float
     hazard_ratios: Mapping[str, float]
     other_cause_a_per_year: float
     other_cause_b_per_year: float
@@ -156,13 +156,14 @@ def _read_toml(path: Path, fieldname: str) -> dict[str, Any]:
 
 
 def load_outcome_params(
-    path: str | Path | None = None, *, base_path: str | Path | None = None
+    path: str | Path | None = None, *, base_path: str | Path | None = None, calibrated: bool = True
 ) -> OutcomeParams:
     """Load outcome parameters.
 
     ``path`` is a calibration file (``[free]`` values and ``[[draws]]``) overlaid on the base file
     ``base_path`` (default ``data/outcome_params.toml``). ``path=None`` uses the versioned calibrated
     file ``data/outcome_calibration.toml`` when it exists, else the prior centres of the base file.
+    ``calibrated=False`` ignores any calibration file (prior centres, no draws).
     """
     base = _read_toml(Path(base_path) if base_path else DEFAULT_PARAMS_PATH, "outcome_params")
     try:
@@ -173,7 +174,6 @@ def load_outcome_params(
             rano_volume_ratio=float(base["progression"]["rano_volume_ratio"]),
             measurable_volume_cm3=float(base["progression"]["measurable_volume_cm3"]),
             carrying_capacity_cm3=float(base["growth"]["carrying_capacity_cm3"]),
-            pps_weibull_shape=float(base["post_progression"]["weibull_shape"]),
             other_cause_a_per_year=float(base["other_cause_mortality"]["a_per_year"]),
             other_cause_b_per_year=float(base["other_cause_mortality"]["b_per_year"]),
         )
@@ -189,7 +189,7 @@ def load_outcome_params(
     draws = pd.DataFrame(columns=list(FREE_PARAMETERS), dtype=float)
     source = str(base_path or DEFAULT_PARAMS_PATH)
     cal_path = Path(path) if path is not None else DEFAULT_CALIBRATION_PATH
-    if path is not None or cal_path.exists():
+    if calibrated and (path is not None or cal_path.exists()):
         cal = _read_toml(cal_path, "outcome_calibration")
         try:
             free.update({k: float(cal["free"][k]) for k in FREE_PARAMETERS})
@@ -296,9 +296,9 @@ def latent_times(
     with np.errstate(divide="ignore", invalid="ignore"):
         t_prog = np.where(vs >= v_th, 0.0, np.log(ln_k_vs / ln_k_vth) / rho)
     t_prog = t_prog + treatment_months * (vs < v_th)
-    scale = np.asarray(pps_median_months, float) / LN2 ** (1.0 / params.pps_weibull_shape)
+    scale = np.asarray(pps_median_months, float) / LN2 ** (1.0 / f["pps_weibull_shape"])
     # Weibull with hazard multiplied by exp(lp): T = scale * (E / exp(lp))^(1/shape)
-    pps = scale * (draws.e_pps * np.exp(-lp)) ** (1.0 / params.pps_weibull_shape)
+    pps = scale * (draws.e_pps * np.exp(-lp)) ** (1.0 / f["pps_weibull_shape"])
     a, b = params.other_cause_a_per_year, params.other_cause_b_per_year
     age = np.asarray(age_years, float)
     t_other = 12.0 * np.log1p(b * draws.e_other / (a * np.exp(b * age))) / b

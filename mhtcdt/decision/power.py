@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -367,3 +368,40 @@ def sample_size(
         expected_hr=hr,
         searched=table,
     )
+
+
+def pools_from_scenario(
+    scenario: Any,
+    arms: tuple[str, str],
+    n_screened: int,
+    seed: int,
+    progress: Callable[[float], None] | None = None,
+) -> tuple[dict[str, pd.DataFrame], dict[str, float]]:
+    """Patient pools for replicate trials from a scenario: one eligible cohort, the physics of each arm.
+
+    Returns ({arm: cohort + physics DataFrame, same patients in the same order}, {arm: treatment_months}).
+    """
+    from mhtcdt.cohorts import apply_criteria, generate_cohort
+    from mhtcdt.decision.checks import protocol_for_arm
+    from mhtcdt.physics import simulate_protocol
+
+    cohort = generate_cohort(
+        scenario.cohort.indication, n_screened, np.random.SeedSequence(seed, spawn_key=(0,))
+    )
+    eligible = apply_criteria(cohort, scenario.cohort.criteria).eligible.reset_index(drop=True)
+    if len(eligible) == 0:
+        raise InputError(
+            "cohort.criteria",
+            scenario.cohort.criteria,
+            f"zero patients of {n_screened} screened remain after selection",
+        )
+    pools, tm = {}, {}
+    for i, name in enumerate(arms):
+        protocol = protocol_for_arm(scenario.arm(name))
+        phys = simulate_protocol(eligible, protocol, np.random.SeedSequence(seed, spawn_key=(2, i)))
+        extra = [c for c in phys.columns if c not in eligible.columns or c == "patient_id"]
+        pools[name] = eligible.merge(phys[extra], on="patient_id", how="left", validate="one_to_one")
+        tm[name] = outcome.treatment_months(protocol)
+        if progress is not None:
+            progress((i + 1) / len(arms))
+    return pools, tm

@@ -70,7 +70,7 @@ def tokenize(text: str) -> list[Token]:
         if c.isspace():
             i += 1
             continue
-        if c.isdigit() or (c == "." and i + 1 < n and text[i + 1].isdigit()):
+        if _is_digit(c) or (c == "." and i + 1 < n and _is_digit(text[i + 1])):
             j = _scan_number(text, i)
             literal = text[i:j]
             if j < n and (text[j].isalpha() or text[j] == "_" or text[j] == "."):
@@ -123,21 +123,26 @@ def tokenize(text: str) -> list[Token]:
     return tokens
 
 
+def _is_digit(c: str) -> bool:
+    """ASCII digits only (str.isdigit also accepts superscripts and other scripts' digits)."""
+    return "0" <= c <= "9"
+
+
 def _scan_number(text: str, i: int) -> int:
     n = len(text)
     j = i
-    while j < n and text[j].isdigit():
+    while j < n and _is_digit(text[j]):
         j += 1
     if j < n and text[j] == ".":
         j += 1
-        while j < n and text[j].isdigit():
+        while j < n and _is_digit(text[j]):
             j += 1
     if j < n and text[j] in "eE":
         k = j + 1
         if k < n and text[k] in "+-":
             k += 1
-        if k < n and text[k].isdigit():
-            while k < n and text[k].isdigit():
+        if k < n and _is_digit(text[k]):
+            while k < n and _is_digit(text[k]):
                 k += 1
             j = k
     return j
@@ -259,15 +264,15 @@ class _Parser:
             right = self.operand()
             return Compare(op, left, right, left.pos, _span(left, right))
         negated = False
-        if self.at("not") and self.tokens[self.i + 1].text == "in":
+        if self.at("not"):  # after an operand, 'not' can only start 'not in'
             self.advance()
             negated = True
+            if not self.at("in"):
+                raise CriteriaError(self.tok.pos, self.tok.length, "expected 'in' after 'not'")
         if self.at("in"):
             self.advance()
             values, end = self.list_literal()
             return Membership(left, values, negated, left.pos, end - left.pos)
-        if negated:
-            raise CriteriaError(self.tok.pos, self.tok.length, "expected 'in' after 'not'")
         return left
 
     def operand(self) -> Node:

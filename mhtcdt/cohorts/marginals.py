@@ -165,10 +165,13 @@ class Marginal:
             mu = math.log(p["median"])
             log_lower = math.log(lower) if lower > 0 else -np.inf
             log_upper = math.log(upper) if np.isfinite(upper) else np.inf
-            return np.exp(_truncated_normal(z, mu, p["sigma_log"], log_lower, log_upper))
+            values = np.exp(_truncated_normal(z, mu, p["sigma_log"], log_lower, log_upper))
+            return np.clip(values, lower, upper)  # exp(log(bound)) may round past the bound
         if self.kind == "beta":
             lower, upper = self.bounds()
-            return lower + (upper - lower) * special.betaincinv(p["a"], p["b"], special.ndtr(z))
+            values = lower + (upper - lower) * special.betaincinv(p["a"], p["b"], special.ndtr(z))
+            # the open lower end stays open even where Phi(z) underflows to 0
+            return np.clip(values, np.nextafter(lower, upper), upper)
         if self.kind == "uniform":
             lower, upper = self.bounds()
             return lower + (upper - lower) * special.ndtr(z)

@@ -159,6 +159,14 @@ def _load(indication: str) -> IndicationSpec:
         if corr[a, b] != 0.0:
             raise InputError(f"{f}.pair", pair, "pair listed twice")
         corr[a, b] = corr[b, a] = float(rho)
+    for var in variables:
+        if var.by is not None and corr[names.index(var.name), names.index(var.by)] != 0.0:
+            # the per-level marginals hold only if the latent score is independent of the level
+            raise InputError(
+                f"{where}.correlations",
+                [var.name, var.by],
+                "a conditional (by) variable cannot be correlated with its by-variable",
+            )
     try:
         chol = np.linalg.cholesky(corr)
     except np.linalg.LinAlgError:

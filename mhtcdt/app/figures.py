@@ -128,3 +128,27 @@ def to_bytes(fig: Figure, fmt: str = "png", dpi: int = 150) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format=fmt, dpi=dpi)
     return buf.getvalue()
+
+
+def ce_plane(per_strategy: pd.DataFrame, reference: str, wtp: float, currency: str) -> Figure:
+    """Incremental cost vs incremental QALYs of each strategy against ``reference`` (contract section 5),
+    with the willingness-to-pay line through the origin."""
+    fig, ax = _new(6.0, 4.2)
+    per = per_strategy.set_index("strategy")
+    dq = per["qalys"] - per.at[reference, "qalys"]
+    dc = per["cost"] - per.at[reference, "cost"]
+    for i, name in enumerate(per.index):
+        ax.scatter(dq[name], dc[name], s=60, color=ARM_COLOURS[i % len(ARM_COLOURS)], zorder=3, label=name)
+    span = max(float(dq.abs().max()), 1e-3) * 1.6
+    xs = np.array([-span, span])
+    ax.plot(xs, wtp * xs, color="#555555", lw=1, ls="--", label=f"WTP {currency} {wtp:,.0f}/QALY")
+    ax.axhline(0, color="black", lw=0.6)
+    ax.axvline(0, color="black", lw=0.6)
+    ax.set_xlim(-span, span)
+    c_span = max(float(dc.abs().max()), 1.0) * 1.6
+    ax.set_ylim(-c_span, c_span)
+    ax.set_xlabel(f"incremental QALYs vs {reference}")
+    ax.set_ylabel(f"incremental cost [{currency}]")
+    ax.legend(fontsize=8, frameon=False, loc="lower right")
+    ax.grid(alpha=0.3)
+    return fig

@@ -1,5 +1,102 @@
-"""report page (being written)."""
+"""Report page: download the run's tables (CSV/XLSX), figures (PNG/SVG) and a CHEERS 2022 HTML report."""
+
+from __future__ import annotations
+
+from typing import Any
 
 import streamlit as st
 
-st.title("report")
+from mhtcdt.app import exports, figures, html_report, psa_view, state
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _tables_files(key: str, _result: Any) -> tuple[bytes, bytes]:
+    tables = exports.result_tables(_result)
+    return exports.csv_zip(tables), exports.xlsx_workbook(tables)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _figure_file(key: str, name: str, fmt: str, _result: Any) -> bytes:
+    return figures.to_bytes(exports.result_figures(_result)[name](), fmt)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _html(key: str, _result: Any, _psa_summary: Any) -> str:
+    return html_report.build_html_report(_result, _psa_summary)
+
+
+def render() -> None:
+    st.title("Report")
+    scenario = state.get_scenario()
+    result = state.pipeline_result(scenario)
+    if result is None:
+        return
+    key = state.input_key(state.scenario_toml(scenario), scenario.seed)
+    stem = f"mhtcdt-{key[:8]}"
+
+    st.subheader("Tables")
+    with state.guard():
+        zipped, xlsx = _tables_files(key, result)
+        c1, c2 = st.columns(2)
+        c1.download_button(
+            "All tables (CSV, zip)",
+            zipped,
+            file_name=f"{stem}-tables.zip",
+            mime="application/zip",
+            key="dl_csv",
+        )
+        c2.download_button(
+            "All tables (Excel workbook)",
+            xlsx,
+            file_name=f"{stem}-tables.xlsx",
+            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            key="dl_xlsx",
+        )
+        tables = exports.result_tables(result)
+        name = st.selectbox("Preview a table", list(tables), key="table_preview")
+        st.dataframe(tables[name].head(200), hide_index=True, width="stretch")
+
+    st.subheader("Figures")
+    with state.guard():
+        names = list(exports.result_figures(result))
+        c1, c2 = st.columns([3, 1])
+        fig_name = c1.selectbox("Figure", names, key="figure_choice")
+        fmt = c2.radio("Format", ["png", "svg"], horizontal=True, key="figure_format")
+        data = _figure_file(key, fig_name, fmt, result)
+        st.download_button(
+            f"Download {fig_name}.{fmt}",
+            data,
+            file_name=f"{stem}-{fig_name}.{fmt}",
+            mime="image/png" if fmt == "png" else "image/svg+xml",
+            key="dl_figure",
+        )
+        if fmt == "png":
+            st.image(data, width=700)
+
+    st.subheader("HTML report (CHEERS 2022)")
+    with state.guard():
+        psa_summary = psa_view.psa_summary_table(scenario)
+        page = _html(key + ("-psa" if psa_summary is not None else ""), result, psa_summary)
+        st.download_button(
+            "Download the HTML report",
+            page.encode("utf-8"),
+            file_name=f"{stem}-report.html",
+            mime="text/html",
+            key="dl_html",
+        )
+        entries = html_report.checklist(psa_summary is not None)
+        done = sum(e.status == html_report.REPORTED for e in entries)
+        st.caption(
+            f"CHEERS 2022: {done} of {len(entries)} items reported from the run; the others are marked "
+            "'not applicable' or 'to be completed by the analyst' in the report's checklist."
+        )
+        with st.expander("Checklist"):
+            st.dataframe(
+                [{"item": e.item, "status": e.status, "where / why": e.where} for e in entries],
+                hide_index=True,
+                width="stretch",
+            )
+
+
+if __name__ == "__main__":
+    render()

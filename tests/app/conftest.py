@@ -1,0 +1,44 @@
+"""Shared fixtures of the app tests: a small scenario and an AppTest of the router."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROUTER = str(Path(__file__).resolve().parents[2] / "mhtcdt" / "app" / "router.py")
+
+
+def small_scenario(n_screened: int = 160):
+    """The default scenario with fewer patients (fast enough for the default test suite)."""
+    from mhtcdt.decision.scenario import default_scenario
+
+    sc = default_scenario()
+    return sc.model_copy(update={"cohort": sc.cohort.model_copy(update={"n_screened": n_screened})})
+
+
+@pytest.fixture
+def app():
+    """A fresh AppTest of the router on a small scenario; call ``.run()`` or ``open_page`` on it."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(ROUTER, default_timeout=180)
+    at.session_state["scenario"] = small_scenario()
+    return at
+
+
+def open_page(at, page_file: str):
+    """Run the app once, then switch to ``page_file`` (e.g. 'page_trial.py') and run it."""
+    at.run()
+    at.switch_page(page_file)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(at) -> str:
+    """Every markdown, caption, info, error, warning and success text on the page, joined."""
+    parts = []
+    for kind in ("markdown", "caption", "info", "error", "warning", "success", "title", "subheader"):
+        parts.extend(str(el.value) for el in getattr(at, kind))
+    return "\n".join(parts)

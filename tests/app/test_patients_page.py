@@ -1,0 +1,70 @@
+"""Patients page: CONSORT funnel updates with the criteria; bad criteria are in-page errors."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tests.app.conftest import open_page, small_scenario
+
+from mhtcdt.cohorts import apply_criteria, generate_cohort
+from mhtcdt.decision.pipeline import stage_seed
+
+
+def _metrics(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def _criteria_box(at):
+    return [t for t in at.text_area if t.key and t.key.endswith("criteria")][0]
+
+
+def test_funnel_matches_the_cohort_layer_and_updates(app):
+    at = open_page(app, "page_patients.py")
+    sc = small_scenario()
+    # Independent oracle: the cohort layer on the pipeline's cohort seed stream.
+    cohort = generate_cohort(sc.cohort.indication, sc.cohort.n_screened, stage_seed(sc.seed, 0))
+    expected = apply_criteria(cohort, sc.cohort.criteria).flow
+    m = _metrics(at)
+    assert m["screened"] == f"{sc.cohort.n_screened:,}"
+    assert m["eligible"] == f"{int(expected['remaining'].iloc[-1]):,}"
+    table = [d.value for d in at.dataframe if "remaining" in d.value.columns][0]
+    assert list(table["remaining"]) == list(expected["remaining"])
+
+    strict = list(sc.cohort.criteria) + ["kps >= 90"]
+    _criteria_box(at).set_value("\n".join(strict)).run()
+    assert not at.exception
+    n_strict = int(apply_criteria(cohort, strict).flow["remaining"].iloc[-1])
+    assert n_strict < int(expected["remaining"].iloc[-1])
+    assert _metrics(at)["eligible"] == f"{n_strict:,}"
+    # Valid criteria become the scenario's criteria (the trial uses them).
+    assert list(at.session_state["scenario"].cohort.criteria) == strict
+
+
+def test_invalid_criterion_is_an_in_page_error(app):
+    at = open_page(app, "page_patients.py")
+    before = list(at.session_state["scenario"].cohort.criteria)
+    _criteria_box(at).set_value("kps >= 60\ntumour_volume <= 30").run()
+    assert not at.exception
+    err = "\n".join(e.value for e in at.error)
+    assert "tumour_volume" in err and "criteria[1]" in err, err
+    assert list(at.session_state["scenario"].cohort.criteria) == before
+
+
+def test_impossible_criteria_warn_that_nobody_is_eligible(app):
+    at = open_page(app, "page_patients.py")
+    _criteria_box(at).set_value("kps >= 60\nage_years < 0").run()
+    assert not at.exception
+    assert _metrics(at)["eligible"] == "0"
+    assert any("No patient meets every criterion" in w.value for w in at.warning)
+
+
+def test_covariate_choice_changes_the_summary_plot(app):
+    at = open_page(app, "page_patients.py")
+    box = at.selectbox(key="covariate")
+    assert "Karnofsky performance status" in box.options and "tumour volume [cm³]" in box.options
+    box.set_value("tumor_volume_cm3").run()
+    assert not at.exception
+    summary = [d.value for d in at.dataframe if "covariate" in d.value.columns][0]
+    row = summary[summary["covariate"].str.startswith("tumour volume")].iloc[0]
+    assert "[" in row["screened"]  # median [IQR] of a numeric covariate
+    assert len(at.get("image")) >= 2  # funnel + histogram rendered

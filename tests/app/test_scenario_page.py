@@ -1,0 +1,80 @@
+"""Scenario page: presets, uploads (valid and invalid), validated edits, download."""
+
+from __future__ import annotations
+
+import tomllib
+
+from tests.app.conftest import open_page, small_scenario, texts
+
+from mhtcdt.decision.scenario import scenario_to_toml
+
+
+def _number(at, key_suffix: str):
+    matches = [n for n in at.number_input if n.key and n.key.endswith(key_suffix)]
+    assert matches, f"no number input ending with {key_suffix!r}: {[n.key for n in at.number_input]}"
+    return matches[0]
+
+
+def test_scenario_page_shows_editors_and_download(app):
+    at = open_page(app, "page_scenario.py")
+    assert at.title[0].value == "Scenario"
+    assert at.selectbox(key="preset_choice").options  # bundled presets listed
+    labels = [n.label for n in at.number_input]
+    # units are shown in the labels
+    assert any("[GBP per QALY]" in lab for lab in labels)
+    assert any("[kHz]" in lab or "[°C]" in lab or "[degC]" in lab for lab in labels)
+    assert any("[h]" in lab for lab in labels)
+    assert at.get("download_button"), "download button missing"
+    assert "Scenario valid" in texts(at) or at.error, texts(at)
+
+
+def test_edit_changes_the_scenario_and_download(app):
+    at = open_page(app, "page_scenario.py")
+    _number(at, ".wtp").set_value(20000.0).run()
+    assert not at.exception
+    assert at.session_state["scenario"].economics.willingness_to_pay == 20000.0
+    _number(at, ".disc_c").set_value(1.5).run()  # shown in percent
+    assert abs(at.session_state["scenario"].economics.discount_costs - 0.015) < 1e-12
+    # The scenario file shown for download is the edited one and parses back to it.
+    code = at.code[0].value
+    data = tomllib.loads(code)
+    assert data["economics"]["willingness_to_pay"] == 20000.0
+
+
+def test_invalid_edit_shows_error_and_keeps_last_valid(app):
+    at = open_page(app, "page_scenario.py")
+    before = at.session_state["scenario"]
+    # Twice-weekly 60-min sessions cannot be spaced 0.5 h apart: the schema rejects the overlap.
+    _number(at, "arms1.session_interval_hours").set_value(0.5).run()
+    assert not at.exception
+    err = "\n".join(e.value for e in at.error)
+    assert "overlap" in err and "arms[1]" in err, err
+    assert at.session_state["scenario"] == before
+
+
+def test_upload_valid_and_invalid_toml(app):
+    at = open_page(app, "page_scenario.py")
+    sc = small_scenario(200).model_copy(update={"name": "Uploaded test scenario"})
+    at.get("file_uploader")[0].upload("mine.toml", scenario_to_toml(sc).encode(), "application/toml").run()
+    assert not at.exception
+    assert at.session_state["scenario"].name == "Uploaded test scenario"
+    # A malformed file and an out-of-range value: clear messages, scenario unchanged, no traceback.
+    at.get("file_uploader")[0].upload("bad.toml", b"name = [unclosed", "application/toml").run()
+    assert not at.exception
+    assert "malformed TOML" in "\n".join(e.value for e in at.error)
+    bad = scenario_to_toml(sc).replace("n_screened = 200", "n_screened = -5")
+    at.get("file_uploader")[0].upload("range.toml", bad.encode(), "application/toml").run()
+    err = "\n".join(e.value for e in at.error)
+    assert "cohort.n_screened" in err and "-5" in err, err
+    assert at.session_state["scenario"].name == "Uploaded test scenario"
+
+
+def test_load_preset_resets_editors(app):
+    at = open_page(app, "page_scenario.py")
+    _number(at, ".wtp").set_value(21000.0).run()
+    at.button(key="load_preset").click().run()
+    assert not at.exception
+    from mhtcdt.decision.scenario import default_scenario
+
+    assert at.session_state["scenario"] == default_scenario()
+    assert _number(at, ".wtp").value == default_scenario().economics.willingness_to_pay

@@ -57,9 +57,10 @@ def render() -> None:
     eco = scenario.economics
     cur = eco.currency
     st.caption(
-        f"{cur} {eco.price_year}, {eco.perspective} perspective, discounting "
-        f"{eco.discount_costs:.1%} (costs) / {eco.discount_effects:.1%} (effects), horizon {eco.horizon_years:g} years, partitioned survival model "
-        f"on {eco.survival_source.replace('_', '-')} curves."
+        f"{cur} {eco.price_year}, {eco.perspective} perspective, "
+        f"discounting {eco.discount_costs:.1%} (costs) / "
+        f"{eco.discount_effects:.1%} (effects), horizon {eco.horizon_years:g} years, "
+        f"partitioned survival model on {eco.survival_source.replace('_', '-')} curves."
     )
     result = state.pipeline_result(scenario)
     if result is None:
@@ -81,7 +82,10 @@ def render() -> None:
         text = verdict_at(result, wtp)
         if probability is not None:
             best, p = probability
-            text += f" Probability that '{best}' is the cost-effective choice at this willingness to pay: {p:.0%}."
+            text += (
+                f" Probability that '{best}' is the cost-effective choice at this willingness to pay: "
+                f"{p:.0%}."
+            )
         else:
             text += (
                 " (Probability not shown: no probabilistic sensitivity analysis is available for this build.)"

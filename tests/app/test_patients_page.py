@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from tests.app.conftest import open_page, small_scenario
-
 from mhtcdt.cohorts import apply_criteria, generate_cohort
 from mhtcdt.decision.pipeline import stage_seed
+from tests.app.conftest import open_page, small_scenario
 
 
 def _metrics(at) -> dict[str, str]:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import tomllib
 
-from tests.app.conftest import open_page, small_scenario, texts
-
 from mhtcdt.decision.scenario import scenario_to_toml
+from tests.app.conftest import open_page, small_scenario, texts
 
 
 def _number(at, key_suffix: str):

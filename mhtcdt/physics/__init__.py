@@ -2,4 +2,26 @@
 thermotolerance, Fenton/CDT chemistry and ferroptosis, radiotherapy, and combined tumour kill.
 
 Knows nothing of scenario files, the CLI or the app; imports no other mhtcdt layer.
+
+Cohort API (contract section 2): :class:`Protocol`, :func:`simulate_protocol`; presets via
+:func:`protocol_preset`; agent tables via :func:`load_agents`.
 """
+
+from mhtcdt.physics.chemistry import agent_names, agent_table, co_agent_names
+from mhtcdt.physics.protocol import PRESETS, Protocol, protocol_preset, simulate_protocol
+
+
+def load_agents() -> dict:
+    """Agents and co-agents with their chemical parameters and sources (``data/agents.toml``)."""
+    return agent_table()
+
+
+__all__ = [
+    "PRESETS",
+    "Protocol",
+    "agent_names",
+    "co_agent_names",
+    "load_agents",
+    "protocol_preset",
+    "simulate_protocol",
+]

@@ -1,0 +1,532 @@
+"""Fenton / chemodynamic (CDT) reaction network with GSH buffering and lipid peroxidation.
+
+The full mechanism (every radical an explicit species) solved with scipy's Radau at tight tolerance;
+this is the oracle for the fast numba path in :mod:`mhtcdt.physics.chemistry_fast`.
+
+Species (molar, one well-mixed intracellular volume; particle iron referred to cell water)::
+
+    Fe2, Fe3      labile Fe2+ / Fe3+
+    H2O2          hydrogen peroxide (flux balance: production - catalase - GPx - reactions)
+    OH            hydroxyl radical
+    SO            superoxide, HO2. + O2.- (acid-base split by pKa 4.8 at the compartment pH)
+    GSH, GSSG     glutathione pool (GSH + 2 GSSG conserved by every reaction but synthesis/turnover)
+    LOOH, LH      lipid hydroperoxide and oxidisable PUFA chains (ferroptosis, see ferroptosis.py)
+    FeP           iron still in the particle lattice (dissolves into Fe2+/Fe3+)
+    O2            dissolved oxygen (released by eqns 3, catalase, dismutation; relaxes to tissue level)
+
+Reactions (review 000 eqns (1)-(8) and the other steps; constants in data/chemistry.toml)::
+
+    (1)  Fe2 + H2O2 -> Fe3 + OH            Fenton-like: Fe3 + H2O2 -> Fe2 + SO
+    (2)  OH + H2O2 -> SO                   (3)  Fe3 + HO2 -> Fe2 + O2 ;  Fe3 + O2- -> Fe2 + O2
+    (4)  Fe2 + HO2 -> Fe3 + H2O2 ;  Fe2 + O2- -> Fe3 + H2O2
+    (5)  Fe2 + OH -> Fe3                   terminations: 2 OH -> H2O2 ; 2 HO2 -> H2O2 + O2 ;
+                                           OH + HO2 -> O2 ; OH + O2- -> O2
+    (7)  GSH + Fe3 -> Fe2 + 1/2 GSSG       (8)  GSH + OH -> 1/2 GSSG ; 2 GSH + H2O2 -> GSSG
+    OH + biomolecules (pseudo-first order; a fraction initiates lipid peroxidation)
+    SOD: SO -> 1/2 H2O2 + 1/2 O2 ; catalase: H2O2 -> 1/2 O2 ; GPx: H2O2 + 2 GSH -> GSSG
+    glutathione reductase: GSSG -> 2 GSH ; GSH synthesis/turnover toward the (co-agent modified) pool
+    particle dissolution (first order, rate ~ (12 nm/d) [H+]^n, Arrhenius); surface peroxidase-like OH
+    production k [FeP][H2O2]; labile-iron sequestration toward its basal level (ferritin)
+
+Every constant follows Arrhenius ``k(T) = k_ref exp(-Ea/R (1/T - 1/T_ref))`` with its own Ea, driven by the
+temperature history, so heat accelerates CDT. CDT has no clinical evidence; its kill is a scenario
+assumption (ferroptosis.py).
+
+Public API
+----------
+``ChemistryConditions`` (per run inputs), ``chemistry_parameters()`` (data file), ``pack_parameters``,
+``initial_state``, ``arrhenius``, ``full_rhs``, ``solve_oracle`` -> ``ChemistryResult``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import tomllib
+from scipy.integrate import solve_ivp
+
+from mhtcdt.errors import InputError, ModelError
+from mhtcdt.physics import ferroptosis as fp
+
+DATA_FILE = Path(__file__).parent / "data" / "chemistry.toml"
+AGENTS_FILE = Path(__file__).parent / "data" / "agents.toml"
+GAS_CONSTANT = 8.314462618
+KELVIN = 273.15
+BODY_TEMPERATURE_C = 37.0
+FE_MOLAR_MASS_G_PER_MOL = 55.845
+SECONDS_PER_DAY = 86400.0
+
+# ---------------------------------------------------------------- reaction indices (rate-constant table)
+REACTION_KEYS = (
+    "fe2_h2o2",
+    "fe3_h2o2",
+    "oh_h2o2",
+    "fe3_ho2",
+    "fe3_o2minus",
+    "fe2_ho2",
+    "fe2_o2minus",
+    "fe2_oh",
+    "oh_oh",
+    "ho2_ho2",
+    "oh_ho2",
+    "oh_o2minus",
+    "gsh_oh",
+    "gsh_h2o2",
+    "gsh_fe3",
+    "oh_biomolecules",
+    "sod",
+    "catalase",
+    "gpx_h2o2",
+)
+R_FE2_H2O2, R_FE3_H2O2, R_OH_H2O2, R_FE3_HO2, R_FE3_O2M, R_FE2_HO2, R_FE2_O2M, R_FE2_OH = range(8)
+R_OH_OH, R_HO2_HO2, R_OH_HO2, R_OH_O2M, R_GSH_OH, R_GSH_H2O2, R_GSH_FE3, R_OH_BIO = range(8, 16)
+R_SOD, R_CAT, R_GPX = 16, 17, 18
+# extra temperature-dependent processes (not in the [reactions] table)
+R_GR, R_FE2_LOOH, R_GPX4, R_DISS, R_SURF = 19, 20, 21, 22, 23
+N_RATES = 24
+
+# ---------------------------------------------------------------- scalar parameter indices
+(
+    P_F_HO2,
+    P_GSH_POOL0,
+    P_TURNOVER,
+    P_K_GPX_GSH,
+    P_KM_GR,
+    P_FE2_BASAL,
+    P_FE3_BASAL,
+    P_K_SEQ,
+    P_O2_0,
+    P_K_O2,
+    P_H2O2_PROD,
+    P_F_PUFA,
+    P_CHAIN,
+    P_BASAL_INIT,
+    P_KM_LOOH,
+    P_GPX4_ACTIVE,
+    P_LETHAL_LOOH,
+    P_HILL,
+    P_HMAX,
+    P_HEAT_ROS,
+    P_FE2_FRAC_RELEASE,
+    P_METAL_EQ,
+    P_LH0,
+) = range(23)
+N_SCALARS = 23
+
+# ---------------------------------------------------------------- state indices (full mechanism)
+S_FE2, S_FE3, S_H2O2, S_OH, S_SO, S_GSH, S_GSSG, S_LOOH, S_LH, S_FEP, S_O2 = range(11)
+S_OH_CUM, S_OMEGA_F, S_OMEGA_I = 11, 12, 13
+N_FULL = 14
+OH_CUM_SCALE = (
+    1.0e9  # the OH-exposure state integrates 1e9*[OH] (M) so it has the magnitude of concentrations
+)
+SPECIES_NAMES = ("Fe2", "Fe3", "H2O2", "OH", "SO", "GSH", "GSSG", "LOOH", "LH", "FeP", "O2")
+
+
+def arrhenius(k_ref: float, ea_J_per_mol: float, t_ref_K: float, temperature_C: float) -> float:
+    """Rate constant at ``temperature_C``: ``k_ref * exp(-Ea/R * (1/T - 1/T_ref))`` (T in kelvin)."""
+    t = temperature_C + KELVIN
+    return k_ref * math.exp(-ea_J_per_mol / GAS_CONSTANT * (1.0 / t - 1.0 / t_ref_K))
+
+
+@lru_cache(maxsize=1)
+def _load_tables() -> tuple[dict, dict]:
+    with DATA_FILE.open("rb") as fh:
+        chem = tomllib.load(fh)
+    with AGENTS_FILE.open("rb") as fh:
+        agents = tomllib.load(fh)
+    return chem, agents
+
+
+def chemistry_parameters() -> dict:
+    """The parsed ``data/chemistry.toml`` (copy; callers may modify it for sensitivity runs)."""
+    chem, _ = _load_tables()
+    return {k: (dict(v) if isinstance(v, dict) else v) for k, v in chem.items()}
+
+
+def agent_table() -> dict:
+    """The parsed ``data/agents.toml``: ``{"agents": {...}, "co_agents": {...}}``."""
+    _, agents = _load_tables()
+    return agents
+
+
+def agent_names() -> list[str]:
+    return sorted(agent_table()["agents"])
+
+
+def co_agent_names() -> list[str]:
+    return sorted(agent_table()["co_agents"])
+
+
+@dataclass(frozen=True)
+class ChemistryConditions:
+    """Inputs of one chemistry run (one patient, one tumour element).
+
+    Attributes
+    ----------
+    ph: compartment pH where the radical chemistry runs (tumour extracellular/cytosolic, 3..9).
+    gsh_mM: baseline intracellular GSH before co-agents [mM].
+    h2o2_production_uM_per_s: endogenous intracellular H2O2 production flux [uM/s].
+    particle_iron_mM: internalised particle iron referred to cell water [mM] (0 = no particles).
+    agent: key of the CDT agent in agents.toml (None = endogenous chemistry only).
+    co_agents: keys in agents.toml [co_agents].
+    overrides: {parameter name: value} replacing entries of chemistry.toml, e.g. ``{"k.fe2_h2o2": 70,
+        "constants.lysosomal_pH": 4.5, "ferroptosis.chain_length": 5}``; for tests and sensitivity runs.
+    """
+
+    ph: float = 7.2
+    gsh_mM: float = 4.0
+    h2o2_production_uM_per_s: float = 1.0
+    particle_iron_mM: float = 0.0
+    agent: str | None = None
+    co_agents: tuple[str, ...] = ()
+    overrides: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        validate_conditions(self)
+
+
+def validate_conditions(c: ChemistryConditions) -> None:
+    """Raise InputError naming the field for non-physical inputs."""
+    if not (math.isfinite(c.ph) and 3.0 <= c.ph <= 9.0):
+        raise InputError("ph", c.ph, "pH must lie in [3, 9]")
+    if not (math.isfinite(c.gsh_mM) and 0.0 <= c.gsh_mM <= 50.0):
+        raise InputError("gsh_mM", c.gsh_mM, "intracellular GSH must lie in [0, 50] mM")
+    if not (math.isfinite(c.h2o2_production_uM_per_s) and 0.0 <= c.h2o2_production_uM_per_s <= 1000.0):
+        raise InputError("h2o2_production_uM_per_s", c.h2o2_production_uM_per_s, "must lie in [0, 1000] uM/s")
+    if not (math.isfinite(c.particle_iron_mM) and 0.0 <= c.particle_iron_mM <= 5000.0):
+        raise InputError("particle_iron_mM", c.particle_iron_mM, "must lie in [0, 5000] mM")
+    agents = agent_table()
+    if c.agent is not None and c.agent not in agents["agents"]:
+        raise InputError("agent", c.agent, f"unknown agent; known: {agent_names()}")
+    for i, name in enumerate(c.co_agents):
+        if name not in agents["co_agents"]:
+            raise InputError(f"co_agents[{i}]", name, f"unknown co-agent; known: {co_agent_names()}")
+
+
+def _override(table: dict, overrides: dict, key: str, default: float) -> float:
+    value = overrides.get(key, default)
+    if not (isinstance(value, int | float) and math.isfinite(value)):
+        raise InputError(f"overrides.{key}", value, "must be a finite number")
+    return float(value)
+
+
+def pack_parameters(c: ChemistryConditions) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Arrays for the solvers: ``(k_ref, ea_J_per_mol, t_ref_K, scalars)``.
+
+    Rate-constant overrides use keys ``"k.<reaction>"`` and ``"Ea.<reaction>"`` (kJ/mol); other keys are
+    ``"<section>.<name>"`` of chemistry.toml.
+    """
+    chem, agents = _load_tables()
+    ov = c.overrides
+    t_ref = chem["reference_temperature_C"] + KELVIN
+    body = BODY_TEMPERATURE_C + KELVIN
+    k_ref = np.zeros(N_RATES)
+    ea = np.zeros(N_RATES)
+    t_refs = np.full(N_RATES, t_ref)
+    for i, key in enumerate(REACTION_KEYS):
+        r = chem["reactions"][key]
+        k_ref[i] = _override(r, ov, f"k.{key}", r["k"])
+        ea[i] = _override(r, ov, f"Ea.{key}", r["Ea_kJ_per_mol"]) * 1e3
+        if k_ref[i] < 0 or ea[i] < 0:
+            raise InputError(f"overrides.k.{key}", k_ref[i], "rate constants and Ea must be >= 0")
+    # enzymes (catalase, GPx, SOD) are quoted at body temperature
+    for i in (R_SOD, R_CAT, R_GPX):
+        t_refs[i] = body
+    const = chem["constants"]
+    ferro = chem["ferroptosis"]
+
+    def cv(name: str) -> float:
+        return _override(const, ov, f"constants.{name}", const[name])
+
+    def fv(name: str) -> float:
+        return _override(ferro, ov, f"ferroptosis.{name}", ferro[name])
+
+    k_ref[R_GR] = cv("glutathione_reductase_Vmax_M_per_s")
+    ea[R_GR] = cv("glutathione_reductase_Ea_kJ_per_mol") * 1e3
+    t_refs[R_GR] = body
+    k_ref[R_FE2_LOOH] = fv("k_fe2_looh")
+    ea[R_FE2_LOOH] = fv("fe2_looh_Ea_kJ_per_mol") * 1e3
+    k_ref[R_GPX4] = fv("gpx4_Vmax_M_per_s")
+    ea[R_GPX4] = fv("gpx4_Ea_kJ_per_mol") * 1e3
+    t_refs[R_GPX4] = body
+
+    # agent and co-agents
+    gsh_inhibition = 0.0
+    gpx4_active = 1.0
+    for name in c.co_agents:
+        co = agents["co_agents"][name]
+        gsh_inhibition = 1.0 - (1.0 - gsh_inhibition) * (1.0 - co["gsh_synthesis_inhibition"])
+        gpx4_active *= 1.0 - co["gpx4_inhibition"]
+    h2o2_boost = 0.0
+    fe2_frac = 1.0 / 3.0
+    metal_eq = 0.0
+    if c.agent is not None:
+        a = agents["agents"][c.agent]
+        ph_lys = cv("lysosomal_pH")
+        k_diss_body = (
+            a["dissolution_per_day_12nm_pH4p75"]
+            / SECONDS_PER_DAY
+            * (12.0 / a["core_diameter_nm"])
+            * 10.0 ** (-cv("dissolution_pH_order") * (ph_lys - 4.75))
+        )
+        k_ref[R_DISS] = _override(a, ov, "agent.dissolution_per_s", k_diss_body)
+        k_ref[R_SURF] = _override(
+            a, ov, "agent.surface_peroxidase_k_per_M_s", a["surface_peroxidase_k_per_M_s"]
+        )
+        h2o2_boost = a["h2o2_production_boost_uM_per_s"] * 1e-6
+        fe2_frac = a["fe2_fraction_released"]
+        metal_eq = a["fenton_metal_equivalent"]
+    ea[R_DISS] = cv("dissolution_Ea_kJ_per_mol") * 1e3
+    t_refs[R_DISS] = body
+    ea[R_SURF] = ea[R_FE2_H2O2]
+
+    s = np.zeros(N_SCALARS)
+    s[P_F_HO2] = 1.0 / (1.0 + 10.0 ** (c.ph - cv("pKa_HO2")))
+    s[P_GSH_POOL0] = c.gsh_mM * 1e-3 * (1.0 - gsh_inhibition)
+    s[P_TURNOVER] = cv("gsh_turnover_per_s")
+    s[P_K_GPX_GSH] = cv("K_gpx_GSH_M")
+    s[P_KM_GR] = cv("glutathione_reductase_Km_M")
+    s[P_FE2_BASAL] = cv("labile_fe2_M")
+    s[P_FE3_BASAL] = cv("labile_fe3_M")
+    s[P_K_SEQ] = cv("iron_sequestration_per_s")
+    s[P_O2_0] = cv("o2_baseline_M")
+    s[P_K_O2] = cv("o2_exchange_per_s")
+    s[P_H2O2_PROD] = c.h2o2_production_uM_per_s * 1e-6 + h2o2_boost
+    s[P_F_PUFA] = fv("pufa_fraction_of_oh_scavenging")
+    s[P_CHAIN] = fv("chain_length")
+    s[P_BASAL_INIT] = fv("basal_initiation_M_per_s")
+    s[P_KM_LOOH] = fv("gpx4_Km_looh_M")
+    s[P_GPX4_ACTIVE] = gpx4_active
+    s[P_LETHAL_LOOH] = fv("lethal_looh_M")
+    s[P_HILL] = fv("death_hill")
+    s[P_HMAX] = fv("max_death_rate_per_h") / 3600.0
+    s[P_HEAT_ROS] = _override(
+        chem["cdt_kill"], ov, "cdt_kill.heat_ros_sensitisation", chem["cdt_kill"]["heat_ros_sensitisation"]
+    )
+    s[P_FE2_FRAC_RELEASE] = _override({}, ov, "agent.fe2_fraction_released", fe2_frac)
+    s[P_METAL_EQ] = _override({}, ov, "agent.fenton_metal_equivalent", metal_eq)
+    s[P_LH0] = fv("pufa_pool_M")
+    return k_ref, ea, t_refs, s
+
+
+def rate_constants(k_ref: np.ndarray, ea: np.ndarray, t_refs: np.ndarray, temperature_C: float) -> np.ndarray:
+    """All rate constants at ``temperature_C`` (vector form of :func:`arrhenius`)."""
+    t = temperature_C + KELVIN
+    return k_ref * np.exp(-ea / GAS_CONSTANT * (1.0 / t - 1.0 / t_refs))
+
+
+def initial_state(
+    k_ref: np.ndarray, ea: np.ndarray, t_refs: np.ndarray, s: np.ndarray, particle_iron_M: float
+) -> np.ndarray:
+    """Pre-treatment state at 37 C: basal labile iron, H2O2 at its flux balance, GSH pool at its
+    (co-agent modified) steady state split by the glutathione-reductase balance, basal LOOH.
+
+    Approximate (algebraic) steady state; both solvers start from it, so its residual transient is part
+    of the compared solutions.
+    """
+    k = rate_constants(k_ref, ea, t_refs, BODY_TEMPERATURE_C)
+    y = np.zeros(N_FULL)
+    y[S_FE2] = s[P_FE2_BASAL]
+    y[S_FE3] = s[P_FE3_BASAL]
+    pool = s[P_GSH_POOL0]
+    gsh = pool
+    sat = gsh / (s[P_K_GPX_GSH] + gsh)
+    clear = k[R_CAT] + k[R_GPX] * sat + k[R_FE2_H2O2] * y[S_FE2]
+    h2o2 = s[P_H2O2_PROD] / clear
+    # GSSG from GR balance with GPx flux (GR is Michaelis-Menten: v = V g/(Km + g))
+    v_ox = k[R_GPX] * sat * h2o2 + k[R_GSH_FE3] * gsh * y[S_FE3]
+    v_gr = k[R_GR]
+    gssg = s[P_KM_GR] * v_ox / max(v_gr - v_ox, 1e-30) if v_gr > v_ox else pool / 4.0
+    gssg = min(gssg, pool / 4.0)
+    y[S_GSH] = pool - 2.0 * gssg
+    y[S_GSSG] = gssg
+    y[S_H2O2] = h2o2
+    y[S_LH] = s[P_LH0]
+    y[S_LOOH] = (
+        s[P_BASAL_INIT]
+        * s[P_CHAIN]
+        * s[P_KM_LOOH]
+        / max(k[R_GPX4] * s[P_GPX4_ACTIVE] * y[S_GSH] / (s[P_K_GPX_GSH] + y[S_GSH]), 1e-30)
+    )
+    y[S_FEP] = particle_iron_M
+    y[S_O2] = s[P_O2_0]
+    return y
+
+
+def full_rates(
+    y: np.ndarray, k: np.ndarray, s: np.ndarray, temperature_C: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(reaction rates r [M/s], stoichiometry matrix N [species x reactions]) of the full mechanism.
+
+    Written as an explicit reaction table (independent of the hand-coded fast path).
+    """
+    fe2, fe3, h2o2, oh, so, gsh, gssg, looh, lh, fep, o2 = (max(v, 0.0) for v in y[:11])
+    f = s[P_F_HO2]
+    ho2, o2m = f * so, (1.0 - f) * so
+    gpx_sat = gsh / (s[P_K_GPX_GSH] + gsh)
+    init = s[P_F_PUFA] * k[R_OH_BIO] * oh + s[P_BASAL_INIT]
+    chain = s[P_CHAIN] * lh / s[P_LH0]
+    v_gpx4 = fp.gpx4_rate(k[R_GPX4] * s[P_GPX4_ACTIVE], gsh, s[P_K_GPX_GSH], looh, s[P_KM_LOOH])
+    v_fel = k[R_FE2_LOOH] * fe2 * looh
+    release = k[R_DISS] * fep
+    fe2_rel = s[P_FE2_FRAC_RELEASE]
+    pool_target = s[P_GSH_POOL0]
+    # (reaction, rate, {species: coefficient})
+    table = [
+        (k[R_FE2_H2O2] * fe2 * h2o2, {S_FE2: -1, S_FE3: 1, S_H2O2: -1, S_OH: 1}),
+        (k[R_FE3_H2O2] * fe3 * h2o2, {S_FE3: -1, S_FE2: 1, S_H2O2: -1, S_SO: 1}),
+        (k[R_OH_H2O2] * oh * h2o2, {S_OH: -1, S_H2O2: -1, S_SO: 1}),
+        (k[R_FE3_HO2] * fe3 * ho2, {S_FE3: -1, S_FE2: 1, S_SO: -1, S_O2: 1}),
+        (k[R_FE3_O2M] * fe3 * o2m, {S_FE3: -1, S_FE2: 1, S_SO: -1, S_O2: 1}),
+        (k[R_FE2_HO2] * fe2 * ho2, {S_FE2: -1, S_FE3: 1, S_SO: -1, S_H2O2: 1}),
+        (k[R_FE2_O2M] * fe2 * o2m, {S_FE2: -1, S_FE3: 1, S_SO: -1, S_H2O2: 1}),
+        (k[R_FE2_OH] * fe2 * oh, {S_FE2: -1, S_FE3: 1, S_OH: -1}),
+        (k[R_OH_OH] * oh * oh, {S_OH: -2, S_H2O2: 1}),
+        (k[R_HO2_HO2] * ho2 * ho2, {S_SO: -2, S_H2O2: 1, S_O2: 1}),
+        (k[R_OH_HO2] * oh * ho2, {S_OH: -1, S_SO: -1, S_O2: 1}),
+        (k[R_OH_O2M] * oh * o2m, {S_OH: -1, S_SO: -1, S_O2: 1}),
+        (k[R_GSH_OH] * gsh * oh, {S_GSH: -1, S_GSSG: 0.5, S_OH: -1}),
+        (k[R_GSH_H2O2] * gsh * h2o2, {S_GSH: -2, S_GSSG: 1, S_H2O2: -1}),
+        (k[R_GSH_FE3] * gsh * fe3, {S_GSH: -1, S_GSSG: 0.5, S_FE3: -1, S_FE2: 1}),
+        (k[R_OH_BIO] * oh, {S_OH: -1}),
+        (k[R_SOD] * so, {S_SO: -1, S_H2O2: 0.5, S_O2: 0.5}),
+        (k[R_CAT] * h2o2, {S_H2O2: -1, S_O2: 0.5}),
+        (k[R_GPX] * h2o2 * gpx_sat, {S_H2O2: -1, S_GSH: -2, S_GSSG: 1}),
+        (k[R_GR] * gssg / (s[P_KM_GR] + gssg), {S_GSSG: -1, S_GSH: 2}),
+        (s[P_TURNOVER] * pool_target, {S_GSH: 1}),  # synthesis
+        (s[P_TURNOVER] * gsh, {S_GSH: -1}),  # turnover of GSH
+        (s[P_TURNOVER] * gssg, {S_GSSG: -1}),  # export of GSSG
+        (s[P_H2O2_PROD], {S_H2O2: 1}),  # endogenous + agent production
+        (k[R_SURF] * fep * h2o2, {S_H2O2: -1, S_OH: 1}),  # surface peroxidase-like
+        (release, {S_FEP: -1, S_FE2: fe2_rel + s[P_METAL_EQ], S_FE3: 1.0 - fe2_rel}),  # dissolution
+        (s[P_K_SEQ] * (fe2 - s[P_FE2_BASAL]), {S_FE2: -1}),  # sequestration / export
+        (s[P_K_SEQ] * (fe3 - s[P_FE3_BASAL]), {S_FE3: -1}),
+        (s[P_K_O2] * (s[P_O2_0] - o2), {S_O2: 1}),  # O2 supply/consumption
+        (init, {S_LOOH: chain, S_LH: -chain}),  # initiation + propagation
+        (v_fel, {S_FE2: -1, S_FE3: 1, S_LOOH: chain - 1.0, S_LH: -chain}),  # Fe2+-driven LOOH branching
+        (v_gpx4, {S_LOOH: -1, S_GSH: -2, S_GSSG: 1}),  # GPX4
+    ]
+    r = np.array([row[0] for row in table])
+    n = np.zeros((N_FULL, len(table)))
+    for j, (_, coeffs) in enumerate(table):
+        for sp, c in coeffs.items():
+            n[sp, j] = c
+    return r, n
+
+
+def full_rhs(t: float, y: np.ndarray, k_ref, ea, t_refs, s, temperature_of_t) -> np.ndarray:
+    """dy/dt of the full mechanism incl. the exposure integrals (OH exposure, ferroptosis hazards)."""
+    temp = temperature_of_t(t)
+    k = rate_constants(k_ref, ea, t_refs, temp)
+    r, n = full_rates(y, k, s, temp)
+    dy = n @ r
+    looh = max(y[S_LOOH], 0.0)
+    h = fp.death_hazard(looh, s[P_LETHAL_LOOH], s[P_HILL], s[P_HMAX])
+    dy[S_OH_CUM] = OH_CUM_SCALE * max(y[S_OH], 0.0)
+    dy[S_OMEGA_F] = h
+    dy[S_OMEGA_I] = h * fp.heat_ros_factor(temp, s[P_HEAT_ROS])
+    return dy
+
+
+@dataclass(frozen=True)
+class ChemistryResult:
+    """Summary of one chemistry run.
+
+    oh_cumulative_uM_min: integral of [.OH] over the run [uM*min]
+    gsh_nadir_mM: minimum GSH [mM]; lipid_peroxide_peak_uM: maximum LOOH [uM]
+    omega_ferroptosis / omega_interaction: ferroptotic death-hazard integrals (ln kill), the second the
+        extra hazard from heat sensitising cells to ROS; final_state: full state vector at the end.
+    oh_produced_mM: total .OH produced (Fenton + surface) [mM] (oracle only, NaN in the fast path)
+    """
+
+    oh_cumulative_uM_min: float
+    gsh_nadir_mM: float
+    lipid_peroxide_peak_uM: float
+    omega_ferroptosis: float
+    omega_interaction: float
+    final_state: np.ndarray
+
+
+def temperature_interpolant(t_nodes_s: np.ndarray, temp_nodes_C: np.ndarray):
+    """Piecewise-linear T(t), constant beyond the ends."""
+    t_nodes_s = np.asarray(t_nodes_s, dtype=float)
+    temp_nodes_C = np.asarray(temp_nodes_C, dtype=float)
+    check_temperature_history(t_nodes_s, temp_nodes_C)
+
+    def temp(t: float) -> float:
+        return float(np.interp(t, t_nodes_s, temp_nodes_C))
+
+    return temp
+
+
+def check_temperature_history(t_nodes_s: np.ndarray, temp_nodes_C: np.ndarray) -> None:
+    if t_nodes_s.ndim != 1 or t_nodes_s.shape != temp_nodes_C.shape or t_nodes_s.size < 2:
+        raise InputError(
+            "temperature_history", t_nodes_s.shape, "need >= 2 matching (time, temperature) nodes"
+        )
+    if np.any(np.diff(t_nodes_s) <= 0) or not np.all(np.isfinite(t_nodes_s)):
+        raise InputError("temperature_history.t_s", "non-increasing", "times must be finite and increasing")
+    if not np.all(np.isfinite(temp_nodes_C)) or np.any(temp_nodes_C < 20.0) or np.any(temp_nodes_C > 100.0):
+        raise InputError(
+            "temperature_history.T_C",
+            float(np.nanmax(temp_nodes_C)),
+            "temperatures must be finite and within [20, 100] C",
+        )
+
+
+def solve_oracle(
+    conditions: ChemistryConditions,
+    t_nodes_s: np.ndarray,
+    temp_nodes_C: np.ndarray,
+    *,
+    rtol: float = 1e-9,
+    method: str = "Radau",
+) -> ChemistryResult:
+    """Full mechanism (explicit radicals) with scipy Radau/BDF, segment by segment between temperature
+    nodes so that kinks of T(t) are never stepped over. Slow; the reference for the fast path.
+    """
+    k_ref, ea, t_refs, s = pack_parameters(conditions)
+    t_nodes = np.asarray(t_nodes_s, dtype=float)
+    temps = np.asarray(temp_nodes_C, dtype=float)
+    temp_of_t = temperature_interpolant(t_nodes, temps)
+    y = initial_state(k_ref, ea, t_refs, s, conditions.particle_iron_mM * 1e-3)
+    # absolute tolerances per species (M): far below each species' scale
+    atol = np.full(N_FULL, 1e-16)
+    atol[S_OH] = 1e-28
+    atol[S_SO] = 1e-22
+    atol[S_LOOH] = 1e-17
+    gsh_min = y[S_GSH]
+    looh_max = y[S_LOOH]
+    for a, b in zip(t_nodes[:-1], t_nodes[1:], strict=True):
+        sol = solve_ivp(
+            full_rhs,
+            (a, b),
+            y,
+            method=method,
+            rtol=rtol,
+            atol=atol,
+            dense_output=True,
+            args=(k_ref, ea, t_refs, s, temp_of_t),
+        )
+        if not sol.success:
+            raise ModelError(f"chemistry oracle failed on [{a}, {b}] s: {sol.message}")
+        grid = np.linspace(a, b, 9)
+        dense = sol.sol(grid)
+        gsh_min = min(gsh_min, float(dense[S_GSH].min()), float(sol.y[S_GSH].min()))
+        looh_max = max(looh_max, float(dense[S_LOOH].max()), float(sol.y[S_LOOH].max()))
+        y = sol.y[:, -1].copy()
+    if not np.all(np.isfinite(y)):
+        raise ModelError("chemistry oracle produced non-finite values")
+    return ChemistryResult(
+        oh_cumulative_uM_min=float(y[S_OH_CUM] / OH_CUM_SCALE * 1e6 / 60.0),
+        gsh_nadir_mM=float(gsh_min * 1e3),
+        lipid_peroxide_peak_uM=float(looh_max * 1e6),
+        omega_ferroptosis=float(y[S_OMEGA_F]),
+        omega_interaction=float(y[S_OMEGA_I]),
+        final_state=y,
+    )

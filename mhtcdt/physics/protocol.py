@@ -1,0 +1,684 @@
+"""Treatment protocols and the cohort API: one call simulates an arm for every patient of a cohort.
+
+``simulate_protocol(patients, protocol, seed)`` chains, per patient:
+
+1. particle dose (fixed, or planned by :mod:`mhtcdt.physics.planning` when ``np_dose_mg_Fe_per_cm3`` is
+   None), calibrated SLP with a per-patient lognormal factor (Physics I ``particles``), the H*f limit
+   (Physics I ``field``);
+2. heat sessions on the radial Pennes solver (Physics I ``bioheat_radial``; fixed amplitude or titrated
+   to ``target_temperature_C`` under ``healthy_max_C``), Arrhenius heat damage per shell with HSP
+   thermotolerance (Physics I ``thermotolerance``; co-agents / GOx scale HSP expression);
+3. Fenton/CDT chemistry and ferroptosis (this layer, numba fast path) driven by the shells' temperature
+   histories over the exposure window (21 days from the first session by default, ``chemistry.toml``);
+   the particle deposit is divided into ``CHEMISTRY_GROUPS`` equal-volume radial groups, each run on its
+   volume-mean temperature history;
+4. radiotherapy (LQ, repopulation, thermal radiosensitisation per shell and fraction);
+5. combination to tumour-level log10 kill by mechanism (:mod:`mhtcdt.physics.kill`).
+
+CDT has no clinical evidence: ``log10_kill_cdt`` is the consequence of scenario assumptions
+(data/chemistry.toml, data/agents.toml). Without ``cdt_agent`` the particle iron is not given any Fenton
+role (the NanoTherm clinical arm is calibrated as heat + RT); the chemistry columns then report the
+endogenous chemistry at the heated tumour temperature.
+
+Returned DataFrame (one row per input patient, same order; contract section 2)
+-----------------------------------------------------------------------------
+patient_id int64; t90_C, t50_C, t10_C float64 [C] (first session, volume percentiles of shell peak
+temperatures; 37.0 without heat); cem43_t90_min float64 [min] (sum over sessions of CEM43 of the T90
+history); max_healthy_C float64 [C] (max over sessions; 37.0 without heat); field_kA_per_m_applied
+float64 [kA/m] (mean over sessions of the mean amplitude while heating; 0 without field);
+oh_cumulative_uM_min float64 [uM*min] (integral of [.OH], deposit-volume mean over the chemistry groups,
+or the tumour mean without particles); gsh_nadir_mM float64 [mM] (lowest over groups and time);
+lipid_peroxide_peak float64 [uM lipid hydroperoxide per litre cell water] (highest over groups and time);
+log10_kill_heat, log10_kill_cdt, log10_kill_rt, log10_kill_interaction, log10_kill_total float64 (>= 0,
+sequential attribution RT -> heat -> CDT -> interaction, summing to the total; see kill.py);
+surviving_fraction float64; safety_ok bool (False when the H*f limit was exceeded by explicit permission
+or, in fixed-amplitude mode, healthy tissue exceeded ``healthy_max_C``); dose_mg_Fe_per_cm3_applied
+float64 (0 without particles).
+
+Deterministic for a seed and independent of chunking: the only random draw (the SLP factor) comes from a
+generator keyed by (seed, patient_id).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mhtcdt.errors import InputError, ModelError
+from mhtcdt.physics import chemistry as ch
+from mhtcdt.physics import chemistry_fast as cf
+from mhtcdt.physics import kill as kl
+from mhtcdt.physics import radiotherapy as rt
+
+CHEMISTRY_GROUPS = 3
+COOLDOWN_S = 900.0
+HEAT_DT_S = 10.0
+RECORD_EVERY_S = 60.0
+CELLS_IN_TUMOUR = 12
+CHUNK_PATIENTS = 2000
+_STREAM_SLP = 1
+
+REQUIRED_COLUMNS = (
+    "patient_id",
+    "tumor_radius_cm",
+    "tumor_volume_cm3",
+    "deposit_coverage_fraction",
+    "tumor_perfusion_mL_per_min_per_kg",
+    "h2o2_production_uM_per_s",
+    "gsh_mM",
+    "ph_extracellular",
+    "tissue",
+)
+OUTPUT_COLUMNS = (
+    "patient_id",
+    "t90_C",
+    "t50_C",
+    "t10_C",
+    "cem43_t90_min",
+    "max_healthy_C",
+    "field_kA_per_m_applied",
+    "oh_cumulative_uM_min",
+    "gsh_nadir_mM",
+    "lipid_peroxide_peak",
+    "log10_kill_heat",
+    "log10_kill_cdt",
+    "log10_kill_rt",
+    "log10_kill_interaction",
+    "log10_kill_total",
+    "surviving_fraction",
+    "safety_ok",
+    "dose_mg_Fe_per_cm3_applied",
+)
+
+
+class Protocol(BaseModel):
+    """One arm's treatment protocol (field names fixed by the contract; units in the names).
+
+    Raises :class:`InputError` naming the field and value for any bad entry (unknown agent, negative dose,
+    overlapping sessions, field above the H*f limit without permission, ...).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = "protocol"
+    agent: str | None = None
+    np_dose_mg_Fe_per_cm3: float | None = None
+    field_freq_kHz: float | None = None
+    field_kA_per_m: float | None = None
+    target_temperature_C: float | None = None
+    healthy_max_C: float = 43.0
+    n_sessions: int = 0
+    session_minutes: float = 60.0
+    session_interval_hours: float = 84.0
+    rt_total_dose_Gy: float = 0.0
+    rt_n_fractions: int = 0
+    rt_fractions_per_week: float = 5.0
+    rt_heat_interval_hours: float = 1.0
+    cdt_agent: str | None = None
+    co_agents: list[str] = Field(default_factory=list)
+    safety_limit: Literal["atkinson_brezovich", "hergt_dutz"] = "hergt_dutz"
+    allow_above_safety_limit: bool = False
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            err = exc.errors(include_url=False)[0]
+            loc = ".".join(str(p) for p in err["loc"]) or "protocol"
+            raise InputError(loc, err.get("input"), err["msg"]) from None
+        self._check()
+
+    # ------------------------------------------------------------------ validation
+    def _check(self) -> None:
+        from mhtcdt.physics.field import max_field_within_limit_kA_per_m
+
+        agents = ch.agent_table()
+        if self.agent is not None and self.agent not in agents["agents"]:
+            raise InputError("agent", self.agent, f"unknown agent; known: {ch.agent_names()}")
+        if self.cdt_agent is not None and self.cdt_agent not in agents["agents"]:
+            raise InputError("cdt_agent", self.cdt_agent, f"unknown agent; known: {ch.agent_names()}")
+        for i, co in enumerate(self.co_agents):
+            if co not in agents["co_agents"]:
+                raise InputError(f"co_agents[{i}]", co, f"unknown co-agent; known: {ch.co_agent_names()}")
+        if self.np_dose_mg_Fe_per_cm3 is not None:
+            d = self.np_dose_mg_Fe_per_cm3
+            if not (math.isfinite(d) and 0.0 < d <= 100.0):
+                raise InputError(
+                    "np_dose_mg_Fe_per_cm3", d, "iron dose must lie in (0, 100] mg Fe per cm3 tumour"
+                )
+            if self.agent is None and self.cdt_agent is None:
+                raise InputError("np_dose_mg_Fe_per_cm3", d, "a particle dose needs an agent or cdt_agent")
+        if self.field_freq_kHz is not None and not (
+            math.isfinite(self.field_freq_kHz) and 0 < self.field_freq_kHz <= 2000
+        ):
+            raise InputError("field_freq_kHz", self.field_freq_kHz, "frequency must lie in (0, 2000] kHz")
+        if self.field_kA_per_m is not None and not (
+            math.isfinite(self.field_kA_per_m) and 0 < self.field_kA_per_m <= 100
+        ):
+            raise InputError("field_kA_per_m", self.field_kA_per_m, "amplitude must lie in (0, 100] kA/m")
+        if self.target_temperature_C is not None and not (37.0 < self.target_temperature_C < 60.0):
+            raise InputError("target_temperature_C", self.target_temperature_C, "must lie in (37, 60) C")
+        if not (37.0 < self.healthy_max_C <= 60.0):
+            raise InputError("healthy_max_C", self.healthy_max_C, "must lie in (37, 60] C")
+        if self.n_sessions < 0 or self.n_sessions > 100:
+            raise InputError("n_sessions", self.n_sessions, "must lie in [0, 100]")
+        if not (math.isfinite(self.session_minutes) and 0 < self.session_minutes <= 600):
+            raise InputError("session_minutes", self.session_minutes, "must lie in (0, 600] min")
+        if not (math.isfinite(self.session_interval_hours) and self.session_interval_hours > 0):
+            raise InputError("session_interval_hours", self.session_interval_hours, "must be > 0 h")
+        if self.n_sessions > 1 and self.session_minutes * 60.0 > self.session_interval_hours * 3600.0:
+            raise InputError(
+                "session_minutes",
+                self.session_minutes,
+                f"sessions overlap: {self.session_minutes} min sessions every "
+                f"{self.session_interval_hours} h",
+            )
+        if self.n_sessions > 0:
+            if self.agent is None:
+                raise InputError("agent", None, f"{self.n_sessions} heat sessions need a nanoparticle agent")
+            if self.field_freq_kHz is None:
+                raise InputError("field_freq_kHz", None, "heat sessions need a field frequency")
+            if self.field_kA_per_m is None and self.target_temperature_C is None:
+                raise InputError(
+                    "target_temperature_C",
+                    None,
+                    "heat sessions need field_kA_per_m (fixed) or target_temperature_C (titrated)",
+                )
+            if self.field_kA_per_m is not None and not self.allow_above_safety_limit:
+                h_max = max_field_within_limit_kA_per_m(self.field_freq_kHz, self.safety_limit)
+                if self.field_kA_per_m > h_max * (1 + 1e-12):
+                    raise InputError(
+                        "field_kA_per_m",
+                        self.field_kA_per_m,
+                        f"H*f above the {self.safety_limit} limit at {self.field_freq_kHz} kHz (max "
+                        f"{h_max:.3g} kA/m); set allow_above_safety_limit to run it anyway",
+                    )
+        if not (math.isfinite(self.rt_heat_interval_hours) and self.rt_heat_interval_hours >= 0):
+            raise InputError("rt_heat_interval_hours", self.rt_heat_interval_hours, "must be >= 0 h")
+        if self.rt_total_dose_Gy < 0:
+            raise InputError("rt_total_dose_Gy", self.rt_total_dose_Gy, "dose must be >= 0 Gy")
+        rt.check_schedule(self.rt_total_dose_Gy, self.rt_n_fractions, self.rt_fractions_per_week)
+
+    # ------------------------------------------------------------------ what the arm contains
+    @property
+    def has_heat(self) -> bool:
+        return self.agent is not None and self.n_sessions > 0
+
+    @property
+    def has_rt(self) -> bool:
+        return self.rt_n_fractions > 0
+
+    @property
+    def has_cdt(self) -> bool:
+        return self.cdt_agent is not None
+
+    @property
+    def titrated(self) -> bool:
+        return self.has_heat and self.field_kA_per_m is None
+
+    def session_start_hours(self) -> np.ndarray:
+        return np.arange(self.n_sessions, dtype=np.float64) * self.session_interval_hours
+
+
+# ---------------------------------------------------------------------- presets
+_NANOTHERM_HEAT = dict(
+    agent="nanotherm_mfl_as1",
+    np_dose_mg_Fe_per_cm3=28.0,
+    field_freq_kHz=100.0,
+    target_temperature_C=43.0,
+    healthy_max_C=43.0,
+    n_sessions=6,
+    session_minutes=60.0,
+    session_interval_hours=84.0,
+)
+_RT_MAIER_HAUFF = dict(
+    rt_total_dose_Gy=30.0, rt_n_fractions=15, rt_fractions_per_week=5.0, rt_heat_interval_hours=1.0
+)
+_CDT = dict(cdt_agent="gox_hollow_iron_oxide")
+
+PRESETS: dict[str, dict] = {
+    "rt_alone": dict(name="RT alone", **_RT_MAIER_HAUFF),
+    "mht_alone": dict(name="NanoTherm MHT alone", **_NANOTHERM_HEAT),
+    "mht_rt_nanotherm": dict(name="NanoTherm MHT + RT", **_NANOTHERM_HEAT, **_RT_MAIER_HAUFF),
+    "cdt_alone": dict(name="CDT alone", np_dose_mg_Fe_per_cm3=10.0, **_CDT),
+    "mht_cdt": dict(
+        name="MHT + CDT",
+        **{**_NANOTHERM_HEAT, "agent": "gox_hollow_iron_oxide", "np_dose_mg_Fe_per_cm3": 10.0},
+        **_CDT,
+    ),
+    "mht_cdt_rt": dict(
+        name="MHT + CDT + RT",
+        **{**_NANOTHERM_HEAT, "agent": "gox_hollow_iron_oxide", "np_dose_mg_Fe_per_cm3": 10.0},
+        **_CDT,
+        **_RT_MAIER_HAUFF,
+    ),
+}
+PRESET_NOTES = {
+    "rt_alone": "Maier-Hauff 2011 RT: median 30 Gy in 2 Gy fractions, 5 per week (15 fractions).",
+    "mht_rt_nanotherm": "Maier-Hauff 2011: NanoTherm 0.25 mL/cm3 x 112 mg Fe/mL = 28 mg Fe/cm3, "
+    "MFH 300F 100 kHz, 6 x 60 min twice weekly, titrated to 43 C at the margin, same RT (schedule recalled).",
+    "cdt_alone": "Scenario only (no clinical CDT evidence): GOx-loaded hollow iron oxide, 10 mg Fe/cm3, "
+    "no field.",
+    "mht_cdt": "Scenario only: the GOx hollow iron oxide agent both heats and catalyses Fenton chemistry.",
+    "mht_cdt_rt": "Scenario only: MHT + CDT with the Maier-Hauff RT schedule.",
+    "mht_alone": "NanoTherm heat sessions without RT.",
+}
+
+
+def protocol_preset(name: str, **changes: Any) -> Protocol:
+    """A preset protocol (``rt_alone``, ``mht_alone``, ``mht_rt_nanotherm``, ``cdt_alone``, ``mht_cdt``,
+    ``mht_cdt_rt``), optionally with fields changed."""
+    if name not in PRESETS:
+        raise InputError("preset", name, f"unknown protocol preset; known: {sorted(PRESETS)}")
+    return Protocol(**{**PRESETS[name], **changes})
+
+
+# ---------------------------------------------------------------------- inputs
+def _check_patients(patients: pd.DataFrame) -> None:
+    if not isinstance(patients, pd.DataFrame):
+        raise InputError("patients", type(patients).__name__, "must be a pandas DataFrame")
+    missing = [c for c in REQUIRED_COLUMNS if c not in patients.columns]
+    if missing:
+        raise InputError("patients", missing, f"missing columns; required: {list(REQUIRED_COLUMNS)}")
+    bounds = {
+        "ph_extracellular": (3.0, 9.0, "pH must lie in [3, 9]"),
+        "gsh_mM": (0.0, 50.0, "intracellular GSH must lie in [0, 50] mM"),
+        "h2o2_production_uM_per_s": (0.0, 1000.0, "H2O2 production must lie in [0, 1000] uM/s"),
+        "deposit_coverage_fraction": (1e-6, 1.0, "coverage must lie in (0, 1]"),
+        "tumor_radius_cm": (1e-3, 50.0, "tumour radius must lie in (0, 50] cm"),
+        "tumor_perfusion_mL_per_min_per_kg": (1e-3, 1e5, "perfusion must be > 0"),
+    }
+    for col, (lo, hi, msg) in bounds.items():
+        v = patients[col].to_numpy(dtype=np.float64)
+        bad = ~np.isfinite(v) | (v < lo) | (v > hi)
+        if np.any(bad):
+            i = int(np.argmax(bad))
+            raise InputError(f"patients.{col}[{i}]", float(v[i]), msg)
+
+
+def _patient_rng(seed: int | np.random.SeedSequence, stream: int, patient_id: int) -> np.random.Generator:
+    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(int(seed))
+    return np.random.default_rng(
+        np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, stream, int(patient_id)))
+    )
+
+
+def _typical_dose_mg_per_cm3(agent: str) -> float:
+    a = ch.agent_table()["agents"][agent]
+    return float(np.mean(a["typical_dose_mL_per_cm3"]) * a["iron_concentration_mg_per_mL"])
+
+
+# ---------------------------------------------------------------------- cohort simulation
+def simulate_protocol(
+    patients: pd.DataFrame,
+    protocol: Protocol,
+    seed: int | np.random.SeedSequence,
+    *,
+    progress: Callable[[float], None] | None = None,
+) -> pd.DataFrame:
+    """Simulate ``protocol`` for every patient; one row per patient (see the module docstring)."""
+    if not isinstance(protocol, Protocol):
+        raise InputError("protocol", type(protocol).__name__, "must be a mhtcdt.physics.Protocol")
+    _check_patients(patients)
+    n = len(patients)
+    parts = []
+    for start in range(0, n, CHUNK_PATIENTS):
+        parts.append(_simulate_chunk(patients.iloc[start : start + CHUNK_PATIENTS], protocol, seed))
+        if progress is not None:
+            progress(min(1.0, (start + CHUNK_PATIENTS) / max(n, 1)))
+    if not parts:
+        return pd.DataFrame(
+            {c: pd.Series(dtype="bool" if c == "safety_ok" else "float64") for c in OUTPUT_COLUMNS}
+        ).astype({"patient_id": "int64"})
+    out = pd.concat(parts, ignore_index=True)
+    for col in OUTPUT_COLUMNS:
+        if col not in ("patient_id", "safety_ok") and not np.all(np.isfinite(out[col].to_numpy())):
+            raise ModelError(f"simulate_protocol produced non-finite values in column {col}")
+    return out
+
+
+def _heat_sessions(p: pd.DataFrame, protocol: Protocol, dose: np.ndarray, seed) -> dict:
+    """Run the heat sessions of every patient of a chunk (grouped by host tissue)."""
+    from mhtcdt.physics import particles, thermotolerance
+    from mhtcdt.physics.bioheat_radial import simulate_sessions_radial
+    from mhtcdt.physics.field import max_field_within_limit_kA_per_m
+    from mhtcdt.physics.session import SessionControl
+    from mhtcdt.physics.tissue import load_tissue, tumour_tissue
+
+    n = len(p)
+    calib = particles.load_agent(protocol.agent).calibration
+    pid = p["patient_id"].to_numpy(np.int64)
+    log_gsd = math.log(calib.gsd)
+    factor = np.array([math.exp(log_gsd * _patient_rng(seed, _STREAM_SLP, i).standard_normal()) for i in pid])
+    slp_ref = particles.calibrated_slp(calib, calib.field_ref_kA_per_m, protocol.field_freq_kHz) * factor
+    coverage = p["deposit_coverage_fraction"].to_numpy(np.float64)
+    q_ref = particles.volumetric_heating_W_per_m3(slp_ref, dose, coverage)
+    h_limit = max_field_within_limit_kA_per_m(protocol.field_freq_kHz, protocol.safety_limit)
+    if protocol.titrated:
+        h_max = 18.0 if protocol.allow_above_safety_limit else min(18.0, h_limit)
+        control = SessionControl(
+            mode="titrate",
+            target_C=protocol.target_temperature_C,
+            healthy_max_C=protocol.healthy_max_C,
+            field_min_kA_per_m=min(2.0, h_max),
+            field_max_kA_per_m=h_max,
+        )
+        fixed = None
+    else:
+        control = SessionControl(mode="fixed")
+        fixed = float(protocol.field_kA_per_m)
+    tissues = p["tissue"].astype(str).to_numpy()
+    results: dict[str, Any] = {}
+    order = np.empty(0, dtype=np.int64)
+    chunks = []
+    for tissue in sorted(set(tissues)):
+        idx = np.flatnonzero(tissues == tissue)
+        res = simulate_sessions_radial(
+            p["tumor_radius_cm"].to_numpy(np.float64)[idx] / 100.0,
+            coverage[idx],
+            q_ref[idx],
+            tumor=tumour_tissue(tissue),
+            healthy=load_tissue(tissue),
+            field_ref_kA_per_m=calib.field_ref_kA_per_m,
+            field_exponent=calib.field_exponent,
+            field_kA_per_m=fixed,
+            control=control,
+            tumor_perfusion_mL_per_min_per_kg=p["tumor_perfusion_mL_per_min_per_kg"].to_numpy(np.float64)[
+                idx
+            ],
+            n_sessions=protocol.n_sessions,
+            session_s=protocol.session_minutes * 60.0,
+            cooldown_s=COOLDOWN_S,
+            dt_s=HEAT_DT_S,
+            cells_in_tumour=CELLS_IN_TUMOUR,
+            record_every_s=RECORD_EVERY_S,
+        )
+        order = np.concatenate([order, idx])
+        chunks.append(res)
+    inv = np.empty(n, dtype=np.int64)
+    inv[order] = np.arange(n)
+
+    def cat(name: str) -> np.ndarray:
+        return np.concatenate([getattr(r, name) for r in chunks], axis=0)[inv]
+
+    first = chunks[0]
+    starts = protocol.session_start_hours()
+    hsp_scale = _hsp_expression_scale(protocol)
+    omega = cat("arrhenius_omega")[:, :, :CELLS_IN_TUMOUR]
+    cem = cat("cem43_min")[:, :, :CELLS_IN_TUMOUR]
+    sf_heat = thermotolerance.heat_surviving_fraction_with_tolerance(
+        omega, cem, starts, thermotolerance.thermotolerance_preset(), hsp_scale
+    )
+    temps = cat("tumor_temperature_C")  # (n, sessions, records, cells)
+    rec_t = first.record_times_s
+    heating = rec_t <= protocol.session_minutes * 60.0 + 1e-9
+    results.update(
+        t90=cat("t90_C")[:, 0],
+        t50=cat("t50_C")[:, 0],
+        t10=cat("t10_C")[:, 0],
+        cem43_t90=cat("cem43_t90_min").sum(axis=1),
+        max_healthy=cat("max_healthy_C").max(axis=1),
+        field=cat("field_mean_kA_per_m").mean(axis=1),
+        ln_s_heat=np.log(np.maximum(sf_heat, 1e-300)),
+        shell_weights=first.shell_volume_fraction,
+        deposit_fraction=cat("deposit_fraction"),
+        session_mean_C=temps[:, :, heating, :].mean(axis=2).transpose(0, 2, 1),  # (n, cells, sessions)
+        temps=temps,
+        record_times_s=rec_t,
+        baseline=cat("baseline_C")[:, :CELLS_IN_TUMOUR],
+        above_limit=(not protocol.titrated) and protocol.field_kA_per_m > h_limit * (1 + 1e-12),
+    )
+    if protocol.titrated and protocol.allow_above_safety_limit:
+        results["above_limit"] = cat("field_mean_kA_per_m").max(axis=1) > h_limit * (1 + 1e-12)
+    return results
+
+
+def _hsp_expression_scale(protocol: Protocol) -> float:
+    agents = ch.agent_table()
+    scale = 1.0
+    for co in protocol.co_agents:
+        scale *= agents["co_agents"][co]["hsp_induction_factor"]
+    for a in {protocol.agent, protocol.cdt_agent} - {None}:
+        scale *= agents["agents"][a]["hsp_induction_factor"]
+    return float(scale)
+
+
+def _chemistry_histories(
+    heat: dict, protocol: Protocol, n: int, groups: int
+) -> tuple[list, list, np.ndarray, np.ndarray]:
+    """Per (patient, group) temperature histories over the exposure window, the element -> group map and the
+    group volume weights. Without heat: one 37 C history per patient and group."""
+    window_h = ch.chemistry_parameters()["cdt_kill"]["exposure_window_days"] * 24.0
+    starts_h = protocol.session_start_hours() if heat else np.zeros(0)
+    t_nodes: list[np.ndarray] = []
+    t_temps: list[np.ndarray] = []
+    if not heat:
+        tn = np.array([0.0, window_h * 3600.0])
+        for _ in range(n * groups):
+            t_nodes.append(tn)
+            t_temps.append(np.array([ch.BODY_TEMPERATURE_C, ch.BODY_TEMPERATURE_C]))
+        return t_nodes, t_temps, np.zeros((n, 0), dtype=np.int64), np.full((n, groups), 1.0 / groups)
+    rec = heat["record_times_s"]
+    last_end_h = starts_h[-1] + rec[-1] / 3600.0
+    end_s = max(window_h, last_end_h + 1.0) * 3600.0
+    w_shell = heat["shell_weights"]
+    dep = heat["deposit_fraction"]  # (n, cells)
+    temps = heat["temps"]  # (n, sessions, records, cells)
+    group_of_cell = np.zeros((n, temps.shape[3]), dtype=np.int64)
+    gweights = np.zeros((n, groups))
+    session_nodes = (starts_h[:, None] * 3600.0 + rec[None, :]).ravel()
+    tn = np.concatenate([session_nodes, [end_s]])
+    for i in range(n):
+        wd = w_shell * dep[i]
+        total = wd.sum()
+        cum_mid = (np.cumsum(wd) - 0.5 * wd) / total
+        g = np.minimum((cum_mid * groups).astype(np.int64), groups - 1)
+        group_of_cell[i] = g
+        for k in range(groups):
+            m = (g == k) & (wd > 0)
+            gw = wd[m].sum()
+            gweights[i, k] = gw
+            if gw > 0:
+                hist = (temps[i][:, :, m] * wd[m]).sum(axis=2) / gw  # (sessions, records)
+            else:
+                hist = np.full(temps.shape[1:3], ch.BODY_TEMPERATURE_C)
+            base = hist[0, 0]
+            t_nodes.append(tn)
+            t_temps.append(np.concatenate([hist.ravel(), [base]]))
+    return t_nodes, t_temps, group_of_cell, gweights
+
+
+def _run_chemistry(p: pd.DataFrame, protocol: Protocol, heat: dict | None, particle_mM: np.ndarray) -> dict:
+    n = len(p)
+    agent = protocol.cdt_agent
+    groups = CHEMISTRY_GROUPS if agent is not None else 1
+    template = ch.ChemistryConditions(agent=agent, co_agents=tuple(protocol.co_agents))
+    k_ref, ea, t_refs, s0 = ch.pack_parameters(template)
+    s = np.repeat(s0[None, :], n, axis=0)
+    pka = ch.chemistry_parameters()["constants"]["pKa_HO2"]
+    ph = p["ph_extracellular"].to_numpy(np.float64)
+    gsh = p["gsh_mM"].to_numpy(np.float64)
+    h2o2 = p["h2o2_production_uM_per_s"].to_numpy(np.float64)
+    s[:, ch.P_F_HO2] = 1.0 / (1.0 + 10.0 ** (ph - pka))
+    s[:, ch.P_GSH_POOL0] = gsh * 1e-3 * (s0[ch.P_GSH_POOL0] / (template.gsh_mM * 1e-3))
+    s[:, ch.P_H2O2_PROD] = h2o2 * 1e-6 + (s0[ch.P_H2O2_PROD] - template.h2o2_production_uM_per_s * 1e-6)
+    if heat is not None and agent is None:
+        # endogenous chemistry at the tumour's volume-mean temperature
+        heat_one = dict(heat)
+        heat_one["deposit_fraction"] = np.ones_like(heat["deposit_fraction"])
+        t_nodes, t_temps, _, _ = _chemistry_histories(heat_one, protocol, n, 1)
+        gmap, gw = np.zeros((n, 0), dtype=np.int64), np.ones((n, 1))
+    else:
+        t_nodes, t_temps, gmap, gw = _chemistry_histories(heat or {}, protocol, n, groups)
+    m = n * groups
+    rows = np.repeat(np.arange(n), groups)
+    kr = np.repeat(k_ref[None, :], m, axis=0)
+    eam = np.repeat(ea[None, :], m, axis=0)
+    trm = np.repeat(t_refs[None, :], m, axis=0)
+    sm = s[rows]
+    y0 = np.empty((m, cf.N_FAST))
+    for j in range(m):
+        full = ch.initial_state(k_ref, ea, t_refs, sm[j], particle_mM[rows[j]] * 1e-3)
+        y0[j] = cf.fast_initial_state(full)
+    raw = cf.run_prepared(kr, eam, trm, sm, y0, t_nodes, t_temps)
+    yend = raw["final_state"].reshape(n, groups, cf.N_FAST)
+    gw_norm = gw / np.maximum(gw.sum(axis=1, keepdims=True), 1e-300)
+    return {
+        "omega_f": yend[:, :, cf.F_OMF],
+        "omega_i": yend[:, :, cf.F_OMI],
+        "group_of_cell": gmap,
+        "oh_uM_min": (yend[:, :, cf.F_OHC] / ch.OH_CUM_SCALE * 1e6 / 60.0 * gw_norm).sum(axis=1),
+        "gsh_nadir_mM": raw["gsh_min"].reshape(n, groups).min(axis=1) * 1e3,
+        "looh_peak_uM": raw["looh_max"].reshape(n, groups).max(axis=1) * 1e6,
+        "groups": groups,
+    }
+
+
+def _particle_iron_mM(protocol: Protocol, dose_heat: np.ndarray, coverage: np.ndarray) -> np.ndarray:
+    """Internalised CDT-agent iron per litre of cell water inside the deposit [mM]."""
+    if protocol.cdt_agent is None:
+        return np.zeros_like(coverage)
+    a = ch.agent_table()["agents"][protocol.cdt_agent]
+    if protocol.cdt_agent == protocol.agent or protocol.agent is None:
+        dose = (
+            dose_heat
+            if protocol.np_dose_mg_Fe_per_cm3 is None and protocol.agent
+            else np.full_like(
+                coverage, protocol.np_dose_mg_Fe_per_cm3 or _typical_dose_mg_per_cm3(protocol.cdt_agent)
+            )
+        )
+    else:
+        dose = np.full_like(coverage, _typical_dose_mg_per_cm3(protocol.cdt_agent))
+    # mg/cm3 = g/L; spread over the deposit; a fraction internalised by the tumour cells
+    return dose / coverage / ch.FE_MOLAR_MASS_G_PER_MOL * 1e3 * a["internalised_fraction"]
+
+
+def _simulate_chunk(p: pd.DataFrame, protocol: Protocol, seed) -> pd.DataFrame:
+    n = len(p)
+    coverage = p["deposit_coverage_fraction"].to_numpy(np.float64)
+    if protocol.agent is not None:
+        if protocol.np_dose_mg_Fe_per_cm3 is None:
+            from mhtcdt.physics.planning import plan_dose
+
+            dose = plan_dose(p, protocol, seed)["dose_mg_Fe_per_cm3"].to_numpy(np.float64)
+        else:
+            dose = np.full(n, float(protocol.np_dose_mg_Fe_per_cm3))
+    else:
+        dose = np.zeros(n)
+    heat = _heat_sessions(p, protocol, dose, seed) if protocol.has_heat else None
+    particle_mM = _particle_iron_mM(protocol, dose, coverage)
+    chem = _run_chemistry(p, protocol, heat, particle_mM)
+
+    rb = rt.radiobiology(_indication(p))
+    if heat is not None:
+        cells = heat["shell_weights"].shape[0]
+        dep = heat["deposit_fraction"]
+        weights = np.concatenate([heat["shell_weights"] * dep, heat["shell_weights"] * (1 - dep)], axis=1)
+        ln_heat = np.concatenate([heat["ln_s_heat"], heat["ln_s_heat"]], axis=1)
+        mean_c = np.concatenate([heat["session_mean_C"], heat["session_mean_C"]], axis=1)
+        ln_rt37 = np.zeros(n)
+        ln_rt_h = np.zeros((n, 2 * cells))
+        if protocol.has_rt:
+            for i in range(n):
+                ln_rt37[i], ln_rt_h[i] = rt.rt_log_survival_elements(
+                    protocol.rt_total_dose_Gy,
+                    protocol.rt_n_fractions,
+                    protocol.rt_fractions_per_week,
+                    rb,
+                    element_session_mean_C=mean_c[i],
+                    session_start_hours=protocol.session_start_hours(),
+                    session_hours=protocol.session_minutes / 60.0,
+                    rt_heat_interval_hours=protocol.rt_heat_interval_hours,
+                )
+        ln_cdt = np.zeros((n, 2 * cells))
+        ln_ros = np.zeros((n, 2 * cells))
+        if chem["groups"] > 1:
+            g = chem["group_of_cell"]
+            rows = np.arange(n)[:, None]
+            ln_cdt[:, :cells] = -chem["omega_f"][rows, g]
+            ln_ros[:, :cells] = -chem["omega_i"][rows, g]
+        else:
+            ln_cdt[:] = -chem["omega_f"][:, :1]
+            ln_ros[:] = -chem["omega_i"][:, :1]
+        t90, t50, t10 = heat["t90"], heat["t50"], heat["t10"]
+        cem, hmax, field = heat["cem43_t90"], heat["max_healthy"], heat["field"]
+        safety_ok = np.ones(n, dtype=bool) & ~np.broadcast_to(heat["above_limit"], (n,))
+        if not protocol.titrated:
+            safety_ok &= hmax <= protocol.healthy_max_C + 0.05
+    else:
+        groups = chem["groups"]
+        gw = np.full((n, groups), 1.0 / groups)
+        weights = np.concatenate([coverage[:, None] * gw, (1 - coverage)[:, None]], axis=1)
+        e = groups + 1
+        ln_heat = np.zeros((n, e))
+        ln_rt37 = np.zeros(n)
+        if protocol.has_rt:
+            ln_rt37[:] = rt.rt_log_survival_elements(
+                protocol.rt_total_dose_Gy, protocol.rt_n_fractions, protocol.rt_fractions_per_week, rb
+            )[0]
+        ln_rt_h = np.repeat(ln_rt37[:, None], e, axis=1)
+        ln_cdt = np.zeros((n, e))
+        ln_ros = np.zeros((n, e))
+        ln_cdt[:, :groups] = -chem["omega_f"]
+        ln_ros[:, :groups] = -chem["omega_i"]
+        if protocol.cdt_agent is None:  # endogenous ferroptosis acts on the whole tumour
+            ln_cdt[:, groups] = -chem["omega_f"][:, 0]
+            ln_ros[:, groups] = -chem["omega_i"][:, 0]
+        t90 = t50 = t10 = np.full(n, ch.BODY_TEMPERATURE_C)
+        cem = np.zeros(n)
+        hmax = np.full(n, ch.BODY_TEMPERATURE_C)
+        field = np.zeros(n)
+        safety_ok = np.ones(n, dtype=bool)
+    kills = kl.combine_kill(weights, ln_rt37, ln_heat, ln_cdt, ln_rt_h, ln_ros)
+    has_particles = protocol.agent is not None or protocol.cdt_agent is not None
+    dose_applied = (
+        dose
+        if protocol.agent is not None
+        else (
+            np.full(n, protocol.np_dose_mg_Fe_per_cm3 or _typical_dose_mg_per_cm3(protocol.cdt_agent))
+            if has_particles
+            else np.zeros(n)
+        )
+    )
+    out = pd.DataFrame(
+        {
+            "patient_id": p["patient_id"].to_numpy(np.int64),
+            "t90_C": np.asarray(t90, np.float64),
+            "t50_C": np.asarray(t50, np.float64),
+            "t10_C": np.asarray(t10, np.float64),
+            "cem43_t90_min": np.asarray(cem, np.float64),
+            "max_healthy_C": np.asarray(hmax, np.float64),
+            "field_kA_per_m_applied": np.asarray(field, np.float64),
+            "oh_cumulative_uM_min": chem["oh_uM_min"],
+            "gsh_nadir_mM": chem["gsh_nadir_mM"],
+            "lipid_peroxide_peak": chem["looh_peak_uM"],
+            **{
+                k: kills[k]
+                for k in (
+                    "log10_kill_heat",
+                    "log10_kill_cdt",
+                    "log10_kill_rt",
+                    "log10_kill_interaction",
+                    "log10_kill_total",
+                    "surviving_fraction",
+                )
+            },
+            "safety_ok": np.asarray(safety_ok, dtype=bool),
+            "dose_mg_Fe_per_cm3_applied": np.asarray(dose_applied, np.float64),
+        }
+    )
+    return out[list(OUTPUT_COLUMNS)]
+
+
+def _indication(p: pd.DataFrame) -> str:
+    if "indication" not in p.columns or len(p) == 0:
+        return "recurrent_glioblastoma"
+    values = p["indication"].astype(str).unique()
+    if len(values) != 1:
+        raise InputError("patients.indication", sorted(values), "one indication per call")
+    return str(values[0])

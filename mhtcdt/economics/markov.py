@@ -205,13 +205,29 @@ def _transition_getter(spec: MarkovStrategy, n_states: int, n_cycles: int, state
     """Return (get(cycle) -> (S,S) or (D,S,S), n_draws or None), validating arrays once."""
     field_name = f"strategies[{spec.name}].transitions"
     if callable(spec.transitions):
+        first = check_transition_matrices(spec.transitions(1), f"{field_name}(cycle=1)", states)
+
+        # a callable that returns the same array object again (e.g. one matrix for several cycles)
+        # is validated once; returned arrays must not be modified in place between cycles
+        seen: list[np.ndarray] = [first]
 
         def get(c: int) -> np.ndarray:
-            return check_transition_matrices(spec.transitions(c), f"{field_name}(cycle={c})", states)
+            if c == 1:
+                return first
+            arr = spec.transitions(c)
+            for known in seen:
+                if arr is known:
+                    return known
+            checked = check_transition_matrices(arr, f"{field_name}(cycle={c})", states)
+            if checked is arr and len(seen) < 8:
+                seen.append(arr)
+            return checked
 
-        probe = np.asarray(spec.transitions(1))
-        n_draws = probe.shape[0] if probe.ndim == 3 else None
-        return get, n_draws
+        if first.ndim not in (2, 3):
+            raise InputError(
+                f"{field_name}(cycle=1)", first.shape, "a callable must return (S, S) or (D, S, S)"
+            )
+        return get, (first.shape[0] if first.ndim == 3 else None)
     p = check_transition_matrices(spec.transitions, field_name, states)
     expected = 2 + int(spec.per_cycle) + int(spec.draws)
     if p.ndim != expected:
@@ -233,26 +249,24 @@ def _transition_getter(spec: MarkovStrategy, n_states: int, n_cycles: int, state
     return (lambda c: p), n_draws
 
 
-def _step(x: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """One transition: x (D, S) times p (S, S) or (D, S, S)."""
+def _step(x: np.ndarray, p: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """One transition: x (D, S) times p (S, S) or (D, S, S), written into ``out`` (D, S)."""
     if p.ndim == 2:
-        return x @ p
-    # batched vector-matrix product; for few states a sum over source states beats batched matmul
-    if p.shape[-1] <= 8:
-        out = x[:, 0, None] * p[:, 0, :]
-        for s in range(1, p.shape[-1]):
-            out += x[:, s, None] * p[:, s, :]
-        return out
-    return np.matmul(x[:, None, :], p)[:, 0, :]
+        return np.matmul(x, p, out=out)
+    # batched vector-matrix product; einsum measured faster than batched matmul for small S
+    return np.einsum("ds,dsk->dk", x, p, out=out)
 
 
 def _reward_sum(trace: np.ndarray, weights: np.ndarray, reward: np.ndarray) -> np.ndarray:
-    """sum_t weights_t sum_s trace[d, t, s] reward[d, t, s] with reward broadcast from the right."""
-    if reward.ndim <= 1 or (reward.ndim == 3 and reward.shape[1] == 1):
-        occ = np.einsum("dts,t->ds", trace, weights)
+    """sum_t weights_t sum_s trace[t, d, s] reward[d, t, s]; trace is (n+1, D, S), reward broadcast
+    from the right to (D, n+1, S) (compact shapes (S,), (1, n+1, S), (D, 1, S), (D, n+1, S))."""
+    if reward.ndim <= 1 or reward.shape[1] == 1:
+        occ = np.einsum("tds,t->ds", trace, weights)
         r = reward if reward.ndim <= 1 else reward[:, 0, :]
-        return (occ * r).sum(axis=-1) if np.ndim(r) else occ.sum(axis=-1) * r
-    return np.einsum("dts,dts->d", trace * weights[None, :, None], np.broadcast_to(reward, trace.shape))
+        return (occ * r).sum(axis=-1)
+    if reward.shape[0] == 1:
+        return np.einsum("tds,ts->d", trace, reward[0] * weights[:, None])
+    return np.einsum("tds,dts->d", trace, reward * weights[None, :, None])
 
 
 def run_markov(
@@ -346,8 +360,14 @@ def run_markov(
     n_d = n_draws or 1
 
     # --- traces: loop over cycles, all draws and strategies at once per cycle
-    x = [np.broadcast_to(x0, (n_d, n_s)).astype(float) for _ in strategies]
-    traces_list = [[xi] for xi in x]
+    # trace buffers (n+1, D, S): a contiguous slab per cycle; grown in chunks when the horizon is open
+    cap = horizon + 1 if n_cycles is not None else min(horizon + 1, 256)
+    bufs = [np.empty((cap, n_d, n_s)) for _ in strategies]
+    for buf in bufs:
+        buf[0] = x0
+    disc_flow = discount_factors(
+        np.arange(horizon + 1) * cycle_years, dc_rate, discount_method, cycle_length_years=cycle_years
+    )
     flows_cost = [np.zeros(n_d) for _ in strategies]  # discounted transition costs
     flows_cost_u = [np.zeros(n_d) for _ in strategies]
     tcosts = []
@@ -366,11 +386,11 @@ def run_markov(
             )
     n_done = 0
     for c in range(1, horizon + 1):
-        t_years = c * cycle_years
-        disc_c = float(
-            discount_factors(np.array([t_years]), dc_rate, discount_method, cycle_length_years=cycle_years)[0]
-        )
+        disc_c = float(disc_flow[c])
+        if c >= bufs[0].shape[0]:
+            bufs = [np.concatenate([b, np.empty_like(b)], axis=0) for b in bufs]
         for k, get in enumerate(getters):
+            x_prev = bufs[k][c - 1]
             p = get(c)
             if p.ndim == 3 and p.shape[0] != n_d:
                 raise InputError(
@@ -378,14 +398,13 @@ def run_markov(
                 )
             if tcosts[k] is not None:
                 per_source = (p * tcosts[k]).sum(axis=-1)  # (S,) or (D, S): expected cost leaving each state
-                cost_c = (x[k] * per_source).sum(axis=-1)
+                cost_c = (x_prev * per_source).sum(axis=-1)
                 flows_cost[k] = flows_cost[k] + disc_c * cost_c
                 flows_cost_u[k] = flows_cost_u[k] + cost_c
-            x[k] = _step(x[k], p) if p.ndim == 3 else np.broadcast_to(x[k] @ p, (n_d, n_s))
-            traces_list[k].append(x[k])
+            _step(x_prev, p, bufs[k][c])
         n_done = c
         if n_cycles is None:
-            alive = max(float(xk[:, alive_mask].sum(axis=-1).max()) for xk in x)
+            alive = max(float(b[c][:, alive_mask].sum(axis=-1).max()) for b in bufs)
             if alive < stop_when_alive_below and (counting != "simpson" or c % 2 == 0):
                 break
     else:
@@ -413,11 +432,11 @@ def run_markov(
     by_cat: dict[str, np.ndarray] = {}
     traces: dict[str, np.ndarray] = {}
     for k, spec in enumerate(strategies):
-        tr = np.stack(traces_list[k], axis=1)  # (D, n+1, S)
-        traces[spec.name] = tr
-        alive = tr[:, :, alive_mask].sum(axis=-1)  # (D, n+1)
-        out["life_years"][:, k] = alive @ (w * d_e) * cycle_years
-        out["life_years_undiscounted"][:, k] = alive @ w * cycle_years
+        tr = bufs[k][: n_done + 1]  # (n+1, D, S)
+        traces[spec.name] = tr.transpose(1, 0, 2)  # (D, n+1, S) view
+        alive = tr @ alive_mask.astype(float)  # (n+1, D)
+        out["life_years"][:, k] = (w * d_e) @ alive * cycle_years
+        out["life_years_undiscounted"][:, k] = w @ alive * cycle_years
         u = check_utilities(spec.utilities, f"strategies[{spec.name}].utilities", allow_negative_utilities)
         u = _reward_array(u, f"strategies[{spec.name}].utilities", shape)
         out["qalys"][:, k] = _reward_sum(tr, w * d_e, u) * cycle_years

@@ -43,6 +43,7 @@ from mhtcdt.economics.validation import (
 from mhtcdt.errors import InputError
 
 MONOTONE_TOLERANCE = 1e-9
+CHUNK_ELEMENTS = 1 << 16  # curve values per block of draws (~0.5 MB per array, cache-sized)
 CROSSING_TOLERANCE = 1e-9
 
 
@@ -50,20 +51,47 @@ class CurveCrossingWarning(UserWarning):
     """A PFS curve lies above its OS curve somewhere; PFS was capped at OS there."""
 
 
-def _check_curve(curve: np.ndarray, field: str) -> None:
-    bad = (curve < 0) | (curve > 1)
-    if bad.any():
+def _check_curve(curve: np.ndarray, field: str, offset: int | None = None) -> None:
+    """Values in [0, 1] (NaN fails too) and non-increasing over the last axis.
+
+    ``offset``: index of the first draw of this block (error messages name the global draw index);
+    None for arrays without a draw axis (the leading axis of length 1 is then not named)."""
+    # fast path: two reductions without temporaries; NaN propagates through min/max and fails
+    lo, hi = curve.min(initial=np.inf), curve.max(initial=-np.inf)
+    if not (lo >= 0.0 and hi <= 1.0):
+        bad = ~((curve >= 0) & (curve <= 1))
         idx = tuple(int(i) for i in np.unravel_index(int(np.argmax(bad)), bad.shape))
-        raise InputError(f"{field}{list(idx)}", float(curve[idx]), "survival must be in [0, 1]")
-    rise = np.diff(curve, axis=-1) > MONOTONE_TOLERANCE
+        raise InputError(f"{field}{_where(idx, offset)}", float(curve[idx]), "survival must be in [0, 1]")
+    rise = np.greater(curve[..., 1:], curve[..., :-1] + MONOTONE_TOLERANCE)
     if rise.any():
         idx = tuple(int(i) for i in np.unravel_index(int(np.argmax(rise)), rise.shape))
         nxt = idx[:-1] + (idx[-1] + 1,)
         raise InputError(
-            f"{field}{list(nxt)}",
+            f"{field}{_where(nxt, offset)}",
             float(curve[nxt]),
             f"survival increases over time (previous {float(curve[idx]):.6g})",
         )
+
+
+def _where(idx: tuple[int, ...], offset: int | None) -> str:
+    if offset is None:
+        return str(list(idx[1:]) if len(idx) == 3 else list(idx))
+    return str([idx[0] + offset, *idx[1:]])
+
+
+def _cap_pfs(pfs: np.ndarray, os: np.ndarray) -> np.ndarray:
+    """min(PFS, OS), with a CurveCrossingWarning if PFS exceeds OS beyond CROSSING_TOLERANCE."""
+    pf = np.minimum(pfs, os)
+    if np.greater(pfs, pf + CROSSING_TOLERANCE).any():
+        excess = pfs - os
+        n_cross = int(np.count_nonzero(excess > CROSSING_TOLERANCE))
+        warnings.warn(
+            f"PFS above OS at {n_cross} point(s) (largest excess {float(excess.max()):.4g}); "
+            "PFS capped at OS there (progression-free time cannot exceed survival)",
+            CurveCrossingWarning,
+            stacklevel=4,
+        )
+    return pf
 
 
 def psm_occupancy(pfs: np.ndarray, os: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -72,17 +100,8 @@ def psm_occupancy(pfs: np.ndarray, os: np.ndarray) -> tuple[np.ndarray, np.ndarr
     Where PFS > OS (beyond CROSSING_TOLERANCE) PFS is capped at OS and a CurveCrossingWarning
     names how many points and the largest excess.
     """
-    excess = pfs - os
-    n_cross = int(np.count_nonzero(excess > CROSSING_TOLERANCE))
-    if n_cross:
-        warnings.warn(
-            f"PFS above OS at {n_cross} point(s) (largest excess {float(excess.max()):.4g}); "
-            "PFS capped at OS there (progression-free time cannot exceed survival)",
-            CurveCrossingWarning,
-            stacklevel=3,
-        )
-    pf = np.minimum(pfs, os)
-    return pf, os - pf, 1.0 - os
+    pf = _cap_pfs(np.asarray(pfs, float), np.asarray(os, float))
+    return pf, os - pf, 1.0 - np.asarray(os, float)
 
 
 def partitioned_occupancy(curves: np.ndarray, *, warn: bool = True) -> np.ndarray:
@@ -134,8 +153,8 @@ def _psm_arrays(
     currency: str | None,
 ) -> DrawResults:
     t_m = check_time_grid(time_months, "time_months")
-    pfs_a = as_finite(pfs, "pfs")
-    os_a = as_finite(os, "os")
+    pfs_a = np.asarray(pfs, dtype=float)  # finiteness is checked by _check_curve
+    os_a = np.asarray(os, dtype=float)
     n_s = len(strategies)
     if len(set(map(str, strategies))) != n_s:
         raise InputError("strategies", list(strategies), "strategy names must be unique")
@@ -150,8 +169,6 @@ def _psm_arrays(
     squeeze = pfs_a.ndim == 2
     if squeeze:
         pfs_a, os_a = pfs_a[None], os_a[None]
-    _check_curve(pfs_a, "pfs")
-    _check_curve(os_a, "os")
     n_d = pfs_a.shape[0]
     lead = (n_d, n_s)
     dc_rate = check_rate(discount_costs, "discount_costs")
@@ -177,21 +194,36 @@ def _psm_arrays(
         check_costs(end_of_life_cost, "end_of_life_cost"), "end_of_life_cost", lead, "per strategy"
     )
 
-    pf, pd_, _ = psm_occupancy(pfs_a, os_a)
     t_y = t_m / 12.0
     w = counting_weights(t_y, counting)  # years
     d_c = discount_factors(t_y, dc_rate, discount_method)
     d_e = discount_factors(t_y, de_rate, discount_method)
-    # one matmul per occupancy array: columns = weights (undiscounted, costs-discounted, effects-discounted)
-    weights = np.stack([w, w * d_c, w * d_e], axis=1)  # (T, 3)
-    pf_int = pf @ weights  # (D, S, 3): years in PF
-    pd_int = pd_ @ weights
-    life = pf_int + pd_int
-
+    # Deaths in interval k, OS(t_{k-1}) - OS(t_k), weighted by m_k (discount at its midpoint), summed
+    # over k, equal sum_k OS(t_k) v_k with v_0 = m_1, v_k = m_{k+1} - m_k, v_{T-1} = -m_{T-1}
+    # (summation by parts), so every quantity is a linear functional of PF or OS: one matmul each
+    # over the time axis (PD = OS - PF is never formed).
     mid = 0.5 * (t_y[1:] + t_y[:-1])
-    deaths = -np.diff(os_a, axis=-1)  # (D, S, T-1)
-    death_w = np.stack([np.ones_like(mid), discount_factors(mid, dc_rate, discount_method)], axis=1)
-    deaths_int = deaths @ death_w  # (D, S, 2): undiscounted, discounted
+    v = np.zeros((t_y.size, 2))
+    for j, m in enumerate((np.ones_like(mid), discount_factors(mid, dc_rate, discount_method))):
+        v[0, j] = m[0]
+        v[1:-1, j] = m[1:] - m[:-1]
+        v[-1, j] = -m[-1]
+    weights = np.column_stack([w, w * d_c, w * d_e])  # (T, 3)
+    os_weights = np.column_stack([weights, v])  # (T, 5)
+    pf_int = np.empty((n_d, n_s, 3))  # years in PF (undiscounted, costs-, effects-discounted)
+    os_int = np.empty((n_d, n_s, 5))
+    # blocks of draws small enough to stay in cache (a loop over blocks, not over draws)
+    step = max(1, CHUNK_ELEMENTS // (n_s * t_m.size))
+    for a in range(0, n_d, step):
+        b = min(n_d, a + step)
+        pfs_b, os_b = pfs_a[a:b], os_a[a:b]
+        _check_curve(pfs_b, "pfs", offset=a if not squeeze else None)
+        _check_curve(os_b, "os", offset=a if not squeeze else None)
+        np.matmul(_cap_pfs(pfs_b, os_b), weights, out=pf_int[a:b])
+        np.matmul(os_b, os_weights, out=os_int[a:b])
+    life = os_int[..., :3]
+    pd_int = life - pf_int
+    deaths_int = os_int[..., 3:]  # (D, S, 2): deaths undiscounted, discounted
 
     cost_by_cat = {}
     cost_disc = one_off + eol * deaths_int[..., 1]

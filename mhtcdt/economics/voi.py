@@ -160,7 +160,7 @@ def evppi(
     wtp,
     *,
     n_knots: int = 8,
-    n_se_samples: int = 200,
+    n_se_samples: int = 100,
     seed: int = 20240521,
     names: Sequence[str] | None = None,
 ) -> pd.DataFrame:
@@ -209,8 +209,11 @@ def evppi(
     fitted = (x @ beta).reshape(n_d, w.size, n_s - 1)
 
     def _value(fit: np.ndarray) -> np.ndarray:  # fit (..., D, W, S-1) -> EVPPI (..., W)
-        full = np.concatenate([np.zeros(fit.shape[:-1] + (1,)), fit], axis=-1)
-        return full.max(axis=-1).mean(axis=-2) - full.mean(axis=-3).max(axis=-1)
+        # max over strategies by elementwise maxima (a reduction over a short last axis is slow)
+        best = np.maximum(fit[..., 0], 0.0)
+        for s in range(1, fit.shape[-1]):
+            np.maximum(best, fit[..., s], out=best)
+        return best.mean(axis=-2) - np.maximum(fit.mean(axis=-3).max(axis=-1), 0.0)
 
     value = np.maximum(_value(fitted), 0.0)
     nb = w[:, None, None] * e[None] - c[None]
@@ -222,9 +225,14 @@ def evppi(
         zs = rng.standard_normal((n_se_samples, a.shape[1], beta.shape[1]))
         delta = np.einsum("pk,skr->spr", a, zs * (shrink * np.sqrt(sigma2)[None, :])[None])
         samples = np.empty((n_se_samples, w.size))
-        for i in range(n_se_samples):  # loop over SE samples (fixed, small), not PSA draws
-            fit_i = (x @ (beta + delta[i])).reshape(n_d, w.size, n_s - 1)
-            samples[i] = _value(fit_i)
+        n_r = beta.shape[1]
+        block = max(1, (1 << 20) // (n_d * n_r))  # coefficient samples per batched matmul
+        for a in range(0, n_se_samples, block):  # loop over blocks of SE samples, not PSA draws
+            b = min(n_se_samples, a + block)
+            deltas = delta[a:b].transpose(1, 0, 2).reshape(beta.shape[0], -1)  # (p, k * R)
+            fit = (x @ deltas).reshape(n_d, b - a, n_r) + fitted.reshape(n_d, 1, n_r)
+            fit = fit.transpose(1, 0, 2).reshape(b - a, n_d, w.size, n_s - 1)
+            samples[a:b] = _value(fit)
         se = samples.std(axis=0, ddof=1)
     return pd.DataFrame(
         {"wtp": w, "evppi": value, "evppi_se": se, "evpi": total, "parameters": ",".join(names)}

@@ -28,6 +28,7 @@ as the test oracle.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -169,7 +170,7 @@ class Marginal:
             return np.clip(values, lower, upper)  # exp(log(bound)) may round past the bound
         if self.kind == "beta":
             lower, upper = self.bounds()
-            values = lower + (upper - lower) * special.betaincinv(p["a"], p["b"], special.ndtr(z))
+            values = lower + (upper - lower) * _beta_quantile_from_latent(float(p["a"]), float(p["b"]), z)
             # the open lower end stays open even where Phi(z) underflows to 0
             return np.clip(values, np.nextafter(lower, upper), upper)
         if self.kind == "uniform":
@@ -207,7 +208,7 @@ class Marginal:
 
 
 class _ExpOf:
-    """Distribution of exp(Y) for a frozen scipy distribution Y (CDF only; test oracle)."""
+    """Distribution of exp(Y) for a frozen scipy distribution Y (cdf, ppf, mean; test oracle)."""
 
     def __init__(self, log_dist: Any) -> None:
         self.log_dist = log_dist
@@ -216,6 +217,9 @@ class _ExpOf:
         x = np.asarray(x, dtype=float)
         with np.errstate(divide="ignore"):
             return self.log_dist.cdf(np.log(x))
+
+    def ppf(self, q: np.ndarray) -> np.ndarray:
+        return np.exp(self.log_dist.ppf(q))
 
     def mean(self) -> float:
         from scipy import integrate
@@ -237,6 +241,53 @@ def _truncated_normal(z: np.ndarray, mean: float, sd: float, lower: float, upper
     pa, pb = special.ndtr(a), special.ndtr(b)
     x = mean + sd * special.ndtri(pa + special.ndtr(z) * (pb - pa))
     return np.clip(x, lower, upper)
+
+
+_BETA_GRID_Z = np.linspace(-9.0, 9.0, 4097)
+
+
+@functools.cache
+def _beta_quantile_grid(a: float, b: float) -> np.ndarray:
+    return special.betaincinv(a, b, special.ndtr(_BETA_GRID_Z))
+
+
+def _beta_quantile_from_latent(a: float, b: float, z: np.ndarray, newton_steps: int = 2) -> np.ndarray:
+    """Beta(a, b) quantile at u = Phi(z), to ~1e-12 relative.
+
+    ``special.betaincinv`` costs ~0.6 us per value (the slowest step of a 1e6-patient cohort);
+    instead: linear interpolation in z of the exact quantile on a 4097-point grid (error ~1e-7),
+    then Newton steps on I_x(a, b) = u, x <- x - (I_x(a, b) - u) / f(x), kept inside the grid cell
+    that brackets the root; each step roughly squares the error and needs only ``betainc``
+    (15x cheaper than the inverse). The upper half (z > 0) is solved as the lower tail of
+    Beta(b, a) at -z, x = 1 - y, so 1 - u never loses digits. Tested against scipy's ppf/isf.
+    """
+    z = np.asarray(z, dtype=float)
+    x = np.empty(z.shape)
+    lower_half = z <= 0.0
+    x[lower_half] = _beta_lower_quantile(a, b, z[lower_half], newton_steps)
+    x[~lower_half] = 1.0 - _beta_lower_quantile(b, a, -z[~lower_half], newton_steps)
+    return x
+
+
+def _beta_lower_quantile(a: float, b: float, z: np.ndarray, newton_steps: int) -> np.ndarray:
+    """Quantile of Beta(a, b) at Phi(z) for z <= 0 (see :func:`_beta_quantile_from_latent`)."""
+    u = special.ndtr(z)
+    grid = _beta_quantile_grid(a, b)
+    x = np.interp(z, _BETA_GRID_Z, grid)
+    # the quantile is monotone in z, so the grid cell around z brackets the answer
+    cell = np.searchsorted(_BETA_GRID_Z, z)
+    low = np.where(cell > 0, grid[np.maximum(cell - 1, 0)], 0.0)
+    high = np.where(cell < len(grid), grid[np.minimum(cell, len(grid) - 1)], 1.0)
+    log_norm = special.betaln(a, b)
+    tiny = np.finfo(float).tiny
+    for _ in range(newton_steps):
+        xc = np.clip(x, tiny, 1.0 - 1e-16)
+        with np.errstate(divide="ignore", over="ignore", under="ignore", invalid="ignore"):
+            pdf = np.exp((a - 1.0) * np.log(xc) + (b - 1.0) * np.log1p(-xc) - log_norm)
+            step = (special.betainc(a, b, xc) - u) / pdf
+        ok = np.isfinite(step) & (pdf > 1e-300)
+        x = np.where(ok, np.clip(xc - step, low, high), x)
+    return x
 
 
 def _check_probabilities(field: str, probs: np.ndarray) -> None:

@@ -14,7 +14,10 @@ Procedure
    ``sum_k ((sim_k - target_k) / halfwidth_k)^2`` (+ a weak ridge towards the prior centres for the
    directions the targets do not identify) with Nelder-Mead in the prior's scale (log for log-uniform
    priors), using common random numbers so the objective is deterministic. The 2-year OS fraction is
-   smoothed (normal kernel, 0.25 months) inside the objective only.
+   smoothed (normal kernel, 0.25 months) inside the objective only. The covariate scale
+   (:attr:`OutcomeParams.covariate_scale`) is set so that a Cox model of simulated OS on the prognostic
+   index has slope 1 in the RT-alone recurrent arm (published HRs are proportional-hazards estimates),
+   alternating with the fit twice.
 4. Uncertainty: ABC-MCMC (Marjoram et al. 2003) started from the fitted point (moved into the joint
    acceptance region if needed): a random walk in the prior scale whose moves are accepted when *every*
    target lies in its acceptance interval. Because the priors are uniform in that scale, the chain samples
@@ -313,10 +316,13 @@ class CalibrationResult:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def fit(problem: CalibrationProblem, restarts: int = 3, seed: int = 0) -> tuple[dict[str, float], float]:
-    """Nelder-Mead from the prior centre and ``restarts - 1`` random starts; returns (free, objective)."""
+def fit(
+    problem: CalibrationProblem, restarts: int = 3, seed: int = 0, start: Mapping[str, float] | None = None
+) -> tuple[dict[str, float], float]:
+    """Nelder-Mead from ``start`` (default the prior centre) and ``restarts - 1`` random starts."""
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(13,)))
-    starts = [problem.s0] + [rng.uniform(0.2, 0.8, problem.s0.size) for _ in range(max(0, restarts - 1))]
+    s_start = problem.s0 if start is None else problem.to_unit(np.array([start[k] for k in problem.names]))
+    starts = [s_start] + [rng.uniform(0.2, 0.8, problem.s0.size) for _ in range(max(0, restarts - 1))]
     best = None
     for s in starts:
         res = optimize.minimize(
@@ -330,6 +336,34 @@ def fit(problem: CalibrationProblem, restarts: int = 3, seed: int = 0) -> tuple[
     if best is None or not math.isfinite(best.fun):
         raise ModelError("calibration objective is not finite")
     return problem.from_unit(np.clip(best.x, 0, 1)), float(best.fun)
+
+
+def cox_slope(problem: CalibrationProblem, free: Mapping[str, float], arm: str) -> float:
+    """Cox coefficient of simulated OS on the prognostic index ``lp`` in one arm (1 = HRs reproduced)."""
+    from lifelines import CoxPHFitter
+
+    os_ = problem.simulate(free)[arm]["os_latent_months"]
+    data = pd.DataFrame(dict(t=os_, e=np.ones(len(os_)), lp=problem.arrays[arm]["lp"]))
+    return float(CoxPHFitter().fit(data, "t", "e").params_["lp"])
+
+
+def covariate_scale_for(problem: CalibrationProblem, free: Mapping[str, float], arm: str) -> float:
+    """Scale ``c`` of the prognostic index such that simulated OS has Cox slope 1 on ``lp`` (brentq)."""
+    base = problem.base
+
+    def g(c: float) -> float:
+        problem.base = base.with_covariate_scale(c)
+        return cox_slope(problem, free, arm) - 1.0
+
+    try:
+        c = optimize.brentq(g, 0.1, 3.0, xtol=1e-3)
+    except ValueError as exc:
+        raise ModelError(
+            f"no covariate scale in [0.1, 3] reproduces the published hazard ratios: {exc}"
+        ) from exc
+    finally:
+        problem.base = base
+    return float(c)
 
 
 def feasible(problem: CalibrationProblem, free: Mapping[str, float]) -> dict[str, float]:
@@ -456,6 +490,7 @@ def calibrate(
     restarts: int = 3,
     use_cache: bool = True,
     progress: Callable[[str, float], None] | None = None,
+    covariate_arm: str = "rt_alone_recurrent",
 ) -> CalibrationResult:
     """Run the whole calibration (see the module docstring). ``physics_fn`` None = the real physics."""
     if not (isinstance(n_screened, int) and n_screened >= 100):
@@ -479,6 +514,11 @@ def calibrate(
     problem = CalibrationProblem(arms, targets, params, seed)
     report("fitting", 0.6)
     free, obj = fit(problem, restarts=restarts, seed=seed)
+    scale_arm = covariate_arm if covariate_arm in arms else needed[0]
+    for _ in range(2):  # alternate: covariate scale given the fit, refit given the scale
+        scale = covariate_scale_for(problem, free, scale_arm)
+        problem.base = problem.base.with_covariate_scale(scale)
+        free, obj = fit(problem, restarts=1, seed=seed, start=free)
     free = feasible(problem, free)
     report("ABC draws", 0.8)
     draws, info = abc(problem, free, seed, n_steps=n_steps, max_accepted=max_accepted)
@@ -490,6 +530,8 @@ def calibrate(
         ]
     )
     meta = dict(
+        covariate_scale=problem.base.covariate_scale,
+        covariate_scale_arm=scale_arm,
         created_utc=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         seed=seed,
         n_screened=n_screened,
@@ -513,6 +555,7 @@ def write_calibration(result: CalibrationResult, path: str | Path | None = None)
         "generated_by": "mhtcdt calibrate (mhtcdt/decision/calibration.py)",
         "note": HONESTY_NOTE,
         "meta": _toml_safe(result.meta),
+        "covariate_scale": float(result.meta.get("covariate_scale", 1.0)),
         "free": {k: float(v) for k, v in result.free.items()},
         "targets": [_toml_safe(r) for r in result.table.to_dict(orient="records")],
         "draws": [_toml_safe(r) for r in result.draws.to_dict(orient="records")],

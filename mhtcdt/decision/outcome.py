@@ -22,9 +22,11 @@ the fitted values in ``data/outcome_calibration.toml``)
 4. **Death after progression.** Post-progression survival is Weibull (shape and median free, the median
    per setting: recurrent vs newly diagnosed glioblastoma) with hazard multiplied by ``exp(lp)``.
 5. **Covariates.** ``lp = sum_k log(HR_k) x_k`` over KPS <= 80, volume >= 50 cm3, eloquent location
-   (Park 2010 scale), MGMT methylation (Hegi 2005) and age per decade over 55. Because ``exp(lp)``
-   accelerates both regrowth and post-progression death, the resulting OS hazard ratio is close to HR
-   (an accelerated-failure-time approximation of proportional hazards).
+   (Park 2010 scale), MGMT methylation (Hegi 2005) and age per decade over 55. ``exp(c lp)``
+   accelerates regrowth and multiplies the post-progression hazard. Because acceleration of a
+   less-than-exponentially dispersed time raises the hazard ratio more than proportionally, the
+   calibration sets the scale ``c`` (``covariate_scale``) so that a Cox model of simulated OS on ``lp``
+   has slope 1: the published (proportional-hazards) ratios are then reproduced.
 6. **Other-cause mortality.** Gompertz in age (``a exp(b age)`` per year); OS is the earlier of
    tumour death and other-cause death, PFS the earlier of progression and any death.
 
@@ -99,6 +101,7 @@ class OutcomeParams:
     hazard_ratios: Mapping[str, float]
     other_cause_a_per_year: float
     other_cause_b_per_year: float
+    covariate_scale: float = 1.0
     priors: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     draws: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(FREE_PARAMETERS)))
     source: str = ""
@@ -112,6 +115,12 @@ class OutcomeParams:
         free.update({k: float(v) for k, v in values.items()})
         _check_free(free)
         return replace(self, free=free)
+
+    def with_covariate_scale(self, scale: float) -> OutcomeParams:
+        """A copy with another covariate scale (see :func:`latent_times`)."""
+        if not (math.isfinite(scale) and 0 < scale <= 3):
+            raise InputError("covariate_scale", scale, "must be in (0, 3]")
+        return replace(self, covariate_scale=float(scale))
 
     def draw(self, index: int) -> OutcomeParams:
         """The parameter set of accepted calibration draw ``index`` (for PSA)."""
@@ -197,6 +206,10 @@ def load_outcome_params(
             raise InputError(
                 "outcome_calibration.free", str(cal_path), f"missing or bad entry {exc}"
             ) from exc
+        cov_scale = float(cal.get("covariate_scale", 1.0))
+        if not (math.isfinite(cov_scale) and 0 < cov_scale <= 3):
+            raise InputError("outcome_calibration.covariate_scale", cov_scale, "must be in (0, 3]")
+        params["covariate_scale"] = cov_scale
         rows = cal.get("draws", [])
         if rows:
             draws = pd.DataFrame([{k: float(r[k]) for k in FREE_PARAMETERS} for r in rows])
@@ -278,6 +291,7 @@ def latent_times(
     ``pfs_latent_months``, ``os_latent_months``, ``death_other_cause``.
     """
     f = params.free
+    lp = params.covariate_scale * np.asarray(lp, dtype=float)
     v0 = np.asarray(volume_cm3, dtype=float)
     e = f["log10_kill_effectiveness"]
     frac = f["infiltrative_fraction"]

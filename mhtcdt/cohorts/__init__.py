@@ -6,7 +6,7 @@ Imports no other mhtcdt layer. Public API:
 - :func:`generate_cohort` (indication, n, seed, start=0) -> patients DataFrame
 - :func:`apply_criteria` (cohort, criteria) -> :class:`Selection` (eligible, flow)
 - :func:`evaluate_criterion`, :func:`parse_criterion`: the safe expression grammar
-- :func:`known_indications`, :func:`load_indication`
+- :func:`known_indications`, :func:`load_indication`, :func:`covariate_table`, :func:`correlation_matrix`
 - :func:`criteria_preset`, :func:`list_criteria_presets`, :func:`criteria_presets_table`: sourced presets
 - :func:`prognostic_effects`, :func:`prognostic_design`, :func:`prognostic_log_hazard`,
   :func:`park_score`, :func:`park_group`: published prognostic structure for the trial layer
@@ -29,7 +29,13 @@ from mhtcdt.cohorts.prognosis import (
     prognostic_effects,
     prognostic_log_hazard,
 )
-from mhtcdt.cohorts.spec import IndicationSpec, known_indications, load_indication
+from mhtcdt.cohorts.spec import (
+    IndicationSpec,
+    correlation_matrix,
+    covariate_table,
+    known_indications,
+    load_indication,
+)
 
 __all__ = [
     "CONTRACT_COLUMNS",
@@ -38,6 +44,8 @@ __all__ = [
     "IndicationSpec",
     "Selection",
     "apply_criteria",
+    "correlation_matrix",
+    "covariate_table",
     "criteria_preset",
     "criteria_presets_table",
     "evaluate_criterion",

@@ -24,7 +24,7 @@ Returned DataFrame (contract section 1; units in names)
 | column | dtype | meaning |
 |---|---|---|
 | patient_id | int64 | global index in the seeded stream |
-| indication | category | indication name |
+| indication | category | indication name (categories: every known indication) |
 | age_years | float64 | age at study entry, years |
 | sex | category | "female" / "male" |
 | kps | int64 | Karnofsky performance status, 10..100 step 10 |
@@ -58,7 +58,7 @@ import numpy as np
 import pandas as pd
 
 from mhtcdt.cohorts.marginals import kps_to_ecog
-from mhtcdt.cohorts.spec import IndicationSpec, load_indication
+from mhtcdt.cohorts.spec import IndicationSpec, known_indications, load_indication
 from mhtcdt.errors import InputError
 
 #: Patients per random-number block (a block is the unit of the keyed random stream).
@@ -179,7 +179,10 @@ def _assemble(spec: IndicationSpec, values: dict[str, np.ndarray], n: int, start
     volume = values["tumor_volume_cm3"].astype(np.float64)
     derived: dict[str, object] = {
         "patient_id": np.arange(start, start + n, dtype=np.int64),
-        "indication": pd.Categorical(np.full(n, spec.name, dtype=object), categories=[spec.name]),
+        # all known indications as categories, so "indication == 'prostate'" is valid on any cohort
+        "indication": pd.Categorical.from_codes(
+            np.full(n, known_indications().index(spec.name), dtype=np.int8), categories=known_indications()
+        ),
         "sex": pd.Categorical(values["sex"], categories=["female", "male"]),
         "kps": kps,
         "ecog": values["ecog"].astype(np.int64) if "ecog" in values else kps_to_ecog(kps),

@@ -1,5 +1,9 @@
 """Indication specifications: the covariate data files in ``cohorts/indications/*.toml``.
 
+``covariate_table(indication)`` lists the variables (columns ``variable``, ``distribution``,
+``by``, ``parameters`` (str), ``units``, ``source``, ``verified``); ``correlation_matrix(indication)``
+returns the latent Gaussian-copula correlation matrix as a DataFrame indexed by variable name.
+
 An indication file holds, for one disease setting, the marginal distribution of every covariate
 (with units, source and ``verified`` flag), the latent Gaussian-copula correlations between them
 (with a reason for each), and the published prognostic effects the trial layer may use.
@@ -17,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import tomllib
 
 from mhtcdt.cohorts.marginals import Marginal
@@ -199,3 +204,36 @@ def _load(indication: str) -> IndicationSpec:
         park_scale=raw.get("park_scale"),
         raw=raw,
     )
+
+
+def covariate_table(indication: str) -> pd.DataFrame:
+    """One row per covariate of ``indication``: distribution, parameters, units, source, verified."""
+    spec = load_indication(indication)
+    rows = []
+    for var in spec.variables:
+        if var.by is None:
+            assert var.marginal is not None
+            kind, params = var.marginal.kind, dict(var.marginal.params)
+        else:
+            first = next(iter(var.cases.values()))
+            kind = first.kind
+            params = {str(level): dict(m.params) for level, m in var.cases.items()}
+        rows.append(
+            (
+                var.name,
+                kind,
+                var.by or "",
+                str(params),
+                var.meta["units"],
+                var.meta["source"],
+                bool(var.meta["verified"]),
+            )
+        )
+    columns = ["variable", "distribution", "by", "parameters", "units", "source", "verified"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def correlation_matrix(indication: str) -> pd.DataFrame:
+    """Latent (Gaussian-copula) correlation matrix of ``indication``, indexed by variable name."""
+    spec = load_indication(indication)
+    return pd.DataFrame(spec.correlation, index=spec.variable_names, columns=spec.variable_names)

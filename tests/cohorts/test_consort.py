@@ -81,3 +81,12 @@ def test_bad_criteria_types(cohort, bad) -> None:
         return
     with pytest.raises(InputError):
         apply_criteria(cohort, bad)
+
+
+def test_other_indication_is_a_valid_level(cohort) -> None:
+    with pytest.warns(EmptySelectionWarning):
+        sel = apply_criteria(cohort, ['indication == "prostate"'])
+    assert sel.n_eligible == 0
+    assert apply_criteria(cohort, ['indication == "recurrent_glioblastoma"']).n_eligible == len(cohort)
+    with pytest.raises(InputError, match="not a level of 'indication'"):
+        apply_criteria(cohort, ['indication == "glioblastoma"'])

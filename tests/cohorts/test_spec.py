@@ -110,3 +110,19 @@ def test_missing_required_variable_is_reported_by_generator(indication_dir) -> N
     with pytest.raises(InputError) as info:
         generate_cohort("recurrent_glioblastoma", 10, seed=1)
     assert info.value.value == ["pacemaker"]
+
+
+@pytest.mark.parametrize("indication", ["recurrent_glioblastoma", "prostate", "pancreas"])
+def test_documentation_tables(indication: str) -> None:
+    from mhtcdt.cohorts import correlation_matrix, covariate_table
+
+    table = covariate_table(indication)
+    cohort = generate_cohort(indication, 3, seed=0)
+    assert set(table["variable"]) <= set(cohort.columns)
+    assert (table["source"].str.len() > 10).all() and table["verified"].dtype == bool
+    r = correlation_matrix(indication)
+    assert list(r.index) == list(table["variable"])
+    np.testing.assert_allclose(r.to_numpy(), r.to_numpy().T)
+    np.testing.assert_allclose(np.diag(r.to_numpy()), 1.0)
+    assert np.linalg.eigvalsh(r.to_numpy()).min() > 0
+    assert (r.to_numpy() != 0).sum() > len(r)  # documented correlations are present

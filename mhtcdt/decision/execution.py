@@ -548,3 +548,99 @@ def concat_results(results: Sequence[Any]) -> Any:
     if isinstance(first, pd.DataFrame):
         return pd.concat(results, ignore_index=True)
     raise InputError("results", type(first).__name__, "can only concatenate numpy arrays or DataFrames")
+
+
+# --------------------------------------------------------------------------------------------------
+# Ready-made chunked drivers
+# --------------------------------------------------------------------------------------------------
+def _cohort_chunk(start: int, stop: int, seed: Any, indication: str, cohort_seed: Any) -> Any:
+    from mhtcdt.cohorts import generate_cohort
+
+    return generate_cohort(indication, stop - start, cohort_seed, start=start)
+
+
+def cohort_chunked(indication: str, n: int, seed: SeedLike, executor: Any = None,
+                   chunk_size: int | None = None, **options: Any) -> Any:
+    """``mhtcdt.cohorts.generate_cohort(indication, n, seed)`` computed in chunks (same DataFrame)."""
+    import functools
+
+    func = functools.partial(_cohort_chunk, indication=indication, cohort_seed=seed)
+    return concat_results(map_chunks(func, n, chunk_size, 0, executor, **options))
+
+
+def _physics_chunk(start: int, stop: int, seed: Any, patients: Any, protocol: Any, physics_seed: Any) -> Any:
+    from mhtcdt.physics import simulate_protocol
+
+    return simulate_protocol(patients, protocol, physics_seed)
+
+
+def physics_chunked(patients: Any, protocol: Any, seed: SeedLike, executor: Any = None,
+                    chunk_size: int | None = None, **options: Any) -> Any:
+    """``mhtcdt.physics.simulate_protocol(patients, protocol, seed)`` over patient chunks.
+
+    Each worker receives only its slice of ``patients``; the physics layer keys its randomness by
+    ``patient_id`` (contract section 2), so the result equals one call, row for row.
+    """
+    import functools
+
+    n = len(patients)
+    if n == 0:
+        from mhtcdt.physics import simulate_protocol
+
+        return simulate_protocol(patients, protocol, seed)
+    func = functools.partial(_physics_chunk, protocol=protocol, physics_seed=seed)
+    parts = map_chunks(func, n, chunk_size, 0, executor,
+                       chunk_args=lambda a, b: (patients.iloc[a:b].reset_index(drop=True),), **options)
+    return concat_results(parts)
+
+
+REPLICATE_BLOCK = 25
+
+
+def _replicate_seed(seed: int, block: int) -> int:
+    """Integer seed of replicate block ``block`` (for trial engines keyed by replicate from 0)."""
+    state = np.random.SeedSequence(int(seed), spawn_key=(0x5EB1, int(block))).generate_state(2, np.uint32)
+    return int(state[0]) << 32 | int(state[1])
+
+
+def _replicates_chunk(start: int, stop: int, seed: Any, trial_seed: int, keyed: bool, block: int,
+                      arguments: dict[str, Any]) -> Any:
+    from mhtcdt.decision import power
+
+    if keyed:
+        reps = power.simulate_replicates(n_replicates=stop - start, seed=trial_seed, first_replicate=start,
+                                         **arguments)
+    else:
+        block_seed = _replicate_seed(trial_seed, start // block)
+        reps = power.simulate_replicates(n_replicates=stop - start, seed=block_seed, **arguments)
+    reps["replicate"] = np.arange(start, stop, dtype=np.int64)
+    return reps
+
+
+def replicate_trials_chunked(pools: Any, design: Any, n_patients: int, n_replicates: int, seed: int, *,
+                             executor: Any = None, reference_arm: str, experimental_arm: str,
+                             chunk_size: int = REPLICATE_BLOCK, **kwargs: Any) -> Any:
+    """``mhtcdt.decision.power.simulate_replicates`` split over replicate chunks; one row per replicate.
+
+    If the trial engine accepts ``first_replicate`` (replicate ``r`` seeded by its global index), the
+    result equals one unchunked call for any chunk size. Otherwise replicates are simulated in fixed
+    blocks of ``chunk_size`` with block ``b`` seeded by ``SeedSequence(seed, spawn_key=(0x5EB1, b))``:
+    identical bit for bit on every executor and worker count for a given ``chunk_size`` (which is
+    therefore never derived from the worker count), but not equal to the unchunked call.
+    Other keyword arguments (``params``, ``endpoint``, ``alpha``, ``null``, ``treatment_months``) are
+    passed to the engine; ``executor`` options (``scheduler``, ``n_workers``, ``retries``) too.
+    """
+    import functools
+    import inspect
+
+    from mhtcdt.decision import power
+
+    executor_keys = ("scheduler", "n_workers", "retries", "max_in_flight", "progress")
+    run_options = {k: kwargs.pop(k) for k in executor_keys if k in kwargs}
+    keyed = "first_replicate" in inspect.signature(power.simulate_replicates).parameters
+    arguments = dict(pools=dict(pools), design=design, n_patients=n_patients, reference_arm=reference_arm,
+                     experimental_arm=experimental_arm, **kwargs)
+    func = functools.partial(_replicates_chunk, trial_seed=int(seed), keyed=keyed, block=int(chunk_size),
+                             arguments=arguments)
+    parts = map_chunks(func, int(n_replicates), int(chunk_size), 0, executor, **run_options)
+    return concat_results(parts)

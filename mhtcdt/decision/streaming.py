@@ -308,7 +308,8 @@ class EventTable:
     def median(self, arm: str) -> float:
         """KM median [months]: first time with S <= 0.5; ``inf`` if not reached (as lifelines)."""
         t, d, c, n = self._arm(arm)
-        surv = np.exp(np.cumsum(np.log1p(-d / n)))
+        with np.errstate(divide="ignore"):
+            surv = np.exp(np.cumsum(np.log1p(-d / n)))
         hit = np.nonzero(surv <= 0.5)[0]
         return float(t[hit[0]]) if hit.size else math.inf
 
@@ -464,3 +465,91 @@ def _trial_chunk(start: int, stop: int, seed: Any, chunk_func: Callable[..., pd.
     trial = chunk_func(start, stop, seed)
     return summarise_trial_chunk(trial, stop - start, mean_columns=mean_columns,
                                  resolution_months=resolution_months)
+
+
+# Stream keys of the streamed scenario trial (distinct from the pipeline's 0..5: a streamed trial
+# randomises per patient, so it is a different, chunkable trial, not a chunked copy of the pipeline's).
+_TRIAL_COHORT, _TRIAL_RANDOMISE, _TRIAL_PHYSICS, _TRIAL_OUTCOME, _TRIAL_FOLLOW_UP = 100, 101, 102, 103, 104
+
+
+def _stage(seed: Any, stream: int, *extra: int) -> np.random.SeedSequence:
+    root = execution.root_sequence(seed)
+    return np.random.SeedSequence(entropy=root.entropy, spawn_key=(*root.spawn_key, stream, *extra))
+
+
+def scenario_trial_chunk(start: int, stop: int, seed: Any, *, scenario: Any, n_screened: int,
+                         screened_per_month: float | None = None) -> pd.DataFrame:
+    """Trial patients (contract section 3) among screened patients ``start .. stop-1`` of a scenario,
+    every random draw keyed by ``patient_id`` so that any chunking gives the same trial.
+
+    Differences from :func:`mhtcdt.decision.pipeline.run_pipeline` (whose permuted blocks and
+    Poisson accrual are sequential over the whole trial and cannot be chunked):
+
+    * simple randomisation with the scenario's allocation ratio, one keyed uniform per patient
+      (no blocks, no strata; ``stratum`` is ``"all"``);
+    * screening at a constant ``screened_per_month`` (default: the scenario's
+      ``accrual_per_month``): patient ``i`` enters at ``i / screened_per_month`` months and the data
+      cut-off is ``n_screened / screened_per_month + min_follow_up_months``, known to every chunk.
+
+    Cohort (``generate_cohort(..., start=start)``), physics (``simulate_protocol``, keyed by patient),
+    outcomes (``outcome.simulate_outcomes``) and follow-up (``trial.apply_follow_up``) are the
+    package's own; this function only chains them per chunk.
+    """
+    from dataclasses import replace
+
+    from mhtcdt.cohorts import apply_criteria, generate_cohort
+    from mhtcdt.decision import outcome, trial
+    from mhtcdt.decision.checks import protocol_for_arm, trial_design
+    from mhtcdt.physics import simulate_protocol
+
+    rate = float(screened_per_month or scenario.trial.accrual_per_month)
+    if not (rate > 0 and math.isfinite(rate)):
+        raise InputError("screened_per_month", screened_per_month, "must be a positive number")
+    design = replace(trial_design(scenario),
+                     data_cutoff_months=n_screened / rate + scenario.trial.min_follow_up_months)
+    cohort_seed = _stage(seed, _TRIAL_COHORT)
+    cohort = generate_cohort(scenario.cohort.indication, stop - start, cohort_seed, start=start)
+    eligible = apply_criteria(cohort, scenario.cohort.criteria).eligible.reset_index(drop=True)
+    del cohort
+    pid = eligible["patient_id"].to_numpy(np.int64)
+    arms = scenario.randomised_arms
+    weights = np.array([float(scenario.trial.allocation[a.name]) for a in arms])
+    edges = np.cumsum(weights / weights.sum())
+    rand = _stage(seed, _TRIAL_RANDOMISE)
+    u = np.array([execution.item_rng(rand, int(i)).random() for i in pid])
+    arm_index = np.minimum(np.searchsorted(edges, u, side="right"), len(arms) - 1)
+    parts = []
+    for k, arm in enumerate(arms):
+        patients = eligible[arm_index == k]
+        if len(patients) == 0:
+            continue
+        protocol = protocol_for_arm(arm)
+        physics = simulate_protocol(patients, protocol, _stage(seed, _TRIAL_PHYSICS, k))
+        extra = [c for c in physics.columns if c not in patients.columns or c == "patient_id"]
+        treated = patients.merge(physics[extra], on="patient_id", how="left", validate="one_to_one")
+        treated["arm"] = arm.name
+        treated["stratum"] = "all"
+        treated["treatment_months"] = outcome.treatment_months(protocol)
+        parts.append(treated)
+    if not parts:
+        return eligible.assign(arm=pd.Series(dtype=str), pfs_months=pd.Series(dtype=float),
+                               pfs_event=pd.Series(dtype=bool), os_months=pd.Series(dtype=float),
+                               os_event=pd.Series(dtype=bool))
+    treated = pd.concat(parts, ignore_index=True).sort_values("patient_id", kind="stable", ignore_index=True)
+    treated["entry_months"] = treated["patient_id"].to_numpy(float) / rate
+    latent = outcome.simulate_outcomes(treated, None, _stage(seed, _TRIAL_OUTCOME))
+    return trial.apply_follow_up(latent, design, _stage(seed, _TRIAL_FOLLOW_UP))
+
+
+def stream_scenario_trial(scenario: Any, n_screened: int, seed: int, *, executor: Any = None,
+                          chunk_size: int = 20_000, screened_per_month: float | None = None,
+                          mean_columns: Sequence[str] = ("log10_kill_total", "t90_C", "age_years"),
+                          resolution_months: float | None = None, **options: Any) -> TrialAccumulator:
+    """A scenario's trial with ``n_screened`` screened patients, streamed (see
+    :func:`scenario_trial_chunk` for how it differs from the pipeline's trial)."""
+    if isinstance(n_screened, bool) or int(n_screened) < 1:
+        raise InputError("n_screened", n_screened, "must be an integer >= 1")
+    func = functools.partial(scenario_trial_chunk, scenario=scenario, n_screened=int(n_screened),
+                             screened_per_month=screened_per_month)
+    return stream_trial(func, int(n_screened), seed, executor=executor, chunk_size=chunk_size,
+                        mean_columns=mean_columns, resolution_months=resolution_months, **options)

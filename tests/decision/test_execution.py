@@ -237,3 +237,57 @@ def test_four_worker_dask_cluster_equals_serial():
     with ex.local_dask_cluster(n_workers=4) as cluster, Client(cluster) as client:
         got = ex.concat_results(ex.map_chunks(cohort_chunk, 400, 37, seed=3, executor=client))
     pd.testing.assert_frame_equal(got, serial)
+
+
+# ------------------------------------------------------------------ drivers
+def test_cohort_chunked_equals_generate_cohort():
+    from mhtcdt.cohorts import generate_cohort
+
+    seed = np.random.SeedSequence(4, spawn_key=(0,))
+    got = ex.cohort_chunked("recurrent_glioblastoma", 150, seed, executor="serial", chunk_size=40)
+    pd.testing.assert_frame_equal(got, generate_cohort("recurrent_glioblastoma", 150, seed))
+
+
+def test_physics_chunked_on_processes_equals_one_call():
+    from mhtcdt.cohorts import apply_criteria, generate_cohort
+    from mhtcdt.decision.checks import protocol_for_arm
+    from mhtcdt.decision.scenario import default_scenario
+    from mhtcdt.physics import simulate_protocol
+
+    sc = default_scenario()
+    patients = apply_criteria(generate_cohort(sc.cohort.indication, 30, 12), sc.cohort.criteria).eligible
+    protocol = protocol_for_arm(sc.arms[1])  # NanoTherm MHT + RT: heat, chemistry and RT per patient
+    whole = simulate_protocol(patients, protocol, 77)
+    got = ex.physics_chunked(patients, protocol, 77, executor="processes", n_workers=2, chunk_size=7)
+    pd.testing.assert_frame_equal(got, whole)
+
+
+def _synthetic_pools(n: int) -> dict[str, pd.DataFrame]:
+    from mhtcdt.cohorts import generate_cohort
+
+    cohort = generate_cohort("recurrent_glioblastoma", n, 3)
+    return {"ref": cohort.assign(log10_kill_total=1.5, log10_kill_rt=1.5),
+            "exp": cohort.assign(log10_kill_total=3.0, log10_kill_rt=1.5)}
+
+
+def test_replicate_trials_chunked_is_executor_invariant():
+    import inspect
+
+    from mhtcdt.decision import power
+    from mhtcdt.decision.trial import TrialDesign
+
+    pools = _synthetic_pools(80)
+    design = TrialDesign(allocation={"ref": 1, "exp": 1}, accrual_per_month=10.0, min_follow_up_months=12.0)
+    kw = dict(reference_arm="ref", experimental_arm="exp", endpoint="OS")
+    serial = ex.replicate_trials_chunked(pools, design, 60, 23, 9, executor="serial", chunk_size=10, **kw)
+    procs = ex.replicate_trials_chunked(pools, design, 60, 23, 9, executor="processes", n_workers=2,
+                                        chunk_size=10, **kw)
+    pd.testing.assert_frame_equal(procs, serial, check_exact=True)
+    assert list(serial["replicate"]) == list(range(23))
+    if "first_replicate" in inspect.signature(power.simulate_replicates).parameters:
+        direct = power.simulate_replicates(pools, design, 60, 23, 9, **kw)
+    else:  # fixed blocks: block 1 (replicates 10..19) is the engine's own run with the block's seed
+        direct = power.simulate_replicates(pools, design, 60, 10, ex._replicate_seed(9, 1), **kw)
+        direct["replicate"] += 10
+        serial = serial.iloc[10:20].reset_index(drop=True)
+    pd.testing.assert_frame_equal(serial, direct, check_exact=True)

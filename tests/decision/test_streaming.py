@@ -166,3 +166,45 @@ def test_stream_trial_equals_whole_trial_and_across_executors():
         assert serial.os.median(name) == kmf.median_survival_time_
     summary = serial.survival_summary()
     assert summary["n"].sum() == 2 * len(whole)
+
+
+def rt_only_scenario():
+    """The default scenario with both arms radiotherapy only (fast physics): 30 Gy vs 60 Gy."""
+    from mhtcdt.decision.scenario import Scenario, default_scenario
+
+    data = default_scenario().model_dump()
+    ref = data["arms"][0]
+    boost = dict(ref, name="RT 60 Gy", rt_total_dose_Gy=60.0, rt_n_fractions=30)
+    data["arms"] = [ref, boost]
+    data["trial"]["allocation"] = {ref["name"]: 1.0, "RT 60 Gy": 1.0}
+    return Scenario.model_validate(data)
+
+
+def test_scenario_trial_is_chunk_and_executor_invariant():
+    from mhtcdt.decision.scenario import default_scenario
+
+    sc = default_scenario()  # the real MHT arm: physics per patient in the workers
+    a = st.stream_scenario_trial(sc, 90, 3, executor="serial", chunk_size=90)
+    b = st.stream_scenario_trial(sc, 90, 3, executor="processes", n_workers=2, chunk_size=25)
+    for endpoint in ("pfs", "os"):
+        pd.testing.assert_frame_equal(getattr(a, endpoint).table(), getattr(b, endpoint).table(),
+                                      check_exact=True)
+    pd.testing.assert_frame_equal(a.means.frame(), b.means.frame(), rtol=1e-12)
+    assert a.n_screened == 90 and 0 < a.n_eligible <= 90
+    assert set(a.os.arms) == {"RT alone", "NanoTherm MHT + RT"}
+    means = a.means.frame().set_index(["arm", "column"])["mean"]
+    assert means[("NanoTherm MHT + RT", "t90_C")] > means[("RT alone", "t90_C")] == 37.0
+
+
+def test_scenario_trial_chunk_is_keyed_by_patient_and_censored_at_cutoff():
+    """A chunk equals the same patients of a bigger chunk; censoring respects the known cut-off."""
+    sc = rt_only_scenario()
+    chunk = st.scenario_trial_chunk(40, 80, ex.root_sequence(8), scenario=sc, n_screened=80)
+    assert chunk["patient_id"].between(40, 79).all() and chunk["patient_id"].is_monotonic_increasing
+    assert (chunk["entry_months"] == chunk["patient_id"] / sc.trial.accrual_per_month).all()
+    assert (chunk["os_months"] <= chunk["os_latent_months"]).all()
+    assert (chunk["pfs_months"] <= chunk["os_months"] + 1e-12).all()
+    cutoff = 80 / sc.trial.accrual_per_month + sc.trial.min_follow_up_months
+    assert (chunk["os_months"] <= cutoff - chunk["entry_months"] + 1e-9).all()
+    whole = st.scenario_trial_chunk(0, 80, ex.root_sequence(8), scenario=sc, n_screened=80)
+    pd.testing.assert_frame_equal(whole[whole["patient_id"] >= 40].reset_index(drop=True), chunk)

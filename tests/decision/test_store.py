@@ -197,3 +197,35 @@ def test_cli_bad_input_gives_one_line_and_exit_2(tmp_path, capsys):
     rid = store.list_runs(db)["run_id"][0]
     assert cli_main(["runs", "show", rid, "--table", "nope", "--store", str(db)]) == 2
     assert "economics, trial" in capsys.readouterr().err
+
+
+PAGE = str(__import__("pathlib").Path(__file__).resolve().parents[2] / "mhtcdt" / "app" / "page_runs.py")
+
+
+def test_runs_page_lists_shows_and_compares(tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    db = tmp_path / "runs.duckdb"
+    a = _record(db, 1)
+    b = _record(db, 2, SCENARIO.replace("seed = 11", "seed = 12"))
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state["runs_store"] = str(db)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    listed = [d.value for d in at.dataframe if "run_id" in d.value.columns][0]
+    assert set(listed["run_id"]) == {a, b}
+    shown = [d.value for d in at.dataframe if "strategy" in d.value.columns][0]  # newest run's economics
+    pd.testing.assert_frame_equal(shown.reset_index(drop=True), _tables(2)["economics"])
+    meta = [d.value for d in at.dataframe if "same" in d.value.columns][0]
+    assert not meta.set_index("field").loc["seed", "same"]
+    assert any("+seed = 12" in c.value for c in at.code)
+
+
+def test_runs_page_without_store_says_so(tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state["runs_store"] = str(tmp_path / "none.duckdb")
+    at.run()
+    assert not at.exception
+    assert any("No runs recorded yet" in i.value for i in at.info)

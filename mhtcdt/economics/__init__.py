@@ -37,11 +37,27 @@ Net benefit and acceptability (:mod:`.nmb`)
 Value of information (:mod:`.voi`)
     ``evpi(cost, effect, wtp)``, ``evpi_curve(...) -> DataFrame``, ``population_multiplier``,
     ``evppi(cost, effect, parameters, wtp) -> DataFrame`` (Strong-Oakley regression, with SE).
+Sensitivity and thresholds (:mod:`.dsa`)
+    ``one_way_dsa(model, base, ranges, vectorised=True) -> DataFrame`` (tornado data),
+    ``threshold_value(model, base, parameter, bounds, target=0)`` (e.g. value-based price),
+    ``value_based_price(inc_cost, inc_qalys, wtp, current_price, units_per_patient)``.
+Budget impact (:mod:`.budget`)
+    ``budget_impact(eligible_per_year, uptake_per_year, cost_by_year_new, cost_by_year_current,
+    years=5) -> DataFrame``; ``annual_costs_from_curves(time_months, pfs, os, ...)``.
+MHT micro-costing (:mod:`.costing`, data in ``data/costs.toml``)
+    ``default_mht_inputs(tumour_volume_cm3=, dose_mg_Fe_per_cm3=, n_sessions=, session_minutes=,
+    **overrides) -> MHTCourseInputs``; ``mht_course_cost(inputs, perspective="payer"|"societal")
+    -> DataFrame``; ``mht_course_total``, ``course_components`` (arrays), ``breakeven_annual_volume``,
+    ``threshold_particle_price``, ``equivalent_annual_cost``, ``micro_costing_ranges``, ``cost_data``.
+Figures (:mod:`.plots`, matplotlib ``Figure`` objects, no pyplot state)
+    ``ce_plane_figure``, ``ceac_figure``, ``tornado_figure``, ``evpi_figure``,
+    ``occupancy_figure``, ``trace_figure`` (import ``mhtcdt.economics.plots`` explicitly).
 Conventions (:mod:`.conventions`)
     ``counting_weights``, ``discount_factors``, ``to_years``, ``jurisdiction(key)``,
     ``jurisdictions()``, ``cheers_items()``.
 """
 
+from mhtcdt.economics.budget import annual_costs_from_curves, budget_impact
 from mhtcdt.economics.conventions import (
     COUNTING_METHODS,
     DISCOUNT_METHODS,
@@ -53,6 +69,19 @@ from mhtcdt.economics.conventions import (
     jurisdictions,
     to_years,
 )
+from mhtcdt.economics.costing import (
+    MHTCourseInputs,
+    breakeven_annual_volume,
+    cost_data,
+    course_components,
+    default_mht_inputs,
+    equivalent_annual_cost,
+    mht_course_cost,
+    mht_course_total,
+    micro_costing_ranges,
+    threshold_particle_price,
+)
+from mhtcdt.economics.dsa import one_way_dsa, threshold_value, value_based_price
 from mhtcdt.economics.incremental import efficient_frontier, incremental_analysis, optimal_strategy_at
 from mhtcdt.economics.markov import (
     MarkovResult,
@@ -89,6 +118,21 @@ from mhtcdt.economics.results import RESULT_COLUMNS, DrawResults, results_frame
 from mhtcdt.economics.voi import evpi, evpi_curve, evpi_from_nmb, evppi, population_multiplier
 
 __all__ = [
+    "MHTCourseInputs",
+    "annual_costs_from_curves",
+    "breakeven_annual_volume",
+    "budget_impact",
+    "cost_data",
+    "course_components",
+    "default_mht_inputs",
+    "equivalent_annual_cost",
+    "mht_course_cost",
+    "mht_course_total",
+    "micro_costing_ranges",
+    "one_way_dsa",
+    "threshold_particle_price",
+    "threshold_value",
+    "value_based_price",
     "Beta",
     "Dirichlet",
     "Distribution",

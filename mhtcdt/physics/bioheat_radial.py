@@ -665,15 +665,18 @@ def radial_sessions_kernel(
                 q_now = q_ref[p] * (field / field_ref) ** field_exp if heating else 0.0
                 if heating:
                     h_sum += field
+                # BDF2 restarts with a backward-Euler step at the start and at switch-off (the source
+                # jumps there; BDF2 across a jump would be first order)
+                smooth = k > 0 and k != n_heat
                 for j in range(n_cells):
                     src[j] = qm[j] + q_now * dep[j]
-                    t_lag[j] = 2.0 * t_now[j] - t_prev[j] if k > 0 else t_now[j]
+                    t_lag[j] = 2.0 * t_now[j] - t_prev[j] if smooth else t_now[j]
                 assemble_and_solve(
                     t_new,
                     t_now,
                     t_prev,
                     t_lag,
-                    k > 0,
+                    smooth,
                     False,
                     dt,
                     volume,
@@ -983,6 +986,15 @@ def simulate_sessions_radial(
         what = "non-finite temperature" if status[i] == 1 else "field-off steady state did not converge"
         raise ModelError(f"radial bioheat solver failed for patient index {i}: {what}")
 
+    for name, arr in (
+        ("peak_C", peak),
+        ("cem43_min", cem),
+        ("arrhenius_omega", omega_out),
+        ("cem43_t90_min", cem_t90),
+    ):
+        if not np.all(np.isfinite(arr)):
+            i = int(np.argmax(~np.isfinite(arr.reshape(n, -1)).any(axis=1)))
+            raise ModelError(f"radial bioheat solver produced non-finite {name} for patient index {i}")
     edges = np.arange(n_cells + 1, dtype=np.float64) / n_t
     centres = 0.5 * (edges[:-1] + edges[1:])
     shell_vol = edges[1 : n_t + 1] ** 3 - edges[:n_t] ** 3

@@ -82,3 +82,21 @@ def test_evppi_between_zero_and_evpi_and_recovers_linear_case():
     both = evppi(cost, effect, np.column_stack([x, y]), 0.0)["evppi"].iloc[0]
     assert both >= res_x["evppi"].iloc[0] - 3 * res_x["evppi_se"].iloc[0]
     assert res_x["evppi_se"].iloc[0] > 0
+
+
+def test_evppi_pair_with_interaction_recovers_product_effect():
+    # INB = 1000 x y: additive fits see nothing (E[INB | x] = 0), the pair's EVPPI is
+    # E[max(1000 x y, 0)] = 1000 E|xy| / 2 = 1000 / pi for independent standard normals
+    rng = np.random.default_rng(np.random.SeedSequence(31))
+    n = 10_000
+    x = rng.standard_normal(n)
+    y = rng.standard_normal(n)
+    inb = 1000 * x * y + rng.normal(0, 200, n)
+    cost = np.column_stack([np.zeros(n), -inb])
+    effect = np.zeros((n, 2))
+    pair = evppi(cost, effect, {"x": x, "y": y}, 0.0)
+    additive = evppi(cost, effect, {"x": x, "y": y}, 0.0, interaction=False)
+    exact = 1000 / np.pi - max(inb.mean(), 0)
+    assert pair["evppi"].iloc[0] == pytest.approx(exact, rel=0.03)
+    assert additive["evppi"].iloc[0] < 0.2 * pair["evppi"].iloc[0]
+    assert pair["parameters"].iloc[0] == "x,y"

@@ -12,6 +12,8 @@ Partitioned survival (:mod:`.psm`)
     discount_effects=0.035, counting="trapezoid", discount_method="discrete",
     allow_negative_utilities=False, currency=None) -> DataFrame``  (pfs/os shape (S, T))
     ``run_partitioned_survival_draws(...same...) -> DrawResults``  (pfs/os shape (D, S, T))
+    ``run_partitioned_survival_nstate(strategies, time_months, curves (S|D,S, K, T), states, ...)``
+    (K nested curves -> K alive states + dead);
     ``psm_occupancy(pfs, os)``, ``partitioned_occupancy(curves)`` (N-state).
 Markov cohort models (:mod:`.markov`)
     ``run_markov(states, strategies: list[MarkovStrategy], start, *, n_cycles=None, cycle_length=1,
@@ -113,6 +115,7 @@ from mhtcdt.economics.psm import (
     psm_occupancy,
     run_partitioned_survival,
     run_partitioned_survival_draws,
+    run_partitioned_survival_nstate,
 )
 from mhtcdt.economics.results import RESULT_COLUMNS, DrawResults, results_frame
 from mhtcdt.economics.voi import evpi, evpi_curve, evpi_from_nmb, evppi, population_multiplier
@@ -181,5 +184,6 @@ __all__ = [
     "results_frame",
     "run_partitioned_survival",
     "run_partitioned_survival_draws",
+    "run_partitioned_survival_nstate",
     "to_years",
 ]

@@ -383,3 +383,96 @@ def run_partitioned_survival_draws(
         currency,
     )
     return res
+
+
+def run_partitioned_survival_nstate(
+    strategies: Sequence[str],
+    time_months: Sequence[float] | np.ndarray,
+    curves: np.ndarray,
+    states: Sequence[str],
+    *,
+    state_cost_per_month,
+    utilities_per_year,
+    one_off_cost=0.0,
+    end_of_life_cost=0.0,
+    discount_costs: float = 0.035,
+    discount_effects: float = 0.035,
+    counting: str | Sequence[float] = "trapezoid",
+    discount_method: str = "discrete",
+    allow_negative_utilities: bool = False,
+    currency: str | None = None,
+) -> pd.DataFrame | DrawResults:
+    """N-state partitioned survival: K nested curves S_1 <= ... <= S_K (S_K = OS) define K alive
+    states (state k occupancy S_k - S_{k-1}, see :func:`partitioned_occupancy`) and death.
+
+    ``curves`` has shape (S, K, T) -> per-strategy DataFrame, or (D, S, K, T) -> DrawResults;
+    ``states`` names the K alive states; ``state_cost_per_month`` and ``utilities_per_year``
+    broadcast to (D, S, K).  Extra columns ``<state>_years_undiscounted``.  Other conventions as
+    :func:`run_partitioned_survival`.
+    """
+    t_m = check_time_grid(time_months, "time_months")
+    c = as_finite(curves, "curves")
+    names = [str(s) for s in states]
+    n_s, n_k = len(strategies), len(names)
+    if c.ndim not in (3, 4) or c.shape[-3:] != (n_s, n_k, t_m.size):
+        raise InputError(
+            "curves", c.shape, f"needs (S, K, T) or (D, S, K, T) with S={n_s}, K={n_k}, T={t_m.size}"
+        )
+    squeeze = c.ndim == 3
+    if squeeze:
+        c = c[None]
+    n_d = c.shape[0]
+    lead = (n_d, n_s, n_k)
+    dc_rate = check_rate(discount_costs, "discount_costs")
+    de_rate = check_rate(discount_effects, "discount_effects")
+    cost = broadcast_param(
+        check_costs(state_cost_per_month, "state_cost_per_month"),
+        "state_cost_per_month",
+        lead,
+        "one per alive state",
+    )
+    util = broadcast_param(
+        check_utilities(utilities_per_year, "utilities_per_year", allow_negative_utilities),
+        "utilities_per_year",
+        lead,
+        "one per alive state",
+    )
+    one_off = broadcast_param(
+        check_costs(one_off_cost, "one_off_cost"), "one_off_cost", lead[:2], "per strategy"
+    )
+    eol = broadcast_param(
+        check_costs(end_of_life_cost, "end_of_life_cost"), "end_of_life_cost", lead[:2], "per strategy"
+    )
+    occ = partitioned_occupancy(c)[..., :-1, :]  # (D, S, K, T) alive states
+    t_y = t_m / 12.0
+    w = counting_weights(t_y, counting)
+    d_c = discount_factors(t_y, dc_rate, discount_method)
+    d_e = discount_factors(t_y, de_rate, discount_method)
+    ints = occ @ np.column_stack([w, w * d_c, w * d_e])  # (D, S, K, 3) years in each state
+    os_curve = occ.sum(axis=-2)  # (D, S, T)
+    mid = 0.5 * (t_y[1:] + t_y[:-1])
+    deaths = -np.diff(os_curve, axis=-1) @ np.column_stack(
+        [np.ones_like(mid), discount_factors(mid, dc_rate, discount_method)]
+    )
+    extra = {f"{s}_years_undiscounted": ints[..., k, 0] for k, s in enumerate(names)}
+    res = DrawResults(
+        strategies=[str(s) for s in strategies],
+        cost=one_off + eol * deaths[..., 1] + 12.0 * (cost * ints[..., 1]).sum(-1),
+        life_years=ints[..., 2].sum(-1),
+        qalys=(util * ints[..., 2]).sum(-1),
+        cost_undiscounted=one_off + eol * deaths[..., 0] + 12.0 * (cost * ints[..., 0]).sum(-1),
+        life_years_undiscounted=ints[..., 0].sum(-1),
+        qalys_undiscounted=(util * ints[..., 0]).sum(-1),
+        extra=extra,
+        attrs={
+            "model": "partitioned_survival_nstate",
+            "states": names,
+            "currency": currency,
+            "counting": counting if isinstance(counting, str) else "custom",
+            "discount_method": discount_method,
+            "discount_costs": dc_rate,
+            "discount_effects": de_rate,
+            "horizon_months": float(t_m[-1]),
+        },
+    )
+    return res.draw(0) if squeeze else res

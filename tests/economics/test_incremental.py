@@ -92,3 +92,45 @@ def test_life_year_effect_column():
     out = incremental_analysis(df, effect="life_years")
     assert out["icer"].iloc[1] == pytest.approx(2.0)
     assert "inc_life_years" in out.columns
+
+
+def test_herc_six_strategy_example_with_extended_dominance():
+    """Published worked example of the US VA Health Economics Resource Center (HERC) cost-effectiveness
+    guidebook (herc.research.va.gov, "cost-effectiveness analysis"), as also encoded in dampack's
+    tests/testthat/test_calculate_icers.R: UC reference; B, D, E on the frontier with ICERs 5,000,
+    12,500 and 20,000; C extendedly dominated; A dominated."""
+    df = pd.DataFrame(
+        {
+            "strategy": ["E", "D", "C", "B", "A", "UC"],
+            "cost": [55000.0, 35000.0, 25000.0, 10000.0, 12000.0, 5000.0],
+            "qalys": [5.0, 4.0, 3.0, 2.0, 1.5, 1.0],
+        }
+    )
+    out = incremental_analysis(df).set_index("strategy")
+    assert out.loc["UC", "status"] == "reference"
+    assert out.loc["A", "status"] == "dominated"
+    assert out.loc["C", "status"] == "extendedly dominated"
+    for name, icer, inc_c, inc_e in (("B", 5000, 5000, 1), ("D", 12500, 25000, 2), ("E", 20000, 20000, 1)):
+        assert out.loc[name, "status"] == "non-dominated"
+        assert out.loc[name, "icer"] == icer
+        assert out.loc[name, "inc_cost"] == inc_c
+        assert out.loc[name, "inc_qalys"] == inc_e
+
+
+def test_equal_effect_tie_makes_cheaper_the_reference():
+    """dampack test case: 'Test & treat' has the effect of 'Treat all' at lower cost, and is cheaper
+    than 'No Treat' with more effect: it is the reference, both others are dominated."""
+    df = pd.DataFrame(
+        {
+            "strategy": ["No Treat", "Treat all", "Test & treat"],
+            "cost": [163771.0, 164848.7, 163765.1],
+            "qalys": [6.48273, 6.52861, 6.52861],
+        }
+    )
+    out = incremental_analysis(df)
+    assert out["strategy"].iloc[0] == "Test & treat"
+    assert out.set_index("strategy")["status"].to_dict() == {
+        "Test & treat": "reference",
+        "No Treat": "dominated",
+        "Treat all": "dominated",
+    }

@@ -215,3 +215,37 @@ def test_curve_errors():
                 utilities_per_year=[1, 1],
                 counting="simpson",
             )
+
+
+def test_n_state_runner_equals_three_state_and_extends():
+    from mhtcdt.economics.psm import run_partitioned_survival_nstate
+
+    pfs, os_ = _curves()
+    kw = dict(one_off_cost=[0.0, 9000.0], end_of_life_cost=3000.0)
+    three = run_partitioned_survival(
+        ["A", "B"], T, pfs, os_, state_cost_per_month=[1000, 2000], utilities_per_year=[0.8, 0.6], **kw
+    )
+    n2 = run_partitioned_survival_nstate(
+        ["A", "B"],
+        T,
+        np.stack([pfs, os_], axis=1),
+        ["pf", "pd"],
+        state_cost_per_month=[1000, 2000],
+        utilities_per_year=[0.8, 0.6],
+        **kw,
+    )
+    for col in ("cost", "qalys", "life_years", "cost_undiscounted", "qalys_undiscounted"):
+        np.testing.assert_allclose(n2[col], three[col], rtol=1e-12)
+    # 3 alive states: response duration nested inside PFS
+    resp = np.exp(-0.1 * T)[None].repeat(2, axis=0)
+    n3 = run_partitioned_survival_nstate(
+        ["A", "B"],
+        T,
+        np.stack([resp, pfs, os_], axis=1),
+        ["resp", "pf", "pd"],
+        state_cost_per_month=[500, 1000, 2000],
+        utilities_per_year=[0.85, 0.8, 0.6],
+    )
+    parts = n3[["resp_years_undiscounted", "pf_years_undiscounted", "pd_years_undiscounted"]].sum(axis=1)
+    np.testing.assert_allclose(parts, n3["life_years_undiscounted"], rtol=1e-12)
+    np.testing.assert_allclose(n3["life_years"], three["life_years"], rtol=1e-12)

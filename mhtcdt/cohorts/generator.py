@@ -6,12 +6,12 @@
 Method
 ------
 1. Latent scores. Patients are grouped in fixed blocks of ``BLOCK_SIZE`` consecutive indices.
-   Block ``k`` draws an i.i.d. standard-normal matrix ``E_k`` (``BLOCK_SIZE x d``) from
+   Block ``k`` draws an i.i.d. standard-normal matrix ``E_k`` (``d x BLOCK_SIZE``) from
    ``Generator(PCG64(SeedSequence(entropy, spawn_key=(*root.spawn_key, STREAM_TAG, crc32(indication), k))))``
    (the tag and the indication key keep this stream apart from other layers' and other indications').
    Only the rows a call needs are kept, so ``generate_cohort(n=10, start=5)`` equals rows 5..14
    of ``generate_cohort(n=20)`` (chunk invariance), whatever the chunking.
-2. Copula. ``Z = E L^T`` with ``L`` the Cholesky factor of the documented latent correlation
+2. Copula. ``Z = L E`` with ``L`` the Cholesky factor of the documented latent correlation
    matrix ``R`` (indication file, ``[[correlations]]``), so each row of ``Z`` is N(0, R).
 3. Marginals. Column ``j`` becomes ``F_j^-1(Phi(Z_j))`` (see :mod:`mhtcdt.cohorts.marginals`);
    conditional marginals (``by = "sex"``) use the parameters of the patient's level.
@@ -115,12 +115,18 @@ def root_seed_sequence(seed: int | np.random.SeedSequence, field: str = "seed") 
     return np.random.SeedSequence(int(seed))
 
 
-def latent_scores(spec: IndicationSpec, n: int, root: np.random.SeedSequence, start: int = 0) -> np.ndarray:
-    """Correlated N(0, R) latent scores for patients ``start .. start + n - 1`` (shape ``n x d``)."""
+def latent_scores(
+    spec: IndicationSpec, n: int, root: np.random.SeedSequence, start: int = 0
+) -> np.ndarray:
+    """Correlated N(0, R) latent scores for patients ``start .. start + n - 1``.
+
+    Returns an ``n x d`` array whose columns are contiguous in memory (the transpose of a
+    ``d x n`` array), so each covariate's scores are read without copying.
+    """
     d = len(spec.variables)
-    z = np.empty((n, d))
+    z = np.empty((d, n))
     if n == 0:
-        return z
+        return z.T
     indication_key = zlib.crc32(spec.name.encode())
     first_block, last_block = start // BLOCK_SIZE, (start + n - 1) // BLOCK_SIZE
     for block in range(first_block, last_block + 1):
@@ -129,10 +135,27 @@ def latent_scores(spec: IndicationSpec, n: int, root: np.random.SeedSequence, st
         hi = min(start + n, block_start + BLOCK_SIZE) - block_start
         key = (*root.spawn_key, STREAM_TAG, indication_key, block)
         seq = np.random.SeedSequence(root.entropy, spawn_key=key)
-        eps = np.random.Generator(np.random.PCG64(seq)).standard_normal((BLOCK_SIZE, d))
-        out = slice(block_start + lo - start, block_start + hi - start)
-        z[out] = eps[lo:hi] @ spec.cholesky.T
-    return z
+        eps = np.random.Generator(np.random.PCG64(seq)).standard_normal((d, BLOCK_SIZE))
+        z[:, block_start + lo - start : block_start + hi - start] = eps[:, lo:hi]
+    _correlate_in_place(z, spec.cholesky)
+    return z.T
+
+
+def _correlate_in_place(z: np.ndarray, chol: np.ndarray) -> None:
+    """z <- L z for lower-triangular L, row by row from the last (row j reads rows k <= j only).
+
+    Written with numpy axpy on the non-zero entries of the (sparse) Cholesky factor instead of a
+    BLAS matrix product: identical result up to rounding order, no thread start-up per call, and
+    no d x n temporary (the generator's peak memory stays at one latent array).
+    """
+    for j in range(z.shape[0] - 1, -1, -1):
+        off = [k for k in range(j) if chol[j, k] != 0.0]
+        if not off and chol[j, j] == 1.0:
+            continue
+        row = z[j]
+        row *= chol[j, j]
+        for k in off:
+            row += chol[j, k] * z[k]
 
 
 def generate_cohort(
@@ -169,7 +192,7 @@ def generate_cohort(
     z = latent_scores(spec, n, root, start)
     values: dict[str, np.ndarray] = {}
     for j, var in enumerate(spec.variables):
-        values[var.name] = var.from_latent(np.ascontiguousarray(z[:, j]), values)
+        values[var.name] = var.from_latent(z[:, j], values)
     del z
     return _assemble(spec, values, n, start)
 
@@ -196,9 +219,5 @@ def _assemble(spec: IndicationSpec, values: dict[str, np.ndarray], n: int, start
         columns[name] = derived[name] if name in derived else values[name]
     for var in spec.variables:
         if var.name not in columns:
-            arr = values[var.name]
-            if arr.dtype == object:  # categorical variable: keep its declared levels
-                levels = var.levels()
-                arr = pd.Categorical(arr, categories=levels)
-            columns[var.name] = arr
+            columns[var.name] = values[var.name]
     return pd.DataFrame(columns, copy=False)

@@ -15,7 +15,7 @@ Supported kinds (keys of the ``[variables.<name>]`` tables of an indication TOML
 - ``bernoulli``: ``p`` -> bool, True when ``z > Phi^-1(1 - p)`` (so a positive latent
   correlation raises P(True)).
 - ``ordinal``: ``levels`` (ascending numbers), ``probabilities`` -> int64 (float64 for float levels).
-- ``categorical``: ``levels`` (strings, in latent order), ``probabilities`` -> str.
+- ``categorical``: ``levels`` (strings, in latent order), ``probabilities`` -> pandas Categorical.
 - ``kps_from_ecog``: ``ecog_probabilities`` (ECOG 0, 1, 2, ...) -> int64 KPS; each ECOG grade's
   mass is split evenly over its two KPS levels (ECOG 0 -> 100/90, 1 -> 80/70, 2 -> 60/50,
   3 -> 40/30, 4 -> 20/10), so ``ecog`` derived back from KPS has exactly the given distribution.
@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy import special, stats
 
 from mhtcdt.errors import InputError
@@ -182,8 +183,8 @@ class Marginal:
         # thresholds on the latent scale between consecutive levels
         cuts = special.ndtri(np.clip(np.cumsum(probs)[:-1], 0.0, 1.0))
         index = np.searchsorted(cuts, z, side="right")
-        if self.kind == "categorical":
-            return np.asarray(levels, dtype=object)[index]
+        if self.kind == "categorical":  # codes straight into a Categorical: no per-row string objects
+            return pd.Categorical.from_codes(index.astype(np.int8), categories=levels)
         values = np.asarray(levels)
         return values[index].astype(np.int64 if np.issubdtype(values.dtype, np.integer) else np.float64)
 

@@ -134,6 +134,8 @@ def _load(indication: str) -> IndicationSpec:
             cases_raw = spec.get("cases", {})
             if sorted(map(str, cases_raw)) != sorted(map(str, levels)):
                 raise InputError(f"{field_name}.cases", list(cases_raw), f"need one case per level {levels}")
+            if spec.get("distribution") == "categorical":
+                raise InputError(f"{field_name}.by", by, "a categorical variable cannot be conditional")
             base = {k: v for k, v in spec.items() if k not in ("by", "cases")}
             cases = {}
             for level in levels:

@@ -28,7 +28,7 @@ def trial_design(scenario: Scenario):
     """The :class:`mhtcdt.decision.trial.TrialDesign` of a scenario's ``[trial]`` section."""
     from mhtcdt.decision.trial import TrialDesign
 
-    fields = scenario.trial.model_dump(exclude={"reference_arm"})
+    fields = scenario.trial.model_dump(exclude={"reference_arm", "rmst_horizon_months"})
     return TrialDesign(**fields)
 
 

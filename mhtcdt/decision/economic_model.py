@@ -79,12 +79,21 @@ def survival_on_grid(scenario: Scenario, trial: pd.DataFrame, analysis) -> tuple
     if scenario.economics.survival_source == "parametric":
         from mhtcdt.decision.parametric import extrapolate
 
-        grid = time_grid_months(scenario)
+        fits = None
+        if analysis is not None and "parametric" in getattr(analysis, "models", {}):
+            fits = (analysis.parametric, analysis.models["parametric"])
+        long = extrapolate(
+            trial[trial["arm"].isin(arms)],
+            horizon_months=12.0 * scenario.economics.horizon_years,
+            step_months=scenario.economics.cycle_months,
+            fits=fits,
+        )
+        grid = np.sort(long["time_months"].unique())
         pfs, os_ = {}, {}
         for arm in arms:
-            sub = trial[trial["arm"] == arm]
-            pfs[arm] = extrapolate(sub["pfs_months"].to_numpy(), sub["pfs_event"].to_numpy(), grid)
-            os_[arm] = extrapolate(sub["os_months"].to_numpy(), sub["os_event"].to_numpy(), grid)
+            sel = long[long["arm"] == arm]
+            pfs[arm] = sel.loc[sel["endpoint"] == "PFS", "survival"].to_numpy()
+            os_[arm] = sel.loc[sel["endpoint"] == "OS", "survival"].to_numpy()
         return grid, pfs, os_
     follow_up = min(float(trial.loc[trial["arm"] == a, "os_months"].max()) for a in arms)
     horizon = min(12.0 * scenario.economics.horizon_years, follow_up)

@@ -122,8 +122,9 @@ def run_pipeline(
     lap("outcomes")
 
     sub_progress(progress, "survival analysis", 0.75, 0.85)(0.0)
-    horizon_months = 12.0 * scenario.economics.horizon_years
-    analysis = survival.analyse(observed, reference_arm=scenario.trial.reference_arm, horizon_months=horizon_months)
+    analysis = survival.analyse(
+        observed, reference_arm=scenario.trial.reference_arm, horizon_months=scenario.trial.rmst_horizon_months
+    )
     lap("survival")
 
     sub_progress(progress, "cost-effectiveness", 0.85, 0.99)(0.0)

@@ -120,6 +120,9 @@ class TrialSpec(_Strict):
     accrual_per_month: float = Field(10.0, gt=0.0, le=10_000.0, description="Accrual rate [patients/month].")
     min_follow_up_months: float = Field(12.0, gt=0.0, le=240.0, description="Minimum follow-up [months].")
     dropout_per_year: Probability = Field(0.05, description="Annual probability of loss to follow-up.")
+    rmst_horizon_months: float = Field(
+        24.0, gt=0.0, le=240.0, description="Restriction time of the RMST difference [months]."
+    )
     data_cutoff_months: float | None = Field(
         None, gt=0.0, le=600.0, description="Data cut-off from first randomisation [months]; default accrual + min FU."
     )

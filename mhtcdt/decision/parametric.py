@@ -214,8 +214,17 @@ def extrapolate(
         raise InputError("horizon_months", horizon_months, "must be positive and finite")
     if not (math.isfinite(step_months) and 0 < step_months <= horizon_months):
         raise InputError("step_months", step_months, "must be positive and at most the horizon")
+    named = set(distribution.values()) if isinstance(distribution, dict) else {distribution}
+    bad = sorted(named - set(FITTERS) - {"best"})
+    if bad:
+        raise InputError("distribution", bad[0], f"unknown; choose 'best' or one of {list(DISTRIBUTIONS)}")
     grid = np.arange(0.0, horizon_months + step_months / 2, step_months)
-    table, models = fits if fits is not None else fit_all(trial_df)
+    if fits is None:
+        needs_all = "best" in named or (
+            isinstance(distribution, dict) and len(distribution) < 2 * trial_df["arm"].nunique()
+        )
+        fits = fit_all(trial_df, DISTRIBUTIONS if needs_all else tuple(sorted(named)))
+    table, models = fits
     out = []
     for arm in trial_df["arm"].drop_duplicates():
         curves = {}

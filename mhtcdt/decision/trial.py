@@ -90,7 +90,7 @@ class TrialDesign:
                 if not isinstance(self.block_size, int) or self.block_size < 1 or self.block_size % total:
                     errors.append(
                         InputError(
-                            "trial.block_size",
+                            "block_size",
                             self.block_size,
                             f"must be a positive multiple of {total}, the sum of the integer allocation "
                             f"ratio {':'.join(str(v) for v in weights.values())}",
@@ -111,7 +111,7 @@ class TrialDesign:
         ):
             errors.append(
                 InputError(
-                    "trial.min_follow_up_months", self.min_follow_up_months, "must be positive and finite"
+                    "min_follow_up_months", self.min_follow_up_months, "must be positive and finite"
                 )
             )
         if not (isinstance(self.dropout_per_year, (int, float)) and 0 <= self.dropout_per_year < 1):
@@ -173,7 +173,7 @@ def integer_weights(allocation: dict[str, float]) -> dict[str, int]:
     for k, v in allocation.items():
         if abs(float(fracs[k]) - float(v)) > 1e-9 * max(1.0, abs(v)):
             raise InputError(
-                f"trial.allocation.{k}", v, "ratio weights must be ratios of small integers, e.g. 1, 2, 0.5"
+                f"allocation.{k}", v, "ratio weights must be ratios of small integers, e.g. 1, 2, 0.5"
             )
     den = reduce(math.lcm, (f.denominator for f in fracs.values()))
     ints = {k: int(f * den) for k, f in fracs.items()}
@@ -181,7 +181,7 @@ def integer_weights(allocation: dict[str, float]) -> dict[str, int]:
     ints = {k: v // g for k, v in ints.items()}
     if sum(ints.values()) > 100:
         raise InputError(
-            "trial.allocation", allocation, f"reduces to {ints}, whose sum exceeds 100; use a simpler ratio"
+            "allocation", allocation, f"reduces to {ints}, whose sum exceeds 100; use a simpler ratio"
         )
     return ints
 

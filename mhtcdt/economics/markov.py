@@ -356,6 +356,22 @@ def run_markov(
                     f"strategies[{spec.name}].transitions", nd, f"draw count differs ({n_draws})"
                 )
             n_draws = nd
+    # draw axis may also come from rewards only: (D, 1|n+1, S) costs/utilities, (D,) initial cost,
+    # (D, S, S) transition costs
+    for spec in strategies:
+        cats = spec.state_costs if isinstance(spec.state_costs, Mapping) else {"state": spec.state_costs}
+        candidates = [(f"state_costs.{k}", v, 3) for k, v in cats.items()]
+        candidates += [("utilities", spec.utilities, 3), ("initial_cost", spec.initial_cost, 1)]
+        if spec.transition_costs is not None:
+            candidates.append(("transition_costs", spec.transition_costs, 3))
+        for label, value, ndim in candidates:
+            shape = np.shape(value)
+            if len(shape) == ndim and shape[0] > 1:
+                if n_draws is not None and shape[0] != n_draws:
+                    raise InputError(
+                        f"strategies[{spec.name}].{label}", shape, f"draw count differs from {n_draws}"
+                    )
+                n_draws = shape[0]
     has_draws = n_draws is not None
     n_d = n_draws or 1
 

@@ -15,7 +15,9 @@ tumour, ``cells_in_tumour * far_factor`` in all; the tumour edge is a cell face)
 conductivities, Dirichlet far boundary. Time: BDF2 (first step backward Euler), one tridiagonal (Thomas)
 solve per step, unconditionally stable. The nonlinear perfusion coefficient ``omega(T)`` is LAGGED:
 evaluated at the extrapolated temperature ``2 T^n - T^(n-1)`` (``T^n`` on the first step), so each step
-stays linear and the scheme keeps second order in time. Temperatures in C throughout.
+stays linear and the scheme keeps second order in time. BDF2 is A-stable but not monotone: with steps
+comparable to the perfusion time constant (rho c / (rho_b c_b omega) ~ 100 s) it can overshoot a steady
+state by ~0.01 K, so keep dt <= ~15 s (the default 10 s). Temperatures in C throughout.
 
 Each session starts from the field-off steady state (sessions are days apart), heats for ``session_s``
 and then cools for ``cooldown_s`` (thermal dose accrued while cooling is counted).

@@ -1,0 +1,260 @@
+"""Radial Pennes solver against closed forms, the scipy method-of-lines reference, and convergence."""
+
+import numpy as np
+import pytest
+
+from mhtcdt.errors import InputError, ModelError
+from mhtcdt.physics.bioheat_radial import simulate_sessions_radial
+from mhtcdt.physics.oracle.analytic import heated_sphere_steady_rise, uniform_heating_rise
+from mhtcdt.physics.oracle.bioheat_radial_ivp import RadialReference
+from mhtcdt.physics.tissue import TissueProperties, load_blood, load_tissue, tumour_tissue
+
+BLOOD = load_blood()
+
+
+def homogeneous(perfusion_mL_per_min_per_kg: float, model: str = "constant") -> TissueProperties:
+    """Brain thermal properties, no metabolic heat, chosen perfusion (the closed forms assume Q_met = 0)."""
+    b = load_tissue("brain")
+    return TissueProperties(
+        "test",
+        b.density_kg_per_m3,
+        b.specific_heat_J_per_kg_K,
+        b.conductivity_W_per_m_K,
+        perfusion_mL_per_min_per_kg,
+        0.0,
+        model,
+    )
+
+
+def run(tissue, radius, q, **kw):
+    coverage = kw.pop("coverage", 1.0)
+    args = dict(tumor=tissue, healthy=tissue, field_kA_per_m=10.0, cooldown_s=0.0)
+    args.update(kw)
+    return simulate_sessions_radial([radius], [coverage], [q], **args)
+
+
+def sink(tissue):
+    return BLOOD.volumetric_heat_capacity_J_per_m3_K * tissue.perfusion_per_s
+
+
+def test_steady_heated_sphere_perfused_matches_closed_form_within_1_percent():
+    tissue = homogeneous(559.0)
+    a, q = 0.015, 3e5
+    res = run(tissue, a, q, session_s=6 * 3600.0, dt_s=10.0, cells_in_tumour=12, far_factor=4)
+    r = res.cell_radius_over_R * a
+    rise = res.peak_C[0, 0] - BLOOD.arterial_temperature_C
+    exact_finite = heated_sphere_steady_rise(
+        r, a, q, tissue.conductivity_W_per_m_K, sink(tissue), far_radius_m=4 * a
+    )
+    exact_infinite = heated_sphere_steady_rise(r, a, q, tissue.conductivity_W_per_m_K, sink(tissue))
+    assert np.max(np.abs(rise - exact_finite)) < 0.01 * exact_finite.max()
+    assert np.max(np.abs(rise - exact_infinite)) < 0.01 * exact_infinite.max()
+    assert exact_infinite.max() > 5.0  # a real heating case, not a trivial one
+
+
+def test_steady_heated_sphere_without_perfusion_matches_closed_form():
+    tissue = homogeneous(0.0)
+    a, q = 0.005, 2e5
+    res = run(tissue, a, q, session_s=4 * 3600.0, dt_s=10.0, cells_in_tumour=12, far_factor=4)
+    r = res.cell_radius_over_R * a
+    rise = res.peak_C[0, 0] - BLOOD.arterial_temperature_C
+    exact = heated_sphere_steady_rise(r, a, q, tissue.conductivity_W_per_m_K, 0.0, far_radius_m=4 * a)
+    assert np.max(np.abs(rise - exact)) < 0.01 * exact.max()
+
+
+def test_uniform_heating_transient_and_early_slope():
+    a, q = 0.5, 2e5  # so large that the centre sees uniform heating for an hour
+    for perf in (559.0, 0.0):
+        tissue = homogeneous(perf)
+        # dt well below the perfusion time constant rho c / (rho_b c_b omega) ~ 100 s
+        res = run(tissue, a, q, session_s=3600.0, dt_s=2.0, cells_in_tumour=50, far_factor=2)
+        centre = res.tumor_temperature_C[0, 0, :, 0] - BLOOD.arterial_temperature_C
+        exact = uniform_heating_rise(
+            res.record_times_s, q, tissue.volumetric_heat_capacity_J_per_m3_K, sink(tissue)
+        )
+        assert np.max(np.abs(centre - exact)) < 1e-3 * exact.max()
+    # no perfusion: slope q / (rho c) from the first record on (exact for backward Euler and BDF2)
+    slope = (centre[1] - centre[0]) / res.record_times_s[1]
+    assert slope == pytest.approx(q / tissue.volumetric_heat_capacity_J_per_m3_K, rel=1e-6)
+
+
+def test_deposit_power_is_conserved_for_partial_coverage():
+    """Energy stored = q * deposit volume * t before heat reaches the boundary (no perfusion)."""
+    tissue = homogeneous(0.0)
+    a, q, cov, t_end = 0.02, 4e5, 0.3, 120.0
+    res = run(
+        tissue,
+        a,
+        q,
+        coverage=cov,
+        session_s=t_end,
+        dt_s=5.0,
+        cells_in_tumour=16,
+        far_factor=4,
+        record_every_s=t_end,
+    )
+    assert res.deposit_fraction.sum() > 0
+    # temperatures of all cells at t_end are only stored for the tumour; peaks equal final values here
+    r_edges = np.arange(res.peak_C.shape[-1] + 1) / 16 * a
+    vol = 4.0 / 3.0 * np.pi * np.diff(r_edges**3)
+    energy = np.sum(tissue.volumetric_heat_capacity_J_per_m3_K * vol * (res.peak_C[0, 0] - res.baseline_C[0]))
+    expected = q * cov * 4.0 / 3.0 * np.pi * a**3 * t_end
+    assert energy == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.fixture(scope="module")
+def nonlinear_case():
+    tum = tumour_tissue("brain")
+    healthy = load_tissue("brain").with_perfusion(559.0, "lang1999_muscle")
+    ref = RadialReference(0.015, 0.5, tum, healthy, tumor_perfusion_mL_per_min_per_kg=300.0)
+    times = np.arange(0.0, 4500.0 + 1.0, 60.0)
+    return tum, healthy, ref.session(4e5, 3600.0, 900.0, times), times
+
+
+def _numba_case(tum, healthy, dt, cells=12):
+    return simulate_sessions_radial(
+        [0.015],
+        [0.5],
+        [4e5],
+        tumor=tum,
+        healthy=healthy,
+        tumor_perfusion_mL_per_min_per_kg=300.0,
+        field_kA_per_m=10.0,
+        session_s=3600.0,
+        cooldown_s=900.0,
+        dt_s=dt,
+        cells_in_tumour=cells,
+    )
+
+
+def test_numba_kernel_matches_scipy_reference_within_0_01_C(nonlinear_case):
+    tum, healthy, reference, times = nonlinear_case
+    res = _numba_case(tum, healthy, 2.5)
+    assert np.allclose(res.record_times_s, times)
+    diff = np.abs(res.tumor_temperature_C[0, 0] - reference[:, :12])
+    assert diff.max() < 0.01
+    assert reference[:, 0].max() > 50.0  # the case crosses both Lang perfusion knees
+    # field-off steady state agrees with scipy.optimize.root
+    assert np.max(np.abs(res.baseline_C[0, :12] - reference[0, :12])) < 1e-8
+
+
+def test_time_step_refinement_converges_at_second_order(nonlinear_case):
+    """BDF2 with extrapolated lagged perfusion: order ~2; the Lang tumour curve has a kink at 42 C (its slope
+    jumps), which costs a little order there, hence > 1.6 for the nonlinear case and > 1.9 for a smooth one."""
+    tum, healthy, reference, _ = nonlinear_case
+    errors = [
+        np.abs(_numba_case(tum, healthy, dt).tumor_temperature_C[0, 0] - reference[:, :12]).max()
+        for dt in (20.0, 10.0, 5.0)
+    ]
+    orders = np.log2(np.array(errors[:-1]) / np.array(errors[1:]))
+    assert np.all(orders > 1.6), (errors, orders)
+
+    smooth_t = tum.with_perfusion(300.0, "constant")
+    smooth_h = healthy.with_perfusion(559.0, "constant")
+    ref = RadialReference(0.015, 0.5, smooth_t, smooth_h).session(
+        4e5, 3600.0, 900.0, np.arange(0.0, 4501.0, 60.0)
+    )
+    errors = [
+        np.abs(_numba_case(smooth_t, smooth_h, dt).tumor_temperature_C[0, 0] - ref[:, :12]).max()
+        for dt in (20.0, 10.0, 5.0)
+    ]
+    orders = np.log2(np.array(errors[:-1]) / np.array(errors[1:]))
+    assert np.all(orders > 1.9), (errors, orders)
+
+
+def test_grid_refinement_is_second_order():
+    tissue = homogeneous(559.0)
+    a, q = 0.015, 3e5
+    errors = []
+    for cells in (6, 12, 24):
+        res = run(tissue, a, q, session_s=6 * 3600.0, dt_s=10.0, cells_in_tumour=cells, far_factor=4)
+        rise = res.peak_C[0, 0] - BLOOD.arterial_temperature_C
+        # error of the volume-average rise over the tumour (a grid-independent functional)
+        r_edges = np.arange(cells + 1) / cells * a
+        w = np.diff(r_edges**3)
+        fine_r = np.linspace(0, a, 4001)
+        exact_mean = (
+            np.trapezoid(
+                heated_sphere_steady_rise(fine_r, a, q, tissue.conductivity_W_per_m_K, sink(tissue), 4 * a)
+                * fine_r**2,
+                fine_r,
+            )
+            * 3
+            / a**3
+        )
+        errors.append(abs(np.sum(rise[:cells] * w) / w.sum() - exact_mean))
+    orders = np.log2(np.array(errors[:-1]) / np.array(errors[1:]))
+    assert np.all(orders > 1.8), (errors, orders)
+
+
+def test_patients_are_independent_and_vectorised():
+    tum, healthy = tumour_tissue("prostate"), load_tissue("prostate")
+    radii = np.array([0.01, 0.02, 0.015])
+    cov = np.array([1.0, 0.4, 0.7])
+    q = np.array([2e5, 5e5, 0.0])
+    together = simulate_sessions_radial(radii, cov, q, tumor=tum, healthy=healthy, field_kA_per_m=8.0)
+    alone = simulate_sessions_radial(
+        radii[1:2], cov[1:2], q[1:2], tumor=tum, healthy=healthy, field_kA_per_m=8.0
+    )
+    np.testing.assert_array_equal(together.peak_C[1], alone.peak_C[0])
+    # no particles: temperatures stay at the field-off steady state
+    np.testing.assert_allclose(together.peak_C[2, 0], together.baseline_C[2], atol=1e-9)
+    assert together.t90_C[0, 0] > together.t90_C[2, 0] + 1.0
+
+
+def test_field_exponent_scaling_of_power():
+    tissue = homogeneous(559.0)
+    a = 0.01
+    r1 = run(tissue, a, 1e5, field_kA_per_m=10.0, field_ref_kA_per_m=10.0, field_exponent=2.0, session_s=600)
+    r2 = run(tissue, a, 4e5, field_kA_per_m=5.0, field_ref_kA_per_m=10.0, field_exponent=2.0, session_s=600)
+    np.testing.assert_allclose(r1.peak_C, r2.peak_C, atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("kw", "field"),
+    [
+        (dict(tumor_radius_m=[-0.01]), "tumor_radius_m[0]"),
+        (dict(tumor_radius_m=[0.0]), "tumor_radius_m[0]"),
+        (dict(coverage_fraction=[1.5]), "coverage_fraction[0]"),
+        (dict(coverage_fraction=[0.0]), "coverage_fraction[0]"),
+        (dict(deposit_power_W_per_m3=[-1.0]), "deposit_power_W_per_m3[0]"),
+        (dict(dt_s=0.0), "dt_s"),
+        (dict(session_s=-60.0), "session_s"),
+        (dict(tumor_perfusion_mL_per_min_per_kg=[-5.0]), "tumor_perfusion_mL_per_min_per_kg[0]"),
+        (dict(tumor_perfusion_mL_per_min_per_kg=[0.0]), "tumor_perfusion_mL_per_min_per_kg[0]"),
+        (dict(record_every_s=7.0), "record_every_s"),
+        (dict(field_kA_per_m=-3.0), "field_kA_per_m[0, 0]"),
+    ],
+)
+def test_bad_input_names_the_parameter(kw, field):
+    args = dict(
+        tumor_radius_m=[0.01],
+        coverage_fraction=[1.0],
+        deposit_power_W_per_m3=[1e5],
+        tumor=tumour_tissue("brain"),
+        healthy=load_tissue("brain"),
+        field_kA_per_m=10.0,
+    )
+    args.update(kw)
+    with pytest.raises(InputError) as info:
+        simulate_sessions_radial(**args)
+    assert info.value.field == field
+
+
+def test_non_finite_temperatures_raise_model_error():
+    with pytest.raises(ModelError):
+        simulate_sessions_radial(
+            [0.01],
+            [1.0],
+            [1e306],
+            tumor=tumour_tissue("brain"),
+            healthy=load_tissue("brain"),
+            field_kA_per_m=10.0,
+            session_s=60.0,
+        )
+
+
+def test_negative_tissue_property_is_rejected():
+    with pytest.raises(InputError) as info:
+        TissueProperties("x", 1000.0, 3600.0, -0.5, 500.0, 0.0)
+    assert info.value.field == "x.conductivity_W_per_m_K"

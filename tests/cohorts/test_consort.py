@@ -90,3 +90,20 @@ def test_other_indication_is_a_valid_level(cohort) -> None:
     assert apply_criteria(cohort, ['indication == "recurrent_glioblastoma"']).n_eligible == len(cohort)
     with pytest.raises(InputError, match="not a level of 'indication'"):
         apply_criteria(cohort, ['indication == "glioblastoma"'])
+
+
+def test_failed_any_counts_each_criterion_independently(cohort) -> None:
+    sel = apply_criteria(cohort, DEFAULT)
+    assert sel.failed_any["kps >= 60"] == int((cohort["kps"] < 60).sum())
+    assert sel.failed_any["not metal_implant"] == int(cohort["metal_implant"].sum())
+    # sequential exclusions never exceed order-free failures
+    assert (sel.flow["excluded"].iloc[1:].to_numpy() <= sel.failed_any.to_numpy()).all()
+
+
+def test_format_flow_lists_every_step(cohort) -> None:
+    from mhtcdt.cohorts import format_flow
+
+    text = format_flow(apply_criteria(cohort, DEFAULT).flow)
+    lines = text.splitlines()
+    assert len(lines) == len(DEFAULT) + 2 and "screened" in lines[1]
+    assert all(c in text for c in DEFAULT)

@@ -110,3 +110,23 @@ def test_bad_input_names_field_and_value(kwargs: dict, field: str) -> None:
     assert info.value.value == bad
     if field == "indication":
         assert "recurrent_glioblastoma" in info.value.message
+
+
+def test_indications_use_separate_streams() -> None:
+    from scipy import stats
+
+    a = generate_cohort("prostate", 20000, seed=1)
+    b = generate_cohort("pancreas", 20000, seed=1)
+    assert abs(stats.spearmanr(a["h2o2_production_uM_per_s"], b["h2o2_production_uM_per_s"]).statistic) < 0.03
+
+
+@pytest.mark.slow
+def test_one_million_patients_chunked_equals_one_call() -> None:
+    whole = generate_cohort("recurrent_glioblastoma", 1_000_000, seed=31)
+    bounds = [0, 123_457, 400_000, 400_001, 777_777, 1_000_000]
+    parts = [
+        generate_cohort("recurrent_glioblastoma", b - a, seed=31, start=a)
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+    ]
+    pd.testing.assert_frame_equal(pd.concat(parts, ignore_index=True), whole)
+    assert whole["patient_id"].is_monotonic_increasing and whole["patient_id"].iloc[-1] == 999_999

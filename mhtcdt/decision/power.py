@@ -305,8 +305,13 @@ def sample_size(
     )
     rows = []
 
+    pilot_reps = pd.DataFrame()
+
     def evaluate(n: int) -> float:
+        nonlocal pilot_reps
         reps = simulate_replicates(pools, design, n, n_replicates, seed, **kw)
+        if pilot_reps.empty:
+            pilot_reps = reps
         s = summarise(reps, n, alpha, endpoint)
         rows.append(
             dict(
@@ -327,11 +332,15 @@ def sample_size(
     hr, ev_frac = rows[0]["expected_hr"], rows[0]["mean_events"] / pilot_n
     w = trial.integer_weights(design.allocation)
     frac = w[experimental_arm] / (w[experimental_arm] + w[reference_arm])
-    if abs(math.log(hr)) < 1e-3:
+    pilot_log_hr = pilot_reps["log_hr_peto"].to_numpy(float)
+    pilot_log_hr = pilot_log_hr[np.isfinite(pilot_log_hr)]
+    se = float(np.std(pilot_log_hr) / math.sqrt(max(1, pilot_log_hr.size)))
+    if abs(math.log(hr)) < max(2.0 * se, 1e-3):
         raise InputError(
             "experimental_arm",
             experimental_arm,
-            f"predicted HR {hr:.3f} ~ 1: no sample size can reach power {target_power}",
+            f"predicted HR {hr:.3f} is indistinguishable from 1 (no effect): no sample size can reach power "
+            f"{target_power}",
         )
     n_sch = int(math.ceil(schoenfeld_events(hr, target_power, alpha, frac) / max(ev_frac, 1e-6)))
     n_sch += n_sch % 2

@@ -78,7 +78,7 @@ def check_transition_matrices(value, field: str, states: Sequence[str] | None = 
         # fast path (one comparison pass + one row sum); NaN fails ">= 0" and lands in the slow path
         # (row sums by a matmul with ones: a reduction over a short last axis is slow in numpy)
         if arr.min() >= 0:
-            sums = arr @ np.ones(arr.shape[-1])
+            sums = arr.reshape(-1, arr.shape[-1]).dot(np.ones(arr.shape[-1]))  # 2-D dot: BLAS gemv
             if (
                 sums.max() <= 1.0 + PROBABILITY_ROW_TOLERANCE
                 and sums.min() >= 1.0 - PROBABILITY_ROW_TOLERANCE

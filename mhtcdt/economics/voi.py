@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from mhtcdt.economics.nmb import _ce_arrays, _wtp_array
+from mhtcdt.economics.nmb import _ce_arrays, _wtp_array, max_nmb_over_strategies
 from mhtcdt.economics.validation import as_finite, check_rate
 from mhtcdt.errors import InputError
 
@@ -42,8 +42,9 @@ def evpi(cost, effect, wtp) -> np.ndarray | float:
     """Per-patient EVPI at each wtp.  cost, effect: (D, S); wtp scalar -> float, (W,) -> (W,)."""
     c, e = _ce_arrays(cost, effect)
     w = _wtp_array(wtp)
-    nb = np.atleast_1d(w)[:, None, None] * e[None] - c[None]
-    out = evpi_from_nmb(nb)
+    w1 = np.atleast_1d(w)
+    best, _ = max_nmb_over_strategies(c, e, w1)
+    out = best.mean(axis=1) - (w1[:, None] * e.mean(axis=0)[None] - c.mean(axis=0)[None]).max(axis=1)
     return float(out[0]) if w.ndim == 0 else out
 
 
@@ -232,8 +233,7 @@ def evppi(
         return best.mean(axis=-2) - np.maximum(fit.mean(axis=-3).max(axis=-1), 0.0)
 
     value = np.maximum(_value(fitted), 0.0)
-    nb = w[:, None, None] * e[None] - c[None]
-    total = evpi_from_nmb(nb)
+    total = np.atleast_1d(evpi(c, e, w))
     se = np.full(w.size, np.nan)
     if n_se_samples > 0:
         rng = np.random.default_rng(np.random.SeedSequence(seed))

@@ -292,6 +292,9 @@ class _Parser:
             return _with_span(inner, t.pos, close.pos + 1 - t.pos)
         if t.kind == "name":
             self.advance()
+            if t.text not in self.columns and self.at("("):
+                msg = f"{t.text!r} is not a column, and function calls are not allowed"
+                raise CriteriaError(t.pos, t.length, msg)
             if t.text not in self.columns:
                 close = difflib.get_close_matches(t.text, self.column_list, n=3)
                 hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""

@@ -283,6 +283,7 @@ def test_error_points_at_offending_token() -> None:
         ("kps > -flag", "'-' must be followed by a number"),
         ("flag > true", "not defined for bool"),
         ("kps(1)", "function calls are not allowed"),
+        ("__import__('os')", "'__import__' is not a column, and function calls are not allowed"),
     ],
 )
 def test_error_messages(text, fragment) -> None:

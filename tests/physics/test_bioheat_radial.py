@@ -140,7 +140,7 @@ def test_numba_kernel_matches_scipy_reference_within_0_01_C(nonlinear_case):
 
 def test_time_step_refinement_converges_at_second_order(nonlinear_case):
     """BDF2 with extrapolated lagged perfusion: order ~2; the Lang tumour curve has a kink at 42 C (its slope
-    jumps), which costs a little order there, hence > 1.6 for the nonlinear case and > 1.9 for a smooth one."""
+    jumps), which costs a little order there: > 1.6 for the nonlinear case and > 1.9 for a smooth one."""
     tum, healthy, reference, _ = nonlinear_case
     errors = [
         np.abs(_numba_case(tum, healthy, dt).tumor_temperature_C[0, 0] - reference[:, :12]).max()

@@ -39,7 +39,7 @@ def consort_funnel(flow: pd.DataFrame) -> Figure:
     ax.set_yticks(y, labels)
     ax.set_xlabel("patients")
     ax.set_xlim(0, max(1, int(flow["n_before"].max())) * 1.25)
-    ax.legend(loc="lower right", fontsize=8, frameon=False)
+    fig.legend(loc="outside lower center", fontsize=8, frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
     return fig
 
@@ -151,4 +151,42 @@ def ce_plane(per_strategy: pd.DataFrame, reference: str, wtp: float, currency: s
     ax.set_ylabel(f"incremental cost [{currency}]")
     ax.legend(fontsize=8, frameon=False, loc="lower right")
     ax.grid(alpha=0.3)
+    return fig
+
+
+MECHANISMS = (
+    ("log10_kill_rt", "radiotherapy", "#4c78a8"),
+    ("log10_kill_heat", "heat", "#e45756"),
+    ("log10_kill_cdt", "chemodynamic (·OH, ferroptosis)", "#54a24b"),
+    ("log10_kill_interaction", "interaction", "#b279a2"),
+)
+
+
+def kill_by_mechanism(outcome: pd.Series) -> Figure:
+    """Stacked bar of one patient's tumour log10 kill by mechanism (physics contract columns)."""
+    fig, ax = _new(6.0, 2.4)
+    left = 0.0
+    for col, label, colour in MECHANISMS:
+        v = float(outcome[col])
+        ax.barh([0], [v], left=left, color=colour, label=f"{label}: {v:.2f}")
+        left += v
+    ax.set_yticks([])
+    ax.set_xlabel("tumour log10 cell kill")
+    ax.set_xlim(0, max(left, 0.1) * 1.05)
+    fig.legend(loc="outside lower center", ncols=2, fontsize=8, frameon=False)
+    ax.spines[["top", "right", "left"]].set_visible(False)
+    return fig
+
+
+def kill_versus_spacing(table: pd.DataFrame, current_hours: float) -> Figure:
+    """Heat and total log10 kill vs session spacing (rows of simulate_protocol + session_interval_hours)."""
+    fig, ax = _new(7.0, 3.4)
+    t = table.sort_values("session_interval_hours")
+    ax.plot(t["session_interval_hours"], t["log10_kill_heat"], marker="o", color="#e45756", label="heat")
+    ax.plot(t["session_interval_hours"], t["log10_kill_total"], marker="s", color="#333333", label="total")
+    ax.axvline(current_hours, color="#888888", ls="--", lw=1, label=f"scenario: {current_hours:g} h")
+    ax.set_xlabel("session spacing, start to start [h]")
+    ax.set_ylabel("tumour log10 kill")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, frameon=False)
     return fig

@@ -91,7 +91,7 @@ def render() -> None:
                 " (Probability not shown: no probabilistic sensitivity analysis is available for this build.)"
             )
         st.subheader("Verdict")
-        st.info(text, icon="⚖️")
+        st.info(text, icon=":material/balance:")
         st.session_state["last_verdict"] = text
 
     st.subheader("Results per patient")

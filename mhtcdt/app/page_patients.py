@@ -126,7 +126,8 @@ def render() -> None:
             c3.metric("eligible share", f"{100 * n_elig / max(1, len(screened)):.0f} %")
             if empty_flow is not None or n_elig == 0:
                 st.warning(
-                    "No patient meets every criterion: the trial cannot run. Relax a criterion.", icon="⚠️"
+                    "No patient meets every criterion: the trial cannot run. Relax a criterion.",
+                    icon=":material/warning:",
                 )
             st.pyplot(figures.consort_funnel(selection.flow), clear_figure=False)
             st.dataframe(selection.flow, hide_index=True, width="stretch", key="consort_table")

@@ -322,7 +322,10 @@ def render() -> None:
     if problems:
         state.show_input_lines(problems)
     else:
-        st.success("Scenario valid: every criterion, arm protocol and trial setting checked.", icon="✅")
+        st.success(
+            "Scenario valid: every criterion, arm protocol and trial setting checked.",
+            icon=":material/check_circle:",
+        )
 
     st.subheader("3 · Save")
     toml_text = state.scenario_toml(scenario)

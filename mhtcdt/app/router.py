@@ -25,12 +25,15 @@ PAGES: list[tuple[str, str, str, str]] = [
     ("page_trial.py", "Virtual trial", ":material/monitoring:", "trial"),
     ("page_economics.py", "Cost-effectiveness", ":material/payments:", "economics"),
     ("page_report.py", "Report", ":material/description:", "report"),
+    ("page_runs.py", "Recorded runs", ":material/history:", "runs"),
 ]
 
 
 def main() -> None:
     """Configure the page, register the pages and run the selected one."""
-    st.set_page_config(page_title="mhtcdt: MHT-CDT decision support", page_icon="🧲", layout="wide")
+    st.set_page_config(
+        page_title="mhtcdt: MHT-CDT decision support", page_icon=":material/thermostat:", layout="wide"
+    )
     pages = [
         st.Page(_HERE / file, title=title, icon=icon, url_path=url, default=(i == 0))
         for i, (file, title, icon, url) in enumerate(PAGES)

@@ -96,12 +96,14 @@ def show_problem(exc: BaseException) -> None:
     if kind == "input":
         show_input_lines(lines)
     elif kind == "model":
-        st.error(f"**The model could not compute this case:** {'; '.join(lines)}", icon="🧮")
+        st.error(
+            f"**The model could not compute this case:** {'; '.join(lines)}", icon=":material/calculate:"
+        )
     else:
         st.error(
             f"**Something went wrong inside the application** ({'; '.join(lines)}). "
             "The details are in the server log; please report them.",
-            icon="🛑",
+            icon=":material/error:",
         )
 
 
@@ -114,7 +116,7 @@ def show_input_lines(lines: list[str]) -> None:
     body = "\n".join(parts)
     st.error(
         f"**Please check the input** ({len(lines)} problem{'s' if len(lines) != 1 else ''}):\n\n{body}",
-        icon="⚠️",
+        icon=":material/warning:",
     )
 
 

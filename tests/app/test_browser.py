@@ -1,0 +1,177 @@
+"""Real-browser test: ``streamlit run streamlit_app.py`` driven by Playwright with Debian's Chromium.
+
+Visits every page through the sidebar (one browser session, as an analyst would), checks that no
+page shows a traceback, changes one assumption (the willingness to pay) and checks that the verdict
+text follows, and saves a screenshot per page plus ``browser_timings.json`` (full-pipeline time in
+the app, revisit time) in ``$MHTCDT_ARTIFACTS`` (default ``./test-artifacts``).
+
+Run with ``pytest -m browser tests/app/test_browser.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+PAGES = [  # (sidebar link text, text that shows the page has finished rendering)
+    ("Scenario", "Key assumptions"),
+    ("Patients", "CONSORT flow"),
+    ("Treatment physics", "Treatment physics"),
+    ("Virtual trial", "Comparisons"),
+    ("Cost-effectiveness", "Verdict"),
+    ("Report", "HTML report"),
+]
+
+
+def _artifacts() -> Path:
+    path = Path(os.environ.get("MHTCDT_ARTIFACTS", "test-artifacts"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, timeout_s: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with code {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"streamlit did not answer at {url} within {timeout_s} s")
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = _free_port()
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    log_path = _artifacts() / "streamlit-server.log"
+    log = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 - closed in teardown
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
+        "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
+        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+        "--client.showErrorDetails", "none",
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("Debian's chromium is not installed (expected /usr/bin/chromium); browser test skipped")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def _settle(page, ready_text: str, timeout_s: float) -> float:
+    """Wait until ``ready_text`` is visible and the app is no longer running; return the seconds waited."""
+    t0 = time.monotonic()
+    page.get_by_text(ready_text, exact=False).first.wait_for(state="visible", timeout=timeout_s * 1000)
+    # The status widget ("Running...") disappears when the script run is over.
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_s * 1000
+    )
+    page.wait_for_timeout(300)  # let images (matplotlib PNGs) paint
+    return time.monotonic() - t0
+
+
+def _assert_no_traceback(page, name: str) -> None:
+    assert page.locator("[data-testid='stException']").count() == 0, f"a traceback is shown on {name}"
+
+
+def _verdict(page) -> str:
+    return page.locator("[data-testid='stAlert']", has_text="per QALY the strategy").first.inner_text()
+
+
+def test_every_page_and_a_changed_assumption(server, browser):
+    out = _artifacts()
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(server, wait_until="domcontentloaded")
+    timings: dict[str, float] = {}
+    for i, (link, ready) in enumerate(PAGES):
+        if i > 0:
+            page.get_by_role("link", name=link).first.click()
+        # The first visit to a results page starts the full pipeline (default scenario, 500 screened).
+        timings[f"first_visit_s[{link}]"] = _settle(page, ready, timeout_s=240)
+        _assert_no_traceback(page, link)
+        page.screenshot(path=str(out / f"page_{i + 1}_{link.lower().replace(' ', '_')}.png"), full_page=True)
+
+    # Revisit the trial page with unchanged inputs: the stored result is shown without a new run.
+    page.get_by_role("link", name="Virtual trial").first.click()
+    timings["revisit_s[Virtual trial]"] = _settle(page, "Comparisons", timeout_s=60)
+    assert page.get_by_text("Running the virtual trial").count() == 0
+
+    # Change one assumption (willingness to pay) and check the verdict follows.
+    page.get_by_role("link", name="Cost-effectiveness").first.click()
+    _settle(page, "Verdict", timeout_s=60)
+    before = _verdict(page)
+    wtp = page.get_by_label("Willingness to pay", exact=False).first
+    wtp.fill("100000")
+    wtp.press("Enter")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=\"stAlert\"]')]"
+        ".some(e => e.innerText.includes('At GBP 100,000 per QALY'))",
+        timeout=60_000,
+    )
+    after = _verdict(page)
+    assert after != before
+    assert "GBP 100,000" in after and "GBP 100,000" not in before
+    _assert_no_traceback(page, "Cost-effectiveness after the change")
+    page.screenshot(path=str(out / "page_5b_cost_effectiveness_wtp_100000.png"), full_page=True)
+
+    # A bad input in the browser: an unknown column in the criteria is an in-page error, not a traceback.
+    page.get_by_role("link", name="Patients").first.click()
+    _settle(page, "CONSORT flow", timeout_s=60)
+    box = page.locator("textarea").first
+    box.fill("kps >= 60\ntumour_size <= 3")
+    box.press("Control+Enter")
+    page.get_by_text("unknown column", exact=False).first.wait_for(timeout=30_000)
+    _assert_no_traceback(page, "Patients with a bad criterion")
+    page.screenshot(path=str(out / "page_2b_patients_bad_criterion.png"), full_page=True)
+
+    (out / "browser_timings.json").write_text(json.dumps(timings, indent=2) + "\n", encoding="utf-8")
+    page.close()

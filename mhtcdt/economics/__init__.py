@@ -21,13 +21,17 @@ Markov cohort models (:mod:`.markov`)
     counting="life_table", discount_method="discrete", stop_when_alive_below=None, ...)
     -> MarkovResult`` (``.results`` DataFrame, ``.draws`` DrawResults, ``.traces``, ``.trace_frame``);
     ``MarkovStrategy(name, transitions, state_costs, utilities, transition_costs, initial_cost,
-    per_cycle, draws)``; ``expand_tunnel_states``, ``rate_to_probability``, ``probability_to_rate``,
+    per_cycle, draws)``; ``entry_cost_matrix(states, {state: cost})``; ``expand_tunnel_states``,
+    ``rate_to_probability``, ``probability_to_rate``,
     ``rescale_probability``.
 PSA distributions (:mod:`.psa`)
     ``Gamma(mean, sd)``, ``Beta(mean, sd)`` / ``Beta.from_counts``, ``LogNormal(meanlog, sdlog)`` /
     ``.from_ci`` / ``.from_mean_sd``, ``Normal``, ``Uniform``, ``Fixed``, ``Dirichlet(alpha)``,
     ``MultivariateNormal(mean, cov)``, ``EmpiricalDraws(table, resample)``;
     ``sample_psa(distributions, n_draws, seed, start=0) -> dict[name, array]`` (chunk-independent).
+Parametric survival curves (:mod:`.survival`, vectorised over draws: params (D, S) -> (D, S, T))
+    ``exponential``, ``weibull``, ``loglogistic``, ``lognormal``, ``gompertz``,
+    ``weibull_from_coefficients`` (import ``mhtcdt.economics.survival``).
 Results (:mod:`.results`)
     ``DrawResults`` (arrays (D, S); ``.summary()`` -> per-strategy DataFrame, contract section 5).
 Incremental analysis (:mod:`.incremental`)
@@ -88,6 +92,7 @@ from mhtcdt.economics.incremental import efficient_frontier, incremental_analysi
 from mhtcdt.economics.markov import (
     MarkovResult,
     MarkovStrategy,
+    entry_cost_matrix,
     expand_tunnel_states,
     probability_to_rate,
     rate_to_probability,
@@ -149,6 +154,7 @@ __all__ = [
     "Normal",
     "Uniform",
     "dirichlet_matrix",
+    "entry_cost_matrix",
     "expand_tunnel_states",
     "probability_to_rate",
     "rate_to_probability",

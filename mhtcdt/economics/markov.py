@@ -138,6 +138,21 @@ def rescale_probability(probability, from_length: float, to_length: float) -> np
     return 1.0 - (1.0 - p) ** (to_length / from_length)
 
 
+def entry_cost_matrix(states: Sequence[str], entry_costs: Mapping[str, float]) -> np.ndarray:
+    """Transition-cost matrix (S, S) charging ``entry_costs[state]`` on every move into ``state``
+    from another state (for ``MarkovStrategy.transition_costs``)."""
+    names = [str(s) for s in states]
+    out = np.zeros((len(names), len(names)))
+    for state, cost in entry_costs.items():
+        if state not in names:
+            raise InputError("entry_costs", state, f"unknown state; use one of {names}")
+        value = float(check_costs(cost, f"entry_costs.{state}"))
+        j = names.index(state)
+        out[:, j] = value
+        out[j, j] = 0.0
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # Tunnel states
 # ---------------------------------------------------------------------------------------------

@@ -209,7 +209,7 @@ class Marginal:
 
 
 class _ExpOf:
-    """Distribution of exp(Y) for a frozen scipy distribution Y (cdf, ppf, mean; test oracle)."""
+    """Distribution of exp(Y) for a frozen scipy distribution Y (cdf, ppf, isf, mean; test oracle)."""
 
     def __init__(self, log_dist: Any) -> None:
         self.log_dist = log_dist
@@ -221,6 +221,9 @@ class _ExpOf:
 
     def ppf(self, q: np.ndarray) -> np.ndarray:
         return np.exp(self.log_dist.ppf(q))
+
+    def isf(self, q: np.ndarray) -> np.ndarray:
+        return np.exp(self.log_dist.isf(q))
 
     def mean(self) -> float:
         from scipy import integrate

@@ -28,7 +28,7 @@ Returned DataFrame (contract section 1; units in names)
 | age_years | float64 | age at study entry, years |
 | sex | category | "female" / "male" |
 | kps | int64 | Karnofsky performance status, 10..100 step 10 |
-| ecog | int64 | ECOG performance status (sampled for ECOG indications, converted from KPS otherwise) |
+| ecog | int64 | ECOG from KPS (Buccheri 1996 table); ECOG indications draw KPS from their ECOG mix |
 | tumor_volume_cm3 | float64 | tumour volume, cm3 |
 | tumor_radius_cm | float64 | radius of the volume-equivalent sphere, cm |
 | eloquent_location | bool | eloquent / deep / critical location |

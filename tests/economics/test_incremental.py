@@ -134,3 +134,20 @@ def test_equal_effect_tie_makes_cheaper_the_reference():
         "No Treat": "dominated",
         "Treat all": "dominated",
     }
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_invariant_to_row_order_and_cost_scale(seed):
+    rng = np.random.default_rng(np.random.SeedSequence(500 + seed))
+    n = 7
+    e = rng.uniform(1, 4, n)
+    c = 20000 * e + rng.normal(0, 20000, n)
+    base = incremental_analysis(_table(c, e)).set_index("strategy")
+    perm = rng.permutation(n)
+    shuffled = _table(c, e).iloc[perm]
+    again = incremental_analysis(shuffled).set_index("strategy").loc[base.index]
+    assert (again["status"] == base["status"]).all()
+    np.testing.assert_allclose(again["icer"], base["icer"])
+    scaled = incremental_analysis(_table(c * 1.5 + 1000, e)).set_index("strategy").loc[base.index]
+    assert (scaled["status"] == base["status"]).all()
+    np.testing.assert_allclose(scaled["icer"], base["icer"] * 1.5)

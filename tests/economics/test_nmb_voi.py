@@ -100,3 +100,16 @@ def test_evppi_pair_with_interaction_recovers_product_effect():
     assert pair["evppi"].iloc[0] == pytest.approx(exact, rel=0.03)
     assert additive["evppi"].iloc[0] < 0.2 * pair["evppi"].iloc[0]
     assert pair["parameters"].iloc[0] == "x,y"
+
+
+def test_evppi_of_a_binary_parameter_equals_group_means():
+    # for a two-valued parameter the conditional expectation is the group mean: EVPPI is exact
+    rng = np.random.default_rng(np.random.SeedSequence(41))
+    n = 5000
+    phi = (rng.random(n) < 0.3).astype(float)
+    inb = np.where(phi == 1, 1000.0, -200.0) + rng.normal(0, 300, n)
+    cost = np.column_stack([np.zeros(n), -inb])
+    res = evppi(cost, np.zeros((n, 2)), phi, 0.0)
+    p = phi.mean()
+    exact = p * max(inb[phi == 1].mean(), 0) + (1 - p) * max(inb[phi == 0].mean(), 0) - max(inb.mean(), 0)
+    assert res["evppi"].iloc[0] == pytest.approx(exact, rel=1e-6)

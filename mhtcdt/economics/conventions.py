@@ -23,6 +23,9 @@ Counting (how a cohort trace evaluated at points t_0 = 0, t_1, ..., t_n becomes 
   pattern 1/3, 2/3, 4/3, ...; that is not Simpson's rule and is not offered);
 * any custom sequence of n+1 weights (multiplied by the uniform step h).
 
+Whether cycle 0 (the starting state) counts follows the method unless overridden with
+``cycle_zero="count"`` (a full step) or ``"skip"`` (weight 0).
+
 Discounting (factor applied to the value at a point of time t, in years)
 --------------------------------------------------------------------------
 * ``"discrete"``        -- (1 + r) ** -t  (exponent = time of the point; for annual end-of-cycle
@@ -91,7 +94,9 @@ def _is_uniform(t: np.ndarray) -> bool:
 
 
 def counting_weights(
-    time: Sequence[float] | np.ndarray, method: str | Sequence[float] = "trapezoid"
+    time: Sequence[float] | np.ndarray,
+    method: str | Sequence[float] = "trapezoid",
+    cycle_zero: str = "method",
 ) -> np.ndarray:
     """Integration weights, one per grid point, in the unit of ``time`` (see module docstring).
 
@@ -102,7 +107,25 @@ def counting_weights(
     method:
         A name from ``COUNTING_METHODS`` or a custom sequence of n+1 weights (multiplied by the
         uniform step; a custom vector needs a uniform grid).
+    cycle_zero:
+        Whether the starting point counts: ``"method"`` (as the method says: full for
+        "beginning", half for "life_table"/"trapezoid", 1/3 for "simpson", none for "end"),
+        ``"count"`` (a full first step, as some spreadsheet models do), ``"skip"`` (weight 0).
     """
+    w = _method_weights(time, method)
+    if cycle_zero == "method":
+        return w
+    t = np.asarray(time, dtype=float)
+    if cycle_zero == "count":
+        w[0] = t[1] - t[0]
+    elif cycle_zero == "skip":
+        w[0] = 0.0
+    else:
+        raise InputError("cycle_zero", cycle_zero, "use 'method', 'count' or 'skip'")
+    return w
+
+
+def _method_weights(time, method) -> np.ndarray:
     t = check_time_grid(time)
     h = np.diff(t)
     n = t.size - 1

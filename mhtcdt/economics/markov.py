@@ -296,6 +296,7 @@ def run_markov(
     discount_costs: float = 0.035,
     discount_effects: float = 0.035,
     counting: str | Sequence[float] = "life_table",
+    cycle_zero: str = "method",
     discount_method: str = "discrete",
     stop_when_alive_below: float | None = None,
     max_cycles: int = 10_000,
@@ -319,6 +320,8 @@ def run_markov(
         Cycle length, converted to years with :func:`conventions.to_years`.
     dead_states:
         Names of the states counted as dead (for life-years and stopping).
+    counting, cycle_zero, discount_method:
+        See :mod:`mhtcdt.economics.conventions` (``cycle_zero`` = "method", "count" or "skip").
     """
     names = [str(s) for s in states]
     if len(set(names)) != len(names):
@@ -443,7 +446,7 @@ def run_markov(
             raise InputError("max_cycles", max_cycles, "the cohort was still alive at max_cycles; raise it")
 
     times_cycles = np.arange(n_done + 1, dtype=float)
-    w = counting_weights(times_cycles, counting)  # in cycles
+    w = counting_weights(times_cycles, counting, cycle_zero)  # in cycles
     t_years = times_cycles * cycle_years
     d_c = discount_factors(t_years, dc_rate, discount_method, cycle_length_years=cycle_years)
     d_e = discount_factors(t_years, de_rate, discount_method, cycle_length_years=cycle_years)

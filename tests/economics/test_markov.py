@@ -338,3 +338,15 @@ def test_time_and_draw_varying_costs():
             (alive[t] * costs[d, t, 0] + (1 - alive[t]) * costs[d, t, 1]) / 1.05**t for t in range(5)
         )
         assert res.draws.cost[d, 0] == pytest.approx(expected, rel=1e-13)
+
+
+def test_cycle_zero_option():
+    p = np.array([[0.8, 0.2], [0.0, 1.0]])
+    strat = [MarkovStrategy("x", p, state_costs=[100.0, 0.0], utilities=[1, 0])]
+    kw = dict(n_cycles=4, dead_states=["dead"], discount_costs=0.0, discount_effects=0.0, counting="end")
+    skip = run_markov(["alive", "dead"], strat, [1, 0], **kw).results
+    count = run_markov(["alive", "dead"], strat, [1, 0], cycle_zero="count", **kw).results
+    assert count["cost"].iloc[0] - skip["cost"].iloc[0] == pytest.approx(100.0)
+    assert count["life_years"].iloc[0] == pytest.approx(sum(0.8**t for t in range(5)))
+    with pytest.raises(InputError):
+        run_markov(["alive", "dead"], strat, [1, 0], cycle_zero="half", **kw)

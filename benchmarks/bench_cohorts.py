@@ -116,8 +116,8 @@ def main() -> None:
         ("baseline B: independent sampling", nb, t_indep),
     ]
 
-    t_crit, sel = timed(lambda: apply_criteria(gbm, DEFAULT_CRITERIA), repeats=2)
-    t_query, q = timed(lambda: gbm.query(PANDAS_QUERY), repeats=2)
+    t_crit, sel = timed(lambda: apply_criteria(gbm, DEFAULT_CRITERIA), repeats=3, label="apply_criteria")
+    t_query, q = timed(lambda: gbm.query(PANDAS_QUERY), repeats=3, label="pandas_query")
     assert sel.n_eligible == len(q)
     rows += [
         ("apply_criteria (4 criteria, CONSORT)", n, t_crit),

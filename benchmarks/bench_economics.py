@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -378,7 +379,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
     n = args.draws
-    fig: dict[str, float | int | None] = {"draws": n}
+    fig: dict[str, float | int | None] = {"draws": n, "load_average_1min_at_start": os.getloadavg()[0]}
     rows = []
 
     # 1. HIV
@@ -470,6 +471,9 @@ def main() -> None:
         loop = f"{tp:9.3f}" if tp is not None else f"{'n/a':>9s}"
         print(f"{name:42s} {nd:6d} {tl:10.4f} {th:9.4f} {loop} {tl / th:7.2f} {goal:7.2f}")
     print("* per-draw loop timed on a subset and scaled linearly to the full number of draws")
+    load = fig["load_average_1min_at_start"]
+    print(f"load average (1 min) at start: {load:.2f} on {os.cpu_count()} cores; "
+          "ratios are measured in the same run and are the robust figures on a shared machine")
     print(json.dumps({k: (round(v, 6) if isinstance(v, float) else v) for k, v in fig.items()}))
 
 

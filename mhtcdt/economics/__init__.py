@@ -21,7 +21,8 @@ Markov cohort models (:mod:`.markov`)
     counting="life_table", discount_method="discrete", stop_when_alive_below=None, ...)
     -> MarkovResult`` (``.results`` DataFrame, ``.draws`` DrawResults, ``.traces``, ``.trace_frame``);
     ``MarkovStrategy(name, transitions, state_costs, utilities, transition_costs, initial_cost,
-    per_cycle, draws)``; ``entry_cost_matrix(states, {state: cost})``; ``expand_tunnel_states``,
+    per_cycle, draws)``; ``CostCategory(values, counting)`` (per-category counting);
+    ``entry_cost_matrix(states, {state: cost})``; ``expand_tunnel_states``,
     ``rate_to_probability``, ``probability_to_rate``,
     ``rescale_probability``.
 PSA distributions (:mod:`.psa`)
@@ -90,6 +91,7 @@ from mhtcdt.economics.costing import (
 from mhtcdt.economics.dsa import one_way_dsa, threshold_value, value_based_price
 from mhtcdt.economics.incremental import efficient_frontier, incremental_analysis, optimal_strategy_at
 from mhtcdt.economics.markov import (
+    CostCategory,
     MarkovResult,
     MarkovStrategy,
     entry_cost_matrix,
@@ -126,6 +128,7 @@ from mhtcdt.economics.results import RESULT_COLUMNS, DrawResults, results_frame
 from mhtcdt.economics.voi import evpi, evpi_curve, evpi_from_nmb, evppi, population_multiplier
 
 __all__ = [
+    "CostCategory",
     "MHTCourseInputs",
     "annual_costs_from_curves",
     "breakeven_annual_volume",

@@ -11,7 +11,8 @@ Conventions (all explicit arguments)
   ``annual * cycle_length_years``); ``utilities`` are annual QALY weights (QALYs accrue as
   utility x time in years).  Both broadcast (aligned from the right) to (D, n+1, S): shape (S,) is
   constant, (n+1, S) varies by cycle (row t = point t), (D, 1, S) varies by draw.  A mapping
-  ``{category: array}`` of costs adds ``cost_<category>`` columns.
+  ``{category: array}`` of costs adds ``cost_<category>`` columns; a category given as
+  :class:`CostCategory` has its own counting rule (e.g. drug costs at the start of each cycle).
 * ``transition_costs`` (S, S) or (D, S, S): a one-off cost per patient moving from state i to j
   (off-diagonal; put entry costs in column j), counted at the time of the transition, not weighted
   by ``counting``.  ``initial_cost`` is paid at time 0 (e.g. the therapy course).
@@ -59,6 +60,17 @@ from mhtcdt.economics.validation import (
 from mhtcdt.errors import InputError
 
 TransitionSpec = np.ndarray | Callable[[int], np.ndarray]
+
+
+@dataclass(frozen=True)
+class CostCategory:
+    """A state-cost category with its own counting rule, e.g. drug acquisition paid at the start
+    of each cycle (``counting="beginning"``) while care costs use the half-cycle correction:
+    ``state_costs={"drug": CostCategory(drug, "beginning"), "care": care}``."""
+
+    values: np.ndarray | float
+    counting: str | Sequence[float] = "beginning"
+    cycle_zero: str = "method"
 
 
 @dataclass
@@ -378,7 +390,9 @@ def run_markov(
     # (D, S, S) transition costs
     for spec in strategies:
         cats = spec.state_costs if isinstance(spec.state_costs, Mapping) else {"state": spec.state_costs}
-        candidates = [(f"state_costs.{k}", v, 3) for k, v in cats.items()]
+        candidates = [
+            (f"state_costs.{k}", v.values if isinstance(v, CostCategory) else v, 3) for k, v in cats.items()
+        ]
         candidates += [("utilities", spec.utilities, 3), ("initial_cost", spec.initial_cost, 1)]
         if spec.transition_costs is not None:
             candidates.append(("transition_costs", spec.transition_costs, 3))
@@ -484,12 +498,16 @@ def run_markov(
         )
         total = init + flows_cost[k]
         total_u = init + flows_cost_u[k]
-        for cat, values in cats.items():
+        for cat, spec_values in cats.items():
             fld = f"strategies[{spec.name}].state_costs" + ("" if cat == "state" else f".{cat}")
+            values, w_cat = spec_values, w
+            if isinstance(spec_values, CostCategory):  # category with its own counting rule
+                values = spec_values.values
+                w_cat = counting_weights(times_cycles, spec_values.counting, spec_values.cycle_zero)
             cst = _reward_array(check_costs(values, fld), fld, shape)
-            disc = _reward_sum(tr, w * d_c, cst)
+            disc = _reward_sum(tr, w_cat * d_c, cst)
             total = total + disc
-            total_u = total_u + _reward_sum(tr, w, cst)
+            total_u = total_u + _reward_sum(tr, w_cat, cst)
             if isinstance(spec.state_costs, Mapping):
                 by_cat.setdefault(cat, np.zeros((n_d, len(strategies))))[:, k] = disc
         by_cat.setdefault("transitions", np.zeros((n_d, len(strategies))))[:, k] = flows_cost[k]

@@ -350,3 +350,33 @@ def test_cycle_zero_option():
     assert count["life_years"].iloc[0] == pytest.approx(sum(0.8**t for t in range(5)))
     with pytest.raises(InputError):
         run_markov(["alive", "dead"], strat, [1, 0], cycle_zero="half", **kw)
+
+
+def test_cost_category_with_its_own_counting():
+    from mhtcdt.economics import CostCategory
+
+    p = np.array([[0.8, 0.2], [0.0, 1.0]])
+    drug = np.array([300.0, 0.0])
+    care = np.array([100.0, 0.0])
+    kw = dict(n_cycles=6, dead_states=["dead"], discount_costs=0.04, counting="life_table")
+    mixed = run_markov(
+        ["alive", "dead"],
+        [MarkovStrategy("x", p, state_costs={"drug": CostCategory(drug, "beginning"), "care": care})],
+        [1, 0],
+        **kw,
+    ).results
+    drug_only = run_markov(
+        ["alive", "dead"],
+        [MarkovStrategy("x", p, state_costs=drug)],
+        [1, 0],
+        **{**kw, "counting": "beginning"},
+    ).results
+    care_only = run_markov(
+        ["alive", "dead"], [MarkovStrategy("x", p, state_costs=care)], [1, 0], **kw
+    ).results
+    assert mixed["cost_drug"].iloc[0] == pytest.approx(drug_only["cost"].iloc[0], rel=1e-13)
+    assert mixed["cost"].iloc[0] == pytest.approx(
+        drug_only["cost"].iloc[0] + care_only["cost"].iloc[0], rel=1e-13
+    )
+    alive = 0.8 ** np.arange(6)
+    assert drug_only["cost"].iloc[0] == pytest.approx(np.sum(300 * alive / 1.04 ** np.arange(6)), rel=1e-13)

@@ -81,11 +81,17 @@ def _run_and_report(scenario, scenario_text: str, args: argparse.Namespace) -> i
     from mhtcdt.decision.report import default_out_dir, format_summary, write_outputs
 
     check_scenario(scenario)
+    psa = None
     with TqdmProgress(disable=args.quiet) as progress:
-        result = run_pipeline(scenario, seed=args.seed, progress=progress)
+        result = run_pipeline(scenario, seed=args.seed, progress=lambda s, f: progress(s, 0.9 * f))
+        if args.psa_draws != 0:
+            from mhtcdt.decision.psa import run_psa
+
+            psa = run_psa(result, n_draws=args.psa_draws, progress=lambda s, f: progress(s, 0.9 + 0.1 * f))
+        progress("done", 1.0)
     out = Path(args.out) if args.out else default_out_dir(scenario_text, result.seed)
-    written = write_outputs(result, scenario_text, out)
-    print(format_summary(result))
+    written = write_outputs(result, scenario_text, out, psa=psa)
+    print(format_summary(result, psa))
     print(f"\nWrote {len(written)} files to {out}")
     return EXIT_OK
 
@@ -118,6 +124,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=None, help="master seed (default: the scenario's seed)")
     p.add_argument("--out", default=None, help="output folder (default ./mhtcdt-results/<run id>/)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--psa-draws", type=int, default=None,
+                   help="probabilistic sensitivity analysis draws (default: the scenario's; 0 = no PSA)")
 
 
 def build_parser() -> argparse.ArgumentParser:

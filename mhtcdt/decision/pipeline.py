@@ -111,6 +111,7 @@ def run_pipeline(
             stage_seed(seed, _STREAM_PHYSICS, i),
             progress=arm_report,
         )
+        physics["treatment_months"] = outcome.treatment_months(arm)  # regrowth starts when treatment ends
         parts.append(patients.merge(physics, on="patient_id", how="left", validate="one_to_one"))
     treated = pd.concat(parts, ignore_index=True).sort_values("patient_id", kind="stable").reset_index(drop=True)
     lap("physics")

@@ -13,6 +13,10 @@ Files written by :func:`write_outputs` (CSV, UTF-8, one header row):
 ``km_curves.csv``      Kaplan-Meier curves with 95% CI and numbers at risk
 ``economics.csv``      per-arm discounted/undiscounted costs, life-years, QALYs
 ``incremental.csv``    incremental analysis with dominance and ICERs
+``psa_summary.csv``    PSA mean and 95% interval of cost and QALYs per arm (if a PSA ran)
+``ceac.csv``           acceptability curve: wtp, strategy, probability, expected_nmb, optimal
+``evppi.csv``          EVPPI per uncertain input at the willingness to pay, with standard error
+``tornado.csv``        one-way DSA of the incremental net monetary benefit
 ``summary.txt``        the printed summary
 =====================  ===========================================================
 """
@@ -22,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -38,7 +42,7 @@ def scenario_hash(scenario_text: str) -> str:
 
 def run_id(scenario_text: str, seed: int, when: datetime | None = None) -> str:
     """``YYYYmmdd-HHMMSS-s<seed>-<hash8>``: sortable by time, traceable to scenario and seed."""
-    when = when or datetime.now(timezone.utc)
+    when = when or datetime.now(UTC)
     return f"{when:%Y%m%d-%H%M%S}-s{seed}-{scenario_hash(scenario_text)[:8]}"
 
 
@@ -60,7 +64,7 @@ def format_money(value: float, currency: str) -> str:
     return f"{currency} {value:,.0f}"
 
 
-def format_summary(result: PipelineResult) -> str:
+def format_summary(result: PipelineResult, psa=None) -> str:
     """A readable plain-text summary of one run."""
     sc = result.scenario
     eco = sc.economics
@@ -108,8 +112,26 @@ def format_summary(result: PipelineResult) -> str:
     for row in result.incremental.itertuples(index=False):
         icer = "" if pd.isna(row.icer) else f"ICER {format_money(row.icer, eco.currency)}/QALY"
         add(f"  {row.strategy:<28s} {row.status:<22s} {icer}")
-    add("\nVerdict")
+    add("\nVerdict (deterministic)")
     add("  " + result.verdict)
+    if psa is not None:
+        add(f"\nProbabilistic sensitivity analysis ({psa.n_draws} draws)")
+        prob = psa.probability_cost_effective()
+        for row in psa.summary().itertuples(index=False):
+            add(
+                f"  {row.strategy:<28s} cost {format_money(row.cost_mean, eco.currency):>14s} "
+                f"({row.cost_low:,.0f}-{row.cost_high:,.0f})   QALYs {row.qalys_mean:.3f} "
+                f"({row.qalys_low:.3f}-{row.qalys_high:.3f})   P(cost-effective) {prob[row.strategy]:.2f}"
+            )
+        if psa.value_based_price is not None:
+            add(
+                f"  value-based price of the MHT course at {format_money(eco.willingness_to_pay, eco.currency)}/QALY: "
+                f"{format_money(psa.value_based_price, eco.currency)} (scenario: "
+                f"{format_money(eco.costs.mht_course, eco.currency)})"
+            )
+        for note in psa.notes:
+            add("  note: " + note)
+        add("  " + psa.verdict())
     add(
         "\nNote: no randomised evidence exists for NanoTherm and no clinical evidence for CDT; the "
         "comparative effect is a model prediction calibrated to single-arm and reference-arm results."
@@ -117,7 +139,7 @@ def format_summary(result: PipelineResult) -> str:
     return "\n".join(lines)
 
 
-def write_outputs(result: PipelineResult, scenario_text: str, out_dir: Path) -> list[Path]:
+def write_outputs(result: PipelineResult, scenario_text: str, out_dir: Path, psa=None) -> list[Path]:
     """Write the run's tables, a copy of the scenario and metadata into ``out_dir``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -140,16 +162,22 @@ def write_outputs(result: PipelineResult, scenario_text: str, out_dir: Path) -> 
     put("km_curves.csv", result.curves)
     put("economics.csv", result.economics)
     put("incremental.csv", result.incremental)
-    put("summary.txt", format_summary(result) + "\n")
+    if psa is not None:
+        put("psa_summary.csv", psa.summary())
+        put("ceac.csv", psa.ceac)
+        put("evppi.csv", psa.evppi)
+        put("tornado.csv", psa.tornado)
+    put("summary.txt", format_summary(result, psa) + "\n")
     meta = {
         "run_id": out_dir.name,
         "seed": result.seed,
         "mhtcdt_version": __version__,
         "scenario_name": result.scenario.name,
         "scenario_sha256": scenario_hash(scenario_text),
-        "written_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "written_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "timings_s": {k: round(v, 4) for k, v in result.timings_s.items()},
         "verdict": result.verdict,
+        "psa_draws": 0 if psa is None else psa.n_draws,
     }
     put("run.json", json.dumps(meta, indent=2) + "\n")
     return written

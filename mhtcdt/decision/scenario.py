@@ -154,6 +154,43 @@ class UtilitySpec(_Strict):
     progressed: float = Field(le=1.0, ge=-0.6, description="Utility after progression [QALY/year].")
 
 
+UNCERTAIN_PARAMETERS = (
+    "costs.mht_course",
+    "costs.rt_course",
+    "costs.cdt_agent_course",
+    "costs.progression_free_per_month",
+    "costs.progressed_per_month",
+    "costs.end_of_life",
+    "utilities.progression_free",
+    "utilities.progressed",
+)
+
+
+class UncertainParameter(_Strict):
+    """PSA distribution and DSA range of one economic input.
+
+    The scenario's point value is the distribution's mean (median for ``lognormal``); ``low`` and
+    ``high`` are the 95 % interval, so the standard deviation is (high - low) / 3.92 (on the log scale
+    for ``lognormal``). The same bounds are the one-way DSA range.
+    """
+
+    parameter: Literal[UNCERTAIN_PARAMETERS] = Field(description="Dotted path of the economic input.")
+    distribution: Literal["gamma", "beta", "lognormal", "normal"]
+    low: float = Field(allow_inf_nan=False, description="Lower end of the 95 % interval [units of the parameter].")
+    high: float = Field(allow_inf_nan=False, description="Upper end of the 95 % interval [units of the parameter].")
+    source: str = Field("", description="Where the range comes from (citation or 'assumption').")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> UncertainParameter:
+        if not self.low < self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        if self.distribution in ("gamma", "lognormal") and self.low <= 0:
+            raise ValueError(f"a {self.distribution} distribution needs low > 0, got {self.low}")
+        if self.distribution == "beta" and not (0 < self.low and self.high < 1):
+            raise ValueError(f"a beta distribution needs 0 < low and high < 1, got [{self.low}, {self.high}]")
+        return self
+
+
 class EconomicsSpec(_Strict):
     currency: str = Field(min_length=3, max_length=3, description="ISO 4217 currency code of every cost.")
     price_year: int = Field(ge=1990, le=2100)
@@ -174,6 +211,30 @@ class EconomicsSpec(_Strict):
     willingness_to_pay: float = Field(gt=0.0, le=1e7, description="Willingness to pay [currency per QALY].")
     costs: CostSpec
     utilities: UtilitySpec
+    psa_draws: int = Field(1000, ge=10, le=1_000_000, description="Probabilistic sensitivity analysis draws.")
+    uncertainty: list[UncertainParameter] = Field(
+        default_factory=list, description="PSA distributions and DSA ranges of economic inputs."
+    )
+
+    def point_value(self, parameter: str) -> float:
+        """The scenario's value of a dotted economic input, e.g. ``costs.mht_course``."""
+        section, name = parameter.split(".")
+        return float(getattr(getattr(self, section), name))
+
+    @model_validator(mode="after")
+    def _uncertainty_brackets_point(self) -> EconomicsSpec:
+        seen = set()
+        for spec in self.uncertainty:
+            if spec.parameter in seen:
+                raise ValueError(f"uncertainty lists {spec.parameter!r} twice")
+            seen.add(spec.parameter)
+            point = self.point_value(spec.parameter)
+            if not spec.low <= point <= spec.high:
+                raise ValueError(
+                    f"uncertainty range of {spec.parameter} [{spec.low}, {spec.high}] does not contain "
+                    f"the scenario value {point}"
+                )
+        return self
 
 
 class Scenario(_Strict):

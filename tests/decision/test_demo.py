@@ -79,7 +79,8 @@ def test_summary_mentions_the_key_results(demo_out):
 
 
 def test_run_is_a_pure_function_of_scenario_and_seed():
-    sc = default_scenario().model_copy(update={"cohort": default_scenario().cohort.model_copy(update={"n_screened": 120})})
+    base = default_scenario()
+    sc = base.model_copy(update={"cohort": base.cohort.model_copy(update={"n_screened": 120})})
     a = run_pipeline(sc, seed=11)
     b = run_pipeline(sc, seed=11)
     c = run_pipeline(sc, seed=12)

@@ -1,0 +1,118 @@
+"""Scenario PSA: distributions honour their specification, the arrays agree with a direct
+deterministic evaluation, the tornado and value-based price obey closed forms."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mhtcdt.decision.pipeline import run_pipeline
+from mhtcdt.decision.psa import distribution_for, run_psa
+from mhtcdt.decision.scenario import UncertainParameter, default_scenario
+
+
+def small(scenario=None, **economics):
+    sc = scenario or default_scenario()
+    return sc.model_copy(update={
+        "cohort": sc.cohort.model_copy(update={"n_screened": 160}),
+        "economics": sc.economics.model_copy(update=economics),
+    })
+
+
+@pytest.fixture(scope="module")
+def base():
+    return run_pipeline(small(), seed=5)
+
+
+@pytest.fixture(scope="module")
+def psa(base):
+    return run_psa(base, n_draws=400)
+
+
+@pytest.mark.parametrize(
+    ("dist", "low", "high", "point"),
+    [("gamma", 500.0, 2000.0, 1000.0), ("beta", 0.59, 0.73, 0.66), ("normal", 10.0, 30.0, 20.0)],
+)
+def test_distribution_mean_and_interval_width(dist, low, high, point):
+    spec = UncertainParameter(parameter="costs.end_of_life", distribution=dist, low=low, high=high)
+    d = distribution_for(spec, point)
+    x = d.sample(np.random.default_rng(1), 200_000)
+    assert x.mean() == pytest.approx(point, rel=0.01)
+    assert x.std() == pytest.approx((high - low) / 3.92, rel=0.02)
+
+
+def test_lognormal_has_the_point_as_median():
+    spec = UncertainParameter(parameter="costs.end_of_life", distribution="lognormal", low=5000, high=10000)
+    x = distribution_for(spec, 7071.0).sample(np.random.default_rng(2), 200_000)
+    assert np.median(x) == pytest.approx(7071.0, rel=0.01)
+
+
+def test_ceac_probabilities_sum_to_one_and_match_counts(psa):
+    sums = psa.ceac.groupby("wtp")["probability"].sum()
+    assert np.allclose(sums, 1.0)
+    w = psa.willingness_to_pay
+    nmb = w * psa.qalys - psa.cost
+    winners = np.argmax(nmb, axis=1)
+    expected = {s: float(np.mean(winners == j)) for j, s in enumerate(psa.strategies)}
+    got = psa.probability_cost_effective()
+    for s in psa.strategies:
+        assert got[s] == pytest.approx(expected[s])
+
+
+def test_evppi_between_zero_and_evpi(psa):
+    assert (psa.evppi["evppi"] >= -1e-9).all()
+    assert (psa.evppi["evppi"] <= psa.evppi["evpi"] + 3 * psa.evppi["evppi_se"].fillna(0) + 1e-6).all()
+
+
+def test_without_uncertainty_every_draw_equals_the_point_model(base):
+    from mhtcdt.decision.economic_model import time_grid_months
+    from mhtcdt.economics.psm import run_partitioned_survival
+
+    fixed = run_psa(run_pipeline(small(uncertainty=[]), seed=5), n_draws=20)
+    if fixed.parameters.filter(like="outcome.").shape[1]:
+        pytest.skip("calibration draws present: survival varies between draws")
+    assert np.ptp(fixed.cost, axis=0).max() == 0.0
+    # second method: the same PSM from the latent-time curves, evaluated once
+    sc = small(uncertainty=[])
+    trial = base.trial
+    grid = time_grid_months(sc)
+    arms = fixed.strategies
+    pfs = np.vstack([(trial.loc[trial.arm == a, "pfs_latent_months"].to_numpy()[:, None] > grid).mean(0) for a in arms])
+    os_ = np.vstack([(trial.loc[trial.arm == a, "os_latent_months"].to_numpy()[:, None] > grid).mean(0) for a in arms])
+    eco = sc.economics
+    direct = run_partitioned_survival(
+        arms, grid, pfs, os_,
+        state_cost_per_month=[eco.costs.progression_free_per_month, eco.costs.progressed_per_month],
+        utilities_per_year=[eco.utilities.progression_free, eco.utilities.progressed],
+        one_off_cost=[eco.costs.rt_course + (eco.costs.mht_course if "MHT" in a else 0.0) for a in arms],
+        end_of_life_cost=eco.costs.end_of_life, discount_costs=eco.discount_costs,
+        discount_effects=eco.discount_effects, counting=eco.counting, discount_method=eco.discount_method,
+    )
+    assert np.allclose(fixed.cost[0], direct["cost"].to_numpy(), rtol=1e-12)
+    assert np.allclose(fixed.qalys[0], direct["qalys"].to_numpy(), rtol=1e-12)
+
+
+def test_tornado_swing_of_the_course_price_is_its_range(psa):
+    row = psa.tornado.set_index("parameter").loc["costs.mht_course"]
+    # the course is paid once at time 0: the incremental NMB falls one for one with its price
+    assert row["outcome_low"] - row["outcome_high"] == pytest.approx(row["high_value"] - row["low_value"], rel=1e-9)
+
+
+def test_value_based_price_makes_expected_incremental_nmb_zero(base, psa):
+    sc = base.scenario
+    priced = sc.economics.costs.model_copy(update={"mht_course": psa.value_based_price})
+    specs = [u for u in sc.economics.uncertainty if u.parameter != "costs.mht_course"]
+    again = run_psa(
+        base.__class__(**{**base.__dict__, "scenario": small(sc, costs=priced, uncertainty=specs)}), n_draws=400
+    )
+    j = again.strategies.index(again.focal)
+    r = again.strategies.index(again.reference)
+    nmb = again.willingness_to_pay * again.qalys - again.cost
+    # the price is fixed now (its draws no longer vary): expected incremental NMB is zero up to MC noise
+    # of the remaining inputs, which enter both arms
+    assert abs((nmb[:, j] - nmb[:, r]).mean()) < 0.02 * sc.economics.willingness_to_pay
+
+
+def test_psa_is_reproducible(base, psa):
+    again = run_psa(base, n_draws=400)
+    assert np.array_equal(again.cost, psa.cost) and np.array_equal(again.qalys, psa.qalys)

@@ -137,7 +137,11 @@ def load_targets(path: str | Path | None = None) -> tuple[dict[str, dict], list[
 def build_population(
     arm_spec: Mapping[str, Any], n_screened: int, seed: np.random.SeedSequence
 ) -> pd.DataFrame:
-    """Eligible virtual patients of one calibration arm (see the targets file for derivations)."""
+    """Eligible virtual patients of one calibration arm (see the targets file for derivations).
+
+    The ``indication`` column stays the generator's (the physics uses it); :func:`arm_with_physics`
+    sets the arm's outcome setting afterwards.
+    """
     from mhtcdt.cohorts import apply_criteria, generate_cohort
 
     source = arm_spec.get("derived_from", arm_spec["indication"])
@@ -145,7 +149,6 @@ def build_population(
     for col, value in arm_spec.get("set_columns", {}).items():
         cohort[col] = value
     eligible = apply_criteria(cohort, list(arm_spec.get("criteria", []))).eligible.copy()
-    eligible["indication"] = arm_spec["indication"]
     if len(eligible) == 0:
         raise InputError("criteria", arm_spec.get("criteria"), "no virtual patient is eligible for this arm")
     return eligible.reset_index(drop=True)
@@ -200,6 +203,8 @@ def arm_with_physics(
             phys.to_pickle(path)
     extra = [c for c in phys.columns if c not in population.columns or c == "patient_id"]
     merged = population.merge(phys[extra], on="patient_id", how="left", validate="one_to_one")
+    # the physics sees the generator's indication (its radiobiology); the outcome model the arm's setting
+    merged["indication"] = arm_spec["indication"]
     if merged["log10_kill_total"].isna().any():
         raise ModelError(f"physics returned no kill for some patients of arm {name}")
     merged["treatment_months"] = outcome.treatment_months(

@@ -90,7 +90,7 @@ def _arrays(pool: pd.DataFrame, params: outcome.OutcomeParams) -> dict[str, np.n
     )
 
 
-def simulate_replicates(
+def replicate_data(
     pools: Mapping[str, pd.DataFrame],
     design: trial.TrialDesign,
     n_patients: int,
@@ -106,7 +106,11 @@ def simulate_replicates(
     treatment_months: Mapping[str, float] | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> pd.DataFrame:
-    """Run ``n_replicates`` virtual trials of ``n_patients`` (see module docstring)."""
+    """Observed data of ``n_replicates`` virtual trials: ``(times, events, group)`` arrays of shape (R, n).
+
+    ``group`` is 0 for the reference arm, 1 for the experimental arm; times are the censored endpoint
+    times [months]. Steps 1-3 of the module docstring.
+    """
     if params is None:
         params = outcome.load_outcome_params()
     for arm in (reference_arm, experimental_arm):
@@ -209,11 +213,45 @@ def simulate_replicates(
         np.where(is_exp, tm_exp, tm_ref).ravel(),
     )
     latent = res[f"{endpoint.lower()}_latent_months"].reshape(R, n)
-    times = np.minimum(latent, censor)
-    events = latent <= censor
+    return np.minimum(latent, censor), latent <= censor, grp
+
+
+def simulate_replicates(
+    pools: Mapping[str, pd.DataFrame],
+    design: trial.TrialDesign,
+    n_patients: int,
+    n_replicates: int,
+    seed: int,
+    *,
+    reference_arm: str,
+    experimental_arm: str,
+    params: outcome.OutcomeParams | None = None,
+    endpoint: str = "OS",
+    alpha: float = 0.05,
+    null: bool = False,
+    treatment_months: Mapping[str, float] | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> pd.DataFrame:
+    """Run ``n_replicates`` virtual trials of ``n_patients`` and test each (see module docstring)."""
+    times, events, grp = replicate_data(
+        pools,
+        design,
+        n_patients,
+        n_replicates,
+        seed,
+        reference_arm=reference_arm,
+        experimental_arm=experimental_arm,
+        params=params,
+        endpoint=endpoint,
+        alpha=alpha,
+        null=null,
+        treatment_months=treatment_months,
+        progress=progress,
+    )
     out = logrank_replicates(times, events, grp)
     if progress is not None:
         progress(1.0)
+    R = n_replicates
     out.insert(0, "replicate", np.arange(R, dtype=np.int64))
     out["hazard_ratio"] = np.exp(out["log_hr_peto"])
     out["reject"] = out["p_value"] < alpha

@@ -23,6 +23,7 @@ contribution), as clinicians read a nomogram.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -114,7 +115,9 @@ def compare_criteria(
     rows = []
     for name, criteria in criteria_sets.items():
         try:
-            keep_ids = apply_criteria(ref, list(criteria)).eligible["patient_id"].to_numpy()
+            with warnings.catch_warnings():  # an empty selection is reported below as an InputError
+                warnings.simplefilter("ignore")
+                keep_ids = apply_criteria(ref, list(criteria)).eligible["patient_id"].to_numpy()
         except InputError as exc:
             raise InputError(f"criteria_sets.{name}.{exc.field}", exc.value, exc.message) from exc
         if keep_ids.size == 0:
@@ -244,8 +247,8 @@ def fit_benefit_score(
         return float(1 - np.sum(resid**2) / ss) if ss > 0 else math.nan
 
     pred_test = xa[test] @ beta
-    var_p = np.var(pred_test)
-    slope = float(np.cov(pred_test, y[test])[0, 1] / var_p) if var_p > 0 else math.nan
+    cov = np.cov(pred_test, y[test])
+    slope = float(cov[0, 1] / cov[0, 0]) if cov[0, 0] > 0 else math.nan
     return BenefitScore(
         features=feats,
         intercept=float(beta[0]),

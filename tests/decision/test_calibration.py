@@ -1,14 +1,14 @@
-"""Calibration: targets copied faithfully, the procedure reproduces targets, the versioned file, CLI errors."""
+"""Calibration: targets copied faithfully, procedure reproduces targets, versioned file, CLI errors."""
 
 import argparse
 import math
-import tomllib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import tomli_w
+import tomllib
 
 from mhtcdt.decision import calibration, cli_trial, outcome
 
@@ -22,8 +22,14 @@ def lq_test_physics(patients, fields, seed):
     d = dose / n if n else 0.0
     k_rt = np.full(len(patients), n * (0.12 * d + 0.015 * d * d) / math.log(10))
     k_heat = 4.0 * patients["deposit_coverage_fraction"].to_numpy() if fields.get("agent") else 0.0 * k_rt
-    return pd.DataFrame(dict(patient_id=patients["patient_id"].to_numpy(), log10_kill_rt=k_rt,
-                             log10_kill_heat=k_heat, log10_kill_total=k_rt + k_heat))
+    return pd.DataFrame(
+        dict(
+            patient_id=patients["patient_id"].to_numpy(),
+            log10_kill_rt=k_rt,
+            log10_kill_heat=k_heat,
+            log10_kill_total=k_rt + k_heat,
+        )
+    )
 
 
 def test_targets_are_copied_faithfully_from_the_reference():
@@ -47,17 +53,27 @@ def test_targets_are_copied_faithfully_from_the_reference():
 def test_procedure_reproduces_targets_generated_from_known_parameters(tmp_path):
     """Targets computed at a known parameter point are met again by the fitted point and every draw."""
     arms_spec, targets = calibration.load_targets()
-    truth = dict(volume_doubling_time_days=40.0, growth_log_sd=0.5, log10_kill_effectiveness=0.5,
-                 infiltrative_fraction=0.02, pps_median_months_recurrent=7.0,
-                 pps_median_months_newly_diagnosed=8.0, pps_weibull_shape=1.6)
+    truth = dict(
+        volume_doubling_time_days=40.0,
+        growth_log_sd=0.5,
+        log10_kill_effectiveness=0.5,
+        infiltrative_fraction=0.02,
+        pps_median_months_recurrent=7.0,
+        pps_median_months_newly_diagnosed=8.0,
+        pps_weibull_shape=1.6,
+    )
     base = outcome.load_outcome_params(calibrated=False)
     pop = {}
     arms = {}
-    for i, (name, spec) in enumerate(sorted(arms_spec.items())):
+    for name, spec in sorted(arms_spec.items()):
         key = spec.get("derived_from", spec["indication"])
-        pop.setdefault(key + str(spec["criteria"]), calibration.build_population(
-            spec, 800, np.random.SeedSequence(5, spawn_key=(3, len(pop)))))
-        arms[name] = calibration.arm_with_physics(name, spec, pop[key + str(spec["criteria"])], 5, lq_test_physics)
+        pop.setdefault(
+            key + str(spec["criteria"]),
+            calibration.build_population(spec, 800, np.random.SeedSequence(5, spawn_key=(3, len(pop)))),
+        )
+        arms[name] = calibration.arm_with_physics(
+            name, spec, pop[key + str(spec["criteria"])], 5, lq_test_physics
+        )
     problem = calibration.CalibrationProblem(arms, targets, base, 5)
     values = problem.stats(truth)
     raw = tomllib.loads(calibration.TARGETS_PATH.read_text())
@@ -68,8 +84,15 @@ def test_procedure_reproduces_targets_generated_from_known_parameters(tmp_path):
         t["tolerance_relative"] = 0.1
     path = tmp_path / "targets.toml"
     path.write_bytes(tomli_w.dumps(raw).encode())
-    res = calibration.calibrate(n_screened=800, seed=5, targets_path=path, physics_fn=lq_test_physics,
-                                n_steps=300, max_accepted=50, restarts=1)
+    res = calibration.calibrate(
+        n_screened=800,
+        seed=5,
+        targets_path=path,
+        physics_fn=lq_test_physics,
+        n_steps=300,
+        max_accepted=50,
+        restarts=1,
+    )
     assert res.table["within"].all()
     assert res.meta["draws_all_within"] == 1.0
     assert len(res.draws) == 50 and res.draws.nunique().min() > 5
@@ -77,8 +100,9 @@ def test_procedure_reproduces_targets_generated_from_known_parameters(tmp_path):
 
 
 def test_real_targets_met_with_lq_test_physics_and_file_roundtrip(tmp_path):
-    res = calibration.calibrate(n_screened=1000, seed=3, physics_fn=lq_test_physics, n_steps=300, max_accepted=40,
-                                restarts=1)
+    res = calibration.calibrate(
+        n_screened=1000, seed=3, physics_fn=lq_test_physics, n_steps=300, max_accepted=40, restarts=1
+    )
     assert res.table["within"].all(), calibration.format_table(res.table)
     out = calibration.write_calibration(res, tmp_path / "cal.toml")
     p = outcome.load_outcome_params(out)

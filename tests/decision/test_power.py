@@ -35,15 +35,22 @@ def synthetic_pools(n=2000, seed=1, kill_ref=1.9, kill_exp=4.0):
 @pytest.fixture(scope="module")
 def setup():
     params = outcome.load_outcome_params(calibrated=False)
-    design = TrialDesign(allocation={"RT": 1, "MHT": 1}, stratify_by=["mgmt_methylated"], block_size=4,
-                         accrual_per_month=12.0, min_follow_up_months=12.0, dropout_per_year=0.05)
+    design = TrialDesign(
+        allocation={"RT": 1, "MHT": 1},
+        stratify_by=["mgmt_methylated"],
+        block_size=4,
+        accrual_per_month=12.0,
+        min_follow_up_months=12.0,
+        dropout_per_year=0.05,
+    )
     return synthetic_pools(), design, params
 
 
 def _run(setup, n=300, reps=500, seed=7, **kw):
     pools, design, params = setup
-    return power.simulate_replicates(pools, design, n, reps, seed, reference_arm="RT", experimental_arm="MHT",
-                                     params=params, **kw)
+    return power.simulate_replicates(
+        pools, design, n, reps, seed, reference_arm="RT", experimental_arm="MHT", params=params, **kw
+    )
 
 
 def test_type_one_error_near_alpha_under_null(setup):
@@ -78,8 +85,9 @@ def test_power_grows_with_sample_size(setup):
 
 def test_sample_size_reaches_target_and_is_near_schoenfeld(setup):
     pools, design, params = setup
-    res = power.sample_size(pools, design, 0.8, 3, reference_arm="RT", experimental_arm="MHT", params=params,
-                            n_replicates=300)
+    res = power.sample_size(
+        pools, design, 0.8, 3, reference_arm="RT", experimental_arm="MHT", params=params, n_replicates=300
+    )
     assert res.power >= 0.8
     assert 0.7 * res.schoenfeld_n < res.n_patients < 1.4 * res.schoenfeld_n
     below = res.searched[res.searched.n_patients < res.n_patients]
@@ -98,7 +106,17 @@ def test_bad_input(setup):
     with pytest.raises(InputError, match="endpoint"):
         _run(setup, endpoint="QOL")
     with pytest.raises(InputError, match="no patient pool"):
-        power.simulate_replicates(pools, design, 100, 10, 1, reference_arm="RT", experimental_arm="X", params=params)
+        power.simulate_replicates(
+            pools, design, 100, 10, 1, reference_arm="RT", experimental_arm="X", params=params
+        )
     with pytest.raises(InputError, match="indistinguishable from 1"):
-        power.sample_size({"RT": pools["RT"], "MHT": pools["RT"]}, design, 0.8, 1, reference_arm="RT",
-                          experimental_arm="MHT", params=params, n_replicates=200)
+        power.sample_size(
+            {"RT": pools["RT"], "MHT": pools["RT"]},
+            design,
+            0.8,
+            1,
+            reference_arm="RT",
+            experimental_arm="MHT",
+            params=params,
+            n_replicates=200,
+        )

@@ -17,6 +17,7 @@ line per problem on stderr naming the field and the value; 1 an unexpected inter
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -75,25 +76,49 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _run_and_report(scenario, scenario_text: str, args: argparse.Namespace) -> int:
+    from mhtcdt.decision import store
     from mhtcdt.decision.checks import check_scenario
     from mhtcdt.decision.pipeline import run_pipeline
     from mhtcdt.decision.progress import TqdmProgress
-    from mhtcdt.decision.report import default_out_dir, format_summary, write_outputs
+    from mhtcdt.decision.report import format_summary, run_id, write_outputs
 
     check_scenario(scenario)
+    seed = scenario.seed if args.seed is None else args.seed
+    out = Path(args.out) if args.out else Path("mhtcdt-results") / run_id(scenario_text, seed)
+    db_path = None if args.no_store else Path(args.store) if args.store else _default_store(out)
+    recorder = (
+        contextlib.nullcontext(None) if db_path is None else store.record_run(
+            scenario_text, seed=seed, scenario_name=scenario.name, executor="in-process",
+            command=" ".join(["mhtcdt", *sys.argv[1:]]), run_id=out.name, db_path=db_path)
+    )
     psa = None
-    with TqdmProgress(disable=args.quiet) as progress:
-        result = run_pipeline(scenario, seed=args.seed, progress=lambda s, f: progress(s, 0.9 * f))
+    with recorder as record, TqdmProgress(disable=args.quiet) as progress:
+        result = run_pipeline(scenario, seed=seed, progress=lambda s, f: progress(s, 0.9 * f))
         if args.psa_draws != 0:
             from mhtcdt.decision.psa import run_psa
 
             psa = run_psa(result, n_draws=args.psa_draws, progress=lambda s, f: progress(s, 0.9 + 0.1 * f))
         progress("done", 1.0)
-    out = Path(args.out) if args.out else default_out_dir(scenario_text, result.seed)
+        if record is not None:
+            record.add_pipeline_result(result)
+            if psa is not None:
+                record.add_table("psa_summary", psa.summary())
+                record.add_table("ceac", psa.ceac)
+                record.add_table("evppi", psa.evppi)
     written = write_outputs(result, scenario_text, out, psa=psa)
     print(format_summary(result, psa))
     print(f"\nWrote {len(written)} files to {out}")
+    if record is not None:
+        print(f"Recorded run {record.run_id} in {db_path} (see: mhtcdt runs list)")
     return EXIT_OK
+
+
+def _default_store(out: Path) -> Path:
+    """``$MHTCDT_STORE`` if set, else ``runs.duckdb`` beside the run folder (``mhtcdt-results/``)."""
+    import os
+
+    env = os.environ.get("MHTCDT_STORE")
+    return Path(env) if env else out.resolve().parent / "runs.duckdb"
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -126,6 +151,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--psa-draws", type=int, default=None,
                    help="probabilistic sensitivity analysis draws (default: the scenario's; 0 = no PSA)")
+    p.add_argument("--store", default=None,
+                   help="DuckDB run store (default $MHTCDT_STORE or runs.duckdb beside the run folder)")
+    p.add_argument("--no-store", action="store_true", help="do not record the run in the store")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -173,7 +201,15 @@ def _add_layer_subcommands(sub) -> None:
         mod.add_subcommands(sub)
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings are one readable line on stderr (no source-code echo)."""
+    print(f"warning: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    import warnings
+
+    warnings.showwarning = _show_warning
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):

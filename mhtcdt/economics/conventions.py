@@ -39,6 +39,7 @@ Discounting (factor applied to the value at a point of time t, in years)
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -46,7 +47,6 @@ from importlib import resources
 from typing import Literal
 
 import numpy as np
-import tomllib
 
 from mhtcdt.economics.validation import check_rate
 from mhtcdt.errors import InputError
@@ -142,9 +142,7 @@ def _method_weights(time, method) -> np.ndarray:
             if not _is_uniform(t):
                 raise InputError("counting", method, "Simpson's rule needs a uniform grid")
             if n % 2 != 0:
-                raise InputError(
-                    "counting", method, f"Simpson's rule needs an even number of intervals, got {n}"
-                )
+                raise InputError("counting", method, f"Simpson's rule needs an even number of intervals, got {n}")
             w[:] = 2.0 / 3.0
             w[1::2] = 4.0 / 3.0
             w[0] = w[-1] = 1.0 / 3.0
@@ -158,9 +156,7 @@ def _method_weights(time, method) -> np.ndarray:
         return w
     custom = np.asarray(method, dtype=float)
     if custom.shape != t.shape:
-        raise InputError(
-            "counting", custom.shape, f"a custom weight vector needs {t.size} weights (one per point)"
-        )
+        raise InputError("counting", custom.shape, f"a custom weight vector needs {t.size} weights (one per point)")
     if not np.all(np.isfinite(custom)) or np.any(custom < 0):
         raise InputError("counting", custom.tolist()[:5], "custom weights must be finite and >= 0")
     if not _is_uniform(t):

@@ -21,13 +21,13 @@ float64, ``perspective`` str ("payer" or "societal": where the component is coun
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass, fields, replace
 from functools import lru_cache
 from importlib import resources
 
 import numpy as np
 import pandas as pd
-import tomllib
 
 from mhtcdt.errors import InputError
 
@@ -77,9 +77,7 @@ class MHTCourseInputs:
             if np.any(np.asarray(getattr(self, name)) <= 0):
                 raise InputError(name, getattr(self, name), "must be > 0")
         if np.any(np.asarray(self.capital_discount_rate) >= 1):
-            raise InputError(
-                "capital_discount_rate", self.capital_discount_rate, "an annual rate must be < 1"
-            )
+            raise InputError("capital_discount_rate", self.capital_discount_rate, "an annual rate must be < 1")
 
 
 def default_mht_inputs(
@@ -133,9 +131,7 @@ def course_components(inputs: MHTCourseInputs) -> dict[str, np.ndarray]:
     )
     n = np.asarray(i.n_sessions, dtype=float)
     return {
-        "particles": np.asarray(
-            i.tumour_volume_cm3 * i.dose_mg_Fe_per_cm3 * i.particle_price_EUR_per_mg_Fe, float
-        ),
+        "particles": np.asarray(i.tumour_volume_cm3 * i.dose_mg_Fe_per_cm3 * i.particle_price_EUR_per_mg_Fe, float),
         "instillation": np.asarray(i.instillation_procedure_EUR, float),
         "applicator": eac / np.asarray(i.annual_patients, float),
         "staff": n
@@ -143,9 +139,7 @@ def course_components(inputs: MHTCourseInputs) -> dict[str, np.ndarray]:
         / 60.0
         * np.asarray(i.staff_cost_EUR_per_hour),
         "imaging": np.asarray(i.planning_imaging_EUR) + n * np.asarray(i.thermometry_EUR_per_session),
-        "patient_time": n
-        * np.asarray(i.patient_hours_per_session)
-        * np.asarray(i.value_of_time_EUR_per_hour),
+        "patient_time": n * np.asarray(i.patient_hours_per_session) * np.asarray(i.value_of_time_EUR_per_hour),
         "productivity": np.asarray(i.productivity_days_lost_per_course) * np.asarray(i.wage_EUR_per_day),
     }
 
@@ -183,9 +177,7 @@ def mht_course_cost(inputs: MHTCourseInputs, perspective: str = "payer") -> pd.D
     for name in keep:
         val = np.asarray(comps[name])
         if val.ndim:
-            raise InputError(
-                name, val.shape, "mht_course_cost needs scalar inputs; use course_components for arrays"
-            )
+            raise InputError(name, val.shape, "mht_course_cost needs scalar inputs; use course_components for arrays")
         rows.append((name, float(val), "payer" if name in PAYER_COMPONENTS else "societal", _FORMULAS[name]))
     df = pd.DataFrame(rows, columns=["component", "cost_EUR", "perspective", "formula"])
     df.attrs["total_EUR"] = float(df["cost_EUR"].sum())
@@ -193,9 +185,7 @@ def mht_course_cost(inputs: MHTCourseInputs, perspective: str = "payer") -> pd.D
     return df
 
 
-def breakeven_annual_volume(
-    inputs: MHTCourseInputs, target_cost_per_course: float, perspective: str = "payer"
-):
+def breakeven_annual_volume(inputs: MHTCourseInputs, target_cost_per_course: float, perspective: str = "payer"):
     """Annual patients per applicator at which the course cost equals the target (EUR).
 
     Solves EAC / V + other components = target; InputError if the other components alone already
@@ -208,15 +198,12 @@ def breakeven_annual_volume(
         raise InputError(
             "target_cost_per_course",
             target_cost_per_course,
-            f"the non-capital costs alone ({float(np.max(other)):.0f} EUR) reach the target: "
-            "no volume breaks even",
+            f"the non-capital costs alone ({float(np.max(other)):.0f} EUR) reach the target: no volume breaks even",
         )
     return eac / margin
 
 
-def threshold_particle_price(
-    inputs: MHTCourseInputs, target_cost_per_course: float, perspective: str = "payer"
-):
+def threshold_particle_price(inputs: MHTCourseInputs, target_cost_per_course: float, perspective: str = "payer"):
     """Particle price (EUR per mg Fe) at which the course cost equals the target; may be negative
     if the other components alone exceed the target (then no particle price makes it pay)."""
     comps = course_components(inputs)

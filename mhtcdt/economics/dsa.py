@@ -30,15 +30,10 @@ def _evaluate(model: Model, scenarios: dict[str, np.ndarray], vectorised: bool) 
     if vectorised:
         out = np.asarray(model(scenarios), dtype=float)
         if out.shape != (n,):
-            raise InputError(
-                "model", out.shape, f"a vectorised model must return one outcome per scenario ({n})"
-            )
+            raise InputError("model", out.shape, f"a vectorised model must return one outcome per scenario ({n})")
     else:
         out = np.array(
-            [
-                float(np.asarray(model({k: v[i : i + 1] for k, v in scenarios.items()})).ravel()[0])
-                for i in range(n)
-            ]
+            [float(np.asarray(model({k: v[i : i + 1] for k, v in scenarios.items()})).ravel()[0]) for i in range(n)]
         )
     if not np.all(np.isfinite(out)):
         raise ModelError(
@@ -116,8 +111,7 @@ def threshold_value(
     f_lo, f_hi = f(lo), f(hi)
     if np.sign(f_lo) == np.sign(f_hi):
         raise ModelError(
-            f"no threshold for {parameter} in [{lo}, {hi}]: "
-            f"outcome - target is {f_lo:.6g} and {f_hi:.6g} at the ends"
+            f"no threshold for {parameter} in [{lo}, {hi}]: outcome - target is {f_lo:.6g} and {f_hi:.6g} at the ends"
         )
     return float(brentq(f, lo, hi, xtol=xtol, rtol=1e-14))
 

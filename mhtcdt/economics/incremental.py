@@ -113,9 +113,7 @@ def incremental_analysis(
     return out
 
 
-def optimal_strategy_at(
-    results: pd.DataFrame, wtp: float, *, cost: str = "cost", effect: str = "qalys"
-) -> str:
+def optimal_strategy_at(results: pd.DataFrame, wtp: float, *, cost: str = "cost", effect: str = "qalys") -> str:
     """Strategy with the highest net monetary benefit wtp * effect - cost (first on ties)."""
     nmb = wtp * results[effect].to_numpy(float) - results[cost].to_numpy(float)
     return str(results["strategy"].iloc[int(np.argmax(nmb))])

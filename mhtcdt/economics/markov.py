@@ -251,9 +251,7 @@ def _transition_getter(spec: MarkovStrategy, n_states: int, n_cycles: int, state
             return checked
 
         if first.ndim not in (2, 3):
-            raise InputError(
-                f"{field_name}(cycle=1)", first.shape, "a callable must return (S, S) or (D, S, S)"
-            )
+            raise InputError(f"{field_name}(cycle=1)", first.shape, "a callable must return (S, S) or (D, S, S)")
         return get, (first.shape[0] if first.ndim == 3 else None)
     p = check_transition_matrices(spec.transitions, field_name, states)
     expected = 2 + int(spec.per_cycle) + int(spec.draws)
@@ -267,9 +265,7 @@ def _transition_getter(spec: MarkovStrategy, n_states: int, n_cycles: int, state
     if spec.per_cycle:
         n_c = p.shape[1] if spec.draws else p.shape[0]
         if n_c < n_cycles:
-            raise InputError(
-                field_name, p.shape, f"has {n_c} cycles of matrices, the horizon needs {n_cycles}"
-            )
+            raise InputError(field_name, p.shape, f"has {n_c} cycles of matrices, the horizon needs {n_cycles}")
         if spec.draws:
             return (lambda c: p[:, c - 1]), n_draws
         return (lambda c: p[c - 1]), n_draws
@@ -357,9 +353,7 @@ def run_markov(
     if x0.shape[-1] != n_s or x0.ndim > 2:
         raise InputError("start", x0.shape, f"needs shape (S,) or (D, S) with S = {n_s}")
     if np.any(np.abs(x0.sum(axis=-1) - 1.0) > 1e-6):
-        raise InputError(
-            "start", x0.tolist() if x0.ndim == 1 else x0.shape, "the start distribution must sum to 1"
-        )
+        raise InputError("start", x0.tolist() if x0.ndim == 1 else x0.shape, "the start distribution must sum to 1")
     if n_cycles is None:
         if stop_when_alive_below is None:
             raise InputError("n_cycles", None, "give n_cycles or stop_when_alive_below")
@@ -376,23 +370,17 @@ def run_markov(
     for spec in strategies:
         get, nd = _transition_getter(spec, n_s, horizon if n_cycles is not None else 1, names)
         if spec.per_cycle and n_cycles is None:
-            raise InputError(
-                f"strategies[{spec.name}]", "per_cycle", "a per-cycle array needs a fixed n_cycles"
-            )
+            raise InputError(f"strategies[{spec.name}]", "per_cycle", "a per-cycle array needs a fixed n_cycles")
         getters.append(get)
         if nd is not None:
             if n_draws is not None and nd != n_draws:
-                raise InputError(
-                    f"strategies[{spec.name}].transitions", nd, f"draw count differs ({n_draws})"
-                )
+                raise InputError(f"strategies[{spec.name}].transitions", nd, f"draw count differs ({n_draws})")
             n_draws = nd
     # draw axis may also come from rewards only: (D, 1|n+1, S) costs/utilities, (D,) initial cost,
     # (D, S, S) transition costs
     for spec in strategies:
         cats = spec.state_costs if isinstance(spec.state_costs, Mapping) else {"state": spec.state_costs}
-        candidates = [
-            (f"state_costs.{k}", v.values if isinstance(v, CostCategory) else v, 3) for k, v in cats.items()
-        ]
+        candidates = [(f"state_costs.{k}", v.values if isinstance(v, CostCategory) else v, 3) for k, v in cats.items()]
         candidates += [("utilities", spec.utilities, 3), ("initial_cost", spec.initial_cost, 1)]
         if spec.transition_costs is not None:
             candidates.append(("transition_costs", spec.transition_costs, 3))
@@ -400,9 +388,7 @@ def run_markov(
             shape = np.shape(value)
             if len(shape) == ndim and shape[0] > 1:
                 if n_draws is not None and shape[0] != n_draws:
-                    raise InputError(
-                        f"strategies[{spec.name}].{label}", shape, f"draw count differs from {n_draws}"
-                    )
+                    raise InputError(f"strategies[{spec.name}].{label}", shape, f"draw count differs from {n_draws}")
                 n_draws = shape[0]
     has_draws = n_draws is not None
     n_d = n_draws or 1
@@ -441,9 +427,7 @@ def run_markov(
             x_prev = bufs[k][c - 1]
             p = get(c)
             if p.ndim == 3 and p.shape[0] != n_d:
-                raise InputError(
-                    f"strategies[{strategies[k].name}].transitions", p.shape, f"needs {n_d} draws"
-                )
+                raise InputError(f"strategies[{strategies[k].name}].transitions", p.shape, f"needs {n_d} draws")
             if tcosts[k] is not None:
                 per_source = (p * tcosts[k]).sum(axis=-1)  # (S,) or (D, S): expected cost leaving each state
                 cost_c = (x_prev * per_source).sum(axis=-1)

@@ -66,9 +66,7 @@ def net_health_benefit(cost, effect, wtp) -> np.ndarray:
     w = _wtp_array(wtp)
     if np.any(w <= 0):
         raise InputError("wtp", float(w.min()), "net health benefit needs wtp > 0")
-    return net_monetary_benefit(cost, effect, w) / (
-        w if w.ndim == 0 else w.reshape((-1,) + (1,) * np.ndim(cost))
-    )
+    return net_monetary_benefit(cost, effect, w) / (w if w.ndim == 0 else w.reshape((-1,) + (1,) * np.ndim(cost)))
 
 
 def _strategy_names(strategies: Sequence[str] | None, n: int) -> list[str]:
@@ -80,9 +78,7 @@ def _strategy_names(strategies: Sequence[str] | None, n: int) -> list[str]:
     return names
 
 
-def max_nmb_over_strategies(
-    cost: np.ndarray, effect: np.ndarray, wtp: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def max_nmb_over_strategies(cost: np.ndarray, effect: np.ndarray, wtp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(max over strategies of NMB, index of the first maximiser), each (W, D), for cost/effect (D, S).
 
     Strategies are scanned one by one with elementwise comparisons: numpy reductions over a short

@@ -130,9 +130,7 @@ def partitioned_occupancy(curves: np.ndarray, *, warn: bool = True) -> np.ndarra
 def _state_pair(value, field: str, lead: tuple[int, ...], checker) -> np.ndarray:
     arr = checker(value, field)
     if arr.ndim == 0 or arr.shape[-1] != 2:
-        raise InputError(
-            field, arr.shape, "needs (progression-free, progressed) as the last axis of length 2"
-        )
+        raise InputError(field, arr.shape, "needs (progression-free, progressed) as the last axis of length 2")
     return broadcast_param(arr, field, lead + (2,), "(pf, progressed) per strategy [per draw]")
 
 
@@ -190,9 +188,7 @@ def _psm_arrays(
         lambda v, f: check_utilities(v, f, allow_negative_utilities),
     )
     one_off = broadcast_param(check_costs(one_off_cost, "one_off_cost"), "one_off_cost", lead, "per strategy")
-    eol = broadcast_param(
-        check_costs(end_of_life_cost, "end_of_life_cost"), "end_of_life_cost", lead, "per strategy"
-    )
+    eol = broadcast_param(check_costs(end_of_life_cost, "end_of_life_cost"), "end_of_life_cost", lead, "per strategy")
 
     t_y = t_m / 12.0
     w = counting_weights(t_y, counting)  # years
@@ -363,9 +359,7 @@ def run_partitioned_survival_draws(
     """
     pfs_a = np.asarray(pfs, dtype=float)
     if pfs_a.ndim != 3:
-        raise InputError(
-            "pfs", pfs_a.shape, "needs shape (D, S, T) for draws; use run_partitioned_survival for (S, T)"
-        )
+        raise InputError("pfs", pfs_a.shape, "needs shape (D, S, T) for draws; use run_partitioned_survival for (S, T)")
     res, _ = _psm_arrays(
         strategies,
         time_months,
@@ -415,9 +409,7 @@ def run_partitioned_survival_nstate(
     names = [str(s) for s in states]
     n_s, n_k = len(strategies), len(names)
     if c.ndim not in (3, 4) or c.shape[-3:] != (n_s, n_k, t_m.size):
-        raise InputError(
-            "curves", c.shape, f"needs (S, K, T) or (D, S, K, T) with S={n_s}, K={n_k}, T={t_m.size}"
-        )
+        raise InputError("curves", c.shape, f"needs (S, K, T) or (D, S, K, T) with S={n_s}, K={n_k}, T={t_m.size}")
     squeeze = c.ndim == 3
     if squeeze:
         c = c[None]
@@ -437,9 +429,7 @@ def run_partitioned_survival_nstate(
         lead,
         "one per alive state",
     )
-    one_off = broadcast_param(
-        check_costs(one_off_cost, "one_off_cost"), "one_off_cost", lead[:2], "per strategy"
-    )
+    one_off = broadcast_param(check_costs(one_off_cost, "one_off_cost"), "one_off_cost", lead[:2], "per strategy")
     eol = broadcast_param(
         check_costs(end_of_life_cost, "end_of_life_cost"), "end_of_life_cost", lead[:2], "per strategy"
     )

@@ -27,9 +27,7 @@ from mhtcdt.errors import InputError
 def _time(t) -> np.ndarray:
     arr = as_finite(t, "time")
     if arr.ndim != 1 or np.any(arr < 0):
-        raise InputError(
-            "time", arr.shape if arr.ndim != 1 else float(arr.min()), "needs a 1-D grid of times >= 0"
-        )
+        raise InputError("time", arr.shape if arr.ndim != 1 else float(arr.min()), "needs a 1-D grid of times >= 0")
     return arr
 
 

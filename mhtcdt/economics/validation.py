@@ -65,9 +65,7 @@ def check_probabilities(value, field: str) -> np.ndarray:
     bad = (arr < 0) | (arr > 1)
     if bad.any():
         idx = _first_bad(bad) if arr.ndim else ()
-        raise InputError(
-            f"{field}{list(idx) if idx else ''}", float(arr[idx]), "a probability must be in [0, 1]"
-        )
+        raise InputError(f"{field}{list(idx) if idx else ''}", float(arr[idx]), "a probability must be in [0, 1]")
     return arr
 
 
@@ -79,10 +77,7 @@ def check_transition_matrices(value, field: str, states: Sequence[str] | None = 
         # (row sums by a matmul with ones: a reduction over a short last axis is slow in numpy)
         if arr.min() >= 0:
             sums = arr.reshape(-1, arr.shape[-1]).dot(np.ones(arr.shape[-1]))  # 2-D dot: BLAS gemv
-            if (
-                sums.max() <= 1.0 + PROBABILITY_ROW_TOLERANCE
-                and sums.min() >= 1.0 - PROBABILITY_ROW_TOLERANCE
-            ):
+            if sums.max() <= 1.0 + PROBABILITY_ROW_TOLERANCE and sums.min() >= 1.0 - PROBABILITY_ROW_TOLERANCE:
                 return arr
     arr = as_finite(arr, field)
     if arr.ndim < 2 or arr.shape[-1] != arr.shape[-2]:

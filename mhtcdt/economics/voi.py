@@ -11,8 +11,11 @@ Notation: NB_d(theta) is the net monetary benefit of strategy d for PSA draw the
   for larger groups an additive model (one smooth per parameter; interactions are not modelled,
   which can underestimate the EVPPI of strongly interacting groups).
   The standard error comes from drawing the regression coefficients from their approximate
-  posterior N(beta_hat, sigma^2 (X'X + lambda P)^-1 X'X (X'X + lambda P)^-1) and recomputing EVPPI
-  (Monte Carlo SE of the regression, as in Strong et al. 2014 section 3.4).
+  sampling distribution N(beta_hat, sigma^2 (X'X + lambda P)^-1 X'X (X'X + lambda P)^-1), jointly
+  across strategies with the residual covariance of their incremental net benefits, and
+  recomputing EVPPI (Monte Carlo SE of the regression, in the spirit of Strong et al. 2014),
+  combined with the Monte Carlo error of the outer mean over the D draws (variance of
+  max_d g_d - g_d* over draws / D).
 
 DataFrame returned by :func:`evppi`: one row per wtp: ``wtp`` float64, ``evppi`` float64,
 ``evppi_se`` float64, ``evpi`` float64, ``parameters`` str (comma-separated).
@@ -237,9 +240,18 @@ def evppi(
     se = np.full(w.size, np.nan)
     if n_se_samples > 0:
         rng = np.random.default_rng(np.random.SeedSequence(seed))
-        # beta_s = beta + A diag(shrink) diag(sqrt(sigma2)) z  (per response)
-        zs = rng.standard_normal((n_se_samples, a.shape[1], beta.shape[1]))
-        delta = np.einsum("pk,skr->spr", a, zs * (shrink * np.sqrt(sigma2)[None, :])[None])
+        # beta_r = A diag(shrink_r) z_r with z_r = U' L^-1 X' y_r, so Cov(z_r, z_s) = Sigma_rs I where
+        # Sigma is the residual covariance between responses (the incremental NBs of different
+        # strategies are correlated): draw z jointly across responses with Sigma's Cholesky factor.
+        resid = y - x @ beta
+        sigma = resid.T @ resid / max(n_d - float(np.mean(shrink.sum(axis=0))), 1.0)
+        sigma = 0.5 * (sigma + sigma.T) + 1e-12 * np.trace(sigma) / sigma.shape[0] * np.eye(sigma.shape[0])
+        try:
+            chol_sigma = np.linalg.cholesky(sigma)
+        except np.linalg.LinAlgError:  # degenerate (e.g. identical responses): independent fallback
+            chol_sigma = np.diag(np.sqrt(sigma2))
+        zs = rng.standard_normal((n_se_samples, a.shape[1], beta.shape[1])) @ chol_sigma.T
+        delta = np.einsum("pk,skr->spr", a, zs * shrink[None])
         samples = np.empty((n_se_samples, w.size))
         n_r = beta.shape[1]
         block = max(1, (1 << 20) // (n_d * n_r))  # coefficient samples per batched matmul
@@ -249,7 +261,11 @@ def evppi(
             fit = (x @ deltas).reshape(n_d, b - a, n_r) + fitted.reshape(n_d, 1, n_r)
             fit = fit.transpose(1, 0, 2).reshape(b - a, n_d, w.size, n_s - 1)
             samples[a:b] = _value(fit)
-        se = samples.std(axis=0, ddof=1)
-    return pd.DataFrame(
-        {"wtp": w, "evppi": value, "evppi_se": se, "evpi": total, "parameters": ",".join(names)}
-    )
+        se_regression = samples.std(axis=0, ddof=1)
+        # Monte Carlo error of the outer mean over PSA draws: EVPPI = mean_i h_i with
+        # h_i = max_d g_d(phi_i) - g_d*(phi_i), d* the strategy with the highest mean
+        full = np.concatenate([np.zeros(fitted.shape[:-1] + (1,)), fitted], axis=-1)  # (D, W, S)
+        d_star = full.mean(axis=0).argmax(axis=-1)  # (W,)
+        h = full.max(axis=-1) - full[:, np.arange(w.size), d_star]
+        se = np.sqrt(se_regression**2 + h.var(axis=0, ddof=1) / n_d)
+    return pd.DataFrame({"wtp": w, "evppi": value, "evppi_se": se, "evpi": total, "parameters": ",".join(names)})

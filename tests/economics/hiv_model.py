@@ -3,10 +3,10 @@ exercise 2.5) built from tests/economics/data/hiv_markov_dmhee.toml, for tests a
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import numpy as np
-import tomllib
 
 from mhtcdt.economics.markov import MarkovStrategy
 

@@ -62,10 +62,7 @@ def test_budget_impact_hand_computed():
     for y in range(5):  # slow twin: explicit cohort sums
         with_new = sum(
             eligible[k]
-            * (
-                uptake[k] * (new[y - k] if y - k < 3 else 0)
-                + (1 - uptake[k]) * (cur[y - k] if y - k < 2 else 0)
-            )
+            * (uptake[k] * (new[y - k] if y - k < 3 else 0) + (1 - uptake[k]) * (cur[y - k] if y - k < 2 else 0))
             for k in range(y + 1)
         )
         without = sum(eligible[k] * (cur[y - k] if y - k < 2 else 0) for k in range(y + 1))
@@ -104,15 +101,11 @@ def test_equivalent_annual_cost():
 
 
 def test_mht_micro_costing_components_and_breakeven():
-    inp = default_mht_inputs(
-        tumour_volume_cm3=30.0, dose_mg_Fe_per_cm3=30.0, n_sessions=6, session_minutes=60.0
-    )
+    inp = default_mht_inputs(tumour_volume_cm3=30.0, dose_mg_Fe_per_cm3=30.0, n_sessions=6, session_minutes=60.0)
     table = mht_course_cost(inp)
     comps = dict(zip(table["component"], table["cost_EUR"], strict=True))
     assert comps["particles"] == pytest.approx(30 * 30 * inp.particle_price_EUR_per_mg_Fe)
-    assert comps["staff"] == pytest.approx(
-        6 * (60 + inp.session_setup_minutes) / 60 * inp.staff_cost_EUR_per_hour
-    )
+    assert comps["staff"] == pytest.approx(6 * (60 + inp.session_setup_minutes) / 60 * inp.staff_cost_EUR_per_hour)
     eac = equivalent_annual_cost(
         inp.applicator_capital_EUR,
         inp.applicator_lifetime_years,
@@ -158,9 +151,7 @@ def test_mht_micro_costing_components_and_breakeven():
 
 def test_costing_bad_input():
     with pytest.raises(InputError) as err:
-        default_mht_inputs(
-            tumour_volume_cm3=-1.0, dose_mg_Fe_per_cm3=30.0, n_sessions=6, session_minutes=60.0
-        )
+        default_mht_inputs(tumour_volume_cm3=-1.0, dose_mg_Fe_per_cm3=30.0, n_sessions=6, session_minutes=60.0)
     assert err.value.field == "tumour_volume_cm3"
     with pytest.raises(InputError):
         default_mht_inputs(
@@ -172,8 +163,6 @@ def test_costing_bad_input():
         )
     with pytest.raises(InputError):
         mht_course_cost(
-            default_mht_inputs(
-                tumour_volume_cm3=1.0, dose_mg_Fe_per_cm3=3.0, n_sessions=6, session_minutes=60.0
-            ),
+            default_mht_inputs(tumour_volume_cm3=1.0, dose_mg_Fe_per_cm3=3.0, n_sessions=6, session_minutes=60.0),
             perspective="hospital",
         )

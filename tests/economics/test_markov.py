@@ -138,9 +138,7 @@ def test_draws_match_a_plain_loop_over_draws():
     p_of = _time_varying_model(n_d, n)
     costs = np.array([[500.0, 3000.0, 0.0]]) * np.linspace(1, 2, n_d)[:, None]
     strat = [MarkovStrategy("tv", p_of, state_costs=costs[:, None, :], utilities=[0.9, 0.5, 0])]
-    res = run_markov(
-        ["well", "sick", "dead"], strat, [1, 0, 0], n_cycles=n, dead_states=["dead"], counting="trapezoid"
-    )
+    res = run_markov(["well", "sick", "dead"], strat, [1, 0, 0], n_cycles=n, dead_states=["dead"], counting="trapezoid")
     for d in range(n_d):  # slow twin: explicit per-draw loop, plain python sums
         x = np.array([1.0, 0, 0])
         pts = [x]
@@ -157,9 +155,7 @@ def test_draws_match_a_plain_loop_over_draws():
     # per-cycle array gives the same as the callable
     arr = np.stack([p_of(c) for c in range(1, n + 1)], axis=1)  # (D, C, S, S)
     strat2 = [
-        MarkovStrategy(
-            "tv", arr, state_costs=costs[:, None, :], utilities=[0.9, 0.5, 0], per_cycle=True, draws=True
-        )
+        MarkovStrategy("tv", arr, state_costs=costs[:, None, :], utilities=[0.9, 0.5, 0], per_cycle=True, draws=True)
     ]
     res2 = run_markov(
         ["well", "sick", "dead"], strat2, [1, 0, 0], n_cycles=n, dead_states=["dead"], counting="trapezoid"
@@ -334,9 +330,7 @@ def test_time_and_draw_varying_costs():
     )
     alive = 0.9 ** np.arange(6)
     for d in range(3):
-        expected = sum(
-            (alive[t] * costs[d, t, 0] + (1 - alive[t]) * costs[d, t, 1]) / 1.05**t for t in range(5)
-        )
+        expected = sum((alive[t] * costs[d, t, 0] + (1 - alive[t]) * costs[d, t, 1]) / 1.05**t for t in range(5))
         assert res.draws.cost[d, 0] == pytest.approx(expected, rel=1e-13)
 
 
@@ -371,12 +365,8 @@ def test_cost_category_with_its_own_counting():
         [1, 0],
         **{**kw, "counting": "beginning"},
     ).results
-    care_only = run_markov(
-        ["alive", "dead"], [MarkovStrategy("x", p, state_costs=care)], [1, 0], **kw
-    ).results
+    care_only = run_markov(["alive", "dead"], [MarkovStrategy("x", p, state_costs=care)], [1, 0], **kw).results
     assert mixed["cost_drug"].iloc[0] == pytest.approx(drug_only["cost"].iloc[0], rel=1e-13)
-    assert mixed["cost"].iloc[0] == pytest.approx(
-        drug_only["cost"].iloc[0] + care_only["cost"].iloc[0], rel=1e-13
-    )
+    assert mixed["cost"].iloc[0] == pytest.approx(drug_only["cost"].iloc[0] + care_only["cost"].iloc[0], rel=1e-13)
     alive = 0.8 ** np.arange(6)
     assert drug_only["cost"].iloc[0] == pytest.approx(np.sum(300 * alive / 1.04 ** np.arange(6)), rel=1e-13)

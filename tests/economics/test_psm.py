@@ -195,9 +195,7 @@ def test_curve_errors():
     bad = os_.copy()
     bad[1, 5] = bad[1, 4] + 0.005
     with pytest.raises(InputError, match="increases"):
-        run_partitioned_survival(
-            ["A", "B"], T, pfs, bad, state_cost_per_month=[0, 0], utilities_per_year=[1, 1]
-        )
+        run_partitioned_survival(["A", "B"], T, pfs, bad, state_cost_per_month=[0, 0], utilities_per_year=[1, 1])
     with pytest.raises(InputError) as err:
         run_partitioned_survival(
             ["A", "B"], T[:1], pfs[:, :1], os_[:, :1], state_cost_per_month=[0, 0], utilities_per_year=[1, 1]

@@ -60,9 +60,7 @@ def result_figures(result: Any) -> dict[str, Callable[[], Figure]]:
     def km(endpoint: str) -> Callable[[], Figure]:
         def draw() -> Figure:
             times = figures.at_risk_times(result.curves, endpoint)
-            return figures.kaplan_meier(
-                result.curves, endpoint, figures.numbers_at_risk(result.trial, endpoint, times)
-            )
+            return figures.kaplan_meier(result.curves, endpoint, figures.numbers_at_risk(result.trial, endpoint, times))
 
         return draw
 

@@ -101,9 +101,7 @@ def kaplan_meier(curves: pd.DataFrame, endpoint: str, at_risk: pd.DataFrame | No
         ax.fill_between(d["time_months"], d["ci_lower"], d["ci_upper"], step="post", color=colour, alpha=0.18)
         if at_risk is not None and arm in at_risk.index:
             for t, n in zip(at_risk.columns, at_risk.loc[arm], strict=True):
-                tab.text(
-                    float(t), len(arms) - 1 - i, f"{n}", ha="center", va="center", fontsize=8, color=colour
-                )
+                tab.text(float(t), len(arms) - 1 - i, f"{n}", ha="center", va="center", fontsize=8, color=colour)
     ax.set_ylim(0, 1.02)
     ax.set_ylabel(f"{endpoint}: probability")
     ax.grid(alpha=0.3)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import html
 import math
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -44,9 +44,7 @@ def _table(df: pd.DataFrame, digits: int = 3) -> str:
         return _e(v)
 
     head = "".join(f"<th>{_e(c)}</th>" for c in df.columns)
-    rows = "".join(
-        "<tr>" + "".join(f"<td>{cell(v)}</td>" for v in r) + "</tr>" for r in df.itertuples(index=False)
-    )
+    rows = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in r) + "</tr>" for r in df.itertuples(index=False))
     return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
 
@@ -139,20 +137,18 @@ def checklist(has_psa: bool) -> list[ChecklistEntry]:
     return out
 
 
-def build_html_report(
-    result: Any, psa_summary: pd.DataFrame | None = None, when: datetime | None = None
-) -> str:
+def build_html_report(result: Any, psa: Any | None = None, when: datetime | None = None) -> str:
     """The CHEERS 2022-organised HTML report of a :class:`~mhtcdt.decision.pipeline.PipelineResult`.
 
-    ``psa_summary`` (optional): a table summarising the probabilistic analysis (e.g. the CEAC at a
-    few willingness-to-pay values); without it the uncertainty section says none was run.
+    ``psa`` (optional): the :class:`~mhtcdt.decision.psa.PSAResult` of the same run; without it the
+    uncertainty section says that no probabilistic analysis was run.
     """
     from mhtcdt import __version__
 
     sc = result.scenario
     eco = sc.economics
     cur = eco.currency
-    when = when or datetime.now(timezone.utc)
+    when = when or datetime.now(UTC)
     counts = result.trial.groupby("arm", sort=False).size()
     n_screened = int(result.flow["n_before"].iloc[0])
     n_eligible = int(result.flow["remaining"].iloc[-1])
@@ -256,9 +252,7 @@ def build_html_report(
     add("<h2 id='results'>Main results</h2>")
     for endpoint in ("OS", "PFS"):
         times = figures.at_risk_times(result.curves, endpoint)
-        fig = figures.kaplan_meier(
-            result.curves, endpoint, figures.numbers_at_risk(result.trial, endpoint, times)
-        )
+        fig = figures.kaplan_meier(result.curves, endpoint, figures.numbers_at_risk(result.trial, endpoint, times))
         add(
             f"<figure>{_svg(fig)}<figcaption>Kaplan-Meier {endpoint} with 95% confidence bands "
             "and numbers at risk.</figcaption></figure>"
@@ -273,8 +267,43 @@ def build_html_report(
         + "<figcaption>Cost-effectiveness plane (deterministic).</figcaption></figure>"
     )
     add("<h2 id='uncertainty'>Uncertainty</h2>")
-    if psa_summary is not None:
-        add("<p>Probabilistic sensitivity analysis:</p>" + _table(psa_summary))
+    if psa is not None:
+        from mhtcdt.app.psa_view import summary_table
+        from mhtcdt.economics import plots
+
+        w = psa.willingness_to_pay
+        add(f"<p>Probabilistic sensitivity analysis with {psa.n_draws:,} draws. {_e(psa.verdict(w))}</p>")
+        for note in psa.notes:
+            add(f"<p><em>{_e(note)}</em></p>")
+        add(_table(summary_table(psa, w)))
+        add(
+            "<figure>"
+            + _svg(plots.ce_plane_figure(psa.ce_plane(), w, currency=cur))
+            + "<figcaption>Cost-effectiveness plane, one point per draw.</figcaption></figure>"
+        )
+        add(
+            "<figure>"
+            + _svg(plots.ceac_figure(psa.ceac, currency=cur))
+            + "<figcaption>Cost-effectiveness acceptability curves and frontier.</figcaption></figure>"
+        )
+        if len(psa.tornado):
+            add(
+                "<figure>"
+                + _svg(plots.tornado_figure(psa.tornado, outcome_label=f"incremental NMB [{cur}]"))
+                + f"<figcaption>One-way sensitivity of the incremental net monetary benefit of "
+                f"{_e(psa.focal)} vs {_e(psa.reference)}.</figcaption></figure>"
+            )
+        add(
+            "<figure>"
+            + _svg(plots.evpi_figure(psa.evpi, currency=cur))
+            + "<figcaption>Expected value of perfect information per patient.</figcaption></figure>"
+        )
+        add("<p>Expected value of partial perfect information per patient:</p>" + _table(psa.evppi))
+        if psa.value_based_price is not None:
+            add(
+                f"<p>Value-based price of the MHT course (ICER = {_e(cur)} {w:,.0f}/QALY): "
+                f"{_e(cur)} {psa.value_based_price:,.0f}.</p>"
+            )
     else:
         add(
             "<p>No probabilistic sensitivity analysis was available for this run: the results above are "
@@ -293,7 +322,7 @@ def build_html_report(
         "<h2 id='cheers'>CHEERS 2022 checklist</h2><table><thead><tr><th>#</th><th>item</th><th>status</th>"
         "<th>where / why</th></tr></thead><tbody>"
     )
-    for i, entry in enumerate(checklist(psa_summary is not None), start=1):
+    for i, entry in enumerate(checklist(psa is not None), start=1):
         loc = f"<a href='#{entry.where}'>{entry.where}</a>" if entry.status == REPORTED else _e(entry.where)
         add(
             f"<tr class='{entry.status.replace(' ', '-')}'><td>{i}</td><td>{_e(entry.item)}</td>"

@@ -76,23 +76,15 @@ def render() -> None:
         key="wtp_verdict",
         help="Changing it updates the verdict at once: costs and QALYs do not depend on it.",
     )
+    psa = psa_view.psa_result(scenario, result)
     with state.guard():
-        psa = psa_view.psa_result(scenario)
-        probability = psa_view.probability_cost_effective(psa, wtp) if psa is not None else None
         text = verdict_at(result, wtp)
-        if probability is not None:
-            best, p = probability
-            text += (
-                f" Probability that '{best}' is the cost-effective choice at this willingness to pay: "
-                f"{p:.0%}."
-            )
+        if psa is not None:
+            text += " " + psa.verdict(wtp)
         else:
-            text += (
-                " (Probability not shown: no probabilistic sensitivity analysis is available for this build.)"
-            )
+            text += " (No probability shown: the probabilistic sensitivity analysis is not available.)"
         st.subheader("Verdict")
         st.info(text, icon=":material/balance:")
-        st.session_state["last_verdict"] = text
 
     st.subheader("Results per patient")
     st.dataframe(

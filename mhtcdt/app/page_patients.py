@@ -69,9 +69,7 @@ def render() -> None:
         f"({scenario.cohort.n_screened:,} screened, seed {scenario.seed}); the same patients the trial uses."
     )
     try:
-        screened = state.screened_cohort(
-            scenario.cohort.indication, scenario.cohort.n_screened, scenario.seed
-        )
+        screened = state.screened_cohort(scenario.cohort.indication, scenario.cohort.n_screened, scenario.seed)
     except Exception as exc:  # noqa: BLE001 - shown in the page, never as a traceback
         state.show_problem(exc)
         return
@@ -141,9 +139,7 @@ def render() -> None:
             col = st.selectbox("covariate", columns, format_func=lambda c: LABELS.get(c, c), key="covariate")
             st.pyplot(figures.covariate_distribution(screened, selection.eligible, col, LABELS.get(col, col)))
         with c2:
-            st.dataframe(
-                _summary(screened, selection.eligible, columns), hide_index=True, width="stretch", height=520
-            )
+            st.dataframe(_summary(screened, selection.eligible, columns), hide_index=True, width="stretch", height=520)
 
 
 if __name__ == "__main__":

@@ -36,9 +36,7 @@ def _eligible(indication: str, n_screened: int, seed: int, criteria: tuple[str, 
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _outcome(
-    scenario_toml: str, arm_name: str, patient_id: int, intervals: tuple[float, ...]
-) -> pd.DataFrame:
+def _outcome(scenario_toml: str, arm_name: str, patient_id: int, intervals: tuple[float, ...]) -> pd.DataFrame:
     """simulate_protocol for one patient, once per session spacing (rows in ``intervals`` order)."""
     from mhtcdt.decision.checks import protocol_for_arm
     from mhtcdt.decision.scenario import parse_scenario_text
@@ -55,9 +53,7 @@ def _outcome(
     for interval in intervals:
         spec = arm if interval <= 0 else arm.model_copy(update={"session_interval_hours": float(interval)})
         out = simulate_protocol(patient, protocol_for_arm(spec), seed)
-        rows.append(
-            out.assign(session_interval_hours=arm.session_interval_hours if interval <= 0 else interval)
-        )
+        rows.append(out.assign(session_interval_hours=arm.session_interval_hours if interval <= 0 else interval))
     return pd.concat(rows, ignore_index=True)
 
 
@@ -114,9 +110,7 @@ def render() -> None:
 
     st.subheader("Heating and thermal dose")
     m = st.columns(5)
-    m[0].metric(
-        "T90 (first session)", f"{base.t90_C:.1f} °C", help="Temperature exceeded by 90 % of the tumour."
-    )
+    m[0].metric("T90 (first session)", f"{base.t90_C:.1f} °C", help="Temperature exceeded by 90 % of the tumour.")
     m[1].metric("T50 / T10", f"{base.t50_C:.1f} / {base.t10_C:.1f} °C")
     m[2].metric("CEM43 at T90, all sessions", f"{base.cem43_t90_min:.1f} min")
     m[3].metric(

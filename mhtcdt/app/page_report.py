@@ -21,8 +21,8 @@ def _figure_file(key: str, name: str, fmt: str, _result: Any) -> bytes:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _html(key: str, _result: Any, _psa_summary: Any) -> str:
-    return html_report.build_html_report(_result, _psa_summary)
+def _html(key: str, _result: Any, _psa: Any) -> str:
+    return html_report.build_html_report(_result, _psa)
 
 
 def render() -> None:
@@ -75,8 +75,8 @@ def render() -> None:
 
     st.subheader("HTML report (CHEERS 2022)")
     with state.guard():
-        psa_summary = psa_view.psa_summary_table(scenario)
-        page = _html(key + ("-psa" if psa_summary is not None else ""), result, psa_summary)
+        psa = psa_view.psa_result(scenario, result)
+        page = _html(key + ("-psa" if psa is not None else ""), result, psa)
         st.download_button(
             "Download the HTML report",
             page.encode("utf-8"),
@@ -84,7 +84,7 @@ def render() -> None:
             mime="text/html",
             key="dl_html",
         )
-        entries = html_report.checklist(psa_summary is not None)
+        entries = html_report.checklist(psa is not None)
         done = sum(e.status == html_report.REPORTED for e in entries)
         st.caption(
             f"CHEERS 2022: {done} of {len(entries)} items reported from the run; the others are marked "

@@ -1,14 +1,17 @@
-"""Probabilistic sensitivity analysis on the cost-effectiveness page (when the package provides it).
+"""Probabilistic sensitivity analysis on the cost-effectiveness and report pages.
 
-The scenario-level PSA belongs to the decision layer; this module only looks it up, runs it in
-the worker and shows its results. Without it the page shows the deterministic analysis and says
-that no probability is available; nothing is estimated here.
+The analysis is :func:`mhtcdt.decision.psa.run_psa` (run in the worker process, once per scenario
+and seed); the figures are :mod:`mhtcdt.economics.plots`. This module only runs, looks up and shows
+them; nothing is estimated here.
 """
 
 from __future__ import annotations
 
 import importlib
 from typing import Any
+
+import pandas as pd
+import streamlit as st
 
 
 def psa_api() -> Any | None:
@@ -20,28 +23,89 @@ def psa_api() -> Any | None:
     return module if hasattr(module, "run_psa") else None
 
 
-def psa_result(scenario) -> Any | None:
-    """The PSA result of ``scenario`` (run in the worker once per input), or None if unavailable."""
-    if psa_api() is None:
+def psa_result(scenario, result: Any) -> Any | None:
+    """The :class:`~mhtcdt.decision.psa.PSAResult` of a pipeline result (computed in the worker once
+    per scenario and seed), or None if unavailable or failed (the problem is then shown)."""
+    if psa_api() is None or result is None:
         return None
     from mhtcdt.app import state
 
     text = state.scenario_toml(scenario)
     key = "psa-" + state.input_key(text, scenario.seed)
-    return state.run_job(
-        key, "mhtcdt.app.tasks:run_psa_task", text, scenario.seed, label="Probabilistic sensitivity analysis"
-    )
+    return state.run_job(key, "mhtcdt.app.tasks:run_psa_task", result, label="Probabilistic sensitivity analysis")
 
 
-def probability_cost_effective(psa: Any, wtp: float) -> tuple[str, float] | None:
-    """(strategy with the highest expected net benefit, its probability of being cost-effective)."""
-    return None
+def psa_key(scenario) -> str:
+    from mhtcdt.app import state
+
+    return "psa-" + state.input_key(state.scenario_toml(scenario), scenario.seed)
+
+
+def psa_done(scenario) -> Any | None:
+    """The finished PSA result of ``scenario`` if there is one (never starts a run)."""
+    from mhtcdt.app import state
+
+    status = state.job_manager().status(psa_key(scenario))
+    return status.result if status is not None and status.state == "done" else None
+
+
+def probability_cost_effective(psa: Any, wtp: float) -> tuple[str, float]:
+    """(strategy with the highest expected net benefit at ``wtp``, its probability of being right)."""
+    return psa.optimal(float(wtp))
+
+
+def summary_table(psa: Any, wtp: float) -> pd.DataFrame:
+    """Per strategy: mean cost and QALYs (95 % intervals over the draws), P(cost-effective) at ``wtp``."""
+    table = psa.summary()
+    prob = psa.probability_cost_effective(float(wtp))
+    table["p_cost_effective"] = table["strategy"].map(prob).astype(float)
+    return table
 
 
 def render_psa_sections(psa: Any, wtp: float, currency: str) -> None:
     """CE-plane cloud, CEAC/CEAF, tornado, EVPI/EVPPI and value-based price from the PSA result."""
+    from mhtcdt.economics import plots
 
-
-def psa_summary_table(scenario) -> Any | None:
-    """A small table summarising the PSA for the HTML report, or None when no PSA is available."""
-    return None
+    st.subheader(f"Uncertainty ({psa.n_draws:,} probabilistic draws)")
+    for note in psa.notes:
+        st.caption(note)
+    st.dataframe(summary_table(psa, wtp), hide_index=True, width="stretch", key="psa_summary")
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Cost-effectiveness plane** (each dot one draw; × the mean)")
+        st.pyplot(plots.ce_plane_figure(psa.ce_plane(), wtp, currency=currency))
+    with right:
+        st.markdown("**Acceptability curve and frontier** (CEAC / CEAF)")
+        st.pyplot(plots.ceac_figure(psa.ceac, currency=currency))
+    left, right = st.columns(2)
+    with left:
+        st.markdown(
+            f"**Tornado**: incremental net monetary benefit of '{psa.focal}' vs '{psa.reference}' "
+            f"at {currency} {psa.willingness_to_pay:,.0f}/QALY (one-way ranges of the scenario)"
+        )
+        if len(psa.tornado):
+            st.pyplot(plots.tornado_figure(psa.tornado, outcome_label=f"incremental NMB [{currency}]"))
+        else:
+            st.caption("No one-way ranges in the scenario ([[economics.uncertainty]]), so no tornado.")
+    with right:
+        st.markdown("**Expected value of perfect information** per patient")
+        st.pyplot(plots.evpi_figure(psa.evpi, currency=currency))
+    left, right = st.columns(2)
+    with left:
+        st.markdown(
+            f"**EVPPI** per patient at {currency} {psa.willingness_to_pay:,.0f}/QALY "
+            "(which uncertainty is worth resolving)"
+        )
+        st.dataframe(psa.evppi, hide_index=True, width="stretch", key="psa_evppi")
+    with right:
+        st.markdown("**Value-based price** of the MHT course")
+        if psa.value_based_price is None:
+            st.caption(
+                "Not defined for this comparison (the focal strategy is not an MHT arm compared with a "
+                "non-MHT reference)."
+            )
+        else:
+            st.metric(
+                f"price at which the ICER equals {currency} {psa.willingness_to_pay:,.0f}/QALY",
+                f"{currency} {psa.value_based_price:,.0f}",
+            )

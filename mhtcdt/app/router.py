@@ -31,9 +31,7 @@ PAGES: list[tuple[str, str, str, str]] = [
 
 def main() -> None:
     """Configure the page, register the pages and run the selected one."""
-    st.set_page_config(
-        page_title="mhtcdt: MHT-CDT decision support", page_icon=":material/thermostat:", layout="wide"
-    )
+    st.set_page_config(page_title="mhtcdt: MHT-CDT decision support", page_icon=":material/thermostat:", layout="wide")
     pages = [
         st.Page(_HERE / file, title=title, icon=icon, url_path=url, default=(i == 0))
         for i, (file, title, icon, url) in enumerate(PAGES)
@@ -41,8 +39,10 @@ def main() -> None:
     selected = st.navigation(pages)
     from mhtcdt.app.sidebar import render_sidebar
 
-    render_sidebar()
-    selected.run()
+    try:
+        selected.run()
+    finally:  # drawn after the page so that it shows the state the page has just produced
+        render_sidebar()
 
 
 if __name__ == "__main__":

@@ -96,9 +96,7 @@ def show_problem(exc: BaseException) -> None:
     if kind == "input":
         show_input_lines(lines)
     elif kind == "model":
-        st.error(
-            f"**The model could not compute this case:** {'; '.join(lines)}", icon=":material/calculate:"
-        )
+        st.error(f"**The model could not compute this case:** {'; '.join(lines)}", icon=":material/calculate:")
     else:
         st.error(
             f"**Something went wrong inside the application** ({'; '.join(lines)}). "

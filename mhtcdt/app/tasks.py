@@ -23,3 +23,10 @@ def run_pipeline_task(scenario_toml: str, seed: int | None = None, *, progress: 
     from mhtcdt.decision.pipeline import run_pipeline
 
     return run_pipeline(_scenario(scenario_toml), seed=seed, progress=progress)
+
+
+def run_psa_task(result: Any, *, progress: Progress) -> Any:
+    """``mhtcdt.decision.psa.run_psa`` on a pipeline result (the scenario's own number of draws)."""
+    from mhtcdt.decision.psa import run_psa
+
+    return run_psa(result, progress=progress)

@@ -107,15 +107,24 @@ def browser():
         b.close()
 
 
-def _settle(page, ready_text: str, timeout_s: float) -> float:
-    """Wait until ``ready_text`` is visible and the app is no longer running; return the seconds waited."""
+def _settle(page, ready_text: str, timeout_s: float, errors_expected: bool = False) -> float:
+    """Wait until ``ready_text`` is on the page (or an error box appears) and the script run is over;
+    return the seconds waited. Unexpected in-page errors fail the test with their text."""
     t0 = time.monotonic()
-    page.get_by_text(ready_text, exact=False).first.wait_for(state="visible", timeout=timeout_s * 1000)
+    page.wait_for_function(
+        "([text, stopOnError]) => document.body.innerText.includes(text)"
+        " || (stopOnError && document.querySelector('[data-testid=\"stAlertContentError\"]'))",
+        arg=[ready_text, not errors_expected],
+        timeout=timeout_s * 1000,
+    )
     # The status widget ("Running...") disappears when the script run is over.
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_s * 1000
     )
-    page.wait_for_timeout(300)  # let images (matplotlib PNGs) paint
+    page.wait_for_timeout(400)  # let images (matplotlib PNGs) paint
+    if not errors_expected:
+        errors = page.locator("[data-testid='stAlertContentError']")
+        assert errors.count() == 0, errors.first.inner_text()
     return time.monotonic() - t0
 
 
@@ -129,7 +138,7 @@ def _verdict(page) -> str:
 
 def test_every_page_and_a_changed_assumption(server, browser):
     out = _artifacts()
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = browser.new_page(viewport={"width": 1400, "height": 2000})
     page.goto(server, wait_until="domcontentloaded")
     timings: dict[str, float] = {}
     for i, (link, ready) in enumerate(PAGES):
@@ -169,7 +178,7 @@ def test_every_page_and_a_changed_assumption(server, browser):
     box = page.locator("textarea").first
     box.fill("kps >= 60\ntumour_size <= 3")
     box.press("Control+Enter")
-    page.get_by_text("unknown column", exact=False).first.wait_for(timeout=30_000)
+    _settle(page, "unknown column", timeout_s=60, errors_expected=True)
     _assert_no_traceback(page, "Patients with a bad criterion")
     page.screenshot(path=str(out / "page_2b_patients_bad_criterion.png"), full_page=True)
 

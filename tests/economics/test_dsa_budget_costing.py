@@ -166,3 +166,34 @@ def test_costing_bad_input():
             default_mht_inputs(tumour_volume_cm3=1.0, dose_mg_Fe_per_cm3=3.0, n_sessions=6, session_minutes=60.0),
             perspective="hospital",
         )
+
+
+def test_dsa_of_a_psm_runs_all_scenarios_as_draws():
+    from mhtcdt.economics import run_partitioned_survival_draws
+
+    t = np.arange(0.0, 121.0)
+    pfs = np.exp(-np.outer([0.08, 0.06], t))
+    os_ = np.exp(-np.outer([0.03, 0.025], t))
+
+    def inmb(p):
+        n = len(p["u_pf"])
+        util = np.stack([p["u_pf"], p["u_pd"]], axis=1)[:, None, :]
+        res = run_partitioned_survival_draws(
+            ["soc", "new"],
+            t,
+            np.broadcast_to(pfs, (n, 2, t.size)),
+            np.broadcast_to(os_, (n, 2, t.size)),
+            state_cost_per_month=[1000, 2000],
+            utilities_per_year=util,
+            one_off_cost=np.stack([np.zeros(n), p["price"]], axis=1),
+        )
+        return 30000 * (res.qalys[:, 1] - res.qalys[:, 0]) - (res.cost[:, 1] - res.cost[:, 0])
+
+    base = {"u_pf": 0.8, "u_pd": 0.6, "price": 20000.0}
+    ranges = {"u_pf": (0.73, 0.89), "u_pd": (0.59, 0.73), "price": (10000.0, 30000.0)}
+    fast = one_way_dsa(inmb, base, ranges)
+    slow = one_way_dsa(inmb, base, ranges, vectorised=False)
+    np.testing.assert_allclose(fast[["outcome_low", "outcome_high"]], slow[["outcome_low", "outcome_high"]], rtol=1e-12)
+    assert fast.set_index("parameter").loc["price", "swing"] == pytest.approx(20000.0)
+    price = threshold_value(inmb, base, "price", (0.0, 200000.0))
+    assert inmb({k: np.array([v]) for k, v in {**base, "price": price}.items()})[0] == pytest.approx(0, abs=1e-6)

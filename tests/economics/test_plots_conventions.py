@@ -89,3 +89,15 @@ def test_figures_have_the_expected_artists():
     assert len(fig.axes[0].collections) == 3
     with pytest.raises(InputError):
         occupancy_figure(t, np.ones((4, 3)), ["a", "b", "c"])
+
+
+def test_trace_figure_from_markov_result():
+    from mhtcdt.economics import MarkovStrategy, run_markov
+    from mhtcdt.economics.plots import trace_figure
+
+    p = np.array([[0.8, 0.15, 0.05], [0.0, 0.9, 0.1], [0, 0, 1]])
+    res = run_markov(["well", "sick", "dead"], [MarkovStrategy("x", p)], [1, 0, 0], n_cycles=10)
+    fig = trace_figure(res.trace_frame("x"))
+    ax = fig.axes[0]
+    assert len(ax.collections) == 3
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["well", "sick", "dead"]

@@ -34,7 +34,8 @@ Parametric survival curves (:mod:`.survival`, vectorised over draws: params (D, 
     ``exponential``, ``weibull``, ``loglogistic``, ``lognormal``, ``gompertz``,
     ``weibull_from_coefficients`` (import ``mhtcdt.economics.survival``).
 Results (:mod:`.results`)
-    ``DrawResults`` (arrays (D, S); ``.summary()`` -> per-strategy DataFrame, contract section 5).
+    ``DrawResults`` (arrays (D, S); ``.summary()`` -> per-strategy DataFrame of means, contract
+    section 5; ``.draw(d)``; ``.uncertainty(level=0.95)`` -> mean, sd, interval per quantity).
 Incremental analysis (:mod:`.incremental`)
     ``incremental_analysis(results_df, cost="cost", effect="qalys") -> DataFrame`` with
     ``strategy, cost, qalys, inc_cost, inc_qalys, icer, status`` (strong/extended dominance).
@@ -46,6 +47,7 @@ Value of information (:mod:`.voi`)
     ``evppi(cost, effect, parameters, wtp) -> DataFrame`` (Strong-Oakley regression, with SE).
 Sensitivity and thresholds (:mod:`.dsa`)
     ``one_way_dsa(model, base, ranges, vectorised=True) -> DataFrame`` (tornado data),
+    ``two_way_dsa(model, base, (name_x, values), (name_y, values)) -> DataFrame``,
     ``threshold_value(model, base, parameter, bounds, target=0)`` (e.g. value-based price),
     ``value_based_price(inc_cost, inc_qalys, wtp, current_price, units_per_patient)``.
 Budget impact (:mod:`.budget`)
@@ -88,7 +90,7 @@ from mhtcdt.economics.costing import (
     micro_costing_ranges,
     threshold_particle_price,
 )
-from mhtcdt.economics.dsa import one_way_dsa, threshold_value, value_based_price
+from mhtcdt.economics.dsa import one_way_dsa, threshold_value, two_way_dsa, value_based_price
 from mhtcdt.economics.incremental import efficient_frontier, incremental_analysis, optimal_strategy_at
 from mhtcdt.economics.markov import (
     CostCategory,
@@ -143,6 +145,7 @@ __all__ = [
     "one_way_dsa",
     "threshold_particle_price",
     "threshold_value",
+    "two_way_dsa",
     "value_based_price",
     "Beta",
     "Dirichlet",

@@ -13,7 +13,7 @@ float64 (= |outcome_high - outcome_low|).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -83,6 +83,35 @@ def one_way_dsa(
         ],
     )
     return df.sort_values("swing", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def two_way_dsa(
+    model: Model,
+    base: Mapping[str, float],
+    x: tuple[str, Sequence[float]],
+    y: tuple[str, Sequence[float]],
+    *,
+    vectorised: bool = True,
+) -> pd.DataFrame:
+    """Two-way DSA over a grid of two parameters (the others at base), all grid points in one
+    vectorised call.  Returns a long DataFrame: ``<x name>``, ``<y name>``, ``outcome`` float64."""
+    (name_x, vals_x), (name_y, vals_y) = x, y
+    for name in (name_x, name_y):
+        if name not in base:
+            raise InputError("parameter", name, f"unknown parameter; base has {list(base)}")
+    if name_x == name_y:
+        raise InputError("y", name_y, "the two parameters must differ")
+    gx = as_finite(vals_x, f"values.{name_x}")
+    gy = as_finite(vals_y, f"values.{name_y}")
+    if gx.ndim != 1 or gy.ndim != 1 or gx.size == 0 or gy.size == 0:
+        raise InputError("values", (gx.shape, gy.shape), "needs two non-empty 1-D value lists")
+    xx, yy = np.meshgrid(gx, gy, indexing="ij")
+    n = xx.size
+    scen = {k: np.full(n, float(v)) for k, v in base.items()}
+    scen[name_x] = xx.ravel()
+    scen[name_y] = yy.ravel()
+    out = _evaluate(model, scen, vectorised)
+    return pd.DataFrame({name_x: xx.ravel(), name_y: yy.ravel(), "outcome": out})
 
 
 def threshold_value(

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from mhtcdt.errors import InputError
+
 RESULT_COLUMNS = (
     "strategy",
     "cost",
@@ -66,6 +68,22 @@ class DrawResults:
     def summary(self) -> pd.DataFrame:
         """Per-strategy DataFrame of the means over draws."""
         return self._frame(lambda a: a.mean(axis=0))
+
+    def uncertainty(self, level: float = 0.95) -> pd.DataFrame:
+        """Long table over draws: ``strategy`` str, ``quantity`` str (cost, life_years, qalys and
+        the undiscounted twins), ``mean``, ``sd``, ``lower``, ``upper`` float64 (equal-tailed
+        interval at ``level``)."""
+        if not 0 < level < 1:
+            raise InputError("level", level, "must be in (0, 1)")
+        rows = []
+        q = [(1 - level) / 2, (1 + level) / 2]
+        for name in RESULT_COLUMNS[1:]:
+            arr = getattr(self, name)
+            lo, hi = np.quantile(arr, q, axis=0)
+            sd = arr.std(axis=0, ddof=1) if arr.shape[0] > 1 else np.zeros(arr.shape[1])
+            for k, strat in enumerate(self.strategies):
+                rows.append((strat, name, float(arr[:, k].mean()), float(sd[k]), float(lo[k]), float(hi[k])))
+        return pd.DataFrame(rows, columns=["strategy", "quantity", "mean", "sd", "lower", "upper"])
 
     def _frame(self, reduce) -> pd.DataFrame:
         data: dict[str, object] = {"strategy": list(self.strategies)}

@@ -197,3 +197,32 @@ def test_dsa_of_a_psm_runs_all_scenarios_as_draws():
     assert fast.set_index("parameter").loc["price", "swing"] == pytest.approx(20000.0)
     price = threshold_value(inmb, base, "price", (0.0, 200000.0))
     assert inmb({k: np.array([v]) for k, v in {**base, "price": price}.items()})[0] == pytest.approx(0, abs=1e-6)
+
+
+def test_two_way_dsa_grid():
+    from mhtcdt.economics import two_way_dsa
+
+    out = two_way_dsa(_inmb_model, BASE, ("gain", [0.3, 0.5, 0.7]), ("price", [5000.0, 10000.0]))
+    assert len(out) == 6 and list(out.columns) == ["gain", "price", "outcome"]
+    row = out[(out["gain"] == 0.7) & (out["price"] == 10000.0)]
+    assert row["outcome"].iloc[0] == pytest.approx(30000 * 0.7 * 0.7 - 11000)
+    loop = two_way_dsa(_inmb_model, BASE, ("gain", [0.3, 0.5, 0.7]), ("price", [5000.0, 10000.0]), vectorised=False)
+    np.testing.assert_allclose(loop["outcome"], out["outcome"])
+    with pytest.raises(InputError):
+        two_way_dsa(_inmb_model, BASE, ("gain", [0.3]), ("gain", [0.5]))
+
+
+def test_draw_results_uncertainty_table():
+    from mhtcdt.economics import DrawResults
+
+    rng = np.random.default_rng(np.random.SeedSequence(3))
+    arrays = {
+        k: rng.normal(10, 2, (4000, 2))
+        for k in ("cost", "life_years", "qalys", "cost_undiscounted", "life_years_undiscounted", "qalys_undiscounted")
+    }
+    table = DrawResults(strategies=["a", "b"], **arrays).uncertainty()
+    row = table[(table["strategy"] == "b") & (table["quantity"] == "qalys")].iloc[0]
+    assert row["mean"] == pytest.approx(arrays["qalys"][:, 1].mean())
+    assert row["lower"] == pytest.approx(np.quantile(arrays["qalys"][:, 1], 0.025))
+    assert row["lower"] < row["mean"] < row["upper"]
+    assert len(table) == 2 * 6

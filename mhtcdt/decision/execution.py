@@ -320,7 +320,7 @@ def _open_backend(executor: Any, scheduler: str | None, n_workers: int | None) -
     if _is_dask_client(executor):
         return _DaskBackend(executor, owned=False)
     if isinstance(executor, cf.ProcessPoolExecutor):
-        return _ProcessBackend(getattr(executor, "_max_workers", 1), None, pool=executor)
+        return _ProcessBackend(getattr(executor, "_max_workers", 1), 1, pool=executor)
     if isinstance(executor, cf.Executor):
         raise InputError("executor", type(executor).__name__,
                          "only ProcessPoolExecutor, a distributed.Client or an executor name are accepted")
@@ -338,6 +338,13 @@ def _open_backend(executor: Any, scheduler: str | None, n_workers: int | None) -
             "scheduler", spec.scheduler_address, f"cannot reach the Dask scheduler: {exc}"
         ) from exc
     return _DaskBackend(client, owned=True)
+
+
+def local_process_pool(n_workers: int | None = None, numba_threads: int | None = 1) -> cf.ProcessPoolExecutor:
+    """A ``ProcessPoolExecutor`` set up like the ``"processes"`` executor (forkserver/spawn, thread caps),
+    to keep warm across several :func:`map_chunks` calls (pass it as ``executor``). Shut it down after use."""
+    return cf.ProcessPoolExecutor(max_workers=n_workers or usable_cores(), mp_context=_mp_context(),
+                                  initializer=_worker_init, initargs=(numba_threads,))
 
 
 def local_dask_cluster(n_workers: int = 2, **kwargs: Any) -> Any:

@@ -17,7 +17,7 @@ InputError naming the distribution field and value):
 Sampling
 --------
 :func:`sample_psa` returns ``{name: array}`` with the draw index first.  Every parameter has its
-own random stream keyed by (seed, crc32(name), block of 4096 draws), so (a) adding a parameter does
+own random stream keyed by (seed, crc32(name), block of 65,536 draws), so (a) adding a parameter does
 not change the draws of the others, and (b) draws ``start .. start+n-1`` are identical whether
 sampled in one call or in chunks.
 """
@@ -33,7 +33,7 @@ import numpy as np
 
 from mhtcdt.errors import InputError
 
-BLOCK_SIZE = 4096
+BLOCK_SIZE = 1 << 16
 Z_975 = 1.959963984540054
 
 
@@ -278,7 +278,12 @@ class MultivariateNormal(Distribution):
 
     def sample(self, rng, n):
         z = rng.standard_normal((n, self.mean_vector.size))
-        return self.mean_vector + z @ self._chol.T
+        # explicit row-wise sum instead of a BLAS matmul: BLAS kernels differ with the number of
+        # rows in the last bit, which would make draws depend on chunking
+        out = np.broadcast_to(self.mean_vector, z.shape).copy()
+        for k in range(z.shape[1]):
+            out += z[:, k, None] * self._chol[:, k][None, :]
+        return out
 
 
 class EmpiricalDraws(Distribution):
@@ -339,7 +344,11 @@ def sample_psa(
         blocks = []
         for b in range(first, last + 1):
             rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(key, b)))
-            blocks.append(dist.sample(rng, BLOCK_SIZE))
+            # only the prefix of the block that is needed: numpy fills arrays element by element
+            # (row by row for vectors), so the first m draws of a block do not depend on how many
+            # are drawn after them (checked by the chunking tests for every distribution)
+            need = min(BLOCK_SIZE, start + n_draws - b * BLOCK_SIZE)
+            blocks.append(dist.sample(rng, need))
         arr = np.concatenate(blocks, axis=0) if len(blocks) > 1 else blocks[0]
         off = start - first * BLOCK_SIZE
         out[name] = arr[off : off + n_draws]

@@ -52,16 +52,26 @@ def test_moments_match_scipy_parameterisation():
     assert ln2.mean == pytest.approx(3.0)
 
 
-def test_chunked_sampling_equals_one_call():
-    dists = {
-        "g": Gamma(10, 2),
-        "d": Dirichlet([10, 5, 0, 1]),
-        "m": MultivariateNormal([0, 1], [[1, 0.5], [0.5, 2]]),
-    }
-    full = sample_psa(dists, 10_000, seed=9)
-    parts = [sample_psa(dists, 3_000, seed=9, start=s) for s in (0, 3_000, 6_000)]
-    parts.append(sample_psa(dists, 1_000, seed=9, start=9_000))
-    for k in dists:
+ALL_KINDS = {
+    "g": Gamma(10, 2),
+    "g_small_shape": Gamma(1, 3),  # shape < 1 branch of the gamma sampler
+    "b": Beta(0.3, 0.1),
+    "ln": LogNormal(0.0, 0.5),
+    "n": Normal(1.0, 2.0),
+    "u": Uniform(0.0, 1.0),
+    "d": Dirichlet([10, 5, 0, 1]),
+    "d_small": Dirichlet([0.3, 0.2, 0.5]),
+    "m": MultivariateNormal([0, 1], [[1, 0.5], [0.5, 2]]),
+    "e": EmpiricalDraws(np.arange(20.0).reshape(10, 2)),
+}
+
+
+@pytest.mark.parametrize("total, cuts", [(10_000, (3_000, 6_000, 9_000)), (70_000, (1, 65_535, 65_537))])
+def test_chunked_sampling_equals_one_call(total, cuts):
+    full = sample_psa(ALL_KINDS, total, seed=9)
+    edges = (0, *cuts, total)
+    parts = [sample_psa(ALL_KINDS, b - a, seed=9, start=a) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    for k in ALL_KINDS:
         np.testing.assert_array_equal(np.concatenate([p[k] for p in parts]), full[k])
 
 

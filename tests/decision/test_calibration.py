@@ -71,9 +71,7 @@ def test_procedure_reproduces_targets_generated_from_known_parameters(tmp_path):
             key + str(spec["criteria"]),
             calibration.build_population(spec, 800, np.random.SeedSequence(5, spawn_key=(3, len(pop)))),
         )
-        arms[name] = calibration.arm_with_physics(
-            name, spec, pop[key + str(spec["criteria"])], 5, lq_test_physics
-        )
+        arms[name] = calibration.arm_with_physics(name, spec, pop[key + str(spec["criteria"])], 5, lq_test_physics)
     problem = calibration.CalibrationProblem(arms, targets, base, 5)
     values = problem.stats(truth)
     raw = tomllib.loads(calibration.TARGETS_PATH.read_text())
@@ -146,3 +144,29 @@ def test_cli_bad_input_one_line_per_problem(capsys):
     assert args.handler(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert any("--alpha" in line for line in err) and any("--replicates" in line for line in err)
+
+
+@pytest.mark.slow
+def test_versioned_calibration_reproduced_with_the_real_physics():
+    """Re-simulate every calibration arm with the real physics and the calibrated parameters: each target
+    is inside its acceptance interval (slow: runs the physics unless its cache is current)."""
+    doc = tomllib.loads(outcome.DEFAULT_CALIBRATION_PATH.read_text())
+    seed, n_screened = doc["meta"]["seed"], doc["meta"]["n_screened"]
+    arms_spec, targets = calibration.load_targets()
+    pops, arms = {}, {}
+    for name in sorted({t.arm for t in targets}):
+        spec = arms_spec[name]
+        key = (
+            spec.get("derived_from", spec["indication"]),
+            tuple(spec["criteria"]),
+            tuple(sorted(spec.get("set_columns", {}).items())),
+        )
+        if key not in pops:
+            pops[key] = calibration.build_population(
+                spec, n_screened, np.random.SeedSequence(seed, spawn_key=(3, len(pops)))
+            )
+        arms[name] = calibration.arm_with_physics(name, spec, pops[key], seed)
+    params = outcome.load_outcome_params()
+    problem = calibration.CalibrationProblem(arms, targets, params, seed)
+    table = calibration.targets_table(problem, params.free)
+    assert table["within"].all(), calibration.format_table(table)

@@ -2,13 +2,13 @@
 
 import argparse
 import math
+import tomllib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import tomli_w
-import tomllib
 
 from mhtcdt.decision import calibration, cli_trial, outcome
 

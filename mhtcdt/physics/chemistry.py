@@ -41,12 +41,12 @@ Public API
 from __future__ import annotations
 
 import math
+import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-import tomllib
 from scipy.integrate import solve_ivp
 
 from mhtcdt.errors import InputError, ModelError
@@ -107,23 +107,22 @@ N_RATES = 24
     P_BASAL_INIT,
     P_KM_LOOH,
     P_GPX4_ACTIVE,
-    P_LETHAL_LOOH,
+    P_LETHAL_FRACTION,
     P_HILL,
     P_HMAX,
     P_HEAT_ROS,
     P_FE2_FRAC_RELEASE,
     P_METAL_EQ,
     P_LH0,
-) = range(23)
-N_SCALARS = 23
+    P_K_REPAIR,
+) = range(24)
+N_SCALARS = 24
 
 # ---------------------------------------------------------------- state indices (full mechanism)
 S_FE2, S_FE3, S_H2O2, S_OH, S_SO, S_GSH, S_GSSG, S_LOOH, S_LH, S_FEP, S_O2 = range(11)
 S_OH_CUM, S_OMEGA_F, S_OMEGA_I = 11, 12, 13
 N_FULL = 14
-OH_CUM_SCALE = (
-    1.0e9  # the OH-exposure state integrates 1e9*[OH] (M) so it has the magnitude of concentrations
-)
+OH_CUM_SCALE = 1.0e9  # the OH-exposure state integrates 1e9*[OH] (M) so it has the magnitude of concentrations
 SPECIES_NAMES = ("Fe2", "Fe3", "H2O2", "OH", "SO", "GSH", "GSSG", "LOOH", "LH", "FeP", "O2")
 
 
@@ -275,9 +274,7 @@ def pack_parameters(c: ChemistryConditions) -> tuple[np.ndarray, np.ndarray, np.
             * 10.0 ** (-cv("dissolution_pH_order") * (ph_lys - 4.75))
         )
         k_ref[R_DISS] = _override(a, ov, "agent.dissolution_per_s", k_diss_body)
-        k_ref[R_SURF] = _override(
-            a, ov, "agent.surface_peroxidase_k_per_M_s", a["surface_peroxidase_k_per_M_s"]
-        )
+        k_ref[R_SURF] = _override(a, ov, "agent.surface_peroxidase_k_per_M_s", a["surface_peroxidase_k_per_M_s"])
         h2o2_boost = a["h2o2_production_boost_uM_per_s"] * 1e-6
         fe2_frac = a["fe2_fraction_released"]
         metal_eq = a["fenton_metal_equivalent"]
@@ -302,7 +299,7 @@ def pack_parameters(c: ChemistryConditions) -> tuple[np.ndarray, np.ndarray, np.
     s[P_BASAL_INIT] = fv("basal_initiation_M_per_s")
     s[P_KM_LOOH] = fv("gpx4_Km_looh_M")
     s[P_GPX4_ACTIVE] = gpx4_active
-    s[P_LETHAL_LOOH] = fv("lethal_looh_M")
+    s[P_LETHAL_FRACTION] = fv("lethal_peroxidised_fraction")
     s[P_HILL] = fv("death_hill")
     s[P_HMAX] = fv("max_death_rate_per_h") / 3600.0
     s[P_HEAT_ROS] = _override(
@@ -311,6 +308,7 @@ def pack_parameters(c: ChemistryConditions) -> tuple[np.ndarray, np.ndarray, np.
     s[P_FE2_FRAC_RELEASE] = _override({}, ov, "agent.fe2_fraction_released", fe2_frac)
     s[P_METAL_EQ] = _override({}, ov, "agent.fenton_metal_equivalent", metal_eq)
     s[P_LH0] = fv("pufa_pool_M")
+    s[P_K_REPAIR] = fv("membrane_repair_per_s")
     return k_ref, ea, t_refs, s
 
 
@@ -358,9 +356,7 @@ def initial_state(
     return y
 
 
-def full_rates(
-    y: np.ndarray, k: np.ndarray, s: np.ndarray, temperature_C: float
-) -> tuple[np.ndarray, np.ndarray]:
+def full_rates(y: np.ndarray, k: np.ndarray, s: np.ndarray, temperature_C: float) -> tuple[np.ndarray, np.ndarray]:
     """(reaction rates r [M/s], stoichiometry matrix N [species x reactions]) of the full mechanism.
 
     Written as an explicit reaction table (independent of the hand-coded fast path).
@@ -408,6 +404,7 @@ def full_rates(
         (s[P_K_SEQ] * (fe3 - s[P_FE3_BASAL]), {S_FE3: -1}),
         (s[P_K_O2] * (s[P_O2_0] - o2), {S_O2: 1}),  # O2 supply/consumption
         (init, {S_LOOH: chain, S_LH: -chain}),  # initiation + propagation
+        (s[P_K_REPAIR] * (s[P_LH0] - lh), {S_LH: 1}),  # membrane PUFA repair / resynthesis
         (v_fel, {S_FE2: -1, S_FE3: 1, S_LOOH: chain - 1.0, S_LH: -chain}),  # Fe2+-driven LOOH branching
         (v_gpx4, {S_LOOH: -1, S_GSH: -2, S_GSSG: 1}),  # GPX4
     ]
@@ -425,8 +422,8 @@ def full_rhs(t: float, y: np.ndarray, k_ref, ea, t_refs, s, temperature_of_t) ->
     k = rate_constants(k_ref, ea, t_refs, temp)
     r, n = full_rates(y, k, s, temp)
     dy = n @ r
-    looh = max(y[S_LOOH], 0.0)
-    h = fp.death_hazard(looh, s[P_LETHAL_LOOH], s[P_HILL], s[P_HMAX])
+    peroxidised = 1.0 - max(y[S_LH], 0.0) / s[P_LH0]
+    h = fp.death_hazard(peroxidised, s[P_LETHAL_FRACTION], s[P_HILL], s[P_HMAX])
     dy[S_OH_CUM] = OH_CUM_SCALE * max(y[S_OH], 0.0)
     dy[S_OMEGA_F] = h
     dy[S_OMEGA_I] = h * fp.heat_ros_factor(temp, s[P_HEAT_ROS])
@@ -466,9 +463,7 @@ def temperature_interpolant(t_nodes_s: np.ndarray, temp_nodes_C: np.ndarray):
 
 def check_temperature_history(t_nodes_s: np.ndarray, temp_nodes_C: np.ndarray) -> None:
     if t_nodes_s.ndim != 1 or t_nodes_s.shape != temp_nodes_C.shape or t_nodes_s.size < 2:
-        raise InputError(
-            "temperature_history", t_nodes_s.shape, "need >= 2 matching (time, temperature) nodes"
-        )
+        raise InputError("temperature_history", t_nodes_s.shape, "need >= 2 matching (time, temperature) nodes")
     if np.any(np.diff(t_nodes_s) <= 0) or not np.all(np.isfinite(t_nodes_s)):
         raise InputError("temperature_history.t_s", "non-increasing", "times must be finite and increasing")
     if not np.all(np.isfinite(temp_nodes_C)) or np.any(temp_nodes_C < 20.0) or np.any(temp_nodes_C > 100.0):

@@ -10,12 +10,15 @@ lethal level. The terms, used by both the scipy oracle (chemistry.py) and the nu
     propagation     each initiation yields nu * [LH]/[LH]0 LOOH (chain length nu, PUFA pool LH)
     Fe2+ branching  v_Fe  = k_FeL [Fe2+][LOOH]  -> LO. starts a new chain (net nu*[LH]/[LH]0 - 1 LOOH)
     GPX4            v_G   = Vmax * a_GPX4 * GSH/(K_GSH + GSH) * LOOH/(K_L + LOOH)     (uses 2 GSH)
-    death hazard    h     = h_max * x^n / (1 + x^n),  x = [LOOH]/LOOH_lethal            [1/s]
+    PUFA repair     d[LH]/dt += k_rep ([LH]0 - [LH])   (membrane remodelling / resynthesis)
+    death hazard    h     = h_max * x^n / (1 + x^n),  x = P / P_lethal,  P = 1 - [LH]/[LH]0   [1/s]
     heat x ROS      h_int = h * s * max(0, T - 37)/6   (s = 0 by default; see data/chemistry.toml)
 
 The Fe2+-branching term makes peroxidation autocatalytic once nu * k_FeL [Fe2+] exceeds GPX4's
-first-order clearance Vmax/K_L: the threshold behaviour of ferroptosis. Surviving fraction of the
-element is ``exp(-integral h dt)``. All numbers are modelling assumptions (verified = false).
+first-order clearance Vmax/K_L: the threshold behaviour of ferroptosis. Death is tied to the peroxidised
+share of membrane PUFA (irreversible damage accumulated, repaired slowly), not to the momentary LOOH
+level: a faster or earlier burst is never less lethal (kill is monotone in heat, iron and GSH loss).
+Surviving fraction of the element is ``exp(-integral h dt)``. All numbers are modelling assumptions (verified = false).
 
 Units: concentrations in M (LOOH reported in uM), rates in M/s, hazards in 1/s.
 """
@@ -36,11 +39,12 @@ def gpx4_rate(vmax_active: float, gsh: float, k_gsh: float, looh: float, km_looh
 
 
 @njit(cache=True)
-def death_hazard(looh: float, lethal_looh: float, hill: float, h_max: float) -> float:
-    """Ferroptotic death hazard [1/s]: Hill function of LOOH relative to the lethal level."""
-    if looh <= 0.0:
+def death_hazard(peroxidised_fraction: float, lethal_fraction: float, hill: float, h_max: float) -> float:
+    """Ferroptotic death hazard [1/s]: Hill function of the peroxidised PUFA fraction relative to the lethal
+    fraction (half-maximal hazard there)."""
+    if peroxidised_fraction <= 0.0:
         return 0.0
-    x = (looh / lethal_looh) ** hill
+    x = (peroxidised_fraction / lethal_fraction) ** hill
     return h_max * x / (1.0 + x)
 
 

@@ -92,9 +92,7 @@ def combine_kill(
         "log10_kill_cdt": np.maximum(l2 - l1, 0.0),
         "log10_kill_interaction": np.maximum(lt - l2, 0.0),
     }
-    total = (
-        out["log10_kill_rt"] + out["log10_kill_heat"] + out["log10_kill_cdt"] + out["log10_kill_interaction"]
-    )
+    total = out["log10_kill_rt"] + out["log10_kill_heat"] + out["log10_kill_cdt"] + out["log10_kill_interaction"]
     out["log10_kill_total"] = total
     out["surviving_fraction"] = 10.0 ** (-total)
     for k, v in out.items():

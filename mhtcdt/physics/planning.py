@@ -47,14 +47,10 @@ def plan_dose(
     from mhtcdt.physics.protocol import _heat_sessions
 
     if not protocol.has_heat:
-        raise InputError(
-            "protocol.n_sessions", protocol.n_sessions, "dose planning needs heat sessions and an agent"
-        )
+        raise InputError("protocol.n_sessions", protocol.n_sessions, "dose planning needs heat sessions and an agent")
     defaults = planning_targets()
     target = (
-        defaults["target_cem43_t90_min_total"]
-        if target_cem43_t90_min_total is None
-        else target_cem43_t90_min_total
+        defaults["target_cem43_t90_min_total"] if target_cem43_t90_min_total is None else target_cem43_t90_min_total
     )
     lo, hi = defaults["dose_bounds"] if dose_bounds_mg_Fe_per_cm3 is None else dose_bounds_mg_Fe_per_cm3
     if not (math.isfinite(target) and target > 0):

@@ -13,7 +13,9 @@
    the particle deposit is divided into ``CHEMISTRY_GROUPS`` equal-volume radial groups, each run on its
    volume-mean temperature history;
 4. radiotherapy (LQ, repopulation, thermal radiosensitisation per shell and fraction);
-5. combination to tumour-level log10 kill by mechanism (:mod:`mhtcdt.physics.kill`).
+5. combination to tumour-level log10 kill by mechanism (:mod:`mhtcdt.physics.kill`); a share of the
+   clonogens infiltrates beyond the enhancing volume (``infiltrative_clonogen_fraction`` per indication,
+   radiobiology.toml) and receives RT only, which caps what heat and CDT can add.
 
 CDT has no clinical evidence: ``log10_kill_cdt`` is the consequence of scenario assumptions
 (data/chemistry.toml, data/agents.toml). Without ``cdt_agent`` the particle iron is not given any Fenton
@@ -58,7 +60,7 @@ from mhtcdt.physics import radiotherapy as rt
 CHEMISTRY_GROUPS = 3
 COOLDOWN_S = 900.0
 HEAT_DT_S = 10.0
-RECORD_EVERY_S = 60.0
+RECORD_EVERY_S = 120.0
 CELLS_IN_TUMOUR = 12
 CHUNK_PATIENTS = 2000
 _STREAM_SLP = 1
@@ -148,9 +150,7 @@ class Protocol(BaseModel):
         if self.np_dose_mg_Fe_per_cm3 is not None:
             d = self.np_dose_mg_Fe_per_cm3
             if not (math.isfinite(d) and 0.0 < d <= 100.0):
-                raise InputError(
-                    "np_dose_mg_Fe_per_cm3", d, "iron dose must lie in (0, 100] mg Fe per cm3 tumour"
-                )
+                raise InputError("np_dose_mg_Fe_per_cm3", d, "iron dose must lie in (0, 100] mg Fe per cm3 tumour")
             if self.agent is None and self.cdt_agent is None:
                 raise InputError("np_dose_mg_Fe_per_cm3", d, "a particle dose needs an agent or cdt_agent")
         if self.field_freq_kHz is not None and not (
@@ -175,8 +175,7 @@ class Protocol(BaseModel):
             raise InputError(
                 "session_minutes",
                 self.session_minutes,
-                f"sessions overlap: {self.session_minutes} min sessions every "
-                f"{self.session_interval_hours} h",
+                f"sessions overlap: {self.session_minutes} min sessions every {self.session_interval_hours} h",
             )
         if self.n_sessions > 0:
             if self.agent is None:
@@ -236,9 +235,7 @@ _NANOTHERM_HEAT = dict(
     session_minutes=60.0,
     session_interval_hours=84.0,
 )
-_RT_MAIER_HAUFF = dict(
-    rt_total_dose_Gy=30.0, rt_n_fractions=15, rt_fractions_per_week=5.0, rt_heat_interval_hours=1.0
-)
+_RT_MAIER_HAUFF = dict(rt_total_dose_Gy=30.0, rt_n_fractions=15, rt_fractions_per_week=5.0, rt_heat_interval_hours=1.0)
 _CDT = dict(cdt_agent="gox_hollow_iron_oxide")
 
 PRESETS: dict[str, dict] = {
@@ -262,8 +259,7 @@ PRESET_NOTES = {
     "rt_alone": "Maier-Hauff 2011 RT: median 30 Gy in 2 Gy fractions, 5 per week (15 fractions).",
     "mht_rt_nanotherm": "Maier-Hauff 2011: NanoTherm 0.25 mL/cm3 x 112 mg Fe/mL = 28 mg Fe/cm3, "
     "MFH 300F 100 kHz, 6 x 60 min twice weekly, titrated to 43 C at the margin, same RT (schedule recalled).",
-    "cdt_alone": "Scenario only (no clinical CDT evidence): GOx-loaded hollow iron oxide, 10 mg Fe/cm3, "
-    "no field.",
+    "cdt_alone": "Scenario only (no clinical CDT evidence): GOx-loaded hollow iron oxide, 10 mg Fe/cm3, no field.",
     "mht_cdt": "Scenario only: the GOx hollow iron oxide agent both heats and catalyses Fenton chemistry.",
     "mht_cdt_rt": "Scenario only: MHT + CDT with the Maier-Hauff RT schedule.",
     "mht_alone": "NanoTherm heat sessions without RT.",
@@ -303,9 +299,7 @@ def _check_patients(patients: pd.DataFrame) -> None:
 
 def _patient_rng(seed: int | np.random.SeedSequence, stream: int, patient_id: int) -> np.random.Generator:
     ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(int(seed))
-    return np.random.default_rng(
-        np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, stream, int(patient_id)))
-    )
+    return np.random.default_rng(np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, stream, int(patient_id))))
 
 
 def _typical_dose_mg_per_cm3(agent: str) -> float:
@@ -388,9 +382,7 @@ def _heat_sessions(p: pd.DataFrame, protocol: Protocol, dose: np.ndarray, seed) 
             field_exponent=calib.field_exponent,
             field_kA_per_m=fixed,
             control=control,
-            tumor_perfusion_mL_per_min_per_kg=p["tumor_perfusion_mL_per_min_per_kg"].to_numpy(np.float64)[
-                idx
-            ],
+            tumor_perfusion_mL_per_min_per_kg=p["tumor_perfusion_mL_per_min_per_kg"].to_numpy(np.float64)[idx],
             n_sessions=protocol.n_sessions,
             session_s=protocol.session_minutes * 60.0,
             cooldown_s=COOLDOWN_S,
@@ -548,9 +540,7 @@ def _particle_iron_mM(protocol: Protocol, dose_heat: np.ndarray, coverage: np.nd
         dose = (
             dose_heat
             if protocol.np_dose_mg_Fe_per_cm3 is None and protocol.agent
-            else np.full_like(
-                coverage, protocol.np_dose_mg_Fe_per_cm3 or _typical_dose_mg_per_cm3(protocol.cdt_agent)
-            )
+            else np.full_like(coverage, protocol.np_dose_mg_Fe_per_cm3 or _typical_dose_mg_per_cm3(protocol.cdt_agent))
         )
     else:
         dose = np.full_like(coverage, _typical_dose_mg_per_cm3(protocol.cdt_agent))
@@ -634,6 +624,9 @@ def _simulate_chunk(p: pd.DataFrame, protocol: Protocol, seed) -> pd.DataFrame:
         hmax = np.full(n, ch.BODY_TEMPERATURE_C)
         field = np.zeros(n)
         safety_ok = np.ones(n, dtype=bool)
+    weights, ln_heat, ln_cdt, ln_rt_h, ln_ros = _add_infiltrative_element(
+        rb.infiltrative_clonogen_fraction, weights, ln_rt37, ln_heat, ln_cdt, ln_rt_h, ln_ros
+    )
     kills = kl.combine_kill(weights, ln_rt37, ln_heat, ln_cdt, ln_rt_h, ln_ros)
     has_particles = protocol.agent is not None or protocol.cdt_agent is not None
     dose_applied = (
@@ -673,6 +666,21 @@ def _simulate_chunk(p: pd.DataFrame, protocol: Protocol, seed) -> pd.DataFrame:
         }
     )
     return out[list(OUTPUT_COLUMNS)]
+
+
+def _add_infiltrative_element(fraction: float, weights, ln_rt37, ln_heat, ln_cdt, ln_rt_h, ln_ros):
+    """Append the clonogens infiltrating beyond the enhancing (heated, particle-bearing) volume: a share
+    ``fraction`` of all clonogens that receives RT at 37 C only (radiobiology.toml)."""
+    n = weights.shape[0]
+    w = weights / weights.sum(axis=1, keepdims=True) * (1.0 - fraction)
+    zeros = np.zeros((n, 1))
+    return (
+        np.concatenate([w, np.full((n, 1), fraction)], axis=1),
+        np.concatenate([ln_heat, zeros], axis=1),
+        np.concatenate([ln_cdt, zeros], axis=1),
+        np.concatenate([ln_rt_h, np.asarray(ln_rt37, np.float64).reshape(n, 1)], axis=1),
+        np.concatenate([ln_ros, zeros], axis=1),
+    )
 
 
 def _indication(p: pd.DataFrame) -> str:

@@ -22,12 +22,12 @@ time of day.
 from __future__ import annotations
 
 import math
+import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-import tomllib
 
 from mhtcdt.errors import InputError
 
@@ -49,6 +49,7 @@ class Radiobiology:
     beta_per_Gy2: float
     doubling_time_days: float
     repopulation_kickoff_days: float
+    infiltrative_clonogen_fraction: float = 0.0
     source: str = ""
     verified: bool = False
 
@@ -72,9 +73,7 @@ def radiobiology(indication: str) -> Radiobiology:
     """LQ parameters of ``indication`` (keys of radiobiology.toml [indications])."""
     table = _table()["indications"]
     if indication not in table:
-        raise InputError(
-            "indication", indication, f"no radiobiology for this indication; known: {known_indications()}"
-        )
+        raise InputError("indication", indication, f"no radiobiology for this indication; known: {known_indications()}")
     d = table[indication]
     alpha = float(d["alpha_per_Gy"])
     return Radiobiology(
@@ -82,6 +81,7 @@ def radiobiology(indication: str) -> Radiobiology:
         alpha / float(d["alpha_beta_Gy"]),
         float(d["doubling_time_days"]),
         float(d["repopulation_kickoff_days"]),
+        float(d.get("infiltrative_clonogen_fraction", 0.0)),
         d["source"],
         bool(d["verified"]),
     )
@@ -118,9 +118,7 @@ def check_schedule(total_dose_Gy: float, n_fractions: int, fractions_per_week: f
             "rt_total_dose_Gy", total_dose_Gy, "more than 30 Gy per fraction is outside the LQ model's range"
         )
     if not (math.isfinite(fractions_per_week) and 0 < fractions_per_week <= 14):
-        raise InputError(
-            "rt_fractions_per_week", fractions_per_week, "must lie in (0, 14] (14 = twice daily)"
-        )
+        raise InputError("rt_fractions_per_week", fractions_per_week, "must lie in (0, 14] (14 = twice daily)")
 
 
 def fraction_days(n_fractions: int, fractions_per_week: float) -> np.ndarray:
@@ -208,9 +206,7 @@ def rt_log_survival_elements(
     temps = np.asarray(element_session_mean_C, dtype=np.float64)
     starts = np.asarray(session_start_hours, dtype=np.float64)
     ends = starts + session_hours
-    times = fraction_times_hours(
-        n_fractions, fractions_per_week, starts, session_hours, rt_heat_interval_hours
-    )
+    times = fraction_times_hours(n_fractions, fractions_per_week, starts, session_hours, rt_heat_interval_hours)
     repop = ln37 + n_fractions * (rb.alpha_per_Gy * d + rb.beta_per_Gy2 * d * d)  # repopulation term alone
     ln_heated = np.full(temps.shape[0], repop)
     la = math.log(trs.alpha41_over_alpha37)

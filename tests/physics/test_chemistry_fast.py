@@ -1,0 +1,138 @@
+"""Fast numba path (QSSA radicals + Rosenbrock) against the scipy Radau oracle of the full mechanism."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mhtcdt.errors import ModelError
+from mhtcdt.physics import chemistry as ch
+from mhtcdt.physics import chemistry_fast as cf
+
+METRICS = ("oh_cumulative_uM_min", "gsh_nadir_mM", "lipid_peroxide_peak_uM")
+
+
+def _session_history(peak_C: float, hours: float = 6.0) -> tuple[np.ndarray, np.ndarray]:
+    """One 60-min heat session (10-min ramp, 15-min cool-down) then 37 C until ``hours``."""
+    t = np.array([0.0, 600.0, 3600.0, 3900.0, 4500.0, hours * 3600.0])
+    temps = np.array([37.0, peak_C, peak_C, 39.0, 37.0, 37.0])
+    return t, temps
+
+
+def _compare(cond: ch.ChemistryConditions, t: np.ndarray, temps: np.ndarray, tol: float = 0.01) -> None:
+    fast = cf.solve_fast(cond, t, temps)
+    oracle = ch.solve_oracle(cond, t, temps, rtol=1e-9)
+    for name in METRICS:
+        a, b = getattr(fast, name), getattr(oracle, name)
+        assert a == pytest.approx(b, rel=tol), f"{name}: fast {a} vs oracle {b} for {cond}"
+    # ferroptotic hazard integral where it is not negligible
+    if oracle.omega_ferroptosis > 1e-6:
+        assert fast.omega_ferroptosis == pytest.approx(oracle.omega_ferroptosis, rel=tol)
+
+
+# grid over the reference ranges: temperature, pH, GSH (1-10 mM), H2O2 production (0.05-20 uM/s)
+GRID = list(itertools.product([37.0, 46.0], [6.5, 7.4], [1.0, 8.0], [0.1, 5.0]))
+
+
+@pytest.mark.parametrize(("peak", "ph", "gsh", "h2o2"), GRID)
+def test_fast_path_matches_oracle_within_1_percent(peak: float, ph: float, gsh: float, h2o2: float) -> None:
+    cond = ch.ChemistryConditions(
+        ph=ph, gsh_mM=gsh, h2o2_production_uM_per_s=h2o2, particle_iron_mM=30.0, agent="gox_hollow_iron_oxide"
+    )
+    _compare(cond, *_session_history(peak))
+
+
+@pytest.mark.parametrize(
+    "cond",
+    [
+        ch.ChemistryConditions(ph=6.8, gsh_mM=4.0, particle_iron_mM=60.0, agent="ultrasmall_fe3o4"),
+        ch.ChemistryConditions(
+            ph=6.8,
+            gsh_mM=4.0,
+            particle_iron_mM=60.0,
+            agent="gox_hollow_iron_oxide",
+            co_agents=("buthionine_sulfoximine", "gpx4_inhibitor"),
+        ),
+        ch.ChemistryConditions(ph=7.2, gsh_mM=2.0, particle_iron_mM=0.0),
+    ],
+    ids=["ultrasmall", "gox+bso+gpx4i (ferroptotic runaway)", "endogenous"],
+)
+def test_fast_path_matches_oracle_over_two_sessions(cond: ch.ChemistryConditions) -> None:
+    t = np.array([0.0, 600.0, 3600.0, 4500.0, 4 * 3600.0, 4 * 3600.0 + 600.0, 5 * 3600.0, 8 * 3600.0])
+    temps = np.array([37.0, 45.0, 45.0, 37.0, 37.0, 44.0, 44.0, 37.0])
+    _compare(cond, t, temps)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("peak", "ph", "gsh", "h2o2"),
+    list(itertools.product([37.0, 42.0, 46.0], [6.5, 6.9, 7.4], [1.0, 4.0, 10.0], [0.05, 1.0, 20.0])),
+)
+def test_fast_path_matches_oracle_full_grid(peak: float, ph: float, gsh: float, h2o2: float) -> None:
+    cond = ch.ChemistryConditions(
+        ph=ph, gsh_mM=gsh, h2o2_production_uM_per_s=h2o2, particle_iron_mM=40.0, agent="ultrasmall_fe3o4"
+    )
+    _compare(cond, *_session_history(peak, hours=24.0))
+
+
+def test_qssa_radicals_match_the_oracle_radical_levels() -> None:
+    cond = ch.ChemistryConditions(
+        ph=6.0, gsh_mM=2.0, h2o2_production_uM_per_s=5.0, particle_iron_mM=30.0, agent="fe3o4_pd_janus"
+    )
+    t, temps = np.array([0.0, 1800.0]), np.array([43.0, 43.0])
+    oracle = ch.solve_oracle(cond, t, temps, rtol=1e-10)
+    k_ref, ea, t_refs, s = ch.pack_parameters(cond)
+    k = ch.rate_constants(k_ref, ea, t_refs, 43.0)
+    y_fast = cf.fast_initial_state(oracle.final_state)
+    oh, so = cf.radicals_qssa(y_fast, k, s)
+    assert oh == pytest.approx(oracle.final_state[ch.S_OH], rel=1e-4)
+    assert so == pytest.approx(oracle.final_state[ch.S_SO], rel=1e-4)
+
+
+def test_solver_failure_raises_instead_of_returning_nan() -> None:
+    cond = ch.ChemistryConditions(particle_iron_mM=10.0, agent="ultrasmall_fe3o4")
+    k_ref, ea, t_refs, s = ch.pack_parameters(cond)
+    y0 = cf.fast_initial_state(ch.initial_state(k_ref, ea, t_refs, s, 10e-3))
+    t, temps = _session_history(45.0)
+    with pytest.raises(ModelError, match="too many steps"):
+        cf.run_prepared(k_ref[None], ea[None], t_refs[None], s[None], y0[None], [t], [temps], max_steps=5)
+
+
+def _fast(gsh: float = 4.0, h2o2: float = 1.0, peak: float = 37.0, iron: float = 40.0):
+    cond = ch.ChemistryConditions(
+        ph=6.8, gsh_mM=gsh, h2o2_production_uM_per_s=h2o2, particle_iron_mM=iron, agent="ultrasmall_fe3o4"
+    )
+    return cf.solve_fast(cond, *_session_history(peak))
+
+
+@settings(max_examples=20, deadline=None)
+@given(gsh=st.floats(1.0, 9.0), drop=st.floats(0.05, 0.9))
+def test_less_gsh_never_gives_less_ferroptotic_kill(gsh: float, drop: float) -> None:
+    """Kill is monotone; the LOOH peak and PUFA left are not once both runs are in the runaway regime (set by
+    PUFA exhaustion), so the peak is checked below the autocatalytic threshold only."""
+    high = _fast(gsh=gsh)
+    low = _fast(gsh=gsh * (1 - drop))
+    assert low.omega_ferroptosis >= high.omega_ferroptosis * (1 - 1e-3) - 1e-15
+    assert low.gsh_nadir_mM <= high.gsh_nadir_mM
+    sub_high = _fast(gsh=gsh, iron=2.0)
+    sub_low = _fast(gsh=gsh * (1 - drop), iron=2.0)
+    assert sub_low.lipid_peroxide_peak_uM >= sub_high.lipid_peroxide_peak_uM * (1 - 1e-4)
+
+
+@settings(max_examples=20, deadline=None)
+@given(peak=st.floats(37.0, 47.0), extra=st.floats(0.5, 5.0), h2o2=st.floats(0.05, 10.0))
+def test_more_heat_never_gives_less_oh_or_ferroptotic_kill(peak: float, extra: float, h2o2: float) -> None:
+    cool = _fast(peak=peak, h2o2=h2o2)
+    hot = _fast(peak=peak + extra, h2o2=h2o2)
+    assert hot.oh_cumulative_uM_min >= cool.oh_cumulative_uM_min * (1 - 1e-6)
+    assert hot.omega_ferroptosis >= cool.omega_ferroptosis * (1 - 1e-3) - 1e-15
+
+
+@settings(max_examples=20, deadline=None)
+@given(iron=st.floats(1.0, 80.0), factor=st.floats(1.1, 3.0))
+def test_more_iron_never_gives_less_oh(iron: float, factor: float) -> None:
+    assert _fast(iron=iron * factor).oh_cumulative_uM_min >= _fast(iron=iron).oh_cumulative_uM_min * (1 - 1e-6)

@@ -1,0 +1,161 @@
+"""Protocol validation and the cohort API simulate_protocol (contract section 2)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mhtcdt.cohorts import generate_cohort
+from mhtcdt.errors import InputError
+from mhtcdt.physics import PRESETS, Protocol, protocol_preset, simulate_protocol
+from mhtcdt.physics import protocol as protocol_module
+
+CONTRACT = {
+    "patient_id": "int64",
+    "t90_C": "float64",
+    "t50_C": "float64",
+    "t10_C": "float64",
+    "cem43_t90_min": "float64",
+    "max_healthy_C": "float64",
+    "field_kA_per_m_applied": "float64",
+    "oh_cumulative_uM_min": "float64",
+    "gsh_nadir_mM": "float64",
+    "lipid_peroxide_peak": "float64",
+    "log10_kill_heat": "float64",
+    "log10_kill_cdt": "float64",
+    "log10_kill_rt": "float64",
+    "log10_kill_interaction": "float64",
+    "log10_kill_total": "float64",
+    "surviving_fraction": "float64",
+    "safety_ok": "bool",
+    "dose_mg_Fe_per_cm3_applied": "float64",
+}
+
+
+@pytest.fixture(scope="module")
+def cohort() -> pd.DataFrame:
+    return generate_cohort("recurrent_glioblastoma", 8, seed=11)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"agent": "magnetite_dust"}, "agent"),
+        ({"cdt_agent": "fairy_powder"}, "cdt_agent"),
+        ({"co_agents": ["buthionine_sulfoximine", "snake_oil"]}, "co_agents[1]"),
+        ({"np_dose_mg_Fe_per_cm3": -3.0}, "np_dose_mg_Fe_per_cm3"),
+        ({"np_dose_mg_Fe_per_cm3": float("inf")}, "np_dose_mg_Fe_per_cm3"),
+        ({"session_minutes": 200.0, "session_interval_hours": 3.0}, "session_minutes"),
+        ({"rt_total_dose_Gy": -30.0}, "rt_total_dose_Gy"),
+        ({"field_kA_per_m": 60.0}, "field_kA_per_m"),
+        ({"n_sessions": -1}, "n_sessions"),
+        ({"target_temperature_C": 90.0}, "target_temperature_C"),
+        ({"safety_limit": "whatever"}, "safety_limit"),
+        ({"unknown_field": 1}, "unknown_field"),
+    ],
+)
+def test_bad_protocols_name_field_and_value(changes: dict, field: str) -> None:
+    with pytest.raises(InputError) as exc:
+        protocol_preset("mht_rt_nanotherm", **changes)
+    assert exc.value.field == field
+    if field == "agent":
+        assert "nanotherm_mfl_as1" in exc.value.message  # lists the known agents
+
+
+def test_field_above_limit_runs_only_when_allowed_and_is_flagged(cohort: pd.DataFrame) -> None:
+    with pytest.raises(InputError, match="atkinson_brezovich"):
+        protocol_preset("mht_alone", field_kA_per_m=10.0, safety_limit="atkinson_brezovich")
+    p = protocol_preset(
+        "mht_alone", field_kA_per_m=10.0, safety_limit="atkinson_brezovich", allow_above_safety_limit=True, n_sessions=1
+    )
+    out = simulate_protocol(cohort.iloc[:3], p, seed=1)
+    assert not out["safety_ok"].any()
+
+
+def test_all_presets_are_valid_protocols() -> None:
+    for name in PRESETS:
+        assert isinstance(protocol_preset(name), Protocol)
+
+
+def test_bad_patient_values_are_refused(cohort: pd.DataFrame) -> None:
+    bad = cohort.copy()
+    bad.loc[bad.index[3], "ph_extracellular"] = 2.0
+    with pytest.raises(InputError) as exc:
+        simulate_protocol(bad, protocol_preset("rt_alone"), seed=0)
+    assert exc.value.field == "patients.ph_extracellular[3]" and exc.value.value == 2.0
+    with pytest.raises(InputError, match="missing columns"):
+        simulate_protocol(cohort.drop(columns=["gsh_mM"]), protocol_preset("rt_alone"), seed=0)
+
+
+def test_rt_alone_gives_the_lq_kill_and_no_heat(cohort: pd.DataFrame) -> None:
+    out = simulate_protocol(cohort, protocol_preset("rt_alone"), seed=0)
+    assert dict(out.dtypes.astype(str)) == CONTRACT
+    assert list(out["patient_id"]) == list(cohort["patient_id"])
+    np.testing.assert_allclose(out["log10_kill_rt"], 4.5 / math.log(10), rtol=1e-9)
+    np.testing.assert_allclose(out["log10_kill_total"], out["log10_kill_rt"] + out["log10_kill_cdt"], rtol=1e-12)
+    assert (out["log10_kill_heat"] == 0).all() and (out["t90_C"] == 37.0).all()
+    assert (out["field_kA_per_m_applied"] == 0).all() and (out["dose_mg_Fe_per_cm3_applied"] == 0).all()
+
+
+def test_nanotherm_arm_heats_within_limits_and_adds_kill(cohort: pd.DataFrame) -> None:
+    rt_only = simulate_protocol(cohort, protocol_preset("rt_alone"), seed=0)
+    out = simulate_protocol(cohort, protocol_preset("mht_rt_nanotherm"), seed=0)
+    assert dict(out.dtypes.astype(str)) == CONTRACT
+    assert (out["t10_C"] >= out["t50_C"]).all() and (out["t50_C"] >= out["t90_C"]).all()
+    assert (out["t90_C"] > 38.0).all()
+    assert (out["max_healthy_C"] <= 43.0 + 0.3).all()  # titration respects the healthy limit
+    assert (out["field_kA_per_m_applied"] > 0).all() and (out["field_kA_per_m_applied"] <= 18.0 + 1e-9).all()
+    assert out["safety_ok"].all()
+    assert (out["log10_kill_total"] > rt_only["log10_kill_total"]).all()
+    parts = out[["log10_kill_heat", "log10_kill_cdt", "log10_kill_rt", "log10_kill_interaction"]].sum(axis=1)
+    np.testing.assert_allclose(parts, out["log10_kill_total"], rtol=1e-10)
+    np.testing.assert_allclose(out["surviving_fraction"], 10.0 ** -out["log10_kill_total"], rtol=1e-10)
+    # heat and CDT cannot reach the clonogens infiltrating beyond the enhancing volume: a ceiling
+    f_inf = 0.05
+    assert (out["log10_kill_total"] <= rt_only["log10_kill_total"] - math.log10(f_inf) + 1e-9).all()
+
+
+def test_deterministic_and_independent_of_chunking(cohort: pd.DataFrame, monkeypatch) -> None:
+    p = protocol_preset("mht_cdt_rt", n_sessions=2)
+    whole = simulate_protocol(cohort, p, seed=5)
+    again = simulate_protocol(cohort, p, seed=5)
+    pd.testing.assert_frame_equal(whole, again)
+    monkeypatch.setattr(protocol_module, "CHUNK_PATIENTS", 3)
+    chunked = simulate_protocol(cohort, p, seed=5)
+    pd.testing.assert_frame_equal(whole, chunked)
+    halves = pd.concat(
+        [simulate_protocol(cohort.iloc[:5], p, seed=5), simulate_protocol(cohort.iloc[5:], p, seed=5)],
+        ignore_index=True,
+    )
+    pd.testing.assert_frame_equal(whole, halves)
+    other_seed = simulate_protocol(cohort, p, seed=6)
+    assert not np.allclose(whole["t90_C"], other_seed["t90_C"])  # the SLP draw depends on the seed
+
+
+def test_cdt_alone_has_particles_but_no_heat(cohort: pd.DataFrame) -> None:
+    out = simulate_protocol(cohort, protocol_preset("cdt_alone"), seed=0)
+    endogenous = simulate_protocol(cohort, protocol_preset("rt_alone"), seed=0)
+    assert (out["t90_C"] == 37.0).all() and (out["log10_kill_rt"] == 0).all()
+    assert (out["dose_mg_Fe_per_cm3_applied"] == 10.0).all()
+    assert (out["oh_cumulative_uM_min"] > 10 * endogenous["oh_cumulative_uM_min"]).all()
+
+
+def test_gsh_synthesis_inhibitor_lowers_the_gsh_nadir(cohort: pd.DataFrame) -> None:
+    a = simulate_protocol(cohort, protocol_preset("cdt_alone"), seed=0)
+    b = simulate_protocol(cohort, protocol_preset("cdt_alone", co_agents=["buthionine_sulfoximine"]), seed=0)
+    assert (b["gsh_nadir_mM"] < 0.5 * a["gsh_nadir_mM"]).all()
+    assert (b["log10_kill_total"] >= a["log10_kill_total"] - 1e-12).all()
+
+
+def test_more_rt_dose_never_less_kill(cohort: pd.DataFrame) -> None:
+    low = simulate_protocol(cohort, protocol_preset("rt_alone", rt_total_dose_Gy=20.0, rt_n_fractions=10), seed=0)
+    high = simulate_protocol(cohort, protocol_preset("rt_alone", rt_total_dose_Gy=30.0, rt_n_fractions=15), seed=0)
+    assert (high["log10_kill_total"] > low["log10_kill_total"]).all()
+
+
+def test_empty_cohort_returns_contract_columns(cohort: pd.DataFrame) -> None:
+    out = simulate_protocol(cohort.iloc[:0], protocol_preset("rt_alone"), seed=0)
+    assert list(out.columns) == list(CONTRACT) and len(out) == 0

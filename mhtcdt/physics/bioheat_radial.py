@@ -72,7 +72,13 @@ import numpy as np
 from numba import njit, prange
 
 from mhtcdt.errors import InputError, ModelError
-from mhtcdt.physics.dose import arrhenius_rate, arrhenius_set, cem43_rate, exceeded_temperature
+from mhtcdt.physics.dose import (
+    arrhenius_rate,
+    arrhenius_set,
+    cem43_rate,
+    exceeded_temperature,
+    exceeded_temperature_inplace,
+)
 from mhtcdt.physics.session import SessionControl, titration_step
 from mhtcdt.physics.tissue import (
     PERFUSION_MODELS,
@@ -419,6 +425,7 @@ def radial_sessions_kernel(
         arr_old = np.empty(n_cells)
         tumour_vol = np.empty(n_t)
         tumour_t = np.empty(n_t)
+        order = np.empty(n_t, dtype=np.int64)
 
         h = radial_geometry(n_t, n_cells, radius_m[p], k_t, k_h, volume, conductance, k_cell)
         r_dep = radius_m[p] * coverage[p] ** (1.0 / 3.0)
@@ -626,7 +633,9 @@ def radial_sessions_kernel(
                 arr_old[j] = arrhenius_rate(t_base[j], arr_a, arr_ea)
             for j in range(n_t):
                 tumour_t[j] = t_base[j]
-            t90_old = exceeded_temperature(tumour_t, tumour_vol, 0.9)
+            for j in range(n_t):
+                order[j] = j
+            t90_old = exceeded_temperature_inplace(tumour_t, tumour_vol, 0.9, order)
             cem_t90[p, s] = 0.0
             m0, hm0 = _margin_and_healthy_max(t_now, n_t, k_t, k_h)
             max_healthy[p, s] = hm0
@@ -717,7 +726,7 @@ def radial_sessions_kernel(
                     break
                 for j in range(n_t):
                     tumour_t[j] = t_now[j]
-                t90_new = exceeded_temperature(tumour_t, tumour_vol, 0.9)
+                t90_new = exceeded_temperature_inplace(tumour_t, tumour_vol, 0.9, order)
                 cem_t90[p, s] += 0.5 * (cem43_rate(t90_old) + cem43_rate(t90_new)) * dt / 60.0
                 t90_old = t90_new
                 tm, th = _margin_and_healthy_max(t_now, n_t, k_t, k_h)
@@ -795,9 +804,7 @@ def _positive_array(name: str, value, n: int | None, allow_zero: bool = False) -
     bad = ~np.isfinite(arr) | ((arr < 0) if allow_zero else (arr <= 0))
     if np.any(bad):
         i = int(np.argmax(bad))
-        raise InputError(
-            f"{name}[{i}]", float(arr[i]), "must be finite and " + (">= 0" if allow_zero else "> 0")
-        )
+        raise InputError(f"{name}[{i}]", float(arr[i]), "must be finite and " + (">= 0" if allow_zero else "> 0"))
     return arr
 
 
@@ -880,9 +887,7 @@ def simulate_sessions_radial(
         fixed = np.zeros((n, n_sessions))
     else:
         if field_kA_per_m is None:
-            raise InputError(
-                "field_kA_per_m", None, "fixed mode needs an amplitude (or use control mode 'titrate')"
-            )
+            raise InputError("field_kA_per_m", None, "fixed mode needs an amplitude (or use control mode 'titrate')")
         f = np.asarray(field_kA_per_m, dtype=np.float64)
         if f.ndim == 0:
             fixed = np.full((n, n_sessions), float(f))

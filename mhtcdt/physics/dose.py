@@ -19,12 +19,12 @@ bioheat kernels; the numpy functions are for callers and tests.
 from __future__ import annotations
 
 import math
+import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-import tomllib
 from numba import njit
 
 from mhtcdt.errors import InputError
@@ -78,6 +78,41 @@ def exceeded_temperature(temps: np.ndarray, weights: np.ndarray, fraction: float
     return temps[order[n - 1]]
 
 
+@njit(cache=True)
+def exceeded_temperature_inplace(temps: np.ndarray, weights: np.ndarray, fraction: float, order: np.ndarray) -> float:
+    """Same as :func:`exceeded_temperature` without allocation, for use at every time step.
+
+    ``order`` (int64, a permutation of the indices) is re-sorted in place by insertion sort to descending
+    temperature; between time steps it is nearly sorted already, so this costs O(n).
+    """
+    n = temps.shape[0]
+    for i in range(1, n):
+        key = order[i]
+        t_key = temps[key]
+        j = i - 1
+        while j >= 0 and temps[order[j]] < t_key:
+            order[j + 1] = order[j]
+            j -= 1
+        order[j + 1] = key
+    total = 0.0
+    for i in range(n):
+        total += weights[i]
+    cum = 0.0
+    prev_mid = 0.0
+    prev_t = temps[order[0]]
+    for k in range(n):
+        j = order[k]
+        mid = (cum + 0.5 * weights[j]) / total
+        if fraction <= mid:
+            if k == 0:
+                return temps[j]
+            return prev_t + (temps[j] - prev_t) * (fraction - prev_mid) / (mid - prev_mid)
+        prev_mid = mid
+        prev_t = temps[j]
+        cum += weights[j]
+    return temps[order[n - 1]]
+
+
 def _check_temperatures(temperature_C: np.ndarray, field: str) -> np.ndarray:
     t = np.asarray(temperature_C, dtype=np.float64)
     if not np.all(np.isfinite(t)):
@@ -100,9 +135,7 @@ def cem43_minutes(temperature_C: np.ndarray, dt_s: float) -> np.ndarray:
     return np.sum(r ** (43.0 - t), axis=-1) * dt_s / 60.0
 
 
-def arrhenius_omega(
-    temperature_C: np.ndarray, dt_s: float, a_per_s: float, ea_J_per_mol: float
-) -> np.ndarray:
+def arrhenius_omega(temperature_C: np.ndarray, dt_s: float, a_per_s: float, ea_J_per_mol: float) -> np.ndarray:
     """Arrhenius damage integral Omega (dimensionless) of histories along the last axis (rectangle rule)."""
     t = _check_temperatures(temperature_C, "temperature_C")
     if not (dt_s > 0 and math.isfinite(dt_s)):
@@ -111,9 +144,7 @@ def arrhenius_omega(
     return np.sum(k, axis=-1) * dt_s
 
 
-def volume_percentile_temperature(
-    temps_C: np.ndarray, weights: np.ndarray, exceeded_fraction: float
-) -> float:
+def volume_percentile_temperature(temps_C: np.ndarray, weights: np.ndarray, exceeded_fraction: float) -> float:
     """Tx (e.g. ``exceeded_fraction=0.9`` -> T90) of one set of shell/voxel temperatures."""
     t = np.asarray(temps_C, dtype=np.float64).ravel()
     w = np.asarray(weights, dtype=np.float64).ravel()

@@ -20,12 +20,12 @@ its value at 37 C (so 1 at 37 C). Models: ``constant`` (0), ``lang1999_tumour`` 
 from __future__ import annotations
 
 import math
+import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-import tomllib
 from numba import njit
 
 from mhtcdt.errors import InputError
@@ -45,23 +45,35 @@ def load_tissue_data() -> dict:
 def perfusion_coefficients() -> np.ndarray:
     """Lang 1999 coefficients as the float64 array the numba kernels take.
 
-    Order: tumour w0, exponent, divisor, hot value, knee low, knee high;
-    muscle a, b, c, knee, hot value (all 1/s, K^2 or C as in ``tissues.toml``).
+    Order: tumour w0, exponent, divisor, hot value, knee low, knee high; muscle a, b, c, knee, hot value
+    (1/s, K^2 or C as in ``tissues.toml``); then the tumour and muscle curves at 37 C (the normalisers,
+    computed here once so the kernels do not re-evaluate them every step).
     """
     d = load_tissue_data()["perfusion_temperature_dependence"]
+    lo, hi = d["tumour_knee_C"]
+    tumour_37 = (
+        d["tumour_w0_per_s"]
+        if 37.0 < lo
+        else d["tumour_w0_per_s"] - max(37.0 - lo, 0.0) ** d["tumour_exponent"] / d["tumour_divisor"]
+    )
+    muscle_37 = d["muscle_a_per_s"] + d["muscle_b_per_s"] * math.exp(
+        -((37.0 - d["muscle_knee_C"]) ** 2) / d["muscle_c_K2"]
+    )
     return np.array(
         [
             d["tumour_w0_per_s"],
             d["tumour_exponent"],
             d["tumour_divisor"],
             d["tumour_hot_per_s"],
-            d["tumour_knee_C"][0],
-            d["tumour_knee_C"][1],
+            lo,
+            hi,
             d["muscle_a_per_s"],
             d["muscle_b_per_s"],
             d["muscle_c_K2"],
             d["muscle_knee_C"],
             d["muscle_hot_per_s"],
+            tumour_37,
+            muscle_37,
         ],
         dtype=np.float64,
     )
@@ -88,7 +100,7 @@ def perfusion_factor(temperature_C: float, model: int, coef: np.ndarray) -> floa
     """
     if model == 0:
         return 1.0
-    return _lang_absolute(temperature_C, model, coef) / _lang_absolute(37.0, model, coef)
+    return _lang_absolute(temperature_C, model, coef) / (coef[11] if model == 1 else coef[12])
 
 
 def perfusion_per_s(htr_mL_per_min_per_kg: np.ndarray | float, density_kg_per_m3: float) -> np.ndarray:
@@ -197,11 +209,7 @@ def tumour_tissue(host: str, perfusion_mL_per_min_per_kg: float | None = None) -
     """
     base = load_tissue(host)
     model = load_tissue_data()["tumour"]["perfusion_temperature_model"]
-    perf = (
-        base.perfusion_mL_per_min_per_kg
-        if perfusion_mL_per_min_per_kg is None
-        else perfusion_mL_per_min_per_kg
-    )
+    perf = base.perfusion_mL_per_min_per_kg if perfusion_mL_per_min_per_kg is None else perfusion_mL_per_min_per_kg
     return TissueProperties(
         name=f"tumour_in_{host}",
         density_kg_per_m3=base.density_kg_per_m3,

@@ -9,6 +9,8 @@ from mhtcdt.physics.dose import (
     arrhenius_omega,
     arrhenius_set,
     cem43_minutes,
+    exceeded_temperature,
+    exceeded_temperature_inplace,
     heat_surviving_fraction,
     tumour_log10_kill,
     volume_percentile_temperature,
@@ -60,6 +62,16 @@ def test_percentiles_against_fine_sampling():
     # T90 <= T50 <= T10
     t90, t50, t10 = (volume_percentile_temperature(temps, weights, x) for x in (0.9, 0.5, 0.1))
     assert t90 <= t50 <= t10
+
+
+def test_inplace_percentile_equals_reference():
+    rng = np.random.default_rng(np.random.SeedSequence(3))
+    order = np.arange(12, dtype=np.int64)
+    w = rng.uniform(0.1, 2.0, 12)
+    for _ in range(50):  # reused order buffer across calls, as in the kernel's time loop
+        t = rng.uniform(37.0, 50.0, 12)
+        for x in (0.9, 0.5, 0.1):
+            assert exceeded_temperature_inplace(t, w, x, order) == exceeded_temperature(t, w, x)
 
 
 def test_kernel_accumulates_cem43_and_arrhenius_of_its_constant_baseline():

@@ -280,16 +280,31 @@ def _step(x: np.ndarray, p: np.ndarray, out: np.ndarray) -> np.ndarray:
     return np.einsum("ds,dsk->dk", x, p, out=out)
 
 
-def _reward_sum(trace: np.ndarray, weights: np.ndarray, reward: np.ndarray) -> np.ndarray:
-    """sum_t weights_t sum_s trace[t, d, s] reward[d, t, s]; trace is (n+1, D, S), reward broadcast
-    from the right to (D, n+1, S) (compact shapes (S,), (1, n+1, S), (D, 1, S), (D, n+1, S))."""
-    if reward.ndim <= 1 or reward.shape[1] == 1:
-        occ = np.einsum("tds,t->ds", trace, weights)
-        r = reward if reward.ndim <= 1 else reward[:, 0, :]
-        return (occ * r).sum(axis=-1)
-    if reward.shape[0] == 1:
-        return np.einsum("tds,ts->d", trace, reward[0] * weights[:, None])
-    return np.einsum("tds,dts->d", trace, reward * weights[None, :, None])
+class _TraceIntegrator:
+    """sum_t weights_t sum_s trace[t, d, s] reward[d, t, s] for a trace (n+1, D, S).
+
+    The weighted occupancy sum_t weights_t trace[t] (D, S) is computed once per weight vector and
+    cached, so time-constant rewards cost O(D S); rewards varying by cycle, shape
+    (1, n+1, S) or (D, n+1, S), are contracted directly."""
+
+    def __init__(self, trace: np.ndarray) -> None:
+        self.trace = trace
+        self._cache: dict[bytes, np.ndarray] = {}
+
+    def occupancy(self, weights: np.ndarray) -> np.ndarray:
+        key = weights.tobytes()
+        if key not in self._cache:
+            # einsum, not a BLAS product: a (T,) x (T, D*S) gemv is slower under thread contention
+            self._cache[key] = np.einsum("tds,t->ds", self.trace, weights)
+        return self._cache[key]
+
+    def sum(self, weights: np.ndarray, reward: np.ndarray) -> np.ndarray:
+        if reward.ndim <= 1 or reward.shape[1] == 1:
+            r = reward if reward.ndim <= 1 else reward[:, 0, :]
+            return (self.occupancy(weights) * r).sum(axis=-1)
+        if reward.shape[0] == 1:
+            return np.einsum("tds,ts->d", self.trace, reward[0] * weights[:, None])
+        return np.einsum("tds,dts->d", self.trace, reward * weights[None, :, None])
 
 
 def run_markov(
@@ -466,13 +481,14 @@ def run_markov(
     for k, spec in enumerate(strategies):
         tr = bufs[k][: n_done + 1]  # (n+1, D, S)
         traces[spec.name] = tr.transpose(1, 0, 2)  # (D, n+1, S) view
+        integ = _TraceIntegrator(tr)
         alive = tr @ alive_mask.astype(float)  # (n+1, D)
         out["life_years"][:, k] = (w * d_e) @ alive * cycle_years
         out["life_years_undiscounted"][:, k] = w @ alive * cycle_years
         u = check_utilities(spec.utilities, f"strategies[{spec.name}].utilities", allow_negative_utilities)
         u = _reward_array(u, f"strategies[{spec.name}].utilities", shape)
-        out["qalys"][:, k] = _reward_sum(tr, w * d_e, u) * cycle_years
-        out["qalys_undiscounted"][:, k] = _reward_sum(tr, w, u) * cycle_years
+        out["qalys"][:, k] = integ.sum(w * d_e, u) * cycle_years
+        out["qalys_undiscounted"][:, k] = integ.sum(w, u) * cycle_years
         cats = spec.state_costs if isinstance(spec.state_costs, Mapping) else {"state": spec.state_costs}
         init = broadcast_param(
             check_costs(spec.initial_cost, f"strategies[{spec.name}].initial_cost"),
@@ -489,9 +505,9 @@ def run_markov(
                 values = spec_values.values
                 w_cat = counting_weights(times_cycles, spec_values.counting, spec_values.cycle_zero)
             cst = _reward_array(check_costs(values, fld), fld, shape)
-            disc = _reward_sum(tr, w_cat * d_c, cst)
+            disc = integ.sum(w_cat * d_c, cst)
             total = total + disc
-            total_u = total_u + _reward_sum(tr, w_cat, cst)
+            total_u = total_u + integ.sum(w_cat, cst)
             if isinstance(spec.state_costs, Mapping):
                 by_cat.setdefault(cat, np.zeros((n_d, len(strategies))))[:, k] = disc
         by_cat.setdefault("transitions", np.zeros((n_d, len(strategies))))[:, k] = flows_cost[k]

@@ -18,7 +18,8 @@ Partitioned survival (:mod:`.psm`)
 Markov cohort models (:mod:`.markov`)
     ``run_markov(states, strategies: list[MarkovStrategy], start, *, n_cycles=None, cycle_length=1,
     cycle_unit="years", dead_states=("dead",), discount_costs=0.035, discount_effects=0.035,
-    counting="life_table", discount_method="discrete", stop_when_alive_below=None, ...)
+    counting="life_table", cycle_zero="method", discount_method="discrete",
+    stop_when_alive_below=None, max_cycles=10000, allow_negative_utilities=False, currency=None)
     -> MarkovResult`` (``.results`` DataFrame, ``.draws`` DrawResults, ``.traces``, ``.trace_frame``);
     ``MarkovStrategy(name, transitions, state_costs, utilities, transition_costs, initial_cost,
     per_cycle, draws)``; ``CostCategory(values, counting)`` (per-category counting);
@@ -44,7 +45,9 @@ Net benefit and acceptability (:mod:`.nmb`)
     strategies) -> DataFrame``, ``ceaf``, ``ce_plane``.
 Value of information (:mod:`.voi`)
     ``evpi(cost, effect, wtp)``, ``evpi_curve(...) -> DataFrame``, ``population_multiplier``,
-    ``evppi(cost, effect, parameters, wtp) -> DataFrame`` (Strong-Oakley regression, with SE).
+    ``evppi(cost, effect, parameters, wtp, *, n_knots=8, interaction=True, n_se_samples=100,
+    seed=...) -> DataFrame`` (Strong-Oakley penalised-spline regression, GCV, with SE; a pair of
+    parameters gets a tensor-product spline, larger groups an additive one).
 Sensitivity and thresholds (:mod:`.dsa`)
     ``one_way_dsa(model, base, ranges, vectorised=True) -> DataFrame`` (tornado data),
     ``two_way_dsa(model, base, (name_x, values), (name_y, values)) -> DataFrame``,
@@ -62,7 +65,8 @@ Figures (:mod:`.plots`, matplotlib ``Figure`` objects, no pyplot state)
     ``ce_plane_figure``, ``ceac_figure``, ``tornado_figure``, ``evpi_figure``,
     ``occupancy_figure``, ``trace_figure`` (import ``mhtcdt.economics.plots`` explicitly).
 Conventions (:mod:`.conventions`)
-    ``counting_weights``, ``discount_factors``, ``to_years``, ``jurisdiction(key)``,
+    ``counting_weights(time, method, cycle_zero)``, ``discount_factors(time_years, rate, method)``,
+    ``to_years``, ``jurisdiction(key)``,
     ``jurisdictions()``, ``cheers_items()``.
 """
 

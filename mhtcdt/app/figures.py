@@ -117,7 +117,7 @@ def kaplan_meier(curves: pd.DataFrame, endpoint: str, at_risk: pd.DataFrame | No
     tab.set_xlim(0, t_max * 1.02)
     for side in ("top", "right", "left"):
         tab.spines[side].set_visible(False)
-    tab.tick_params(axis="y", length=0)
+    tab.tick_params(axis="y", length=0, pad=18)  # keep arm names clear of the numbers at t = 0
     return fig
 
 
@@ -187,4 +187,28 @@ def kill_versus_spacing(table: pd.DataFrame, current_hours: float) -> Figure:
     ax.set_ylabel("tumour log10 kill")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, frameon=False)
+    return fig
+
+
+def power_curve(table: pd.DataFrame, trial_n: int | None = None, target: float = 0.8) -> Figure:
+    """Simulated power vs total sample size with its 95 % (Wilson) band; dashed: the target power and
+    the size of the scenario's trial."""
+    fig, ax = _new(7.0, 3.6)
+    ax.fill_between(
+        table["n_patients"],
+        table["power_ci_lower"],
+        table["power_ci_upper"],
+        color="#4c78a8",
+        alpha=0.2,
+        label="95% CI (replicates)",
+    )
+    ax.plot(table["n_patients"], table["power"], marker="o", color="#4c78a8", label="simulated power")
+    ax.axhline(target, color="#888888", ls="--", lw=1, label=f"{target:.0%} power")
+    if trial_n:
+        ax.axvline(trial_n, color="#d62728", ls=":", lw=1.2, label=f"this trial: {trial_n} patients")
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("patients randomised (total)")
+    ax.set_ylabel("power")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, frameon=False, loc="lower right")
     return fig

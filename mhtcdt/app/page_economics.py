@@ -107,7 +107,16 @@ def render() -> None:
             ["strategy", "cost_undiscounted", "life_years_undiscounted", "qalys_undiscounted"]
         ]
         st.markdown("**Undiscounted totals** (for transparency)")
-        st.dataframe(undiscounted, hide_index=True, width="stretch")
+        st.dataframe(
+            undiscounted,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "cost_undiscounted": st.column_config.NumberColumn("cost", format=f"{cur} %.0f"),
+                "life_years_undiscounted": st.column_config.NumberColumn("life-years", format="%.3f"),
+                "qalys_undiscounted": st.column_config.NumberColumn("QALYs", format="%.3f"),
+            },
+        )
     if psa is not None:
         psa_view.render_psa_sections(psa, wtp, cur)
 

@@ -74,6 +74,7 @@ def render() -> None:
         state.show_problem(exc)
         return
 
+    alerts = st.container()  # messages about the typed criteria, above the editor and the funnel
     left, right = st.columns([2, 3])
     with left:
         st.subheader("Selection criteria")
@@ -96,19 +97,23 @@ def render() -> None:
                 width="stretch",
             )
 
-    selection = None
-    empty_flow = None
-    try:
+    def select(crit: list[str]):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", EmptySelectionWarning)
-            selection = apply_criteria(screened, criteria)
-        for w in caught:
-            if isinstance(w.message, EmptySelectionWarning):
-                empty_flow = w.message.flow
+            sel = apply_criteria(screened, crit)
+        return sel, any(isinstance(w.message, EmptySelectionWarning) for w in caught)
+
+    try:
+        selection, empty = select(criteria)
     except (InputError, InputErrors) as exc:
-        with left:
+        with alerts:
             state.show_problem(exc)
-            st.info("The scenario keeps its last valid criteria until this is fixed.")
+            st.info("The scenario keeps its last valid criteria (their funnel is shown) until this is fixed.")
+        criteria = list(scenario.cohort.criteria)
+        try:
+            selection, empty = select(criteria)
+        except (InputError, InputErrors):
+            return  # the scenario's own criteria are invalid too: the Scenario page lists the problems
 
     if selection is not None:
         if criteria != list(scenario.cohort.criteria):
@@ -122,7 +127,7 @@ def render() -> None:
             c1.metric("screened", f"{len(screened):,}")
             c2.metric("eligible", f"{n_elig:,}")
             c3.metric("eligible share", f"{100 * n_elig / max(1, len(screened)):.0f} %")
-            if empty_flow is not None or n_elig == 0:
+            if empty or n_elig == 0:
                 st.warning(
                     "No patient meets every criterion: the trial cannot run. Relax a criterion.",
                     icon=":material/warning:",

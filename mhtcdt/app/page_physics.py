@@ -109,20 +109,21 @@ def render() -> None:
             return
 
     st.subheader("Heating and thermal dose")
-    m = st.columns(5)
+    m = st.columns(4)
     m[0].metric("T90 (first session)", f"{base.t90_C:.1f} °C", help="Temperature exceeded by 90 % of the tumour.")
-    m[1].metric("T50 / T10", f"{base.t50_C:.1f} / {base.t10_C:.1f} °C")
-    m[2].metric("CEM43 at T90, all sessions", f"{base.cem43_t90_min:.1f} min")
-    m[3].metric(
+    m[1].metric("T50", f"{base.t50_C:.1f} °C", help="Median tumour temperature at the session peak.")
+    m[2].metric("T10", f"{base.t10_C:.1f} °C", help="Temperature exceeded by the hottest 10 % of the tumour.")
+    m[3].metric("CEM43 at T90, all sessions", f"{base.cem43_t90_min:.1f} min")
+    m = st.columns(4)
+    m[0].metric(
         "healthy-tissue maximum",
         f"{base.max_healthy_C:.1f} °C",
         delta=None if base.safety_ok else "safety limit exceeded",
         delta_color="inverse",
     )
-    m[4].metric(
-        "field / iron dose",
-        f"{base.field_kA_per_m_applied:.1f} kA/m · {base.dose_mg_Fe_per_cm3_applied:.0f} mg/cm³",
-    )
+    m[1].metric("applied field", f"{base.field_kA_per_m_applied:.1f} kA/m")
+    m[2].metric("iron dose", f"{base.dose_mg_Fe_per_cm3_applied:.1f} mg/cm³")
+    m[3].metric("sessions", f"{arm.n_sessions} × {arm.session_minutes:g} min" if arm.has_mht else "none")
 
     st.subheader("Chemistry and cell kill")
     left, right = st.columns([2, 3])

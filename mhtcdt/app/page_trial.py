@@ -1,5 +1,6 @@
 """Virtual trial page: Kaplan-Meier curves per arm with 95% bands and numbers at risk, medians,
-hazard ratios, log-rank tests and RMST differences from :func:`mhtcdt.decision.pipeline.run_pipeline`.
+hazard ratios, log-rank tests and RMST differences from :func:`mhtcdt.decision.pipeline.run_pipeline`,
+and power versus sample size from replicate virtual trials (:mod:`mhtcdt.decision.power`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import pandas as pd
 import streamlit as st
 
 from mhtcdt.app import figures, state
+
+POWER_SIZES = (50, 100, 200, 300, 400, 600, 800, 1000)
 
 
 def _fmt(x: float, digits: int = 1) -> str:
@@ -76,21 +79,60 @@ def render() -> None:
     )
     times = figures.at_risk_times(result.curves, endpoint)
     at_risk = figures.numbers_at_risk(result.trial, endpoint, times)
-    left, right = st.columns([3, 2])
-    with left:
-        st.pyplot(figures.kaplan_meier(result.curves, endpoint, at_risk))
-    with right:
-        st.markdown("**Medians**")
-        summ = result.survival_summary
-        st.dataframe(_medians_table(summ[summ["endpoint"] == endpoint]), hide_index=True, width="stretch")
-        st.markdown("**Comparisons** (Cox hazard ratio, log-rank test, restricted mean survival time)")
-        comp = result.comparison
-        st.dataframe(
-            _comparison_table(comp[comp["endpoint"] == endpoint]),
-            hide_index=True,
-            width="stretch",
-            key="comparison_table",
+    comp = result.comparison[result.comparison["endpoint"] == endpoint]
+    if len(comp):
+        first = comp.iloc[0]
+        k = st.columns(4)
+        k[0].metric(
+            f"hazard ratio ({first.comparison})",
+            f"{first.hazard_ratio:.2f}",
+            help="Cox proportional hazards, arm only; < 1 favours the first arm.",
         )
+        k[1].metric("95% CI", f"{first.hr_ci_lower:.2f} – {first.hr_ci_upper:.2f}")
+        k[2].metric("log-rank p", f"{first.logrank_p:.3g}")
+        k[3].metric("RMST difference", f"{first.rmst_difference_months:+.2f} months")
+    st.pyplot(figures.kaplan_meier(result.curves, endpoint, at_risk), width="content")
+    st.markdown("**Medians**")
+    summ = result.survival_summary
+    st.dataframe(_medians_table(summ[summ["endpoint"] == endpoint]), hide_index=True, width="stretch")
+    st.markdown("**Comparisons** (Cox hazard ratio, log-rank test, restricted mean survival time)")
+    st.dataframe(_comparison_table(comp), hide_index=True, width="stretch", key="comparison_table")
+    _power_section(scenario, endpoint, len(result.trial))
+
+
+def _power_section(scenario, endpoint: str, trial_n: int) -> None:
+    """Power vs sample size by replicate virtual trials (worker job, once per scenario and settings)."""
+    st.subheader("Power versus sample size")
+    c1, c2 = st.columns(2)
+    replicates = c1.select_slider(
+        "replicate trials per size",
+        [100, 200, 500, 1000],
+        value=200,
+        key="power_replicates",
+        help="More replicates: narrower bands, longer run.",
+    )
+    alpha = c2.select_slider("two-sided significance level", [0.01, 0.025, 0.05, 0.1], value=0.05, key="power_alpha")
+    sizes = POWER_SIZES
+    text = state.scenario_toml(scenario)
+    key = "power-" + state.input_key(text, scenario.seed, sizes, replicates, endpoint, alpha)
+    table = state.run_job(
+        key,
+        "mhtcdt.app.tasks:power_curve_task",
+        text,
+        sizes,
+        replicates,
+        endpoint,
+        alpha,
+        label="Replicate virtual trials",
+    )
+    if table is None:
+        return
+    st.pyplot(figures.power_curve(table, trial_n), width="content")
+    st.caption(
+        f"{table.attrs.get('comparison', '')}, {endpoint}, log-rank test at α = {alpha:g}; "
+        f"{replicates} replicate trials per size drawn from the scenario's eligible patients. Power is "
+        "the probability that a trial would detect the effect the model predicts."
+    )
 
 
 if __name__ == "__main__":

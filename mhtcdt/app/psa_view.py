@@ -69,7 +69,24 @@ def render_psa_sections(psa: Any, wtp: float, currency: str) -> None:
     st.subheader(f"Uncertainty ({psa.n_draws:,} probabilistic draws)")
     for note in psa.notes:
         st.caption(note)
-    st.dataframe(summary_table(psa, wtp), hide_index=True, width="stretch", key="psa_summary")
+    st.dataframe(
+        summary_table(psa, wtp),
+        hide_index=True,
+        width="stretch",
+        key="psa_summary",
+        column_config={
+            "cost_mean": st.column_config.NumberColumn("mean cost", format=f"{currency} %.0f"),
+            "cost_low": st.column_config.NumberColumn("cost 2.5%", format=f"{currency} %.0f"),
+            "cost_high": st.column_config.NumberColumn("cost 97.5%", format=f"{currency} %.0f"),
+            "qalys_mean": st.column_config.NumberColumn("mean QALYs", format="%.3f"),
+            "qalys_low": st.column_config.NumberColumn("QALYs 2.5%", format="%.3f"),
+            "qalys_high": st.column_config.NumberColumn("QALYs 97.5%", format="%.3f"),
+            "life_years_mean": st.column_config.NumberColumn("mean life-years", format="%.3f"),
+            "p_cost_effective": st.column_config.NumberColumn(
+                f"P(cost-effective) at {currency} {wtp:,.0f}", format="percent"
+            ),
+        },
+    )
     left, right = st.columns(2)
     with left:
         st.markdown("**Cost-effectiveness plane** (each dot one draw; × the mean)")
@@ -96,7 +113,15 @@ def render_psa_sections(psa: Any, wtp: float, currency: str) -> None:
             f"**EVPPI** per patient at {currency} {psa.willingness_to_pay:,.0f}/QALY "
             "(which uncertainty is worth resolving)"
         )
-        st.dataframe(psa.evppi, hide_index=True, width="stretch", key="psa_evppi")
+        st.dataframe(
+            psa.evppi,
+            hide_index=True,
+            width="stretch",
+            key="psa_evppi",
+            column_config={
+                c: st.column_config.NumberColumn(format=f"{currency} %.0f") for c in ("evppi", "evppi_se", "evpi")
+            },
+        )
     with right:
         st.markdown("**Value-based price** of the MHT course")
         if psa.value_based_price is None:

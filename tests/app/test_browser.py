@@ -33,14 +33,15 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-sync",
 ]
-PAGES = [  # (sidebar link text, text that shows the page has finished rendering)
-    ("Scenario", "Key assumptions"),
-    ("Patients", "CONSORT flow"),
-    ("Treatment physics", "Treatment physics"),
+PAGES = [  # (sidebar link text, text drawn late on the page: it has finished rendering)
+    ("Scenario", "Download the edited scenario"),
+    ("Patients", "Covariate distributions"),
+    ("Treatment physics", "Session spacing and thermotolerance"),
     ("Virtual trial", "Comparisons"),
-    ("Cost-effectiveness", "Verdict"),
-    ("Report", "HTML report"),
+    ("Cost-effectiveness", "Expected value of perfect information"),
+    ("Report", "items reported from the run"),
 ]
+RUNNING = "[data-testid='stStatusWidgetRunningIcon'], [data-testid='stStatusWidgetRunningManIcon']"
 
 
 def _artifacts() -> Path:
@@ -117,11 +118,11 @@ def _settle(page, ready_text: str, timeout_s: float, errors_expected: bool = Fal
         arg=[ready_text, not errors_expected],
         timeout=timeout_s * 1000,
     )
-    # The status widget ("Running...") disappears when the script run is over.
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_s * 1000
-    )
-    page.wait_for_timeout(400)  # let images (matplotlib PNGs) paint
+    # The status widget's running icon disappears when the script run is over.
+    page.wait_for_function("(sel) => !document.querySelector(sel)", arg=RUNNING, timeout=timeout_s * 1000)
+    page.wait_for_timeout(500)  # the last deltas reach the page
+    page.wait_for_function("() => [...document.images].every(i => i.complete)", timeout=timeout_s * 1000)
+    page.wait_for_timeout(300)  # let images (matplotlib PNGs) paint
     if not errors_expected:
         errors = page.locator("[data-testid='stAlertContentError']")
         assert errors.count() == 0, errors.first.inner_text()
@@ -149,6 +150,8 @@ def test_every_page_and_a_changed_assumption(server, browser):
         _assert_no_traceback(page, link)
         page.screenshot(path=str(out / f"page_{i + 1}_{link.lower().replace(' ', '_')}.png"), full_page=True)
 
+    (out / "browser_timings.json").write_text(json.dumps(timings, indent=2) + "\n", encoding="utf-8")
+
     # Revisit the trial page with unchanged inputs: the stored result is shown without a new run.
     page.get_by_role("link", name="Virtual trial").first.click()
     timings["revisit_s[Virtual trial]"] = _settle(page, "Comparisons", timeout_s=60)
@@ -156,9 +159,9 @@ def test_every_page_and_a_changed_assumption(server, browser):
 
     # Change one assumption (willingness to pay) and check the verdict follows.
     page.get_by_role("link", name="Cost-effectiveness").first.click()
-    _settle(page, "Verdict", timeout_s=60)
+    _settle(page, "Expected value of perfect information", timeout_s=60)
     before = _verdict(page)
-    wtp = page.get_by_label("Willingness to pay", exact=False).first
+    wtp = page.locator("input[aria-label^='Willingness to pay']").first
     wtp.fill("100000")
     wtp.press("Enter")
     page.wait_for_function(
@@ -166,6 +169,7 @@ def test_every_page_and_a_changed_assumption(server, browser):
         ".some(e => e.innerText.includes('At GBP 100,000 per QALY'))",
         timeout=60_000,
     )
+    _settle(page, "Expected value of perfect information", timeout_s=60)
     after = _verdict(page)
     assert after != before
     assert "GBP 100,000" in after and "GBP 100,000" not in before

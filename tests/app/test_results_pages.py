@@ -70,6 +70,24 @@ def test_trial_page_shows_curves_and_tests(scenario, result):
     assert set(medians["endpoint"]) == {"PFS"}
 
 
+def test_power_curve_follows_its_settings(scenario, result):
+    from mhtcdt.app import state
+    from mhtcdt.app.page_trial import POWER_SIZES
+
+    at = _page(scenario, "page_trial.py")
+    assert "Power versus sample size" in texts(at)
+    at.select_slider(key="power_replicates").set_value(100).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    text = state.scenario_toml(scenario)
+    key = "power-" + state.input_key(text, scenario.seed, POWER_SIZES, 100, "OS", 0.05)
+    table = state.job_manager().status(key).result
+    assert list(table["n_patients"]) == list(POWER_SIZES)
+    assert table.attrs["n_replicates"] == 100
+    assert ((table["power_ci_lower"] <= table["power"]) & (table["power"] <= table["power_ci_upper"])).all()
+    # Wilson interval of k/100 rejections: the reported power is a multiple of 1/100.
+    assert ((table["power"] * 100).round(9) % 1 == 0).all()
+
+
 def test_numbers_at_risk_count_patients_still_followed(result):
     from mhtcdt.app import figures
 

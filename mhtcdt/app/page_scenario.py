@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from mhtcdt.app import state
@@ -285,7 +286,38 @@ def _editors(scenario: Scenario) -> dict[str, Any]:
                         step=100.0,
                         fmt="%.0f",
                     )
+        _uncertainty_editor(scenario, data, v)
     return data
+
+
+def _uncertainty_editor(scenario: Scenario, data: dict[str, Any], v: int) -> None:
+    """PSA draws and the 95 % ranges of the uncertain economic inputs (also the one-way DSA ranges)."""
+    e = scenario.economics
+    st.markdown("**Uncertainty** (probabilistic sensitivity analysis and tornado ranges)")
+    data["economics"]["psa_draws"] = number_field(
+        EconomicsSpec, "psa_draws", e.psa_draws, key=f"v{v}.psa_draws", label="PSA draws", unit="draws", step=100
+    )
+    if not e.uncertainty:
+        st.caption("This scenario gives no uncertainty ranges ([[economics.uncertainty]]).")
+        return
+    table = pd.DataFrame([u.model_dump() for u in e.uncertainty])
+    table.insert(1, "scenario value", [e.point_value(u.parameter) for u in e.uncertainty])
+    edited = st.data_editor(
+        table,
+        key=f"v{v}.uncertainty",
+        hide_index=True,
+        width="stretch",
+        disabled=["parameter", "scenario value", "source"],
+        column_config={
+            "distribution": st.column_config.SelectboxColumn(options=["gamma", "beta", "lognormal", "normal"]),
+            "low": st.column_config.NumberColumn("low (2.5 %)"),
+            "high": st.column_config.NumberColumn("high (97.5 %)"),
+        },
+    )
+    data["economics"]["uncertainty"] = [
+        {k: (None if pd.isna(val) else val) for k, val in row.items() if k != "scenario value"}
+        for row in edited.to_dict("records")
+    ]
 
 
 def render() -> None:

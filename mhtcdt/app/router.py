@@ -38,9 +38,11 @@ def main() -> None:
     ]
     selected = st.navigation(pages)
     from mhtcdt.app.sidebar import render_sidebar
+    from mhtcdt.app.state import guard
 
     try:
-        selected.run()
+        with guard():  # the last line of defence: any unexpected error becomes a message, not a traceback
+            selected.run()
     finally:  # drawn after the page so that it shows the state the page has just produced
         render_sidebar()
 

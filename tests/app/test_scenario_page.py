@@ -77,3 +77,19 @@ def test_load_preset_resets_editors(app):
 
     assert at.session_state["scenario"] == default_scenario()
     assert _number(at, ".wtp").value == default_scenario().economics.willingness_to_pay
+
+
+def test_cost_outside_its_uncertainty_range_is_reported(app):
+    at = open_page(app, "page_scenario.py")
+    sc = at.session_state["scenario"]
+    mht = [u for u in sc.economics.uncertainty if u.parameter == "costs.mht_course"]
+    assert mht, "the default scenario gives a range for the MHT course cost"
+    _number(at, "c.mht_course").set_value(mht[0].high * 2).run()
+    assert not at.exception
+    err = "\n".join(e.value for e in at.error)
+    assert "costs.mht_course" in err and "does not contain" in err, err
+    assert at.session_state["scenario"] == sc
+    _number(at, "c.mht_course").set_value(sc.economics.costs.mht_course).run()
+    _number(at, ".psa_draws").set_value(200).run()
+    assert not at.exception and not at.error
+    assert at.session_state["scenario"].economics.psa_draws == 200

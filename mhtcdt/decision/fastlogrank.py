@@ -12,6 +12,7 @@ Definitions (identical to lifelines):
 - KM ``S(t) = exp(sum log((n - d)/n))`` (lifelines' additive form); median = first time with S <= 0.5,
   ``inf`` if never.
 - Peto one-step log hazard ratio of group 1 vs group 0: ``(O1 - E1) / V`` with SE ``1/sqrt(V)``.
+- Stratified variant: ``O1 - E1`` and ``V`` summed over strata before forming chi2 and the Peto HR.
 
 :func:`logrank_replicates` returns a DataFrame, one row per replicate:
 ``chi2``, ``p_value``, ``o_minus_e``, ``variance``, ``log_hr_peto``, ``median_0_months``,
@@ -103,11 +104,36 @@ def _kernel(times, events, group):
     return out
 
 
-def logrank_replicates(times: np.ndarray, events: np.ndarray, group: np.ndarray) -> pd.DataFrame:
+@njit(cache=True, parallel=True)
+def _kernel_stratified(times, events, group, strata, n_strata):
+    """Sum O-E and V over strata (stratified log-rank); medians/events from the unstratified pass."""
+    r = times.shape[0]
+    out = np.empty((r, 6))
+    for k in prange(r):
+        _one(times[k], events[k], group[k], out[k])
+        oe = 0.0
+        var = 0.0
+        tmp = np.empty(6)
+        for s in range(n_strata):
+            mask = strata[k] == s
+            if mask.sum() == 0:
+                continue
+            _one(times[k][mask], events[k][mask], group[k][mask], tmp)
+            oe += tmp[0]
+            var += tmp[1]
+        out[k, 0] = oe
+        out[k, 1] = var
+    return out
+
+
+def logrank_replicates(
+    times: np.ndarray, events: np.ndarray, group: np.ndarray, strata: np.ndarray | None = None
+) -> pd.DataFrame:
     """Log-rank test and per-group KM medians for ``R`` replicates of ``n`` patients.
 
     ``times`` (R, n) float months (finite, >= 0); ``events`` (R, n) bool; ``group`` (R, n) 0 = reference,
-    1 = experimental. One-dimensional inputs are treated as one replicate.
+    1 = experimental. One-dimensional inputs are treated as one replicate. ``strata`` (R, n) int codes
+    >= 0: stratified log-rank (O-E and V summed over strata); medians stay per arm over all strata.
     """
     t = np.atleast_2d(np.asarray(times, dtype=np.float64))
     e = np.atleast_2d(np.asarray(events, dtype=np.bool_))
@@ -120,7 +146,19 @@ def logrank_replicates(times: np.ndarray, events: np.ndarray, group: np.ndarray)
         raise InputError("times", "non-finite or negative", "times must be finite and >= 0")
     if np.any((g != 0) & (g != 1)):
         raise InputError("group", "values", "group must be 0 (reference) or 1 (experimental)")
-    raw = _kernel(np.ascontiguousarray(t), np.ascontiguousarray(e), np.ascontiguousarray(g))
+    if strata is None:
+        raw = _kernel(np.ascontiguousarray(t), np.ascontiguousarray(e), np.ascontiguousarray(g))
+    else:
+        st = np.atleast_2d(np.asarray(strata, dtype=np.int64))
+        if st.shape != t.shape or np.any(st < 0):
+            raise InputError("strata", st.shape, "strata must be non-negative int codes shaped like times")
+        raw = _kernel_stratified(
+            np.ascontiguousarray(t),
+            np.ascontiguousarray(e),
+            np.ascontiguousarray(g),
+            np.ascontiguousarray(st),
+            int(st.max()) + 1,
+        )
     oe, var = raw[:, 0], raw[:, 1]
     with np.errstate(divide="ignore", invalid="ignore"):
         chi2 = np.where(var > 0, oe**2 / var, 0.0)

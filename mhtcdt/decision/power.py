@@ -8,7 +8,9 @@ A replicate trial (two arms: ``reference_arm`` and ``experimental_arm``):
    Poisson accrual;
 3. draws latent PFS/OS with the outcome model (fresh random numbers per replicate) and censors them
    with dropout and the data cut-off exactly as :func:`trial.apply_follow_up`;
-4. tests the endpoint with the vectorised log-rank (:mod:`fastlogrank`, checked against lifelines).
+4. tests the endpoint with the vectorised log-rank (:mod:`fastlogrank`, checked against lifelines),
+   stratified by the randomisation strata when the design is stratified (the analysis that matches
+   stratified randomisation; an unstratified test would be conservative when strata are prognostic).
 
 Under ``null=True`` both arms receive the reference arm's physics, so rejections estimate the
 type-I error. The hazard ratio per replicate is the Peto one-step estimate ``exp((O-E)/V)`` (close to
@@ -106,10 +108,10 @@ def replicate_data(
     treatment_months: Mapping[str, float] | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> pd.DataFrame:
-    """Observed data of ``n_replicates`` virtual trials: ``(times, events, group)`` arrays of shape (R, n).
+    """Observed data of ``n_replicates`` virtual trials: ``(times, events, group, strata)``, each (R, n).
 
     ``group`` is 0 for the reference arm, 1 for the experimental arm; times are the censored endpoint
-    times [months]. Steps 1-3 of the module docstring.
+    times [months]; ``strata`` the stratum code of each patient. Steps 1-3 of the module docstring.
     """
     if params is None:
         params = outcome.load_outcome_params()
@@ -213,7 +215,7 @@ def replicate_data(
         np.where(is_exp, tm_exp, tm_ref).ravel(),
     )
     latent = res[f"{endpoint.lower()}_latent_months"].reshape(R, n)
-    return np.minimum(latent, censor), latent <= censor, grp
+    return np.minimum(latent, censor), latent <= censor, grp, codes[idx]
 
 
 def simulate_replicates(
@@ -230,10 +232,11 @@ def simulate_replicates(
     alpha: float = 0.05,
     null: bool = False,
     treatment_months: Mapping[str, float] | None = None,
+    stratified_analysis: bool | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> pd.DataFrame:
     """Run ``n_replicates`` virtual trials of ``n_patients`` and test each (see module docstring)."""
-    times, events, grp = replicate_data(
+    times, events, grp, strata = replicate_data(
         pools,
         design,
         n_patients,
@@ -248,7 +251,8 @@ def simulate_replicates(
         treatment_months=treatment_months,
         progress=progress,
     )
-    out = logrank_replicates(times, events, grp)
+    stratified = bool(design.stratify_by) if stratified_analysis is None else stratified_analysis
+    out = logrank_replicates(times, events, grp, strata if stratified else None)
     if progress is not None:
         progress(1.0)
     R = n_replicates
@@ -279,9 +283,7 @@ def summarise(reps: pd.DataFrame, n_patients: int, alpha: float, endpoint: str) 
         expected_hr=float(np.exp(np.mean(log_hr[finite]))),
         hr_quantiles=(float(q[0]), float(q[1]), float(q[2])),
         median_reference_months=float(np.median(m0[np.isfinite(m0)])) if np.isfinite(m0).any() else math.nan,
-        median_experimental_months=float(np.median(m1[np.isfinite(m1)]))
-        if np.isfinite(m1).any()
-        else math.nan,
+        median_experimental_months=float(np.median(m1[np.isfinite(m1)])) if np.isfinite(m1).any() else math.nan,
         fraction_medians_reached=float(reached.mean()),
         mean_events=float(reps["events"].mean()),
         replicates=reps,
@@ -432,9 +434,7 @@ def pools_from_scenario(
     from mhtcdt.decision.checks import protocol_for_arm
     from mhtcdt.physics import simulate_protocol
 
-    cohort = generate_cohort(
-        scenario.cohort.indication, n_screened, np.random.SeedSequence(seed, spawn_key=(0,))
-    )
+    cohort = generate_cohort(scenario.cohort.indication, n_screened, np.random.SeedSequence(seed, spawn_key=(0,)))
     eligible = apply_criteria(cohort, scenario.cohort.criteria).eligible.reset_index(drop=True)
     if len(eligible) == 0:
         raise InputError(

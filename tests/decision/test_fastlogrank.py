@@ -59,3 +59,21 @@ def test_bad_input():
         logrank_replicates(np.array([[1.0, np.nan]]), np.array([[True, True]]), np.array([[0, 1]]))
     with pytest.raises(InputError):
         logrank_replicates(np.array([[1.0, 2.0]]), np.array([[True, True]]), np.array([[0, 2]]))
+
+
+def test_stratified_logrank_sums_per_stratum_statistics():
+    t, e, g = _data(r=10, n=300, seed=4)
+    rng = np.random.default_rng(4)
+    strata = rng.integers(0, 3, t.shape)
+    res = logrank_replicates(t, e, g, strata)
+    for k in range(t.shape[0]):
+        oe = var = 0.0
+        for s in range(3):
+            m = strata[k] == s
+            part = logrank_replicates(t[k][m], e[k][m], g[k][m])
+            oe += part.o_minus_e[0]
+            var += part.variance[0]
+        assert res.o_minus_e[k] == pytest.approx(oe, rel=1e-12, abs=1e-12)
+        assert res.chi2[k] == pytest.approx(oe**2 / var, rel=1e-12)
+    plain = logrank_replicates(t, e, g)
+    assert np.array_equal(res.median_0_months, plain.median_0_months)

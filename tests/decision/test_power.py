@@ -106,9 +106,7 @@ def test_bad_input(setup):
     with pytest.raises(InputError, match="endpoint"):
         _run(setup, endpoint="QOL")
     with pytest.raises(InputError, match="no patient pool"):
-        power.simulate_replicates(
-            pools, design, 100, 10, 1, reference_arm="RT", experimental_arm="X", params=params
-        )
+        power.simulate_replicates(pools, design, 100, 10, 1, reference_arm="RT", experimental_arm="X", params=params)
     with pytest.raises(InputError, match="indistinguishable from 1"):
         power.sample_size(
             {"RT": pools["RT"], "MHT": pools["RT"]},
@@ -120,3 +118,21 @@ def test_bad_input(setup):
             params=params,
             n_replicates=200,
         )
+
+
+def test_stratified_analysis_keeps_type_one_error_with_prognostic_strata(setup):
+    """Randomisation stratified on a strong prognostic factor: the stratified log-rank holds alpha, the
+    unstratified test is conservative (known theory: the strata variance is ignored)."""
+    pools, _, params = setup
+    design = TrialDesign(
+        allocation={"RT": 1, "MHT": 1},
+        stratify_by=["eloquent_location", "kps"],
+        block_size=2,
+        accrual_per_month=12.0,
+        min_follow_up_months=12.0,
+    )
+    kw = dict(reference_arm="RT", experimental_arm="MHT", params=params, null=True)
+    strat = power.simulate_replicates(pools, design, 300, 2000, 5, **kw)
+    plain = power.simulate_replicates(pools, design, 300, 2000, 5, stratified_analysis=False, **kw)
+    assert strat["reject"].mean() == pytest.approx(0.05, abs=0.015)
+    assert plain["reject"].mean() < strat["reject"].mean()

@@ -92,6 +92,8 @@ from mhtcdt.physics.tissue import (
 
 # ----------------------------------------------------------------------------- numba building blocks
 
+RESTART_LEVELS = 3  # graded start after a source jump: dt/8 (BE), dt/8, dt/4, dt/2 -> sums to dt
+
 
 @njit(cache=True)
 def thomas_solve(
@@ -143,7 +145,9 @@ def assemble_and_solve(
     t_now: np.ndarray,
     t_prev: np.ndarray,
     t_lag: np.ndarray,
-    bdf2: bool,
+    a0: float,
+    a1: float,
+    a2: float,
     steady: bool,
     dt: float,
     volume: np.ndarray,
@@ -164,7 +168,8 @@ def assemble_and_solve(
     """One implicit step (or, with ``steady``, the steady state) of the finite-volume Pennes system.
 
     ``source`` is the total heat per cell volume [W/m3] (metabolic + particles); perfusion is evaluated
-    at ``t_lag`` (lagged). BDF2: (1.5 T^{n+1} - 2 T^n + 0.5 T^{n-1}) / dt; otherwise backward Euler.
+    at ``t_lag`` (lagged). Time derivative ``(a0 T^{n+1} - a1 T^n + a2 T^{n-1}) / dt``: backward Euler
+    (1, 1, 0); BDF2 with step ratio w = dt_n / dt_{n-1}: ((1+2w)/(1+w), 1+w, w^2/(1+w)).
     """
     n = t_now.shape[0]
     for j in range(n):
@@ -179,12 +184,8 @@ def assemble_and_solve(
             r += g_out * t_art
         if not steady:
             cap = rho_c[j] * volume[j] / dt
-            if bdf2:
-                d += 1.5 * cap
-                r += cap * (2.0 * t_now[j] - 0.5 * t_prev[j])
-            else:
-                d += cap
-                r += cap * t_now[j]
+            d += a0 * cap
+            r += cap * (a1 * t_now[j] - a2 * t_prev[j])
         diag[j] = d
         rhs[j] = r
     thomas_solve(lower, diag, upper, rhs, t_new, work)
@@ -229,7 +230,9 @@ def _steady(
             t_out,
             t_out,
             t_out,
-            False,
+            1.0,
+            1.0,
+            0.0,
             True,
             1.0,
             volume,
@@ -256,7 +259,9 @@ def _steady(
             t_out,
             t_out,
             t_out,
-            False,
+            1.0,
+            1.0,
+            0.0,
             True,
             1.0,
             volume,
@@ -643,6 +648,7 @@ def radial_sessions_kernel(
             u = u_ff
             integral = 0.0
             h_sum = 0.0
+            h_prev = dt
             if titrate:
                 field = field_max * u ** (1.0 / field_exp)
             else:
@@ -676,59 +682,61 @@ def radial_sessions_kernel(
                 q_now = q_ref[p] * (field / field_ref) ** field_exp if heating else 0.0
                 if heating:
                     h_sum += field
-                # BDF2 restarts with a backward-Euler step at the start and at switch-off (the source
-                # jumps there; BDF2 across a jump would be first order)
-                smooth = k > 0 and k != n_heat
                 for j in range(n_cells):
                     src[j] = qm[j] + q_now * dep[j]
-                    t_lag[j] = 2.0 * t_now[j] - t_prev[j] if smooth else t_now[j]
-                assemble_and_solve(
-                    t_new,
-                    t_now,
-                    t_prev,
-                    t_lag,
-                    smooth,
-                    False,
-                    dt,
-                    volume,
-                    conductance,
-                    rho_c,
-                    om,
-                    model,
-                    src,
-                    rho_c_blood,
-                    t_art,
-                    coef,
-                    lower,
-                    diag,
-                    upper,
-                    rhs,
-                    work,
-                )
+                # The source jumps at the start and at switch-off: BDF2 restarts there with a backward-Euler
+                # step of dt/2^L followed by variable-step BDF2 steps dt/2^L, dt/2^(L-1), ..., dt/2 (ratios 1,
+                # then 2, and 2 for the next full step; zero-stable below 1 + sqrt 2), which resolves the fast
+                # initial transient of the small cells. Elsewhere constant-step BDF2.
+                restart = k == 0 or k == n_heat
+                n_sub = RESTART_LEVELS + 1 if restart else 1
                 ok = True
-                for j in range(n_cells):
-                    tj = t_new[j]
-                    if not math.isfinite(tj):
-                        ok = False
+                for sub in range(n_sub):
+                    if restart:
+                        h_step = dt / 2.0 ** (RESTART_LEVELS - max(sub - 1, 0))
+                    else:
+                        h_step = dt
+                    if restart and sub == 0:
+                        a0, a1, a2 = 1.0, 1.0, 0.0
+                        for j in range(n_cells):
+                            t_lag[j] = t_now[j]
+                    else:
+                        w = h_step / h_prev
+                        a0 = (1.0 + 2.0 * w) / (1.0 + w)
+                        a1 = 1.0 + w
+                        a2 = w * w / (1.0 + w)
+                        for j in range(n_cells):
+                            t_lag[j] = t_now[j] + w * (t_now[j] - t_prev[j])
+                    h_prev = h_step
+                    assemble_and_solve(
+                        t_new, t_now, t_prev, t_lag, a0, a1, a2, False, h_step, volume, conductance, rho_c, om,
+                        model, src, rho_c_blood, t_art, coef, lower, diag, upper, rhs, work,
+                    )  # fmt: skip
+                    for j in range(n_cells):
+                        tj = t_new[j]
+                        if not math.isfinite(tj):
+                            ok = False
+                            break
+                        t_prev[j] = t_now[j]
+                        t_now[j] = tj
+                        if tj > peak[p, s, j]:
+                            peak[p, s, j] = tj
+                        rate_new = cem43_rate(tj)
+                        cem[p, s, j] += 0.5 * (rate_old[j] + rate_new) * h_step / 60.0
+                        rate_old[j] = rate_new
+                        a_new = arrhenius_rate(tj, arr_a, arr_ea)
+                        omega_out[p, s, j] += 0.5 * (arr_old[j] + a_new) * h_step
+                        arr_old[j] = a_new
+                    if not ok:
                         break
-                    t_prev[j] = t_now[j]
-                    t_now[j] = tj
-                    if tj > peak[p, s, j]:
-                        peak[p, s, j] = tj
-                    rate_new = cem43_rate(tj)
-                    cem[p, s, j] += 0.5 * (rate_old[j] + rate_new) * dt / 60.0
-                    rate_old[j] = rate_new
-                    a_new = arrhenius_rate(tj, arr_a, arr_ea)
-                    omega_out[p, s, j] += 0.5 * (arr_old[j] + a_new) * dt
-                    arr_old[j] = a_new
+                    for j in range(n_t):
+                        tumour_t[j] = t_now[j]
+                    t90_new = exceeded_temperature_inplace(tumour_t, tumour_vol, 0.9, order)
+                    cem_t90[p, s] += 0.5 * (cem43_rate(t90_old) + cem43_rate(t90_new)) * h_step / 60.0
+                    t90_old = t90_new
                 if not ok:
                     status[p] = 1
                     break
-                for j in range(n_t):
-                    tumour_t[j] = t_now[j]
-                t90_new = exceeded_temperature_inplace(tumour_t, tumour_vol, 0.9, order)
-                cem_t90[p, s] += 0.5 * (cem43_rate(t90_old) + cem43_rate(t90_new)) * dt / 60.0
-                t90_old = t90_new
                 tm, th = _margin_and_healthy_max(t_now, n_t, k_t, k_h)
                 if th > max_healthy[p, s]:
                     max_healthy[p, s] = th

@@ -33,6 +33,8 @@ CEM43_R_ABOVE = 0.5
 CEM43_R_BELOW = 0.25
 GAS_CONSTANT_J_PER_MOL_K = 8.314462618
 KELVIN_OFFSET = 273.15
+_LN_R_ABOVE = math.log(CEM43_R_ABOVE)
+_LN_R_BELOW = math.log(CEM43_R_BELOW)
 
 MAGNETICS_FILE = Path(__file__).parent / "data" / "magnetics.toml"
 
@@ -40,9 +42,10 @@ MAGNETICS_FILE = Path(__file__).parent / "data" / "magnetics.toml"
 @njit(cache=True)
 def cem43_rate(temperature_C: float) -> float:
     """Equivalent minutes at 43 C accumulated per minute at ``temperature_C``."""
+    # exp of a precomputed log is cheaper than pow inside the kernels' inner loop
     if temperature_C >= 43.0:
-        return CEM43_R_ABOVE ** (43.0 - temperature_C)
-    return CEM43_R_BELOW ** (43.0 - temperature_C)
+        return math.exp(_LN_R_ABOVE * (43.0 - temperature_C))
+    return math.exp(_LN_R_BELOW * (43.0 - temperature_C))
 
 
 @njit(cache=True)

@@ -175,6 +175,15 @@ class Blood:
     specific_heat_J_per_kg_K: float
     arterial_temperature_C: float
 
+    def __post_init__(self) -> None:
+        for field in ("density_kg_per_m3", "specific_heat_J_per_kg_K"):
+            value = getattr(self, field)
+            if not (math.isfinite(value) and value > 0):
+                raise InputError(f"blood.{field}", value, "must be a finite number > 0")
+        t = self.arterial_temperature_C
+        if not (math.isfinite(t) and 0.0 < t <= 45.0):
+            raise InputError("blood.arterial_temperature_C", t, "must lie in (0, 45] C")
+
     @property
     def volumetric_heat_capacity_J_per_m3_K(self) -> float:
         return self.density_kg_per_m3 * self.specific_heat_J_per_kg_K

@@ -47,12 +47,8 @@ def test_percentiles_against_fine_sampling():
     temps = rng.uniform(38.0, 48.0, 4000)
     weights = np.ones_like(temps)
     # equal weights and many elements: Tx is the (1 - x) quantile of the sample
-    assert volume_percentile_temperature(temps, weights, 0.9) == pytest.approx(
-        np.quantile(temps, 0.1), abs=0.02
-    )
-    assert volume_percentile_temperature(temps, weights, 0.5) == pytest.approx(
-        np.quantile(temps, 0.5), abs=0.02
-    )
+    assert volume_percentile_temperature(temps, weights, 0.9) == pytest.approx(np.quantile(temps, 0.1), abs=0.02)
+    assert volume_percentile_temperature(temps, weights, 0.5) == pytest.approx(np.quantile(temps, 0.5), abs=0.02)
     # weights: the same value duplicated k times equals weight k
     t = np.array([40.0, 41.0, 42.0, 43.0])
     w = np.array([1.0, 2.0, 3.0, 4.0])
@@ -110,10 +106,11 @@ def test_kernel_cem43_matches_numpy_on_recorded_history():
         cooldown_s=600,
     )
     hist = res.tumor_temperature_C[0, 0]  # (n_records, shells), every step
-    # trapezoid rule in the kernel = mean of the rectangle rules on both ends
+    # trapezoid rule in the kernel = mean of the rectangle rules on both ends; the kernel also integrates
+    # over its sub-steps after the two source jumps (start, switch-off), hence rtol 2e-4 rather than exact
     rect_left = cem43_minutes(hist[:-1].T, 5.0)
     rect_right = cem43_minutes(hist[1:].T, 5.0)
-    np.testing.assert_allclose(res.tumour_cem43_min[0, 0], 0.5 * (rect_left + rect_right), rtol=1e-10)
+    np.testing.assert_allclose(res.tumour_cem43_min[0, 0], 0.5 * (rect_left + rect_right), rtol=2e-4)
     assert res.tumour_cem43_min[0, 0, 0] > 10.0
 
 

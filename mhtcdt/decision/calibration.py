@@ -35,7 +35,8 @@ calibrated model is a model prediction, not a measured effect.
 
 Targets table (:attr:`CalibrationResult.table`): ``target`` str, ``arm`` str, ``statistic`` str,
 ``target_value``, ``lower``, ``upper``, ``simulated`` (float64), ``within`` bool, ``verified`` bool,
-``source`` str.
+``source`` str, ``draws_2_5``, ``draws_97_5`` (float64: the statistic's 2.5-97.5 % range over the
+accepted draws).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ import datetime as _dt
 import hashlib
 import math
 import os
+import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,7 +55,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import tomli_w
-import tomllib
 from scipy import optimize
 from scipy.special import ndtr
 
@@ -134,9 +135,7 @@ def load_targets(path: str | Path | None = None) -> tuple[dict[str, dict], list[
 
 
 # ----------------------------------------------------------------------------- populations and physics
-def build_population(
-    arm_spec: Mapping[str, Any], n_screened: int, seed: np.random.SeedSequence
-) -> pd.DataFrame:
+def build_population(arm_spec: Mapping[str, Any], n_screened: int, seed: np.random.SeedSequence) -> pd.DataFrame:
     """Eligible virtual patients of one calibration arm (see the targets file for derivations).
 
     The ``indication`` column stays the generator's (the physics uses it); :func:`arm_with_physics`
@@ -188,9 +187,7 @@ def arm_with_physics(
     """Population + physics outputs (+ ``treatment_months``) for one arm, cached for the real physics."""
     fields = dict(arm_spec["protocol"])
     key = hashlib.sha256(
-        repr(
-            (name, sorted(fields.items()), len(population), int(population["patient_id"].sum()), seed)
-        ).encode()
+        repr((name, sorted(fields.items()), len(population), int(population["patient_id"].sum()), seed)).encode()
     ).hexdigest()[:16]
     path = cache_dir() / f"{name}-{key}-{_source_hash()}.pkl"
     if physics_fn is None and use_cache and path.exists():
@@ -251,9 +248,7 @@ class CalibrationProblem:
                 lp=outcome.linear_predictor(df, params),
                 indication=df["indication"].astype(str).to_numpy(),
                 tm=df["treatment_months"].to_numpy(float) if "treatment_months" in df.columns else 0.0,
-                draws=outcome.patient_draws(
-                    df["patient_id"].to_numpy(), np.random.SeedSequence(seed, spawn_key=(11,))
-                ),
+                draws=outcome.patient_draws(df["patient_id"].to_numpy(), np.random.SeedSequence(seed, spawn_key=(11,))),
             )
         self.lo, self.hi, self.is_log = [], [], []
         for k in self.names:
@@ -297,9 +292,7 @@ class CalibrationProblem:
                 vals.append(float(np.median(r["pfs_latent_months"])))
             else:
                 os_ = r["os_latent_months"]
-                vals.append(
-                    float(np.mean(ndtr((os_ - 24.0) / 0.25))) if smooth else float(np.mean(os_ > 24.0))
-                )
+                vals.append(float(np.mean(ndtr((os_ - 24.0) / 0.25))) if smooth else float(np.mean(os_ > 24.0)))
         return np.array(vals)
 
     def within(self, values: np.ndarray) -> np.ndarray:
@@ -363,9 +356,7 @@ def covariate_scale_for(problem: CalibrationProblem, free: Mapping[str, float], 
     try:
         c = optimize.brentq(g, 0.1, 3.0, xtol=1e-3)
     except ValueError as exc:
-        raise ModelError(
-            f"no covariate scale in [0.1, 3] reproduces the published hazard ratios: {exc}"
-        ) from exc
+        raise ModelError(f"no covariate scale in [0.1, 3] reproduces the published hazard ratios: {exc}") from exc
     finally:
         problem.base = base
     return float(c)
@@ -471,15 +462,18 @@ def targets_table(problem: CalibrationProblem, free: Mapping[str, float]) -> pd.
 
 def format_table(table: pd.DataFrame) -> str:
     """Simulated vs target, one line per target, with the honesty note."""
+    has_draws = "draws_2_5" in table.columns
     lines = [
         f"{'target':<32} {'statistic':<18} {'simulated':>9} {'target':>7}  {'acceptance':<15} ok  verified"
+        + ("  draws 95% range" if has_draws else "")
     ]
     for r in table.itertuples():
         pct = r.statistic == "os_at_24_months"
         f = (lambda x: f"{100 * x:.1f}%") if pct else (lambda x: f"{x:.2f}")
         lines.append(
             f"{r.target:<32} {r.statistic:<18} {f(r.simulated):>9} {f(r.target_value):>7}  "
-            f"{f(r.lower) + '-' + f(r.upper):<15} {'yes' if r.within else 'NO ':<3} {r.verified}"
+            f"{f(r.lower) + '-' + f(r.upper):<15} {'yes' if r.within else 'NO ':<3} {str(r.verified):<8}"
+            + (f"  {f(r.draws_2_5)}-{f(r.draws_97_5)}" if has_draws else "")
         )
     lines.append("NOTE: " + HONESTY_NOTE)
     return "\n".join(lines)
@@ -511,9 +505,7 @@ def calibrate(
         src = spec.get("derived_from", spec["indication"])
         pop_key = (src, tuple(spec.get("criteria", [])), tuple(sorted(spec.get("set_columns", {}).items())))
         if pop_key not in pops:
-            pops[pop_key] = build_population(
-                spec, n_screened, np.random.SeedSequence(seed, spawn_key=(3, len(pops)))
-            )
+            pops[pop_key] = build_population(spec, n_screened, np.random.SeedSequence(seed, spawn_key=(3, len(pops))))
         report(f"physics: {name}", i / len(needed) * 0.6)
         arms[name] = arm_with_physics(name, spec, pops[pop_key], seed, physics_fn, use_cache)
     problem = CalibrationProblem(arms, targets, params, seed)
@@ -528,16 +520,16 @@ def calibrate(
     report("ABC draws", 0.8)
     draws, info = abc(problem, free, seed, n_steps=n_steps, max_accepted=max_accepted)
     table = targets_table(problem, free)
-    draw_ok = np.mean(
-        [
-            problem.within(problem.stats(r._asdict())).all()
-            for r in draws[problem.names].itertuples(index=False)
-        ]
-    )
+    draw_stats = np.array([problem.stats(r._asdict()) for r in draws[problem.names].itertuples(index=False)])
+    draw_ok = float(np.mean([problem.within(v).all() for v in draw_stats]))
+    table["draws_2_5"] = np.quantile(draw_stats, 0.025, axis=0)
+    table["draws_97_5"] = np.quantile(draw_stats, 0.975, axis=0)
+    s_best = problem.to_unit(np.array([free[k] for k in problem.names]))
+    at_bound = [k for k, u in zip(problem.names, s_best, strict=True) if u < 0.02 or u > 0.98]
     meta = dict(
         covariate_scale=problem.base.covariate_scale,
         covariate_scale_arm=scale_arm,
-        created_utc=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        created_utc=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         seed=seed,
         n_screened=n_screened,
         patients_per_arm={k: len(v) for k, v in arms.items()},
@@ -545,7 +537,8 @@ def calibrate(
         physics=("real" if physics_fn is None else getattr(physics_fn, "__name__", "custom")),
         physics_source_hash=_source_hash(),
         abc=info,
-        draws_all_within=float(draw_ok),
+        draws_all_within=draw_ok,
+        at_prior_bound=at_bound,
         honesty_note=HONESTY_NOTE,
     )
     report("done", 1.0)
@@ -567,9 +560,7 @@ def write_calibration(result: CalibrationResult, path: str | Path | None = None)
     }
     p.parent.mkdir(parents=True, exist_ok=True)
     with open(p, "wb") as fh:
-        fh.write(
-            b"# Calibrated outcome-model parameters: generated by `mhtcdt calibrate`, do not edit by hand.\n"
-        )
+        fh.write(b"# Calibrated outcome-model parameters: generated by `mhtcdt calibrate`, do not edit by hand.\n")
         tomli_w.dump(doc, fh)
     return p
 

@@ -39,9 +39,7 @@ def add_subcommands(subparsers) -> None:
     p.add_argument("--seed", type=int, default=20261121)
     p.add_argument("--steps", type=int, default=4000, help="ABC-MCMC steps after burn-in")
     p.add_argument("--draws", type=int, default=200, help="accepted parameter draws kept for PSA")
-    p.add_argument(
-        "--output", default=None, help="calibration file to write (default: the package data file)"
-    )
+    p.add_argument("--output", default=None, help="calibration file to write (default: the package data file)")
     p.add_argument("--targets", default=None, help="targets TOML (default: the package data file)")
     p.add_argument("--no-cache", action="store_true", help="recompute physics even if cached")
     p.add_argument("--dry-run", action="store_true", help="print the table without writing the file")
@@ -49,19 +47,13 @@ def add_subcommands(subparsers) -> None:
 
     p = subparsers.add_parser("power", help="replicate virtual trials: power, type-I error, sample size")
     p.add_argument("scenario", nargs="?", default=None, help="scenario TOML (default: the embedded default)")
-    p.add_argument(
-        "--n-patients", type=int, default=None, help="patients per trial (default: scenario's eligible)"
-    )
+    p.add_argument("--n-patients", type=int, default=None, help="patients per trial (default: scenario's eligible)")
     p.add_argument("--replicates", type=int, default=1000)
     p.add_argument("--alpha", type=float, default=0.05, help="two-sided significance level")
     p.add_argument("--endpoint", choices=("OS", "PFS"), default="OS")
     p.add_argument("--experimental-arm", default=None, help="default: the first non-reference arm")
-    p.add_argument(
-        "--target-power", type=float, default=None, help="also search the sample size for this power"
-    )
-    p.add_argument(
-        "--pool-size", type=int, default=None, help="patients screened for the pool (default: scenario)"
-    )
+    p.add_argument("--target-power", type=float, default=None, help="also search the sample size for this power")
+    p.add_argument("--pool-size", type=int, default=None, help="patients screened for the pool (default: scenario)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--json", action="store_true", help="print the summary as one JSON line")
     p.set_defaults(handler=cmd_power)
@@ -107,6 +99,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     print(calibration.format_table(result.table))
     print("fitted:", ", ".join(f"{k} = {v:.4g}" for k, v in result.free.items()))
     print(f"ABC: {result.meta['abc']}")
+    if result.meta.get("at_prior_bound"):
+        print(f"WARNING: fitted at a prior bound (the targets push beyond the prior): {result.meta['at_prior_bound']}")
     if not args.dry_run:
         path = calibration.write_calibration(result, args.output)
         print(f"wrote {path}")
@@ -126,9 +120,7 @@ def cmd_power(args: argparse.Namespace) -> int:
         exp = args.experimental_arm or (others[0] if others else None)
         if exp not in others:
             problems.append(
-                InputError(
-                    "--experimental-arm", exp, f"must be a randomised arm other than {ref!r}: {others}"
-                )
+                InputError("--experimental-arm", exp, f"must be a randomised arm other than {ref!r}: {others}")
             )
         if args.replicates < 1:
             problems.append(InputError("--replicates", args.replicates, "need at least 1 replicate"))
@@ -227,25 +219,14 @@ def cmd_power(args: argparse.Namespace) -> int:
             schoenfeld_sample_size=ss.schoenfeld_n,
         )
     if args.json:
-        print(
-            json.dumps(
-                {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in out.items()}
-            )
-        )
+        print(json.dumps({k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in out.items()}))
         return EXIT_OK
+    print(f"Virtual trial power: {out['comparison']}, {args.endpoint}, {n} patients, {args.replicates} replicates")
     print(
-        f"Virtual trial power: {out['comparison']}, {args.endpoint}, {n} patients, "
-        f"{args.replicates} replicates"
-    )
-    print(
-        f"  power                {s.power:.3f} (95% CI {s.power_ci[0]:.3f}-{s.power_ci[1]:.3f}) "
-        f"at alpha {args.alpha}"
+        f"  power                {s.power:.3f} (95% CI {s.power_ci[0]:.3f}-{s.power_ci[1]:.3f}) at alpha {args.alpha}"
     )
     print(f"  type-I error (null)  {t1.power:.3f} (95% CI {t1.power_ci[0]:.3f}-{t1.power_ci[1]:.3f})")
-    print(
-        f"  expected HR          {s.expected_hr:.3f} "
-        f"(2.5-97.5%: {s.hr_quantiles[0]:.3f}-{s.hr_quantiles[2]:.3f})"
-    )
+    print(f"  expected HR          {s.expected_hr:.3f} (2.5-97.5%: {s.hr_quantiles[0]:.3f}-{s.hr_quantiles[2]:.3f})")
     print(
         f"  median {args.endpoint} months     reference {s.median_reference_months:.1f}, "
         f"experimental {s.median_experimental_months:.1f}; mean events {s.mean_events:.0f}"
@@ -255,8 +236,5 @@ def cmd_power(args: argparse.Namespace) -> int:
             f"  sample size for power {ss.target_power:.2f}: {ss.n_patients} patients (simulated power "
             f"{ss.power:.3f}; Schoenfeld {ss.schoenfeld_n})"
         )
-    print(
-        "NOTE: the effect is a model prediction from a calibrated model; "
-        "there is no randomised NanoTherm evidence."
-    )
+    print("NOTE: the effect is a model prediction from a calibrated model; there is no randomised NanoTherm evidence.")
     return EXIT_OK

@@ -52,6 +52,7 @@ Returned DataFrame (:func:`simulate_outcomes`): the input columns plus
 from __future__ import annotations
 
 import math
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -60,7 +61,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import tomllib
 
 from mhtcdt.errors import InputError, ModelError
 

@@ -45,10 +45,14 @@ def test_progression_time_matches_numerical_gompertz_ode(params):
     p = params.with_free(growth_log_sd=0.3, infiltrative_fraction=0.01, log10_kill_effectiveness=0.6)
     v0, k_tot, k_rt = 30.0, 5.0, 2.0
     draws = outcome.PatientDraws(np.array([0.7]), np.array([1.0]), np.array([1e9]))
-    res = outcome.latent_times(np.array([v0]), np.array([k_tot]), np.array([k_rt]), np.array([40.0]),
-                               np.array([0.0]), 6.0, draws, p)
+    res = outcome.latent_times(
+        np.array([v0]), np.array([k_tot]), np.array([k_rt]), np.array([40.0]), np.array([0.0]), 6.0, draws, p
+    )
     f = p.free
-    vs = v0 * ((1 - f["infiltrative_fraction"]) * 10 ** (-0.6 * k_tot) + f["infiltrative_fraction"] * 10 ** (-0.6 * k_rt))
+    vs = v0 * (
+        (1 - f["infiltrative_fraction"]) * 10 ** (-0.6 * k_tot)
+        + f["infiltrative_fraction"] * 10 ** (-0.6 * k_rt)
+    )
     assert res["surviving_burden_cm3"][0] == pytest.approx(vs, rel=1e-12)
     big_k = p.carrying_capacity_cm3
     dt_days = f["volume_doubling_time_days"] * math.exp(f["growth_log_sd"] * 0.7)
@@ -58,8 +62,14 @@ def test_progression_time_matches_numerical_gompertz_ode(params):
         return y[0] - math.log(p.rano_volume_ratio * v0)
 
     hit.terminal = True
-    sol = integrate.solve_ivp(lambda t, y: [rho * math.log(big_k / math.exp(y[0]))], (0, 500), [math.log(vs)],
-                              events=hit, rtol=1e-10, atol=1e-12)
+    sol = integrate.solve_ivp(
+        lambda t, y: [rho * math.log(big_k / math.exp(y[0]))],
+        (0, 500),
+        [math.log(vs)],
+        events=hit,
+        rtol=1e-10,
+        atol=1e-12,
+    )
     assert res["progression_latent_months"][0] == pytest.approx(sol.t_events[0][0], rel=1e-6)
 
 
@@ -68,8 +78,9 @@ def test_post_progression_is_weibull_with_the_given_median(params):
     n = 20000
     rng = np.random.default_rng(3)
     draws = outcome.PatientDraws(np.zeros(n), rng.standard_exponential(n), np.full(n, 1e9))
-    res = outcome.latent_times(np.full(n, 20.0), np.full(n, 2.0), np.full(n, 2.0), np.full(n, 20.0), np.zeros(n),
-                               7.0, draws, p)
+    res = outcome.latent_times(
+        np.full(n, 20.0), np.full(n, 2.0), np.full(n, 2.0), np.full(n, 20.0), np.zeros(n), 7.0, draws, p
+    )
     pps = res["os_latent_months"] - res["progression_latent_months"]
     scale = 7.0 / math.log(2) ** (1 / 1.7)
     ks = stats.kstest(pps, stats.weibull_min(1.7, scale=scale).cdf)
@@ -82,8 +93,16 @@ def test_other_cause_mortality_follows_gompertz_life_table(params):
     n = 20000
     rng = np.random.default_rng(4)
     draws = outcome.PatientDraws(np.zeros(n), np.full(n, 1e9), rng.standard_exponential(n))
-    res = outcome.latent_times(np.full(n, 20.0), np.full(n, 50.0), np.full(n, 50.0), np.full(n, 70.0), np.zeros(n),
-                               6.0, draws, params.with_free(infiltrative_fraction=1e-9, log10_kill_effectiveness=1.0))
+    res = outcome.latent_times(
+        np.full(n, 20.0),
+        np.full(n, 50.0),
+        np.full(n, 50.0),
+        np.full(n, 70.0),
+        np.zeros(n),
+        6.0,
+        draws,
+        params.with_free(infiltrative_fraction=1e-9, log10_kill_effectiveness=1.0),
+    )
     a, b = params.other_cause_a_per_year, params.other_cause_b_per_year
 
     def surv(t_months):
@@ -115,7 +134,9 @@ def test_covariate_scale_reproduces_each_published_hazard_ratio(params):
     lp = outcome.linear_predictor(df, params)
 
     def sim(c):
-        return outcome.simulate_outcomes(df, params.with_covariate_scale(c), 11)["os_latent_months"].to_numpy()
+        return outcome.simulate_outcomes(df, params.with_covariate_scale(c), 11)[
+            "os_latent_months"
+        ].to_numpy()
 
     def slope(c):
         data = pd.DataFrame(dict(t=sim(c), e=1, lp=lp))
@@ -123,9 +144,16 @@ def test_covariate_scale_reproduces_each_published_hazard_ratio(params):
 
     c = brentq(slope, 0.2, 2.0, xtol=1e-3)
     assert 0.3 < c < 1.0  # acceleration of a sub-exponentially dispersed time inflates the HR
-    data = pd.DataFrame(dict(t=sim(c), e=1, kps_le_80=(df.kps <= 80).astype(float),
-                             volume_ge_50=(df.tumor_volume_cm3 >= 50).astype(float),
-                             eloquent=df.eloquent_location.astype(float), mgmt=df.mgmt_methylated.astype(float)))
+    data = pd.DataFrame(
+        dict(
+            t=sim(c),
+            e=1,
+            kps_le_80=(df.kps <= 80).astype(float),
+            volume_ge_50=(df.tumor_volume_cm3 >= 50).astype(float),
+            eloquent=df.eloquent_location.astype(float),
+            mgmt=df.mgmt_methylated.astype(float),
+        )
+    )
     hr = CoxPHFitter().fit(data, "t", "e").hazard_ratios_
     assert hr["kps_le_80"] == pytest.approx(params.hazard_ratios["kps_le_80"], rel=0.2)
     assert hr["volume_ge_50"] == pytest.approx(params.hazard_ratios["volume_ge_50"], rel=0.2)
@@ -136,8 +164,12 @@ def test_covariate_scale_reproduces_each_published_hazard_ratio(params):
 def test_results_do_not_depend_on_chunking(params):
     df = _patients(300)
     whole = outcome.simulate_outcomes(df, params, 21)
-    parts = pd.concat([outcome.simulate_outcomes(df.iloc[:117], params, 21),
-                       outcome.simulate_outcomes(df.iloc[117:], params, 21)])
+    parts = pd.concat(
+        [
+            outcome.simulate_outcomes(df.iloc[:117], params, 21),
+            outcome.simulate_outcomes(df.iloc[117:], params, 21),
+        ]
+    )
     assert np.array_equal(whole["os_latent_months"].to_numpy(), parts["os_latent_months"].to_numpy())
     other = outcome.simulate_outcomes(df, params, 22)
     assert not np.allclose(whole["os_latent_months"], other["os_latent_months"])

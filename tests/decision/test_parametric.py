@@ -32,7 +32,9 @@ def test_gompertz_fitter_matches_independent_scipy_mle():
         big_h = b * np.expm1(eta * d) / eta
         return -(np.sum(np.log(h[e])) - np.sum(big_h))
 
-    ref = optimize.minimize(nll, [math.log(0.03), 0.05], method="Nelder-Mead", options=dict(xatol=1e-9, fatol=1e-10))
+    ref = optimize.minimize(
+        nll, [math.log(0.03), 0.05], method="Nelder-Mead", options=dict(xatol=1e-9, fatol=1e-10)
+    )
     assert m.b_ == pytest.approx(math.exp(ref.x[0]), rel=1e-3)
     assert m.eta_ == pytest.approx(ref.x[1], rel=1e-3, abs=1e-5)
     assert m.log_likelihood_ == pytest.approx(-ref.fun, abs=1e-3)
@@ -55,15 +57,24 @@ def _trial(seed=2, n=600):
     os_ = rng.weibull(1.8, n) * np.where(arm == "A", 10.0, 14.0)
     pfs = os_ * rng.uniform(0.3, 0.9, n)
     c = rng.uniform(5, 40, n)
-    return pd.DataFrame(dict(arm=arm, os_months=np.minimum(os_, c), os_event=os_ <= c,
-                             pfs_months=np.minimum(pfs, c), pfs_event=pfs <= c))
+    return pd.DataFrame(
+        dict(
+            arm=arm,
+            os_months=np.minimum(os_, c),
+            os_event=os_ <= c,
+            pfs_months=np.minimum(pfs, c),
+            pfs_event=pfs <= c,
+        )
+    )
 
 
 def test_aic_prefers_weibull_over_exponential_for_weibull_data():
     fits, _ = parametric.fit_all(_trial(), ("exponential", "weibull", "gompertz"), endpoints=("OS",))
     a = fits[fits.arm == "A"].set_index("distribution")
     assert a.loc["weibull", "aic"] < a.loc["exponential", "aic"] - 10
-    assert a.loc["weibull", "bic"] == pytest.approx(-2 * a.loc["weibull", "log_likelihood"] + 2 * math.log(300))
+    assert a.loc["weibull", "bic"] == pytest.approx(
+        -2 * a.loc["weibull", "log_likelihood"] + 2 * math.log(300)
+    )
     assert parametric.best_distribution(fits, "A", "OS") in ("weibull", "gompertz")
     assert (fits.groupby(["arm", "endpoint"])["delta_aic"].min() == 0).all()
 

@@ -10,8 +10,10 @@ from mhtcdt.decision import survival
 from mhtcdt.decision.fastlogrank import logrank_replicates
 from mhtcdt.errors import InputError
 
+LN2 = math.log(2)
 
-def _exp_trial(n=400, hr=0.7, rate=math.log(2) / 9.0, seed=0, censor_max=40.0):
+
+def _exp_trial(n=400, hr=0.7, rate=LN2 / 9.0, seed=0, censor_max=40.0):
     """Two arms with exponential OS (reference median 9 months) and uniform censoring."""
     rng = np.random.default_rng(seed)
     arm = np.where(np.arange(n) % 2 == 0, "ref", "exp")
@@ -19,9 +21,17 @@ def _exp_trial(n=400, hr=0.7, rate=math.log(2) / 9.0, seed=0, censor_max=40.0):
     os_ = rng.exponential(1 / lam)
     pfs = np.minimum(rng.exponential(1 / (3 * lam)), os_)
     c = rng.uniform(0, censor_max, n) if censor_max else np.full(n, np.inf)
-    return pd.DataFrame(dict(arm=arm, kps=rng.choice([70, 80, 90], n), age_years=rng.normal(55, 10, n),
-                             os_months=np.minimum(os_, c), os_event=os_ <= c,
-                             pfs_months=np.minimum(pfs, c), pfs_event=pfs <= c))
+    return pd.DataFrame(
+        dict(
+            arm=arm,
+            kps=rng.choice([70, 80, 90], n),
+            age_years=rng.normal(55, 10, n),
+            os_months=np.minimum(os_, c),
+            os_event=os_ <= c,
+            pfs_months=np.minimum(pfs, c),
+            pfs_event=pfs <= c,
+        )
+    )
 
 
 @pytest.fixture(scope="module")
@@ -55,10 +65,22 @@ def test_rmst_difference_matches_closed_form():
 
 def test_curves_contract(analysis):
     c = analysis.curves
-    assert list(c.columns) == ["arm", "endpoint", "time_months", "survival", "ci_lower", "ci_upper", "at_risk"]
+    assert list(c.columns) == [
+        "arm",
+        "endpoint",
+        "time_months",
+        "survival",
+        "ci_lower",
+        "ci_upper",
+        "at_risk",
+    ]
     assert c["at_risk"].dtype == np.int64 and c["time_months"].dtype == np.float64
     first = c.groupby(["arm", "endpoint"]).head(1)
-    assert (first["time_months"] == 0).all() and (first["survival"] == 1).all() and (first["at_risk"] == 1000).all()
+    assert (
+        (first["time_months"] == 0).all()
+        and (first["survival"] == 1).all()
+        and (first["at_risk"] == 1000).all()
+    )
     assert (c["ci_lower"] <= c["survival"] + 1e-12).all() and (c["survival"] <= c["ci_upper"] + 1e-12).all()
     for _, g in c.groupby(["arm", "endpoint"]):
         assert np.all(np.diff(g["survival"]) <= 1e-12)
@@ -69,7 +91,9 @@ def test_hr_confidence_interval_coverage_near_95_percent():
     n_rep = 150
     for k in range(n_rep):
         df = _exp_trial(200, hr=0.7, seed=100 + k)
-        data = pd.DataFrame(dict(t=df.os_months, e=df.os_event.astype(int), treated=(df.arm == "exp").astype(float)))
+        data = pd.DataFrame(
+            dict(t=df.os_months, e=df.os_event.astype(int), treated=(df.arm == "exp").astype(float))
+        )
         s = survival._cox(data, "t", "e", ["treated"]).summary.loc["treated"]  # the Cox fit analyse() uses
         hits += s["exp(coef) lower 95%"] <= 0.7 <= s["exp(coef) upper 95%"]
     assert 0.89 <= hits / n_rep <= 0.99

@@ -13,13 +13,24 @@ from mhtcdt.errors import InputError, InputErrors
 
 def _eligible(n=600, seed=0):
     rng = np.random.default_rng(seed)
-    return pd.DataFrame(dict(patient_id=np.arange(n, dtype=np.int64), mgmt_methylated=rng.random(n) < 0.4,
-                             eloquent_location=rng.random(n) < 0.5))
+    return pd.DataFrame(
+        dict(
+            patient_id=np.arange(n, dtype=np.int64),
+            mgmt_methylated=rng.random(n) < 0.4,
+            eloquent_location=rng.random(n) < 0.5,
+        )
+    )
 
 
 def _design(**kw):
-    base = dict(allocation={"A": 1, "B": 1}, stratify_by=["mgmt_methylated", "eloquent_location"], block_size=4,
-                accrual_per_month=10.0, min_follow_up_months=12.0, dropout_per_year=0.0)
+    base = dict(
+        allocation={"A": 1, "B": 1},
+        stratify_by=["mgmt_methylated", "eloquent_location"],
+        block_size=4,
+        accrual_per_month=10.0,
+        min_follow_up_months=12.0,
+        dropout_per_year=0.0,
+    )
     base.update(kw)
     return TrialDesign(**base)
 
@@ -31,7 +42,7 @@ def test_permuted_blocks_balance_every_stratum_2_to_1():
         arms = g["arm"].to_numpy()
         n_full = len(arms) // 6
         for k in range(n_full):  # every complete block holds exactly 4 A and 2 B
-            block = arms[6 * k: 6 * k + 6]
+            block = arms[6 * k : 6 * k + 6]
             assert (block == "A").sum() == 4 and (block == "B").sum() == 2
         assert abs((arms == "A").sum() - 2 * (arms == "B").sum()) <= 6
     assert r["stratum"].nunique() == 4
@@ -94,8 +105,13 @@ def test_dropout_rate_matches_annual_probability_and_is_keyed_by_patient():
 
 @pytest.mark.parametrize(
     "alloc,expected",
-    [({"A": 1, "B": 1}, {"A": 1, "B": 1}), ({"A": 0.5, "B": 0.5}, {"A": 1, "B": 1}),
-     ({"A": 2, "B": 1}, {"A": 2, "B": 1}), ({"A": 1.5, "B": 1}, {"A": 3, "B": 2}), ({"A": 4, "B": 2}, {"A": 2, "B": 1})],
+    [
+        ({"A": 1, "B": 1}, {"A": 1, "B": 1}),
+        ({"A": 0.5, "B": 0.5}, {"A": 1, "B": 1}),
+        ({"A": 2, "B": 1}, {"A": 2, "B": 1}),
+        ({"A": 1.5, "B": 1}, {"A": 3, "B": 2}),
+        ({"A": 4, "B": 2}, {"A": 2, "B": 1}),
+    ],
 )
 def test_integer_weights(alloc, expected):
     assert trial.integer_weights(alloc) == expected
@@ -119,7 +135,9 @@ def test_integer_weights(alloc, expected):
 def test_bad_design_names_the_field(kw, field):
     with pytest.raises((InputError, InputErrors)) as info:
         _design(**kw)
-    fields = [e.field for e in info.value.errors] if isinstance(info.value, InputErrors) else [info.value.field]
+    fields = (
+        [e.field for e in info.value.errors] if isinstance(info.value, InputErrors) else [info.value.field]
+    )
     assert field in fields
 
 

@@ -32,6 +32,8 @@ from mhtcdt.economics.nmb import _ce_arrays, _wtp_array, max_nmb_over_strategies
 from mhtcdt.economics.validation import as_finite, check_rate
 from mhtcdt.errors import InputError
 
+MIN_EVPPI_DRAWS = 20
+
 
 def evpi_from_nmb(nmb: np.ndarray) -> np.ndarray:
     """EVPI from net benefits (..., D, S): mean of the max minus max of the means; shape (...)."""
@@ -88,7 +90,7 @@ def evpi_curve(
 
 
 def _spline_basis(x: np.ndarray, n_knots: int) -> tuple[np.ndarray, np.ndarray]:
-    """Cubic regression basis on x in [0, 1] (rank-transformed): [x, x^2, x^3, (x - k_j)_+^3],
+    """Cubic regression basis on x in [0, 1] (min-max scaled): [x, x^2, x^3, (x - k_j)_+^3],
     with the ridge penalty acting on the truncated terms (penalised regression spline,
     Ruppert-Wand-Carroll 2003 ch. 3).  Returns (basis (n, 3 + K), penalty diagonal)."""
     knots = np.quantile(x, np.linspace(0, 1, n_knots + 2)[1:-1])
@@ -192,9 +194,11 @@ def evppi(
     wtp:
         Scalar or (W,) willingness to pay per unit of effect.
     n_knots:
-        Interior knots per parameter (quantiles); the ridge penalty is chosen by GCV per response.
+        Interior knots per parameter (quantiles), reduced automatically for few draws (about five
+        draws per basis column); the ridge penalty is chosen by GCV per response.
     interaction:
-        For a group of exactly two parameters, add a penalised tensor-product spline (interactions);
+        For a group of exactly two parameters (and >= 200 draws), add a penalised tensor-product
+        spline (interactions);
         groups of three or more are fitted additively (interactions ignored: may underestimate).
     n_se_samples:
         Coefficient draws for the standard error (0 to skip; then ``evppi_se`` is NaN).
@@ -211,12 +215,16 @@ def evppi(
         names = list(names) if names is not None else [f"parameter_{j}" for j in range(phi.shape[1])]
     if phi.shape[0] != n_d:
         raise InputError("parameters", phi.shape, f"needs one row per PSA draw ({n_d})")
-    if n_d < 50:
-        raise InputError("cost", n_d, "EVPPI regression needs at least 50 PSA draws")
+    if n_d < MIN_EVPPI_DRAWS:
+        raise InputError("cost", n_d, f"EVPPI regression needs at least {MIN_EVPPI_DRAWS} PSA draws")
     if n_s < 2:
         raise InputError("cost", n_s, "EVPPI needs at least two strategies")
     w = np.atleast_1d(_wtp_array(wtp))
-    x, pen = _design(phi, n_knots, interaction)
+    if int(n_knots) != n_knots or n_knots < 0:
+        raise InputError("n_knots", n_knots, "must be an integer >= 0")
+    # few draws: fewer knots so the basis stays well below the number of draws (about 5 per column)
+    n_knots = int(min(n_knots, max(0, n_d // (5 * phi.shape[1]) - 4)))
+    x, pen = _design(phi, n_knots, interaction and n_d >= 200)
     # responses: incremental NB of strategies 2..S vs 1 at every wtp -> (D, W*(S-1))
     inc_e = e[:, 1:] - e[:, :1]
     inc_c = c[:, 1:] - c[:, :1]

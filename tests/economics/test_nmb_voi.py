@@ -130,3 +130,18 @@ def test_evppi_standard_error_is_calibrated_across_replicate_psas():
         ses.append(out["evppi_se"].iloc[0])
     ratio = np.std(est, ddof=1) / np.mean(ses)
     assert 0.6 < ratio < 1.6
+
+
+def test_evppi_with_few_draws_uses_a_smaller_basis():
+    rng = np.random.default_rng(np.random.SeedSequence(51))
+    n = 30
+    x = rng.standard_normal(n)
+    inb = 1000 * x + rng.normal(0, 100, n)
+    cost = np.column_stack([np.zeros(n), -inb])
+    res = evppi(cost, np.zeros((n, 2)), x, [0.0, 1.0])
+    assert np.all(res["evppi"] >= 0) and np.all(res["evppi"] <= res["evpi"] + 1e-9)
+    assert np.all(np.isfinite(res["evppi_se"]))
+    from mhtcdt.errors import InputError
+
+    with pytest.raises(InputError, match="at least 20"):
+        evppi(cost[:10], np.zeros((10, 2)), x[:10], 0.0)

@@ -22,7 +22,8 @@ hazard ``h(t) = b exp(eta t)`` [1/month], cumulative hazard ``H(t) = b (exp(eta 
 :func:`extrapolate` returns survival on a monthly grid to a lifetime horizon (long DataFrame):
 ``arm`` str, ``endpoint`` str, ``time_months`` float64, ``survival`` float64, ``distribution`` str.
 With ``enforce_pfs_le_os`` (default) PFS is capped by OS at every time, as partitioned-survival
-models require.
+models require; with ``background_survival`` every curve's hazard is kept at or above the
+general-population hazard (no parametric tail outlives the population).
 """
 
 from __future__ import annotations
@@ -204,11 +205,16 @@ def extrapolate(
     criterion: str = "aic",
     enforce_pfs_le_os: bool = True,
     fits: tuple[pd.DataFrame, dict] | None = None,
+    background_survival: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Per-arm PFS and OS survival on a grid 0, step, ..., horizon [months] from parametric fits.
 
     ``distribution``: "best" (lowest AIC or BIC per arm and endpoint), one name for all, or a dict
     {(arm, endpoint): name}. ``fits`` may pass the output of :func:`fit_all` to avoid refitting.
+    ``background_survival``: general-population survival on the same grid (e.g.
+    :func:`background_survival_on_grid`); the hazard of every curve is then kept at or above the
+    background hazard in each step, ``S(t+dt)/S(t) <= B(t+dt)/B(t)``, so a long parametric tail cannot
+    outlive the general population.
     """
     if not (math.isfinite(horizon_months) and horizon_months > 0):
         raise InputError("horizon_months", horizon_months, "must be positive and finite")
@@ -236,17 +242,38 @@ def extrapolate(
             if dist == "best":
                 dist = best_distribution(table, arm, ep, criterion)
             elif dist not in FITTERS:
-                raise InputError(
-                    "distribution", dist, f"unknown; choose 'best' or one of {list(DISTRIBUTIONS)}"
-                )
+                raise InputError("distribution", dist, f"unknown; choose 'best' or one of {list(DISTRIBUTIONS)}")
             model = models.get((arm, ep, dist))
             if model is None:
                 raise ModelError(f"the {dist} fit for arm {arm!r}, {ep} did not converge; choose another")
             curves[ep] = (dist, survival_on_grid(model, grid))
+        if background_survival is not None:
+            bg = np.asarray(background_survival, dtype=float)
+            if bg.shape != grid.shape or np.any(~np.isfinite(bg)) or bg[0] != 1.0 or np.any(np.diff(bg) > 0):
+                raise InputError("background_survival", bg.shape, "must be a non-increasing curve on the grid, 1 at 0")
+            for ep, (dist, sv) in list(curves.items()):
+                curves[ep] = (dist, _cap_by_background(sv, bg))
         if enforce_pfs_le_os:
             curves["PFS"] = (curves["PFS"][0], np.minimum(curves["PFS"][1], curves["OS"][1]))
         for ep, (dist, s) in curves.items():
-            out.append(
-                pd.DataFrame(dict(arm=arm, endpoint=ep, time_months=grid, survival=s, distribution=dist))
-            )
+            out.append(pd.DataFrame(dict(arm=arm, endpoint=ep, time_months=grid, survival=s, distribution=dist)))
     return pd.concat(out, ignore_index=True)
+
+
+def _cap_by_background(s: np.ndarray, bg: np.ndarray) -> np.ndarray:
+    """Per-step conditional survival = min(model, background): the hazard never falls below background."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cond_s = np.where(s[:-1] > 0, s[1:] / s[:-1], 0.0)
+        cond_b = np.where(bg[:-1] > 0, bg[1:] / bg[:-1], 0.0)
+    return np.concatenate([[1.0], np.cumprod(np.minimum(cond_s, cond_b))])
+
+
+def background_survival_on_grid(
+    grid_months: np.ndarray, age_years: float, a_per_year: float, b_per_year: float
+) -> np.ndarray:
+    """General-population survival from ``age_years`` under a Gompertz hazard ``a exp(b age)`` per year
+    (the other-cause mortality of :mod:`mhtcdt.decision.outcome`): ``exp(-(a/b) e^{b age} (e^{b t} - 1))``."""
+    if not (math.isfinite(age_years) and 0 <= age_years <= 120):
+        raise InputError("age_years", age_years, "must be between 0 and 120")
+    t = np.asarray(grid_months, dtype=float) / 12.0
+    return np.exp(-(a_per_year / b_per_year) * math.exp(b_per_year * age_years) * np.expm1(b_per_year * t))

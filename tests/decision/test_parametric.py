@@ -32,9 +32,7 @@ def test_gompertz_fitter_matches_independent_scipy_mle():
         big_h = b * np.expm1(eta * d) / eta
         return -(np.sum(np.log(h[e])) - np.sum(big_h))
 
-    ref = optimize.minimize(
-        nll, [math.log(0.03), 0.05], method="Nelder-Mead", options=dict(xatol=1e-9, fatol=1e-10)
-    )
+    ref = optimize.minimize(nll, [math.log(0.03), 0.05], method="Nelder-Mead", options=dict(xatol=1e-9, fatol=1e-10))
     assert m.b_ == pytest.approx(math.exp(ref.x[0]), rel=1e-3)
     assert m.eta_ == pytest.approx(ref.x[1], rel=1e-3, abs=1e-5)
     assert m.log_likelihood_ == pytest.approx(-ref.fun, abs=1e-3)
@@ -72,9 +70,7 @@ def test_aic_prefers_weibull_over_exponential_for_weibull_data():
     fits, _ = parametric.fit_all(_trial(), ("exponential", "weibull", "gompertz"), endpoints=("OS",))
     a = fits[fits.arm == "A"].set_index("distribution")
     assert a.loc["weibull", "aic"] < a.loc["exponential", "aic"] - 10
-    assert a.loc["weibull", "bic"] == pytest.approx(
-        -2 * a.loc["weibull", "log_likelihood"] + 2 * math.log(300)
-    )
+    assert a.loc["weibull", "bic"] == pytest.approx(-2 * a.loc["weibull", "log_likelihood"] + 2 * math.log(300))
     assert parametric.best_distribution(fits, "A", "OS") in ("weibull", "gompertz")
     assert (fits.groupby(["arm", "endpoint"])["delta_aic"].min() == 0).all()
 
@@ -110,3 +106,25 @@ def test_bad_input():
         parametric.extrapolate(df, -1)
     with pytest.raises(InputError, match="no events"):
         parametric.fit_one(np.ones(10), np.zeros(10, bool), "weibull")
+
+
+def test_background_mortality_caps_a_long_tail():
+    """A plateauing Gompertz tail is capped by general-population survival from age 60 (closed form)."""
+    rng = np.random.default_rng(1)
+    t = _gompertz_sample(2000, 0.2, -0.1, rng)
+    c = np.full(t.size, 60.0)
+    df = pd.DataFrame(dict(arm="A", os_months=np.minimum(t, c), os_event=t <= c))
+    df["pfs_months"], df["pfs_event"] = df["os_months"] * 0.5, df["os_event"]
+    grid = np.arange(0.0, 481.0)
+    bg = parametric.background_survival_on_grid(grid, 60.0, 3.5e-5, 0.0896)
+    assert bg[120] == pytest.approx(math.exp(-(3.5e-5 / 0.0896) * math.exp(0.0896 * 60) * math.expm1(0.0896 * 10)))
+    free = parametric.extrapolate(df, 480, distribution="gompertz")
+    capped = parametric.extrapolate(df, 480, distribution="gompertz", background_survival=bg)
+    f = free[free.endpoint == "OS"]["survival"].to_numpy()
+    c_ = capped[capped.endpoint == "OS"]["survival"].to_numpy()
+    assert np.all(c_ <= f + 1e-15) and np.all(c_ <= bg + 1e-15)
+    assert f[-1] > 0.1 and c_[-1] < 0.01  # plateau ~13.5 % vs nobody alive at age 100
+    ratio = c_[1:] / c_[:-1]
+    assert np.all(ratio <= bg[1:] / bg[:-1] + 1e-12)
+    with pytest.raises(InputError, match="background_survival"):
+        parametric.extrapolate(df, 480, distribution="gompertz", background_survival=bg[:10])

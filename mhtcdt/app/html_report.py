@@ -11,6 +11,7 @@ needs no network access.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import math
 from dataclasses import dataclass
@@ -174,9 +175,13 @@ def build_html_report(result: Any, psa: Any | None = None, when: datetime | None
         "QALYs of each strategy and whether the new strategy is cost-effective at the stated willingness to "
         f"pay of {_e(cur)} {eco.willingness_to_pay:,.0f} per QALY.</p>"
     )
+    from mhtcdt.decision.scenario import scenario_to_toml
+
+    sha = hashlib.sha256(scenario_to_toml(sc).encode("utf-8")).hexdigest()
     add(
-        "<h2 id='plan'>Health economic analysis plan</h2><p>The analysis follows the scenario file "
-        "reproduced in the appendix, fixed before the run; its SHA-256 identifies it.</p>"
+        "<h2 id='plan'>Health economic analysis plan</h2><p>The analysis is defined entirely by the scenario "
+        f"file reproduced in the appendix (SHA-256 <code>{sha}</code>) and the package version above. Whether "
+        "it was fixed before the results were seen is for the analyst to state.</p>"
     )
     add("<h2 id='population'>Study population</h2>")
     add("<p>Eligibility criteria, applied in order (CONSORT flow):</p>" + _table(result.flow))
@@ -246,9 +251,29 @@ def build_html_report(result: Any, psa: Any | None = None, when: datetime | None
         add("<p>Parametric fits:</p>" + _table(result.parametric))
     add("<h2 id='parameters'>Study parameters</h2>")
     add(
-        "<p>Every parameter, its value, source and whether the source was verified is listed in the scenario "
-        "file (appendix) and the package's data files.</p>"
+        f"<p>Utilities (QALY per year): progression-free {eco.utilities.progression_free:g}, progressed "
+        f"{eco.utilities.progressed:g}. Costs: see 'Resources and costs'. Clinical and physical parameters, "
+        "with their sources and whether each source was verified, are in the package's data files (the "
+        "bundled scenario files cite theirs in comments, which the copy in the appendix does not keep).</p>"
     )
+    if eco.uncertainty:
+        ranges = pd.DataFrame(
+            [
+                {
+                    "parameter": u.parameter,
+                    "value": eco.point_value(u.parameter),
+                    "distribution": u.distribution,
+                    "low (2.5 %)": u.low,
+                    "high (97.5 %)": u.high,
+                    "source": u.source,
+                }
+                for u in eco.uncertainty
+            ]
+        )
+        add(
+            "<p>Uncertain economic inputs (probabilistic distributions; the same ranges for the one-way "
+            "analysis):</p>" + _table(ranges)
+        )
     add("<h2 id='results'>Main results</h2>")
     for endpoint in ("OS", "PFS"):
         times = figures.at_risk_times(result.curves, endpoint)
@@ -329,8 +354,6 @@ def build_html_report(result: Any, psa: Any | None = None, when: datetime | None
             f"<td>{_e(entry.status)}</td><td>{loc}</td></tr>"
         )
     add("</tbody></table>")
-    from mhtcdt.decision.scenario import scenario_to_toml
-
     add("<h2 id='appendix'>Appendix: scenario file</h2><pre>" + _e(scenario_to_toml(sc)) + "</pre>")
     body = "\n".join(s)
     return (

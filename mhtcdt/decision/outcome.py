@@ -7,8 +7,9 @@ the fitted values in ``data/outcome_calibration.toml``)
    (``log10_kill_total``) and of radiotherapy alone (``log10_kill_rt``). The clinically effective
    kill is a fraction ``e`` (``log10_kill_effectiveness``) of the model kill (hypoxia, stem-like
    resistance and heterogeneity make real tumours less sensitive than a uniform clonogen model).
-   A fraction ``f`` (``infiltrative_fraction``) of the burden infiltrates beyond the particle-heated
-   volume and receives only the RT kill:
+   The physics already sends its infiltrative clonogens (beyond the heated volume) through RT only; a
+   further fraction ``f`` (``infiltrative_fraction``, an additional RT-only reservoir, fitted with a wide
+   prior that allows ~0) receives only the RT kill:
    ``V_s = V0 * ((1 - f) * 10^(-e K_total) + f * 10^(-e K_rt))`` with ``V0 = tumor_volume_cm3``.
 2. **Regrowth.** Gompertz growth ``dV/dt = rho V ln(K/V)`` from ``V_s``, starting when treatment
    ends (``treatment_months``, default 0). The per-patient specific growth rate at the entry volume,

@@ -136,7 +136,7 @@ def fit_all(
                 row = dict(arm=arm, endpoint=ep, distribution=dist, n=len(t), events=int(e.sum()))
                 try:
                     m = fit_one(t, e, dist)
-                except ModelError:
+                except (ModelError, InputError):  # non-convergence, or no events in this arm/endpoint
                     row.update(
                         log_likelihood=np.nan,
                         n_parameters=len(FITTERS[dist]._fitted_parameter_names),

@@ -76,11 +76,7 @@ def test_curves_contract(analysis):
     ]
     assert c["at_risk"].dtype == np.int64 and c["time_months"].dtype == np.float64
     first = c.groupby(["arm", "endpoint"]).head(1)
-    assert (
-        (first["time_months"] == 0).all()
-        and (first["survival"] == 1).all()
-        and (first["at_risk"] == 1000).all()
-    )
+    assert (first["time_months"] == 0).all() and (first["survival"] == 1).all() and (first["at_risk"] == 1000).all()
     assert (c["ci_lower"] <= c["survival"] + 1e-12).all() and (c["survival"] <= c["ci_upper"] + 1e-12).all()
     for _, g in c.groupby(["arm", "endpoint"]):
         assert np.all(np.diff(g["survival"]) <= 1e-12)
@@ -91,9 +87,7 @@ def test_hr_confidence_interval_coverage_near_95_percent():
     n_rep = 150
     for k in range(n_rep):
         df = _exp_trial(200, hr=0.7, seed=100 + k)
-        data = pd.DataFrame(
-            dict(t=df.os_months, e=df.os_event.astype(int), treated=(df.arm == "exp").astype(float))
-        )
+        data = pd.DataFrame(dict(t=df.os_months, e=df.os_event.astype(int), treated=(df.arm == "exp").astype(float)))
         s = survival._cox(data, "t", "e", ["treated"]).summary.loc["treated"]  # the Cox fit analyse() uses
         hits += s["exp(coef) lower 95%"] <= 0.7 <= s["exp(coef) upper 95%"]
     assert 0.89 <= hits / n_rep <= 0.99
@@ -131,3 +125,13 @@ def test_bad_input():
         survival.analyse(df.drop(columns="pfs_event"), "ref", 24.0)
     with pytest.raises(InputError, match="horizon"):
         survival.analyse(df, "ref", -1.0)
+
+
+def test_arm_without_events_is_reported_not_crashed():
+    df = _exp_trial(200, seed=4)
+    df.loc[df.arm == "exp", "pfs_event"] = False
+    a = survival.analyse(df, "ref", 24.0, distributions=("exponential", "weibull"))
+    row = a.summary.set_index(["arm", "endpoint"]).loc[("exp", "PFS")]
+    assert row["events"] == 0 and not row["median_reached"]
+    fits = a.parametric[(a.parametric.arm == "exp") & (a.parametric.endpoint == "PFS")]
+    assert not fits["converged"].any() and fits["aic"].isna().all()

@@ -115,8 +115,9 @@ N_RATES = 24
     P_METAL_EQ,
     P_LH0,
     P_K_REPAIR,
-) = range(24)
-N_SCALARS = 24
+    P_OMEGA_CAP,
+) = range(25)
+N_SCALARS = 25
 
 # ---------------------------------------------------------------- state indices (full mechanism)
 S_FE2, S_FE3, S_H2O2, S_OH, S_SO, S_GSH, S_GSSG, S_LOOH, S_LH, S_FEP, S_O2 = range(11)
@@ -309,6 +310,7 @@ def pack_parameters(c: ChemistryConditions) -> tuple[np.ndarray, np.ndarray, np.
     s[P_METAL_EQ] = _override({}, ov, "agent.fenton_metal_equivalent", metal_eq)
     s[P_LH0] = fv("pufa_pool_M")
     s[P_K_REPAIR] = fv("membrane_repair_per_s")
+    s[P_OMEGA_CAP] = _override(chem["cdt_kill"], ov, "cdt_kill.sterilised_omega", chem["cdt_kill"]["sterilised_omega"])
     return k_ref, ea, t_refs, s
 
 
@@ -497,6 +499,12 @@ def solve_oracle(
     atol[S_LOOH] = 1e-17
     gsh_min = y[S_GSH]
     looh_max = y[S_LOOH]
+
+    def sterilised(t, yy, *args):
+        return yy[S_OMEGA_F] - s[P_OMEGA_CAP]
+
+    sterilised.terminal = True
+    sterilised.direction = 1.0
     for a, b in zip(t_nodes[:-1], t_nodes[1:], strict=True):
         sol = solve_ivp(
             full_rhs,
@@ -506,15 +514,18 @@ def solve_oracle(
             rtol=rtol,
             atol=atol,
             dense_output=True,
+            events=sterilised,
             args=(k_ref, ea, t_refs, s, temp_of_t),
         )
         if not sol.success:
             raise ModelError(f"chemistry oracle failed on [{a}, {b}] s: {sol.message}")
-        grid = np.linspace(a, b, 9)
+        grid = np.linspace(a, sol.t[-1], 9)
         dense = sol.sol(grid)
         gsh_min = min(gsh_min, float(dense[S_GSH].min()), float(sol.y[S_GSH].min()))
         looh_max = max(looh_max, float(dense[S_LOOH].max()), float(sol.y[S_LOOH].max()))
         y = sol.y[:, -1].copy()
+        if sol.status == 1:  # element sterilised: the chemistry of dead cells is not followed
+            break
     if not np.all(np.isfinite(y)):
         raise ModelError("chemistry oracle produced non-finite values")
     return ChemistryResult(

@@ -328,6 +328,16 @@ def integrate(kref, ea, trefs, s, y0, tn, temps, rtol, atol, max_steps, out_y):
                     out_y[:] = y
                     return STATUS_STEP_UNDERFLOW, gsh_min, looh_max, steps
             t = t_end if last else t + h
+            cap = s[ch.P_OMEGA_CAP]
+            if ynew[F_OMF] >= cap > y[F_OMF]:
+                # element sterilised: stop at the crossing (linear interpolation within the step)
+                theta = (cap - y[F_OMF]) / (ynew[F_OMF] - y[F_OMF])
+                for i in range(n):
+                    y[i] = y[i] + theta * (ynew[i] - y[i])
+                gsh_min = min(gsh_min, y[F_GSH])
+                looh_max = max(looh_max, y[F_LOOH])
+                out_y[:] = y
+                return STATUS_OK, gsh_min, looh_max, steps
             for i in range(n):
                 y[i] = ynew[i]
             if y[F_GSH] < gsh_min:
@@ -378,7 +388,7 @@ def run_batch(
         out_steps[i] = nst
 
 
-DEFAULT_RTOL = 5e-4
+DEFAULT_RTOL = 1e-3
 DEFAULT_MAX_STEPS = 200_000
 
 

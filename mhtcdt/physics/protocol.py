@@ -64,6 +64,7 @@ RECORD_EVERY_S = 120.0
 CELLS_IN_TUMOUR = 12
 CHUNK_PATIENTS = 2000
 _STREAM_SLP = 1
+_STREAM_INFILTRATION = 2
 
 REQUIRED_COLUMNS = (
     "patient_id",
@@ -625,7 +626,7 @@ def _simulate_chunk(p: pd.DataFrame, protocol: Protocol, seed) -> pd.DataFrame:
         field = np.zeros(n)
         safety_ok = np.ones(n, dtype=bool)
     weights, ln_heat, ln_cdt, ln_rt_h, ln_ros = _add_infiltrative_element(
-        rb.infiltrative_clonogen_fraction, weights, ln_rt37, ln_heat, ln_cdt, ln_rt_h, ln_ros
+        _infiltrative_fraction(p, rb, seed), weights, ln_rt37, ln_heat, ln_cdt, ln_rt_h, ln_ros
     )
     kills = kl.combine_kill(weights, ln_rt37, ln_heat, ln_cdt, ln_rt_h, ln_ros)
     has_particles = protocol.agent is not None or protocol.cdt_agent is not None
@@ -668,14 +669,27 @@ def _simulate_chunk(p: pd.DataFrame, protocol: Protocol, seed) -> pd.DataFrame:
     return out[list(OUTPUT_COLUMNS)]
 
 
-def _add_infiltrative_element(fraction: float, weights, ln_rt37, ln_heat, ln_cdt, ln_rt_h, ln_ros):
+def _infiltrative_fraction(p: pd.DataFrame, rb: rt.Radiobiology, seed) -> np.ndarray:
+    """Per-patient share of clonogens beyond the enhancing volume: lognormal with the indication's median
+    and its range as the central 95 % interval (radiobiology.toml), keyed by (seed, patient_id)."""
+    median = rb.infiltrative_clonogen_fraction
+    lo, hi = rb.infiltrative_clonogen_fraction_range
+    if median <= 0.0:
+        return np.zeros(len(p))
+    sigma = math.log(hi / lo) / (2 * 1.959963984540054)
+    z = np.array([_patient_rng(seed, _STREAM_INFILTRATION, i).standard_normal() for i in p["patient_id"]])
+    return np.clip(median * np.exp(sigma * z), 1e-4, 0.9)
+
+
+def _add_infiltrative_element(fraction, weights, ln_rt37, ln_heat, ln_cdt, ln_rt_h, ln_ros):
     """Append the clonogens infiltrating beyond the enhancing (heated, particle-bearing) volume: a share
-    ``fraction`` of all clonogens that receives RT at 37 C only (radiobiology.toml)."""
+    ``fraction`` (per patient) of all clonogens that receives RT at 37 C only (radiobiology.toml)."""
     n = weights.shape[0]
+    fraction = np.broadcast_to(np.asarray(fraction, dtype=np.float64), (n,))[:, None]
     w = weights / weights.sum(axis=1, keepdims=True) * (1.0 - fraction)
     zeros = np.zeros((n, 1))
     return (
-        np.concatenate([w, np.full((n, 1), fraction)], axis=1),
+        np.concatenate([w, fraction], axis=1),
         np.concatenate([ln_heat, zeros], axis=1),
         np.concatenate([ln_cdt, zeros], axis=1),
         np.concatenate([ln_rt_h, np.asarray(ln_rt37, np.float64).reshape(n, 1)], axis=1),

@@ -50,6 +50,7 @@ class Radiobiology:
     doubling_time_days: float
     repopulation_kickoff_days: float
     infiltrative_clonogen_fraction: float = 0.0
+    infiltrative_clonogen_fraction_range: tuple[float, float] = (0.0, 0.0)
     source: str = ""
     verified: bool = False
 
@@ -82,6 +83,7 @@ def radiobiology(indication: str) -> Radiobiology:
         float(d["doubling_time_days"]),
         float(d["repopulation_kickoff_days"]),
         float(d.get("infiltrative_clonogen_fraction", 0.0)),
+        tuple(float(v) for v in d.get("infiltrative_clonogen_fraction_range", (0.0, 0.0))),
         d["source"],
         bool(d["verified"]),
     )

@@ -12,6 +12,7 @@ from mhtcdt.cohorts import generate_cohort
 from mhtcdt.errors import InputError
 from mhtcdt.physics import PRESETS, Protocol, protocol_preset, simulate_protocol
 from mhtcdt.physics import protocol as protocol_module
+from mhtcdt.physics import radiotherapy as rt
 
 CONTRACT = {
     "patient_id": "int64",
@@ -114,8 +115,19 @@ def test_nanotherm_arm_heats_within_limits_and_adds_kill(cohort: pd.DataFrame) -
     np.testing.assert_allclose(parts, out["log10_kill_total"], rtol=1e-10)
     np.testing.assert_allclose(out["surviving_fraction"], 10.0 ** -out["log10_kill_total"], rtol=1e-10)
     # heat and CDT cannot reach the clonogens infiltrating beyond the enhancing volume: a ceiling
-    f_inf = 0.05
-    assert (out["log10_kill_total"] <= rt_only["log10_kill_total"] - math.log10(f_inf) + 1e-9).all()
+    rb = rt.radiobiology("recurrent_glioblastoma")
+    f_inf = protocol_module._infiltrative_fraction(cohort, rb, 0)
+    assert (out["log10_kill_total"] <= rt_only["log10_kill_total"] - np.log10(f_inf) + 1e-9).all()
+
+
+def test_infiltrative_fraction_is_lognormal_around_its_median() -> None:
+    rb = rt.radiobiology("recurrent_glioblastoma")
+    fake = pd.DataFrame({"patient_id": np.arange(4000, dtype=np.int64)})
+    f = protocol_module._infiltrative_fraction(fake, rb, 9)
+    assert np.median(f) == pytest.approx(0.05, rel=0.08)
+    lo, hi = np.quantile(f, [0.025, 0.975])
+    assert lo == pytest.approx(0.01, rel=0.2) and hi == pytest.approx(0.2, rel=0.2)
+    np.testing.assert_array_equal(f[:10], protocol_module._infiltrative_fraction(fake.iloc[:10], rb, 9))
 
 
 def test_deterministic_and_independent_of_chunking(cohort: pd.DataFrame, monkeypatch) -> None:

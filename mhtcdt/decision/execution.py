@@ -93,6 +93,47 @@ def item_rng(seed: SeedLike, index: int) -> np.random.Generator:
 
 
 # --------------------------------------------------------------------------------------------------
+# Code identity: workers must run the same mhtcdt as the client
+# --------------------------------------------------------------------------------------------------
+_MODULE_HASHES: dict[str, str] = {}
+
+
+def loaded_code_hashes() -> dict[str, str]:
+    """SHA-256 of the source file of every ``mhtcdt`` module loaded in this process, by module name.
+
+    A module is hashed the first time it is seen loaded and the hash is kept: it stands for the code
+    the process runs even if the file is edited later. Workers return theirs with each chunk and the
+    client refuses a chunk whose modules differ from its own (e.g. a Dask worker with another
+    installed version, or a worker started after the package was edited), since its results would
+    not be those of the client's code.
+    """
+    import hashlib
+
+    for name, module in list(sys.modules.items()):
+        if name in _MODULE_HASHES or not (name == "mhtcdt" or name.startswith("mhtcdt.")):
+            continue
+        path = getattr(module, "__file__", None)
+        if path and path.endswith(".py") and os.path.exists(path):
+            with open(path, "rb") as handle:
+                _MODULE_HASHES[name] = hashlib.sha256(handle.read()).hexdigest()
+    return dict(_MODULE_HASHES)
+
+
+def code_fingerprint() -> str:
+    """One SHA-256 over :func:`loaded_code_hashes` (for provenance records)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, value in sorted(loaded_code_hashes().items()):
+        digest.update(f"{name}={value};".encode())
+    return digest.hexdigest()
+
+
+def _code_mismatch(client: dict[str, str], worker: dict[str, str]) -> list[str]:
+    return sorted(name for name in client.keys() & worker.keys() if client[name] != worker[name])
+
+
+# --------------------------------------------------------------------------------------------------
 # Executor choice
 # --------------------------------------------------------------------------------------------------
 def usable_cores() -> int:
@@ -416,8 +457,14 @@ def _picklable(value: Any) -> Any:
         return repr(value)
 
 
+@dataclass(frozen=True)
+class _ChunkResult:
+    value: Any
+    code: dict[str, str] | None
+
+
 def _run_chunk(func: Callable[..., Any], start: int, stop: int, seed: SeedLike, extra: tuple,
-               numba_threads: int | None) -> Any:
+               numba_threads: int | None, check_code: bool = False) -> Any:
     """Runs in the worker: limit numba threads, then compute items ``start .. stop-1``."""
     if numba_threads:
         if "numba" in sys.modules:
@@ -427,7 +474,8 @@ def _run_chunk(func: Callable[..., Any], start: int, stop: int, seed: SeedLike, 
         else:
             os.environ.setdefault("NUMBA_NUM_THREADS", str(numba_threads))
     try:
-        return func(start, stop, seed, *extra)
+        value = func(start, stop, seed, *extra)
+        return _ChunkResult(value, loaded_code_hashes() if check_code else None)
     except (InputError, InputErrors, ModelError) as exc:
         return _ChunkFailure.of(exc)
 
@@ -456,6 +504,8 @@ def iter_chunks(
     seed = root_sequence(seed)
     backend = _open_backend(executor, scheduler, n_workers)
     numba_threads = None if backend.name == "serial" else 1
+    # Serial chunks run the code already imported here; other workers must prove they run the same.
+    expected_code = None if backend.name == "serial" else loaded_code_hashes()
     try:
         size = int(chunk_size) if chunk_size is not None else default_chunk_size(n_items, backend.n_workers)
         bounds = chunk_bounds(n_items, size)
@@ -472,7 +522,8 @@ def iter_chunks(
             start, stop = bounds[i]
             extra = tuple(chunk_args(start, stop)) if chunk_args is not None else ()
             key = f"mhtcdt-{fname}-{token}-c{i}-a{attempts[i]}"
-            in_flight[backend.submit(_run_chunk, (func, start, stop, seed, extra, numba_threads), key)] = i
+            args = (func, start, stop, seed, extra, numba_threads, expected_code is not None)
+            in_flight[backend.submit(_run_chunk, args, key)] = i
 
         while next_out < len(bounds):
             # the next chunk to yield is always let through, so a full buffer cannot stall the run
@@ -506,6 +557,14 @@ def iter_chunks(
                     continue
                 if isinstance(result, _ChunkFailure):
                     result.reraise()
+                differing = _code_mismatch(expected_code, result.code) if expected_code is not None else []
+                if differing:
+                    raise ModelError(
+                        f"a {backend.name} worker runs different code for {', '.join(differing[:5])} than "
+                        "this process: install the same mhtcdt on every worker and do not edit the "
+                        "package during a run"
+                    )
+                result = result.value
                 if i not in ready and i >= next_out:  # a chunk is stored once: never counted twice
                     ready[i] = result
             while next_out in ready:

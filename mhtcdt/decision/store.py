@@ -22,6 +22,8 @@ Tables (SQL schema, DuckDB types)
   status VARCHAR ('running' | 'completed' | 'failed'), scenario_name VARCHAR, scenario_sha256 VARCHAR,
   scenario_text VARCHAR (the full text as run), seed BIGINT, mhtcdt_version VARCHAR,
   git_commit VARCHAR (NULL when not in a git checkout; suffix ``+dirty`` with local changes),
+  code_sha256 VARCHAR (:func:`mhtcdt.decision.execution.code_fingerprint` of the modules the run loaded,
+  set when it completes: identifies the exact code even in a dirty checkout),
   python_version VARCHAR, hostname VARCHAR, pid INTEGER, executor VARCHAR (e.g. ``processes(2)``),
   command VARCHAR, started_utc TIMESTAMP, finished_utc TIMESTAMP, duration_s DOUBLE,
   error VARCHAR (failed runs), verdict VARCHAR.
@@ -53,7 +55,7 @@ import subprocess
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +79,7 @@ CREATE TABLE IF NOT EXISTS runs (
     seed BIGINT,
     mhtcdt_version VARCHAR,
     git_commit VARCHAR,
+    code_sha256 VARCHAR,
     python_version VARCHAR,
     hostname VARCHAR,
     pid INTEGER,
@@ -100,7 +103,8 @@ CREATE TABLE IF NOT EXISTS run_tables (
 """
 
 _LIST_COLUMNS = (
-    "run_id, status, scenario_name, scenario_sha256, seed, mhtcdt_version, git_commit, python_version, "
+    "run_id, status, scenario_name, scenario_sha256, seed, mhtcdt_version, git_commit, code_sha256, "
+    "python_version, "
     "hostname, pid, executor, command, started_utc, finished_utc, duration_s, error, verdict"
 )
 
@@ -193,7 +197,7 @@ def git_commit(repo_dir: str | os.PathLike | None = None) -> str | None:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)  # stored as naive UTC TIMESTAMP
+    return datetime.now(UTC).replace(tzinfo=None)  # stored as naive UTC TIMESTAMP
 
 
 def _to_parquet(df: pd.DataFrame) -> bytes:
@@ -260,7 +264,7 @@ def start_run(scenario_text: str, *, seed: int | None, scenario_name: str | None
     if not isinstance(scenario_text, str):
         raise InputError("scenario_text", type(scenario_text).__name__, "the scenario must be given as text")
     started = _now()
-    wanted = run_id or make_run_id(scenario_text, int(seed or 0), started.replace(tzinfo=timezone.utc))
+    wanted = run_id or make_run_id(scenario_text, int(seed or 0), started.replace(tzinfo=UTC))
     path = _path(db_path)
     commit = git_commit()
     with connect(path, write=True) as con:
@@ -279,6 +283,9 @@ def start_run(scenario_text: str, *, seed: int | None, scenario_name: str | None
 
 def finish_run(record: RunRecord) -> None:
     """Mark the run 'completed' and write all its tables in ONE transaction (all or nothing)."""
+    from mhtcdt.decision.execution import code_fingerprint
+
+    fingerprint = code_fingerprint()
     blobs = [(name, len(df), df.shape[1], json.dumps([[str(c), str(t)] for c, t in df.dtypes.items()]),
               _to_parquet(df)) for name, df in record.tables.items()]
     with connect(record.db_path, write=True) as con:
@@ -290,9 +297,9 @@ def finish_run(record: RunRecord) -> None:
                             [record.run_id, name, n_rows, n_cols, cols, data])
             finished = _now()
             con.execute(
-                "UPDATE runs SET status = 'completed', finished_utc = ?, verdict = ?, "
+                "UPDATE runs SET status = 'completed', finished_utc = ?, verdict = ?, code_sha256 = ?, "
                 "duration_s = date_diff('microsecond', started_utc, ?) / 1e6 WHERE run_id = ?",
-                [finished, record.verdict, finished, record.run_id],
+                [finished, record.verdict, fingerprint, finished, record.run_id],
             )
             con.execute("COMMIT")
         except BaseException:
@@ -442,7 +449,7 @@ def load_tables(run_id: str, db_path: str | os.PathLike | None = None) -> Mappin
 # Comparing two runs
 # --------------------------------------------------------------------------------------------------
 _PROVENANCE_FIELDS = (
-    "status", "scenario_name", "scenario_sha256", "seed", "mhtcdt_version", "git_commit",
+    "status", "scenario_name", "scenario_sha256", "seed", "mhtcdt_version", "git_commit", "code_sha256",
     "python_version", "hostname", "executor", "command", "started_utc", "duration_s", "verdict",
 )
 

@@ -47,6 +47,13 @@ def die_once(start: int, stop: int, seed, marker: str, victim_start: int) -> np.
     return keyed_normals(start, stop, seed)
 
 
+def pretend_other_version(start: int, stop: int, seed) -> np.ndarray:
+    """A worker whose loaded mhtcdt.errors differs from the client's (as with another install)."""
+    ex.loaded_code_hashes()
+    ex._MODULE_HASHES["mhtcdt.errors"] = "0" * 64
+    return keyed_normals(start, stop, seed)
+
+
 def always_die(start: int, stop: int, seed) -> np.ndarray:
     os.kill(os.getpid(), signal.SIGKILL)
     return np.zeros(0)  # unreachable
@@ -68,6 +75,13 @@ class SumAccumulator:
     def add(self, chunk: np.ndarray) -> None:
         self.order.append(float(chunk[0, 0]))
         self.total += float(chunk[:, 3].sum())
+
+
+@pytest.fixture(scope="module")
+def pool():
+    """One warm 2-process pool shared by the tests (start-up paid once); set up as the "processes" executor."""
+    with ex.local_process_pool(2) as shared:
+        yield shared
 
 
 # ------------------------------------------------------------------ seeding
@@ -144,17 +158,17 @@ def test_two_processes_equal_serial_bit_for_bit():
     assert procs.tobytes() == serial.tobytes()
 
 
-def test_cohort_generated_in_chunks_on_processes_equals_one_call():
+def test_cohort_generated_in_chunks_on_processes_equals_one_call(pool):
     from mhtcdt.cohorts import generate_cohort
 
     whole = generate_cohort("recurrent_glioblastoma", 300, 2024)
-    parts = ex.map_chunks(cohort_chunk, 300, 64, seed=2024, executor="processes", n_workers=2)
+    parts = ex.map_chunks(cohort_chunk, 300, 64, seed=2024, executor=pool)
     pd.testing.assert_frame_equal(ex.concat_results(parts), whole)
 
 
-def test_fold_streams_in_index_order_with_bounded_buffer():
-    acc = ex.fold_chunks(keyed_normals, 90, SumAccumulator(), chunk_size=10, seed=3, executor="processes",
-                         n_workers=2, max_in_flight=3)
+def test_fold_streams_in_index_order_with_bounded_buffer(pool):
+    acc = ex.fold_chunks(keyed_normals, 90, SumAccumulator(), chunk_size=10, seed=3, executor=pool,
+                         max_in_flight=3)
     expected = keyed_normals(0, 90, 3)
     assert acc.order == [float(expected[s, 0]) for s in range(0, 90, 10)]
     assert acc.total == float(sum(expected[s:s + 10, 3].sum() for s in range(0, 90, 10)))
@@ -167,9 +181,9 @@ def test_chunk_args_send_per_chunk_payload():
     assert sums == [float(data[a:b].sum()) for a, b in ex.chunk_bounds(100, 30)]
 
 
-def test_user_errors_propagate_without_retry():
+def test_user_errors_propagate_without_retry(pool):
     with pytest.raises(InputError) as err:
-        ex.map_chunks(bad_input_chunk, 10, 5, seed=0, executor="processes", n_workers=2)
+        ex.map_chunks(bad_input_chunk, 10, 5, seed=0, executor=pool)
     assert err.value.field == "demo.field"
 
 
@@ -188,8 +202,8 @@ def test_worker_that_always_dies_gives_model_error():
 
 
 def test_caller_supplied_process_pool_is_used():
-    with cf.ProcessPoolExecutor(2) as pool:
-        got = ex.concat_results(ex.map_chunks(keyed_normals, 30, 4, seed=11, executor=pool))
+    with cf.ProcessPoolExecutor(2) as plain:
+        got = ex.concat_results(ex.map_chunks(keyed_normals, 30, 4, seed=11, executor=plain))
     np.testing.assert_array_equal(got, keyed_normals(0, 30, 11))
 
 
@@ -248,18 +262,34 @@ def test_cohort_chunked_equals_generate_cohort():
     pd.testing.assert_frame_equal(got, generate_cohort("recurrent_glioblastoma", 150, seed))
 
 
-def test_physics_chunked_on_processes_equals_one_call():
+def _physics_case(n_screened: int, arm: int):
     from mhtcdt.cohorts import apply_criteria, generate_cohort
     from mhtcdt.decision.checks import protocol_for_arm
     from mhtcdt.decision.scenario import default_scenario
-    from mhtcdt.physics import simulate_protocol
 
     sc = default_scenario()
-    patients = apply_criteria(generate_cohort(sc.cohort.indication, 30, 12), sc.cohort.criteria).eligible
-    protocol = protocol_for_arm(sc.arms[1])  # NanoTherm MHT + RT: heat, chemistry and RT per patient
-    whole = simulate_protocol(patients, protocol, 77)
-    got = ex.physics_chunked(patients, protocol, 77, executor="processes", n_workers=2, chunk_size=7)
-    pd.testing.assert_frame_equal(got, whole)
+    patients = apply_criteria(generate_cohort(sc.cohort.indication, n_screened, 12), sc.cohort.criteria).eligible
+    return patients, protocol_for_arm(sc.arms[arm])
+
+
+def test_physics_chunked_equals_one_call(pool):
+    from mhtcdt.physics import simulate_protocol
+
+    patients, rt_alone = _physics_case(60, 0)
+    got = ex.physics_chunked(patients, rt_alone, 77, executor=pool, chunk_size=9)
+    pd.testing.assert_frame_equal(got, simulate_protocol(patients, rt_alone, 77))
+    patients, mht = _physics_case(16, 1)  # NanoTherm MHT + RT: heat, chemistry and RT per patient
+    got = ex.physics_chunked(patients, mht, 77, executor="serial", chunk_size=5)
+    pd.testing.assert_frame_equal(got, simulate_protocol(patients, mht, 77))
+
+
+@pytest.mark.slow
+def test_mht_physics_on_processes_equals_one_call():
+    from mhtcdt.physics import simulate_protocol
+
+    patients, mht = _physics_case(30, 1)
+    got = ex.physics_chunked(patients, mht, 77, executor="processes", n_workers=2, chunk_size=7)
+    pd.testing.assert_frame_equal(got, simulate_protocol(patients, mht, 77))
 
 
 def _synthetic_pools(n: int) -> dict[str, pd.DataFrame]:
@@ -270,7 +300,7 @@ def _synthetic_pools(n: int) -> dict[str, pd.DataFrame]:
             "exp": cohort.assign(log10_kill_total=3.0, log10_kill_rt=1.5)}
 
 
-def test_replicate_trials_chunked_is_executor_invariant():
+def test_replicate_trials_chunked_is_executor_invariant(pool):
     import inspect
 
     from mhtcdt.decision import power
@@ -280,8 +310,7 @@ def test_replicate_trials_chunked_is_executor_invariant():
     design = TrialDesign(allocation={"ref": 1, "exp": 1}, accrual_per_month=10.0, min_follow_up_months=12.0)
     kw = dict(reference_arm="ref", experimental_arm="exp", endpoint="OS")
     serial = ex.replicate_trials_chunked(pools, design, 60, 23, 9, executor="serial", chunk_size=10, **kw)
-    procs = ex.replicate_trials_chunked(pools, design, 60, 23, 9, executor="processes", n_workers=2,
-                                        chunk_size=10, **kw)
+    procs = ex.replicate_trials_chunked(pools, design, 60, 23, 9, executor=pool, chunk_size=10, **kw)
     pd.testing.assert_frame_equal(procs, serial, check_exact=True)
     assert list(serial["replicate"]) == list(range(23))
     if "first_replicate" in inspect.signature(power.simulate_replicates).parameters:
@@ -291,3 +320,10 @@ def test_replicate_trials_chunked_is_executor_invariant():
         direct["replicate"] += 10
         serial = serial.iloc[10:20].reset_index(drop=True)
     pd.testing.assert_frame_equal(serial, direct, check_exact=True)
+
+
+def test_worker_running_other_code_is_refused():
+    with pytest.raises(ModelError, match="mhtcdt.errors"):
+        ex.map_chunks(pretend_other_version, 4, 2, seed=0, executor="processes", n_workers=2)
+    hashes = ex.loaded_code_hashes()
+    assert "mhtcdt.decision.execution" in hashes and len(ex.code_fingerprint()) == 64

@@ -33,6 +33,13 @@ def _all_draws(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return two_strategy_model(sample_psa(DISTRIBUTIONS, n, seed))
 
 
+@pytest.fixture(scope="module")
+def pool():
+    """One warm 2-process pool shared by the tests of this module."""
+    with ex.local_process_pool(2) as shared:
+        yield shared
+
+
 # ------------------------------------------------------------------ PSA
 def test_psa_accumulator_equals_all_draw_ceac_and_evpi():
     cost, effect = _all_draws(5000, 17)
@@ -51,11 +58,10 @@ def test_psa_accumulator_equals_all_draw_ceac_and_evpi():
     assert (summary["n_draws"] == 5000).all()
 
 
-def test_psa_streamed_processes_equal_serial_bit_for_bit():
+def test_psa_streamed_processes_equal_serial_bit_for_bit(pool):
     kwargs = dict(strategies=["soc", "new"], wtp=WTP, chunk_size=500)
     serial = st.psa_streamed(two_strategy_model, DISTRIBUTIONS, 3000, 5, executor="serial", **kwargs)
-    procs = st.psa_streamed(two_strategy_model, DISTRIBUTIONS, 3000, 5, executor="processes", n_workers=2,
-                            **kwargs)
+    procs = st.psa_streamed(two_strategy_model, DISTRIBUTIONS, 3000, 5, executor=pool, **kwargs)
     pd.testing.assert_frame_equal(procs.summary(), serial.summary(), check_exact=True)
     pd.testing.assert_frame_equal(procs.evpi(), serial.evpi(), check_exact=True)
     # and equal to one big call (up to summation order across chunk sizes)
@@ -151,12 +157,12 @@ def synthetic_trial_chunk(start: int, stop: int, seed) -> pd.DataFrame:
                          pfs_months=np.minimum(pfs_latent, censor), pfs_event=pfs_latent <= censor)
 
 
-def test_stream_trial_equals_whole_trial_and_across_executors():
+def test_stream_trial_equals_whole_trial_and_across_executors(pool):
     whole = synthetic_trial_chunk(0, 3000, ex.root_sequence(21))
     serial = st.stream_trial(synthetic_trial_chunk, 3000, 21, executor="serial", chunk_size=400,
                              mean_columns=["age_years"])
-    procs = st.stream_trial(synthetic_trial_chunk, 3000, 21, executor="processes", n_workers=2,
-                            chunk_size=400, mean_columns=["age_years"])
+    procs = st.stream_trial(synthetic_trial_chunk, 3000, 21, executor=pool, chunk_size=400,
+                            mean_columns=["age_years"])
     assert serial.n_screened == 3000 and serial.n_eligible == len(whole)
     pd.testing.assert_frame_equal(serial.os.table(), procs.os.table(), check_exact=True)
     pd.testing.assert_frame_equal(serial.means.frame(), procs.means.frame(), check_exact=True)
@@ -180,20 +186,37 @@ def rt_only_scenario():
     return Scenario.model_validate(data)
 
 
-def test_scenario_trial_is_chunk_and_executor_invariant():
-    from mhtcdt.decision.scenario import default_scenario
-
-    sc = default_scenario()  # the real MHT arm: physics per patient in the workers
-    a = st.stream_scenario_trial(sc, 90, 3, executor="serial", chunk_size=90)
-    b = st.stream_scenario_trial(sc, 90, 3, executor="processes", n_workers=2, chunk_size=25)
+def _same_trial(a: st.TrialAccumulator, b: st.TrialAccumulator) -> None:
     for endpoint in ("pfs", "os"):
         pd.testing.assert_frame_equal(getattr(a, endpoint).table(), getattr(b, endpoint).table(),
                                       check_exact=True)
     pd.testing.assert_frame_equal(a.means.frame(), b.means.frame(), rtol=1e-12)
-    assert a.n_screened == 90 and 0 < a.n_eligible <= 90
+    assert (a.n_screened, a.n_eligible) == (b.n_screened, b.n_eligible)
+
+
+def test_scenario_trial_is_chunk_and_executor_invariant(pool):
+    from mhtcdt.decision.scenario import default_scenario
+
+    sc = default_scenario()  # the real MHT arm: heat, chemistry and RT physics per patient
+    a = st.stream_scenario_trial(sc, 60, 3, executor="serial", chunk_size=60)
+    b = st.stream_scenario_trial(sc, 60, 3, executor="serial", chunk_size=17)
+    _same_trial(a, b)
+    assert a.n_screened == 60 and 0 < a.n_eligible <= 60
     assert set(a.os.arms) == {"RT alone", "NanoTherm MHT + RT"}
     means = a.means.frame().set_index(["arm", "column"])["mean"]
     assert means[("NanoTherm MHT + RT", "t90_C")] > means[("RT alone", "t90_C")] == 37.0
+    fast = rt_only_scenario()
+    _same_trial(st.stream_scenario_trial(fast, 400, 3, executor="serial", chunk_size=400),
+                st.stream_scenario_trial(fast, 400, 3, executor=pool, chunk_size=70))
+
+
+@pytest.mark.slow
+def test_mht_scenario_trial_on_processes_equals_serial():
+    from mhtcdt.decision.scenario import default_scenario
+
+    sc = default_scenario()
+    _same_trial(st.stream_scenario_trial(sc, 90, 3, executor="serial", chunk_size=90),
+                st.stream_scenario_trial(sc, 90, 3, executor="processes", n_workers=2, chunk_size=25))
 
 
 def test_scenario_trial_chunk_is_keyed_by_patient_and_censored_at_cutoff():

@@ -197,8 +197,13 @@ def run_psa(
     n_draws: int | None = None,
     seed: int | None = None,
     progress: ProgressCallback | None = None,
+    params: outcome.OutcomeParams | None = None,
 ) -> PSAResult:
-    """PSA, DSA and value of information for the scenario of a pipeline ``result``."""
+    """PSA, DSA and value of information for the scenario of a pipeline ``result``.
+
+    ``params``: outcome-model parameters with their calibration draws (default: the versioned
+    calibrated file, as the pipeline uses).
+    """
     sc = result.scenario
     eco = sc.economics
     n = eco.psa_draws if n_draws is None else int(n_draws)
@@ -214,7 +219,7 @@ def run_psa(
     notes: list[str] = []
 
     # --- survival draws: one curve set per distinct calibration draw
-    params = outcome.load_outcome_params()
+    params = outcome.load_outcome_params() if params is None else params
     outcome_seed = stage_seed(result.seed, _STREAM_OUTCOME)  # the trial's own per-patient draws
     draws_by_arm = {
         arm: outcome.patient_draws(trial.loc[trial["arm"] == arm, "patient_id"].to_numpy(), outcome_seed)

@@ -10,8 +10,9 @@ assigned to the grid cells by exact volume overlap, so the deposited power is co
 
     rho c dT/dt = div(k grad T) - rho_b c_b omega(T) (T - T_a) + Q_met + q(r, t)
 
-Discretisation: cell-centred finite volumes on a uniform radial grid (``cells_in_tumour`` cells across the
-tumour, ``cells_in_tumour * far_factor`` in all; the tumour edge is a cell face), harmonic face
+Discretisation: cell-centred finite volumes on a radial grid with ``cells_in_tumour`` uniform cells across
+the tumour and ``cells_in_healthy`` cells growing geometrically out to the far boundary (the tumour edge
+is a cell face; see :func:`radial_faces_over_R`), harmonic face
 conductivities, Dirichlet far boundary. Time: BDF2 (first step backward Euler), one tridiagonal (Thomas)
 solve per step, unconditionally stable. The nonlinear perfusion coefficient ``omega(T)`` is LAGGED:
 evaluated at the extrapolated temperature ``2 T^n - T^(n-1)`` (``T^n`` on the first step), so each step
@@ -44,6 +45,7 @@ Result arrays (:class:`RadialSessionsResult`; index order patient, session, ...)
 ========================  =========================================  ==============================
 name                      shape                                      units / meaning
 ========================  =========================================  ==============================
+face_radius_over_R        (n_cells + 1,)                             cell-face radius / tumour radius
 cell_radius_over_R        (n_cells,)                                 cell-centre radius / tumour radius
 shell_volume_fraction     (cells_in_tumour,)                         tumour volume weights (sum 1)
 deposit_fraction          (n, cells_in_tumour)                       volume fraction heated
@@ -112,31 +114,63 @@ def thomas_solve(
         out[i] -= work[i + 1] * out[i + 1]
 
 
+def radial_faces_over_R(cells_in_tumour: int, cells_in_healthy: int, far_factor: float) -> np.ndarray:
+    """Cell-face radii / tumour radius, shape (cells_in_tumour + cells_in_healthy + 1,).
+
+    Uniform cells of width 1/cells_in_tumour across the tumour; in healthy tissue the widths grow
+    geometrically from that width (continuous at the margin) so that the last face is at ``far_factor``.
+    The growth ratio tends to 1 as the grid is refined, so the scheme stays second order.
+    """
+    h = 1.0 / cells_in_tumour
+    span = far_factor - 1.0
+    if cells_in_healthy * h >= span:  # uniform grid already reaches (or passes) the far boundary
+        widths = np.full(cells_in_healthy, span / cells_in_healthy)
+    else:
+        lo, hi = 1.0, 2.0
+        while h * (hi**cells_in_healthy - 1.0) / (hi - 1.0) < span:
+            hi *= 2.0
+        for _ in range(200):  # bisection on the growth ratio g: h (g^n - 1)/(g - 1) = span
+            g = 0.5 * (lo + hi)
+            if h * (g**cells_in_healthy - 1.0) / (g - 1.0) < span:
+                lo = g
+            else:
+                hi = g
+        g = 0.5 * (lo + hi)
+        widths = h * g ** np.arange(cells_in_healthy)
+        widths *= span / widths.sum()
+    faces = np.concatenate([np.arange(cells_in_tumour + 1) * h, 1.0 + np.cumsum(widths)])
+    faces[-1] = far_factor
+    return faces
+
+
 @njit(cache=True)
 def radial_geometry(
     n_t: int,
-    n_cells: int,
+    faces_over_r: np.ndarray,
     radius_m: float,
     k_t: float,
     k_h: float,
+    faces: np.ndarray,
     volume: np.ndarray,
     conductance: np.ndarray,
     k_cell: np.ndarray,
-) -> float:
-    """Fill cell volumes (per 4 pi, m3), face conductances (per 4 pi, W/K; index j = face between
-    cells j and j+1, last = far boundary) and cell conductivities. Returns the cell width h [m]."""
-    h = radius_m / n_t
+) -> None:
+    """Fill face radii [m], cell volumes (per 4 pi, m3), face conductances (per 4 pi, W/K; index j = face
+    between cells j and j+1, last = far boundary; harmonic mean over the two half-cells) and cell
+    conductivities."""
+    n_cells = volume.shape[0]
+    for j in range(n_cells + 1):
+        faces[j] = faces_over_r[j] * radius_m
     for j in range(n_cells):
-        r0 = j * h
-        r1 = (j + 1) * h
-        volume[j] = (r1**3 - r0**3) / 3.0
+        volume[j] = (faces[j + 1] ** 3 - faces[j] ** 3) / 3.0
         k_cell[j] = k_t if j < n_t else k_h
     for j in range(n_cells - 1):
-        r1 = (j + 1) * h
-        conductance[j] = r1 * r1 / (0.5 * h / k_cell[j] + 0.5 * h / k_cell[j + 1])
-    rn = n_cells * h
-    conductance[n_cells - 1] = rn * rn * k_cell[n_cells - 1] / (0.5 * h)
-    return h
+        r1 = faces[j + 1]
+        half_in = 0.5 * (faces[j + 1] - faces[j])
+        half_out = 0.5 * (faces[j + 2] - faces[j + 1])
+        conductance[j] = r1 * r1 / (half_in / k_cell[j] + half_out / k_cell[j + 1])
+    rn = faces[n_cells]
+    conductance[n_cells - 1] = rn * rn * k_cell[n_cells - 1] / (0.5 * (faces[n_cells] - faces[n_cells - 1]))
 
 
 @njit(cache=True)
@@ -378,7 +412,7 @@ def radial_sessions_kernel(
     t_art,
     coef,
     n_t,
-    n_cells,
+    faces_over_r,
     dt,
     n_heat,
     n_total,
@@ -404,6 +438,7 @@ def radial_sessions_kernel(
     patients only. ``status[p]``: 0 ok, 1 non-finite temperature, 2 steady state did not converge."""
     n_pat = radius_m.shape[0]
     n_sessions = field_fixed.shape[1]
+    n_cells = faces_over_r.shape[0] - 1
     for p in prange(n_pat):
         volume = np.empty(n_cells)
         conductance = np.empty(n_cells)
@@ -432,7 +467,8 @@ def radial_sessions_kernel(
         tumour_t = np.empty(n_t)
         order = np.empty(n_t, dtype=np.int64)
 
-        h = radial_geometry(n_t, n_cells, radius_m[p], k_t, k_h, volume, conductance, k_cell)
+        faces = np.empty(n_cells + 1)
+        radial_geometry(n_t, faces_over_r, radius_m[p], k_t, k_h, faces, volume, conductance, k_cell)
         r_dep = radius_m[p] * coverage[p] ** (1.0 / 3.0)
         for j in range(n_cells):
             if j < n_t:
@@ -441,8 +477,8 @@ def radial_sessions_kernel(
                 model[j] = model_t
                 qm[j] = qm_t
                 tumour_vol[j] = volume[j]
-                r0 = j * h
-                r1 = (j + 1) * h
+                r0 = faces[j]
+                r1 = faces[j + 1]
                 top = min(r1, r_dep)
                 if top > r0:
                     dep[j] = (top**3 - r0**3) / (r1**3 - r0**3)
@@ -765,6 +801,7 @@ def radial_sessions_kernel(
 class RadialSessionsResult:
     """Per-patient, per-session, per-shell results of :func:`simulate_sessions_radial` (see module table)."""
 
+    face_radius_over_R: np.ndarray
     cell_radius_over_R: np.ndarray
     shell_volume_fraction: np.ndarray
     deposit_fraction: np.ndarray
@@ -842,7 +879,8 @@ def simulate_sessions_radial(
     cooldown_s: float = 900.0,
     dt_s: float = 10.0,
     cells_in_tumour: int = 12,
-    far_factor: int = 4,
+    cells_in_healthy: int = 12,
+    far_factor: float = 4.0,
     record_every_s: float = 60.0,
     arrhenius: str = "he_bischof_2003_at1",
 ) -> RadialSessionsResult:
@@ -863,7 +901,8 @@ def simulate_sessions_radial(
     n_sessions, session_s, cooldown_s, dt_s: sessions per patient, field-on time [s], recorded cooling
         time after switch-off [s], time step [s] (``session_s`` and ``cooldown_s`` are rounded to whole
         steps).
-    cells_in_tumour, far_factor: radial grid (cells across the tumour; far boundary at far_factor * R).
+    cells_in_tumour, cells_in_healthy, far_factor: radial grid (uniform cells across the tumour,
+        geometrically growing cells in healthy tissue, far boundary at far_factor * R).
     record_every_s: sampling interval of the recorded histories [s] (a multiple of ``dt_s``).
     arrhenius: key of the Arrhenius set (``dose.arrhenius_set``) for the per-cell damage integral.
 
@@ -887,8 +926,10 @@ def simulate_sessions_radial(
     record = _positive_scalar("record_every_s", record_every_s)
     if not (isinstance(cells_in_tumour, int | np.integer) and cells_in_tumour >= 2):
         raise InputError("cells_in_tumour", cells_in_tumour, "must be an integer >= 2")
-    if not (isinstance(far_factor, int | np.integer) and far_factor >= 2):
-        raise InputError("far_factor", far_factor, "must be an integer >= 2 (far boundary at far_factor * R)")
+    if not (isinstance(cells_in_healthy, int | np.integer) and cells_in_healthy >= 2):
+        raise InputError("cells_in_healthy", cells_in_healthy, "must be an integer >= 2")
+    if not (math.isfinite(far_factor) and far_factor >= 2):
+        raise InputError("far_factor", far_factor, "must be >= 2 (far boundary at far_factor * R)")
     control = control if control is not None else SessionControl()
     titrate = control.mode == "titrate"
     if titrate:
@@ -927,7 +968,8 @@ def simulate_sessions_radial(
     ctrl_every = max(1, int(round(control.control_interval_s / dt)))
     n_rec = n_total // rec_every + 1
     n_t = int(cells_in_tumour)
-    n_cells = n_t * int(far_factor)
+    faces_over_r = radial_faces_over_R(n_t, int(cells_in_healthy), float(far_factor))
+    n_cells = faces_over_r.shape[0] - 1
 
     baseline = np.zeros((n, n_cells))
     peak = np.zeros((n, n_sessions, n_cells))
@@ -974,7 +1016,7 @@ def simulate_sessions_radial(
         blood.arterial_temperature_C,
         perfusion_coefficients(),
         n_t,
-        n_cells,
+        faces_over_r,
         dt,
         n_heat,
         n_total,
@@ -1010,10 +1052,11 @@ def simulate_sessions_radial(
         if not np.all(np.isfinite(arr)):
             i = int(np.argmax(~np.isfinite(arr.reshape(n, -1)).any(axis=1)))
             raise ModelError(f"radial bioheat solver produced non-finite {name} for patient index {i}")
-    edges = np.arange(n_cells + 1, dtype=np.float64) / n_t
+    edges = faces_over_r
     centres = 0.5 * (edges[:-1] + edges[1:])
     shell_vol = edges[1 : n_t + 1] ** 3 - edges[:n_t] ** 3
     return RadialSessionsResult(
+        face_radius_over_R=edges,
         cell_radius_over_R=centres,
         shell_volume_fraction=shell_vol / shell_vol.sum(),
         deposit_fraction=deposit_frac,

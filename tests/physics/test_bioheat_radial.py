@@ -65,7 +65,7 @@ def test_uniform_heating_transient_and_early_slope():
     for perf in (559.0, 0.0):
         tissue = homogeneous(perf)
         # dt well below the perfusion time constant rho c / (rho_b c_b omega) ~ 100 s
-        res = run(tissue, a, q, session_s=3600.0, dt_s=2.0, cells_in_tumour=50, far_factor=2)
+        res = run(tissue, a, q, session_s=3600.0, dt_s=2.0, cells_in_tumour=50, cells_in_healthy=50, far_factor=2)
         centre = res.tumor_temperature_C[0, 0, :, 0] - BLOOD.arterial_temperature_C
         exact = uniform_heating_rise(res.record_times_s, q, tissue.volumetric_heat_capacity_J_per_m3_K, sink(tissue))
         assert np.max(np.abs(centre - exact)) < 1e-3 * exact.max()
@@ -90,8 +90,7 @@ def test_deposit_power_is_conserved_for_partial_coverage():
         record_every_s=t_end,
     )
     assert res.deposit_fraction.sum() > 0
-    # temperatures of all cells at t_end are only stored for the tumour; peaks equal final values here
-    r_edges = np.arange(res.peak_C.shape[-1] + 1) / 16 * a
+    r_edges = res.face_radius_over_R * a
     vol = 4.0 / 3.0 * np.pi * np.diff(r_edges**3)
     energy = np.sum(tissue.volumetric_heat_capacity_J_per_m3_K * vol * (res.peak_C[0, 0] - res.baseline_C[0]))
     expected = q * cov * 4.0 / 3.0 * np.pi * a**3 * t_end
@@ -161,7 +160,9 @@ def test_grid_refinement_is_second_order():
     a, q = 0.015, 3e5
     errors = []
     for cells in (6, 12, 24):
-        res = run(tissue, a, q, session_s=6 * 3600.0, dt_s=10.0, cells_in_tumour=cells, far_factor=4)
+        res = run(
+            tissue, a, q, session_s=6 * 3600.0, dt_s=10.0, cells_in_tumour=cells, cells_in_healthy=cells, far_factor=4
+        )
         rise = res.peak_C[0, 0] - BLOOD.arterial_temperature_C
         # error of the volume-average rise over the tumour (a grid-independent functional)
         r_edges = np.arange(cells + 1) / cells * a

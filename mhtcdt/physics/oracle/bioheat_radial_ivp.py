@@ -1,7 +1,8 @@
 """Reference radial Pennes solver: method of lines + ``scipy.integrate.solve_ivp`` (one patient).
 
-Same finite-volume semi-discretisation as ``bioheat_radial`` (cell-centred, harmonic face conductivity,
-Dirichlet far boundary), written independently in numpy, with the perfusion evaluated at the CURRENT
+Same finite-volume semi-discretisation as ``bioheat_radial`` (the same cell faces from
+``radial_faces_over_R``; cell-centred, harmonic face conductivity, Dirichlet far boundary), written
+independently in numpy, with the perfusion evaluated at the CURRENT
 temperature (no lagging) and an adaptive stiff integrator (BDF) at tight tolerances, so its difference
 from the numba kernel measures that kernel's time-stepping error. Fixed amplitude only: power ``q`` in
 the deposit for ``session_s``, then cooling for ``cooldown_s``. Initial state: field-off steady state from
@@ -15,6 +16,7 @@ from scipy.integrate import solve_ivp
 from scipy.optimize import root
 
 from mhtcdt.errors import ModelError
+from mhtcdt.physics.bioheat_radial import radial_faces_over_R
 from mhtcdt.physics.tissue import Blood, TissueProperties, load_blood, load_tissue_data
 
 
@@ -29,9 +31,7 @@ def _lang_factor(t_c: np.ndarray, model: str) -> np.ndarray:
         return np.where(t < lo, d["tumour_w0_per_s"], np.where(t <= hi, mid, d["tumour_hot_per_s"]))
 
     def muscle(t):
-        curve = d["muscle_a_per_s"] + d["muscle_b_per_s"] * np.exp(
-            -((t - d["muscle_knee_C"]) ** 2) / d["muscle_c_K2"]
-        )
+        curve = d["muscle_a_per_s"] + d["muscle_b_per_s"] * np.exp(-((t - d["muscle_knee_C"]) ** 2) / d["muscle_c_K2"])
         return np.where(t <= d["muscle_knee_C"], curve, d["muscle_hot_per_s"])
 
     f = tumour if model == "lang1999_tumour" else muscle
@@ -51,18 +51,20 @@ class RadialReference:
         healthy_perfusion_scale: float = 1.0,
         blood: Blood | None = None,
         cells_in_tumour: int = 12,
-        far_factor: int = 4,
+        cells_in_healthy: int = 12,
+        far_factor: float = 4.0,
     ) -> None:
         blood = blood or load_blood()
-        n_t, n = cells_in_tumour, cells_in_tumour * far_factor
-        h = radius_m / n_t
-        faces = np.arange(n + 1) * h
+        n_t = cells_in_tumour
+        faces = radial_faces_over_R(cells_in_tumour, cells_in_healthy, far_factor) * radius_m
+        n = faces.size - 1
+        half = 0.5 * np.diff(faces)
         self.volume = (faces[1:] ** 3 - faces[:-1] ** 3) / 3.0
         in_tumour = np.arange(n) < n_t
         k = np.where(in_tumour, tumor.conductivity_W_per_m_K, healthy.conductivity_W_per_m_K)
         inner = faces[1:-1]
-        self.g_inner = inner**2 / (0.5 * h / k[:-1] + 0.5 * h / k[1:])
-        self.g_far = faces[-1] ** 2 * k[-1] / (0.5 * h)
+        self.g_inner = inner**2 / (half[:-1] / k[:-1] + half[1:] / k[1:])
+        self.g_far = faces[-1] ** 2 * k[-1] / half[-1]
         self.rho_c = np.where(
             in_tumour, tumor.volumetric_heat_capacity_J_per_m3_K, healthy.volumetric_heat_capacity_J_per_m3_K
         )
@@ -72,22 +74,14 @@ class RadialReference:
             else (tumor_perfusion_mL_per_min_per_kg)
         )
         w_t = perf_t * tumor.density_kg_per_m3 * 1e-6 / 60.0
-        w_h = (
-            healthy.perfusion_mL_per_min_per_kg
-            * healthy_perfusion_scale
-            * healthy.density_kg_per_m3
-            * 1e-6
-            / 60.0
-        )
+        w_h = healthy.perfusion_mL_per_min_per_kg * healthy_perfusion_scale * healthy.density_kg_per_m3 * 1e-6 / 60.0
         self.omega = np.where(in_tumour, w_t, w_h)
         self.in_tumour = in_tumour
         self.models = (tumor.perfusion_model, healthy.perfusion_model)
         self.qm = np.where(in_tumour, tumor.metabolic_heat_W_per_m3, healthy.metabolic_heat_W_per_m3)
         r_dep = radius_m * coverage ** (1.0 / 3.0)
         top = np.clip(np.minimum(faces[1:], r_dep), faces[:-1], None)
-        self.deposit = np.where(
-            in_tumour, (top**3 - faces[:-1] ** 3) / (faces[1:] ** 3 - faces[:-1] ** 3), 0.0
-        )
+        self.deposit = np.where(in_tumour, (top**3 - faces[:-1] ** 3) / (faces[1:] ** 3 - faces[:-1] ** 3), 0.0)
         self.rho_c_blood = blood.volumetric_heat_capacity_J_per_m3_K
         self.t_art = blood.arterial_temperature_C
         self.n_t = n_t
@@ -110,9 +104,7 @@ class RadialReference:
         return self.net_heat(t_c, q) / (self.rho_c * self.volume)
 
     def steady(self, q: float = 0.0) -> np.ndarray:
-        sol = root(
-            lambda x: self.net_heat(x, q), np.full(self.volume.shape, self.t_art), method="hybr", tol=1e-12
-        )
+        sol = root(lambda x: self.net_heat(x, q), np.full(self.volume.shape, self.t_art), method="hybr", tol=1e-12)
         if not sol.success:
             raise ModelError(f"reference steady state failed: {sol.message}")
         return sol.x
@@ -145,9 +137,7 @@ class RadialReference:
             raise ModelError(f"reference solve_ivp failed: {sol1.message}")
         out[on] = sol1.y.T
         if np.any(~on):
-            end = solve_ivp(
-                self.rhs, (0.0, session_s), t0, method="BDF", rtol=rtol, atol=atol, args=(q_W_per_m3,)
-            )
+            end = solve_ivp(self.rhs, (0.0, session_s), t0, method="BDF", rtol=rtol, atol=atol, args=(q_W_per_m3,))
             sol2 = solve_ivp(
                 self.rhs,
                 (session_s, session_s + cooldown_s),

@@ -54,6 +54,13 @@ def pretend_other_version(start: int, stop: int, seed) -> np.ndarray:
     return keyed_normals(start, stop, seed)
 
 
+def slow_keyed_normals(start: int, stop: int, seed) -> np.ndarray:
+    import time
+
+    time.sleep(0.3)
+    return keyed_normals(start, stop, seed)
+
+
 def always_die(start: int, stop: int, seed) -> np.ndarray:
     os.kill(os.getpid(), signal.SIGKILL)
     return np.zeros(0)  # unreachable
@@ -234,7 +241,6 @@ def test_dask_workers_limit_numba_threads(dask_client):
     assert set(envs.values()) == {"1"}
 
 
-@pytest.mark.slow
 def test_dask_killed_worker_chunk_is_retried(dask_client, tmp_path):
     marker = str(tmp_path / "killed")
     func = functools.partial(die_once, marker=marker, victim_start=30)
@@ -327,3 +333,27 @@ def test_worker_running_other_code_is_refused():
         ex.map_chunks(pretend_other_version, 4, 2, seed=0, executor="processes", n_workers=2)
     hashes = ex.loaded_code_hashes()
     assert "mhtcdt.decision.execution" in hashes and len(ex.code_fingerprint()) == 64
+
+
+def test_dask_executor_by_scheduler_address(dask_client):
+    address = dask_client.scheduler.address
+    got = ex.concat_results(ex.map_chunks(keyed_normals, 30, 7, seed=2, scheduler=address))
+    np.testing.assert_array_equal(got, keyed_normals(0, 30, 2))
+
+
+@pytest.mark.slow
+def test_dask_worker_killed_from_outside_mid_run(dask_client):
+    """SIGKILL a worker process while chunks run on it; the run still equals the serial result."""
+    import threading
+    import time
+
+    pids = dask_client.run(os.getpid)
+    result: dict[str, np.ndarray] = {}
+    runner = threading.Thread(target=lambda: result.setdefault("got", ex.concat_results(
+        ex.map_chunks(slow_keyed_normals, 120, 5, seed=13, executor=dask_client))))
+    runner.start()
+    time.sleep(1.5)
+    os.kill(next(iter(pids.values())), signal.SIGKILL)
+    runner.join(timeout=120)
+    assert "got" in result
+    np.testing.assert_array_equal(result["got"], keyed_normals(0, 120, 13))

@@ -2,7 +2,8 @@
 
 Prints a table and, as the LAST line, one JSON object with every figure:
 * seconds per patient-session of the numba radial kernel (cohort settings: dt 10 s, 12 cells across the
-  tumour, far boundary at 4 R, 60 min heating + 15 min cooling, Lang perfusion in tumour and tissue);
+  tumour and 12 stretched cells in healthy tissue out to 4 R, 60 min heating + 15 min cooling, Lang
+  perfusion in tumour and tissue);
 * the same for the scipy method-of-lines reference (``oracle.bioheat_radial_ivp``) at MATCHED accuracy:
   the loosest solve_ivp tolerance whose max error (vs a tight reference) does not exceed the numba
   kernel's; their ratio;
@@ -119,11 +120,13 @@ def main() -> None:
         "cohort_patients": args.patients,
         "cohort_wall_s": t_big,
         "cohort_wall_s_per_10k": t_big * 10_000 / args.patients,
-        "goal_ratio_met": scipy_per_ps / numba_per_ps >= 100.0,
-        "goal_10k_in_10s_met": t_big * 10_000 / args.patients <= 10.0,
+        "goal_ratio_met_wall": scipy_per_ps / numba_per_ps >= 100.0,
+        "goal_ratio_met_cpu": chosen[3] / numba_cpu_per_ps >= 100.0,
+        "goal_10k_in_10s_met_wall": t_big * 10_000 / args.patients <= 10.0,
+        "cohort_cpu_s_per_10k": cpu_big * 10_000 / args.patients,
         "mean_t90_C": float(res_big.t90_C.mean()),
     }
-    print("Physics I heat kernel benchmark (60 min session + 15 min cooling, dt 10 s, 48 radial cells)")
+    print("Physics I heat kernel benchmark (60 min session + 15 min cooling, dt 10 s, 12 + 12 radial cells)")
     print(f"{'quantity':40s} {'value':>14s}")
     print(f"{'numba s / patient-session':40s} {numba_per_ps:14.3e}")
     print(f"{'numba max error vs tight reference (C)':40s} {numba_err:14.4f}")

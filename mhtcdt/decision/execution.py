@@ -34,7 +34,29 @@ stored once under its chunk index, so nothing is lost or counted twice. Errors r
 function itself (``InputError``, ``ModelError``, any exception from user code) are deterministic and
 propagate at once without retry.
 
+Code identity: every worker returns, with each chunk, the SHA-256 of each ``mhtcdt`` module it has
+loaded (:func:`loaded_code_hashes`); a chunk computed by different code than the client's (another
+installed version on a cluster node, or a package edited while the run was under way) is refused
+with a ``ModelError`` instead of being mixed into the result.
+
 Chunk functions must be picklable: module-level functions or ``functools.partial`` of them.
+
+Public API
+----------
+``map_chunks(func, n_items, chunk_size=None, seed=0, executor=None, **options) -> list`` (index order);
+``fold_chunks(func, n_items, accumulator, chunk_size=None, seed=0, executor=None, **options)``;
+``iter_chunks(...)`` (generator); options: ``scheduler``, ``n_workers``, ``chunk_args``, ``retries``,
+``max_in_flight``, ``progress``. ``item_sequence(seed, index)``, ``item_rng(seed, index)``,
+``root_sequence(seed)``, ``chunk_bounds``, ``default_chunk_size``, ``concat_results``.
+``resolve_executor(executor=None, scheduler=None, n_workers=None) -> ExecutorSpec``,
+``add_executor_arguments(parser)`` / ``executor_from_args(args)`` (``--executor``, ``--scheduler``,
+``--workers``), ``local_process_pool(n_workers)``, ``local_dask_cluster(n_workers)``,
+``code_fingerprint()``.
+Drivers: ``cohort_chunked(indication, n, seed, executor)`` (= ``generate_cohort``),
+``physics_chunked(patients, protocol, seed, executor)`` (= ``simulate_protocol``),
+``replicate_trials_chunked(pools, design, n_patients, n_replicates, seed, *, reference_arm,
+experimental_arm, executor, chunk_size=25, **engine_kwargs)`` (``power.simulate_replicates`` rows,
+``replicate`` = global index). PSA and large trials: :mod:`mhtcdt.decision.streaming`.
 """
 
 from __future__ import annotations

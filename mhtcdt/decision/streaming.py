@@ -30,8 +30,13 @@ chunk size only through floating-point summation order, a relative difference of
     a trial reduced per chunk (in the worker) by :func:`summarise_trial_chunk` to a
     :class:`TrialChunkSummary`: screened/eligible counts, PFS and OS event tables, arm means.
 
-Drivers: :func:`psa_streamed` (PSA draws through a model, chunked over draws) and
-:func:`stream_trial` (a large trial chunked over screened patients, see its docstring).
+Drivers: :func:`psa_streamed` (PSA draws through a vectorised model, chunked over draws),
+:func:`stream_trial` (any trial chunk function, chunked over screened patients) and
+:func:`stream_scenario_trial` (a scenario's trial with every draw keyed by patient, through
+:func:`scenario_trial_chunk`; simple randomisation and constant screening rate, see there).
+A 1,000,000-patient trial streamed in chunks of 20,000 holds only the chunks in flight plus the
+event tables (about 24 bytes per distinct time per arm and endpoint, or a fixed grid with
+``resolution_months``).
 """
 
 from __future__ import annotations

@@ -281,7 +281,7 @@ def _editors(scenario: Scenario) -> dict[str, Any]:
                         name,
                         getattr(e.costs, name),
                         key=f"v{v}.c.{name}",
-                        label=name.replace("_", " "),
+                        label=name.replace("_", " ").replace("mht", "MHT").replace("rt ", "RT ").replace("cdt", "CDT"),
                         unit=unit,
                         step=100.0,
                         fmt="%.0f",

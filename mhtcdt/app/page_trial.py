@@ -84,9 +84,10 @@ def render() -> None:
         first = comp.iloc[0]
         k = st.columns(4)
         k[0].metric(
-            f"hazard ratio ({first.comparison})",
+            "hazard ratio",
             f"{first.hazard_ratio:.2f}",
-            help="Cox proportional hazards, arm only; < 1 favours the first arm.",
+            help=f"{first.comparison}: Cox proportional hazards, arm only; below 1 favours "
+            f"{first.comparison.split(' vs ')[0]}.",
         )
         k[1].metric("95% CI", f"{first.hr_ci_lower:.2f} – {first.hr_ci_upper:.2f}")
         k[2].metric("log-rank p", f"{first.logrank_p:.3g}")

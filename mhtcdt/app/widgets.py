@@ -33,7 +33,7 @@ def field_unit(model: type[BaseModel], name: str) -> str | None:
     """The unit written in brackets in the field description, e.g. 'kHz' from '... [kHz].'"""
     desc = model.model_fields[name].description or ""
     m = _UNIT_RE.search(desc)
-    return m.group(1) if m else None
+    return m.group(1).replace("degC", "°C") if m else None
 
 
 def number_field(

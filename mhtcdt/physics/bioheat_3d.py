@@ -6,7 +6,7 @@ Same physics as ``bioheat_radial`` and the same numba physics functions (``tissu
 held at the arterial temperature, BDF2 in time (backward Euler at start and switch-off) with the perfusion
 LAGGED at the extrapolated temperature. Each step's symmetric positive-definite system is solved
 matrix-free by Jacobi-preconditioned conjugate gradients in numba (relative residual 1e-10; failure to
-converge raises ``ModelError``).
+converge raises ``ModelError``). Single patient, no ``prange`` (parallelism belongs across patients).
 
 Inputs are voxel maps (``(n, n, n)`` arrays, index order x, y, z):
 ``tumour_fraction`` (0..1, volume fraction of tumour in the voxel: thermal properties and perfusion are

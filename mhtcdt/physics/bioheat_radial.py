@@ -81,6 +81,7 @@ from mhtcdt.physics.dose import (
     exceeded_temperature,
     exceeded_temperature_inplace,
 )
+from mhtcdt.physics.particles import load_magnetics
 from mhtcdt.physics.session import SessionControl, titration_step
 from mhtcdt.physics.tissue import (
     PERFUSION_MODELS,
@@ -946,10 +947,15 @@ def simulate_sessions_radial(
             fixed = f.copy()
         else:
             raise InputError("field_kA_per_m", f.shape, f"expected a scalar, ({n},) or ({n}, {n_sessions})")
-        bad = ~np.isfinite(fixed) | (fixed < 0)
+        h_device = float(load_magnetics()["device_range"]["field_kA_per_m"][1])
+        bad = ~np.isfinite(fixed) | (fixed < 0) | (fixed > h_device)
         if np.any(bad):
             idx = np.argwhere(bad)[0]
-            raise InputError(f"field_kA_per_m[{idx[0]}, {idx[1]}]", float(fixed[tuple(idx)]), "must be >= 0")
+            raise InputError(
+                f"field_kA_per_m[{idx[0]}, {idx[1]}]",
+                float(fixed[tuple(idx)]),
+                f"must lie in [0, {h_device}] kA/m (0 = field off; device range in magnetics.toml)",
+            )
     if tumor_perfusion_mL_per_min_per_kg is None:
         perf_t = np.full(n, tumor.perfusion_mL_per_min_per_kg)
     else:

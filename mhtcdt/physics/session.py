@@ -35,6 +35,7 @@ from typing import Literal
 from numba import njit
 
 from mhtcdt.errors import InputError
+from mhtcdt.physics.particles import load_magnetics
 
 
 @dataclass(frozen=True)
@@ -66,22 +67,25 @@ class SessionControl:
             raise InputError("control.mode", self.mode, "must be 'fixed' or 'titrate'")
         if self.mode == "titrate":
             if self.target_C is None or not math.isfinite(self.target_C):
-                raise InputError(
-                    "control.target_C", self.target_C, "titration needs a finite target temperature"
-                )
+                raise InputError("control.target_C", self.target_C, "titration needs a finite target temperature")
             if not 37.0 < self.target_C < 60.0:
                 raise InputError("control.target_C", self.target_C, "target must lie between 37 and 60 C")
         if not 37.0 < self.healthy_max_C < 60.0:
             raise InputError("control.healthy_max_C", self.healthy_max_C, "must lie between 37 and 60 C")
         if not (self.field_min_kA_per_m > 0 and math.isfinite(self.field_min_kA_per_m)):
             raise InputError("control.field_min_kA_per_m", self.field_min_kA_per_m, "must be > 0")
-        if not (
-            self.field_max_kA_per_m >= self.field_min_kA_per_m and math.isfinite(self.field_max_kA_per_m)
-        ):
+        if not (self.field_max_kA_per_m >= self.field_min_kA_per_m and math.isfinite(self.field_max_kA_per_m)):
             raise InputError(
                 "control.field_max_kA_per_m",
                 self.field_max_kA_per_m,
                 "must be finite and >= field_min_kA_per_m",
+            )
+        h_device = float(load_magnetics()["device_range"]["field_kA_per_m"][1])
+        if self.field_max_kA_per_m > h_device:
+            raise InputError(
+                "control.field_max_kA_per_m",
+                self.field_max_kA_per_m,
+                f"above the device range maximum {h_device} kA/m (magnetics.toml [device_range])",
             )
         for name in ("proportional_gain", "integral_time_s", "control_interval_s", "integral_band_K"):
             v = getattr(self, name)

@@ -216,6 +216,9 @@ def test_field_exponent_scaling_of_power():
         (dict(tumor_perfusion_mL_per_min_per_kg=[0.0]), "tumor_perfusion_mL_per_min_per_kg[0]"),
         (dict(record_every_s=7.0), "record_every_s"),
         (dict(field_kA_per_m=-3.0), "field_kA_per_m[0, 0]"),
+        (dict(field_kA_per_m=500.0), "field_kA_per_m[0, 0]"),
+        (dict(cells_in_healthy=1), "cells_in_healthy"),
+        (dict(far_factor=1.5), "far_factor"),
     ],
 )
 def test_bad_input_names_the_parameter(kw, field):

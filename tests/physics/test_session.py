@@ -92,6 +92,7 @@ def test_pi_step_cuts_power_above_limit_and_does_not_wind_up():
         (dict(field_min_kA_per_m=-1.0), "control.field_min_kA_per_m"),
         (dict(field_min_kA_per_m=5.0, field_max_kA_per_m=4.0), "control.field_max_kA_per_m"),
         (dict(healthy_max_C=30.0), "control.healthy_max_C"),
+        (dict(field_max_kA_per_m=300.0), "control.field_max_kA_per_m"),
     ],
 )
 def test_bad_control(kw, field):
@@ -102,7 +103,5 @@ def test_bad_control(kw, field):
 
 def test_fixed_mode_needs_an_amplitude():
     with pytest.raises(InputError) as info:
-        simulate_sessions_radial(
-            [0.01], [1.0], [1e5], tumor=tumour_tissue("brain"), healthy=load_tissue("brain")
-        )
+        simulate_sessions_radial([0.01], [1.0], [1e5], tumor=tumour_tissue("brain"), healthy=load_tissue("brain"))
     assert info.value.field == "field_kA_per_m"

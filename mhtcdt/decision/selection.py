@@ -12,7 +12,8 @@ no randomised NanoTherm evidence), never observed effects.
 :func:`compare_criteria` -> DataFrame (one row per criteria set): ``criteria_set`` str,
 ``n_eligible`` int64, ``fraction_eligible``, ``mean_gain_months`` (predicted RMST gain),
 ``expected_hr``, ``hr_2_5``, ``hr_97_5`` (Peto HR over replicate trials), ``power`` (at
-``n_patients``), ``nmb`` (net monetary benefit per patient from ``nmb_fn``, NaN without it).
+``n_patients``), ``nmb`` (incremental net monetary benefit per patient from ``nmb_fn``, NaN without
+it; :func:`scenario_nmb_fn` builds one from a scenario's economic model).
 
 :class:`BenefitScore`: least-squares linear model of ``gain_months`` on patient features (tumour size,
 location, markers), fitted on one half of the cohort and checked on the other (R^2, calibration
@@ -26,6 +27,7 @@ import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -203,9 +205,7 @@ class BenefitScore:
         for j, f in enumerate(self.features):
             c = self.coefficients[j]
             lo, hi = (
-                (self.feature_min[j], self.feature_max[j])
-                if c >= 0
-                else (self.feature_max[j], self.feature_min[j])
+                (self.feature_min[j], self.feature_max[j]) if c >= 0 else (self.feature_max[j], self.feature_min[j])
             )
             rows.append(
                 dict(
@@ -224,9 +224,7 @@ def fit_benefit_score(
     patients: pd.DataFrame, gains: pd.DataFrame, features: Sequence[str] = DEFAULT_FEATURES, seed: int = 0
 ) -> BenefitScore:
     """Fit the benefit score on a random half of the patients, evaluate on the other half."""
-    df = patients.merge(
-        gains[["patient_id", "gain_months"]], on="patient_id", how="inner", validate="one_to_one"
-    )
+    df = patients.merge(gains[["patient_id", "gain_months"]], on="patient_id", how="inner", validate="one_to_one")
     feats = tuple(f for f in features if f in df.columns or (f.startswith("log_") and f[4:] in df.columns))
     if not feats:
         raise InputError("features", list(features), "none of the features is a cohort column")
@@ -261,3 +259,62 @@ def fit_benefit_score(
         n_train=int((~test).sum()),
         n_test=int(test.sum()),
     )
+
+
+def scenario_nmb_fn(
+    scenario: Any,
+    reference_arm: str,
+    experimental_arm: str,
+    seed: int,
+    params: outcome.OutcomeParams | None = None,
+    treatment_months: Mapping[str, float] | None = None,
+) -> Callable[[Mapping[str, pd.DataFrame]], float]:
+    """An ``nmb_fn`` for :func:`compare_criteria` built on the scenario's economic model.
+
+    For a subgroup's pools it simulates every patient under both arms with the same draws (uncensored
+    latent PFS/OS, so the Kaplan-Meier curves are the exact empirical curves), costs them with
+    :func:`mhtcdt.decision.economic_model.evaluate_arms` (Kaplan-Meier source, horizon = last death or
+    the scenario's horizon) and returns the incremental net monetary benefit per patient of
+    ``experimental_arm`` vs ``reference_arm`` at the scenario's willingness to pay [currency].
+    """
+    from mhtcdt.decision.economic_model import evaluate_arms
+
+    if params is None:
+        params = outcome.load_outcome_params()
+    sc = scenario.model_copy(
+        update={"economics": scenario.economics.model_copy(update={"survival_source": "kaplan_meier"})}
+    )
+    tm = treatment_months or {}
+
+    def nmb(sub: Mapping[str, pd.DataFrame]) -> float:
+        parts = []
+        for arm in (reference_arm, experimental_arm):
+            r = outcome.simulate_outcomes(
+                sub[arm],
+                params,
+                np.random.SeedSequence(seed, spawn_key=(29,)),
+                treatment_months=float(tm.get(arm, 0.0)),
+            )
+            parts.append(
+                pd.DataFrame(
+                    dict(
+                        arm=arm,
+                        pfs_months=r["pfs_latent_months"].to_numpy(),
+                        pfs_event=True,
+                        os_months=r["os_latent_months"].to_numpy(),
+                        os_event=True,
+                    )
+                )
+            )
+        with warnings.catch_warnings():  # complete data: the KM ends at the last death by construction
+            warnings.simplefilter("ignore")
+            ev = evaluate_arms(sc, pd.concat(parts, ignore_index=True))
+        per = ev.per_strategy.set_index("strategy")
+        w = ev.willingness_to_pay
+
+        def net(arm: str) -> float:
+            return float(per.loc[arm, "qalys"] * w - per.loc[arm, "cost"])
+
+        return net(experimental_arm) - net(reference_arm)
+
+    return nmb

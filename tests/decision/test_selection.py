@@ -118,6 +118,23 @@ def test_bad_input(params):
             n_replicates=10,
         )
     with pytest.raises(InputError, match="features"):
-        selection.fit_benefit_score(
-            pools["RT"], pd.DataFrame(dict(patient_id=[0], gain_months=[1.0])), ("nope",)
-        )
+        selection.fit_benefit_score(pools["RT"], pd.DataFrame(dict(patient_id=[0], gain_months=[1.0])), ("nope",))
+
+
+def test_scenario_nmb_equals_minus_extra_cost_when_outcomes_are_identical(params):
+    """Both arms with the same physics: equal QALYs, so the incremental NMB is minus the difference of the
+    arms' one-off treatment costs (the economics layer's own costing)."""
+    from mhtcdt.decision.economic_model import one_off_cost
+    from mhtcdt.decision.scenario import default_scenario
+
+    sc = default_scenario()
+    ref = sc.trial.reference_arm
+    exp = next(a for a in sc.trial.allocation if a != ref)
+    pools = _pools(300)
+    same = {ref: pools["RT"], exp: pools["RT"]}
+    nmb = selection.scenario_nmb_fn(sc, ref, exp, 3, params)(same)
+    extra = one_off_cost(sc, sc.arm(exp)) - one_off_cost(sc, sc.arm(ref))
+    assert extra > 0
+    assert nmb == pytest.approx(-extra, rel=1e-9)
+    better = {ref: pools["RT"], exp: pools["MHT"]}
+    assert selection.scenario_nmb_fn(sc, ref, exp, 3, params)(better) > nmb

@@ -28,13 +28,13 @@ injected iron spread uniformly over the deposit, which occupies ``coverage_fract
 from __future__ import annotations
 
 import math
+import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import tomllib
 
 from mhtcdt.errors import InputError
 

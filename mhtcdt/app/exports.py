@@ -17,9 +17,9 @@ from matplotlib.figure import Figure
 from mhtcdt.app import figures
 
 
-def result_tables(result: Any) -> dict[str, pd.DataFrame]:
-    """Name -> DataFrame of every table of a pipeline result."""
-    return {
+def result_tables(result: Any, psa: Any | None = None) -> dict[str, pd.DataFrame]:
+    """Name -> DataFrame of every table of a pipeline result (and of its PSA result, if given)."""
+    tables = {
         "consort": result.flow,
         "patients": result.trial,
         "survival_summary": result.survival_summary,
@@ -29,6 +29,26 @@ def result_tables(result: Any) -> dict[str, pd.DataFrame]:
         "economics": result.economics,
         "incremental": result.incremental,
     }
+    if psa is not None:
+        from mhtcdt.app.psa_view import summary_table
+
+        tables.update(
+            psa_summary=summary_table(psa, psa.willingness_to_pay),
+            ceac=psa.ceac,
+            ceaf=psa.ceaf,
+            evpi=psa.evpi,
+            evppi=psa.evppi,
+            tornado=psa.tornado,
+            psa_draws=pd.concat(
+                [
+                    pd.DataFrame(psa.cost, columns=[f"cost[{s}]" for s in psa.strategies]),
+                    pd.DataFrame(psa.qalys, columns=[f"qalys[{s}]" for s in psa.strategies]),
+                    psa.parameters.reset_index(drop=True),
+                ],
+                axis=1,
+            ),
+        )
+    return tables
 
 
 def csv_zip(tables: dict[str, pd.DataFrame]) -> bytes:
@@ -53,7 +73,7 @@ def xlsx_workbook(tables: dict[str, pd.DataFrame]) -> bytes:
     return buf.getvalue()
 
 
-def result_figures(result: Any) -> dict[str, Callable[[], Figure]]:
+def result_figures(result: Any, psa: Any | None = None) -> dict[str, Callable[[], Figure]]:
     """Name -> function drawing the figure (drawn only when asked for)."""
     sc = result.scenario
 
@@ -64,7 +84,7 @@ def result_figures(result: Any) -> dict[str, Callable[[], Figure]]:
 
         return draw
 
-    return {
+    out = {
         "kaplan_meier_os": km("OS"),
         "kaplan_meier_pfs": km("PFS"),
         "consort_funnel": lambda: figures.consort_funnel(result.flow),
@@ -72,3 +92,15 @@ def result_figures(result: Any) -> dict[str, Callable[[], Figure]]:
             result.economics, sc.trial.reference_arm, sc.economics.willingness_to_pay, sc.economics.currency
         ),
     }
+    if psa is not None:
+        from mhtcdt.economics import plots
+
+        cur, w = psa.currency, psa.willingness_to_pay
+        out.update(
+            ce_plane_psa=lambda: plots.ce_plane_figure(psa.ce_plane(), w, currency=cur),
+            ceac=lambda: plots.ceac_figure(psa.ceac, currency=cur),
+            evpi=lambda: plots.evpi_figure(psa.evpi, currency=cur),
+        )
+        if len(psa.tornado):
+            out["tornado"] = lambda: plots.tornado_figure(psa.tornado, outcome_label=f"incremental NMB [{cur}]")
+    return out

@@ -10,14 +10,14 @@ from mhtcdt.app import exports, figures, html_report, psa_view, state
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _tables_files(key: str, _result: Any) -> tuple[bytes, bytes]:
-    tables = exports.result_tables(_result)
+def _tables_files(key: str, _result: Any, _psa: Any) -> tuple[bytes, bytes]:
+    tables = exports.result_tables(_result, _psa)
     return exports.csv_zip(tables), exports.xlsx_workbook(tables)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _figure_file(key: str, name: str, fmt: str, _result: Any) -> bytes:
-    return figures.to_bytes(exports.result_figures(_result)[name](), fmt)
+def _figure_file(key: str, name: str, fmt: str, _result: Any, _psa: Any) -> bytes:
+    return figures.to_bytes(exports.result_figures(_result, _psa)[name](), fmt)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -31,12 +31,13 @@ def render() -> None:
     result = state.pipeline_result(scenario)
     if result is None:
         return
-    key = state.input_key(state.scenario_toml(scenario), scenario.seed)
+    psa = psa_view.psa_result(scenario, result)  # None when unavailable (the page then says so)
+    key = state.input_key(state.scenario_toml(scenario), scenario.seed) + ("-psa" if psa is not None else "")
     stem = f"mhtcdt-{key[:8]}"
 
     st.subheader("Tables")
     with state.guard():
-        zipped, xlsx = _tables_files(key, result)
+        zipped, xlsx = _tables_files(key, result, psa)
         c1, c2 = st.columns(2)
         c1.download_button(
             "All tables (CSV, zip)",
@@ -52,17 +53,17 @@ def render() -> None:
             mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             key="dl_xlsx",
         )
-        tables = exports.result_tables(result)
+        tables = exports.result_tables(result, psa)
         name = st.selectbox("Preview a table", list(tables), key="table_preview")
         st.dataframe(tables[name].head(200), hide_index=True, width="stretch")
 
     st.subheader("Figures")
     with state.guard():
-        names = list(exports.result_figures(result))
+        names = list(exports.result_figures(result, psa))
         c1, c2 = st.columns([3, 1])
         fig_name = c1.selectbox("Figure", names, key="figure_choice")
         fmt = c2.radio("Format", ["png", "svg"], horizontal=True, key="figure_format")
-        data = _figure_file(key, fig_name, fmt, result)
+        data = _figure_file(key, fig_name, fmt, result, psa)
         st.download_button(
             f"Download {fig_name}.{fmt}",
             data,
@@ -75,8 +76,7 @@ def render() -> None:
 
     st.subheader("HTML report (CHEERS 2022)")
     with state.guard():
-        psa = psa_view.psa_result(scenario, result)
-        page = _html(key + ("-psa" if psa is not None else ""), result, psa)
+        page = _html(key, result, psa)
         st.download_button(
             "Download the HTML report",
             page.encode("utf-8"),

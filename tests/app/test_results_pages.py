@@ -138,6 +138,19 @@ def test_report_page_and_files(scenario, result):
     assert set(sheets) == set(tables)
     assert len(sheets["patients"]) == len(result.trial)
     assert sheets["incremental"]["status"].tolist() == result.incremental["status"].tolist()
+    # With the PSA: its tables and figures are offered too, and the draws match the PSA arrays.
+    from mhtcdt.app.psa_view import psa_done
+
+    psa = psa_done(scenario)
+    assert psa is not None
+    with_psa = exports.result_tables(result, psa)
+    assert {"ceac", "ceaf", "evpi", "evppi", "tornado", "psa_summary", "psa_draws"} <= set(with_psa)
+    draws = with_psa["psa_draws"]
+    assert len(draws) == psa.n_draws
+    assert draws[f"cost[{psa.strategies[0]}]"].tolist() == psa.cost[:, 0].tolist()
+    assert {"ce_plane_psa", "ceac", "evpi"} <= set(exports.result_figures(result, psa))
+    figure_names = at.selectbox(key="figure_choice").options
+    assert "ceac" in figure_names
 
 
 def test_html_report_covers_every_cheers_item(result):

@@ -489,7 +489,8 @@ def _chemistry_histories(
 def _run_chemistry(p: pd.DataFrame, protocol: Protocol, heat: dict | None, particle_mM: np.ndarray) -> dict:
     n = len(p)
     agent = protocol.cdt_agent
-    groups = CHEMISTRY_GROUPS if agent is not None else 1
+    # radial groups only matter when the deposit is heated non-uniformly
+    groups = CHEMISTRY_GROUPS if (agent is not None and heat is not None) else 1
     template = ch.ChemistryConditions(agent=agent, co_agents=tuple(protocol.co_agents))
     k_ref, ea, t_refs, s0 = ch.pack_parameters(template)
     s = np.repeat(s0[None, :], n, axis=0)
@@ -553,7 +554,9 @@ def _simulate_chunk(p: pd.DataFrame, protocol: Protocol, seed) -> pd.DataFrame:
     n = len(p)
     coverage = p["deposit_coverage_fraction"].to_numpy(np.float64)
     if protocol.agent is not None:
-        if protocol.np_dose_mg_Fe_per_cm3 is None:
+        if protocol.np_dose_mg_Fe_per_cm3 is None and not protocol.has_heat:
+            dose = np.full(n, _typical_dose_mg_per_cm3(protocol.agent))  # nothing to plan without heat
+        elif protocol.np_dose_mg_Fe_per_cm3 is None:
             from mhtcdt.physics.planning import plan_dose
 
             dose = plan_dose(p, protocol, seed)["dose_mg_Fe_per_cm3"].to_numpy(np.float64)
@@ -575,17 +578,17 @@ def _simulate_chunk(p: pd.DataFrame, protocol: Protocol, seed) -> pd.DataFrame:
         ln_rt37 = np.zeros(n)
         ln_rt_h = np.zeros((n, 2 * cells))
         if protocol.has_rt:
-            for i in range(n):
-                ln_rt37[i], ln_rt_h[i] = rt.rt_log_survival_elements(
-                    protocol.rt_total_dose_Gy,
-                    protocol.rt_n_fractions,
-                    protocol.rt_fractions_per_week,
-                    rb,
-                    element_session_mean_C=mean_c[i],
-                    session_start_hours=protocol.session_start_hours(),
-                    session_hours=protocol.session_minutes / 60.0,
-                    rt_heat_interval_hours=protocol.rt_heat_interval_hours,
-                )
+            ln37_all, ln_rt_h = rt.rt_log_survival_elements(
+                protocol.rt_total_dose_Gy,
+                protocol.rt_n_fractions,
+                protocol.rt_fractions_per_week,
+                rb,
+                element_session_mean_C=mean_c,
+                session_start_hours=protocol.session_start_hours(),
+                session_hours=protocol.session_minutes / 60.0,
+                rt_heat_interval_hours=protocol.rt_heat_interval_hours,
+            )
+            ln_rt37[:] = ln37_all
         ln_cdt = np.zeros((n, 2 * cells))
         ln_ros = np.zeros((n, 2 * cells))
         if chem["groups"] > 1:

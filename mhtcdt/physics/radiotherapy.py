@@ -181,14 +181,14 @@ def rt_log_survival_elements(
 ) -> tuple[float, np.ndarray]:
     """RT log survival at 37 C (scalar) and with thermal radiosensitisation per element.
 
-    element_session_mean_C: (n_elements, n_sessions) mean element temperature during each heat session [C]
-    (None = no heat). Returns ``(ln_S_rt_37, ln_S_rt_heated[n_elements])``; the second minus the first is
-    the heat x RT interaction (<= 0).
+    element_session_mean_C: (..., n_sessions) mean element temperature during each heat session [C]
+    (None = no heat; leading axes e.g. patients x elements). Returns ``(ln_S_rt_37, ln_S_rt_heated[...])``;
+    the second minus the first is the heat x RT interaction (<= 0).
     """
     check_schedule(total_dose_Gy, n_fractions, fractions_per_week)
     if n_fractions == 0:
-        n_el = 0 if element_session_mean_C is None else element_session_mean_C.shape[0]
-        return 0.0, np.zeros(n_el)
+        shape = (0,) if element_session_mean_C is None else np.shape(element_session_mean_C)[:-1]
+        return 0.0, np.zeros(shape)
     d = total_dose_Gy / n_fractions
     days = fraction_days(n_fractions, fractions_per_week)
     overall = float(days[-1] - days[0])
@@ -202,15 +202,15 @@ def rt_log_survival_elements(
         rb.repopulation_kickoff_days,
     )
     if element_session_mean_C is None or session_start_hours is None or len(session_start_hours) == 0:
-        n_el = 0 if element_session_mean_C is None else element_session_mean_C.shape[0]
-        return ln37, np.full(n_el, ln37)
+        shape = (0,) if element_session_mean_C is None else np.shape(element_session_mean_C)[:-1]
+        return ln37, np.full(shape, ln37)
     trs = trs or thermoradiosensitisation()
     temps = np.asarray(element_session_mean_C, dtype=np.float64)
     starts = np.asarray(session_start_hours, dtype=np.float64)
     ends = starts + session_hours
     times = fraction_times_hours(n_fractions, fractions_per_week, starts, session_hours, rt_heat_interval_hours)
     repop = ln37 + n_fractions * (rb.alpha_per_Gy * d + rb.beta_per_Gy2 * d * d)  # repopulation term alone
-    ln_heated = np.full(temps.shape[0], repop)
+    ln_heated = np.full(temps.shape[:-1], repop)
     la = math.log(trs.alpha41_over_alpha37)
     lb = math.log(trs.beta41_over_beta37)
     for tf in times:
@@ -220,7 +220,7 @@ def rt_log_survival_elements(
             continue
         j = int(prior[-1])
         dt = tf - ends[j]
-        x = np.maximum(temps[:, j] - 37.0, 0.0) / 4.0 * math.exp(-trs.mu_per_hour * dt)
+        x = np.maximum(temps[..., j] - 37.0, 0.0) / 4.0 * math.exp(-trs.mu_per_hour * dt)
         alpha = rb.alpha_per_Gy * np.exp(la * x)
         beta = rb.beta_per_Gy2 * np.exp(lb * x)
         ln_heated -= alpha * d + beta * d * d

@@ -4,11 +4,12 @@ thermotolerance, Fenton/CDT chemistry and ferroptosis, radiotherapy, and combine
 Knows nothing of scenario files, the CLI or the app; imports no other mhtcdt layer.
 
 Cohort API (contract section 2): :class:`Protocol`, :func:`simulate_protocol`; presets via
-:func:`protocol_preset`; agent tables via :func:`load_agents`.
+:func:`protocol_preset`; uncertain inputs for scenarios/sensitivity via :class:`Assumptions`; agent tables
+via :func:`load_agents`.
 """
 
 from mhtcdt.physics.chemistry import agent_names, agent_table, co_agent_names
-from mhtcdt.physics.protocol import PRESETS, Protocol, protocol_preset, simulate_protocol
+from mhtcdt.physics.protocol import PRESETS, Assumptions, Protocol, protocol_preset, simulate_protocol
 
 
 def load_agents() -> dict:
@@ -18,6 +19,7 @@ def load_agents() -> dict:
 
 __all__ = [
     "PRESETS",
+    "Assumptions",
     "Protocol",
     "agent_names",
     "co_agent_names",

@@ -200,12 +200,32 @@ def validate_conditions(c: ChemistryConditions) -> None:
         raise InputError("h2o2_production_uM_per_s", c.h2o2_production_uM_per_s, "must lie in [0, 1000] uM/s")
     if not (math.isfinite(c.particle_iron_mM) and 0.0 <= c.particle_iron_mM <= 5000.0):
         raise InputError("particle_iron_mM", c.particle_iron_mM, "must lie in [0, 5000] mM")
+    known = known_override_keys()
+    for key, value in c.overrides.items():
+        if key not in known:
+            raise InputError(f"overrides.{key}", value, "unknown parameter; known: " + ", ".join(sorted(known)))
     agents = agent_table()
     if c.agent is not None and c.agent not in agents["agents"]:
         raise InputError("agent", c.agent, f"unknown agent; known: {agent_names()}")
     for i, name in enumerate(c.co_agents):
         if name not in agents["co_agents"]:
             raise InputError(f"co_agents[{i}]", name, f"unknown co-agent; known: {co_agent_names()}")
+
+
+def known_override_keys() -> set[str]:
+    """Parameter names accepted in ``ChemistryConditions.overrides`` (and simulate_protocol assumptions)."""
+    chem, _ = _load_tables()
+    keys = {f"k.{r}" for r in REACTION_KEYS} | {f"Ea.{r}" for r in REACTION_KEYS}
+    keys |= {f"constants.{k}" for k, v in chem["constants"].items() if isinstance(v, int | float)}
+    keys |= {f"ferroptosis.{k}" for k, v in chem["ferroptosis"].items() if isinstance(v, int | float)}
+    keys |= {"cdt_kill.heat_ros_sensitisation", "cdt_kill.sterilised_omega"}
+    keys |= {
+        "agent.dissolution_per_s",
+        "agent.surface_peroxidase_k_per_M_s",
+        "agent.fe2_fraction_released",
+        "agent.fenton_metal_equivalent",
+    }
+    return keys
 
 
 def _override(table: dict, overrides: dict, key: str, default: float) -> float:

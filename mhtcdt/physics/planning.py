@@ -42,9 +42,10 @@ def plan_dose(
     *,
     target_cem43_t90_min_total: float | None = None,
     dose_bounds_mg_Fe_per_cm3: tuple[float, float] | None = None,
+    assumptions=None,
 ) -> pd.DataFrame:
     """Plan the iron dose of every patient for a heat protocol (see the module docstring)."""
-    from mhtcdt.physics.protocol import _heat_sessions
+    from mhtcdt.physics.protocol import DEFAULT_ASSUMPTIONS, _heat_sessions
 
     if not protocol.has_heat:
         raise InputError("protocol.n_sessions", protocol.n_sessions, "dose planning needs heat sessions and an agent")
@@ -62,7 +63,7 @@ def plan_dose(
     n = len(patients)
 
     def evaluate(dose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        h = _heat_sessions(patients, one, dose, seed)
+        h = _heat_sessions(patients, one, dose, seed, assumptions or DEFAULT_ASSUMPTIONS)
         return h["cem43_t90"], h["t90"]
 
     log_lo = np.full(n, math.log(lo))

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -309,21 +310,57 @@ def _typical_dose_mg_per_cm3(agent: str) -> float:
 
 
 # ---------------------------------------------------------------------- cohort simulation
+@dataclass(frozen=True)
+class Assumptions:
+    """Uncertain model inputs a scenario or sensitivity analysis may change (defaults = the data files).
+
+    chemistry_overrides: ``{name: value}`` for chemistry.toml parameters, names as in
+        ``chemistry.known_override_keys()`` (e.g. ``"k.fe3_ho2": 2e3`` for the disputed constant,
+        ``"cdt_kill.heat_ros_sensitisation": 0.5``).
+    thermotolerance: Physics I preset (``"literature"`` default, ``"seed_review"``) or ``"none"``.
+    infiltrative_clonogen_fraction: median share of clonogens beyond the heated volume (None = data file).
+    """
+
+    chemistry_overrides: dict = field(default_factory=dict)
+    thermotolerance: str = "literature"
+    infiltrative_clonogen_fraction: float | None = None
+
+    def __post_init__(self) -> None:
+        ch.ChemistryConditions(overrides=dict(self.chemistry_overrides))  # validates names and values
+        if self.thermotolerance != "none":
+            from mhtcdt.physics.thermotolerance import thermotolerance_preset
+
+            thermotolerance_preset(self.thermotolerance)
+        f = self.infiltrative_clonogen_fraction
+        if f is not None and not (math.isfinite(f) and 0.0 <= f < 1.0):
+            raise InputError("assumptions.infiltrative_clonogen_fraction", f, "must lie in [0, 1)")
+
+
+DEFAULT_ASSUMPTIONS = Assumptions()
+
+
 def simulate_protocol(
     patients: pd.DataFrame,
     protocol: Protocol,
     seed: int | np.random.SeedSequence,
     *,
     progress: Callable[[float], None] | None = None,
+    assumptions: Assumptions | None = None,
 ) -> pd.DataFrame:
-    """Simulate ``protocol`` for every patient; one row per patient (see the module docstring)."""
+    """Simulate ``protocol`` for every patient; one row per patient (see the module docstring).
+
+    ``assumptions`` (keyword, optional) changes uncertain model inputs for scenarios and sensitivity runs.
+    """
     if not isinstance(protocol, Protocol):
         raise InputError("protocol", type(protocol).__name__, "must be a mhtcdt.physics.Protocol")
+    assumptions = DEFAULT_ASSUMPTIONS if assumptions is None else assumptions
+    if not isinstance(assumptions, Assumptions):
+        raise InputError("assumptions", type(assumptions).__name__, "must be a mhtcdt.physics.protocol.Assumptions")
     _check_patients(patients)
     n = len(patients)
     parts = []
     for start in range(0, n, CHUNK_PATIENTS):
-        parts.append(_simulate_chunk(patients.iloc[start : start + CHUNK_PATIENTS], protocol, seed))
+        parts.append(_simulate_chunk(patients.iloc[start : start + CHUNK_PATIENTS], protocol, seed, assumptions))
         if progress is not None:
             progress(min(1.0, (start + CHUNK_PATIENTS) / max(n, 1)))
     if not parts:
@@ -337,7 +374,9 @@ def simulate_protocol(
     return out
 
 
-def _heat_sessions(p: pd.DataFrame, protocol: Protocol, dose: np.ndarray, seed) -> dict:
+def _heat_sessions(
+    p: pd.DataFrame, protocol: Protocol, dose: np.ndarray, seed, assumptions: Assumptions = DEFAULT_ASSUMPTIONS
+) -> dict:
     """Run the heat sessions of every patient of a chunk (grouped by host tissue)."""
     from mhtcdt.physics import particles, thermotolerance
     from mhtcdt.physics.bioheat_radial import simulate_sessions_radial
@@ -405,7 +444,13 @@ def _heat_sessions(p: pd.DataFrame, protocol: Protocol, dose: np.ndarray, seed) 
     omega = cat("arrhenius_omega")[:, :, :CELLS_IN_TUMOUR]
     cem = cat("cem43_min")[:, :, :CELLS_IN_TUMOUR]
     sf_heat = thermotolerance.heat_surviving_fraction_with_tolerance(
-        omega, cem, starts, thermotolerance.thermotolerance_preset(), hsp_scale
+        omega,
+        cem,
+        starts,
+        None
+        if assumptions.thermotolerance == "none"
+        else thermotolerance.thermotolerance_preset(assumptions.thermotolerance),
+        hsp_scale,
     )
     temps = cat("tumor_temperature_C")  # (n, sessions, records, cells)
     rec_t = first.record_times_s
@@ -486,12 +531,14 @@ def _chemistry_histories(
     return t_nodes, t_temps, group_of_cell, gweights
 
 
-def _run_chemistry(p: pd.DataFrame, protocol: Protocol, heat: dict | None, particle_mM: np.ndarray) -> dict:
+def _run_chemistry(
+    p: pd.DataFrame, protocol: Protocol, heat: dict | None, particle_mM: np.ndarray, overrides: dict | None = None
+) -> dict:
     n = len(p)
     agent = protocol.cdt_agent
     # radial groups only matter when the deposit is heated non-uniformly
     groups = CHEMISTRY_GROUPS if (agent is not None and heat is not None) else 1
-    template = ch.ChemistryConditions(agent=agent, co_agents=tuple(protocol.co_agents))
+    template = ch.ChemistryConditions(agent=agent, co_agents=tuple(protocol.co_agents), overrides=dict(overrides or {}))
     k_ref, ea, t_refs, s0 = ch.pack_parameters(template)
     s = np.repeat(s0[None, :], n, axis=0)
     pka = ch.chemistry_parameters()["constants"]["pKa_HO2"]
@@ -550,7 +597,7 @@ def _particle_iron_mM(protocol: Protocol, dose_heat: np.ndarray, coverage: np.nd
     return dose / coverage / ch.FE_MOLAR_MASS_G_PER_MOL * 1e3 * a["internalised_fraction"]
 
 
-def _simulate_chunk(p: pd.DataFrame, protocol: Protocol, seed) -> pd.DataFrame:
+def _simulate_chunk(p: pd.DataFrame, protocol: Protocol, seed, assumptions: Assumptions) -> pd.DataFrame:
     n = len(p)
     coverage = p["deposit_coverage_fraction"].to_numpy(np.float64)
     if protocol.agent is not None:
@@ -559,14 +606,14 @@ def _simulate_chunk(p: pd.DataFrame, protocol: Protocol, seed) -> pd.DataFrame:
         elif protocol.np_dose_mg_Fe_per_cm3 is None:
             from mhtcdt.physics.planning import plan_dose
 
-            dose = plan_dose(p, protocol, seed)["dose_mg_Fe_per_cm3"].to_numpy(np.float64)
+            dose = plan_dose(p, protocol, seed, assumptions=assumptions)["dose_mg_Fe_per_cm3"].to_numpy(np.float64)
         else:
             dose = np.full(n, float(protocol.np_dose_mg_Fe_per_cm3))
     else:
         dose = np.zeros(n)
-    heat = _heat_sessions(p, protocol, dose, seed) if protocol.has_heat else None
+    heat = _heat_sessions(p, protocol, dose, seed, assumptions) if protocol.has_heat else None
     particle_mM = _particle_iron_mM(protocol, dose, coverage)
-    chem = _run_chemistry(p, protocol, heat, particle_mM)
+    chem = _run_chemistry(p, protocol, heat, particle_mM, assumptions.chemistry_overrides)
 
     rb = rt.radiobiology(_indication(p))
     if heat is not None:
@@ -629,7 +676,13 @@ def _simulate_chunk(p: pd.DataFrame, protocol: Protocol, seed) -> pd.DataFrame:
         field = np.zeros(n)
         safety_ok = np.ones(n, dtype=bool)
     weights, ln_heat, ln_cdt, ln_rt_h, ln_ros = _add_infiltrative_element(
-        _infiltrative_fraction(p, rb, seed), weights, ln_rt37, ln_heat, ln_cdt, ln_rt_h, ln_ros
+        _infiltrative_fraction(p, rb, seed, assumptions.infiltrative_clonogen_fraction),
+        weights,
+        ln_rt37,
+        ln_heat,
+        ln_cdt,
+        ln_rt_h,
+        ln_ros,
     )
     kills = kl.combine_kill(weights, ln_rt37, ln_heat, ln_cdt, ln_rt_h, ln_ros)
     has_particles = protocol.agent is not None or protocol.cdt_agent is not None
@@ -672,11 +725,14 @@ def _simulate_chunk(p: pd.DataFrame, protocol: Protocol, seed) -> pd.DataFrame:
     return out[list(OUTPUT_COLUMNS)]
 
 
-def _infiltrative_fraction(p: pd.DataFrame, rb: rt.Radiobiology, seed) -> np.ndarray:
+def _infiltrative_fraction(p: pd.DataFrame, rb: rt.Radiobiology, seed, median: float | None = None) -> np.ndarray:
     """Per-patient share of clonogens beyond the enhancing volume: lognormal with the indication's median
     and its range as the central 95 % interval (radiobiology.toml), keyed by (seed, patient_id)."""
-    median = rb.infiltrative_clonogen_fraction
     lo, hi = rb.infiltrative_clonogen_fraction_range
+    if median is not None:  # shift the distribution, keep its spread
+        lo, hi = lo * median / rb.infiltrative_clonogen_fraction, hi * median / rb.infiltrative_clonogen_fraction
+    else:
+        median = rb.infiltrative_clonogen_fraction
     if median <= 0.0:
         return np.zeros(len(p))
     sigma = math.log(hi / lo) / (2 * 1.959963984540054)

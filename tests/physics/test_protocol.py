@@ -171,3 +171,32 @@ def test_more_rt_dose_never_less_kill(cohort: pd.DataFrame) -> None:
 def test_empty_cohort_returns_contract_columns(cohort: pd.DataFrame) -> None:
     out = simulate_protocol(cohort.iloc[:0], protocol_preset("rt_alone"), seed=0)
     assert list(out.columns) == list(CONTRACT) and len(out) == 0
+
+
+def test_assumptions_are_validated_and_change_results(cohort: pd.DataFrame) -> None:
+    with pytest.raises(InputError) as exc:
+        protocol_module.Assumptions(chemistry_overrides={"k.fe2_h2o2_typo": 70.0})
+    assert exc.value.field == "overrides.k.fe2_h2o2_typo"
+    with pytest.raises(InputError):
+        protocol_module.Assumptions(thermotolerance="eternal")
+    p = protocol_preset("mht_alone", n_sessions=3)
+    base = simulate_protocol(cohort.iloc[:3], p, seed=0)
+    no_cap = simulate_protocol(
+        cohort.iloc[:3], p, seed=0, assumptions=protocol_module.Assumptions(infiltrative_clonogen_fraction=0.0)
+    )
+    assert (no_cap["log10_kill_heat"] > base["log10_kill_heat"] + 1.0).all()
+    no_tt = simulate_protocol(
+        cohort.iloc[:3],
+        p,
+        seed=0,
+        assumptions=protocol_module.Assumptions(thermotolerance="none", infiltrative_clonogen_fraction=0.0),
+    )
+    assert (no_tt["log10_kill_heat"] >= no_cap["log10_kill_heat"] - 1e-9).all()
+    cdt = protocol_preset("cdt_alone")
+    slow_fenton = simulate_protocol(
+        cohort.iloc[:3], cdt, seed=0, assumptions=protocol_module.Assumptions(chemistry_overrides={"k.fe2_h2o2": 53.0})
+    )
+    fast_fenton = simulate_protocol(
+        cohort.iloc[:3], cdt, seed=0, assumptions=protocol_module.Assumptions(chemistry_overrides={"k.fe2_h2o2": 76.0})
+    )
+    assert (fast_fenton["oh_cumulative_uM_min"] > slow_fenton["oh_cumulative_uM_min"]).all()

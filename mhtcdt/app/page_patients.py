@@ -139,7 +139,7 @@ def render() -> None:
         columns = [c for c in LABELS if c in screened.columns] + [
             c for c in screened.columns if c not in LABELS and c not in _HIDDEN
         ]
-        c1, c2 = st.columns([3, 2])
+        c1, c2 = st.columns([1, 1])
         with c1:
             col = st.selectbox("covariate", columns, format_func=lambda c: LABELS.get(c, c), key="covariate")
             st.pyplot(figures.covariate_distribution(screened, selection.eligible, col, LABELS.get(col, col)))

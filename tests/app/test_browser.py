@@ -189,6 +189,7 @@ def test_every_page_and_a_changed_assumption(server, browser):
         ".some(e => e.innerText.includes('At GBP 100,000 per QALY'))",
         timeout=60_000,
     )
+    page.wait_for_timeout(1000)  # the status widget shows up with a delay after a rerun starts
     _settle(page, "Expected value of perfect information", timeout_s=60)
     after = _verdict(page)
     assert after != before

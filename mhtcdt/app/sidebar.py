@@ -18,10 +18,20 @@ def render_sidebar() -> None:
                 f"WTP {scenario.economics.currency} {scenario.economics.willingness_to_pay:,.0f}/QALY"
             )
             done = state.pipeline_done(scenario)
-            if done is None:
-                st.caption("Results: not computed yet for these inputs (the trial pages start the run).")
-            else:
+            status = state.pipeline_status(scenario)
+            if done is not None:
                 st.caption("Results: ready.")
+            elif status is not None and status.state == "running":
+                st.caption(f"Results: running in the background ({status.stage}, {status.fraction:.0%}).")
+            else:
+                st.caption("Results: not computed yet for these inputs.")
+                if st.button(
+                    "Start the run in the background",
+                    key="sidebar_run",
+                    help="Starts the virtual trial now; the result pages then open at once.",
+                ):
+                    state.start_pipeline(scenario)
+                    st.rerun()
         st.caption(
             "Model predictions, not evidence: there is no randomised trial of NanoTherm and no "
             "clinical evidence for chemodynamic therapy."

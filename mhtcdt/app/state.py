@@ -176,16 +176,30 @@ def screened_cohort(indication: str, n_screened: int, seed: int):
 
 def pipeline_result(scenario, *, label: str = "Running the virtual trial") -> Any | None:
     """The :class:`PipelineResult` of ``scenario`` (computed in the worker once per distinct input)."""
-    text = scenario_toml(scenario)
-    key = "pipeline-" + input_key(text, scenario.seed)
+    key, text = _pipeline_key(scenario)
     t0 = time.perf_counter()
     result = run_job(key, "mhtcdt.app.tasks:run_pipeline_task", text, scenario.seed, label=label)
     st.session_state["last_pipeline_fetch_s"] = time.perf_counter() - t0
     return result
 
 
+def _pipeline_key(scenario) -> tuple[str, str]:
+    text = scenario_toml(scenario)
+    return "pipeline-" + input_key(text, scenario.seed), text
+
+
+def start_pipeline(scenario) -> None:
+    """Submit the pipeline of ``scenario`` to the worker without waiting (no-op if known)."""
+    key, text = _pipeline_key(scenario)
+    job_manager().submit(key, "mhtcdt.app.tasks:run_pipeline_task", text, scenario.seed)
+
+
+def pipeline_status(scenario) -> JobStatus | None:
+    """The worker's status of the pipeline of ``scenario`` (None if never submitted)."""
+    return job_manager().status(_pipeline_key(scenario)[0])
+
+
 def pipeline_done(scenario) -> Any | None:
     """The stored pipeline result if it is already finished, else None (never starts a run)."""
-    key = "pipeline-" + input_key(scenario_toml(scenario), scenario.seed)
-    status = job_manager().status(key)
+    status = job_manager().status(_pipeline_key(scenario)[0])
     return status.result if status is not None and status.state == "done" else None

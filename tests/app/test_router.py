@@ -34,3 +34,19 @@ def test_impossible_criteria_are_an_in_page_error_on_results_pages(app, page_fil
     err = "\n".join(e.value for e in at.error)
     assert "cohort.criteria" in err and "relax the criteria" in err, err
     assert "Something went wrong" not in err
+
+
+def test_sidebar_starts_the_run_in_the_background(app):
+    from mhtcdt.app import state
+
+    sc = small_scenario(90).model_copy(update={"seed": 7})  # a scenario no other test has run
+    app.session_state["scenario"] = sc
+    at = app.run()
+    assert state.pipeline_status(sc) is None
+    at.sidebar.button(key="sidebar_run").click().run()
+    assert not at.exception
+    assert state.pipeline_status(sc) is not None  # submitted without blocking the page
+    final = state.job_manager().wait(state._pipeline_key(sc)[0], poll_s=0.2)
+    assert final.state == "done", final.error
+    at.run()
+    assert any("Results: ready." in c.value for c in at.sidebar.caption)

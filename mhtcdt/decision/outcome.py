@@ -36,8 +36,8 @@ reference-arm results; any difference it predicts between arms is a model predic
 effect.
 
 Randomness: each patient's three draws (growth, post-progression, other cause) come from a
-``numpy.random.Generator`` seeded by ``SeedSequence([seed, patient_id])``, so a patient gets the same
-draws whatever the chunking and in whichever arm (common random numbers across arms).
+``numpy.random.Generator`` seeded by ``SeedSequence(seed, spawn_key=(..., patient_id, 12))``, so a
+patient gets the same draws whatever the chunking and in whichever arm (common random numbers).
 
 Returned DataFrame (:func:`simulate_outcomes`): the input columns plus
 | column | dtype | meaning |
@@ -193,9 +193,7 @@ def load_outcome_params(
         ) from exc
     unknown_cov = sorted(set(hrs) - set(_COVARIATES))
     if unknown_cov:
-        raise InputError(
-            "outcome_params.covariates", unknown_cov, f"unknown covariates; known {sorted(_COVARIATES)}"
-        )
+        raise InputError("outcome_params.covariates", unknown_cov, f"unknown covariates; known {sorted(_COVARIATES)}")
     draws = pd.DataFrame(columns=list(FREE_PARAMETERS), dtype=float)
     source = str(base_path or DEFAULT_PARAMS_PATH)
     cal_path = Path(path) if path is not None else DEFAULT_CALIBRATION_PATH
@@ -204,9 +202,7 @@ def load_outcome_params(
         try:
             free.update({k: float(cal["free"][k]) for k in FREE_PARAMETERS})
         except (KeyError, TypeError, ValueError) as exc:
-            raise InputError(
-                "outcome_calibration.free", str(cal_path), f"missing or bad entry {exc}"
-            ) from exc
+            raise InputError("outcome_calibration.free", str(cal_path), f"missing or bad entry {exc}") from exc
         cov_scale = float(cal.get("covariate_scale", 1.0))
         if not (math.isfinite(cov_scale) and 0 < cov_scale <= 3):
             raise InputError("outcome_calibration.covariate_scale", cov_scale, "must be in (0, 3]")
@@ -259,16 +255,18 @@ class PatientDraws:
 
 
 def patient_draws(patient_ids: np.ndarray, seed: int | np.random.SeedSequence) -> PatientDraws:
-    """Draws keyed by ``SeedSequence([entropy, patient_id])``: chunking- and arm-independent."""
-    entropy = seed.entropy if isinstance(seed, np.random.SeedSequence) else int(seed)
-    if isinstance(seed, np.random.SeedSequence) and seed.spawn_key:
-        entropy = [int(seed.entropy), *map(int, seed.spawn_key)]
+    """Draws keyed by ``SeedSequence(entropy, spawn_key=(*spawn_key, patient_id, 12))``.
+
+    The key is the patient, not the row, so draws are chunking- and arm-independent.
+    """
+    if isinstance(seed, np.random.SeedSequence):
+        entropy, prefix = seed.entropy, tuple(int(k) for k in seed.spawn_key)
     else:
-        entropy = [int(entropy)]
+        entropy, prefix = int(seed), ()
     ids = np.asarray(patient_ids, dtype=np.int64)
     out = np.empty((len(ids), 3))
     for i, pid in enumerate(ids):
-        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([*entropy, int(pid), 0x0C])))
+        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy, spawn_key=(*prefix, int(pid), 12))))
         out[i, 0] = rng.standard_normal()
         out[i, 1:] = rng.standard_exponential(2)
     return PatientDraws(out[:, 0].copy(), out[:, 1].copy(), out[:, 2].copy())
@@ -357,9 +355,7 @@ def treatment_months(protocol: Any) -> float:
     weeks_rt = 0.0
     if getattr(protocol, "rt_n_fractions", 0) and getattr(protocol, "rt_fractions_per_week", 0):
         weeks_rt = protocol.rt_n_fractions / protocol.rt_fractions_per_week
-    hours_mht = max(0, getattr(protocol, "n_sessions", 0) - 1) * getattr(
-        protocol, "session_interval_hours", 0.0
-    )
+    hours_mht = max(0, getattr(protocol, "n_sessions", 0) - 1) * getattr(protocol, "session_interval_hours", 0.0)
     days = max(7.0 * weeks_rt, hours_mht / 24.0)
     return days / DAYS_PER_MONTH
 
@@ -383,9 +379,7 @@ def simulate_outcomes(
         raise InputError("patients", type(patients).__name__, "expected a pandas DataFrame")
     missing = [c for c in REQUIRED_COLUMNS if c not in patients.columns]
     if missing:
-        raise InputError(
-            "patients", missing, "missing columns needed by the outcome model (cohort + physics)"
-        )
+        raise InputError("patients", missing, "missing columns needed by the outcome model (cohort + physics)")
     if not (math.isfinite(treatment_months) and treatment_months >= 0):
         raise InputError("treatment_months", treatment_months, "must be finite and >= 0")
     out = patients.copy()
@@ -412,9 +406,7 @@ def simulate_outcomes(
         tm = patients["treatment_months"].to_numpy(float)
         if np.any(~np.isfinite(tm)) or np.any(tm < 0):
             raise InputError("patients.treatment_months", "non-finite or negative", "must be finite and >= 0")
-    kill_rt = (
-        patients["log10_kill_rt"] if "log10_kill_rt" in patients.columns else patients["log10_kill_total"]
-    )
+    kill_rt = patients["log10_kill_rt"] if "log10_kill_rt" in patients.columns else patients["log10_kill_total"]
     draws = patient_draws(patients["patient_id"].to_numpy(), seed)
     res = latent_times(
         patients["tumor_volume_cm3"].to_numpy(float),

@@ -42,6 +42,8 @@ DEFAULT_FEATURES = (
     "kps",
     "age_years",
     "deposit_coverage_fraction",
+    "gsh_mM",
+    "h2o2_production_uM_per_s",
 )
 
 

@@ -128,6 +128,10 @@ def test_report_page_and_files(scenario, result):
     assert len(at.get("download_button")) >= 4  # CSV zip, XLSX, figure, HTML
     at.radio(key="figure_format").set_value("svg").run()
     assert not at.exception and not at.error
+    at.selectbox(key="table_preview").set_value("incremental").run()
+    shown = [d.value for d in at.dataframe if "status" in d.value.columns and "icer" in d.value.columns][0]
+    assert shown["strategy"].tolist() == result.incremental["strategy"].tolist()
+    assert shown["status"].tolist() == result.incremental["status"].tolist()
 
     tables = exports.result_tables(result)
     with zipfile.ZipFile(io.BytesIO(exports.csv_zip(tables))) as zf:

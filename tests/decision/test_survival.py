@@ -135,3 +135,21 @@ def test_arm_without_events_is_reported_not_crashed():
     assert row["events"] == 0 and not row["median_reached"]
     fits = a.parametric[(a.parametric.arm == "exp") & (a.parametric.endpoint == "PFS")]
     assert not fits["converged"].any() and fits["aic"].isna().all()
+
+
+def test_weibull_proportional_hazards_recovered():
+    """Weibull arms with a common shape k are PH with HR = (scale_ref / scale_exp)^k; medians closed form."""
+    rng = np.random.default_rng(8)
+    n, k, s_ref, s_exp = 3000, 1.6, 10.0, 13.0
+    arm = np.where(np.arange(n) % 2 == 0, "ref", "exp")
+    os_ = rng.weibull(k, n) * np.where(arm == "exp", s_exp, s_ref)
+    c = rng.uniform(0, 40, n)
+    df = pd.DataFrame(dict(arm=arm, os_months=np.minimum(os_, c), os_event=os_ <= c))
+    df["pfs_months"], df["pfs_event"] = df["os_months"], df["os_event"]
+    km = survival.kaplan_meier(df)
+    row = survival.compare(df, "ref", 24.0, km[2]).set_index("endpoint").loc["OS"]
+    hr_true = (s_ref / s_exp) ** k
+    assert row.hr_ci_lower < hr_true < row.hr_ci_upper
+    med = km[1].set_index(["arm", "endpoint"])["median_months"]
+    assert med[("exp", "OS")] == pytest.approx(s_exp * LN2 ** (1 / k), rel=0.06)
+    assert med[("ref", "OS")] == pytest.approx(s_ref * LN2 ** (1 / k), rel=0.06)

@@ -70,6 +70,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         problems.append(InputError("--steps", args.steps, "need at least 100 ABC-MCMC steps"))
     if not 1 <= args.draws <= args.steps:
         problems.append(InputError("--draws", args.draws, "must be between 1 and --steps"))
+    try:
+        calibration.load_targets(args.targets)
+    except InputError as exc:
+        problems.append(exc)
     if problems:
         return _problems(InputErrors(problems))
     bar = tqdm(total=100, unit="%", bar_format="{l_bar}{bar}| {elapsed}", file=sys.stderr)

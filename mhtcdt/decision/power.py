@@ -20,6 +20,11 @@ Replicate ``r`` uses ``SeedSequence(seed, spawn_key=(r,))``: results do not depe
 The effect is a model prediction (no randomised NanoTherm evidence): power is the probability that a
 trial *would* detect the effect the calibrated model predicts.
 
+Entry points: :func:`pools_from_scenario` (cohort + physics of two arms from a scenario),
+:func:`replicate_data` (the observed arrays), :func:`simulate_replicates` (+ the test per replicate),
+:func:`summarise` (:class:`PowerResult`), :func:`sample_size` (:class:`SampleSizeResult`),
+:func:`schoenfeld_events`.
+
 :func:`simulate_replicates` returns one row per replicate: ``replicate`` int64, the
 :func:`fastlogrank.logrank_replicates` columns, ``hazard_ratio`` (Peto), ``reject`` (bool, two-sided
 p < alpha), ``events`` int64.

@@ -70,6 +70,11 @@ def render() -> None:
     )
     try:
         screened = state.screened_cohort(scenario.cohort.indication, scenario.cohort.n_screened, scenario.seed)
+        if len(screened) < scenario.cohort.n_screened:
+            st.info(
+                f"Preview: the first {len(screened):,} of the {scenario.cohort.n_screened:,} screened patients "
+                "(the same patients as in the trial; the trial itself uses all of them)."
+            )
     except Exception as exc:  # noqa: BLE001 - shown in the page, never as a traceback
         state.show_problem(exc)
         return

@@ -165,9 +165,17 @@ def run_job(key: str, target: str, *args: Any, label: str, **kwargs: Any) -> Any
     return status.result
 
 
+PREVIEW_MAX_PATIENTS = 100_000
+
+
 @st.cache_data(show_spinner=False, max_entries=16)
 def screened_cohort(indication: str, n_screened: int, seed: int):
-    """The screened patients of a scenario: the same rows the pipeline draws (same seed stream)."""
+    """The screened patients of a scenario: the same rows the pipeline draws (same seed stream).
+
+    At most the first :data:`PREVIEW_MAX_PATIENTS` (generation is chunk-invariant, so they are exactly
+    the trial's first patients); the pages say when they show a preview of a larger cohort.
+    """
+    n_screened = min(int(n_screened), PREVIEW_MAX_PATIENTS)
     from mhtcdt.cohorts import generate_cohort
     from mhtcdt.decision import pipeline
 

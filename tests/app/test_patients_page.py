@@ -65,3 +65,20 @@ def test_covariate_choice_changes_the_summary_plot(app):
     row = summary[summary["covariate"].str.startswith("tumour volume")].iloc[0]
     assert "[" in row["screened"]  # median [IQR] of a numeric covariate
     assert len(at.get("image")) >= 2  # funnel + histogram rendered
+
+
+def test_large_cohort_is_previewed_by_its_first_patients(app):
+    from mhtcdt.app.state import PREVIEW_MAX_PATIENTS
+
+    app.session_state["scenario"] = small_scenario(PREVIEW_MAX_PATIENTS + 5_000)
+    at = open_page(app, "page_patients.py")
+    assert _metrics(at)["screened"] == f"{PREVIEW_MAX_PATIENTS:,}"
+    assert any("Preview: the first" in i.value for i in at.info)
+    # The preview rows are the trial's first patients (chunk-invariant generation).
+    sc = at.session_state["scenario"]
+    head = generate_cohort(sc.cohort.indication, 50, stage_seed(sc.seed, 0))
+    from mhtcdt.app.state import screened_cohort
+
+    preview = screened_cohort(sc.cohort.indication, sc.cohort.n_screened, sc.seed)
+    assert preview["patient_id"].iloc[:50].tolist() == head["patient_id"].tolist()
+    assert preview["age_years"].iloc[:50].tolist() == head["age_years"].tolist()

@@ -16,6 +16,16 @@ import streamlit as st
 
 from mhtcdt.app import figures, state
 
+PATIENT_FIELDS = (
+    ("tumor_volume_cm3", "tumour volume [cm³]"),
+    ("tumor_radius_cm", "equivalent-sphere radius [cm]"),
+    ("deposit_coverage_fraction", "particle deposit coverage [fraction of tumour]"),
+    ("tumor_perfusion_mL_per_min_per_kg", "tumour perfusion at 37 °C [mL/min/kg]"),
+    ("h2o2_production_uM_per_s", "H₂O₂ production [µM/s]"),
+    ("gsh_mM", "glutathione [mM]"),
+    ("ph_extracellular", "extracellular pH"),
+    ("body_radius_cm", "body-region radius in the applicator [cm]"),
+)
 SPACINGS_HOURS = (6.0, 12.0, 24.0, 48.0, 72.0, 84.0, 120.0, 168.0)
 
 
@@ -99,6 +109,19 @@ def render() -> None:
     with c2:
         arm_name = st.selectbox("Arm", arms, index=default_arm, key="physics_arm")
     arm = scenario.arm(arm_name)
+    row = shown[shown["patient_id"] == pid].iloc[0]
+    with st.expander("This patient's characteristics that drive the physics"):
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {"characteristic": label, "value": f"{row[col]:.3g}"}
+                    for col, label in PATIENT_FIELDS
+                    if col in row.index
+                ]
+            ),
+            hide_index=True,
+            width="stretch",
+        )
 
     text = state.scenario_toml(scenario)
     with st.spinner("Simulating this patient's treatment…"):

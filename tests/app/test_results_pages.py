@@ -220,3 +220,17 @@ def test_html_report_with_psa_reports_uncertainty(scenario, result):
     assert status["Effect of uncertainty"] == html_report.REPORTED
     assert psa.verdict(psa.willingness_to_pay) in page.replace("&#x27;", "'")
     assert f"{psa.n_draws:,} draws" in page
+
+
+def test_physics_page_equals_the_trial_row_of_that_patient(scenario, result):
+    at = _page(scenario, "page_physics.py")
+    arm_name = at.selectbox(key="physics_arm").value
+    treated = result.trial[result.trial["arm"] == arm_name]
+    pid = int(treated["patient_id"].iloc[0])
+    at.selectbox(key="physics_patient").set_value(pid).run()
+    assert not at.exception and not at.error
+    row = treated.iloc[0]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["T90 (first session)"] == f"{row.t90_C:.1f} °C"
+    assert metrics["CEM43 at T90, all sessions"] == f"{row.cem43_t90_min:.1f} min"
+    assert metrics["total tumour kill"] == f"{row.log10_kill_total:.2f} log10"

@@ -40,6 +40,7 @@ PAGES = [  # (sidebar link text, text drawn late on the page: it has finished re
     ("Virtual trial", "Power versus sample size"),
     ("Cost-effectiveness", "Expected value of perfect information"),
     ("Report", "items reported from the run"),
+    ("Recorded runs", "results store"),
 ]
 RUNNING = "[data-testid='stStatusWidgetRunningIcon'], [data-testid='stStatusWidgetRunningManIcon']"
 

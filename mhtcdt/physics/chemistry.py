@@ -116,8 +116,9 @@ N_RATES = 24
     P_LH0,
     P_K_REPAIR,
     P_OMEGA_CAP,
-) = range(25)
-N_SCALARS = 25
+    P_P_BASAL,
+) = range(26)
+N_SCALARS = 26
 
 # ---------------------------------------------------------------- state indices (full mechanism)
 S_FE2, S_FE3, S_H2O2, S_OH, S_SO, S_GSH, S_GSSG, S_LOOH, S_LH, S_FEP, S_O2 = range(11)
@@ -194,8 +195,8 @@ def validate_conditions(c: ChemistryConditions) -> None:
     """Raise InputError naming the field for non-physical inputs."""
     if not (math.isfinite(c.ph) and 3.0 <= c.ph <= 9.0):
         raise InputError("ph", c.ph, "pH must lie in [3, 9]")
-    if not (math.isfinite(c.gsh_mM) and 0.0 <= c.gsh_mM <= 50.0):
-        raise InputError("gsh_mM", c.gsh_mM, "intracellular GSH must lie in [0, 50] mM")
+    if not (math.isfinite(c.gsh_mM) and 0.01 <= c.gsh_mM <= 50.0):
+        raise InputError("gsh_mM", c.gsh_mM, "intracellular GSH must lie in [0.01, 50] mM (viable cells)")
     if not (math.isfinite(c.h2o2_production_uM_per_s) and 0.0 <= c.h2o2_production_uM_per_s <= 1000.0):
         raise InputError("h2o2_production_uM_per_s", c.h2o2_production_uM_per_s, "must lie in [0, 1000] uM/s")
     if not (math.isfinite(c.particle_iron_mM) and 0.0 <= c.particle_iron_mM <= 5000.0):
@@ -331,7 +332,30 @@ def pack_parameters(c: ChemistryConditions) -> tuple[np.ndarray, np.ndarray, np.
     s[P_LH0] = fv("pufa_pool_M")
     s[P_K_REPAIR] = fv("membrane_repair_per_s")
     s[P_OMEGA_CAP] = _override(chem["cdt_kill"], ov, "cdt_kill.sterilised_omega", chem["cdt_kill"]["sterilised_omega"])
+    s[P_P_BASAL] = basal_peroxidised_fraction(k_ref, ea, t_refs, s, c.gsh_mM * 1e-3, c.h2o2_production_uM_per_s * 1e-6)
     return k_ref, ea, t_refs, s
+
+
+def basal_peroxidised_fraction(k_ref, ea, t_refs, s, gsh_M, h2o2_production_M_per_s):
+    """Peroxidised PUFA share of the UNTREATED cell at 37 C (basal labile iron, the patient's GSH and H2O2
+    production, no particles or co-agents): the homeostatic level the ferroptotic hazard is measured from,
+    so untreated cells have no treatment kill. Closed-form steady state (radicals at QSSA, LH ~ LH0);
+    vectorised over ``gsh_M`` / ``h2o2_production_M_per_s`` (``s`` may be 1-D or rows)."""
+    k = rate_constants(k_ref, ea, t_refs, BODY_TEMPERATURE_C)
+    gsh = np.asarray(gsh_M, dtype=np.float64)
+    s = np.asarray(s)
+    fe2 = s[..., P_FE2_BASAL]
+    sat = gsh / (s[..., P_K_GPX_GSH] + gsh)
+    h2o2 = h2o2_production_M_per_s / (k[R_CAT] + k[R_GPX] * sat + k[R_FE2_H2O2] * fe2)
+    oh = k[R_FE2_H2O2] * fe2 * h2o2 / (k[R_OH_BIO] + k[R_GSH_OH] * gsh + k[R_FE2_OH] * fe2 + k[R_OH_H2O2] * h2o2)
+    init = s[..., P_F_PUFA] * k[R_OH_BIO] * oh + s[..., P_BASAL_INIT]
+    nu = s[..., P_CHAIN]
+    capacity = k[R_GPX4] * sat / s[..., P_KM_LOOH]
+    net = capacity - (nu - 1.0) * k[R_FE2_LOOH] * fe2
+    looh = nu * init / np.maximum(net, 1e-30)
+    basal = nu * (init + k[R_FE2_LOOH] * fe2 * looh) / (s[..., P_K_REPAIR] * s[..., P_LH0])
+    # a baseline above the autocatalytic threshold has no homeostatic level: measure from zero
+    return np.where(net > 0, np.minimum(basal, 0.5), 0.0)
 
 
 def rate_constants(k_ref: np.ndarray, ea: np.ndarray, t_refs: np.ndarray, temperature_C: float) -> np.ndarray:
@@ -366,13 +390,9 @@ def initial_state(
     y[S_GSH] = pool - 2.0 * gssg
     y[S_GSSG] = gssg
     y[S_H2O2] = h2o2
-    y[S_LH] = s[P_LH0]
-    y[S_LOOH] = (
-        s[P_BASAL_INIT]
-        * s[P_CHAIN]
-        * s[P_KM_LOOH]
-        / max(k[R_GPX4] * s[P_GPX4_ACTIVE] * y[S_GSH] / (s[P_K_GPX_GSH] + y[S_GSH]), 1e-30)
-    )
+    capacity = k[R_GPX4] * s[P_GPX4_ACTIVE] * y[S_GSH] / (s[P_K_GPX_GSH] + y[S_GSH]) / s[P_KM_LOOH]  # 1/s
+    y[S_LOOH] = min(s[P_BASAL_INIT] * s[P_CHAIN] / max(capacity, 1e-30), 1e-3 * s[P_LH0])
+    y[S_LH] = s[P_LH0] * (1.0 - s[P_P_BASAL])
     y[S_FEP] = particle_iron_M
     y[S_O2] = s[P_O2_0]
     return y
@@ -445,7 +465,7 @@ def full_rhs(t: float, y: np.ndarray, k_ref, ea, t_refs, s, temperature_of_t) ->
     r, n = full_rates(y, k, s, temp)
     dy = n @ r
     peroxidised = 1.0 - max(y[S_LH], 0.0) / s[P_LH0]
-    h = fp.death_hazard(peroxidised, s[P_LETHAL_FRACTION], s[P_HILL], s[P_HMAX])
+    h = fp.death_hazard(peroxidised - s[P_P_BASAL], s[P_LETHAL_FRACTION], s[P_HILL], s[P_HMAX])
     dy[S_OH_CUM] = OH_CUM_SCALE * max(y[S_OH], 0.0)
     dy[S_OMEGA_F] = h
     dy[S_OMEGA_I] = h * fp.heat_ros_factor(temp, s[P_HEAT_ROS])
@@ -459,8 +479,10 @@ class ChemistryResult:
     oh_cumulative_uM_min: integral of [.OH] over the run [uM*min]
     gsh_nadir_mM: minimum GSH [mM]; lipid_peroxide_peak_uM: maximum LOOH [uM]
     omega_ferroptosis / omega_interaction: ferroptotic death-hazard integrals (ln kill), the second the
-        extra hazard from heat sensitising cells to ROS; final_state: full state vector at the end.
-    oh_produced_mM: total .OH produced (Fenton + surface) [mM] (oracle only, NaN in the fast path)
+        extra hazard from heat sensitising cells to ROS; final_state: state vector at the end (full mechanism
+        for the oracle, the fast state for the fast path).
+    A run stops early when omega_ferroptosis reaches ``cdt_kill.sterilised_omega`` (the element is dead; its
+    chemistry is not followed further), so exposures are then integrals up to that time.
     """
 
     oh_cumulative_uM_min: float
@@ -526,17 +548,19 @@ def solve_oracle(
     sterilised.terminal = True
     sterilised.direction = 1.0
     for a, b in zip(t_nodes[:-1], t_nodes[1:], strict=True):
-        sol = solve_ivp(
-            full_rhs,
-            (a, b),
-            y,
-            method=method,
-            rtol=rtol,
-            atol=atol,
-            dense_output=True,
-            events=sterilised,
-            args=(k_ref, ea, t_refs, s, temp_of_t),
-        )
+        # scipy's finite-difference Jacobian overflows harmlessly on the zero columns of the exposure integrals
+        with np.errstate(over="ignore"):
+            sol = solve_ivp(
+                full_rhs,
+                (a, b),
+                y,
+                method=method,
+                rtol=rtol,
+                atol=atol,
+                dense_output=True,
+                events=sterilised,
+                args=(k_ref, ea, t_refs, s, temp_of_t),
+            )
         if not sol.success:
             raise ModelError(f"chemistry oracle failed on [{a}, {b}] s: {sol.message}")
         grid = np.linspace(a, sol.t[-1], 9)

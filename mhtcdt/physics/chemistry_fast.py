@@ -151,7 +151,7 @@ def rhs_k(y, k, s, temp_C, dy):
     dy[F_LH] = -chain * (init + vfel) + s[ch.P_K_REPAIR] * (s[ch.P_LH0] - lh)
     dy[F_FEP] = -rel
     dy[F_O2] = r3 + r3b + r7 + r8 + r9 + 0.5 * rsod + 0.5 * rcat + s[ch.P_K_O2] * (s[ch.P_O2_0] - o2)
-    h = death_hazard(1.0 - lh / s[ch.P_LH0], s[ch.P_LETHAL_FRACTION], s[ch.P_HILL], s[ch.P_HMAX])
+    h = death_hazard(1.0 - lh / s[ch.P_LH0] - s[ch.P_P_BASAL], s[ch.P_LETHAL_FRACTION], s[ch.P_HILL], s[ch.P_HMAX])
     dy[F_OHC] = ch.OH_CUM_SCALE * oh
     dy[F_OMF] = h
     dy[F_OMI] = h * heat_ros_factor(temp_C, s[ch.P_HEAT_ROS])

@@ -11,7 +11,8 @@ lethal level. The terms, used by both the scipy oracle (chemistry.py) and the nu
     Fe2+ branching  v_Fe  = k_FeL [Fe2+][LOOH]  -> LO. starts a new chain (net nu*[LH]/[LH]0 - 1 LOOH)
     GPX4            v_G   = Vmax * a_GPX4 * GSH/(K_GSH + GSH) * LOOH/(K_L + LOOH)     (uses 2 GSH)
     PUFA repair     d[LH]/dt += k_rep ([LH]0 - [LH])   (membrane remodelling / resynthesis)
-    death hazard    h     = h_max * x^n / (1 + x^n),  x = P / P_lethal,  P = 1 - [LH]/[LH]0   [1/s]
+    death hazard    h     = h_max * x^n / (1 + x^n),  x = (P - P_b) / P_lethal,  P = 1 - [LH]/[LH]0  [1/s]
+                    (P_b: the untreated cell's homeostatic level, chemistry.basal_peroxidised_fraction)
     heat x ROS      h_int = h * s * max(0, T - 37)/6   (s = 0 by default; see data/chemistry.toml)
 
 The Fe2+-branching term makes peroxidation autocatalytic once nu * k_FeL [Fe2+] exceeds GPX4's

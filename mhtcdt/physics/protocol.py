@@ -548,6 +548,7 @@ def _run_chemistry(
     s[:, ch.P_F_HO2] = 1.0 / (1.0 + 10.0 ** (ph - pka))
     s[:, ch.P_GSH_POOL0] = gsh * 1e-3 * (s0[ch.P_GSH_POOL0] / (template.gsh_mM * 1e-3))
     s[:, ch.P_H2O2_PROD] = h2o2 * 1e-6 + (s0[ch.P_H2O2_PROD] - template.h2o2_production_uM_per_s * 1e-6)
+    s[:, ch.P_P_BASAL] = ch.basal_peroxidised_fraction(k_ref, ea, t_refs, s, gsh * 1e-3, h2o2 * 1e-6)
     if heat is not None and agent is None:
         # endogenous chemistry at the tumour's volume-mean temperature
         heat_one = dict(heat)

@@ -98,6 +98,8 @@ def test_rt_alone_gives_the_lq_kill_and_no_heat(cohort: pd.DataFrame) -> None:
     np.testing.assert_allclose(out["log10_kill_rt"], 4.5 / math.log(10), rtol=1e-9)
     np.testing.assert_allclose(out["log10_kill_total"], out["log10_kill_rt"] + out["log10_kill_cdt"], rtol=1e-12)
     assert (out["log10_kill_heat"] == 0).all() and (out["t90_C"] == 37.0).all()
+    # untreated cells sit at their homeostatic peroxidation level: no ferroptotic kill without treatment
+    assert (out["log10_kill_cdt"] < 1e-6).all()
     assert (out["field_kA_per_m_applied"] == 0).all() and (out["dose_mg_Fe_per_cm3_applied"] == 0).all()
 
 

@@ -122,7 +122,8 @@ def kaplan_meier(curves: pd.DataFrame, endpoint: str, at_risk: pd.DataFrame | No
 
 
 def to_bytes(fig: Figure, fmt: str = "png", dpi: int = 150) -> bytes:
-    """Render a figure to PNG or SVG bytes."""
+    """Render a figure to PNG or SVG bytes (constrained layout: long tick labels are not cut off)."""
+    fig.set_layout_engine("constrained")
     buf = io.BytesIO()
     fig.savefig(buf, format=fmt, dpi=dpi)
     return buf.getvalue()

@@ -62,6 +62,12 @@ def summary_table(psa: Any, wtp: float) -> pd.DataFrame:
     return table
 
 
+def tidy(fig):
+    """Lay a figure out so that long tick labels (parameter names) are not cut off."""
+    fig.set_layout_engine("constrained")
+    return fig
+
+
 def render_psa_sections(psa: Any, wtp: float, currency: str) -> None:
     """CE-plane cloud, CEAC/CEAF, tornado, EVPI/EVPPI and value-based price from the PSA result."""
     from mhtcdt.economics import plots
@@ -90,10 +96,10 @@ def render_psa_sections(psa: Any, wtp: float, currency: str) -> None:
     left, right = st.columns(2)
     with left:
         st.markdown("**Cost-effectiveness plane** (each dot one draw; × the mean)")
-        st.pyplot(plots.ce_plane_figure(psa.ce_plane(), wtp, currency=currency))
+        st.pyplot(tidy(plots.ce_plane_figure(psa.ce_plane(), wtp, currency=currency)))
     with right:
         st.markdown("**Acceptability curve and frontier** (CEAC / CEAF)")
-        st.pyplot(plots.ceac_figure(psa.ceac, currency=currency))
+        st.pyplot(tidy(plots.ceac_figure(psa.ceac, currency=currency)))
     left, right = st.columns(2)
     with left:
         st.markdown(
@@ -101,12 +107,12 @@ def render_psa_sections(psa: Any, wtp: float, currency: str) -> None:
             f"at {currency} {psa.willingness_to_pay:,.0f}/QALY (one-way ranges of the scenario)"
         )
         if len(psa.tornado):
-            st.pyplot(plots.tornado_figure(psa.tornado, outcome_label=f"incremental NMB [{currency}]"))
+            st.pyplot(tidy(plots.tornado_figure(psa.tornado, outcome_label=f"incremental NMB [{currency}]")))
         else:
             st.caption("No one-way ranges in the scenario ([[economics.uncertainty]]), so no tornado.")
     with right:
         st.markdown("**Expected value of perfect information** per patient")
-        st.pyplot(plots.evpi_figure(psa.evpi, currency=currency))
+        st.pyplot(tidy(plots.evpi_figure(psa.evpi, currency=currency)))
     left, right = st.columns(2)
     with left:
         st.markdown(

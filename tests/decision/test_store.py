@@ -232,3 +232,21 @@ def test_runs_page_without_store_says_so(tmp_path):
     at.run()
     assert not at.exception
     assert any("No runs recorded yet" in i.value for i in at.info)
+
+
+def test_pipeline_result_tables_are_kept_under_report_names(tmp_path):
+    from types import SimpleNamespace
+
+    tables = _tables(4)
+    flow = pd.DataFrame({"step": [0, 1], "criterion": ["screened", "kps >= 60"], "n_before": [10, 10],
+                         "excluded": [0, 2], "remaining": [10, 8]})
+    result = SimpleNamespace(flow=flow, trial=tables["trial"], economics=tables["economics"], curves=None,
+                             timings_s={"cohort": 0.25, "physics": 1.5}, verdict="not cost-effective")
+    db = tmp_path / "runs.duckdb"
+    with store.record_run(SCENARIO, seed=4, db_path=db) as run:
+        run.add_pipeline_result(result)
+    assert list(store.run_tables(run.run_id, db)["table_name"]) == ["consort", "economics", "timings", "trial"]
+    pd.testing.assert_frame_equal(store.load_table(run.run_id, "consort", db), flow)
+    timings = store.load_table(run.run_id, "timings", db)
+    assert dict(zip(timings["stage"], timings["seconds"], strict=True)) == {"cohort": 0.25, "physics": 1.5}
+    assert store.get_run(run.run_id, db)["verdict"] == "not cost-effective"

@@ -141,7 +141,7 @@ def _verdict(page) -> str:
 
 def test_every_page_and_a_changed_assumption(server, browser):
     out = _artifacts()
-    page = browser.new_page(viewport={"width": 1400, "height": 2000})
+    page = browser.new_page(viewport={"width": 1400, "height": 2800})
     page.goto(server, wait_until="domcontentloaded")
     timings: dict[str, float] = {}
     for i, (link, ready) in enumerate(PAGES):

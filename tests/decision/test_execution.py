@@ -357,3 +357,14 @@ def test_dask_worker_killed_from_outside_mid_run(dask_client):
     runner.join(timeout=120)
     assert "got" in result
     np.testing.assert_array_equal(result["got"], keyed_normals(0, 120, 13))
+
+
+def test_progress_reports_each_chunk_in_order():
+    seen: list[float] = []
+    ex.map_chunks(keyed_normals, 50, 10, seed=1, executor="serial", progress=seen.append)
+    assert seen == [0.2, 0.4, 0.6, 0.8, 1.0]
+
+
+def test_dask_chunk_that_always_kills_its_worker_gives_model_error(dask_client):
+    with pytest.raises(ModelError, match="KilledWorker"):
+        ex.map_chunks(always_die, 2, 2, seed=0, executor=dask_client, retries=0)

@@ -33,8 +33,9 @@ or the tumour mean without particles); gsh_nadir_mM float64 [mM] (lowest over gr
 lipid_peroxide_peak float64 [uM lipid hydroperoxide per litre cell water] (highest over groups and time);
 log10_kill_heat, log10_kill_cdt, log10_kill_rt, log10_kill_interaction, log10_kill_total float64 (>= 0,
 sequential attribution RT -> heat -> CDT -> interaction, summing to the total; see kill.py);
-surviving_fraction float64; safety_ok bool (False when the H*f limit was exceeded by explicit permission
-or, in fixed-amplitude mode, healthy tissue exceeded ``healthy_max_C``); dose_mg_Fe_per_cm3_applied
+surviving_fraction float64; safety_ok bool (False when the H*f limit was exceeded by explicit permission,
+in fixed-amplitude mode when healthy tissue exceeded ``healthy_max_C``, or when a patient with a metal
+implant or pacemaker (AMF contraindications) received field sessions); dose_mg_Fe_per_cm3_applied
 float64 (0 without particles).
 
 Deterministic for a seed and independent of chunking: the only random draw (the SLP factor) comes from a
@@ -652,6 +653,9 @@ def _simulate_chunk(p: pd.DataFrame, protocol: Protocol, seed, assumptions: Assu
         safety_ok = np.ones(n, dtype=bool) & ~np.broadcast_to(heat["above_limit"], (n,))
         if not protocol.titrated:
             safety_ok &= hmax <= protocol.healthy_max_C + 0.05
+        for contraindication in ("metal_implant", "pacemaker"):  # AMF contraindications (cohort columns)
+            if contraindication in p.columns:
+                safety_ok &= ~p[contraindication].to_numpy(dtype=bool)
     else:
         groups = chem["groups"]
         gw = np.full((n, groups), 1.0 / groups)

@@ -202,3 +202,12 @@ def test_assumptions_are_validated_and_change_results(cohort: pd.DataFrame) -> N
         cohort.iloc[:3], cdt, seed=0, assumptions=protocol_module.Assumptions(chemistry_overrides={"k.fe2_h2o2": 76.0})
     )
     assert (fast_fenton["oh_cumulative_uM_min"] > slow_fenton["oh_cumulative_uM_min"]).all()
+
+
+def test_field_sessions_in_contraindicated_patients_are_flagged(cohort: pd.DataFrame) -> None:
+    c = cohort.iloc[:3].copy()
+    c["metal_implant"] = [True, False, False]
+    c["pacemaker"] = [False, True, False]
+    out = simulate_protocol(c, protocol_preset("mht_alone", n_sessions=1), seed=0)
+    assert list(out["safety_ok"]) == [False, False, True]
+    assert simulate_protocol(c, protocol_preset("rt_alone"), seed=0)["safety_ok"].all()  # no field, no issue

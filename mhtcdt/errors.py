@@ -20,6 +20,9 @@ class _Missing:
     def __repr__(self) -> str:
         return "<missing>"
 
+    def __reduce__(self):  # unpickles to the same sentinel
+        return "MISSING"
+
 
 MISSING = _Missing()
 
@@ -43,6 +46,9 @@ class InputError(ValueError):
         self.message = message
         super().__init__(self.line())
 
+    def __reduce__(self):  # picklable across worker processes
+        return (InputError, (self.field, self.value, self.message))
+
     def line(self) -> str:
         """One line for a human: ``field = value: message``."""
         shown = repr(self.value)
@@ -57,6 +63,9 @@ class InputErrors(ValueError):
     def __init__(self, errors: Iterable[InputError]) -> None:
         self.errors = list(errors)
         super().__init__("\n".join(e.line() for e in self.errors))
+
+    def __reduce__(self):  # picklable across worker processes
+        return (InputErrors, (self.errors,))
 
     def lines(self) -> list[str]:
         return [e.line() for e in self.errors]

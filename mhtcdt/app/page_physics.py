@@ -35,7 +35,7 @@ def _physics_seed(scenario, arm_name: str):
 
     names = [a.name for a in scenario.randomised_arms]
     index = names.index(arm_name) if arm_name in names else len(names)
-    return pipeline.stage_seed(scenario.seed, pipeline._STREAM_PHYSICS, index)
+    return pipeline.physics_seed(scenario.seed, index)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -179,7 +179,7 @@ def screened_cohort(indication: str, n_screened: int, seed: int):
     from mhtcdt.cohorts import generate_cohort
     from mhtcdt.decision import pipeline
 
-    return generate_cohort(indication, n_screened, pipeline.stage_seed(seed, pipeline._STREAM_COHORT))
+    return generate_cohort(indication, n_screened, pipeline.cohort_seed(seed))
 
 
 def pipeline_result(scenario, *, label: str = "Running the virtual trial") -> Any | None:

@@ -85,15 +85,17 @@ def _run_and_report(scenario, scenario_text: str, args: argparse.Namespace) -> i
     check_scenario(scenario)
     seed = scenario.seed if args.seed is None else args.seed
     out = Path(args.out) if args.out else Path("mhtcdt-results") / run_id(scenario_text, seed)
+    executor = _executor(args)
     db_path = None if args.no_store else Path(args.store) if args.store else _default_store(out)
     recorder = (
         contextlib.nullcontext(None) if db_path is None else store.record_run(
-            scenario_text, seed=seed, scenario_name=scenario.name, executor="in-process",
+            scenario_text, seed=seed, scenario_name=scenario.name,
+            executor="in-process (numba threads)" if executor is None else executor.describe(),
             command=" ".join(["mhtcdt", *sys.argv[1:]]), run_id=out.name, db_path=db_path)
     )
     psa = None
     with recorder as record, TqdmProgress(disable=args.quiet) as progress:
-        result = run_pipeline(scenario, seed=seed, progress=lambda s, f: progress(s, 0.9 * f))
+        result = run_pipeline(scenario, seed=seed, progress=lambda s, f: progress(s, 0.9 * f), executor=executor)
         if args.psa_draws != 0:
             from mhtcdt.decision.psa import run_psa
 
@@ -111,6 +113,18 @@ def _run_and_report(scenario, scenario_text: str, args: argparse.Namespace) -> i
     if record is not None:
         print(f"Recorded run {record.run_id} in {db_path} (see: mhtcdt runs list)")
     return EXIT_OK
+
+
+def _executor(args: argparse.Namespace):
+    """The chosen executor, or None (in-process numba threads) unless --executor/--scheduler or
+    $DASK_SCHEDULER_ADDRESS ask for chunked execution."""
+    import os
+
+    from mhtcdt.decision import execution
+
+    if args.executor is None and args.scheduler is None and not os.environ.get(execution.SCHEDULER_ENV):
+        return None
+    return execution.executor_from_args(args)
 
 
 def _default_store(out: Path) -> Path:
@@ -154,6 +168,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", default=None,
                    help="DuckDB run store (default $MHTCDT_STORE or runs.duckdb beside the run folder)")
     p.add_argument("--no-store", action="store_true", help="do not record the run in the store")
+    from mhtcdt.decision.execution import add_executor_arguments
+
+    add_executor_arguments(p)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from enum import IntEnum
 
 import numpy as np
 import pandas as pd
@@ -29,13 +30,45 @@ from mhtcdt.decision.progress import ProgressCallback, sub_progress
 from mhtcdt.decision.scenario import Scenario
 from mhtcdt.errors import InputError
 
-# Fixed child indices of the master SeedSequence: never reorder (it would change every result).
-_STREAM_COHORT, _STREAM_RANDOMISE, _STREAM_PHYSICS, _STREAM_OUTCOME, _STREAM_FOLLOW_UP, _STREAM_PSA = range(6)
+
+class Stream(IntEnum):
+    """Fixed child keys of the master SeedSequence: never renumber (it would change every result)."""
+
+    COHORT = 0
+    RANDOMISE = 1
+    PHYSICS = 2
+    OUTCOME = 3
+    FOLLOW_UP = 4
+    PSA = 5
 
 
 def stage_seed(seed: int, stream: int, *extra: int) -> np.random.SeedSequence:
     """The SeedSequence of one pipeline stage (and optional sub-key, e.g. the arm index)."""
-    return np.random.SeedSequence(entropy=seed, spawn_key=(stream, *extra))
+    return np.random.SeedSequence(entropy=seed, spawn_key=(int(stream), *extra))
+
+
+def cohort_seed(seed: int) -> np.random.SeedSequence:
+    """Seed of the screened cohort of a run."""
+    return stage_seed(seed, Stream.COHORT)
+
+
+def physics_seed(seed: int, arm_index: int) -> np.random.SeedSequence:
+    """Seed of the physics of the randomised arm at ``arm_index`` (order of ``scenario.randomised_arms``)."""
+    return stage_seed(seed, Stream.PHYSICS, arm_index)
+
+
+def outcome_seed(seed: int) -> np.random.SeedSequence:
+    """Seed of the per-patient outcome draws (common to every arm)."""
+    return stage_seed(seed, Stream.OUTCOME)
+
+
+def screen(scenario: Scenario, seed: int | None = None):
+    """The screened cohort and its selection (``mhtcdt.cohorts.Selection``) of a run."""
+    from mhtcdt.cohorts import apply_criteria, generate_cohort
+
+    seed = scenario.seed if seed is None else int(seed)
+    cohort = generate_cohort(scenario.cohort.indication, scenario.cohort.n_screened, cohort_seed(seed))
+    return cohort, apply_criteria(cohort, scenario.cohort.criteria)
 
 
 @dataclass
@@ -62,9 +95,14 @@ def run_pipeline(
     scenario: Scenario,
     seed: int | None = None,
     progress: ProgressCallback | None = None,
+    executor=None,
 ) -> PipelineResult:
-    """Run one scenario end to end. ``seed`` overrides ``scenario.seed``."""
-    from mhtcdt.cohorts import apply_criteria, generate_cohort
+    """Run one scenario end to end. ``seed`` overrides ``scenario.seed``.
+
+    ``executor``: ``None`` runs the physics in this process (numba threads over patients); an
+    :class:`mhtcdt.decision.execution.ExecutorSpec` (serial, local processes or a Dask cluster) splits
+    each arm's patients into chunks. Results are identical either way (randomness keyed by patient).
+    """
     from mhtcdt.decision import outcome, survival, trial
     from mhtcdt.decision.checks import protocol_for_arm, trial_design
     from mhtcdt.decision.economic_model import evaluate_arms, verdict_text
@@ -82,8 +120,7 @@ def run_pipeline(
 
     report = sub_progress(progress, "virtual cohort", 0.0, 0.05)
     report(0.0)
-    cohort = generate_cohort(scenario.cohort.indication, scenario.cohort.n_screened, stage_seed(seed, _STREAM_COHORT))
-    selection = apply_criteria(cohort, scenario.cohort.criteria)
+    cohort, selection = screen(scenario, seed)
     eligible = selection.eligible
     if len(eligible) == 0:
         raise InputError(
@@ -94,7 +131,7 @@ def run_pipeline(
 
     sub_progress(progress, "randomisation", 0.05, 0.08)(0.0)
     design = trial_design(scenario)
-    randomised = trial.randomise(eligible, design, stage_seed(seed, _STREAM_RANDOMISE))
+    randomised = trial.randomise(eligible, design, stage_seed(seed, Stream.RANDOMISE))
     lap("randomise")
 
     arms = scenario.randomised_arms
@@ -105,12 +142,14 @@ def run_pipeline(
         if len(patients) == 0:
             continue
         arm_report = sub_progress(progress, f"physics: {arm.name}", 0.08 + i * span, 0.08 + (i + 1) * span)
-        physics = simulate_protocol(
-            patients.drop(columns=["arm", "stratum", "entry_months"]),
-            protocol_for_arm(arm),
-            stage_seed(seed, _STREAM_PHYSICS, i),
-            progress=arm_report,
-        )
+        to_treat = patients.drop(columns=["arm", "stratum", "entry_months"])
+        if executor is None:
+            physics = simulate_protocol(to_treat, protocol_for_arm(arm), physics_seed(seed, i), progress=arm_report)
+        else:
+            from mhtcdt.decision.execution import physics_chunked
+
+            physics = physics_chunked(to_treat, protocol_for_arm(arm), physics_seed(seed, i), executor=executor,
+                                      progress=arm_report)
         physics["treatment_months"] = outcome.treatment_months(arm)  # regrowth starts when treatment ends
         parts.append(patients.merge(physics, on="patient_id", how="left", validate="one_to_one"))
     treated = pd.concat(parts, ignore_index=True).sort_values("patient_id", kind="stable").reset_index(drop=True)
@@ -118,8 +157,8 @@ def run_pipeline(
 
     sub_progress(progress, "outcomes and follow-up", 0.68, 0.75)(0.0)
     params = outcome.load_outcome_params()
-    latent = outcome.simulate_outcomes(treated, params, stage_seed(seed, _STREAM_OUTCOME))
-    observed = trial.apply_follow_up(latent, design, stage_seed(seed, _STREAM_FOLLOW_UP))
+    latent = outcome.simulate_outcomes(treated, params, outcome_seed(seed))
+    observed = trial.apply_follow_up(latent, design, stage_seed(seed, Stream.FOLLOW_UP))
     lap("outcomes")
 
     sub_progress(progress, "survival analysis", 0.75, 0.85)(0.0)

@@ -19,7 +19,9 @@ Outputs (:class:`PSAResult`): per-draw costs, QALYs and life-years (D, S); the s
 CEAC and CEAF over a willingness-to-pay grid; the EVPI curve; EVPPI at the scenario's willingness to
 pay for each uncertain input and for the outcome-model group (Strong-Oakley regression, with its
 standard error); a tornado of the incremental net monetary benefit (one-way DSA over the same
-ranges, survival at the calibrated point estimate); the value-based price of the MHT course.
+ranges, survival at the calibrated point estimate); the value-based price of the MHT course; the
+model-based deterministic result at the calibrated point (``point``) and a note comparing it with the
+pipeline's base case, whose survival is a parametric extrapolation of the censored trial.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import pandas as pd
 
 from mhtcdt.decision import outcome
 from mhtcdt.decision.economic_model import time_grid_months
-from mhtcdt.decision.pipeline import _STREAM_OUTCOME, _STREAM_PSA, PipelineResult, stage_seed
+from mhtcdt.decision.pipeline import PipelineResult, Stream, outcome_seed, stage_seed
 from mhtcdt.decision.progress import ProgressCallback, sub_progress
 from mhtcdt.decision.scenario import Scenario, UncertainParameter
 from mhtcdt.economics import dsa, nmb, voi
@@ -80,6 +82,7 @@ class PSAResult:
     evppi: pd.DataFrame
     tornado: pd.DataFrame
     value_based_price: float | None
+    point: pd.DataFrame = field(default_factory=pd.DataFrame)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -220,12 +223,12 @@ def run_psa(
 
     # --- survival draws: one curve set per distinct calibration draw
     params = outcome.load_outcome_params() if params is None else params
-    outcome_seed = stage_seed(result.seed, _STREAM_OUTCOME)  # the trial's own per-patient draws
+    trial_draws_seed = outcome_seed(result.seed)  # the trial's own per-patient draws
     draws_by_arm = {
-        arm: outcome.patient_draws(trial.loc[trial["arm"] == arm, "patient_id"].to_numpy(), outcome_seed)
+        arm: outcome.patient_draws(trial.loc[trial["arm"] == arm, "patient_id"].to_numpy(), trial_draws_seed)
         for arm in arms
     }
-    psa_ss = stage_seed(seed, _STREAM_PSA)
+    psa_ss = stage_seed(seed, Stream.PSA)
     rng = np.random.default_rng(psa_ss.spawn(1)[0])
     n_cal = len(params.draws)
     if n_cal == 0:
@@ -281,24 +284,38 @@ def run_psa(
     expected_nmb = (wtp * res.qalys - res.cost).mean(axis=0)
     others = [j for j, a in enumerate(arms) if a != reference]
     focal = arms[max(others, key=lambda j: expected_nmb[j])] if others else reference
-    tornado = _tornado(sc, arms, grid, params, trial, draws_by_arm, focal, reference)
+    pfs_point, os_point = _arm_curves(trial, arms, params, draws_by_arm, grid)
+    point = _psm(sc, arms, grid, pfs_point[None], os_point[None], {}, 1).summary()
+    notes.append(_basis_note(point, result.economics))
+    tornado = _tornado(sc, arms, grid, pfs_point, os_point, focal, reference)
     vbp = _value_based_price(sc, arms, res, focal, reference)
     report(1.0)
     return PSAResult(
         strategies=arms, reference=reference, focal=focal, currency=eco.currency, willingness_to_pay=wtp,
         cost=res.cost, qalys=res.qalys, life_years=res.life_years, parameters=parameters,
         wtp_grid=wtp_grid, ceac=ceac, ceaf=ceaf, evpi=evpi_curve, evppi=evppi_table, tornado=tornado,
-        value_based_price=vbp, notes=notes,
+        value_based_price=vbp, point=point, notes=notes,
     )
 
 
-def _tornado(sc: Scenario, arms, grid, params, trial, draws_by_arm, focal: str, reference: str) -> pd.DataFrame:
+def _basis_note(point: pd.DataFrame, base_case: pd.DataFrame) -> str:
+    """Explain the difference between the model-based PSA basis and the extrapolated base case."""
+    model = point.set_index("strategy")["qalys"]
+    fitted = base_case.set_index("strategy")["qalys"]
+    pairs = ", ".join(f"{s} {model[s]:.3f} vs {fitted[s]:.3f}" for s in model.index if s in fitted.index)
+    return (
+        "The PSA uses the outcome model's complete (uncensored) survival; the deterministic base case "
+        "extrapolates the censored virtual trial with parametric fits. QALYs at the calibrated point, "
+        f"model-based vs extrapolated: {pairs}."
+    )
+
+
+def _tornado(sc: Scenario, arms, grid, pfs, os_, focal: str, reference: str) -> pd.DataFrame:
     """One-way DSA of the incremental NMB (focal vs reference) over the scenario's uncertainty ranges."""
     eco = sc.economics
     if not eco.uncertainty or focal == reference:
         return pd.DataFrame(columns=["parameter", "low_value", "high_value", "outcome_low", "outcome_high",
                                      "outcome_base", "swing"])
-    pfs, os_ = _arm_curves(trial, arms, params, draws_by_arm, grid)
     j_f, j_r = arms.index(focal), arms.index(reference)
     base = {spec.parameter: eco.point_value(spec.parameter) for spec in eco.uncertainty}
     ranges = {spec.parameter: (spec.low, spec.high) for spec in eco.uncertainty}

@@ -87,3 +87,13 @@ def test_run_is_a_pure_function_of_scenario_and_seed():
     pd.testing.assert_frame_equal(a.trial, b.trial)
     pd.testing.assert_frame_equal(a.economics, b.economics)
     assert not a.trial["os_latent_months"].equals(c.trial["os_latent_months"])
+
+
+def test_chunked_execution_gives_the_same_trial_as_in_process():
+    from mhtcdt.decision.execution import resolve_executor
+
+    base = default_scenario()
+    sc = base.model_copy(update={"cohort": base.cohort.model_copy(update={"n_screened": 60})})
+    in_process = run_pipeline(sc, seed=3)
+    chunked = run_pipeline(sc, seed=3, executor=resolve_executor("serial"))
+    pd.testing.assert_frame_equal(in_process.trial, chunked.trial)

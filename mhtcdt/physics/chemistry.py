@@ -18,6 +18,7 @@ Reactions (review 000 eqns (1)-(8) and the other steps; constants in data/chemis
 
     (1)  Fe2 + H2O2 -> Fe3 + OH            Fenton-like: Fe3 + H2O2 -> Fe2 + SO
     (2)  OH + H2O2 -> SO                   (3)  Fe3 + HO2 -> Fe2 + O2 ;  Fe3 + O2- -> Fe2 + O2
+    spontaneous dismutation: HO2 + HO2 and HO2 + O2- -> H2O2 + O2
     (4)  Fe2 + HO2 -> Fe3 + H2O2 ;  Fe2 + O2- -> Fe3 + H2O2
     (5)  Fe2 + OH -> Fe3                   terminations: 2 OH -> H2O2 ; 2 HO2 -> H2O2 + O2 ;
                                            OH + HO2 -> O2 ; OH + O2- -> O2
@@ -81,13 +82,14 @@ REACTION_KEYS = (
     "sod",
     "catalase",
     "gpx_h2o2",
+    "ho2_o2minus",
 )
 R_FE2_H2O2, R_FE3_H2O2, R_OH_H2O2, R_FE3_HO2, R_FE3_O2M, R_FE2_HO2, R_FE2_O2M, R_FE2_OH = range(8)
 R_OH_OH, R_HO2_HO2, R_OH_HO2, R_OH_O2M, R_GSH_OH, R_GSH_H2O2, R_GSH_FE3, R_OH_BIO = range(8, 16)
-R_SOD, R_CAT, R_GPX = 16, 17, 18
+R_SOD, R_CAT, R_GPX, R_HO2_O2M = 16, 17, 18, 19
 # extra temperature-dependent processes (not in the [reactions] table)
-R_GR, R_FE2_LOOH, R_GPX4, R_DISS, R_SURF = 19, 20, 21, 22, 23
-N_RATES = 24
+R_GR, R_FE2_LOOH, R_GPX4, R_DISS, R_SURF = 20, 21, 22, 23, 24
+N_RATES = 25
 
 # ---------------------------------------------------------------- scalar parameter indices
 (
@@ -426,6 +428,7 @@ def full_rates(y: np.ndarray, k: np.ndarray, s: np.ndarray, temperature_C: float
         (k[R_FE2_OH] * fe2 * oh, {S_FE2: -1, S_FE3: 1, S_OH: -1}),
         (k[R_OH_OH] * oh * oh, {S_OH: -2, S_H2O2: 1}),
         (k[R_HO2_HO2] * ho2 * ho2, {S_SO: -2, S_H2O2: 1, S_O2: 1}),
+        (k[R_HO2_O2M] * ho2 * o2m, {S_SO: -2, S_H2O2: 1, S_O2: 1}),  # spontaneous dismutation
         (k[R_OH_HO2] * oh * ho2, {S_OH: -1, S_SO: -1, S_O2: 1}),
         (k[R_OH_O2M] * oh * o2m, {S_OH: -1, S_SO: -1, S_O2: 1}),
         (k[R_GSH_OH] * gsh * oh, {S_GSH: -1, S_GSSG: 0.5, S_OH: -1}),

@@ -76,7 +76,7 @@ def radicals_qssa(y, k, s):
     for _ in range(2):
         p_so = k[ch.R_FE3_H2O2] * fe3 * h2o2 + k[ch.R_OH_H2O2] * oh * h2o2
         lso = l_so + (f * k[ch.R_OH_HO2] + (1.0 - f) * k[ch.R_OH_O2M]) * oh
-        q = 2.0 * k[ch.R_HO2_HO2] * f * f
+        q = 2.0 * (k[ch.R_HO2_HO2] * f * f + k[ch.R_HO2_O2M] * f * (1.0 - f))
         so = 2.0 * p_so / (lso + math.sqrt(lso * lso + 4.0 * q * p_so))
         loh = l_oh + (f * k[ch.R_OH_HO2] + (1.0 - f) * k[ch.R_OH_O2M]) * so
         q2 = 2.0 * k[ch.R_OH_OH]
@@ -109,7 +109,7 @@ def rhs_k(y, k, s, temp_C, dy):
     r4b = k[ch.R_FE2_O2M] * fe2 * o2m
     r5 = k[ch.R_FE2_OH] * fe2 * oh
     r6 = k[ch.R_OH_OH] * oh * oh
-    r7 = k[ch.R_HO2_HO2] * ho2 * ho2
+    r7 = k[ch.R_HO2_HO2] * ho2 * ho2 + k[ch.R_HO2_O2M] * ho2 * o2m  # both dismutations give H2O2 + O2
     r8 = k[ch.R_OH_HO2] * oh * ho2
     r9 = k[ch.R_OH_O2M] * oh * o2m
     r10 = k[ch.R_GSH_OH] * gsh * oh

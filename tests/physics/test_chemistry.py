@@ -68,8 +68,8 @@ def test_initial_rates_equal_k_times_reactants() -> None:
 
     assert r[0] == pytest.approx(k_at("fe2_h2o2") * 2e-6 * 1e-7, rel=1e-12)  # eqn (1)
     assert r[1] == pytest.approx(k_at("fe3_h2o2") * 3e-6 * 1e-7, rel=1e-12)  # Fenton-like
-    assert r[13] == pytest.approx(k_at("gsh_h2o2") * 4e-3 * 1e-7, rel=1e-12)  # eqn (8), H2O2
-    assert r[14] == pytest.approx(k_at("gsh_fe3") * 4e-3 * 3e-6, rel=1e-12)  # eqn (7)
+    assert r[14] == pytest.approx(k_at("gsh_h2o2") * 4e-3 * 1e-7, rel=1e-12)  # eqn (8), H2O2
+    assert r[15] == pytest.approx(k_at("gsh_fe3") * 4e-3 * 3e-6, rel=1e-12)  # eqn (7)
     # with no radicals present, d[OH]/dt = Fenton + surface peroxidase production exactly
     dy = ch.full_rhs(0.0, y, k_ref, ea, t_refs, s, lambda t: temp)
     expected_oh = k_at("fe2_h2o2") * 2e-6 * 1e-7 + k[ch.R_SURF] * 5e-3 * 1e-7
@@ -86,9 +86,9 @@ def test_every_reaction_conserves_iron_and_glutathione_except_declared_sources()
     _, n = ch.full_rates(y, k, s, 37.0)
     iron = n[ch.S_FE2] + n[ch.S_FE3] + n[ch.S_FEP]
     glutathione = n[ch.S_GSH] + 2 * n[ch.S_GSSG]
-    # reaction columns 20-22 are GSH synthesis/turnover/export, 26-27 labile iron sequestration
-    iron_sinks = {26, 27}
-    gsh_sinks = {20, 21, 22}
+    # reaction columns 21-23 are GSH synthesis/turnover/export, 27-28 labile iron sequestration
+    iron_sinks = {27, 28}
+    gsh_sinks = {21, 22, 23}
     for j in range(n.shape[1]):
         if j not in iron_sinks:
             assert iron[j] == pytest.approx(0.0, abs=1e-12), f"reaction {j} changes total iron"

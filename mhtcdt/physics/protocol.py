@@ -12,7 +12,8 @@
    histories over the exposure window (21 days from the first session by default, ``chemistry.toml``);
    the particle deposit is divided into ``CHEMISTRY_GROUPS`` equal-volume radial groups, each run on its
    volume-mean temperature history;
-4. radiotherapy (LQ, repopulation, thermal radiosensitisation per shell and fraction);
+4. radiotherapy (LQ with a per-patient alpha drawn over the indication's range, repopulation, thermal
+   radiosensitisation per shell and fraction);
 5. combination to tumour-level log10 kill by mechanism (:mod:`mhtcdt.physics.kill`); a share of the
    clonogens infiltrates beyond the enhancing volume (``infiltrative_clonogen_fraction`` per indication,
    radiobiology.toml) and receives RT only, which caps what heat and CDT can add.
@@ -38,8 +39,8 @@ in fixed-amplitude mode when healthy tissue exceeded ``healthy_max_C``, or when 
 implant or pacemaker (AMF contraindications) received field sessions); dose_mg_Fe_per_cm3_applied
 float64 (0 without particles).
 
-Deterministic for a seed and independent of chunking: the only random draw (the SLP factor) comes from a
-generator keyed by (seed, patient_id).
+Deterministic for a seed and independent of chunking: the random draws (SLP factor, infiltrative clonogen
+share, radiosensitivity alpha) come from generators keyed by (seed, stream, patient_id).
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ CELLS_IN_TUMOUR = 12
 CHUNK_PATIENTS = 2000
 _STREAM_SLP = 1
 _STREAM_INFILTRATION = 2
+_STREAM_RADIOSENSITIVITY = 3
 
 REQUIRED_COLUMNS = (
     "patient_id",
@@ -320,11 +322,13 @@ class Assumptions:
         ``"cdt_kill.heat_ros_sensitisation": 0.5``).
     thermotolerance: Physics I preset (``"literature"`` default, ``"seed_review"``) or ``"none"``.
     infiltrative_clonogen_fraction: median share of clonogens beyond the heated volume (None = data file).
+    rt_alpha_heterogeneity: draw alpha per patient over the indication's range (True) or use its mean.
     """
 
     chemistry_overrides: dict = field(default_factory=dict)
     thermotolerance: str = "literature"
     infiltrative_clonogen_fraction: float | None = None
+    rt_alpha_heterogeneity: bool = True
 
     def __post_init__(self) -> None:
         ch.ChemistryConditions(overrides=dict(self.chemistry_overrides))  # validates names and values
@@ -624,20 +628,7 @@ def _simulate_chunk(p: pd.DataFrame, protocol: Protocol, seed, assumptions: Assu
         weights = np.concatenate([heat["shell_weights"] * dep, heat["shell_weights"] * (1 - dep)], axis=1)
         ln_heat = np.concatenate([heat["ln_s_heat"], heat["ln_s_heat"]], axis=1)
         mean_c = np.concatenate([heat["session_mean_C"], heat["session_mean_C"]], axis=1)
-        ln_rt37 = np.zeros(n)
-        ln_rt_h = np.zeros((n, 2 * cells))
-        if protocol.has_rt:
-            ln37_all, ln_rt_h = rt.rt_log_survival_elements(
-                protocol.rt_total_dose_Gy,
-                protocol.rt_n_fractions,
-                protocol.rt_fractions_per_week,
-                rb,
-                element_session_mean_C=mean_c,
-                session_start_hours=protocol.session_start_hours(),
-                session_hours=protocol.session_minutes / 60.0,
-                rt_heat_interval_hours=protocol.rt_heat_interval_hours,
-            )
-            ln_rt37[:] = ln37_all
+        ln_rt37, ln_rt_h = _rt_log_survival(p, protocol, rb, seed, assumptions, mean_c)
         ln_cdt = np.zeros((n, 2 * cells))
         ln_ros = np.zeros((n, 2 * cells))
         if chem["groups"] > 1:
@@ -662,11 +653,7 @@ def _simulate_chunk(p: pd.DataFrame, protocol: Protocol, seed, assumptions: Assu
         weights = np.concatenate([coverage[:, None] * gw, (1 - coverage)[:, None]], axis=1)
         e = groups + 1
         ln_heat = np.zeros((n, e))
-        ln_rt37 = np.zeros(n)
-        if protocol.has_rt:
-            ln_rt37[:] = rt.rt_log_survival_elements(
-                protocol.rt_total_dose_Gy, protocol.rt_n_fractions, protocol.rt_fractions_per_week, rb
-            )[0]
+        ln_rt37, _ = _rt_log_survival(p, protocol, rb, seed, assumptions, None)
         ln_rt_h = np.repeat(ln_rt37[:, None], e, axis=1)
         ln_cdt = np.zeros((n, e))
         ln_ros = np.zeros((n, e))
@@ -728,6 +715,52 @@ def _simulate_chunk(p: pd.DataFrame, protocol: Protocol, seed, assumptions: Assu
         }
     )
     return out[list(OUTPUT_COLUMNS)]
+
+
+def _patient_alpha(p: pd.DataFrame, rb: rt.Radiobiology, seed, assumptions: Assumptions) -> np.ndarray:
+    """Per-patient alpha [1/Gy]: normal around the indication's alpha with its range as the central 95 %
+    interval (inter-patient radiosensitivity, as in population TCP models; Webb & Nahum 1993), alpha/beta
+    fixed, keyed by (seed, patient_id). ``assumptions.rt_alpha_heterogeneity=False`` uses alpha for all."""
+    if not assumptions.rt_alpha_heterogeneity or rb.alpha_range_per_Gy[1] <= rb.alpha_range_per_Gy[0]:
+        return np.full(len(p), rb.alpha_per_Gy)
+    sd = (rb.alpha_range_per_Gy[1] - rb.alpha_range_per_Gy[0]) / (2 * 1.959963984540054)
+    z = np.array([_patient_rng(seed, _STREAM_RADIOSENSITIVITY, i).standard_normal() for i in p["patient_id"]])
+    return np.clip(rb.alpha_per_Gy + sd * z, 0.2 * rb.alpha_per_Gy, 3.0 * rb.alpha_per_Gy)
+
+
+def _rt_log_survival(p, protocol: Protocol, rb: rt.Radiobiology, seed, assumptions: Assumptions, mean_c):
+    """(ln S_rt at 37 C (n,), ln S_rt heated (n, elements) or None) with per-patient alpha and beta.
+
+    ln S is linear in (alpha, beta) once the heat modulation is fixed: ln S = alpha A + beta B + R, so the
+    schedule is evaluated three times with unit coefficients and combined per patient."""
+    n = len(p)
+    if not protocol.has_rt:
+        return np.zeros(n), None if mean_c is None else np.zeros(mean_c.shape[:2])
+    alpha = _patient_alpha(p, rb, seed, assumptions)
+    beta = alpha / rb.alpha_beta_Gy
+    kwargs = {}
+    if mean_c is not None:
+        kwargs = dict(
+            element_session_mean_C=mean_c,
+            session_start_hours=protocol.session_start_hours(),
+            session_hours=protocol.session_minutes / 60.0,
+            rt_heat_interval_hours=protocol.rt_heat_interval_hours,
+        )
+
+    def run(a: float, b: float):
+        unit = rt.Radiobiology(a, b, rb.doubling_time_days, rb.repopulation_kickoff_days)
+        return rt.rt_log_survival_elements(
+            protocol.rt_total_dose_Gy, protocol.rt_n_fractions, protocol.rt_fractions_per_week, unit, **kwargs
+        )
+
+    r37, rh = run(0.0, 0.0)
+    a37, ah = run(1.0, 0.0)
+    b37, bh = run(0.0, 1.0)
+    ln37 = alpha * (a37 - r37) + beta * (b37 - r37) + r37
+    if mean_c is None:
+        return ln37, None
+    lnh = alpha[:, None] * (ah - rh) + beta[:, None] * (bh - rh) + rh
+    return ln37, lnh
 
 
 def _infiltrative_fraction(p: pd.DataFrame, rb: rt.Radiobiology, seed, median: float | None = None) -> np.ndarray:

@@ -51,6 +51,7 @@ class Radiobiology:
     repopulation_kickoff_days: float
     infiltrative_clonogen_fraction: float = 0.0
     infiltrative_clonogen_fraction_range: tuple[float, float] = (0.0, 0.0)
+    alpha_range_per_Gy: tuple[float, float] = (0.0, 0.0)
     source: str = ""
     verified: bool = False
 
@@ -84,6 +85,7 @@ def radiobiology(indication: str) -> Radiobiology:
         float(d["repopulation_kickoff_days"]),
         float(d.get("infiltrative_clonogen_fraction", 0.0)),
         tuple(float(v) for v in d.get("infiltrative_clonogen_fraction_range", (0.0, 0.0))),
+        tuple(float(v) for v in d.get("alpha_range_per_Gy", (alpha, alpha))),
         d["source"],
         bool(d["verified"]),
     )

@@ -95,7 +95,17 @@ def test_rt_alone_gives_the_lq_kill_and_no_heat(cohort: pd.DataFrame) -> None:
     out = simulate_protocol(cohort, protocol_preset("rt_alone"), seed=0)
     assert dict(out.dtypes.astype(str)) == CONTRACT
     assert list(out["patient_id"]) == list(cohort["patient_id"])
-    np.testing.assert_allclose(out["log10_kill_rt"], 4.5 / math.log(10), rtol=1e-9)
+    rb = rt.radiobiology("recurrent_glioblastoma")
+    alpha = protocol_module._patient_alpha(cohort, rb, 0, protocol_module.Assumptions())
+    expected = 15 * (alpha * 2.0 + alpha / 8.0 * 4.0) / math.log(10)  # LQ, alpha/beta = 8 Gy, per patient
+    np.testing.assert_allclose(out["log10_kill_rt"], expected, rtol=1e-9)
+    fixed = simulate_protocol(
+        cohort,
+        protocol_preset("rt_alone"),
+        seed=0,
+        assumptions=protocol_module.Assumptions(rt_alpha_heterogeneity=False),
+    )
+    np.testing.assert_allclose(fixed["log10_kill_rt"], 4.5 / math.log(10), rtol=1e-9)  # Pedicini alpha = 0.12
     np.testing.assert_allclose(out["log10_kill_total"], out["log10_kill_rt"] + out["log10_kill_cdt"], rtol=1e-12)
     assert (out["log10_kill_heat"] == 0).all() and (out["t90_C"] == 37.0).all()
     # untreated cells sit at their homeostatic peroxidation level: no ferroptotic kill without treatment
@@ -211,3 +221,12 @@ def test_field_sessions_in_contraindicated_patients_are_flagged(cohort: pd.DataF
     out = simulate_protocol(c, protocol_preset("mht_alone", n_sessions=1), seed=0)
     assert list(out["safety_ok"]) == [False, False, True]
     assert simulate_protocol(c, protocol_preset("rt_alone"), seed=0)["safety_ok"].all()  # no field, no issue
+
+
+def test_radiosensitivity_is_drawn_over_the_pedicini_range() -> None:
+    rb = rt.radiobiology("recurrent_glioblastoma")
+    fake = pd.DataFrame({"patient_id": np.arange(4000, dtype=np.int64)})
+    alpha = protocol_module._patient_alpha(fake, rb, 3, protocol_module.Assumptions())
+    assert np.mean(alpha) == pytest.approx(0.12, abs=0.001)
+    lo, hi = np.quantile(alpha, [0.025, 0.975])
+    assert lo == pytest.approx(0.10, abs=0.003) and hi == pytest.approx(0.14, abs=0.003)

@@ -154,7 +154,8 @@ def _cmd_app(args: argparse.Namespace) -> int:
 
     app = Path(__file__).resolve().parent.parent / "app" / "router.py"
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
-           "--server.headless", "true" if args.headless else "false", "--browser.gatherUsageStats", "false"]
+           "--server.headless", "true" if args.headless else "false", "--browser.gatherUsageStats", "false",
+           "--client.showErrorDetails", "none"]  # pages show errors themselves; never a traceback
     print("starting:", " ".join(cmd))
     return subprocess.call(cmd)
 

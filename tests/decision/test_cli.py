@@ -97,3 +97,29 @@ def test_console_script_bad_input_has_no_traceback(tmp_path, data):
     assert proc.returncode == 2
     assert "economics.utilities.progressed = 2.0" in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_app_command_serves_the_streamlit_front_end():
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "mhtcdt.decision.cli", "app", "--headless", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 90
+        body = b""
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                    body = r.read()
+                    break
+            except OSError:
+                time.sleep(0.5)
+        assert body == b"ok"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

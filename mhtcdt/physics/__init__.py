@@ -5,10 +5,12 @@ Knows nothing of scenario files, the CLI or the app; imports no other mhtcdt lay
 
 Cohort API (contract section 2): :class:`Protocol`, :func:`simulate_protocol`; presets via
 :func:`protocol_preset`; uncertain inputs for scenarios/sensitivity via :class:`Assumptions`; agent tables
-via :func:`load_agents`.
+via :func:`load_agents`. One patient's time courses and maps: :func:`simulate_patient_detail`
+(:mod:`mhtcdt.physics.detail`).
 """
 
 from mhtcdt.physics.chemistry import agent_names, agent_table, co_agent_names
+from mhtcdt.physics.detail import PatientDetail, simulate_patient_detail, thermotolerance_by_interval
 from mhtcdt.physics.protocol import PRESETS, Assumptions, Protocol, protocol_preset, simulate_protocol
 
 
@@ -20,10 +22,13 @@ def load_agents() -> dict:
 __all__ = [
     "PRESETS",
     "Assumptions",
+    "PatientDetail",
     "Protocol",
     "agent_names",
     "co_agent_names",
     "load_agents",
     "protocol_preset",
+    "simulate_patient_detail",
     "simulate_protocol",
+    "thermotolerance_by_interval",
 ]

@@ -380,9 +380,21 @@ def simulate_protocol(
 
 
 def _heat_sessions(
-    p: pd.DataFrame, protocol: Protocol, dose: np.ndarray, seed, assumptions: Assumptions = DEFAULT_ASSUMPTIONS
+    p: pd.DataFrame,
+    protocol: Protocol,
+    dose: np.ndarray,
+    seed,
+    assumptions: Assumptions = DEFAULT_ASSUMPTIONS,
+    record_every_s: float = RECORD_EVERY_S,
+    keep_radial: bool = False,
 ) -> dict:
-    """Run the heat sessions of every patient of a chunk (grouped by host tissue)."""
+    """Run the heat sessions of every patient of a chunk (grouped by host tissue).
+
+    ``record_every_s`` (a divisor of ``RECORD_EVERY_S``) samples the solver's histories more finely; the
+    cohort quantities still use every ``RECORD_EVERY_S`` (the same samples, so the results do not change).
+    ``keep_radial=True`` adds ``"radial"``: every :class:`RadialSessionsResult` array in patient order at
+    the fine sampling, and ``"q_ref"``, the deposit heating at the calibration field [W/m3] (for
+    :mod:`mhtcdt.physics.detail`)."""
     from mhtcdt.physics import particles, thermotolerance
     from mhtcdt.physics.bioheat_radial import simulate_sessions_radial
     from mhtcdt.physics.field import max_field_within_limit_kA_per_m
@@ -433,7 +445,7 @@ def _heat_sessions(
             cooldown_s=COOLDOWN_S,
             dt_s=HEAT_DT_S,
             cells_in_tumour=CELLS_IN_TUMOUR,
-            record_every_s=RECORD_EVERY_S,
+            record_every_s=record_every_s,
         )
         order = np.concatenate([order, idx])
         chunks.append(res)
@@ -457,8 +469,12 @@ def _heat_sessions(
         else thermotolerance.thermotolerance_preset(assumptions.thermotolerance),
         hsp_scale,
     )
-    temps = cat("tumor_temperature_C")  # (n, sessions, records, cells)
-    rec_t = first.record_times_s
+    stride = int(round(RECORD_EVERY_S / record_every_s))
+    if stride < 1 or abs(stride * record_every_s - RECORD_EVERY_S) > 1e-9 * RECORD_EVERY_S:
+        raise InputError("record_every_s", record_every_s, f"must divide {RECORD_EVERY_S} s")
+    temps_fine = cat("tumor_temperature_C")
+    temps = temps_fine[:, :, ::stride, :]  # (n, sessions, records, cells)
+    rec_t = first.record_times_s[::stride]
     heating = rec_t <= protocol.session_minutes * 60.0 + 1e-9
     results.update(
         t90=cat("t90_C")[:, 0],
@@ -478,6 +494,24 @@ def _heat_sessions(
     )
     if protocol.titrated and protocol.allow_above_safety_limit:
         results["above_limit"] = cat("field_mean_kA_per_m").max(axis=1) > h_limit * (1 + 1e-12)
+    if keep_radial:
+        per_patient = (
+            "deposit_fraction baseline_C peak_C cem43_min arrhenius_omega t90_C t50_C t10_C cem43_t90_min "
+            "max_healthy_C margin_peak_C field_mean_kA_per_m healthy_max_record_C field_record_kA_per_m"
+        ).split()
+        results["radial"] = {name: cat(name) for name in per_patient}
+        results["radial"].update(
+            tumor_temperature_C=temps_fine,
+            record_times_s=first.record_times_s,
+            face_radius_over_R=first.face_radius_over_R,
+            cell_radius_over_R=first.cell_radius_over_R,
+            shell_volume_fraction=first.shell_volume_fraction,
+            cells_in_tumour=first.cells_in_tumour,
+            dt_s=first.dt_s,
+            hsp_expression_scale=hsp_scale,
+            sf_heat=sf_heat,
+        )
+        results["q_ref"] = q_ref
     return results
 
 
@@ -564,6 +598,7 @@ def _run_chemistry(
         t_nodes, t_temps, gmap, gw = _chemistry_histories(heat or {}, protocol, n, groups)
     m = n * groups
     rows = np.repeat(np.arange(n), groups)
+    prepared = {"t_nodes": t_nodes, "t_temps": t_temps}
     kr = np.repeat(k_ref[None, :], m, axis=0)
     eam = np.repeat(ea[None, :], m, axis=0)
     trm = np.repeat(t_refs[None, :], m, axis=0)
@@ -572,6 +607,7 @@ def _run_chemistry(
     for j in range(m):
         full = ch.initial_state(k_ref, ea, t_refs, sm[j], particle_mM[rows[j]] * 1e-3)
         y0[j] = cf.fast_initial_state(full)
+    prepared.update(k_ref=kr, ea=eam, t_refs=trm, s=sm, y0=y0)
     raw = cf.run_prepared(kr, eam, trm, sm, y0, t_nodes, t_temps)
     yend = raw["final_state"].reshape(n, groups, cf.N_FAST)
     gw_norm = gw / np.maximum(gw.sum(axis=1, keepdims=True), 1e-300)
@@ -583,6 +619,8 @@ def _run_chemistry(
         "gsh_nadir_mM": raw["gsh_min"].reshape(n, groups).min(axis=1) * 1e3,
         "looh_peak_uM": raw["looh_max"].reshape(n, groups).max(axis=1) * 1e6,
         "groups": groups,
+        "group_weights": gw_norm,
+        "prepared": prepared,  # the packed runs (row i * groups + g), for mhtcdt.physics.detail
     }
 
 
@@ -603,7 +641,18 @@ def _particle_iron_mM(protocol: Protocol, dose_heat: np.ndarray, coverage: np.nd
     return dose / coverage / ch.FE_MOLAR_MASS_G_PER_MOL * 1e3 * a["internalised_fraction"]
 
 
-def _simulate_chunk(p: pd.DataFrame, protocol: Protocol, seed, assumptions: Assumptions) -> pd.DataFrame:
+def _simulate_chunk(
+    p: pd.DataFrame,
+    protocol: Protocol,
+    seed,
+    assumptions: Assumptions,
+    *,
+    record_every_s: float = RECORD_EVERY_S,
+    capture: dict | None = None,
+) -> pd.DataFrame:
+    """One chunk of :func:`simulate_protocol`. ``capture`` (a dict) receives the intermediate results
+    (``heat`` with the radial histories sampled every ``record_every_s``, ``chem``, ``dose``) for the
+    single-patient detail API; neither argument changes the returned rows."""
     n = len(p)
     coverage = p["deposit_coverage_fraction"].to_numpy(np.float64)
     if protocol.agent is not None:
@@ -617,7 +666,11 @@ def _simulate_chunk(p: pd.DataFrame, protocol: Protocol, seed, assumptions: Assu
             dose = np.full(n, float(protocol.np_dose_mg_Fe_per_cm3))
     else:
         dose = np.zeros(n)
-    heat = _heat_sessions(p, protocol, dose, seed, assumptions) if protocol.has_heat else None
+    heat = (
+        _heat_sessions(p, protocol, dose, seed, assumptions, record_every_s, keep_radial=capture is not None)
+        if protocol.has_heat
+        else None
+    )
     particle_mM = _particle_iron_mM(protocol, dose, coverage)
     chem = _run_chemistry(p, protocol, heat, particle_mM, assumptions.chemistry_overrides)
 
@@ -677,6 +730,8 @@ def _simulate_chunk(p: pd.DataFrame, protocol: Protocol, seed, assumptions: Assu
         ln_ros,
     )
     kills = kl.combine_kill(weights, ln_rt37, ln_heat, ln_cdt, ln_rt_h, ln_ros)
+    if capture is not None:
+        capture.update(heat=heat, chem=chem, dose=dose, particle_mM=particle_mM)
     has_particles = protocol.agent is not None or protocol.cdt_agent is not None
     dose_applied = (
         dose

@@ -1,7 +1,7 @@
 """The chemotherapy side-effects model of Heath, Kunst & Jackson (eds.), *Value of Information for
 Healthcare Decision-Making*, CRC 2024 (chapter 3 case study; the running example of the R package
-``voi``), re-implemented from its public specification for the published-EVPI oracle
-(``test_published_evpi.py``).
+``voi``; doi:10.1201/9781003156109), re-implemented from its public specification for the
+published-EVPI oracle (``test_published_evpi.py``).
 
 Specification read from (nothing copied; the numbers are facts of the specification):
 

@@ -1,11 +1,12 @@
 """Oracle: one PSA with a published EVPI (and EVPPI) reproduced with mhtcdt.economics.
 
-Model: the chemotherapy side-effects model of Heath, Kunst & Jackson (eds.), *Value of Information
-for Healthcare Decision-Making* (CRC, 2024), chapter 3 case study, re-implemented from its public
-specification in ``tests/economics/chemo_model.py`` (see that module for the sources of the
-structure and of every distribution).  Inputs are sampled with :func:`mhtcdt.economics.sample_psa`
-from mhtcdt PSA distributions, the Markov part runs through :func:`mhtcdt.economics.run_markov`,
-and VoI through :func:`mhtcdt.economics.evpi` / :func:`mhtcdt.economics.evppi`.
+Model: the chemotherapy side-effects model of Heath, Kunst & Jackson (eds.), *Value of
+Information for Healthcare Decision-Making* (CRC, 2024; doi:10.1201/9781003156109), chapter 3
+case study, re-implemented from its public specification in ``tests/economics/chemo_model.py``
+(see that module for the sources of the structure and of every distribution).  Inputs are
+sampled with :func:`mhtcdt.economics.sample_psa` from mhtcdt PSA distributions, the Markov part
+runs through :func:`mhtcdt.economics.run_markov`, and VoI through
+:func:`mhtcdt.economics.evpi` / :func:`mhtcdt.economics.evppi`.
 
 Published numbers (all at a willingness to pay of GBP 20,000 per QALY, per patient):
 
@@ -30,12 +31,18 @@ applied to each batch, and the published value must lie within 3 standard deviat
 of the B replicate estimates, sd * sqrt(1 + 1/B) (the sd covers the published value's own MC
 error; sd / sqrt(B) is the error of our replicate mean).  Estimating at the published n (not only
 with a huge PSA) also reproduces the small-sample bias of the estimators.  Measured with the
-default sizes (seed 20241122, 200,000 draws): EVPI replicates at n = 10,000 have sd ~ 5 (1.4% of
-the EVPI), the tolerance is ~ 16 (4.3%); EVPPI replicates at n = 5,000 have sd 6.5 to 9.7, so the
-tolerance is 20 to 30 (6 to 19%).  The tests also assert that the tolerances stay below 5% (EVPI)
-and 10% or 20% (EVPPI) of the published value, so they keep their power to detect a wrong model.
+default sizes (seed 20241122, 200,000 draws): EVPI replicates at n = 10,000 have mean 366.1 and
+sd 5.3 (1.4% of the EVPI; 20 replicates), tolerance 16.4 (4.4%); single-parameter EVPPI
+replicates at n = 5,000 (40 replicates) have means 328.8 / 260.4 / 104.4 (logor / p2 /
+u_home_care) with sd 7.4 / 7.7 / 7.4, tolerances 22-24 (7%, 9%, 22% of the published values);
+the side-effects group 330.0, sd 7.2.  The large-PSA estimates (all 200,000 draws) are EVPI
+366.13 and EVPPI 329.17 / 260.79 / 104.94 (evppi SE 1.3).  The tests also assert that the
+tolerances stay below 5% (EVPI), 10% (group) or 25% (single parameters) of the published value,
+so they keep their power: by hand, changing the sd of the log odds ratio from 0.3 to 0.36, or
+reading the variance of u_home_care or of rate_longterm as its sd, makes the EVPI test fail.
 
-Default runtime about 5 s; the slow test (1,000,000 draws) checks all 14 single-parameter EVPPIs.
+Default runtime about 12 s on the shared 2-core machine; the slow test (1,000,000 draws, ~20 s)
+checks all 14 single-parameter EVPPIs.
 """
 
 from __future__ import annotations

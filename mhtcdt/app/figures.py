@@ -1,7 +1,8 @@
 """Matplotlib figures the app draws from the package's result DataFrames (presentation only).
 
-Every function takes a DataFrame with the documented contract columns and returns a
-``matplotlib.figure.Figure``; nothing is computed here beyond arranging the numbers to plot.
+Every function takes a DataFrame with the documented contract columns (or, for one patient's physics, a
+:class:`mhtcdt.physics.PatientDetail`) and returns a ``matplotlib.figure.Figure``; nothing is computed
+here beyond arranging the numbers to plot.
 The ``Agg`` backend is used (no display; safe in Streamlit's script threads).
 """
 
@@ -178,16 +179,160 @@ def kill_by_mechanism(outcome: pd.Series) -> Figure:
 
 
 def kill_versus_spacing(table: pd.DataFrame, current_hours: float) -> Figure:
-    """Heat and total log10 kill vs session spacing (rows of simulate_protocol + session_interval_hours)."""
-    fig, ax = _new(7.0, 3.4)
-    t = table.sort_values("session_interval_hours")
-    ax.plot(t["session_interval_hours"], t["log10_kill_heat"], marker="o", color="#e45756", label="heat")
-    ax.plot(t["session_interval_hours"], t["log10_kill_total"], marker="s", color="#333333", label="total")
+    """Heat kill and HSP level vs session spacing (``physics.thermotolerance_by_interval`` columns)."""
+    fig, ax = _new(7.0, 3.6)
+    t = table.sort_values("interval_hours")
+    x = t["interval_hours"]
+    ax.plot(x, t["log10_kill_heat_enhancing"], marker="o", color="#e45756", label="heat alone, heated volume")
+    ax.plot(x, t["log10_kill_heat"], marker="s", color="#9c2a2a", label="heat, whole tumour (trial model)")
+    ax.plot(x, t["log10_kill_total"], marker="^", color="#333333", label="all mechanisms, whole tumour")
     ax.axvline(current_hours, color="#888888", ls="--", lw=1, label=f"scenario: {current_hours:g} h")
+    ax.set_xscale("log")
+    ax.set_xticks(x, [f"{v:g}" for v in x])
+    ax.minorticks_off()
     ax.set_xlabel("session spacing, start to start [h]")
-    ax.set_ylabel("tumour log10 kill")
+    ax.set_ylabel("log10 cell kill")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, frameon=False)
+    ax2 = ax.twinx()
+    ax2.plot(x, t["hsp_peak"], color="#f58518", ls=":", marker=".", label="HSP level at a session start (max)")
+    ax2.set_ylim(0, 1.05)
+    ax2.set_ylabel("heat-shock protein level (0–1)")
+    handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
+    fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=8, frameon=False)
+    return fig
+
+
+# ---------------------------------------------------------------- one patient's physics (PatientDetail)
+TUMOUR_EDGE = "#1f77b4"
+DEPOSIT = "#ff7f0e"
+
+
+def _boundaries(ax: plt.Axes, detail) -> None:
+    ax.axvspan(0.0, detail.deposit_radius_mm, color=DEPOSIT, alpha=0.12, label="particle deposit")
+    ax.axvline(detail.tumour_radius_mm, color=TUMOUR_EDGE, ls="--", lw=1, label="tumour edge")
+
+
+def shell_label(detail, shell: int) -> str:
+    """'shell at r = 3.2 mm' (shell centre radius) for widgets and legends."""
+    return f"shell at r = {detail.shell_radius_mm[shell]:.1f} mm"
+
+
+def temperature_history(detail, session: int, shells: list[int]) -> Figure:
+    """Temperatures during one session of a ``physics.PatientDetail``: the chosen tumour shells, T90 and the
+    hottest healthy tissue (tumour margin or beyond) vs minutes from the session start; applied field on
+    the right axis."""
+    fig, ax = _new(7.5, 3.9)
+    sel = detail.session_of_sample == session
+    t = detail.time_min[sel] - detail.time_min[sel][0]
+    cmap = plt.get_cmap("plasma")
+    n_shells = detail.shell_temperature_C.shape[1]
+    for c in shells:
+        ax.plot(t, detail.shell_temperature_C[sel, c], color=cmap(0.85 * c / max(n_shells - 1, 1)), lw=1.6,
+                label=shell_label(detail, c))  # fmt: skip
+    ax.plot(t, detail.t90_history_C[sel], color="black", ls="--", lw=1.4, label="T90 of the tumour")
+    ax.plot(t, detail.healthy_max_history_C[sel], color="#2ca02c", ls=":", lw=2.0, label="healthy tissue, hottest")
+    ax.axhline(43.0, color="#d62728", lw=0.8, alpha=0.5)
+    ax.set_xlabel(f"minutes from the start of session {session + 1}")
+    ax.set_ylabel("temperature [°C]")
+    ax.grid(alpha=0.3)
+    ax2 = ax.twinx()
+    ax2.plot(t, detail.field_history_kA_per_m[sel], color="#7f7f7f", lw=1.0, alpha=0.7, label="applied field")
+    ax2.set_ylabel("field amplitude [kA/m]")
+    ax2.set_ylim(0, max(1.0, float(detail.field_history_kA_per_m.max())) * 1.1)
+    handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
+    fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=8, frameon=False)
+    return fig
+
+
+def radial_profile(detail, session: int) -> Figure:
+    """Per-cell peak temperature of one session vs distance from the tumour centre, out to the radial
+    solver's far boundary, with the field-off baseline."""
+    fig, ax = _new(5.2, 3.9)
+    r = detail.profile_radius_mm
+    ax.plot(r, detail.profile_peak_C[session], marker=".", color="#d62728", label=f"peak, session {session + 1}")
+    ax.plot(r, detail.profile_baseline_C, color="#7f7f7f", lw=1, label="field off")
+    _boundaries(ax, detail)
+    ax.set_xlim(0, float(detail.domain_radius_mm))
+    ax.set_xlabel("distance from the tumour centre [mm]")
+    ax.set_ylabel("temperature [°C]")
+    ax.grid(alpha=0.3)
+    fig.legend(loc="outside lower center", ncols=2, fontsize=8, frameon=False)
+    return fig
+
+
+def midplane_map(detail) -> Figure:
+    """3-D solver mid-plane (z = 0) temperature at the end of the first session's heating, with the tumour
+    outline, the deposit outline and the 43 °C isotherm."""
+    from matplotlib.patches import Circle
+
+    fig, ax = _new(5.2, 4.3)
+    x = detail.slice_axis_mm
+    h = float(x[1] - x[0])
+    extent = (x[0] - h / 2, x[-1] + h / 2, x[0] - h / 2, x[-1] + h / 2)
+    temps = detail.slice_temperature_C.T  # rows = y
+    im = ax.imshow(temps, origin="lower", extent=extent, cmap="inferno", interpolation="nearest")
+    if temps.min() < 43.0 < temps.max():
+        ax.contour(x, x, temps, levels=[43.0], colors="#00e5ff", linewidths=1.0)
+    ax.add_patch(Circle((0, 0), detail.tumour_radius_mm, fill=False, ec="white", lw=1.5, label="tumour"))
+    ax.add_patch(Circle((0, 0), detail.deposit_radius_mm, fill=False, ec=DEPOSIT, lw=1.2, ls="--",
+                        label="particle deposit"))  # fmt: skip
+    ax.plot([], [], color="#00e5ff", lw=1, label="43 °C")
+    ax.set_xlabel("x [mm]")
+    ax.set_ylabel("y [mm]")
+    ax.set_aspect("equal")
+    fig.colorbar(im, ax=ax, label="temperature, end of heating [°C]")
+    fig.legend(loc="outside lower center", ncols=3, fontsize=8, frameon=False)
+    return fig
+
+
+def cem43_over_time(detail) -> Figure:
+    """Left: CEM43 at T90 accumulated over the sessions; right: CEM43 per tumour shell after all sessions."""
+    fig = Figure(figsize=(8.0, 3.4), layout="constrained")
+    ax, bx = fig.subplots(1, 2, width_ratios=[3, 2])
+    hours = detail.time_min / 60.0
+    ax.plot(hours, detail.cem43_t90_cumulative_min, color="#e45756")
+    for start in detail.sessions["start_min"]:
+        ax.axvline(start / 60.0, color="#bbbbbb", lw=0.8, zorder=0)
+    ax.set_xlabel("hours from the first session start (grey: session starts)")
+    ax.set_ylabel("CEM43 at T90 [min]")
+    ax.grid(alpha=0.3)
+    bx.bar(detail.shell_radius_mm, np.maximum(detail.cem43_per_shell_min, 1e-6),
+           width=0.8 * np.diff(np.r_[0.0, detail.shell_outer_radius_mm]), color="#e45756")  # fmt: skip
+    bx.set_yscale("log")
+    _boundaries(bx, detail)
+    bx.set_xlim(0, detail.tumour_radius_mm * 1.05)
+    bx.set_xlabel("shell radius [mm]")
+    bx.set_ylabel("CEM43, all sessions [min]")
+    bx.legend(fontsize=7, frameon=False)
+    return fig
+
+
+def chemistry_over_time(detail) -> Figure:
+    """Quasi-steady [.OH] and GSH vs days from the first session start, one line per chemistry group;
+    a group whose cells are all killed stops (x)."""
+    fig = Figure(figsize=(8.0, 3.4), layout="constrained")
+    ax, bx = fig.subplots(1, 2, sharex=True)
+    days = detail.chemistry_time_min / 1440.0
+    cmap = plt.get_cmap("viridis")
+    n = len(detail.chemistry_group_label)
+    for g, label in enumerate(detail.chemistry_group_label):
+        colour = cmap(0.8 * g / max(n - 1, 1))
+        ax.plot(days, detail.oh_nM[g] * 1e-9, color=colour, lw=1.2, label=label)
+        bx.plot(days, detail.gsh_mM[g], color=colour, lw=1.2)
+        stop = float(detail.chemistry_stop_min[g])
+        if np.isfinite(stop):
+            alive = np.isfinite(detail.gsh_mM[g])
+            for axis, y in ((ax, detail.oh_nM[g] * 1e-9), (bx, detail.gsh_mM[g])):
+                axis.plot([days[alive][-1]], [y[alive][-1]], marker="x", color=colour, ms=8)
+    for axis in (ax, bx):
+        for start in detail.sessions["start_min"]:
+            axis.axvline(start / 1440.0, color="#bbbbbb", lw=0.8, zorder=0)
+        axis.set_xlabel("days from the first session start")
+        axis.grid(alpha=0.3)
+    ax.set_yscale("log")
+    ax.set_ylabel("[·OH] (quasi-steady) [mol/L]")
+    bx.set_ylabel("GSH [mM]")
+    fig.legend(loc="outside lower center", ncols=min(n, 3), fontsize=8, frameon=False)
     return fig
 
 

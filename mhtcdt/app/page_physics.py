@@ -1,16 +1,19 @@
 """Treatment physics page: one virtual patient's treatment as the physics layer simulates it.
 
-Shows, for an eligible patient and an arm of the scenario, the outputs of
-:func:`mhtcdt.physics.simulate_protocol` (contract section 2): tumour temperatures (T90/T50/T10),
-thermal dose (CEM43 at T90), healthy-tissue maximum, applied field and iron dose, the chemistry
-summary (cumulative .OH exposure, GSH nadir, lipid-peroxide peak) and the tumour log10 kill by
-mechanism; and the effect of session spacing on heat kill (thermotolerance) by re-running the same
-patient with other ``session_interval_hours``. The patient's physics seed is the one the trial uses,
-so the numbers equal that patient's row in the trial.
+Shows, for an eligible patient and an arm of the scenario, :func:`mhtcdt.physics.simulate_patient_detail`
+(run in the worker, stored by its inputs): the patient's row of :func:`mhtcdt.physics.simulate_protocol`
+(contract section 2: T90/T50/T10, CEM43 at T90, healthy-tissue maximum, field, iron dose, chemistry
+summary, log10 kill by mechanism) and the time courses behind it: shell temperatures, T90, healthy
+maximum and applied field during a session; the radial peak-temperature profile; a 3-D mid-plane
+temperature map with a heterogeneous deposit; CEM43 over time and per shell; .OH and GSH over time;
+and the effect of session spacing on heat kill (:func:`mhtcdt.physics.thermotolerance_by_interval`).
+The patient's physics seed is the one the trial uses, so the numbers equal that patient's row in the
+trial. Plotting only: every number comes from the physics layer.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -45,26 +48,28 @@ def _eligible(indication: str, n_screened: int, seed: int, criteria: tuple[str, 
     return apply_criteria(state.screened_cohort(indication, n_screened, seed), list(criteria)).eligible
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
-def _outcome(scenario_toml: str, arm_name: str, patient_id: int, intervals: tuple[float, ...]) -> pd.DataFrame:
-    """simulate_protocol for one patient, once per session spacing (rows in ``intervals`` order)."""
-    from mhtcdt.decision.checks import protocol_for_arm
-    from mhtcdt.decision.scenario import parse_scenario_text
-    from mhtcdt.physics import simulate_protocol
+def _intervals(arm) -> tuple[float, ...]:
+    return tuple(sorted({*SPACINGS_HOURS, float(arm.session_interval_hours)}))
 
-    scenario = parse_scenario_text(scenario_toml)
+
+def _physics(scenario, arm_name: str, patient: pd.DataFrame) -> dict | None:
+    """simulate_patient_detail (+ the spacing table) for one patient, in the worker, stored by its inputs."""
+    from mhtcdt.decision.checks import protocol_for_arm
+
     arm = scenario.arm(arm_name)
-    eligible = _eligible(
-        scenario.cohort.indication, scenario.cohort.n_screened, scenario.seed, tuple(scenario.cohort.criteria)
+    text = state.scenario_toml(scenario)
+    intervals = _intervals(arm)
+    pid = int(patient["patient_id"].iloc[0])
+    key = "physics-" + state.input_key(text, arm_name, pid, intervals)
+    return state.run_job(
+        key,
+        "mhtcdt.app.tasks:patient_physics_task",
+        patient,
+        protocol_for_arm(arm),
+        _physics_seed(scenario, arm_name),
+        intervals,
+        label="Simulating this patient's treatment",
     )
-    patient = eligible[eligible["patient_id"] == patient_id]
-    seed = _physics_seed(scenario, arm_name)
-    rows = []
-    for interval in intervals:
-        spec = arm if interval <= 0 else arm.model_copy(update={"session_interval_hours": float(interval)})
-        out = simulate_protocol(patient, protocol_for_arm(spec), seed)
-        rows.append(out.assign(session_interval_hours=arm.session_interval_hours if interval <= 0 else interval))
-    return pd.concat(rows, ignore_index=True)
 
 
 def _patient_label(row: pd.Series) -> str:
@@ -123,13 +128,13 @@ def render() -> None:
             width="stretch",
         )
 
-    text = state.scenario_toml(scenario)
-    with st.spinner("Simulating this patient's treatment…"):
-        try:
-            base = _outcome(text, arm_name, int(pid), (0.0,)).iloc[0]
-        except Exception as exc:  # noqa: BLE001 - shown in the page
-            state.show_problem(exc)
-            return
+    physics = None
+    with state.guard():
+        physics = _physics(scenario, arm_name, shown[shown["patient_id"] == pid])
+    if physics is None:
+        return
+    detail = physics["detail"]
+    base = detail.outcome
 
     st.subheader("Heating and thermal dose")
     m = st.columns(4)
@@ -147,6 +152,10 @@ def render() -> None:
     m[1].metric("applied field", f"{base.field_kA_per_m_applied:.1f} kA/m")
     m[2].metric("iron dose", f"{base.dose_mg_Fe_per_cm3_applied:.1f} mg/cm³")
     m[3].metric("sessions", f"{arm.n_sessions} × {arm.session_minutes:g} min" if arm.has_mht else "none")
+    if detail.has_heat:
+        _heat_section(detail)
+    else:
+        st.caption("This arm has no heat sessions: no temperature time courses or thermal dose.")
 
     st.subheader("Chemistry and cell kill")
     left, right = st.columns([2, 3])
@@ -161,23 +170,68 @@ def render() -> None:
         )
     with right:
         st.pyplot(figures.kill_by_mechanism(base))
+    st.pyplot(figures.chemistry_over_time(detail))
+    st.caption(
+        "Fenton/CDT chemistry over the exposure window (fast path, the trial's own inputs): "
+        + ("the particle deposit split into equal-volume thirds, each on its own temperature history. "
+           if len(detail.chemistry_group_label) > 1 else "one tumour-mean history. ")
+        + "A line that ends (×) is a group whose cells were all killed: the model stops its chemistry there."
+    )  # fmt: skip
 
     if arm.has_mht and arm.n_sessions > 1:
         st.subheader("Session spacing and thermotolerance")
         st.caption(
             "The same patient and protocol with the sessions spaced differently (start to start). "
-            "Heat shock proteins induced by one session protect cells during the next ones."
+            "Heat shock proteins induced by one session protect cells during the next ones; the whole-tumour "
+            "heat kill is capped by the clonogens infiltrating beyond the heated volume."
         )
-        with st.spinner("Re-simulating with other spacings…"):
-            try:
-                spacing = _outcome(text, arm_name, int(pid), SPACINGS_HOURS)
-            except Exception as exc:  # noqa: BLE001 - shown in the page
-                state.show_problem(exc)
-                spacing = None
-        if spacing is not None:
-            st.pyplot(figures.kill_versus_spacing(spacing, arm.session_interval_hours))
+        if physics["spacing"] is not None:
+            st.pyplot(figures.kill_versus_spacing(physics["spacing"], arm.session_interval_hours))
     elif not arm.has_mht:
         st.caption("This arm has no heat sessions: choose an MHT arm to see the effect of session spacing.")
+
+
+def _heat_section(detail) -> None:
+    """Temperatures during a session, radial profile, 3-D map, thermal dose (plots of ``detail``)."""
+    st.subheader("Temperatures during the sessions")
+    n_sessions = len(detail.sessions)
+    n_shells = detail.shell_temperature_C.shape[1]
+    edge = np.searchsorted(detail.shell_outer_radius_mm, detail.deposit_radius_mm)
+    deposit_edge = int(np.clip(edge, 0, n_shells - 1))
+    c1, c2 = st.columns([1, 3])
+    session = c1.selectbox(
+        "Session", list(range(n_sessions)), key="physics_session", format_func=lambda s: f"session {s + 1}"
+    )
+    shells = c2.multiselect(
+        "Tumour shells",
+        list(range(n_shells)),
+        default=sorted({0, deposit_edge, n_shells - 1}),
+        key="physics_shells",
+        format_func=lambda c: figures.shell_label(detail, c),
+    )
+    st.pyplot(figures.temperature_history(detail, int(session), list(shells)))
+    left, right = st.columns(2)
+    with left:
+        st.pyplot(figures.radial_profile(detail, int(session)))
+    with right:
+        if detail.slice_temperature_C is not None:
+            st.pyplot(figures.midplane_map(detail))
+    st.caption(
+        "Left: radial solver (the trial's model), peak temperature of each cell out to its far boundary. "
+        "Right: 3-D solver, first session at its time-mean particle power, with the deposit's iron "
+        f"concentration varying from voxel to voxel (lognormal, log-SD {detail.deposit_sigma:g}; an "
+        "illustrative assumption, not a measured distribution; the map does not enter the kill)."
+    )
+    st.markdown("**Thermal dose**")
+    st.pyplot(figures.cem43_over_time(detail))
+    table = detail.sessions.assign(session=detail.sessions["session"] + 1, start_h=detail.sessions["start_min"] / 60.0)
+    st.dataframe(
+        table[["session", "start_h", "t90_C", "t50_C", "t10_C", "margin_peak_C", "max_healthy_C",
+               "field_mean_kA_per_m", "cem43_t90_min"]].round(2),
+        hide_index=True,
+        width="stretch",
+        key="physics_sessions",
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

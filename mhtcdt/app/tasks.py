@@ -87,3 +87,30 @@ def power_curve_task(
     table = pd.DataFrame(rows)
     table.attrs.update(comparison=f"{exp} vs {ref}", endpoint=endpoint, alpha=alpha, n_replicates=n_replicates)
     return table
+
+
+def patient_physics_task(
+    patient: Any,
+    protocol: Any,
+    seed: Any,
+    intervals_hours: tuple[float, ...],
+    *,
+    progress: Progress,
+) -> dict:
+    """One patient's physics for the Treatment physics page.
+
+    ``patient``: one-row DataFrame (cohort columns); ``protocol``: :class:`mhtcdt.physics.Protocol`;
+    ``seed``: the arm's physics seed. Returns ``{"detail": PatientDetail, "spacing": DataFrame | None}``:
+    :func:`mhtcdt.physics.simulate_patient_detail` and, for protocols with more than one heat session,
+    :func:`mhtcdt.physics.thermotolerance_by_interval` over ``intervals_hours`` (else None).
+    """
+    from mhtcdt.physics import simulate_patient_detail, thermotolerance_by_interval
+
+    progress("heat, chemistry and 3-D map of this patient", 0.0)
+    detail = simulate_patient_detail(patient, protocol, seed)
+    spacing = None
+    if protocol.has_heat and protocol.n_sessions > 1:
+        progress("the same sessions spaced differently", 0.6)
+        spacing = thermotolerance_by_interval(patient, protocol, seed, intervals_hours)
+    progress("done", 1.0)
+    return {"detail": detail, "spacing": spacing}

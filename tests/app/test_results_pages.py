@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import zipfile
 
+import numpy as np
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -197,13 +198,73 @@ def test_physics_page_matches_simulate_protocol(scenario):
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["T90 (first session)"] == f"{direct.t90_C.iloc[0]:.1f} °C"
     assert metrics["total tumour kill"] == f"{direct.log10_kill_total.iloc[0]:.2f} log10"
-    assert len(at.get("image")) >= 2  # kill by mechanism, spacing curve
-    # Switching to the RT-only arm: no heating, no heat kill.
+    # temperatures in a session, radial profile, 3-D map, CEM43, kill by mechanism, chemistry, spacing
+    assert len(at.get("image")) == 7
+    assert {"Temperatures during the sessions", "Session spacing and thermotolerance"} <= {
+        s.value for s in at.subheader
+    }
+    # Switching to the RT-only arm: no heating, no heat kill, no heat charts.
     at.selectbox(key="physics_arm").set_value(scenario.trial.reference_arm).run()
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["CEM43 at T90, all sessions"] == "0.0 min"
     assert "no heat sessions" in texts(at)
+    assert len(at.get("image")) == 2  # kill by mechanism, chemistry
+
+
+def _image_urls(at) -> list[str]:
+    return [img.url for el in at.get("image") for img in el.proto.imgs]
+
+
+def _sessions_table(at) -> pd.DataFrame:
+    return [d.value for d in at.dataframe if "cem43_t90_min" in d.value.columns][0]
+
+
+def test_physics_page_plots_the_selected_patients_time_courses(scenario):
+    """The per-session table equals simulate_patient_detail called directly; another patient or another
+    session changes the plotted data (the figures' image content)."""
+    from mhtcdt.app.page_physics import _physics_seed
+    from mhtcdt.cohorts import apply_criteria, generate_cohort
+    from mhtcdt.decision.checks import protocol_for_arm
+    from mhtcdt.decision.pipeline import stage_seed
+    from mhtcdt.physics import simulate_patient_detail
+
+    at = _page(scenario, "page_physics.py")
+    assert not at.error, [e.value for e in at.error]
+    arm_name = at.selectbox(key="physics_arm").value
+    cohort = generate_cohort(scenario.cohort.indication, scenario.cohort.n_screened, stage_seed(scenario.seed, 0))
+    eligible = apply_criteria(cohort, scenario.cohort.criteria).eligible
+    protocol = protocol_for_arm(scenario.arm(arm_name))
+
+    def oracle(pid: int):
+        patient = eligible[eligible["patient_id"] == pid]
+        return simulate_patient_detail(patient, protocol, _physics_seed(scenario, arm_name), with_3d=False)
+
+    first = at.selectbox(key="physics_patient").value
+    table = _sessions_table(at)
+    direct = oracle(first)
+    assert len(table) == scenario.arm(arm_name).n_sessions
+    assert table["t90_C"].tolist() == direct.sessions["t90_C"].round(2).tolist()
+    assert table["cem43_t90_min"].tolist() == direct.sessions["cem43_t90_min"].round(2).tolist()
+    urls = _image_urls(at)
+
+    other = int(next(p for p in eligible["patient_id"] if p != first))
+    at.selectbox(key="physics_patient").set_value(other).run()
+    assert at.selectbox(key="physics_patient").value == other
+    assert not at.exception and not at.error
+    second = oracle(other)
+    assert _sessions_table(at)["t90_C"].tolist() == second.sessions["t90_C"].round(2).tolist()
+    assert not np.allclose(second.shell_temperature_C, direct.shell_temperature_C)
+    changed = [a != b for a, b in zip(urls, _image_urls(at), strict=True)]
+    assert sum(changed) == 7, changed  # every chart is the new patient's
+
+    urls = _image_urls(at)
+    at.selectbox(key="physics_session").set_value(2).run()
+    assert not at.exception
+    after = _image_urls(at)
+    # the session chooser redraws the session's temperatures and profile, not the 3-D map or CEM43
+    assert after[0] != urls[0] and after[1] != urls[1]
+    assert after[2:] == urls[2:]
 
 
 def test_html_report_with_psa_reports_uncertainty(scenario, result):

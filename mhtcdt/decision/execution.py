@@ -685,24 +685,10 @@ def physics_chunked(patients: Any, protocol: Any, seed: SeedLike, executor: Any 
 REPLICATE_BLOCK = 25
 
 
-def _replicate_seed(seed: int, block: int) -> int:
-    """Integer seed of replicate block ``block`` (for trial engines keyed by replicate from 0)."""
-    state = np.random.SeedSequence(int(seed), spawn_key=(0x5EB1, int(block))).generate_state(2, np.uint32)
-    return int(state[0]) << 32 | int(state[1])
-
-
-def _replicates_chunk(start: int, stop: int, seed: Any, trial_seed: int, keyed: bool, block: int,
-                      arguments: dict[str, Any]) -> Any:
+def _replicates_chunk(start: int, stop: int, seed: Any, trial_seed: int, arguments: dict[str, Any]) -> Any:
     from mhtcdt.decision import power
 
-    if keyed:
-        reps = power.simulate_replicates(n_replicates=stop - start, seed=trial_seed, first_replicate=start,
-                                         **arguments)
-    else:
-        block_seed = _replicate_seed(trial_seed, start // block)
-        reps = power.simulate_replicates(n_replicates=stop - start, seed=block_seed, **arguments)
-    reps["replicate"] = np.arange(start, stop, dtype=np.int64)
-    return reps
+    return power.simulate_replicates(n_replicates=stop - start, seed=trial_seed, first_replicate=start, **arguments)
 
 
 def replicate_trials_chunked(pools: Any, design: Any, n_patients: int, n_replicates: int, seed: int, *,
@@ -710,25 +696,17 @@ def replicate_trials_chunked(pools: Any, design: Any, n_patients: int, n_replica
                              chunk_size: int = REPLICATE_BLOCK, **kwargs: Any) -> Any:
     """``mhtcdt.decision.power.simulate_replicates`` split over replicate chunks; one row per replicate.
 
-    If the trial engine accepts ``first_replicate`` (replicate ``r`` seeded by its global index), the
-    result equals one unchunked call for any chunk size. Otherwise replicates are simulated in fixed
-    blocks of ``chunk_size`` with block ``b`` seeded by ``SeedSequence(seed, spawn_key=(0x5EB1, b))``:
-    identical bit for bit on every executor and worker count for a given ``chunk_size`` (which is
-    therefore never derived from the worker count), but not equal to the unchunked call.
+    The engine seeds replicate ``r`` by its global index (``first_replicate``), so the result equals one
+    unchunked call for any chunk size, executor and worker count.
     Other keyword arguments (``params``, ``endpoint``, ``alpha``, ``null``, ``treatment_months``) are
     passed to the engine; ``executor`` options (``scheduler``, ``n_workers``, ``retries``) too.
     """
     import functools
-    import inspect
-
-    from mhtcdt.decision import power
 
     executor_keys = ("scheduler", "n_workers", "retries", "max_in_flight", "progress")
     run_options = {k: kwargs.pop(k) for k in executor_keys if k in kwargs}
-    keyed = "first_replicate" in inspect.signature(power.simulate_replicates).parameters
     arguments = dict(pools=dict(pools), design=design, n_patients=n_patients, reference_arm=reference_arm,
                      experimental_arm=experimental_arm, **kwargs)
-    func = functools.partial(_replicates_chunk, trial_seed=int(seed), keyed=keyed, block=int(chunk_size),
-                             arguments=arguments)
+    func = functools.partial(_replicates_chunk, trial_seed=int(seed), arguments=arguments)
     parts = map_chunks(func, int(n_replicates), int(chunk_size), 0, executor, **run_options)
     return concat_results(parts)

@@ -112,8 +112,12 @@ def replicate_data(
     null: bool = False,
     treatment_months: Mapping[str, float] | None = None,
     progress: Callable[[float], None] | None = None,
+    first_replicate: int = 0,
 ) -> pd.DataFrame:
     """Observed data of ``n_replicates`` virtual trials: ``(times, events, group, strata)``, each (R, n).
+
+    Replicate ``r`` draws from ``SeedSequence(seed, spawn_key=(first_replicate + r,))``: replicates
+    ``first_replicate .. first_replicate + n_replicates - 1`` are the same whatever the chunking.
 
     ``group`` is 0 for the reference arm, 1 for the experimental arm; times are the censored endpoint
     times [months]; ``strata`` the stratum code of each patient. Steps 1-3 of the module docstring.
@@ -183,7 +187,7 @@ def replicate_data(
     censor = np.empty((R, n))
     step = max(1, R // 50)
     for r in range(R):
-        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(r,))))
+        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(first_replicate + r,))))
         idx[r] = rng.integers(0, n_pool, n)
         grp[r] = trial.block_assign(codes[idx[r]], block, rng)
         gaps = rng.exponential(1.0 / design.accrual_per_month, n)
@@ -239,8 +243,14 @@ def simulate_replicates(
     treatment_months: Mapping[str, float] | None = None,
     stratified_analysis: bool | None = None,
     progress: Callable[[float], None] | None = None,
+    first_replicate: int = 0,
 ) -> pd.DataFrame:
-    """Run ``n_replicates`` virtual trials of ``n_patients`` and test each (see module docstring)."""
+    """Run ``n_replicates`` virtual trials of ``n_patients`` and test each (see module docstring).
+
+    ``first_replicate`` offsets the replicate index (and its seed) so chunks of replicates equal one call.
+    """
+    if not (isinstance(first_replicate, (int, np.integer)) and first_replicate >= 0):
+        raise InputError("first_replicate", first_replicate, "must be an integer >= 0")
     times, events, grp, strata = replicate_data(
         pools,
         design,
@@ -255,13 +265,14 @@ def simulate_replicates(
         null=null,
         treatment_months=treatment_months,
         progress=progress,
+        first_replicate=first_replicate,
     )
     stratified = bool(design.stratify_by) if stratified_analysis is None else stratified_analysis
     out = logrank_replicates(times, events, grp, strata if stratified else None)
     if progress is not None:
         progress(1.0)
     R = n_replicates
-    out.insert(0, "replicate", np.arange(R, dtype=np.int64))
+    out.insert(0, "replicate", np.arange(first_replicate, first_replicate + R, dtype=np.int64))
     out["hazard_ratio"] = np.exp(out["log_hr_peto"])
     out["reject"] = out["p_value"] < alpha
     out["events"] = out["events_0"] + out["events_1"]

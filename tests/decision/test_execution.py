@@ -307,8 +307,6 @@ def _synthetic_pools(n: int) -> dict[str, pd.DataFrame]:
 
 
 def test_replicate_trials_chunked_is_executor_invariant(pool):
-    import inspect
-
     from mhtcdt.decision import power
     from mhtcdt.decision.trial import TrialDesign
 
@@ -319,13 +317,11 @@ def test_replicate_trials_chunked_is_executor_invariant(pool):
     procs = ex.replicate_trials_chunked(pools, design, 60, 23, 9, executor=pool, chunk_size=10, **kw)
     pd.testing.assert_frame_equal(procs, serial, check_exact=True)
     assert list(serial["replicate"]) == list(range(23))
-    if "first_replicate" in inspect.signature(power.simulate_replicates).parameters:
-        direct = power.simulate_replicates(pools, design, 60, 23, 9, **kw)
-    else:  # fixed blocks: block 1 (replicates 10..19) is the engine's own run with the block's seed
-        direct = power.simulate_replicates(pools, design, 60, 10, ex._replicate_seed(9, 1), **kw)
-        direct["replicate"] += 10
-        serial = serial.iloc[10:20].reset_index(drop=True)
+    # replicate r is keyed by its global index: chunks equal one unchunked call, and so does any slice
+    direct = power.simulate_replicates(pools, design, 60, 23, 9, **kw)
     pd.testing.assert_frame_equal(serial, direct, check_exact=True)
+    middle = power.simulate_replicates(pools, design, 60, 7, 9, first_replicate=11, **kw)
+    pd.testing.assert_frame_equal(middle, direct.iloc[11:18].reset_index(drop=True), check_exact=True)
 
 
 def test_worker_running_other_code_is_refused():

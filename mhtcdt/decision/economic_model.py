@@ -4,7 +4,8 @@ Maps a scenario's ``[economics]`` section and the trial's survival onto
 :func:`mhtcdt.economics.psm.run_partitioned_survival` (progression-free, progressed, dead):
 
 * survival per arm on a grid of ``cycle_months`` from 0 to ``horizon_years``: either the
-  best-AIC parametric fit per arm and endpoint extrapolated to the horizon
+  best-AIC parametric fit per arm and endpoint extrapolated to the horizon, its hazard kept at or above
+  the general-population (other-cause) hazard of the trial's patients
   (``survival_source = "parametric"``, :mod:`mhtcdt.decision.parametric`) or the Kaplan-Meier
   curve (``"kaplan_meier"``), which is only defined up to the last follow-up: the horizon is then
   cut there and a warning says so (KM curves are never extended by assumption);
@@ -73,6 +74,20 @@ def _km_on_grid(times: np.ndarray, events: np.ndarray, grid: np.ndarray) -> np.n
     return km.survival_function_at_times(grid).to_numpy(dtype=float)
 
 
+def background_survival(trial: pd.DataFrame, grid_months: np.ndarray) -> np.ndarray:
+    """General-population survival of the trial's patients on the grid: the mean over patients of the
+    Gompertz other-cause survival from their entry age (the outcome model's other-cause mortality), so
+    no extrapolated curve can have a lower hazard than people of the same ages without the tumour."""
+    from mhtcdt.decision.outcome import load_outcome_params
+    from mhtcdt.decision.parametric import background_survival_on_grid
+
+    params = load_outcome_params()
+    ages = trial["age_years"].to_numpy(float)
+    curves = [background_survival_on_grid(grid_months, float(a), params.other_cause_a_per_year,
+                                          params.other_cause_b_per_year) for a in ages]
+    return np.mean(curves, axis=0)
+
+
 def survival_on_grid(scenario: Scenario, trial: pd.DataFrame, analysis) -> tuple[np.ndarray, dict, dict]:
     """PFS and OS per arm on the economic time grid, by the scenario's ``survival_source``."""
     arms = [a.name for a in scenario.randomised_arms if (trial["arm"] == a.name).any()]
@@ -87,6 +102,7 @@ def survival_on_grid(scenario: Scenario, trial: pd.DataFrame, analysis) -> tuple
             horizon_months=12.0 * scenario.economics.horizon_years,
             step_months=scenario.economics.cycle_months,
             fits=fits,
+            background_survival=background_survival(trial, time_grid_months(scenario)),
         )
         grid = np.sort(long["time_months"].unique())
         pfs, os_ = {}, {}

@@ -15,11 +15,11 @@
 from __future__ import annotations
 
 import functools
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import tomllib
 
 from mhtcdt.cohorts.criteria import parse_criterion
 from mhtcdt.cohorts.generator import generate_cohort

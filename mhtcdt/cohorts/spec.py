@@ -15,6 +15,7 @@ problem raises :class:`~mhtcdt.errors.InputError` naming the file, the field and
 from __future__ import annotations
 
 import functools
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import tomllib
 
 from mhtcdt.cohorts.marginals import Marginal
 from mhtcdt.errors import InputError

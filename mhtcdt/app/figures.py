@@ -226,8 +226,8 @@ def temperature_history(detail, session: int, shells: list[int]) -> Figure:
     t = detail.time_min[sel] - detail.time_min[sel][0]
     cmap = plt.get_cmap("plasma")
     n_shells = detail.shell_temperature_C.shape[1]
-    for c in shells:
-        ax.plot(t, detail.shell_temperature_C[sel, c], color=cmap(0.85 * c / max(n_shells - 1, 1)), lw=1.6,
+    for c in shells:  # dark (centre) to orange (edge); yellow is avoided (invisible on white)
+        ax.plot(t, detail.shell_temperature_C[sel, c], color=cmap(0.75 * c / max(n_shells - 1, 1)), lw=1.6,
                 label=shell_label(detail, c))  # fmt: skip
     ax.plot(t, detail.t90_history_C[sel], color="black", ls="--", lw=1.4, label="T90 of the tumour")
     ax.plot(t, detail.healthy_max_history_C[sel], color="#2ca02c", ls=":", lw=2.0, label="healthy tissue, hottest")
@@ -272,11 +272,14 @@ def midplane_map(detail) -> Figure:
     temps = detail.slice_temperature_C.T  # rows = y
     im = ax.imshow(temps, origin="lower", extent=extent, cmap="inferno", interpolation="nearest")
     if temps.min() < 43.0 < temps.max():
-        ax.contour(x, x, temps, levels=[43.0], colors="#00e5ff", linewidths=1.0)
-    ax.add_patch(Circle((0, 0), detail.tumour_radius_mm, fill=False, ec="white", lw=1.5, label="tumour"))
+        ax.contour(x, x, temps, levels=[43.0], colors="#00e5ff", linewidths=1.2, linestyles=":")
+    ax.add_patch(Circle((0, 0), detail.tumour_radius_mm, fill=False, ec="#7CFC00", lw=1.5, label="tumour outline"))
     ax.add_patch(Circle((0, 0), detail.deposit_radius_mm, fill=False, ec=DEPOSIT, lw=1.2, ls="--",
                         label="particle deposit"))  # fmt: skip
-    ax.plot([], [], color="#00e5ff", lw=1, label="43 °C")
+    ax.plot([], [], color="#00e5ff", lw=1.2, ls=":", label="43 °C isotherm")
+    view = 1.6 * detail.tumour_radius_mm  # the tumour and its surroundings (the grid spans 3 radii)
+    ax.set_xlim(-view, view)
+    ax.set_ylim(-view, view)
     ax.set_xlabel("x [mm]")
     ax.set_ylabel("y [mm]")
     ax.set_aspect("equal")

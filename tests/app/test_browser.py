@@ -154,6 +154,12 @@ def test_every_page_and_a_changed_assumption(server, browser):
         timings[f"first_visit_complete_s[{link}]"] = time.monotonic() - t0
         _assert_no_traceback(page, link)
         page.screenshot(path=str(out / f"page_{i + 1}_{link.lower().replace(' ', '_')}.png"), full_page=True)
+        if link == "Treatment physics":  # the lower half: chemistry and session spacing charts
+            page.get_by_text("Session spacing and thermotolerance").first.evaluate(
+                "e => e.scrollIntoView({block: 'center'})"
+            )
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(out / "page_3b_treatment_physics_chemistry_spacing.png"), full_page=True)
         if link == "Scenario":  # the arm editor: protocol assumptions with units
             page.get_by_role("tab", name="Arm: NanoTherm MHT + RT").click()
             page.wait_for_timeout(500)

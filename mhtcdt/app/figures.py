@@ -230,7 +230,8 @@ def temperature_history(detail, session: int, shells: list[int]) -> Figure:
         ax.plot(t, detail.shell_temperature_C[sel, c], color=cmap(0.75 * c / max(n_shells - 1, 1)), lw=1.6,
                 label=shell_label(detail, c))  # fmt: skip
     ax.plot(t, detail.t90_history_C[sel], color="black", ls="--", lw=1.4, label="T90 of the tumour")
-    ax.plot(t, detail.healthy_max_history_C[sel], color="#2ca02c", ls=":", lw=2.0, label="healthy tissue, hottest")
+    ax.plot(t, detail.healthy_max_history_C[sel], color="#2ca02c", ls=":", lw=2.0,
+            label="hottest healthy tissue (margin)")  # fmt: skip
     ax.axhline(43.0, color="#d62728", lw=0.8, alpha=0.5)
     ax.set_xlabel(f"minutes from the start of session {session + 1}")
     ax.set_ylabel("temperature [°C]")
@@ -311,29 +312,37 @@ def cem43_over_time(detail) -> Figure:
 
 
 def chemistry_over_time(detail) -> Figure:
-    """Quasi-steady [.OH] and GSH vs days from the first session start, one line per chemistry group;
-    a group whose cells are all killed stops (x)."""
+    """Quasi-steady [.OH] and GSH vs time from the first session start, one line per chemistry group;
+    a group whose cells are all killed stops (x). Hours when everything stops within 3 days, else days."""
     fig = Figure(figsize=(8.0, 3.4), layout="constrained")
     ax, bx = fig.subplots(1, 2, sharex=True)
-    days = detail.chemistry_time_min / 1440.0
+    stops = np.asarray(detail.chemistry_stop_min, dtype=float)
+    end_min = float(detail.chemistry_time_min[-1])
+    if stops.size and np.all(np.isfinite(stops)):
+        end_min = min(end_min, 1.15 * float(stops.max()))
+    unit, per = ("hours", 60.0) if end_min < 3 * 1440.0 else ("days", 1440.0)
+    x = detail.chemistry_time_min / per
     cmap = plt.get_cmap("viridis")
     n = len(detail.chemistry_group_label)
     for g, label in enumerate(detail.chemistry_group_label):
         colour = cmap(0.8 * g / max(n - 1, 1))
-        ax.plot(days, detail.oh_nM[g] * 1e-9, color=colour, lw=1.2, label=label)
-        bx.plot(days, detail.gsh_mM[g], color=colour, lw=1.2)
-        stop = float(detail.chemistry_stop_min[g])
-        if np.isfinite(stop):
-            alive = np.isfinite(detail.gsh_mM[g])
-            for axis, y in ((ax, detail.oh_nM[g] * 1e-9), (bx, detail.gsh_mM[g])):
-                axis.plot([days[alive][-1]], [y[alive][-1]], marker="x", color=colour, ms=8)
+        oh, gsh = detail.oh_nM[g] * 1e-9, detail.gsh_mM[g]
+        ax.plot(x, oh, color=colour, lw=1.2, label=label)
+        bx.plot(x, gsh, color=colour, lw=1.2)
+        if np.isfinite(stops[g]):
+            alive = np.isfinite(gsh)
+            ax.plot([x[alive][-1]], [oh[alive][-1]], marker="x", color=colour, ms=8)
+            bx.plot([x[alive][-1]], [gsh[alive][-1]], marker="x", color=colour, ms=8)
     for axis in (ax, bx):
         for start in detail.sessions["start_min"]:
-            axis.axvline(start / 1440.0, color="#bbbbbb", lw=0.8, zorder=0)
-        axis.set_xlabel("days from the first session start")
+            if start <= end_min:
+                axis.axvline(start / per, color="#bbbbbb", lw=0.8, zorder=0)
+        axis.set_xlim(0, end_min / per)
+        axis.set_xlabel(f"{unit} from the first session start")
         axis.grid(alpha=0.3)
     ax.set_yscale("log")
     ax.set_ylabel("[·OH] (quasi-steady) [mol/L]")
+    bx.ticklabel_format(axis="y", useOffset=False)
     bx.set_ylabel("GSH [mM]")
     fig.legend(loc="outside lower center", ncols=min(n, 3), fontsize=8, frameon=False)
     return fig

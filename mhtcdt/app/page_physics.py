@@ -210,6 +210,11 @@ def _heat_section(detail) -> None:
         format_func=lambda c: figures.shell_label(detail, c),
     )
     st.pyplot(figures.temperature_history(detail, int(session), list(shells)))
+    st.caption(
+        "Radial solver: tumour shells (centre outwards), T90 of the tumour, and the hottest healthy tissue, which "
+        "is the tumour margin while the field is on (no heat source outside the tumour); grey: the applied "
+        "field (titrated sessions adjust it to hold the margin at the target)."
+    )
     left, right = st.columns(2)
     with left:
         st.pyplot(figures.radial_profile(detail, int(session)))

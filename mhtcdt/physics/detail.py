@@ -72,7 +72,8 @@ class PatientDetail:
     Shapes: T = sessions x records (one record per 10 s solver step, each session heating then cooling
     15 min), C = tumour shells (12), G = chemistry groups, K = chemistry samples, N = 3-D grid cells.
     A chemistry group whose cells are all killed by ferroptosis (hazard integral at its cap) stops its
-    chemistry there, as in the cohort path: ``chemistry_stop_min`` records when (inf = never); its
+    chemistry there, as in the cohort path: ``chemistry_stop_min`` records when (the end of the output
+    interval in which it happened; inf = never); its
     concentrations are NaN afterwards (no living cells) and its cumulative .OH stays constant.
     """
 
@@ -242,7 +243,7 @@ def _heat_detail(heat: dict, protocol: pr.Protocol, radius_mm: float) -> dict:
     )
 
 
-def _no_heat_detail(radius_mm: float, coverage: float) -> dict:
+def _no_heat_detail() -> dict:
     e1, e2 = np.zeros(0), np.zeros((0, 0))
     return dict(
         domain_radius_mm=math.nan,
@@ -317,7 +318,8 @@ def _chemistry_detail(chem: dict) -> dict:
     if groups == 1:
         labels = ("tumour" if chem["group_of_cell"].shape[1] == 0 else "deposit",)
     else:
-        labels = tuple(f"deposit volume third {g + 1} (centre outwards)" for g in range(groups))
+        names = ("inner", "middle", "outer") if groups == 3 else tuple(f"#{g + 1}" for g in range(groups))
+        labels = tuple(f"deposit, {name} third" if groups == 3 else f"deposit group {name}" for name in names)
     dead = grid[None, :] > stop_s[:, None]  # no living cells left: concentrations undefined (NaN)
 
     def conc(index: int, scale: float) -> np.ndarray:
@@ -417,7 +419,7 @@ def simulate_patient_detail(
     radius_mm = float(row["tumor_radius_cm"]) * 10.0
     coverage = float(row["deposit_coverage_fraction"])
     heat = capture["heat"]
-    parts = _heat_detail(heat, protocol, radius_mm) if heat is not None else _no_heat_detail(radius_mm, coverage)
+    parts = _heat_detail(heat, protocol, radius_mm) if heat is not None else _no_heat_detail()
     parts.update(_chemistry_detail(capture["chem"]))
     if heat is not None and with_3d:
         parts.update(_map_3d(p, protocol, seed, heat, float(deposit_sigma), int(grid_cells_3d)))

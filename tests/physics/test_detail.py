@@ -134,20 +134,22 @@ def test_chemistry_time_courses_end_at_the_cohort_summaries(cdt):
             assert np.ptp(detail.oh_cumulative_uM_min[k][after]) == 0.0
 
 
-def test_3d_slice_centre_matches_the_radial_centre_for_a_uniform_deposit(patient):
+@pytest.mark.parametrize(("sigma", "tolerance_C"), [(0.0, 0.1), (0.05, 0.3)])
+def test_3d_slice_centre_matches_the_radial_centre_for_a_near_uniform_deposit(patient, sigma, tolerance_C):
     protocol = Protocol(
         **{**PRESETS["mht_alone"], "field_kA_per_m": 4.0, "target_temperature_C": None, "n_sessions": 1}
     )
-    detail = simulate_patient_detail(patient, protocol, SEED, deposit_sigma=0.0)
+    detail = simulate_patient_detail(patient, protocol, SEED, deposit_sigma=sigma)
     mid = detail.slice_axis_mm.size // 2
     assert detail.slice_axis_mm[mid] == pytest.approx(0.0, abs=1e-9)
     end = np.flatnonzero(np.isclose(detail.time_min, protocol.session_minutes))[0]
     radial_centre = detail.shell_temperature_C[end, 0]
     assert radial_centre > 38.0  # a heating case
-    assert detail.slice_temperature_C[mid, mid] == pytest.approx(radial_centre, abs=0.1)
-    assert np.allclose(detail.slice_concentration_factor[detail.slice_concentration_factor > 0], 1.0)
-    # the map is symmetric for a uniform spherical deposit
-    np.testing.assert_allclose(detail.slice_temperature_C, detail.slice_temperature_C.T, atol=1e-6)
+    assert detail.slice_temperature_C[mid, mid] == pytest.approx(radial_centre, abs=tolerance_C)
+    if sigma == 0.0:
+        assert np.allclose(detail.slice_concentration_factor[detail.slice_concentration_factor > 0], 1.0)
+        # the map is symmetric for a uniform spherical deposit
+        np.testing.assert_allclose(detail.slice_temperature_C, detail.slice_temperature_C.T, atol=1e-6)
 
 
 def test_3d_heterogeneity_is_keyed_by_patient_and_changes_the_map(cohort):

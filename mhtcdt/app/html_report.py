@@ -225,8 +225,8 @@ def build_html_report(result: Any, psa: Any | None = None, when: datetime | None
     add("<h2 id='costs'>Resources and costs</h2>")
     costs = pd.DataFrame(
         {
-            "item": list(eco.costs.model_fields),
-            "value": [getattr(eco.costs, k) for k in eco.costs.model_fields],
+            "item": list(type(eco.costs).model_fields),
+            "value": [getattr(eco.costs, k) for k in type(eco.costs).model_fields],
         }
     )
     costs["value"] = costs["value"].map(lambda v: f"{cur} {v:,.0f}")

@@ -9,6 +9,8 @@ problem is reported, each as one :class:`~mhtcdt.errors.InputError` with a dotte
 
 from __future__ import annotations
 
+import warnings
+
 from pydantic import ValidationError
 
 from mhtcdt.decision.scenario import ArmSpec, Scenario
@@ -50,7 +52,7 @@ def _relabel(exc: Exception, prefix: str) -> list[InputError]:
 
 def scenario_problems(scenario: Scenario) -> list[InputError]:
     """Every cross-layer problem of a scenario (empty list when it is runnable)."""
-    from mhtcdt.cohorts import apply_criteria, generate_cohort, known_indications
+    from mhtcdt.cohorts import EmptySelectionWarning, apply_criteria, generate_cohort, known_indications
 
     problems: list[InputError] = []
     indication = scenario.cohort.indication
@@ -61,7 +63,9 @@ def scenario_problems(scenario: Scenario) -> list[InputError]:
         probe = generate_cohort(indication, _PROBE_PATIENTS, seed=0)
         for i, criterion in enumerate(scenario.cohort.criteria):
             try:
-                apply_criteria(probe, [criterion])
+                with warnings.catch_warnings():  # the probe only checks syntax and columns
+                    warnings.simplefilter("ignore", EmptySelectionWarning)
+                    apply_criteria(probe, [criterion])
             except (InputError, InputErrors) as exc:
                 for e in _relabel(exc, "cohort"):
                     problems.append(InputError(f"cohort.criteria[{i}]", criterion, e.message))

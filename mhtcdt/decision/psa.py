@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -44,6 +45,7 @@ from mhtcdt.errors import InputError
 
 Z95 = 3.919927969080108  # width of a 95 % normal interval in standard deviations (2 x 1.959964)
 OUTCOME_GROUP = "outcome model (calibration draws)"
+_CALIBRATION_DRAW = "outcome.calibration_draw"  # sample_psa key of each draw's calibration-draw index
 
 
 class NoSurvivalUncertaintyWarning(UserWarning):
@@ -195,17 +197,71 @@ def _psm(scenario: Scenario, arms: list[str], grid: np.ndarray, pfs: np.ndarray,
     )
 
 
+_TRIAL_COLUMNS = ("patient_id", "arm", "tumor_volume_cm3", "log10_kill_total", "log10_kill_rt", "age_years",
+                  "kps", "eloquent_location", "mgmt_methylated", "indication", "treatment_months")
+
+
+def psa_draws(
+    start: int,
+    stop: int,
+    seed: int,
+    *,
+    scenario: Scenario,
+    trial: pd.DataFrame,
+    arms: list[str],
+    params: outcome.OutcomeParams,
+    trial_seed: int,
+) -> dict[str, object]:
+    """Costs, QALYs and life-years of PSA draws ``start .. stop - 1`` (a pure function of the draw indices).
+
+    Every draw's inputs come from :func:`mhtcdt.economics.psa.sample_psa`, keyed by parameter name and
+    draw index, including the index of its calibration draw (uniform over the accepted draws), so any
+    split of the draws into chunks, on any executor, gives the same arrays as one call.
+    """
+    eco = scenario.economics
+    n = stop - start
+    grid = time_grid_months(scenario)
+    dists = {spec.parameter: distribution_for(spec, eco.point_value(spec.parameter)) for spec in eco.uncertainty}
+    n_cal = len(params.draws)
+    if n_cal:
+        dists[_CALIBRATION_DRAW] = econ_psa.EmpiricalDraws(np.arange(n_cal), resample=True)
+    values = econ_psa.sample_psa(dists, n, seed=seed, start=start) if dists else {}
+    cal_index = values.pop(_CALIBRATION_DRAW).astype(np.int64) if n_cal else np.zeros(n, dtype=np.int64)
+    draws_by_arm = {
+        arm: outcome.patient_draws(trial.loc[trial["arm"] == arm, "patient_id"].to_numpy(), outcome_seed(trial_seed))
+        for arm in arms
+    }
+    unique = np.unique(cal_index)
+    pfs_u = np.empty((unique.size, len(arms), grid.size))
+    os_u = np.empty_like(pfs_u)
+    for i, k in enumerate(unique):
+        p = params.draw(int(k)) if n_cal else params
+        pfs_u[i], os_u[i] = _arm_curves(trial, arms, p, draws_by_arm, grid)
+    position = np.searchsorted(unique, cal_index)
+    res = _psm(scenario, arms, grid, pfs_u[position], os_u[position], values, n)
+    return {"cost": res.cost, "qalys": res.qalys, "life_years": res.life_years, "values": values,
+            "calibration_draw": cal_index}
+
+
+def _psa_chunk(start: int, stop: int, _seed, **kwargs) -> dict[str, object]:
+    return psa_draws(start, stop, **kwargs)
+
+
 def run_psa(
     result: PipelineResult,
     n_draws: int | None = None,
     seed: int | None = None,
     progress: ProgressCallback | None = None,
     params: outcome.OutcomeParams | None = None,
+    executor=None,
+    chunk_size: int = 250,
 ) -> PSAResult:
     """PSA, DSA and value of information for the scenario of a pipeline ``result``.
 
     ``params``: outcome-model parameters with their calibration draws (default: the versioned
-    calibrated file, as the pipeline uses).
+    calibrated file, as the pipeline uses). ``executor``: ``None`` evaluates every draw at once in this
+    process; an executor of :mod:`mhtcdt.decision.execution` (serial, local processes, Dask) evaluates
+    chunks of ``chunk_size`` draws; the results are identical either way.
     """
     sc = result.scenario
     eco = sc.economics
@@ -220,40 +276,35 @@ def run_psa(
     reference = sc.trial.reference_arm
     grid = time_grid_months(sc)
     notes: list[str] = []
-
-    # --- survival draws: one curve set per distinct calibration draw
     params = outcome.load_outcome_params() if params is None else params
-    trial_draws_seed = outcome_seed(result.seed)  # the trial's own per-patient draws
-    draws_by_arm = {
-        arm: outcome.patient_draws(trial.loc[trial["arm"] == arm, "patient_id"].to_numpy(), trial_draws_seed)
-        for arm in arms
-    }
-    psa_ss = stage_seed(seed, Stream.PSA)
-    rng = np.random.default_rng(psa_ss.spawn(1)[0])
     n_cal = len(params.draws)
     if n_cal == 0:
         warnings.warn("outcome parameters carry no calibration draws: survival is fixed in the PSA",
                       NoSurvivalUncertaintyWarning, stacklevel=2)
         notes.append("Survival curves fixed at the calibrated point estimate (no calibration draws).")
-        cal_index = np.zeros(n, dtype=np.int64)
-        unique = np.array([0])
-        param_sets = [params]
-    else:
-        cal_index = rng.integers(0, n_cal, n)
-        unique = np.unique(cal_index)
-        param_sets = [params.draw(int(k)) for k in unique]
-    pfs_u = np.empty((unique.size, len(arms), grid.size))
-    os_u = np.empty_like(pfs_u)
-    for i, p in enumerate(param_sets):
-        pfs_u[i], os_u[i] = _arm_curves(trial, arms, p, draws_by_arm, grid)
-        report(0.5 * (i + 1) / len(param_sets))
-    position = np.searchsorted(unique, cal_index)
-    pfs, os_ = pfs_u[position], os_u[position]
 
-    # --- cost and utility draws
-    dists = {spec.parameter: distribution_for(spec, eco.point_value(spec.parameter)) for spec in eco.uncertainty}
-    values = econ_psa.sample_psa(dists, n, seed=int(psa_ss.generate_state(1)[0])) if dists else {}
-    res = _psm(sc, arms, grid, pfs, os_, values, n)
+    kwargs = dict(
+        seed=int(stage_seed(seed, Stream.PSA).generate_state(1)[0]), scenario=sc,
+        trial=trial[[c for c in _TRIAL_COLUMNS if c in trial.columns]], arms=arms, params=params,
+        trial_seed=result.seed,
+    )
+    if executor is None:
+        parts = [psa_draws(0, n, **kwargs)]
+    else:
+        import functools
+
+        from mhtcdt.decision.execution import map_chunks
+
+        parts = map_chunks(functools.partial(_psa_chunk, **kwargs), n, chunk_size, 0, executor,
+                           progress=lambda f: report(0.6 * f))
+    report(0.6)
+    res = SimpleNamespace(**{k: np.concatenate([p[k] for p in parts]) for k in ("cost", "qalys", "life_years")})
+    values = {k: np.concatenate([p["values"][k] for p in parts]) for k in parts[0]["values"]}
+    cal_index = np.concatenate([p["calibration_draw"] for p in parts])
+    draws_by_arm = {
+        arm: outcome.patient_draws(trial.loc[trial["arm"] == arm, "patient_id"].to_numpy(), outcome_seed(result.seed))
+        for arm in arms
+    }
     report(0.7)
 
     wtp = eco.willingness_to_pay

@@ -4,6 +4,7 @@ deterministic evaluation, the tornado and value-based price obey closed forms.""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from mhtcdt.decision.pipeline import run_pipeline
@@ -121,3 +122,11 @@ def test_value_based_price_makes_expected_incremental_nmb_zero(base, psa):
 def test_psa_is_reproducible(base, psa):
     again = run_psa(base, n_draws=400)
     assert np.array_equal(again.cost, psa.cost) and np.array_equal(again.qalys, psa.qalys)
+
+
+def test_chunked_psa_equals_one_call(base, psa):
+    from mhtcdt.decision.execution import resolve_executor
+
+    chunked = run_psa(base, n_draws=400, executor=resolve_executor("serial"), chunk_size=70)
+    assert np.array_equal(chunked.cost, psa.cost) and np.array_equal(chunked.qalys, psa.qalys)
+    pd.testing.assert_frame_equal(chunked.parameters, psa.parameters)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from mhtcdt.errors import InputError
 
@@ -81,6 +82,8 @@ def tornado_figure(tornado: pd.DataFrame, *, outcome_label: str = "Outcome") -> 
     ax.axvline(base, color="black", linewidth=0.8)
     ax.set_yticks(y, tornado["parameter"].astype(str))
     ax.set_xlabel(outcome_label)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5))  # wide money values: few ticks, thousands separators
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax.set_title("One-way sensitivity analysis")
     ax.legend(loc="best", fontsize="small")
     return fig

@@ -36,11 +36,15 @@ MIN_EVPPI_DRAWS = 20
 
 
 def evpi_from_nmb(nmb: np.ndarray) -> np.ndarray:
-    """EVPI from net benefits (..., D, S): mean of the max minus max of the means; shape (...)."""
+    """EVPI from net benefits (..., D, S): mean of the max minus max of the means; shape (...).
+
+    Mathematically >= 0 (Jensen); floating-point round-off below zero (when one strategy wins every
+    draw) is clipped to 0 so a curve never shows a negative value of information.
+    """
     nb = as_finite(nmb, "nmb")
     if nb.ndim < 2:
         raise InputError("nmb", nb.shape, "needs (..., D, S)")
-    return nb.max(axis=-1).mean(axis=-1) - nb.mean(axis=-2).max(axis=-1)
+    return np.maximum(nb.max(axis=-1).mean(axis=-1) - nb.mean(axis=-2).max(axis=-1), 0.0)
 
 
 def evpi(cost, effect, wtp) -> np.ndarray | float:

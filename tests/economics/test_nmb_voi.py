@@ -145,3 +145,15 @@ def test_evppi_with_few_draws_uses_a_smaller_basis():
 
     with pytest.raises(InputError, match="at least 20"):
         evppi(cost[:10], np.zeros((10, 2)), x[:10], 0.0)
+
+
+def test_evpi_is_never_negative_from_round_off():
+    # one strategy wins every draw: EVPI is exactly zero; large, irregular values make the two means
+    # differ in their last bits, which must not show as a negative value of information
+    rng = np.random.default_rng(4)
+    cost = np.column_stack([rng.gamma(50, 500, 5000), rng.gamma(50, 500, 5000) + 30000.0])
+    effect = np.column_stack([rng.beta(5, 3, 5000), rng.beta(5, 3, 5000)])
+    from mhtcdt.economics.voi import evpi
+
+    curve = evpi(cost, effect, np.linspace(0, 1e4, 101))
+    assert np.all(curve == 0.0)

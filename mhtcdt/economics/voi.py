@@ -36,24 +36,34 @@ MIN_EVPPI_DRAWS = 20
 
 
 def evpi_from_nmb(nmb: np.ndarray) -> np.ndarray:
-    """EVPI from net benefits (..., D, S): mean of the max minus max of the means; shape (...).
+    """EVPI from net benefits (..., D, S); shape (...).
 
-    Mathematically >= 0 (Jensen); floating-point round-off below zero (when one strategy wins every
-    draw) is clipped to 0 so a curve never shows a negative value of information.
+    EVPI = E[max_s NB_s] - max_s E[NB_s], computed as the mean regret E[max_s NB_s - NB_s*] of the
+    strategy s* with the highest expected net benefit: the same quantity, but a mean of non-negative
+    terms, so it is never negative from round-off and exactly 0 when s* wins every draw.
     """
     nb = as_finite(nmb, "nmb")
     if nb.ndim < 2:
         raise InputError("nmb", nb.shape, "needs (..., D, S)")
-    return np.maximum(nb.max(axis=-1).mean(axis=-1) - nb.mean(axis=-2).max(axis=-1), 0.0)
+    best = nb.mean(axis=-2).argmax(axis=-1)
+    index = np.broadcast_to(np.asarray(best)[..., None, None], nb.shape[:-1] + (1,))
+    chosen = np.take_along_axis(nb, index, axis=-1)[..., 0]
+    return (nb.max(axis=-1) - chosen).mean(axis=-1)
 
 
 def evpi(cost, effect, wtp) -> np.ndarray | float:
-    """Per-patient EVPI at each wtp.  cost, effect: (D, S); wtp scalar -> float, (W,) -> (W,)."""
+    """Per-patient EVPI at each wtp.  cost, effect: (D, S); wtp scalar -> float, (W,) -> (W,).
+
+    Mean regret of the strategy with the highest expected net benefit (see :func:`evpi_from_nmb`):
+    never negative, exactly 0 when that strategy wins every draw.
+    """
     c, e = _ce_arrays(cost, effect)
     w = _wtp_array(wtp)
     w1 = np.atleast_1d(w)
     best, _ = max_nmb_over_strategies(c, e, w1)
-    out = best.mean(axis=1) - (w1[:, None] * e.mean(axis=0)[None] - c.mean(axis=0)[None]).max(axis=1)
+    star = (w1[:, None] * e.mean(axis=0)[None] - c.mean(axis=0)[None]).argmax(axis=1)
+    chosen = w1[:, None] * e[:, star].T - c[:, star].T  # same arithmetic as max_nmb_over_strategies
+    out = (best - chosen).mean(axis=1)
     return float(out[0]) if w.ndim == 0 else out
 
 

@@ -227,10 +227,7 @@ def psa_draws(
         dists[_CALIBRATION_DRAW] = econ_psa.EmpiricalDraws(np.arange(n_cal), resample=True)
     values = econ_psa.sample_psa(dists, n, seed=seed, start=start) if dists else {}
     cal_index = values.pop(_CALIBRATION_DRAW).astype(np.int64) if n_cal else np.zeros(n, dtype=np.int64)
-    draws_by_arm = {
-        arm: outcome.patient_draws(trial.loc[trial["arm"] == arm, "patient_id"].to_numpy(), outcome_seed(trial_seed))
-        for arm in arms
-    }
+    draws_by_arm = _trial_draws(trial, arms, trial_seed)
     unique = np.unique(cal_index)
     pfs_u = np.empty((unique.size, len(arms), grid.size))
     os_u = np.empty_like(pfs_u)
@@ -241,6 +238,14 @@ def psa_draws(
     res = _psm(scenario, arms, grid, pfs_u[position], os_u[position], values, n)
     return {"cost": res.cost, "qalys": res.qalys, "life_years": res.life_years, "values": values,
             "calibration_draw": cal_index}
+
+
+def _trial_draws(trial: pd.DataFrame, arms: list[str], trial_seed: int) -> dict[str, outcome.PatientDraws]:
+    """The trial's own per-patient outcome random numbers, per arm (common random numbers)."""
+    return {
+        arm: outcome.patient_draws(trial.loc[trial["arm"] == arm, "patient_id"].to_numpy(), outcome_seed(trial_seed))
+        for arm in arms
+    }
 
 
 def _psa_chunk(start: int, stop: int, _seed, **kwargs) -> dict[str, object]:
@@ -301,10 +306,7 @@ def run_psa(
     res = SimpleNamespace(**{k: np.concatenate([p[k] for p in parts]) for k in ("cost", "qalys", "life_years")})
     values = {k: np.concatenate([p["values"][k] for p in parts]) for k in parts[0]["values"]}
     cal_index = np.concatenate([p["calibration_draw"] for p in parts])
-    draws_by_arm = {
-        arm: outcome.patient_draws(trial.loc[trial["arm"] == arm, "patient_id"].to_numpy(), outcome_seed(result.seed))
-        for arm in arms
-    }
+    draws_by_arm = _trial_draws(trial, arms, result.seed)
     report(0.7)
 
     wtp = eco.willingness_to_pay

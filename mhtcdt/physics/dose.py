@@ -60,25 +60,8 @@ def exceeded_temperature(temps: np.ndarray, weights: np.ndarray, fraction: float
 
     ``temps`` and ``weights`` are 1-D of equal length; weights are volumes (any positive scale).
     """
-    n = temps.shape[0]
     order = np.argsort(-temps)
-    total = 0.0
-    for i in range(n):
-        total += weights[i]
-    cum = 0.0
-    prev_mid = 0.0
-    prev_t = temps[order[0]]
-    for k in range(n):
-        j = order[k]
-        mid = (cum + 0.5 * weights[j]) / total
-        if fraction <= mid:
-            if k == 0:
-                return temps[j]
-            return prev_t + (temps[j] - prev_t) * (fraction - prev_mid) / (mid - prev_mid)
-        prev_mid = mid
-        prev_t = temps[j]
-        cum += weights[j]
-    return temps[order[n - 1]]
+    return _exceeded_from_order(temps, weights, fraction, order)
 
 
 @njit(cache=True)
@@ -97,6 +80,14 @@ def exceeded_temperature_inplace(temps: np.ndarray, weights: np.ndarray, fractio
             order[j + 1] = order[j]
             j -= 1
         order[j + 1] = key
+    return _exceeded_from_order(temps, weights, fraction, order)
+
+
+@njit(cache=True)
+def _exceeded_from_order(temps: np.ndarray, weights: np.ndarray, fraction: float, order: np.ndarray) -> float:
+    """Volume-weighted exceeded temperature given ``order`` (indices by descending temperature):
+    linear interpolation between the volume midpoints of neighbouring cells."""
+    n = temps.shape[0]
     total = 0.0
     for i in range(n):
         total += weights[i]

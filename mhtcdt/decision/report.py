@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,6 +32,7 @@ import pandas as pd
 
 from mhtcdt import __version__
 from mhtcdt.decision.pipeline import PipelineResult
+from mhtcdt.decision.survival import format_median
 
 
 def scenario_hash(scenario_text: str) -> str:
@@ -50,14 +50,8 @@ def default_out_dir(scenario_text: str, seed: int) -> Path:
     return Path("mhtcdt-results") / run_id(scenario_text, seed)
 
 
-def _fmt_time(value: float, reached: bool = True) -> str:
-    if not reached or value is None or (isinstance(value, float) and math.isnan(value)):
-        return "not reached"
-    return f"{value:.1f}"
-
-
 def _fmt_ci(lo: float, hi: float) -> str:
-    return f"({_fmt_time(lo)} to {_fmt_time(hi)})"
+    return f"({format_median(lo)} to {format_median(hi)})"
 
 
 def format_money(value: float, currency: str) -> str:
@@ -88,7 +82,7 @@ def format_summary(result: PipelineResult, psa=None) -> str:
             reached = bool(getattr(row, "median_reached", True))
             add(
                 f"  {endpoint:<3s} {row.arm:<28s} n={row.n:<4d} events={row.events:<4d} median "
-                f"{_fmt_time(row.median_months, reached):>11s} {_fmt_ci(row.median_ci_lower, row.median_ci_upper)}"
+                f"{format_median(row.median_months, reached):>11s} {_fmt_ci(row.median_ci_lower, row.median_ci_upper)}"
             )
     add("\nComparisons (vs reference arm " + sc.trial.reference_arm + ")")
     for row in result.comparison.itertuples(index=False):

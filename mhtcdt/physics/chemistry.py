@@ -42,19 +42,15 @@ Public API
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 from scipy.integrate import solve_ivp
 
+from mhtcdt.datafiles import load_toml
 from mhtcdt.errors import InputError, ModelError
 from mhtcdt.physics import ferroptosis as fp
 
-DATA_FILE = Path(__file__).parent / "data" / "chemistry.toml"
-AGENTS_FILE = Path(__file__).parent / "data" / "agents.toml"
 GAS_CONSTANT = 8.314462618
 KELVIN = 273.15
 BODY_TEMPERATURE_C = 37.0
@@ -136,25 +132,20 @@ def arrhenius(k_ref: float, ea_J_per_mol: float, t_ref_K: float, temperature_C: 
     return k_ref * math.exp(-ea_J_per_mol / GAS_CONSTANT * (1.0 / t - 1.0 / t_ref_K))
 
 
-@lru_cache(maxsize=1)
-def _load_tables() -> tuple[dict, dict]:
-    with DATA_FILE.open("rb") as fh:
-        chem = tomllib.load(fh)
-    with AGENTS_FILE.open("rb") as fh:
-        agents = tomllib.load(fh)
-    return chem, agents
+def _chemistry_data() -> dict:
+    """The shared parsed ``data/chemistry.toml`` (read-only; :func:`chemistry_parameters` gives a copy)."""
+    return load_toml("mhtcdt.physics", "data/chemistry.toml")
 
 
 def chemistry_parameters() -> dict:
     """The parsed ``data/chemistry.toml`` (copy; callers may modify it for sensitivity runs)."""
-    chem, _ = _load_tables()
+    chem = _chemistry_data()
     return {k: (dict(v) if isinstance(v, dict) else v) for k, v in chem.items()}
 
 
 def agent_table() -> dict:
-    """The parsed ``data/agents.toml``: ``{"agents": {...}, "co_agents": {...}}``."""
-    _, agents = _load_tables()
-    return agents
+    """The parsed ``data/agents.toml``: ``{"agents": {...}, "co_agents": {...}}`` (cached and shared: read-only)."""
+    return load_toml("mhtcdt.physics", "data/agents.toml")
 
 
 def agent_names() -> list[str]:
@@ -217,7 +208,7 @@ def validate_conditions(c: ChemistryConditions) -> None:
 
 def known_override_keys() -> set[str]:
     """Parameter names accepted in ``ChemistryConditions.overrides`` (and simulate_protocol assumptions)."""
-    chem, _ = _load_tables()
+    chem = _chemistry_data()
     keys = {f"k.{r}" for r in REACTION_KEYS} | {f"Ea.{r}" for r in REACTION_KEYS}
     keys |= {f"constants.{k}" for k, v in chem["constants"].items() if isinstance(v, int | float)}
     keys |= {f"ferroptosis.{k}" for k, v in chem["ferroptosis"].items() if isinstance(v, int | float)}
@@ -244,9 +235,9 @@ def pack_parameters(c: ChemistryConditions) -> tuple[np.ndarray, np.ndarray, np.
     Rate-constant overrides use keys ``"k.<reaction>"`` and ``"Ea.<reaction>"`` (kJ/mol); other keys are
     ``"<section>.<name>"`` of chemistry.toml.
     """
-    chem, agents = _load_tables()
+    chem, agents = _chemistry_data(), agent_table()
     ov = c.overrides
-    t_ref = chem["reference_temperature_C"] + KELVIN
+    t_ref = chem["conventions"]["reference_temperature_C"] + KELVIN
     body = BODY_TEMPERATURE_C + KELVIN
     k_ref = np.zeros(N_RATES)
     ea = np.zeros(N_RATES)

@@ -55,6 +55,7 @@ from mhtcdt.physics import chemistry as ch
 from mhtcdt.physics import chemistry_fast as cf
 from mhtcdt.physics import protocol as pr
 from mhtcdt.physics.dose import cem43_minutes, exceeded_temperature
+from mhtcdt.seeding import child_rng
 
 KILL_COLUMNS = ("log10_kill_rt", "log10_kill_heat", "log10_kill_cdt", "log10_kill_interaction", "log10_kill_total")
 DEFAULT_DEPOSIT_SIGMA = 0.5  # illustrative log-SD of the voxel iron concentration (display assumption)
@@ -355,7 +356,7 @@ def _map_3d(p: pd.DataFrame, protocol: pr.Protocol, seed, heat: dict, sigma: flo
     tumour = sphere_fraction_map(grid_cells, half, (r_m, r_m, r_m))
     r_dep = r_m * coverage ** (1.0 / 3.0)
     deposit = sphere_fraction_map(grid_cells, half, (r_dep, r_dep, r_dep))
-    rng = pr._patient_rng(seed, _STREAM_DEPOSIT_3D, int(row["patient_id"]))
+    rng = child_rng(seed, _STREAM_DEPOSIT_3D, int(row["patient_id"]))
     factor = np.exp(sigma * rng.standard_normal(deposit.shape))
     factor /= float((deposit * factor).sum() / deposit.sum())  # mean 1 over the deposit: same total power
     calib = particles.load_agent(protocol.agent).calibration

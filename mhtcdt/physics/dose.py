@@ -19,14 +19,12 @@ bioheat kernels; the numpy functions are for callers and tests.
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 from numba import njit
 
+from mhtcdt.datafiles import load_toml
 from mhtcdt.errors import InputError
 
 CEM43_R_ABOVE = 0.5
@@ -35,8 +33,6 @@ GAS_CONSTANT_J_PER_MOL_K = 8.314462618
 KELVIN_OFFSET = 273.15
 _LN_R_ABOVE = math.log(CEM43_R_ABOVE)
 _LN_R_BELOW = math.log(CEM43_R_BELOW)
-
-MAGNETICS_FILE = Path(__file__).parent / "data" / "magnetics.toml"
 
 
 @njit(cache=True)
@@ -162,15 +158,9 @@ class ArrheniusSet:
     verified: bool
 
 
-@lru_cache(maxsize=1)
-def _arrhenius_table() -> dict:
-    with MAGNETICS_FILE.open("rb") as fh:
-        return tomllib.load(fh)["arrhenius_sets"]
-
-
 def arrhenius_set(name: str = "he_bischof_2003_at1") -> ArrheniusSet:
     """An Arrhenius parameter set by key (``he_bischof_2003_at1``, ``henriques_1947_skin``, ``liver``)."""
-    table = _arrhenius_table()
+    table = load_toml("mhtcdt.physics", "data/magnetics.toml")["arrhenius_sets"]
     if name not in table:
         raise InputError("arrhenius_set", name, f"unknown set; known: {sorted(table)}")
     d = table[name]

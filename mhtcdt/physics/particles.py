@@ -28,24 +28,18 @@ injected iron spread uniformly over the deposit, which occupies ``coverage_fract
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
+from mhtcdt.datafiles import load_toml
 from mhtcdt.errors import InputError
 
-MAGNETICS_FILE = Path(__file__).parent / "data" / "magnetics.toml"
 
-
-@lru_cache(maxsize=1)
 def load_magnetics() -> dict:
-    """The parsed ``magnetics.toml`` (cached)."""
-    with MAGNETICS_FILE.open("rb") as fh:
-        return tomllib.load(fh)
+    """The parsed ``data/magnetics.toml`` (cached and shared: read-only)."""
+    return load_toml("mhtcdt.physics", "data/magnetics.toml")
 
 
 def known_agents() -> list[str]:

@@ -27,7 +27,7 @@ BISECTION_STEPS = 9
 
 
 def planning_targets() -> dict:
-    d = rt._table()["planning"]
+    d = rt.radiobiology_table()["planning"]
     lo, hi = d["dose_bounds_mg_Fe_per_cm3"]
     return {
         "target_cem43_t90_min_total": float(d["target_cem43_t90_min_total"]),

@@ -59,6 +59,7 @@ from mhtcdt.physics import chemistry as ch
 from mhtcdt.physics import chemistry_fast as cf
 from mhtcdt.physics import kill as kl
 from mhtcdt.physics import radiotherapy as rt
+from mhtcdt.seeding import child_rng
 
 CHEMISTRY_GROUPS = 3
 COOLDOWN_S = 900.0
@@ -302,11 +303,6 @@ def _check_patients(patients: pd.DataFrame) -> None:
             raise InputError(f"patients.{col}[{i}]", float(v[i]), msg)
 
 
-def _patient_rng(seed: int | np.random.SeedSequence, stream: int, patient_id: int) -> np.random.Generator:
-    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(int(seed))
-    return np.random.default_rng(np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, stream, int(patient_id))))
-
-
 def _typical_dose_mg_per_cm3(agent: str) -> float:
     a = ch.agent_table()["agents"][agent]
     return float(np.mean(a["typical_dose_mL_per_cm3"]) * a["iron_concentration_mg_per_mL"])
@@ -405,7 +401,7 @@ def _heat_sessions(
     calib = particles.load_agent(protocol.agent).calibration
     pid = p["patient_id"].to_numpy(np.int64)
     log_gsd = math.log(calib.gsd)
-    factor = np.array([math.exp(log_gsd * _patient_rng(seed, _STREAM_SLP, i).standard_normal()) for i in pid])
+    factor = np.array([math.exp(log_gsd * child_rng(seed, _STREAM_SLP, int(i)).standard_normal()) for i in pid])
     slp_ref = particles.calibrated_slp(calib, calib.field_ref_kA_per_m, protocol.field_freq_kHz) * factor
     coverage = p["deposit_coverage_fraction"].to_numpy(np.float64)
     q_ref = particles.volumetric_heating_W_per_m3(slp_ref, dose, coverage)
@@ -779,7 +775,7 @@ def _patient_alpha(p: pd.DataFrame, rb: rt.Radiobiology, seed, assumptions: Assu
     if not assumptions.rt_alpha_heterogeneity or rb.alpha_range_per_Gy[1] <= rb.alpha_range_per_Gy[0]:
         return np.full(len(p), rb.alpha_per_Gy)
     sd = (rb.alpha_range_per_Gy[1] - rb.alpha_range_per_Gy[0]) / (2 * 1.959963984540054)
-    z = np.array([_patient_rng(seed, _STREAM_RADIOSENSITIVITY, i).standard_normal() for i in p["patient_id"]])
+    z = np.array([child_rng(seed, _STREAM_RADIOSENSITIVITY, int(i)).standard_normal() for i in p["patient_id"]])
     return np.clip(rb.alpha_per_Gy + sd * z, 0.2 * rb.alpha_per_Gy, 3.0 * rb.alpha_per_Gy)
 
 
@@ -829,7 +825,7 @@ def _infiltrative_fraction(p: pd.DataFrame, rb: rt.Radiobiology, seed, median: f
     if median <= 0.0:
         return np.zeros(len(p))
     sigma = math.log(hi / lo) / (2 * 1.959963984540054)
-    z = np.array([_patient_rng(seed, _STREAM_INFILTRATION, i).standard_normal() for i in p["patient_id"]])
+    z = np.array([child_rng(seed, _STREAM_INFILTRATION, int(i)).standard_normal() for i in p["patient_id"]])
     return np.clip(median * np.exp(sigma * z), 1e-4, 0.9)
 
 

@@ -22,23 +22,19 @@ time of day.
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 
+from mhtcdt.datafiles import load_toml
 from mhtcdt.errors import InputError
 
-DATA_FILE = Path(__file__).parent / "data" / "radiobiology.toml"
 HOURS_PER_DAY = 24.0
 
 
-@lru_cache(maxsize=1)
-def _table() -> dict:
-    with DATA_FILE.open("rb") as fh:
-        return tomllib.load(fh)
+def radiobiology_table() -> dict:
+    """The parsed ``data/radiobiology.toml`` (cached and shared: read-only)."""
+    return load_toml("mhtcdt.physics", "data/radiobiology.toml")
 
 
 @dataclass(frozen=True)
@@ -68,12 +64,12 @@ class Thermoradiosensitisation:
 
 
 def known_indications() -> list[str]:
-    return sorted(_table()["indications"])
+    return sorted(radiobiology_table()["indications"])
 
 
 def radiobiology(indication: str) -> Radiobiology:
     """LQ parameters of ``indication`` (keys of radiobiology.toml [indications])."""
-    table = _table()["indications"]
+    table = radiobiology_table()["indications"]
     if indication not in table:
         raise InputError("indication", indication, f"no radiobiology for this indication; known: {known_indications()}")
     d = table[indication]
@@ -92,7 +88,7 @@ def radiobiology(indication: str) -> Radiobiology:
 
 
 def thermoradiosensitisation() -> Thermoradiosensitisation:
-    d = _table()["thermoradiosensitisation"]
+    d = radiobiology_table()["thermoradiosensitisation"]
     return Thermoradiosensitisation(
         float(d["alpha41_over_alpha37"]), float(d["beta41_over_beta37"]), float(d["mu_per_hour"])
     )
@@ -100,7 +96,7 @@ def thermoradiosensitisation() -> Thermoradiosensitisation:
 
 def schedule(name: str) -> tuple[float, int, float]:
     """A named schedule: (total_dose_Gy, n_fractions, fractions_per_week)."""
-    table = _table()["schedules"]
+    table = radiobiology_table()["schedules"]
     if name not in table or name in ("source", "verified"):
         known = sorted(k for k in table if k not in ("source", "verified"))
         raise InputError("schedule", name, f"unknown schedule; known: {known}")

@@ -20,26 +20,20 @@ its value at 37 C (so 1 at 37 C). Models: ``constant`` (0), ``lang1999_tumour`` 
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 from numba import njit
 
+from mhtcdt.datafiles import load_toml
 from mhtcdt.errors import InputError
-
-DATA_FILE = Path(__file__).parent / "data" / "tissues.toml"
 
 PERFUSION_MODELS: dict[str, int] = {"constant": 0, "lang1999_tumour": 1, "lang1999_muscle": 2}
 
 
-@lru_cache(maxsize=1)
 def load_tissue_data() -> dict:
-    """The parsed ``tissues.toml`` (cached)."""
-    with DATA_FILE.open("rb") as fh:
-        return tomllib.load(fh)
+    """The parsed ``data/tissues.toml`` (cached and shared: read-only)."""
+    return load_toml("mhtcdt.physics", "data/tissues.toml")
 
 
 def perfusion_coefficients() -> np.ndarray:

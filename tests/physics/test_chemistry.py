@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-import tomllib
 
 import numpy as np
 import pytest
 
+from mhtcdt.datafiles import load_toml
 from mhtcdt.errors import InputError
 from mhtcdt.physics import chemistry as ch
 from mhtcdt.physics import chemistry_fast as cf
@@ -16,8 +16,7 @@ R_GAS = 8.314462618
 
 
 def _table() -> dict:
-    with ch.DATA_FILE.open("rb") as fh:
-        return tomllib.load(fh)
+    return load_toml("mhtcdt.physics", "data/chemistry.toml")
 
 
 def _state(**values: float) -> np.ndarray:

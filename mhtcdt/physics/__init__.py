@@ -9,9 +9,12 @@ via :func:`load_agents`. One patient's time courses and maps: :func:`simulate_pa
 (:mod:`mhtcdt.physics.detail`).
 """
 
+from mhtcdt.physics.assumptions import Assumptions
+from mhtcdt.physics.chain import simulate_protocol
 from mhtcdt.physics.chemistry import agent_names, agent_table, co_agent_names
 from mhtcdt.physics.detail import PatientDetail, simulate_patient_detail, thermotolerance_by_interval
-from mhtcdt.physics.protocol import PRESETS, Assumptions, Protocol, protocol_preset, simulate_protocol
+from mhtcdt.physics.presets import PRESETS, protocol_preset
+from mhtcdt.physics.protocol import Protocol
 
 
 def load_agents() -> dict:

@@ -1,4 +1,4 @@
-"""Treatment protocols and the cohort API: one call simulates an arm for every patient of a cohort.
+"""The model chain of the cohort API: one call simulates an arm (a :class:`Protocol`) for every patient.
 
 ``simulate_protocol(patients, protocol, seed)`` chains, per patient:
 
@@ -47,18 +47,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mhtcdt.errors import InputError, ModelError
 from mhtcdt.physics import chemistry as ch
 from mhtcdt.physics import chemistry_fast as cf
 from mhtcdt.physics import kill as kl
 from mhtcdt.physics import radiotherapy as rt
+from mhtcdt.physics.assumptions import DEFAULT_ASSUMPTIONS, Assumptions
+from mhtcdt.physics.protocol import Protocol
 from mhtcdt.seeding import child_rng
 
 CHEMISTRY_GROUPS = 3
@@ -104,184 +104,8 @@ OUTPUT_COLUMNS = (
 )
 
 
-class Protocol(BaseModel):
-    """One arm's treatment protocol (field names fixed by the contract; units in the names).
-
-    Raises :class:`InputError` naming the field and value for any bad entry (unknown agent, negative dose,
-    overlapping sessions, field above the H*f limit without permission, ...).
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: str = "protocol"
-    agent: str | None = None
-    np_dose_mg_Fe_per_cm3: float | None = None
-    field_freq_kHz: float | None = None
-    field_kA_per_m: float | None = None
-    target_temperature_C: float | None = None
-    healthy_max_C: float = 43.0
-    n_sessions: int = 0
-    session_minutes: float = 60.0
-    session_interval_hours: float = 84.0
-    rt_total_dose_Gy: float = 0.0
-    rt_n_fractions: int = 0
-    rt_fractions_per_week: float = 5.0
-    rt_heat_interval_hours: float = 1.0
-    cdt_agent: str | None = None
-    co_agents: list[str] = Field(default_factory=list)
-    safety_limit: Literal["atkinson_brezovich", "hergt_dutz"] = "hergt_dutz"
-    allow_above_safety_limit: bool = False
-
-    def __init__(self, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            err = exc.errors(include_url=False)[0]
-            loc = ".".join(str(p) for p in err["loc"]) or "protocol"
-            raise InputError(loc, err.get("input"), err["msg"]) from None
-        self._check()
-
-    # ------------------------------------------------------------------ validation
-    def _check(self) -> None:
-        from mhtcdt.physics.field import max_field_within_limit_kA_per_m
-
-        agents = ch.agent_table()
-        if self.agent is not None and self.agent not in agents["agents"]:
-            raise InputError("agent", self.agent, f"unknown agent; known: {ch.agent_names()}")
-        if self.cdt_agent is not None and self.cdt_agent not in agents["agents"]:
-            raise InputError("cdt_agent", self.cdt_agent, f"unknown agent; known: {ch.agent_names()}")
-        for i, co in enumerate(self.co_agents):
-            if co not in agents["co_agents"]:
-                raise InputError(f"co_agents[{i}]", co, f"unknown co-agent; known: {ch.co_agent_names()}")
-        if self.np_dose_mg_Fe_per_cm3 is not None:
-            d = self.np_dose_mg_Fe_per_cm3
-            if not (math.isfinite(d) and 0.0 < d <= 100.0):
-                raise InputError("np_dose_mg_Fe_per_cm3", d, "iron dose must lie in (0, 100] mg Fe per cm3 tumour")
-            if self.agent is None and self.cdt_agent is None:
-                raise InputError("np_dose_mg_Fe_per_cm3", d, "a particle dose needs an agent or cdt_agent")
-        if self.field_freq_kHz is not None and not (
-            math.isfinite(self.field_freq_kHz) and 0 < self.field_freq_kHz <= 2000
-        ):
-            raise InputError("field_freq_kHz", self.field_freq_kHz, "frequency must lie in (0, 2000] kHz")
-        if self.field_kA_per_m is not None and not (
-            math.isfinite(self.field_kA_per_m) and 0 < self.field_kA_per_m <= 100
-        ):
-            raise InputError("field_kA_per_m", self.field_kA_per_m, "amplitude must lie in (0, 100] kA/m")
-        if self.target_temperature_C is not None and not (37.0 < self.target_temperature_C < 60.0):
-            raise InputError("target_temperature_C", self.target_temperature_C, "must lie in (37, 60) C")
-        if not (37.0 < self.healthy_max_C <= 60.0):
-            raise InputError("healthy_max_C", self.healthy_max_C, "must lie in (37, 60] C")
-        if self.n_sessions < 0 or self.n_sessions > 100:
-            raise InputError("n_sessions", self.n_sessions, "must lie in [0, 100]")
-        if not (math.isfinite(self.session_minutes) and 0 < self.session_minutes <= 600):
-            raise InputError("session_minutes", self.session_minutes, "must lie in (0, 600] min")
-        if not (math.isfinite(self.session_interval_hours) and self.session_interval_hours > 0):
-            raise InputError("session_interval_hours", self.session_interval_hours, "must be > 0 h")
-        if self.n_sessions > 1 and self.session_minutes * 60.0 > self.session_interval_hours * 3600.0:
-            raise InputError(
-                "session_minutes",
-                self.session_minutes,
-                f"sessions overlap: {self.session_minutes} min sessions every {self.session_interval_hours} h",
-            )
-        if self.n_sessions > 0:
-            if self.agent is None:
-                raise InputError("agent", None, f"{self.n_sessions} heat sessions need a nanoparticle agent")
-            if self.field_freq_kHz is None:
-                raise InputError("field_freq_kHz", None, "heat sessions need a field frequency")
-            if self.field_kA_per_m is None and self.target_temperature_C is None:
-                raise InputError(
-                    "target_temperature_C",
-                    None,
-                    "heat sessions need field_kA_per_m (fixed) or target_temperature_C (titrated)",
-                )
-            if self.field_kA_per_m is not None and not self.allow_above_safety_limit:
-                h_max = max_field_within_limit_kA_per_m(self.field_freq_kHz, self.safety_limit)
-                if self.field_kA_per_m > h_max * (1 + 1e-12):
-                    raise InputError(
-                        "field_kA_per_m",
-                        self.field_kA_per_m,
-                        f"H*f above the {self.safety_limit} limit at {self.field_freq_kHz} kHz (max "
-                        f"{h_max:.3g} kA/m); set allow_above_safety_limit to run it anyway",
-                    )
-        if not (math.isfinite(self.rt_heat_interval_hours) and self.rt_heat_interval_hours >= 0):
-            raise InputError("rt_heat_interval_hours", self.rt_heat_interval_hours, "must be >= 0 h")
-        if self.rt_total_dose_Gy < 0:
-            raise InputError("rt_total_dose_Gy", self.rt_total_dose_Gy, "dose must be >= 0 Gy")
-        rt.check_schedule(self.rt_total_dose_Gy, self.rt_n_fractions, self.rt_fractions_per_week)
-
-    # ------------------------------------------------------------------ what the arm contains
-    @property
-    def has_heat(self) -> bool:
-        return self.agent is not None and self.n_sessions > 0
-
-    @property
-    def has_rt(self) -> bool:
-        return self.rt_n_fractions > 0
-
-    @property
-    def has_cdt(self) -> bool:
-        return self.cdt_agent is not None
-
-    @property
-    def titrated(self) -> bool:
-        return self.has_heat and self.field_kA_per_m is None
-
-    def session_start_hours(self) -> np.ndarray:
-        return np.arange(self.n_sessions, dtype=np.float64) * self.session_interval_hours
-
-
-# ---------------------------------------------------------------------- presets
-_NANOTHERM_HEAT = dict(
-    agent="nanotherm_mfl_as1",
-    np_dose_mg_Fe_per_cm3=28.0,
-    field_freq_kHz=100.0,
-    target_temperature_C=43.0,
-    healthy_max_C=43.0,
-    n_sessions=6,
-    session_minutes=60.0,
-    session_interval_hours=84.0,
-)
-_RT_MAIER_HAUFF = dict(rt_total_dose_Gy=30.0, rt_n_fractions=15, rt_fractions_per_week=5.0, rt_heat_interval_hours=1.0)
-_CDT = dict(cdt_agent="gox_hollow_iron_oxide")
-
-PRESETS: dict[str, dict] = {
-    "rt_alone": dict(name="RT alone", **_RT_MAIER_HAUFF),
-    "mht_alone": dict(name="NanoTherm MHT alone", **_NANOTHERM_HEAT),
-    "mht_rt_nanotherm": dict(name="NanoTherm MHT + RT", **_NANOTHERM_HEAT, **_RT_MAIER_HAUFF),
-    "cdt_alone": dict(name="CDT alone", np_dose_mg_Fe_per_cm3=10.0, **_CDT),
-    "mht_cdt": dict(
-        name="MHT + CDT",
-        **{**_NANOTHERM_HEAT, "agent": "gox_hollow_iron_oxide", "np_dose_mg_Fe_per_cm3": 10.0},
-        **_CDT,
-    ),
-    "mht_cdt_rt": dict(
-        name="MHT + CDT + RT",
-        **{**_NANOTHERM_HEAT, "agent": "gox_hollow_iron_oxide", "np_dose_mg_Fe_per_cm3": 10.0},
-        **_CDT,
-        **_RT_MAIER_HAUFF,
-    ),
-}
-PRESET_NOTES = {
-    "rt_alone": "Maier-Hauff 2011 RT: median 30 Gy in 2 Gy fractions, 5 per week (15 fractions).",
-    "mht_rt_nanotherm": "Maier-Hauff 2011: NanoTherm 0.25 mL/cm3 x 112 mg Fe/mL = 28 mg Fe/cm3, "
-    "MFH 300F 100 kHz, 6 x 60 min twice weekly, titrated to 43 C at the margin, same RT (schedule recalled).",
-    "cdt_alone": "Scenario only (no clinical CDT evidence): GOx-loaded hollow iron oxide, 10 mg Fe/cm3, no field.",
-    "mht_cdt": "Scenario only: the GOx hollow iron oxide agent both heats and catalyses Fenton chemistry.",
-    "mht_cdt_rt": "Scenario only: MHT + CDT with the Maier-Hauff RT schedule.",
-    "mht_alone": "NanoTherm heat sessions without RT.",
-}
-
-
-def protocol_preset(name: str, **changes: Any) -> Protocol:
-    """A preset protocol (``rt_alone``, ``mht_alone``, ``mht_rt_nanotherm``, ``cdt_alone``, ``mht_cdt``,
-    ``mht_cdt_rt``), optionally with fields changed."""
-    if name not in PRESETS:
-        raise InputError("preset", name, f"unknown protocol preset; known: {sorted(PRESETS)}")
-    return Protocol(**{**PRESETS[name], **changes})
-
-
 # ---------------------------------------------------------------------- inputs
-def _check_patients(patients: pd.DataFrame) -> None:
+def check_patients(patients: pd.DataFrame) -> None:
     if not isinstance(patients, pd.DataFrame):
         raise InputError("patients", type(patients).__name__, "must be a pandas DataFrame")
     missing = [c for c in REQUIRED_COLUMNS if c not in patients.columns]
@@ -309,37 +133,6 @@ def _typical_dose_mg_per_cm3(agent: str) -> float:
 
 
 # ---------------------------------------------------------------------- cohort simulation
-@dataclass(frozen=True)
-class Assumptions:
-    """Uncertain model inputs a scenario or sensitivity analysis may change (defaults = the data files).
-
-    chemistry_overrides: ``{name: value}`` for chemistry.toml parameters, names as in
-        ``chemistry.known_override_keys()`` (e.g. ``"k.fe3_ho2": 2e3`` for the disputed constant,
-        ``"cdt_kill.heat_ros_sensitisation": 0.5``).
-    thermotolerance: Physics I preset (``"literature"`` default, ``"seed_review"``) or ``"none"``.
-    infiltrative_clonogen_fraction: median share of clonogens beyond the heated volume (None = data file).
-    rt_alpha_heterogeneity: draw alpha per patient over the indication's range (True) or use its mean.
-    """
-
-    chemistry_overrides: dict = field(default_factory=dict)
-    thermotolerance: str = "literature"
-    infiltrative_clonogen_fraction: float | None = None
-    rt_alpha_heterogeneity: bool = True
-
-    def __post_init__(self) -> None:
-        ch.ChemistryConditions(overrides=dict(self.chemistry_overrides))  # validates names and values
-        if self.thermotolerance != "none":
-            from mhtcdt.physics.thermotolerance import thermotolerance_preset
-
-            thermotolerance_preset(self.thermotolerance)
-        f = self.infiltrative_clonogen_fraction
-        if f is not None and not (math.isfinite(f) and 0.0 <= f < 1.0):
-            raise InputError("assumptions.infiltrative_clonogen_fraction", f, "must lie in [0, 1)")
-
-
-DEFAULT_ASSUMPTIONS = Assumptions()
-
-
 def simulate_protocol(
     patients: pd.DataFrame,
     protocol: Protocol,
@@ -352,16 +145,12 @@ def simulate_protocol(
 
     ``assumptions`` (keyword, optional) changes uncertain model inputs for scenarios and sensitivity runs.
     """
-    if not isinstance(protocol, Protocol):
-        raise InputError("protocol", type(protocol).__name__, "must be a mhtcdt.physics.Protocol")
-    assumptions = DEFAULT_ASSUMPTIONS if assumptions is None else assumptions
-    if not isinstance(assumptions, Assumptions):
-        raise InputError("assumptions", type(assumptions).__name__, "must be a mhtcdt.physics.protocol.Assumptions")
-    _check_patients(patients)
+    assumptions = check_call(protocol, assumptions)
+    check_patients(patients)
     n = len(patients)
     parts = []
     for start in range(0, n, CHUNK_PATIENTS):
-        parts.append(_simulate_chunk(patients.iloc[start : start + CHUNK_PATIENTS], protocol, seed, assumptions))
+        parts.append(simulate_chunk(patients.iloc[start : start + CHUNK_PATIENTS], protocol, seed, assumptions))
         if progress is not None:
             progress(min(1.0, (start + CHUNK_PATIENTS) / max(n, 1)))
     if not parts:
@@ -369,13 +158,29 @@ def simulate_protocol(
             {c: pd.Series(dtype="bool" if c == "safety_ok" else "float64") for c in OUTPUT_COLUMNS}
         ).astype({"patient_id": "int64"})
     out = pd.concat(parts, ignore_index=True)
-    for col in OUTPUT_COLUMNS:
-        if col not in ("patient_id", "safety_ok") and not np.all(np.isfinite(out[col].to_numpy())):
-            raise ModelError(f"simulate_protocol produced non-finite values in column {col}")
+    check_finite(out, "simulate_protocol")
     return out
 
 
-def _heat_sessions(
+def check_call(protocol: Protocol, assumptions: Assumptions | None) -> Assumptions:
+    """The assumptions to use (the defaults for None); InputError unless ``protocol`` is a :class:`Protocol` and
+    ``assumptions`` an :class:`Assumptions`."""
+    if not isinstance(protocol, Protocol):
+        raise InputError("protocol", type(protocol).__name__, "must be a mhtcdt.physics.Protocol")
+    assumptions = DEFAULT_ASSUMPTIONS if assumptions is None else assumptions
+    if not isinstance(assumptions, Assumptions):
+        raise InputError("assumptions", type(assumptions).__name__, "must be a mhtcdt.physics.Assumptions")
+    return assumptions
+
+
+def check_finite(out: pd.DataFrame, caller: str) -> None:
+    """ModelError naming ``caller`` and the column if any numeric output column holds a non-finite value."""
+    for col in OUTPUT_COLUMNS:
+        if col not in ("patient_id", "safety_ok") and not np.all(np.isfinite(out[col].to_numpy())):
+            raise ModelError(f"{caller} produced non-finite values in column {col}")
+
+
+def heat_sessions(
     p: pd.DataFrame,
     protocol: Protocol,
     dose: np.ndarray,
@@ -637,7 +442,7 @@ def _particle_iron_mM(protocol: Protocol, dose_heat: np.ndarray, coverage: np.nd
     return dose / coverage / ch.FE_MOLAR_MASS_G_PER_MOL * 1e3 * a["internalised_fraction"]
 
 
-def _simulate_chunk(
+def simulate_chunk(
     p: pd.DataFrame,
     protocol: Protocol,
     seed,
@@ -663,7 +468,7 @@ def _simulate_chunk(
     else:
         dose = np.zeros(n)
     heat = (
-        _heat_sessions(p, protocol, dose, seed, assumptions, record_every_s, keep_radial=capture is not None)
+        heat_sessions(p, protocol, dose, seed, assumptions, record_every_s, keep_radial=capture is not None)
         if protocol.has_heat
         else None
     )

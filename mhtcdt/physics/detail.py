@@ -1,7 +1,7 @@
 """One patient's treatment in detail: the time courses behind a row of :func:`simulate_protocol` (app maps).
 
 ``simulate_patient_detail(patient, protocol, seed)`` runs the cohort path of
-:mod:`mhtcdt.physics.protocol` for this one patient (same code, same keyed random draws; the radial heat
+:mod:`mhtcdt.physics.chain` for this one patient (same code, same keyed random draws; the radial heat
 histories are sampled every solver step, ``HEAT_DT_S`` = 10 s, instead of every 120 s, which changes no
 result), and returns :class:`PatientDetail`:
 
@@ -51,10 +51,12 @@ import numpy as np
 import pandas as pd
 
 from mhtcdt.errors import InputError, ModelError
+from mhtcdt.physics import chain
 from mhtcdt.physics import chemistry as ch
 from mhtcdt.physics import chemistry_fast as cf
-from mhtcdt.physics import protocol as pr
+from mhtcdt.physics.assumptions import Assumptions
 from mhtcdt.physics.dose import cem43_minutes, exceeded_temperature
+from mhtcdt.physics.protocol import Protocol
 from mhtcdt.seeding import child_rng
 
 KILL_COLUMNS = ("log10_kill_rt", "log10_kill_heat", "log10_kill_cdt", "log10_kill_interaction", "log10_kill_total")
@@ -62,7 +64,7 @@ DEFAULT_DEPOSIT_SIGMA = 0.5  # illustrative log-SD of the voxel iron concentrati
 GRID_CELLS_3D = 31  # odd: a voxel centre lies on the tumour centre
 HALF_WIDTH_OVER_R = 3.0  # 3-D domain half-width / tumour radius (outer faces at the arterial temperature)
 CHEMISTRY_SAMPLE_S = 3600.0  # output spacing of the chemistry time courses between temperature nodes
-_STREAM_DEPOSIT_3D = 11  # keyed stream of the 3-D concentration field (protocol.py uses 1..3)
+_STREAM_DEPOSIT_3D = 11  # keyed stream of the 3-D concentration field (chain.py uses 1..3)
 
 
 @dataclass(frozen=True)
@@ -159,7 +161,7 @@ def _one_patient(patient) -> pd.DataFrame:
         raise InputError("patient", type(patient).__name__, "must be a pandas Series or a one-row DataFrame")
     if len(frame) != 1:
         raise InputError("patient", len(frame), "needs exactly one patient (one row)")
-    pr._check_patients(frame)
+    chain.check_patients(frame)
     for col in ("patient_id", "tumor_volume_cm3"):
         try:
             v = float(frame[col].iloc[0])
@@ -170,29 +172,16 @@ def _one_patient(patient) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-def _check_call(protocol, assumptions) -> pr.Assumptions:
-    if not isinstance(protocol, pr.Protocol):
-        raise InputError("protocol", type(protocol).__name__, "must be a mhtcdt.physics.Protocol")
-    assumptions = pr.DEFAULT_ASSUMPTIONS if assumptions is None else assumptions
-    if not isinstance(assumptions, pr.Assumptions):
-        raise InputError("assumptions", type(assumptions).__name__, "must be a mhtcdt.physics.protocol.Assumptions")
-    return assumptions
-
-
-def _run_one(
-    p: pd.DataFrame, protocol: pr.Protocol, seed, assumptions, record_every_s: float
-) -> tuple[pd.Series, dict]:
+def _run_one(p: pd.DataFrame, protocol: Protocol, seed, assumptions, record_every_s: float) -> tuple[pd.Series, dict]:
     """The cohort chunk for one patient with its intermediates (same finiteness check as simulate_protocol)."""
     capture: dict = {}
-    out = pr._simulate_chunk(p, protocol, seed, assumptions, record_every_s=record_every_s, capture=capture)
-    for col in pr.OUTPUT_COLUMNS:
-        if col not in ("patient_id", "safety_ok") and not np.all(np.isfinite(out[col].to_numpy())):
-            raise ModelError(f"simulate_patient_detail produced non-finite values in column {col}")
+    out = chain.simulate_chunk(p, protocol, seed, assumptions, record_every_s=record_every_s, capture=capture)
+    chain.check_finite(out, "simulate_patient_detail")
     return out.iloc[0], capture
 
 
 # ---------------------------------------------------------------------- heat
-def _heat_detail(heat: dict, protocol: pr.Protocol, radius_mm: float) -> dict:
+def _heat_detail(heat: dict, protocol: Protocol, radius_mm: float) -> dict:
     rad = heat["radial"]
     c = int(rad["cells_in_tumour"])
     temps = rad["tumor_temperature_C"][0]  # (S, R, C)
@@ -261,8 +250,17 @@ def _no_heat_detail() -> dict:
         cem43_t90_cumulative_min=e1,
         sample_dt_s=math.nan,
         sessions=pd.DataFrame(
-            columns=["session", "start_min", "t90_C", "t50_C", "t10_C", "margin_peak_C", "max_healthy_C",
-                     "field_mean_kA_per_m", "cem43_t90_min"]
+            columns=[
+                "session",
+                "start_min",
+                "t90_C",
+                "t50_C",
+                "t10_C",
+                "margin_peak_C",
+                "max_healthy_C",
+                "field_mean_kA_per_m",
+                "cem43_t90_min",
+            ]
         ),  # fmt: skip
         shell_peak_C=e2,
         cem43_per_shell_min=e1,
@@ -344,7 +342,7 @@ def _chemistry_detail(chem: dict) -> dict:
 
 
 # ---------------------------------------------------------------------- 3-D map
-def _map_3d(p: pd.DataFrame, protocol: pr.Protocol, seed, heat: dict, sigma: float, grid_cells: int) -> dict:
+def _map_3d(p: pd.DataFrame, protocol: Protocol, seed, heat: dict, sigma: float, grid_cells: int) -> dict:
     from mhtcdt.physics import particles
     from mhtcdt.physics.bioheat_3d import simulate_session_3d, sphere_fraction_map
     from mhtcdt.physics.tissue import load_tissue, tumour_tissue
@@ -375,9 +373,9 @@ def _map_3d(p: pd.DataFrame, protocol: pr.Protocol, seed, heat: dict, sigma: flo
         tumor=tumour_tissue(tissue, float(row["tumor_perfusion_mL_per_min_per_kg"])),
         healthy=load_tissue(tissue),
         session_s=protocol.session_minutes * 60.0,
-        cooldown_s=pr.COOLDOWN_S,
-        dt_s=pr.HEAT_DT_S,
-        record_every_s=pr.RECORD_EVERY_S,
+        cooldown_s=chain.COOLDOWN_S,
+        dt_s=chain.HEAT_DT_S,
+        record_every_s=chain.RECORD_EVERY_S,
     )
     mid = grid_cells // 2
     return dict(
@@ -394,10 +392,10 @@ def _map_3d(p: pd.DataFrame, protocol: pr.Protocol, seed, heat: dict, sigma: flo
 # ---------------------------------------------------------------------- public API
 def simulate_patient_detail(
     patient: pd.Series | pd.DataFrame,
-    protocol: pr.Protocol,
+    protocol: Protocol,
     seed: int | np.random.SeedSequence,
     *,
-    assumptions: pr.Assumptions | None = None,
+    assumptions: Assumptions | None = None,
     deposit_sigma: float = DEFAULT_DEPOSIT_SIGMA,
     grid_cells_3d: int = GRID_CELLS_3D,
     with_3d: bool = True,
@@ -409,13 +407,13 @@ def simulate_patient_detail(
     ``grid_cells_3d``: odd number of voxels per axis of the 3-D grid (>= 11). ``with_3d=False`` skips the
     3-D session (about a second).
     """
-    assumptions = _check_call(protocol, assumptions)
+    assumptions = chain.check_call(protocol, assumptions)
     p = _one_patient(patient)
     if not (math.isfinite(deposit_sigma) and 0.0 <= deposit_sigma <= 2.0):
         raise InputError("deposit_sigma", deposit_sigma, "log-SD must lie in [0, 2]")
     if not (isinstance(grid_cells_3d, int | np.integer) and grid_cells_3d >= 11 and grid_cells_3d % 2 == 1):
         raise InputError("grid_cells_3d", grid_cells_3d, "must be an odd integer >= 11")
-    outcome, capture = _run_one(p, protocol, seed, assumptions, pr.HEAT_DT_S)
+    outcome, capture = _run_one(p, protocol, seed, assumptions, chain.HEAT_DT_S)
     row = p.iloc[0]
     radius_mm = float(row["tumor_radius_cm"]) * 10.0
     coverage = float(row["deposit_coverage_fraction"])
@@ -438,11 +436,11 @@ def simulate_patient_detail(
 
 def thermotolerance_by_interval(
     patient: pd.Series | pd.DataFrame,
-    protocol: pr.Protocol,
+    protocol: Protocol,
     seed: int | np.random.SeedSequence,
     intervals_hours,
     *,
-    assumptions: pr.Assumptions | None = None,
+    assumptions: Assumptions | None = None,
 ) -> pd.DataFrame:
     """Heat kill and HSP level of one patient when the sessions are spaced by each of ``intervals_hours``
     (columns in the module docstring). The tumour-level columns are simulate_protocol's for the re-spaced
@@ -452,7 +450,7 @@ def thermotolerance_by_interval(
     from mhtcdt.physics import thermotolerance as tt
     from mhtcdt.physics.dose import tumour_log10_kill
 
-    assumptions = _check_call(protocol, assumptions)
+    assumptions = chain.check_call(protocol, assumptions)
     p = _one_patient(patient)
     if not protocol.has_heat:
         raise InputError("protocol", protocol.name, "has no heat sessions: session spacing has no effect")
@@ -463,8 +461,8 @@ def thermotolerance_by_interval(
     rows = []
     base: dict | None = None
     for interval in intervals:
-        spaced = pr.Protocol(**{**protocol.model_dump(), "session_interval_hours": float(interval)})
-        out, capture = _run_one(p, spaced, seed, assumptions, pr.RECORD_EVERY_S)
+        spaced = Protocol(**{**protocol.model_dump(), "session_interval_hours": float(interval)})
+        out, capture = _run_one(p, spaced, seed, assumptions, chain.RECORD_EVERY_S)
         rad = capture["heat"]["radial"]
         c = int(rad["cells_in_tumour"])
         omega, cem = rad["arrhenius_omega"][0][:, :c], rad["cem43_min"][0][:, :c]

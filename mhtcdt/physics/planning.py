@@ -45,7 +45,8 @@ def plan_dose(
     assumptions=None,
 ) -> pd.DataFrame:
     """Plan the iron dose of every patient for a heat protocol (see the module docstring)."""
-    from mhtcdt.physics.protocol import DEFAULT_ASSUMPTIONS, _heat_sessions
+    from mhtcdt.physics.assumptions import DEFAULT_ASSUMPTIONS
+    from mhtcdt.physics.chain import heat_sessions
 
     if not protocol.has_heat:
         raise InputError("protocol.n_sessions", protocol.n_sessions, "dose planning needs heat sessions and an agent")
@@ -63,7 +64,7 @@ def plan_dose(
     n = len(patients)
 
     def evaluate(dose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        h = _heat_sessions(patients, one, dose, seed, assumptions or DEFAULT_ASSUMPTIONS)
+        h = heat_sessions(patients, one, dose, seed, assumptions or DEFAULT_ASSUMPTIONS)
         return h["cem43_t90"], h["t90"]
 
     log_lo = np.full(n, math.log(lo))

@@ -8,8 +8,8 @@ import pytest
 from mhtcdt.cohorts import generate_cohort
 from mhtcdt.errors import InputError
 from mhtcdt.physics import protocol_preset, simulate_protocol
+from mhtcdt.physics.chain import heat_sessions
 from mhtcdt.physics.planning import plan_dose
-from mhtcdt.physics.protocol import _heat_sessions
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def test_planned_dose_reaches_target_and_is_minimal(cohort) -> None:
     assert (plan.loc[feasible, "cem43_t90_min_per_session"] >= per_session - 1e-9).all()
     # 10 % less iron no longer reaches the target (bisection tolerance is ~1 %), unless at the lower bound
     one = p.model_copy(update={"n_sessions": 1})
-    less = _heat_sessions(cohort, one, plan["dose_mg_Fe_per_cm3"].to_numpy() * 0.9, 1)["cem43_t90"]
+    less = heat_sessions(cohort, one, plan["dose_mg_Fe_per_cm3"].to_numpy() * 0.9, 1)["cem43_t90"]
     interior = feasible & (plan["dose_mg_Fe_per_cm3"].to_numpy() > 1.0 + 1e-9)
     assert (less[interior] < per_session).all()
 

@@ -10,8 +10,7 @@ import pytest
 
 from mhtcdt.cohorts import generate_cohort
 from mhtcdt.errors import InputError
-from mhtcdt.physics import PRESETS, Protocol, protocol_preset, simulate_protocol
-from mhtcdt.physics import protocol as protocol_module
+from mhtcdt.physics import PRESETS, Assumptions, Protocol, chain, protocol_preset, simulate_protocol
 from mhtcdt.physics import radiotherapy as rt
 
 CONTRACT = {
@@ -96,14 +95,14 @@ def test_rt_alone_gives_the_lq_kill_and_no_heat(cohort: pd.DataFrame) -> None:
     assert dict(out.dtypes.astype(str)) == CONTRACT
     assert list(out["patient_id"]) == list(cohort["patient_id"])
     rb = rt.radiobiology("recurrent_glioblastoma")
-    alpha = protocol_module._patient_alpha(cohort, rb, 0, protocol_module.Assumptions())
+    alpha = chain._patient_alpha(cohort, rb, 0, Assumptions())
     expected = 15 * (alpha * 2.0 + alpha / 8.0 * 4.0) / math.log(10)  # LQ, alpha/beta = 8 Gy, per patient
     np.testing.assert_allclose(out["log10_kill_rt"], expected, rtol=1e-9)
     fixed = simulate_protocol(
         cohort,
         protocol_preset("rt_alone"),
         seed=0,
-        assumptions=protocol_module.Assumptions(rt_alpha_heterogeneity=False),
+        assumptions=Assumptions(rt_alpha_heterogeneity=False),
     )
     np.testing.assert_allclose(fixed["log10_kill_rt"], 4.5 / math.log(10), rtol=1e-9)  # Pedicini alpha = 0.12
     np.testing.assert_allclose(out["log10_kill_total"], out["log10_kill_rt"] + out["log10_kill_cdt"], rtol=1e-12)
@@ -128,18 +127,18 @@ def test_nanotherm_arm_heats_within_limits_and_adds_kill(cohort: pd.DataFrame) -
     np.testing.assert_allclose(out["surviving_fraction"], 10.0 ** -out["log10_kill_total"], rtol=1e-10)
     # heat and CDT cannot reach the clonogens infiltrating beyond the enhancing volume: a ceiling
     rb = rt.radiobiology("recurrent_glioblastoma")
-    f_inf = protocol_module._infiltrative_fraction(cohort, rb, 0)
+    f_inf = chain._infiltrative_fraction(cohort, rb, 0)
     assert (out["log10_kill_total"] <= rt_only["log10_kill_total"] - np.log10(f_inf) + 1e-9).all()
 
 
 def test_infiltrative_fraction_is_lognormal_around_its_median() -> None:
     rb = rt.radiobiology("recurrent_glioblastoma")
     fake = pd.DataFrame({"patient_id": np.arange(4000, dtype=np.int64)})
-    f = protocol_module._infiltrative_fraction(fake, rb, 9)
+    f = chain._infiltrative_fraction(fake, rb, 9)
     assert np.median(f) == pytest.approx(0.05, rel=0.08)
     lo, hi = np.quantile(f, [0.025, 0.975])
     assert lo == pytest.approx(0.01, rel=0.2) and hi == pytest.approx(0.2, rel=0.2)
-    np.testing.assert_array_equal(f[:10], protocol_module._infiltrative_fraction(fake.iloc[:10], rb, 9))
+    np.testing.assert_array_equal(f[:10], chain._infiltrative_fraction(fake.iloc[:10], rb, 9))
 
 
 def test_deterministic_and_independent_of_chunking(cohort: pd.DataFrame, monkeypatch) -> None:
@@ -147,7 +146,7 @@ def test_deterministic_and_independent_of_chunking(cohort: pd.DataFrame, monkeyp
     whole = simulate_protocol(cohort, p, seed=5)
     again = simulate_protocol(cohort, p, seed=5)
     pd.testing.assert_frame_equal(whole, again)
-    monkeypatch.setattr(protocol_module, "CHUNK_PATIENTS", 3)
+    monkeypatch.setattr(chain, "CHUNK_PATIENTS", 3)
     chunked = simulate_protocol(cohort, p, seed=5)
     pd.testing.assert_frame_equal(whole, chunked)
     halves = pd.concat(
@@ -187,29 +186,27 @@ def test_empty_cohort_returns_contract_columns(cohort: pd.DataFrame) -> None:
 
 def test_assumptions_are_validated_and_change_results(cohort: pd.DataFrame) -> None:
     with pytest.raises(InputError) as exc:
-        protocol_module.Assumptions(chemistry_overrides={"k.fe2_h2o2_typo": 70.0})
+        Assumptions(chemistry_overrides={"k.fe2_h2o2_typo": 70.0})
     assert exc.value.field == "overrides.k.fe2_h2o2_typo"
     with pytest.raises(InputError):
-        protocol_module.Assumptions(thermotolerance="eternal")
+        Assumptions(thermotolerance="eternal")
     p = protocol_preset("mht_alone", n_sessions=3)
     base = simulate_protocol(cohort.iloc[:3], p, seed=0)
-    no_cap = simulate_protocol(
-        cohort.iloc[:3], p, seed=0, assumptions=protocol_module.Assumptions(infiltrative_clonogen_fraction=0.0)
-    )
+    no_cap = simulate_protocol(cohort.iloc[:3], p, seed=0, assumptions=Assumptions(infiltrative_clonogen_fraction=0.0))
     assert (no_cap["log10_kill_heat"] > base["log10_kill_heat"] + 1.0).all()
     no_tt = simulate_protocol(
         cohort.iloc[:3],
         p,
         seed=0,
-        assumptions=protocol_module.Assumptions(thermotolerance="none", infiltrative_clonogen_fraction=0.0),
+        assumptions=Assumptions(thermotolerance="none", infiltrative_clonogen_fraction=0.0),
     )
     assert (no_tt["log10_kill_heat"] >= no_cap["log10_kill_heat"] - 1e-9).all()
     cdt = protocol_preset("cdt_alone")
     slow_fenton = simulate_protocol(
-        cohort.iloc[:3], cdt, seed=0, assumptions=protocol_module.Assumptions(chemistry_overrides={"k.fe2_h2o2": 53.0})
+        cohort.iloc[:3], cdt, seed=0, assumptions=Assumptions(chemistry_overrides={"k.fe2_h2o2": 53.0})
     )
     fast_fenton = simulate_protocol(
-        cohort.iloc[:3], cdt, seed=0, assumptions=protocol_module.Assumptions(chemistry_overrides={"k.fe2_h2o2": 76.0})
+        cohort.iloc[:3], cdt, seed=0, assumptions=Assumptions(chemistry_overrides={"k.fe2_h2o2": 76.0})
     )
     assert (fast_fenton["oh_cumulative_uM_min"] > slow_fenton["oh_cumulative_uM_min"]).all()
 
@@ -226,7 +223,7 @@ def test_field_sessions_in_contraindicated_patients_are_flagged(cohort: pd.DataF
 def test_radiosensitivity_is_drawn_over_the_pedicini_range() -> None:
     rb = rt.radiobiology("recurrent_glioblastoma")
     fake = pd.DataFrame({"patient_id": np.arange(4000, dtype=np.int64)})
-    alpha = protocol_module._patient_alpha(fake, rb, 3, protocol_module.Assumptions())
+    alpha = chain._patient_alpha(fake, rb, 3, Assumptions())
     assert np.mean(alpha) == pytest.approx(0.12, abs=0.001)
     lo, hi = np.quantile(alpha, [0.025, 0.975])
     assert lo == pytest.approx(0.10, abs=0.003) and hi == pytest.approx(0.14, abs=0.003)

@@ -109,7 +109,7 @@ def patient_physics_task(
     progress("heat, chemistry and 3-D map of this patient", 0.0)
     detail = simulate_patient_detail(patient, protocol, seed)
     spacing = None
-    if protocol.has_heat and protocol.n_sessions > 1:
+    if protocol.has_mht and protocol.n_sessions > 1:
         progress("the same sessions spaced differently", 0.6)
         spacing = thermotolerance_by_interval(patient, protocol, seed, intervals_hours)
     progress("done", 1.0)

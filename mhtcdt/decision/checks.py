@@ -2,9 +2,9 @@
 
 :func:`mhtcdt.decision.scenario.parse_scenario` checks types and bounds; this module checks what
 needs the other layers: that the indication exists, that every criterion parses against the
-indication's columns, that stratification columns exist, that every arm is a valid physics protocol
-(known agents, field within the safety limit ...) and that the trial design is feasible. Every
-problem is reported, each as one :class:`~mhtcdt.errors.InputError` with a dotted field path.
+indication's columns, that stratification columns exist and that the trial design is feasible. (Each arm
+is a physics protocol, checked when the scenario is parsed: known agents, field within the safety
+limit ...) Every problem is reported, each as one :class:`~mhtcdt.errors.InputError` with a dotted field path.
 """
 
 from __future__ import annotations
@@ -19,11 +19,10 @@ from mhtcdt.errors import InputError, InputErrors
 _PROBE_PATIENTS = 64  # a small cohort is enough to know the columns and exercise every criterion
 
 
-def protocol_for_arm(arm: ArmSpec):
-    """The :class:`mhtcdt.physics.Protocol` of a scenario arm (same field names)."""
-    from mhtcdt.physics import Protocol
-
-    return Protocol(**arm.model_dump())
+def protocol_for_arm(arm: ArmSpec) -> ArmSpec:
+    """The :class:`mhtcdt.physics.Protocol` of a scenario arm: the arm itself (an ``ArmSpec`` is a
+    ``Protocol`` with a name, validated when the scenario was parsed)."""
+    return arm
 
 
 def trial_design(scenario: Scenario):
@@ -73,12 +72,6 @@ def scenario_problems(scenario: Scenario) -> list[InputError]:
             if column not in probe.columns:
                 problems.append(InputError(f"trial.stratify_by[{i}]", column,
                                            f"not a cohort column; columns: {', '.join(map(str, probe.columns))}"))
-
-    for i, arm in enumerate(scenario.arms):
-        try:
-            protocol_for_arm(arm)
-        except (InputError, InputErrors, ValidationError, ValueError) as exc:
-            problems.extend(_relabel(exc, f"arms[{i}]"))
 
     try:
         trial_design(scenario)

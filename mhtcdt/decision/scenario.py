@@ -27,6 +27,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mhtcdt.errors import MISSING, InputError, InputErrors
+from mhtcdt.physics import Protocol, ProtocolName
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegativeCost = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
@@ -47,69 +48,15 @@ class CohortSpec(_Strict):
     )
 
 
-class ArmSpec(_Strict):
-    """One trial arm: a treatment protocol (the fields of :class:`mhtcdt.physics.Protocol`)."""
+class ArmSpec(Protocol):
+    """One trial arm: a physics :class:`~mhtcdt.physics.Protocol` (its fields, bounds, descriptions and
+    consistency rules, declared there once) with a required name."""
 
-    name: str = Field(min_length=1, max_length=80)
-    agent: str | None = Field(None, description="Nanoparticle agent key (physics/data/agents.toml); none = no MHT.")
-    np_dose_mg_Fe_per_cm3: float | None = Field(
-        None, gt=0.0, le=100.0, description="Iron dose per cm3 of tumour [mg Fe/cm3]; omit to plan it per patient."
-    )
-    field_freq_kHz: float | None = Field(None, gt=0.0, le=2000.0, description="Field frequency [kHz].")
-    field_kA_per_m: float | None = Field(
-        None, gt=0.0, le=100.0, description="Fixed field amplitude [kA/m]; omit to titrate to target_temperature_C."
-    )
-    target_temperature_C: float | None = Field(
-        None, ge=37.0, le=90.0, description="Controller target at the tumour margin [degC]."
-    )
-    healthy_max_C: float = Field(43.0, ge=37.0, le=60.0, description="Healthy-tissue maximum [degC].")
-    n_sessions: int = Field(0, ge=0, le=50, description="Heat sessions [count].")
-    session_minutes: float = Field(60.0, gt=0.0, le=600.0, description="Session length [min].")
-    session_interval_hours: float = Field(84.0, gt=0.0, le=24.0 * 60, description="Start-to-start spacing [h].")
-    rt_total_dose_Gy: float = Field(0.0, ge=0.0, le=120.0, description="Total radiotherapy dose [Gy].")
-    rt_n_fractions: int = Field(0, ge=0, le=60, description="Radiotherapy fractions [count].")
-    rt_fractions_per_week: float = Field(5.0, gt=0.0, le=14.0, description="Fractions per week [1/week].")
-    rt_heat_interval_hours: float = Field(
-        1.0, ge=0.0, le=72.0, description="Time from end of a heat session to the same day's RT fraction [h]."
-    )
-    cdt_agent: str | None = Field(None, description="Chemodynamic agent key (physics/data/agents.toml).")
-    co_agents: list[str] = Field(default_factory=list, description="Co-agents, e.g. 'buthionine_sulfoximine'.")
-    safety_limit: Literal["atkinson_brezovich", "hergt_dutz"] = Field(
-        "hergt_dutz", description="H*f limit that the field protocol must respect."
-    )
-    allow_above_safety_limit: bool = Field(False, description="Explicitly allow a field above the chosen limit.")
+    name: ProtocolName
 
-    @model_validator(mode="after")
-    def _consistent(self) -> ArmSpec:
-        if (self.rt_total_dose_Gy > 0) != (self.rt_n_fractions > 0):
-            raise ValueError(
-                f"rt_total_dose_Gy ({self.rt_total_dose_Gy}) and rt_n_fractions ({self.rt_n_fractions}) "
-                "must both be zero or both positive"
-            )
-        if self.n_sessions > 0 and self.agent is None:
-            raise ValueError(f"n_sessions = {self.n_sessions} heat sessions need a nanoparticle 'agent'")
-        if self.n_sessions > 0 and self.field_freq_kHz is None:
-            raise ValueError("heat sessions need field_freq_kHz")
-        if self.n_sessions > 0 and self.field_kA_per_m is None and self.target_temperature_C is None:
-            raise ValueError("heat sessions need either field_kA_per_m (fixed) or target_temperature_C (titrated)")
-        if self.n_sessions > 1 and self.session_minutes / 60.0 >= self.session_interval_hours:
-            raise ValueError(
-                f"sessions overlap: session_minutes = {self.session_minutes} min is not shorter than "
-                f"session_interval_hours = {self.session_interval_hours} h"
-            )
-        return self
-
-    @property
-    def has_mht(self) -> bool:
-        return self.agent is not None and self.n_sessions > 0
-
-    @property
-    def has_rt(self) -> bool:
-        return self.rt_n_fractions > 0
-
-    @property
-    def has_cdt(self) -> bool:
-        return self.cdt_agent is not None
+    # pydantic's own __init__, not Protocol's (which turns the first problem into an InputError for direct
+    # physics calls): as a scenario section the arm reports every problem with its dotted path.
+    __init__ = BaseModel.__init__
 
 
 class TrialSpec(_Strict):
@@ -300,6 +247,10 @@ def errors_from_validation(exc: ValidationError, data: Any) -> InputErrors:
     out = []
     for err in exc.errors(include_url=False):
         loc = tuple(p for p in err["loc"] if p not in ("function-after",))
+        cause = err.get("ctx", {}).get("error")
+        if isinstance(cause, InputError):  # a model's own rule (e.g. an arm's Protocol) naming its field
+            out.append(InputError(f"{_dotted(loc)}.{cause.field}" if loc else cause.field, cause.value, cause.message))
+            continue
         value = err.get("input", _lookup(data, loc)) if err["type"] != "missing" else MISSING
         if isinstance(value, dict) and err["type"] not in ("missing",) and loc and err["type"] == "value_error":
             value = "<section>"

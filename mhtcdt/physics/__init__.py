@@ -14,7 +14,7 @@ from mhtcdt.physics.chain import simulate_protocol
 from mhtcdt.physics.chemistry import agent_names, agent_table, co_agent_names
 from mhtcdt.physics.detail import PatientDetail, simulate_patient_detail, thermotolerance_by_interval
 from mhtcdt.physics.presets import PRESETS, protocol_preset
-from mhtcdt.physics.protocol import Protocol
+from mhtcdt.physics.protocol import Protocol, ProtocolName
 
 
 def load_agents() -> dict:
@@ -27,6 +27,7 @@ __all__ = [
     "Assumptions",
     "PatientDetail",
     "Protocol",
+    "ProtocolName",
     "agent_names",
     "co_agent_names",
     "load_agents",

@@ -457,7 +457,7 @@ def simulate_chunk(
     n = len(p)
     coverage = p["deposit_coverage_fraction"].to_numpy(np.float64)
     if protocol.agent is not None:
-        if protocol.np_dose_mg_Fe_per_cm3 is None and not protocol.has_heat:
+        if protocol.np_dose_mg_Fe_per_cm3 is None and not protocol.has_mht:
             dose = np.full(n, _typical_dose_mg_per_cm3(protocol.agent))  # nothing to plan without heat
         elif protocol.np_dose_mg_Fe_per_cm3 is None:
             from mhtcdt.physics.planning import plan_dose
@@ -469,7 +469,7 @@ def simulate_chunk(
         dose = np.zeros(n)
     heat = (
         heat_sessions(p, protocol, dose, seed, assumptions, record_every_s, keep_radial=capture is not None)
-        if protocol.has_heat
+        if protocol.has_mht
         else None
     )
     particle_mM = _particle_iron_mM(protocol, dose, coverage)

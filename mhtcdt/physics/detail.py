@@ -452,7 +452,7 @@ def thermotolerance_by_interval(
 
     assumptions = chain.check_call(protocol, assumptions)
     p = _one_patient(patient)
-    if not protocol.has_heat:
+    if not protocol.has_mht:
         raise InputError("protocol", protocol.name, "has no heat sessions: session spacing has no effect")
     intervals = np.atleast_1d(np.asarray(intervals_hours, dtype=np.float64))
     if intervals.ndim != 1 or intervals.size == 0 or not np.all(np.isfinite(intervals)) or np.any(intervals <= 0):

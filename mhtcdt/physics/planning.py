@@ -48,7 +48,7 @@ def plan_dose(
     from mhtcdt.physics.assumptions import DEFAULT_ASSUMPTIONS
     from mhtcdt.physics.chain import heat_sessions
 
-    if not protocol.has_heat:
+    if not protocol.has_mht:
         raise InputError("protocol.n_sessions", protocol.n_sessions, "dose planning needs heat sessions and an agent")
     defaults = planning_targets()
     target = (

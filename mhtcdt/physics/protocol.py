@@ -1,21 +1,29 @@
-"""The treatment protocol of one arm: the schema every layer uses (fields, units, bounds, consistency).
+"""The treatment protocol of one arm: the one schema of an arm's fields, units, bounds and consistency rules.
 
-:class:`Protocol` is a frozen pydantic model; the scenario's arm (``decision.scenario.ArmSpec``) is this
-model plus its name. Field names carry their units. Bad input raises
-:class:`~mhtcdt.errors.InputError` naming the field and value.
+:class:`Protocol` is a frozen pydantic model. Each field's bounds and description are declared here once;
+the scenario's arm (``decision.scenario.ArmSpec``) is this model with a required name, so a new protocol
+field is added in one place and the scenario TOML, its validation and the app's input widgets follow.
+
+Validation runs inside pydantic (field constraints, then :meth:`Protocol._consistent` for what needs
+several fields or the agent tables), so it also runs when a scenario file validates its ``[[arms]]``.
+Constructed directly, a bad protocol raises :class:`~mhtcdt.errors.InputError` naming the field and value
+(the first problem); inside a scenario every arm's problem is reported with its dotted path
+(``arms[1].n_sessions``).
 """
 
 from __future__ import annotations
 
-import math
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from mhtcdt.errors import InputError
+from mhtcdt.errors import MISSING, InputError
 from mhtcdt.physics import chemistry as ch
 from mhtcdt.physics import radiotherapy as rt
+
+#: A protocol's (an arm's) name: shown in tables, figures and reports.
+ProtocolName = Annotated[str, Field(min_length=1, max_length=80, description="Arm or protocol name.")]
 
 
 class Protocol(BaseModel):
@@ -25,38 +33,54 @@ class Protocol(BaseModel):
     overlapping sessions, field above the H*f limit without permission, ...).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
-    name: str = "protocol"
-    agent: str | None = None
-    np_dose_mg_Fe_per_cm3: float | None = None
-    field_freq_kHz: float | None = None
-    field_kA_per_m: float | None = None
-    target_temperature_C: float | None = None
-    healthy_max_C: float = 43.0
-    n_sessions: int = 0
-    session_minutes: float = 60.0
-    session_interval_hours: float = 84.0
-    rt_total_dose_Gy: float = 0.0
-    rt_n_fractions: int = 0
-    rt_fractions_per_week: float = 5.0
-    rt_heat_interval_hours: float = 1.0
-    cdt_agent: str | None = None
-    co_agents: list[str] = Field(default_factory=list)
-    safety_limit: Literal["atkinson_brezovich", "hergt_dutz"] = "hergt_dutz"
-    allow_above_safety_limit: bool = False
+    name: ProtocolName = "protocol"
+    agent: str | None = Field(None, description="Nanoparticle agent key (physics/data/agents.toml); none = no MHT.")
+    np_dose_mg_Fe_per_cm3: float | None = Field(
+        None, gt=0.0, le=100.0, description="Iron dose per cm3 of tumour [mg Fe/cm3]; omit to plan it per patient."
+    )
+    field_freq_kHz: float | None = Field(None, gt=0.0, le=2000.0, description="Field frequency [kHz].")
+    field_kA_per_m: float | None = Field(
+        None, gt=0.0, le=100.0, description="Fixed field amplitude [kA/m]; omit to titrate to target_temperature_C."
+    )
+    # (37, 60) C: the titration controller's range (session.SessionControl)
+    target_temperature_C: float | None = Field(
+        None, gt=37.0, lt=60.0, description="Controller target at the tumour margin [degC]."
+    )
+    healthy_max_C: float = Field(43.0, gt=37.0, lt=60.0, description="Healthy-tissue maximum [degC].")
+    n_sessions: int = Field(0, ge=0, le=50, description="Heat sessions [count].")
+    session_minutes: float = Field(60.0, gt=0.0, le=600.0, description="Session length [min].")
+    session_interval_hours: float = Field(84.0, gt=0.0, le=24.0 * 60, description="Start-to-start spacing [h].")
+    rt_total_dose_Gy: float = Field(0.0, ge=0.0, le=120.0, description="Total radiotherapy dose [Gy].")
+    rt_n_fractions: int = Field(0, ge=0, le=60, description="Radiotherapy fractions [count].")
+    rt_fractions_per_week: float = Field(5.0, gt=0.0, le=14.0, description="Fractions per week [1/week].")
+    rt_heat_interval_hours: float = Field(
+        1.0, ge=0.0, le=72.0, description="Time from end of a heat session to the same day's RT fraction [h]."
+    )
+    cdt_agent: str | None = Field(None, description="Chemodynamic agent key (physics/data/agents.toml).")
+    co_agents: list[str] = Field(default_factory=list, description="Co-agents, e.g. 'buthionine_sulfoximine'.")
+    safety_limit: Literal["atkinson_brezovich", "hergt_dutz"] = Field(
+        "hergt_dutz", description="H*f limit that the field protocol must respect."
+    )
+    allow_above_safety_limit: bool = Field(False, description="Explicitly allow a field above the chosen limit.")
 
     def __init__(self, **data: Any) -> None:
         try:
             super().__init__(**data)
         except ValidationError as exc:
             err = exc.errors(include_url=False)[0]
-            loc = ".".join(str(p) for p in err["loc"]) or "protocol"
-            raise InputError(loc, err.get("input"), err["msg"]) from None
-        self._check()
+            cause = err.get("ctx", {}).get("error")
+            if isinstance(cause, InputError):  # raised by _consistent: already names its field
+                raise cause from None
+            path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
+            value = MISSING if err["type"] == "missing" else err.get("input")
+            raise InputError(path or "protocol", value, err["msg"]) from None
 
     # ------------------------------------------------------------------ validation
-    def _check(self) -> None:
+    @model_validator(mode="after")
+    def _consistent(self) -> Protocol:
+        """Rules over several fields or the data tables (the field bounds are checked before)."""
         from mhtcdt.physics.field import max_field_within_limit_kA_per_m
 
         agents = ch.agent_table()
@@ -67,31 +91,11 @@ class Protocol(BaseModel):
         for i, co in enumerate(self.co_agents):
             if co not in agents["co_agents"]:
                 raise InputError(f"co_agents[{i}]", co, f"unknown co-agent; known: {ch.co_agent_names()}")
-        if self.np_dose_mg_Fe_per_cm3 is not None:
-            d = self.np_dose_mg_Fe_per_cm3
-            if not (math.isfinite(d) and 0.0 < d <= 100.0):
-                raise InputError("np_dose_mg_Fe_per_cm3", d, "iron dose must lie in (0, 100] mg Fe per cm3 tumour")
-            if self.agent is None and self.cdt_agent is None:
-                raise InputError("np_dose_mg_Fe_per_cm3", d, "a particle dose needs an agent or cdt_agent")
-        if self.field_freq_kHz is not None and not (
-            math.isfinite(self.field_freq_kHz) and 0 < self.field_freq_kHz <= 2000
-        ):
-            raise InputError("field_freq_kHz", self.field_freq_kHz, "frequency must lie in (0, 2000] kHz")
-        if self.field_kA_per_m is not None and not (
-            math.isfinite(self.field_kA_per_m) and 0 < self.field_kA_per_m <= 100
-        ):
-            raise InputError("field_kA_per_m", self.field_kA_per_m, "amplitude must lie in (0, 100] kA/m")
-        if self.target_temperature_C is not None and not (37.0 < self.target_temperature_C < 60.0):
-            raise InputError("target_temperature_C", self.target_temperature_C, "must lie in (37, 60) C")
-        if not (37.0 < self.healthy_max_C <= 60.0):
-            raise InputError("healthy_max_C", self.healthy_max_C, "must lie in (37, 60] C")
-        if self.n_sessions < 0 or self.n_sessions > 100:
-            raise InputError("n_sessions", self.n_sessions, "must lie in [0, 100]")
-        if not (math.isfinite(self.session_minutes) and 0 < self.session_minutes <= 600):
-            raise InputError("session_minutes", self.session_minutes, "must lie in (0, 600] min")
-        if not (math.isfinite(self.session_interval_hours) and self.session_interval_hours > 0):
-            raise InputError("session_interval_hours", self.session_interval_hours, "must be > 0 h")
-        if self.n_sessions > 1 and self.session_minutes * 60.0 > self.session_interval_hours * 3600.0:
+        if self.np_dose_mg_Fe_per_cm3 is not None and self.agent is None and self.cdt_agent is None:
+            raise InputError(
+                "np_dose_mg_Fe_per_cm3", self.np_dose_mg_Fe_per_cm3, "a particle dose needs an agent or cdt_agent"
+            )
+        if self.n_sessions > 1 and self.session_minutes * 60.0 >= self.session_interval_hours * 3600.0:
             raise InputError(
                 "session_minutes",
                 self.session_minutes,
@@ -117,28 +121,30 @@ class Protocol(BaseModel):
                         f"H*f above the {self.safety_limit} limit at {self.field_freq_kHz} kHz (max "
                         f"{h_max:.3g} kA/m); set allow_above_safety_limit to run it anyway",
                     )
-        if not (math.isfinite(self.rt_heat_interval_hours) and self.rt_heat_interval_hours >= 0):
-            raise InputError("rt_heat_interval_hours", self.rt_heat_interval_hours, "must be >= 0 h")
-        if self.rt_total_dose_Gy < 0:
-            raise InputError("rt_total_dose_Gy", self.rt_total_dose_Gy, "dose must be >= 0 Gy")
         rt.check_schedule(self.rt_total_dose_Gy, self.rt_n_fractions, self.rt_fractions_per_week)
+        return self
 
     # ------------------------------------------------------------------ what the arm contains
     @property
-    def has_heat(self) -> bool:
+    def has_mht(self) -> bool:
+        """True when the arm has magnetic hyperthermia: an agent and at least one heat session."""
         return self.agent is not None and self.n_sessions > 0
 
     @property
     def has_rt(self) -> bool:
+        """True when the arm has radiotherapy fractions."""
         return self.rt_n_fractions > 0
 
     @property
     def has_cdt(self) -> bool:
+        """True when the arm has a chemodynamic (Fenton) agent."""
         return self.cdt_agent is not None
 
     @property
     def titrated(self) -> bool:
-        return self.has_heat and self.field_kA_per_m is None
+        """True when heat sessions titrate the field to ``target_temperature_C`` (no fixed amplitude)."""
+        return self.has_mht and self.field_kA_per_m is None
 
     def session_start_hours(self) -> np.ndarray:
+        """Start time of each heat session from the first one [h], shape (n_sessions,)."""
         return np.arange(self.n_sessions, dtype=np.float64) * self.session_interval_hours

@@ -8,6 +8,7 @@ import tomllib
 import pytest
 
 from mhtcdt.decision.scenario import (
+    ArmSpec,
     InputErrors,
     bundled_scenarios,
     default_scenario,
@@ -16,6 +17,7 @@ from mhtcdt.decision.scenario import (
     scenario_text,
     scenario_to_toml,
 )
+from mhtcdt.physics import Protocol
 
 
 @pytest.fixture
@@ -95,6 +97,26 @@ def test_arm_errors_carry_the_arm_index(data):
     data["arms"][1]["rt_n_fractions"] = 0  # dose without fractions
     (line,) = problems(data)
     assert line.startswith("arms[1]") and "rt_n_fractions" in line
+
+
+def test_arm_is_the_physics_protocol_with_a_required_name():
+    """One arm schema: every field, bound and description of an arm is the physics Protocol's."""
+    assert issubclass(ArmSpec, Protocol)
+    assert list(ArmSpec.model_fields) == list(Protocol.model_fields)
+    for name, spec in Protocol.model_fields.items():
+        arm = ArmSpec.model_fields[name]
+        assert (arm.metadata, arm.description, arm.annotation) == (spec.metadata, spec.description, spec.annotation)
+    assert ArmSpec.model_fields["name"].is_required() and not Protocol.model_fields["name"].is_required()
+
+
+def test_every_problem_of_an_arm_is_named_with_its_path(data):
+    data["arms"][1]["n_sessions"] = 60
+    data["arms"][1]["healthy_max_C"] = 61.0
+    data["arms"][0]["agent"] = "unobtainium"
+    lines = problems(data)
+    assert {line.split(" = ")[0] for line in lines} == {
+        "arms[1].n_sessions", "arms[1].healthy_max_C", "arms[0].agent"}
+    assert any(line.startswith("arms[0].agent = 'unobtainium': unknown agent") for line in lines)
 
 
 def test_overlapping_sessions_are_refused(data):

@@ -54,6 +54,13 @@ def cohort() -> pd.DataFrame:
         ({"n_sessions": -1}, "n_sessions"),
         ({"target_temperature_C": 90.0}, "target_temperature_C"),
         ({"safety_limit": "whatever"}, "safety_limit"),
+        # the bounds kept from the scenario schema where it was the tighter one
+        ({"n_sessions": 51}, "n_sessions"),
+        ({"session_interval_hours": 24.0 * 60 + 1}, "session_interval_hours"),
+        ({"session_minutes": 60.0, "session_interval_hours": 1.0}, "session_minutes"),  # back to back
+        ({"rt_total_dose_Gy": 121.0, "rt_n_fractions": 61}, "rt_total_dose_Gy"),
+        ({"rt_heat_interval_hours": 73.0}, "rt_heat_interval_hours"),
+        ({"healthy_max_C": 60.0}, "healthy_max_C"),  # the titration controller needs < 60 C
         ({"unknown_field": 1}, "unknown_field"),
     ],
 )
@@ -63,6 +70,15 @@ def test_bad_protocols_name_field_and_value(changes: dict, field: str) -> None:
     assert exc.value.field == field
     if field == "agent":
         assert "nanotherm_mfl_as1" in exc.value.message  # lists the known agents
+
+
+def test_bad_protocol_name_and_nested_paths_are_named() -> None:
+    with pytest.raises(InputError) as exc:
+        Protocol(name="")
+    assert exc.value.field == "name"
+    with pytest.raises(InputError) as exc:
+        Protocol(co_agents=["buthionine_sulfoximine", 7])
+    assert (exc.value.field, exc.value.value) == ("co_agents[1]", 7)
 
 
 def test_field_above_limit_runs_only_when_allowed_and_is_flagged(cohort: pd.DataFrame) -> None:

@@ -21,8 +21,9 @@ import time
 
 import numpy as np
 
-from mhtcdt.physics.bioheat_radial import simulate_sessions_radial
+from mhtcdt.physics.bioheat_radial import Heating, RadialPatients, simulate_sessions_radial
 from mhtcdt.physics.oracle.bioheat_radial_ivp import RadialReference
+from mhtcdt.physics.session import SessionTiming
 from mhtcdt.physics.tissue import load_tissue, tumour_tissue
 
 SESSION_S, COOLDOWN_S, DT_S = 3600.0, 900.0, 10.0
@@ -43,16 +44,11 @@ def run_numba(n: int, tum, healthy, seed: int = 2026):
     c0 = time.process_time()
     t0 = time.perf_counter()
     res = simulate_sessions_radial(
-        radius,
-        coverage,
-        q,
+        RadialPatients(radius, coverage, q, tumour_perfusion_mL_per_min_per_kg=perfusion),
         tumor=tum,
         healthy=healthy,
-        tumor_perfusion_mL_per_min_per_kg=perfusion,
-        field_kA_per_m=10.0,
-        session_s=SESSION_S,
-        cooldown_s=COOLDOWN_S,
-        dt_s=DT_S,
+        heating=Heating(field_kA_per_m=10.0),
+        timing=SessionTiming(session_s=SESSION_S, cooldown_s=COOLDOWN_S, dt_s=DT_S),
     )
     wall = time.perf_counter() - t0
     run_numba.cpu_s = time.process_time() - c0

@@ -14,41 +14,42 @@ mixed linearly) and ``power_W_per_m3`` (particle heating density, e.g. ``SLP * i
 :func:`sphere_fraction_map` builds sub-sampled sphere/ellipsoid fractions for both.
 
 Result (:class:`Bioheat3DResult`): ``axis_m`` (n,) voxel-centre coordinates [m]; ``baseline_C``,
-``peak_C``, ``end_of_heating_C``, ``cem43_min``, ``arrhenius_omega`` (n, n, n); ``t90_C``, ``t50_C``,
-``t10_C`` (tumour-volume percentiles of the voxel peak temperatures, C); ``cem43_t90_min``;
-``max_healthy_C``; ``record_times_s`` (n_rec,); ``centre_line_C`` (n_rec, n) temperatures along the x axis
-through the centre; ``tumour_mean_C`` (n_rec,).
+``peak_C``, ``end_of_heating_C`` (n, n, n) [C]; ``t90_C``, ``t50_C``, ``t10_C`` (tumour-volume percentiles
+of the voxel peak temperatures, C); ``record_times_s`` (n_rec,); ``centre_line_C`` (n_rec, n) temperatures
+along the x axis through the centre [C]. (Thermal dose is the radial solver's job: the 3-D session feeds
+no kill, only the maps of ``mhtcdt.physics.detail``.)
+
+Numba layout: :func:`_kernel_3d` takes named tuples (:class:`VoxelMaps`,
+:class:`~mhtcdt.physics.tissue.ThermalMedium`, :class:`~mhtcdt.physics.session.SessionClock`,
+:class:`CGSettings`, :class:`Outputs3D`); it builds the :class:`VoxelSystem` and the 7-point
+:class:`Operator`, assembles each step with :func:`_assemble_3d` and solves it with :func:`_pcg`.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
 from mhtcdt.errors import InputError, ModelError
-from mhtcdt.physics.dose import arrhenius_rate, arrhenius_set, cem43_rate, exceeded_temperature
-from mhtcdt.physics.tissue import (
-    PERFUSION_MODELS,
-    Blood,
-    TissueProperties,
-    load_blood,
-    perfusion_coefficients,
-    perfusion_factor,
-)
+from mhtcdt.physics.dose import exceeded_temperature
+from mhtcdt.physics.session import SessionClock, SessionTiming
+from mhtcdt.physics.tissue import Blood, ThermalMedium, TissueProperties, load_blood, perfusion_factor, thermal_medium
 
 
 def sphere_fraction_map(
     n: int,
     half_width_m: float,
     semi_axes_m: tuple[float, float, float],
-    centre_m=(0.0, 0.0, 0.0),
+    centre_m: tuple[float, float, float] = (0.0, 0.0, 0.0),
     subsamples: int = 4,
 ) -> np.ndarray:
     """Volume fraction of each voxel inside an ellipsoid (sphere if the semi-axes are equal), estimated
-    with ``subsamples**3`` points per voxel. Returns (n, n, n) float64 in [0, 1]."""
+    with ``subsamples**3`` points per voxel, on the grid of ``n`` voxels per axis spanning
+    [-half_width_m, half_width_m] (semi-axes and centre in m). Returns (n, n, n) float64 in [0, 1]."""
     if n < 3:
         raise InputError("n", n, "grid needs at least 3 cells per axis")
     if not (half_width_m > 0 and math.isfinite(half_width_m)):
@@ -58,7 +59,6 @@ def sphere_fraction_map(
     h = 2.0 * half_width_m / n
     sub = (np.arange(subsamples) + 0.5) / subsamples * h
     fine = (-half_width_m + np.arange(n)[:, None] * h + sub[None, :]).ravel()  # n*subsamples points per axis
-    inside = np.zeros((n * subsamples,) * 3, dtype=bool)
     gx = ((fine - centre_m[0]) / semi_axes_m[0]) ** 2
     gy = ((fine - centre_m[1]) / semi_axes_m[1]) ** 2
     gz = ((fine - centre_m[2]) / semi_axes_m[2]) ** 2
@@ -66,9 +66,78 @@ def sphere_fraction_map(
     return inside.reshape(n, subsamples, n, subsamples, n, subsamples).mean(axis=(1, 3, 5))
 
 
+# ----------------------------------------------------------------------------- kernel structures
+class VoxelMaps(NamedTuple):
+    """The kernel's inputs on the (n, n, n) grid."""
+
+    frac: np.ndarray  # tumour volume fraction per voxel
+    q_map: np.ndarray  # particle heating while the field is on [W/m3]
+    h: float  # voxel edge [m]
+    om_t: float  # tumour perfusion at 37 C [1/s]
+    om_h: float  # healthy-tissue perfusion at 37 C [1/s]
+
+
+class CGSettings(NamedTuple):
+    """Stopping rule of the conjugate gradients: relative residual ``tol`` within ``max_iter`` iterations."""
+
+    tol: float
+    max_iter: int
+
+
+class Outputs3D(NamedTuple):
+    """Arrays the kernel fills."""
+
+    baseline: np.ndarray  # (n, n, n) field-off steady state [C]
+    peak: np.ndarray  # (n, n, n) [C]
+    end_heat: np.ndarray  # (n, n, n) at switch-off [C]
+    centre_line: np.ndarray  # (n_rec, n) along x through the centre [C]
+
+
+class VoxelSystem(NamedTuple):
+    """Per-voxel coefficients of the finite-volume Pennes system (mixed linearly by tumour fraction)."""
+
+    frac: np.ndarray
+    q_map: np.ndarray  # [W/m3]
+    qm: np.ndarray  # metabolic heat [W/m3]
+    rho_c: np.ndarray  # volumetric heat capacity [J/(m3 K)]
+    gsum: np.ndarray  # sum of the face conductances, walls included [W/K]
+    bnd: np.ndarray  # conductance to the Dirichlet walls [W/K]
+    vol: float  # voxel volume [m3]
+    om_t: float  # [1/s]
+    om_h: float  # [1/s]
+
+
+class Operator(NamedTuple):
+    """The 7-point operator: diagonal (conductances + time and perfusion terms) and face conductances [W/K]."""
+
+    diag: np.ndarray  # (n, n, n)
+    gx: np.ndarray  # (n - 1, n, n)
+    gy: np.ndarray  # (n, n - 1, n)
+    gz: np.ndarray  # (n, n, n - 1)
+
+
+class CGWork(NamedTuple):
+    """Work arrays of the conjugate gradients (n, n, n)."""
+
+    r: np.ndarray
+    z: np.ndarray
+    p: np.ndarray
+    ap: np.ndarray
+
+
+class Step3D(NamedTuple):
+    """One system to assemble: mode 0 steady, 1 backward Euler, 2 BDF2; field on (q_on 1) or off (0)."""
+
+    mode: int
+    q_on: float
+    dt: float  # [s]
+
+
+# ----------------------------------------------------------------------------- numba building blocks
 @njit(cache=True)
-def _apply(x, out, diag, gx, gy, gz):
-    """out = A x for the 7-point operator (diag holds all face conductances and time/perfusion terms)."""
+def _apply(x: np.ndarray, out: np.ndarray, op: Operator) -> None:
+    """out = A x for the 7-point operator."""
+    diag, gx, gy, gz = op
     n = x.shape[0]
     for i in range(n):
         for j in range(n):
@@ -90,9 +159,11 @@ def _apply(x, out, diag, gx, gy, gz):
 
 
 @njit(cache=True)
-def _pcg(x, b, diag, gx, gy, gz, r, z, p, ap, tol, max_iter) -> int:
+def _pcg(x: np.ndarray, b: np.ndarray, op: Operator, work: CGWork, cg: CGSettings) -> int:
     """Jacobi-preconditioned CG; x holds the initial guess and the solution. Returns iterations or -1."""
-    _apply(x, ap, diag, gx, gy, gz)
+    r, z, p, ap = work
+    diag = op.diag
+    _apply(x, ap, op)
     r[:] = b - ap
     bnorm = math.sqrt(np.sum(b * b))
     if bnorm == 0.0:
@@ -100,10 +171,10 @@ def _pcg(x, b, diag, gx, gy, gz, r, z, p, ap, tol, max_iter) -> int:
     z[:] = r / diag
     p[:] = z
     rz = np.sum(r * z)
-    for it in range(max_iter):
-        if math.sqrt(np.sum(r * r)) <= tol * bnorm:
+    for it in range(cg.max_iter):
+        if math.sqrt(np.sum(r * r)) <= cg.tol * bnorm:
             return it
-        _apply(p, ap, diag, gx, gy, gz)
+        _apply(p, ap, op)
         alpha = rz / np.sum(p * ap)
         x += alpha * p
         r -= alpha * ap
@@ -111,37 +182,33 @@ def _pcg(x, b, diag, gx, gy, gz, r, z, p, ap, tol, max_iter) -> int:
         rz_new = np.sum(r * z)
         p[:] = z + (rz_new / rz) * p
         rz = rz_new
-    if math.sqrt(np.sum(r * r)) <= tol * bnorm:
-        return max_iter
+    if math.sqrt(np.sum(r * r)) <= cg.tol * bnorm:
+        return cg.max_iter
     return -1
 
 
 @njit(cache=True)
 def _assemble_3d(
-    t_now,
-    t_prev,
-    t_lag,
-    mode,
-    q_on,
-    frac,
-    q_map,
-    qm,
-    rho_c,
-    gsum,
-    bnd,
-    vol,
-    dt,
-    om_t,
-    om_h,
-    model_t,
-    model_h,
-    rho_c_blood,
-    t_art,
-    coef,
-    diag,
-    rhs,
-):
-    """Diagonal and right-hand side of one step; mode 0 steady, 1 backward Euler, 2 BDF2."""
+    t_now: np.ndarray,
+    t_prev: np.ndarray,
+    t_lag: np.ndarray,
+    step: Step3D,
+    vox: VoxelSystem,
+    medium: ThermalMedium,
+    op: Operator,
+    rhs: np.ndarray,
+) -> None:
+    """Diagonal (into ``op.diag``) and right-hand side of one step (see :class:`Step3D`); perfusion at ``t_lag``."""
+    frac, q_map, qm, rho_c, gsum, bnd, vol, om_t, om_h = vox
+    mode, q_on, dt = step
+    model_t, model_h, rho_c_blood, t_art, coef = (
+        medium.model_t,
+        medium.model_h,
+        medium.rho_c_blood,
+        medium.t_art,
+        medium.coef,
+    )
+    diag = op.diag
     n = frac.shape[0]
     for i in range(n):
         for j in range(n):
@@ -170,46 +237,16 @@ def _assemble_3d(
 
 
 @njit(cache=True)
-def _kernel_3d(
-    frac,
-    q_map,
-    h,
-    dt,
-    n_heat,
-    n_total,
-    rec_every,
-    rho_c_t,
-    k_t,
-    om_t,
-    qm_t,
-    model_t,
-    rho_c_h,
-    k_h,
-    om_h,
-    qm_h,
-    model_h,
-    rho_c_blood,
-    t_art,
-    coef,
-    arr_a,
-    arr_ea,
-    tol,
-    max_iter,
-    baseline,
-    peak,
-    end_heat,
-    cem,
-    omega,
-    centre_line,
-    tumour_mean,
-    cem_t90,
-    max_healthy,
-):
+def _voxel_system(maps: VoxelMaps, medium: ThermalMedium) -> tuple[VoxelSystem, Operator]:
+    """Coefficients of every voxel (properties mixed linearly by tumour fraction, harmonic face conductances,
+    the outer faces held at the arterial temperature through a half-voxel) and the operator's conductances."""
+    frac, h = maps.frac, maps.h
     n = frac.shape[0]
+    m = medium
     vol = h * h * h
-    rho_c = rho_c_t * frac + rho_c_h * (1.0 - frac)
-    kk = k_t * frac + k_h * (1.0 - frac)
-    qm = qm_t * frac + qm_h * (1.0 - frac)
+    rho_c = m.rho_c_t * frac + m.rho_c_h * (1.0 - frac)
+    kk = m.k_t * frac + m.k_h * (1.0 - frac)
+    qm = m.qm_t * frac + m.qm_h * (1.0 - frac)
     gx = np.empty((n - 1, n, n))
     gy = np.empty((n, n - 1, n))
     gz = np.empty((n, n, n - 1))
@@ -257,43 +294,26 @@ def _kernel_3d(
                     b += wall
                 gsum[i, j, k] = s + b
                 bnd[i, j, k] = b
-    diag = np.empty((n, n, n))
+    vox = VoxelSystem(frac, maps.q_map, qm, rho_c, gsum, bnd, vol, maps.om_t, maps.om_h)
+    return vox, Operator(np.empty((n, n, n)), gx, gy, gz)
+
+
+@njit(cache=True)
+def _kernel_3d(maps: VoxelMaps, medium: ThermalMedium, clock: SessionClock, cg: CGSettings, out: Outputs3D) -> int:
+    """The field-off steady state, then one session: heating for ``clock.n_heat`` steps and cooling to
+    ``clock.n_total``. Returns 0, 1 (non-finite temperature) or 2 (CG or steady state did not converge)."""
+    vox, op = _voxel_system(maps, medium)
+    n = maps.frac.shape[0]
     rhs = np.empty((n, n, n))
-    r = np.empty((n, n, n))
-    z = np.empty((n, n, n))
-    p = np.empty((n, n, n))
-    ap = np.empty((n, n, n))
+    work = CGWork(np.empty((n, n, n)), np.empty((n, n, n)), np.empty((n, n, n)), np.empty((n, n, n)))
 
     # field-off steady state by lagged fixed point (perfusion curves are flat near 37 C: few iterations)
-    t_now = np.full((n, n, n), t_art)
+    t_now = np.full((n, n, n), medium.t_art)
     t_new = t_now.copy()
     converged = False
     for _ in range(100):
-        _assemble_3d(
-            t_now,
-            t_now,
-            t_now,
-            0,
-            0.0,
-            frac,
-            q_map,
-            qm,
-            rho_c,
-            gsum,
-            bnd,
-            vol,
-            dt,
-            om_t,
-            om_h,
-            model_t,
-            model_h,
-            rho_c_blood,
-            t_art,
-            coef,
-            diag,
-            rhs,
-        )
-        if _pcg(t_new, rhs, diag, gx, gy, gz, r, z, p, ap, tol, max_iter) < 0:
+        _assemble_3d(t_now, t_now, t_now, Step3D(0, 0.0, clock.dt), vox, medium, op, rhs)
+        if _pcg(t_new, rhs, op, work, cg) < 0:
             return 2
         change = np.max(np.abs(t_new - t_now))
         t_now[:] = t_new
@@ -302,58 +322,25 @@ def _kernel_3d(
             break
     if not converged:
         return 2
-    baseline[:] = t_now
+    out.baseline[:] = t_now
     t_prev = t_now.copy()
-    peak[:] = t_now
-    rate_old = np.empty((n, n, n))
-    arr_old = np.empty((n, n, n))
-    for i in range(n):
-        for j in range(n):
-            for k in range(n):
-                rate_old[i, j, k] = cem43_rate(t_now[i, j, k])
-                arr_old[i, j, k] = arrhenius_rate(t_now[i, j, k], arr_a, arr_ea)
-    tumour_idx = np.nonzero(frac.ravel() > 0.0)[0]
-    w = frac.ravel()[tumour_idx]
-    t90_old = exceeded_temperature(t_now.ravel()[tumour_idx], w, 0.9)
+    out.peak[:] = t_now
+    peak = out.peak
     c = n // 2
-    centre_line[0, :] = t_now[:, c, c]
-    tumour_mean[0] = np.sum(t_now.ravel()[tumour_idx] * w) / np.sum(w)
+    out.centre_line[0, :] = t_now[:, c, c]
     rec_i = 1
     t_lag = np.empty((n, n, n))
-    for step in range(n_total):
-        smooth = step > 0 and step != n_heat
+    for step in range(clock.n_total):
+        smooth = step > 0 and step != clock.n_heat
         if smooth:
             t_lag[:] = 2.0 * t_now - t_prev
         else:
             t_lag[:] = t_now
         mode = 2 if smooth else 1
-        q_on = 1.0 if step < n_heat else 0.0
-        _assemble_3d(
-            t_now,
-            t_prev,
-            t_lag,
-            mode,
-            q_on,
-            frac,
-            q_map,
-            qm,
-            rho_c,
-            gsum,
-            bnd,
-            vol,
-            dt,
-            om_t,
-            om_h,
-            model_t,
-            model_h,
-            rho_c_blood,
-            t_art,
-            coef,
-            diag,
-            rhs,
-        )
+        q_on = 1.0 if step < clock.n_heat else 0.0
+        _assemble_3d(t_now, t_prev, t_lag, Step3D(mode, q_on, clock.dt), vox, medium, op, rhs)
         t_new[:] = t_now
-        if _pcg(t_new, rhs, diag, gx, gy, gz, r, z, p, ap, tol, max_iter) < 0:
+        if _pcg(t_new, rhs, op, work, cg) < 0:
             return 2
         if not np.all(np.isfinite(t_new)):
             return 1
@@ -362,29 +349,17 @@ def _kernel_3d(
         for i in range(n):
             for j in range(n):
                 for k in range(n):
-                    tv = t_now[i, j, k]
-                    if tv > peak[i, j, k]:
-                        peak[i, j, k] = tv
-                    rn = cem43_rate(tv)
-                    cem[i, j, k] += 0.5 * (rate_old[i, j, k] + rn) * dt / 60.0
-                    rate_old[i, j, k] = rn
-                    an = arrhenius_rate(tv, arr_a, arr_ea)
-                    omega[i, j, k] += 0.5 * (arr_old[i, j, k] + an) * dt
-                    arr_old[i, j, k] = an
-                    if frac[i, j, k] < 1.0 and tv > max_healthy[0]:
-                        max_healthy[0] = tv
-        t90_new = exceeded_temperature(t_now.ravel()[tumour_idx], w, 0.9)
-        cem_t90[0] += 0.5 * (cem43_rate(t90_old) + cem43_rate(t90_new)) * dt / 60.0
-        t90_old = t90_new
-        if step + 1 == n_heat:
-            end_heat[:] = t_now
-        if (step + 1) % rec_every == 0:
-            centre_line[rec_i, :] = t_now[:, c, c]
-            tumour_mean[rec_i] = np.sum(t_now.ravel()[tumour_idx] * w) / np.sum(w)
+                    if t_now[i, j, k] > peak[i, j, k]:
+                        peak[i, j, k] = t_now[i, j, k]
+        if step + 1 == clock.n_heat:
+            out.end_heat[:] = t_now
+        if (step + 1) % clock.rec_every == 0:
+            out.centre_line[rec_i, :] = t_now[:, c, c]
             rec_i += 1
     return 0
 
 
+# ----------------------------------------------------------------------------- public API
 @dataclass(frozen=True)
 class Bioheat3DResult:
     """Maps and summaries of one 3-D session (see the module docstring for shapes and units)."""
@@ -393,16 +368,11 @@ class Bioheat3DResult:
     baseline_C: np.ndarray
     peak_C: np.ndarray
     end_of_heating_C: np.ndarray
-    cem43_min: np.ndarray
-    arrhenius_omega: np.ndarray
     t90_C: float
     t50_C: float
     t10_C: float
-    cem43_t90_min: float
-    max_healthy_C: float
     record_times_s: np.ndarray
     centre_line_C: np.ndarray
-    tumour_mean_C: np.ndarray
 
 
 def simulate_session_3d(
@@ -413,18 +383,17 @@ def simulate_session_3d(
     tumor: TissueProperties,
     healthy: TissueProperties,
     blood: Blood | None = None,
-    session_s: float = 3600.0,
-    cooldown_s: float = 900.0,
-    dt_s: float = 10.0,
-    record_every_s: float = 60.0,
-    arrhenius: str = "he_bischof_2003_at1",
+    timing: SessionTiming | None = None,
     cg_tolerance: float = 1e-10,
     cg_max_iter: int = 2000,
 ) -> Bioheat3DResult:
-    """One fixed-power heat session on an (n, n, n) grid spanning [-half_width_m, half_width_m]^3.
+    """One fixed-power heat session on an (n, n, n) grid spanning [-half_width_m, half_width_m]^3 [m].
 
     ``tumour_fraction``: voxel tumour volume fraction in [0, 1] (at least one voxel > 0).
     ``power_W_per_m3``: particle heating per voxel [W/m3] (>= 0) while the field is on.
+    ``timing``: field-on time, recorded cooling, time step and record interval [s]
+    (:class:`~mhtcdt.physics.session.SessionTiming`; default 3600, 900, 10, 60 s).
+    ``cg_tolerance``, ``cg_max_iter``: the conjugate gradients' relative residual and iteration limit.
     Perfusion of ``tumor`` and ``healthy`` at 37 C and their temperature models are used as given.
     """
     frac = np.ascontiguousarray(tumour_fraction, dtype=np.float64)
@@ -439,64 +408,33 @@ def simulate_session_3d(
         raise InputError("tumour_fraction", 0.0, "no tumour voxel")
     if np.any(~np.isfinite(q)) or np.any(q < 0):
         raise InputError("power_W_per_m3", float(np.nanmin(q)), "heating must be finite and >= 0")
-    for name, v in (
-        ("half_width_m", half_width_m),
-        ("dt_s", dt_s),
-        ("session_s", session_s),
-        ("record_every_s", record_every_s),
-    ):
-        if not (math.isfinite(v) and v > 0):
-            raise InputError(name, v, "must be a finite number > 0")
-    if not (math.isfinite(cooldown_s) and cooldown_s >= 0):
-        raise InputError("cooldown_s", cooldown_s, "must be >= 0")
-    rec_every = int(round(record_every_s / dt_s))
-    if rec_every < 1 or abs(rec_every * dt_s - record_every_s) > 1e-9 * record_every_s:
-        raise InputError("record_every_s", record_every_s, f"must be a whole multiple of dt_s = {dt_s}")
+    if not (math.isfinite(half_width_m) and half_width_m > 0):
+        raise InputError("half_width_m", half_width_m, "must be a finite number > 0")
+    timing = timing if timing is not None else SessionTiming()
     blood = blood or load_blood()
-    arr = arrhenius_set(arrhenius)
     n = frac.shape[0]
     h = 2.0 * half_width_m / n
-    n_heat = int(round(session_s / dt_s))
-    n_total = n_heat + int(round(cooldown_s / dt_s))
-    n_rec = n_total // rec_every + 1
-    baseline = np.zeros_like(frac)
-    peak = np.zeros_like(frac)
-    end_heat = np.zeros_like(frac)
-    cem = np.zeros_like(frac)
-    omega = np.zeros_like(frac)
-    centre_line = np.zeros((n_rec, n))
-    tumour_mean = np.zeros(n_rec)
-    cem_t90 = np.zeros(1)
-    max_healthy = np.full(1, -np.inf)
+    clock = timing.clock()
+    n_rec = clock.n_total // clock.rec_every + 1
+    out = Outputs3D(np.zeros_like(frac), np.zeros_like(frac), np.zeros_like(frac), np.zeros((n_rec, n)))
+    maps = VoxelMaps(frac, q, h, tumor.perfusion_per_s, healthy.perfusion_per_s)
     status = _kernel_3d(
-        frac, q, h, float(dt_s), n_heat, n_total, rec_every,
-        tumor.volumetric_heat_capacity_J_per_m3_K, tumor.conductivity_W_per_m_K, tumor.perfusion_per_s,
-        tumor.metabolic_heat_W_per_m3, PERFUSION_MODELS[tumor.perfusion_model],
-        healthy.volumetric_heat_capacity_J_per_m3_K, healthy.conductivity_W_per_m_K, healthy.perfusion_per_s,
-        healthy.metabolic_heat_W_per_m3, PERFUSION_MODELS[healthy.perfusion_model],
-        blood.volumetric_heat_capacity_J_per_m3_K, blood.arterial_temperature_C, perfusion_coefficients(),
-        arr.a_per_s, arr.ea_J_per_mol, float(cg_tolerance), int(cg_max_iter),
-        baseline, peak, end_heat, cem, omega, centre_line, tumour_mean, cem_t90, max_healthy,
-    )  # fmt: skip
+        maps, thermal_medium(tumor, healthy, blood), clock, CGSettings(float(cg_tolerance), int(cg_max_iter)), out
+    )
     if status == 2:
         raise ModelError("3-D bioheat solver: conjugate gradients did not converge")
-    if status == 1 or not (np.all(np.isfinite(peak)) and np.all(np.isfinite(cem))):
+    if status == 1 or not np.all(np.isfinite(out.peak)):
         raise ModelError("3-D bioheat solver produced non-finite temperatures")
     sel = frac > 0
-    temps, weights = peak[sel], frac[sel]
+    temps, weights = out.peak[sel], frac[sel]
     return Bioheat3DResult(
         axis_m=-half_width_m + (np.arange(n) + 0.5) * h,
-        baseline_C=baseline,
-        peak_C=peak,
-        end_of_heating_C=end_heat,
-        cem43_min=cem,
-        arrhenius_omega=omega,
+        baseline_C=out.baseline,
+        peak_C=out.peak,
+        end_of_heating_C=out.end_heat,
         t90_C=float(exceeded_temperature(temps, weights, 0.9)),
         t50_C=float(exceeded_temperature(temps, weights, 0.5)),
         t10_C=float(exceeded_temperature(temps, weights, 0.1)),
-        cem43_t90_min=float(cem_t90[0]),
-        max_healthy_C=float(max_healthy[0]),
-        record_times_s=np.arange(n_rec) * rec_every * dt_s,
-        centre_line_C=centre_line,
-        tumour_mean_C=tumour_mean,
+        record_times_s=timing.record_times_s(),
+        centre_line_C=out.centre_line,
     )

@@ -31,10 +31,10 @@ heterogeneous deposits); blood vessels are represented only through Pennes perfu
 How Physics II calls it (chemistry needs T(t) in the tumour shells)
 -------------------------------------------------------------------
 >>> res = simulate_sessions_radial(
-...     tumor_radius_m=r, coverage_fraction=c, deposit_power_W_per_m3=q_at_ref,
-...     field_ref_kA_per_m=10.0, field_exponent=1.43, field_kA_per_m=np.full((n, 4), 10.0),
+...     RadialPatients(r, c, q_at_ref, tumour_perfusion_mL_per_min_per_kg=perf),
 ...     tumor=tumour_tissue("brain"), healthy=load_tissue("brain"),
-...     tumor_perfusion_mL_per_min_per_kg=perf, n_sessions=4)
+...     heating=Heating(field_ref_kA_per_m=10.0, field_exponent=1.43, field_kA_per_m=np.full((n, 4), 10.0)),
+...     n_sessions=4, timing=SessionTiming(session_s=3600.0, cooldown_s=900.0, dt_s=10.0, record_every_s=60.0))
 >>> res.tumor_temperature_C        # (n, n_sessions, n_records, cells_in_tumour), C, every record_every_s
 >>> res.record_times_s             # (n_records,) s from session start
 >>> res.shell_volume_fraction      # (cells_in_tumour,) volume weights of the tumour shells (sum 1)
@@ -42,8 +42,22 @@ How Physics II calls it (chemistry needs T(t) in the tumour shells)
 
 ``q`` scales as ``deposit_power_W_per_m3 * (H / field_ref_kA_per_m)**field_exponent``; build
 ``deposit_power_W_per_m3`` with ``particles.volumetric_heating_W_per_m3`` (SLP x local iron).
-For titration pass ``control=SessionControl(mode="titrate", target_C=..., ...)`` instead of
+For titration pass ``Heating(control=SessionControl(mode="titrate", target_C=..., ...))`` instead of a
 ``field_kA_per_m``.
+
+Numba kernel layout
+-------------------
+:func:`radial_sessions_kernel` (``prange`` over patients) takes named tuples grouped by meaning: what all
+patients share (:class:`RadialMesh`, :class:`~mhtcdt.physics.tissue.ThermalMedium`, :class:`FieldLaw`,
+:class:`~mhtcdt.physics.session.TitrationLaw`, :class:`~mhtcdt.physics.session.SessionClock`,
+:class:`ArrheniusRates`, grouped again as a :class:`RadialProblem` inside), the :class:`PatientArrays` and
+the :class:`RadialOutputs` it fills. Per patient (:func:`_simulate_patient`) it builds the cells
+(:class:`CellSystem`: the :class:`PennesOperator` and the heat sources), a :class:`Workspace` and the
+time-stepping :class:`SessionState`, solves the field-off steady state (:func:`_steady`), plans the
+titration (:func:`_titration_plan`) and runs each session (:func:`_run_session`; every step is
+:func:`_bdf_step` + :func:`assemble_and_solve`). Hot loops read the tuples' arrays into locals once:
+numba updates a reference count at every read of an array from a tuple, which in a per-cell loop costs
+more than the arithmetic.
 
 Result arrays (:class:`RadialSessionsResult`; index order patient, session, ...):
 
@@ -73,7 +87,9 @@ field_record_kA_per_m     (n, n_sessions, n_records)                 kA/m (0 aft
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit, prange
@@ -87,22 +103,160 @@ from mhtcdt.physics.dose import (
     exceeded_temperature_inplace,
 )
 from mhtcdt.physics.particles import load_magnetics
-from mhtcdt.physics.session import SessionControl, titration_step
+from mhtcdt.physics.session import (
+    SessionClock,
+    SessionControl,
+    SessionTiming,
+    Titration,
+    TitrationLaw,
+    titration_step,
+)
 from mhtcdt.physics.tissue import (
-    PERFUSION_MODELS,
     Blood,
+    ThermalMedium,
     TissueProperties,
     load_blood,
-    perfusion_coefficients,
     perfusion_factor,
     perfusion_per_s,
+    thermal_medium,
 )
-
-# ----------------------------------------------------------------------------- numba building blocks
 
 RESTART_LEVELS = 3  # graded start after a source jump: dt/8 (BE), dt/8, dt/4, dt/2 -> sums to dt
 
 
+# ----------------------------------------------------------------------------- kernel structures
+class RadialMesh(NamedTuple):
+    """The radial grid relative to the tumour radius (shared by all patients)."""
+
+    faces_over_r: np.ndarray  # (n_cells + 1,) cell-face radius / tumour radius
+    n_t: int  # cells across the tumour (the first n_t cells)
+
+
+class FieldLaw(NamedTuple):
+    """How the field heats the deposit and how its amplitude is chosen (shared by all patients)."""
+
+    field_ref: float  # amplitude at which the deposit power is given [kA/m]
+    exponent: float  # q = q_ref (H / field_ref)^exponent
+    titrate: bool  # titrate to the target (True) or apply PatientArrays.field_fixed
+    field_min: float  # titration bounds [kA/m]
+    field_max: float
+    ctrl_every: int  # solver steps between two control actions
+
+
+class ArrheniusRates(NamedTuple):
+    """Arrhenius damage constants of one published set (``dose.arrhenius_set``)."""
+
+    a_per_s: float
+    ea_J_per_mol: float
+
+
+class RadialProblem(NamedTuple):
+    """What every patient of one kernel call shares (regrouped inside the kernel, see radial_sessions_kernel)."""
+
+    mesh: RadialMesh
+    medium: ThermalMedium
+    drive: FieldLaw
+    law: TitrationLaw
+    clock: SessionClock
+    arrhenius: ArrheniusRates
+
+
+class PatientArrays(NamedTuple):
+    """Per-patient kernel inputs, shape (n,) unless stated."""
+
+    radius_m: np.ndarray  # tumour radius [m]
+    coverage: np.ndarray  # tumour volume fraction inside the deposit
+    q_ref: np.ndarray  # deposit power density at FieldLaw.field_ref [W/m3]
+    omega_tumour: np.ndarray  # tumour perfusion at 37 C [1/s]
+    omega_healthy: np.ndarray  # healthy-tissue perfusion at 37 C [1/s]
+    field_fixed: np.ndarray  # (n, n_sessions) fixed amplitude [kA/m] (unused when titrating)
+
+
+class RadialOutputs(NamedTuple):
+    """Arrays the kernel fills (shapes and units in the module docstring's table)."""
+
+    baseline: np.ndarray  # (n, n_cells)
+    peak: np.ndarray  # (n, n_sessions, n_cells)
+    cem: np.ndarray  # (n, n_sessions, n_cells)
+    omega: np.ndarray  # (n, n_sessions, n_cells)
+    tx: np.ndarray  # (n, n_sessions, 3): T90, T50, T10
+    cem_t90: np.ndarray  # (n, n_sessions)
+    max_healthy: np.ndarray  # (n, n_sessions)
+    margin_peak: np.ndarray  # (n, n_sessions)
+    field_mean: np.ndarray  # (n, n_sessions)
+    rec_t: np.ndarray  # (n, n_sessions, n_records, n_t)
+    rec_hmax: np.ndarray  # (n, n_sessions, n_records)
+    rec_field: np.ndarray  # (n, n_sessions, n_records)
+    deposit_frac: np.ndarray  # (n, n_t)
+    status: np.ndarray  # (n,) int64: 0 ok, 1 non-finite temperature, 2 steady state did not converge
+
+
+class PennesOperator(NamedTuple):
+    """One patient's finite-volume Pennes operator (per 4 pi), one entry per cell."""
+
+    volume: np.ndarray  # [m3 / 4 pi]
+    conductance: np.ndarray  # [W/K / 4 pi]; j = face between cells j and j+1, last = far boundary
+    rho_c: np.ndarray  # volumetric heat capacity [J/(m3 K)]
+    omega37: np.ndarray  # perfusion at 37 C [1/s]
+    model: np.ndarray  # perfusion model code (int64)
+    coef: np.ndarray  # perfusion_coefficients()
+    rho_c_blood: float  # [J/(m3 K)]
+    t_art: float  # arterial temperature [C]
+
+
+class CellSystem(NamedTuple):
+    """One patient's cells: the Pennes operator and the heat sources per cell."""
+
+    op: PennesOperator
+    qm: np.ndarray  # metabolic heat [W/m3]
+    dep: np.ndarray  # volume fraction inside the particle deposit
+
+
+class Tridiagonal(NamedTuple):
+    """The tridiagonal system of one step and the Thomas algorithm's work array (n_cells each)."""
+
+    lower: np.ndarray
+    diag: np.ndarray
+    upper: np.ndarray
+    rhs: np.ndarray
+    work: np.ndarray
+
+
+class Workspace(NamedTuple):
+    """One patient's heat source, steady-state scratch and tridiagonal system (n_cells each)."""
+
+    source: np.ndarray  # total heat per cell volume [W/m3]
+    scratch: np.ndarray
+    tri: Tridiagonal
+
+
+class SessionState(NamedTuple):
+    """One patient's time-stepping arrays (n_cells each, tumour arrays n_t)."""
+
+    t_base: np.ndarray  # field-off steady state [C]
+    t_prev: np.ndarray  # T^(n-1)
+    t_now: np.ndarray  # T^n
+    t_new: np.ndarray  # T^(n+1)
+    t_lag: np.ndarray  # where perfusion is evaluated
+    t_gain: np.ndarray  # steady state used by the titration plan
+    cem_rate: np.ndarray  # CEM43 rate at T^n
+    arr_rate: np.ndarray  # Arrhenius rate at T^n [1/s]
+    tumour_vol: np.ndarray  # (n_t,) shell volumes
+    tumour_t: np.ndarray  # (n_t,) shell temperatures for the percentiles
+    order: np.ndarray  # (n_t,) int64 shell order by descending temperature
+
+
+class BDFStep(NamedTuple):
+    """Time derivative (a0 T^(n+1) - a1 T^n + a2 T^(n-1)) / dt, or the steady state."""
+
+    a0: float
+    a1: float
+    a2: float
+    dt: float  # [s]
+    steady: bool
+
+
+# ----------------------------------------------------------------------------- numba building blocks
 @njit(cache=True)
 def thomas_solve(
     lower: np.ndarray, diag: np.ndarray, upper: np.ndarray, rhs: np.ndarray, out: np.ndarray, work: np.ndarray
@@ -150,26 +304,28 @@ def radial_faces_over_R(cells_in_tumour: int, cells_in_healthy: int, far_factor:
 
 
 @njit(cache=True)
-def radial_geometry(
-    n_t: int,
-    faces_over_r: np.ndarray,
-    radius_m: float,
-    k_t: float,
-    k_h: float,
-    faces: np.ndarray,
-    volume: np.ndarray,
-    conductance: np.ndarray,
-    k_cell: np.ndarray,
-) -> None:
-    """Fill face radii [m], cell volumes (per 4 pi, m3), face conductances (per 4 pi, W/K; index j = face
-    between cells j and j+1, last = far boundary; harmonic mean over the two half-cells) and cell
-    conductivities."""
-    n_cells = volume.shape[0]
+def _patient_cells(problem: RadialProblem, patients: PatientArrays, p: int) -> CellSystem:
+    """Patient ``p``'s cells: face radii [m], cell volumes (per 4 pi, m3), face conductances (per 4 pi,
+    W/K; harmonic mean over the two half-cells), tissue properties and the deposit's volume fraction of
+    each cell (exact overlap with the deposit sphere of radius R coverage^(1/3))."""
+    m = problem.medium
+    n_t = problem.mesh.n_t
+    n_cells = problem.mesh.faces_over_r.shape[0] - 1
+    radius_m = patients.radius_m[p]
+    faces = np.empty(n_cells + 1)
+    volume = np.empty(n_cells)
+    conductance = np.empty(n_cells)
+    k_cell = np.empty(n_cells)
+    rho_c = np.empty(n_cells)
+    om = np.empty(n_cells)
+    model = np.empty(n_cells, dtype=np.int64)
+    qm = np.empty(n_cells)
+    dep = np.zeros(n_cells)
     for j in range(n_cells + 1):
-        faces[j] = faces_over_r[j] * radius_m
+        faces[j] = problem.mesh.faces_over_r[j] * radius_m
     for j in range(n_cells):
         volume[j] = (faces[j + 1] ** 3 - faces[j] ** 3) / 3.0
-        k_cell[j] = k_t if j < n_t else k_h
+        k_cell[j] = m.k_t if j < n_t else m.k_h
     for j in range(n_cells - 1):
         r1 = faces[j + 1]
         half_in = 0.5 * (faces[j + 1] - faces[j])
@@ -177,6 +333,48 @@ def radial_geometry(
         conductance[j] = r1 * r1 / (half_in / k_cell[j] + half_out / k_cell[j + 1])
     rn = faces[n_cells]
     conductance[n_cells - 1] = rn * rn * k_cell[n_cells - 1] / (0.5 * (faces[n_cells] - faces[n_cells - 1]))
+    r_dep = radius_m * patients.coverage[p] ** (1.0 / 3.0)
+    for j in range(n_cells):
+        if j < n_t:
+            rho_c[j] = m.rho_c_t
+            om[j] = patients.omega_tumour[p]
+            model[j] = m.model_t
+            qm[j] = m.qm_t
+            r0 = faces[j]
+            r1 = faces[j + 1]
+            top = min(r1, r_dep)
+            if top > r0:
+                dep[j] = (top**3 - r0**3) / (r1**3 - r0**3)
+        else:
+            rho_c[j] = m.rho_c_h
+            om[j] = patients.omega_healthy[p]
+            model[j] = m.model_h
+            qm[j] = m.qm_h
+    return CellSystem(PennesOperator(volume, conductance, rho_c, om, model, m.coef, m.rho_c_blood, m.t_art), qm, dep)
+
+
+@njit(cache=True)
+def _workspace(n_cells: int) -> Workspace:
+    tri = Tridiagonal(np.empty(n_cells), np.empty(n_cells), np.empty(n_cells), np.empty(n_cells), np.empty(n_cells))
+    return Workspace(np.empty(n_cells), np.empty(n_cells), tri)
+
+
+@njit(cache=True)
+def _session_state(cells: CellSystem, n_t: int) -> SessionState:
+    n_cells = cells.qm.shape[0]
+    return SessionState(
+        np.empty(n_cells),
+        np.empty(n_cells),
+        np.empty(n_cells),
+        np.empty(n_cells),
+        np.empty(n_cells),
+        np.empty(n_cells),
+        np.empty(n_cells),
+        np.empty(n_cells),
+        cells.op.volume[:n_t].copy(),
+        np.empty(n_t),
+        np.empty(n_t, dtype=np.int64),
+    )
 
 
 @njit(cache=True)
@@ -185,32 +383,21 @@ def assemble_and_solve(
     t_now: np.ndarray,
     t_prev: np.ndarray,
     t_lag: np.ndarray,
-    a0: float,
-    a1: float,
-    a2: float,
-    steady: bool,
-    dt: float,
-    volume: np.ndarray,
-    conductance: np.ndarray,
-    rho_c: np.ndarray,
-    omega37: np.ndarray,
-    model: np.ndarray,
     source: np.ndarray,
-    rho_c_blood: float,
-    t_art: float,
-    coef: np.ndarray,
-    lower: np.ndarray,
-    diag: np.ndarray,
-    upper: np.ndarray,
-    rhs: np.ndarray,
-    work: np.ndarray,
+    step: BDFStep,
+    op: PennesOperator,
+    tri: Tridiagonal,
 ) -> None:
-    """One implicit step (or, with ``steady``, the steady state) of the finite-volume Pennes system.
+    """One implicit step (or, with ``step.steady``, the steady state) of the finite-volume Pennes system.
 
     ``source`` is the total heat per cell volume [W/m3] (metabolic + particles); perfusion is evaluated
     at ``t_lag`` (lagged). Time derivative ``(a0 T^{n+1} - a1 T^n + a2 T^{n-1}) / dt``: backward Euler
     (1, 1, 0); BDF2 with step ratio w = dt_n / dt_{n-1}: ((1+2w)/(1+w), 1+w, w^2/(1+w)).
     """
+    # fields read once into locals: the loop then indexes plain arrays
+    volume, conductance, rho_c, omega37, model, coef, rho_c_blood, t_art = op
+    lower, diag, upper, rhs, work = tri
+    a0, a1, a2, dt, steady = step
     n = t_now.shape[0]
     for j in range(n):
         perf = rho_c_blood * omega37[j] * perfusion_factor(t_lag[j], model[j], coef) * volume[j]
@@ -233,6 +420,8 @@ def assemble_and_solve(
 
 @njit(cache=True)
 def _margin_and_healthy_max(t: np.ndarray, n_t: int, k_t: float, k_h: float) -> tuple[float, float]:
+    """Temperature at the tumour margin (conductivity-weighted face value) and the hottest healthy
+    tissue including the margin [C]."""
     t_margin = (k_t * t[n_t - 1] + k_h * t[n_t]) / (k_t + k_h)
     hmax = t_margin
     for j in range(n_t, t.shape[0]):
@@ -242,90 +431,27 @@ def _margin_and_healthy_max(t: np.ndarray, n_t: int, k_t: float, k_h: float) -> 
 
 
 @njit(cache=True)
-def _steady(
-    t_out,
-    volume,
-    conductance,
-    rho_c,
-    omega37,
-    model,
-    source,
-    rho_c_blood,
-    t_art,
-    coef,
-    lower,
-    diag,
-    upper,
-    rhs,
-    work,
-    t_scratch,
-    lag_fixed: bool,
-) -> bool:
-    """Steady state by fixed-point iteration on the lagged perfusion (or one linear solve with perfusion
-    frozen at ``t_out`` when ``lag_fixed``). Returns False if it did not converge."""
+def _steady(t_out: np.ndarray, cells: CellSystem, ws: Workspace, lag_fixed: bool) -> bool:
+    """Steady state with the source ``ws.source``, by fixed-point iteration on the lagged perfusion starting
+    from ``t_out`` (or one linear solve with perfusion frozen at ``t_out`` when ``lag_fixed``). Returns
+    False if it did not converge."""
     n = t_out.shape[0]
+    steady = BDFStep(1.0, 1.0, 0.0, 1.0, True)
+    op, tri, source, scratch = cells.op, ws.tri, ws.source, ws.scratch
     if lag_fixed:
-        assemble_and_solve(
-            t_scratch,
-            t_out,
-            t_out,
-            t_out,
-            1.0,
-            1.0,
-            0.0,
-            True,
-            1.0,
-            volume,
-            conductance,
-            rho_c,
-            omega37,
-            model,
-            source,
-            rho_c_blood,
-            t_art,
-            coef,
-            lower,
-            diag,
-            upper,
-            rhs,
-            work,
-        )
+        assemble_and_solve(scratch, t_out, t_out, t_out, source, steady, op, tri)
         for j in range(n):
-            t_out[j] = t_scratch[j]
+            t_out[j] = scratch[j]
         return True
     for _ in range(200):
-        assemble_and_solve(
-            t_scratch,
-            t_out,
-            t_out,
-            t_out,
-            1.0,
-            1.0,
-            0.0,
-            True,
-            1.0,
-            volume,
-            conductance,
-            rho_c,
-            omega37,
-            model,
-            source,
-            rho_c_blood,
-            t_art,
-            coef,
-            lower,
-            diag,
-            upper,
-            rhs,
-            work,
-        )
+        assemble_and_solve(scratch, t_out, t_out, t_out, source, steady, op, tri)
         change = 0.0
         for j in range(n):
-            d = abs(t_scratch[j] - t_out[j])
+            d = abs(scratch[j] - t_out[j])
             if d > change:
                 change = d
             # under-relaxed update keeps the iteration monotone near the steep Lang knees
-            t_out[j] = 0.5 * t_out[j] + 0.5 * t_scratch[j]
+            t_out[j] = 0.5 * t_out[j] + 0.5 * scratch[j]
         if change < 1e-10:
             return True
     return False
@@ -333,474 +459,430 @@ def _steady(
 
 @njit(cache=True)
 def _titration_residual(
-    u,
-    t_work,
-    t_base,
-    qm,
-    q_max,
-    dep,
-    src,
-    volume,
-    conductance,
-    rho_c,
-    om,
-    model,
-    rho_c_blood,
-    t_art,
-    coef,
-    lower,
-    diag,
-    upper,
-    rhs,
-    work,
-    scratch,
-    n_t,
-    k_t,
-    k_h,
-    target_c,
-    healthy_max_c,
+    u: float,
+    q_max: float,
+    st: SessionState,
+    problem: RadialProblem,
+    cells: CellSystem,
+    ws: Workspace,
 ) -> float:
-    """min(target - T_margin, healthy_max - T_healthy_max) [K] at the nonlinear steady state with power u."""
+    """min(target - T_margin, healthy_max - T_healthy_max) [K] at the nonlinear steady state with the
+    deposit at normalised power ``u`` (``q_max`` = power density at field_max [W/m3]); uses ``st.t_gain``
+    as work array."""
+    t_work = st.t_gain
     for j in range(t_work.shape[0]):
-        t_work[j] = t_base[j]
-        src[j] = qm[j] + q_max * u * dep[j]
-    _steady(
-        t_work,
-        volume,
-        conductance,
-        rho_c,
-        om,
-        model,
-        src,
-        rho_c_blood,
-        t_art,
-        coef,
-        lower,
-        diag,
-        upper,
-        rhs,
-        work,
-        scratch,
-        False,
-    )
-    tm, th = _margin_and_healthy_max(t_work, n_t, k_t, k_h)
-    return min(target_c - tm, healthy_max_c - th)
+        t_work[j] = st.t_base[j]
+        ws.source[j] = cells.qm[j] + q_max * u * cells.dep[j]
+    _steady(t_work, cells, ws, False)
+    tm, th = _margin_and_healthy_max(t_work, problem.mesh.n_t, problem.medium.k_t, problem.medium.k_h)
+    law = problem.law
+    return min(law.target_C - tm, law.healthy_max_C - th)
+
+
+@njit(cache=True)
+def _titration_plan(
+    q_ref: float, problem: RadialProblem, cells: CellSystem, ws: Workspace, st: SessionState
+) -> Titration:
+    """The PI controller's plan for one patient: linear steady gains per unit normalised power u
+    (u = 1 <=> H = field_max) and the feed-forward u_ff = the power whose NONLINEAR steady state just meets
+    the tighter constraint (Illinois regula falsi on u; the Lang tumour curve makes the linear estimate
+    too high, which would overshoot). Without titration: gains 0 and u_ff = 1."""
+    d = problem.drive
+    m = problem.medium
+    q_max = q_ref * (d.field_max / d.field_ref) ** d.exponent
+    gain_m = 0.0
+    gain_h = 0.0
+    u_ff = 1.0
+    u_min = (d.field_min / d.field_max) ** d.exponent
+    if d.titrate:
+        base_margin, base_hmax = _margin_and_healthy_max(st.t_base, problem.mesh.n_t, m.k_t, m.k_h)
+        for j in range(st.t_gain.shape[0]):
+            st.t_gain[j] = st.t_base[j]
+            ws.source[j] = cells.qm[j] + q_max * cells.dep[j]
+        _steady(st.t_gain, cells, ws, True)
+        gm, gh = _margin_and_healthy_max(st.t_gain, problem.mesh.n_t, m.k_t, m.k_h)
+        gain_m = gm - base_margin
+        gain_h = gh - base_hmax
+        u_lo = u_min
+        u_hi = 1.0
+        f_lo = _titration_residual(u_lo, q_max, st, problem, cells, ws)
+        f_hi = _titration_residual(u_hi, q_max, st, problem, cells, ws)
+        if f_hi >= 0.0:
+            u_ff = 1.0
+        elif f_lo <= 0.0:
+            u_ff = u_min
+        else:
+            side = 0
+            u_ff = u_lo
+            for _ in range(40):
+                u_ff = (u_lo * f_hi - u_hi * f_lo) / (f_hi - f_lo)
+                f_mid = _titration_residual(u_ff, q_max, st, problem, cells, ws)
+                if abs(f_mid) < 1e-4:
+                    break
+                if f_mid > 0.0:
+                    u_lo = u_ff
+                    f_lo = f_mid
+                    if side == 1:
+                        f_hi *= 0.5
+                    side = 1
+                else:
+                    u_hi = u_ff
+                    f_hi = f_mid
+                    if side == -1:
+                        f_lo *= 0.5
+                    side = -1
+    return Titration(gain_m, gain_h, u_ff, u_min)
+
+
+@njit(cache=True, inline="always")  # every sub-step: inlined, a call costs ~7 % of the kernel time
+def _bdf_step(
+    t_lag: np.ndarray, t_now: np.ndarray, t_prev: np.ndarray, h_step: float, h_prev: float, backward_euler: bool
+) -> BDFStep:
+    """Coefficients of a step of ``h_step`` seconds after one of ``h_prev``, and the temperature at which the
+    perfusion is lagged (into ``t_lag``): backward Euler at T^n, or variable-step BDF2 (step ratio
+    w = h_step / h_prev) at the extrapolation T^n + w (T^n - T^(n-1))."""
+    if backward_euler:
+        for j in range(t_now.shape[0]):
+            t_lag[j] = t_now[j]
+        return BDFStep(1.0, 1.0, 0.0, h_step, False)
+    w = h_step / h_prev
+    for j in range(t_now.shape[0]):
+        t_lag[j] = t_now[j] + w * (t_now[j] - t_prev[j])
+    return BDFStep((1.0 + 2.0 * w) / (1.0 + w), 1.0 + w, w * w / (1.0 + w), h_step, False)
+
+
+@njit(cache=True)
+def _run_session(
+    p: int,
+    s: int,
+    patients: PatientArrays,
+    problem: RadialProblem,
+    cells: CellSystem,
+    ws: Workspace,
+    st: SessionState,
+    plan: Titration,
+    out: RadialOutputs,
+) -> bool:
+    """Session ``s`` of patient ``p`` from the field-off steady state ``st.t_base``: heating (fixed or
+    titrated amplitude) then cooling, recording every ``clock.rec_every`` steps. False at a non-finite
+    temperature."""
+    k_t, k_h = problem.medium.k_t, problem.medium.k_h
+    d = problem.drive
+    clock = problem.clock
+    n_t = problem.mesh.n_t
+    # arrays read once into locals (a read from a tuple updates a reference count; the loops below run
+    # ~10^4 times per session)
+    t_base, t_now, tumour_t, tumour_vol, order = st.t_base, st.t_now, st.tumour_t, st.tumour_vol, st.order
+    source, qm, dep, op, tri = ws.source, cells.qm, cells.dep, cells.op, ws.tri
+    peak, cem_t90, max_healthy, margin_peak = out.peak, out.cem_t90, out.max_healthy, out.margin_peak
+    rec_t, rec_hmax, rec_field = out.rec_t, out.rec_hmax, out.rec_field
+    a_per_s, ea_J_per_mol = problem.arrhenius
+    t_new, t_prev, t_lag, cem_rate, arr_rate = st.t_new, st.t_prev, st.t_lag, st.cem_rate, st.arr_rate
+    cem, omega = out.cem, out.omega
+    q_ref = patients.q_ref[p]
+    n_cells = t_base.shape[0]
+    for j in range(n_cells):
+        t_now[j] = t_base[j]
+        st.t_prev[j] = t_base[j]
+        peak[p, s, j] = t_base[j]
+        out.cem[p, s, j] = 0.0
+        out.omega[p, s, j] = 0.0
+        st.cem_rate[j] = cem43_rate(t_base[j])
+        st.arr_rate[j] = arrhenius_rate(t_base[j], a_per_s, ea_J_per_mol)
+    for j in range(n_t):
+        tumour_t[j] = t_base[j]
+    for j in range(n_t):
+        order[j] = j
+    t90_old = exceeded_temperature_inplace(tumour_t, tumour_vol, 0.9, order)
+    cem_t90[p, s] = 0.0
+    m0, hm0 = _margin_and_healthy_max(t_now, n_t, k_t, k_h)
+    max_healthy[p, s] = hm0
+    margin_peak[p, s] = m0
+    u = plan.u_ff
+    integral = 0.0
+    h_sum = 0.0
+    h_prev = clock.dt
+    if d.titrate:
+        field = d.field_max * u ** (1.0 / d.exponent)
+    else:
+        field = patients.field_fixed[p, s]
+    for j in range(n_t):
+        rec_t[p, s, 0, j] = t_now[j]
+    rec_hmax[p, s, 0] = hm0
+    rec_field[p, s, 0] = field if clock.n_heat > 0 else 0.0
+    rec_i = 1
+    for k in range(clock.n_total):
+        heating = k < clock.n_heat
+        if heating and d.titrate and k % d.ctrl_every == 0 and k > 0:
+            tm, th = _margin_and_healthy_max(t_now, n_t, k_t, k_h)
+            u, integral = titration_step(tm, th, problem.law, plan, integral)
+            field = d.field_max * u ** (1.0 / d.exponent)
+        q_now = q_ref * (field / d.field_ref) ** d.exponent if heating else 0.0
+        if heating:
+            h_sum += field
+        for j in range(n_cells):
+            source[j] = qm[j] + q_now * dep[j]
+        # The source jumps at the start and at switch-off: BDF2 restarts there with a backward-Euler
+        # step of dt/2^L followed by variable-step BDF2 steps dt/2^L, dt/2^(L-1), ..., dt/2 (ratios 1,
+        # then 2, and 2 for the next full step; zero-stable below 1 + sqrt 2), which resolves the fast
+        # initial transient of the small cells. Elsewhere constant-step BDF2.
+        restart = k == 0 or k == clock.n_heat
+        n_sub = RESTART_LEVELS + 1 if restart else 1
+        for sub in range(n_sub):
+            if restart:
+                h_step = clock.dt / 2.0 ** (RESTART_LEVELS - max(sub - 1, 0))
+            else:
+                h_step = clock.dt
+            step = _bdf_step(t_lag, t_now, t_prev, h_step, h_prev, restart and sub == 0)
+            h_prev = h_step
+            assemble_and_solve(t_new, t_now, t_prev, t_lag, source, step, op, tri)
+            # accept T^(n+1); accrue the per-cell peak, CEM43 [min] and Arrhenius damage (trapezoid rule)
+            for j in range(n_cells):
+                tj = t_new[j]
+                if not math.isfinite(tj):
+                    return False
+                t_prev[j] = t_now[j]
+                t_now[j] = tj
+                if tj > peak[p, s, j]:
+                    peak[p, s, j] = tj
+                rate_new = cem43_rate(tj)
+                cem[p, s, j] += 0.5 * (cem_rate[j] + rate_new) * h_step / 60.0
+                cem_rate[j] = rate_new
+                a_new = arrhenius_rate(tj, a_per_s, ea_J_per_mol)
+                omega[p, s, j] += 0.5 * (arr_rate[j] + a_new) * h_step
+                arr_rate[j] = a_new
+            for j in range(n_t):
+                tumour_t[j] = t_now[j]
+            t90_new = exceeded_temperature_inplace(tumour_t, tumour_vol, 0.9, order)
+            cem_t90[p, s] += 0.5 * (cem43_rate(t90_old) + cem43_rate(t90_new)) * h_step / 60.0
+            t90_old = t90_new
+        tm, th = _margin_and_healthy_max(t_now, n_t, k_t, k_h)
+        if th > max_healthy[p, s]:
+            max_healthy[p, s] = th
+        if tm > margin_peak[p, s]:
+            margin_peak[p, s] = tm
+        if (k + 1) % clock.rec_every == 0:
+            for j in range(n_t):
+                rec_t[p, s, rec_i, j] = t_now[j]
+            rec_hmax[p, s, rec_i] = th
+            rec_field[p, s, rec_i] = field if (k + 1) < clock.n_heat else 0.0
+            rec_i += 1
+    out.field_mean[p, s] = h_sum / clock.n_heat if clock.n_heat > 0 else 0.0
+    for j in range(n_t):
+        tumour_t[j] = peak[p, s, j]
+    out.tx[p, s, 0] = exceeded_temperature(tumour_t, tumour_vol, 0.9)
+    out.tx[p, s, 1] = exceeded_temperature(tumour_t, tumour_vol, 0.5)
+    out.tx[p, s, 2] = exceeded_temperature(tumour_t, tumour_vol, 0.1)
+    return True
+
+
+@njit(cache=True)
+def _simulate_patient(
+    p: int,
+    mesh: RadialMesh,
+    medium: ThermalMedium,
+    drive: FieldLaw,
+    law: TitrationLaw,
+    clock: SessionClock,
+    arrhenius: ArrheniusRates,
+    patients: PatientArrays,
+    out: RadialOutputs,
+) -> None:
+    """Every session of patient ``p``, each from the field-off steady state; ``out.status[p]`` reports a
+    failure."""
+    problem = RadialProblem(mesh, medium, drive, law, clock, arrhenius)
+    cells = _patient_cells(problem, patients, p)
+    n_cells = cells.qm.shape[0]
+    ws = _workspace(n_cells)
+    st = _session_state(cells, mesh.n_t)
+    for j in range(mesh.n_t):
+        out.deposit_frac[p, j] = cells.dep[j]
+    for j in range(n_cells):
+        st.t_base[j] = cells.op.t_art
+        ws.source[j] = cells.qm[j]
+    if not _steady(st.t_base, cells, ws, False):
+        out.status[p] = 2
+        return
+    for j in range(n_cells):
+        out.baseline[p, j] = st.t_base[j]
+    plan = _titration_plan(patients.q_ref[p], problem, cells, ws, st)
+    for s in range(patients.field_fixed.shape[1]):
+        if not _run_session(p, s, patients, problem, cells, ws, st, plan, out):
+            out.status[p] = 1
+            return
 
 
 @njit(parallel=True, cache=True)
 def radial_sessions_kernel(
-    radius_m,
-    coverage,
-    q_ref,
-    field_fixed,
-    omega_t,
-    omega_h,
-    field_ref,
-    field_exp,
-    titrate,
-    target_c,
-    healthy_max_c,
-    field_min,
-    field_max,
-    kp,
-    ti_s,
-    ctrl_every,
-    band,
-    rho_c_t,
-    k_t,
-    qm_t,
-    model_t,
-    rho_c_h,
-    k_h,
-    qm_h,
-    model_h,
-    rho_c_blood,
-    t_art,
-    coef,
-    n_t,
-    faces_over_r,
-    dt,
-    n_heat,
-    n_total,
-    rec_every,
-    arr_a,
-    arr_ea,
-    baseline,
-    peak,
-    cem,
-    omega_out,
-    tx,
-    cem_t90,
-    max_healthy,
-    margin_peak,
-    field_mean,
-    rec_t,
-    rec_hmax,
-    rec_field,
-    deposit_frac,
-    status,
-):
-    """Numba kernel behind :func:`simulate_sessions_radial` (see there for arguments); parallel over
-    patients only. ``status[p]``: 0 ok, 1 non-finite temperature, 2 steady state did not converge."""
-    n_pat = radius_m.shape[0]
-    n_sessions = field_fixed.shape[1]
-    n_cells = faces_over_r.shape[0] - 1
-    for p in prange(n_pat):
-        volume = np.empty(n_cells)
-        conductance = np.empty(n_cells)
-        k_cell = np.empty(n_cells)
-        rho_c = np.empty(n_cells)
-        om = np.empty(n_cells)
-        model = np.empty(n_cells, dtype=np.int64)
-        qm = np.empty(n_cells)
-        dep = np.zeros(n_cells)
-        src = np.empty(n_cells)
-        lower = np.empty(n_cells)
-        diag = np.empty(n_cells)
-        upper = np.empty(n_cells)
-        rhs = np.empty(n_cells)
-        work = np.empty(n_cells)
-        scratch = np.empty(n_cells)
-        t_base = np.empty(n_cells)
-        t_prev = np.empty(n_cells)
-        t_now = np.empty(n_cells)
-        t_new = np.empty(n_cells)
-        t_lag = np.empty(n_cells)
-        t_gain = np.empty(n_cells)
-        rate_old = np.empty(n_cells)
-        arr_old = np.empty(n_cells)
-        tumour_vol = np.empty(n_t)
-        tumour_t = np.empty(n_t)
-        order = np.empty(n_t, dtype=np.int64)
+    mesh: RadialMesh,
+    medium: ThermalMedium,
+    drive: FieldLaw,
+    law: TitrationLaw,
+    clock: SessionClock,
+    arrhenius: ArrheniusRates,
+    patients: PatientArrays,
+    out: RadialOutputs,
+) -> None:
+    """Numba kernel behind :func:`simulate_sessions_radial`; parallel over patients only.
 
-        faces = np.empty(n_cells + 1)
-        radial_geometry(n_t, faces_over_r, radius_m[p], k_t, k_h, faces, volume, conductance, k_cell)
-        r_dep = radius_m[p] * coverage[p] ** (1.0 / 3.0)
-        for j in range(n_cells):
-            if j < n_t:
-                rho_c[j] = rho_c_t
-                om[j] = omega_t[p]
-                model[j] = model_t
-                qm[j] = qm_t
-                tumour_vol[j] = volume[j]
-                r0 = faces[j]
-                r1 = faces[j + 1]
-                top = min(r1, r_dep)
-                if top > r0:
-                    dep[j] = (top**3 - r0**3) / (r1**3 - r0**3)
-                deposit_frac[p, j] = dep[j]
-            else:
-                rho_c[j] = rho_c_h
-                om[j] = omega_h[p]
-                model[j] = model_h
-                qm[j] = qm_h
-
-        # field-off steady state (start of every session)
-        for j in range(n_cells):
-            t_base[j] = t_art
-            src[j] = qm[j]
-        if not _steady(
-            t_base,
-            volume,
-            conductance,
-            rho_c,
-            om,
-            model,
-            src,
-            rho_c_blood,
-            t_art,
-            coef,
-            lower,
-            diag,
-            upper,
-            rhs,
-            work,
-            scratch,
-            False,
-        ):
-            status[p] = 2
-            continue
-        for j in range(n_cells):
-            baseline[p, j] = t_base[j]
-        base_margin, base_hmax = _margin_and_healthy_max(t_base, n_t, k_t, k_h)
-
-        # titration set-up: linear steady gains per unit normalised power u (u = 1 <=> H = field_max) for
-        # the PI law, and the feed-forward u_ff = the power whose NONLINEAR steady state just meets the
-        # tighter constraint (Illinois regula falsi on u; the Lang tumour curve makes the linear estimate
-        # too high, which would overshoot).
-        q_max = q_ref[p] * (field_max / field_ref) ** field_exp
-        gain_m = 0.0
-        gain_h = 0.0
-        u_ff = 1.0
-        u_min = (field_min / field_max) ** field_exp
-        if titrate:
-            for j in range(n_cells):
-                t_gain[j] = t_base[j]
-                src[j] = qm[j] + q_max * dep[j]
-            _steady(
-                t_gain,
-                volume,
-                conductance,
-                rho_c,
-                om,
-                model,
-                src,
-                rho_c_blood,
-                t_art,
-                coef,
-                lower,
-                diag,
-                upper,
-                rhs,
-                work,
-                scratch,
-                True,
-            )
-            gm, gh = _margin_and_healthy_max(t_gain, n_t, k_t, k_h)
-            gain_m = gm - base_margin
-            gain_h = gh - base_hmax
-            u_lo = u_min
-            u_hi = 1.0
-            f_lo = _titration_residual(
-                u_lo,
-                t_gain,
-                t_base,
-                qm,
-                q_max,
-                dep,
-                src,
-                volume,
-                conductance,
-                rho_c,
-                om,
-                model,
-                rho_c_blood,
-                t_art,
-                coef,
-                lower,
-                diag,
-                upper,
-                rhs,
-                work,
-                scratch,
-                n_t,
-                k_t,
-                k_h,
-                target_c,
-                healthy_max_c,
-            )
-            f_hi = _titration_residual(
-                u_hi,
-                t_gain,
-                t_base,
-                qm,
-                q_max,
-                dep,
-                src,
-                volume,
-                conductance,
-                rho_c,
-                om,
-                model,
-                rho_c_blood,
-                t_art,
-                coef,
-                lower,
-                diag,
-                upper,
-                rhs,
-                work,
-                scratch,
-                n_t,
-                k_t,
-                k_h,
-                target_c,
-                healthy_max_c,
-            )
-            if f_hi >= 0.0:
-                u_ff = 1.0
-            elif f_lo <= 0.0:
-                u_ff = u_min
-            else:
-                side = 0
-                u_ff = u_lo
-                for _ in range(40):
-                    u_ff = (u_lo * f_hi - u_hi * f_lo) / (f_hi - f_lo)
-                    f_mid = _titration_residual(
-                        u_ff,
-                        t_gain,
-                        t_base,
-                        qm,
-                        q_max,
-                        dep,
-                        src,
-                        volume,
-                        conductance,
-                        rho_c,
-                        om,
-                        model,
-                        rho_c_blood,
-                        t_art,
-                        coef,
-                        lower,
-                        diag,
-                        upper,
-                        rhs,
-                        work,
-                        scratch,
-                        n_t,
-                        k_t,
-                        k_h,
-                        target_c,
-                        healthy_max_c,
-                    )
-                    if abs(f_mid) < 1e-4:
-                        break
-                    if f_mid > 0.0:
-                        u_lo = u_ff
-                        f_lo = f_mid
-                        if side == 1:
-                            f_hi *= 0.5
-                        side = 1
-                    else:
-                        u_hi = u_ff
-                        f_hi = f_mid
-                        if side == -1:
-                            f_lo *= 0.5
-                        side = -1
-
-        for s in range(n_sessions):
-            for j in range(n_cells):
-                t_now[j] = t_base[j]
-                t_prev[j] = t_base[j]
-                peak[p, s, j] = t_base[j]
-                cem[p, s, j] = 0.0
-                omega_out[p, s, j] = 0.0
-                rate_old[j] = cem43_rate(t_base[j])
-                arr_old[j] = arrhenius_rate(t_base[j], arr_a, arr_ea)
-            for j in range(n_t):
-                tumour_t[j] = t_base[j]
-            for j in range(n_t):
-                order[j] = j
-            t90_old = exceeded_temperature_inplace(tumour_t, tumour_vol, 0.9, order)
-            cem_t90[p, s] = 0.0
-            m0, hm0 = _margin_and_healthy_max(t_now, n_t, k_t, k_h)
-            max_healthy[p, s] = hm0
-            margin_peak[p, s] = m0
-            u = u_ff
-            integral = 0.0
-            h_sum = 0.0
-            h_prev = dt
-            if titrate:
-                field = field_max * u ** (1.0 / field_exp)
-            else:
-                field = field_fixed[p, s]
-            rec_i = 0
-            for j in range(n_t):
-                rec_t[p, s, 0, j] = t_now[j]
-            rec_hmax[p, s, 0] = hm0
-            rec_field[p, s, 0] = field if n_heat > 0 else 0.0
-            rec_i = 1
-            for k in range(n_total):
-                heating = k < n_heat
-                if heating and titrate and k % ctrl_every == 0 and k > 0:
-                    tm, th = _margin_and_healthy_max(t_now, n_t, k_t, k_h)
-                    u, integral = titration_step(
-                        tm,
-                        th,
-                        target_c,
-                        healthy_max_c,
-                        gain_m,
-                        gain_h,
-                        u_ff,
-                        integral,
-                        kp,
-                        ctrl_every * dt,
-                        ti_s,
-                        u_min,
-                        band,
-                    )
-                    field = field_max * u ** (1.0 / field_exp)
-                q_now = q_ref[p] * (field / field_ref) ** field_exp if heating else 0.0
-                if heating:
-                    h_sum += field
-                for j in range(n_cells):
-                    src[j] = qm[j] + q_now * dep[j]
-                # The source jumps at the start and at switch-off: BDF2 restarts there with a backward-Euler
-                # step of dt/2^L followed by variable-step BDF2 steps dt/2^L, dt/2^(L-1), ..., dt/2 (ratios 1,
-                # then 2, and 2 for the next full step; zero-stable below 1 + sqrt 2), which resolves the fast
-                # initial transient of the small cells. Elsewhere constant-step BDF2.
-                restart = k == 0 or k == n_heat
-                n_sub = RESTART_LEVELS + 1 if restart else 1
-                ok = True
-                for sub in range(n_sub):
-                    if restart:
-                        h_step = dt / 2.0 ** (RESTART_LEVELS - max(sub - 1, 0))
-                    else:
-                        h_step = dt
-                    if restart and sub == 0:
-                        a0, a1, a2 = 1.0, 1.0, 0.0
-                        for j in range(n_cells):
-                            t_lag[j] = t_now[j]
-                    else:
-                        w = h_step / h_prev
-                        a0 = (1.0 + 2.0 * w) / (1.0 + w)
-                        a1 = 1.0 + w
-                        a2 = w * w / (1.0 + w)
-                        for j in range(n_cells):
-                            t_lag[j] = t_now[j] + w * (t_now[j] - t_prev[j])
-                    h_prev = h_step
-                    assemble_and_solve(
-                        t_new, t_now, t_prev, t_lag, a0, a1, a2, False, h_step, volume, conductance, rho_c, om,
-                        model, src, rho_c_blood, t_art, coef, lower, diag, upper, rhs, work,
-                    )  # fmt: skip
-                    for j in range(n_cells):
-                        tj = t_new[j]
-                        if not math.isfinite(tj):
-                            ok = False
-                            break
-                        t_prev[j] = t_now[j]
-                        t_now[j] = tj
-                        if tj > peak[p, s, j]:
-                            peak[p, s, j] = tj
-                        rate_new = cem43_rate(tj)
-                        cem[p, s, j] += 0.5 * (rate_old[j] + rate_new) * h_step / 60.0
-                        rate_old[j] = rate_new
-                        a_new = arrhenius_rate(tj, arr_a, arr_ea)
-                        omega_out[p, s, j] += 0.5 * (arr_old[j] + a_new) * h_step
-                        arr_old[j] = a_new
-                    if not ok:
-                        break
-                    for j in range(n_t):
-                        tumour_t[j] = t_now[j]
-                    t90_new = exceeded_temperature_inplace(tumour_t, tumour_vol, 0.9, order)
-                    cem_t90[p, s] += 0.5 * (cem43_rate(t90_old) + cem43_rate(t90_new)) * h_step / 60.0
-                    t90_old = t90_new
-                if not ok:
-                    status[p] = 1
-                    break
-                tm, th = _margin_and_healthy_max(t_now, n_t, k_t, k_h)
-                if th > max_healthy[p, s]:
-                    max_healthy[p, s] = th
-                if tm > margin_peak[p, s]:
-                    margin_peak[p, s] = tm
-                if (k + 1) % rec_every == 0:
-                    for j in range(n_t):
-                        rec_t[p, s, rec_i, j] = t_now[j]
-                    rec_hmax[p, s, rec_i] = th
-                    rec_field[p, s, rec_i] = field if (k + 1) < n_heat else 0.0
-                    rec_i += 1
-            if status[p] != 0:
-                break
-            field_mean[p, s] = h_sum / n_heat if n_heat > 0 else 0.0
-            for j in range(n_t):
-                tumour_t[j] = peak[p, s, j]
-            tx[p, s, 0] = exceeded_temperature(tumour_t, tumour_vol, 0.9)
-            tx[p, s, 1] = exceeded_temperature(tumour_t, tumour_vol, 0.5)
-            tx[p, s, 2] = exceeded_temperature(tumour_t, tumour_vol, 0.1)
+    Two numba limits of parallel loops shape it: every argument is a flat named tuple (arrays and scalars)
+    because the loop passes each variable to its body unpacked one level, which fails for a tuple holding a
+    tuple (numba issue #4846); and the body only calls :func:`_simulate_patient` (never inlined), which
+    groups them into a :class:`RadialProblem`, because the loop silently drops stores into an array reached
+    through a named tuple (numba issues #7135, #10338) while a called function stores normally.
+    """
+    for p in prange(patients.radius_m.shape[0]):
+        # int64: the parallel loop's index is unsigned inside the gufunc, which would compile a second copy
+        _simulate_patient(np.int64(p), mesh, medium, drive, law, clock, arrhenius, patients, out)
 
 
 # ----------------------------------------------------------------------------- public API
+def _positive_array(name: str, value, n: int | None, allow_zero: bool = False) -> np.ndarray:
+    arr = np.atleast_1d(np.asarray(value, dtype=np.float64))
+    if n is not None and arr.shape != (n,):
+        if arr.shape == (1,):
+            arr = np.full(n, arr[0])
+        else:
+            raise InputError(name, arr.shape, f"expected shape ({n},)")
+    bad = ~np.isfinite(arr) | ((arr < 0) if allow_zero else (arr <= 0))
+    if np.any(bad):
+        i = int(np.argmax(bad))
+        raise InputError(f"{name}[{i}]", float(arr[i]), "must be finite and " + (">= 0" if allow_zero else "> 0"))
+    return arr
+
+
+def _positive_scalar(name: str, value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (math.isfinite(value) and value > 0):
+        raise InputError(name, value, "must be a finite number > 0")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class RadialPatients:
+    """The n heated tumours of one call, validated and stored as float64 arrays of shape (n,).
+
+    tumour_radius_m: tumour radius [m] (volume-equivalent sphere); sets n.
+    coverage_fraction: fraction of the tumour volume inside the particle deposit, (0, 1].
+    deposit_power_W_per_m3: particle heating power density in the deposit at ``Heating.field_ref_kA_per_m``
+        [W/m3] (>= 0; 0 = no particles).
+    tumour_perfusion_mL_per_min_per_kg: tumour perfusion at 37 C (IT'IS heat-transfer rate); None = the
+        tumour tissue's value.
+    healthy_perfusion_scale: multiplies the healthy tissue's 37 C perfusion.
+    The last four accept a scalar or a length-1 array for every patient.
+    """
+
+    tumour_radius_m: np.ndarray
+    coverage_fraction: np.ndarray
+    deposit_power_W_per_m3: np.ndarray
+    tumour_perfusion_mL_per_min_per_kg: np.ndarray | None = None
+    healthy_perfusion_scale: np.ndarray | float = 1.0
+
+    def __post_init__(self) -> None:
+        radius = _positive_array("patients.tumour_radius_m", self.tumour_radius_m, None)
+        n = radius.shape[0]
+        coverage = _positive_array("patients.coverage_fraction", self.coverage_fraction, n)
+        if np.any(coverage > 1.0):
+            i = int(np.argmax(coverage > 1.0))
+            raise InputError(f"patients.coverage_fraction[{i}]", float(coverage[i]), "must lie in (0, 1]")
+        fields = {
+            "tumour_radius_m": radius,
+            "coverage_fraction": coverage,
+            "deposit_power_W_per_m3": _positive_array(
+                "patients.deposit_power_W_per_m3", self.deposit_power_W_per_m3, n, allow_zero=True
+            ),
+            "healthy_perfusion_scale": _positive_array(
+                "patients.healthy_perfusion_scale", self.healthy_perfusion_scale, n
+            ),
+        }
+        if self.tumour_perfusion_mL_per_min_per_kg is not None:
+            fields["tumour_perfusion_mL_per_min_per_kg"] = _positive_array(
+                "patients.tumour_perfusion_mL_per_min_per_kg", self.tumour_perfusion_mL_per_min_per_kg, n
+            )
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)
+
+    @property
+    def n(self) -> int:
+        """Number of patients."""
+        return self.tumour_radius_m.shape[0]
+
+
+@dataclass(frozen=True)
+class Heating:
+    """How the deposit is heated: power density ``deposit_power_W_per_m3 (H / field_ref_kA_per_m)^field_exponent``
+    at amplitude H [kA/m]; H is fixed (``field_kA_per_m``: scalar, (n,) or (n, n_sessions); 0 = field off)
+    or titrated (``control`` in mode ``"titrate"``, which ignores ``field_kA_per_m``)."""
+
+    field_ref_kA_per_m: float = 10.0
+    field_exponent: float = 2.0
+    field_kA_per_m: np.ndarray | float | None = None
+    control: SessionControl | None = None
+
+    def __post_init__(self) -> None:
+        _positive_scalar("heating.field_ref_kA_per_m", self.field_ref_kA_per_m)
+        _positive_scalar("heating.field_exponent", self.field_exponent)
+        if self.control is not None and not isinstance(self.control, SessionControl):
+            raise InputError("heating.control", type(self.control).__name__, "must be a SessionControl")
+
+    @property
+    def titrated(self) -> bool:
+        """True when the control titrates the amplitude."""
+        return self.control is not None and self.control.mode == "titrate"
+
+    def fixed_amplitudes(self, n: int, n_sessions: int) -> np.ndarray:
+        """The fixed amplitude of every patient and session [kA/m], shape (n, n_sessions); zeros when titrated.
+
+        Raises InputError when no amplitude is given in fixed mode, for a wrong shape, and for an amplitude
+        outside [0, device maximum] (magnetics.toml [device_range])."""
+        if self.titrated:
+            return np.zeros((n, n_sessions))
+        if self.field_kA_per_m is None:
+            raise InputError(
+                "heating.field_kA_per_m", None, "fixed mode needs an amplitude (or use control mode 'titrate')"
+            )
+        f = np.asarray(self.field_kA_per_m, dtype=np.float64)
+        if f.ndim == 0:
+            fixed = np.full((n, n_sessions), float(f))
+        elif f.shape == (n,):
+            fixed = np.repeat(f[:, None], n_sessions, axis=1)
+        elif f.shape == (n, n_sessions):
+            fixed = f.copy()
+        else:
+            raise InputError("heating.field_kA_per_m", f.shape, f"expected a scalar, ({n},) or ({n}, {n_sessions})")
+        h_device = float(load_magnetics()["device_range"]["field_kA_per_m"][1])
+        bad = ~np.isfinite(fixed) | (fixed < 0) | (fixed > h_device)
+        if np.any(bad):
+            idx = np.argwhere(bad)[0]
+            raise InputError(
+                f"heating.field_kA_per_m[{idx[0]}, {idx[1]}]",
+                float(fixed[tuple(idx)]),
+                f"must lie in [0, {h_device}] kA/m (0 = field off; device range in magnetics.toml)",
+            )
+        return fixed
+
+
+@dataclass(frozen=True)
+class RadialGrid:
+    """The radial grid: ``cells_in_tumour`` uniform cells across the tumour, ``cells_in_healthy`` geometrically
+    growing cells in healthy tissue out to the far boundary at ``far_factor`` x the tumour radius (held at the
+    arterial temperature); see :func:`radial_faces_over_R`."""
+
+    cells_in_tumour: int = 12
+    cells_in_healthy: int = 12
+    far_factor: float = 4.0
+
+    def __post_init__(self) -> None:
+        for name in ("cells_in_tumour", "cells_in_healthy"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not (isinstance(v, int | np.integer) and v >= 2):
+                raise InputError(f"grid.{name}", v, "must be an integer >= 2")
+        f = self.far_factor
+        if isinstance(f, bool) or not (isinstance(f, numbers.Real) and math.isfinite(f) and f >= 2):
+            raise InputError("grid.far_factor", f, "must be >= 2 (far boundary at far_factor * R)")
+
+    def faces_over_R(self) -> np.ndarray:
+        """Cell-face radii / tumour radius, shape (cells_in_tumour + cells_in_healthy + 1,)."""
+        return radial_faces_over_R(int(self.cells_in_tumour), int(self.cells_in_healthy), float(self.far_factor))
 
 
 @dataclass(frozen=True)
@@ -827,241 +909,115 @@ class RadialSessionsResult:
     healthy_max_record_C: np.ndarray
     field_record_kA_per_m: np.ndarray
     cells_in_tumour: int
-    arrhenius_set: str
     dt_s: float
 
     @property
-    def tumour_peak_C(self) -> np.ndarray:
-        """(n, n_sessions, cells_in_tumour) per-shell peak temperature in the tumour."""
-        return self.peak_C[:, :, : self.cells_in_tumour]
-
-    @property
     def tumour_cem43_min(self) -> np.ndarray:
-        """(n, n_sessions, cells_in_tumour) per-shell CEM43 in the tumour."""
+        """(n, n_sessions, cells_in_tumour) per-shell CEM43 in the tumour [min]."""
         return self.cem43_min[:, :, : self.cells_in_tumour]
 
-    @property
-    def tumour_arrhenius_omega(self) -> np.ndarray:
-        return self.arrhenius_omega[:, :, : self.cells_in_tumour]
 
-
-def _positive_array(name: str, value, n: int | None, allow_zero: bool = False) -> np.ndarray:
-    arr = np.atleast_1d(np.asarray(value, dtype=np.float64))
-    if n is not None and arr.shape != (n,):
-        if arr.shape == (1,):
-            arr = np.full(n, arr[0])
-        else:
-            raise InputError(name, arr.shape, f"expected shape ({n},)")
-    bad = ~np.isfinite(arr) | ((arr < 0) if allow_zero else (arr <= 0))
-    if np.any(bad):
-        i = int(np.argmax(bad))
-        raise InputError(f"{name}[{i}]", float(arr[i]), "must be finite and " + (">= 0" if allow_zero else "> 0"))
-    return arr
-
-
-def _positive_scalar(name: str, value: float) -> float:
-    v = float(value)
-    if not (math.isfinite(v) and v > 0):
-        raise InputError(name, value, "must be a finite number > 0")
-    return v
+def _outputs(n: int, n_sessions: int, n_cells: int, n_t: int, n_rec: int) -> RadialOutputs:
+    return RadialOutputs(
+        baseline=np.zeros((n, n_cells)),
+        peak=np.zeros((n, n_sessions, n_cells)),
+        cem=np.zeros((n, n_sessions, n_cells)),
+        omega=np.zeros((n, n_sessions, n_cells)),
+        tx=np.zeros((n, n_sessions, 3)),
+        cem_t90=np.zeros((n, n_sessions)),
+        max_healthy=np.zeros((n, n_sessions)),
+        margin_peak=np.zeros((n, n_sessions)),
+        field_mean=np.zeros((n, n_sessions)),
+        rec_t=np.zeros((n, n_sessions, n_rec, n_t)),
+        rec_hmax=np.zeros((n, n_sessions, n_rec)),
+        rec_field=np.zeros((n, n_sessions, n_rec)),
+        deposit_frac=np.zeros((n, n_t)),
+        status=np.zeros(n, dtype=np.int64),
+    )
 
 
 def simulate_sessions_radial(
-    tumor_radius_m: np.ndarray,
-    coverage_fraction: np.ndarray,
-    deposit_power_W_per_m3: np.ndarray,
+    patients: RadialPatients,
     *,
     tumor: TissueProperties,
     healthy: TissueProperties,
-    field_ref_kA_per_m: float = 10.0,
-    field_exponent: float = 2.0,
-    field_kA_per_m: np.ndarray | float | None = None,
-    control: SessionControl | None = None,
-    tumor_perfusion_mL_per_min_per_kg: np.ndarray | float | None = None,
-    healthy_perfusion_scale: np.ndarray | float = 1.0,
-    blood: Blood | None = None,
+    heating: Heating,
     n_sessions: int = 1,
-    session_s: float = 3600.0,
-    cooldown_s: float = 900.0,
-    dt_s: float = 10.0,
-    cells_in_tumour: int = 12,
-    cells_in_healthy: int = 12,
-    far_factor: float = 4.0,
-    record_every_s: float = 60.0,
+    timing: SessionTiming | None = None,
+    grid: RadialGrid | None = None,
+    blood: Blood | None = None,
     arrhenius: str = "he_bischof_2003_at1",
 ) -> RadialSessionsResult:
-    """Simulate ``n_sessions`` heat sessions for each of ``n`` patients on the radial grid.
+    """Simulate ``n_sessions`` heat sessions for each of the ``patients`` on the radial grid.
 
-    Parameters (arrays have shape ``(n,)`` unless stated; scalars broadcast)
-    ----------
-    tumor_radius_m: tumour radius [m] (volume-equivalent sphere).
-    coverage_fraction: fraction of tumour volume inside the particle deposit, (0, 1].
-    deposit_power_W_per_m3: particle heating power density in the deposit at ``field_ref_kA_per_m`` [W/m3]
-        (>= 0; 0 = no particles). Power at amplitude H: ``q * (H / field_ref)**field_exponent``.
+    patients: the tumours (:class:`RadialPatients`: radius [m], deposit coverage, deposit power [W/m3],
+        perfusion).
     tumor, healthy: thermal properties (``tissue.tumour_tissue(host)``, ``tissue.load_tissue(name)``).
-    field_kA_per_m: fixed amplitude [kA/m], scalar or ``(n,)`` or ``(n, n_sessions)`` (fixed mode).
-    control: :class:`~mhtcdt.physics.session.SessionControl`; ``mode="titrate"`` ignores
-        ``field_kA_per_m`` and titrates to ``target_C`` at the tumour margin under ``healthy_max_C``.
-    tumor_perfusion_mL_per_min_per_kg: per-patient tumour perfusion at 37 C (default: ``tumor``'s value).
-    healthy_perfusion_scale: multiplies the healthy tissue's 37 C perfusion (per patient or scalar).
-    n_sessions, session_s, cooldown_s, dt_s: sessions per patient, field-on time [s], recorded cooling
-        time after switch-off [s], time step [s] (``session_s`` and ``cooldown_s`` are rounded to whole
-        steps).
-    cells_in_tumour, cells_in_healthy, far_factor: radial grid (uniform cells across the tumour,
-        geometrically growing cells in healthy tissue, far boundary at far_factor * R).
-    record_every_s: sampling interval of the recorded histories [s] (a multiple of ``dt_s``).
+    heating: the power law in the amplitude and the amplitude, fixed or titrated (:class:`Heating`).
+    n_sessions: sessions per patient, each from the field-off steady state.
+    timing: field-on time, recorded cooling, time step and record interval [s]
+        (:class:`~mhtcdt.physics.session.SessionTiming`; default 3600, 900, 10, 60 s).
+    grid: radial grid (:class:`RadialGrid`; default 12 + 12 cells, far boundary at 4 R).
+    blood: blood properties and arterial temperature (default ``tissue.load_blood()``).
     arrhenius: key of the Arrhenius set (``dose.arrhenius_set``) for the per-cell damage integral.
 
     Raises ``InputError`` for bad input and ``ModelError`` if any temperature became non-finite.
     """
-    radius = _positive_array("tumor_radius_m", tumor_radius_m, None)
-    n = radius.shape[0]
-    coverage = _positive_array("coverage_fraction", coverage_fraction, n)
-    if np.any(coverage > 1.0):
-        i = int(np.argmax(coverage > 1.0))
-        raise InputError(f"coverage_fraction[{i}]", float(coverage[i]), "must lie in (0, 1]")
-    q_ref = _positive_array("deposit_power_W_per_m3", deposit_power_W_per_m3, n, allow_zero=True)
-    field_ref = _positive_scalar("field_ref_kA_per_m", field_ref_kA_per_m)
-    field_exp = _positive_scalar("field_exponent", field_exponent)
-    if not (isinstance(n_sessions, int | np.integer) and n_sessions >= 1):
+    if not isinstance(patients, RadialPatients):
+        raise InputError("patients", type(patients).__name__, "must be a RadialPatients")
+    if not isinstance(heating, Heating):
+        raise InputError("heating", type(heating).__name__, "must be a Heating")
+    if isinstance(n_sessions, bool) or not (isinstance(n_sessions, int | np.integer) and n_sessions >= 1):
         raise InputError("n_sessions", n_sessions, "must be an integer >= 1")
-    dt = _positive_scalar("dt_s", dt_s)
-    session = _positive_scalar("session_s", session_s)
-    if not (math.isfinite(cooldown_s) and cooldown_s >= 0):
-        raise InputError("cooldown_s", cooldown_s, "must be a finite number >= 0")
-    record = _positive_scalar("record_every_s", record_every_s)
-    if not (isinstance(cells_in_tumour, int | np.integer) and cells_in_tumour >= 2):
-        raise InputError("cells_in_tumour", cells_in_tumour, "must be an integer >= 2")
-    if not (isinstance(cells_in_healthy, int | np.integer) and cells_in_healthy >= 2):
-        raise InputError("cells_in_healthy", cells_in_healthy, "must be an integer >= 2")
-    if not (math.isfinite(far_factor) and far_factor >= 2):
-        raise InputError("far_factor", far_factor, "must be >= 2 (far boundary at far_factor * R)")
-    control = control if control is not None else SessionControl()
-    titrate = control.mode == "titrate"
-    if titrate:
-        fixed = np.zeros((n, n_sessions))
-    else:
-        if field_kA_per_m is None:
-            raise InputError("field_kA_per_m", None, "fixed mode needs an amplitude (or use control mode 'titrate')")
-        f = np.asarray(field_kA_per_m, dtype=np.float64)
-        if f.ndim == 0:
-            fixed = np.full((n, n_sessions), float(f))
-        elif f.shape == (n,):
-            fixed = np.repeat(f[:, None], n_sessions, axis=1)
-        elif f.shape == (n, n_sessions):
-            fixed = f.copy()
-        else:
-            raise InputError("field_kA_per_m", f.shape, f"expected a scalar, ({n},) or ({n}, {n_sessions})")
-        h_device = float(load_magnetics()["device_range"]["field_kA_per_m"][1])
-        bad = ~np.isfinite(fixed) | (fixed < 0) | (fixed > h_device)
-        if np.any(bad):
-            idx = np.argwhere(bad)[0]
-            raise InputError(
-                f"field_kA_per_m[{idx[0]}, {idx[1]}]",
-                float(fixed[tuple(idx)]),
-                f"must lie in [0, {h_device}] kA/m (0 = field off; device range in magnetics.toml)",
-            )
-    if tumor_perfusion_mL_per_min_per_kg is None:
+    timing = timing if timing is not None else SessionTiming()
+    grid = grid if grid is not None else RadialGrid()
+    blood = blood if blood is not None else load_blood()
+    n = patients.n
+    control = heating.control if heating.control is not None else SessionControl()
+    fixed = heating.fixed_amplitudes(n, int(n_sessions))
+    if patients.tumour_perfusion_mL_per_min_per_kg is None:
         perf_t = np.full(n, tumor.perfusion_mL_per_min_per_kg)
     else:
-        perf_t = _positive_array("tumor_perfusion_mL_per_min_per_kg", tumor_perfusion_mL_per_min_per_kg, n)
-    scale_h = _positive_array("healthy_perfusion_scale", healthy_perfusion_scale, n)
+        perf_t = patients.tumour_perfusion_mL_per_min_per_kg
     omega_t = perfusion_per_s(perf_t, tumor.density_kg_per_m3)
-    omega_h = perfusion_per_s(healthy.perfusion_mL_per_min_per_kg * scale_h, healthy.density_kg_per_m3)
-    blood = blood if blood is not None else load_blood()
-    arr = arrhenius_set(arrhenius)
-
-    n_heat = int(round(session / dt))
-    n_total = n_heat + int(round(cooldown_s / dt))
-    rec_every = int(round(record / dt))
-    if rec_every < 1 or abs(rec_every * dt - record) > 1e-9 * record:
-        raise InputError("record_every_s", record_every_s, f"must be a whole multiple of dt_s = {dt}")
-    ctrl_every = max(1, int(round(control.control_interval_s / dt)))
-    n_rec = n_total // rec_every + 1
-    n_t = int(cells_in_tumour)
-    faces_over_r = radial_faces_over_R(n_t, int(cells_in_healthy), float(far_factor))
-    n_cells = faces_over_r.shape[0] - 1
-
-    baseline = np.zeros((n, n_cells))
-    peak = np.zeros((n, n_sessions, n_cells))
-    cem = np.zeros((n, n_sessions, n_cells))
-    omega_out = np.zeros((n, n_sessions, n_cells))
-    tx = np.zeros((n, n_sessions, 3))
-    cem_t90 = np.zeros((n, n_sessions))
-    max_healthy = np.zeros((n, n_sessions))
-    margin_peak = np.zeros((n, n_sessions))
-    field_mean = np.zeros((n, n_sessions))
-    rec_t = np.zeros((n, n_sessions, n_rec, n_t))
-    rec_hmax = np.zeros((n, n_sessions, n_rec))
-    rec_field = np.zeros((n, n_sessions, n_rec))
-    deposit_frac = np.zeros((n, n_t))
-    status = np.zeros(n, dtype=np.int64)
-
-    radial_sessions_kernel(
-        radius,
-        coverage,
-        q_ref,
-        fixed,
-        omega_t,
-        omega_h,
-        field_ref,
-        field_exp,
-        titrate,
-        float(control.target_C or 0.0),
-        control.healthy_max_C,
-        control.field_min_kA_per_m,
-        control.field_max_kA_per_m,
-        control.proportional_gain,
-        control.integral_time_s,
-        ctrl_every,
-        control.integral_band_K,
-        tumor.volumetric_heat_capacity_J_per_m3_K,
-        tumor.conductivity_W_per_m_K,
-        tumor.metabolic_heat_W_per_m3,
-        PERFUSION_MODELS[tumor.perfusion_model],
-        healthy.volumetric_heat_capacity_J_per_m3_K,
-        healthy.conductivity_W_per_m_K,
-        healthy.metabolic_heat_W_per_m3,
-        PERFUSION_MODELS[healthy.perfusion_model],
-        blood.volumetric_heat_capacity_J_per_m3_K,
-        blood.arterial_temperature_C,
-        perfusion_coefficients(),
-        n_t,
-        faces_over_r,
-        dt,
-        n_heat,
-        n_total,
-        rec_every,
-        arr.a_per_s,
-        arr.ea_J_per_mol,
-        baseline,
-        peak,
-        cem,
-        omega_out,
-        tx,
-        cem_t90,
-        max_healthy,
-        margin_peak,
-        field_mean,
-        rec_t,
-        rec_hmax,
-        rec_field,
-        deposit_frac,
-        status,
+    omega_h = perfusion_per_s(
+        healthy.perfusion_mL_per_min_per_kg * patients.healthy_perfusion_scale, healthy.density_kg_per_m3
     )
-    if np.any(status != 0):
-        i = int(np.argmax(status != 0))
-        what = "non-finite temperature" if status[i] == 1 else "field-off steady state did not converge"
+    arr = arrhenius_set(arrhenius)
+    clock = timing.clock()
+    ctrl_every = max(1, int(round(control.control_interval_s / clock.dt)))
+    n_rec = clock.n_total // clock.rec_every + 1
+    faces_over_r = grid.faces_over_R()
+    n_t = int(grid.cells_in_tumour)
+    n_cells = faces_over_r.shape[0] - 1
+    mesh = RadialMesh(faces_over_r=faces_over_r, n_t=n_t)
+    drive = FieldLaw(
+        field_ref=float(heating.field_ref_kA_per_m),
+        exponent=float(heating.field_exponent),
+        titrate=heating.titrated,
+        field_min=float(control.field_min_kA_per_m),
+        field_max=float(control.field_max_kA_per_m),
+        ctrl_every=ctrl_every,
+    )
+    rates = ArrheniusRates(arr.a_per_s, arr.ea_J_per_mol)
+    inputs = PatientArrays(
+        patients.tumour_radius_m, patients.coverage_fraction, patients.deposit_power_W_per_m3, omega_t, omega_h, fixed
+    )
+    out = _outputs(n, int(n_sessions), n_cells, n_t, n_rec)
+    medium = thermal_medium(tumor, healthy, blood)
+    radial_sessions_kernel(mesh, medium, drive, control.law(ctrl_every, clock.dt), clock, rates, inputs, out)
+    if np.any(out.status != 0):
+        i = int(np.argmax(out.status != 0))
+        what = "non-finite temperature" if out.status[i] == 1 else "field-off steady state did not converge"
         raise ModelError(f"radial bioheat solver failed for patient index {i}: {what}")
-
-    for name, arr in (
-        ("peak_C", peak),
-        ("cem43_min", cem),
-        ("arrhenius_omega", omega_out),
-        ("cem43_t90_min", cem_t90),
+    for name, values in (
+        ("peak_C", out.peak),
+        ("cem43_min", out.cem),
+        ("arrhenius_omega", out.omega),
+        ("cem43_t90_min", out.cem_t90),
     ):
-        if not np.all(np.isfinite(arr)):
-            i = int(np.argmax(~np.isfinite(arr.reshape(n, -1)).any(axis=1)))
+        if not np.all(np.isfinite(values)):
+            i = int(np.argmax(~np.isfinite(values.reshape(n, -1)).any(axis=1)))
             raise ModelError(f"radial bioheat solver produced non-finite {name} for patient index {i}")
     edges = faces_over_r
     centres = 0.5 * (edges[:-1] + edges[1:])
@@ -1070,23 +1026,22 @@ def simulate_sessions_radial(
         face_radius_over_R=edges,
         cell_radius_over_R=centres,
         shell_volume_fraction=shell_vol / shell_vol.sum(),
-        deposit_fraction=deposit_frac,
-        baseline_C=baseline,
-        peak_C=peak,
-        cem43_min=cem,
-        arrhenius_omega=omega_out,
-        t90_C=tx[:, :, 0],
-        t50_C=tx[:, :, 1],
-        t10_C=tx[:, :, 2],
-        cem43_t90_min=cem_t90,
-        max_healthy_C=max_healthy,
-        margin_peak_C=margin_peak,
-        field_mean_kA_per_m=field_mean,
-        record_times_s=np.arange(n_rec, dtype=np.float64) * rec_every * dt,
-        tumor_temperature_C=rec_t,
-        healthy_max_record_C=rec_hmax,
-        field_record_kA_per_m=rec_field,
+        deposit_fraction=out.deposit_frac,
+        baseline_C=out.baseline,
+        peak_C=out.peak,
+        cem43_min=out.cem,
+        arrhenius_omega=out.omega,
+        t90_C=out.tx[:, :, 0],
+        t50_C=out.tx[:, :, 1],
+        t10_C=out.tx[:, :, 2],
+        cem43_t90_min=out.cem_t90,
+        max_healthy_C=out.max_healthy,
+        margin_peak_C=out.margin_peak,
+        field_mean_kA_per_m=out.field_mean,
+        record_times_s=timing.record_times_s(),
+        tumor_temperature_C=out.rec_t,
+        healthy_max_record_C=out.rec_hmax,
+        field_record_kA_per_m=out.rec_field,
         cells_in_tumour=n_t,
-        arrhenius_set=arrhenius,
-        dt_s=dt,
+        dt_s=clock.dt,
     )

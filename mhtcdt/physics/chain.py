@@ -59,6 +59,7 @@ from mhtcdt.physics import kill as kl
 from mhtcdt.physics import radiotherapy as rt
 from mhtcdt.physics.assumptions import DEFAULT_ASSUMPTIONS, Assumptions
 from mhtcdt.physics.protocol import Protocol
+from mhtcdt.physics.session import SessionTiming
 from mhtcdt.seeding import child_rng
 
 CHEMISTRY_GROUPS = 3
@@ -173,6 +174,12 @@ def check_call(protocol: Protocol, assumptions: Assumptions | None) -> Assumptio
     return assumptions
 
 
+def session_timing(protocol: Protocol, record_every_s: float = RECORD_EVERY_S) -> SessionTiming:
+    """The solver clock of the protocol's heat sessions: field on for ``session_minutes``, ``COOLDOWN_S`` of
+    recorded cooling, ``HEAT_DT_S`` steps, histories every ``record_every_s`` [s]."""
+    return SessionTiming(protocol.session_minutes * 60.0, COOLDOWN_S, HEAT_DT_S, record_every_s)
+
+
 def check_finite(out: pd.DataFrame, caller: str) -> None:
     """ModelError naming ``caller`` and the column if any numeric output column holds a non-finite value."""
     for col in OUTPUT_COLUMNS:
@@ -197,7 +204,7 @@ def heat_sessions(
     the fine sampling, and ``"q_ref"``, the deposit heating at the calibration field [W/m3] (for
     :mod:`mhtcdt.physics.detail`)."""
     from mhtcdt.physics import particles, thermotolerance
-    from mhtcdt.physics.bioheat_radial import simulate_sessions_radial
+    from mhtcdt.physics.bioheat_radial import Heating, RadialGrid, RadialPatients, simulate_sessions_radial
     from mhtcdt.physics.field import max_field_within_limit_kA_per_m
     from mhtcdt.physics.session import SessionControl
     from mhtcdt.physics.tissue import load_tissue, tumour_tissue
@@ -224,6 +231,7 @@ def heat_sessions(
     else:
         control = SessionControl(mode="fixed")
         fixed = float(protocol.field_kA_per_m)
+    heating = Heating(calib.field_ref_kA_per_m, calib.field_exponent, field_kA_per_m=fixed, control=control)
     tissues = p["tissue"].astype(str).to_numpy()
     results: dict[str, Any] = {}
     order = np.empty(0, dtype=np.int64)
@@ -231,22 +239,18 @@ def heat_sessions(
     for tissue in sorted(set(tissues)):
         idx = np.flatnonzero(tissues == tissue)
         res = simulate_sessions_radial(
-            p["tumor_radius_cm"].to_numpy(np.float64)[idx] / 100.0,
-            coverage[idx],
-            q_ref[idx],
+            RadialPatients(
+                p["tumor_radius_cm"].to_numpy(np.float64)[idx] / 100.0,
+                coverage[idx],
+                q_ref[idx],
+                tumour_perfusion_mL_per_min_per_kg=p["tumor_perfusion_mL_per_min_per_kg"].to_numpy(np.float64)[idx],
+            ),
             tumor=tumour_tissue(tissue),
             healthy=load_tissue(tissue),
-            field_ref_kA_per_m=calib.field_ref_kA_per_m,
-            field_exponent=calib.field_exponent,
-            field_kA_per_m=fixed,
-            control=control,
-            tumor_perfusion_mL_per_min_per_kg=p["tumor_perfusion_mL_per_min_per_kg"].to_numpy(np.float64)[idx],
+            heating=heating,
             n_sessions=protocol.n_sessions,
-            session_s=protocol.session_minutes * 60.0,
-            cooldown_s=COOLDOWN_S,
-            dt_s=HEAT_DT_S,
-            cells_in_tumour=CELLS_IN_TUMOUR,
-            record_every_s=record_every_s,
+            timing=session_timing(protocol, record_every_s),
+            grid=RadialGrid(cells_in_tumour=CELLS_IN_TUMOUR),
         )
         order = np.concatenate([order, idx])
         chunks.append(res)
@@ -290,7 +294,6 @@ def heat_sessions(
         session_mean_C=temps[:, :, heating, :].mean(axis=2).transpose(0, 2, 1),  # (n, cells, sessions)
         temps=temps,
         record_times_s=rec_t,
-        baseline=cat("baseline_C")[:, :CELLS_IN_TUMOUR],
         above_limit=(not protocol.titrated) and protocol.field_kA_per_m > h_limit * (1 + 1e-12),
     )
     if protocol.titrated and protocol.allow_above_safety_limit:

@@ -13,12 +13,14 @@ Two reductions, both checked against the scipy Radau oracle (tests/physics/test_
 
 State vector (M): Fe2, Fe3, H2O2, GSH, GSSG, LOOH, LH, FeP, O2, then the integrals 1e9*int[OH]dt,
 int h dt (ferroptosis hazard) and int h*heat-factor dt (heat x ROS interaction).
-``run_batch`` runs many (patient, element) chemistries in parallel with ``prange``.
+``integrate`` runs one chemistry (its :class:`RunParameters`, :class:`Tolerances`); ``run_batch`` runs many
+(patient, element) chemistries in parallel with ``prange`` (a :class:`Batch` in, :class:`BatchOutputs` out).
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit, prange
@@ -34,6 +36,47 @@ _KELVIN = ch.KELVIN
 STATUS_OK, STATUS_STEP_UNDERFLOW, STATUS_NON_FINITE, STATUS_TOO_MANY_STEPS = 0, 1, 2, 3
 _D = 1.0 / (2.0 + math.sqrt(2.0))
 _E32 = 6.0 + math.sqrt(2.0)
+
+
+class RunParameters(NamedTuple):
+    """One chemistry's packed parameters (``chemistry.pack_parameters``)."""
+
+    kref: np.ndarray  # (N_RATES,) rate constants at the reference temperatures
+    ea: np.ndarray  # (N_RATES,) activation energies [J/mol]
+    trefs: np.ndarray  # (N_RATES,) reference temperatures [K]
+    s: np.ndarray  # (N_SCALARS,) scalar parameters
+
+
+class Tolerances(NamedTuple):
+    """Error control of the Rosenbrock integrator."""
+
+    rtol: float  # relative tolerance
+    atol: np.ndarray  # (N_FAST,) absolute tolerance per state [M]
+    max_steps: int  # attempted steps before giving up (STATUS_TOO_MANY_STEPS)
+
+
+class Batch(NamedTuple):
+    """Many chemistries: row i of the parameter arrays, ``y0[i]`` and the temperature history
+    ``t_flat[offsets[i]:offsets[i + 1]]`` [s], ``temp_flat[...]`` [C]."""
+
+    kref: np.ndarray  # (m, N_RATES)
+    ea: np.ndarray  # (m, N_RATES)
+    trefs: np.ndarray  # (m, N_RATES)
+    s: np.ndarray  # (m, N_SCALARS)
+    y0: np.ndarray  # (m, N_FAST)
+    t_flat: np.ndarray
+    temp_flat: np.ndarray
+    offsets: np.ndarray  # (m + 1,) int64
+
+
+class BatchOutputs(NamedTuple):
+    """What :func:`run_batch` fills, one row per chemistry."""
+
+    y: np.ndarray  # (m, N_FAST) final state
+    gsh_min: np.ndarray  # (m,) lowest GSH [M]
+    looh_max: np.ndarray  # (m,) highest LOOH [M]
+    status: np.ndarray  # (m,) int64 STATUS_*
+    steps: np.ndarray  # (m,) int64 attempted steps
 
 
 @njit(cache=True)
@@ -207,11 +250,15 @@ def _lu_apply(a, piv, b):
 
 
 @njit(cache=True)
-def integrate(kref, ea, trefs, s, y0, tn, temps, rtol, atol, max_steps, out_y):
-    """Integrate one chemistry over the temperature history (tn [s], temps [C]).
+def integrate(
+    params: RunParameters, y0: np.ndarray, tn: np.ndarray, temps: np.ndarray, tol: Tolerances, out_y: np.ndarray
+) -> tuple[int, float, float, int]:
+    """Integrate one chemistry from ``y0`` over the temperature history (``tn`` [s], ``temps`` [C]).
 
-    Returns (status, gsh_min, looh_max, n_steps); final state in ``out_y``.
+    Returns (status, gsh_min [M], looh_max [M], n_steps); final state in ``out_y``.
     """
+    kref, ea, trefs, s = params
+    rtol, atol, max_steps = tol
     n = N_FAST
     y = y0.copy()
     k = np.empty(kref.shape[0])
@@ -352,40 +399,30 @@ def integrate(kref, ea, trefs, s, y0, tn, temps, rtol, atol, max_steps, out_y):
     return STATUS_OK, gsh_min, looh_max, steps
 
 
+@njit(cache=True)
+def _run_one(i: int, batch: Batch, tol: Tolerances, out: BatchOutputs) -> None:
+    """Chemistry ``i`` of the batch into row ``i`` of ``out``."""
+    a = batch.offsets[i]
+    b = batch.offsets[i + 1]
+    yend = np.empty(N_FAST)
+    params = RunParameters(batch.kref[i], batch.ea[i], batch.trefs[i], batch.s[i])
+    st, gmin, lmax, nst = integrate(params, batch.y0[i], batch.t_flat[a:b], batch.temp_flat[a:b], tol, yend)
+    out.y[i, :] = yend
+    out.gsh_min[i] = gmin
+    out.looh_max[i] = lmax
+    out.status[i] = st
+    out.steps[i] = nst
+
+
 @njit(cache=True, parallel=True)
-def run_batch(
-    kref,
-    ea,
-    trefs,
-    s,
-    y0,
-    t_flat,
-    temp_flat,
-    offsets,
-    rtol,
-    atol,
-    max_steps,
-    out_y,
-    out_gsh_min,
-    out_looh_max,
-    out_status,
-    out_steps,
-):
-    """Run ``y0.shape[0]`` independent chemistries in parallel; run i uses nodes
-    ``t_flat[offsets[i]:offsets[i+1]]``. Parameter rows: ``kref[i]``, ``ea[i]``, ``trefs[i]``, ``s[i]``."""
-    m = y0.shape[0]
-    for i in prange(m):
-        a = offsets[i]
-        b = offsets[i + 1]
-        yend = np.empty(N_FAST)
-        st, gmin, lmax, nst = integrate(
-            kref[i], ea[i], trefs[i], s[i], y0[i], t_flat[a:b], temp_flat[a:b], rtol, atol, max_steps, yend
-        )
-        out_y[i, :] = yend
-        out_gsh_min[i] = gmin
-        out_looh_max[i] = lmax
-        out_status[i] = st
-        out_steps[i] = nst
+def run_batch(batch: Batch, tol: Tolerances, out: BatchOutputs) -> None:
+    """Run ``batch.y0.shape[0]`` independent chemistries in parallel (one :func:`integrate` each).
+
+    The loop body only calls :func:`_run_one`: numba's parallel loop silently drops stores into an array
+    reached through a named tuple (numba issues #7135, #10338); inside a called function they work.
+    """
+    for i in prange(batch.y0.shape[0]):
+        _run_one(i, batch, tol, out)
 
 
 DEFAULT_RTOL = 1e-3
@@ -495,29 +532,15 @@ def run_prepared(
     offsets[1:] = np.cumsum(lengths)
     t_flat = np.concatenate(t_nodes).astype(np.float64) if m else np.zeros(0)
     temp_flat = np.concatenate(temps).astype(np.float64) if m else np.zeros(0)
-    out_y = np.empty((m, N_FAST))
-    gmin = np.empty(m)
-    lmax = np.empty(m)
-    status = np.empty(m, dtype=np.int64)
-    steps = np.empty(m, dtype=np.int64)
-    run_batch(
-        kref,
-        ea,
-        trefs,
-        s,
-        y0,
-        t_flat,
-        temp_flat,
-        offsets,
-        float(rtol),
-        default_atol(),
-        int(max_steps),
-        out_y,
-        gmin,
-        lmax,
-        status,
-        steps,
+    out = BatchOutputs(
+        np.empty((m, N_FAST)), np.empty(m), np.empty(m), np.empty(m, dtype=np.int64), np.empty(m, dtype=np.int64)
     )
+    run_batch(
+        Batch(kref, ea, trefs, s, y0, t_flat, temp_flat, offsets),
+        Tolerances(float(rtol), default_atol(), int(max_steps)),
+        out,
+    )
+    out_y, gmin, lmax, status, steps = out
     bad = np.flatnonzero(status != STATUS_OK)
     if bad.size:
         i = int(bad[0])

@@ -282,7 +282,7 @@ def _chemistry_detail(chem: dict) -> dict:
     grid = np.union1d(tn, hourly)
     grid_t = np.array([np.interp(grid, tn, temps[g]) for g in range(groups)])  # T(t) is piecewise linear
     k_ref, ea, t_refs, s = (prep[k][:groups] for k in ("k_ref", "ea", "t_refs", "s"))
-    atol = cf.default_atol()
+    tol = cf.Tolerances(cf.DEFAULT_RTOL, cf.default_atol(), cf.DEFAULT_MAX_STEPS)
     states = np.full((groups, grid.size, cf.N_FAST), np.nan)
     stop_s = np.full(groups, np.inf)
     gsh_min = np.empty(groups)
@@ -293,12 +293,10 @@ def _chemistry_detail(chem: dict) -> dict:
         states[g, 0] = y
         gsh_min[g], looh_max[g] = y[cf.F_GSH], y[cf.F_LOOH]
         cap = s[g, ch.P_OMEGA_CAP]
+        params = cf.RunParameters(k_ref[g], ea[g], t_refs[g], s[g])
         for j in range(grid.size - 1):
             # the same numba integrator run_prepared calls, segment by segment (no thread start per segment)
-            status, gmin, lmax, _ = cf.integrate(
-                k_ref[g], ea[g], t_refs[g], s[g], y, grid[j : j + 2], grid_t[g, j : j + 2],
-                cf.DEFAULT_RTOL, atol, cf.DEFAULT_MAX_STEPS, y_end,
-            )  # fmt: skip
+            status, gmin, lmax, _ = cf.integrate(params, y, grid[j : j + 2], grid_t[g, j : j + 2], tol, y_end)
             if status != cf.STATUS_OK or not np.all(np.isfinite(y_end)):
                 raise ModelError(f"fast chemistry failed in group {g} between {grid[j]:.0f} and {grid[j + 1]:.0f} s")
             y = y_end.copy()
@@ -372,10 +370,7 @@ def _map_3d(p: pd.DataFrame, protocol: Protocol, seed, heat: dict, sigma: float,
         half,
         tumor=tumour_tissue(tissue, float(row["tumor_perfusion_mL_per_min_per_kg"])),
         healthy=load_tissue(tissue),
-        session_s=protocol.session_minutes * 60.0,
-        cooldown_s=chain.COOLDOWN_S,
-        dt_s=chain.HEAT_DT_S,
-        record_every_s=chain.RECORD_EVERY_S,
+        timing=chain.session_timing(protocol),
     )
     mid = grid_cells // 2
     return dict(

@@ -22,16 +22,19 @@ with ``u_ff = min((target - T_base)/G_margin, (healthy_max - T_base)/G_healthy)`
 (the planned amplitude). The amplitude applied is ``H = H_max * u**(1/n)``, never below ``field_min``.
 Gains are re-scaled per patient, so no tuning per tumour size is needed.
 
-``SessionControl`` is validated on construction; the numba step ``titration_step`` is used by the radial
-kernel (``bioheat_radial``).
+``SessionControl`` and ``SessionTiming`` are validated on construction. The radial kernel (``bioheat_radial``)
+takes the controller as a :class:`TitrationLaw` (``SessionControl.law``), the per-patient gains as a
+:class:`Titration` and calls the numba step :func:`titration_step`.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
+import numpy as np
 from numba import njit
 
 from mhtcdt.errors import InputError
@@ -92,45 +95,118 @@ class SessionControl:
             if not (v > 0 and math.isfinite(v)):
                 raise InputError(f"control.{name}", v, "must be a finite number > 0")
 
+    def law(self, control_interval_steps: int, dt_s: float) -> TitrationLaw:
+        """The controller constants as the numba kernel takes them; the PI law acts every
+        ``control_interval_steps`` solver steps of ``dt_s`` seconds."""
+        return TitrationLaw(
+            target_C=float(self.target_C or 0.0),
+            healthy_max_C=float(self.healthy_max_C),
+            proportional_gain=float(self.proportional_gain),
+            control_dt_s=float(control_interval_steps * dt_s),
+            integral_time_s=float(self.integral_time_s),
+            integral_band_K=float(self.integral_band_K),
+        )
+
+
+class TitrationLaw(NamedTuple):
+    """The PI law's constants (numba-compatible; see the module docstring)."""
+
+    target_C: float  # tumour-margin target [C]
+    healthy_max_C: float  # healthy-tissue maximum [C]
+    proportional_gain: float  # Kp, in units of the steady gain
+    control_dt_s: float  # time between two control actions [s]
+    integral_time_s: float  # [s]
+    integral_band_K: float  # the integral acts only while |error| is below this [K]
+
+
+class Titration(NamedTuple):
+    """One patient's titration plan, from the steady states before the session (numba-compatible)."""
+
+    gain_margin: float  # steady margin-temperature rise per unit normalised power u [K]
+    gain_healthy: float  # steady healthy-maximum rise per unit u [K]
+    u_ff: float  # feed-forward power: its steady state just meets the tighter limit
+    u_min: float  # power at field_min_kA_per_m, (field_min / field_max)^n
+
 
 @njit(cache=True)
 def titration_step(
-    t_margin: float,
-    t_healthy_max: float,
-    target_C: float,
-    healthy_max_C: float,
-    gain_margin: float,
-    gain_healthy: float,
-    u_ff: float,
-    integral: float,
-    kp: float,
-    dt_ctrl_s: float,
-    integral_time_s: float,
-    u_min: float,
-    integral_band_K: float,
+    t_margin: float, t_healthy_max: float, law: TitrationLaw, plan: Titration, integral: float
 ) -> tuple[float, float]:
-    """One PI update; returns (u, new integral). See the module docstring for the law."""
-    e_m = target_C - t_margin
-    e_h = healthy_max_C - t_healthy_max
+    """One PI update from the margin and healthy-maximum temperatures [C]; returns (u, new integral).
+
+    See the module docstring for the law; ``u`` is the normalised power (H / H_max)^n in [u_min, 1].
+    """
+    e_m = law.target_C - t_margin
+    e_h = law.healthy_max_C - t_healthy_max
     if e_h < e_m:
         e = e_h
-        g = gain_healthy
+        g = plan.gain_healthy
     else:
         e = e_m
-        g = gain_margin
+        g = plan.gain_margin
     if g < 1e-9:
         g = 1e-9
     # proportional action only to cut power above a limit (no overshoot from the large start-up error)
     e_p = e if e < 0.0 else 0.0
-    u_unclipped = u_ff + kp * e_p / g + integral
-    new_integral = integral + e * dt_ctrl_s / (g * integral_time_s)
+    u_unclipped = plan.u_ff + law.proportional_gain * e_p / g + integral
+    new_integral = integral + e * law.control_dt_s / (g * law.integral_time_s)
     # anti-windup: integrate only near the set point (|e| < integral_band_K: the feed-forward already
     # targets the steady state, so the rise must not wind the integral up) and not into a saturated bound
-    if abs(e) > integral_band_K or (u_unclipped >= 1.0 and e > 0) or (u_unclipped <= u_min and e < 0):
+    if abs(e) > law.integral_band_K or (u_unclipped >= 1.0 and e > 0) or (u_unclipped <= plan.u_min and e < 0):
         new_integral = integral
-    u = u_ff + kp * e_p / g + new_integral
+    u = plan.u_ff + law.proportional_gain * e_p / g + new_integral
     if u > 1.0:
         u = 1.0
-    if u < u_min:
-        u = u_min
+    if u < plan.u_min:
+        u = plan.u_min
     return u, new_integral
+
+
+@dataclass(frozen=True)
+class SessionTiming:
+    """The clock of one heat session [s]: field on for ``session_s``, then ``cooldown_s`` of recorded cooling
+    (thermal dose accrued while cooling counts), solver step ``dt_s``, histories sampled every
+    ``record_every_s`` (a whole multiple of ``dt_s``). ``session_s`` and ``cooldown_s`` are rounded to
+    whole steps."""
+
+    session_s: float = 3600.0
+    cooldown_s: float = 900.0
+    dt_s: float = 10.0
+    record_every_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        for name in ("session_s", "dt_s", "record_every_s"):
+            v = getattr(self, name)
+            if not (isinstance(v, numbers.Real) and math.isfinite(v) and v > 0):
+                raise InputError(f"timing.{name}", v, "must be a finite number > 0")
+        if not (isinstance(self.cooldown_s, numbers.Real) and math.isfinite(self.cooldown_s) and self.cooldown_s >= 0):
+            raise InputError("timing.cooldown_s", self.cooldown_s, "must be a finite number >= 0")
+        stride = int(round(self.record_every_s / self.dt_s))
+        if stride < 1 or abs(stride * self.dt_s - self.record_every_s) > 1e-9 * self.record_every_s:
+            raise InputError(
+                "timing.record_every_s", self.record_every_s, f"must be a whole multiple of dt_s = {self.dt_s}"
+            )
+
+    def clock(self) -> SessionClock:
+        """Step counts for the numba kernels."""
+        n_heat = int(round(self.session_s / self.dt_s))
+        return SessionClock(
+            dt=float(self.dt_s),
+            n_heat=n_heat,
+            n_total=n_heat + int(round(self.cooldown_s / self.dt_s)),
+            rec_every=int(round(self.record_every_s / self.dt_s)),
+        )
+
+    def record_times_s(self) -> np.ndarray:
+        """Times of the recorded samples from the session start [s], shape (n_records,)."""
+        c = self.clock()
+        return np.arange(c.n_total // c.rec_every + 1, dtype=np.float64) * c.rec_every * c.dt
+
+
+class SessionClock(NamedTuple):
+    """A session in solver steps (numba-compatible)."""
+
+    dt: float  # step [s]
+    n_heat: int  # steps with the field on
+    n_total: int  # steps with the field on + cooling steps
+    rec_every: int  # steps between two recorded samples

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -230,4 +231,43 @@ def load_blood() -> Blood:
         density_kg_per_m3=float(d["density_kg_per_m3"]),
         specific_heat_J_per_kg_K=float(d["specific_heat_J_per_kg_K"]),
         arterial_temperature_C=float(d["arterial_temperature_C"]),
+    )
+
+
+class ThermalMedium(NamedTuple):
+    """Tumour (``_t``), healthy-tissue (``_h``) and blood constants as the numba bioheat kernels take them.
+
+    ``rho_c_*``: volumetric heat capacity [J/(m3 K)]; ``k_*``: conductivity [W/(m K)]; ``qm_*``: metabolic
+    heat [W/m3]; ``model_*``: perfusion model code (:data:`PERFUSION_MODELS`); ``rho_c_blood`` [J/(m3 K)];
+    ``t_art``: arterial temperature [C]; ``coef``: :func:`perfusion_coefficients`. Perfusion at 37 C is
+    per patient (radial) or per tissue (3-D) and passed beside it.
+    """
+
+    rho_c_t: float
+    k_t: float
+    qm_t: float
+    model_t: int
+    rho_c_h: float
+    k_h: float
+    qm_h: float
+    model_h: int
+    rho_c_blood: float
+    t_art: float
+    coef: np.ndarray
+
+
+def thermal_medium(tumour: TissueProperties, healthy: TissueProperties, blood: Blood) -> ThermalMedium:
+    """The :class:`ThermalMedium` of a tumour in its host tissue."""
+    return ThermalMedium(
+        rho_c_t=float(tumour.volumetric_heat_capacity_J_per_m3_K),
+        k_t=float(tumour.conductivity_W_per_m_K),
+        qm_t=float(tumour.metabolic_heat_W_per_m3),
+        model_t=PERFUSION_MODELS[tumour.perfusion_model],
+        rho_c_h=float(healthy.volumetric_heat_capacity_J_per_m3_K),
+        k_h=float(healthy.conductivity_W_per_m_K),
+        qm_h=float(healthy.metabolic_heat_W_per_m3),
+        model_h=PERFUSION_MODELS[healthy.perfusion_model],
+        rho_c_blood=float(blood.volumetric_heat_capacity_J_per_m3_K),
+        t_art=float(blood.arterial_temperature_C),
+        coef=perfusion_coefficients(),
     )

@@ -5,7 +5,8 @@ import pytest
 
 from mhtcdt.errors import InputError
 from mhtcdt.physics.bioheat_3d import simulate_session_3d, sphere_fraction_map
-from mhtcdt.physics.bioheat_radial import simulate_sessions_radial
+from mhtcdt.physics.bioheat_radial import Heating, RadialGrid, RadialPatients, simulate_sessions_radial
+from mhtcdt.physics.session import SessionTiming
 from mhtcdt.physics.tissue import load_tissue, tumour_tissue
 
 R = 0.01
@@ -17,21 +18,15 @@ HALF = 3 * R
 def symmetric_pair():
     tum, healthy = tumour_tissue("brain"), load_tissue("brain")
     frac = sphere_fraction_map(N, HALF, (R, R, R))
-    res3 = simulate_session_3d(
-        frac, 3e5 * frac, HALF, tumor=tum, healthy=healthy, session_s=900.0, cooldown_s=300.0, dt_s=15.0
-    )
+    timing = SessionTiming(session_s=900.0, cooldown_s=300.0, dt_s=15.0)
+    res3 = simulate_session_3d(frac, 3e5 * frac, HALF, tumor=tum, healthy=healthy, timing=timing)
     res1 = simulate_sessions_radial(
-        [R],
-        [1.0],
-        [3e5],
+        RadialPatients([R], [1.0], [3e5]),
         tumor=tum,
         healthy=healthy,
-        field_kA_per_m=10.0,
-        session_s=900.0,
-        cooldown_s=300.0,
-        dt_s=15.0,
-        cells_in_tumour=20,
-        far_factor=3,
+        heating=Heating(field_kA_per_m=10.0),
+        timing=timing,
+        grid=RadialGrid(cells_in_tumour=20, far_factor=3.0),
     )
     return res3, res1
 
@@ -59,7 +54,7 @@ def test_heterogeneous_deposit_heats_off_centre():
     frac = sphere_fraction_map(21, HALF, (R, R, R))
     blob = sphere_fraction_map(21, HALF, (0.4 * R, 0.4 * R, 0.4 * R), centre_m=(0.5 * R, 0.0, 0.0))
     res = simulate_session_3d(
-        frac, 2e6 * blob, HALF, tumor=tum, healthy=healthy, session_s=600.0, cooldown_s=0.0, dt_s=15.0
+        frac, 2e6 * blob, HALF, tumor=tum, healthy=healthy, timing=SessionTiming(600.0, 0.0, 15.0, 60.0)
     )
     hottest = np.unravel_index(np.argmax(res.peak_C), res.peak_C.shape)
     assert res.axis_m[hottest[0]] > 0.2 * R

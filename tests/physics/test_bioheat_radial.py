@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 
 from mhtcdt.errors import InputError, ModelError
-from mhtcdt.physics.bioheat_radial import simulate_sessions_radial
+from mhtcdt.physics.bioheat_radial import Heating, RadialGrid, RadialPatients, simulate_sessions_radial
 from mhtcdt.physics.oracle.analytic import heated_sphere_steady_rise, uniform_heating_rise
 from mhtcdt.physics.oracle.bioheat_radial_ivp import RadialReference
+from mhtcdt.physics.session import SessionTiming
 from mhtcdt.physics.tissue import TissueProperties, load_blood, load_tissue, tumour_tissue
 
 BLOOD = load_blood()
@@ -26,11 +27,16 @@ def homogeneous(perfusion_mL_per_min_per_kg: float, model: str = "constant") -> 
     )
 
 
-def run(tissue, radius, q, **kw):
-    coverage = kw.pop("coverage", 1.0)
-    args = dict(tumor=tissue, healthy=tissue, field_kA_per_m=10.0, cooldown_s=0.0)
-    args.update(kw)
-    return simulate_sessions_radial([radius], [coverage], [q], **args)
+def run(tissue, radius, q, *, coverage=1.0, heating=None, session_s=3600.0, dt_s=10.0, record_every_s=60.0, grid=None):
+    """One tumour in a homogeneous tissue, one session without cooling, fixed field 10 kA/m by default."""
+    return simulate_sessions_radial(
+        RadialPatients([radius], [coverage], [q]),
+        tumor=tissue,
+        healthy=tissue,
+        heating=heating or Heating(field_kA_per_m=10.0),
+        timing=SessionTiming(session_s, 0.0, dt_s, record_every_s),
+        grid=grid,
+    )
 
 
 def sink(tissue):
@@ -40,7 +46,7 @@ def sink(tissue):
 def test_steady_heated_sphere_perfused_matches_closed_form_within_1_percent():
     tissue = homogeneous(559.0)
     a, q = 0.015, 3e5
-    res = run(tissue, a, q, session_s=6 * 3600.0, dt_s=10.0, cells_in_tumour=12, far_factor=4)
+    res = run(tissue, a, q, session_s=6 * 3600.0, dt_s=10.0, grid=RadialGrid(12, 12, 4.0))
     r = res.cell_radius_over_R * a
     rise = res.peak_C[0, 0] - BLOOD.arterial_temperature_C
     exact_finite = heated_sphere_steady_rise(r, a, q, tissue.conductivity_W_per_m_K, sink(tissue), far_radius_m=4 * a)
@@ -53,7 +59,7 @@ def test_steady_heated_sphere_perfused_matches_closed_form_within_1_percent():
 def test_steady_heated_sphere_without_perfusion_matches_closed_form():
     tissue = homogeneous(0.0)
     a, q = 0.005, 2e5
-    res = run(tissue, a, q, session_s=4 * 3600.0, dt_s=10.0, cells_in_tumour=12, far_factor=4)
+    res = run(tissue, a, q, session_s=4 * 3600.0, dt_s=10.0, grid=RadialGrid(12, 12, 4.0))
     r = res.cell_radius_over_R * a
     rise = res.peak_C[0, 0] - BLOOD.arterial_temperature_C
     exact = heated_sphere_steady_rise(r, a, q, tissue.conductivity_W_per_m_K, 0.0, far_radius_m=4 * a)
@@ -65,7 +71,7 @@ def test_uniform_heating_transient_and_early_slope():
     for perf in (559.0, 0.0):
         tissue = homogeneous(perf)
         # dt well below the perfusion time constant rho c / (rho_b c_b omega) ~ 100 s
-        res = run(tissue, a, q, session_s=3600.0, dt_s=2.0, cells_in_tumour=50, cells_in_healthy=50, far_factor=2)
+        res = run(tissue, a, q, session_s=3600.0, dt_s=2.0, grid=RadialGrid(50, 50, 2.0))
         centre = res.tumor_temperature_C[0, 0, :, 0] - BLOOD.arterial_temperature_C
         exact = uniform_heating_rise(res.record_times_s, q, tissue.volumetric_heat_capacity_J_per_m3_K, sink(tissue))
         assert np.max(np.abs(centre - exact)) < 1e-3 * exact.max()
@@ -85,8 +91,7 @@ def test_deposit_power_is_conserved_for_partial_coverage():
         coverage=cov,
         session_s=t_end,
         dt_s=5.0,
-        cells_in_tumour=16,
-        far_factor=4,
+        grid=RadialGrid(cells_in_tumour=16, far_factor=4.0),
         record_every_s=t_end,
     )
     assert res.deposit_fraction.sum() > 0
@@ -108,17 +113,12 @@ def nonlinear_case():
 
 def _numba_case(tum, healthy, dt, cells=12):
     return simulate_sessions_radial(
-        [0.015],
-        [0.5],
-        [4e5],
+        RadialPatients([0.015], [0.5], [4e5], tumour_perfusion_mL_per_min_per_kg=300.0),
         tumor=tum,
         healthy=healthy,
-        tumor_perfusion_mL_per_min_per_kg=300.0,
-        field_kA_per_m=10.0,
-        session_s=3600.0,
-        cooldown_s=900.0,
-        dt_s=dt,
-        cells_in_tumour=cells,
+        heating=Heating(field_kA_per_m=10.0),
+        timing=SessionTiming(session_s=3600.0, cooldown_s=900.0, dt_s=dt),
+        grid=RadialGrid(cells_in_tumour=cells),
     )
 
 
@@ -160,9 +160,7 @@ def test_grid_refinement_is_second_order():
     a, q = 0.015, 3e5
     errors = []
     for cells in (6, 12, 24):
-        res = run(
-            tissue, a, q, session_s=6 * 3600.0, dt_s=10.0, cells_in_tumour=cells, cells_in_healthy=cells, far_factor=4
-        )
+        res = run(tissue, a, q, session_s=6 * 3600.0, dt_s=10.0, grid=RadialGrid(cells, cells, 4.0))
         rise = res.peak_C[0, 0] - BLOOD.arterial_temperature_C
         # error of the volume-average rise over the tumour (a grid-independent functional)
         r_edges = np.arange(cells + 1) / cells * a
@@ -186,8 +184,11 @@ def test_patients_are_independent_and_vectorised():
     radii = np.array([0.01, 0.02, 0.015])
     cov = np.array([1.0, 0.4, 0.7])
     q = np.array([2e5, 5e5, 0.0])
-    together = simulate_sessions_radial(radii, cov, q, tumor=tum, healthy=healthy, field_kA_per_m=8.0)
-    alone = simulate_sessions_radial(radii[1:2], cov[1:2], q[1:2], tumor=tum, healthy=healthy, field_kA_per_m=8.0)
+    field = Heating(field_kA_per_m=8.0)
+    together = simulate_sessions_radial(RadialPatients(radii, cov, q), tumor=tum, healthy=healthy, heating=field)
+    alone = simulate_sessions_radial(
+        RadialPatients(radii[1:2], cov[1:2], q[1:2]), tumor=tum, healthy=healthy, heating=field
+    )
     np.testing.assert_array_equal(together.peak_C[1], alone.peak_C[0])
     # no particles: temperatures stay at the field-off steady state
     np.testing.assert_allclose(together.peak_C[2, 0], together.baseline_C[2], atol=1e-9)
@@ -197,55 +198,69 @@ def test_patients_are_independent_and_vectorised():
 def test_field_exponent_scaling_of_power():
     tissue = homogeneous(559.0)
     a = 0.01
-    r1 = run(tissue, a, 1e5, field_kA_per_m=10.0, field_ref_kA_per_m=10.0, field_exponent=2.0, session_s=600)
-    r2 = run(tissue, a, 4e5, field_kA_per_m=5.0, field_ref_kA_per_m=10.0, field_exponent=2.0, session_s=600)
+    r1 = run(tissue, a, 1e5, heating=Heating(10.0, 2.0, field_kA_per_m=10.0), session_s=600)
+    r2 = run(tissue, a, 4e5, heating=Heating(10.0, 2.0, field_kA_per_m=5.0), session_s=600)
     np.testing.assert_allclose(r1.peak_C, r2.peak_C, atol=1e-10)
 
 
 @pytest.mark.parametrize(
-    ("kw", "field"),
+    ("build", "field"),
     [
-        (dict(tumor_radius_m=[-0.01]), "tumor_radius_m[0]"),
-        (dict(tumor_radius_m=[0.0]), "tumor_radius_m[0]"),
-        (dict(coverage_fraction=[1.5]), "coverage_fraction[0]"),
-        (dict(coverage_fraction=[0.0]), "coverage_fraction[0]"),
-        (dict(deposit_power_W_per_m3=[-1.0]), "deposit_power_W_per_m3[0]"),
-        (dict(dt_s=0.0), "dt_s"),
-        (dict(session_s=-60.0), "session_s"),
-        (dict(tumor_perfusion_mL_per_min_per_kg=[-5.0]), "tumor_perfusion_mL_per_min_per_kg[0]"),
-        (dict(tumor_perfusion_mL_per_min_per_kg=[0.0]), "tumor_perfusion_mL_per_min_per_kg[0]"),
-        (dict(record_every_s=7.0), "record_every_s"),
-        (dict(field_kA_per_m=-3.0), "field_kA_per_m[0, 0]"),
-        (dict(field_kA_per_m=500.0), "field_kA_per_m[0, 0]"),
-        (dict(cells_in_healthy=1), "cells_in_healthy"),
-        (dict(far_factor=1.5), "far_factor"),
+        (lambda: RadialPatients([-0.01], [1.0], [1e5]), "patients.tumour_radius_m[0]"),
+        (lambda: RadialPatients([0.0], [1.0], [1e5]), "patients.tumour_radius_m[0]"),
+        (lambda: RadialPatients([0.01], [1.5], [1e5]), "patients.coverage_fraction[0]"),
+        (lambda: RadialPatients([0.01], [0.0], [1e5]), "patients.coverage_fraction[0]"),
+        (lambda: RadialPatients([0.01, 0.02], [1.0, 1.0, 1.0], [1e5]), "patients.coverage_fraction"),
+        (lambda: RadialPatients([0.01], [1.0], [-1.0]), "patients.deposit_power_W_per_m3[0]"),
+        (
+            lambda: RadialPatients([0.01], [1.0], [1e5], tumour_perfusion_mL_per_min_per_kg=[-5.0]),
+            "patients.tumour_perfusion_mL_per_min_per_kg[0]",
+        ),
+        (
+            lambda: RadialPatients([0.01], [1.0], [1e5], tumour_perfusion_mL_per_min_per_kg=[0.0]),
+            "patients.tumour_perfusion_mL_per_min_per_kg[0]",
+        ),
+        (lambda: SessionTiming(dt_s=0.0), "timing.dt_s"),
+        (lambda: SessionTiming(session_s=-60.0), "timing.session_s"),
+        (lambda: SessionTiming(cooldown_s=float("nan")), "timing.cooldown_s"),
+        (lambda: SessionTiming(record_every_s=7.0), "timing.record_every_s"),
+        (lambda: RadialGrid(cells_in_healthy=1), "grid.cells_in_healthy"),
+        (lambda: RadialGrid(far_factor=1.5), "grid.far_factor"),
+        (lambda: Heating(field_exponent=0.0), "heating.field_exponent"),
+        (lambda: Heating(field_kA_per_m=-3.0).fixed_amplitudes(1, 1), "heating.field_kA_per_m[0, 0]"),
+        (lambda: Heating(field_kA_per_m=500.0).fixed_amplitudes(1, 1), "heating.field_kA_per_m[0, 0]"),
+        (lambda: Heating(field_kA_per_m=[1.0, 2.0, 3.0]).fixed_amplitudes(2, 1), "heating.field_kA_per_m"),
     ],
 )
-def test_bad_input_names_the_parameter(kw, field):
-    args = dict(
-        tumor_radius_m=[0.01],
-        coverage_fraction=[1.0],
-        deposit_power_W_per_m3=[1e5],
-        tumor=tumour_tissue("brain"),
-        healthy=load_tissue("brain"),
-        field_kA_per_m=10.0,
-    )
-    args.update(kw)
+def test_bad_input_names_the_parameter(build, field):
     with pytest.raises(InputError) as info:
-        simulate_sessions_radial(**args)
+        build()
     assert info.value.field == field
+
+
+def test_bad_session_count_and_argument_types_are_named():
+    patients = RadialPatients([0.01], [1.0], [1e5])
+    tissues = dict(tumor=tumour_tissue("brain"), healthy=load_tissue("brain"))
+    for kw, field in (
+        (dict(heating=Heating(field_kA_per_m=10.0), n_sessions=0), "n_sessions"),
+        (dict(heating=10.0), "heating"),
+    ):
+        with pytest.raises(InputError) as info:
+            simulate_sessions_radial(patients, **tissues, **kw)
+        assert info.value.field == field
+    with pytest.raises(InputError) as info:
+        simulate_sessions_radial([0.01], **tissues, heating=Heating(field_kA_per_m=10.0))
+    assert info.value.field == "patients"
 
 
 def test_non_finite_temperatures_raise_model_error():
     with pytest.raises(ModelError):
         simulate_sessions_radial(
-            [0.01],
-            [1.0],
-            [1e306],
+            RadialPatients([0.01], [1.0], [1e306]),
             tumor=tumour_tissue("brain"),
             healthy=load_tissue("brain"),
-            field_kA_per_m=10.0,
-            session_s=60.0,
+            heating=Heating(field_kA_per_m=10.0),
+            timing=SessionTiming(session_s=60.0),
         )
 
 

@@ -176,10 +176,13 @@ def test_no_heat_protocol_has_chemistry_but_no_heat(patient):
     )
 
 
+FAR_APART_H = 24.0 * 60  # the longest session spacing a protocol allows
+
+
 def test_thermotolerance_by_interval(patient, titrated):
     detail, row = titrated
     protocol = protocol_preset("mht_rt_nanotherm")
-    table = thermotolerance_by_interval(patient, protocol, SEED, [6.0, 24.0, 84.0, 1e5])
+    table = thermotolerance_by_interval(patient, protocol, SEED, [6.0, 24.0, 84.0, FAR_APART_H])
     assert list(table.columns) == [
         "interval_hours",
         "log10_kill_heat",
@@ -195,10 +198,12 @@ def test_thermotolerance_by_interval(patient, titrated):
     # rises over the first hours, so 6 h and 24 h are not ordered)
     hsp = table.set_index("interval_hours")["hsp_peak"]
     kill = table.set_index("interval_hours")["log10_kill_heat_enhancing"]
-    assert hsp[24.0] > 0.5 and hsp[24.0] > hsp[84.0] > hsp[1e5]
-    assert kill[24.0] < kill[84.0] <= kill[1e5] + 1e-12
-    # oracle: sessions a decade apart have no thermotolerance left
-    none = thermotolerance_by_interval(patient, protocol, SEED, [1e5], assumptions=Assumptions(thermotolerance="none"))
+    assert hsp[24.0] > 0.5 and hsp[24.0] > hsp[84.0] > hsp[FAR_APART_H]
+    assert kill[24.0] < kill[84.0] <= kill[FAR_APART_H] + 1e-12
+    # oracle: sessions 60 days apart have no thermotolerance left (HSP kernel ~1e-55 of its peak)
+    none = thermotolerance_by_interval(
+        patient, protocol, SEED, [FAR_APART_H], assumptions=Assumptions(thermotolerance="none")
+    )
     assert table["log10_kill_heat_enhancing"].iloc[-1] == pytest.approx(none["log10_kill_heat_enhancing"].iloc[0])
     assert none["hsp_peak"].iloc[0] == 0.0
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from mhtcdt.errors import InputError
-from mhtcdt.physics.bioheat_radial import simulate_sessions_radial
+from mhtcdt.physics.bioheat_radial import Heating, RadialPatients, simulate_sessions_radial
 from mhtcdt.physics.dose import (
     arrhenius_omega,
     arrhenius_set,
@@ -16,6 +16,7 @@ from mhtcdt.physics.dose import (
     volume_percentile_temperature,
 )
 from mhtcdt.physics.oracle.analytic import arrhenius_constant, cem43_constant
+from mhtcdt.physics.session import SessionTiming
 from mhtcdt.physics.tissue import load_tissue, tumour_tissue
 
 
@@ -75,14 +76,11 @@ def test_kernel_accumulates_cem43_and_arrhenius_of_its_constant_baseline():
     CEM43 and damage must equal the closed forms at that constant temperature."""
     s = arrhenius_set("he_bischof_2003_at1")
     res = simulate_sessions_radial(
-        [0.012],
-        [1.0],
-        [0.0],
+        RadialPatients([0.012], [1.0], [0.0]),
         tumor=tumour_tissue("brain"),
         healthy=load_tissue("brain"),
-        field_kA_per_m=10.0,
-        session_s=1800.0,
-        cooldown_s=600.0,
+        heating=Heating(field_kA_per_m=10.0),
+        timing=SessionTiming(session_s=1800.0, cooldown_s=600.0),
     )
     base = res.baseline_C[0]
     expected_cem = np.array([cem43_constant(t, 40.0) for t in base])
@@ -94,16 +92,11 @@ def test_kernel_accumulates_cem43_and_arrhenius_of_its_constant_baseline():
 
 def test_kernel_cem43_matches_numpy_on_recorded_history():
     res = simulate_sessions_radial(
-        [0.015],
-        [0.6],
-        [5e5],
+        RadialPatients([0.015], [0.6], [5e5]),
         tumor=tumour_tissue("brain"),
         healthy=load_tissue("brain"),
-        field_kA_per_m=10.0,
-        dt_s=5.0,
-        record_every_s=5.0,
-        session_s=1800,
-        cooldown_s=600,
+        heating=Heating(field_kA_per_m=10.0),
+        timing=SessionTiming(session_s=1800, cooldown_s=600, dt_s=5.0, record_every_s=5.0),
     )
     hist = res.tumor_temperature_C[0, 0]  # (n_records, shells), every step
     # trapezoid rule in the kernel = mean of the rectangle rules on both ends; the kernel also integrates

@@ -4,22 +4,18 @@ import numpy as np
 import pytest
 
 from mhtcdt.errors import InputError
-from mhtcdt.physics.bioheat_radial import simulate_sessions_radial
-from mhtcdt.physics.session import SessionControl, titration_step
+from mhtcdt.physics.bioheat_radial import Heating, RadialPatients, simulate_sessions_radial
+from mhtcdt.physics.session import SessionControl, SessionTiming, Titration, TitrationLaw, titration_step
 from mhtcdt.physics.tissue import load_tissue, tumour_tissue
 
 
 def titrated(q, control, cov=1.0, radius=0.015, host="brain"):
     return simulate_sessions_radial(
-        [radius],
-        [cov],
-        [q],
+        RadialPatients([radius], [cov], [q]),
         tumor=tumour_tissue(host),
         healthy=load_tissue(host),
-        field_exponent=1.43,
-        control=control,
-        session_s=3600.0,
-        cooldown_s=600.0,
+        heating=Heating(field_exponent=1.43, control=control),
+        timing=SessionTiming(session_s=3600.0, cooldown_s=600.0),
     )
 
 
@@ -57,29 +53,30 @@ def test_final_titrated_amplitude_holds_the_target_when_fixed():
     res = titrated(3e5, ctl, cov=0.6)
     settled = res.field_record_kA_per_m[0, 0, 59]  # amplitude during the last minute of heating
     fixed = simulate_sessions_radial(
-        [0.015],
-        [0.6],
-        [3e5],
+        RadialPatients([0.015], [0.6], [3e5]),
         tumor=tumour_tissue("brain"),
         healthy=load_tissue("brain"),
-        field_exponent=1.43,
-        field_kA_per_m=settled,
-        session_s=3600.0,
-        cooldown_s=0.0,
+        heating=Heating(field_exponent=1.43, field_kA_per_m=settled),
+        timing=SessionTiming(session_s=3600.0, cooldown_s=0.0),
     )
     assert fixed.healthy_max_record_C[0, 0, -1] == pytest.approx(41.5, abs=0.05)
     assert res.t50_C[0, 0] > 41.5  # the deposit inside is hotter than the margin
 
 
 def test_pi_step_cuts_power_above_limit_and_does_not_wind_up():
+    # target 42 C, healthy maximum 43 C, Kp 0.5, control every 60 s, Ti 300 s, band 0.5 K; gains 5 K per unit
+    # power, feed-forward u 0.6, u_min 0.05 (SessionControl.law gives the same law for a session)
+    law = TitrationLaw(42.0, 43.0, 0.5, 60.0, 300.0, 0.5)
+    plan = Titration(gain_margin=5.0, gain_healthy=5.0, u_ff=0.6, u_min=0.05)
+    assert SessionControl(mode="titrate", target_C=42.0, healthy_max_C=43.0).law(6, 10.0) == law
     # above the healthy limit: proportional cut, below u_ff
-    u, integral = titration_step(43.0, 43.5, 42.0, 43.0, 5.0, 5.0, 0.6, 0.0, 0.5, 60.0, 300.0, 0.05, 0.5)
+    u, integral = titration_step(43.0, 43.5, law, plan, 0.0)
     assert u < 0.6 and integral == 0.0  # error -0.5 K is at the band edge: not integrated beyond it
     # far below target: no proportional push, no integration (outside the band)
-    u, integral = titration_step(38.0, 38.0, 42.0, 43.0, 5.0, 5.0, 0.6, 0.0, 0.5, 60.0, 300.0, 0.05, 0.5)
+    u, integral = titration_step(38.0, 38.0, law, plan, 0.0)
     assert u == pytest.approx(0.6) and integral == 0.0
     # near target: integrates e dt / (G Ti)
-    u, integral = titration_step(41.8, 41.8, 42.0, 43.0, 5.0, 5.0, 0.6, 0.0, 0.5, 60.0, 300.0, 0.05, 0.5)
+    u, integral = titration_step(41.8, 41.8, law, plan, 0.0)
     assert integral == pytest.approx(0.2 * 60.0 / (5.0 * 300.0))
 
 
@@ -103,5 +100,10 @@ def test_bad_control(kw, field):
 
 def test_fixed_mode_needs_an_amplitude():
     with pytest.raises(InputError) as info:
-        simulate_sessions_radial([0.01], [1.0], [1e5], tumor=tumour_tissue("brain"), healthy=load_tissue("brain"))
-    assert info.value.field == "field_kA_per_m"
+        simulate_sessions_radial(
+            RadialPatients([0.01], [1.0], [1e5]),
+            tumor=tumour_tissue("brain"),
+            healthy=load_tissue("brain"),
+            heating=Heating(),
+        )
+    assert info.value.field == "heating.field_kA_per_m"

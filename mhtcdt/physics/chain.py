@@ -174,6 +174,13 @@ def check_call(protocol: Protocol, assumptions: Assumptions | None) -> Assumptio
     return assumptions
 
 
+def slp_factors(gsd: float, seed: int | np.random.SeedSequence, patient_ids: np.ndarray) -> np.ndarray:
+    """Per-patient multiplicative factor on the calibrated SLP: lognormal with median 1 and geometric SD
+    ``gsd`` (the agent's calibration uncertainty), keyed by (seed, SLP stream, patient_id)."""
+    log_gsd = math.log(gsd)
+    return np.array([math.exp(log_gsd * child_rng(seed, _STREAM_SLP, int(i)).standard_normal()) for i in patient_ids])
+
+
 def session_timing(protocol: Protocol, record_every_s: float = RECORD_EVERY_S) -> SessionTiming:
     """The solver clock of the protocol's heat sessions: field on for ``session_minutes``, ``COOLDOWN_S`` of
     recorded cooling, ``HEAT_DT_S`` steps, histories every ``record_every_s`` [s]."""
@@ -211,9 +218,7 @@ def heat_sessions(
 
     n = len(p)
     calib = particles.load_agent(protocol.agent).calibration
-    pid = p["patient_id"].to_numpy(np.int64)
-    log_gsd = math.log(calib.gsd)
-    factor = np.array([math.exp(log_gsd * child_rng(seed, _STREAM_SLP, int(i)).standard_normal()) for i in pid])
+    factor = slp_factors(calib.gsd, seed, p["patient_id"].to_numpy(np.int64))
     slp_ref = particles.calibrated_slp(calib, calib.field_ref_kA_per_m, protocol.field_freq_kHz) * factor
     coverage = p["deposit_coverage_fraction"].to_numpy(np.float64)
     q_ref = particles.volumetric_heating_W_per_m3(slp_ref, dose, coverage)

@@ -50,9 +50,10 @@ from scipy.integrate import solve_ivp
 from mhtcdt.datafiles import load_toml
 from mhtcdt.errors import InputError, ModelError
 from mhtcdt.physics import ferroptosis as fp
+from mhtcdt.physics.dose import GAS_CONSTANT_J_PER_MOL_K, KELVIN_OFFSET
 
-GAS_CONSTANT = 8.314462618
-KELVIN = 273.15
+GAS_CONSTANT = GAS_CONSTANT_J_PER_MOL_K  # [J/(mol K)], CODATA 2018 (one value for the package)
+KELVIN = KELVIN_OFFSET
 BODY_TEMPERATURE_C = 37.0
 FE_MOLAR_MASS_G_PER_MOL = 55.845
 SECONDS_PER_DAY = 86400.0
@@ -222,7 +223,8 @@ def known_override_keys() -> set[str]:
     return keys
 
 
-def _override(table: dict, overrides: dict, key: str, default: float) -> float:
+def _override(overrides: dict, key: str, default: float) -> float:
+    """``overrides[key]`` if given (checked finite), else ``default``."""
     value = overrides.get(key, default)
     if not (isinstance(value, int | float) and math.isfinite(value)):
         raise InputError(f"overrides.{key}", value, "must be a finite number")
@@ -244,8 +246,8 @@ def pack_parameters(c: ChemistryConditions) -> tuple[np.ndarray, np.ndarray, np.
     t_refs = np.full(N_RATES, t_ref)
     for i, key in enumerate(REACTION_KEYS):
         r = chem["reactions"][key]
-        k_ref[i] = _override(r, ov, f"k.{key}", r["k"])
-        ea[i] = _override(r, ov, f"Ea.{key}", r["Ea_kJ_per_mol"]) * 1e3
+        k_ref[i] = _override(ov, f"k.{key}", r["k"])
+        ea[i] = _override(ov, f"Ea.{key}", r["Ea_kJ_per_mol"]) * 1e3
         if k_ref[i] < 0 or ea[i] < 0:
             raise InputError(f"overrides.k.{key}", k_ref[i], "rate constants and Ea must be >= 0")
     # enzymes (catalase, GPx, SOD) are quoted at body temperature
@@ -255,10 +257,10 @@ def pack_parameters(c: ChemistryConditions) -> tuple[np.ndarray, np.ndarray, np.
     ferro = chem["ferroptosis"]
 
     def cv(name: str) -> float:
-        return _override(const, ov, f"constants.{name}", const[name])
+        return _override(ov, f"constants.{name}", const[name])
 
     def fv(name: str) -> float:
-        return _override(ferro, ov, f"ferroptosis.{name}", ferro[name])
+        return _override(ov, f"ferroptosis.{name}", ferro[name])
 
     k_ref[R_GR] = cv("glutathione_reductase_Vmax_M_per_s")
     ea[R_GR] = cv("glutathione_reductase_Ea_kJ_per_mol") * 1e3
@@ -288,8 +290,8 @@ def pack_parameters(c: ChemistryConditions) -> tuple[np.ndarray, np.ndarray, np.
             * (12.0 / a["core_diameter_nm"])
             * 10.0 ** (-cv("dissolution_pH_order") * (ph_lys - 4.75))
         )
-        k_ref[R_DISS] = _override(a, ov, "agent.dissolution_per_s", k_diss_body)
-        k_ref[R_SURF] = _override(a, ov, "agent.surface_peroxidase_k_per_M_s", a["surface_peroxidase_k_per_M_s"])
+        k_ref[R_DISS] = _override(ov, "agent.dissolution_per_s", k_diss_body)
+        k_ref[R_SURF] = _override(ov, "agent.surface_peroxidase_k_per_M_s", a["surface_peroxidase_k_per_M_s"])
         h2o2_boost = a["h2o2_production_boost_uM_per_s"] * 1e-6
         fe2_frac = a["fe2_fraction_released"]
         metal_eq = a["fenton_metal_equivalent"]
@@ -317,14 +319,12 @@ def pack_parameters(c: ChemistryConditions) -> tuple[np.ndarray, np.ndarray, np.
     s[P_LETHAL_FRACTION] = fv("lethal_peroxidised_fraction")
     s[P_HILL] = fv("death_hill")
     s[P_HMAX] = fv("max_death_rate_per_h") / 3600.0
-    s[P_HEAT_ROS] = _override(
-        chem["cdt_kill"], ov, "cdt_kill.heat_ros_sensitisation", chem["cdt_kill"]["heat_ros_sensitisation"]
-    )
-    s[P_FE2_FRAC_RELEASE] = _override({}, ov, "agent.fe2_fraction_released", fe2_frac)
-    s[P_METAL_EQ] = _override({}, ov, "agent.fenton_metal_equivalent", metal_eq)
+    s[P_HEAT_ROS] = _override(ov, "cdt_kill.heat_ros_sensitisation", chem["cdt_kill"]["heat_ros_sensitisation"])
+    s[P_FE2_FRAC_RELEASE] = _override(ov, "agent.fe2_fraction_released", fe2_frac)
+    s[P_METAL_EQ] = _override(ov, "agent.fenton_metal_equivalent", metal_eq)
     s[P_LH0] = fv("pufa_pool_M")
     s[P_K_REPAIR] = fv("membrane_repair_per_s")
-    s[P_OMEGA_CAP] = _override(chem["cdt_kill"], ov, "cdt_kill.sterilised_omega", chem["cdt_kill"]["sterilised_omega"])
+    s[P_OMEGA_CAP] = _override(ov, "cdt_kill.sterilised_omega", chem["cdt_kill"]["sterilised_omega"])
     s[P_P_BASAL] = basal_peroxidised_fraction(k_ref, ea, t_refs, s, c.gsh_mM * 1e-3, c.h2o2_production_uM_per_s * 1e-6)
     return k_ref, ea, t_refs, s
 
@@ -391,7 +391,7 @@ def initial_state(
     return y
 
 
-def full_rates(y: np.ndarray, k: np.ndarray, s: np.ndarray, temperature_C: float) -> tuple[np.ndarray, np.ndarray]:
+def full_rates(y: np.ndarray, k: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(reaction rates r [M/s], stoichiometry matrix N [species x reactions]) of the full mechanism.
 
     Written as an explicit reaction table (independent of the hand-coded fast path).
@@ -456,7 +456,7 @@ def full_rhs(t: float, y: np.ndarray, k_ref, ea, t_refs, s, temperature_of_t) ->
     """dy/dt of the full mechanism incl. the exposure integrals (OH exposure, ferroptosis hazards)."""
     temp = temperature_of_t(t)
     k = rate_constants(k_ref, ea, t_refs, temp)
-    r, n = full_rates(y, k, s, temp)
+    r, n = full_rates(y, k, s)
     dy = n @ r
     peroxidised = 1.0 - max(y[S_LH], 0.0) / s[P_LH0]
     h = fp.death_hazard(peroxidised - s[P_P_BASAL], s[P_LETHAL_FRACTION], s[P_HILL], s[P_HMAX])

@@ -137,19 +137,6 @@ class PatientDetail:
         """Tumour log10 kill by mechanism: exactly the simulate_protocol row's columns."""
         return {c: float(self.outcome[c]) for c in KILL_COLUMNS}
 
-    def shell_temperature_frame(self) -> pd.DataFrame:
-        """Long table: time_min, session, shell (0 = centre), shell_radius_mm, temperature_C."""
-        t, c = self.shell_temperature_C.shape
-        return pd.DataFrame(
-            {
-                "time_min": np.repeat(self.time_min, c),
-                "session": np.repeat(self.session_of_sample, c),
-                "shell": np.tile(np.arange(c), t),
-                "shell_radius_mm": np.tile(self.shell_radius_mm, t),
-                "temperature_C": self.shell_temperature_C.ravel(),
-            }
-        )
-
 
 # ---------------------------------------------------------------------- inputs
 def _one_patient(patient) -> pd.DataFrame:

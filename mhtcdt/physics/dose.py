@@ -29,7 +29,7 @@ from mhtcdt.errors import InputError
 
 CEM43_R_ABOVE = 0.5
 CEM43_R_BELOW = 0.25
-GAS_CONSTANT_J_PER_MOL_K = 8.314462618
+GAS_CONSTANT_J_PER_MOL_K = 8.314462618  # CODATA 2018 (R = N_A k_B, exact in the 2019 SI; chemistry.toml)
 KELVIN_OFFSET = 273.15
 _LN_R_ABOVE = math.log(CEM43_R_ABOVE)
 _LN_R_BELOW = math.log(CEM43_R_BELOW)

@@ -131,9 +131,7 @@ def load_agent(key: str) -> Agent:
         basis=str(c["basis"]),
         verified=bool(c["verified"]),
     )
-    return Agent(
-        key=key, particle=particle, calibration=calib, source=str(d["source"]), verified=bool(d["verified"])
-    )
+    return Agent(key=key, particle=particle, calibration=calib, source=str(d["source"]), verified=bool(d["verified"]))
 
 
 def _constants() -> tuple[float, float, float]:
@@ -320,13 +318,6 @@ def specific_loss_power(
     return SLPResult(
         value, min(band + [value]), max(band + [value]), "theory", "Rosensweig 2002 linear response", False
     )
-
-
-def sample_slp_factor(agent: str, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Multiplicative lognormal draws (median 1, geometric SD = the agent's ``gsd``) for the calibrated
-    SLP, one per patient; use a Generator keyed by patient index."""
-    c = load_agent(agent).calibration
-    return np.exp(rng.normal(0.0, math.log(c.gsd), size=n))
 
 
 def iron_concentration_g_per_m3(dose_mg_Fe_per_cm3, coverage_fraction) -> np.ndarray:

@@ -58,7 +58,7 @@ def test_initial_rates_equal_k_times_reactants() -> None:
     temp = 40.0
     k = ch.rate_constants(k_ref, ea, t_refs, temp)
     y = _state(Fe2=2e-6, Fe3=3e-6, H2O2=1e-7, GSH=4e-3, GSSG=1e-5, LOOH=1e-9, LH=1e-2, FeP=5e-3, O2=5e-5)
-    r, _ = ch.full_rates(y, k, s, temp)
+    r, _ = ch.full_rates(y, k, s)
     tk = temp + 273.15
 
     def k_at(key: str) -> float:
@@ -82,7 +82,7 @@ def test_every_reaction_conserves_iron_and_glutathione_except_declared_sources()
     y = _state(
         Fe2=2e-6, Fe3=3e-6, H2O2=1e-7, OH=1e-18, SO=1e-12, GSH=4e-3, GSSG=1e-5, LOOH=1e-9, LH=1e-2, FeP=5e-3, O2=5e-5
     )
-    _, n = ch.full_rates(y, k, s, 37.0)
+    _, n = ch.full_rates(y, k, s)
     iron = n[ch.S_FE2] + n[ch.S_FE3] + n[ch.S_FEP]
     glutathione = n[ch.S_GSH] + 2 * n[ch.S_GSSG]
     # reaction columns 21-23 are GSH synthesis/turnover/export, 27-28 labile iron sequestration

@@ -14,7 +14,6 @@ from mhtcdt.physics.particles import (
     relaxation_times,
     rosensweig_power_per_volume,
     rosensweig_slp,
-    sample_slp_factor,
     specific_loss_power,
     volumetric_heating_W_per_m3,
 )
@@ -78,9 +77,7 @@ def test_relaxation_times_closed_forms():
     v = math.pi / 6 * d**3
     gamma = MAGNETITE.anisotropy_J_per_m3 * v / (kb * temp)
     tn, tb = relaxation_times(np.array([d]), MAGNETITE, viscosity_Pa_s=1e-3)
-    assert tn[0] == pytest.approx(
-        math.sqrt(math.pi) / 2 * 1e-9 * math.exp(gamma) / math.sqrt(gamma), rel=1e-12
-    )
+    assert tn[0] == pytest.approx(math.sqrt(math.pi) / 2 * 1e-9 * math.exp(gamma) / math.sqrt(gamma), rel=1e-12)
     vh = math.pi / 6 * (d + 2e-9) ** 3
     assert tb[0] == pytest.approx(3 * 1e-3 * vh / (kb * temp), rel=1e-12)
 
@@ -125,14 +122,6 @@ def test_calibrated_curve_and_reporting():
     assert t.method == "theory" and t.low_W_per_g_Fe <= t.slp_W_per_g_Fe <= t.high_W_per_g_Fe
     mobile = specific_loss_power("nanotherm_mfl_as1", 10.0, 100.0, method="theory", immobilised=False)
     assert mobile.slp_W_per_g_Fe > t.slp_W_per_g_Fe  # Brownian channel adds loss in fluid
-
-
-def test_slp_factor_draws_are_lognormal_and_seeded():
-    rng = np.random.default_rng(np.random.SeedSequence(1))
-    draws = sample_slp_factor("mnfe2o4", 20000, rng)
-    assert np.std(np.log(draws)) == pytest.approx(math.log(load_agent("mnfe2o4").calibration.gsd), rel=0.03)
-    again = sample_slp_factor("mnfe2o4", 20000, np.random.default_rng(np.random.SeedSequence(1)))
-    np.testing.assert_array_equal(draws, again)
 
 
 def test_volumetric_heating():

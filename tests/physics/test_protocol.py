@@ -12,6 +12,7 @@ from mhtcdt.cohorts import generate_cohort
 from mhtcdt.errors import InputError
 from mhtcdt.physics import PRESETS, Assumptions, Protocol, chain, protocol_preset, simulate_protocol
 from mhtcdt.physics import radiotherapy as rt
+from mhtcdt.physics.particles import load_agent
 
 CONTRACT = {
     "patient_id": "int64",
@@ -94,6 +95,17 @@ def test_field_above_limit_runs_only_when_allowed_and_is_flagged(cohort: pd.Data
 def test_all_presets_are_valid_protocols() -> None:
     for name in PRESETS:
         assert isinstance(protocol_preset(name), Protocol)
+
+
+def test_slp_factor_draws_are_lognormal_and_keyed_by_patient() -> None:
+    gsd = load_agent("mnfe2o4").calibration.gsd
+    ids = np.arange(20000)
+    draws = chain.slp_factors(gsd, 1, ids)
+    assert np.std(np.log(draws)) == pytest.approx(math.log(gsd), rel=0.03)
+    assert abs(np.log(np.median(draws))) < 0.05 * math.log(gsd)  # median 1 (standard error 0.009 log(gsd))
+    # a patient's draw depends on its id, not on which other patients are drawn with it
+    np.testing.assert_array_equal(chain.slp_factors(gsd, 1, ids[[7, 3]]), draws[[7, 3]])
+    assert not np.array_equal(chain.slp_factors(gsd, 2, ids[:10]), draws[:10])
 
 
 def test_bad_patient_values_are_refused(cohort: pd.DataFrame) -> None:

@@ -107,6 +107,7 @@ OUTPUT_COLUMNS = (
 
 # ---------------------------------------------------------------------- inputs
 def check_patients(patients: pd.DataFrame) -> None:
+    """InputError naming the column and row for a missing column or a value outside its physical range."""
     if not isinstance(patients, pd.DataFrame):
         raise InputError("patients", type(patients).__name__, "must be a pandas DataFrame")
     missing = [c for c in REQUIRED_COLUMNS if c not in patients.columns]
@@ -198,7 +199,7 @@ def heat_sessions(
     p: pd.DataFrame,
     protocol: Protocol,
     dose: np.ndarray,
-    seed,
+    seed: int | np.random.SeedSequence,
     assumptions: Assumptions = DEFAULT_ASSUMPTIONS,
     record_every_s: float = RECORD_EVERY_S,
     keep_radial: bool = False,
@@ -453,7 +454,7 @@ def _particle_iron_mM(protocol: Protocol, dose_heat: np.ndarray, coverage: np.nd
 def simulate_chunk(
     p: pd.DataFrame,
     protocol: Protocol,
-    seed,
+    seed: int | np.random.SeedSequence,
     assumptions: Assumptions,
     *,
     record_every_s: float = RECORD_EVERY_S,

@@ -42,6 +42,7 @@ Public API
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -150,10 +151,12 @@ def agent_table() -> dict:
 
 
 def agent_names() -> list[str]:
+    """Keys of the nanoparticle / chemodynamic agents in ``data/agents.toml``."""
     return sorted(agent_table()["agents"])
 
 
 def co_agent_names() -> list[str]:
+    """Keys of the co-agents (e.g. ``buthionine_sulfoximine``) in ``data/agents.toml``."""
     return sorted(agent_table()["co_agents"])
 
 
@@ -329,7 +332,14 @@ def pack_parameters(c: ChemistryConditions) -> tuple[np.ndarray, np.ndarray, np.
     return k_ref, ea, t_refs, s
 
 
-def basal_peroxidised_fraction(k_ref, ea, t_refs, s, gsh_M, h2o2_production_M_per_s):
+def basal_peroxidised_fraction(
+    k_ref: np.ndarray,
+    ea: np.ndarray,
+    t_refs: np.ndarray,
+    s: np.ndarray,
+    gsh_M: np.ndarray | float,
+    h2o2_production_M_per_s: np.ndarray | float,
+) -> np.ndarray:
     """Peroxidised PUFA share of the UNTREATED cell at 37 C (basal labile iron, the patient's GSH and H2O2
     production, no particles or co-agents): the homeostatic level the ferroptotic hazard is measured from,
     so untreated cells have no treatment kill. Closed-form steady state (radicals at QSSA, LH ~ LH0);
@@ -452,8 +462,17 @@ def full_rates(y: np.ndarray, k: np.ndarray, s: np.ndarray) -> tuple[np.ndarray,
     return r, n
 
 
-def full_rhs(t: float, y: np.ndarray, k_ref, ea, t_refs, s, temperature_of_t) -> np.ndarray:
-    """dy/dt of the full mechanism incl. the exposure integrals (OH exposure, ferroptosis hazards)."""
+def full_rhs(
+    t: float,
+    y: np.ndarray,
+    k_ref: np.ndarray,
+    ea: np.ndarray,
+    t_refs: np.ndarray,
+    s: np.ndarray,
+    temperature_of_t: Callable[[float], float],
+) -> np.ndarray:
+    """dy/dt [M/s] of the full mechanism at time ``t`` [s] incl. the exposure integrals (OH exposure,
+    ferroptosis hazards); ``temperature_of_t`` gives T [C] (e.g. :func:`temperature_interpolant`)."""
     temp = temperature_of_t(t)
     k = rate_constants(k_ref, ea, t_refs, temp)
     r, n = full_rates(y, k, s)
@@ -487,8 +506,8 @@ class ChemistryResult:
     final_state: np.ndarray
 
 
-def temperature_interpolant(t_nodes_s: np.ndarray, temp_nodes_C: np.ndarray):
-    """Piecewise-linear T(t), constant beyond the ends."""
+def temperature_interpolant(t_nodes_s: np.ndarray, temp_nodes_C: np.ndarray) -> Callable[[float], float]:
+    """Piecewise-linear T(t) [C] of time [s] through the nodes, constant beyond the ends."""
     t_nodes_s = np.asarray(t_nodes_s, dtype=float)
     temp_nodes_C = np.asarray(temp_nodes_C, dtype=float)
     check_temperature_history(t_nodes_s, temp_nodes_C)
@@ -500,6 +519,7 @@ def temperature_interpolant(t_nodes_s: np.ndarray, temp_nodes_C: np.ndarray):
 
 
 def check_temperature_history(t_nodes_s: np.ndarray, temp_nodes_C: np.ndarray) -> None:
+    """InputError unless the nodes are >= 2 increasing finite times [s] with finite temperatures [C]."""
     if t_nodes_s.ndim != 1 or t_nodes_s.shape != temp_nodes_C.shape or t_nodes_s.size < 2:
         raise InputError("temperature_history", t_nodes_s.shape, "need >= 2 matching (time, temperature) nodes")
     if np.any(np.diff(t_nodes_s) <= 0) or not np.all(np.isfinite(t_nodes_s)):

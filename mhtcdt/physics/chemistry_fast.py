@@ -99,8 +99,9 @@ def _rates(kref, ea, trefs, temp_C, k):
 
 
 @njit(cache=True)
-def radicals_qssa(y, k, s):
-    """Quasi-steady .OH and superoxide (HO2. + O2.-) [M] for the slow state ``y``."""
+def radicals_qssa(y: np.ndarray, k: np.ndarray, s: np.ndarray) -> tuple[float, float]:
+    """Quasi-steady .OH and superoxide (HO2. + O2.-) [M] for the slow state ``y`` [M], rate constants ``k``
+    and scalar parameters ``s``."""
     fe2 = max(y[F_FE2], 0.0)
     fe3 = max(y[F_FE3], 0.0)
     h2o2 = max(y[F_H2O2], 0.0)
@@ -128,8 +129,9 @@ def radicals_qssa(y, k, s):
 
 
 @njit(cache=True)
-def rhs_k(y, k, s, temp_C, dy):
-    """Slow-species derivatives with radicals at quasi-steady state (rate constants ``k`` given)."""
+def rhs_k(y: np.ndarray, k: np.ndarray, s: np.ndarray, temp_C: float, dy: np.ndarray) -> None:
+    """Slow-species derivatives [M/s] into ``dy`` with radicals at quasi-steady state (rate constants ``k``
+    at ``temp_C`` [C] given)."""
     fe2 = max(y[F_FE2], 0.0)
     fe3 = max(y[F_FE3], 0.0)
     h2o2 = max(y[F_H2O2], 0.0)
@@ -512,18 +514,20 @@ def solve_fast_many(
 
 
 def run_prepared(
-    kref,
-    ea,
-    trefs,
-    s,
-    y0,
+    kref: np.ndarray,
+    ea: np.ndarray,
+    trefs: np.ndarray,
+    s: np.ndarray,
+    y0: np.ndarray,
     t_nodes: list[np.ndarray],
     temps: list[np.ndarray],
     *,
     rtol: float = DEFAULT_RTOL,
     max_steps: int = DEFAULT_MAX_STEPS,
 ) -> dict:
-    """Low-level batch call on packed parameters; returns arrays and raises ModelError on any failure."""
+    """Low-level batch call on packed parameters (rows as ``chemistry.pack_parameters``, ``y0`` [M]) and one
+    temperature history per run (times [s], temperatures [C]); returns ``final_state`` [M], ``gsh_min`` [M],
+    ``looh_max`` [M] and ``steps`` arrays and raises ModelError on any failure."""
     if not (0 < rtol < 0.1):
         raise InputError("rtol", rtol, "relative tolerance must lie in (0, 0.1)")
     m = y0.shape[0]

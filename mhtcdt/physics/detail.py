@@ -45,6 +45,7 @@ hsp_peak_shell                 float64  highest HSP level of any shell at a sess
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -420,7 +421,7 @@ def thermotolerance_by_interval(
     patient: pd.Series | pd.DataFrame,
     protocol: Protocol,
     seed: int | np.random.SeedSequence,
-    intervals_hours,
+    intervals_hours: Sequence[float] | np.ndarray,
     *,
     assumptions: Assumptions | None = None,
 ) -> pd.DataFrame:

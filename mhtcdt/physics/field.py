@@ -23,6 +23,7 @@ SafetyLimit = Literal["atkinson_brezovich", "hergt_dutz"]
 
 
 def safety_limits_A_per_m_s() -> dict[str, float]:
+    """The H*f limits [A/(m s)] by name (magnetics.toml [field_safety_limits])."""
     d = load_magnetics()["field_safety_limits"]
     return {
         "atkinson_brezovich": float(d["atkinson_brezovich_A_per_m_s"]),
@@ -63,6 +64,7 @@ class FieldSafety:
     eddy_temperature_rise_K: float
 
     def message(self) -> str:
+        """One line for a human: H*f, the limit and the verdict."""
         return (
             f"H*f = {self.h_times_f_A_per_m_s:.3g} A/m/s "
             f"({self.field_kA_per_m:g} kA/m x {self.freq_kHz:g} kHz) "

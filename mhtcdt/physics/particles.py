@@ -43,6 +43,7 @@ def load_magnetics() -> dict:
 
 
 def known_agents() -> list[str]:
+    """Keys of the agents with a magnetic description (magnetics.toml [agent.*])."""
     return sorted(load_magnetics()["agent"])
 
 
@@ -265,7 +266,9 @@ def rosensweig_slp(
     return float(p[0]) / (particle.density_kg_per_m3 * particle.iron_mass_fraction) / 1000.0
 
 
-def calibrated_slp(calibration: SLPCalibration, field_kA_per_m, freq_kHz):
+def calibrated_slp(
+    calibration: SLPCalibration, field_kA_per_m: np.ndarray | float, freq_kHz: np.ndarray | float
+) -> np.ndarray | float:
     """Calibrated SLP [W/g Fe] (median of the lognormal band) at amplitude [kA/m] and frequency [kHz]."""
     h = np.asarray(field_kA_per_m, dtype=np.float64)
     f = np.asarray(freq_kHz, dtype=np.float64)
@@ -320,7 +323,9 @@ def specific_loss_power(
     )
 
 
-def iron_concentration_g_per_m3(dose_mg_Fe_per_cm3, coverage_fraction) -> np.ndarray:
+def iron_concentration_g_per_m3(
+    dose_mg_Fe_per_cm3: np.ndarray | float, coverage_fraction: np.ndarray | float
+) -> np.ndarray:
     """Iron concentration inside the deposit [g/m3] from dose per tumour volume and coverage."""
     dose = np.asarray(dose_mg_Fe_per_cm3, dtype=np.float64)
     cov = np.asarray(coverage_fraction, dtype=np.float64)
@@ -332,7 +337,9 @@ def iron_concentration_g_per_m3(dose_mg_Fe_per_cm3, coverage_fraction) -> np.nda
     return dose / cov * 1000.0
 
 
-def volumetric_heating_W_per_m3(slp_W_per_g_Fe, dose_mg_Fe_per_cm3, coverage_fraction) -> np.ndarray:
+def volumetric_heating_W_per_m3(
+    slp_W_per_g_Fe: np.ndarray | float, dose_mg_Fe_per_cm3: np.ndarray | float, coverage_fraction: np.ndarray | float
+) -> np.ndarray:
     """Heating power density in the deposit q = SLP x local iron concentration [W/m3]."""
     slp = np.asarray(slp_W_per_g_Fe, dtype=np.float64)
     if np.any(~np.isfinite(slp)) or np.any(slp < 0):

@@ -16,6 +16,7 @@ cem43_t90_min_per_session float64 (at the planned dose), t90_C float64 (first se
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -23,10 +24,16 @@ import pandas as pd
 from mhtcdt.errors import InputError
 from mhtcdt.physics import radiotherapy as rt
 
+if TYPE_CHECKING:
+    from mhtcdt.physics.assumptions import Assumptions
+    from mhtcdt.physics.protocol import Protocol
+
 BISECTION_STEPS = 9
 
 
 def planning_targets() -> dict:
+    """The planning target ``target_cem43_t90_min_total`` [min] and ``dose_bounds`` [mg Fe/cm3]
+    (radiobiology.toml [planning])."""
     d = rt.radiobiology_table()["planning"]
     lo, hi = d["dose_bounds_mg_Fe_per_cm3"]
     return {
@@ -37,12 +44,12 @@ def planning_targets() -> dict:
 
 def plan_dose(
     patients: pd.DataFrame,
-    protocol,
-    seed,
+    protocol: Protocol,
+    seed: int | np.random.SeedSequence,
     *,
     target_cem43_t90_min_total: float | None = None,
     dose_bounds_mg_Fe_per_cm3: tuple[float, float] | None = None,
-    assumptions=None,
+    assumptions: Assumptions | None = None,
 ) -> pd.DataFrame:
     """Plan the iron dose of every patient for a heat protocol (see the module docstring)."""
     from mhtcdt.physics.assumptions import DEFAULT_ASSUMPTIONS

@@ -53,6 +53,7 @@ class Radiobiology:
 
     @property
     def alpha_beta_Gy(self) -> float:
+        """alpha/beta [Gy]."""
         return self.alpha_per_Gy / self.beta_per_Gy2
 
 
@@ -64,6 +65,7 @@ class Thermoradiosensitisation:
 
 
 def known_indications() -> list[str]:
+    """Indications with radiobiology parameters (radiobiology.toml [indications])."""
     return sorted(radiobiology_table()["indications"])
 
 
@@ -88,6 +90,7 @@ def radiobiology(indication: str) -> Radiobiology:
 
 
 def thermoradiosensitisation() -> Thermoradiosensitisation:
+    """Thermal radiosensitisation parameters (radiobiology.toml [thermoradiosensitisation])."""
     d = radiobiology_table()["thermoradiosensitisation"]
     return Thermoradiosensitisation(
         float(d["alpha41_over_alpha37"]), float(d["beta41_over_beta37"]), float(d["mu_per_hour"])
@@ -105,6 +108,8 @@ def schedule(name: str) -> tuple[float, int, float]:
 
 
 def check_schedule(total_dose_Gy: float, n_fractions: int, fractions_per_week: float) -> None:
+    """InputError naming the field for an RT schedule outside the model's range (dose >= 0 Gy with
+    fractions, <= 30 Gy per fraction, 0 < fractions per week <= 14)."""
     if not (math.isfinite(total_dose_Gy) and total_dose_Gy >= 0):
         raise InputError("rt_total_dose_Gy", total_dose_Gy, "must be a finite dose >= 0 Gy")
     if not (isinstance(n_fractions, int | np.integer) and n_fractions >= 0):

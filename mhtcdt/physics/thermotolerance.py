@@ -55,6 +55,7 @@ class ThermotoleranceModel:
 
     @property
     def shape(self) -> float:
+        """Shape exponent a of the kernel, so that K(baseline_h) = BASELINE_LEVEL (dimensionless)."""
         x = self.baseline_h / self.peak_h
         return math.log(BASELINE_LEVEL) / (math.log(x) - x + 1.0)
 

@@ -142,6 +142,7 @@ class TissueProperties:
 
     @property
     def volumetric_heat_capacity_J_per_m3_K(self) -> float:
+        """rho c [J/(m3 K)]."""
         return self.density_kg_per_m3 * self.specific_heat_J_per_kg_K
 
     @property
@@ -149,7 +150,9 @@ class TissueProperties:
         """Volumetric perfusion rate at 37 C [1/s]."""
         return float(perfusion_per_s(self.perfusion_mL_per_min_per_kg, self.density_kg_per_m3))
 
-    def with_perfusion(self, perfusion_mL_per_min_per_kg: float, perfusion_model: str | None = None):
+    def with_perfusion(
+        self, perfusion_mL_per_min_per_kg: float, perfusion_model: str | None = None
+    ) -> TissueProperties:
         """A copy with another 37 C perfusion (and optionally another temperature model)."""
         return TissueProperties(
             name=self.name,
@@ -181,10 +184,12 @@ class Blood:
 
     @property
     def volumetric_heat_capacity_J_per_m3_K(self) -> float:
+        """rho c [J/(m3 K)]."""
         return self.density_kg_per_m3 * self.specific_heat_J_per_kg_K
 
 
 def known_tissues() -> list[str]:
+    """Keys of the healthy tissues in ``tissues.toml``."""
     return sorted(load_tissue_data()["tissue"])
 
 
@@ -226,6 +231,7 @@ def tumour_tissue(host: str, perfusion_mL_per_min_per_kg: float | None = None) -
 
 
 def load_blood() -> Blood:
+    """Blood properties and arterial temperature (``tissues.toml [blood]``)."""
     d = load_tissue_data()["blood"]
     return Blood(
         density_kg_per_m3=float(d["density_kg_per_m3"]),

@@ -14,9 +14,7 @@ from mhtcdt.physics.thermotolerance import (
 )
 
 
-@pytest.mark.parametrize(
-    ("preset", "peak", "baseline"), [("seed_review", 19.0, 24.0), ("literature", 16.0, 72.0)]
-)
+@pytest.mark.parametrize(("preset", "peak", "baseline"), [("seed_review", 19.0, 24.0), ("literature", 16.0, 72.0)])
 def test_presets_have_the_stated_timing(preset, peak, baseline):
     m = thermotolerance_preset(preset)
     assert m.kernel(np.array([peak]))[0] == pytest.approx(1.0)

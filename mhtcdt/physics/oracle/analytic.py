@@ -56,8 +56,11 @@ def heated_sphere_steady_rise(
     return np.where(r <= a_m, inside, outside)
 
 
-def uniform_heating_rise(t_s: np.ndarray, q_W_per_m3: float, rho_c_J_per_m3_K: float, sink_W_per_m3_K: float):
-    """Rise under uniform heating everywhere (no gradients): rho c dtheta/dt = q - sink theta."""
+def uniform_heating_rise(
+    t_s: np.ndarray, q_W_per_m3: float, rho_c_J_per_m3_K: float, sink_W_per_m3_K: float
+) -> np.ndarray:
+    """Rise [K] at times ``t_s`` [s] under uniform heating everywhere (no gradients):
+    rho c dtheta/dt = q - sink theta."""
     t = np.asarray(t_s, dtype=np.float64)
     if sink_W_per_m3_K == 0.0:
         return q_W_per_m3 * t / rho_c_J_per_m3_K

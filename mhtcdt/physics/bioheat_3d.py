@@ -247,53 +247,28 @@ def _voxel_system(maps: VoxelMaps, medium: ThermalMedium) -> tuple[VoxelSystem, 
     rho_c = m.rho_c_t * frac + m.rho_c_h * (1.0 - frac)
     kk = m.k_t * frac + m.k_h * (1.0 - frac)
     qm = m.qm_t * frac + m.qm_h * (1.0 - frac)
-    gx = np.empty((n - 1, n, n))
-    gy = np.empty((n, n - 1, n))
-    gz = np.empty((n, n, n - 1))
-    for i in range(n):
-        for j in range(n):
-            for k in range(n):
-                if i < n - 1:
-                    gx[i, j, k] = h * h / (0.5 * h / kk[i, j, k] + 0.5 * h / kk[i + 1, j, k])
-                if j < n - 1:
-                    gy[i, j, k] = h * h / (0.5 * h / kk[i, j, k] + 0.5 * h / kk[i, j + 1, k])
-                if k < n - 1:
-                    gz[i, j, k] = h * h / (0.5 * h / kk[i, j, k] + 0.5 * h / kk[i, j, k + 1])
-    # conductance sum of every voxel, boundary faces to the Dirichlet wall at h/2
-    gsum = np.zeros((n, n, n))
+    # face conductances between neighbours: harmonic mean over the two half-voxels
+    gx = h * h / (0.5 * h / kk[:-1, :, :] + 0.5 * h / kk[1:, :, :])
+    gy = h * h / (0.5 * h / kk[:, :-1, :] + 0.5 * h / kk[:, 1:, :])
+    gz = h * h / (0.5 * h / kk[:, :, :-1] + 0.5 * h / kk[:, :, 1:])
+    # conductance sum of every voxel: its faces to the neighbours (x-, x+, y-, y+, z-, z+), then the outer
+    # faces to the Dirichlet wall at h/2 (bnd, in the same order)
+    s = np.zeros((n, n, n))
+    s[1:, :, :] += gx
+    s[:-1, :, :] += gx
+    s[:, 1:, :] += gy
+    s[:, :-1, :] += gy
+    s[:, :, 1:] += gz
+    s[:, :, :-1] += gz
+    wall = h * h * kk / (0.5 * h)
     bnd = np.zeros((n, n, n))
-    for i in range(n):
-        for j in range(n):
-            for k in range(n):
-                s = 0.0
-                b = 0.0
-                wall = h * h * kk[i, j, k] / (0.5 * h)
-                if i > 0:
-                    s += gx[i - 1, j, k]
-                else:
-                    b += wall
-                if i < n - 1:
-                    s += gx[i, j, k]
-                else:
-                    b += wall
-                if j > 0:
-                    s += gy[i, j - 1, k]
-                else:
-                    b += wall
-                if j < n - 1:
-                    s += gy[i, j, k]
-                else:
-                    b += wall
-                if k > 0:
-                    s += gz[i, j, k - 1]
-                else:
-                    b += wall
-                if k < n - 1:
-                    s += gz[i, j, k]
-                else:
-                    b += wall
-                gsum[i, j, k] = s + b
-                bnd[i, j, k] = b
+    bnd[0, :, :] += wall[0, :, :]
+    bnd[n - 1, :, :] += wall[n - 1, :, :]
+    bnd[:, 0, :] += wall[:, 0, :]
+    bnd[:, n - 1, :] += wall[:, n - 1, :]
+    bnd[:, :, 0] += wall[:, :, 0]
+    bnd[:, :, n - 1] += wall[:, :, n - 1]
+    gsum = s + bnd
     vox = VoxelSystem(frac, maps.q_map, qm, rho_c, gsum, bnd, vol, maps.om_t, maps.om_h)
     return vox, Operator(np.empty((n, n, n)), gx, gy, gz)
 

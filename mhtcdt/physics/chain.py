@@ -564,17 +564,7 @@ def simulate_chunk(
             "oh_cumulative_uM_min": chem["oh_uM_min"],
             "gsh_nadir_mM": chem["gsh_nadir_mM"],
             "lipid_peroxide_peak": chem["looh_peak_uM"],
-            **{
-                k: kills[k]
-                for k in (
-                    "log10_kill_heat",
-                    "log10_kill_cdt",
-                    "log10_kill_rt",
-                    "log10_kill_interaction",
-                    "log10_kill_total",
-                    "surviving_fraction",
-                )
-            },
+            **kills,  # the log10 kill by mechanism, total and surviving fraction (kill.combine_kill)
             "safety_ok": np.asarray(safety_ok, dtype=bool),
             "dose_mg_Fe_per_cm3_applied": np.asarray(dose_applied, np.float64),
         }

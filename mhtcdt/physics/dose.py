@@ -26,6 +26,7 @@ from numba import njit
 
 from mhtcdt.datafiles import load_toml
 from mhtcdt.errors import InputError
+from mhtcdt.physics.records import table_entry
 
 CEM43_R_ABOVE = 0.5
 CEM43_R_BELOW = 0.25
@@ -160,10 +161,7 @@ class ArrheniusSet:
 
 def arrhenius_set(name: str = "he_bischof_2003_at1") -> ArrheniusSet:
     """An Arrhenius parameter set by key (``he_bischof_2003_at1``, ``henriques_1947_skin``, ``liver``)."""
-    table = load_toml("mhtcdt.physics", "data/magnetics.toml")["arrhenius_sets"]
-    if name not in table:
-        raise InputError("arrhenius_set", name, f"unknown set; known: {sorted(table)}")
-    d = table[name]
+    d = table_entry(load_toml("mhtcdt.physics", "data/magnetics.toml")["arrhenius_sets"], name, "arrhenius_set", "set")
     return ArrheniusSet(name, float(d["A_per_s"]), float(d["Ea_J_per_mol"]), d["source"], bool(d["verified"]))
 
 

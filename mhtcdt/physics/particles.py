@@ -35,6 +35,7 @@ import numpy as np
 
 from mhtcdt.datafiles import load_toml
 from mhtcdt.errors import InputError
+from mhtcdt.physics.records import table_entry, table_record
 
 
 def load_magnetics() -> dict:
@@ -107,31 +108,9 @@ class Agent:
 
 def load_agent(key: str) -> Agent:
     """Magnetic description of an agent key (e.g. ``"nanotherm_mfl_as1"``)."""
-    table = load_magnetics()["agent"]
-    if key not in table:
-        raise InputError("agent", key, f"unknown agent; known: {known_agents()}")
-    d = table[key]
-    c = d["slp_calibration"]
-    particle = MagneticParticle(
-        core_median_diameter_nm=float(d["core_median_diameter_nm"]),
-        core_sigma_ln=float(d["core_sigma_ln"]),
-        coating_thickness_nm=float(d["coating_thickness_nm"]),
-        domain_magnetization_A_per_m=float(d["domain_magnetization_A_per_m"]),
-        anisotropy_J_per_m3=float(d["anisotropy_J_per_m3"]),
-        attempt_time_s=float(d["attempt_time_s"]),
-        density_kg_per_m3=float(d["density_kg_per_m3"]),
-        iron_mass_fraction=float(d["iron_mass_fraction"]),
-    )
-    calib = SLPCalibration(
-        slp_ref_W_per_g_Fe=float(c["slp_ref_W_per_g_Fe"]),
-        field_ref_kA_per_m=float(c["field_ref_kA_per_m"]),
-        freq_ref_kHz=float(c["freq_ref_kHz"]),
-        field_exponent=float(c["field_exponent"]),
-        freq_exponent=float(c["freq_exponent"]),
-        gsd=float(c["gsd"]),
-        basis=str(c["basis"]),
-        verified=bool(c["verified"]),
-    )
+    d = table_entry(load_magnetics()["agent"], key, "agent", "agent")
+    particle = table_record(MagneticParticle, d)
+    calib = table_record(SLPCalibration, d["slp_calibration"])
     return Agent(key=key, particle=particle, calibration=calib, source=str(d["source"]), verified=bool(d["verified"]))
 
 

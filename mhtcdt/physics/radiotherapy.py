@@ -28,6 +28,7 @@ import numpy as np
 
 from mhtcdt.datafiles import load_toml
 from mhtcdt.errors import InputError
+from mhtcdt.physics.records import table_record
 
 HOURS_PER_DAY = 24.0
 
@@ -91,10 +92,7 @@ def radiobiology(indication: str) -> Radiobiology:
 
 def thermoradiosensitisation() -> Thermoradiosensitisation:
     """Thermal radiosensitisation parameters (radiobiology.toml [thermoradiosensitisation])."""
-    d = radiobiology_table()["thermoradiosensitisation"]
-    return Thermoradiosensitisation(
-        float(d["alpha41_over_alpha37"]), float(d["beta41_over_beta37"]), float(d["mu_per_hour"])
-    )
+    return table_record(Thermoradiosensitisation, radiobiology_table()["thermoradiosensitisation"])
 
 
 def schedule(name: str) -> tuple[float, int, float]:

@@ -28,6 +28,7 @@ import pandas as pd
 
 from mhtcdt.errors import InputError
 from mhtcdt.physics.dose import tumour_log10_kill
+from mhtcdt.physics.records import table_entry, table_record
 from mhtcdt.physics.tissue import load_tissue_data
 
 BASELINE_LEVEL = 0.05
@@ -71,17 +72,8 @@ class ThermotoleranceModel:
 def thermotolerance_preset(name: str = "literature") -> ThermotoleranceModel:
     """``"literature"`` (raised 48-72 h, default: better supported) or ``"seed_review"`` (peak 18-20 h,
     baseline by 24 h)."""
-    table = load_tissue_data()["thermotolerance"]
-    if name not in table:
-        raise InputError("thermotolerance", name, f"unknown preset; known: {sorted(table)}")
-    d = table[name]
-    return ThermotoleranceModel(
-        name=name,
-        peak_h=float(d["peak_h"]),
-        baseline_h=float(d["baseline_h"]),
-        max_protection=float(d["max_protection"]),
-        induction_cem43_min=float(d["induction_cem43_min"]),
-    )
+    d = table_entry(load_tissue_data()["thermotolerance"], name, "thermotolerance", "preset")
+    return table_record(ThermotoleranceModel, d, name=name)
 
 
 def session_start_hours(n_sessions: int, interval_hours: float) -> np.ndarray:

@@ -20,7 +20,7 @@ its value at 37 C (so 1 at 37 C). Models: ``constant`` (0), ``lang1999_tumour`` 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import numpy as np
@@ -28,6 +28,7 @@ from numba import njit
 
 from mhtcdt.datafiles import load_toml
 from mhtcdt.errors import InputError
+from mhtcdt.physics.records import table_entry, table_record
 
 PERFUSION_MODELS: dict[str, int] = {"constant": 0, "lang1999_tumour": 1, "lang1999_muscle": 2}
 
@@ -153,16 +154,9 @@ class TissueProperties:
     def with_perfusion(
         self, perfusion_mL_per_min_per_kg: float, perfusion_model: str | None = None
     ) -> TissueProperties:
-        """A copy with another 37 C perfusion (and optionally another temperature model)."""
-        return TissueProperties(
-            name=self.name,
-            density_kg_per_m3=self.density_kg_per_m3,
-            specific_heat_J_per_kg_K=self.specific_heat_J_per_kg_K,
-            conductivity_W_per_m_K=self.conductivity_W_per_m_K,
-            perfusion_mL_per_min_per_kg=perfusion_mL_per_min_per_kg,
-            metabolic_heat_W_per_m3=self.metabolic_heat_W_per_m3,
-            perfusion_model=self.perfusion_model if perfusion_model is None else perfusion_model,
-        )
+        """A copy with another 37 C perfusion [mL/min/kg] (and optionally another temperature model)."""
+        model = self.perfusion_model if perfusion_model is None else perfusion_model
+        return replace(self, perfusion_mL_per_min_per_kg=perfusion_mL_per_min_per_kg, perfusion_model=model)
 
 
 @dataclass(frozen=True)
@@ -195,18 +189,9 @@ def known_tissues() -> list[str]:
 
 def load_tissue(name: str) -> TissueProperties:
     """Healthy-tissue properties from ``tissues.toml`` (e.g. ``"brain"``, ``"prostate"``, ``"pancreas"``)."""
-    table = load_tissue_data()["tissue"]
-    if name not in table:
-        raise InputError("tissue", name, f"unknown tissue; known: {known_tissues()}")
-    d = table[name]
-    return TissueProperties(
-        name=name,
-        density_kg_per_m3=float(d["density_kg_per_m3"]),
-        specific_heat_J_per_kg_K=float(d["specific_heat_J_per_kg_K"]),
-        conductivity_W_per_m_K=float(d["conductivity_W_per_m_K"]),
-        perfusion_mL_per_min_per_kg=float(d["perfusion_mL_per_min_per_kg"]),
-        metabolic_heat_W_per_m3=float(d["metabolic_heat_W_per_m3"]),
-        perfusion_model=str(d.get("perfusion_temperature_model", "constant")),
+    d = table_entry(load_tissue_data()["tissue"], name, "tissue", "tissue")
+    return table_record(
+        TissueProperties, d, name=name, perfusion_model=str(d.get("perfusion_temperature_model", "constant"))
     )
 
 
@@ -219,25 +204,12 @@ def tumour_tissue(host: str, perfusion_mL_per_min_per_kg: float | None = None) -
     base = load_tissue(host)
     model = load_tissue_data()["tumour"]["perfusion_temperature_model"]
     perf = base.perfusion_mL_per_min_per_kg if perfusion_mL_per_min_per_kg is None else perfusion_mL_per_min_per_kg
-    return TissueProperties(
-        name=f"tumour_in_{host}",
-        density_kg_per_m3=base.density_kg_per_m3,
-        specific_heat_J_per_kg_K=base.specific_heat_J_per_kg_K,
-        conductivity_W_per_m_K=base.conductivity_W_per_m_K,
-        perfusion_mL_per_min_per_kg=float(perf),
-        metabolic_heat_W_per_m3=base.metabolic_heat_W_per_m3,
-        perfusion_model=model,
-    )
+    return replace(base, name=f"tumour_in_{host}", perfusion_mL_per_min_per_kg=float(perf), perfusion_model=model)
 
 
 def load_blood() -> Blood:
     """Blood properties and arterial temperature (``tissues.toml [blood]``)."""
-    d = load_tissue_data()["blood"]
-    return Blood(
-        density_kg_per_m3=float(d["density_kg_per_m3"]),
-        specific_heat_J_per_kg_K=float(d["specific_heat_J_per_kg_K"]),
-        arterial_temperature_C=float(d["arterial_temperature_C"]),
-    )
+    return table_record(Blood, load_tissue_data()["blood"])
 
 
 class ThermalMedium(NamedTuple):

@@ -1,12 +1,20 @@
 """Physics layer: per-patient nanoparticle heating, Pennes bioheat, thermal dose and
 thermotolerance, Fenton/CDT chemistry and ferroptosis, radiotherapy, and combined tumour kill.
 
-Knows nothing of scenario files, the CLI or the app; imports no other mhtcdt layer.
+Knows nothing of scenario files, the CLI or the app; imports only the leaf modules ``mhtcdt.errors``,
+``mhtcdt.seeding`` and ``mhtcdt.datafiles``.
 
-Cohort API (contract section 2): :class:`Protocol`, :func:`simulate_protocol`; presets via
-:func:`protocol_preset`; uncertain inputs for scenarios/sensitivity via :class:`Assumptions`; agent tables
-via :func:`load_agents`. One patient's time courses and maps: :func:`simulate_patient_detail`
-(:mod:`mhtcdt.physics.detail`).
+Cohort API (contract section 2): :class:`Protocol` (the arm schema, :mod:`~mhtcdt.physics.protocol`),
+:func:`simulate_protocol` (the model chain, :mod:`~mhtcdt.physics.chain`); presets via
+:func:`protocol_preset` (:mod:`~mhtcdt.physics.presets`); uncertain inputs for scenarios/sensitivity via
+:class:`Assumptions` (:mod:`~mhtcdt.physics.assumptions`); agent tables via :func:`load_agents`. One
+patient's time courses and maps: :func:`simulate_patient_detail` (:mod:`mhtcdt.physics.detail`).
+
+Models, one module each: ``particles`` (SLP), ``field`` (H*f safety), ``tissue`` (thermal properties,
+perfusion), ``bioheat_radial`` / ``bioheat_3d`` (Pennes, numba; kernels take named tuples grouped by
+meaning), ``session`` (session timing and titration), ``dose`` (CEM43, Arrhenius, T90), ``thermotolerance``,
+``chemistry`` (scipy oracle) / ``chemistry_fast`` (numba), ``ferroptosis``, ``radiotherapy``, ``kill``,
+``planning``; ``records`` reads typed records from ``data/*.toml``.
 """
 
 from mhtcdt.physics.assumptions import Assumptions

@@ -40,7 +40,8 @@ implant or pacemaker (AMF contraindications) received field sessions); dose_mg_F
 float64 (0 without particles).
 
 Deterministic for a seed and independent of chunking: the random draws (SLP factor, infiltrative clonogen
-share, radiosensitivity alpha) come from generators keyed by (seed, stream, patient_id).
+share, radiosensitivity alpha) come from generators keyed by (seed, stream, patient_id)
+(:func:`mhtcdt.seeding.child_rng`).
 """
 
 from __future__ import annotations

@@ -41,8 +41,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mhtcdt.decision import execution as ex  # noqa: E402
-from mhtcdt.decision import streaming as st  # noqa: E402
+from mhtcdt.decision.run import executors as ex  # noqa: E402
+from mhtcdt.decision.run import stream_trial as st  # noqa: E402
 
 
 # ---------------------------------------------------------------------------------------------- PSA
@@ -70,7 +70,7 @@ def psa_model(params: dict[str, np.ndarray], *, arms: list[str], grid: np.ndarra
 
 
 def psa_setup(seed: int) -> tuple:
-    from mhtcdt.decision.scenario import default_scenario
+    from mhtcdt.decision.scenario.schema import default_scenario
     from mhtcdt.economics import Beta, Gamma
 
     sc = default_scenario()
@@ -148,7 +148,7 @@ def timed(func, *args, **kwargs):
 
 
 def rt_only_scenario():
-    from mhtcdt.decision.scenario import Scenario, default_scenario
+    from mhtcdt.decision.scenario.schema import Scenario, default_scenario
 
     data = default_scenario().model_dump()
     ref = data["arms"][0]
@@ -222,9 +222,9 @@ def main() -> None:
                  "dask": dict(executor=client)}
     try:
         from mhtcdt.cohorts import apply_criteria, generate_cohort
-        from mhtcdt.decision import power
-        from mhtcdt.decision.checks import protocol_for_arm, trial_design
-        from mhtcdt.decision.scenario import default_scenario
+        from mhtcdt.decision.scenario.checks import protocol_for_arm, trial_design
+        from mhtcdt.decision.scenario.schema import default_scenario
+        from mhtcdt.decision.trial import power
 
         sc = default_scenario()
         # ---- 1. PSA
@@ -244,9 +244,9 @@ def main() -> None:
         record(figures, "psa", results, same)
         figures["psa_draws"] = args.draws
 
-        # ---- 1b. the package's own scenario PSA (mhtcdt.decision.psa.run_psa) of the default scenario
-        from mhtcdt.decision.pipeline import run_pipeline
-        from mhtcdt.decision.psa import run_psa
+        # ---- 1b. the package's own scenario PSA (mhtcdt.decision.model.psa.run_psa) of the default scenario
+        from mhtcdt.decision.model.psa import run_psa
+        from mhtcdt.decision.run.pipeline import run_pipeline
 
         base = run_pipeline(sc)
         n_scen = args.draws
@@ -341,7 +341,7 @@ def main() -> None:
 
 def _warm(start: int, stop: int, seed) -> int:
     """Start the workers and import the package in them."""
-    import mhtcdt.decision.power  # noqa: F401
+    import mhtcdt.decision.trial.power  # noqa: F401
     import mhtcdt.economics  # noqa: F401
     import mhtcdt.physics  # noqa: F401
 

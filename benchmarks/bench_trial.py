@@ -22,9 +22,10 @@ import pandas as pd
 from lifelines import KaplanMeierFitter
 from lifelines.statistics import logrank_test
 
-from mhtcdt.decision import outcome, power
-from mhtcdt.decision.fastlogrank import logrank_replicates
-from mhtcdt.decision.trial import TrialDesign
+from mhtcdt.decision.model import outcome
+from mhtcdt.decision.trial import power
+from mhtcdt.decision.trial.design import TrialDesign
+from mhtcdt.decision.trial.fastlogrank import logrank_replicates
 
 N_REPLICATES, N_PATIENTS, POOL = 1000, 300, 3000
 

@@ -6,7 +6,10 @@ from typing import Any
 
 import streamlit as st
 
-from mhtcdt.app import exports, figures, html_report, psa_view, state
+from mhtcdt.app import psa_view, state
+from mhtcdt.decision.report import figures
+from mhtcdt.decision.report import html as html_report
+from mhtcdt.decision.report import tables as exports
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

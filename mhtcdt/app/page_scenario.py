@@ -1,7 +1,7 @@
 """Scenario page: pick a preset or upload a TOML file, edit the key assumptions, download the result.
 
-Edits are re-validated by the scenario schema (:func:`mhtcdt.decision.scenario.parse_scenario`)
-and the cross-layer checks (:func:`mhtcdt.decision.checks.scenario_problems`); an invalid edit is
+Edits are re-validated by the scenario schema (:func:`mhtcdt.decision.scenario.schema.parse_scenario`)
+and the cross-layer checks (:func:`mhtcdt.decision.scenario.checks.scenario_problems`); an invalid edit is
 shown in the page and the last valid scenario stays in use.
 """
 
@@ -14,7 +14,7 @@ import streamlit as st
 
 from mhtcdt.app import state
 from mhtcdt.app.widgets import number_field
-from mhtcdt.decision.scenario import (
+from mhtcdt.decision.scenario.schema import (
     ArmSpec,
     CohortSpec,
     CostSpec,
@@ -32,7 +32,7 @@ from mhtcdt.errors import InputError, InputErrors
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _cross_layer_problems(toml_text: str) -> list[str]:
-    from mhtcdt.decision.checks import scenario_problems
+    from mhtcdt.decision.scenario.checks import scenario_problems
 
     return [p.line() for p in scenario_problems(parse_scenario_text(toml_text))]
 

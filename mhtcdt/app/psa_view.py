@@ -1,6 +1,6 @@
 """Probabilistic sensitivity analysis on the cost-effectiveness and report pages.
 
-The analysis is :func:`mhtcdt.decision.psa.run_psa` (run in the worker process, once per scenario
+The analysis is :func:`mhtcdt.decision.model.psa.run_psa` (run in the worker process, once per scenario
 and seed); the figures are :mod:`mhtcdt.economics.plots`. This module only runs, looks up and shows
 them; nothing is estimated here.
 """
@@ -17,14 +17,14 @@ import streamlit as st
 def psa_api() -> Any | None:
     """The decision layer's PSA module, or None when this build has none."""
     try:
-        module = importlib.import_module("mhtcdt.decision.psa")
+        module = importlib.import_module("mhtcdt.decision.model.psa")
     except ImportError:
         return None
     return module if hasattr(module, "run_psa") else None
 
 
 def psa_result(scenario, result: Any) -> Any | None:
-    """The :class:`~mhtcdt.decision.psa.PSAResult` of a pipeline result (computed in the worker once
+    """The :class:`~mhtcdt.decision.model.psa.PSAResult` of a pipeline result (computed in the worker once
     per scenario and seed), or None if unavailable or failed (the problem is then shown)."""
     if psa_api() is None or result is None:
         return None

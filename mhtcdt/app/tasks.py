@@ -13,21 +13,21 @@ Progress = Callable[[str, float], None]
 
 
 def _scenario(scenario_toml: str):
-    from mhtcdt.decision.scenario import parse_scenario_text
+    from mhtcdt.decision.scenario.schema import parse_scenario_text
 
     return parse_scenario_text(scenario_toml, source="app scenario")
 
 
 def run_pipeline_task(scenario_toml: str, seed: int | None = None, *, progress: Progress) -> Any:
-    """``mhtcdt.decision.pipeline.run_pipeline`` on a scenario given as TOML text."""
-    from mhtcdt.decision.pipeline import run_pipeline
+    """``mhtcdt.decision.run.pipeline.run_pipeline`` on a scenario given as TOML text."""
+    from mhtcdt.decision.run.pipeline import run_pipeline
 
     return run_pipeline(_scenario(scenario_toml), seed=seed, progress=progress)
 
 
 def run_psa_task(result: Any, *, progress: Progress) -> Any:
-    """``mhtcdt.decision.psa.run_psa`` on a pipeline result (the scenario's own number of draws)."""
-    from mhtcdt.decision.psa import run_psa
+    """``mhtcdt.decision.model.psa.run_psa`` on a pipeline result (the scenario's own number of draws)."""
+    from mhtcdt.decision.model.psa import run_psa
 
     return run_psa(result, progress=progress)
 
@@ -43,17 +43,17 @@ def power_curve_task(
 ) -> Any:
     """Power versus total sample size by replicate virtual trials (as ``mhtcdt power`` does, per size).
 
-    Pools: :func:`mhtcdt.decision.power.pools_from_scenario` (the scenario's eligible patients with the
+    Pools: :func:`mhtcdt.decision.trial.power.pools_from_scenario` (the scenario's eligible patients with the
     physics of the reference and the first other randomised arm); each size runs
-    :func:`~mhtcdt.decision.power.simulate_replicates` with the same replicate seeds (common random
-    numbers) and :func:`~mhtcdt.decision.power.summarise`. Returns a DataFrame: ``n_patients``,
+    :func:`~mhtcdt.decision.trial.power.simulate_replicates` with the same replicate seeds (common random
+    numbers) and :func:`~mhtcdt.decision.trial.power.summarise`. Returns a DataFrame: ``n_patients``,
     ``power``, ``power_ci_lower``, ``power_ci_upper``, ``expected_hr``, ``mean_events``, with
     ``attrs`` naming the comparison, endpoint, alpha and replicates.
     """
     import pandas as pd
 
-    from mhtcdt.decision import power
-    from mhtcdt.decision.checks import trial_design
+    from mhtcdt.decision.scenario.checks import trial_design
+    from mhtcdt.decision.trial import power
 
     scenario = _scenario(scenario_toml)
     ref = scenario.trial.reference_arm

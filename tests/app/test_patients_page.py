@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mhtcdt.cohorts import apply_criteria, generate_cohort
-from mhtcdt.decision.pipeline import stage_seed
+from mhtcdt.decision.run.pipeline import stage_seed
 from tests.app.conftest import open_page, small_scenario
 
 

@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mhtcdt.app import exports, html_report
+from mhtcdt.decision.report import html as html_report
+from mhtcdt.decision.report import tables as exports
 from tests.app.conftest import ROUTER, small_scenario, texts
 
 N_SCREENED = 120
@@ -90,7 +91,7 @@ def test_power_curve_follows_its_settings(scenario, result):
 
 
 def test_numbers_at_risk_count_patients_still_followed(result):
-    from mhtcdt.app import figures
+    from mhtcdt.decision.report import figures
 
     table = figures.numbers_at_risk(result.trial, "OS", [0.0, 6.0])
     for arm, grp in result.trial.groupby("arm"):
@@ -185,8 +186,8 @@ def test_physics_page_matches_simulate_protocol(scenario):
     # Oracle: the physics layer called directly with the pipeline's seed for this arm.
     from mhtcdt.app.page_physics import _physics_seed
     from mhtcdt.cohorts import apply_criteria, generate_cohort
-    from mhtcdt.decision.checks import protocol_for_arm
-    from mhtcdt.decision.pipeline import stage_seed
+    from mhtcdt.decision.run.pipeline import stage_seed
+    from mhtcdt.decision.scenario.checks import protocol_for_arm
     from mhtcdt.physics import simulate_protocol
 
     cohort = generate_cohort(scenario.cohort.indication, scenario.cohort.n_screened, stage_seed(scenario.seed, 0))
@@ -225,8 +226,8 @@ def test_physics_page_plots_the_selected_patients_time_courses(scenario):
     session changes the plotted data (the figures' image content)."""
     from mhtcdt.app.page_physics import _physics_seed
     from mhtcdt.cohorts import apply_criteria, generate_cohort
-    from mhtcdt.decision.checks import protocol_for_arm
-    from mhtcdt.decision.pipeline import stage_seed
+    from mhtcdt.decision.run.pipeline import stage_seed
+    from mhtcdt.decision.scenario.checks import protocol_for_arm
     from mhtcdt.physics import simulate_patient_detail
 
     at = _page(scenario, "page_physics.py")
@@ -272,7 +273,7 @@ def test_html_report_with_psa_reports_uncertainty(scenario, result):
 
     psa = psa_done(scenario)
     if psa is None:  # run order: the economics test computes it; compute it here otherwise
-        from mhtcdt.decision.psa import run_psa
+        from mhtcdt.decision.model.psa import run_psa
 
         psa = run_psa(result, n_draws=50)
     page = html_report.build_html_report(result, psa)

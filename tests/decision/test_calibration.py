@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 import tomli_w
 
-from mhtcdt.decision import calibration, cli_trial, outcome
+from mhtcdt.decision.cli import trial as cli_trial
+from mhtcdt.decision.model import calibration, outcome
 
 REFERENCE = Path("/work/shared/reference/clinical_targets.toml")
 

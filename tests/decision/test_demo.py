@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mhtcdt.decision.cli import main
-from mhtcdt.decision.pipeline import run_pipeline
-from mhtcdt.decision.scenario import default_scenario, scenario_text
+from mhtcdt.decision.cli.main import main
+from mhtcdt.decision.run.pipeline import run_pipeline
+from mhtcdt.decision.scenario.schema import default_scenario, scenario_text
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +90,7 @@ def test_run_is_a_pure_function_of_scenario_and_seed():
 
 
 def test_chunked_execution_gives_the_same_trial_as_in_process():
-    from mhtcdt.decision.execution import resolve_executor
+    from mhtcdt.decision.run.executors import resolve_executor
 
     base = default_scenario()
     sc = base.model_copy(update={"cohort": base.cohort.model_copy(update={"n_screened": 60})})

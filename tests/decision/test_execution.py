@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mhtcdt.decision import execution as ex
+from mhtcdt.decision.run import executors as ex
 from mhtcdt.errors import InputError, ModelError
 
 
@@ -270,8 +270,8 @@ def test_cohort_chunked_equals_generate_cohort():
 
 def _physics_case(n_screened: int, arm: int):
     from mhtcdt.cohorts import apply_criteria, generate_cohort
-    from mhtcdt.decision.checks import protocol_for_arm
-    from mhtcdt.decision.scenario import default_scenario
+    from mhtcdt.decision.scenario.checks import protocol_for_arm
+    from mhtcdt.decision.scenario.schema import default_scenario
 
     sc = default_scenario()
     patients = apply_criteria(generate_cohort(sc.cohort.indication, n_screened, 12), sc.cohort.criteria).eligible
@@ -307,8 +307,8 @@ def _synthetic_pools(n: int) -> dict[str, pd.DataFrame]:
 
 
 def test_replicate_trials_chunked_is_executor_invariant(pool):
-    from mhtcdt.decision import power
-    from mhtcdt.decision.trial import TrialDesign
+    from mhtcdt.decision.trial import power
+    from mhtcdt.decision.trial.design import TrialDesign
 
     pools = _synthetic_pools(80)
     design = TrialDesign(allocation={"ref": 1, "exp": 1}, accrual_per_month=10.0, min_follow_up_months=12.0)
@@ -328,7 +328,7 @@ def test_worker_running_other_code_is_refused():
     with pytest.raises(ModelError, match="mhtcdt.errors"):
         ex.map_chunks(pretend_other_version, 4, 2, seed=0, executor="processes", n_workers=2)
     hashes = ex.loaded_code_hashes()
-    assert "mhtcdt.decision.execution" in hashes and len(ex.code_fingerprint()) == 64
+    assert "mhtcdt.decision.run.executors" in hashes and len(ex.code_fingerprint()) == 64
 
 
 def test_dask_executor_by_scheduler_address(dask_client):

@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from mhtcdt.decision import outcome, power
-from mhtcdt.decision.trial import TrialDesign
+from mhtcdt.decision.model import outcome
+from mhtcdt.decision.trial import power
+from mhtcdt.decision.trial.design import TrialDesign
 from mhtcdt.errors import InputError
 
 

@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mhtcdt.decision.pipeline import run_pipeline
-from mhtcdt.decision.psa import distribution_for, run_psa
-from mhtcdt.decision.scenario import UncertainParameter, default_scenario
+from mhtcdt.decision.model.psa import distribution_for, run_psa
+from mhtcdt.decision.run.pipeline import run_pipeline
+from mhtcdt.decision.scenario.schema import UncertainParameter, default_scenario
 
 
 def small(scenario=None, **economics):
@@ -68,8 +68,8 @@ def test_evppi_between_zero_and_evpi(psa):
 def test_without_uncertainty_every_draw_equals_the_point_model(base):
     from dataclasses import replace
 
-    from mhtcdt.decision.economic_model import time_grid_months
-    from mhtcdt.decision.outcome import load_outcome_params
+    from mhtcdt.decision.model.economic_model import time_grid_months
+    from mhtcdt.decision.model.outcome import load_outcome_params
     from mhtcdt.economics.psm import run_partitioned_survival
 
     point = load_outcome_params()
@@ -125,7 +125,7 @@ def test_psa_is_reproducible(base, psa):
 
 
 def test_chunked_psa_equals_one_call(base, psa):
-    from mhtcdt.decision.execution import resolve_executor
+    from mhtcdt.decision.run.executors import resolve_executor
 
     chunked = run_psa(base, n_draws=400, executor=resolve_executor("serial"), chunk_size=70)
     assert np.array_equal(chunked.cost, psa.cost) and np.array_equal(chunked.qalys, psa.qalys)

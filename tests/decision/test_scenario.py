@@ -7,7 +7,7 @@ import tomllib
 
 import pytest
 
-from mhtcdt.decision.scenario import (
+from mhtcdt.decision.scenario.schema import (
     InputErrors,
     bundled_scenarios,
     default_scenario,

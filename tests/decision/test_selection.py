@@ -4,8 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mhtcdt.decision import outcome, selection
-from mhtcdt.decision.trial import TrialDesign
+from mhtcdt.decision.model import outcome
+from mhtcdt.decision.trial import selection
+from mhtcdt.decision.trial.design import TrialDesign
 from mhtcdt.errors import InputError
 
 
@@ -124,8 +125,8 @@ def test_bad_input(params):
 def test_scenario_nmb_equals_minus_extra_cost_when_outcomes_are_identical(params):
     """Both arms with the same physics: equal QALYs, so the incremental NMB is minus the difference of the
     arms' one-off treatment costs (the economics layer's own costing)."""
-    from mhtcdt.decision.economic_model import one_off_cost
-    from mhtcdt.decision.scenario import default_scenario
+    from mhtcdt.decision.model.economic_model import one_off_cost
+    from mhtcdt.decision.scenario.schema import default_scenario
 
     sc = default_scenario()
     ref = sc.trial.reference_arm

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 from mhtcdt import __version__
-from mhtcdt.decision import store
-from mhtcdt.decision.cli import main as cli_main
+from mhtcdt.decision.cli.main import main as cli_main
+from mhtcdt.decision.run import store
 from mhtcdt.errors import InputError
 
 SCENARIO = 'name = "store test"\nseed = 11\n[cohort]\nindication = "recurrent_glioblastoma"\n'
@@ -49,7 +49,7 @@ def test_completed_run_keeps_provenance_and_tables(tmp_path):
     assert row["seed"] == 5 and row["mhtcdt_version"] == __version__ and row["executor"] == "serial"
     assert row["finished_utc"] >= row["started_utc"] and row["duration_s"] >= 0
     assert row["verdict"] == "verdict 5"
-    from mhtcdt.decision.execution import code_fingerprint
+    from mhtcdt.decision.run.executors import code_fingerprint
 
     assert row["code_sha256"] == code_fingerprint()
     for name, table in _tables(5).items():
@@ -84,7 +84,7 @@ CRASH_SCRIPT = textwrap.dedent(
     """
     import contextlib, os, signal, sys
     import numpy as np, pandas as pd
-    from mhtcdt.decision import store
+    from mhtcdt.decision.run import store
 
     db, when = sys.argv[1], sys.argv[2]
     real_connect = store.connect

@@ -65,8 +65,8 @@ def _guarded(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Na
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from mhtcdt.decision.checks import check_scenario
-    from mhtcdt.decision.scenario import load_scenario
+    from mhtcdt.decision.scenario.checks import check_scenario
+    from mhtcdt.decision.scenario.schema import load_scenario
 
     scenario = load_scenario(args.scenario)
     check_scenario(scenario)
@@ -76,11 +76,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _run_and_report(scenario, scenario_text: str, args: argparse.Namespace) -> int:
-    from mhtcdt.decision import store
-    from mhtcdt.decision.checks import check_scenario
-    from mhtcdt.decision.pipeline import run_pipeline
-    from mhtcdt.decision.progress import TqdmProgress
-    from mhtcdt.decision.report import format_summary, run_id, write_outputs
+    from mhtcdt.decision.report.run_folder import format_summary, run_id, write_outputs
+    from mhtcdt.decision.run import store
+    from mhtcdt.decision.run.pipeline import run_pipeline
+    from mhtcdt.decision.run.progress import TqdmProgress
+    from mhtcdt.decision.scenario.checks import check_scenario
 
     check_scenario(scenario)
     seed = scenario.seed if args.seed is None else args.seed
@@ -97,7 +97,7 @@ def _run_and_report(scenario, scenario_text: str, args: argparse.Namespace) -> i
     with recorder as record, TqdmProgress(disable=args.quiet) as progress:
         result = run_pipeline(scenario, seed=seed, progress=lambda s, f: progress(s, 0.9 * f), executor=executor)
         if args.psa_draws != 0:
-            from mhtcdt.decision.psa import run_psa
+            from mhtcdt.decision.model.psa import run_psa
 
             psa = run_psa(result, n_draws=args.psa_draws, progress=lambda s, f: progress(s, 0.9 + 0.1 * f))
         progress("done", 1.0)
@@ -120,7 +120,7 @@ def _executor(args: argparse.Namespace):
     $DASK_SCHEDULER_ADDRESS ask for chunked execution."""
     import os
 
-    from mhtcdt.decision import execution
+    from mhtcdt.decision.run import executors as execution
 
     if args.executor is None and args.scheduler is None and not os.environ.get(execution.SCHEDULER_ENV):
         return None
@@ -136,13 +136,13 @@ def _default_store(out: Path) -> Path:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from mhtcdt.decision.scenario import default_scenario, scenario_text
+    from mhtcdt.decision.scenario.schema import default_scenario, scenario_text
 
     return _run_and_report(default_scenario(), scenario_text(), args)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from mhtcdt.decision.scenario import load_scenario
+    from mhtcdt.decision.scenario.schema import load_scenario
 
     scenario = load_scenario(args.scenario)
     text = Path(args.scenario).read_text(encoding="utf-8")
@@ -152,7 +152,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_app(args: argparse.Namespace) -> int:
     import subprocess
 
-    app = Path(__file__).resolve().parent.parent / "app" / "router.py"
+    app = Path(__file__).resolve().parents[2] / "app" / "router.py"
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
            "--server.headless", "true" if args.headless else "false", "--browser.gatherUsageStats", "false",
            "--client.showErrorDetails", "none"]  # pages show errors themselves; never a traceback
@@ -169,7 +169,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", default=None,
                    help="DuckDB run store (default $MHTCDT_STORE or runs.duckdb beside the run folder)")
     p.add_argument("--no-store", action="store_true", help="do not record the run in the store")
-    from mhtcdt.decision.execution import add_executor_arguments
+    from mhtcdt.decision.run.executors import add_executor_arguments
 
     add_executor_arguments(p)
 
@@ -209,7 +209,7 @@ def _add_layer_subcommands(sub) -> None:
     """Subcommands owned by other decision modules (trial calibration and power, run store)."""
     import importlib
 
-    for module in ("mhtcdt.decision.cli_trial", "mhtcdt.decision.cli_store"):
+    for module in ("mhtcdt.decision.cli.trial", "mhtcdt.decision.cli.store"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

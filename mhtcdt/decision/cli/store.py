@@ -1,4 +1,4 @@
-"""``mhtcdt runs``: read the results store (:mod:`mhtcdt.decision.store`).
+"""``mhtcdt runs``: read the results store (:mod:`mhtcdt.decision.run.store`).
 
 Commands::
 
@@ -63,7 +63,7 @@ def _frame_text(df: pd.DataFrame, rows: int) -> str:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from mhtcdt.decision import store
+    from mhtcdt.decision.run import store
 
     path = Path(args.store) if args.store else store.default_store_path()
     if not path.exists():
@@ -90,7 +90,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    from mhtcdt.decision import store
+    from mhtcdt.decision.run import store
 
     run = store.get_run(args.run, args.store)
     if args.table:
@@ -110,7 +110,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from mhtcdt.decision import store
+    from mhtcdt.decision.run import store
 
     cmp = store.compare_runs(args.run_a, args.run_b, args.store, tables=args.table or None)
     print(f"A = {cmp.run_a}\nB = {cmp.run_b}\n")
@@ -128,7 +128,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from mhtcdt.decision import store
+    from mhtcdt.decision.run import store
 
     run = store.get_run(args.run, args.store)
     out = Path(args.out)

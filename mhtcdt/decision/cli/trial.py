@@ -60,7 +60,7 @@ def add_subcommands(subparsers) -> None:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from mhtcdt.decision import calibration
+    from mhtcdt.decision.model import calibration
     from mhtcdt.errors import ModelError
 
     problems = []
@@ -112,9 +112,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_power(args: argparse.Namespace) -> int:
-    from mhtcdt.decision import power
-    from mhtcdt.decision.checks import trial_design
-    from mhtcdt.decision.scenario import default_scenario, load_scenario
+    from mhtcdt.decision.scenario.checks import trial_design
+    from mhtcdt.decision.scenario.schema import default_scenario, load_scenario
+    from mhtcdt.decision.trial import power
 
     try:
         scenario = load_scenario(args.scenario) if args.scenario else default_scenario()

@@ -10,7 +10,7 @@ Procedure
 2. Physics: :func:`mhtcdt.physics.simulate_protocol` per arm with the arm's protocol (RT 30 Gy / 15
    fractions; NanoTherm MHT + the same RT; RT 60 Gy / 30 fractions). Outputs are cached on disk keyed by
    a hash of the protocol, cohort size, seed and the source of the physics and cohorts packages.
-3. Fit: the free parameters (:data:`mhtcdt.decision.outcome.FREE_PARAMETERS`) minimise
+3. Fit: the free parameters (:data:`mhtcdt.decision.model.outcome.FREE_PARAMETERS`) minimise
    ``sum_k ((sim_k - target_k) / halfwidth_k)^2`` (+ a weak ridge towards the prior centres for the
    directions the targets do not identify) with Nelder-Mead in the prior's scale (log for log-uniform
    priors), using common random numbers so the objective is deterministic. The 2-year OS fraction is
@@ -23,7 +23,7 @@ Procedure
    target lies in its acceptance interval. Because the priors are uniform in that scale, the chain samples
    the prior restricted to the acceptance region. Thinned draws are stored for the economics PSA.
 5. Output: ``data/outcome_calibration.toml`` (versioned; loaded by default by
-   :func:`mhtcdt.decision.outcome.load_outcome_params`) with the fitted values, the accepted draws and the
+   :func:`mhtcdt.decision.model.outcome.load_outcome_params`) with the fitted values, the accepted draws and the
    simulated-vs-target table.
 
 Acceptance interval of a target: its published 95 % CI, or its stated reference range, or +-10 % of the
@@ -58,7 +58,7 @@ import tomli_w
 from scipy import optimize
 from scipy.special import ndtr
 
-from mhtcdt.decision import outcome
+from mhtcdt.decision.model import outcome
 from mhtcdt.errors import InputError, ModelError
 
 TARGETS_PATH = outcome._data_path("calibration_targets.toml")

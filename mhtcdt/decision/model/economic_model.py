@@ -6,7 +6,7 @@ Maps a scenario's ``[economics]`` section and the trial's survival onto
 * survival per arm on a grid of ``cycle_months`` from 0 to ``horizon_years``: either the
   best-AIC parametric fit per arm and endpoint extrapolated to the horizon, its hazard kept at or above
   the general-population (other-cause) hazard of the trial's patients
-  (``survival_source = "parametric"``, :mod:`mhtcdt.decision.parametric`) or the Kaplan-Meier
+  (``survival_source = "parametric"``, :mod:`mhtcdt.decision.trial.parametric`) or the Kaplan-Meier
   curve (``"kaplan_meier"``), which is only defined up to the last follow-up: the horizon is then
   cut there and a warning says so (KM curves are never extended by assumption);
 * one-off cost per arm at time 0 = MHT course (if the arm has heat sessions) + RT course (if it has
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from mhtcdt.decision.scenario import ArmSpec, Scenario
+from mhtcdt.decision.scenario.schema import ArmSpec, Scenario
 from mhtcdt.economics.incremental import incremental_analysis
 from mhtcdt.economics.psm import run_partitioned_survival
 
@@ -78,8 +78,8 @@ def background_survival(trial: pd.DataFrame, grid_months: np.ndarray) -> np.ndar
     """General-population survival of the trial's patients on the grid: the mean over patients of the
     Gompertz other-cause survival from their entry age (the outcome model's other-cause mortality), so
     no extrapolated curve can have a lower hazard than people of the same ages without the tumour."""
-    from mhtcdt.decision.outcome import load_outcome_params
-    from mhtcdt.decision.parametric import background_survival_on_grid
+    from mhtcdt.decision.model.outcome import load_outcome_params
+    from mhtcdt.decision.trial.parametric import background_survival_on_grid
 
     params = load_outcome_params()
     ages = trial["age_years"].to_numpy(float)
@@ -92,7 +92,7 @@ def survival_on_grid(scenario: Scenario, trial: pd.DataFrame, analysis) -> tuple
     """PFS and OS per arm on the economic time grid, by the scenario's ``survival_source``."""
     arms = [a.name for a in scenario.randomised_arms if (trial["arm"] == a.name).any()]
     if scenario.economics.survival_source == "parametric":
-        from mhtcdt.decision.parametric import extrapolate
+        from mhtcdt.decision.trial.parametric import extrapolate
 
         fits = None
         if analysis is not None and "parametric" in getattr(analysis, "models", {}):

@@ -148,7 +148,7 @@ def _check_free(free: Mapping[str, float]) -> None:
 
 
 def _data_path(name: str) -> Path:
-    return Path(str(resources.files("mhtcdt.decision").joinpath("data", name)))
+    return Path(str(resources.files("mhtcdt.decision.model").joinpath("data", name)))
 
 
 DEFAULT_PARAMS_PATH = _data_path("outcome_params.toml")

@@ -6,7 +6,7 @@ Sources of uncertainty, all drawn at once and run through the partitioned surviv
 * **Survival (outcome model).** Each PSA draw takes one accepted calibration draw of the outcome
   model's free parameters (``OutcomeParams.draws``, from ``mhtcdt calibrate``), chosen uniformly at
   random. For every distinct calibration draw the virtual trial's treated patients are re-simulated
-  with :func:`mhtcdt.decision.outcome.latent_times` using the *same* per-patient random numbers as
+  with :func:`mhtcdt.decision.model.outcome.latent_times` using the *same* per-patient random numbers as
   the trial (common random numbers), and PFS/OS per arm are the empirical survival functions of the
   latent (uncensored) times on the economic grid: S(t) = share of patients with time > t. Latent
   times are complete, so no extrapolation is needed; their Monte Carlo error is that of the arm's
@@ -33,11 +33,11 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from mhtcdt.decision import outcome
-from mhtcdt.decision.economic_model import time_grid_months
-from mhtcdt.decision.pipeline import PipelineResult, Stream, outcome_seed, stage_seed
-from mhtcdt.decision.progress import ProgressCallback, sub_progress
-from mhtcdt.decision.scenario import Scenario, UncertainParameter
+from mhtcdt.decision.model import outcome
+from mhtcdt.decision.model.economic_model import time_grid_months
+from mhtcdt.decision.run.pipeline import PipelineResult, Stream, outcome_seed, stage_seed
+from mhtcdt.decision.run.progress import ProgressCallback, sub_progress
+from mhtcdt.decision.scenario.schema import Scenario, UncertainParameter
 from mhtcdt.economics import dsa, nmb, voi
 from mhtcdt.economics import psa as econ_psa
 from mhtcdt.economics.psm import run_partitioned_survival_draws
@@ -265,7 +265,7 @@ def run_psa(
 
     ``params``: outcome-model parameters with their calibration draws (default: the versioned
     calibrated file, as the pipeline uses). ``executor``: ``None`` evaluates every draw at once in this
-    process; an executor of :mod:`mhtcdt.decision.execution` (serial, local processes, Dask) evaluates
+    process; an executor of :mod:`mhtcdt.decision.run.executors` (serial, local processes, Dask) evaluates
     chunks of ``chunk_size`` draws; the results are identical either way.
     """
     sc = result.scenario
@@ -298,7 +298,7 @@ def run_psa(
     else:
         import functools
 
-        from mhtcdt.decision.execution import map_chunks
+        from mhtcdt.decision.run.executors import map_chunks
 
         parts = map_chunks(functools.partial(_psa_chunk, **kwargs), n, chunk_size, 0, executor,
                            progress=lambda f: report(0.6 * f))

@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from mhtcdt.app import figures
+from mhtcdt.decision.report import figures
 
 REPORTED = "reported"
 NOT_APPLICABLE = "not applicable"
@@ -139,9 +139,9 @@ def checklist(has_psa: bool) -> list[ChecklistEntry]:
 
 
 def build_html_report(result: Any, psa: Any | None = None, when: datetime | None = None) -> str:
-    """The CHEERS 2022-organised HTML report of a :class:`~mhtcdt.decision.pipeline.PipelineResult`.
+    """The CHEERS 2022-organised HTML report of a :class:`~mhtcdt.decision.run.pipeline.PipelineResult`.
 
-    ``psa`` (optional): the :class:`~mhtcdt.decision.psa.PSAResult` of the same run; without it the
+    ``psa`` (optional): the :class:`~mhtcdt.decision.model.psa.PSAResult` of the same run; without it the
     uncertainty section says that no probabilistic analysis was run.
     """
     from mhtcdt import __version__
@@ -175,7 +175,7 @@ def build_html_report(result: Any, psa: Any | None = None, when: datetime | None
         "QALYs of each strategy and whether the new strategy is cost-effective at the stated willingness to "
         f"pay of {_e(cur)} {eco.willingness_to_pay:,.0f} per QALY.</p>"
     )
-    from mhtcdt.decision.scenario import scenario_to_toml
+    from mhtcdt.decision.scenario.schema import scenario_to_toml
 
     sha = hashlib.sha256(scenario_to_toml(sc).encode("utf-8")).hexdigest()
     add(

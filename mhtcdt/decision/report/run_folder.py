@@ -31,8 +31,8 @@ from pathlib import Path
 import pandas as pd
 
 from mhtcdt import __version__
-from mhtcdt.decision.pipeline import PipelineResult
-from mhtcdt.decision.survival import format_median
+from mhtcdt.decision.run.pipeline import PipelineResult
+from mhtcdt.decision.trial.survival import format_median
 
 
 def scenario_hash(scenario_text: str) -> str:

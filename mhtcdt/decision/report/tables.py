@@ -1,6 +1,6 @@
 """Downloadable files of one run: tables (CSV, one ZIP or one XLSX workbook) and figures (PNG/SVG).
 
-Table names match the files of :func:`mhtcdt.decision.report.write_outputs` so a download from the
+Table names match the files of :func:`mhtcdt.decision.report.run_folder.write_outputs` so a download from the
 app and a CLI run look the same.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from mhtcdt.app import figures
+from mhtcdt.decision.report import figures
 
 
 def result_tables(result: Any, psa: Any | None = None) -> dict[str, pd.DataFrame]:

@@ -56,7 +56,7 @@ Drivers: ``cohort_chunked(indication, n, seed, executor)`` (= ``generate_cohort`
 ``physics_chunked(patients, protocol, seed, executor)`` (= ``simulate_protocol``),
 ``replicate_trials_chunked(pools, design, n_patients, n_replicates, seed, *, reference_arm,
 experimental_arm, executor, chunk_size=25, **engine_kwargs)`` (``power.simulate_replicates`` rows,
-``replicate`` = global index). PSA and large trials: :mod:`mhtcdt.decision.streaming`.
+``replicate`` = global index). PSA and large trials: :mod:`mhtcdt.decision.run.stream_trial`.
 """
 
 from __future__ import annotations
@@ -686,7 +686,7 @@ REPLICATE_BLOCK = 25
 
 
 def _replicates_chunk(start: int, stop: int, seed: Any, trial_seed: int, arguments: dict[str, Any]) -> Any:
-    from mhtcdt.decision import power
+    from mhtcdt.decision.trial import power
 
     return power.simulate_replicates(n_replicates=stop - start, seed=trial_seed, first_replicate=start, **arguments)
 
@@ -694,7 +694,7 @@ def _replicates_chunk(start: int, stop: int, seed: Any, trial_seed: int, argumen
 def replicate_trials_chunked(pools: Any, design: Any, n_patients: int, n_replicates: int, seed: int, *,
                              executor: Any = None, reference_arm: str, experimental_arm: str,
                              chunk_size: int = REPLICATE_BLOCK, **kwargs: Any) -> Any:
-    """``mhtcdt.decision.power.simulate_replicates`` split over replicate chunks; one row per replicate.
+    """``mhtcdt.decision.trial.power.simulate_replicates`` split over replicate chunks; one row per replicate.
 
     The engine seeds replicate ``r`` by its global index (``first_replicate``), so the result equals one
     unchunked call for any chunk size, executor and worker count.

@@ -26,8 +26,8 @@ from enum import IntEnum
 import numpy as np
 import pandas as pd
 
-from mhtcdt.decision.progress import ProgressCallback, sub_progress
-from mhtcdt.decision.scenario import Scenario
+from mhtcdt.decision.run.progress import ProgressCallback, sub_progress
+from mhtcdt.decision.scenario.schema import Scenario
 from mhtcdt.errors import InputError
 
 
@@ -100,12 +100,14 @@ def run_pipeline(
     """Run one scenario end to end. ``seed`` overrides ``scenario.seed``.
 
     ``executor``: ``None`` runs the physics in this process (numba threads over patients); an
-    :class:`mhtcdt.decision.execution.ExecutorSpec` (serial, local processes or a Dask cluster) splits
+    :class:`mhtcdt.decision.run.executors.ExecutorSpec` (serial, local processes or a Dask cluster) splits
     each arm's patients into chunks. Results are identical either way (randomness keyed by patient).
     """
-    from mhtcdt.decision import outcome, survival, trial
-    from mhtcdt.decision.checks import protocol_for_arm, trial_design
-    from mhtcdt.decision.economic_model import evaluate_arms, verdict_text
+    from mhtcdt.decision.model import outcome
+    from mhtcdt.decision.model.economic_model import evaluate_arms, verdict_text
+    from mhtcdt.decision.scenario.checks import protocol_for_arm, trial_design
+    from mhtcdt.decision.trial import survival
+    from mhtcdt.decision.trial.design import apply_follow_up, randomise
     from mhtcdt.physics import simulate_protocol
 
     seed = scenario.seed if seed is None else int(seed)
@@ -131,7 +133,7 @@ def run_pipeline(
 
     sub_progress(progress, "randomisation", 0.05, 0.08)(0.0)
     design = trial_design(scenario)
-    randomised = trial.randomise(eligible, design, stage_seed(seed, Stream.RANDOMISE))
+    randomised = randomise(eligible, design, stage_seed(seed, Stream.RANDOMISE))
     lap("randomise")
 
     arms = scenario.randomised_arms
@@ -146,7 +148,7 @@ def run_pipeline(
         if executor is None:
             physics = simulate_protocol(to_treat, protocol_for_arm(arm), physics_seed(seed, i), progress=arm_report)
         else:
-            from mhtcdt.decision.execution import physics_chunked
+            from mhtcdt.decision.run.executors import physics_chunked
 
             physics = physics_chunked(to_treat, protocol_for_arm(arm), physics_seed(seed, i), executor=executor,
                                       progress=arm_report)
@@ -158,7 +160,7 @@ def run_pipeline(
     sub_progress(progress, "outcomes and follow-up", 0.68, 0.75)(0.0)
     params = outcome.load_outcome_params()
     latent = outcome.simulate_outcomes(treated, params, outcome_seed(seed))
-    observed = trial.apply_follow_up(latent, design, stage_seed(seed, Stream.FOLLOW_UP))
+    observed = apply_follow_up(latent, design, stage_seed(seed, Stream.FOLLOW_UP))
     lap("outcomes")
 
     sub_progress(progress, "survival analysis", 0.75, 0.85)(0.0)

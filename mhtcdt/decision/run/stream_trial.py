@@ -1,6 +1,6 @@
 """Streaming aggregates: large PSAs and trials reduced chunk by chunk, never holding every draw or patient.
 
-Accumulators (``.add(chunk)`` is called by :func:`mhtcdt.decision.execution.fold_chunks` in chunk
+Accumulators (``.add(chunk)`` is called by :func:`mhtcdt.decision.run.executors.fold_chunks` in chunk
 index order, so results do not depend on the executor or the number of workers; they depend on the
 chunk size only through floating-point summation order, a relative difference of order 1e-15):
 
@@ -51,7 +51,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from mhtcdt.decision import execution
+from mhtcdt.decision.run import executors as execution
 from mhtcdt.errors import InputError
 
 Z_975 = 1.959963984540054
@@ -487,7 +487,7 @@ def scenario_trial_chunk(start: int, stop: int, seed: Any, *, scenario: Any, n_s
     """Trial patients (contract section 3) among screened patients ``start .. stop-1`` of a scenario,
     every random draw keyed by ``patient_id`` so that any chunking gives the same trial.
 
-    Differences from :func:`mhtcdt.decision.pipeline.run_pipeline` (whose permuted blocks and
+    Differences from :func:`mhtcdt.decision.run.pipeline.run_pipeline` (whose permuted blocks and
     Poisson accrual are sequential over the whole trial and cannot be chunked):
 
     * simple randomisation with the scenario's allocation ratio, one keyed uniform per patient
@@ -497,14 +497,15 @@ def scenario_trial_chunk(start: int, stop: int, seed: Any, *, scenario: Any, n_s
       cut-off is ``n_screened / screened_per_month + min_follow_up_months``, known to every chunk.
 
     Cohort (``generate_cohort(..., start=start)``), physics (``simulate_protocol``, keyed by patient),
-    outcomes (``outcome.simulate_outcomes``) and follow-up (``trial.apply_follow_up``) are the
+    outcomes (``outcome.simulate_outcomes``) and follow-up (``design.apply_follow_up``) are the
     package's own; this function only chains them per chunk.
     """
     from dataclasses import replace
 
     from mhtcdt.cohorts import apply_criteria, generate_cohort
-    from mhtcdt.decision import outcome, trial
-    from mhtcdt.decision.checks import protocol_for_arm, trial_design
+    from mhtcdt.decision.model import outcome
+    from mhtcdt.decision.scenario.checks import protocol_for_arm, trial_design
+    from mhtcdt.decision.trial.design import apply_follow_up
     from mhtcdt.physics import simulate_protocol
 
     rate = float(screened_per_month or scenario.trial.accrual_per_month)
@@ -543,7 +544,7 @@ def scenario_trial_chunk(start: int, stop: int, seed: Any, *, scenario: Any, n_s
     treated = pd.concat(parts, ignore_index=True).sort_values("patient_id", kind="stable", ignore_index=True)
     treated["entry_months"] = treated["patient_id"].to_numpy(float) / rate
     latent = outcome.simulate_outcomes(treated, None, _stage(seed, _TRIAL_OUTCOME))
-    return trial.apply_follow_up(latent, design, _stage(seed, _TRIAL_FOLLOW_UP))
+    return apply_follow_up(latent, design, _stage(seed, _TRIAL_FOLLOW_UP))
 
 
 def stream_scenario_trial(scenario: Any, n_screened: int, seed: int, *, executor: Any = None,

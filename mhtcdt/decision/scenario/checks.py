@@ -1,6 +1,6 @@
 """Cross-layer checks of a scenario, and the mapping of scenario sections onto layer objects.
 
-:func:`mhtcdt.decision.scenario.parse_scenario` checks types and bounds; this module checks what
+:func:`mhtcdt.decision.scenario.schema.parse_scenario` checks types and bounds; this module checks what
 needs the other layers: that the indication exists, that every criterion parses against the
 indication's columns, that stratification columns exist, that every arm is a valid physics protocol
 (known agents, field within the safety limit ...) and that the trial design is feasible. Every
@@ -13,7 +13,7 @@ import warnings
 
 from pydantic import ValidationError
 
-from mhtcdt.decision.scenario import ArmSpec, Scenario
+from mhtcdt.decision.scenario.schema import ArmSpec, Scenario
 from mhtcdt.errors import InputError, InputErrors
 
 _PROBE_PATIENTS = 64  # a small cohort is enough to know the columns and exercise every criterion
@@ -27,8 +27,8 @@ def protocol_for_arm(arm: ArmSpec):
 
 
 def trial_design(scenario: Scenario):
-    """The :class:`mhtcdt.decision.trial.TrialDesign` of a scenario's ``[trial]`` section."""
-    from mhtcdt.decision.trial import TrialDesign
+    """The :class:`mhtcdt.decision.trial.design.TrialDesign` of a scenario's ``[trial]`` section."""
+    from mhtcdt.decision.trial.design import TrialDesign
 
     fields = scenario.trial.model_dump(exclude={"reference_arm", "rmst_horizon_months"})
     return TrialDesign(**fields)

@@ -347,12 +347,12 @@ DEFAULT_SCENARIO = "default.toml"
 
 def scenario_text(name: str = DEFAULT_SCENARIO) -> str:
     """Text of a scenario shipped inside the package (``mhtcdt/decision/scenarios``)."""
-    return resources.files("mhtcdt.decision.scenarios").joinpath(name).read_text(encoding="utf-8")
+    return resources.files("mhtcdt.decision.scenario.presets").joinpath(name).read_text(encoding="utf-8")
 
 
 def bundled_scenarios() -> list[str]:
     """File names of the scenarios shipped with the package."""
-    root = resources.files("mhtcdt.decision.scenarios")
+    root = resources.files("mhtcdt.decision.scenario.presets")
     return sorted(p.name for p in root.iterdir() if p.name.endswith(".toml"))
 
 

@@ -2,7 +2,7 @@
 
 :class:`TrialDesign` takes the scenario's ``[trial]`` fields by keyword and validates them.
 :func:`randomise` assigns arms to the eligible patients (rows in order of arrival);
-:func:`apply_follow_up` turns latent times (from :mod:`mhtcdt.decision.outcome`) into observed,
+:func:`apply_follow_up` turns latent times (from :mod:`mhtcdt.decision.model.outcome`) into observed,
 censored times.
 
 Assumptions: accrual is a Poisson process (exponential inter-arrival times at

@@ -272,7 +272,7 @@ def background_survival_on_grid(
     grid_months: np.ndarray, age_years: float, a_per_year: float, b_per_year: float
 ) -> np.ndarray:
     """General-population survival from ``age_years`` under a Gompertz hazard ``a exp(b age)`` per year
-    (the other-cause mortality of :mod:`mhtcdt.decision.outcome`): ``exp(-(a/b) e^{b age} (e^{b t} - 1))``."""
+    (the other-cause mortality of :mod:`mhtcdt.decision.model.outcome`): ``exp(-(a/b) e^{b age} (e^{b t} - 1))``."""
     if not (math.isfinite(age_years) and 0 <= age_years <= 120):
         raise InputError("age_years", age_years, "must be between 0 and 120")
     t = np.asarray(grid_months, dtype=float) / 12.0

@@ -4,10 +4,10 @@ A replicate trial (two arms: ``reference_arm`` and ``experimental_arm``):
 1. draws ``n_patients`` from the patient pool with replacement (the pool = eligible virtual patients with
    the physics outputs of *each* arm, aligned row by row: ``pools[arm].iloc[i]`` is patient ``i`` treated
    with ``arm``);
-2. randomises them with the design's stratified permuted blocks (:func:`trial.block_assign`) and
+2. randomises them with the design's stratified permuted blocks (:func:`design.block_assign`) and
    Poisson accrual;
 3. draws latent PFS/OS with the outcome model (fresh random numbers per replicate) and censors them
-   with dropout and the data cut-off exactly as :func:`trial.apply_follow_up`;
+   with dropout and the data cut-off exactly as :func:`design.apply_follow_up`;
 4. tests the endpoint with the vectorised log-rank (:mod:`fastlogrank`, checked against lifelines),
    stratified by the randomisation strata when the design is stratified (the analysis that matches
    stratified randomisation; an unstratified test would be conservative when strata are prognostic).
@@ -41,8 +41,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from mhtcdt.decision import outcome, trial
-from mhtcdt.decision.fastlogrank import logrank_replicates
+from mhtcdt.decision.model import outcome
+from mhtcdt.decision.trial.design import TrialDesign, block_assign, integer_weights, stratum_labels
+from mhtcdt.decision.trial.fastlogrank import logrank_replicates
 from mhtcdt.errors import InputError, ModelError
 
 
@@ -99,7 +100,7 @@ def _arrays(pool: pd.DataFrame, params: outcome.OutcomeParams) -> dict[str, np.n
 
 def replicate_data(
     pools: Mapping[str, pd.DataFrame],
-    design: trial.TrialDesign,
+    design: TrialDesign,
     n_patients: int,
     n_replicates: int,
     seed: int,
@@ -147,21 +148,21 @@ def replicate_data(
         ref_pool["patient_id"].to_numpy(), exp_pool["patient_id"].to_numpy()
     ):
         raise InputError("pools", experimental_arm, "arm pools must hold the same patients in the same order")
-    two = trial.TrialDesign(
+    two = TrialDesign(
         allocation={
             reference_arm: design.allocation[reference_arm],
             experimental_arm: design.allocation[experimental_arm],
         },
         stratify_by=list(design.stratify_by),
         block_size=sum(
-            trial.integer_weights(
+            integer_weights(
                 {
                     reference_arm: design.allocation[reference_arm],
                     experimental_arm: design.allocation[experimental_arm],
                 }
             ).values()
         )
-        * max(1, design.block_size // sum(trial.integer_weights(design.allocation).values())),
+        * max(1, design.block_size // sum(integer_weights(design.allocation).values())),
         accrual_per_month=design.accrual_per_month,
         min_follow_up_months=design.min_follow_up_months,
         dropout_per_year=design.dropout_per_year,
@@ -169,7 +170,7 @@ def replicate_data(
     )
     two.check_follow_up(n_patients)
     block = np.array([0 if a == reference_arm else 1 for a in two.block_arms()], dtype=np.int64)
-    strata = trial.stratum_labels(ref_pool, list(design.stratify_by))
+    strata = stratum_labels(ref_pool, list(design.stratify_by))
     codes = np.asarray(pd.factorize(pd.Series(strata), sort=True)[0], dtype=np.int64)
     a_ref, a_exp = _arrays(ref_pool, params), _arrays(exp_pool, params)
     tm = treatment_months or {}
@@ -189,7 +190,7 @@ def replicate_data(
     for r in range(R):
         rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(first_replicate + r,))))
         idx[r] = rng.integers(0, n_pool, n)
-        grp[r] = trial.block_assign(codes[idx[r]], block, rng)
+        grp[r] = block_assign(codes[idx[r]], block, rng)
         gaps = rng.exponential(1.0 / design.accrual_per_month, n)
         gaps[0] = 0.0
         entry = np.cumsum(gaps)
@@ -229,7 +230,7 @@ def replicate_data(
 
 def simulate_replicates(
     pools: Mapping[str, pd.DataFrame],
-    design: trial.TrialDesign,
+    design: TrialDesign,
     n_patients: int,
     n_replicates: int,
     seed: int,
@@ -329,7 +330,7 @@ class SampleSizeResult:
 
 def sample_size(
     pools: Mapping[str, pd.DataFrame],
-    design: trial.TrialDesign,
+    design: TrialDesign,
     target_power: float,
     seed: int,
     *,
@@ -386,7 +387,7 @@ def sample_size(
     pilot_n = 200
     evaluate(pilot_n)
     hr, ev_frac = rows[0]["expected_hr"], rows[0]["mean_events"] / pilot_n
-    w = trial.integer_weights(design.allocation)
+    w = integer_weights(design.allocation)
     frac = w[experimental_arm] / (w[experimental_arm] + w[reference_arm])
     pilot_log_hr = pilot_reps["log_hr_peto"].to_numpy(float)
     pilot_log_hr = pilot_log_hr[np.isfinite(pilot_log_hr)]
@@ -447,7 +448,7 @@ def pools_from_scenario(
     Returns ({arm: cohort + physics DataFrame, same patients in the same order}, {arm: treatment_months}).
     """
     from mhtcdt.cohorts import apply_criteria, generate_cohort
-    from mhtcdt.decision.checks import protocol_for_arm
+    from mhtcdt.decision.scenario.checks import protocol_for_arm
     from mhtcdt.physics import simulate_protocol
 
     cohort = generate_cohort(scenario.cohort.indication, n_screened, np.random.SeedSequence(seed, spawn_key=(0,)))

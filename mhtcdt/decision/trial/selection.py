@@ -32,7 +32,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mhtcdt.decision import outcome, power, trial
+from mhtcdt.decision.model import outcome
+from mhtcdt.decision.trial import power
+from mhtcdt.decision.trial.design import TrialDesign
 from mhtcdt.errors import InputError, ModelError
 
 DEFAULT_FEATURES = (
@@ -86,7 +88,7 @@ def individual_gain(
 def compare_criteria(
     pools: Mapping[str, pd.DataFrame],
     criteria_sets: Mapping[str, Sequence[str]],
-    design: trial.TrialDesign,
+    design: TrialDesign,
     n_patients: int,
     seed: int,
     *,
@@ -275,11 +277,11 @@ def scenario_nmb_fn(
 
     For a subgroup's pools it simulates every patient under both arms with the same draws (uncensored
     latent PFS/OS, so the Kaplan-Meier curves are the exact empirical curves), costs them with
-    :func:`mhtcdt.decision.economic_model.evaluate_arms` (Kaplan-Meier source, horizon = last death or
+    :func:`mhtcdt.decision.model.economic_model.evaluate_arms` (Kaplan-Meier source, horizon = last death or
     the scenario's horizon) and returns the incremental net monetary benefit per patient of
     ``experimental_arm`` vs ``reference_arm`` at the scenario's willingness to pay [currency].
     """
-    from mhtcdt.decision.economic_model import evaluate_arms
+    from mhtcdt.decision.model.economic_model import evaluate_arms
 
     if params is None:
         params = outcome.load_outcome_params()

@@ -23,7 +23,7 @@
 transform), ``adjusted_hazard_ratio``, ``adjusted_hr_ci_lower``, ``adjusted_hr_ci_upper``,
 ``adjusted_for`` (str, covariates in the adjusted Cox model).
 
-``parametric``: the fits table of :func:`mhtcdt.decision.parametric.fit_all` (AIC/BIC per distribution).
+``parametric``: the fits table of :func:`mhtcdt.decision.trial.parametric.fit_all` (AIC/BIC per distribution).
 
 Honesty: in a virtual trial of MHT the hazard ratio is a model prediction from a calibrated
 mechanistic model, not evidence; there is no randomised NanoTherm trial.
@@ -41,7 +41,7 @@ from lifelines import CoxPHFitter, KaplanMeierFitter
 from lifelines.statistics import logrank_test, proportional_hazard_test
 from lifelines.utils import median_survival_times, restricted_mean_survival_time
 
-from mhtcdt.decision import parametric
+from mhtcdt.decision.trial import parametric
 from mhtcdt.errors import InputError, ModelError
 
 ENDPOINTS = ("PFS", "OS")

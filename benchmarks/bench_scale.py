@@ -70,7 +70,7 @@ def psa_model(params: dict[str, np.ndarray], *, arms: list[str], grid: np.ndarra
 
 
 def psa_setup(seed: int) -> tuple:
-    from mhtcdt.decision.scenario.schema import default_scenario
+    from mhtcdt.decision.scenario.loading import default_scenario
     from mhtcdt.economics import Beta, Gamma
 
     sc = default_scenario()
@@ -148,7 +148,8 @@ def timed(func, *args, **kwargs):
 
 
 def rt_only_scenario():
-    from mhtcdt.decision.scenario.schema import Scenario, default_scenario
+    from mhtcdt.decision.scenario.loading import default_scenario
+    from mhtcdt.decision.scenario.schema import Scenario
 
     data = default_scenario().model_dump()
     ref = data["arms"][0]
@@ -223,7 +224,7 @@ def main() -> None:
     try:
         from mhtcdt.cohorts import apply_criteria, generate_cohort
         from mhtcdt.decision.scenario.checks import protocol_for_arm, trial_design
-        from mhtcdt.decision.scenario.schema import default_scenario
+        from mhtcdt.decision.scenario.loading import default_scenario
         from mhtcdt.decision.trial import power
 
         sc = default_scenario()

@@ -1,6 +1,6 @@
 """Scenario page: pick a preset or upload a TOML file, edit the key assumptions, download the result.
 
-Edits are re-validated by the scenario schema (:func:`mhtcdt.decision.scenario.schema.parse_scenario`)
+Edits are re-validated by the scenario schema (:func:`mhtcdt.decision.scenario.loading.parse_scenario`)
 and the cross-layer checks (:func:`mhtcdt.decision.scenario.checks.scenario_problems`); an invalid edit is
 shown in the page and the last valid scenario stays in use.
 """
@@ -14,6 +14,7 @@ import streamlit as st
 
 from mhtcdt.app import state
 from mhtcdt.app.widgets import number_field
+from mhtcdt.decision.scenario.loading import bundled_scenarios, parse_scenario, parse_scenario_text, scenario_text
 from mhtcdt.decision.scenario.schema import (
     ArmSpec,
     CohortSpec,
@@ -22,10 +23,6 @@ from mhtcdt.decision.scenario.schema import (
     Scenario,
     TrialSpec,
     UtilitySpec,
-    bundled_scenarios,
-    parse_scenario,
-    parse_scenario_text,
-    scenario_text,
 )
 from mhtcdt.errors import InputError, InputErrors
 

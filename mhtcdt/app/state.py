@@ -36,7 +36,7 @@ SCENARIO_VERSION_KEY = "scenario_version"
 def get_scenario():
     """The session's current scenario (the embedded default until the user picks another)."""
     if SCENARIO_KEY not in st.session_state:
-        from mhtcdt.decision.scenario.schema import default_scenario
+        from mhtcdt.decision.scenario.loading import default_scenario
 
         st.session_state[SCENARIO_KEY] = default_scenario()
         st.session_state[SCENARIO_SOURCE_KEY] = "default.toml"
@@ -59,7 +59,7 @@ def scenario_version() -> int:
 
 
 def scenario_toml(scenario) -> str:
-    from mhtcdt.decision.scenario.schema import scenario_to_toml
+    from mhtcdt.decision.scenario.loading import scenario_to_toml
 
     return scenario_to_toml(scenario)
 

@@ -13,7 +13,7 @@ Progress = Callable[[str, float], None]
 
 
 def _scenario(scenario_toml: str):
-    from mhtcdt.decision.scenario.schema import parse_scenario_text
+    from mhtcdt.decision.scenario.loading import parse_scenario_text
 
     return parse_scenario_text(scenario_toml, source="app scenario")
 

@@ -12,7 +12,7 @@ import tomli_w
 
 from mhtcdt import __version__
 from mhtcdt.decision.cli.main import main
-from mhtcdt.decision.scenario.schema import scenario_text
+from mhtcdt.decision.scenario.loading import scenario_text
 
 
 def write(tmp_path: Path, data: dict, name: str = "s.toml") -> Path:

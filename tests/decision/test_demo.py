@@ -10,7 +10,7 @@ import pytest
 
 from mhtcdt.decision.cli.main import main
 from mhtcdt.decision.run.pipeline import run_pipeline
-from mhtcdt.decision.scenario.schema import default_scenario, scenario_text
+from mhtcdt.decision.scenario.loading import default_scenario, scenario_text
 
 
 @pytest.fixture(scope="module")

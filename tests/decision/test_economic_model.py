@@ -14,7 +14,7 @@ from mhtcdt.decision.model.economic_model import (
     time_grid_months,
 )
 from mhtcdt.decision.run.pipeline import run_pipeline
-from mhtcdt.decision.scenario.schema import default_scenario
+from mhtcdt.decision.scenario.loading import default_scenario
 
 
 @pytest.fixture(scope="module")

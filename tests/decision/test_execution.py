@@ -271,7 +271,7 @@ def test_cohort_chunked_equals_generate_cohort():
 def _physics_case(n_screened: int, arm: int):
     from mhtcdt.cohorts import apply_criteria, generate_cohort
     from mhtcdt.decision.scenario.checks import protocol_for_arm
-    from mhtcdt.decision.scenario.schema import default_scenario
+    from mhtcdt.decision.scenario.loading import default_scenario
 
     sc = default_scenario()
     patients = apply_criteria(generate_cohort(sc.cohort.indication, n_screened, 12), sc.cohort.criteria).eligible

@@ -9,7 +9,8 @@ import pytest
 
 from mhtcdt.decision.model.psa import distribution_for, run_psa
 from mhtcdt.decision.run.pipeline import run_pipeline
-from mhtcdt.decision.scenario.schema import UncertainParameter, default_scenario
+from mhtcdt.decision.scenario.loading import default_scenario
+from mhtcdt.decision.scenario.schema import UncertainParameter
 
 
 def small(scenario=None, **economics):

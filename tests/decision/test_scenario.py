@@ -7,8 +7,7 @@ import tomllib
 
 import pytest
 
-from mhtcdt.decision.scenario.schema import (
-    InputErrors,
+from mhtcdt.decision.scenario.loading import (
     bundled_scenarios,
     default_scenario,
     parse_scenario,
@@ -16,6 +15,7 @@ from mhtcdt.decision.scenario.schema import (
     scenario_text,
     scenario_to_toml,
 )
+from mhtcdt.errors import InputErrors
 
 
 @pytest.fixture

@@ -126,7 +126,7 @@ def test_scenario_nmb_equals_minus_extra_cost_when_outcomes_are_identical(params
     """Both arms with the same physics: equal QALYs, so the incremental NMB is minus the difference of the
     arms' one-off treatment costs (the economics layer's own costing)."""
     from mhtcdt.decision.model.economic_model import one_off_cost
-    from mhtcdt.decision.scenario.schema import default_scenario
+    from mhtcdt.decision.scenario.loading import default_scenario
 
     sc = default_scenario()
     ref = sc.trial.reference_arm

@@ -176,7 +176,8 @@ def test_stream_trial_equals_whole_trial_and_across_executors(pool):
 
 def rt_only_scenario():
     """The default scenario with both arms radiotherapy only (fast physics): 30 Gy vs 60 Gy."""
-    from mhtcdt.decision.scenario.schema import Scenario, default_scenario
+    from mhtcdt.decision.scenario.loading import default_scenario
+    from mhtcdt.decision.scenario.schema import Scenario
 
     data = default_scenario().model_dump()
     ref = data["arms"][0]
@@ -195,7 +196,7 @@ def _same_trial(a: st.TrialAccumulator, b: st.TrialAccumulator) -> None:
 
 
 def test_scenario_trial_is_chunk_and_executor_invariant(pool):
-    from mhtcdt.decision.scenario.schema import default_scenario
+    from mhtcdt.decision.scenario.loading import default_scenario
 
     sc = default_scenario()  # the real MHT arm: heat, chemistry and RT physics per patient
     a = st.stream_scenario_trial(sc, 60, 3, executor="serial", chunk_size=60)
@@ -212,7 +213,7 @@ def test_scenario_trial_is_chunk_and_executor_invariant(pool):
 
 @pytest.mark.slow
 def test_mht_scenario_trial_on_processes_equals_serial():
-    from mhtcdt.decision.scenario.schema import default_scenario
+    from mhtcdt.decision.scenario.loading import default_scenario
 
     sc = default_scenario()
     _same_trial(st.stream_scenario_trial(sc, 90, 3, executor="serial", chunk_size=90),

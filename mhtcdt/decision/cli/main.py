@@ -66,7 +66,7 @@ def _guarded(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Na
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     from mhtcdt.decision.scenario.checks import check_scenario
-    from mhtcdt.decision.scenario.schema import load_scenario
+    from mhtcdt.decision.scenario.loading import load_scenario
 
     scenario = load_scenario(args.scenario)
     check_scenario(scenario)
@@ -136,13 +136,13 @@ def _default_store(out: Path) -> Path:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from mhtcdt.decision.scenario.schema import default_scenario, scenario_text
+    from mhtcdt.decision.scenario.loading import default_scenario, scenario_text
 
     return _run_and_report(default_scenario(), scenario_text(), args)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from mhtcdt.decision.scenario.schema import load_scenario
+    from mhtcdt.decision.scenario.loading import load_scenario
 
     scenario = load_scenario(args.scenario)
     text = Path(args.scenario).read_text(encoding="utf-8")

@@ -113,7 +113,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 def cmd_power(args: argparse.Namespace) -> int:
     from mhtcdt.decision.scenario.checks import trial_design
-    from mhtcdt.decision.scenario.schema import default_scenario, load_scenario
+    from mhtcdt.decision.scenario.loading import default_scenario, load_scenario
     from mhtcdt.decision.trial import power
 
     try:

@@ -175,7 +175,7 @@ def build_html_report(result: Any, psa: Any | None = None, when: datetime | None
         "QALYs of each strategy and whether the new strategy is cost-effective at the stated willingness to "
         f"pay of {_e(cur)} {eco.willingness_to_pay:,.0f} per QALY.</p>"
     )
-    from mhtcdt.decision.scenario.schema import scenario_to_toml
+    from mhtcdt.decision.scenario.loading import scenario_to_toml
 
     sha = hashlib.sha256(scenario_to_toml(sc).encode("utf-8")).hexdigest()
     add(

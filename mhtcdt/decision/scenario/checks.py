@@ -1,6 +1,6 @@
 """Cross-layer checks of a scenario, and the mapping of scenario sections onto layer objects.
 
-:func:`mhtcdt.decision.scenario.schema.parse_scenario` checks types and bounds; this module checks what
+:func:`mhtcdt.decision.scenario.loading.parse_scenario` checks types and bounds; this module checks what
 needs the other layers: that the indication exists, that every criterion parses against the
 indication's columns, that stratification columns exist, that every arm is a valid physics protocol
 (known agents, field within the safety limit ...) and that the trial design is feasible. Every

@@ -4,7 +4,7 @@ A scenario is a TOML file validated by the pydantic v2 models below. Every numer
 carries its unit in its name (``_months``, ``_Gy``, ``_kHz`` ...) or in its description, and
 bounds. Costs are in the scenario's ``economics.currency`` at ``economics.price_year``.
 
-Layout (see ``mhtcdt/decision/scenarios/default.toml`` for a complete, sourced example)::
+Layout (see ``mhtcdt/decision/scenario/presets/default.toml`` for a complete, sourced example)::
 
     name, description, seed
     [cohort]     indication, n_screened, criteria = ["kps >= 60", ...]
@@ -14,19 +14,15 @@ Layout (see ``mhtcdt/decision/scenarios/default.toml`` for a complete, sourced e
                  [economics.costs], [economics.utilities]
 
 Validation reports every problem at once as :class:`mhtcdt.errors.InputErrors`, one line
-per problem naming the dotted field path and the bad value.
+per problem naming the dotted field path and the bad value. Reading, parsing and writing scenario
+files: :mod:`mhtcdt.decision.scenario.loading`.
 """
 
 from __future__ import annotations
 
-import tomllib
-from importlib import resources
-from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-
-from mhtcdt.errors import MISSING, InputError, InputErrors
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegativeCost = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
@@ -270,99 +266,3 @@ class Scenario(_Strict):
     def randomised_arms(self) -> list[ArmSpec]:
         """Arms that receive patients, in file order."""
         return [a for a in self.arms if a.name in self.trial.allocation]
-
-
-# ---------------------------------------------------------------- loading and errors
-
-
-def _dotted(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out or "scenario"
-
-
-def _lookup(data: Any, loc: tuple[Any, ...]) -> Any:
-    cur = data
-    for part in loc:
-        try:
-            cur = cur[part]
-        except (KeyError, IndexError, TypeError):
-            return MISSING
-    return cur
-
-
-def errors_from_validation(exc: ValidationError, data: Any) -> InputErrors:
-    """Turn a pydantic ValidationError into one InputError per problem (field path + bad value)."""
-    out = []
-    for err in exc.errors(include_url=False):
-        loc = tuple(p for p in err["loc"] if p not in ("function-after",))
-        value = err.get("input", _lookup(data, loc)) if err["type"] != "missing" else MISSING
-        if isinstance(value, dict) and err["type"] not in ("missing",) and loc and err["type"] == "value_error":
-            value = "<section>"
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "missing":
-            msg = "required field is missing"
-        elif err["type"] == "extra_forbidden":
-            msg = "unknown field (check the spelling)"
-        out.append(InputError(_dotted(loc), value, msg))
-    return InputErrors(out)
-
-
-def parse_scenario(data: dict[str, Any]) -> Scenario:
-    """Validate a parsed TOML mapping; raise :class:`InputErrors` listing every problem."""
-    try:
-        scenario = Scenario.model_validate(data)
-    except ValidationError as exc:
-        raise errors_from_validation(exc, data) from None
-    return scenario
-
-
-def parse_scenario_text(text: str, source: str = "<text>") -> Scenario:
-    """Parse TOML text; malformed TOML becomes an InputError naming the source and line."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputErrors([InputError(source, "<TOML>", f"malformed TOML: {exc}")]) from None
-    return parse_scenario(data)
-
-
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario file. A missing or unreadable file is an InputError naming the path."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputErrors([InputError("scenario file", str(p), "no such file")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputErrors([InputError("scenario file", str(p), f"cannot be read: {exc}")]) from None
-    return parse_scenario_text(text, source=str(p))
-
-
-DEFAULT_SCENARIO = "default.toml"
-
-
-def scenario_text(name: str = DEFAULT_SCENARIO) -> str:
-    """Text of a scenario shipped inside the package (``mhtcdt/decision/scenarios``)."""
-    return resources.files("mhtcdt.decision.scenario.presets").joinpath(name).read_text(encoding="utf-8")
-
-
-def bundled_scenarios() -> list[str]:
-    """File names of the scenarios shipped with the package."""
-    root = resources.files("mhtcdt.decision.scenario.presets")
-    return sorted(p.name for p in root.iterdir() if p.name.endswith(".toml"))
-
-
-def default_scenario() -> Scenario:
-    """The embedded default scenario (recurrent glioblastoma, NanoTherm MHT + RT vs RT alone)."""
-    return parse_scenario_text(scenario_text(DEFAULT_SCENARIO), source=DEFAULT_SCENARIO)
-
-
-def scenario_to_toml(scenario: Scenario) -> str:
-    """Serialise a scenario back to TOML (None fields omitted), e.g. for download after editing."""
-    import tomli_w
-
-    return tomli_w.dumps(scenario.model_dump(mode="json", exclude_none=True))

@@ -41,8 +41,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mhtcdt.decision.run import executors as ex  # noqa: E402
+from mhtcdt.decision.run import chunked, chunking, executors  # noqa: E402
 from mhtcdt.decision.run import stream_trial as st  # noqa: E402
+from mhtcdt.seeding import root_sequence  # noqa: E402
 
 
 # ---------------------------------------------------------------------------------------------- PSA
@@ -158,7 +159,7 @@ def rt_only_scenario():
     return Scenario.model_validate(data)
 
 
-def compare_executors(title: str, executors: dict, run, same, warmup=None) -> dict[str, tuple[object, float]]:
+def compare_executors(title: str, choices: dict, run, same, warmup=None) -> dict[str, tuple[object, float]]:
     """Run ``run(**options)`` on each executor; print wall times, speed-ups and result equality.
 
     ``warmup(**options)`` (a small run of the same workload) is run first on the warm executors, so
@@ -166,10 +167,10 @@ def compare_executors(title: str, executors: dict, run, same, warmup=None) -> di
     timing includes everything, as one CLI call would.
     """
     if warmup is not None:
-        for name, opts in executors.items():
+        for name, opts in choices.items():
             if name.endswith("_warm") or name == "dask" or name == "serial":
                 warmup(**opts)
-    results = {name: timed(run, **opts) for name, opts in executors.items()}
+    results = {name: timed(run, **opts) for name, opts in choices.items()}
     serial_out, serial_s = results["serial"]
     identical = all(same(out, serial_out) for out, _ in results.values())
     print(title)
@@ -190,8 +191,8 @@ def record(figures: dict, prefix: str, results: dict, identical: bool) -> None:
 
 def streamed_trial(scenario, n_patients: int, seed: int, workers: int, chunk: int):
     with PeakRSS() as peak:
-        acc, secs = timed(st.stream_scenario_trial, scenario, n_patients, seed, executor="processes",
-                          n_workers=workers, chunk_size=chunk)
+        acc, secs = timed(st.stream_scenario_trial, scenario, n_patients, seed,
+                          executor=executors.resolve_executor("processes", n_workers=workers), chunk_size=chunk)
     return acc, secs, peak.peak
 
 
@@ -208,17 +209,17 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20261121)
     args = parser.parse_args()
 
-    figures: dict[str, object] = {"workers": args.workers, "cores": ex.usable_cores()}
-    print(f"bench_scale: {args.workers} workers on {ex.usable_cores()} usable cores")
+    figures: dict[str, object] = {"workers": args.workers, "cores": executors.usable_cores()}
+    print(f"bench_scale: {args.workers} workers on {executors.usable_cores()} usable cores")
     print("processes = a new local pool per call (start-up included); processes_warm = a pool kept warm;")
     print("dask = a LocalCluster already running (start-up not included)\n")
-    cluster = ex.local_dask_cluster(n_workers=args.workers)
+    cluster = executors.local_dask_cluster(n_workers=args.workers)
     client = Client(cluster)
-    pool = ex.local_process_pool(args.workers)
-    ex.map_chunks(_warm, args.workers * 2, 1, 0, pool)  # start the workers and import the package
+    pool = executors.local_process_pool(args.workers)
+    chunking.map_chunks(_warm, args.workers * 2, 1, 0, pool)  # start the workers and import the package
     client.run(_warm, 0, 1, 0)
-    executors = {"serial": dict(executor="serial"),
-                 "processes": dict(executor="processes", n_workers=args.workers),
+    choices = {"serial": dict(executor="serial"),
+                 "processes": dict(executor=executors.resolve_executor("processes", n_workers=args.workers)),
                  "processes_warm": dict(executor=pool),
                  "dask": dict(executor=client)}
     try:
@@ -233,7 +234,7 @@ def main() -> None:
         results, same = compare_executors(
             f"PSA: {args.draws} draws x {len(arms)} strategies (partitioned survival, monthly cycles, "
             f"{len(wtp)} WTP values), chunks of 1,000 draws",
-            executors,
+            choices,
             lambda **o: st.psa_streamed(model, dists, args.draws, args.seed, strategies=arms, wtp=wtp,
                                         chunk_size=1000, **o),
             lambda a, b: a.summary().equals(b.summary()) and a.ceac().equals(b.ceac())
@@ -255,7 +256,7 @@ def main() -> None:
         results, same = compare_executors(
             f"\nScenario PSA (run_psa): {n_scen} draws of the default scenario, chunks of 2,500 "
             f"(vectorised in one call: {in_process_s:.2f} s)",
-            executors,
+            choices,
             lambda **o: run_psa(base, n_scen, executor=o["executor"], chunk_size=2500),
             lambda a, b: np.array_equal(a.cost, b.cost) and np.array_equal(a.qalys, b.qalys),
             lambda **o: run_psa(base, 100, executor=o["executor"], chunk_size=50),
@@ -275,12 +276,12 @@ def main() -> None:
         results, same = compare_executors(
             f"\nReplicate trials: {args.replicates} trials of {n_trial} patients, chunks of 25 "
             f"(pool physics {pool_s:.1f} s, not timed)",
-            executors,
-            lambda **o: ex.replicate_trials_chunked(pools, design, n_trial, args.replicates, args.seed,
+            choices,
+            lambda **o: chunked.replicate_trials_chunked(pools, design, n_trial, args.replicates, args.seed,
                                                     reference_arm=ref_arm, experimental_arm=exp_arm,
                                                     treatment_months=tm, chunk_size=25, **o),
             lambda a, b: a.equals(b),
-            lambda **o: ex.replicate_trials_chunked(pools, design, n_trial, 50, args.seed,
+            lambda **o: chunked.replicate_trials_chunked(pools, design, n_trial, 50, args.seed,
                                                     reference_arm=ref_arm, experimental_arm=exp_arm,
                                                     treatment_months=tm, chunk_size=25, **o),
         )
@@ -295,10 +296,10 @@ def main() -> None:
         protocol = protocol_for_arm(sc.arm(exp_arm))
         results, same = compare_executors(
             f"\nCohort physics: {exp_arm} for {len(patients)} patients, chunks of 10",
-            executors,
-            lambda **o: ex.physics_chunked(patients, protocol, args.seed, chunk_size=10, **o),
+            choices,
+            lambda **o: chunked.physics_chunked(patients, protocol, args.seed, chunk_size=10, **o),
             lambda a, b: a.equals(b),
-            lambda **o: ex.physics_chunked(patients.head(4), protocol, args.seed, chunk_size=1, **o),
+            lambda **o: chunked.physics_chunked(patients.head(4), protocol, args.seed, chunk_size=1, **o),
         )
         record(figures, "physics", results, same)
         figures["physics_patients"] = len(patients)
@@ -310,7 +311,7 @@ def main() -> None:
     # ---- 4. large streamed trial: memory stays flat as patients grow
     big = rt_only_scenario()
     chunk = 20_000
-    sample = st.scenario_trial_chunk(0, 2000, ex.root_sequence(args.seed), scenario=big,
+    sample = st.scenario_trial_chunk(0, 2000, root_sequence(args.seed), scenario=big,
                                      n_screened=args.patients)
     bytes_per_patient = sample.memory_usage(deep=True).sum() / max(1, len(sample))
     eligible_share = len(sample) / 2000

@@ -49,7 +49,7 @@ def test_completed_run_keeps_provenance_and_tables(tmp_path):
     assert row["seed"] == 5 and row["mhtcdt_version"] == __version__ and row["executor"] == "serial"
     assert row["finished_utc"] >= row["started_utc"] and row["duration_s"] >= 0
     assert row["verdict"] == "verdict 5"
-    from mhtcdt.decision.run.executors import code_fingerprint
+    from mhtcdt.decision.run.code_identity import code_fingerprint
 
     assert row["code_sha256"] == code_fingerprint()
     for name, table in _tables(5).items():

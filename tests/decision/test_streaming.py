@@ -8,10 +8,13 @@ import pytest
 from lifelines import KaplanMeierFitter
 from lifelines.statistics import logrank_test
 
-from mhtcdt.decision.run import executors as ex
+from mhtcdt.decision.run import chunking, executors
 from mhtcdt.decision.run import stream_trial as st
 from mhtcdt.economics import Beta, Gamma, Normal, ceac, evpi, sample_psa
 from mhtcdt.errors import InputError
+from mhtcdt.seeding import child_rng, root_sequence
+
+TWO_PROCESSES = executors.resolve_executor("processes", n_workers=2)
 
 DISTRIBUTIONS = {
     "cost_soc": Gamma(20_000.0, 4_000.0),
@@ -36,7 +39,7 @@ def _all_draws(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 @pytest.fixture(scope="module")
 def pool():
     """One warm 2-process pool shared by the tests of this module."""
-    with ex.local_process_pool(2) as shared:
+    with executors.local_process_pool(2) as shared:
         yield shared
 
 
@@ -44,7 +47,7 @@ def pool():
 def test_psa_accumulator_equals_all_draw_ceac_and_evpi():
     cost, effect = _all_draws(5000, 17)
     acc = st.PSAAccumulator(["soc", "new"], WTP)
-    for a, b in ex.chunk_bounds(5000, 777):
+    for a, b in chunking.chunk_bounds(5000, 777):
         acc.add((cost[a:b], effect[a:b]))
     expected = ceac(cost, effect, WTP, ["soc", "new"])
     got = acc.ceac()
@@ -92,7 +95,7 @@ def _survival_data(n: int, seed: int):
 def test_event_table_km_median_and_logrank_equal_lifelines():
     arm, times, events = _survival_data(600, 4)
     table = st.EventTable()
-    for a, b in ex.chunk_bounds(600, 97):  # streamed in chunks
+    for a, b in chunking.chunk_bounds(600, 97):  # streamed in chunks
         part = st.EventTable()
         for name in ("soc", "mht"):
             m = arm[a:b] == name
@@ -131,7 +134,7 @@ def test_arm_means_merge_equals_pooled():
     rng = np.random.default_rng(1)
     df = pd.DataFrame({"arm": rng.choice(["a", "b"], 1000), "x": rng.normal(3, 2, 1000)})
     means = st.ArmMeans()
-    for a, b in ex.chunk_bounds(1000, 133):
+    for a, b in chunking.chunk_bounds(1000, 133):
         means.add_frame(df.iloc[a:b], ["x"])
     got = means.frame().set_index("arm")
     ref = df.groupby("arm")["x"].agg(["count", "mean", "std"])
@@ -148,7 +151,7 @@ def synthetic_trial_chunk(start: int, stop: int, seed) -> pd.DataFrame:
     cohort = generate_cohort("recurrent_glioblastoma", stop - start, 7, start=start)
     cohort = cohort[cohort["kps"] >= 70].reset_index(drop=True)
     pid = cohort["patient_id"].to_numpy()
-    u = np.array([ex.item_rng(seed, int(i)).random(3) for i in pid]).reshape(-1, 3)
+    u = np.array([child_rng(seed, int(i)).random(3) for i in pid]).reshape(-1, 3)
     arm = np.where(u[:, 0] < 0.5, "soc", "mht")
     os_latent = -np.log(u[:, 1]) * np.where(arm == "mht", 12.0, 9.0)
     censor = 24.0 * u[:, 2]
@@ -158,7 +161,7 @@ def synthetic_trial_chunk(start: int, stop: int, seed) -> pd.DataFrame:
 
 
 def test_stream_trial_equals_whole_trial_and_across_executors(pool):
-    whole = synthetic_trial_chunk(0, 3000, ex.root_sequence(21))
+    whole = synthetic_trial_chunk(0, 3000, root_sequence(21))
     serial = st.stream_trial(synthetic_trial_chunk, 3000, 21, executor="serial", chunk_size=400,
                              mean_columns=["age_years"])
     procs = st.stream_trial(synthetic_trial_chunk, 3000, 21, executor=pool, chunk_size=400,
@@ -217,18 +220,18 @@ def test_mht_scenario_trial_on_processes_equals_serial():
 
     sc = default_scenario()
     _same_trial(st.stream_scenario_trial(sc, 90, 3, executor="serial", chunk_size=90),
-                st.stream_scenario_trial(sc, 90, 3, executor="processes", n_workers=2, chunk_size=25))
+                st.stream_scenario_trial(sc, 90, 3, executor=TWO_PROCESSES, chunk_size=25))
 
 
 def test_scenario_trial_chunk_is_keyed_by_patient_and_censored_at_cutoff():
     """A chunk equals the same patients of a bigger chunk; censoring respects the known cut-off."""
     sc = rt_only_scenario()
-    chunk = st.scenario_trial_chunk(40, 80, ex.root_sequence(8), scenario=sc, n_screened=80)
+    chunk = st.scenario_trial_chunk(40, 80, root_sequence(8), scenario=sc, n_screened=80)
     assert chunk["patient_id"].between(40, 79).all() and chunk["patient_id"].is_monotonic_increasing
     assert (chunk["entry_months"] == chunk["patient_id"] / sc.trial.accrual_per_month).all()
     assert (chunk["os_months"] <= chunk["os_latent_months"]).all()
     assert (chunk["pfs_months"] <= chunk["os_months"] + 1e-12).all()
     cutoff = 80 / sc.trial.accrual_per_month + sc.trial.min_follow_up_months
     assert (chunk["os_months"] <= cutoff - chunk["entry_months"] + 1e-9).all()
-    whole = st.scenario_trial_chunk(0, 80, ex.root_sequence(8), scenario=sc, n_screened=80)
+    whole = st.scenario_trial_chunk(0, 80, root_sequence(8), scenario=sc, n_screened=80)
     pd.testing.assert_frame_equal(whole[whole["patient_id"] >= 40].reset_index(drop=True), chunk)

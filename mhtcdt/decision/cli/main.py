@@ -120,11 +120,11 @@ def _executor(args: argparse.Namespace):
     $DASK_SCHEDULER_ADDRESS ask for chunked execution."""
     import os
 
-    from mhtcdt.decision.run import executors as execution
+    from mhtcdt.decision.run import executors
 
-    if args.executor is None and args.scheduler is None and not os.environ.get(execution.SCHEDULER_ENV):
+    if args.executor is None and args.scheduler is None and not os.environ.get(executors.SCHEDULER_ENV):
         return None
-    return execution.executor_from_args(args)
+    return executors.executor_from_args(args)
 
 
 def _default_store(out: Path) -> Path:

@@ -298,7 +298,7 @@ def run_psa(
     else:
         import functools
 
-        from mhtcdt.decision.run.executors import map_chunks
+        from mhtcdt.decision.run.chunking import map_chunks
 
         parts = map_chunks(functools.partial(_psa_chunk, **kwargs), n, chunk_size, 0, executor,
                            progress=lambda f: report(0.6 * f))

@@ -148,7 +148,7 @@ def run_pipeline(
         if executor is None:
             physics = simulate_protocol(to_treat, protocol_for_arm(arm), physics_seed(seed, i), progress=arm_report)
         else:
-            from mhtcdt.decision.run.executors import physics_chunked
+            from mhtcdt.decision.run.chunked import physics_chunked
 
             physics = physics_chunked(to_treat, protocol_for_arm(arm), physics_seed(seed, i), executor=executor,
                                       progress=arm_report)

@@ -22,7 +22,7 @@ Tables (SQL schema, DuckDB types)
   status VARCHAR ('running' | 'completed' | 'failed'), scenario_name VARCHAR, scenario_sha256 VARCHAR,
   scenario_text VARCHAR (the full text as run), seed BIGINT, mhtcdt_version VARCHAR,
   git_commit VARCHAR (NULL when not in a git checkout; suffix ``+dirty`` with local changes),
-  code_sha256 VARCHAR (:func:`mhtcdt.decision.run.executors.code_fingerprint` of the modules the run loaded,
+  code_sha256 VARCHAR (:func:`mhtcdt.decision.run.code_identity.code_fingerprint` of the modules the run loaded,
   set when it completes: identifies the exact code even in a dirty checkout),
   python_version VARCHAR, hostname VARCHAR, pid INTEGER, executor VARCHAR (e.g. ``processes(2)``),
   command VARCHAR, started_utc TIMESTAMP, finished_utc TIMESTAMP, duration_s DOUBLE,
@@ -283,7 +283,7 @@ def start_run(scenario_text: str, *, seed: int | None, scenario_name: str | None
 
 def finish_run(record: RunRecord) -> None:
     """Mark the run 'completed' and write all its tables in ONE transaction (all or nothing)."""
-    from mhtcdt.decision.run.executors import code_fingerprint
+    from mhtcdt.decision.run.code_identity import code_fingerprint
 
     fingerprint = code_fingerprint()
     blobs = [(name, len(df), df.shape[1], json.dumps([[str(c), str(t)] for c, t in df.dtypes.items()]),

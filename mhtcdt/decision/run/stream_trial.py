@@ -1,6 +1,6 @@
 """Streaming aggregates: large PSAs and trials reduced chunk by chunk, never holding every draw or patient.
 
-Accumulators (``.add(chunk)`` is called by :func:`mhtcdt.decision.run.executors.fold_chunks` in chunk
+Accumulators (``.add(chunk)`` is called by :func:`mhtcdt.decision.run.chunking.fold_chunks` in chunk
 index order, so results do not depend on the executor or the number of workers; they depend on the
 chunk size only through floating-point summation order, a relative difference of order 1e-15):
 
@@ -51,8 +51,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from mhtcdt.decision.run import executors as execution
+from mhtcdt.decision.run import chunking
 from mhtcdt.errors import InputError
+from mhtcdt.seeding import child_rng, root_sequence
 
 Z_975 = 1.959963984540054
 
@@ -181,7 +182,7 @@ def psa_streamed(
         raise InputError("n_draws", n_draws, "must be an integer >= 1")
     func = functools.partial(_psa_chunk, model=model, distributions=dict(distributions), psa_seed=int(seed))
     acc = PSAAccumulator(strategies, wtp)
-    return execution.fold_chunks(func, int(n_draws), acc, chunk_size, seed, executor, **options)
+    return chunking.fold_chunks(func, int(n_draws), acc, chunk_size, seed, executor, **options)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -462,7 +463,7 @@ def stream_trial(
     func = functools.partial(_trial_chunk, chunk_func=chunk_func, mean_columns=tuple(mean_columns),
                              resolution_months=resolution_months)
     acc = TrialAccumulator(resolution_months)
-    return execution.fold_chunks(func, int(n_screened), acc, chunk_size, seed, executor, **options)
+    return chunking.fold_chunks(func, int(n_screened), acc, chunk_size, seed, executor, **options)
 
 
 def _trial_chunk(start: int, stop: int, seed: Any, chunk_func: Callable[..., pd.DataFrame],
@@ -478,7 +479,7 @@ _TRIAL_COHORT, _TRIAL_RANDOMISE, _TRIAL_PHYSICS, _TRIAL_OUTCOME, _TRIAL_FOLLOW_U
 
 
 def _stage(seed: Any, stream: int, *extra: int) -> np.random.SeedSequence:
-    root = execution.root_sequence(seed)
+    root = root_sequence(seed)
     return np.random.SeedSequence(entropy=root.entropy, spawn_key=(*root.spawn_key, stream, *extra))
 
 
@@ -522,7 +523,7 @@ def scenario_trial_chunk(start: int, stop: int, seed: Any, *, scenario: Any, n_s
     weights = np.array([float(scenario.trial.allocation[a.name]) for a in arms])
     edges = np.cumsum(weights / weights.sum())
     rand = _stage(seed, _TRIAL_RANDOMISE)
-    u = np.array([execution.item_rng(rand, int(i)).random() for i in pid])
+    u = np.array([child_rng(rand, int(i)).random() for i in pid])
     arm_index = np.minimum(np.searchsorted(edges, u, side="right"), len(arms) - 1)
     parts = []
     for k, arm in enumerate(arms):

@@ -41,8 +41,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mhtcdt.decision.run import chunked, chunking, executors  # noqa: E402
-from mhtcdt.decision.run import stream_trial as st  # noqa: E402
+from mhtcdt.decision.run import chunked, chunking, executors, stream_psa, stream_trial  # noqa: E402  # noqa: E402
 from mhtcdt.seeding import root_sequence  # noqa: E402
 
 
@@ -76,7 +75,7 @@ def psa_setup(seed: int) -> tuple:
 
     sc = default_scenario()
     eco = sc.economics
-    trial = st.stream_scenario_trial(sc, sc.cohort.n_screened, seed, executor="serial", chunk_size=250)
+    trial = stream_trial.stream_scenario_trial(sc, sc.cohort.n_screened, seed, executor="serial", chunk_size=250)
     arms = [a.name for a in sc.randomised_arms]
     dists = {}
     for endpoint, table in (("pfs", trial.pfs), ("os", trial.os)):
@@ -191,7 +190,7 @@ def record(figures: dict, prefix: str, results: dict, identical: bool) -> None:
 
 def streamed_trial(scenario, n_patients: int, seed: int, workers: int, chunk: int):
     with PeakRSS() as peak:
-        acc, secs = timed(st.stream_scenario_trial, scenario, n_patients, seed,
+        acc, secs = timed(stream_trial.stream_scenario_trial, scenario, n_patients, seed,
                           executor=executors.resolve_executor("processes", n_workers=workers), chunk_size=chunk)
     return acc, secs, peak.peak
 
@@ -235,11 +234,11 @@ def main() -> None:
             f"PSA: {args.draws} draws x {len(arms)} strategies (partitioned survival, monthly cycles, "
             f"{len(wtp)} WTP values), chunks of 1,000 draws",
             choices,
-            lambda **o: st.psa_streamed(model, dists, args.draws, args.seed, strategies=arms, wtp=wtp,
+            lambda **o: stream_psa.psa_streamed(model, dists, args.draws, args.seed, strategies=arms, wtp=wtp,
                                         chunk_size=1000, **o),
             lambda a, b: a.summary().equals(b.summary()) and a.ceac().equals(b.ceac())
             and a.evpi().equals(b.evpi()),
-            lambda **o: st.psa_streamed(model, dists, 2000, args.seed, strategies=arms, wtp=wtp,
+            lambda **o: stream_psa.psa_streamed(model, dists, 2000, args.seed, strategies=arms, wtp=wtp,
                                         chunk_size=1000, **o),
         )
         print("  " + results["serial"][0].summary().to_string(index=False).replace("\n", "\n  "))
@@ -311,7 +310,7 @@ def main() -> None:
     # ---- 4. large streamed trial: memory stays flat as patients grow
     big = rt_only_scenario()
     chunk = 20_000
-    sample = st.scenario_trial_chunk(0, 2000, root_sequence(args.seed), scenario=big,
+    sample = stream_trial.scenario_trial_chunk(0, 2000, root_sequence(args.seed), scenario=big,
                                      n_screened=args.patients)
     bytes_per_patient = sample.memory_usage(deep=True).sum() / max(1, len(sample))
     eligible_share = len(sample) / 2000

@@ -16,7 +16,7 @@ Workloads
    draws for survival, scenario uncertainty ranges for costs and utilities), in one vectorised call and
    in chunks of draws on each executor.
 2. **1,000 replicate trials** of the default scenario (``power.simulate_replicates`` via
-   ``execution.replicate_trials_chunked``; pools from ``power.pools_from_scenario``, physics not timed).
+   ``execution.replicate_trials_chunked``; pools from ``arm_chain.pools_from_scenario``, physics not timed).
 3. **1,000,000-patient trial** streamed with ``streaming.stream_scenario_trial`` on local processes.
    Both arms are radiotherapy only (30 Gy / 15 fractions vs 60 Gy / 30 fractions) because the
    magnetic-hyperthermia physics costs tens of milliseconds per patient (hours for a million on two
@@ -223,9 +223,9 @@ def main() -> None:
                  "dask": dict(executor=client)}
     try:
         from mhtcdt.cohorts import apply_criteria, generate_cohort
+        from mhtcdt.decision.run.arm_chain import pools_from_scenario
         from mhtcdt.decision.scenario.checks import protocol_for_arm, trial_design
         from mhtcdt.decision.scenario.loading import default_scenario
-        from mhtcdt.decision.trial import power
 
         sc = default_scenario()
         # ---- 1. PSA
@@ -268,7 +268,7 @@ def main() -> None:
         # ---- 2. replicate trials
         ref_arm = sc.trial.reference_arm
         exp_arm = [a for a in sc.trial.allocation if a != ref_arm][0]
-        (pools, tm), pool_s = timed(power.pools_from_scenario, sc, (ref_arm, exp_arm), sc.cohort.n_screened,
+        (pools, tm), pool_s = timed(pools_from_scenario, sc, (ref_arm, exp_arm), sc.cohort.n_screened,
                                     args.seed)
         n_trial = len(pools[ref_arm])
         design = trial_design(sc)

@@ -177,9 +177,9 @@ def screened_cohort(indication: str, n_screened: int, seed: int):
     """
     n_screened = min(int(n_screened), PREVIEW_MAX_PATIENTS)
     from mhtcdt.cohorts import generate_cohort
-    from mhtcdt.decision.run import pipeline
+    from mhtcdt.decision.run.streams import cohort_seed
 
-    return generate_cohort(indication, n_screened, pipeline.cohort_seed(seed))
+    return generate_cohort(indication, n_screened, cohort_seed(seed))
 
 
 def pipeline_result(scenario, *, label: str = "Running the virtual trial") -> Any | None:

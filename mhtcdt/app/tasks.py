@@ -43,7 +43,7 @@ def power_curve_task(
 ) -> Any:
     """Power versus total sample size by replicate virtual trials (as ``mhtcdt power`` does, per size).
 
-    Pools: :func:`mhtcdt.decision.trial.power.pools_from_scenario` (the scenario's eligible patients with the
+    Pools: :func:`mhtcdt.decision.run.arm_chain.pools_from_scenario` (the scenario's eligible patients with the
     physics of the reference and the first other randomised arm); each size runs
     :func:`~mhtcdt.decision.trial.power.simulate_replicates` with the same replicate seeds (common random
     numbers) and :func:`~mhtcdt.decision.trial.power.summarise`. Returns a DataFrame: ``n_patients``,
@@ -52,6 +52,7 @@ def power_curve_task(
     """
     import pandas as pd
 
+    from mhtcdt.decision.run.arm_chain import pools_from_scenario
     from mhtcdt.decision.scenario.checks import trial_design
     from mhtcdt.decision.trial import power
 
@@ -60,7 +61,7 @@ def power_curve_task(
     others = [a for a in scenario.trial.allocation if a != ref]
     exp = others[0]
     progress("physics of the patient pools", 0.0)
-    pools, months = power.pools_from_scenario(
+    pools, months = pools_from_scenario(
         scenario, (ref, exp), scenario.cohort.n_screened, scenario.seed,
         progress=lambda f: progress("physics of the patient pools", 0.4 * f),
     )  # fmt: skip

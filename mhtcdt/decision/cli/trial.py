@@ -112,6 +112,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_power(args: argparse.Namespace) -> int:
+    from mhtcdt.decision.run.arm_chain import pools_from_scenario
     from mhtcdt.decision.scenario.checks import trial_design
     from mhtcdt.decision.scenario.loading import default_scenario, load_scenario
     from mhtcdt.decision.trial import power
@@ -150,7 +151,7 @@ def cmd_power(args: argparse.Namespace) -> int:
 
                 return report
 
-            pools, tm = power.pools_from_scenario(
+            pools, tm = pools_from_scenario(
                 scenario, (ref, exp), pool_size, seed, progress=lambda f: prog("physics")(0.3 * f)
             )
             n = args.n_patients or len(pools[ref])

@@ -60,6 +60,7 @@ from scipy.special import ndtr
 
 from mhtcdt.decision.model import outcome
 from mhtcdt.errors import InputError, ModelError
+from mhtcdt.seeding import child_rng, child_sequence
 
 TARGETS_PATH = outcome._data_path("calibration_targets.toml")
 HONESTY_NOTE = (
@@ -194,7 +195,7 @@ def arm_with_physics(
         phys = pd.read_pickle(path)
     else:
         fn = physics_fn or real_physics
-        phys = fn(population, fields, np.random.SeedSequence(seed, spawn_key=(7, _arm_index(name))))
+        phys = fn(population, fields, child_sequence(seed, 7, _arm_index(name)))
         if physics_fn is None and use_cache:
             path.parent.mkdir(parents=True, exist_ok=True)
             phys.to_pickle(path)
@@ -248,7 +249,7 @@ class CalibrationProblem:
                 lp=outcome.linear_predictor(df, params),
                 indication=df["indication"].astype(str).to_numpy(),
                 tm=df["treatment_months"].to_numpy(float) if "treatment_months" in df.columns else 0.0,
-                draws=outcome.patient_draws(df["patient_id"].to_numpy(), np.random.SeedSequence(seed, spawn_key=(11,))),
+                draws=outcome.patient_draws(df["patient_id"].to_numpy(), child_sequence(seed, 11)),
             )
         self.lo, self.hi, self.is_log = [], [], []
         for k in self.names:
@@ -318,7 +319,7 @@ def fit(
     problem: CalibrationProblem, restarts: int = 3, seed: int = 0, start: Mapping[str, float] | None = None
 ) -> tuple[dict[str, float], float]:
     """Nelder-Mead from ``start`` (default the prior centre) and ``restarts - 1`` random starts."""
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(13,)))
+    rng = child_rng(seed, 13)
     s_start = problem.s0 if start is None else problem.to_unit(np.array([start[k] for k in problem.names]))
     starts = [s_start] + [rng.uniform(0.2, 0.8, problem.s0.size) for _ in range(max(0, restarts - 1))]
     best = None
@@ -406,7 +407,7 @@ def abc(
             "ABC start point does not meet every target: the model cannot reproduce all targets "
             "at once (see the calibration table)"
         )
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(17,)))
+    rng = child_rng(seed, 17)
     step = 0.05
     chain, moves, recent = [], 0, []
     for i in range(burn_in + n_steps):
@@ -505,7 +506,7 @@ def calibrate(
         src = spec.get("derived_from", spec["indication"])
         pop_key = (src, tuple(spec.get("criteria", [])), tuple(sorted(spec.get("set_columns", {}).items())))
         if pop_key not in pops:
-            pops[pop_key] = build_population(spec, n_screened, np.random.SeedSequence(seed, spawn_key=(3, len(pops))))
+            pops[pop_key] = build_population(spec, n_screened, child_sequence(seed, 3, len(pops)))
         report(f"physics: {name}", i / len(needed) * 0.6)
         arms[name] = arm_with_physics(name, spec, pops[pop_key], seed, physics_fn, use_cache)
     problem = CalibrationProblem(arms, targets, params, seed)

@@ -36,7 +36,7 @@ reference-arm results; any difference it predicts between arms is a model predic
 effect.
 
 Randomness: each patient's three draws (growth, post-progression, other cause) come from a
-``numpy.random.Generator`` seeded by ``SeedSequence(seed, spawn_key=(..., patient_id, 12))``, so a
+``numpy.random.Generator`` from :func:`mhtcdt.seeding.child_rng` ``(seed, patient_id, 12)``, so a
 patient gets the same draws whatever the chunking and in whichever arm (common random numbers).
 
 Returned DataFrame (:func:`simulate_outcomes`): the input columns plus
@@ -64,6 +64,7 @@ import numpy as np
 import pandas as pd
 
 from mhtcdt.errors import InputError, ModelError
+from mhtcdt.seeding import child_rng, root_sequence
 
 DAYS_PER_MONTH = 365.25 / 12.0
 LN2 = math.log(2.0)
@@ -255,18 +256,15 @@ class PatientDraws:
 
 
 def patient_draws(patient_ids: np.ndarray, seed: int | np.random.SeedSequence) -> PatientDraws:
-    """Draws keyed by ``SeedSequence(entropy, spawn_key=(*spawn_key, patient_id, 12))``.
+    """Draws keyed by :func:`mhtcdt.seeding.child_rng` ``(seed, patient_id, 12)``.
 
     The key is the patient, not the row, so draws are chunking- and arm-independent.
     """
-    if isinstance(seed, np.random.SeedSequence):
-        entropy, prefix = seed.entropy, tuple(int(k) for k in seed.spawn_key)
-    else:
-        entropy, prefix = int(seed), ()
+    root = root_sequence(seed)
     ids = np.asarray(patient_ids, dtype=np.int64)
     out = np.empty((len(ids), 3))
     for i, pid in enumerate(ids):
-        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy, spawn_key=(*prefix, int(pid), 12))))
+        rng = child_rng(root, int(pid), 12)
         out[i, 0] = rng.standard_normal()
         out[i, 1:] = rng.standard_exponential(2)
     return PatientDraws(out[:, 0].copy(), out[:, 1].copy(), out[:, 2].copy())

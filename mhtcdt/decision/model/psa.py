@@ -35,13 +35,15 @@ import pandas as pd
 
 from mhtcdt.decision.model import outcome
 from mhtcdt.decision.model.economic_model import time_grid_months
-from mhtcdt.decision.run.pipeline import PipelineResult, Stream, outcome_seed, stage_seed
+from mhtcdt.decision.run.pipeline import PipelineResult
 from mhtcdt.decision.run.progress import ProgressCallback, sub_progress
+from mhtcdt.decision.run.streams import Stream, outcome_seed
 from mhtcdt.decision.scenario.schema import Scenario, UncertainParameter
 from mhtcdt.economics import dsa, nmb, voi
 from mhtcdt.economics import psa as econ_psa
 from mhtcdt.economics.psm import run_partitioned_survival_draws
 from mhtcdt.errors import InputError
+from mhtcdt.seeding import child_sequence
 
 Z95 = 3.919927969080108  # width of a 95 % normal interval in standard deviations (2 x 1.959964)
 OUTCOME_GROUP = "outcome model (calibration draws)"
@@ -289,7 +291,7 @@ def run_psa(
         notes.append("Survival curves fixed at the calibrated point estimate (no calibration draws).")
 
     kwargs = dict(
-        seed=int(stage_seed(seed, Stream.PSA).generate_state(1)[0]), scenario=sc,
+        seed=int(child_sequence(seed, Stream.PSA).generate_state(1)[0]), scenario=sc,
         trial=trial[[c for c in _TRIAL_COLUMNS if c in trial.columns]], arms=arms, params=params,
         trial_seed=result.seed,
     )

@@ -12,54 +12,26 @@ Data passed between stages (contracts in docs/architecture.md):
 * ``economics`` per-strategy cost, life_years, qalys (discounted and undiscounted)
 * ``incremental`` incremental analysis with dominance and ICERs
 
-Randomness: one ``SeedSequence(seed)`` whose fixed children feed each stage, so a run is a pure
-function of (scenario, seed, package version). Stages that draw per patient key their streams
-by ``patient_id``, so results do not depend on chunking or worker count.
+Randomness: one ``SeedSequence(seed)`` whose fixed children (:mod:`mhtcdt.decision.run.streams`) feed
+each stage, so a run is a pure function of (scenario, calibration, seed, package version). Stages that
+draw per patient key their streams by ``patient_id``, so results do not depend on chunking or worker
+count. The arms are treated and their outcomes drawn by the arm chain
+(:mod:`mhtcdt.decision.run.arm_chain`), shared with the streamed trial.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from enum import IntEnum
 
-import numpy as np
 import pandas as pd
 
+from mhtcdt.decision.run.arm_chain import ArmSeeds, simulate_arms
 from mhtcdt.decision.run.progress import ProgressCallback, sub_progress
+from mhtcdt.decision.run.streams import Stream, cohort_seed, outcome_seed
 from mhtcdt.decision.scenario.schema import Scenario
 from mhtcdt.errors import InputError
-
-
-class Stream(IntEnum):
-    """Fixed child keys of the master SeedSequence: never renumber (it would change every result)."""
-
-    COHORT = 0
-    RANDOMISE = 1
-    PHYSICS = 2
-    OUTCOME = 3
-    FOLLOW_UP = 4
-    PSA = 5
-
-
-def stage_seed(seed: int, stream: int, *extra: int) -> np.random.SeedSequence:
-    """The SeedSequence of one pipeline stage (and optional sub-key, e.g. the arm index)."""
-    return np.random.SeedSequence(entropy=seed, spawn_key=(int(stream), *extra))
-
-
-def cohort_seed(seed: int) -> np.random.SeedSequence:
-    """Seed of the screened cohort of a run."""
-    return stage_seed(seed, Stream.COHORT)
-
-
-def physics_seed(seed: int, arm_index: int) -> np.random.SeedSequence:
-    """Seed of the physics of the randomised arm at ``arm_index`` (order of ``scenario.randomised_arms``)."""
-    return stage_seed(seed, Stream.PHYSICS, arm_index)
-
-
-def outcome_seed(seed: int) -> np.random.SeedSequence:
-    """Seed of the per-patient outcome draws (common to every arm)."""
-    return stage_seed(seed, Stream.OUTCOME)
+from mhtcdt.seeding import child_sequence
 
 
 def screen(scenario: Scenario, seed: int | None = None):
@@ -105,10 +77,9 @@ def run_pipeline(
     """
     from mhtcdt.decision.model import outcome
     from mhtcdt.decision.model.economic_model import evaluate_arms, verdict_text
-    from mhtcdt.decision.scenario.checks import protocol_for_arm, trial_design
+    from mhtcdt.decision.scenario.checks import trial_design
     from mhtcdt.decision.trial import survival
     from mhtcdt.decision.trial.design import apply_follow_up, randomise
-    from mhtcdt.physics import simulate_protocol
 
     seed = scenario.seed if seed is None else int(seed)
     timings: dict[str, float] = {}
@@ -133,34 +104,17 @@ def run_pipeline(
 
     sub_progress(progress, "randomisation", 0.05, 0.08)(0.0)
     design = trial_design(scenario)
-    randomised = randomise(eligible, design, stage_seed(seed, Stream.RANDOMISE))
+    randomised = randomise(eligible, design, child_sequence(seed, Stream.RANDOMISE))
     lap("randomise")
 
-    arms = scenario.randomised_arms
-    parts = []
-    span = 0.6 / max(1, len(arms))
-    for i, arm in enumerate(arms):
-        patients = randomised[randomised["arm"] == arm.name]
-        if len(patients) == 0:
-            continue
-        arm_report = sub_progress(progress, f"physics: {arm.name}", 0.08 + i * span, 0.08 + (i + 1) * span)
-        to_treat = patients.drop(columns=["arm", "stratum", "entry_months"])
-        if executor is None:
-            physics = simulate_protocol(to_treat, protocol_for_arm(arm), physics_seed(seed, i), progress=arm_report)
-        else:
-            from mhtcdt.decision.run.chunked import physics_chunked
-
-            physics = physics_chunked(to_treat, protocol_for_arm(arm), physics_seed(seed, i), executor=executor,
-                                      progress=arm_report)
-        physics["treatment_months"] = outcome.treatment_months(arm)  # regrowth starts when treatment ends
-        parts.append(patients.merge(physics, on="patient_id", how="left", validate="one_to_one"))
-    treated = pd.concat(parts, ignore_index=True).sort_values("patient_id", kind="stable").reset_index(drop=True)
-    lap("physics")
-
-    sub_progress(progress, "outcomes and follow-up", 0.68, 0.75)(0.0)
     params = outcome.load_outcome_params()
-    latent = outcome.simulate_outcomes(treated, params, outcome_seed(seed))
-    observed = apply_follow_up(latent, design, stage_seed(seed, Stream.FOLLOW_UP))
+    seeds = ArmSeeds(physics=child_sequence(seed, Stream.PHYSICS), outcome=outcome_seed(seed))
+    latent = simulate_arms(
+        randomised, scenario.randomised_arms, seeds, params, executor=executor, lap=lap,
+        progress=None if progress is None else (lambda stage, f: progress(stage, 0.08 + 0.6 * f)),
+    )
+    sub_progress(progress, "outcomes and follow-up", 0.68, 0.75)(0.0)
+    observed = apply_follow_up(latent, design, child_sequence(seed, Stream.FOLLOW_UP))
     lap("outcomes")
 
     sub_progress(progress, "survival analysis", 0.75, 0.85)(0.0)

@@ -27,8 +27,9 @@ import pandas as pd
 
 from mhtcdt.decision.run import chunking
 from mhtcdt.decision.run.event_tables import ArmMeans, EventTable
+from mhtcdt.decision.run.streams import TrialStream
 from mhtcdt.errors import InputError
-from mhtcdt.seeding import child_rng, root_sequence
+from mhtcdt.seeding import child_rng, child_sequence
 
 
 @dataclass
@@ -114,16 +115,6 @@ def _trial_chunk(start: int, stop: int, seed: Any, chunk_func: Callable[..., pd.
                                  resolution_months=resolution_months)
 
 
-# Stream keys of the streamed scenario trial (distinct from the pipeline's 0..5: a streamed trial
-# randomises per patient, so it is a different, chunkable trial, not a chunked copy of the pipeline's).
-_TRIAL_COHORT, _TRIAL_RANDOMISE, _TRIAL_PHYSICS, _TRIAL_OUTCOME, _TRIAL_FOLLOW_UP = 100, 101, 102, 103, 104
-
-
-def _stage(seed: Any, stream: int, *extra: int) -> np.random.SeedSequence:
-    root = root_sequence(seed)
-    return np.random.SeedSequence(entropy=root.entropy, spawn_key=(*root.spawn_key, stream, *extra))
-
-
 def scenario_trial_chunk(start: int, stop: int, seed: Any, *, scenario: Any, n_screened: int,
                          screened_per_month: float | None = None) -> pd.DataFrame:
     """Trial patients (contract section 3) among screened patients ``start .. stop-1`` of a scenario,
@@ -138,55 +129,43 @@ def scenario_trial_chunk(start: int, stop: int, seed: Any, *, scenario: Any, n_s
       ``accrual_per_month``): patient ``i`` enters at ``i / screened_per_month`` months and the data
       cut-off is ``n_screened / screened_per_month + min_follow_up_months``, known to every chunk.
 
-    Cohort (``generate_cohort(..., start=start)``), physics (``simulate_protocol``, keyed by patient),
-    outcomes (``outcome.simulate_outcomes``) and follow-up (``design.apply_follow_up``) are the
-    package's own; this function only chains them per chunk.
+    Cohort (``generate_cohort(..., start=start)``), the arm chain (:func:`mhtcdt.decision.run.arm_chain.simulate_arms`:
+    physics keyed by patient, outcomes) and follow-up (``design.apply_follow_up``) are the package's
+    own; this function only randomises and chains them per chunk. Seeds: :class:`TrialStream` keys.
     """
     from dataclasses import replace
 
     from mhtcdt.cohorts import apply_criteria, generate_cohort
-    from mhtcdt.decision.model import outcome
-    from mhtcdt.decision.scenario.checks import protocol_for_arm, trial_design
+    from mhtcdt.decision.run.arm_chain import ArmSeeds, simulate_arms
+    from mhtcdt.decision.scenario.checks import trial_design
     from mhtcdt.decision.trial.design import apply_follow_up
-    from mhtcdt.physics import simulate_protocol
 
     rate = float(screened_per_month or scenario.trial.accrual_per_month)
     if not (rate > 0 and math.isfinite(rate)):
         raise InputError("screened_per_month", screened_per_month, "must be a positive number")
     design = replace(trial_design(scenario),
                      data_cutoff_months=n_screened / rate + scenario.trial.min_follow_up_months)
-    cohort_seed = _stage(seed, _TRIAL_COHORT)
-    cohort = generate_cohort(scenario.cohort.indication, stop - start, cohort_seed, start=start)
+    cohort = generate_cohort(scenario.cohort.indication, stop - start, child_sequence(seed, TrialStream.COHORT),
+                             start=start)
     eligible = apply_criteria(cohort, scenario.cohort.criteria).eligible.reset_index(drop=True)
     del cohort
+    if len(eligible) == 0:
+        return eligible.assign(arm=pd.Series(dtype=str), pfs_months=pd.Series(dtype=float),
+                               pfs_event=pd.Series(dtype=bool), os_months=pd.Series(dtype=float),
+                               os_event=pd.Series(dtype=bool))
     pid = eligible["patient_id"].to_numpy(np.int64)
     arms = scenario.randomised_arms
     weights = np.array([float(scenario.trial.allocation[a.name]) for a in arms])
     edges = np.cumsum(weights / weights.sum())
-    rand = _stage(seed, _TRIAL_RANDOMISE)
+    rand = child_sequence(seed, TrialStream.RANDOMISE)
     u = np.array([child_rng(rand, int(i)).random() for i in pid])
     arm_index = np.minimum(np.searchsorted(edges, u, side="right"), len(arms) - 1)
-    parts = []
-    for k, arm in enumerate(arms):
-        patients = eligible[arm_index == k]
-        if len(patients) == 0:
-            continue
-        protocol = protocol_for_arm(arm)
-        physics = simulate_protocol(patients, protocol, _stage(seed, _TRIAL_PHYSICS, k))
-        extra = [c for c in physics.columns if c not in patients.columns or c == "patient_id"]
-        treated = patients.merge(physics[extra], on="patient_id", how="left", validate="one_to_one")
-        treated["arm"] = arm.name
-        treated["stratum"] = "all"
-        treated["treatment_months"] = outcome.treatment_months(protocol)
-        parts.append(treated)
-    if not parts:
-        return eligible.assign(arm=pd.Series(dtype=str), pfs_months=pd.Series(dtype=float),
-                               pfs_event=pd.Series(dtype=bool), os_months=pd.Series(dtype=float),
-                               os_event=pd.Series(dtype=bool))
-    treated = pd.concat(parts, ignore_index=True).sort_values("patient_id", kind="stable", ignore_index=True)
-    treated["entry_months"] = treated["patient_id"].to_numpy(float) / rate
-    latent = outcome.simulate_outcomes(treated, None, _stage(seed, _TRIAL_OUTCOME))
-    return apply_follow_up(latent, design, _stage(seed, _TRIAL_FOLLOW_UP))
+    randomised = eligible.assign(arm=np.array([a.name for a in arms], dtype=object)[arm_index].astype(str),
+                                 stratum="all", entry_months=pid.astype(float) / rate)
+    seeds = ArmSeeds(physics=child_sequence(seed, TrialStream.PHYSICS),
+                     outcome=child_sequence(seed, TrialStream.OUTCOME))
+    latent = simulate_arms(randomised, arms, seeds)
+    return apply_follow_up(latent, design, child_sequence(seed, TrialStream.FOLLOW_UP))
 
 
 def stream_scenario_trial(scenario: Any, n_screened: int, seed: int, *, executor: Any = None,

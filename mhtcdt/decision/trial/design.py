@@ -35,15 +35,7 @@ import numpy as np
 import pandas as pd
 
 from mhtcdt.errors import InputError, InputErrors
-
-
-def _rng(seed: int | np.random.SeedSequence, *key: int) -> np.random.Generator:
-    if isinstance(seed, np.random.SeedSequence):
-        ss = np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, *key))
-    else:
-        ss = np.random.SeedSequence(int(seed), spawn_key=key)
-    return np.random.Generator(np.random.PCG64(ss))
-
+from mhtcdt.seeding import child_rng
 
 # Stream keys so randomisation, accrual and follow-up draws never overlap.
 _STREAM_BLOCKS, _STREAM_ACCRUAL, _STREAM_DROPOUT = 101, 102, 103
@@ -241,8 +233,8 @@ def randomise(
     codes, uniques = pd.factorize(pd.Series(strata), sort=True)
     arms = np.array(design.arms, dtype=object)
     block = np.array([design.arms.index(a) for a in design.block_arms()], dtype=np.int64)
-    arm_idx = block_assign(np.asarray(codes, dtype=np.int64), block, _rng(seed, _STREAM_BLOCKS))
-    gaps = _rng(seed, _STREAM_ACCRUAL).exponential(1.0 / design.accrual_per_month, size=n)
+    arm_idx = block_assign(np.asarray(codes, dtype=np.int64), block, child_rng(seed, _STREAM_BLOCKS))
+    gaps = child_rng(seed, _STREAM_ACCRUAL).exponential(1.0 / design.accrual_per_month, size=n)
     gaps[0] = 0.0
     out = eligible.copy()
     out["arm"] = arms[arm_idx].astype(str)
@@ -297,7 +289,7 @@ def apply_follow_up(
         if len(np.unique(ids)) == n:  # keyed by patient: independent of row order and chunking
             drop = np.array([_keyed_exponential(seed, int(i)) for i in ids])
         else:
-            drop = _rng(seed, _STREAM_DROPOUT).standard_exponential(n)
+            drop = child_rng(seed, _STREAM_DROPOUT).standard_exponential(n)
         dropout = drop / rate
     else:
         dropout = np.full(n, np.inf)
@@ -312,4 +304,4 @@ def apply_follow_up(
 
 
 def _keyed_exponential(seed: int | np.random.SeedSequence, patient_id: int) -> float:
-    return float(_rng(seed, _STREAM_DROPOUT, patient_id).standard_exponential())
+    return float(child_rng(seed, _STREAM_DROPOUT, patient_id).standard_exponential())

@@ -15,12 +15,13 @@ A replicate trial (two arms: ``reference_arm`` and ``experimental_arm``):
 Under ``null=True`` both arms receive the reference arm's physics, so rejections estimate the
 type-I error. The hazard ratio per replicate is the Peto one-step estimate ``exp((O-E)/V)`` (close to
 the Cox estimate for HR near 1); "expected HR" is its geometric mean over replicates.
-Replicate ``r`` uses ``SeedSequence(seed, spawn_key=(r,))``: results do not depend on chunking.
+Replicate ``r`` draws from :func:`mhtcdt.seeding.child_rng` ``(seed, r)``: results do not depend on chunking.
 
 The effect is a model prediction (no randomised NanoTherm evidence): power is the probability that a
 trial *would* detect the effect the calibrated model predicts.
 
-Entry points: :func:`pools_from_scenario` (cohort + physics of two arms from a scenario),
+Entry points: pools come from :func:`mhtcdt.decision.run.arm_chain.pools_from_scenario` (cohort +
+physics of two arms from a scenario),
 :func:`replicate_data` (the observed arrays), :func:`simulate_replicates` (+ the test per replicate),
 :func:`summarise` (:class:`PowerResult`), :func:`sample_size` (:class:`SampleSizeResult`),
 :func:`schoenfeld_events`.
@@ -35,7 +36,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -45,6 +45,7 @@ from mhtcdt.decision.model import outcome
 from mhtcdt.decision.trial.design import TrialDesign, block_assign, integer_weights, stratum_labels
 from mhtcdt.decision.trial.fastlogrank import logrank_replicates
 from mhtcdt.errors import InputError, ModelError
+from mhtcdt.seeding import child_rng
 
 
 @dataclass
@@ -117,7 +118,7 @@ def replicate_data(
 ) -> pd.DataFrame:
     """Observed data of ``n_replicates`` virtual trials: ``(times, events, group, strata)``, each (R, n).
 
-    Replicate ``r`` draws from ``SeedSequence(seed, spawn_key=(first_replicate + r,))``: replicates
+    Replicate ``r`` draws from ``child_rng(seed, first_replicate + r)``: replicates
     ``first_replicate .. first_replicate + n_replicates - 1`` are the same whatever the chunking.
 
     ``group`` is 0 for the reference arm, 1 for the experimental arm; times are the censored endpoint
@@ -188,7 +189,7 @@ def replicate_data(
     censor = np.empty((R, n))
     step = max(1, R // 50)
     for r in range(R):
-        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(first_replicate + r,))))
+        rng = child_rng(seed, first_replicate + r)
         idx[r] = rng.integers(0, n_pool, n)
         grp[r] = block_assign(codes[idx[r]], block, rng)
         gaps = rng.exponential(1.0 / design.accrual_per_month, n)
@@ -434,38 +435,3 @@ def sample_size(
         expected_hr=hr,
         searched=table,
     )
-
-
-def pools_from_scenario(
-    scenario: Any,
-    arms: tuple[str, str],
-    n_screened: int,
-    seed: int,
-    progress: Callable[[float], None] | None = None,
-) -> tuple[dict[str, pd.DataFrame], dict[str, float]]:
-    """Patient pools for replicate trials from a scenario: one eligible cohort, the physics of each arm.
-
-    Returns ({arm: cohort + physics DataFrame, same patients in the same order}, {arm: treatment_months}).
-    """
-    from mhtcdt.cohorts import apply_criteria, generate_cohort
-    from mhtcdt.decision.scenario.checks import protocol_for_arm
-    from mhtcdt.physics import simulate_protocol
-
-    cohort = generate_cohort(scenario.cohort.indication, n_screened, np.random.SeedSequence(seed, spawn_key=(0,)))
-    eligible = apply_criteria(cohort, scenario.cohort.criteria).eligible.reset_index(drop=True)
-    if len(eligible) == 0:
-        raise InputError(
-            "cohort.criteria",
-            scenario.cohort.criteria,
-            f"zero patients of {n_screened} screened remain after selection",
-        )
-    pools, tm = {}, {}
-    for i, name in enumerate(arms):
-        protocol = protocol_for_arm(scenario.arm(name))
-        phys = simulate_protocol(eligible, protocol, np.random.SeedSequence(seed, spawn_key=(2, i)))
-        extra = [c for c in phys.columns if c not in eligible.columns or c == "patient_id"]
-        pools[name] = eligible.merge(phys[extra], on="patient_id", how="left", validate="one_to_one")
-        tm[name] = outcome.treatment_months(protocol)
-        if progress is not None:
-            progress((i + 1) / len(arms))
-    return pools, tm

@@ -36,6 +36,7 @@ from mhtcdt.decision.model import outcome
 from mhtcdt.decision.trial import power
 from mhtcdt.decision.trial.design import TrialDesign
 from mhtcdt.errors import InputError, ModelError
+from mhtcdt.seeding import child_rng, child_sequence
 
 DEFAULT_FEATURES = (
     "log_tumor_volume_cm3",
@@ -74,7 +75,7 @@ def individual_gain(
         raise InputError("pools", experimental_arm, "arm pools must hold the same patients in the same order")
     acc = {reference_arm: np.zeros(len(ref)), experimental_arm: np.zeros(len(ref))}
     for d in range(n_draws):
-        ss = np.random.SeedSequence(seed, spawn_key=(d,))
+        ss = child_sequence(seed, d)
         for arm, df in ((reference_arm, ref), (experimental_arm, exp)):
             r = outcome.simulate_outcomes(df, params, ss, treatment_months=float(tm.get(arm, 0.0)))
             acc[arm] += np.minimum(r["os_latent_months"].to_numpy(), horizon_months)
@@ -236,7 +237,7 @@ def fit_benefit_score(
         raise InputError("patients", len(df), f"too few patients to fit {len(feats)} features")
     x = feature_matrix(df, feats)
     y = df["gain_months"].to_numpy(float)
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(23,)))
+    rng = child_rng(seed, 23)
     test = rng.random(len(df)) < 0.5
     xa = np.column_stack([np.ones(len(df)), x])
     beta, *_ = np.linalg.lstsq(xa[~test], y[~test], rcond=None)
@@ -296,7 +297,7 @@ def scenario_nmb_fn(
             r = outcome.simulate_outcomes(
                 sub[arm],
                 params,
-                np.random.SeedSequence(seed, spawn_key=(29,)),
+                child_sequence(seed, 29),
                 treatment_months=float(tm.get(arm, 0.0)),
             )
             parts.append(

@@ -53,7 +53,6 @@ Returned DataFrame (:func:`simulate_outcomes`): the input columns plus
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -63,6 +62,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mhtcdt.datafiles import load_toml
 from mhtcdt.errors import InputError, ModelError
 from mhtcdt.seeding import child_rng, root_sequence
 
@@ -148,22 +148,21 @@ def _check_free(free: Mapping[str, float]) -> None:
         raise InputError("free.log10_kill_effectiveness", free["log10_kill_effectiveness"], "must be <= 1.5")
 
 
-def _data_path(name: str) -> Path:
-    return Path(str(resources.files("mhtcdt.decision.model").joinpath("data", name)))
+DATA_PACKAGE = "mhtcdt.decision.model"  # data files of this package: data/*.toml
+PARAMS_FILE = "data/outcome_params.toml"
+CALIBRATION_FILE = "data/outcome_calibration.toml"
+#: where ``mhtcdt calibrate`` writes the versioned calibration by default
+DEFAULT_CALIBRATION_PATH = Path(str(resources.files(DATA_PACKAGE).joinpath(CALIBRATION_FILE)))
 
 
-DEFAULT_PARAMS_PATH = _data_path("outcome_params.toml")
-DEFAULT_CALIBRATION_PATH = _data_path("outcome_calibration.toml")
+def _toml(path: str | Path | None, package_file: str, field: str) -> tuple[Mapping[str, Any], str]:
+    """(parsed TOML, where it came from): the package file through :func:`mhtcdt.datafiles.load_toml`,
+    or a file the user names (:func:`mhtcdt.decision.scenario.loading.read_toml_file`)."""
+    if path is None:
+        return load_toml(DATA_PACKAGE, package_file), f"{DATA_PACKAGE}/{package_file}"
+    from mhtcdt.decision.scenario.loading import read_toml_file
 
-
-def _read_toml(path: Path, fieldname: str) -> dict[str, Any]:
-    try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError as exc:
-        raise InputError(fieldname, str(path), "file not found") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(fieldname, str(path), f"not valid TOML: {exc}") from exc
+    return read_toml_file(path, field), str(path)
 
 
 def load_outcome_params(
@@ -176,7 +175,7 @@ def load_outcome_params(
     file ``data/outcome_calibration.toml`` when it exists, else the prior centres of the base file.
     ``calibrated=False`` ignores any calibration file (prior centres, no draws).
     """
-    base = _read_toml(Path(base_path) if base_path else DEFAULT_PARAMS_PATH, "outcome_params")
+    base, source = _toml(base_path, PARAMS_FILE, "outcome_params")
     try:
         priors = {k: dict(base["free"][k]) for k in FREE_PARAMETERS}
         free = {k: float(priors[k]["default"]) for k in FREE_PARAMETERS}
@@ -189,21 +188,17 @@ def load_outcome_params(
             other_cause_b_per_year=float(base["other_cause_mortality"]["b_per_year"]),
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise InputError(
-            "outcome_params", str(base_path or DEFAULT_PARAMS_PATH), f"missing or bad entry {exc}"
-        ) from exc
+        raise InputError("outcome_params", source, f"missing or bad entry {exc}") from exc
     unknown_cov = sorted(set(hrs) - set(_COVARIATES))
     if unknown_cov:
         raise InputError("outcome_params.covariates", unknown_cov, f"unknown covariates; known {sorted(_COVARIATES)}")
     draws = pd.DataFrame(columns=list(FREE_PARAMETERS), dtype=float)
-    source = str(base_path or DEFAULT_PARAMS_PATH)
-    cal_path = Path(path) if path is not None else DEFAULT_CALIBRATION_PATH
-    if calibrated and (path is not None or cal_path.exists()):
-        cal = _read_toml(cal_path, "outcome_calibration")
+    if calibrated and (path is not None or resources.files(DATA_PACKAGE).joinpath(CALIBRATION_FILE).is_file()):
+        cal, source = _toml(path, CALIBRATION_FILE, "outcome_calibration")
         try:
             free.update({k: float(cal["free"][k]) for k in FREE_PARAMETERS})
         except (KeyError, TypeError, ValueError) as exc:
-            raise InputError("outcome_calibration.free", str(cal_path), f"missing or bad entry {exc}") from exc
+            raise InputError("outcome_calibration.free", source, f"missing or bad entry {exc}") from exc
         cov_scale = float(cal.get("covariate_scale", 1.0))
         if not (math.isfinite(cov_scale) and 0 < cov_scale <= 3):
             raise InputError("outcome_calibration.covariate_scale", cov_scale, "must be in (0, 3]")
@@ -211,7 +206,6 @@ def load_outcome_params(
         rows = cal.get("draws", [])
         if rows:
             draws = pd.DataFrame([{k: float(r[k]) for k in FREE_PARAMETERS} for r in rows])
-        source = str(cal_path)
     _check_free(free)
     for name, value in params.items():
         if not (math.isfinite(value) and value > 0):

@@ -57,6 +57,23 @@ def errors_from_validation(exc: ValidationError, data: Any) -> InputErrors:
     return InputErrors(out)
 
 
+def read_toml_file(path: str | Path, field: str) -> dict[str, Any]:
+    """A TOML file named by the user (calibration targets, a calibration file ...), parsed.
+
+    A missing, unreadable or malformed file is an :class:`~mhtcdt.errors.InputError` naming ``field``
+    and the path. The package's own data files are read with :func:`mhtcdt.datafiles.load_toml`.
+    """
+    p = Path(path)
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise InputError(field, str(p), "file not found") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(field, str(p), f"cannot be read: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(field, str(p), f"not valid TOML: {exc}") from exc
+
+
 def parse_scenario(data: dict[str, Any]) -> Scenario:
     """Validate a parsed TOML mapping; raise :class:`InputErrors` listing every problem."""
     try:

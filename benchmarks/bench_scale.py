@@ -16,7 +16,7 @@ Workloads
    draws for survival, scenario uncertainty ranges for costs and utilities), in one vectorised call and
    in chunks of draws on each executor.
 2. **1,000 replicate trials** of the default scenario (``power.simulate_replicates`` via
-   ``execution.replicate_trials_chunked``; pools from ``arm_chain.pools_from_scenario``, physics not timed).
+   ``chunked.replicate_trials_chunked``; pools from ``arm_chain.pools_from_scenario``, physics not timed).
 3. **1,000,000-patient trial** streamed with ``streaming.stream_scenario_trial`` on local processes.
    Both arms are radiotherapy only (30 Gy / 15 fractions vs 60 Gy / 30 fractions) because the
    magnetic-hyperthermia physics costs tens of milliseconds per patient (hours for a million on two
@@ -226,6 +226,7 @@ def main() -> None:
         from mhtcdt.decision.run.arm_chain import pools_from_scenario
         from mhtcdt.decision.scenario.checks import protocol_for_arm, trial_design
         from mhtcdt.decision.scenario.loading import default_scenario
+        from mhtcdt.decision.trial import power
 
         sc = default_scenario()
         # ---- 1. PSA
@@ -271,18 +272,15 @@ def main() -> None:
         (pools, tm), pool_s = timed(pools_from_scenario, sc, (ref_arm, exp_arm), sc.cohort.n_screened,
                                     args.seed)
         n_trial = len(pools[ref_arm])
-        design = trial_design(sc)
+        trial = power.ReplicateTrial(pools, trial_design(sc), ref_arm, exp_arm, tm)
         results, same = compare_executors(
             f"\nReplicate trials: {args.replicates} trials of {n_trial} patients, chunks of 25 "
             f"(pool physics {pool_s:.1f} s, not timed)",
             choices,
-            lambda **o: chunked.replicate_trials_chunked(pools, design, n_trial, args.replicates, args.seed,
-                                                    reference_arm=ref_arm, experimental_arm=exp_arm,
-                                                    treatment_months=tm, chunk_size=25, **o),
+            lambda **o: chunked.replicate_trials_chunked(trial, n_trial, args.replicates, args.seed, chunk_size=25,
+                                                         **o),
             lambda a, b: a.equals(b),
-            lambda **o: chunked.replicate_trials_chunked(pools, design, n_trial, 50, args.seed,
-                                                    reference_arm=ref_arm, experimental_arm=exp_arm,
-                                                    treatment_months=tm, chunk_size=25, **o),
+            lambda **o: chunked.replicate_trials_chunked(trial, n_trial, 50, args.seed, chunk_size=25, **o),
         )
         figures["replicate_power"] = round(float(results["serial"][0]["reject"].mean()), 4)
         print(f"  power {figures['replicate_power']:.3f}")

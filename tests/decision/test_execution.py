@@ -303,15 +303,15 @@ def test_replicate_trials_chunked_is_executor_invariant(pool):
 
     pools = _synthetic_pools(80)
     design = TrialDesign(allocation={"ref": 1, "exp": 1}, accrual_per_month=10.0, min_follow_up_months=12.0)
-    kw = dict(reference_arm="ref", experimental_arm="exp", endpoint="OS")
-    serial = chunked.replicate_trials_chunked(pools, design, 60, 23, 9, executor="serial", chunk_size=10, **kw)
-    procs = chunked.replicate_trials_chunked(pools, design, 60, 23, 9, executor=pool, chunk_size=10, **kw)
+    trial = power.ReplicateTrial(pools, design, "ref", "exp", endpoint="OS")
+    serial = chunked.replicate_trials_chunked(trial, 60, 23, 9, executor="serial", chunk_size=10)
+    procs = chunked.replicate_trials_chunked(trial, 60, 23, 9, executor=pool, chunk_size=10)
     pd.testing.assert_frame_equal(procs, serial, check_exact=True)
     assert list(serial["replicate"]) == list(range(23))
     # replicate r is keyed by its global index: chunks equal one unchunked call, and so does any slice
-    direct = power.simulate_replicates(pools, design, 60, 23, 9, **kw)
+    direct = power.simulate_replicates(trial, 60, 23, 9)
     pd.testing.assert_frame_equal(serial, direct, check_exact=True)
-    middle = power.simulate_replicates(pools, design, 60, 7, 9, first_replicate=11, **kw)
+    middle = power.simulate_replicates(trial, 60, 7, 9, first_replicate=11)
     pd.testing.assert_frame_equal(middle, direct.iloc[11:18].reset_index(drop=True), check_exact=True)
 
 

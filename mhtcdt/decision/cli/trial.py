@@ -1,7 +1,7 @@
 """Trial-layer subcommands of the ``mhtcdt`` CLI: ``calibrate`` and ``power``.
 
 ``mhtcdt calibrate [--n-screened N] [--seed S] [--steps K] [--output FILE] [--no-cache]``
-    fits the outcome model to the published targets (mhtcdt/decision/data/calibration_targets.toml),
+    fits the outcome model to the published targets (mhtcdt/decision/model/data/calibration_targets.toml),
     prints simulated vs target for every target and writes the versioned calibration file.
 ``mhtcdt power [SCENARIO.toml] [--n-patients N] [--replicates R] [--target-power P] ...``
     replicate virtual trials of a scenario: power, type-I error, expected HR and spread, and (with
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 
 from tqdm import tqdm
@@ -111,125 +110,38 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return EXIT_OK if bool(result.table["within"].all()) else EXIT_FAILED
 
 
-def cmd_power(args: argparse.Namespace) -> int:
-    from mhtcdt.decision.run.arm_chain import pools_from_scenario
-    from mhtcdt.decision.scenario.checks import trial_design
-    from mhtcdt.decision.scenario.loading import default_scenario, load_scenario
-    from mhtcdt.decision.trial import power
+#: request field -> the ``mhtcdt power`` option that sets it (error lines name the option)
+POWER_OPTIONS = {
+    "experimental_arm": "--experimental-arm", "n_patients": "--n-patients", "n_replicates": "--replicates",
+    "alpha": "--alpha", "endpoint": "--endpoint", "target_power": "--target-power", "pool_size": "--pool-size",
+}
 
+
+def cmd_power(args: argparse.Namespace) -> int:
+    from mhtcdt.decision.run.progress import TqdmProgress
+    from mhtcdt.decision.scenario.loading import default_scenario, load_scenario
+    from mhtcdt.decision.trial.power_analysis import PowerRequest, power_analysis
+
+    request = PowerRequest(
+        experimental_arm=args.experimental_arm, n_patients=args.n_patients, n_replicates=args.replicates,
+        alpha=args.alpha, endpoint=args.endpoint, target_power=args.target_power, pool_size=args.pool_size,
+        seed=args.seed,
+    )
     try:
         scenario = load_scenario(args.scenario) if args.scenario else default_scenario()
-        problems = []
-        ref = scenario.trial.reference_arm
-        others = [a for a in scenario.trial.allocation if a != ref]
-        exp = args.experimental_arm or (others[0] if others else None)
-        if exp not in others:
-            problems.append(
-                InputError("--experimental-arm", exp, f"must be a randomised arm other than {ref!r}: {others}")
-            )
-        if args.replicates < 1:
-            problems.append(InputError("--replicates", args.replicates, "need at least 1 replicate"))
-        if not 0 < args.alpha < 1:
-            problems.append(InputError("--alpha", args.alpha, "must be in (0, 1)"))
-        if args.n_patients is not None and args.n_patients < 2:
-            problems.append(InputError("--n-patients", args.n_patients, "need at least 2 patients per trial"))
-        if args.target_power is not None and not 0 < args.target_power < 1:
-            problems.append(InputError("--target-power", args.target_power, "must be in (0, 1)"))
-        pool_size = args.pool_size or scenario.cohort.n_screened
-        if pool_size < 2:
-            problems.append(InputError("--pool-size", pool_size, "need at least 2 screened patients"))
-        if problems:
-            raise InputErrors(problems)
-        seed = scenario.seed if args.seed is None else args.seed
-        design = trial_design(scenario)
-        with tqdm(total=100, unit="%", bar_format="{l_bar}{bar}| {elapsed}", file=sys.stderr) as bar:
-
-            def prog(stage: str):
-                def report(frac: float) -> None:
-                    bar.set_description_str(stage.ljust(14))
-                    bar.update(max(0.0, 100 * frac - bar.n))
-
-                return report
-
-            pools, tm = pools_from_scenario(
-                scenario, (ref, exp), pool_size, seed, progress=lambda f: prog("physics")(0.3 * f)
-            )
-            n = args.n_patients or len(pools[ref])
-            kw = dict(
-                reference_arm=ref,
-                experimental_arm=exp,
-                endpoint=args.endpoint,
-                alpha=args.alpha,
-                treatment_months=tm,
-            )
-            reps = power.simulate_replicates(
-                pools,
-                design,
-                n,
-                args.replicates,
-                seed,
-                **kw,
-                progress=lambda f: prog("replicates")(0.3 + 0.3 * f),
-            )
-            null = power.simulate_replicates(
-                pools,
-                design,
-                n,
-                args.replicates,
-                seed + 1,
-                **kw,
-                null=True,
-                progress=lambda f: prog("type-I error")(0.6 + 0.2 * f),
-            )
-            ss = None
-            if args.target_power is not None:
-                ss = power.sample_size(
-                    pools,
-                    design,
-                    args.target_power,
-                    seed,
-                    n_replicates=min(args.replicates, 500),
-                    **kw,
-                    progress=lambda f: prog("sample size")(0.8 + 0.2 * f),
-                )
-            prog("done")(1.0)
+        with TqdmProgress() as progress:
+            analysis = power_analysis(scenario, request, progress)
     except (InputError, InputErrors) as exc:
-        return _problems(exc)
-    s = power.summarise(reps, n, args.alpha, args.endpoint)
-    t1 = power.summarise(null, n, args.alpha, args.endpoint)
-    out = dict(
-        scenario=scenario.name,
-        comparison=f"{exp} vs {ref}",
-        endpoint=args.endpoint,
-        n_patients=n,
-        replicates=args.replicates,
-        alpha=args.alpha,
-        power=s.power,
-        power_ci95=list(s.power_ci),
-        type1_error=t1.power,
-        type1_error_ci95=list(t1.power_ci),
-        expected_hr=s.expected_hr,
-        hr_2_5=s.hr_quantiles[0],
-        hr_median=s.hr_quantiles[1],
-        hr_97_5=s.hr_quantiles[2],
-        median_reference_months=s.median_reference_months,
-        median_experimental_months=s.median_experimental_months,
-        mean_events=s.mean_events,
-    )
-    if ss is not None:
-        out.update(
-            target_power=ss.target_power,
-            sample_size=ss.n_patients,
-            sample_size_power=ss.power,
-            schoenfeld_sample_size=ss.schoenfeld_n,
-        )
+        errors = exc.errors if isinstance(exc, InputErrors) else [exc]
+        return _problems(InputErrors([InputError(POWER_OPTIONS.get(e.field, e.field), e.value, e.message)
+                                      for e in errors]))
     if args.json:
-        print(json.dumps({k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in out.items()}))
+        print(json.dumps(analysis.summary()))
         return EXIT_OK
-    print(f"Virtual trial power: {out['comparison']}, {args.endpoint}, {n} patients, {args.replicates} replicates")
-    print(
-        f"  power                {s.power:.3f} (95% CI {s.power_ci[0]:.3f}-{s.power_ci[1]:.3f}) at alpha {args.alpha}"
-    )
+    s, t1, ss, n = analysis.power, analysis.type_one_error, analysis.sample_size, analysis.n_patients
+    print(f"Virtual trial power: {analysis.comparison}, {args.endpoint}, {n} patients, {args.replicates} replicates")
+    print(f"  power                {s.power:.3f} (95% CI {s.power_ci[0]:.3f}-{s.power_ci[1]:.3f}) "
+          f"at alpha {args.alpha}")
     print(f"  type-I error (null)  {t1.power:.3f} (95% CI {t1.power_ci[0]:.3f}-{t1.power_ci[1]:.3f})")
     print(f"  expected HR          {s.expected_hr:.3f} (2.5-97.5%: {s.hr_quantiles[0]:.3f}-{s.hr_quantiles[2]:.3f})")
     print(

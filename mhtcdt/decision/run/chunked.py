@@ -57,26 +57,24 @@ def physics_chunked(patients: Any, protocol: Any, seed: SeedLike, executor: Any 
 REPLICATE_BLOCK = 25
 
 
-def _replicates_chunk(start: int, stop: int, seed: Any, trial_seed: int, arguments: dict[str, Any]) -> Any:
-    from mhtcdt.decision.trial import power
+def _replicates_chunk(start: int, stop: int, seed: Any, trial: Any, n_patients: int, trial_seed: int,
+                      null: bool) -> Any:
+    from mhtcdt.decision.trial.power import simulate_replicates
 
-    return power.simulate_replicates(n_replicates=stop - start, seed=trial_seed, first_replicate=start, **arguments)
+    return simulate_replicates(trial, n_patients, stop - start, trial_seed, null=null, first_replicate=start)
 
 
-def replicate_trials_chunked(pools: Any, design: Any, n_patients: int, n_replicates: int, seed: int, *,
-                             executor: Any = None, reference_arm: str, experimental_arm: str,
-                             chunk_size: int = REPLICATE_BLOCK, **kwargs: Any) -> Any:
-    """``mhtcdt.decision.trial.power.simulate_replicates`` split over replicate chunks; one row per replicate.
+def replicate_trials_chunked(trial: Any, n_patients: int, n_replicates: int, seed: int, *, null: bool = False,
+                             executor: Any = None, chunk_size: int = REPLICATE_BLOCK, **options: Any) -> Any:
+    """``mhtcdt.decision.trial.power.simulate_replicates(trial, ...)`` split over replicate chunks; one row
+    per replicate.
 
-    The engine seeds replicate ``r`` by its global index (``first_replicate``), so the result equals one
-    unchunked call for any chunk size, executor and worker count.
-    Other keyword arguments (``params``, ``endpoint``, ``alpha``, ``null``, ``treatment_months``) are
-    passed to the engine; chunking options (``retries``, ``max_in_flight``, ``progress``) too.
+    ``trial``: a :class:`~mhtcdt.decision.trial.power.ReplicateTrial`. The engine seeds replicate ``r``
+    by its global index (``first_replicate``), so the result equals one unchunked call for any chunk
+    size, executor and worker count. ``options``: chunking options (``retries``, ``max_in_flight``,
+    ``progress``).
     """
-    executor_keys = ("retries", "max_in_flight", "progress")
-    run_options = {k: kwargs.pop(k) for k in executor_keys if k in kwargs}
-    arguments = dict(pools=dict(pools), design=design, n_patients=n_patients, reference_arm=reference_arm,
-                     experimental_arm=experimental_arm, **kwargs)
-    func = functools.partial(_replicates_chunk, trial_seed=int(seed), arguments=arguments)
-    parts = map_chunks(func, int(n_replicates), int(chunk_size), 0, executor, **run_options)
+    func = functools.partial(_replicates_chunk, trial=trial, n_patients=int(n_patients), trial_seed=int(seed),
+                             null=bool(null))
+    parts = map_chunks(func, int(n_replicates), int(chunk_size), 0, executor, **options)
     return concat_results(parts)

@@ -20,11 +20,13 @@ Replicate ``r`` draws from :func:`mhtcdt.seeding.child_rng` ``(seed, r)``: resul
 The effect is a model prediction (no randomised NanoTherm evidence): power is the probability that a
 trial *would* detect the effect the calibrated model predicts.
 
-Entry points: pools come from :func:`mhtcdt.decision.run.arm_chain.pools_from_scenario` (cohort +
-physics of two arms from a scenario),
+Entry points: :class:`ReplicateTrial` (pools, design, the two arms, endpoint and alpha: the trial that
+is replicated; pools from :func:`mhtcdt.decision.run.arm_chain.pools_from_scenario`),
 :func:`replicate_data` (the observed arrays), :func:`simulate_replicates` (+ the test per replicate),
-:func:`summarise` (:class:`PowerResult`), :func:`sample_size` (:class:`SampleSizeResult`),
-:func:`schoenfeld_events`.
+:func:`summarise` / :func:`power_at` (:class:`PowerResult`), :func:`power_curve` (power versus sample
+size), :func:`sample_size` (:class:`SampleSizeResult`), :func:`schoenfeld_events`. The scenario-level
+use case (power, type-I error, curve and sample size in one call for the CLI and the app) is
+:func:`mhtcdt.decision.trial.power_analysis.power_analysis`.
 
 :func:`simulate_replicates` returns one row per replicate: ``replicate`` int64, the
 :func:`fastlogrank.logrank_replicates` columns, ``hazard_ratio`` (Peto), ``reject`` (bool, two-sided
@@ -34,8 +36,8 @@ p < alpha), ``events`` int64.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -66,10 +68,6 @@ class PowerResult:
     mean_events: float
     replicates: pd.DataFrame
 
-    def as_dict(self) -> dict:
-        d = {k: v for k, v in self.__dict__.items() if k != "replicates"}
-        return d
-
 
 def wilson_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
     """Wilson score interval of a binomial proportion."""
@@ -99,84 +97,114 @@ def _arrays(pool: pd.DataFrame, params: outcome.OutcomeParams) -> dict[str, np.n
     )
 
 
+@dataclass(frozen=True)
+class ReplicateTrial:
+    """The two-arm virtual trial that replicates are drawn from, validated once.
+
+    ``pools``: arm name -> eligible patients with that arm's physics outputs, the same patients in the
+    same order in every pool (:func:`mhtcdt.decision.run.arm_chain.pools_from_scenario`);
+    ``design``: the scenario's :class:`~mhtcdt.decision.trial.design.TrialDesign` (accrual, follow-up,
+    dropout, strata, allocation of the two arms); ``treatment_months``: arm -> treatment duration
+    [months] (regrowth starts at its end; missing arms 0); ``params``: outcome parameters (None: the
+    calibrated default); ``endpoint`` ``"OS"`` or ``"PFS"``; ``alpha`` the two-sided significance level;
+    ``stratified_analysis``: stratified log-rank (None: when the design stratifies).
+    """
+
+    pools: Mapping[str, pd.DataFrame]
+    design: TrialDesign
+    reference_arm: str
+    experimental_arm: str
+    treatment_months: Mapping[str, float] = field(default_factory=dict)
+    params: outcome.OutcomeParams | None = None
+    endpoint: str = "OS"
+    alpha: float = 0.05
+    stratified_analysis: bool | None = None
+
+    def __post_init__(self) -> None:
+        for arm in (self.reference_arm, self.experimental_arm):
+            if arm not in self.pools:
+                raise InputError("arm", arm, f"no patient pool for this arm; pools: {list(self.pools)}")
+            if arm not in self.design.allocation:
+                raise InputError("arm", arm, f"not in the design's allocation {list(self.design.allocation)}")
+        if self.reference_arm == self.experimental_arm:
+            raise InputError("experimental_arm", self.experimental_arm, "must differ from the reference arm")
+        if self.endpoint not in ("OS", "PFS"):
+            raise InputError("endpoint", self.endpoint, "use 'OS' or 'PFS'")
+        if not 0 < self.alpha < 1:
+            raise InputError("alpha", self.alpha, "must be in (0, 1)")
+        ref_pool, exp_pool = self.pools[self.reference_arm], self.pools[self.experimental_arm]
+        if len(ref_pool) == 0:
+            raise InputError("pools", 0, "zero patients in the pool after selection")
+        if len(exp_pool) != len(ref_pool) or not np.array_equal(
+            ref_pool["patient_id"].to_numpy(), exp_pool["patient_id"].to_numpy()
+        ):
+            raise InputError("pools", self.experimental_arm, "arm pools must hold the same patients in the same order")
+        if self.params is None:
+            object.__setattr__(self, "params", outcome.load_outcome_params())
+
+    @property
+    def stratified(self) -> bool:
+        """Whether the log-rank test is stratified by the randomisation strata."""
+        return bool(self.design.stratify_by) if self.stratified_analysis is None else self.stratified_analysis
+
+    def restricted_to(self, patient_ids: np.ndarray) -> ReplicateTrial:
+        """The same trial drawing only from the patients ``patient_ids`` (e.g. a subgroup's criteria)."""
+        pools = {arm: df[df["patient_id"].isin(patient_ids)].reset_index(drop=True) for arm, df in self.pools.items()}
+        return replace(self, pools=pools)
+
+    def two_arm_design(self) -> TrialDesign:
+        """The design restricted to the two compared arms, keeping the block size per allocation cycle."""
+        d = self.design
+        pair = {self.reference_arm: d.allocation[self.reference_arm],
+                self.experimental_arm: d.allocation[self.experimental_arm]}
+        cycles = max(1, d.block_size // sum(integer_weights(d.allocation).values()))
+        return TrialDesign(
+            allocation=pair,
+            stratify_by=list(d.stratify_by),
+            block_size=sum(integer_weights(pair).values()) * cycles,
+            accrual_per_month=d.accrual_per_month,
+            min_follow_up_months=d.min_follow_up_months,
+            dropout_per_year=d.dropout_per_year,
+            data_cutoff_months=d.data_cutoff_months,
+        )
+
+
 def replicate_data(
-    pools: Mapping[str, pd.DataFrame],
-    design: TrialDesign,
+    trial: ReplicateTrial,
     n_patients: int,
     n_replicates: int,
     seed: int,
     *,
-    reference_arm: str,
-    experimental_arm: str,
-    params: outcome.OutcomeParams | None = None,
-    endpoint: str = "OS",
-    alpha: float = 0.05,
     null: bool = False,
-    treatment_months: Mapping[str, float] | None = None,
-    progress: Callable[[float], None] | None = None,
     first_replicate: int = 0,
-) -> pd.DataFrame:
+    progress: Callable[[float], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Observed data of ``n_replicates`` virtual trials: ``(times, events, group, strata)``, each (R, n).
 
     Replicate ``r`` draws from ``child_rng(seed, first_replicate + r)``: replicates
     ``first_replicate .. first_replicate + n_replicates - 1`` are the same whatever the chunking.
+    ``null=True`` gives both arms the reference arm's physics (type-I error).
 
     ``group`` is 0 for the reference arm, 1 for the experimental arm; times are the censored endpoint
     times [months]; ``strata`` the stratum code of each patient. Steps 1-3 of the module docstring.
     """
-    if params is None:
-        params = outcome.load_outcome_params()
-    for arm in (reference_arm, experimental_arm):
-        if arm not in pools:
-            raise InputError("arm", arm, f"no patient pool for this arm; pools: {list(pools)}")
-        if arm not in design.allocation:
-            raise InputError("arm", arm, f"not in the design's allocation {list(design.allocation)}")
-    if reference_arm == experimental_arm:
-        raise InputError("experimental_arm", experimental_arm, "must differ from the reference arm")
     if not (isinstance(n_patients, (int, np.integer)) and n_patients >= 2):
         raise InputError("n_patients", n_patients, "need at least 2 patients per trial")
     if not (isinstance(n_replicates, (int, np.integer)) and n_replicates >= 1):
         raise InputError("n_replicates", n_replicates, "need at least 1 replicate")
-    if endpoint not in ("OS", "PFS"):
-        raise InputError("endpoint", endpoint, "use 'OS' or 'PFS'")
-    if not 0 < alpha < 1:
-        raise InputError("alpha", alpha, "must be in (0, 1)")
-    ref_pool = pools[reference_arm]
-    exp_pool = ref_pool if null else pools[experimental_arm]
-    if len(ref_pool) == 0:
-        raise InputError("pools", 0, "zero patients in the pool after selection")
-    if len(exp_pool) != len(ref_pool) or not np.array_equal(
-        ref_pool["patient_id"].to_numpy(), exp_pool["patient_id"].to_numpy()
-    ):
-        raise InputError("pools", experimental_arm, "arm pools must hold the same patients in the same order")
-    two = TrialDesign(
-        allocation={
-            reference_arm: design.allocation[reference_arm],
-            experimental_arm: design.allocation[experimental_arm],
-        },
-        stratify_by=list(design.stratify_by),
-        block_size=sum(
-            integer_weights(
-                {
-                    reference_arm: design.allocation[reference_arm],
-                    experimental_arm: design.allocation[experimental_arm],
-                }
-            ).values()
-        )
-        * max(1, design.block_size // sum(integer_weights(design.allocation).values())),
-        accrual_per_month=design.accrual_per_month,
-        min_follow_up_months=design.min_follow_up_months,
-        dropout_per_year=design.dropout_per_year,
-        data_cutoff_months=design.data_cutoff_months,
-    )
+    design, params = trial.design, trial.params
+    reference_arm = trial.reference_arm
+    ref_pool = trial.pools[reference_arm]
+    exp_pool = ref_pool if null else trial.pools[trial.experimental_arm]
+    two = trial.two_arm_design()
     two.check_follow_up(n_patients)
     block = np.array([0 if a == reference_arm else 1 for a in two.block_arms()], dtype=np.int64)
     strata = stratum_labels(ref_pool, list(design.stratify_by))
     codes = np.asarray(pd.factorize(pd.Series(strata), sort=True)[0], dtype=np.int64)
     a_ref, a_exp = _arrays(ref_pool, params), _arrays(exp_pool, params)
-    tm = treatment_months or {}
+    tm = trial.treatment_months
     tm_ref = float(tm.get(reference_arm, 0.0))
-    tm_exp = float(tm.get(reference_arm if null else experimental_arm, 0.0))
+    tm_exp = float(tm.get(reference_arm if null else trial.experimental_arm, 0.0))
     dropout_rate = -math.log1p(-design.dropout_per_year) / 12.0 if design.dropout_per_year > 0 else 0.0
     n_pool = len(ref_pool)
 
@@ -225,27 +253,20 @@ def replicate_data(
         params,
         np.where(is_exp, tm_exp, tm_ref).ravel(),
     )
-    latent = res[f"{endpoint.lower()}_latent_months"].reshape(R, n)
+    latent = res[f"{trial.endpoint.lower()}_latent_months"].reshape(R, n)
     return np.minimum(latent, censor), latent <= censor, grp, codes[idx]
 
 
+
 def simulate_replicates(
-    pools: Mapping[str, pd.DataFrame],
-    design: TrialDesign,
+    trial: ReplicateTrial,
     n_patients: int,
     n_replicates: int,
     seed: int,
     *,
-    reference_arm: str,
-    experimental_arm: str,
-    params: outcome.OutcomeParams | None = None,
-    endpoint: str = "OS",
-    alpha: float = 0.05,
     null: bool = False,
-    treatment_months: Mapping[str, float] | None = None,
-    stratified_analysis: bool | None = None,
-    progress: Callable[[float], None] | None = None,
     first_replicate: int = 0,
+    progress: Callable[[float], None] | None = None,
 ) -> pd.DataFrame:
     """Run ``n_replicates`` virtual trials of ``n_patients`` and test each (see module docstring).
 
@@ -254,31 +275,31 @@ def simulate_replicates(
     if not (isinstance(first_replicate, (int, np.integer)) and first_replicate >= 0):
         raise InputError("first_replicate", first_replicate, "must be an integer >= 0")
     times, events, grp, strata = replicate_data(
-        pools,
-        design,
-        n_patients,
-        n_replicates,
-        seed,
-        reference_arm=reference_arm,
-        experimental_arm=experimental_arm,
-        params=params,
-        endpoint=endpoint,
-        alpha=alpha,
-        null=null,
-        treatment_months=treatment_months,
-        progress=progress,
-        first_replicate=first_replicate,
+        trial, n_patients, n_replicates, seed, null=null, first_replicate=first_replicate, progress=progress
     )
-    stratified = bool(design.stratify_by) if stratified_analysis is None else stratified_analysis
-    out = logrank_replicates(times, events, grp, strata if stratified else None)
+    out = logrank_replicates(times, events, grp, strata if trial.stratified else None)
     if progress is not None:
         progress(1.0)
     R = n_replicates
     out.insert(0, "replicate", np.arange(first_replicate, first_replicate + R, dtype=np.int64))
     out["hazard_ratio"] = np.exp(out["log_hr_peto"])
-    out["reject"] = out["p_value"] < alpha
+    out["reject"] = out["p_value"] < trial.alpha
     out["events"] = out["events_0"] + out["events_1"]
     return out
+
+
+def power_at(
+    trial: ReplicateTrial,
+    n_patients: int,
+    n_replicates: int,
+    seed: int,
+    *,
+    null: bool = False,
+    progress: Callable[[float], None] | None = None,
+) -> PowerResult:
+    """:func:`simulate_replicates` summarised (:func:`summarise`): power (or, ``null=True``, type-I error)."""
+    reps = simulate_replicates(trial, n_patients, n_replicates, seed, null=null, progress=progress)
+    return summarise(reps, n_patients, trial.alpha, trial.endpoint)
 
 
 def summarise(reps: pd.DataFrame, n_patients: int, alpha: float, endpoint: str) -> PowerResult:
@@ -319,29 +340,57 @@ def schoenfeld_events(
     return (za + zb) ** 2 / (p * (1 - p) * math.log(hazard_ratio) ** 2)
 
 
+CURVE_COLUMNS = ["n_patients", "power", "power_ci_lower", "power_ci_upper", "expected_hr", "mean_events"]
+
+
+def curve_row(result: PowerResult) -> dict[str, float]:
+    """One row of a power curve: ``n_patients``, ``power`` with its Wilson 95 % CI, ``expected_hr``,
+    ``mean_events``."""
+    return dict(
+        n_patients=result.n_patients,
+        power=result.power,
+        power_ci_lower=result.power_ci[0],
+        power_ci_upper=result.power_ci[1],
+        expected_hr=result.expected_hr,
+        mean_events=result.mean_events,
+    )
+
+
+def power_curve(
+    trial: ReplicateTrial,
+    sample_sizes: Sequence[int],
+    n_replicates: int,
+    seed: int,
+    progress: Callable[[float], None] | None = None,
+) -> pd.DataFrame:
+    """Power versus total sample size: one :func:`curve_row` per size, the same replicate seeds at every
+    size (common random numbers, so the curve is smooth in ``n``)."""
+    rows = []
+    for i, n in enumerate(sample_sizes):
+        rows.append(curve_row(power_at(trial, int(n), int(n_replicates), seed)))
+        if progress is not None:
+            progress((i + 1) / len(sample_sizes))
+    return pd.DataFrame(rows, columns=CURVE_COLUMNS)
+
+
 @dataclass
 class SampleSizeResult:
+    """Smallest total sample size reaching ``target_power`` (simulated) and the Schoenfeld estimate."""
+
     n_patients: int
     power: float
     target_power: float
     schoenfeld_n: int
     expected_hr: float
-    searched: pd.DataFrame  # n_patients, power, power_ci_lower, power_ci_upper, expected_hr
+    searched: pd.DataFrame  # the power_curve columns at every size evaluated by the search
 
 
 def sample_size(
-    pools: Mapping[str, pd.DataFrame],
-    design: TrialDesign,
+    trial: ReplicateTrial,
     target_power: float,
     seed: int,
     *,
-    reference_arm: str,
-    experimental_arm: str,
     n_replicates: int = 500,
-    params: outcome.OutcomeParams | None = None,
-    endpoint: str = "OS",
-    alpha: float = 0.05,
-    treatment_months: Mapping[str, float] | None = None,
     n_max: int = 5000,
     progress: Callable[[float], None] | None = None,
 ) -> SampleSizeResult:
@@ -353,54 +402,34 @@ def sample_size(
     """
     if not 0 < target_power < 1:
         raise InputError("target_power", target_power, "must be in (0, 1)")
-    kw = dict(
-        reference_arm=reference_arm,
-        experimental_arm=experimental_arm,
-        params=params,
-        endpoint=endpoint,
-        alpha=alpha,
-        treatment_months=treatment_months,
-    )
     rows = []
-
-    pilot_reps = pd.DataFrame()
+    pilot: list[PowerResult] = []
 
     def evaluate(n: int) -> float:
-        nonlocal pilot_reps
-        reps = simulate_replicates(pools, design, n, n_replicates, seed, **kw)
-        if pilot_reps.empty:
-            pilot_reps = reps
-        s = summarise(reps, n, alpha, endpoint)
-        rows.append(
-            dict(
-                n_patients=n,
-                power=s.power,
-                power_ci_lower=s.power_ci[0],
-                power_ci_upper=s.power_ci[1],
-                expected_hr=s.expected_hr,
-                mean_events=s.mean_events,
-            )
-        )
+        result = power_at(trial, n, n_replicates, seed)
+        if not pilot:
+            pilot.append(result)
+        rows.append(curve_row(result))
         if progress is not None:
             progress(min(0.99, len(rows) / 12))
-        return s.power
+        return result.power
 
     pilot_n = 200
     evaluate(pilot_n)
     hr, ev_frac = rows[0]["expected_hr"], rows[0]["mean_events"] / pilot_n
-    w = integer_weights(design.allocation)
-    frac = w[experimental_arm] / (w[experimental_arm] + w[reference_arm])
-    pilot_log_hr = pilot_reps["log_hr_peto"].to_numpy(float)
+    w = integer_weights(trial.design.allocation)
+    frac = w[trial.experimental_arm] / (w[trial.experimental_arm] + w[trial.reference_arm])
+    pilot_log_hr = pilot[0].replicates["log_hr_peto"].to_numpy(float)
     pilot_log_hr = pilot_log_hr[np.isfinite(pilot_log_hr)]
     se = float(np.std(pilot_log_hr) / math.sqrt(max(1, pilot_log_hr.size)))
     if abs(math.log(hr)) < max(2.0 * se, 1e-3):
         raise InputError(
             "experimental_arm",
-            experimental_arm,
+            trial.experimental_arm,
             f"predicted HR {hr:.3f} is indistinguishable from 1 (no effect): no sample size can reach power "
             f"{target_power}",
         )
-    n_sch = int(math.ceil(schoenfeld_events(hr, target_power, alpha, frac) / max(ev_frac, 1e-6)))
+    n_sch = int(math.ceil(schoenfeld_events(hr, target_power, trial.alpha, frac) / max(ev_frac, 1e-6)))
     n_sch += n_sch % 2
     hi = min(max(n_sch, 4), n_max)
     while evaluate(hi) < target_power:

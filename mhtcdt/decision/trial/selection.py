@@ -34,7 +34,6 @@ import pandas as pd
 
 from mhtcdt.decision.model import outcome
 from mhtcdt.decision.trial import power
-from mhtcdt.decision.trial.design import TrialDesign
 from mhtcdt.errors import InputError, ModelError
 from mhtcdt.seeding import child_rng, child_sequence
 
@@ -87,37 +86,31 @@ def individual_gain(
 
 
 def compare_criteria(
-    pools: Mapping[str, pd.DataFrame],
+    trial: power.ReplicateTrial,
     criteria_sets: Mapping[str, Sequence[str]],
-    design: TrialDesign,
     n_patients: int,
     seed: int,
     *,
-    reference_arm: str,
-    experimental_arm: str,
-    params: outcome.OutcomeParams | None = None,
     n_replicates: int = 300,
-    alpha: float = 0.05,
-    endpoint: str = "OS",
     gains: pd.DataFrame | None = None,
-    treatment_months: Mapping[str, float] | None = None,
     nmb_fn: Callable[[Mapping[str, pd.DataFrame]], float] | None = None,
 ) -> pd.DataFrame:
     """Effect size, power and (optionally) net monetary benefit of alternative eligibility criteria.
 
-    ``pools``: screened patients (cohort + physics of each arm, aligned). Each criteria set is applied with
-    :func:`mhtcdt.cohorts.apply_criteria`; a set leaving no patient raises InputError naming it.
+    ``trial``: the replicate trial over every screened patient (cohort + physics of each arm, aligned
+    pools). Each criteria set is applied with :func:`mhtcdt.cohorts.apply_criteria` to the reference
+    pool and the trial restricted to the patients it keeps; a set leaving no patient raises InputError
+    naming it. ``gains``: :func:`individual_gain` of the pools (computed with 5 draws when None).
     ``nmb_fn(restricted pools) -> NMB per patient`` plugs in the economics model.
     """
     from mhtcdt.cohorts import apply_criteria
 
     if not criteria_sets:
         raise InputError("criteria_sets", criteria_sets, "give at least one criteria set")
-    ref = pools[reference_arm]
+    ref = trial.pools[trial.reference_arm]
     if gains is None:
-        gains = individual_gain(
-            pools, reference_arm, experimental_arm, seed, params, n_draws=5, treatment_months=treatment_months
-        )
+        gains = individual_gain(trial.pools, trial.reference_arm, trial.experimental_arm, seed, trial.params,
+                                n_draws=5, treatment_months=trial.treatment_months)
     gain_by_id = gains.set_index("patient_id")["gain_months"]
     rows = []
     for name, criteria in criteria_sets.items():
@@ -129,21 +122,8 @@ def compare_criteria(
             raise InputError(f"criteria_sets.{name}.{exc.field}", exc.value, exc.message) from exc
         if keep_ids.size == 0:
             raise InputError(f"criteria_sets.{name}", list(criteria), "zero patients remain after selection")
-        sub = {arm: df[df["patient_id"].isin(keep_ids)].reset_index(drop=True) for arm, df in pools.items()}
-        reps = power.simulate_replicates(
-            sub,
-            design,
-            n_patients,
-            n_replicates,
-            seed,
-            reference_arm=reference_arm,
-            experimental_arm=experimental_arm,
-            params=params,
-            endpoint=endpoint,
-            alpha=alpha,
-            treatment_months=treatment_months,
-        )
-        s = power.summarise(reps, n_patients, alpha, endpoint)
+        sub = trial.restricted_to(keep_ids)
+        s = power.power_at(sub, n_patients, n_replicates, seed)
         rows.append(
             dict(
                 criteria_set=name,
@@ -154,7 +134,7 @@ def compare_criteria(
                 hr_2_5=s.hr_quantiles[0],
                 hr_97_5=s.hr_quantiles[2],
                 power=s.power,
-                nmb=float(nmb_fn(sub)) if nmb_fn is not None else math.nan,
+                nmb=float(nmb_fn(sub.pools)) if nmb_fn is not None else math.nan,
             )
         )
     return pd.DataFrame(rows)

@@ -18,7 +18,7 @@ import pandas as pd
 import streamlit as st
 
 from mhtcdt.app import state
-from mhtcdt.decision.report import figures
+from mhtcdt.decision.report import patient_figures as figures
 
 PATIENT_FIELDS = (
     ("tumor_volume_cm3", "tumour volume [cm³]"),

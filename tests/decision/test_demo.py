@@ -16,7 +16,7 @@ from mhtcdt.decision.scenario.loading import default_scenario, scenario_text
 @pytest.fixture(scope="module")
 def demo_out(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
-    assert main(["demo", "--out", str(out), "--quiet"]) == 0
+    assert main(["demo", "--out", str(out), "--quiet", "--report"]) == 0
     return out
 
 
@@ -32,6 +32,14 @@ def test_demo_writes_every_table_and_the_scenario(demo_out):
     meta = json.loads((demo_out / "run.json").read_text())
     assert meta["seed"] == default_scenario().seed
     assert len(meta["scenario_sha256"]) == 64
+
+
+def test_demo_report_writes_html_workbook_and_figures(demo_out):
+    assert "CHEERS 2022" in (demo_out / "report.html").read_text(encoding="utf-8")
+    assert "incremental" in pd.read_excel(demo_out / "tables.xlsx", sheet_name=None)
+    for name in ("kaplan_meier_os", "consort_funnel", "ce_plane", "ce_plane_psa", "ceac"):
+        assert (demo_out / "figures" / f"{name}.png").stat().st_size > 1000
+        assert (demo_out / "figures" / f"{name}.svg").stat().st_size > 1000
 
 
 def test_consort_flow_adds_up_and_matches_randomised(demo_out):

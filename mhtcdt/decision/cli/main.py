@@ -2,16 +2,18 @@
 
 Commands::
 
-    mhtcdt demo [--seed N] [--out DIR]             run the embedded default scenario end to end
-    mhtcdt run SCENARIO.toml [--seed N] [--out DIR]
+    mhtcdt demo [--seed N] [--out DIR] [--report]  run the embedded default scenario end to end
+    mhtcdt run SCENARIO.toml [--seed N] [--out DIR] [--report]
     mhtcdt validate SCENARIO.toml                  check a scenario, one line per problem
     mhtcdt app [--port P]                          start the Streamlit front end
     mhtcdt calibrate | power ...                   trial-layer commands (see ``--help``)
     mhtcdt --version
 
 Exit codes: 0 success; 2 bad input (invalid scenario, missing file, impossible request), with one
-line per problem on stderr naming the field and the value; 1 an unexpected internal error (one line,
-``--debug`` shows the traceback).
+line per problem on stderr naming the field and the value, or a command that needs an optional
+dependency not installed (one line naming the extra, e.g. ``pip install 'mhtcdt[app]'``); 1 an
+unexpected internal error (one line, ``--debug`` shows the traceback). Without the ``store`` extra a
+run is still computed and written; one line says it was not recorded.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from mhtcdt import __version__
+from mhtcdt.decision.extras import MissingExtra, installed, require
 from mhtcdt.errors import InputError, InputErrors, ModelError
 
 EXIT_OK = 0
@@ -44,6 +47,9 @@ def _guarded(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Na
     def run(args: argparse.Namespace) -> int:
         try:
             return func(args)
+        except MissingExtra as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            return EXIT_BAD_INPUT
         except (InputError, InputErrors) as exc:
             _print_problems(exc)
             return EXIT_BAD_INPUT
@@ -76,23 +82,25 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _run_and_report(scenario, scenario_text: str, args: argparse.Namespace) -> int:
-    from mhtcdt.decision.report.run_folder import format_summary, run_id, write_outputs
-    from mhtcdt.decision.run import store
+    from mhtcdt.decision.report.run_folder import run_id, write_outputs
+    from mhtcdt.decision.report.summary import format_summary
     from mhtcdt.decision.run.pipeline import run_pipeline
     from mhtcdt.decision.run.progress import TqdmProgress
     from mhtcdt.decision.scenario.checks import check_scenario
 
     check_scenario(scenario)
+    if args.report:  # fail before the run, not after it
+        require("openpyxl", "report", "--report (the Excel workbook)")
     seed = scenario.seed if args.seed is None else args.seed
     out = Path(args.out) if args.out else Path("mhtcdt-results") / run_id(scenario_text, seed)
     executor = _executor(args)
     db_path = None if args.no_store else Path(args.store) if args.store else _default_store(out)
-    recorder = (
-        contextlib.nullcontext(None) if db_path is None else store.record_run(
-            scenario_text, seed=seed, scenario_name=scenario.name,
-            executor="in-process (numba threads)" if executor is None else executor.describe(),
-            command=" ".join(["mhtcdt", *sys.argv[1:]]), run_id=out.name, db_path=db_path)
-    )
+    not_recorded = None
+    if db_path is not None and not installed("store"):
+        not_recorded = MissingExtra("store", "recording the run", "duckdb").message
+        db_path = None
+    recorder = contextlib.nullcontext(None) if db_path is None else _recorder(scenario, scenario_text, seed,
+                                                                               executor, out, db_path)
     psa = None
     with recorder as record, TqdmProgress(disable=args.quiet) as progress:
         result = run_pipeline(scenario, seed=seed, progress=lambda s, f: progress(s, 0.9 * f), executor=executor)
@@ -107,12 +115,24 @@ def _run_and_report(scenario, scenario_text: str, args: argparse.Namespace) -> i
                 record.add_table("psa_summary", psa.summary())
                 record.add_table("ceac", psa.ceac)
                 record.add_table("evppi", psa.evppi)
-    written = write_outputs(result, scenario_text, out, psa=psa)
+    written = write_outputs(result, scenario_text, out, psa=psa, report=args.report)
     print(format_summary(result, psa))
     print(f"\nWrote {len(written)} files to {out}")
     if record is not None:
         print(f"Recorded run {record.run_id} in {db_path} (see: mhtcdt runs list)")
+    elif not_recorded is not None:
+        print(f"The run was not recorded: {not_recorded}")
     return EXIT_OK
+
+
+def _recorder(scenario, scenario_text: str, seed: int, executor, out: Path, db_path: Path):
+    from mhtcdt.decision.run import store
+
+    return store.record_run(
+        scenario_text, seed=seed, scenario_name=scenario.name,
+        executor="in-process (numba threads)" if executor is None else executor.describe(),
+        command=" ".join(["mhtcdt", *sys.argv[1:]]), run_id=out.name, db_path=db_path,
+    )
 
 
 def _executor(args: argparse.Namespace):
@@ -124,7 +144,10 @@ def _executor(args: argparse.Namespace):
 
     if args.executor is None and args.scheduler is None and not os.environ.get(executors.SCHEDULER_ENV):
         return None
-    return executors.executor_from_args(args)
+    spec = executors.executor_from_args(args)
+    if spec.kind == "dask":  # fail before the run, not at its first chunk
+        require("distributed", "dask", "the dask executor")
+    return spec
 
 
 def _default_store(out: Path) -> Path:
@@ -152,6 +175,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_app(args: argparse.Namespace) -> int:
     import subprocess
 
+    require("streamlit", "app", "mhtcdt app")
     app = Path(__file__).resolve().parents[2] / "app" / "router.py"
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
            "--server.headless", "true" if args.headless else "false", "--browser.gatherUsageStats", "false",
@@ -169,6 +193,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", default=None,
                    help="DuckDB run store (default $MHTCDT_STORE or runs.duckdb beside the run folder)")
     p.add_argument("--no-store", action="store_true", help="do not record the run in the store")
+    p.add_argument("--report", action="store_true",
+                   help="also write report.html, tables.xlsx and figures/ (PNG and SVG) into the run folder")
     from mhtcdt.decision.run.executors import add_executor_arguments
 
     add_executor_arguments(p)
@@ -206,17 +232,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_layer_subcommands(sub) -> None:
-    """Subcommands owned by other decision modules (trial calibration and power, run store)."""
-    import importlib
+    """Subcommands owned by the other CLI modules (trial calibration and power, run store)."""
+    from mhtcdt.decision.cli import store, trial
 
-    for module in ("mhtcdt.decision.cli.trial", "mhtcdt.decision.cli.store"):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            continue
-        mod.add_subcommands(sub)
+    trial.add_subcommands(sub)
+    store.add_subcommands(sub)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from mhtcdt.decision.extras import EXTRAS, require
 from mhtcdt.errors import InputError, InputErrors
 
 EXIT_OK = 0
@@ -37,6 +38,8 @@ def _problems(exc: InputError | InputErrors) -> int:
 def _handler(func):
     def run(args: argparse.Namespace) -> int:
         try:
+            for module in EXTRAS["store"]:
+                require(module, "store", "mhtcdt runs")
             return func(args)
         except (InputError, InputErrors) as exc:
             return _problems(exc)

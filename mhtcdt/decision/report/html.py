@@ -289,22 +289,23 @@ def build_html_report(result: Any, psa: Any | None = None, when: datetime | None
     add(
         "<figure>"
         + _svg(figures.ce_plane(result.economics, sc.trial.reference_arm, eco.willingness_to_pay, cur))
-        + "<figcaption>Cost-effectiveness plane (deterministic).</figcaption></figure>"
+        + "<figcaption>Cost-effectiveness plane (deterministic base case).</figcaption></figure>"
     )
     add("<h2 id='uncertainty'>Uncertainty</h2>")
     if psa is not None:
-        from mhtcdt.app.psa_view import summary_table
+        from mhtcdt.decision.report.tables import psa_summary_table
         from mhtcdt.economics import plots
 
         w = psa.willingness_to_pay
         add(f"<p>Probabilistic sensitivity analysis with {psa.n_draws:,} draws. {_e(psa.verdict(w))}</p>")
         for note in psa.notes:
             add(f"<p><em>{_e(note)}</em></p>")
-        add(_table(summary_table(psa, w)))
+        add(_table(psa_summary_table(psa, w)))
         add(
             "<figure>"
-            + _svg(plots.ce_plane_figure(psa.ce_plane(), w, currency=cur))
-            + "<figcaption>Cost-effectiveness plane, one point per draw.</figcaption></figure>"
+            + _svg(figures.ce_plane(psa.point, psa.reference, w, cur, psa.ce_plane()))
+            + "<figcaption>Cost-effectiveness plane, one point per draw; large dots: the model at the calibrated "
+            "point; crosses: the mean of the draws.</figcaption></figure>"
         )
         add(
             "<figure>"

@@ -1,4 +1,4 @@
-"""Run outputs: the printed summary and the files written to the output folder.
+"""The run folder: the files ``mhtcdt run``/``demo`` write to ``./mhtcdt-results/<run id>/``.
 
 Files written by :func:`write_outputs` (CSV, UTF-8, one header row):
 
@@ -17,7 +17,15 @@ Files written by :func:`write_outputs` (CSV, UTF-8, one header row):
 ``ceac.csv``           acceptability curve: wtp, strategy, probability, expected_nmb, optimal
 ``evppi.csv``          EVPPI per uncertain input at the willingness to pay, with standard error
 ``tornado.csv``        one-way DSA of the incremental net monetary benefit
-``summary.txt``        the printed summary
+``summary.txt``        the printed summary (:mod:`mhtcdt.decision.report.summary`)
+=====================  ===========================================================
+
+With ``report=True`` (``--report``) also, by :func:`write_report`:
+
+=====================  ===========================================================
+``report.html``        the CHEERS 2022 HTML report (:mod:`mhtcdt.decision.report.html`)
+``tables.xlsx``        every table of the run, one sheet each (needs ``mhtcdt[report]``)
+``figures/*.png|svg``  every figure of :func:`mhtcdt.decision.report.figures.result_figures`
 =====================  ===========================================================
 """
 
@@ -31,8 +39,8 @@ from pathlib import Path
 import pandas as pd
 
 from mhtcdt import __version__
+from mhtcdt.decision.report.summary import format_summary
 from mhtcdt.decision.run.pipeline import PipelineResult
-from mhtcdt.decision.trial.survival import format_median
 
 
 def scenario_hash(scenario_text: str) -> str:
@@ -46,95 +54,11 @@ def run_id(scenario_text: str, seed: int, when: datetime | None = None) -> str:
     return f"{when:%Y%m%d-%H%M%S}-s{seed}-{scenario_hash(scenario_text)[:8]}"
 
 
-def default_out_dir(scenario_text: str, seed: int) -> Path:
-    return Path("mhtcdt-results") / run_id(scenario_text, seed)
-
-
-def _fmt_ci(lo: float, hi: float) -> str:
-    return f"({format_median(lo)} to {format_median(hi)})"
-
-
-def format_money(value: float, currency: str) -> str:
-    return f"{currency} {value:,.0f}"
-
-
-def format_summary(result: PipelineResult, psa=None) -> str:
-    """A readable plain-text summary of one run."""
-    sc = result.scenario
-    eco = sc.economics
-    lines: list[str] = []
-    add = lines.append
-    add("=" * 78)
-    add(f"mhtcdt {__version__}  |  {sc.name}  |  seed {result.seed}")
-    add("=" * 78)
-
-    add("\nCONSORT flow")
-    for row in result.flow.itertuples(index=False):
-        excl = f"excluded {row.excluded:>6d}" if row.step > 0 else " " * 15
-        add(f"  {row.criterion:<46s} {excl}   remaining {row.remaining:>6d}")
-    counts = result.trial.groupby("arm", sort=False).size()
-    add("  randomised: " + ", ".join(f"{arm} {n}" for arm, n in counts.items()))
-
-    add("\nSurvival from randomisation (months; median with 95% CI)")
-    summ = result.survival_summary
-    for endpoint in ("PFS", "OS"):
-        for row in summ[summ["endpoint"] == endpoint].itertuples(index=False):
-            reached = bool(getattr(row, "median_reached", True))
-            add(
-                f"  {endpoint:<3s} {row.arm:<28s} n={row.n:<4d} events={row.events:<4d} median "
-                f"{format_median(row.median_months, reached):>11s} {_fmt_ci(row.median_ci_lower, row.median_ci_upper)}"
-            )
-    add("\nComparisons (vs reference arm " + sc.trial.reference_arm + ")")
-    for row in result.comparison.itertuples(index=False):
-        add(
-            f"  {row.endpoint:<3s} {row.comparison:<40s} HR {row.hazard_ratio:.2f} "
-            f"(95% CI {row.hr_ci_lower:.2f}-{row.hr_ci_upper:.2f}), log-rank p = {row.logrank_p:.3g}, "
-            f"RMST difference {row.rmst_difference_months:+.1f} months"
-        )
-
-    add(
-        f"\nCost-effectiveness ({eco.currency} {eco.price_year}, {eco.perspective} perspective, "
-        f"discount {eco.discount_costs:.1%} costs / {eco.discount_effects:.1%} effects, "
-        f"horizon {eco.horizon_years:g} years)"
-    )
-    for row in result.economics.itertuples(index=False):
-        add(
-            f"  {row.strategy:<28s} cost {format_money(row.cost, eco.currency):>14s}   "
-            f"life-years {row.life_years:6.3f}   QALYs {row.qalys:6.3f}"
-        )
-    add("\nIncremental analysis")
-    for row in result.incremental.itertuples(index=False):
-        icer = "" if pd.isna(row.icer) else f"ICER {format_money(row.icer, eco.currency)}/QALY"
-        add(f"  {row.strategy:<28s} {row.status:<22s} {icer}")
-    add("\nVerdict (deterministic)")
-    add("  " + result.verdict)
-    if psa is not None:
-        add(f"\nProbabilistic sensitivity analysis ({psa.n_draws} draws)")
-        prob = psa.probability_cost_effective()
-        for row in psa.summary().itertuples(index=False):
-            add(
-                f"  {row.strategy:<28s} cost {format_money(row.cost_mean, eco.currency):>14s} "
-                f"({row.cost_low:,.0f}-{row.cost_high:,.0f})   QALYs {row.qalys_mean:.3f} "
-                f"({row.qalys_low:.3f}-{row.qalys_high:.3f})   P(cost-effective) {prob[row.strategy]:.2f}"
-            )
-        if psa.value_based_price is not None:
-            add(
-                f"  value-based price of the MHT course at {format_money(eco.willingness_to_pay, eco.currency)}/QALY: "
-                f"{format_money(psa.value_based_price, eco.currency)} (scenario: "
-                f"{format_money(eco.costs.mht_course, eco.currency)})"
-            )
-        for note in psa.notes:
-            add("  note: " + note)
-        add("  " + psa.verdict())
-    add(
-        "\nNote: no randomised evidence exists for NanoTherm and no clinical evidence for CDT; the "
-        "comparative effect is a model prediction calibrated to single-arm and reference-arm results."
-    )
-    return "\n".join(lines)
-
-
-def write_outputs(result: PipelineResult, scenario_text: str, out_dir: Path, psa=None) -> list[Path]:
-    """Write the run's tables, a copy of the scenario and metadata into ``out_dir``."""
+def write_outputs(
+    result: PipelineResult, scenario_text: str, out_dir: Path, psa=None, *, report: bool = False
+) -> list[Path]:
+    """Write the run's tables, a copy of the scenario and metadata into ``out_dir`` (and, with
+    ``report=True``, the HTML report, the workbook and the figures: :func:`write_report`)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -174,4 +98,33 @@ def write_outputs(result: PipelineResult, scenario_text: str, out_dir: Path, psa
         "psa_draws": 0 if psa is None else psa.n_draws,
     }
     put("run.json", json.dumps(meta, indent=2) + "\n")
+    if report:
+        written += write_report(result, out_dir, psa)
+    return written
+
+
+def write_report(result: PipelineResult, out_dir: Path, psa=None) -> list[Path]:
+    """``report.html``, ``tables.xlsx`` and ``figures/<name>.png`` + ``.svg`` of a run into ``out_dir``.
+
+    The workbook needs openpyxl (``pip install 'mhtcdt[report]'``; :class:`~mhtcdt.decision.extras.MissingExtra`
+    otherwise, raised before anything is written).
+    """
+    from mhtcdt.decision.report.figures import result_figures, to_bytes
+    from mhtcdt.decision.report.html import build_html_report
+    from mhtcdt.decision.report.tables import result_tables
+    from mhtcdt.decision.report.workbook import xlsx_workbook
+
+    workbook = xlsx_workbook(result_tables(result, psa))
+    out_dir = Path(out_dir)
+    figures_dir = out_dir / "figures"
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    written = [out_dir / "report.html", out_dir / "tables.xlsx"]
+    written[0].write_text(build_html_report(result, psa), encoding="utf-8")
+    written[1].write_bytes(workbook)
+    for name, draw in result_figures(result, psa).items():
+        figure = draw()
+        for fmt in ("png", "svg"):
+            path = figures_dir / f"{name}.{fmt}"
+            path.write_bytes(to_bytes(figure, fmt))
+            written.append(path)
     return written

@@ -1,20 +1,26 @@
-"""Downloadable files of one run: tables (CSV, one ZIP or one XLSX workbook) and figures (PNG/SVG).
+"""Every result table of a run by name, for both front ends: the app's downloads and the run folder.
 
-Table names match the files of :func:`mhtcdt.decision.report.run_folder.write_outputs` so a download from the
-app and a CLI run look the same.
+Table names match the CSV files of :func:`mhtcdt.decision.report.run_folder.write_outputs`, so a
+download from the app and a CLI run look the same. :func:`csv_zip` packs them as one ZIP of CSVs; the
+Excel workbook is :func:`mhtcdt.decision.report.workbook.xlsx_workbook`.
 """
 
 from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
-from matplotlib.figure import Figure
 
-from mhtcdt.decision.report import figures
+
+def psa_summary_table(psa: Any, wtp: float) -> pd.DataFrame:
+    """Per strategy: mean cost and QALYs with 95 % intervals over the PSA draws
+    (:meth:`~mhtcdt.decision.model.psa.PSAResult.summary`) and ``p_cost_effective`` at ``wtp``."""
+    table = psa.summary()
+    prob = psa.probability_cost_effective(float(wtp))
+    table["p_cost_effective"] = table["strategy"].map(prob).astype(float)
+    return table
 
 
 def result_tables(result: Any, psa: Any | None = None) -> dict[str, pd.DataFrame]:
@@ -30,10 +36,8 @@ def result_tables(result: Any, psa: Any | None = None) -> dict[str, pd.DataFrame
         "incremental": result.incremental,
     }
     if psa is not None:
-        from mhtcdt.app.psa_view import summary_table
-
         tables.update(
-            psa_summary=summary_table(psa, psa.willingness_to_pay),
+            psa_summary=psa_summary_table(psa, psa.willingness_to_pay),
             ceac=psa.ceac,
             ceaf=psa.ceaf,
             evpi=psa.evpi,
@@ -58,49 +62,3 @@ def csv_zip(tables: dict[str, pd.DataFrame]) -> bytes:
         for name, df in tables.items():
             zf.writestr(f"{name}.csv", df.to_csv(index=False))
     return buf.getvalue()
-
-
-def xlsx_workbook(tables: dict[str, pd.DataFrame]) -> bytes:
-    """One XLSX workbook, one sheet per table (sheet names cut to Excel's 31 characters)."""
-    buf = io.BytesIO()
-    with pd.ExcelWriter(buf, engine="openpyxl") as writer:
-        for name, df in tables.items():
-            out = df.copy()
-            for col in out.columns:  # Excel has no categorical/bool dtype issues, but keep text stable
-                if isinstance(out[col].dtype, pd.CategoricalDtype):
-                    out[col] = out[col].astype(str)
-            out.to_excel(writer, sheet_name=name[:31], index=False)
-    return buf.getvalue()
-
-
-def result_figures(result: Any, psa: Any | None = None) -> dict[str, Callable[[], Figure]]:
-    """Name -> function drawing the figure (drawn only when asked for)."""
-    sc = result.scenario
-
-    def km(endpoint: str) -> Callable[[], Figure]:
-        def draw() -> Figure:
-            times = figures.at_risk_times(result.curves, endpoint)
-            return figures.kaplan_meier(result.curves, endpoint, figures.numbers_at_risk(result.trial, endpoint, times))
-
-        return draw
-
-    out = {
-        "kaplan_meier_os": km("OS"),
-        "kaplan_meier_pfs": km("PFS"),
-        "consort_funnel": lambda: figures.consort_funnel(result.flow),
-        "ce_plane": lambda: figures.ce_plane(
-            result.economics, sc.trial.reference_arm, sc.economics.willingness_to_pay, sc.economics.currency
-        ),
-    }
-    if psa is not None:
-        from mhtcdt.economics import plots
-
-        cur, w = psa.currency, psa.willingness_to_pay
-        out.update(
-            ce_plane_psa=lambda: plots.ce_plane_figure(psa.ce_plane(), w, currency=cur),
-            ceac=lambda: plots.ceac_figure(psa.ceac, currency=cur),
-            evpi=lambda: plots.evpi_figure(psa.evpi, currency=cur),
-        )
-        if len(psa.tornado):
-            out["tornado"] = lambda: plots.tornado_figure(psa.tornado, outcome_label=f"incremental NMB [{cur}]")
-    return out

@@ -37,6 +37,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from mhtcdt.decision.extras import require
 from mhtcdt.errors import InputError, ModelError
 
 EXECUTOR_KINDS = ("serial", "processes", "dask")
@@ -285,8 +286,7 @@ def open_backend(executor: Any) -> Backend:
         return _SerialBackend()
     if spec.kind == "processes":
         return _ProcessBackend(spec.n_workers, spec.numba_threads)
-    from distributed import Client  # lazy: only the dask executor needs Dask
-
+    Client = require("distributed", "dask", "the dask executor").Client  # noqa: N806 - lazy: only Dask needs it
     try:
         client = Client(spec.scheduler_address, timeout="20s")
     except OSError as exc:
@@ -306,8 +306,7 @@ def local_process_pool(n_workers: int | None = None, numba_threads: int | None =
 def local_dask_cluster(n_workers: int = 2, **kwargs: Any) -> Any:
     """A ``distributed.LocalCluster`` set up for this package: one thread per worker process and
     ``NUMBA_NUM_THREADS=1`` (plus OpenMP/BLAS) in each worker's environment. Close it after use."""
-    from distributed import LocalCluster
-
+    LocalCluster = require("distributed", "dask", "a local Dask cluster").LocalCluster  # noqa: N806
     env = {"NUMBA_NUM_THREADS": "1", **{v: "1" for v in _THREAD_ENV_VARS}}
     options = dict(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                    env=env, silence_logs=40)

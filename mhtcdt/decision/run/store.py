@@ -62,6 +62,7 @@ from typing import Any
 import pandas as pd
 
 from mhtcdt import __version__
+from mhtcdt.decision.extras import require
 from mhtcdt.errors import InputError, ModelError
 
 STORE_ENV = "MHTCDT_STORE"
@@ -152,8 +153,7 @@ def connect(db_path: str | os.PathLike | None = None, *, write: bool = False,
     ``write=True`` takes the exclusive lock, creates the file and schema if needed; reads take the
     shared lock and need an existing file (``InputError`` naming ``store`` otherwise).
     """
-    import duckdb
-
+    duckdb = require("duckdb", "store", "the run store")
     path = _path(db_path)
     if not write and not path.exists():
         raise InputError("store", str(path), "no results store at this path (no run recorded yet?)")
@@ -201,6 +201,7 @@ def _now() -> datetime:
 
 
 def _to_parquet(df: pd.DataFrame) -> bytes:
+    require("pyarrow", "store", "the run store (tables as Parquet)")
     buffer = io.BytesIO()
     frame = df.reset_index(drop=True)
     frame.columns = [str(c) for c in frame.columns]

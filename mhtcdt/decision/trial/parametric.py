@@ -28,8 +28,10 @@ general-population hazard (no parametric tail outlives the population).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -41,9 +43,23 @@ from lifelines import (
     LogNormalFitter,
     WeibullFitter,
 )
+from lifelines.exceptions import ApproximationWarning, ConvergenceWarning, StatisticalWarning
 from lifelines.fitters import ParametricUnivariateFitter
 
 from mhtcdt.errors import InputError, ModelError
+
+#: lifelines' own warning classes: notes on convergence, approximations and small samples
+LIFELINES_WARNINGS = (ApproximationWarning, ConvergenceWarning, StatisticalWarning)
+
+
+@contextlib.contextmanager
+def lifelines_notes_ignored() -> Iterator[None]:
+    """Ignore lifelines' notes (:data:`LIFELINES_WARNINGS`) and only them: the caller checks the fit itself
+    (convergence, finite likelihood) and reports a failure as a ``ModelError``."""
+    with warnings.catch_warnings():
+        for category in LIFELINES_WARNINGS:
+            warnings.simplefilter("ignore", category)
+        yield
 
 
 class GompertzFitter(ParametricUnivariateFitter):
@@ -98,8 +114,7 @@ def fit_one(durations, events, distribution: str):
     e = np.asarray(events, dtype=bool)
     _check_data(d, e, "durations")
     fitter = FITTERS[distribution]()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with lifelines_notes_ignored():  # a fit that really fails raises: ModelError below
         try:
             fitter.fit(d, e)
         except Exception as exc:  # lifelines raises ConvergenceError / numerical errors of its optimiser

@@ -103,7 +103,7 @@ def compare_criteria(
     naming it. ``gains``: :func:`individual_gain` of the pools (computed with 5 draws when None).
     ``nmb_fn(restricted pools) -> NMB per patient`` plugs in the economics model.
     """
-    from mhtcdt.cohorts import apply_criteria
+    from mhtcdt.cohorts import EmptySelectionWarning, apply_criteria
 
     if not criteria_sets:
         raise InputError("criteria_sets", criteria_sets, "give at least one criteria set")
@@ -116,7 +116,7 @@ def compare_criteria(
     for name, criteria in criteria_sets.items():
         try:
             with warnings.catch_warnings():  # an empty selection is reported below as an InputError
-                warnings.simplefilter("ignore")
+                warnings.simplefilter("ignore", EmptySelectionWarning)
                 keep_ids = apply_criteria(ref, list(criteria)).eligible["patient_id"].to_numpy()
         except InputError as exc:
             raise InputError(f"criteria_sets.{name}.{exc.field}", exc.value, exc.message) from exc
@@ -262,7 +262,7 @@ def scenario_nmb_fn(
     the scenario's horizon) and returns the incremental net monetary benefit per patient of
     ``experimental_arm`` vs ``reference_arm`` at the scenario's willingness to pay [currency].
     """
-    from mhtcdt.decision.model.economic_model import evaluate_arms
+    from mhtcdt.decision.model.economic_model import ShortFollowUpWarning, evaluate_arms
 
     if params is None:
         params = outcome.load_outcome_params()
@@ -292,7 +292,7 @@ def scenario_nmb_fn(
                 )
             )
         with warnings.catch_warnings():  # complete data: the KM ends at the last death by construction
-            warnings.simplefilter("ignore")
+            warnings.simplefilter("ignore", ShortFollowUpWarning)
             ev = evaluate_arms(sc, pd.concat(parts, ignore_index=True))
         per = ev.per_strategy.set_index("strategy")
         w = ev.willingness_to_pay

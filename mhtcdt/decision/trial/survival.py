@@ -32,7 +32,6 @@ mechanistic model, not evidence; there is no randomised NanoTherm trial.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -143,8 +142,8 @@ def kaplan_meier(trial_df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, di
 
 def _cox(data: pd.DataFrame, duration: str, event: str, covariates: list[str]):
     cph = CoxPHFitter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    # lifelines notes convergence trouble on small or separated data; a fit that really fails raises
+    with parametric.lifelines_notes_ignored():
         try:
             cph.fit(data[[duration, event, *covariates]], duration_col=duration, event_col=event)
         except Exception as exc:  # lifelines ConvergenceError and linear-algebra failures
@@ -185,8 +184,7 @@ def compare(
                 hr_ci_lower=float(s["exp(coef) lower 95%"]),
                 hr_ci_upper=float(s["exp(coef) upper 95%"]),
             )
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+            with parametric.lifelines_notes_ignored():  # notes on the test's approximation
                 ph = proportional_hazard_test(cph, data[[tcol, ecol, "treated"]], time_transform="rank")
             row["ph_test_p"] = float(np.asarray(ph.p_value).ravel()[0])
             try:

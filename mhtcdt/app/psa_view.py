@@ -23,12 +23,12 @@ def psa_result(scenario, result: Any) -> Any | None:
         return None
     from mhtcdt.app import state
 
-    text = state.scenario_toml(scenario)
-    key = "psa-" + state.input_key(text, scenario.seed)
-    return state.run_job(key, "mhtcdt.app.tasks:run_psa_task", result, label="Probabilistic sensitivity analysis")
+    return state.run_job(psa_key(scenario), "mhtcdt.app.tasks:run_psa_task", result,
+                         label="Probabilistic sensitivity analysis")
 
 
 def psa_key(scenario) -> str:
+    """The job key of a scenario's PSA: its TOML text and seed."""
     from mhtcdt.app import state
 
     return "psa-" + state.input_key(state.scenario_toml(scenario), scenario.seed)
@@ -40,11 +40,6 @@ def psa_done(scenario) -> Any | None:
 
     status = state.job_manager().status(psa_key(scenario))
     return status.result if status is not None and status.state == "done" else None
-
-
-def probability_cost_effective(psa: Any, wtp: float) -> tuple[str, float]:
-    """(strategy with the highest expected net benefit at ``wtp``, its probability of being right)."""
-    return psa.optimal(float(wtp))
 
 
 def tidy(fig):

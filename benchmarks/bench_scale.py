@@ -11,13 +11,13 @@ Workloads
    virtual trial of the default scenario), state and one-off costs ~ Gamma(mean = scenario value,
    SD = 10 % of it), utilities ~ Beta(mean = scenario value, SD 0.05) (benchmark assumptions, not the
    package's PSA), discounting, counting and horizon of the scenario; draws through
-   ``economics.run_partitioned_survival_draws``, streamed into ``streaming.PSAAccumulator``.
-1b. **Scenario PSA**: the package's own ``decision.psa.run_psa`` of the default scenario (calibration
+   ``economics.run_partitioned_survival_draws``, streamed into ``stream_psa.PSAAccumulator``.
+1b. **Scenario PSA**: the package's own ``decision.model.psa.run_psa`` of the default scenario (calibration
    draws for survival, scenario uncertainty ranges for costs and utilities), in one vectorised call and
    in chunks of draws on each executor.
 2. **1,000 replicate trials** of the default scenario (``power.simulate_replicates`` via
    ``chunked.replicate_trials_chunked``; pools from ``arm_chain.pools_from_scenario``, physics not timed).
-3. **1,000,000-patient trial** streamed with ``streaming.stream_scenario_trial`` on local processes.
+3. **1,000,000-patient trial** streamed with ``stream_trial.stream_scenario_trial`` on local processes.
    Both arms are radiotherapy only (30 Gy / 15 fractions vs 60 Gy / 30 fractions) because the
    magnetic-hyperthermia physics costs tens of milliseconds per patient (hours for a million on two
    cores); cohort, selection, RT physics, outcome model and follow-up are the package's own. Peak memory

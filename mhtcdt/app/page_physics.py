@@ -35,7 +35,7 @@ SPACINGS_HOURS = (6.0, 12.0, 24.0, 48.0, 72.0, 84.0, 120.0, 168.0)
 
 def _physics_seed(scenario, arm_name: str):
     """The SeedSequence the pipeline gives this arm's physics (so results match the trial)."""
-    from mhtcdt.decision.run.streams import physics_seed
+    from mhtcdt.decision.streams import physics_seed
 
     names = [a.name for a in scenario.randomised_arms]
     index = names.index(arm_name) if arm_name in names else len(names)

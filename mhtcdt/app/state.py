@@ -177,7 +177,7 @@ def screened_cohort(indication: str, n_screened: int, seed: int):
     """
     n_screened = min(int(n_screened), PREVIEW_MAX_PATIENTS)
     from mhtcdt.cohorts import generate_cohort
-    from mhtcdt.decision.run.streams import cohort_seed
+    from mhtcdt.decision.streams import cohort_seed
 
     return generate_cohort(indication, n_screened, cohort_seed(seed))
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mhtcdt.cohorts import apply_criteria, generate_cohort
-from mhtcdt.decision.run.streams import cohort_seed
+from mhtcdt.decision.streams import cohort_seed
 from tests.app.conftest import open_page, small_scenario
 
 

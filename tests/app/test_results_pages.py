@@ -183,8 +183,8 @@ def test_physics_page_matches_simulate_protocol(scenario):
     # Oracle: the physics layer called directly with the pipeline's seed for this arm.
     from mhtcdt.app.page_physics import _physics_seed
     from mhtcdt.cohorts import apply_criteria, generate_cohort
-    from mhtcdt.decision.run.streams import cohort_seed
     from mhtcdt.decision.scenario.checks import protocol_for_arm
+    from mhtcdt.decision.streams import cohort_seed
     from mhtcdt.physics import simulate_protocol
 
     cohort = generate_cohort(scenario.cohort.indication, scenario.cohort.n_screened, cohort_seed(scenario.seed))
@@ -223,8 +223,8 @@ def test_physics_page_plots_the_selected_patients_time_courses(scenario):
     session changes the plotted data (the figures' image content)."""
     from mhtcdt.app.page_physics import _physics_seed
     from mhtcdt.cohorts import apply_criteria, generate_cohort
-    from mhtcdt.decision.run.streams import cohort_seed
     from mhtcdt.decision.scenario.checks import protocol_for_arm
+    from mhtcdt.decision.streams import cohort_seed
     from mhtcdt.physics import simulate_patient_detail
 
     at = _page(scenario, "page_physics.py")

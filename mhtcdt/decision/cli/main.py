@@ -82,10 +82,10 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _run_and_report(scenario, scenario_text: str, args: argparse.Namespace) -> int:
+    from mhtcdt.decision.progress import TqdmProgress
     from mhtcdt.decision.report.run_folder import run_id, write_outputs
     from mhtcdt.decision.report.summary import format_summary
     from mhtcdt.decision.run.pipeline import run_pipeline
-    from mhtcdt.decision.run.progress import TqdmProgress
     from mhtcdt.decision.scenario.checks import check_scenario
 
     check_scenario(scenario)

@@ -118,7 +118,7 @@ POWER_OPTIONS = {
 
 
 def cmd_power(args: argparse.Namespace) -> int:
-    from mhtcdt.decision.run.progress import TqdmProgress
+    from mhtcdt.decision.progress import TqdmProgress
     from mhtcdt.decision.scenario.loading import default_scenario, load_scenario
     from mhtcdt.decision.trial.power_analysis import PowerRequest, power_analysis
 

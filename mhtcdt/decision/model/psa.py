@@ -29,21 +29,24 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from mhtcdt.decision.model import outcome
 from mhtcdt.decision.model.economic_model import time_grid_months
-from mhtcdt.decision.run.pipeline import PipelineResult
-from mhtcdt.decision.run.progress import ProgressCallback, sub_progress
-from mhtcdt.decision.run.streams import Stream, outcome_seed
+from mhtcdt.decision.progress import ProgressCallback, sub_progress
 from mhtcdt.decision.scenario.schema import Scenario, UncertainParameter
+from mhtcdt.decision.streams import Stream, outcome_seed
 from mhtcdt.economics import dsa, nmb, voi
 from mhtcdt.economics import psa as econ_psa
 from mhtcdt.economics.psm import run_partitioned_survival_draws
 from mhtcdt.errors import InputError
 from mhtcdt.seeding import child_sequence
+
+if TYPE_CHECKING:  # only for annotations: a PSA analyses a finished run
+    from mhtcdt.decision.run.pipeline import PipelineResult
 
 Z95 = 3.919927969080108  # width of a 95 % normal interval in standard deviations (2 x 1.959964)
 OUTCOME_GROUP = "outcome model (calibration draws)"

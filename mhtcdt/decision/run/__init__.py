@@ -9,5 +9,4 @@
 * :mod:`.stream_psa`     a large PSA reduced to running summaries
 * :mod:`.stream_trial`   a large trial reduced to event tables
 * :mod:`.store`          every run recorded in DuckDB (``mhtcdt runs``)
-* :mod:`.progress`       progress callbacks (terminal bar, app)
 """

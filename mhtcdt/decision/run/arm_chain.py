@@ -14,7 +14,7 @@ patient pools of replicate trials and patient selection (:func:`pools_from_scena
 * :func:`pools_from_scenario` every eligible patient of a scenario treated with each of two arms.
 
 Randomness: the caller passes the stage seeds (:class:`ArmSeeds`); the keys of each front end are in
-:mod:`mhtcdt.decision.run.streams`.
+:mod:`mhtcdt.decision.streams`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mhtcdt.decision.run.progress import ProgressCallback, sub_progress
+from mhtcdt.decision.progress import ProgressCallback, sub_progress
 from mhtcdt.errors import InputError
 from mhtcdt.seeding import SeedLike, child_sequence
 
@@ -140,13 +140,13 @@ def pools_from_scenario(
     """Patient pools for replicate trials and patient selection: one eligible cohort, each patient
     treated with each of ``arms`` (counterfactuals).
 
-    The cohort and the physics use the pipeline's streams (:func:`~mhtcdt.decision.run.streams.cohort_seed`,
-    :func:`~mhtcdt.decision.run.streams.physics_seed` with the arm's index in ``arms``). Returns
+    The cohort and the physics use the pipeline's streams (:func:`~mhtcdt.decision.streams.cohort_seed`,
+    :func:`~mhtcdt.decision.streams.physics_seed` with the arm's index in ``arms``). Returns
     ({arm: cohort + physics DataFrame, same patients in the same order}, {arm: treatment_months}).
     """
     from mhtcdt.cohorts import apply_criteria, generate_cohort
     from mhtcdt.decision.model.outcome import treatment_months
-    from mhtcdt.decision.run.streams import cohort_seed, physics_seed
+    from mhtcdt.decision.streams import cohort_seed, physics_seed
 
     cohort = generate_cohort(scenario.cohort.indication, n_screened, cohort_seed(seed))
     eligible = apply_criteria(cohort, scenario.cohort.criteria).eligible.reset_index(drop=True)

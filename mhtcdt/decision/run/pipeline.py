@@ -12,7 +12,7 @@ Data passed between stages (contracts in docs/architecture.md):
 * ``economics`` per-strategy cost, life_years, qalys (discounted and undiscounted)
 * ``incremental`` incremental analysis with dominance and ICERs
 
-Randomness: one ``SeedSequence(seed)`` whose fixed children (:mod:`mhtcdt.decision.run.streams`) feed
+Randomness: one ``SeedSequence(seed)`` whose fixed children (:mod:`mhtcdt.decision.streams`) feed
 each stage, so a run is a pure function of (scenario, calibration, seed, package version). Stages that
 draw per patient key their streams by ``patient_id``, so results do not depend on chunking or worker
 count. The arms are treated and their outcomes drawn by the arm chain
@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from mhtcdt.decision.progress import ProgressCallback, sub_progress
 from mhtcdt.decision.run.arm_chain import ArmSeeds, simulate_arms
-from mhtcdt.decision.run.progress import ProgressCallback, sub_progress
-from mhtcdt.decision.run.streams import Stream, cohort_seed, outcome_seed
 from mhtcdt.decision.scenario.schema import Scenario
+from mhtcdt.decision.streams import Stream, cohort_seed, outcome_seed
 from mhtcdt.errors import InputError
 from mhtcdt.seeding import child_sequence
 

@@ -27,7 +27,7 @@ import pandas as pd
 
 from mhtcdt.decision.run import chunking
 from mhtcdt.decision.run.event_tables import ArmMeans, EventTable
-from mhtcdt.decision.run.streams import TrialStream
+from mhtcdt.decision.streams import TrialStream
 from mhtcdt.errors import InputError
 from mhtcdt.seeding import child_rng, child_sequence
 

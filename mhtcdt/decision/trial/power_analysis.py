@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from mhtcdt.decision.run.progress import ProgressCallback, sub_progress
+from mhtcdt.decision.progress import ProgressCallback, sub_progress
 from mhtcdt.decision.trial import power
 from mhtcdt.errors import InputError, InputErrors
 

@@ -99,7 +99,7 @@ def stream_trial(
 
     ``chunk_func(start, stop, seed)`` returns the randomised, followed-up trial patients (contract
     section 3) among screened patients ``start .. stop-1``, with every random draw keyed by
-    ``patient_id``: see :func:`keyed_trial_chunk`. Each worker reduces its chunk to event tables
+    ``patient_id``: see :func:`scenario_trial_chunk`. Each worker reduces its chunk to event tables
     and arm means before sending it back.
     """
     func = functools.partial(_trial_chunk, chunk_func=chunk_func, mean_columns=tuple(mean_columns),

@@ -39,15 +39,13 @@ Discounting (factor applied to the value at a point of time t, in years)
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from importlib import resources
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
+from mhtcdt.datafiles import load_toml
 from mhtcdt.economics.validation import check_rate
 from mhtcdt.errors import InputError
 
@@ -202,10 +200,8 @@ class Jurisdiction:
     verified: bool
 
 
-@lru_cache(maxsize=1)
-def _hta_data() -> dict:
-    with resources.files("mhtcdt.economics").joinpath("data/hta.toml").open("rb") as fh:
-        return tomllib.load(fh)
+def _hta_data() -> dict[str, Any]:
+    return load_toml("mhtcdt.economics", "data/hta.toml")
 
 
 def jurisdiction(key: str) -> Jurisdiction:

@@ -21,25 +21,23 @@ float64, ``perspective`` str ("payer" or "societal": where the component is coun
 
 from __future__ import annotations
 
-import tomllib
-from dataclasses import dataclass, fields, replace
-from functools import lru_cache
-from importlib import resources
+from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from mhtcdt.datafiles import load_toml
 from mhtcdt.errors import InputError
 
 PAYER_COMPONENTS = ("particles", "instillation", "applicator", "staff", "imaging")
 SOCIETAL_COMPONENTS = ("patient_time", "productivity")
 
 
-@lru_cache(maxsize=1)
-def cost_data() -> dict:
-    """The parsed ``economics/data/costs.toml`` (reference costs, utilities, micro-costing items)."""
-    with resources.files("mhtcdt.economics").joinpath("data/costs.toml").open("rb") as fh:
-        return tomllib.load(fh)
+def cost_data() -> dict[str, Any]:
+    """The parsed ``economics/data/costs.toml`` (reference costs, utilities, micro-costing items;
+    cached and shared by :func:`mhtcdt.datafiles.load_toml`: treat it as read-only)."""
+    return load_toml("mhtcdt.economics", "data/costs.toml")
 
 
 @dataclass(frozen=True)
@@ -212,8 +210,3 @@ def threshold_particle_price(inputs: MHTCourseInputs, target_cost_per_course: fl
     if np.any(mg <= 0):
         raise InputError("dose_mg_Fe_per_cm3", inputs.dose_mg_Fe_per_cm3, "needs a positive iron amount")
     return (np.asarray(target_cost_per_course, float) - other) / mg
-
-
-def with_inputs(inputs: MHTCourseInputs, **changes) -> MHTCourseInputs:
-    """A copy with some inputs changed (validated)."""
-    return replace(inputs, **changes)

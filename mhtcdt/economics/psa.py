@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mhtcdt.errors import InputError
+from mhtcdt.seeding import child_rng
 
 BLOCK_SIZE = 1 << 16
 Z_975 = 1.959963984540054
@@ -343,7 +344,7 @@ def sample_psa(
         key = _stream_key(str(name))
         blocks = []
         for b in range(first, last + 1):
-            rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(key, b)))
+            rng = child_rng(seed, key, b)  # SeedSequence(seed, spawn_key=(key, b)), PCG64
             # only the prefix of the block that is needed: numpy fills arrays element by element
             # (row by row for vectors), so the first m draws of a block do not depend on how many
             # are drawn after them (checked by the chunking tests for every distribution)

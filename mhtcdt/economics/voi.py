@@ -31,6 +31,7 @@ import pandas as pd
 from mhtcdt.economics.nmb import _ce_arrays, _wtp_array, max_nmb_over_strategies
 from mhtcdt.economics.validation import as_finite, check_rate
 from mhtcdt.errors import InputError
+from mhtcdt.seeding import child_rng
 
 MIN_EVPPI_DRAWS = 20
 
@@ -261,7 +262,7 @@ def evppi(
     total = np.atleast_1d(evpi(c, e, w))
     se = np.full(w.size, np.nan)
     if n_se_samples > 0:
-        rng = np.random.default_rng(np.random.SeedSequence(seed))
+        rng = child_rng(seed)
         # beta_r = A diag(shrink_r) z_r with z_r = U' L^-1 X' y_r, so Cov(z_r, z_s) = Sigma_rs I where
         # Sigma is the residual covariance between responses (the incremental NBs of different
         # strategies are correlated): draw z jointly across responses with Sigma's Cholesky factor.

@@ -95,7 +95,7 @@ from mhtcdt.economics.costing import (
     threshold_particle_price,
 )
 from mhtcdt.economics.dsa import one_way_dsa, threshold_value, two_way_dsa, value_based_price
-from mhtcdt.economics.incremental import efficient_frontier, incremental_analysis, optimal_strategy_at
+from mhtcdt.economics.incremental import efficient_frontier, incremental_analysis
 from mhtcdt.economics.markov import (
     CostCategory,
     MarkovResult,
@@ -193,7 +193,6 @@ __all__ = [
     "jurisdictions",
     "net_health_benefit",
     "net_monetary_benefit",
-    "optimal_strategy_at",
     "partitioned_occupancy",
     "population_multiplier",
     "psm_occupancy",

@@ -234,21 +234,12 @@ def _transition_getter(spec: MarkovStrategy, n_states: int, n_cycles: int, state
     if callable(spec.transitions):
         first = check_transition_matrices(spec.transitions(1), f"{field_name}(cycle=1)", states)
 
-        # a callable that returns the same array object again (e.g. one matrix for several cycles)
-        # is validated once; returned arrays must not be modified in place between cycles
-        seen: list[np.ndarray] = [first]
-
         def get(c: int) -> np.ndarray:
-            if c == 1:
-                return first
-            arr = spec.transitions(c)
-            for known in seen:
-                if arr is known:
-                    return known
-            checked = check_transition_matrices(arr, f"{field_name}(cycle={c})", states)
-            if checked is arr and len(seen) < 8:
-                seen.append(arr)
-            return checked
+            # every matrix is checked when it is used, also the same array object returned again (its
+            # contents may have changed in place since: no cache keyed on identity); cycle 1 reuses the
+            # matrix fetched to learn the draw count, checked again in case it was modified meanwhile
+            arr = first if c == 1 else spec.transitions(c)
+            return check_transition_matrices(arr, f"{field_name}(cycle={c})", states)
 
         if first.ndim not in (2, 3):
             raise InputError(f"{field_name}(cycle=1)", first.shape, "a callable must return (S, S) or (D, S, S)")
@@ -367,7 +358,7 @@ def run_markov(
     x0 = check_probabilities(start, "start")
     if x0.shape[-1] != n_s or x0.ndim > 2:
         raise InputError("start", x0.shape, f"needs shape (S,) or (D, S) with S = {n_s}")
-    if np.any(np.abs(x0.sum(axis=-1) - 1.0) > 1e-6):
+    if np.any(np.abs(x0.sum(axis=-1) - 1.0) > START_TOLERANCE):
         raise InputError("start", x0.tolist() if x0.ndim == 1 else x0.shape, "the start distribution must sum to 1")
     if n_cycles is None:
         if stop_when_alive_below is None:
@@ -480,6 +471,7 @@ def run_markov(
     traces: dict[str, np.ndarray] = {}
     for k, spec in enumerate(strategies):
         tr = bufs[k][: n_done + 1]  # (n+1, D, S)
+        _check_trace(tr, f"strategies[{spec.name}]", names)
         traces[spec.name] = tr.transpose(1, 0, 2)  # (D, n+1, S) view
         integ = _TraceIntegrator(tr)
         alive = tr @ alive_mask.astype(float)  # (n+1, D)
@@ -531,6 +523,30 @@ def run_markov(
         },
     )
     return MarkovResult(names, draws, traces, cycle_years, has_draws, attrs=dict(draws.attrs))
+
+
+START_TOLERANCE = 1e-6
+"""Absolute tolerance on |sum of the start distribution - 1|."""
+
+
+def _check_trace(trace: np.ndarray, field: str, states: list[str]) -> None:
+    """Every row of a cohort trace (n+1, D, S) is a distribution: it sums to 1 within the drift the
+    tolerances allow (start within START_TOLERANCE, each transition's rows within
+    PROBABILITY_ROW_TOLERANCE, so after t cycles (1 + tol)^t - 1, plus round-off). A second line of
+    defence behind the matrix checks: an InputError naming the cycle and draw, never a silent trace."""
+    n1, n_d, n_s = trace.shape
+    sums = trace.reshape(-1, n_s).dot(np.ones(n_s)).reshape(n1, n_d)  # 2-D dot: one BLAS gemv
+    t = np.arange(n1, dtype=float)[:, None]
+    allowed = START_TOLERANCE + np.expm1(t * np.log1p(PROBABILITY_ROW_TOLERANCE)) + 1e-12 * (t + 1.0)
+    off = np.abs(sums - 1.0) > allowed
+    if off.any():
+        c, d = (int(i) for i in np.unravel_index(int(np.argmax(off)), off.shape))
+        raise InputError(
+            f"{field}.trace[cycle={c}, draw={d}]",
+            float(sums[c, d]),
+            f"the cohort over {states} sums to {float(sums[c, d]):.9g}, not 1: a transition matrix lost or "
+            "created patients",
+        )
 
 
 def _reward_array(values: np.ndarray, fld: str, shape: tuple[int, int, int]) -> np.ndarray:

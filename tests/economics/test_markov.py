@@ -370,3 +370,46 @@ def test_cost_category_with_its_own_counting():
     assert mixed["cost"].iloc[0] == pytest.approx(drug_only["cost"].iloc[0] + care_only["cost"].iloc[0], rel=1e-13)
     alive = 0.8 ** np.arange(6)
     assert drug_only["cost"].iloc[0] == pytest.approx(np.sum(300 * alive / 1.04 ** np.arange(6)), rel=1e-13)
+
+
+def test_matrix_changed_in_place_by_a_transition_function_is_rejected():
+    """A transition function that returns the same array object every cycle, modified in place, is
+    checked every cycle: the row of 'alive' summing to 1.5 at cycle 3 is an InputError naming the
+    cycle (it used to be accepted, and the trace then no longer summed to 1)."""
+    p = np.array([[0.9, 0.1], [0.0, 1.0]])
+
+    def transitions(cycle):
+        p[0, 0] = 1.4 if cycle == 3 else 0.9
+        return p
+
+    with pytest.raises(InputError, match="sums to 1.5") as err:
+        run_markov(
+            ["alive", "dead"],
+            [MarkovStrategy("x", transitions, utilities=[1, 0])],
+            [1, 0],
+            n_cycles=5,
+            dead_states=["dead"],
+        )
+    assert "cycle=3" in err.value.field
+
+
+def test_same_array_object_every_cycle_is_still_accepted_when_valid():
+    """Returning one (valid) matrix object for several cycles gives the time-homogeneous result."""
+    p = np.array([[0.9, 0.1], [0.0, 1.0]])
+    kw = dict(n_cycles=6, dead_states=["dead"], counting="end", discount_effects=0.0)
+    a = run_markov(["alive", "dead"], [MarkovStrategy("x", lambda c: p, utilities=[1, 0])], [1, 0], **kw)
+    b = run_markov(["alive", "dead"], [MarkovStrategy("x", p, utilities=[1, 0])], [1, 0], **kw)
+    expected = sum(0.9**t for t in range(1, 7))
+    assert a.results["life_years"].iloc[0] == b.results["life_years"].iloc[0] == pytest.approx(expected)
+
+
+def test_trace_that_does_not_sum_to_one_is_rejected(monkeypatch):
+    """Second line of defence: were a matrix to slip past the checks, the trace check still refuses a
+    cohort that no longer sums to 1 (simulated by switching the matrix check off)."""
+    from mhtcdt.economics import markov
+
+    monkeypatch.setattr(markov, "check_transition_matrices", lambda value, *a, **k: np.asarray(value, float))
+    bad = np.array([[0.9, 0.6], [0.0, 1.0]])
+    with pytest.raises(InputError, match="sums to 1.5") as err:
+        run_markov(["alive", "dead"], [MarkovStrategy("x", bad)], [1, 0], n_cycles=3, dead_states=["dead"])
+    assert err.value.field == "strategies[x].trace[cycle=1, draw=0]"

@@ -74,6 +74,7 @@ from mhtcdt.economics.budget import annual_costs_from_curves, budget_impact
 from mhtcdt.economics.conventions import (
     COUNTING_METHODS,
     DISCOUNT_METHODS,
+    Conventions,
     Jurisdiction,
     cheers_items,
     counting_weights,
@@ -97,7 +98,6 @@ from mhtcdt.economics.costing import (
 from mhtcdt.economics.dsa import one_way_dsa, threshold_value, two_way_dsa, value_based_price
 from mhtcdt.economics.incremental import efficient_frontier, incremental_analysis
 from mhtcdt.economics.markov import (
-    CostCategory,
     MarkovResult,
     MarkovStrategy,
     entry_cost_matrix,
@@ -122,19 +122,16 @@ from mhtcdt.economics.psa import (
     dirichlet_matrix,
     sample_psa,
 )
-from mhtcdt.economics.psm import (
-    CurveCrossingWarning,
-    partitioned_occupancy,
-    psm_occupancy,
-    run_partitioned_survival,
-    run_partitioned_survival_draws,
-    run_partitioned_survival_nstate,
-)
-from mhtcdt.economics.results import RESULT_COLUMNS, DrawResults, results_frame
+from mhtcdt.economics.psm import CurveCrossingWarning, SurvivalCurves, partitioned_occupancy, run_partitioned_survival
+from mhtcdt.economics.results import RESULT_COLUMNS, DrawResults
+from mhtcdt.economics.values import CostCategory, StateValues
 from mhtcdt.economics.voi import evpi, evpi_curve, evpi_from_nmb, evppi, population_multiplier
 
 __all__ = [
+    "Conventions",
     "CostCategory",
+    "StateValues",
+    "SurvivalCurves",
     "MHTCourseInputs",
     "annual_costs_from_curves",
     "breakeven_annual_volume",
@@ -195,10 +192,6 @@ __all__ = [
     "net_monetary_benefit",
     "partitioned_occupancy",
     "population_multiplier",
-    "psm_occupancy",
-    "results_frame",
     "run_partitioned_survival",
-    "run_partitioned_survival_draws",
-    "run_partitioned_survival_nstate",
     "to_years",
 ]

@@ -97,6 +97,7 @@ from mhtcdt.economics.costing import (
 )
 from mhtcdt.economics.dsa import one_way_dsa, threshold_value, two_way_dsa, value_based_price
 from mhtcdt.economics.incremental import efficient_frontier, incremental_analysis
+from mhtcdt.economics.lifetables import LifeTable, life_table, life_tables
 from mhtcdt.economics.markov import (
     MarkovResult,
     MarkovStrategy,
@@ -130,6 +131,9 @@ from mhtcdt.economics.voi import evpi, evpi_curve, evpi_from_nmb, evppi, populat
 __all__ = [
     "Conventions",
     "CostCategory",
+    "LifeTable",
+    "life_table",
+    "life_tables",
     "StateValues",
     "SurvivalCurves",
     "MHTCourseInputs",

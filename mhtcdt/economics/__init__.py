@@ -108,7 +108,7 @@ from mhtcdt.economics.markov import (
     rescale_probability,
     run_markov,
 )
-from mhtcdt.economics.nmb import ce_plane, ceac, ceaf, net_health_benefit, net_monetary_benefit
+from mhtcdt.economics.nmb import ce_plane, ceac, ceaf, net_monetary_benefit
 from mhtcdt.economics.psa import (
     Beta,
     Dirichlet,
@@ -126,7 +126,7 @@ from mhtcdt.economics.psa import (
 from mhtcdt.economics.psm import CurveCrossingWarning, SurvivalCurves, partitioned_occupancy, run_partitioned_survival
 from mhtcdt.economics.results import RESULT_COLUMNS, DrawResults
 from mhtcdt.economics.values import CostCategory, StateValues
-from mhtcdt.economics.voi import evpi, evpi_curve, evpi_from_nmb, evppi, population_multiplier
+from mhtcdt.economics.voi import evpi, evpi_curve, evppi, population_multiplier
 
 __all__ = [
     "Conventions",
@@ -187,12 +187,10 @@ __all__ = [
     "efficient_frontier",
     "evpi",
     "evpi_curve",
-    "evpi_from_nmb",
     "evppi",
     "incremental_analysis",
     "jurisdiction",
     "jurisdictions",
-    "net_health_benefit",
     "net_monetary_benefit",
     "partitioned_occupancy",
     "population_multiplier",

@@ -288,8 +288,8 @@ class Conventions:
 
     discount_costs: float = 0.035
     discount_effects: float = 0.035
-    discount_method: str = "discrete"
-    counting: str | tuple[float, ...] = "life_table"
+    discount_method: DiscountMethod = "discrete"
+    counting: CountingMethod | tuple[float, ...] = "life_table"
     cycle_zero: str = "method"
     cycle_length: float = 1.0
     cycle_unit: str = "years"

@@ -61,14 +61,6 @@ def net_monetary_benefit(cost, effect, wtp) -> np.ndarray:
     return w.reshape((-1,) + (1,) * e.ndim) * e[None] - c[None]
 
 
-def net_health_benefit(cost, effect, wtp) -> np.ndarray:
-    """NHB = effect - cost / wtp (wtp > 0), same shapes as :func:`net_monetary_benefit`."""
-    w = _wtp_array(wtp)
-    if np.any(w <= 0):
-        raise InputError("wtp", float(w.min()), "net health benefit needs wtp > 0")
-    return net_monetary_benefit(cost, effect, w) / (w if w.ndim == 0 else w.reshape((-1,) + (1,) * np.ndim(cost)))
-
-
 def _strategy_names(strategies: Sequence[str] | None, n: int) -> list[str]:
     if strategies is None:
         return [f"strategy_{i}" for i in range(n)]
@@ -94,18 +86,13 @@ def max_nmb_over_strategies(cost: np.ndarray, effect: np.ndarray, wtp: np.ndarra
     return best_val, best_idx
 
 
-def best_strategy(cost: np.ndarray, effect: np.ndarray, wtp: np.ndarray) -> np.ndarray:
-    """Index (W, D) of the strategy with the highest NMB per draw (first on ties)."""
-    return max_nmb_over_strategies(cost, effect, wtp)[1]
-
-
 def ceac(cost, effect, wtp, strategies: Sequence[str] | None = None) -> pd.DataFrame:
     """Cost-effectiveness acceptability curves (and frontier flag), see module docstring."""
     c, e = _ce_arrays(cost, effect)
     w = np.atleast_1d(_wtp_array(wtp))
     names = _strategy_names(strategies, c.shape[1])
     n_d, n_s = c.shape
-    best = best_strategy(c, e, w)  # (W, D)
+    best = max_nmb_over_strategies(c, e, w)[1]  # (W, D): index of the first maximiser
     counts = np.zeros((w.size, n_s))
     for s in range(n_s):  # loop over strategies (few), not draws
         counts[:, s] = np.count_nonzero(best == s, axis=1)

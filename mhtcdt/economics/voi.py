@@ -36,27 +36,12 @@ from mhtcdt.seeding import child_rng
 MIN_EVPPI_DRAWS = 20
 
 
-def evpi_from_nmb(nmb: np.ndarray) -> np.ndarray:
-    """EVPI from net benefits (..., D, S); shape (...).
-
-    EVPI = E[max_s NB_s] - max_s E[NB_s], computed as the mean regret E[max_s NB_s - NB_s*] of the
-    strategy s* with the highest expected net benefit: the same quantity, but a mean of non-negative
-    terms, so it is never negative from round-off and exactly 0 when s* wins every draw.
-    """
-    nb = as_finite(nmb, "nmb")
-    if nb.ndim < 2:
-        raise InputError("nmb", nb.shape, "needs (..., D, S)")
-    best = nb.mean(axis=-2).argmax(axis=-1)
-    index = np.broadcast_to(np.asarray(best)[..., None, None], nb.shape[:-1] + (1,))
-    chosen = np.take_along_axis(nb, index, axis=-1)[..., 0]
-    return (nb.max(axis=-1) - chosen).mean(axis=-1)
-
-
 def evpi(cost, effect, wtp) -> np.ndarray | float:
     """Per-patient EVPI at each wtp.  cost, effect: (D, S); wtp scalar -> float, (W,) -> (W,).
 
-    Mean regret of the strategy with the highest expected net benefit (see :func:`evpi_from_nmb`):
-    never negative, exactly 0 when that strategy wins every draw.
+    EVPI = E[max_s NB_s] - max_s E[NB_s], computed as the mean regret E[max_s NB_s - NB_s*] of the
+    strategy s* with the highest expected net benefit: the same quantity, but a mean of non-negative
+    terms, so never negative from round-off and exactly 0 when s* wins every draw.
     """
     c, e = _ce_arrays(cost, effect)
     w = _wtp_array(wtp)

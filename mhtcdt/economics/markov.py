@@ -55,6 +55,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from mhtcdt.economics import markov_trace as kernel
 from mhtcdt.economics.conventions import Conventions, discount_factors
@@ -68,7 +69,7 @@ from mhtcdt.economics.validation import (
     check_probabilities,
     check_transition_matrices,
 )
-from mhtcdt.economics.values import ArrayLike, CostCategory, StateValues
+from mhtcdt.economics.values import CostCategory, StateValues
 from mhtcdt.errors import InputError
 
 TransitionSpec = np.ndarray | Callable[[int], np.ndarray]
@@ -124,7 +125,7 @@ class MarkovResult:
 # ---------------------------------------------------------------------------------------------
 
 
-def rate_to_probability(rate, time: float = 1.0) -> np.ndarray:
+def rate_to_probability(rate: ArrayLike, time: float = 1.0) -> np.ndarray:
     """p = 1 - exp(-rate * time) for a constant hazard ``rate`` (per unit of ``time``)."""
     r = as_finite(rate, "rate")
     if np.any(r < 0):
@@ -132,7 +133,7 @@ def rate_to_probability(rate, time: float = 1.0) -> np.ndarray:
     return -np.expm1(-r * time)
 
 
-def probability_to_rate(probability, time: float = 1.0) -> np.ndarray:
+def probability_to_rate(probability: ArrayLike, time: float = 1.0) -> np.ndarray:
     """rate = -ln(1 - p) / time."""
     p = check_probabilities(probability, "probability")
     if np.any(p >= 1):
@@ -140,7 +141,7 @@ def probability_to_rate(probability, time: float = 1.0) -> np.ndarray:
     return -np.log1p(-p) / time
 
 
-def rescale_probability(probability, from_length: float, to_length: float) -> np.ndarray:
+def rescale_probability(probability: ArrayLike, from_length: float, to_length: float) -> np.ndarray:
     """Probability over ``to_length`` from one over ``from_length`` assuming a constant hazard:
     1 - (1 - p) ** (to_length / from_length)."""
     p = check_probabilities(probability, "probability")

@@ -26,42 +26,43 @@ From a reference curve to a model input:
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.special import ndtr
 
 from mhtcdt.economics.validation import as_finite
 from mhtcdt.errors import InputError
 
 
-def _time(t) -> np.ndarray:
+def _time(t: ArrayLike) -> np.ndarray:
     arr = as_finite(t, "time")
     if arr.ndim != 1 or np.any(arr < 0):
         raise InputError("time", arr.shape if arr.ndim != 1 else float(arr.min()), "needs a 1-D grid of times >= 0")
     return arr
 
 
-def _positive(value, field: str) -> np.ndarray:
+def _positive(value: ArrayLike, field: str) -> np.ndarray:
     arr = as_finite(value, field)
     if np.any(arr <= 0):
         raise InputError(field, float(arr.min()), "must be > 0")
     return arr[..., None]
 
 
-def exponential(t, rate) -> np.ndarray:
+def exponential(t: ArrayLike, rate: ArrayLike) -> np.ndarray:
     """S(t) = exp(-rate t)."""
     return np.exp(-_positive(rate, "rate") * _time(t))
 
 
-def weibull(t, shape, scale) -> np.ndarray:
+def weibull(t: ArrayLike, shape: ArrayLike, scale: ArrayLike) -> np.ndarray:
     """S(t) = exp(-(t / scale)^shape)."""
     return np.exp(-((_time(t) / _positive(scale, "scale")) ** _positive(shape, "shape")))
 
 
-def loglogistic(t, shape, scale) -> np.ndarray:
+def loglogistic(t: ArrayLike, shape: ArrayLike, scale: ArrayLike) -> np.ndarray:
     """S(t) = 1 / (1 + (t / scale)^shape)."""
     return 1.0 / (1.0 + (_time(t) / _positive(scale, "scale")) ** _positive(shape, "shape"))
 
 
-def lognormal(t, meanlog, sdlog) -> np.ndarray:
+def lognormal(t: ArrayLike, meanlog: ArrayLike, sdlog: ArrayLike) -> np.ndarray:
     """S(t) = 1 - Phi((ln t - meanlog) / sdlog); S(0) = 1."""
     tt = _time(t)
     mu = as_finite(meanlog, "meanlog")[..., None]
@@ -71,7 +72,7 @@ def lognormal(t, meanlog, sdlog) -> np.ndarray:
     return 1.0 - ndtr(z)
 
 
-def gompertz(t, shape, rate) -> np.ndarray:
+def gompertz(t: ArrayLike, shape: ArrayLike, rate: ArrayLike) -> np.ndarray:
     """S(t) = exp(-(rate / shape) (exp(shape t) - 1)); shape may be negative (a cure fraction
     exp(rate / shape)) or 0 (exponential)."""
     tt = _time(t)
@@ -83,7 +84,7 @@ def gompertz(t, shape, rate) -> np.ndarray:
     return np.exp(-cum)
 
 
-def weibull_from_coefficients(t, log_shape, log_scale) -> np.ndarray:
+def weibull_from_coefficients(t: ArrayLike, log_shape: ArrayLike, log_scale: ArrayLike) -> np.ndarray:
     """Weibull curves from (log shape, log scale) coefficients (e.g. MVN PSA draws)."""
     return weibull(t, np.exp(as_finite(log_shape, "log_shape")), np.exp(as_finite(log_scale, "log_scale")))
 

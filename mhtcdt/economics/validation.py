@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from mhtcdt.errors import InputError
 
@@ -16,7 +17,7 @@ def _first_bad(mask: np.ndarray) -> tuple[int, ...]:
     return tuple(int(i) for i in np.unravel_index(int(np.argmax(mask)), mask.shape))
 
 
-def as_finite(value, field: str) -> np.ndarray:
+def as_finite(value: ArrayLike, field: str) -> np.ndarray:
     arr = np.asarray(value, dtype=float)
     bad = ~np.isfinite(arr)
     if bad.any():
@@ -25,7 +26,7 @@ def as_finite(value, field: str) -> np.ndarray:
     return arr
 
 
-def check_costs(value, field: str) -> np.ndarray:
+def check_costs(value: ArrayLike, field: str) -> np.ndarray:
     """Finite, non-negative costs."""
     arr = as_finite(value, field)
     neg = arr < 0
@@ -39,7 +40,7 @@ def check_costs(value, field: str) -> np.ndarray:
     return arr
 
 
-def check_utilities(value, field: str, allow_negative: bool = False) -> np.ndarray:
+def check_utilities(value: ArrayLike, field: str, allow_negative: bool = False) -> np.ndarray:
     """Utilities <= 1; below 0 (states worse than death) only with ``allow_negative``."""
     arr = as_finite(value, field)
     high = arr > 1.0
@@ -60,7 +61,7 @@ def check_utilities(value, field: str, allow_negative: bool = False) -> np.ndarr
     return arr
 
 
-def check_probabilities(value, field: str) -> np.ndarray:
+def check_probabilities(value: ArrayLike, field: str) -> np.ndarray:
     arr = as_finite(value, field)
     bad = (arr < 0) | (arr > 1)
     if bad.any():
@@ -69,7 +70,7 @@ def check_probabilities(value, field: str) -> np.ndarray:
     return arr
 
 
-def check_transition_matrices(value, field: str, states: Sequence[str] | None = None) -> np.ndarray:
+def check_transition_matrices(value: ArrayLike, field: str, states: Sequence[str] | None = None) -> np.ndarray:
     """Arrays (..., S, S) with entries in [0, 1] and rows summing to 1 within PROBABILITY_ROW_TOLERANCE."""
     arr = np.asarray(value, dtype=float)
     if arr.ndim >= 2 and arr.shape[-1] == arr.shape[-2] and (states is None or arr.shape[-1] == len(states)):
@@ -115,7 +116,7 @@ def check_rate(rate: float, field: str) -> float:
     return r
 
 
-def broadcast_param(value, field: str, target: tuple[int, ...], what: str) -> np.ndarray:
+def broadcast_param(value: ArrayLike, field: str, target: tuple[int, ...], what: str) -> np.ndarray:
     """Broadcast ``value`` (aligned from the right) to ``target``; InputError naming the shapes otherwise."""
     arr = np.asarray(value, dtype=float)
     try:

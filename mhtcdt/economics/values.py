@@ -32,6 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from mhtcdt.economics.conventions import DAYS_PER_YEAR
 from mhtcdt.economics.validation import check_costs, check_utilities
@@ -39,8 +40,6 @@ from mhtcdt.errors import InputError
 
 UNITS_PER_YEAR: dict[str, float] = {"days": DAYS_PER_YEAR, "weeks": DAYS_PER_YEAR / 7.0, "months": 12.0, "years": 1.0}
 COST_UNITS = ("cycle", *UNITS_PER_YEAR)
-
-ArrayLike = float | Sequence[float] | np.ndarray
 
 
 @dataclass(frozen=True)

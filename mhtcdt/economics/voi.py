@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from mhtcdt.economics.nmb import _ce_arrays, _wtp_array, max_nmb_over_strategies
 from mhtcdt.economics.validation import as_finite, check_rate
@@ -36,7 +37,7 @@ from mhtcdt.seeding import child_rng
 MIN_EVPPI_DRAWS = 20
 
 
-def evpi(cost, effect, wtp) -> np.ndarray | float:
+def evpi(cost: ArrayLike, effect: ArrayLike, wtp: ArrayLike) -> np.ndarray | float:
     """Per-patient EVPI at each wtp.  cost, effect: (D, S); wtp scalar -> float, (W,) -> (W,).
 
     EVPI = E[max_s NB_s] - max_s E[NB_s], computed as the mean regret E[max_s NB_s - NB_s*] of the
@@ -72,7 +73,13 @@ def population_multiplier(
 
 
 def evpi_curve(
-    cost, effect, wtp, *, patients_per_year=None, years: int | None = None, discount_rate: float = 0.035
+    cost: ArrayLike,
+    effect: ArrayLike,
+    wtp: ArrayLike,
+    *,
+    patients_per_year: ArrayLike | None = None,
+    years: int | None = None,
+    discount_rate: float = 0.035,
 ) -> pd.DataFrame:
     """EVPI over a wtp grid: columns ``wtp``, ``evpi_per_patient`` and, with a population,
     ``evpi_population`` (per-patient EVPI x :func:`population_multiplier`)."""
@@ -172,10 +179,10 @@ def _fit_gcv(xtx: np.ndarray, xty: np.ndarray, yty: np.ndarray, pen: np.ndarray,
 
 
 def evppi(
-    cost,
-    effect,
+    cost: ArrayLike,
+    effect: ArrayLike,
     parameters: np.ndarray | Mapping[str, np.ndarray],
-    wtp,
+    wtp: ArrayLike,
     *,
     n_knots: int = 8,
     interaction: bool = True,

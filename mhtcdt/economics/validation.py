@@ -17,56 +17,41 @@ def _first_bad(mask: np.ndarray) -> tuple[int, ...]:
     return tuple(int(i) for i in np.unravel_index(int(np.argmax(mask)), mask.shape))
 
 
-def as_finite(value: ArrayLike, field: str) -> np.ndarray:
-    arr = np.asarray(value, dtype=float)
-    bad = ~np.isfinite(arr)
+def _refuse_where(arr: np.ndarray, bad: np.ndarray, field: str, message: str) -> None:
+    """InputError naming the first element of ``arr`` where ``bad`` holds (index appended to ``field``)."""
     if bad.any():
         idx = _first_bad(bad) if arr.ndim else ()
-        raise InputError(f"{field}{list(idx) if idx else ''}", float(arr[idx]), "must be a finite number")
+        raise InputError(f"{field}{list(idx) if idx else ''}", float(arr[idx]), message)
+
+
+def as_finite(value: ArrayLike, field: str) -> np.ndarray:
+    """``value`` as a float array; InputError naming the first NaN or infinite element."""
+    arr = np.asarray(value, dtype=float)
+    _refuse_where(arr, ~np.isfinite(arr), field, "must be a finite number")
     return arr
 
 
 def check_costs(value: ArrayLike, field: str) -> np.ndarray:
     """Finite, non-negative costs."""
     arr = as_finite(value, field)
-    neg = arr < 0
-    if neg.any():
-        idx = _first_bad(neg) if arr.ndim else ()
-        raise InputError(
-            f"{field}{list(idx) if idx else ''}",
-            float(arr[idx]),
-            "costs must be >= 0 (model savings as a separate arm)",
-        )
+    _refuse_where(arr, arr < 0, field, "costs must be >= 0 (model savings as a separate arm)")
     return arr
 
 
 def check_utilities(value: ArrayLike, field: str, allow_negative: bool = False) -> np.ndarray:
     """Utilities <= 1; below 0 (states worse than death) only with ``allow_negative``."""
     arr = as_finite(value, field)
-    high = arr > 1.0
-    if high.any():
-        idx = _first_bad(high) if arr.ndim else ()
-        raise InputError(
-            f"{field}{list(idx) if idx else ''}", float(arr[idx]), "a utility cannot exceed 1 (full health)"
-        )
+    _refuse_where(arr, arr > 1.0, field, "a utility cannot exceed 1 (full health)")
     if not allow_negative:
-        low = arr < 0.0
-        if low.any():
-            idx = _first_bad(low) if arr.ndim else ()
-            raise InputError(
-                f"{field}{list(idx) if idx else ''}",
-                float(arr[idx]),
-                "utility below 0 (worse than death); pass allow_negative_utilities=True if intended",
-            )
+        message = "utility below 0 (worse than death); pass allow_negative_utilities=True if intended"
+        _refuse_where(arr, arr < 0.0, field, message)
     return arr
 
 
 def check_probabilities(value: ArrayLike, field: str) -> np.ndarray:
+    """Finite probabilities in [0, 1]."""
     arr = as_finite(value, field)
-    bad = (arr < 0) | (arr > 1)
-    if bad.any():
-        idx = _first_bad(bad) if arr.ndim else ()
-        raise InputError(f"{field}{list(idx) if idx else ''}", float(arr[idx]), "a probability must be in [0, 1]")
+    _refuse_where(arr, (arr < 0) | (arr > 1), field, "a probability must be in [0, 1]")
     return arr
 
 

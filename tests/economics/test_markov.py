@@ -139,7 +139,7 @@ def test_draws_match_a_plain_loop_over_draws():
     np.testing.assert_allclose(res2.draws.cost, res.draws.cost, rtol=1e-13)
 
 
-def test_transition_costs_and_initial_cost():
+def test_transition_end_of_life_and_one_off_costs():
     p = np.array([[0.8, 0.15, 0.05], [0.0, 0.9, 0.1], [0, 0, 1]])
     tc = np.zeros((3, 3))
     tc[0, 1] = 5000.0  # cost of progression, on entry into "sick"

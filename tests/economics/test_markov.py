@@ -372,3 +372,68 @@ def test_trace_that_does_not_sum_to_one_is_rejected(monkeypatch):
     with pytest.raises(InputError, match="sums to 1.5") as err:
         run_markov(["alive", "dead"], [MarkovStrategy("x", bad)], [1, 0], n_cycles=3, dead_states=["dead"])
     assert err.value.field == "strategies[x].trace[cycle=1, draw=0]"
+
+
+@pytest.mark.parametrize("per_draw", [False, True])
+def test_one_buffer_refilled_every_cycle_equals_fresh_matrices(per_draw):
+    """A transition function that refills one buffer in place with valid, changing matrices (seen again
+    by identity) gives exactly the result of one returning a new array each cycle: changed contents are
+    never mistaken for the matrices checked and transposed before."""
+    n_d, n = 6, 15
+    scale = np.linspace(0.5, 1.5, n_d)[:, None] if per_draw else np.array([[1.0]])
+
+    def fresh(cycle):
+        q = np.minimum(0.02 * cycle * scale[:, 0], 0.9)  # (D,) or (1,)
+        p = np.zeros((q.size, 3, 3))
+        p[:, 0, 1], p[:, 0, 2] = 0.1, q * 0.5
+        p[:, 0, 0] = 1 - 0.1 - q * 0.5
+        p[:, 1, 2] = q
+        p[:, 1, 1] = 1 - q
+        p[:, 2, 2] = 1.0
+        return p if per_draw else p[0]
+
+    buffer = np.empty_like(fresh(1))
+
+    def refilled(cycle):
+        buffer[...] = fresh(1 + (cycle - 1) // 3)  # the same contents for 3 cycles, then new ones
+        return buffer
+
+    def stepped(cycle):
+        return fresh(1 + (cycle - 1) // 3).copy()
+
+    kw = dict(n_cycles=n, dead_states=["dead"])
+    values = _values([100.0, 300.0, 0.0], [0.9, 0.5, 0.0])
+    a = run_markov(["a", "b", "dead"], [MarkovStrategy("x", refilled, values)], [1, 0, 0], **kw)
+    b = run_markov(["a", "b", "dead"], [MarkovStrategy("x", stepped, values)], [1, 0, 0], **kw)
+    np.testing.assert_array_equal(a.traces["x"], b.traces["x"])
+    np.testing.assert_array_equal(a.draws.cost, b.draws.cost)
+    assert a.draws.cost.shape == ((n_d, 1) if per_draw else (1, 1))
+
+
+def test_conventions_from_a_jurisdiction_and_in_the_results():
+    nice = Conventions.for_jurisdiction("nice", counting="end")
+    assert (nice.discount_costs, nice.discount_effects, nice.currency) == (0.035, 0.035, "GBP")
+    nl = Conventions.for_jurisdiction("netherlands", discount_costs=0.04)
+    assert (nl.discount_costs, nl.discount_effects, nl.currency) == (0.04, 0.015, "EUR")
+    p = np.array([[0.9, 0.1], [0.0, 1.0]])
+    res = run_markov(["alive", "dead"], [MarkovStrategy("x", p, _values(utilities=[1, 0]))], [1, 0], nl, n_cycles=4)
+    assert res.results.attrs["currency"] == "EUR" and res.results.attrs["discount_effects"] == 0.015
+    assert res.results["qalys"].iloc[0] == pytest.approx(
+        sum(0.9**t * 1.015**-t * (0.5 if t in (0, 4) else 1.0) for t in range(5))
+    )
+    with pytest.raises(InputError):
+        Conventions.for_jurisdiction("atlantis")
+
+
+def test_cost_units_in_a_markov_model():
+    """Costs per year, per month or per cycle are the same costs by the unit rule (monthly cycles)."""
+    p = np.array([[0.98, 0.02], [0.0, 1.0]])
+    conv = Conventions(discount_costs=0.03, cycle_length=1, cycle_unit="months")
+    kw = dict(n_cycles=24, dead_states=["dead"])
+    per_cycle = run_markov(["a", "dead"], [MarkovStrategy("x", p, _values([100.0, 0.0]))], [1, 0], conv, **kw)
+    for unit, value in (("months", 100.0), ("years", 1200.0), ("days", 100.0 * 12 / 365.25)):
+        values = StateValues([value, 0.0], costs_per=unit)
+        other = run_markov(["a", "dead"], [MarkovStrategy("x", p, values)], [1, 0], conv, **kw)
+        assert other.results["cost"].iloc[0] == pytest.approx(per_cycle.results["cost"].iloc[0], rel=1e-12)
+    with pytest.raises(InputError, match="per"):
+        StateValues([100.0, 0.0])  # no unit: refused

@@ -51,13 +51,15 @@ class CheckedTransitions:
     def __init__(self, field: str, states: list[str]) -> None:
         self.field = field
         self.states = states
-        # (array as returned, copy when checked (from the second sight on) or None, draws-last matrices)
-        self._kept: list[tuple[np.ndarray, np.ndarray | None, np.ndarray]] = []
+        # id -> (array as returned, copy when checked (from the second sight on) or None, draws-last
+        # matrices); the array itself is held, so its id is not reused while it is kept
+        self._kept: dict[int, tuple[np.ndarray, np.ndarray | None, np.ndarray]] = {}
 
     def __call__(self, arr: np.ndarray, cycle: int) -> np.ndarray:
-        seen = next((i for i, kept in enumerate(self._kept) if kept[0] is arr), None)
-        if seen is not None:
-            _, copy, last = self._kept[seen]
+        kept = self._kept.get(id(arr))
+        seen = kept is not None and kept[0] is arr
+        if seen:
+            _, copy, last = kept
             if copy is not None and arr.shape == copy.shape and bool((arr == copy).all()):
                 return last
         checked = check_transition_matrices(arr, f"{self.field}(cycle={cycle})", self.states)
@@ -65,12 +67,13 @@ class CheckedTransitions:
             raise InputError(f"{self.field}(cycle={cycle})", checked.shape, "must return (S, S) or (D, S, S)")
         if checked is not arr:  # converted (e.g. from a list): a new object every time, not kept
             return draws_last(checked, contiguous=False)
-        if seen is None:
-            self._kept.append((arr, None, arr))
-            del self._kept[: -self.MAX_KEPT]
+        if not seen:
+            self._kept[id(arr)] = (arr, None, arr)
+            if len(self._kept) > self.MAX_KEPT:
+                del self._kept[next(iter(self._kept))]  # the oldest
             return draws_last(arr, contiguous=False)
         last = draws_last(arr)
-        self._kept[seen] = (arr, arr.copy(), last)
+        self._kept[id(arr)] = (arr, arr.copy(), last)
         return last
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -55,6 +56,14 @@ def check_probabilities(value: ArrayLike, field: str) -> np.ndarray:
     return arr
 
 
+@lru_cache(maxsize=64)
+def _ones(n: int) -> np.ndarray:
+    """A read-only vector of n ones (the row-sum check runs every cycle: no allocation each time)."""
+    ones = np.ones(n)
+    ones.flags.writeable = False
+    return ones
+
+
 def check_transition_matrices(value: ArrayLike, field: str, states: Sequence[str] | None = None) -> np.ndarray:
     """Arrays (..., S, S) with entries in [0, 1] and rows summing to 1 within PROBABILITY_ROW_TOLERANCE."""
     arr = np.asarray(value, dtype=float)
@@ -62,7 +71,7 @@ def check_transition_matrices(value: ArrayLike, field: str, states: Sequence[str
         # fast path (one comparison pass + one row sum); NaN fails ">= 0" and lands in the slow path
         # (row sums by a matmul with ones: a reduction over a short last axis is slow in numpy)
         if arr.min() >= 0:
-            sums = arr.reshape(-1, arr.shape[-1]).dot(np.ones(arr.shape[-1]))  # 2-D dot: BLAS gemv
+            sums = arr.reshape(-1, arr.shape[-1]).dot(_ones(arr.shape[-1]))  # 2-D dot: BLAS gemv
             if sums.max() <= 1.0 + PROBABILITY_ROW_TOLERANCE and sums.min() >= 1.0 - PROBABILITY_ROW_TOLERANCE:
                 return arr
     arr = as_finite(arr, field)

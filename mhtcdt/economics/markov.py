@@ -373,6 +373,52 @@ def _run_cohort(
     return traces, flows, n_done
 
 
+def _integrate(
+    spec: MarkovStrategy,
+    trace: np.ndarray,
+    flows: _Flows,
+    weights: tuple[np.ndarray, tuple[np.ndarray, np.ndarray]],
+    conv: Conventions,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Costs, life-years and QALYs (D,) of one strategy from its trace (n+1, S, D), and its costs by
+    category. ``weights`` = (alive mask (S,), (cost discount, effect discount) at the points)."""
+    alive_mask, (d_c, d_e) = weights
+    n1, n_s, n_d = trace.shape
+    shape = (n_d, n1, n_s)
+    cycle_years = conv.cycle_length_years
+    rules = kernel.CountingRules(trace)
+    integ, w = rules.rule(conv.counting, conv.cycle_zero)
+    alive = alive_mask.astype(float)
+    fld = f"strategies[{spec.name}].values"
+    u = kernel.reward_array(spec.values.utilities, f"{fld}.utilities", shape)
+    one_off = broadcast_param(spec.values.one_off_cost, f"{fld}.one_off_cost", (n_d,), "scalar or (D,)")
+    out = {
+        # life-years: the alive states weighted 1, from the weighted occupancies QALYs use as well
+        "life_years": integ.sum(w * d_e, alive) * cycle_years,
+        "life_years_undiscounted": integ.sum(w, alive) * cycle_years,
+        "qalys": integ.sum(w * d_e, u) * cycle_years,
+        "qalys_undiscounted": integ.sum(w, u) * cycle_years,
+        "cost": one_off + flows.transitions + flows.end_of_life,
+        "cost_undiscounted": one_off + flows.transitions_undiscounted + flows.end_of_life_undiscounted,
+    }
+    by_cat = {}
+    factor = spec.values.cost_factor("cycle", cycle_years)
+    for cat, cost in spec.values.categories().items():
+        cat_integ, w_cat = integ, w
+        if isinstance(cost, CostCategory):  # category with its own counting rule
+            cat_integ, w_cat = rules.rule(cost.counting, cost.cycle_zero)
+            cost = cost.values
+        cat_fld = f"{fld}.costs" + (f".{cat}" if spec.values.categorised else "")
+        cst = kernel.reward_array(cost if factor == 1.0 else factor * cost, cat_fld, shape)
+        disc = cat_integ.sum(w_cat * d_c, cst)
+        out["cost"] = out["cost"] + disc
+        out["cost_undiscounted"] = out["cost_undiscounted"] + cat_integ.sum(w_cat, cst)
+        if spec.values.categorised:
+            by_cat[cat] = disc
+    by_cat.update(transitions=flows.transitions, end_of_life=flows.end_of_life, one_off=one_off)
+    return out, by_cat
+
+
 def run_markov(
     states: Sequence[str],
     strategies: Sequence[MarkovStrategy],
@@ -431,47 +477,19 @@ def run_markov(
 
     cycle_years = conv.cycle_length_years
     t_years = np.arange(n_done + 1, dtype=float) * cycle_years
-    d_c = discount_factors(t_years, conv.discount_costs, conv.discount_method, cycle_length_years=cycle_years)
-    d_e = discount_factors(t_years, conv.discount_effects, conv.discount_method, cycle_length_years=cycle_years)
-    shape = (n_d, n_done + 1, len(names))
-    alive = alive_mask.astype(float)
+    discount = (
+        discount_factors(t_years, conv.discount_costs, conv.discount_method, cycle_length_years=cycle_years),
+        discount_factors(t_years, conv.discount_effects, conv.discount_method, cycle_length_years=cycle_years),
+    )
     out = {k: np.zeros((n_d, len(strategies))) for k in RESULT_COLUMNS[1:]}
     by_cat: dict[str, np.ndarray] = {}
-    trace_views: dict[str, np.ndarray] = {}
     for k, spec in enumerate(strategies):
-        tr = traces[k]  # (n+1, S, D)
-        trace_views[spec.name] = tr.transpose(2, 0, 1)  # (D, n+1, S) view
-        rules = kernel.CountingRules(tr)
-        integ, w = rules.rule(conv.counting, conv.cycle_zero)
-        # life-years: the alive states weighted 1, from the weighted occupancies QALYs use as well
-        out["life_years"][:, k] = integ.sum(w * d_e, alive) * cycle_years
-        out["life_years_undiscounted"][:, k] = integ.sum(w, alive) * cycle_years
-        fld = f"strategies[{spec.name}].values"
-        u = kernel.reward_array(spec.values.utilities, f"{fld}.utilities", shape)
-        out["qalys"][:, k] = integ.sum(w * d_e, u) * cycle_years
-        out["qalys_undiscounted"][:, k] = integ.sum(w, u) * cycle_years
-        one_off = broadcast_param(spec.values.one_off_cost, f"{fld}.one_off_cost", (n_d,), "scalar or (D,)")
-        f = flows[k]
-        total = one_off + f.transitions + f.end_of_life
-        total_u = one_off + f.transitions_undiscounted + f.end_of_life_undiscounted
-        factor = spec.values.cost_factor("cycle", cycle_years)
-        for cat, cost in spec.values.categories().items():
-            cat_fld = f"{fld}.costs" + (f".{cat}" if spec.values.categorised else "")
-            cat_integ, w_cat = integ, w
-            if isinstance(cost, CostCategory):  # category with its own counting rule
-                cat_integ, w_cat = rules.rule(cost.counting, cost.cycle_zero)
-                cost = cost.values
-            cst = kernel.reward_array(cost if factor == 1.0 else factor * cost, cat_fld, shape)
-            disc = cat_integ.sum(w_cat * d_c, cst)
-            total = total + disc
-            total_u = total_u + cat_integ.sum(w_cat, cst)
-            if spec.values.categorised:
-                by_cat.setdefault(cat, np.zeros((n_d, len(strategies))))[:, k] = disc
-        for cat, value in (("transitions", f.transitions), ("end_of_life", f.end_of_life), ("one_off", one_off)):
+        values, categories = _integrate(spec, traces[k], flows[k], (alive_mask, discount), conv)
+        for name, value in values.items():
+            out[name][:, k] = value
+        for cat, value in categories.items():
             by_cat.setdefault(cat, np.zeros((n_d, len(strategies))))[:, k] = value
-        out["cost"][:, k] = total
-        out["cost_undiscounted"][:, k] = total_u
-
+    trace_views = {spec.name: tr.transpose(2, 0, 1) for spec, tr in zip(strategies, traces, strict=True)}  # (D, n+1, S)
     attrs = {"model": "markov", **conv.attrs(), "cycle_length_years": cycle_years, "n_cycles": n_done}
     draws = DrawResults(strategies=[s.name for s in strategies], **out, cost_by_category=by_cat, attrs=attrs)
     return MarkovResult(names, draws, trace_views, cycle_years, n_draws is not None, attrs=dict(attrs))

@@ -11,7 +11,7 @@ Workloads
    virtual trial of the default scenario), state and one-off costs ~ Gamma(mean = scenario value,
    SD = 10 % of it), utilities ~ Beta(mean = scenario value, SD 0.05) (benchmark assumptions, not the
    package's PSA), discounting, counting and horizon of the scenario; draws through
-   ``economics.run_partitioned_survival_draws``, streamed into ``stream_psa.PSAAccumulator``.
+   ``economics.run_partitioned_survival``, streamed into ``stream_psa.PSAAccumulator``.
 1b. **Scenario PSA**: the package's own ``decision.model.psa.run_psa`` of the default scenario (calibration
    draws for survival, scenario uncertainty ranges for costs and utilities), in one vectorised call and
    in chunks of draws on each executor.
@@ -49,7 +49,7 @@ from mhtcdt.seeding import root_sequence  # noqa: E402
 def psa_model(params: dict[str, np.ndarray], *, arms: list[str], grid: np.ndarray, mht_arm: list[bool],
               eco: dict) -> tuple[np.ndarray, np.ndarray]:
     """Vectorised partitioned-survival model over draws: (cost, QALYs), each (draws, arms)."""
-    from mhtcdt.economics import run_partitioned_survival_draws
+    from mhtcdt.economics import Conventions, StateValues, SurvivalCurves, run_partitioned_survival
 
     n = params["cost_pf_per_month"].shape[0]
     rate_pfs = np.column_stack([params[f"pfs_rate_{i}"] for i in range(len(arms))])  # (D, S) per month
@@ -59,11 +59,12 @@ def psa_model(params: dict[str, np.ndarray], *, arms: list[str], grid: np.ndarra
     state_cost = np.stack([params["cost_pf_per_month"], params["cost_pd_per_month"]], axis=-1)[:, None, :]
     utility = np.stack([params["utility_pf"], params["utility_pd"]], axis=-1)[:, None, :]
     one_off = params["rt_course"][:, None] + np.outer(params["mht_course"], np.asarray(mht_arm, float))
-    res = run_partitioned_survival_draws(
-        arms, grid, pfs, os_, state_cost_per_month=state_cost, utilities_per_year=utility,
-        one_off_cost=one_off, end_of_life_cost=params["end_of_life"][:, None],
-        discount_costs=eco["discount_costs"], discount_effects=eco["discount_effects"],
-        counting=eco["counting"], discount_method=eco["discount_method"],
+    res = run_partitioned_survival(
+        SurvivalCurves(arms, grid, (pfs, os_)),
+        StateValues(costs=state_cost, costs_per="months", utilities=utility, one_off_cost=one_off,
+                    end_of_life_cost=params["end_of_life"][:, None]),
+        Conventions(discount_costs=eco["discount_costs"], discount_effects=eco["discount_effects"],
+                    counting=eco["counting"], discount_method=eco["discount_method"]),
     )
     assert res.cost.shape == (n, len(arms))
     return res.cost, res.qalys

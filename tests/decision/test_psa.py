@@ -71,7 +71,7 @@ def test_without_uncertainty_every_draw_equals_the_point_model(base):
 
     from mhtcdt.decision.model.economic_model import time_grid_months
     from mhtcdt.decision.model.outcome import load_outcome_params
-    from mhtcdt.economics.psm import run_partitioned_survival
+    from mhtcdt.economics import Conventions, StateValues, SurvivalCurves, run_partitioned_survival
 
     point = load_outcome_params()
     point = replace(point, draws=point.draws.iloc[0:0])  # the calibrated point, no calibration draws
@@ -88,13 +88,16 @@ def test_without_uncertainty_every_draw_equals_the_point_model(base):
     os_ = np.vstack([(trial.loc[trial.arm == a, "os_latent_months"].to_numpy()[:, None] > grid).mean(0) for a in arms])
     eco = sc.economics
     direct = run_partitioned_survival(
-        arms, grid, pfs, os_,
-        state_cost_per_month=[eco.costs.progression_free_per_month, eco.costs.progressed_per_month],
-        utilities_per_year=[eco.utilities.progression_free, eco.utilities.progressed],
-        one_off_cost=[eco.costs.rt_course + (eco.costs.mht_course if "MHT" in a else 0.0) for a in arms],
-        end_of_life_cost=eco.costs.end_of_life, discount_costs=eco.discount_costs,
-        discount_effects=eco.discount_effects, counting=eco.counting, discount_method=eco.discount_method,
-    )
+        SurvivalCurves(arms, grid, (pfs, os_)),
+        StateValues(
+            costs=[eco.costs.progression_free_per_month, eco.costs.progressed_per_month], costs_per="months",
+            utilities=[eco.utilities.progression_free, eco.utilities.progressed],
+            one_off_cost=[eco.costs.rt_course + (eco.costs.mht_course if "MHT" in a else 0.0) for a in arms],
+            end_of_life_cost=eco.costs.end_of_life,
+        ),
+        Conventions(discount_costs=eco.discount_costs, discount_effects=eco.discount_effects, counting=eco.counting,
+                    discount_method=eco.discount_method),
+    ).draw(0)
     assert np.allclose(fixed.cost[0], direct["cost"].to_numpy(), rtol=1e-12)
     assert np.allclose(fixed.qalys[0], direct["qalys"].to_numpy(), rtol=1e-12)
 

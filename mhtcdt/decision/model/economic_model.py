@@ -1,7 +1,7 @@
 """From the virtual trial to the cost-utility analysis of a scenario.
 
 Maps a scenario's ``[economics]`` section and the trial's survival onto
-:func:`mhtcdt.economics.psm.run_partitioned_survival` (progression-free, progressed, dead):
+:func:`mhtcdt.economics.run_partitioned_survival` (progression-free, progressed, dead):
 
 * survival per arm on a grid of ``cycle_months`` from 0 to ``horizon_years``: either the
   best-AIC parametric fit per arm and endpoint extrapolated to the horizon, its hazard kept at or above
@@ -27,8 +27,7 @@ import numpy as np
 import pandas as pd
 
 from mhtcdt.decision.scenario.schema import ArmSpec, Scenario
-from mhtcdt.economics.incremental import incremental_analysis
-from mhtcdt.economics.psm import run_partitioned_survival
+from mhtcdt.economics import Conventions, StateValues, SurvivalCurves, incremental_analysis, run_partitioned_survival
 
 
 class ShortFollowUpWarning(UserWarning):
@@ -57,6 +56,20 @@ def one_off_cost(scenario: Scenario, arm: ArmSpec) -> float:
     if arm.has_cdt:
         total += c.cdt_agent_course
     return total
+
+
+def conventions(scenario: Scenario) -> Conventions:
+    """The economic conventions of a scenario (discount rates and method, counting, currency)."""
+    eco = scenario.economics
+    return Conventions(
+        discount_costs=eco.discount_costs,
+        discount_effects=eco.discount_effects,
+        discount_method=eco.discount_method,
+        counting=eco.counting,
+        cycle_length=eco.cycle_months,
+        cycle_unit="months",
+        currency=eco.currency,
+    )
 
 
 def time_grid_months(scenario: Scenario, horizon_months: float | None = None) -> np.ndarray:
@@ -138,20 +151,16 @@ def evaluate_arms(scenario: Scenario, trial: pd.DataFrame, analysis=None) -> Eco
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         per = run_partitioned_survival(
-            arms,
-            grid,
-            np.vstack([pfs[a] for a in arms]),
-            np.vstack([os_[a] for a in arms]),
-            state_cost_per_month=np.array([eco.costs.progression_free_per_month, eco.costs.progressed_per_month]),
-            utilities_per_year=np.array([eco.utilities.progression_free, eco.utilities.progressed]),
-            one_off_cost=np.array([one_off_cost(scenario, arm_specs[a]) for a in arms]),
-            end_of_life_cost=eco.costs.end_of_life,
-            discount_costs=eco.discount_costs,
-            discount_effects=eco.discount_effects,
-            counting=eco.counting,
-            discount_method=eco.discount_method,
-            currency=eco.currency,
-        )
+            SurvivalCurves(arms, grid, (np.vstack([pfs[a] for a in arms]), np.vstack([os_[a] for a in arms]))),
+            StateValues(
+                costs=np.array([eco.costs.progression_free_per_month, eco.costs.progressed_per_month]),
+                costs_per="months",
+                utilities=np.array([eco.utilities.progression_free, eco.utilities.progressed]),
+                one_off_cost=np.array([one_off_cost(scenario, arm_specs[a]) for a in arms]),
+                end_of_life_cost=eco.costs.end_of_life,
+            ),
+            conventions(scenario),
+        ).draw(0)
     for w in caught:  # re-emit (e.g. PFS/OS crossing) so callers see them once
         warnings.warn(w.message, w.category, stacklevel=2)
     inc = incremental_analysis(per)

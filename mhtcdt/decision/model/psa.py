@@ -35,13 +35,12 @@ import numpy as np
 import pandas as pd
 
 from mhtcdt.decision.model import outcome
-from mhtcdt.decision.model.economic_model import time_grid_months
+from mhtcdt.decision.model.economic_model import conventions, time_grid_months
 from mhtcdt.decision.progress import ProgressCallback, sub_progress
 from mhtcdt.decision.scenario.schema import Scenario, UncertainParameter
 from mhtcdt.decision.streams import Stream, outcome_seed
-from mhtcdt.economics import dsa, nmb, voi
+from mhtcdt.economics import StateValues, SurvivalCurves, dsa, nmb, run_partitioned_survival, voi
 from mhtcdt.economics import psa as econ_psa
-from mhtcdt.economics.psm import run_partitioned_survival_draws
 from mhtcdt.errors import InputError
 from mhtcdt.seeding import child_sequence
 
@@ -164,8 +163,8 @@ def _arm_curves(trial: pd.DataFrame, arms: list[str], params: outcome.OutcomePar
     return pfs, os_
 
 
-def _economic_arrays(scenario: Scenario, arms: list[str], values: dict[str, np.ndarray], n: int) -> dict:
-    """Per-draw cost and utility arrays for the PSM from sampled (or point) inputs."""
+def _economic_arrays(scenario: Scenario, arms: list[str], values: dict[str, np.ndarray], n: int) -> StateValues:
+    """Per-draw state values of the PSM from sampled (or point) inputs."""
     eco = scenario.economics
 
     def value(name: str) -> np.ndarray:
@@ -176,11 +175,12 @@ def _economic_arrays(scenario: Scenario, arms: list[str], values: dict[str, np.n
     one_off = np.stack(
         [mht * specs[a].has_mht + rt * specs[a].has_rt + cdt * specs[a].has_cdt for a in arms], axis=1
     )
-    return dict(
-        state_cost_per_month=np.stack(
+    return StateValues(
+        costs=np.stack(
             [value("costs.progression_free_per_month"), value("costs.progressed_per_month")], axis=1
         )[:, None, :],
-        utilities_per_year=np.stack(
+        costs_per="months",
+        utilities=np.stack(
             [value("utilities.progression_free"), value("utilities.progressed")], axis=1
         )[:, None, :],
         one_off_cost=one_off,
@@ -190,15 +190,8 @@ def _economic_arrays(scenario: Scenario, arms: list[str], values: dict[str, np.n
 
 def _psm(scenario: Scenario, arms: list[str], grid: np.ndarray, pfs: np.ndarray, os_: np.ndarray,
          values: dict[str, np.ndarray], n: int):
-    eco = scenario.economics
-    return run_partitioned_survival_draws(
-        arms, grid, pfs, os_,
-        **_economic_arrays(scenario, arms, values, n),
-        discount_costs=eco.discount_costs,
-        discount_effects=eco.discount_effects,
-        counting=eco.counting,
-        discount_method=eco.discount_method,
-        currency=eco.currency,
+    return run_partitioned_survival(
+        SurvivalCurves(arms, grid, (pfs, os_)), _economic_arrays(scenario, arms, values, n), conventions(scenario)
     )
 
 

@@ -25,7 +25,8 @@ import pandas as pd
 from scipy import stats
 
 from mhtcdt.cohorts import apply_criteria, generate_cohort, known_indications, load_indication
-from mhtcdt.cohorts.generator import latent_scores, root_seed_sequence
+from mhtcdt.cohorts.generator import latent_scores
+from mhtcdt.seeding import root_sequence
 
 DEFAULT_CRITERIA = ["kps >= 60", "not metal_implant", "not pacemaker", "tumor_volume_cm3 <= 100"]
 PANDAS_QUERY = "kps >= 60 and not metal_implant and not pacemaker and tumor_volume_cm3 <= 100"
@@ -52,7 +53,7 @@ def timed(fn, repeats: int = 1, label: str | None = None):
 def scipy_per_column(indication: str, n: int, seed: int) -> dict[str, np.ndarray]:
     """Baseline A: same latent scores, each column through scipy.stats (.ppf) one by one."""
     spec = load_indication(indication)
-    z = latent_scores(spec, n, root_seed_sequence(seed))
+    z = latent_scores(spec, n, root_sequence(seed))
     out: dict[str, np.ndarray] = {}
     for j, var in enumerate(spec.variables):
         u = stats.norm.cdf(z[:, j])

@@ -33,16 +33,19 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mhtcdt.economics import (  # noqa: E402
+    Conventions,
     Dirichlet,
     Gamma,
     LogNormal,
     MarkovStrategy,
     MultivariateNormal,
+    StateValues,
+    SurvivalCurves,
     ceac,
     evpi,
     evppi,
     run_markov,
-    run_partitioned_survival_draws,
+    run_partitioned_survival,
     sample_psa,
 )
 
@@ -99,24 +102,15 @@ def hiv_library(n: int, seed: int = 1):
     lam[0, 1:3, :3] = LAMIVUDINE
     alive = np.array([1.0, 1, 1, 0])
     strategies = [
-        MarkovStrategy("mono", p, state_costs=costs, utilities=alive, draws=True),
+        MarkovStrategy("mono", p, StateValues(costs, alive, costs_per="cycle"), draws=True),
         MarkovStrategy(
             "comb",
             lambda c: comb if c <= 2 else p,
-            state_costs={"care": costs, "lamivudine": lam},
-            utilities=alive,
+            StateValues({"care": costs, "lamivudine": lam}, alive, costs_per="cycle"),
         ),
     ]
-    res = run_markov(
-        ["A", "B", "C", "D"],
-        strategies,
-        [1.0, 0, 0, 0],
-        n_cycles=20,
-        dead_states=["D"],
-        discount_costs=0.06,
-        discount_effects=0.0,
-        counting="end",
-    )
+    conv = Conventions(discount_costs=0.06, discount_effects=0.0, counting="end")
+    res = run_markov(["A", "B", "C", "D"], strategies, [1.0, 0, 0, 0], conv, n_cycles=20, dead_states=["D"])
     return res.draws.cost, res.draws.life_years
 
 
@@ -238,17 +232,16 @@ def five_library(inputs):
         MarkovStrategy(
             "x",
             lambda c: five_state_matrices(lam, gam, prog, c),
-            state_costs=costs[:, None, :],
-            utilities=utils[:, None, :],
+            StateValues(costs[:, None, :], utils[:, None, :], costs_per="cycle"),
         )
     ]
     res = run_markov(
         ["well", "failure", "progressed", "post", "dead"],
         strat,
         [1.0, 0, 0, 0, 0],
+        Conventions(counting="life_table"),
         n_cycles=C5,
         dead_states=["dead"],
-        counting="life_table",
     )
     return res.draws.cost, res.draws.qalys
 
@@ -317,15 +310,9 @@ def psm_library(inputs):
     n = pfs.shape[0]
     util = np.concatenate([u_pf, np.full((n, 1), 0.6)], axis=1)[:, None, :]
     cost = np.stack([np.full(n, 1000.0), c_pd], axis=1)[:, None, :]
-    res = run_partitioned_survival_draws(
-        ["rt", "rt_mht", "rt_mht_cdt"],
-        T_MONTHS,
-        pfs,
-        os_,
-        state_cost_per_month=cost,
-        utilities_per_year=util,
-        one_off_cost=PSM_ONE_OFF,
-        end_of_life_cost=7000.0,
+    res = run_partitioned_survival(
+        SurvivalCurves(["rt", "rt_mht", "rt_mht_cdt"], T_MONTHS, (pfs, os_)),
+        StateValues(cost, util, costs_per="months", one_off_cost=PSM_ONE_OFF, end_of_life_cost=7000.0),
     )
     table = ceac(res.cost, res.qalys, WTP, res.strategies)
     value = evpi(res.cost, res.qalys, WTP)

@@ -11,13 +11,13 @@ Workloads
    virtual trial of the default scenario), state and one-off costs ~ Gamma(mean = scenario value,
    SD = 10 % of it), utilities ~ Beta(mean = scenario value, SD 0.05) (benchmark assumptions, not the
    package's PSA), discounting, counting and horizon of the scenario; draws through
-   ``economics.run_partitioned_survival_draws``, streamed into ``streaming.PSAAccumulator``.
-1b. **Scenario PSA**: the package's own ``decision.psa.run_psa`` of the default scenario (calibration
+   ``economics.run_partitioned_survival``, streamed into ``stream_psa.PSAAccumulator``.
+1b. **Scenario PSA**: the package's own ``decision.model.psa.run_psa`` of the default scenario (calibration
    draws for survival, scenario uncertainty ranges for costs and utilities), in one vectorised call and
    in chunks of draws on each executor.
 2. **1,000 replicate trials** of the default scenario (``power.simulate_replicates`` via
-   ``execution.replicate_trials_chunked``; pools from ``power.pools_from_scenario``, physics not timed).
-3. **1,000,000-patient trial** streamed with ``streaming.stream_scenario_trial`` on local processes.
+   ``chunked.replicate_trials_chunked``; pools from ``arm_chain.pools_from_scenario``, physics not timed).
+3. **1,000,000-patient trial** streamed with ``stream_trial.stream_scenario_trial`` on local processes.
    Both arms are radiotherapy only (30 Gy / 15 fractions vs 60 Gy / 30 fractions) because the
    magnetic-hyperthermia physics costs tens of milliseconds per patient (hours for a million on two
    cores); cohort, selection, RT physics, outcome model and follow-up are the package's own. Peak memory
@@ -41,15 +41,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mhtcdt.decision import execution as ex  # noqa: E402
-from mhtcdt.decision import streaming as st  # noqa: E402
+from mhtcdt.decision.run import chunked, chunking, executors, stream_psa, stream_trial  # noqa: E402  # noqa: E402
+from mhtcdt.seeding import root_sequence  # noqa: E402
 
 
 # ---------------------------------------------------------------------------------------------- PSA
 def psa_model(params: dict[str, np.ndarray], *, arms: list[str], grid: np.ndarray, mht_arm: list[bool],
               eco: dict) -> tuple[np.ndarray, np.ndarray]:
     """Vectorised partitioned-survival model over draws: (cost, QALYs), each (draws, arms)."""
-    from mhtcdt.economics import run_partitioned_survival_draws
+    from mhtcdt.economics import Conventions, StateValues, SurvivalCurves, run_partitioned_survival
 
     n = params["cost_pf_per_month"].shape[0]
     rate_pfs = np.column_stack([params[f"pfs_rate_{i}"] for i in range(len(arms))])  # (D, S) per month
@@ -59,23 +59,24 @@ def psa_model(params: dict[str, np.ndarray], *, arms: list[str], grid: np.ndarra
     state_cost = np.stack([params["cost_pf_per_month"], params["cost_pd_per_month"]], axis=-1)[:, None, :]
     utility = np.stack([params["utility_pf"], params["utility_pd"]], axis=-1)[:, None, :]
     one_off = params["rt_course"][:, None] + np.outer(params["mht_course"], np.asarray(mht_arm, float))
-    res = run_partitioned_survival_draws(
-        arms, grid, pfs, os_, state_cost_per_month=state_cost, utilities_per_year=utility,
-        one_off_cost=one_off, end_of_life_cost=params["end_of_life"][:, None],
-        discount_costs=eco["discount_costs"], discount_effects=eco["discount_effects"],
-        counting=eco["counting"], discount_method=eco["discount_method"],
+    res = run_partitioned_survival(
+        SurvivalCurves(arms, grid, (pfs, os_)),
+        StateValues(costs=state_cost, costs_per="months", utilities=utility, one_off_cost=one_off,
+                    end_of_life_cost=params["end_of_life"][:, None]),
+        Conventions(discount_costs=eco["discount_costs"], discount_effects=eco["discount_effects"],
+                    counting=eco["counting"], discount_method=eco["discount_method"]),
     )
     assert res.cost.shape == (n, len(arms))
     return res.cost, res.qalys
 
 
 def psa_setup(seed: int) -> tuple:
-    from mhtcdt.decision.scenario import default_scenario
+    from mhtcdt.decision.scenario.loading import default_scenario
     from mhtcdt.economics import Beta, Gamma
 
     sc = default_scenario()
     eco = sc.economics
-    trial = st.stream_scenario_trial(sc, sc.cohort.n_screened, seed, executor="serial", chunk_size=250)
+    trial = stream_trial.stream_scenario_trial(sc, sc.cohort.n_screened, seed, executor="serial", chunk_size=250)
     arms = [a.name for a in sc.randomised_arms]
     dists = {}
     for endpoint, table in (("pfs", trial.pfs), ("os", trial.os)):
@@ -148,7 +149,8 @@ def timed(func, *args, **kwargs):
 
 
 def rt_only_scenario():
-    from mhtcdt.decision.scenario import Scenario, default_scenario
+    from mhtcdt.decision.scenario.loading import default_scenario
+    from mhtcdt.decision.scenario.schema import Scenario
 
     data = default_scenario().model_dump()
     ref = data["arms"][0]
@@ -157,7 +159,7 @@ def rt_only_scenario():
     return Scenario.model_validate(data)
 
 
-def compare_executors(title: str, executors: dict, run, same, warmup=None) -> dict[str, tuple[object, float]]:
+def compare_executors(title: str, choices: dict, run, same, warmup=None) -> dict[str, tuple[object, float]]:
     """Run ``run(**options)`` on each executor; print wall times, speed-ups and result equality.
 
     ``warmup(**options)`` (a small run of the same workload) is run first on the warm executors, so
@@ -165,10 +167,10 @@ def compare_executors(title: str, executors: dict, run, same, warmup=None) -> di
     timing includes everything, as one CLI call would.
     """
     if warmup is not None:
-        for name, opts in executors.items():
+        for name, opts in choices.items():
             if name.endswith("_warm") or name == "dask" or name == "serial":
                 warmup(**opts)
-    results = {name: timed(run, **opts) for name, opts in executors.items()}
+    results = {name: timed(run, **opts) for name, opts in choices.items()}
     serial_out, serial_s = results["serial"]
     identical = all(same(out, serial_out) for out, _ in results.values())
     print(title)
@@ -189,8 +191,8 @@ def record(figures: dict, prefix: str, results: dict, identical: bool) -> None:
 
 def streamed_trial(scenario, n_patients: int, seed: int, workers: int, chunk: int):
     with PeakRSS() as peak:
-        acc, secs = timed(st.stream_scenario_trial, scenario, n_patients, seed, executor="processes",
-                          n_workers=workers, chunk_size=chunk)
+        acc, secs = timed(stream_trial.stream_scenario_trial, scenario, n_patients, seed,
+                          executor=executors.resolve_executor("processes", n_workers=workers), chunk_size=chunk)
     return acc, secs, peak.peak
 
 
@@ -207,24 +209,25 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20261121)
     args = parser.parse_args()
 
-    figures: dict[str, object] = {"workers": args.workers, "cores": ex.usable_cores()}
-    print(f"bench_scale: {args.workers} workers on {ex.usable_cores()} usable cores")
+    figures: dict[str, object] = {"workers": args.workers, "cores": executors.usable_cores()}
+    print(f"bench_scale: {args.workers} workers on {executors.usable_cores()} usable cores")
     print("processes = a new local pool per call (start-up included); processes_warm = a pool kept warm;")
     print("dask = a LocalCluster already running (start-up not included)\n")
-    cluster = ex.local_dask_cluster(n_workers=args.workers)
+    cluster = executors.local_dask_cluster(n_workers=args.workers)
     client = Client(cluster)
-    pool = ex.local_process_pool(args.workers)
-    ex.map_chunks(_warm, args.workers * 2, 1, 0, pool)  # start the workers and import the package
+    pool = executors.local_process_pool(args.workers)
+    chunking.map_chunks(_warm, args.workers * 2, 1, 0, pool)  # start the workers and import the package
     client.run(_warm, 0, 1, 0)
-    executors = {"serial": dict(executor="serial"),
-                 "processes": dict(executor="processes", n_workers=args.workers),
+    choices = {"serial": dict(executor="serial"),
+                 "processes": dict(executor=executors.resolve_executor("processes", n_workers=args.workers)),
                  "processes_warm": dict(executor=pool),
                  "dask": dict(executor=client)}
     try:
         from mhtcdt.cohorts import apply_criteria, generate_cohort
-        from mhtcdt.decision import power
-        from mhtcdt.decision.checks import protocol_for_arm, trial_design
-        from mhtcdt.decision.scenario import default_scenario
+        from mhtcdt.decision.run.arm_chain import pools_from_scenario
+        from mhtcdt.decision.scenario.checks import protocol_for_arm, trial_design
+        from mhtcdt.decision.scenario.loading import default_scenario
+        from mhtcdt.decision.trial import power
 
         sc = default_scenario()
         # ---- 1. PSA
@@ -232,21 +235,21 @@ def main() -> None:
         results, same = compare_executors(
             f"PSA: {args.draws} draws x {len(arms)} strategies (partitioned survival, monthly cycles, "
             f"{len(wtp)} WTP values), chunks of 1,000 draws",
-            executors,
-            lambda **o: st.psa_streamed(model, dists, args.draws, args.seed, strategies=arms, wtp=wtp,
+            choices,
+            lambda **o: stream_psa.psa_streamed(model, dists, args.draws, args.seed, strategies=arms, wtp=wtp,
                                         chunk_size=1000, **o),
             lambda a, b: a.summary().equals(b.summary()) and a.ceac().equals(b.ceac())
             and a.evpi().equals(b.evpi()),
-            lambda **o: st.psa_streamed(model, dists, 2000, args.seed, strategies=arms, wtp=wtp,
+            lambda **o: stream_psa.psa_streamed(model, dists, 2000, args.seed, strategies=arms, wtp=wtp,
                                         chunk_size=1000, **o),
         )
         print("  " + results["serial"][0].summary().to_string(index=False).replace("\n", "\n  "))
         record(figures, "psa", results, same)
         figures["psa_draws"] = args.draws
 
-        # ---- 1b. the package's own scenario PSA (mhtcdt.decision.psa.run_psa) of the default scenario
-        from mhtcdt.decision.pipeline import run_pipeline
-        from mhtcdt.decision.psa import run_psa
+        # ---- 1b. the package's own scenario PSA (mhtcdt.decision.model.psa.run_psa) of the default scenario
+        from mhtcdt.decision.model.psa import run_psa
+        from mhtcdt.decision.run.pipeline import run_pipeline
 
         base = run_pipeline(sc)
         n_scen = args.draws
@@ -254,7 +257,7 @@ def main() -> None:
         results, same = compare_executors(
             f"\nScenario PSA (run_psa): {n_scen} draws of the default scenario, chunks of 2,500 "
             f"(vectorised in one call: {in_process_s:.2f} s)",
-            executors,
+            choices,
             lambda **o: run_psa(base, n_scen, executor=o["executor"], chunk_size=2500),
             lambda a, b: np.array_equal(a.cost, b.cost) and np.array_equal(a.qalys, b.qalys),
             lambda **o: run_psa(base, 100, executor=o["executor"], chunk_size=50),
@@ -267,21 +270,18 @@ def main() -> None:
         # ---- 2. replicate trials
         ref_arm = sc.trial.reference_arm
         exp_arm = [a for a in sc.trial.allocation if a != ref_arm][0]
-        (pools, tm), pool_s = timed(power.pools_from_scenario, sc, (ref_arm, exp_arm), sc.cohort.n_screened,
+        (pools, tm), pool_s = timed(pools_from_scenario, sc, (ref_arm, exp_arm), sc.cohort.n_screened,
                                     args.seed)
         n_trial = len(pools[ref_arm])
-        design = trial_design(sc)
+        trial = power.ReplicateTrial(pools, trial_design(sc), ref_arm, exp_arm, tm)
         results, same = compare_executors(
             f"\nReplicate trials: {args.replicates} trials of {n_trial} patients, chunks of 25 "
             f"(pool physics {pool_s:.1f} s, not timed)",
-            executors,
-            lambda **o: ex.replicate_trials_chunked(pools, design, n_trial, args.replicates, args.seed,
-                                                    reference_arm=ref_arm, experimental_arm=exp_arm,
-                                                    treatment_months=tm, chunk_size=25, **o),
+            choices,
+            lambda **o: chunked.replicate_trials_chunked(trial, n_trial, args.replicates, args.seed, chunk_size=25,
+                                                         **o),
             lambda a, b: a.equals(b),
-            lambda **o: ex.replicate_trials_chunked(pools, design, n_trial, 50, args.seed,
-                                                    reference_arm=ref_arm, experimental_arm=exp_arm,
-                                                    treatment_months=tm, chunk_size=25, **o),
+            lambda **o: chunked.replicate_trials_chunked(trial, n_trial, 50, args.seed, chunk_size=25, **o),
         )
         figures["replicate_power"] = round(float(results["serial"][0]["reject"].mean()), 4)
         print(f"  power {figures['replicate_power']:.3f}")
@@ -294,10 +294,10 @@ def main() -> None:
         protocol = protocol_for_arm(sc.arm(exp_arm))
         results, same = compare_executors(
             f"\nCohort physics: {exp_arm} for {len(patients)} patients, chunks of 10",
-            executors,
-            lambda **o: ex.physics_chunked(patients, protocol, args.seed, chunk_size=10, **o),
+            choices,
+            lambda **o: chunked.physics_chunked(patients, protocol, args.seed, chunk_size=10, **o),
             lambda a, b: a.equals(b),
-            lambda **o: ex.physics_chunked(patients.head(4), protocol, args.seed, chunk_size=1, **o),
+            lambda **o: chunked.physics_chunked(patients.head(4), protocol, args.seed, chunk_size=1, **o),
         )
         record(figures, "physics", results, same)
         figures["physics_patients"] = len(patients)
@@ -309,7 +309,7 @@ def main() -> None:
     # ---- 4. large streamed trial: memory stays flat as patients grow
     big = rt_only_scenario()
     chunk = 20_000
-    sample = st.scenario_trial_chunk(0, 2000, ex.root_sequence(args.seed), scenario=big,
+    sample = stream_trial.scenario_trial_chunk(0, 2000, root_sequence(args.seed), scenario=big,
                                      n_screened=args.patients)
     bytes_per_patient = sample.memory_usage(deep=True).sum() / max(1, len(sample))
     eligible_share = len(sample) / 2000
@@ -341,7 +341,7 @@ def main() -> None:
 
 def _warm(start: int, stop: int, seed) -> int:
     """Start the workers and import the package in them."""
-    import mhtcdt.decision.power  # noqa: F401
+    import mhtcdt.decision.trial.power  # noqa: F401
     import mhtcdt.economics  # noqa: F401
     import mhtcdt.physics  # noqa: F401
 

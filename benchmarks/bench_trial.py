@@ -22,9 +22,10 @@ import pandas as pd
 from lifelines import KaplanMeierFitter
 from lifelines.statistics import logrank_test
 
-from mhtcdt.decision import outcome, power
-from mhtcdt.decision.fastlogrank import logrank_replicates
-from mhtcdt.decision.trial import TrialDesign
+from mhtcdt.decision.model import outcome
+from mhtcdt.decision.trial import power
+from mhtcdt.decision.trial.design import TrialDesign
+from mhtcdt.decision.trial.fastlogrank import logrank_replicates
 
 N_REPLICATES, N_PATIENTS, POOL = 1000, 300, 3000
 
@@ -59,17 +60,17 @@ def main() -> None:
         min_follow_up_months=12.0,
         dropout_per_year=0.05,
     )
-    kw = dict(reference_arm="RT", experimental_arm="MHT", params=params)
+    trial = power.ReplicateTrial(p, design, "RT", "MHT", params=params)
 
     t0 = time.perf_counter()
-    power.simulate_replicates(p, design, 20, 2, 0, **kw)  # numba compile / cache load
+    power.simulate_replicates(trial, 20, 2, 0)  # numba compile / cache load
     jit = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    reps = power.simulate_replicates(p, design, N_PATIENTS, N_REPLICATES, 7, **kw)
+    reps = power.simulate_replicates(trial, N_PATIENTS, N_REPLICATES, 7)
     simulate_s = time.perf_counter() - t0
 
-    times, events, group, _ = power.replicate_data(p, design, N_PATIENTS, N_REPLICATES, 7, **kw)
+    times, events, group, _ = power.replicate_data(trial, N_PATIENTS, N_REPLICATES, 7)
     t0 = time.perf_counter()
     fast = logrank_replicates(times, events, group)
     fast_s = time.perf_counter() - t0

@@ -1,7 +1,7 @@
 """The package's data files: one TOML loader and one provenance rule for every layer.
 
 Parameters live in TOML files next to the code that uses them (``physics/data``, ``cohorts``,
-``economics/data``, ``decision/data``). :func:`load_toml` reads one (cached: the files are part of the
+``economics/data``, ``decision/model/data``). :func:`load_toml` reads one (cached: the files are part of the
 installed package and do not change while it runs). :func:`provenance_problems` states the rule every
 parameter obeys: each table that holds values carries a ``source`` (paper, table, page) and a boolean
 ``verified`` (``true`` only when the value was read in the primary source), either itself or from an
@@ -22,7 +22,8 @@ from mhtcdt.errors import ModelError
 
 #: Keys that document a value rather than being one.
 DOCUMENTATION_KEYS = frozenset(
-    {"source", "sources", "verified", "note", "notes", "unit", "units", "comment", "description", "label", "title"}
+    {"source", "sources", "verified", "note", "notes", "unit", "units", "comment", "description", "label", "title",
+     "schema_version"}  # the version of the file's format, not a parameter
 )
 
 

@@ -128,7 +128,7 @@ class JobManager:
         methods = mp.get_all_start_methods()
         self._ctx = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
         if self._ctx.get_start_method() == "forkserver":
-            self._ctx.set_forkserver_preload(["mhtcdt.app.jobs", "mhtcdt.decision.pipeline"])
+            self._ctx.set_forkserver_preload(["mhtcdt.app.jobs", "mhtcdt.decision.run.pipeline"])
         self._max_workers = max_workers
         self._keep = keep_results
         self._lock = threading.RLock()

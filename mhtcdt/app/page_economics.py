@@ -2,8 +2,8 @@
 cost-effectiveness plane and a plain-language verdict at a willingness to pay chosen in the page.
 
 Numbers come from the pipeline (``PipelineResult.economics``, ``.incremental`` and the
-:class:`mhtcdt.decision.economic_model.EconomicEvaluation` in ``extras``); the verdict is
-:func:`mhtcdt.decision.economic_model.verdict_text` at the chosen willingness to pay (a change of
+:class:`mhtcdt.decision.model.economic_model.EconomicEvaluation` in ``extras``); the verdict is
+:func:`mhtcdt.decision.model.economic_model.verdict_text` at the chosen willingness to pay (a change of
 willingness to pay needs no new run: costs and QALYs do not depend on it).
 """
 
@@ -14,7 +14,8 @@ import dataclasses
 import pandas as pd
 import streamlit as st
 
-from mhtcdt.app import figures, psa_view, state
+from mhtcdt.app import psa_view, state
+from mhtcdt.decision.report import figures
 
 
 def _money(x: float, currency: str) -> str:
@@ -40,7 +41,7 @@ def results_table(per: pd.DataFrame, inc: pd.DataFrame, currency: str) -> pd.Dat
 
 def verdict_at(result, wtp: float) -> str:
     """The pipeline's verdict text at another willingness to pay (same costs and QALYs)."""
-    from mhtcdt.decision.economic_model import verdict_text
+    from mhtcdt.decision.model.economic_model import verdict_text
 
     econ = result.extras["economic_details"]
     scenario = result.scenario

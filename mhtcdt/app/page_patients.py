@@ -12,8 +12,9 @@ import warnings
 import pandas as pd
 import streamlit as st
 
-from mhtcdt.app import figures, state
+from mhtcdt.app import state
 from mhtcdt.cohorts import EmptySelectionWarning, apply_criteria
+from mhtcdt.decision.report import figures
 from mhtcdt.errors import InputError, InputErrors
 
 # Covariates worth showing first, with readable labels (others are listed after them).

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from mhtcdt.app import figures, state
+from mhtcdt.app import state
+from mhtcdt.decision.report import patient_figures as figures
 
 PATIENT_FIELDS = (
     ("tumor_volume_cm3", "tumour volume [cm³]"),
@@ -34,11 +35,11 @@ SPACINGS_HOURS = (6.0, 12.0, 24.0, 48.0, 72.0, 84.0, 120.0, 168.0)
 
 def _physics_seed(scenario, arm_name: str):
     """The SeedSequence the pipeline gives this arm's physics (so results match the trial)."""
-    from mhtcdt.decision import pipeline
+    from mhtcdt.decision.streams import physics_seed
 
     names = [a.name for a in scenario.randomised_arms]
     index = names.index(arm_name) if arm_name in names else len(names)
-    return pipeline.physics_seed(scenario.seed, index)
+    return physics_seed(scenario.seed, index)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -54,7 +55,7 @@ def _intervals(arm) -> tuple[float, ...]:
 
 def _physics(scenario, arm_name: str, patient: pd.DataFrame) -> dict | None:
     """simulate_patient_detail (+ the spacing table) for one patient, in the worker, stored by its inputs."""
-    from mhtcdt.decision.checks import protocol_for_arm
+    from mhtcdt.decision.scenario.checks import protocol_for_arm
 
     arm = scenario.arm(arm_name)
     text = state.scenario_toml(scenario)

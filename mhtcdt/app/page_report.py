@@ -6,23 +6,30 @@ from typing import Any
 
 import streamlit as st
 
-from mhtcdt.app import exports, figures, html_report, psa_view, state
+from mhtcdt.app import psa_view, state
+from mhtcdt.decision.extras import MissingExtra
+from mhtcdt.decision.report import figures, html, tables, workbook
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _tables_files(key: str, _result: Any, _psa: Any) -> tuple[bytes, bytes]:
-    tables = exports.result_tables(_result, _psa)
-    return exports.csv_zip(tables), exports.xlsx_workbook(tables)
+def _tables_files(key: str, _result: Any, _psa: Any) -> tuple[bytes, bytes | str]:
+    """The CSV zip and the workbook (or, without openpyxl, the line saying which extra to install)."""
+    named = tables.result_tables(_result, _psa)
+    try:
+        book: bytes | str = workbook.xlsx_workbook(named)
+    except MissingExtra as exc:
+        book = exc.message
+    return tables.csv_zip(named), book
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _figure_file(key: str, name: str, fmt: str, _result: Any, _psa: Any) -> bytes:
-    return figures.to_bytes(exports.result_figures(_result, _psa)[name](), fmt)
+    return figures.to_bytes(figures.result_figures(_result, _psa)[name](), fmt)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _html(key: str, _result: Any, _psa: Any) -> str:
-    return html_report.build_html_report(_result, _psa)
+    return html.build_html_report(_result, _psa)
 
 
 def render() -> None:
@@ -46,20 +53,23 @@ def render() -> None:
             mime="application/zip",
             key="dl_csv",
         )
-        c2.download_button(
-            "All tables (Excel workbook)",
-            xlsx,
-            file_name=f"{stem}-tables.xlsx",
-            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            key="dl_xlsx",
-        )
-        tables = exports.result_tables(result, psa)
-        name = st.selectbox("Preview a table", list(tables), key="table_preview")
-        st.dataframe(tables[name].head(200), hide_index=True, width="stretch")
+        if isinstance(xlsx, str):
+            c2.caption(f"Excel workbook: {xlsx}")
+        else:
+            c2.download_button(
+                "All tables (Excel workbook)",
+                xlsx,
+                file_name=f"{stem}-tables.xlsx",
+                mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                key="dl_xlsx",
+            )
+        named = tables.result_tables(result, psa)
+        name = st.selectbox("Preview a table", list(named), key="table_preview")
+        st.dataframe(named[name].head(200), hide_index=True, width="stretch")
 
     st.subheader("Figures")
     with state.guard():
-        names = list(exports.result_figures(result, psa))
+        names = list(figures.result_figures(result, psa))
         c1, c2 = st.columns([3, 1])
         fig_name = c1.selectbox("Figure", names, key="figure_choice")
         fmt = c2.radio("Format", ["png", "svg"], horizontal=True, key="figure_format")
@@ -84,8 +94,8 @@ def render() -> None:
             mime="text/html",
             key="dl_html",
         )
-        entries = html_report.checklist(psa is not None)
-        done = sum(e.status == html_report.REPORTED for e in entries)
+        entries = html.checklist(psa is not None)
+        done = sum(e.status == html.REPORTED for e in entries)
         st.caption(
             f"CHEERS 2022: {done} of {len(entries)} items reported from the run; the others are marked "
             "'not applicable' or 'to be completed by the analyst' in the report's checklist."

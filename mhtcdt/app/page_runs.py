@@ -1,4 +1,4 @@
-"""Runs page: the results store (:mod:`mhtcdt.decision.store`) — every recorded run with its provenance,
+"""Runs page: the results store (:mod:`mhtcdt.decision.run.store`) — every recorded run with its provenance,
 its stored result tables, and a side-by-side comparison of two runs.
 
 The store path comes from the text box (key ``runs_store``), defaulting to ``$MHTCDT_STORE`` or
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from mhtcdt.decision import store
+from mhtcdt.decision.run import store
 from mhtcdt.errors import InputError, InputErrors
 
 

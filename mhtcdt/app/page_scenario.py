@@ -1,20 +1,21 @@
 """Scenario page: pick a preset or upload a TOML file, edit the key assumptions, download the result.
 
-Edits are re-validated by the scenario schema (:func:`mhtcdt.decision.scenario.parse_scenario`)
-and the cross-layer checks (:func:`mhtcdt.decision.checks.scenario_problems`); an invalid edit is
+Edits are re-validated by the scenario schema (:func:`mhtcdt.decision.scenario.loading.parse_scenario`)
+and the cross-layer checks (:func:`mhtcdt.decision.scenario.checks.scenario_problems`); an invalid edit is
 shown in the page and the last valid scenario stays in use.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 import streamlit as st
 
 from mhtcdt.app import state
 from mhtcdt.app.widgets import number_field
-from mhtcdt.decision.scenario import (
+from mhtcdt.decision.scenario.loading import bundled_scenarios, parse_scenario, parse_scenario_text, scenario_text
+from mhtcdt.decision.scenario.schema import (
     ArmSpec,
     CohortSpec,
     CostSpec,
@@ -22,17 +23,13 @@ from mhtcdt.decision.scenario import (
     Scenario,
     TrialSpec,
     UtilitySpec,
-    bundled_scenarios,
-    parse_scenario,
-    parse_scenario_text,
-    scenario_text,
 )
 from mhtcdt.errors import InputError, InputErrors
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _cross_layer_problems(toml_text: str) -> list[str]:
-    from mhtcdt.decision.checks import scenario_problems
+    from mhtcdt.decision.scenario.checks import scenario_problems
 
     return [p.line() for p in scenario_problems(parse_scenario_text(toml_text))]
 
@@ -67,109 +64,94 @@ def _source_picker() -> None:
                 st.success(f"Loaded **{scenario.name}** from {upload.name}")
 
 
+class Edit(NamedTuple):
+    """One number field of the editor: the field of ``model`` at ``path`` in the scenario mapping, its
+    widget key (after the version prefix) and how it is shown (see :func:`~mhtcdt.app.widgets.number_field`)."""
+
+    path: tuple[str, ...]
+    model: type
+    key: str
+    label: str
+    step: float | int | None = None
+    unit: str | None = None
+    scale: float = 1.0
+    fmt: str | None = None
+
+
+def _edit(data: dict[str, Any], edits: list[Edit], prefix: str) -> None:
+    """Show each field of ``edits`` and write the edited value back into ``data`` (the scenario mapping)."""
+    for e in edits:
+        section = data
+        for part in e.path[:-1]:
+            section = section[part]
+        name = e.path[-1]
+        section[name] = number_field(e.model, name, section[name], key=prefix + e.key, label=e.label, unit=e.unit,
+                                     step=e.step, fmt=e.fmt, scale=e.scale)
+
+
+PERCENT = dict(unit="% per year", scale=100.0)
+COHORT_EDITS = [Edit(("cohort", "n_screened"), CohortSpec, "n_screened", "patients screened", 100)]
+TRIAL_EDITS = [
+    Edit(("trial", "accrual_per_month"), TrialSpec, "accrual", "accrual", 1.0),
+    Edit(("trial", "min_follow_up_months"), TrialSpec, "min_fu", "minimum follow-up", 1.0),
+    Edit(("trial", "dropout_per_year"), TrialSpec, "dropout", "loss to follow-up", 1.0, **PERCENT),
+]
+HORIZON_EDITS = [
+    Edit(("economics", "horizon_years"), EconomicsSpec, "horizon", "time horizon", 1.0),
+    Edit(("economics", "discount_costs"), EconomicsSpec, "disc_c", "discount rate, costs", 0.5, **PERCENT),
+    Edit(("economics", "discount_effects"), EconomicsSpec, "disc_e", "discount rate, effects", 0.5, **PERCENT),
+]
+ARM_HEAT_EDITS = [
+    Edit(("n_sessions",), ArmSpec, "n_sessions", "heat sessions"),
+    Edit(("session_minutes",), ArmSpec, "session_minutes", "session length", 5.0),
+    Edit(("session_interval_hours",), ArmSpec, "session_interval_hours", "session spacing (start to start)", 12.0),
+]
+ARM_FIELD_EDITS = [  # shown when the arm sets them
+    Edit(("target_temperature_C",), ArmSpec, "target_temperature_C", "target temperature", 0.5),
+    Edit(("field_kA_per_m",), ArmSpec, "field_kA_per_m", "field amplitude", 0.5),
+    Edit(("np_dose_mg_Fe_per_cm3",), ArmSpec, "np_dose", "iron dose", 1.0, unit="mg Fe/cm³"),
+]
+ARM_HEALTHY_EDIT = Edit(("healthy_max_C",), ArmSpec, "healthy_max_C", "healthy-tissue maximum", 0.5)
+ARM_RT_EDITS = [
+    Edit(("rt_total_dose_Gy",), ArmSpec, "rt_total_dose_Gy", "total dose", 2.0, unit="Gy"),
+    Edit(("rt_n_fractions",), ArmSpec, "rt_n_fractions", "fractions"),
+]
+
+
 def _arm_editor(arm: ArmSpec, i: int, v: int) -> dict[str, Any]:
     d = arm.model_dump(mode="json", exclude_none=True)
-    k = f"v{v}.arms{i}."
-    c1, c2, c3 = st.columns(3)
-    with c1:
+    prefix = f"v{v}.arms{i}."
+    heat, field, rt = st.columns(3)
+    with heat:
         st.markdown("**Heat (MHT)**")
         if arm.has_mht or arm.agent is not None:
-            d["n_sessions"] = number_field(
-                ArmSpec, "n_sessions", arm.n_sessions, key=k + "n_sessions", label="heat sessions"
-            )
-            d["session_minutes"] = number_field(
-                ArmSpec,
-                "session_minutes",
-                arm.session_minutes,
-                key=k + "session_minutes",
-                label="session length",
-                step=5.0,
-            )
-            d["session_interval_hours"] = number_field(
-                ArmSpec,
-                "session_interval_hours",
-                arm.session_interval_hours,
-                key=k + "session_interval_hours",
-                label="session spacing (start to start)",
-                step=12.0,
-            )
+            _edit(d, ARM_HEAT_EDITS, prefix)
         else:
             st.caption("No nanoparticle agent in this arm.")
-    with c2:
+    with field:
         st.markdown("**Field and particles**")
-        if arm.target_temperature_C is not None:
-            d["target_temperature_C"] = number_field(
-                ArmSpec,
-                "target_temperature_C",
-                arm.target_temperature_C,
-                key=k + "target_temperature_C",
-                label="target temperature",
-                step=0.5,
-            )
-        if arm.field_kA_per_m is not None:
-            d["field_kA_per_m"] = number_field(
-                ArmSpec,
-                "field_kA_per_m",
-                arm.field_kA_per_m,
-                key=k + "field_kA_per_m",
-                label="field amplitude",
-                step=0.5,
-            )
-        if arm.np_dose_mg_Fe_per_cm3 is not None:
-            d["np_dose_mg_Fe_per_cm3"] = number_field(
-                ArmSpec,
-                "np_dose_mg_Fe_per_cm3",
-                arm.np_dose_mg_Fe_per_cm3,
-                key=k + "np_dose",
-                label="iron dose",
-                unit="mg Fe/cm³",
-                step=1.0,
-            )
+        _edit(d, [e for e in ARM_FIELD_EDITS if e.path[-1] in d], prefix)
         if arm.agent is None:
             st.caption("—")
         else:
-            d["healthy_max_C"] = number_field(
-                ArmSpec,
-                "healthy_max_C",
-                arm.healthy_max_C,
-                key=k + "healthy_max_C",
-                label="healthy-tissue maximum",
-                step=0.5,
-            )
-    with c3:
+            _edit(d, [ARM_HEALTHY_EDIT], prefix)
+    with rt:
         st.markdown("**Radiotherapy**")
-        d["rt_total_dose_Gy"] = number_field(
-            ArmSpec,
-            "rt_total_dose_Gy",
-            arm.rt_total_dose_Gy,
-            key=k + "rt_total_dose_Gy",
-            label="total dose",
-            unit="Gy",
-            step=2.0,
-        )
-        d["rt_n_fractions"] = number_field(
-            ArmSpec, "rt_n_fractions", arm.rt_n_fractions, key=k + "rt_n_fractions", label="fractions"
-        )
+        _edit(d, ARM_RT_EDITS, prefix)
     return d
 
 
 def _editors(scenario: Scenario) -> dict[str, Any]:
     """Widgets for the key assumptions; returns the edited scenario as a plain mapping."""
     v = state.scenario_version()
+    prefix = f"v{v}."
     data = scenario.model_dump(mode="json", exclude_none=True)
     st.subheader("2 · Key assumptions")
     tabs = st.tabs(["Cohort and trial", *[f"Arm: {a.name}" for a in scenario.arms], "Costs and utilities"])
     with tabs[0]:
         c1, c2, c3 = st.columns(3)
         with c1:
-            data["cohort"]["n_screened"] = number_field(
-                CohortSpec,
-                "n_screened",
-                scenario.cohort.n_screened,
-                key=f"v{v}.n_screened",
-                label="patients screened",
-                step=100,
-            )
+            _edit(data, COHORT_EDITS, prefix)
             data["seed"] = int(
                 st.number_input(
                     "master seed",
@@ -180,63 +162,9 @@ def _editors(scenario: Scenario) -> dict[str, Any]:
                 )
             )
         with c2:
-            t = scenario.trial
-            data["trial"]["accrual_per_month"] = number_field(
-                TrialSpec,
-                "accrual_per_month",
-                t.accrual_per_month,
-                key=f"v{v}.accrual",
-                label="accrual",
-                step=1.0,
-            )
-            data["trial"]["min_follow_up_months"] = number_field(
-                TrialSpec,
-                "min_follow_up_months",
-                t.min_follow_up_months,
-                key=f"v{v}.min_fu",
-                label="minimum follow-up",
-                step=1.0,
-            )
-            data["trial"]["dropout_per_year"] = number_field(
-                TrialSpec,
-                "dropout_per_year",
-                t.dropout_per_year,
-                key=f"v{v}.dropout",
-                label="loss to follow-up",
-                unit="% per year",
-                scale=100.0,
-                step=1.0,
-            )
+            _edit(data, TRIAL_EDITS, prefix)
         with c3:
-            e = scenario.economics
-            data["economics"]["horizon_years"] = number_field(
-                EconomicsSpec,
-                "horizon_years",
-                e.horizon_years,
-                key=f"v{v}.horizon",
-                label="time horizon",
-                step=1.0,
-            )
-            data["economics"]["discount_costs"] = number_field(
-                EconomicsSpec,
-                "discount_costs",
-                e.discount_costs,
-                key=f"v{v}.disc_c",
-                label="discount rate, costs",
-                unit="% per year",
-                scale=100.0,
-                step=0.5,
-            )
-            data["economics"]["discount_effects"] = number_field(
-                EconomicsSpec,
-                "discount_effects",
-                e.discount_effects,
-                key=f"v{v}.disc_e",
-                label="discount rate, effects",
-                unit="% per year",
-                scale=100.0,
-                step=0.5,
-            )
+            _edit(data, HORIZON_EDITS, prefix)
     for i, arm in enumerate(scenario.arms):
         with tabs[1 + i]:
             data["arms"][i] = _arm_editor(arm, i, v)
@@ -245,47 +173,23 @@ def _editors(scenario: Scenario) -> dict[str, Any]:
         cur = e.currency
         c1, c2, c3 = st.columns(3)
         with c1:
-            data["economics"]["willingness_to_pay"] = number_field(
-                EconomicsSpec,
-                "willingness_to_pay",
-                e.willingness_to_pay,
-                key=f"v{v}.wtp",
-                label="willingness to pay",
-                unit=f"{cur} per QALY",
-                step=1000.0,
-                fmt="%.0f",
-            )
-            for name, label in (
-                ("progression_free", "utility, progression-free"),
-                ("progressed", "utility, progressed"),
-            ):
-                data["economics"]["utilities"][name] = number_field(
-                    UtilitySpec,
-                    name,
-                    getattr(e.utilities, name),
-                    key=f"v{v}.u.{name}",
-                    label=label,
-                    unit="QALY/year",
-                    step=0.01,
-                    fmt="%.2f",
-                )
-        cost_fields = list(CostSpec.model_fields)
-        half = (len(cost_fields) + 1) // 2
-        for col, names in ((c2, cost_fields[:half]), (c3, cost_fields[half:])):
+            _edit(data, [Edit(("economics", "willingness_to_pay"), EconomicsSpec, "wtp", "willingness to pay", 1000.0,
+                              unit=f"{cur} per QALY", fmt="%.0f")], prefix)
+            _edit(data, [Edit(("economics", "utilities", name), UtilitySpec, f"u.{name}", label, 0.01,
+                              unit="QALY/year", fmt="%.2f")
+                         for name, label in (("progression_free", "utility, progression-free"),
+                                             ("progressed", "utility, progressed"))], prefix)
+        costs = [
+            Edit(("economics", "costs", name), CostSpec, f"c.{name}",
+                 name.replace("_", " ").replace("mht", "MHT").replace("rt ", "RT ").replace("cdt", "CDT"), 100.0,
+                 unit=(CostSpec.model_fields[name].description or "").rsplit("[", 1)[-1].rstrip("].")
+                 .replace("currency", cur), fmt="%.0f")
+            for name in CostSpec.model_fields
+        ]
+        half = (len(costs) + 1) // 2
+        for col, part in ((c2, costs[:half]), (c3, costs[half:])):
             with col:
-                for name in names:
-                    unit = (CostSpec.model_fields[name].description or "").rsplit("[", 1)[-1].rstrip("].")
-                    unit = unit.replace("currency", cur)
-                    data["economics"]["costs"][name] = number_field(
-                        CostSpec,
-                        name,
-                        getattr(e.costs, name),
-                        key=f"v{v}.c.{name}",
-                        label=name.replace("_", " ").replace("mht", "MHT").replace("rt ", "RT ").replace("cdt", "CDT"),
-                        unit=unit,
-                        step=100.0,
-                        fmt="%.0f",
-                    )
+                _edit(data, part, prefix)
         _uncertainty_editor(scenario, data, v)
     return data
 

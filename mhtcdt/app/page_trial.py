@@ -1,6 +1,6 @@
 """Virtual trial page: Kaplan-Meier curves per arm with 95% bands and numbers at risk, medians,
-hazard ratios, log-rank tests and RMST differences from :func:`mhtcdt.decision.pipeline.run_pipeline`,
-and power versus sample size from replicate virtual trials (:mod:`mhtcdt.decision.power`).
+hazard ratios, log-rank tests and RMST differences from :func:`mhtcdt.decision.run.pipeline.run_pipeline`,
+and power versus sample size from replicate virtual trials (:mod:`mhtcdt.decision.trial.power`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ import math
 import pandas as pd
 import streamlit as st
 
-from mhtcdt.app import figures, state
+from mhtcdt.app import state
+from mhtcdt.decision.report import figures
 
 POWER_SIZES = (50, 100, 200, 300, 400, 600, 800, 1000)
 

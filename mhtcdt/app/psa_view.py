@@ -1,41 +1,34 @@
 """Probabilistic sensitivity analysis on the cost-effectiveness and report pages.
 
-The analysis is :func:`mhtcdt.decision.psa.run_psa` (run in the worker process, once per scenario
-and seed); the figures are :mod:`mhtcdt.economics.plots`. This module only runs, looks up and shows
-them; nothing is estimated here.
+The analysis is :func:`mhtcdt.decision.model.psa.run_psa` (run in the worker process, once per scenario
+and seed); the figures are :mod:`mhtcdt.decision.report.figures` and :mod:`mhtcdt.economics.plots`, the
+summary table :func:`mhtcdt.decision.report.tables.psa_summary_table`. This module only runs, looks up
+and shows them; nothing is estimated here.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
-
-def psa_api() -> Any | None:
-    """The decision layer's PSA module, or None when this build has none."""
-    try:
-        module = importlib.import_module("mhtcdt.decision.psa")
-    except ImportError:
-        return None
-    return module if hasattr(module, "run_psa") else None
+from mhtcdt.decision.report import figures
+from mhtcdt.decision.report.tables import psa_summary_table
 
 
 def psa_result(scenario, result: Any) -> Any | None:
-    """The :class:`~mhtcdt.decision.psa.PSAResult` of a pipeline result (computed in the worker once
+    """The :class:`~mhtcdt.decision.model.psa.PSAResult` of a pipeline result (computed in the worker once
     per scenario and seed), or None if unavailable or failed (the problem is then shown)."""
-    if psa_api() is None or result is None:
+    if result is None:
         return None
     from mhtcdt.app import state
 
-    text = state.scenario_toml(scenario)
-    key = "psa-" + state.input_key(text, scenario.seed)
-    return state.run_job(key, "mhtcdt.app.tasks:run_psa_task", result, label="Probabilistic sensitivity analysis")
+    return state.run_job(psa_key(scenario), "mhtcdt.app.tasks:run_psa_task", result,
+                         label="Probabilistic sensitivity analysis")
 
 
 def psa_key(scenario) -> str:
+    """The job key of a scenario's PSA: its TOML text and seed."""
     from mhtcdt.app import state
 
     return "psa-" + state.input_key(state.scenario_toml(scenario), scenario.seed)
@@ -47,19 +40,6 @@ def psa_done(scenario) -> Any | None:
 
     status = state.job_manager().status(psa_key(scenario))
     return status.result if status is not None and status.state == "done" else None
-
-
-def probability_cost_effective(psa: Any, wtp: float) -> tuple[str, float]:
-    """(strategy with the highest expected net benefit at ``wtp``, its probability of being right)."""
-    return psa.optimal(float(wtp))
-
-
-def summary_table(psa: Any, wtp: float) -> pd.DataFrame:
-    """Per strategy: mean cost and QALYs (95 % intervals over the draws), P(cost-effective) at ``wtp``."""
-    table = psa.summary()
-    prob = psa.probability_cost_effective(float(wtp))
-    table["p_cost_effective"] = table["strategy"].map(prob).astype(float)
-    return table
 
 
 def tidy(fig):
@@ -76,7 +56,7 @@ def render_psa_sections(psa: Any, wtp: float, currency: str) -> None:
     for note in psa.notes:
         st.caption(note)
     st.dataframe(
-        summary_table(psa, wtp),
+        psa_summary_table(psa, wtp),
         hide_index=True,
         width="stretch",
         key="psa_summary",
@@ -95,8 +75,9 @@ def render_psa_sections(psa: Any, wtp: float, currency: str) -> None:
     )
     left, right = st.columns(2)
     with left:
-        st.markdown("**Cost-effectiveness plane** (each dot one draw; × the mean)")
-        st.pyplot(tidy(plots.ce_plane_figure(psa.ce_plane(), wtp, currency=currency)))
+        st.markdown("**Cost-effectiveness plane** (each small dot one draw; × their mean; large dot the "
+                    "model at the calibrated point)")
+        st.pyplot(tidy(figures.ce_plane(psa.point, psa.reference, wtp, currency, psa.ce_plane())))
     with right:
         st.markdown("**Acceptability curve and frontier** (CEAC / CEAF)")
         st.pyplot(tidy(plots.ceac_figure(psa.ceac, currency=currency)))

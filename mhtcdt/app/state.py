@@ -1,7 +1,7 @@
 """Session state, caching and error display shared by the pages.
 
 * The current scenario lives in ``st.session_state["scenario"]`` (a validated
-  :class:`mhtcdt.decision.scenario.Scenario`); every page reads it with :func:`get_scenario`.
+  :class:`mhtcdt.decision.scenario.schema.Scenario`); every page reads it with :func:`get_scenario`.
 * Heavy results come from the worker process (:mod:`mhtcdt.app.jobs`), keyed by the SHA-256 of the
   scenario's TOML text and the seed, so unchanged inputs return the stored result at once.
 * Cheap derived results use ``st.cache_data`` keyed by the same TOML text.
@@ -36,7 +36,7 @@ SCENARIO_VERSION_KEY = "scenario_version"
 def get_scenario():
     """The session's current scenario (the embedded default until the user picks another)."""
     if SCENARIO_KEY not in st.session_state:
-        from mhtcdt.decision.scenario import default_scenario
+        from mhtcdt.decision.scenario.loading import default_scenario
 
         st.session_state[SCENARIO_KEY] = default_scenario()
         st.session_state[SCENARIO_SOURCE_KEY] = "default.toml"
@@ -59,7 +59,7 @@ def scenario_version() -> int:
 
 
 def scenario_toml(scenario) -> str:
-    from mhtcdt.decision.scenario import scenario_to_toml
+    from mhtcdt.decision.scenario.loading import scenario_to_toml
 
     return scenario_to_toml(scenario)
 
@@ -177,9 +177,9 @@ def screened_cohort(indication: str, n_screened: int, seed: int):
     """
     n_screened = min(int(n_screened), PREVIEW_MAX_PATIENTS)
     from mhtcdt.cohorts import generate_cohort
-    from mhtcdt.decision import pipeline
+    from mhtcdt.decision.streams import cohort_seed
 
-    return generate_cohort(indication, n_screened, pipeline.cohort_seed(seed))
+    return generate_cohort(indication, n_screened, cohort_seed(seed))
 
 
 def pipeline_result(scenario, *, label: str = "Running the virtual trial") -> Any | None:

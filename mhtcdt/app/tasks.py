@@ -13,21 +13,21 @@ Progress = Callable[[str, float], None]
 
 
 def _scenario(scenario_toml: str):
-    from mhtcdt.decision.scenario import parse_scenario_text
+    from mhtcdt.decision.scenario.loading import parse_scenario_text
 
     return parse_scenario_text(scenario_toml, source="app scenario")
 
 
 def run_pipeline_task(scenario_toml: str, seed: int | None = None, *, progress: Progress) -> Any:
-    """``mhtcdt.decision.pipeline.run_pipeline`` on a scenario given as TOML text."""
-    from mhtcdt.decision.pipeline import run_pipeline
+    """``mhtcdt.decision.run.pipeline.run_pipeline`` on a scenario given as TOML text."""
+    from mhtcdt.decision.run.pipeline import run_pipeline
 
     return run_pipeline(_scenario(scenario_toml), seed=seed, progress=progress)
 
 
 def run_psa_task(result: Any, *, progress: Progress) -> Any:
-    """``mhtcdt.decision.psa.run_psa`` on a pipeline result (the scenario's own number of draws)."""
-    from mhtcdt.decision.psa import run_psa
+    """``mhtcdt.decision.model.psa.run_psa`` on a pipeline result (the scenario's own number of draws)."""
+    from mhtcdt.decision.model.psa import run_psa
 
     return run_psa(result, progress=progress)
 
@@ -41,51 +41,19 @@ def power_curve_task(
     *,
     progress: Progress,
 ) -> Any:
-    """Power versus total sample size by replicate virtual trials (as ``mhtcdt power`` does, per size).
+    """Power versus total sample size: :func:`mhtcdt.decision.trial.power_analysis.power_analysis` (the
+    same call as ``mhtcdt power``) with the curve over ``sample_sizes`` and nothing else.
 
-    Pools: :func:`mhtcdt.decision.power.pools_from_scenario` (the scenario's eligible patients with the
-    physics of the reference and the first other randomised arm); each size runs
-    :func:`~mhtcdt.decision.power.simulate_replicates` with the same replicate seeds (common random
-    numbers) and :func:`~mhtcdt.decision.power.summarise`. Returns a DataFrame: ``n_patients``,
-    ``power``, ``power_ci_lower``, ``power_ci_upper``, ``expected_hr``, ``mean_events``, with
-    ``attrs`` naming the comparison, endpoint, alpha and replicates.
+    Returns the curve DataFrame (``n_patients``, ``power``, ``power_ci_lower``, ``power_ci_upper``,
+    ``expected_hr``, ``mean_events``) with ``attrs`` naming the comparison, endpoint, alpha and replicates.
     """
-    import pandas as pd
+    from mhtcdt.decision.trial.power_analysis import PowerRequest, power_analysis
 
-    from mhtcdt.decision import power
-    from mhtcdt.decision.checks import trial_design
-
-    scenario = _scenario(scenario_toml)
-    ref = scenario.trial.reference_arm
-    others = [a for a in scenario.trial.allocation if a != ref]
-    exp = others[0]
-    progress("physics of the patient pools", 0.0)
-    pools, months = power.pools_from_scenario(
-        scenario, (ref, exp), scenario.cohort.n_screened, scenario.seed,
-        progress=lambda f: progress("physics of the patient pools", 0.4 * f),
-    )  # fmt: skip
-    design = trial_design(scenario)
-    rows = []
-    for i, n in enumerate(sample_sizes):
-        progress(f"replicate trials of {n} patients", 0.4 + 0.6 * i / len(sample_sizes))
-        reps = power.simulate_replicates(
-            pools, design, int(n), int(n_replicates), scenario.seed,
-            reference_arm=ref, experimental_arm=exp, endpoint=endpoint, alpha=alpha, treatment_months=months,
-        )  # fmt: skip
-        s = power.summarise(reps, int(n), alpha, endpoint)
-        rows.append(
-            {
-                "n_patients": int(n),
-                "power": s.power,
-                "power_ci_lower": s.power_ci[0],
-                "power_ci_upper": s.power_ci[1],
-                "expected_hr": s.expected_hr,
-                "mean_events": s.mean_events,
-            }
-        )
-    progress("done", 1.0)
-    table = pd.DataFrame(rows)
-    table.attrs.update(comparison=f"{exp} vs {ref}", endpoint=endpoint, alpha=alpha, n_replicates=n_replicates)
+    request = PowerRequest(n_replicates=int(n_replicates), alpha=alpha, endpoint=endpoint, power_at_n=False,
+                           curve_sizes=tuple(int(n) for n in sample_sizes))
+    analysis = power_analysis(_scenario(scenario_toml), request, progress)
+    table = analysis.curve
+    table.attrs.update(comparison=analysis.comparison, endpoint=endpoint, alpha=alpha, n_replicates=n_replicates)
     return table
 
 

@@ -60,6 +60,7 @@ import pandas as pd
 from mhtcdt.cohorts.marginals import kps_to_ecog
 from mhtcdt.cohorts.spec import IndicationSpec, known_indications, load_indication
 from mhtcdt.errors import InputError
+from mhtcdt.seeding import child_rng, root_sequence
 
 #: Patients per random-number block (a block is the unit of the keyed random stream).
 BLOCK_SIZE = 4096
@@ -106,15 +107,6 @@ REQUIRED_VARIABLES = (
 )
 
 
-def root_seed_sequence(seed: int | np.random.SeedSequence, field: str = "seed") -> np.random.SeedSequence:
-    """Validate ``seed`` (int >= 0 or SeedSequence) and return the root SeedSequence."""
-    if isinstance(seed, np.random.SeedSequence):
-        return seed
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise InputError(field, seed, "must be a non-negative integer or a numpy.random.SeedSequence")
-    return np.random.SeedSequence(int(seed))
-
-
 def latent_scores(
     spec: IndicationSpec, n: int, root: np.random.SeedSequence, start: int = 0
 ) -> np.ndarray:
@@ -133,9 +125,7 @@ def latent_scores(
         block_start = block * BLOCK_SIZE
         lo = max(start, block_start) - block_start
         hi = min(start + n, block_start + BLOCK_SIZE) - block_start
-        key = (*root.spawn_key, STREAM_TAG, indication_key, block)
-        seq = np.random.SeedSequence(root.entropy, spawn_key=key)
-        eps = np.random.Generator(np.random.PCG64(seq)).standard_normal((d, BLOCK_SIZE))
+        eps = child_rng(root, STREAM_TAG, indication_key, block).standard_normal((d, BLOCK_SIZE))
         z[:, block_start + lo - start : block_start + hi - start] = eps[:, lo:hi]
     _correlate_in_place(z, spec.cholesky)
     return z.T
@@ -184,7 +174,7 @@ def generate_cohort(
     if isinstance(start, bool) or not isinstance(start, numbers.Integral) or start < 0:
         raise InputError("start", start, "first patient index must be a non-negative integer")
     n, start = int(n), int(start)
-    root = root_seed_sequence(seed)
+    root = root_sequence(seed)
     missing = [v for v in REQUIRED_VARIABLES if v not in spec.variable_names]
     if missing:
         raise InputError(f"indication[{indication}]", missing, "indication file lacks required variables")

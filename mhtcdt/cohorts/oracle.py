@@ -16,9 +16,10 @@ import zlib
 import numpy as np
 from scipy import stats
 
-from mhtcdt.cohorts.generator import BLOCK_SIZE, STREAM_TAG, root_seed_sequence
+from mhtcdt.cohorts.generator import BLOCK_SIZE, STREAM_TAG
 from mhtcdt.cohorts.marginals import ECOG_TO_KPS, Marginal
 from mhtcdt.cohorts.spec import load_indication
+from mhtcdt.seeding import child_rng, root_sequence
 
 _KPS_TO_ECOG = {kps: grade for grade, pair in ECOG_TO_KPS.items() for kps in pair}
 
@@ -28,7 +29,7 @@ def reference_latent(
 ) -> np.ndarray:
     """Latent scores (n x d) by a dense L @ eps per block."""
     spec = load_indication(indication)
-    root = root_seed_sequence(seed)
+    root = root_sequence(seed)
     d = len(spec.variables)
     out = np.empty((n, d))
     key = zlib.crc32(spec.name.encode())
@@ -36,8 +37,7 @@ def reference_latent(
     for row, patient in enumerate(range(start, start + n)):
         block, offset = divmod(patient, BLOCK_SIZE)
         if block not in cache:
-            seq = np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, STREAM_TAG, key, block))
-            eps = np.random.Generator(np.random.PCG64(seq)).standard_normal((d, BLOCK_SIZE))
+            eps = child_rng(root, STREAM_TAG, key, block).standard_normal((d, BLOCK_SIZE))
             cache = {block: spec.cholesky @ eps}
         out[row] = cache[block][:, offset]
     return out

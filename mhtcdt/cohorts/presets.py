@@ -15,17 +15,16 @@
 from __future__ import annotations
 
 import functools
-import tomllib
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 
 from mhtcdt.cohorts.criteria import parse_criterion
 from mhtcdt.cohorts.generator import generate_cohort
+from mhtcdt.datafiles import load_toml
 from mhtcdt.errors import InputError
 
-PRESETS_FILE = Path(__file__).parent / "criteria_presets.toml"
+PRESETS_FILE = "criteria_presets.toml"  # in the mhtcdt.cohorts package
 
 
 @dataclass(frozen=True)
@@ -44,11 +43,10 @@ class CriteriaPreset:
 
 @functools.cache
 def _all_presets() -> dict[str, CriteriaPreset]:
-    with PRESETS_FILE.open("rb") as fh:
-        raw = tomllib.load(fh)
+    raw = load_toml("mhtcdt.cohorts", PRESETS_FILE)
     presets = {}
     for name, spec in raw.items():
-        field = f"{PRESETS_FILE.name}.{name}"
+        field = f"{PRESETS_FILE}.{name}"
         for key in ("label", "indication", "source", "verified", "criteria"):
             if key not in spec:
                 raise InputError(f"{field}.{key}", None, "required key missing")

@@ -15,7 +15,6 @@ problem raises :class:`~mhtcdt.errors.InputError` naming the file, the field and
 from __future__ import annotations
 
 import functools
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from mhtcdt.cohorts.marginals import Marginal
+from mhtcdt.datafiles import load_toml
 from mhtcdt.errors import InputError
 
 INDICATIONS_DIR = Path(__file__).parent / "indications"
@@ -104,12 +104,16 @@ def load_indication(indication: str) -> IndicationSpec:
     return _load(indication)
 
 
+def _read(indication: str) -> Mapping[str, Any]:
+    """The parsed ``indications/<indication>.toml`` of the installed package (one TOML loader for every
+    layer: :func:`mhtcdt.datafiles.load_toml`)."""
+    return load_toml("mhtcdt.cohorts", f"indications/{indication}.toml")
+
+
 @functools.cache
 def _load(indication: str) -> IndicationSpec:
-    path = INDICATIONS_DIR / f"{indication}.toml"
-    with path.open("rb") as fh:
-        raw = tomllib.load(fh)
-    where = f"{path.name}"
+    raw = _read(indication)
+    where = f"{indication}.toml"
     for key in ("name", "tissue", "performance_scale", "body_radius_from", "variables"):
         if key not in raw:
             raise InputError(f"{where}.{key}", None, "required key missing")

@@ -14,10 +14,6 @@ from tqdm import tqdm
 ProgressCallback = Callable[[str, float], None]
 
 
-def null_progress(stage: str, fraction: float) -> None:
-    """A progress callback that ignores every report."""
-
-
 class TqdmProgress:
     """Context manager giving a ``progress(stage, fraction)`` callable backed by a tqdm bar (0-100 %)."""
 

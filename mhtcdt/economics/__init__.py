@@ -1,48 +1,62 @@
-"""Economics layer: Markov and partitioned-survival cohort models, costing, incremental
-analysis with dominance, net benefit, DSA, PSA and value of information.
+"""Economics layer: Markov and partitioned-survival cohort models, costing, incremental analysis
+with dominance, net benefit, DSA, PSA and value of information.
 
-Imports no other mhtcdt layer (only :mod:`mhtcdt.errors`).  Every convention is an explicit
-argument (see :mod:`mhtcdt.economics.conventions`).
+Imports no other mhtcdt layer (only the leaf modules :mod:`mhtcdt.errors`, :mod:`mhtcdt.seeding`,
+:mod:`mhtcdt.datafiles`). In the style of hesim, a cohort model is built from three objects kept apart,
+each validated once: its **input data** (survival curves, or states, transitions and a start), its
+**parameters** (:class:`StateValues`: costs and utilities with explicit units) and its
+**conventions** (:class:`Conventions`: counting, discounting, cycle length, currency).
+
+The unit rule (:mod:`.values`): state costs are rates per ``costs_per`` ("cycle", "days", "weeks",
+"months", "years"; no default), converted once by each engine; one-off, end-of-life and transition
+costs are amounts per event; utilities are QALY weights per year.
 
 Public API (names are stable; the decision layer calls them)
 -------------------------------------------------------------
+Conventions (:mod:`.conventions`)
+    ``Conventions(discount_costs=0.035, discount_effects=0.035, discount_method="discrete",
+    counting="life_table", cycle_zero="method", cycle_length=1, cycle_unit="years", currency=None)``,
+    ``Conventions.for_jurisdiction(key, **overrides)``; ``counting_weights(time, method, cycle_zero)``
+    (methods incl. ``"cycle_average"``, heemod's life-table counting), ``cycle_average_trace``,
+    ``discount_factors(time_years, rate, method)``, ``to_years``, ``jurisdiction(key)``, ``jurisdictions()``,
+    ``cheers_items()``.
+State values (:mod:`.values`)
+    ``StateValues(costs, utilities, costs_per, one_off_cost=0, end_of_life_cost=0, transition_costs=None,
+    allow_negative_utilities=False)``; ``CostCategory(values, counting, cycle_zero)`` (Markov only).
 Partitioned survival (:mod:`.psm`)
-    ``run_partitioned_survival(strategies, time_months, pfs, os, *, state_cost_per_month,
-    utilities_per_year, one_off_cost=0, end_of_life_cost=0, discount_costs=0.035,
-    discount_effects=0.035, counting="trapezoid", discount_method="discrete",
-    allow_negative_utilities=False, currency=None) -> DataFrame``  (pfs/os shape (S, T))
-    ``run_partitioned_survival_draws(...same...) -> DrawResults``  (pfs/os shape (D, S, T))
-    ``run_partitioned_survival_nstate(strategies, time_months, curves (S|D,S, K, T), states, ...)``
-    (K nested curves -> K alive states + dead);
-    ``psm_occupancy(pfs, os)``, ``partitioned_occupancy(curves)`` (N-state).
-Markov cohort models (:mod:`.markov`)
-    ``run_markov(states, strategies: list[MarkovStrategy], start, *, n_cycles=None, cycle_length=1,
-    cycle_unit="years", dead_states=("dead",), discount_costs=0.035, discount_effects=0.035,
-    counting="life_table", cycle_zero="method", discount_method="discrete",
-    stop_when_alive_below=None, max_cycles=10000, allow_negative_utilities=False, currency=None)
-    -> MarkovResult`` (``.results`` DataFrame, ``.draws`` DrawResults, ``.traces``, ``.trace_frame``);
-    ``MarkovStrategy(name, transitions, state_costs, utilities, transition_costs, initial_cost,
-    per_cycle, draws)``; ``CostCategory(values, counting)`` (per-category counting);
-    ``entry_cost_matrix(states, {state: cost})``; ``expand_tunnel_states``,
-    ``rate_to_probability``, ``probability_to_rate``,
-    ``rescale_probability``.
+    ``run_partitioned_survival(SurvivalCurves(strategies, time_months, curves, states=("pf", "progressed")),
+    values, conventions) -> DrawResults``: the one entry point, over draws x strategies x time, for K
+    nested curves (K = 2: ``(pfs, os)``, each (S, T) or (D, S, T)); one parameter set is its first
+    draw (``.draw(0)`` -> per-strategy DataFrame); ``partitioned_occupancy(curves)``.
+Markov cohort models (:mod:`.markov`, trace kernel :mod:`.markov_trace`)
+    ``run_markov(states, strategies, start, conventions, *, n_cycles=None, dead_states=("dead",),
+    stop_when_alive_below=None, max_cycles=10000) -> MarkovResult`` (``.results`` DataFrame, ``.draws``
+    DrawResults, ``.traces``, ``.trace_frame``); ``MarkovStrategy(name, transitions, values, per_cycle,
+    draws)``; ``entry_cost_matrix(states, {state: cost})``; ``expand_tunnel_states``,
+    ``rate_to_probability``, ``probability_to_rate``, ``rescale_probability``.
+Life tables (:mod:`.lifetables`, data in ``data/life_tables.toml``)
+    ``life_table(key) -> LifeTable`` (``.annual_probability(age, sex)``, ``.cycle_probability(age, sex,
+    cycle_years)``), ``life_tables()``.
+Parametric survival curves (:mod:`.survival`, vectorised over draws: params (D, S) -> (D, S, T))
+    ``exponential``, ``weibull``, ``loglogistic``, ``lognormal``, ``gompertz``,
+    ``weibull_from_coefficients``, ``proportional_hazards(curve, hazard_ratio | log_hazard_ratio=)``,
+    ``interval_event_probabilities(curve)`` (import ``mhtcdt.economics.survival``).
 PSA distributions (:mod:`.psa`)
     ``Gamma(mean, sd)``, ``Beta(mean, sd)`` / ``Beta.from_counts``, ``LogNormal(meanlog, sdlog)`` /
     ``.from_ci`` / ``.from_mean_sd``, ``Normal``, ``Uniform``, ``Fixed``, ``Dirichlet(alpha)``,
     ``MultivariateNormal(mean, cov)``, ``EmpiricalDraws(table, resample)``;
-    ``sample_psa(distributions, n_draws, seed, start=0) -> dict[name, array]`` (chunk-independent).
-Parametric survival curves (:mod:`.survival`, vectorised over draws: params (D, S) -> (D, S, T))
-    ``exponential``, ``weibull``, ``loglogistic``, ``lognormal``, ``gompertz``,
-    ``weibull_from_coefficients`` (import ``mhtcdt.economics.survival``).
+    ``sample_psa(distributions, n_draws, seed, start=0) -> dict[name, array]`` (chunk-independent,
+    streams keyed by :mod:`mhtcdt.seeding`).
 Results (:mod:`.results`)
     ``DrawResults`` (arrays (D, S); ``.summary()`` -> per-strategy DataFrame of means, contract
     section 5; ``.draw(d)``; ``.uncertainty(level=0.95)`` -> mean, sd, interval per quantity).
 Incremental analysis (:mod:`.incremental`)
     ``incremental_analysis(results_df, cost="cost", effect="qalys") -> DataFrame`` with
-    ``strategy, cost, qalys, inc_cost, inc_qalys, icer, status`` (strong/extended dominance).
+    ``strategy, cost, qalys, inc_cost, inc_qalys, icer, status`` (strong/extended dominance);
+    ``efficient_frontier(cost, effect)``.
 Net benefit and acceptability (:mod:`.nmb`)
-    ``net_monetary_benefit(cost, effect, wtp)``, ``net_health_benefit``, ``ceac(cost, effect, wtp,
-    strategies) -> DataFrame``, ``ceaf``, ``ce_plane``.
+    ``net_monetary_benefit(cost, effect, wtp)``, ``ceac(cost, effect, wtp, strategies) -> DataFrame``,
+    ``ceaf``, ``ce_plane``.
 Value of information (:mod:`.voi`)
     ``evpi(cost, effect, wtp)``, ``evpi_curve(...) -> DataFrame``, ``population_multiplier``,
     ``evppi(cost, effect, parameters, wtp, *, n_knots=8, interaction=True, n_se_samples=100,
@@ -64,19 +78,17 @@ MHT micro-costing (:mod:`.costing`, data in ``data/costs.toml``)
 Figures (:mod:`.plots`, matplotlib ``Figure`` objects, no pyplot state)
     ``ce_plane_figure``, ``ceac_figure``, ``tornado_figure``, ``evpi_figure``,
     ``occupancy_figure``, ``trace_figure`` (import ``mhtcdt.economics.plots`` explicitly).
-Conventions (:mod:`.conventions`)
-    ``counting_weights(time, method, cycle_zero)``, ``discount_factors(time_years, rate, method)``,
-    ``to_years``, ``jurisdiction(key)``,
-    ``jurisdictions()``, ``cheers_items()``.
 """
 
 from mhtcdt.economics.budget import annual_costs_from_curves, budget_impact
 from mhtcdt.economics.conventions import (
     COUNTING_METHODS,
     DISCOUNT_METHODS,
+    Conventions,
     Jurisdiction,
     cheers_items,
     counting_weights,
+    cycle_average_trace,
     discount_factors,
     jurisdiction,
     jurisdictions,
@@ -95,9 +107,9 @@ from mhtcdt.economics.costing import (
     threshold_particle_price,
 )
 from mhtcdt.economics.dsa import one_way_dsa, threshold_value, two_way_dsa, value_based_price
-from mhtcdt.economics.incremental import efficient_frontier, incremental_analysis, optimal_strategy_at
+from mhtcdt.economics.incremental import efficient_frontier, incremental_analysis
+from mhtcdt.economics.lifetables import LifeTable, life_table, life_tables
 from mhtcdt.economics.markov import (
-    CostCategory,
     MarkovResult,
     MarkovStrategy,
     entry_cost_matrix,
@@ -107,7 +119,7 @@ from mhtcdt.economics.markov import (
     rescale_probability,
     run_markov,
 )
-from mhtcdt.economics.nmb import ce_plane, ceac, ceaf, net_health_benefit, net_monetary_benefit
+from mhtcdt.economics.nmb import ce_plane, ceac, ceaf, net_monetary_benefit
 from mhtcdt.economics.psa import (
     Beta,
     Dirichlet,
@@ -122,19 +134,19 @@ from mhtcdt.economics.psa import (
     dirichlet_matrix,
     sample_psa,
 )
-from mhtcdt.economics.psm import (
-    CurveCrossingWarning,
-    partitioned_occupancy,
-    psm_occupancy,
-    run_partitioned_survival,
-    run_partitioned_survival_draws,
-    run_partitioned_survival_nstate,
-)
-from mhtcdt.economics.results import RESULT_COLUMNS, DrawResults, results_frame
-from mhtcdt.economics.voi import evpi, evpi_curve, evpi_from_nmb, evppi, population_multiplier
+from mhtcdt.economics.psm import CurveCrossingWarning, SurvivalCurves, partitioned_occupancy, run_partitioned_survival
+from mhtcdt.economics.results import RESULT_COLUMNS, DrawResults
+from mhtcdt.economics.values import CostCategory, StateValues
+from mhtcdt.economics.voi import evpi, evpi_curve, evppi, population_multiplier
 
 __all__ = [
+    "Conventions",
     "CostCategory",
+    "LifeTable",
+    "life_table",
+    "life_tables",
+    "StateValues",
+    "SurvivalCurves",
     "MHTCourseInputs",
     "annual_costs_from_curves",
     "breakeven_annual_volume",
@@ -182,24 +194,18 @@ __all__ = [
     "ceaf",
     "cheers_items",
     "counting_weights",
+    "cycle_average_trace",
     "discount_factors",
     "efficient_frontier",
     "evpi",
     "evpi_curve",
-    "evpi_from_nmb",
     "evppi",
     "incremental_analysis",
     "jurisdiction",
     "jurisdictions",
-    "net_health_benefit",
     "net_monetary_benefit",
-    "optimal_strategy_at",
     "partitioned_occupancy",
     "population_multiplier",
-    "psm_occupancy",
-    "results_frame",
     "run_partitioned_survival",
-    "run_partitioned_survival_draws",
-    "run_partitioned_survival_nstate",
     "to_years",
 ]

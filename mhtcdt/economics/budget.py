@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from mhtcdt.economics.conventions import check_time_grid
 from mhtcdt.economics.validation import as_finite, check_costs, check_probabilities
@@ -28,10 +29,10 @@ from mhtcdt.errors import InputError
 
 
 def budget_impact(
-    eligible_per_year,
-    uptake_per_year,
-    cost_by_year_new,
-    cost_by_year_current,
+    eligible_per_year: ArrayLike,
+    uptake_per_year: ArrayLike,
+    cost_by_year_new: ArrayLike,
+    cost_by_year_current: ArrayLike,
     *,
     years: int = 5,
 ) -> pd.DataFrame:
@@ -81,11 +82,11 @@ def budget_impact(
 
 
 def annual_costs_from_curves(
-    time_months,
-    pfs,
-    os,
+    time_months: ArrayLike,
+    pfs: ArrayLike,
+    os: ArrayLike,
     *,
-    state_cost_per_month,
+    state_cost_per_month: ArrayLike,
     one_off_cost: float = 0.0,
     end_of_life_cost: float = 0.0,
     years: int = 5,

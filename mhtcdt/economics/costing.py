@@ -21,25 +21,24 @@ float64, ``perspective`` str ("payer" or "societal": where the component is coun
 
 from __future__ import annotations
 
-import tomllib
-from dataclasses import dataclass, fields, replace
-from functools import lru_cache
-from importlib import resources
+from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
+from mhtcdt.datafiles import load_toml
 from mhtcdt.errors import InputError
 
 PAYER_COMPONENTS = ("particles", "instillation", "applicator", "staff", "imaging")
 SOCIETAL_COMPONENTS = ("patient_time", "productivity")
 
 
-@lru_cache(maxsize=1)
-def cost_data() -> dict:
-    """The parsed ``economics/data/costs.toml`` (reference costs, utilities, micro-costing items)."""
-    with resources.files("mhtcdt.economics").joinpath("data/costs.toml").open("rb") as fh:
-        return tomllib.load(fh)
+def cost_data() -> dict[str, Any]:
+    """The parsed ``economics/data/costs.toml`` (reference costs, utilities, micro-costing items;
+    cached and shared by :func:`mhtcdt.datafiles.load_toml`: treat it as read-only)."""
+    return load_toml("mhtcdt.economics", "data/costs.toml")
 
 
 @dataclass(frozen=True)
@@ -86,7 +85,7 @@ def default_mht_inputs(
     dose_mg_Fe_per_cm3: float,
     n_sessions: int,
     session_minutes: float,
-    **overrides,
+    **overrides: float,
 ) -> MHTCourseInputs:
     """Inputs with the protocol/patient quantities given and every cost item from costs.toml
     (``overrides`` replace any item, e.g. ``annual_patients=120``)."""
@@ -110,7 +109,9 @@ def micro_costing_ranges() -> dict[str, tuple[float, float]]:
     return {k: tuple(v["range"]) for k, v in cost_data()["mht_micro_costing"].items()}
 
 
-def equivalent_annual_cost(capital, lifetime_years, rate, maintenance_fraction=0.0):
+def equivalent_annual_cost(
+    capital: ArrayLike, lifetime_years: ArrayLike, rate: ArrayLike, maintenance_fraction: ArrayLike = 0.0
+) -> np.ndarray:
     """Annuitised capital cost plus maintenance: capital r / (1 - (1 + r)^-L) + m capital (EUR/year)."""
     capital = np.asarray(capital, dtype=float)
     life = np.asarray(lifetime_years, dtype=float)
@@ -152,7 +153,7 @@ def _check_perspective(perspective: str) -> tuple[str, ...]:
     raise InputError("perspective", perspective, "use 'payer' or 'societal'")
 
 
-def mht_course_total(inputs: MHTCourseInputs, perspective: str = "payer"):
+def mht_course_total(inputs: MHTCourseInputs, perspective: str = "payer") -> np.ndarray:
     """Total cost of one course (EUR) in the given perspective."""
     comps = course_components(inputs)
     return sum(comps[c] for c in _check_perspective(perspective))
@@ -185,7 +186,9 @@ def mht_course_cost(inputs: MHTCourseInputs, perspective: str = "payer") -> pd.D
     return df
 
 
-def breakeven_annual_volume(inputs: MHTCourseInputs, target_cost_per_course: float, perspective: str = "payer"):
+def breakeven_annual_volume(
+    inputs: MHTCourseInputs, target_cost_per_course: ArrayLike, perspective: str = "payer"
+) -> np.ndarray:
     """Annual patients per applicator at which the course cost equals the target (EUR).
 
     Solves EAC / V + other components = target; InputError if the other components alone already
@@ -203,7 +206,9 @@ def breakeven_annual_volume(inputs: MHTCourseInputs, target_cost_per_course: flo
     return eac / margin
 
 
-def threshold_particle_price(inputs: MHTCourseInputs, target_cost_per_course: float, perspective: str = "payer"):
+def threshold_particle_price(
+    inputs: MHTCourseInputs, target_cost_per_course: ArrayLike, perspective: str = "payer"
+) -> np.ndarray:
     """Particle price (EUR per mg Fe) at which the course cost equals the target; may be negative
     if the other components alone exceed the target (then no particle price makes it pay)."""
     comps = course_components(inputs)
@@ -212,8 +217,3 @@ def threshold_particle_price(inputs: MHTCourseInputs, target_cost_per_course: fl
     if np.any(mg <= 0):
         raise InputError("dose_mg_Fe_per_cm3", inputs.dose_mg_Fe_per_cm3, "needs a positive iron amount")
     return (np.asarray(target_cost_per_course, float) - other) / mg
-
-
-def with_inputs(inputs: MHTCourseInputs, **changes) -> MHTCourseInputs:
-    """A copy with some inputs changed (validated)."""
-    return replace(inputs, **changes)

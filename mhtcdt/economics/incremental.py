@@ -33,6 +33,12 @@ def efficient_frontier(cost: np.ndarray, effect: np.ndarray) -> tuple[list[int],
     """Indices of frontier strategies (in increasing cost) and a status code per strategy.
 
     Status codes: 0 reference, 1 non-dominated, 2 dominated, 3 extendedly dominated.
+
+    Ties: strategies are scanned by increasing cost and, at equal cost, by *decreasing* effect, so of
+    two strategies with the same cost the less effective is strongly dominated (it can never be the
+    reference or give a frontier ICER of 0); at equal effect the dearer one is dominated (no infinite
+    ICER); of exact copies the first listed is kept. Along the frontier cost and effect both
+    increase strictly. (Reversing the cost tie-break is caught by tests/economics/test_incremental.py.)
     """
     cost = np.asarray(cost, dtype=float)
     effect = np.asarray(effect, dtype=float)
@@ -111,9 +117,3 @@ def incremental_analysis(
     ).reset_index(drop=True)
     out.attrs.update(results.attrs)
     return out
-
-
-def optimal_strategy_at(results: pd.DataFrame, wtp: float, *, cost: str = "cost", effect: str = "qalys") -> str:
-    """Strategy with the highest net monetary benefit wtp * effect - cost (first on ties)."""
-    nmb = wtp * results[effect].to_numpy(float) - results[cost].to_numpy(float)
-    return str(results["strategy"].iloc[int(np.argmax(nmb))])

@@ -1,21 +1,29 @@
 """Markov cohort models, vectorised over PSA draws (no loop per draw; one loop over cycles).
 
-Conventions (all explicit arguments)
-------------------------------------
+Model = states + strategies + start (input data), each strategy a transition specification plus its
+:class:`~mhtcdt.economics.values.StateValues` (parameters); the conventions
+(:class:`~mhtcdt.economics.conventions.Conventions`: counting, discounting, cycle length) are one
+argument. The same objects drive :func:`mhtcdt.economics.run_partitioned_survival`.
+
+Conventions
+-----------
 * The cohort trace is evaluated at the points t = 0, 1, ..., n (cycles); point t is the
   occupancy after t transitions.  Transition t (t = 1..n) uses the matrix of cycle t.
 * ``counting`` gives a weight per point (in cycles, :func:`conventions.counting_weights`):
   ``"end"`` counts points 1..n (cycle 0 not counted; the textbook HIV model), ``"beginning"``
-  points 0..n-1, ``"life_table"``/``"trapezoid"`` half-cycle correction, ``"simpson"``, or custom.
-* ``state_costs`` are costs **per cycle** spent in a state (convert annual costs explicitly:
-  ``annual * cycle_length_years``); ``utilities`` are annual QALY weights (QALYs accrue as
-  utility x time in years).  Both broadcast (aligned from the right) to (D, n+1, S): shape (S,) is
-  constant, (n+1, S) varies by cycle (row t = point t), (D, 1, S) varies by draw.  A mapping
-  ``{category: array}`` of costs adds ``cost_<category>`` columns; a category given as
-  :class:`CostCategory` has its own counting rule (e.g. drug costs at the start of each cycle).
+  points 0..n-1, ``"life_table"``/``"trapezoid"`` half-cycle correction, ``"simpson"``,
+  ``"cycle_average"`` (heemod's life-table method: cycle k counts (x_{k-1} + x_k) / 2 with the values
+  and one discount factor of cycle k), or custom.
+* State values broadcast (aligned from the right) to (D, n+1, S): shape (S,) is constant, (n+1, S)
+  varies by cycle (row t = point t), (D, 1, S) varies by draw. State costs are rates, converted to
+  costs per cycle by the unit rule of :mod:`mhtcdt.economics.values` (``costs_per="cycle"`` is used
+  as given); utilities are QALY weights per year (QALYs accrue as utility x time in years). A
+  mapping ``{category: array}`` of costs adds ``cost_<category>`` columns; a category given as
+  :class:`~mhtcdt.economics.values.CostCategory` has its own counting rule.
 * ``transition_costs`` (S, S) or (D, S, S): a one-off cost per patient moving from state i to j
   (off-diagonal; put entry costs in column j), counted at the time of the transition, not weighted
-  by ``counting``.  ``initial_cost`` is paid at time 0 (e.g. the therapy course).
+  by ``counting``; ``end_of_life_cost`` is charged the same way on every move from an alive into a
+  dead state.  ``one_off_cost`` is paid at time 0 (e.g. the therapy course).
 * Discount factors use the time of each point in years, t * cycle length (see conventions).
 * Life-years = sum_t w_t d_e(t) * (share alive at t) * cycle length in years.
 
@@ -25,16 +33,19 @@ Transition specifications
 * an array (S, S) -- time-homogeneous; (D, S, S) with ``draws=True``;
 * an array (C, S, S) with ``per_cycle=True`` (row c-1 = cycle c, C >= n); (D, C, S, S) with both;
 * a callable ``f(cycle) -> (S, S) or (D, S, S)`` for cycle = 1..n (time-varying; e.g. age-dependent
-  mortality), evaluated once per cycle for all draws.
-Rows must sum to 1 within ``validation.PROBABILITY_ROW_TOLERANCE`` (1e-6) and be >= 0.
+  mortality from :class:`~mhtcdt.economics.lifetables.LifeTable`), evaluated once per cycle for all
+  draws.
+Rows must sum to 1 within ``validation.PROBABILITY_ROW_TOLERANCE`` (1e-6) and be >= 0. Every matrix
+is checked when it is used (also an array object a callable returns again: it may have been changed
+in place), and every row of every trace must sum to 1.
 
 Outputs
 -------
 :class:`MarkovResult` with ``.results`` (per-strategy DataFrame, contract section 5, plus
-``cost_<category>``, ``cost_transitions``, ``cost_initial`` columns) for one parameter set, or
-``.draws`` (:class:`DrawResults`) when any input has a draw axis; ``.traces`` maps strategy ->
-array (D, n+1, S); ``.trace_frame(strategy)`` gives a long DataFrame with columns ``cycle`` int64,
-``time_years`` float64, ``state`` str, ``proportion`` float64 (mean over draws).
+``cost_<category>``, ``cost_transitions``, ``cost_end_of_life``, ``cost_one_off`` columns) for one
+parameter set, or ``.draws`` (:class:`DrawResults`) when any input has a draw axis; ``.traces`` maps
+strategy -> array (D, n+1, S); ``.trace_frame(strategy)`` gives a long DataFrame with columns
+``cycle`` int64, ``time_years`` float64, ``state`` str, ``proportion`` float64 (mean over draws).
 """
 
 from __future__ import annotations
@@ -44,45 +55,34 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
-from mhtcdt.economics.conventions import counting_weights, discount_factors, to_years
-from mhtcdt.economics.results import DrawResults
+from mhtcdt.economics import markov_trace as kernel
+from mhtcdt.economics.conventions import Conventions, discount_factors
+from mhtcdt.economics.markov_trace import START_TOLERANCE
+from mhtcdt.economics.results import RESULT_COLUMNS, DrawResults
 from mhtcdt.economics.validation import (
     PROBABILITY_ROW_TOLERANCE,
     as_finite,
     broadcast_param,
     check_costs,
     check_probabilities,
-    check_rate,
     check_transition_matrices,
-    check_utilities,
 )
+from mhtcdt.economics.values import CostCategory, StateValues
 from mhtcdt.errors import InputError
 
 TransitionSpec = np.ndarray | Callable[[int], np.ndarray]
 
 
-@dataclass(frozen=True)
-class CostCategory:
-    """A state-cost category with its own counting rule, e.g. drug acquisition paid at the start
-    of each cycle (``counting="beginning"``) while care costs use the half-cycle correction:
-    ``state_costs={"drug": CostCategory(drug, "beginning"), "care": care}``."""
-
-    values: np.ndarray | float
-    counting: str | Sequence[float] = "beginning"
-    cycle_zero: str = "method"
-
-
 @dataclass
 class MarkovStrategy:
-    """One strategy of a Markov model (see the module docstring for shapes and units)."""
+    """One strategy of a Markov model: its transitions and its state values (see the module docstring
+    for shapes and units)."""
 
     name: str
     transitions: TransitionSpec
-    state_costs: np.ndarray | Mapping[str, np.ndarray] | float = 0.0
-    utilities: np.ndarray | float = 0.0
-    transition_costs: np.ndarray | None = None
-    initial_cost: np.ndarray | float = 0.0
+    values: StateValues = field(default_factory=StateValues)
     per_cycle: bool = False
     draws: bool = False
 
@@ -125,7 +125,7 @@ class MarkovResult:
 # ---------------------------------------------------------------------------------------------
 
 
-def rate_to_probability(rate, time: float = 1.0) -> np.ndarray:
+def rate_to_probability(rate: ArrayLike, time: float = 1.0) -> np.ndarray:
     """p = 1 - exp(-rate * time) for a constant hazard ``rate`` (per unit of ``time``)."""
     r = as_finite(rate, "rate")
     if np.any(r < 0):
@@ -133,7 +133,7 @@ def rate_to_probability(rate, time: float = 1.0) -> np.ndarray:
     return -np.expm1(-r * time)
 
 
-def probability_to_rate(probability, time: float = 1.0) -> np.ndarray:
+def probability_to_rate(probability: ArrayLike, time: float = 1.0) -> np.ndarray:
     """rate = -ln(1 - p) / time."""
     p = check_probabilities(probability, "probability")
     if np.any(p >= 1):
@@ -141,7 +141,7 @@ def probability_to_rate(probability, time: float = 1.0) -> np.ndarray:
     return -np.log1p(-p) / time
 
 
-def rescale_probability(probability, from_length: float, to_length: float) -> np.ndarray:
+def rescale_probability(probability: ArrayLike, from_length: float, to_length: float) -> np.ndarray:
     """Probability over ``to_length`` from one over ``from_length`` assuming a constant hazard:
     1 - (1 - p) ** (to_length / from_length)."""
     p = check_probabilities(probability, "probability")
@@ -224,132 +224,27 @@ def expand_tunnel_states(
 
 
 # ---------------------------------------------------------------------------------------------
-# The engine
+# The engine (the trace kernel is in markov_trace)
 # ---------------------------------------------------------------------------------------------
 
 
-def _transition_getter(spec: MarkovStrategy, n_states: int, n_cycles: int, states: list[str]):
-    """Return (get(cycle) -> (S,S) or (D,S,S), n_draws or None), validating arrays once."""
-    field_name = f"strategies[{spec.name}].transitions"
-    if callable(spec.transitions):
-        first = check_transition_matrices(spec.transitions(1), f"{field_name}(cycle=1)", states)
+@dataclass
+class _Flows:
+    """Costs counted at transitions of one strategy, (D,) each: discounted and undiscounted."""
 
-        # a callable that returns the same array object again (e.g. one matrix for several cycles)
-        # is validated once; returned arrays must not be modified in place between cycles
-        seen: list[np.ndarray] = [first]
-
-        def get(c: int) -> np.ndarray:
-            if c == 1:
-                return first
-            arr = spec.transitions(c)
-            for known in seen:
-                if arr is known:
-                    return known
-            checked = check_transition_matrices(arr, f"{field_name}(cycle={c})", states)
-            if checked is arr and len(seen) < 8:
-                seen.append(arr)
-            return checked
-
-        if first.ndim not in (2, 3):
-            raise InputError(f"{field_name}(cycle=1)", first.shape, "a callable must return (S, S) or (D, S, S)")
-        return get, (first.shape[0] if first.ndim == 3 else None)
-    p = check_transition_matrices(spec.transitions, field_name, states)
-    expected = 2 + int(spec.per_cycle) + int(spec.draws)
-    if p.ndim != expected:
-        raise InputError(
-            field_name,
-            p.shape,
-            f"expected {expected} axes given per_cycle={spec.per_cycle}, draws={spec.draws} ((D,) (C,) S, S)",
-        )
-    n_draws = p.shape[0] if spec.draws else None
-    if spec.per_cycle:
-        n_c = p.shape[1] if spec.draws else p.shape[0]
-        if n_c < n_cycles:
-            raise InputError(field_name, p.shape, f"has {n_c} cycles of matrices, the horizon needs {n_cycles}")
-        if spec.draws:
-            return (lambda c: p[:, c - 1]), n_draws
-        return (lambda c: p[c - 1]), n_draws
-    return (lambda c: p), n_draws
+    transitions: np.ndarray
+    transitions_undiscounted: np.ndarray
+    end_of_life: np.ndarray
+    end_of_life_undiscounted: np.ndarray
 
 
-def _step(x: np.ndarray, p: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """One transition: x (D, S) times p (S, S) or (D, S, S), written into ``out`` (D, S)."""
-    if p.ndim == 2:
-        return np.matmul(x, p, out=out)
-    # batched vector-matrix product; einsum measured faster than batched matmul for small S
-    return np.einsum("ds,dsk->dk", x, p, out=out)
-
-
-class _TraceIntegrator:
-    """sum_t weights_t sum_s trace[t, d, s] reward[d, t, s] for a trace (n+1, D, S).
-
-    The weighted occupancy sum_t weights_t trace[t] (D, S) is computed once per weight vector and
-    cached, so time-constant rewards cost O(D S); rewards varying by cycle, shape
-    (1, n+1, S) or (D, n+1, S), are contracted directly."""
-
-    def __init__(self, trace: np.ndarray) -> None:
-        self.trace = trace
-        self._cache: dict[bytes, np.ndarray] = {}
-
-    def occupancy(self, weights: np.ndarray) -> np.ndarray:
-        key = weights.tobytes()
-        if key not in self._cache:
-            # einsum, not a BLAS product: a (T,) x (T, D*S) gemv is slower under thread contention
-            self._cache[key] = np.einsum("tds,t->ds", self.trace, weights)
-        return self._cache[key]
-
-    def sum(self, weights: np.ndarray, reward: np.ndarray) -> np.ndarray:
-        if reward.ndim <= 1 or reward.shape[1] == 1:
-            r = reward if reward.ndim <= 1 else reward[:, 0, :]
-            return (self.occupancy(weights) * r).sum(axis=-1)
-        if reward.shape[0] == 1:
-            return np.einsum("tds,ts->d", self.trace, reward[0] * weights[:, None])
-        return np.einsum("tds,dts->d", self.trace, reward * weights[None, :, None])
-
-
-def run_markov(
-    states: Sequence[str],
-    strategies: Sequence[MarkovStrategy],
-    start: Sequence[float] | np.ndarray,
-    *,
-    n_cycles: int | None = None,
-    cycle_length: float = 1.0,
-    cycle_unit: str = "years",
-    dead_states: Sequence[str] = ("dead",),
-    discount_costs: float = 0.035,
-    discount_effects: float = 0.035,
-    counting: str | Sequence[float] = "life_table",
-    cycle_zero: str = "method",
-    discount_method: str = "discrete",
-    stop_when_alive_below: float | None = None,
-    max_cycles: int = 10_000,
-    allow_negative_utilities: bool = False,
-    currency: str | None = None,
-) -> MarkovResult:
-    """Run a Markov cohort model for several strategies (see the module docstring).
-
-    Parameters
-    ----------
-    states:
-        State names (unique).
-    strategies:
-        One :class:`MarkovStrategy` per strategy.
-    start:
-        Initial distribution over states (S,) or per draw (D, S), summing to 1.
-    n_cycles:
-        Fixed horizon in cycles; or None with ``stop_when_alive_below`` (e.g. 1e-4): run until the
-        share alive in every strategy and draw is below it (at most ``max_cycles``).
-    cycle_length, cycle_unit:
-        Cycle length, converted to years with :func:`conventions.to_years`.
-    dead_states:
-        Names of the states counted as dead (for life-years and stopping).
-    counting, cycle_zero, discount_method:
-        See :mod:`mhtcdt.economics.conventions` (``cycle_zero`` = "method", "count" or "skip").
-    """
+def _check_model(
+    states: Sequence[str], dead_states: Sequence[str], strategies: Sequence[MarkovStrategy], start: ArrayLike
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """State names, alive mask (S,) and start distribution (S,) or (D, S), all checked."""
     names = [str(s) for s in states]
     if len(set(names)) != len(names):
         raise InputError("states", names, "state names must be unique")
-    n_s = len(names)
     for d in dead_states:
         if d not in names:
             raise InputError("dead_states", d, f"unknown state; use one of {names}")
@@ -359,80 +254,87 @@ def run_markov(
     strat_names = [s.name for s in strategies]
     if len(set(strat_names)) != len(strat_names):
         raise InputError("strategies", strat_names, "strategy names must be unique")
-    if cycle_length <= 0 or not np.isfinite(cycle_length):
-        raise InputError("cycle_length", cycle_length, "must be > 0")
-    cycle_years = float(to_years(float(cycle_length), cycle_unit))
-    dc_rate = check_rate(discount_costs, "discount_costs")
-    de_rate = check_rate(discount_effects, "discount_effects")
     x0 = check_probabilities(start, "start")
-    if x0.shape[-1] != n_s or x0.ndim > 2:
-        raise InputError("start", x0.shape, f"needs shape (S,) or (D, S) with S = {n_s}")
-    if np.any(np.abs(x0.sum(axis=-1) - 1.0) > 1e-6):
+    if x0.shape[-1] != len(names) or x0.ndim > 2:
+        raise InputError("start", x0.shape, f"needs shape (S,) or (D, S) with S = {len(names)}")
+    if np.any(np.abs(x0.sum(axis=-1) - 1.0) > START_TOLERANCE):
         raise InputError("start", x0.tolist() if x0.ndim == 1 else x0.shape, "the start distribution must sum to 1")
+    return names, alive_mask, x0
+
+
+def _horizon(n_cycles: int | None, stop_when_alive_below: float | None, max_cycles: int) -> int:
     if n_cycles is None:
         if stop_when_alive_below is None:
             raise InputError("n_cycles", None, "give n_cycles or stop_when_alive_below")
         if not 0 < stop_when_alive_below < 1:
             raise InputError("stop_when_alive_below", stop_when_alive_below, "must be in (0, 1)")
-        horizon = int(max_cycles)
-    else:
-        if int(n_cycles) != n_cycles or n_cycles < 1:
-            raise InputError("n_cycles", n_cycles, "the horizon must be at least one whole cycle")
-        horizon = int(n_cycles)
+        return int(max_cycles)
+    if int(n_cycles) != n_cycles or n_cycles < 1:
+        raise InputError("n_cycles", n_cycles, "the horizon must be at least one whole cycle")
+    return int(n_cycles)
 
-    getters = []
-    n_draws = x0.shape[0] if x0.ndim == 2 else None
-    for spec in strategies:
-        get, nd = _transition_getter(spec, n_s, horizon if n_cycles is not None else 1, names)
-        if spec.per_cycle and n_cycles is None:
-            raise InputError(f"strategies[{spec.name}]", "per_cycle", "a per-cycle array needs a fixed n_cycles")
-        getters.append(get)
-        if nd is not None:
-            if n_draws is not None and nd != n_draws:
-                raise InputError(f"strategies[{spec.name}].transitions", nd, f"draw count differs ({n_draws})")
-            n_draws = nd
-    # draw axis may also come from rewards only: (D, 1|n+1, S) costs/utilities, (D,) initial cost,
-    # (D, S, S) transition costs
-    for spec in strategies:
-        cats = spec.state_costs if isinstance(spec.state_costs, Mapping) else {"state": spec.state_costs}
-        candidates = [(f"state_costs.{k}", v.values if isinstance(v, CostCategory) else v, 3) for k, v in cats.items()]
-        candidates += [("utilities", spec.utilities, 3), ("initial_cost", spec.initial_cost, 1)]
-        if spec.transition_costs is not None:
-            candidates.append(("transition_costs", spec.transition_costs, 3))
-        for label, value, ndim in candidates:
-            shape = np.shape(value)
-            if len(shape) == ndim and shape[0] > 1:
-                if n_draws is not None and shape[0] != n_draws:
-                    raise InputError(f"strategies[{spec.name}].{label}", shape, f"draw count differs from {n_draws}")
-                n_draws = shape[0]
-    has_draws = n_draws is not None
-    n_d = n_draws or 1
 
-    # --- traces: loop over cycles, all draws and strategies at once per cycle
-    # trace buffers (n+1, D, S): a contiguous slab per cycle; grown in chunks when the horizon is open
-    cap = horizon + 1 if n_cycles is not None else min(horizon + 1, 256)
-    bufs = [np.empty((cap, n_d, n_s)) for _ in strategies]
+def _value_draws(spec: MarkovStrategy, n_draws: int | None) -> int | None:
+    """The draw count implied by a strategy's values ((D, 1|n+1, S) rewards, (D,) event costs,
+    (D, S, S) transition costs), checked against ``n_draws``."""
+    v = spec.values
+    candidates = [(f"costs.{k}", a, 3) for k, a in v.cost_arrays().items()]
+    candidates += [("utilities", v.utilities, 3), ("one_off_cost", v.one_off_cost, 1)]
+    candidates += [("end_of_life_cost", v.end_of_life_cost, 1)]
+    if v.transition_costs is not None:
+        candidates.append(("transition_costs", v.transition_costs, 3))
+    for label, value, ndim in candidates:
+        shape = np.shape(value)
+        if len(shape) == ndim and shape[0] > 1:
+            if n_draws is not None and shape[0] != n_draws:
+                raise InputError(f"strategies[{spec.name}].values.{label}", shape, f"draw count differs from {n_draws}")
+            n_draws = shape[0]
+    return n_draws
+
+
+def _event_costs(spec: MarkovStrategy, n_s: int, n_d: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Transition-cost matrices (S, S) or (S, S, D) (draws last) and end-of-life cost (D,) (None where
+    none is given)."""
+    fld = f"strategies[{spec.name}].values"
+    tc = spec.values.transition_costs
+    if tc is not None:
+        tc = kernel.draws_last(
+            broadcast_param(tc, f"{fld}.transition_costs", tc.shape[:-2] + (n_s, n_s), "(S, S) or (D, S, S)")
+        )
+    eol = broadcast_param(spec.values.end_of_life_cost, f"{fld}.end_of_life_cost", (n_d,), "scalar or (D,)")
+    return tc, (eol if np.any(eol != 0) else None)
+
+
+def _run_cohort(
+    strategies: Sequence[MarkovStrategy],
+    getters: list[kernel.Getter],
+    x0: np.ndarray,
+    states: tuple[list[str], np.ndarray],
+    horizon: int,
+    stop_when_alive_below: float | None,
+    conv: Conventions,
+) -> tuple[list[np.ndarray], list[_Flows], int]:
+    """Traces (n+1, S, D) of every strategy (one loop over cycles, all draws and strategies at once per
+    cycle; draws last, see :mod:`.markov_trace`), the costs counted at transitions, and the number of
+    cycles run (stops early when ``stop_when_alive_below`` is given). ``states``: (names, alive mask);
+    ``x0`` (S, D). Every matrix and every trace row is checked."""
+    names, alive_mask = states
+    n_s, n_d = x0.shape
+    open_horizon = stop_when_alive_below is not None
+    # trace buffers (n+1, S, D): a contiguous slab per cycle; grown in chunks when the horizon is open
+    cap = min(horizon + 1, 256) if open_horizon else horizon + 1
+    bufs = [np.empty((cap, n_s, n_d)) for _ in strategies]
     for buf in bufs:
         buf[0] = x0
+    cycle_years = conv.cycle_length_years
     disc_flow = discount_factors(
-        np.arange(horizon + 1) * cycle_years, dc_rate, discount_method, cycle_length_years=cycle_years
+        np.arange(horizon + 1) * cycle_years, conv.discount_costs, conv.discount_method, cycle_length_years=cycle_years
     )
-    flows_cost = [np.zeros(n_d) for _ in strategies]  # discounted transition costs
-    flows_cost_u = [np.zeros(n_d) for _ in strategies]
-    tcosts = []
-    for spec in strategies:
-        if spec.transition_costs is None:
-            tcosts.append(None)
-        else:
-            tc = check_costs(spec.transition_costs, f"strategies[{spec.name}].transition_costs")
-            tcosts.append(
-                broadcast_param(
-                    tc,
-                    f"strategies[{spec.name}].transition_costs",
-                    tc.shape[:-2] + (n_s, n_s),
-                    "(S, S) or (D, S, S)",
-                )
-            )
+    events = [_event_costs(spec, n_s, n_d) for spec in strategies]
+    flows = [_Flows(*(np.zeros(n_d) for _ in range(4))) for _ in strategies]
+    dying = (alive_mask[:, None] & ~alive_mask[None, :]).astype(float)  # moves from an alive into a dead state
+    allowed = kernel.trace_tolerance(horizon)
+    check_each_cycle = n_s * n_d >= kernel.TRACE_CHECK_PER_CYCLE_VALUES
     n_done = 0
     for c in range(1, horizon + 1):
         disc_c = float(disc_flow[c])
@@ -441,106 +343,153 @@ def run_markov(
         for k, get in enumerate(getters):
             x_prev = bufs[k][c - 1]
             p = get(c)
-            if p.ndim == 3 and p.shape[0] != n_d:
+            if p.ndim == 3 and p.shape[-1] != n_d:
                 raise InputError(f"strategies[{strategies[k].name}].transitions", p.shape, f"needs {n_d} draws")
-            if tcosts[k] is not None:
-                per_source = (p * tcosts[k]).sum(axis=-1)  # (S,) or (D, S): expected cost leaving each state
-                cost_c = (x_prev * per_source).sum(axis=-1)
-                flows_cost[k] = flows_cost[k] + disc_c * cost_c
-                flows_cost_u[k] = flows_cost_u[k] + cost_c
-            _step(x_prev, p, bufs[k][c])
+            tc, eol = events[k]
+            if tc is not None:
+                cost_c = (x_prev * kernel.leaving(p, tc)).sum(axis=0)  # (D,)
+                flows[k].transitions += disc_c * cost_c
+                flows[k].transitions_undiscounted += cost_c
+            if eol is not None:
+                deaths = (x_prev * kernel.leaving(p, dying)).sum(axis=0)  # (D,) moving alive -> dead
+                flows[k].end_of_life += disc_c * eol * deaths
+                flows[k].end_of_life_undiscounted += eol * deaths
+            kernel.step(x_prev, p, bufs[k][c])
+            if check_each_cycle:
+                field = f"strategies[{strategies[k].name}]"
+                kernel.check_trace(bufs[k][c : c + 1], c, allowed[c : c + 1], field, names)
         n_done = c
-        if n_cycles is None:
-            alive = max(float(b[c][:, alive_mask].sum(axis=-1).max()) for b in bufs)
-            if alive < stop_when_alive_below and (counting != "simpson" or c % 2 == 0):
+        if open_horizon:
+            alive = max(float(b[c][alive_mask].sum(axis=0).max()) for b in bufs)
+            if alive < stop_when_alive_below and (conv.counting != "simpson" or c % 2 == 0):
                 break
     else:
-        if n_cycles is None:
-            raise InputError("max_cycles", max_cycles, "the cohort was still alive at max_cycles; raise it")
+        if open_horizon:
+            raise InputError("max_cycles", horizon, "the cohort was still alive at max_cycles; raise it")
+    traces = [b[: n_done + 1] for b in bufs]
+    if not check_each_cycle:
+        for spec, tr in zip(strategies, traces, strict=True):
+            kernel.check_trace(tr, 0, allowed[: n_done + 1], f"strategies[{spec.name}]", names)
+    return traces, flows, n_done
 
-    times_cycles = np.arange(n_done + 1, dtype=float)
-    w = counting_weights(times_cycles, counting, cycle_zero)  # in cycles
-    t_years = times_cycles * cycle_years
-    d_c = discount_factors(t_years, dc_rate, discount_method, cycle_length_years=cycle_years)
-    d_e = discount_factors(t_years, de_rate, discount_method, cycle_length_years=cycle_years)
-    shape = (n_d, n_done + 1, n_s)
 
+def _integrate(
+    spec: MarkovStrategy,
+    trace: np.ndarray,
+    flows: _Flows,
+    weights: tuple[np.ndarray, tuple[np.ndarray, np.ndarray]],
+    conv: Conventions,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Costs, life-years and QALYs (D,) of one strategy from its trace (n+1, S, D), and its costs by
+    category. ``weights`` = (alive mask (S,), (cost discount, effect discount) at the points)."""
+    alive_mask, (d_c, d_e) = weights
+    n1, n_s, n_d = trace.shape
+    shape = (n_d, n1, n_s)
+    cycle_years = conv.cycle_length_years
+    rules = kernel.CountingRules(trace)
+    integ, w = rules.rule(conv.counting, conv.cycle_zero)
+    alive = alive_mask.astype(float)
+    fld = f"strategies[{spec.name}].values"
+    u = kernel.reward_array(spec.values.utilities, f"{fld}.utilities", shape)
+    one_off = broadcast_param(spec.values.one_off_cost, f"{fld}.one_off_cost", (n_d,), "scalar or (D,)")
     out = {
-        k: np.zeros((n_d, len(strategies)))
-        for k in (
-            "cost",
-            "life_years",
-            "qalys",
-            "cost_undiscounted",
-            "life_years_undiscounted",
-            "qalys_undiscounted",
-        )
+        # life-years: the alive states weighted 1, from the weighted occupancies QALYs use as well
+        "life_years": integ.sum(w * d_e, alive) * cycle_years,
+        "life_years_undiscounted": integ.sum(w, alive) * cycle_years,
+        "qalys": integ.sum(w * d_e, u) * cycle_years,
+        "qalys_undiscounted": integ.sum(w, u) * cycle_years,
+        "cost": one_off + flows.transitions + flows.end_of_life,
+        "cost_undiscounted": one_off + flows.transitions_undiscounted + flows.end_of_life_undiscounted,
     }
-    by_cat: dict[str, np.ndarray] = {}
-    traces: dict[str, np.ndarray] = {}
-    for k, spec in enumerate(strategies):
-        tr = bufs[k][: n_done + 1]  # (n+1, D, S)
-        traces[spec.name] = tr.transpose(1, 0, 2)  # (D, n+1, S) view
-        integ = _TraceIntegrator(tr)
-        alive = tr @ alive_mask.astype(float)  # (n+1, D)
-        out["life_years"][:, k] = (w * d_e) @ alive * cycle_years
-        out["life_years_undiscounted"][:, k] = w @ alive * cycle_years
-        u = check_utilities(spec.utilities, f"strategies[{spec.name}].utilities", allow_negative_utilities)
-        u = _reward_array(u, f"strategies[{spec.name}].utilities", shape)
-        out["qalys"][:, k] = integ.sum(w * d_e, u) * cycle_years
-        out["qalys_undiscounted"][:, k] = integ.sum(w, u) * cycle_years
-        cats = spec.state_costs if isinstance(spec.state_costs, Mapping) else {"state": spec.state_costs}
-        init = broadcast_param(
-            check_costs(spec.initial_cost, f"strategies[{spec.name}].initial_cost"),
-            f"strategies[{spec.name}].initial_cost",
-            (n_d,),
-            "scalar or (D,)",
+    by_cat = {}
+    factor = spec.values.cost_factor("cycle", cycle_years)
+    for cat, cost in spec.values.categories().items():
+        cat_integ, w_cat = integ, w
+        if isinstance(cost, CostCategory):  # category with its own counting rule
+            cat_integ, w_cat = rules.rule(cost.counting, cost.cycle_zero)
+            cost = cost.values
+        cat_fld = f"{fld}.costs" + (f".{cat}" if spec.values.categorised else "")
+        cst = kernel.reward_array(cost if factor == 1.0 else factor * cost, cat_fld, shape)
+        disc = cat_integ.sum(w_cat * d_c, cst)
+        out["cost"] = out["cost"] + disc
+        out["cost_undiscounted"] = out["cost_undiscounted"] + cat_integ.sum(w_cat, cst)
+        if spec.values.categorised:
+            by_cat[cat] = disc
+    by_cat.update(transitions=flows.transitions, end_of_life=flows.end_of_life, one_off=one_off)
+    return out, by_cat
+
+
+def run_markov(
+    states: Sequence[str],
+    strategies: Sequence[MarkovStrategy],
+    start: ArrayLike,
+    conventions: Conventions | None = None,
+    *,
+    n_cycles: int | None = None,
+    dead_states: Sequence[str] = ("dead",),
+    stop_when_alive_below: float | None = None,
+    max_cycles: int = 10_000,
+) -> MarkovResult:
+    """Run a Markov cohort model for several strategies (see the module docstring).
+
+    Parameters
+    ----------
+    states:
+        State names (unique).
+    strategies:
+        One :class:`MarkovStrategy` per strategy (transitions and :class:`StateValues`).
+    start:
+        Initial distribution over states (S,) or per draw (D, S), summing to 1.
+    conventions:
+        Counting, discounting, cycle length and currency (default :class:`Conventions`\\ ()).
+    n_cycles:
+        Fixed horizon in cycles; or None with ``stop_when_alive_below`` (e.g. 1e-4): run until the
+        share alive in every strategy and draw is below it (at most ``max_cycles``).
+    dead_states:
+        Names of the states counted as dead (for life-years, end-of-life costs and stopping).
+    """
+    conv = Conventions() if conventions is None else conventions
+    names, alive_mask, x0 = _check_model(states, dead_states, strategies, start)
+    horizon = _horizon(n_cycles, stop_when_alive_below, max_cycles)
+    getters = []
+    n_draws = x0.shape[0] if x0.ndim == 2 else None
+    for spec in strategies:
+        if spec.per_cycle and n_cycles is None:
+            raise InputError(f"strategies[{spec.name}]", "per_cycle", "a per-cycle array needs a fixed n_cycles")
+        get, nd = kernel.transition_getter(
+            spec.transitions,
+            (spec.per_cycle, spec.draws),
+            horizon if n_cycles is not None else 1,
+            f"strategies[{spec.name}].transitions",
+            names,
         )
-        total = init + flows_cost[k]
-        total_u = init + flows_cost_u[k]
-        for cat, spec_values in cats.items():
-            fld = f"strategies[{spec.name}].state_costs" + ("" if cat == "state" else f".{cat}")
-            values, w_cat = spec_values, w
-            if isinstance(spec_values, CostCategory):  # category with its own counting rule
-                values = spec_values.values
-                w_cat = counting_weights(times_cycles, spec_values.counting, spec_values.cycle_zero)
-            cst = _reward_array(check_costs(values, fld), fld, shape)
-            disc = integ.sum(w_cat * d_c, cst)
-            total = total + disc
-            total_u = total_u + integ.sum(w_cat, cst)
-            if isinstance(spec.state_costs, Mapping):
-                by_cat.setdefault(cat, np.zeros((n_d, len(strategies))))[:, k] = disc
-        by_cat.setdefault("transitions", np.zeros((n_d, len(strategies))))[:, k] = flows_cost[k]
-        by_cat.setdefault("initial", np.zeros((n_d, len(strategies))))[:, k] = init
-        out["cost"][:, k] = total
-        out["cost_undiscounted"][:, k] = total_u
+        getters.append(get)
+        if nd is not None:
+            if n_draws is not None and nd != n_draws:
+                raise InputError(f"strategies[{spec.name}].transitions", nd, f"draw count differs ({n_draws})")
+            n_draws = nd
+    for spec in strategies:  # the draw axis may also come from the values alone
+        n_draws = _value_draws(spec, n_draws)
+    n_d = n_draws or 1
+    stop = stop_when_alive_below if n_cycles is None else None
+    x0_last = np.broadcast_to(x0[:, None] if x0.ndim == 1 else x0.T, (len(names), n_d))  # (S, D)
+    traces, flows, n_done = _run_cohort(strategies, getters, x0_last, (names, alive_mask), horizon, stop, conv)
 
-    draws = DrawResults(
-        strategies=strat_names,
-        **out,
-        cost_by_category=by_cat,
-        attrs={
-            "model": "markov",
-            "currency": currency,
-            "counting": counting if isinstance(counting, str) else "custom",
-            "discount_method": discount_method,
-            "discount_costs": dc_rate,
-            "discount_effects": de_rate,
-            "cycle_length_years": cycle_years,
-            "n_cycles": n_done,
-        },
+    cycle_years = conv.cycle_length_years
+    t_years = np.arange(n_done + 1, dtype=float) * cycle_years
+    discount = (
+        discount_factors(t_years, conv.discount_costs, conv.discount_method, cycle_length_years=cycle_years),
+        discount_factors(t_years, conv.discount_effects, conv.discount_method, cycle_length_years=cycle_years),
     )
-    return MarkovResult(names, draws, traces, cycle_years, has_draws, attrs=dict(draws.attrs))
-
-
-def _reward_array(values: np.ndarray, fld: str, shape: tuple[int, int, int]) -> np.ndarray:
-    """Validate broadcasting of a state reward to (D, n+1, S); keep the compact shape."""
-    arr = np.asarray(values, dtype=float)
-    if arr.ndim > 3:
-        raise InputError(fld, arr.shape, "at most (D, n+1, S)")
-    broadcast_param(arr, fld, shape, "(S,), (n+1, S), (D, 1, S) or (D, n+1, S)")
-    if arr.ndim == 0:
-        return np.full(shape[-1], float(arr))
-    if arr.ndim == 2:
-        return arr[None]
-    return arr
+    out = {k: np.zeros((n_d, len(strategies))) for k in RESULT_COLUMNS[1:]}
+    by_cat: dict[str, np.ndarray] = {}
+    for k, spec in enumerate(strategies):
+        values, categories = _integrate(spec, traces[k], flows[k], (alive_mask, discount), conv)
+        for name, value in values.items():
+            out[name][:, k] = value
+        for cat, value in categories.items():
+            by_cat.setdefault(cat, np.zeros((n_d, len(strategies))))[:, k] = value
+    trace_views = {spec.name: tr.transpose(2, 0, 1) for spec, tr in zip(strategies, traces, strict=True)}  # (D, n+1, S)
+    attrs = {"model": "markov", **conv.attrs(), "cycle_length_years": cycle_years, "n_cycles": n_done}
+    draws = DrawResults(strategies=[s.name for s in strategies], **out, cost_by_category=by_cat, attrs=attrs)
+    return MarkovResult(names, draws, trace_views, cycle_years, n_draws is not None, attrs=dict(attrs))

@@ -22,12 +22,13 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from mhtcdt.economics.validation import as_finite
 from mhtcdt.errors import InputError
 
 
-def _wtp_array(wtp) -> np.ndarray:
+def _wtp_array(wtp: ArrayLike) -> np.ndarray:
     w = as_finite(wtp, "wtp")
     if w.ndim > 1:
         raise InputError("wtp", w.shape, "must be a scalar or a 1-D array")
@@ -36,7 +37,7 @@ def _wtp_array(wtp) -> np.ndarray:
     return w
 
 
-def _ce_arrays(cost, effect) -> tuple[np.ndarray, np.ndarray]:
+def _ce_arrays(cost: ArrayLike, effect: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     c = as_finite(cost, "cost")
     e = as_finite(effect, "effect")
     if c.shape != e.shape:
@@ -48,7 +49,7 @@ def _ce_arrays(cost, effect) -> tuple[np.ndarray, np.ndarray]:
     return c, e
 
 
-def net_monetary_benefit(cost, effect, wtp) -> np.ndarray:
+def net_monetary_benefit(cost: ArrayLike, effect: ArrayLike, wtp: ArrayLike) -> np.ndarray | float:
     """NMB = wtp * effect - cost.  Shape: broadcast of cost with a leading wtp axis if wtp is 1-D.
 
     cost, effect (..., S); wtp scalar -> (..., S); wtp (W,) -> (W, ..., S).
@@ -59,14 +60,6 @@ def net_monetary_benefit(cost, effect, wtp) -> np.ndarray:
     if w.ndim == 0:
         return float(w) * e - c
     return w.reshape((-1,) + (1,) * e.ndim) * e[None] - c[None]
-
-
-def net_health_benefit(cost, effect, wtp) -> np.ndarray:
-    """NHB = effect - cost / wtp (wtp > 0), same shapes as :func:`net_monetary_benefit`."""
-    w = _wtp_array(wtp)
-    if np.any(w <= 0):
-        raise InputError("wtp", float(w.min()), "net health benefit needs wtp > 0")
-    return net_monetary_benefit(cost, effect, w) / (w if w.ndim == 0 else w.reshape((-1,) + (1,) * np.ndim(cost)))
 
 
 def _strategy_names(strategies: Sequence[str] | None, n: int) -> list[str]:
@@ -94,18 +87,13 @@ def max_nmb_over_strategies(cost: np.ndarray, effect: np.ndarray, wtp: np.ndarra
     return best_val, best_idx
 
 
-def best_strategy(cost: np.ndarray, effect: np.ndarray, wtp: np.ndarray) -> np.ndarray:
-    """Index (W, D) of the strategy with the highest NMB per draw (first on ties)."""
-    return max_nmb_over_strategies(cost, effect, wtp)[1]
-
-
-def ceac(cost, effect, wtp, strategies: Sequence[str] | None = None) -> pd.DataFrame:
+def ceac(cost: ArrayLike, effect: ArrayLike, wtp: ArrayLike, strategies: Sequence[str] | None = None) -> pd.DataFrame:
     """Cost-effectiveness acceptability curves (and frontier flag), see module docstring."""
     c, e = _ce_arrays(cost, effect)
     w = np.atleast_1d(_wtp_array(wtp))
     names = _strategy_names(strategies, c.shape[1])
     n_d, n_s = c.shape
-    best = best_strategy(c, e, w)  # (W, D)
+    best = max_nmb_over_strategies(c, e, w)[1]  # (W, D): index of the first maximiser
     counts = np.zeros((w.size, n_s))
     for s in range(n_s):  # loop over strategies (few), not draws
         counts[:, s] = np.count_nonzero(best == s, axis=1)
@@ -123,14 +111,16 @@ def ceac(cost, effect, wtp, strategies: Sequence[str] | None = None) -> pd.DataF
     )
 
 
-def ceaf(cost, effect, wtp, strategies: Sequence[str] | None = None) -> pd.DataFrame:
+def ceaf(cost: ArrayLike, effect: ArrayLike, wtp: ArrayLike, strategies: Sequence[str] | None = None) -> pd.DataFrame:
     """Cost-effectiveness acceptability frontier: the strategy with the highest expected NMB per wtp."""
     table = ceac(cost, effect, wtp, strategies)
     front = table[table["optimal"]].drop(columns="optimal").reset_index(drop=True)
     return front[["wtp", "strategy", "probability", "expected_nmb"]]
 
 
-def ce_plane(cost, effect, strategies: Sequence[str] | None = None, reference: int | str = 0) -> pd.DataFrame:
+def ce_plane(
+    cost: ArrayLike, effect: ArrayLike, strategies: Sequence[str] | None = None, reference: int | str = 0
+) -> pd.DataFrame:
     """Incremental cost and effect of every strategy versus ``reference`` for every draw."""
     c, e = _ce_arrays(cost, effect)
     names = _strategy_names(strategies, c.shape[1])

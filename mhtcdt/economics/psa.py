@@ -30,8 +30,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from mhtcdt.errors import InputError
+from mhtcdt.seeding import child_rng
 
 BLOCK_SIZE = 1 << 16
 Z_975 = 1.959963984540054
@@ -62,7 +64,7 @@ class Distribution(ABC):
 
     @property
     @abstractmethod
-    def mean(self):
+    def mean(self) -> float | np.ndarray:
         """Expectation (scalar or vector)."""
 
 
@@ -87,7 +89,7 @@ class Gamma(Distribution):
     def mean(self) -> float:
         return float(self.mean_value)
 
-    def sample(self, rng, n):
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.gamma(self.shape, self.scale, n)
 
 
@@ -122,7 +124,7 @@ class Beta(Distribution):
     def mean(self) -> float:
         return float(self.mean_value)
 
-    def sample(self, rng, n):
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         a, b = self.alpha_beta
         return rng.beta(a, b, n)
 
@@ -159,7 +161,7 @@ class LogNormal(Distribution):
     def mean(self) -> float:
         return float(np.exp(self.meanlog + self.sdlog**2 / 2))
 
-    def sample(self, rng, n):
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.lognormal(self.meanlog, self.sdlog, n)
 
 
@@ -176,7 +178,7 @@ class Normal(Distribution):
     def mean(self) -> float:
         return float(self.mean_value)
 
-    def sample(self, rng, n):
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.normal(self.mean_value, self.sd, n)
 
 
@@ -194,7 +196,7 @@ class Uniform(Distribution):
     def mean(self) -> float:
         return 0.5 * (self.low + self.high)
 
-    def sample(self, rng, n):
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.uniform(self.low, self.high, n)
 
 
@@ -209,7 +211,7 @@ class Fixed(Distribution):
     def mean(self) -> float:
         return float(self.value)
 
-    def sample(self, rng, n):
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return np.full(n, float(self.value))
 
 
@@ -219,7 +221,7 @@ class Dirichlet(Distribution):
     Zero entries are structural zeros (always 0 in the draws); at least one entry must be > 0.
     """
 
-    def __init__(self, alpha) -> None:
+    def __init__(self, alpha: ArrayLike) -> None:
         a = np.asarray(alpha, dtype=float)
         if a.ndim != 1 or a.size < 2:
             raise InputError("Dirichlet.alpha", a.tolist(), "needs a 1-D vector of >= 2 counts")
@@ -232,7 +234,7 @@ class Dirichlet(Distribution):
     def mean(self) -> np.ndarray:
         return self.alpha / self.alpha.sum()
 
-    def sample(self, rng, n):
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         pos = self.alpha > 0
         out = np.zeros((n, self.alpha.size))
         if pos.sum() == 1:
@@ -247,7 +249,7 @@ class Dirichlet(Distribution):
 class MultivariateNormal(Distribution):
     """Correlated normal coefficients (e.g. Weibull log-shape and log-scale of a fitted curve)."""
 
-    def __init__(self, mean, cov) -> None:
+    def __init__(self, mean: ArrayLike, cov: ArrayLike) -> None:
         m = np.asarray(mean, dtype=float)
         c = np.asarray(cov, dtype=float)
         if m.ndim != 1 or not np.all(np.isfinite(m)):
@@ -276,7 +278,7 @@ class MultivariateNormal(Distribution):
     def mean(self) -> np.ndarray:
         return self.mean_vector
 
-    def sample(self, rng, n):
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         z = rng.standard_normal((n, self.mean_vector.size))
         # explicit row-wise sum instead of a BLAS matmul: BLAS kernels differ with the number of
         # rows in the last bit, which would make draws depend on chunking
@@ -293,7 +295,7 @@ class EmpiricalDraws(Distribution):
     ``resample=True``: each draw takes a uniformly chosen row.
     """
 
-    def __init__(self, values, resample: bool = True) -> None:
+    def __init__(self, values: ArrayLike, resample: bool = True) -> None:
         v = np.asarray(values, dtype=float)
         if v.ndim < 1 or v.shape[0] < 1 or not np.all(np.isfinite(v)):
             raise InputError("EmpiricalDraws.values", v.shape, "needs a finite table with >= 1 row")
@@ -302,10 +304,10 @@ class EmpiricalDraws(Distribution):
         self.event_shape = v.shape[1:]
 
     @property
-    def mean(self):
+    def mean(self) -> np.ndarray:
         return self.values.mean(axis=0)
 
-    def sample(self, rng, n):  # only used with resampling (sample_psa slices rows otherwise)
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:  # only with resampling (else rows sliced)
         return self.values[rng.integers(0, self.values.shape[0], n)]
 
 
@@ -343,7 +345,7 @@ def sample_psa(
         key = _stream_key(str(name))
         blocks = []
         for b in range(first, last + 1):
-            rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(key, b)))
+            rng = child_rng(seed, key, b)  # SeedSequence(seed, spawn_key=(key, b)), PCG64
             # only the prefix of the block that is needed: numpy fills arrays element by element
             # (row by row for vectors), so the first m draws of a block do not depend on how many
             # are drawn after them (checked by the chunking tests for every distribution)
@@ -355,7 +357,7 @@ def sample_psa(
     return out
 
 
-def dirichlet_matrix(counts, *, field: str = "counts") -> list[Dirichlet]:
+def dirichlet_matrix(counts: ArrayLike, *, field: str = "counts") -> list[Dirichlet]:
     """One Dirichlet per row of a count matrix (S, S) (for a transition matrix)."""
     c = np.asarray(counts, dtype=float)
     if c.ndim != 2:

@@ -1,45 +1,45 @@
-"""Partitioned survival models (PSM), vectorised over PSA draws.
+"""Partitioned survival models (PSM): one engine, vectorised over PSA draws x strategies x time.
 
-States: progression-free (PF), progressed (PD), dead.  Occupancy at time t from the
-survival curves: PF(t) = min(PFS(t), OS(t)) (a PFS curve above OS is capped, with a warning),
-PD(t) = OS(t) - PF(t), dead = 1 - OS(t).  :func:`partitioned_occupancy` generalises this to N
-nested curves S_1 <= S_2 <= ... <= S_K (state k occupancy = S_k - S_{k-1}).
+Input data (:class:`SurvivalCurves`): K nested survival curves S_1 <= S_2 <= ... <= S_K on a time
+grid in months, per strategy and (optionally) per draw; S_K is overall survival (OS). They partition
+the cohort into K alive states and death: state k holds S_k - S_{k-1} (S_0 = 0), dead 1 - S_K. The
+usual three-state model is K = 2 (PFS, OS): progression-free PF = PFS, progressed PD = OS - PFS. A
+curve above a later one is capped at it (running minimum from OS down), with a CurveCrossingWarning.
 
-Time integrals use :func:`mhtcdt.economics.conventions.counting_weights` on the grid, and
-discount factors from :func:`mhtcdt.economics.conventions.discount_factors` at each point
-(time converted from months to years with 1 month = 1/12 year).
+Parameters (:class:`~mhtcdt.economics.values.StateValues`) and conventions
+(:class:`~mhtcdt.economics.conventions.Conventions`) as for the Markov engine. Time integrals use
+the counting weights of the conventions on the grid (time converted from months to years with
+1 month = 1/12 year) and discount factors at each point:
 
-* life-years   = sum_k w_k d_e(t_k) OS(t_k)
-* QALYs        = sum_k w_k d_e(t_k) [u_PF PF(t_k) + u_PD PD(t_k)]          (utilities per year)
-* state costs  = sum_k w_k d_c(t_k) [c_PF PF(t_k) + c_PD PD(t_k)] * 12     (costs per month)
-* one-off cost at t = 0 (undiscounted), e.g. the MHT course;
-* end-of-life cost on the deaths of each interval, OS(t_{k-1}) - OS(t_k), discounted at the
+* life-years   = sum_t w_t d_e(t) OS(t)
+* QALYs        = sum_t w_t d_e(t) sum_k u_k state_k(t)                   (utilities per year)
+* state costs  = sum_t w_t d_c(t) sum_k c_k state_k(t)                   (costs per year, unit rule)
+* one-off cost at t = 0 (undiscounted), e.g. the therapy course;
+* end-of-life cost on the deaths of each interval, OS(t_{i-1}) - OS(t_i), discounted at the
   interval midpoint.
 
-Returns the per-strategy DataFrame of :mod:`mhtcdt.economics.results` (contract section 5),
-with extra float64 columns ``pf_years``, ``progressed_years`` (discounted at the effects rate),
-``pf_years_undiscounted``, ``progressed_years_undiscounted`` (years in each state),
-``cost_one_off``, ``cost_end_of_life`` and ``cost_<category>`` for categorised state costs
-(all discounted).
+With ``counting="cycle_average"`` the weights apply to the interval means (S(t_{i-1}) + S(t_i)) / 2
+(heemod's life-table method, see :mod:`~mhtcdt.economics.conventions`).
+
+Returns :class:`~mhtcdt.economics.results.DrawResults` with (D, S) arrays for every draw; one
+parameter set is the case D = 1 (``.draw(0)`` is its per-strategy DataFrame, contract section 5).
+Extra float64 columns: ``<state>_years`` (discounted at the effects rate) and
+``<state>_years_undiscounted`` for each alive state, ``cost_one_off``, ``cost_end_of_life`` and
+``cost_<category>`` for categorised state costs (all discounted).
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
-from mhtcdt.economics.conventions import check_time_grid, counting_weights, discount_factors
+from mhtcdt.economics.conventions import Conventions, check_time_grid, discount_factors
 from mhtcdt.economics.results import DrawResults
-from mhtcdt.economics.validation import (
-    as_finite,
-    broadcast_param,
-    check_costs,
-    check_rate,
-    check_utilities,
-)
+from mhtcdt.economics.validation import as_finite, broadcast_param
+from mhtcdt.economics.values import CostCategory, StateValues
 from mhtcdt.errors import InputError
 
 MONOTONE_TOLERANCE = 1e-9
@@ -48,7 +48,76 @@ CROSSING_TOLERANCE = 1e-9
 
 
 class CurveCrossingWarning(UserWarning):
-    """A PFS curve lies above its OS curve somewhere; PFS was capped at OS there."""
+    """A partitioning curve (e.g. PFS) lies above the next one (OS) somewhere; it was capped there."""
+
+
+@dataclass(frozen=True)
+class SurvivalCurves:
+    """Input data of a partitioned survival model (see the module docstring).
+
+    Attributes
+    ----------
+    strategies:
+        S unique names.
+    time_months:
+        Grid (T,) in months starting at 0 (uniform for ``counting="simpson"``).
+    curves:
+        K survival curves, each (S, T) (one parameter set) or (D, S, T) (PSA draws), nested
+        S_1 <= ... <= S_K = OS; e.g. ``(pfs, os)``. Values in [0, 1], non-increasing over time
+        (checked by the engine, block by block).
+    states:
+        Names of the K alive states (default ``("pf", "progressed")`` for K = 2).
+    curve_names:
+        Names of the K curves in messages (default ``("PFS", "OS")`` for K = 2).
+    """
+
+    strategies: Sequence[str]
+    time_months: Sequence[float] | np.ndarray
+    curves: Sequence[np.ndarray]
+    states: Sequence[str] = ("pf", "progressed")
+    curve_names: Sequence[str] | None = None
+
+    def __post_init__(self) -> None:
+        names = tuple(str(s) for s in self.strategies)
+        if len(set(names)) != len(names):
+            raise InputError("strategies", list(names), "strategy names must be unique")
+        t = check_time_grid(self.time_months, "time_months")
+        if isinstance(self.curves, np.ndarray) or len(self.curves) == 0:
+            raise InputError("curves", type(self.curves).__name__, "give a sequence of K >= 1 arrays, e.g. (pfs, os)")
+        arrays = tuple(np.asarray(c, dtype=float) for c in self.curves)  # finiteness: checked by the engine
+        states = tuple(str(s) for s in self.states)
+        if len(states) != len(arrays) or len(set(states)) != len(states):
+            raise InputError("states", list(states), f"needs {len(arrays)} unique names (one per curve)")
+        shape = arrays[0].shape
+        if arrays[0].ndim not in (2, 3) or shape[-2:] != (len(names), t.size):
+            raise InputError(
+                "curves[0]",
+                shape,
+                f"needs shape (S, T) or (D, S, T) with S = {len(names)} strategies and T = {t.size} times",
+            )
+        for k, arr in enumerate(arrays[1:], start=1):
+            if arr.shape != shape:
+                raise InputError(f"curves[{k}]", arr.shape, f"must have the shape of curves[0] {shape}")
+        labels = self.curve_names
+        if labels is None:
+            labels = ("PFS", "OS") if len(arrays) == 2 else tuple(f"S_{k + 1}" for k in range(len(arrays)))
+        if len(labels) != len(arrays):
+            raise InputError("curve_names", list(labels), f"needs {len(arrays)} names")
+        object.__setattr__(self, "strategies", names)
+        object.__setattr__(self, "time_months", t)
+        object.__setattr__(self, "curves", arrays)
+        object.__setattr__(self, "states", states)
+        object.__setattr__(self, "curve_names", tuple(str(x) for x in labels))
+
+    @property
+    def has_draw_axis(self) -> bool:
+        """True if the curves are given per draw, (D, S, T)."""
+        return self.curves[0].ndim == 3
+
+    @property
+    def n_draws(self) -> int:
+        """D (1 for curves without a draw axis)."""
+        return self.curves[0].shape[0] if self.has_draw_axis else 1
 
 
 def _check_curve(curve: np.ndarray, field: str, offset: int | None = None) -> None:
@@ -79,390 +148,183 @@ def _where(idx: tuple[int, ...], offset: int | None) -> str:
     return str([idx[0] + offset, *idx[1:]])
 
 
-def _cap_pfs(pfs: np.ndarray, os: np.ndarray) -> np.ndarray:
-    """min(PFS, OS), with a CurveCrossingWarning if PFS exceeds OS beyond CROSSING_TOLERANCE."""
-    pf = np.minimum(pfs, os)
-    if np.greater(pfs, pf + CROSSING_TOLERANCE).any():
-        excess = pfs - os
+def _cap(lower: np.ndarray, upper: np.ndarray, names: tuple[str, str]) -> np.ndarray:
+    """min(lower, upper), with a CurveCrossingWarning if ``lower`` exceeds ``upper`` beyond CROSSING_TOLERANCE."""
+    capped = np.minimum(lower, upper)
+    if np.greater(lower, capped + CROSSING_TOLERANCE).any():
+        excess = lower - upper
         n_cross = int(np.count_nonzero(excess > CROSSING_TOLERANCE))
+        lo, hi = names
         warnings.warn(
-            f"PFS above OS at {n_cross} point(s) (largest excess {float(excess.max()):.4g}); "
-            "PFS capped at OS there (progression-free time cannot exceed survival)",
+            f"{lo} above {hi} at {n_cross} point(s) (largest excess {float(excess.max()):.4g}); "
+            f"{lo} capped at {hi} there (a nested state cannot outlast the next curve)",
             CurveCrossingWarning,
             stacklevel=4,
         )
-    return pf
-
-
-def psm_occupancy(pfs: np.ndarray, os: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Occupancy (PF, PD, dead) from PFS and OS of the same shape (..., T).
-
-    Where PFS > OS (beyond CROSSING_TOLERANCE) PFS is capped at OS and a CurveCrossingWarning
-    names how many points and the largest excess.
-    """
-    pf = _cap_pfs(np.asarray(pfs, float), np.asarray(os, float))
-    return pf, os - pf, 1.0 - np.asarray(os, float)
+    return capped
 
 
 def partitioned_occupancy(curves: np.ndarray, *, warn: bool = True) -> np.ndarray:
-    """N-state partition: curves (..., K, T) with S_1 <= ... <= S_K (S_K = overall survival).
+    """State occupancy from nested curves (..., K, T) with S_1 <= ... <= S_K (S_K = overall survival).
 
-    Returns occupancy (..., K + 1, T): states 1..K then dead.  A curve above a later one is capped
-    (running minimum taken from the last curve backwards), with a CurveCrossingWarning.
+    Returns (..., K + 1, T): alive states 1..K then dead. A curve above a later one is capped at it
+    (running minimum from the last curve backwards, as the engine does), with a CurveCrossingWarning.
     """
     c = as_finite(curves, "curves")
     if c.ndim < 2:
         raise InputError("curves", c.shape, "needs shape (..., K, T)")
     _check_curve(c, "curves")
-    capped = np.minimum.accumulate(c[..., ::-1, :], axis=-2)[..., ::-1, :]
-    if warn and np.any(c - capped > CROSSING_TOLERANCE):
-        warnings.warn(
-            "a partitioning curve lies above a later one; capped at the later curve",
-            CurveCrossingWarning,
-            stacklevel=2,
-        )
+    capped = np.empty_like(c)
+    capped[..., -1, :] = c[..., -1, :]
+    for k in range(c.shape[-2] - 2, -1, -1):
+        if warn:
+            capped[..., k, :] = _cap(c[..., k, :], capped[..., k + 1, :], (f"curve {k + 1}", f"curve {k + 2}"))
+        else:
+            capped[..., k, :] = np.minimum(c[..., k, :], capped[..., k + 1, :])
     lower = np.concatenate([np.zeros_like(capped[..., :1, :]), capped[..., :-1, :]], axis=-2)
-    states = capped - lower
-    dead = 1.0 - capped[..., -1:, :]
-    return np.concatenate([states, dead], axis=-2)
+    return np.concatenate([capped - lower, 1.0 - capped[..., -1:, :]], axis=-2)
 
 
-def _state_pair(value, field: str, lead: tuple[int, ...], checker) -> np.ndarray:
-    arr = checker(value, field)
-    if arr.ndim == 0 or arr.shape[-1] != 2:
-        raise InputError(field, arr.shape, "needs (progression-free, progressed) as the last axis of length 2")
-    return broadcast_param(arr, field, lead + (2,), "(pf, progressed) per strategy [per draw]")
-
-
-def _psm_arrays(
-    strategies: Sequence[str],
-    time_months,
-    pfs,
-    os,
-    state_cost_per_month,
-    one_off_cost,
-    end_of_life_cost,
-    utilities_per_year,
-    discount_costs: float,
-    discount_effects: float,
-    counting,
-    discount_method: str,
-    allow_negative_utilities: bool,
-    currency: str | None,
-) -> DrawResults:
-    t_m = check_time_grid(time_months, "time_months")
-    pfs_a = np.asarray(pfs, dtype=float)  # finiteness is checked by _check_curve
-    os_a = np.asarray(os, dtype=float)
-    n_s = len(strategies)
-    if len(set(map(str, strategies))) != n_s:
-        raise InputError("strategies", list(strategies), "strategy names must be unique")
-    if os_a.shape != pfs_a.shape:
-        raise InputError("os", os_a.shape, f"must have the shape of pfs {pfs_a.shape}")
-    if pfs_a.ndim not in (2, 3) or pfs_a.shape[-2:] != (n_s, t_m.size):
-        raise InputError(
-            "pfs",
-            pfs_a.shape,
-            f"needs shape (S, T) or (D, S, T) with S = {n_s} strategies and T = {t_m.size} times",
-        )
-    squeeze = pfs_a.ndim == 2
-    if squeeze:
-        pfs_a, os_a = pfs_a[None], os_a[None]
-    n_d = pfs_a.shape[0]
-    lead = (n_d, n_s)
-    dc_rate = check_rate(discount_costs, "discount_costs")
-    de_rate = check_rate(discount_effects, "discount_effects")
-
-    if isinstance(state_cost_per_month, Mapping):
-        categories = {
-            str(k): _state_pair(v, f"state_cost_per_month.{k}", lead, check_costs)
-            for k, v in state_cost_per_month.items()
-        }
-        if not categories:
-            raise InputError("state_cost_per_month", {}, "give at least one cost category")
-    else:
-        categories = {"state": _state_pair(state_cost_per_month, "state_cost_per_month", lead, check_costs)}
-    u = _state_pair(
-        utilities_per_year,
-        "utilities_per_year",
-        lead,
-        lambda v, f: check_utilities(v, f, allow_negative_utilities),
-    )
-    one_off = broadcast_param(check_costs(one_off_cost, "one_off_cost"), "one_off_cost", lead, "per strategy")
-    eol = broadcast_param(check_costs(end_of_life_cost, "end_of_life_cost"), "end_of_life_cost", lead, "per strategy")
-
-    t_y = t_m / 12.0
-    w = counting_weights(t_y, counting)  # years
-    d_c = discount_factors(t_y, dc_rate, discount_method)
-    d_e = discount_factors(t_y, de_rate, discount_method)
-    # Deaths in interval k, OS(t_{k-1}) - OS(t_k), weighted by m_k (discount at its midpoint), summed
-    # over k, equal sum_k OS(t_k) v_k with v_0 = m_1, v_k = m_{k+1} - m_k, v_{T-1} = -m_{T-1}
-    # (summation by parts), so every quantity is a linear functional of PF or OS: one matmul each
-    # over the time axis (PD = OS - PF is never formed).
+def _time_weights(t_y: np.ndarray, conventions: Conventions) -> tuple[np.ndarray, np.ndarray]:
+    """Weights (T, 3) (years: undiscounted, costs-, effects-discounted) for integrals of a curve, and
+    (T, 2) for its deaths (undiscounted, discounted at interval midpoints), both linear functionals."""
+    w = conventions.weights(t_y)  # years
+    d_c = discount_factors(t_y, conventions.discount_costs, conventions.discount_method)
+    d_e = discount_factors(t_y, conventions.discount_effects, conventions.discount_method)
+    weights = np.column_stack([w, w * d_c, w * d_e])
+    if conventions.counting == "cycle_average":
+        # sum_i u_i (S_{i-1} + S_i) / 2 = sum_j S_j (u_j + u_{j+1}) / 2 (u_0 = 0 and u_{T} = 0)
+        shifted = np.zeros_like(weights)
+        shifted[:-1] = weights[1:]
+        weights = 0.5 * (weights + shifted)
+    # Deaths in interval i, S(t_{i-1}) - S(t_i), weighted by m_i (discount at its midpoint), summed
+    # over i, equal sum_i S(t_i) v_i with v_0 = m_1, v_i = m_{i+1} - m_i, v_{T-1} = -m_{T-1}
+    # (summation by parts): the deaths are a linear functional of OS as well, one matmul each.
     mid = 0.5 * (t_y[1:] + t_y[:-1])
     v = np.zeros((t_y.size, 2))
-    for j, m in enumerate((np.ones_like(mid), discount_factors(mid, dc_rate, discount_method))):
+    mid_discount = discount_factors(mid, conventions.discount_costs, conventions.discount_method)
+    for j, m in enumerate((np.ones_like(mid), mid_discount)):
         v[0, j] = m[0]
         v[1:-1, j] = m[1:] - m[:-1]
         v[-1, j] = -m[-1]
-    weights = np.column_stack([w, w * d_c, w * d_e])  # (T, 3)
-    os_weights = np.column_stack([weights, v])  # (T, 5)
-    pf_int = np.empty((n_d, n_s, 3))  # years in PF (undiscounted, costs-, effects-discounted)
-    os_int = np.empty((n_d, n_s, 5))
-    # blocks of draws small enough to stay in cache (a loop over blocks, not over draws)
-    step = max(1, CHUNK_ELEMENTS // (n_s * t_m.size))
+    return weights, v
+
+
+def _curve_integrals(data: SurvivalCurves, weights: np.ndarray, deaths: np.ndarray) -> list[np.ndarray]:
+    """Integrals of the capped curves: K - 1 arrays (D, S, 3) and, last, OS with its deaths (D, S, 5).
+
+    The curves are checked and integrated in blocks of draws small enough to stay in cache (a loop
+    over blocks, not over draws)."""
+    curves = [c if data.has_draw_axis else c[None] for c in data.curves]
+    n_d, n_s, n_t = curves[0].shape
+    n_k = len(curves)
+    names = data.curve_names
+    os_weights = np.column_stack([weights, deaths])  # (T, 5)
+    out = [np.empty((n_d, n_s, 3)) for _ in range(n_k - 1)] + [np.empty((n_d, n_s, 5))]
+    step = max(1, CHUNK_ELEMENTS // (n_s * n_t))
+    offset = None if not data.has_draw_axis else 0
     for a in range(0, n_d, step):
         b = min(n_d, a + step)
-        pfs_b, os_b = pfs_a[a:b], os_a[a:b]
-        _check_curve(pfs_b, "pfs", offset=a if not squeeze else None)
-        _check_curve(os_b, "os", offset=a if not squeeze else None)
-        np.matmul(_cap_pfs(pfs_b, os_b), weights, out=pf_int[a:b])
-        np.matmul(os_b, os_weights, out=os_int[a:b])
-    life = os_int[..., :3]
-    pd_int = life - pf_int
-    deaths_int = os_int[..., 3:]  # (D, S, 2): deaths undiscounted, discounted
+        blocks = [c[a:b] for c in curves]
+        for k, block in enumerate(blocks):
+            _check_curve(block, f"curves.{names[k]}", offset=None if offset is None else a)
+        capped = blocks[-1]
+        np.matmul(capped, os_weights, out=out[-1][a:b])
+        for k in range(n_k - 2, -1, -1):
+            capped = _cap(blocks[k], capped, (names[k], names[k + 1]))
+            np.matmul(capped, weights, out=out[k][a:b])
+    return out
 
-    cost_by_cat = {}
-    cost_disc = one_off + eol * deaths_int[..., 1]
-    cost_undisc = one_off + eol * deaths_int[..., 0]
-    for name, c in categories.items():
-        c_year = 12.0 * c
-        disc = c_year[..., 0] * pf_int[..., 1] + c_year[..., 1] * pd_int[..., 1]
-        cost_by_cat[name] = disc
+
+def _state_value(value: np.ndarray, field: str, lead: tuple[int, ...], n_k: int) -> np.ndarray:
+    if value.ndim > 0 and value.shape[-1] != n_k:
+        raise InputError(field, value.shape, f"needs one value per alive state as the last axis (length {n_k})")
+    return broadcast_param(value, field, lead + (n_k,), "per state [per strategy [per draw]]")
+
+
+def run_partitioned_survival(
+    data: SurvivalCurves, values: StateValues, conventions: Conventions | None = None
+) -> DrawResults:
+    """Partitioned survival model of every strategy and draw at once (see the module docstring).
+
+    Parameters
+    ----------
+    data:
+        The survival curves (:class:`SurvivalCurves`), (S, T) or (D, S, T) each.
+    values:
+        State costs (per ``values.costs_per``) and utilities (per year) broadcasting to (D, S, K),
+        e.g. shape (K,), (S, K) or (D, 1, K); ``one_off_cost`` and ``end_of_life_cost`` broadcasting to
+        (D, S). No ``transition_costs`` (a PSM has no transitions), no per-category counting.
+    conventions:
+        Discounting and counting (default :class:`Conventions`\\ ()); ``cycle_length`` only converts
+        costs given per cycle.
+
+    Returns
+    -------
+    :class:`DrawResults` with (D, S) arrays (D = 1 for curves without a draw axis: ``.draw(0)`` is the
+    per-strategy DataFrame); conventions in ``attrs``.
+    """
+    conv = Conventions() if conventions is None else conventions
+    if values.transition_costs is not None:
+        raise InputError("values.transition_costs", "given", "a partitioned survival model has no transitions")
+    n_k = len(data.curves)
+    lead = (data.n_draws, len(data.strategies))
+    factor = values.cost_factor("years", conv.cycle_length_years)
+    categories = {}
+    for name, cost in values.categories().items():
+        fld = "values.costs" if not values.categorised else f"values.costs.{name}"
+        if isinstance(cost, CostCategory):
+            raise InputError(fld, "CostCategory", "per-category counting is a Markov-model option")
+        categories[name] = factor * _state_value(cost, fld, lead, n_k)  # cost per year
+    u = _state_value(values.utilities, "values.utilities", lead, n_k)
+    one_off = broadcast_param(values.one_off_cost, "values.one_off_cost", lead, "per strategy [per draw]")
+    eol = broadcast_param(values.end_of_life_cost, "values.end_of_life_cost", lead, "per strategy [per draw]")
+
+    t_y = data.time_months / 12.0
+    weights, deaths_weights = _time_weights(t_y, conv)
+    integrals = _curve_integrals(data, weights, deaths_weights)
+    life = integrals[-1][..., :3]
+    deaths = integrals[-1][..., 3:]  # (D, S, 2): deaths undiscounted, discounted
+    # years in each state (D, S, 3): state k = curve k - curve k-1 (PD = OS - PF is never integrated)
+    bounds = integrals[:-1] + [life]
+    years = [bounds[0]] + [bounds[k] - bounds[k - 1] for k in range(1, n_k)]
+
+    cost_disc = one_off + eol * deaths[..., 1]
+    cost_undisc = one_off + eol * deaths[..., 0]
+    by_category = {}
+    for name, c_year in categories.items():
+        disc = c_year[..., 0] * years[0][..., 1]
+        for k in range(1, n_k):
+            disc = disc + c_year[..., k] * years[k][..., 1]
+        by_category[name] = disc
         cost_disc = cost_disc + disc
-        cost_undisc = cost_undisc + c_year[..., 0] * pf_int[..., 0] + c_year[..., 1] * pd_int[..., 0]
-    if not isinstance(state_cost_per_month, Mapping):
-        cost_by_cat = {}
-    cost_by_cat["one_off"] = np.array(one_off, copy=True)
-    cost_by_cat["end_of_life"] = eol * deaths_int[..., 1]
-    qaly_disc = u[..., 0] * pf_int[..., 2] + u[..., 1] * pd_int[..., 2]
-    qaly_undisc = u[..., 0] * pf_int[..., 0] + u[..., 1] * pd_int[..., 0]
-    res = DrawResults(
-        strategies=[str(s) for s in strategies],
+        for k in range(n_k):
+            cost_undisc = cost_undisc + c_year[..., k] * years[k][..., 0]
+    if not values.categorised:
+        by_category = {}
+    by_category["one_off"] = np.array(one_off, copy=True)
+    by_category["end_of_life"] = eol * deaths[..., 1]
+    qaly_disc = u[..., 0] * years[0][..., 2]
+    qaly_undisc = u[..., 0] * years[0][..., 0]
+    for k in range(1, n_k):
+        qaly_disc = qaly_disc + u[..., k] * years[k][..., 2]
+        qaly_undisc = qaly_undisc + u[..., k] * years[k][..., 0]
+    extra = {f"{s}_years": years[k][..., 2] for k, s in enumerate(data.states)}
+    extra.update({f"{s}_years_undiscounted": years[k][..., 0] for k, s in enumerate(data.states)})
+    return DrawResults(
+        strategies=list(data.strategies),
         cost=cost_disc,
         life_years=life[..., 2],
         qalys=qaly_disc,
         cost_undiscounted=cost_undisc,
         life_years_undiscounted=life[..., 0],
         qalys_undiscounted=qaly_undisc,
-        cost_by_category=cost_by_cat,
-        extra={
-            "pf_years": pf_int[..., 2],
-            "progressed_years": pd_int[..., 2],
-            "pf_years_undiscounted": pf_int[..., 0],
-            "progressed_years_undiscounted": pd_int[..., 0],
-        },
-        attrs={
-            "model": "partitioned_survival",
-            "currency": currency,
-            "counting": counting if isinstance(counting, str) else "custom",
-            "discount_method": discount_method,
-            "discount_costs": dc_rate,
-            "discount_effects": de_rate,
-            "horizon_months": float(t_m[-1]),
-        },
-    )
-    return res, squeeze
-
-
-def run_partitioned_survival(
-    strategies: Sequence[str],
-    time_months: Sequence[float] | np.ndarray,
-    pfs: np.ndarray,
-    os: np.ndarray,
-    *,
-    state_cost_per_month,
-    utilities_per_year,
-    one_off_cost=0.0,
-    end_of_life_cost=0.0,
-    discount_costs: float = 0.035,
-    discount_effects: float = 0.035,
-    counting: str | Sequence[float] = "trapezoid",
-    discount_method: str = "discrete",
-    allow_negative_utilities: bool = False,
-    currency: str | None = None,
-) -> pd.DataFrame:
-    """Three-state partitioned survival model for S strategies and one parameter set.
-
-    Parameters
-    ----------
-    strategies:
-        S unique names.
-    time_months:
-        Grid (T,) in months starting at 0 (uniform for ``counting="simpson"``).
-    pfs, os:
-        Survival probabilities (S, T) on that grid (Kaplan-Meier steps evaluated at the grid, or
-        extrapolated parametric curves). PFS above OS is capped with a CurveCrossingWarning.
-    state_cost_per_month:
-        (progression-free, progressed) cost per month, shape (2,) or (S, 2); or a mapping
-        category -> such array (e.g. ``{"drug": ..., "care": ...}``) giving ``cost_<category>`` columns.
-    utilities_per_year:
-        (progression-free, progressed) utility, shape (2,) or (S, 2); <= 1, >= 0 unless
-        ``allow_negative_utilities``.
-    one_off_cost:
-        Cost at time 0 per strategy (scalar or (S,)), e.g. the therapy course.
-    end_of_life_cost:
-        Cost per death (scalar or (S,)), on the deaths of each interval, discounted at its midpoint.
-    discount_costs, discount_effects:
-        Annual rates (e.g. 0.035); see ``conventions.jurisdiction`` for presets.
-    counting, discount_method:
-        See :mod:`mhtcdt.economics.conventions`.
-
-    Returns
-    -------
-    DataFrame, contract section 5 (columns in :mod:`mhtcdt.economics.results`), plus the extra
-    columns listed in the module docstring; conventions in ``df.attrs``.
-    """
-    res, squeeze = _psm_arrays(
-        strategies,
-        time_months,
-        pfs,
-        os,
-        state_cost_per_month,
-        one_off_cost,
-        end_of_life_cost,
-        utilities_per_year,
-        discount_costs,
-        discount_effects,
-        counting,
-        discount_method,
-        allow_negative_utilities,
-        currency,
-    )
-    if not squeeze:
-        raise InputError("pfs", np.shape(pfs), "has a draw axis: use run_partitioned_survival_draws")
-    return res.draw(0)
-
-
-def run_partitioned_survival_draws(
-    strategies: Sequence[str],
-    time_months: Sequence[float] | np.ndarray,
-    pfs: np.ndarray,
-    os: np.ndarray,
-    *,
-    state_cost_per_month,
-    utilities_per_year,
-    one_off_cost=0.0,
-    end_of_life_cost=0.0,
-    discount_costs: float = 0.035,
-    discount_effects: float = 0.035,
-    counting: str | Sequence[float] = "trapezoid",
-    discount_method: str = "discrete",
-    allow_negative_utilities: bool = False,
-    currency: str | None = None,
-) -> DrawResults:
-    """As :func:`run_partitioned_survival`, all PSA draws at once, without a loop per draw.
-
-    ``pfs`` and ``os`` have shape (D, S, T); the cost/utility parameters broadcast against
-    (D, S, 2) (e.g. per-draw utilities with shape (D, 1, 2) or (D, S, 2)), ``one_off_cost`` and
-    ``end_of_life_cost`` against (D, S).  Returns :class:`DrawResults` with (D, S) arrays;
-    ``.summary()`` is the per-strategy DataFrame of means.
-    """
-    pfs_a = np.asarray(pfs, dtype=float)
-    if pfs_a.ndim != 3:
-        raise InputError("pfs", pfs_a.shape, "needs shape (D, S, T) for draws; use run_partitioned_survival for (S, T)")
-    res, _ = _psm_arrays(
-        strategies,
-        time_months,
-        pfs_a,
-        os,
-        state_cost_per_month,
-        one_off_cost,
-        end_of_life_cost,
-        utilities_per_year,
-        discount_costs,
-        discount_effects,
-        counting,
-        discount_method,
-        allow_negative_utilities,
-        currency,
-    )
-    return res
-
-
-def run_partitioned_survival_nstate(
-    strategies: Sequence[str],
-    time_months: Sequence[float] | np.ndarray,
-    curves: np.ndarray,
-    states: Sequence[str],
-    *,
-    state_cost_per_month,
-    utilities_per_year,
-    one_off_cost=0.0,
-    end_of_life_cost=0.0,
-    discount_costs: float = 0.035,
-    discount_effects: float = 0.035,
-    counting: str | Sequence[float] = "trapezoid",
-    discount_method: str = "discrete",
-    allow_negative_utilities: bool = False,
-    currency: str | None = None,
-) -> pd.DataFrame | DrawResults:
-    """N-state partitioned survival: K nested curves S_1 <= ... <= S_K (S_K = OS) define K alive
-    states (state k occupancy S_k - S_{k-1}, see :func:`partitioned_occupancy`) and death.
-
-    ``curves`` has shape (S, K, T) -> per-strategy DataFrame, or (D, S, K, T) -> DrawResults;
-    ``states`` names the K alive states; ``state_cost_per_month`` and ``utilities_per_year``
-    broadcast to (D, S, K).  Extra columns ``<state>_years_undiscounted``.  Other conventions as
-    :func:`run_partitioned_survival`.
-    """
-    t_m = check_time_grid(time_months, "time_months")
-    c = as_finite(curves, "curves")
-    names = [str(s) for s in states]
-    n_s, n_k = len(strategies), len(names)
-    if c.ndim not in (3, 4) or c.shape[-3:] != (n_s, n_k, t_m.size):
-        raise InputError("curves", c.shape, f"needs (S, K, T) or (D, S, K, T) with S={n_s}, K={n_k}, T={t_m.size}")
-    squeeze = c.ndim == 3
-    if squeeze:
-        c = c[None]
-    n_d = c.shape[0]
-    lead = (n_d, n_s, n_k)
-    dc_rate = check_rate(discount_costs, "discount_costs")
-    de_rate = check_rate(discount_effects, "discount_effects")
-    cost = broadcast_param(
-        check_costs(state_cost_per_month, "state_cost_per_month"),
-        "state_cost_per_month",
-        lead,
-        "one per alive state",
-    )
-    util = broadcast_param(
-        check_utilities(utilities_per_year, "utilities_per_year", allow_negative_utilities),
-        "utilities_per_year",
-        lead,
-        "one per alive state",
-    )
-    one_off = broadcast_param(check_costs(one_off_cost, "one_off_cost"), "one_off_cost", lead[:2], "per strategy")
-    eol = broadcast_param(
-        check_costs(end_of_life_cost, "end_of_life_cost"), "end_of_life_cost", lead[:2], "per strategy"
-    )
-    occ = partitioned_occupancy(c)[..., :-1, :]  # (D, S, K, T) alive states
-    t_y = t_m / 12.0
-    w = counting_weights(t_y, counting)
-    d_c = discount_factors(t_y, dc_rate, discount_method)
-    d_e = discount_factors(t_y, de_rate, discount_method)
-    ints = occ @ np.column_stack([w, w * d_c, w * d_e])  # (D, S, K, 3) years in each state
-    os_curve = occ.sum(axis=-2)  # (D, S, T)
-    mid = 0.5 * (t_y[1:] + t_y[:-1])
-    deaths = -np.diff(os_curve, axis=-1) @ np.column_stack(
-        [np.ones_like(mid), discount_factors(mid, dc_rate, discount_method)]
-    )
-    extra = {f"{s}_years_undiscounted": ints[..., k, 0] for k, s in enumerate(names)}
-    res = DrawResults(
-        strategies=[str(s) for s in strategies],
-        cost=one_off + eol * deaths[..., 1] + 12.0 * (cost * ints[..., 1]).sum(-1),
-        life_years=ints[..., 2].sum(-1),
-        qalys=(util * ints[..., 2]).sum(-1),
-        cost_undiscounted=one_off + eol * deaths[..., 0] + 12.0 * (cost * ints[..., 0]).sum(-1),
-        life_years_undiscounted=ints[..., 0].sum(-1),
-        qalys_undiscounted=(util * ints[..., 0]).sum(-1),
+        cost_by_category=by_category,
         extra=extra,
         attrs={
-            "model": "partitioned_survival_nstate",
-            "states": names,
-            "currency": currency,
-            "counting": counting if isinstance(counting, str) else "custom",
-            "discount_method": discount_method,
-            "discount_costs": dc_rate,
-            "discount_effects": de_rate,
-            "horizon_months": float(t_m[-1]),
+            "model": "partitioned_survival",
+            "states": list(data.states),
+            **conv.attrs(),
+            "horizon_months": float(data.time_months[-1]),
         },
     )
-    return res.draw(0) if squeeze else res

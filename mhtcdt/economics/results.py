@@ -20,7 +20,6 @@ Per-strategy DataFrame (contract section 5), one row per strategy, in input orde
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -96,20 +95,3 @@ class DrawResults:
         df = pd.DataFrame(data)
         df.attrs.update(self.attrs)
         return df
-
-
-def results_frame(
-    strategies: Sequence[str],
-    values: dict[str, np.ndarray],
-    cost_by_category: dict[str, np.ndarray] | None = None,
-    attrs: dict | None = None,
-) -> pd.DataFrame:
-    """Build the per-strategy DataFrame from 1-D arrays of length S."""
-    data: dict[str, object] = {"strategy": [str(s) for s in strategies]}
-    for name in RESULT_COLUMNS[1:]:
-        data[name] = np.asarray(values[name], dtype=float)
-    for cat, arr in (cost_by_category or {}).items():
-        data[f"cost_{cat}"] = np.asarray(arr, dtype=float)
-    df = pd.DataFrame(data)
-    df.attrs.update(attrs or {})
-    return df

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from mhtcdt.errors import InputError
 
@@ -16,67 +18,60 @@ def _first_bad(mask: np.ndarray) -> tuple[int, ...]:
     return tuple(int(i) for i in np.unravel_index(int(np.argmax(mask)), mask.shape))
 
 
-def as_finite(value, field: str) -> np.ndarray:
-    arr = np.asarray(value, dtype=float)
-    bad = ~np.isfinite(arr)
+def _refuse_where(arr: np.ndarray, bad: np.ndarray, field: str, message: str) -> None:
+    """InputError naming the first element of ``arr`` where ``bad`` holds (index appended to ``field``)."""
     if bad.any():
         idx = _first_bad(bad) if arr.ndim else ()
-        raise InputError(f"{field}{list(idx) if idx else ''}", float(arr[idx]), "must be a finite number")
+        raise InputError(f"{field}{list(idx) if idx else ''}", float(arr[idx]), message)
+
+
+def as_finite(value: ArrayLike, field: str) -> np.ndarray:
+    """``value`` as a float array; InputError naming the first NaN or infinite element."""
+    arr = np.asarray(value, dtype=float)
+    _refuse_where(arr, ~np.isfinite(arr), field, "must be a finite number")
     return arr
 
 
-def check_costs(value, field: str) -> np.ndarray:
+def check_costs(value: ArrayLike, field: str) -> np.ndarray:
     """Finite, non-negative costs."""
     arr = as_finite(value, field)
-    neg = arr < 0
-    if neg.any():
-        idx = _first_bad(neg) if arr.ndim else ()
-        raise InputError(
-            f"{field}{list(idx) if idx else ''}",
-            float(arr[idx]),
-            "costs must be >= 0 (model savings as a separate arm)",
-        )
+    _refuse_where(arr, arr < 0, field, "costs must be >= 0 (model savings as a separate arm)")
     return arr
 
 
-def check_utilities(value, field: str, allow_negative: bool = False) -> np.ndarray:
+def check_utilities(value: ArrayLike, field: str, allow_negative: bool = False) -> np.ndarray:
     """Utilities <= 1; below 0 (states worse than death) only with ``allow_negative``."""
     arr = as_finite(value, field)
-    high = arr > 1.0
-    if high.any():
-        idx = _first_bad(high) if arr.ndim else ()
-        raise InputError(
-            f"{field}{list(idx) if idx else ''}", float(arr[idx]), "a utility cannot exceed 1 (full health)"
-        )
+    _refuse_where(arr, arr > 1.0, field, "a utility cannot exceed 1 (full health)")
     if not allow_negative:
-        low = arr < 0.0
-        if low.any():
-            idx = _first_bad(low) if arr.ndim else ()
-            raise InputError(
-                f"{field}{list(idx) if idx else ''}",
-                float(arr[idx]),
-                "utility below 0 (worse than death); pass allow_negative_utilities=True if intended",
-            )
+        message = "utility below 0 (worse than death); pass allow_negative_utilities=True if intended"
+        _refuse_where(arr, arr < 0.0, field, message)
     return arr
 
 
-def check_probabilities(value, field: str) -> np.ndarray:
+def check_probabilities(value: ArrayLike, field: str) -> np.ndarray:
+    """Finite probabilities in [0, 1]."""
     arr = as_finite(value, field)
-    bad = (arr < 0) | (arr > 1)
-    if bad.any():
-        idx = _first_bad(bad) if arr.ndim else ()
-        raise InputError(f"{field}{list(idx) if idx else ''}", float(arr[idx]), "a probability must be in [0, 1]")
+    _refuse_where(arr, (arr < 0) | (arr > 1), field, "a probability must be in [0, 1]")
     return arr
 
 
-def check_transition_matrices(value, field: str, states: Sequence[str] | None = None) -> np.ndarray:
+@lru_cache(maxsize=64)
+def _ones(n: int) -> np.ndarray:
+    """A read-only vector of n ones (the row-sum check runs every cycle: no allocation each time)."""
+    ones = np.ones(n)
+    ones.flags.writeable = False
+    return ones
+
+
+def check_transition_matrices(value: ArrayLike, field: str, states: Sequence[str] | None = None) -> np.ndarray:
     """Arrays (..., S, S) with entries in [0, 1] and rows summing to 1 within PROBABILITY_ROW_TOLERANCE."""
     arr = np.asarray(value, dtype=float)
     if arr.ndim >= 2 and arr.shape[-1] == arr.shape[-2] and (states is None or arr.shape[-1] == len(states)):
         # fast path (one comparison pass + one row sum); NaN fails ">= 0" and lands in the slow path
         # (row sums by a matmul with ones: a reduction over a short last axis is slow in numpy)
         if arr.min() >= 0:
-            sums = arr.reshape(-1, arr.shape[-1]).dot(np.ones(arr.shape[-1]))  # 2-D dot: BLAS gemv
+            sums = arr.reshape(-1, arr.shape[-1]).dot(_ones(arr.shape[-1]))  # 2-D dot: BLAS gemv
             if sums.max() <= 1.0 + PROBABILITY_ROW_TOLERANCE and sums.min() >= 1.0 - PROBABILITY_ROW_TOLERANCE:
                 return arr
     arr = as_finite(arr, field)
@@ -115,7 +110,7 @@ def check_rate(rate: float, field: str) -> float:
     return r
 
 
-def broadcast_param(value, field: str, target: tuple[int, ...], what: str) -> np.ndarray:
+def broadcast_param(value: ArrayLike, field: str, target: tuple[int, ...], what: str) -> np.ndarray:
     """Broadcast ``value`` (aligned from the right) to ``target``; InputError naming the shapes otherwise."""
     arr = np.asarray(value, dtype=float)
     try:

@@ -27,35 +27,22 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from mhtcdt.economics.nmb import _ce_arrays, _wtp_array, max_nmb_over_strategies
 from mhtcdt.economics.validation import as_finite, check_rate
 from mhtcdt.errors import InputError
+from mhtcdt.seeding import child_rng
 
 MIN_EVPPI_DRAWS = 20
 
 
-def evpi_from_nmb(nmb: np.ndarray) -> np.ndarray:
-    """EVPI from net benefits (..., D, S); shape (...).
+def evpi(cost: ArrayLike, effect: ArrayLike, wtp: ArrayLike) -> np.ndarray | float:
+    """Per-patient EVPI at each wtp.  cost, effect: (D, S); wtp scalar -> float, (W,) -> (W,).
 
     EVPI = E[max_s NB_s] - max_s E[NB_s], computed as the mean regret E[max_s NB_s - NB_s*] of the
     strategy s* with the highest expected net benefit: the same quantity, but a mean of non-negative
-    terms, so it is never negative from round-off and exactly 0 when s* wins every draw.
-    """
-    nb = as_finite(nmb, "nmb")
-    if nb.ndim < 2:
-        raise InputError("nmb", nb.shape, "needs (..., D, S)")
-    best = nb.mean(axis=-2).argmax(axis=-1)
-    index = np.broadcast_to(np.asarray(best)[..., None, None], nb.shape[:-1] + (1,))
-    chosen = np.take_along_axis(nb, index, axis=-1)[..., 0]
-    return (nb.max(axis=-1) - chosen).mean(axis=-1)
-
-
-def evpi(cost, effect, wtp) -> np.ndarray | float:
-    """Per-patient EVPI at each wtp.  cost, effect: (D, S); wtp scalar -> float, (W,) -> (W,).
-
-    Mean regret of the strategy with the highest expected net benefit (see :func:`evpi_from_nmb`):
-    never negative, exactly 0 when that strategy wins every draw.
+    terms, so never negative from round-off and exactly 0 when s* wins every draw.
     """
     c, e = _ce_arrays(cost, effect)
     w = _wtp_array(wtp)
@@ -86,7 +73,13 @@ def population_multiplier(
 
 
 def evpi_curve(
-    cost, effect, wtp, *, patients_per_year=None, years: int | None = None, discount_rate: float = 0.035
+    cost: ArrayLike,
+    effect: ArrayLike,
+    wtp: ArrayLike,
+    *,
+    patients_per_year: ArrayLike | None = None,
+    years: int | None = None,
+    discount_rate: float = 0.035,
 ) -> pd.DataFrame:
     """EVPI over a wtp grid: columns ``wtp``, ``evpi_per_patient`` and, with a population,
     ``evpi_population`` (per-patient EVPI x :func:`population_multiplier`)."""
@@ -186,10 +179,10 @@ def _fit_gcv(xtx: np.ndarray, xty: np.ndarray, yty: np.ndarray, pen: np.ndarray,
 
 
 def evppi(
-    cost,
-    effect,
+    cost: ArrayLike,
+    effect: ArrayLike,
     parameters: np.ndarray | Mapping[str, np.ndarray],
-    wtp,
+    wtp: ArrayLike,
     *,
     n_knots: int = 8,
     interaction: bool = True,
@@ -261,7 +254,7 @@ def evppi(
     total = np.atleast_1d(evpi(c, e, w))
     se = np.full(w.size, np.nan)
     if n_se_samples > 0:
-        rng = np.random.default_rng(np.random.SeedSequence(seed))
+        rng = child_rng(seed)
         # beta_r = A diag(shrink_r) z_r with z_r = U' L^-1 X' y_r, so Cov(z_r, z_s) = Sigma_rs I where
         # Sigma is the residual covariance between responses (the incremental NBs of different
         # strategies are correlated): draw z jointly across responses with Sigma's Cholesky factor.

@@ -11,7 +11,7 @@ ROUTER = str(Path(__file__).resolve().parents[2] / "mhtcdt" / "app" / "router.py
 
 def small_scenario(n_screened: int = 160):
     """The default scenario with fewer patients (fast enough for the default test suite)."""
-    from mhtcdt.decision.scenario import default_scenario
+    from mhtcdt.decision.scenario.loading import default_scenario
 
     sc = default_scenario()
     return sc.model_copy(update={"cohort": sc.cohort.model_copy(update={"n_screened": n_screened})})

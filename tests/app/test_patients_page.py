@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mhtcdt.cohorts import apply_criteria, generate_cohort
-from mhtcdt.decision.pipeline import stage_seed
+from mhtcdt.decision.streams import cohort_seed
 from tests.app.conftest import open_page, small_scenario
 
 
@@ -19,7 +19,7 @@ def test_funnel_matches_the_cohort_layer_and_updates(app):
     at = open_page(app, "page_patients.py")
     sc = small_scenario()
     # Independent oracle: the cohort layer on the pipeline's cohort seed stream.
-    cohort = generate_cohort(sc.cohort.indication, sc.cohort.n_screened, stage_seed(sc.seed, 0))
+    cohort = generate_cohort(sc.cohort.indication, sc.cohort.n_screened, cohort_seed(sc.seed))
     expected = apply_criteria(cohort, sc.cohort.criteria).flow
     m = _metrics(at)
     assert m["screened"] == f"{sc.cohort.n_screened:,}"
@@ -76,7 +76,7 @@ def test_large_cohort_is_previewed_by_its_first_patients(app):
     assert any("Preview: the first" in i.value for i in at.info)
     # The preview rows are the trial's first patients (chunk-invariant generation).
     sc = at.session_state["scenario"]
-    head = generate_cohort(sc.cohort.indication, 50, stage_seed(sc.seed, 0))
+    head = generate_cohort(sc.cohort.indication, 50, cohort_seed(sc.seed))
     from mhtcdt.app.state import screened_cohort
 
     preview = screened_cohort(sc.cohort.indication, sc.cohort.n_screened, sc.seed)

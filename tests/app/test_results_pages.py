@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mhtcdt.app import exports, html_report
+from mhtcdt.decision.report import figures, html, tables, workbook
 from tests.app.conftest import ROUTER, small_scenario, texts
 
 N_SCREENED = 120
@@ -90,8 +90,6 @@ def test_power_curve_follows_its_settings(scenario, result):
 
 
 def test_numbers_at_risk_count_patients_still_followed(result):
-    from mhtcdt.app import figures
-
     table = figures.numbers_at_risk(result.trial, "OS", [0.0, 6.0])
     for arm, grp in result.trial.groupby("arm"):
         assert table.loc[arm, "0"] == len(grp)
@@ -134,13 +132,13 @@ def test_report_page_and_files(scenario, result):
     assert shown["strategy"].tolist() == result.incremental["strategy"].tolist()
     assert shown["status"].tolist() == result.incremental["status"].tolist()
 
-    tables = exports.result_tables(result)
-    with zipfile.ZipFile(io.BytesIO(exports.csv_zip(tables))) as zf:
-        assert sorted(zf.namelist()) == sorted(f"{n}.csv" for n in tables)
+    named = tables.result_tables(result)
+    with zipfile.ZipFile(io.BytesIO(tables.csv_zip(named))) as zf:
+        assert sorted(zf.namelist()) == sorted(f"{n}.csv" for n in named)
         flow = pd.read_csv(zf.open("consort.csv"))
     assert list(flow["remaining"]) == list(result.flow["remaining"])
-    sheets = pd.read_excel(io.BytesIO(exports.xlsx_workbook(tables)), sheet_name=None)
-    assert set(sheets) == set(tables)
+    sheets = pd.read_excel(io.BytesIO(workbook.xlsx_workbook(named)), sheet_name=None)
+    assert set(sheets) == set(named)
     assert len(sheets["patients"]) == len(result.trial)
     assert sheets["incremental"]["status"].tolist() == result.incremental["status"].tolist()
     # With the PSA: its tables and figures are offered too, and the draws match the PSA arrays.
@@ -148,12 +146,12 @@ def test_report_page_and_files(scenario, result):
 
     psa = psa_done(scenario)
     assert psa is not None
-    with_psa = exports.result_tables(result, psa)
+    with_psa = tables.result_tables(result, psa)
     assert {"ceac", "ceaf", "evpi", "evppi", "tornado", "psa_summary", "psa_draws"} <= set(with_psa)
     draws = with_psa["psa_draws"]
     assert len(draws) == psa.n_draws
     assert draws[f"cost[{psa.strategies[0]}]"].tolist() == psa.cost[:, 0].tolist()
-    assert {"ce_plane_psa", "ceac", "evpi"} <= set(exports.result_figures(result, psa))
+    assert {"ce_plane_psa", "ceac", "evpi"} <= set(figures.result_figures(result, psa))
     figure_names = at.selectbox(key="figure_choice").options
     assert "ceac" in figure_names
 
@@ -161,15 +159,15 @@ def test_report_page_and_files(scenario, result):
 def test_html_report_covers_every_cheers_item(result):
     from mhtcdt.economics.conventions import cheers_items
 
-    page = html_report.build_html_report(result)
+    page = html.build_html_report(result)
     assert "No probabilistic sensitivity analysis was available" in page
     items = cheers_items()
-    entries = html_report.checklist(has_psa=False)
+    entries = html.checklist(has_psa=False)
     assert [e.item for e in entries] == items and len(items) == 28
     for item in items:
         assert item.replace("&", "&amp;") in page
     for e in entries:
-        if e.status == html_report.REPORTED:
+        if e.status == html.REPORTED:
             assert f"id='{e.where}'" in page, e  # every "reported" item points at a real section
     assert result.verdict.split(":")[0] in page
     assert page.count("<svg") >= 4  # funnel, two KM curves, CE plane
@@ -185,11 +183,11 @@ def test_physics_page_matches_simulate_protocol(scenario):
     # Oracle: the physics layer called directly with the pipeline's seed for this arm.
     from mhtcdt.app.page_physics import _physics_seed
     from mhtcdt.cohorts import apply_criteria, generate_cohort
-    from mhtcdt.decision.checks import protocol_for_arm
-    from mhtcdt.decision.pipeline import stage_seed
+    from mhtcdt.decision.scenario.checks import protocol_for_arm
+    from mhtcdt.decision.streams import cohort_seed
     from mhtcdt.physics import simulate_protocol
 
-    cohort = generate_cohort(scenario.cohort.indication, scenario.cohort.n_screened, stage_seed(scenario.seed, 0))
+    cohort = generate_cohort(scenario.cohort.indication, scenario.cohort.n_screened, cohort_seed(scenario.seed))
     eligible = apply_criteria(cohort, scenario.cohort.criteria).eligible
     patient = eligible[eligible["patient_id"] == pid]
     assert len(patient) == 1
@@ -225,14 +223,14 @@ def test_physics_page_plots_the_selected_patients_time_courses(scenario):
     session changes the plotted data (the figures' image content)."""
     from mhtcdt.app.page_physics import _physics_seed
     from mhtcdt.cohorts import apply_criteria, generate_cohort
-    from mhtcdt.decision.checks import protocol_for_arm
-    from mhtcdt.decision.pipeline import stage_seed
+    from mhtcdt.decision.scenario.checks import protocol_for_arm
+    from mhtcdt.decision.streams import cohort_seed
     from mhtcdt.physics import simulate_patient_detail
 
     at = _page(scenario, "page_physics.py")
     assert not at.error, [e.value for e in at.error]
     arm_name = at.selectbox(key="physics_arm").value
-    cohort = generate_cohort(scenario.cohort.indication, scenario.cohort.n_screened, stage_seed(scenario.seed, 0))
+    cohort = generate_cohort(scenario.cohort.indication, scenario.cohort.n_screened, cohort_seed(scenario.seed))
     eligible = apply_criteria(cohort, scenario.cohort.criteria).eligible
     protocol = protocol_for_arm(scenario.arm(arm_name))
 
@@ -272,13 +270,13 @@ def test_html_report_with_psa_reports_uncertainty(scenario, result):
 
     psa = psa_done(scenario)
     if psa is None:  # run order: the economics test computes it; compute it here otherwise
-        from mhtcdt.decision.psa import run_psa
+        from mhtcdt.decision.model.psa import run_psa
 
         psa = run_psa(result, n_draws=50)
-    page = html_report.build_html_report(result, psa)
-    status = {e.item: e.status for e in html_report.checklist(has_psa=True)}
-    assert status["Characterising uncertainty"] == html_report.REPORTED
-    assert status["Effect of uncertainty"] == html_report.REPORTED
+    page = html.build_html_report(result, psa)
+    status = {e.item: e.status for e in html.checklist(has_psa=True)}
+    assert status["Characterising uncertainty"] == html.REPORTED
+    assert status["Effect of uncertainty"] == html.REPORTED
     assert psa.verdict(psa.willingness_to_pay) in page.replace("&#x27;", "'")
     assert f"{psa.n_draws:,} draws" in page
 

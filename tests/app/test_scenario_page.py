@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 
-from mhtcdt.decision.scenario import scenario_to_toml
+from mhtcdt.decision.scenario.loading import scenario_to_toml
 from tests.app.conftest import open_page, small_scenario, texts
 
 
@@ -73,7 +73,7 @@ def test_load_preset_resets_editors(app):
     _number(at, ".wtp").set_value(21000.0).run()
     at.button(key="load_preset").click().run()
     assert not at.exception
-    from mhtcdt.decision.scenario import default_scenario
+    from mhtcdt.decision.scenario.loading import default_scenario
 
     assert at.session_state["scenario"] == default_scenario()
     assert _number(at, ".wtp").value == default_scenario().economics.willingness_to_pay

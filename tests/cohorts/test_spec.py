@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,9 @@ MARK = "# Published prognostic effects"
 
 @pytest.fixture()
 def indication_dir(tmp_path, monkeypatch):
+    """Indication files read from ``tmp_path`` instead of the package."""
     monkeypatch.setattr(spec, "INDICATIONS_DIR", tmp_path)
+    monkeypatch.setattr(spec, "_read", lambda name: tomllib.loads((tmp_path / f"{name}.toml").read_text()))
     spec._load.cache_clear()
     yield tmp_path
     spec._load.cache_clear()

@@ -1,6 +1,7 @@
 """Calibration: targets copied faithfully, procedure reproduces targets, versioned file, CLI errors."""
 
 import argparse
+import copy
 import math
 import tomllib
 from pathlib import Path
@@ -10,7 +11,9 @@ import pandas as pd
 import pytest
 import tomli_w
 
-from mhtcdt.decision import calibration, cli_trial, outcome
+from mhtcdt.datafiles import load_toml
+from mhtcdt.decision.cli import trial as cli_trial
+from mhtcdt.decision.model import calibration, outcome
 
 REFERENCE = Path("/work/shared/reference/clinical_targets.toml")
 
@@ -74,7 +77,7 @@ def test_procedure_reproduces_targets_generated_from_known_parameters(tmp_path):
         arms[name] = calibration.arm_with_physics(name, spec, pop[key + str(spec["criteria"])], 5, lq_test_physics)
     problem = calibration.CalibrationProblem(arms, targets, base, 5)
     values = problem.stats(truth)
-    raw = tomllib.loads(calibration.TARGETS_PATH.read_text())
+    raw = copy.deepcopy(load_toml(outcome.DATA_PACKAGE, calibration.TARGETS_FILE))
     for t, v in zip(raw["targets"], values, strict=True):
         t["value"] = float(v)
         t.pop("ci95", None)

@@ -11,8 +11,8 @@ import pytest
 import tomli_w
 
 from mhtcdt import __version__
-from mhtcdt.decision.cli import main
-from mhtcdt.decision.scenario import scenario_text
+from mhtcdt.decision.cli.main import main
+from mhtcdt.decision.scenario.loading import scenario_text
 
 
 def write(tmp_path: Path, data: dict, name: str = "s.toml") -> Path:
@@ -92,7 +92,7 @@ def test_run_refuses_bad_scenario_before_any_work(tmp_path, data, capsys):
 def test_console_script_bad_input_has_no_traceback(tmp_path, data):
     data["economics"]["utilities"]["progressed"] = 2.0
     path = write(tmp_path, data)
-    proc = subprocess.run([sys.executable, "-m", "mhtcdt.decision.cli", "validate", str(path)],
+    proc = subprocess.run([sys.executable, "-m", "mhtcdt.decision.cli.main", "validate", str(path)],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "economics.utilities.progressed = 2.0" in proc.stderr
@@ -107,8 +107,10 @@ def test_app_command_serves_the_streamlit_front_end():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "mhtcdt.decision.cli", "app", "--headless", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mhtcdt.decision.cli.main", "app", "--headless", "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 90
         body = b""

@@ -8,15 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mhtcdt.decision.cli import main
-from mhtcdt.decision.pipeline import run_pipeline
-from mhtcdt.decision.scenario import default_scenario, scenario_text
+from mhtcdt.decision.cli.main import main
+from mhtcdt.decision.run.pipeline import run_pipeline
+from mhtcdt.decision.scenario.loading import default_scenario, scenario_text
 
 
 @pytest.fixture(scope="module")
 def demo_out(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
-    assert main(["demo", "--out", str(out), "--quiet"]) == 0
+    assert main(["demo", "--out", str(out), "--quiet", "--report"]) == 0
     return out
 
 
@@ -32,6 +32,14 @@ def test_demo_writes_every_table_and_the_scenario(demo_out):
     meta = json.loads((demo_out / "run.json").read_text())
     assert meta["seed"] == default_scenario().seed
     assert len(meta["scenario_sha256"]) == 64
+
+
+def test_demo_report_writes_html_workbook_and_figures(demo_out):
+    assert "CHEERS 2022" in (demo_out / "report.html").read_text(encoding="utf-8")
+    assert "incremental" in pd.read_excel(demo_out / "tables.xlsx", sheet_name=None)
+    for name in ("kaplan_meier_os", "consort_funnel", "ce_plane", "ce_plane_psa", "ceac"):
+        assert (demo_out / "figures" / f"{name}.png").stat().st_size > 1000
+        assert (demo_out / "figures" / f"{name}.svg").stat().st_size > 1000
 
 
 def test_consort_flow_adds_up_and_matches_randomised(demo_out):
@@ -90,7 +98,7 @@ def test_run_is_a_pure_function_of_scenario_and_seed():
 
 
 def test_chunked_execution_gives_the_same_trial_as_in_process():
-    from mhtcdt.decision.execution import resolve_executor
+    from mhtcdt.decision.run.executors import resolve_executor
 
     base = default_scenario()
     sc = base.model_copy(update={"cohort": base.cohort.model_copy(update={"n_screened": 60})})

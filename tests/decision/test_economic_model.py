@@ -6,15 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mhtcdt.decision.economic_model import (
+from mhtcdt.decision.model.economic_model import (
     ShortFollowUpWarning,
     background_survival,
     evaluate_arms,
     one_off_cost,
     time_grid_months,
 )
-from mhtcdt.decision.pipeline import run_pipeline
-from mhtcdt.decision.scenario import default_scenario
+from mhtcdt.decision.run.pipeline import run_pipeline
+from mhtcdt.decision.scenario.loading import default_scenario
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import pytest
 from lifelines import CoxPHFitter, KaplanMeierFitter
 from lifelines.statistics import logrank_test
 
-from mhtcdt.decision.fastlogrank import logrank_replicates
+from mhtcdt.decision.trial.fastlogrank import logrank_replicates
 from mhtcdt.errors import InputError
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import integrate, stats
 
-from mhtcdt.decision import outcome
+from mhtcdt.decision.model import outcome
 from mhtcdt.errors import InputError
 
 

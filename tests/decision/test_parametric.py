@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import optimize
 
-from mhtcdt.decision import parametric
+from mhtcdt.decision.trial import parametric
 from mhtcdt.errors import InputError
 
 

@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from mhtcdt.decision import outcome, power
-from mhtcdt.decision.trial import TrialDesign
+from mhtcdt.decision.model import outcome
+from mhtcdt.decision.trial import power
+from mhtcdt.decision.trial.design import TrialDesign
 from mhtcdt.errors import InputError
 
 
@@ -46,11 +47,13 @@ def setup():
     return synthetic_pools(), design, params
 
 
-def _run(setup, n=300, reps=500, seed=7, **kw):
+def _trial(setup, **kw):
     pools, design, params = setup
-    return power.simulate_replicates(
-        pools, design, n, reps, seed, reference_arm="RT", experimental_arm="MHT", params=params, **kw
-    )
+    return power.ReplicateTrial(pools, design, "RT", "MHT", params=params, **kw)
+
+
+def _run(setup, n=300, reps=500, seed=7, null=False, **kw):
+    return power.simulate_replicates(_trial(setup, **kw), n, reps, seed, null=null)
 
 
 def test_type_one_error_near_alpha_under_null(setup):
@@ -84,10 +87,7 @@ def test_power_grows_with_sample_size(setup):
 
 
 def test_sample_size_reaches_target_and_is_near_schoenfeld(setup):
-    pools, design, params = setup
-    res = power.sample_size(
-        pools, design, 0.8, 3, reference_arm="RT", experimental_arm="MHT", params=params, n_replicates=300
-    )
+    res = power.sample_size(_trial(setup), 0.8, 3, n_replicates=300)
     assert res.power >= 0.8
     assert 0.7 * res.schoenfeld_n < res.n_patients < 1.4 * res.schoenfeld_n
     below = res.searched[res.searched.n_patients < res.n_patients]
@@ -106,18 +106,12 @@ def test_bad_input(setup):
     with pytest.raises(InputError, match="endpoint"):
         _run(setup, endpoint="QOL")
     with pytest.raises(InputError, match="no patient pool"):
-        power.simulate_replicates(pools, design, 100, 10, 1, reference_arm="RT", experimental_arm="X", params=params)
+        power.ReplicateTrial(pools, design, "RT", "X", params=params)
+    with pytest.raises(InputError, match="alpha"):
+        _trial(setup, alpha=1.5)
+    same = power.ReplicateTrial({"RT": pools["RT"], "MHT": pools["RT"]}, design, "RT", "MHT", params=params)
     with pytest.raises(InputError, match="indistinguishable from 1"):
-        power.sample_size(
-            {"RT": pools["RT"], "MHT": pools["RT"]},
-            design,
-            0.8,
-            1,
-            reference_arm="RT",
-            experimental_arm="MHT",
-            params=params,
-            n_replicates=200,
-        )
+        power.sample_size(same, 0.8, 1, n_replicates=200)
 
 
 def test_stratified_analysis_keeps_type_one_error_with_prognostic_strata(setup):
@@ -131,8 +125,11 @@ def test_stratified_analysis_keeps_type_one_error_with_prognostic_strata(setup):
         accrual_per_month=12.0,
         min_follow_up_months=12.0,
     )
-    kw = dict(reference_arm="RT", experimental_arm="MHT", params=params, null=True)
-    strat = power.simulate_replicates(pools, design, 300, 2000, 5, **kw)
-    plain = power.simulate_replicates(pools, design, 300, 2000, 5, stratified_analysis=False, **kw)
+    strat = power.simulate_replicates(power.ReplicateTrial(pools, design, "RT", "MHT", params=params),
+                                      300, 2000, 5, null=True)
+    plain = power.simulate_replicates(
+        power.ReplicateTrial(pools, design, "RT", "MHT", params=params, stratified_analysis=False),
+        300, 2000, 5, null=True,
+    )
     assert strat["reject"].mean() == pytest.approx(0.05, abs=0.015)
     assert plain["reject"].mean() < strat["reject"].mean()

@@ -7,9 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mhtcdt.decision.pipeline import run_pipeline
-from mhtcdt.decision.psa import distribution_for, run_psa
-from mhtcdt.decision.scenario import UncertainParameter, default_scenario
+from mhtcdt.decision.model.psa import distribution_for, run_psa
+from mhtcdt.decision.run.pipeline import run_pipeline
+from mhtcdt.decision.scenario.loading import default_scenario
+from mhtcdt.decision.scenario.schema import UncertainParameter
 
 
 def small(scenario=None, **economics):
@@ -68,9 +69,9 @@ def test_evppi_between_zero_and_evpi(psa):
 def test_without_uncertainty_every_draw_equals_the_point_model(base):
     from dataclasses import replace
 
-    from mhtcdt.decision.economic_model import time_grid_months
-    from mhtcdt.decision.outcome import load_outcome_params
-    from mhtcdt.economics.psm import run_partitioned_survival
+    from mhtcdt.decision.model.economic_model import time_grid_months
+    from mhtcdt.decision.model.outcome import load_outcome_params
+    from mhtcdt.economics import Conventions, StateValues, SurvivalCurves, run_partitioned_survival
 
     point = load_outcome_params()
     point = replace(point, draws=point.draws.iloc[0:0])  # the calibrated point, no calibration draws
@@ -87,13 +88,16 @@ def test_without_uncertainty_every_draw_equals_the_point_model(base):
     os_ = np.vstack([(trial.loc[trial.arm == a, "os_latent_months"].to_numpy()[:, None] > grid).mean(0) for a in arms])
     eco = sc.economics
     direct = run_partitioned_survival(
-        arms, grid, pfs, os_,
-        state_cost_per_month=[eco.costs.progression_free_per_month, eco.costs.progressed_per_month],
-        utilities_per_year=[eco.utilities.progression_free, eco.utilities.progressed],
-        one_off_cost=[eco.costs.rt_course + (eco.costs.mht_course if "MHT" in a else 0.0) for a in arms],
-        end_of_life_cost=eco.costs.end_of_life, discount_costs=eco.discount_costs,
-        discount_effects=eco.discount_effects, counting=eco.counting, discount_method=eco.discount_method,
-    )
+        SurvivalCurves(arms, grid, (pfs, os_)),
+        StateValues(
+            costs=[eco.costs.progression_free_per_month, eco.costs.progressed_per_month], costs_per="months",
+            utilities=[eco.utilities.progression_free, eco.utilities.progressed],
+            one_off_cost=[eco.costs.rt_course + (eco.costs.mht_course if "MHT" in a else 0.0) for a in arms],
+            end_of_life_cost=eco.costs.end_of_life,
+        ),
+        Conventions(discount_costs=eco.discount_costs, discount_effects=eco.discount_effects, counting=eco.counting,
+                    discount_method=eco.discount_method),
+    ).draw(0)
     assert np.allclose(fixed.cost[0], direct["cost"].to_numpy(), rtol=1e-12)
     assert np.allclose(fixed.qalys[0], direct["qalys"].to_numpy(), rtol=1e-12)
 
@@ -125,7 +129,7 @@ def test_psa_is_reproducible(base, psa):
 
 
 def test_chunked_psa_equals_one_call(base, psa):
-    from mhtcdt.decision.execution import resolve_executor
+    from mhtcdt.decision.run.executors import resolve_executor
 
     chunked = run_psa(base, n_draws=400, executor=resolve_executor("serial"), chunk_size=70)
     assert np.array_equal(chunked.cost, psa.cost) and np.array_equal(chunked.qalys, psa.qalys)

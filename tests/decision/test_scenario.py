@@ -7,9 +7,7 @@ import tomllib
 
 import pytest
 
-from mhtcdt.decision.scenario import (
-    ArmSpec,
-    InputErrors,
+from mhtcdt.decision.scenario.loading import (
     bundled_scenarios,
     default_scenario,
     parse_scenario,
@@ -17,6 +15,8 @@ from mhtcdt.decision.scenario import (
     scenario_text,
     scenario_to_toml,
 )
+from mhtcdt.decision.scenario.schema import ArmSpec
+from mhtcdt.errors import InputErrors
 from mhtcdt.physics import Protocol
 
 

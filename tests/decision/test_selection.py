@@ -4,8 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mhtcdt.decision import outcome, selection
-from mhtcdt.decision.trial import TrialDesign
+from mhtcdt.decision.model import outcome
+from mhtcdt.decision.trial import selection
+from mhtcdt.decision.trial.design import TrialDesign
+from mhtcdt.decision.trial.power import ReplicateTrial
 from mhtcdt.errors import InputError
 
 
@@ -49,14 +51,10 @@ def test_effect_modifier_shows_in_gains_and_criteria_comparison(params):
     assert g["gain_months"][small.to_numpy()].mean() > 2 * g["gain_months"][~small.to_numpy()].mean()
     design = TrialDesign(allocation={"RT": 1, "MHT": 1}, block_size=2, accrual_per_month=20.0)
     table = selection.compare_criteria(
-        pools,
+        ReplicateTrial(pools, design, "RT", "MHT", params=params),
         {"all": [], "small": ["tumor_volume_cm3 < 20"]},
-        design,
         300,
         4,
-        reference_arm="RT",
-        experimental_arm="MHT",
-        params=params,
         gains=g,
         n_replicates=200,
         nmb_fn=lambda sub: 1000.0 * len(sub["RT"]),
@@ -93,30 +91,11 @@ def test_benefit_score_on_simulated_gains_is_informative(params):
 def test_bad_input(params):
     pools = _pools(200)
     design = TrialDesign(allocation={"RT": 1, "MHT": 1}, block_size=2)
+    trial = ReplicateTrial(pools, design, "RT", "MHT", params=params)
     with pytest.raises(InputError, match="zero patients"):
-        selection.compare_criteria(
-            pools,
-            {"none": ["tumor_volume_cm3 < 0"]},
-            design,
-            50,
-            1,
-            reference_arm="RT",
-            experimental_arm="MHT",
-            params=params,
-            n_replicates=10,
-        )
+        selection.compare_criteria(trial, {"none": ["tumor_volume_cm3 < 0"]}, 50, 1, n_replicates=10)
     with pytest.raises(InputError, match="criteria_sets.bad"):
-        selection.compare_criteria(
-            pools,
-            {"bad": ["no_such_column > 1"]},
-            design,
-            50,
-            1,
-            reference_arm="RT",
-            experimental_arm="MHT",
-            params=params,
-            n_replicates=10,
-        )
+        selection.compare_criteria(trial, {"bad": ["no_such_column > 1"]}, 50, 1, n_replicates=10)
     with pytest.raises(InputError, match="features"):
         selection.fit_benefit_score(pools["RT"], pd.DataFrame(dict(patient_id=[0], gain_months=[1.0])), ("nope",))
 
@@ -124,8 +103,8 @@ def test_bad_input(params):
 def test_scenario_nmb_equals_minus_extra_cost_when_outcomes_are_identical(params):
     """Both arms with the same physics: equal QALYs, so the incremental NMB is minus the difference of the
     arms' one-off treatment costs (the economics layer's own costing)."""
-    from mhtcdt.decision.economic_model import one_off_cost
-    from mhtcdt.decision.scenario import default_scenario
+    from mhtcdt.decision.model.economic_model import one_off_cost
+    from mhtcdt.decision.scenario.loading import default_scenario
 
     sc = default_scenario()
     ref = sc.trial.reference_arm

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 from mhtcdt import __version__
-from mhtcdt.decision import store
-from mhtcdt.decision.cli import main as cli_main
+from mhtcdt.decision.cli.main import main as cli_main
+from mhtcdt.decision.run import store
 from mhtcdt.errors import InputError
 
 SCENARIO = 'name = "store test"\nseed = 11\n[cohort]\nindication = "recurrent_glioblastoma"\n'
@@ -31,8 +31,9 @@ def _tables(seed: int) -> dict[str, pd.DataFrame]:
     }
 
 
-def _record(db, seed: int, text: str = SCENARIO) -> str:
-    with store.record_run(text, seed=seed, scenario_name="store test", executor="serial", db_path=db) as run:
+def _record(db, seed: int, text: str = SCENARIO, run_id: str | None = None) -> str:
+    with store.record_run(text, seed=seed, scenario_name="store test", executor="serial", run_id=run_id,
+                          db_path=db) as run:
         for name, table in _tables(seed).items():
             run.add_table(name, table)
         run.verdict = f"verdict {seed}"
@@ -49,7 +50,7 @@ def test_completed_run_keeps_provenance_and_tables(tmp_path):
     assert row["seed"] == 5 and row["mhtcdt_version"] == __version__ and row["executor"] == "serial"
     assert row["finished_utc"] >= row["started_utc"] and row["duration_s"] >= 0
     assert row["verdict"] == "verdict 5"
-    from mhtcdt.decision.execution import code_fingerprint
+    from mhtcdt.decision.run.code_identity import code_fingerprint
 
     assert row["code_sha256"] == code_fingerprint()
     for name, table in _tables(5).items():
@@ -59,8 +60,9 @@ def test_completed_run_keeps_provenance_and_tables(tmp_path):
 
 def test_run_ids_are_unique_and_prefixes_resolve(tmp_path):
     db = tmp_path / "runs.duckdb"
-    a, b = _record(db, 1), _record(db, 1)
-    assert a != b and b.startswith(a)
+    same = "20260101-000000-s1-2ac9cab0"  # as two runs started within one second
+    a, b = _record(db, 1, run_id=same), _record(db, 1, run_id=same)
+    assert a == same and b == same + "-2"
     with pytest.raises(InputError, match="ambiguous"):
         store.resolve_run_id(a[:9], db)
     assert store.resolve_run_id(a, db) == a
@@ -84,7 +86,7 @@ CRASH_SCRIPT = textwrap.dedent(
     """
     import contextlib, os, signal, sys
     import numpy as np, pandas as pd
-    from mhtcdt.decision import store
+    from mhtcdt.decision.run import store
 
     db, when = sys.argv[1], sys.argv[2]
     real_connect = store.connect

@@ -8,10 +8,12 @@ import pytest
 from lifelines import KaplanMeierFitter
 from lifelines.statistics import logrank_test
 
-from mhtcdt.decision import execution as ex
-from mhtcdt.decision import streaming as st
+from mhtcdt.decision.run import chunking, event_tables, executors, stream_psa, stream_trial
 from mhtcdt.economics import Beta, Gamma, Normal, ceac, evpi, sample_psa
 from mhtcdt.errors import InputError
+from mhtcdt.seeding import child_rng, root_sequence
+
+TWO_PROCESSES = executors.resolve_executor("processes", n_workers=2)
 
 DISTRIBUTIONS = {
     "cost_soc": Gamma(20_000.0, 4_000.0),
@@ -36,15 +38,15 @@ def _all_draws(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 @pytest.fixture(scope="module")
 def pool():
     """One warm 2-process pool shared by the tests of this module."""
-    with ex.local_process_pool(2) as shared:
+    with executors.local_process_pool(2) as shared:
         yield shared
 
 
 # ------------------------------------------------------------------ PSA
 def test_psa_accumulator_equals_all_draw_ceac_and_evpi():
     cost, effect = _all_draws(5000, 17)
-    acc = st.PSAAccumulator(["soc", "new"], WTP)
-    for a, b in ex.chunk_bounds(5000, 777):
+    acc = stream_psa.PSAAccumulator(["soc", "new"], WTP)
+    for a, b in chunking.chunk_bounds(5000, 777):
         acc.add((cost[a:b], effect[a:b]))
     expected = ceac(cost, effect, WTP, ["soc", "new"])
     got = acc.ceac()
@@ -60,8 +62,8 @@ def test_psa_accumulator_equals_all_draw_ceac_and_evpi():
 
 def test_psa_streamed_processes_equal_serial_bit_for_bit(pool):
     kwargs = dict(strategies=["soc", "new"], wtp=WTP, chunk_size=500)
-    serial = st.psa_streamed(two_strategy_model, DISTRIBUTIONS, 3000, 5, executor="serial", **kwargs)
-    procs = st.psa_streamed(two_strategy_model, DISTRIBUTIONS, 3000, 5, executor=pool, **kwargs)
+    serial = stream_psa.psa_streamed(two_strategy_model, DISTRIBUTIONS, 3000, 5, executor="serial", **kwargs)
+    procs = stream_psa.psa_streamed(two_strategy_model, DISTRIBUTIONS, 3000, 5, executor=pool, **kwargs)
     pd.testing.assert_frame_equal(procs.summary(), serial.summary(), check_exact=True)
     pd.testing.assert_frame_equal(procs.evpi(), serial.evpi(), check_exact=True)
     # and equal to one big call (up to summation order across chunk sizes)
@@ -70,7 +72,7 @@ def test_psa_streamed_processes_equal_serial_bit_for_bit(pool):
 
 
 def test_psa_accumulator_rejects_bad_chunks():
-    acc = st.PSAAccumulator(["a", "b"], [1.0])
+    acc = stream_psa.PSAAccumulator(["a", "b"], [1.0])
     with pytest.raises(InputError):
         acc.add((np.zeros((3, 2)), np.zeros((3, 3))))
     with pytest.raises(InputError):
@@ -91,9 +93,9 @@ def _survival_data(n: int, seed: int):
 
 def test_event_table_km_median_and_logrank_equal_lifelines():
     arm, times, events = _survival_data(600, 4)
-    table = st.EventTable()
-    for a, b in ex.chunk_bounds(600, 97):  # streamed in chunks
-        part = st.EventTable()
+    table = event_tables.EventTable()
+    for a, b in chunking.chunk_bounds(600, 97):  # streamed in chunks
+        part = event_tables.EventTable()
         for name in ("soc", "mht"):
             m = arm[a:b] == name
             part.add_arm_data(name, times[a:b][m], events[a:b][m])
@@ -120,7 +122,7 @@ def test_event_table_km_median_and_logrank_equal_lifelines():
 
 def test_event_table_grid_bounds_memory_and_stays_close():
     arm, times, events = _survival_data(20_000, 9)
-    exact, grid = st.EventTable(), st.EventTable(resolution_months=0.5)
+    exact, grid = event_tables.EventTable(), event_tables.EventTable(resolution_months=0.5)
     for t in (exact, grid):
         t.add_arm_data("all", times, events)
     assert len(grid.table()) <= 61  # 30 months / 0.5
@@ -130,8 +132,8 @@ def test_event_table_grid_bounds_memory_and_stays_close():
 def test_arm_means_merge_equals_pooled():
     rng = np.random.default_rng(1)
     df = pd.DataFrame({"arm": rng.choice(["a", "b"], 1000), "x": rng.normal(3, 2, 1000)})
-    means = st.ArmMeans()
-    for a, b in ex.chunk_bounds(1000, 133):
+    means = event_tables.ArmMeans()
+    for a, b in chunking.chunk_bounds(1000, 133):
         means.add_frame(df.iloc[a:b], ["x"])
     got = means.frame().set_index("arm")
     ref = df.groupby("arm")["x"].agg(["count", "mean", "std"])
@@ -148,7 +150,7 @@ def synthetic_trial_chunk(start: int, stop: int, seed) -> pd.DataFrame:
     cohort = generate_cohort("recurrent_glioblastoma", stop - start, 7, start=start)
     cohort = cohort[cohort["kps"] >= 70].reset_index(drop=True)
     pid = cohort["patient_id"].to_numpy()
-    u = np.array([ex.item_rng(seed, int(i)).random(3) for i in pid]).reshape(-1, 3)
+    u = np.array([child_rng(seed, int(i)).random(3) for i in pid]).reshape(-1, 3)
     arm = np.where(u[:, 0] < 0.5, "soc", "mht")
     os_latent = -np.log(u[:, 1]) * np.where(arm == "mht", 12.0, 9.0)
     censor = 24.0 * u[:, 2]
@@ -158,10 +160,10 @@ def synthetic_trial_chunk(start: int, stop: int, seed) -> pd.DataFrame:
 
 
 def test_stream_trial_equals_whole_trial_and_across_executors(pool):
-    whole = synthetic_trial_chunk(0, 3000, ex.root_sequence(21))
-    serial = st.stream_trial(synthetic_trial_chunk, 3000, 21, executor="serial", chunk_size=400,
+    whole = synthetic_trial_chunk(0, 3000, root_sequence(21))
+    serial = stream_trial.stream_trial(synthetic_trial_chunk, 3000, 21, executor="serial", chunk_size=400,
                              mean_columns=["age_years"])
-    procs = st.stream_trial(synthetic_trial_chunk, 3000, 21, executor=pool, chunk_size=400,
+    procs = stream_trial.stream_trial(synthetic_trial_chunk, 3000, 21, executor=pool, chunk_size=400,
                             mean_columns=["age_years"])
     assert serial.n_screened == 3000 and serial.n_eligible == len(whole)
     pd.testing.assert_frame_equal(serial.os.table(), procs.os.table(), check_exact=True)
@@ -176,7 +178,8 @@ def test_stream_trial_equals_whole_trial_and_across_executors(pool):
 
 def rt_only_scenario():
     """The default scenario with both arms radiotherapy only (fast physics): 30 Gy vs 60 Gy."""
-    from mhtcdt.decision.scenario import Scenario, default_scenario
+    from mhtcdt.decision.scenario.loading import default_scenario
+    from mhtcdt.decision.scenario.schema import Scenario
 
     data = default_scenario().model_dump()
     ref = data["arms"][0]
@@ -186,7 +189,7 @@ def rt_only_scenario():
     return Scenario.model_validate(data)
 
 
-def _same_trial(a: st.TrialAccumulator, b: st.TrialAccumulator) -> None:
+def _same_trial(a: stream_trial.TrialAccumulator, b: stream_trial.TrialAccumulator) -> None:
     for endpoint in ("pfs", "os"):
         pd.testing.assert_frame_equal(getattr(a, endpoint).table(), getattr(b, endpoint).table(),
                                       check_exact=True)
@@ -195,39 +198,39 @@ def _same_trial(a: st.TrialAccumulator, b: st.TrialAccumulator) -> None:
 
 
 def test_scenario_trial_is_chunk_and_executor_invariant(pool):
-    from mhtcdt.decision.scenario import default_scenario
+    from mhtcdt.decision.scenario.loading import default_scenario
 
     sc = default_scenario()  # the real MHT arm: heat, chemistry and RT physics per patient
-    a = st.stream_scenario_trial(sc, 60, 3, executor="serial", chunk_size=60)
-    b = st.stream_scenario_trial(sc, 60, 3, executor="serial", chunk_size=17)
+    a = stream_trial.stream_scenario_trial(sc, 60, 3, executor="serial", chunk_size=60)
+    b = stream_trial.stream_scenario_trial(sc, 60, 3, executor="serial", chunk_size=17)
     _same_trial(a, b)
     assert a.n_screened == 60 and 0 < a.n_eligible <= 60
     assert set(a.os.arms) == {"RT alone", "NanoTherm MHT + RT"}
     means = a.means.frame().set_index(["arm", "column"])["mean"]
     assert means[("NanoTherm MHT + RT", "t90_C")] > means[("RT alone", "t90_C")] == 37.0
     fast = rt_only_scenario()
-    _same_trial(st.stream_scenario_trial(fast, 400, 3, executor="serial", chunk_size=400),
-                st.stream_scenario_trial(fast, 400, 3, executor=pool, chunk_size=70))
+    _same_trial(stream_trial.stream_scenario_trial(fast, 400, 3, executor="serial", chunk_size=400),
+                stream_trial.stream_scenario_trial(fast, 400, 3, executor=pool, chunk_size=70))
 
 
 @pytest.mark.slow
 def test_mht_scenario_trial_on_processes_equals_serial():
-    from mhtcdt.decision.scenario import default_scenario
+    from mhtcdt.decision.scenario.loading import default_scenario
 
     sc = default_scenario()
-    _same_trial(st.stream_scenario_trial(sc, 90, 3, executor="serial", chunk_size=90),
-                st.stream_scenario_trial(sc, 90, 3, executor="processes", n_workers=2, chunk_size=25))
+    _same_trial(stream_trial.stream_scenario_trial(sc, 90, 3, executor="serial", chunk_size=90),
+                stream_trial.stream_scenario_trial(sc, 90, 3, executor=TWO_PROCESSES, chunk_size=25))
 
 
 def test_scenario_trial_chunk_is_keyed_by_patient_and_censored_at_cutoff():
     """A chunk equals the same patients of a bigger chunk; censoring respects the known cut-off."""
     sc = rt_only_scenario()
-    chunk = st.scenario_trial_chunk(40, 80, ex.root_sequence(8), scenario=sc, n_screened=80)
+    chunk = stream_trial.scenario_trial_chunk(40, 80, root_sequence(8), scenario=sc, n_screened=80)
     assert chunk["patient_id"].between(40, 79).all() and chunk["patient_id"].is_monotonic_increasing
     assert (chunk["entry_months"] == chunk["patient_id"] / sc.trial.accrual_per_month).all()
     assert (chunk["os_months"] <= chunk["os_latent_months"]).all()
     assert (chunk["pfs_months"] <= chunk["os_months"] + 1e-12).all()
     cutoff = 80 / sc.trial.accrual_per_month + sc.trial.min_follow_up_months
     assert (chunk["os_months"] <= cutoff - chunk["entry_months"] + 1e-9).all()
-    whole = st.scenario_trial_chunk(0, 80, ex.root_sequence(8), scenario=sc, n_screened=80)
+    whole = stream_trial.scenario_trial_chunk(0, 80, root_sequence(8), scenario=sc, n_screened=80)
     pd.testing.assert_frame_equal(whole[whole["patient_id"] >= 40].reset_index(drop=True), chunk)

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mhtcdt.decision import survival
-from mhtcdt.decision.fastlogrank import logrank_replicates
+from mhtcdt.decision.trial import survival
+from mhtcdt.decision.trial.fastlogrank import logrank_replicates
 from mhtcdt.errors import InputError
 
 LN2 = math.log(2)

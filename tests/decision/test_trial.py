@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mhtcdt.decision import trial
-from mhtcdt.decision.trial import TrialDesign
+from mhtcdt.decision.trial import design
+from mhtcdt.decision.trial.design import TrialDesign
 from mhtcdt.errors import InputError, InputErrors
 
 
@@ -37,7 +37,7 @@ def _design(**kw):
 
 def test_permuted_blocks_balance_every_stratum_2_to_1():
     d = _design(allocation={"A": 2, "B": 1}, block_size=6)
-    r = trial.randomise(_eligible(), d, 3)
+    r = design.randomise(_eligible(), d, 3)
     for _, g in r.groupby("stratum"):
         arms = g["arm"].to_numpy()
         n_full = len(arms) // 6
@@ -50,15 +50,15 @@ def test_permuted_blocks_balance_every_stratum_2_to_1():
 
 
 def test_blocks_are_random_not_fixed():
-    r1 = trial.randomise(_eligible(), _design(), 1)
-    r2 = trial.randomise(_eligible(), _design(), 2)
+    r1 = design.randomise(_eligible(), _design(), 1)
+    r2 = design.randomise(_eligible(), _design(), 2)
     assert not np.array_equal(r1["arm"].to_numpy(), r2["arm"].to_numpy())
-    r1b = trial.randomise(_eligible(), _design(), 1)
+    r1b = design.randomise(_eligible(), _design(), 1)
     assert np.array_equal(r1["arm"].to_numpy(), r1b["arm"].to_numpy())
 
 
 def test_accrual_is_poisson_at_the_given_rate():
-    r = trial.randomise(_eligible(4000), _design(accrual_per_month=20.0), 5)
+    r = design.randomise(_eligible(4000), _design(accrual_per_month=20.0), 5)
     gaps = np.diff(r["entry_months"].to_numpy())
     assert r["entry_months"].iloc[0] == 0.0
     assert gaps.mean() == pytest.approx(1 / 20.0, rel=0.05)
@@ -74,8 +74,8 @@ def _with_latent(df, os_months=1000.0):
 
 def test_administrative_censoring_at_default_cutoff():
     d = _design(min_follow_up_months=6.0)
-    r = _with_latent(trial.randomise(_eligible(200), d, 7), os_months=1000.0)
-    f = trial.apply_follow_up(r, d, 8)
+    r = _with_latent(design.randomise(_eligible(200), d, 7), os_months=1000.0)
+    f = design.apply_follow_up(r, d, 8)
     cutoff = r["entry_months"].max() + 6.0
     assert np.allclose(f["os_months"], cutoff - r["entry_months"])
     assert not f["os_event"].any()
@@ -84,10 +84,10 @@ def test_administrative_censoring_at_default_cutoff():
 
 def test_events_before_censoring_are_observed():
     d = _design(data_cutoff_months=100.0)
-    r = trial.randomise(_eligible(200), d, 7)
+    r = design.randomise(_eligible(200), d, 7)
     r["os_latent_months"] = np.linspace(1, 150, 200)
     r["pfs_latent_months"] = r["os_latent_months"] / 2
-    f = trial.apply_follow_up(r, d, 8)
+    f = design.apply_follow_up(r, d, 8)
     expect = r["os_latent_months"] <= 100.0 - r["entry_months"]
     assert np.array_equal(f["os_event"].to_numpy(), expect.to_numpy())
     assert np.all(f["pfs_months"] <= f["os_months"])
@@ -95,11 +95,11 @@ def test_events_before_censoring_are_observed():
 
 def test_dropout_rate_matches_annual_probability_and_is_keyed_by_patient():
     d = _design(dropout_per_year=0.2, data_cutoff_months=2000.0, accrual_per_month=1000.0)
-    r = _with_latent(trial.randomise(_eligible(5000), d, 9), os_months=12.0)
-    f = trial.apply_follow_up(r, d, 10)
+    r = _with_latent(design.randomise(_eligible(5000), d, 9), os_months=12.0)
+    f = design.apply_follow_up(r, d, 10)
     lost_in_year = (~f["os_event"]).mean()
     assert lost_in_year == pytest.approx(0.2, abs=0.02)
-    shuffled = trial.apply_follow_up(r.sample(frac=1.0, random_state=1), d, 10).sort_index()
+    shuffled = design.apply_follow_up(r.sample(frac=1.0, random_state=1), d, 10).sort_index()
     assert np.array_equal(shuffled["censor_months"].to_numpy(), f["censor_months"].to_numpy())
 
 
@@ -114,7 +114,7 @@ def test_dropout_rate_matches_annual_probability_and_is_keyed_by_patient():
     ],
 )
 def test_integer_weights(alloc, expected):
-    assert trial.integer_weights(alloc) == expected
+    assert design.integer_weights(alloc) == expected
 
 
 @pytest.mark.parametrize(
@@ -145,16 +145,16 @@ def test_follow_up_shorter_than_accrual_is_a_clear_error():
     d = _design(data_cutoff_months=5.0, accrual_per_month=10.0)
     with pytest.raises(InputError, match="follow-up shorter than accrual"):
         d.check_follow_up(300)
-    r = _with_latent(trial.randomise(_eligible(300), _design(accrual_per_month=10.0), 1))
+    r = _with_latent(design.randomise(_eligible(300), _design(accrual_per_month=10.0), 1))
     with pytest.raises(InputError, match="follow-up shorter than accrual"):
-        trial.apply_follow_up(r, d, 2)
+        design.apply_follow_up(r, d, 2)
 
 
 def test_zero_patients_after_selection():
     with pytest.raises(InputError, match="no patients left"):
-        trial.randomise(_eligible(0), _design(), 1)
+        design.randomise(_eligible(0), _design(), 1)
 
 
 def test_unknown_stratification_column():
     with pytest.raises(InputError, match="stratify_by"):
-        trial.randomise(_eligible(), _design(stratify_by=["no_such_column"]), 1)
+        design.randomise(_eligible(), _design(stratify_by=["no_such_column"]), 1)

@@ -40,10 +40,12 @@ import numpy as np
 
 from mhtcdt.economics import (
     Beta,
+    Conventions,
     Gamma,
     LogNormal,
     MarkovStrategy,
     Normal,
+    StateValues,
     entry_cost_matrix,
     run_markov,
     sample_psa,
@@ -130,25 +132,18 @@ def side_effect_course(pr: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarra
     state_costs = np.stack([pr["c_home_care"], pr["c_hospital"], zeros, zeros], axis=-1) / WEEKS_PER_YEAR
     utilities = np.stack([pr["u_home_care"], pr["u_hospital"], pr["u_recovery"], zeros], axis=-1)
     death_entry = entry_cost_matrix(STATES, {"dead": 1.0})[None] * (pr["c_death"] / WEEKS_PER_YEAR)[:, None, None]
-    strategy = MarkovStrategy(
-        "side_effects",
-        _weekly_matrices(pr),
-        state_costs=state_costs[:, None, :],
-        utilities=utilities[:, None, :],
-        transition_costs=death_entry,
-        draws=True,
+    values = StateValues(
+        costs=state_costs[:, None, :], costs_per="cycle", utilities=utilities[:, None, :], transition_costs=death_entry
     )
-    res = run_markov(
-        STATES,
-        [strategy],
-        [1.0, 0.0, 0.0, 0.0],
-        n_cycles=HORIZON_WEEKS,
-        cycle_length=1.0 / WEEKS_PER_YEAR,
-        cycle_unit="years",
+    strategy = MarkovStrategy("side_effects", _weekly_matrices(pr), values, draws=True)
+    weekly = Conventions(
         discount_costs=0.0,
         discount_effects=0.0,
         counting=np.ones(HORIZON_WEEKS + 1),
+        cycle_length=1.0 / WEEKS_PER_YEAR,
+        cycle_unit="years",
     )
+    res = run_markov(STATES, [strategy], [1.0, 0.0, 0.0, 0.0], weekly, n_cycles=HORIZON_WEEKS)
     dead_share = res.traces["side_effects"][:, -1, STATES.index("dead")]
     return res.draws.cost[:, 0], res.draws.qalys[:, 0], dead_share
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mhtcdt.economics.markov import MarkovStrategy
+from mhtcdt.economics import MarkovStrategy, StateValues
 
 DATA = Path(__file__).with_name("data") / "hiv_markov_dmhee.toml"
 
@@ -53,6 +53,6 @@ def strategies(data: dict, p_mono=None, p_comb=None, costs=None, rr=None, draws=
         return p_comb if cycle in rr_cycles else p_mono
 
     return [
-        MarkovStrategy("monotherapy", p_mono, state_costs=state_mono, utilities=alive, draws=draws),
-        MarkovStrategy("combination", comb_transitions, state_costs=state_comb, utilities=alive),
+        MarkovStrategy("monotherapy", p_mono, StateValues(state_mono, alive, costs_per="cycle"), draws=draws),
+        MarkovStrategy("combination", comb_transitions, StateValues(state_comb, alive, costs_per="cycle")),
     ]

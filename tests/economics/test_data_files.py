@@ -5,9 +5,17 @@ from pathlib import Path
 
 import pytest
 
+from mhtcdt.datafiles import load_toml, provenance_problems
 from mhtcdt.economics import cost_data, jurisdiction
 
 REFERENCE = Path("/work/shared/reference/economics_parameters.toml")
+DATA_DIR = Path(__file__).resolve().parents[2] / "mhtcdt" / "economics" / "data"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in DATA_DIR.glob("*.toml")))
+def test_every_data_file_obeys_the_provenance_rule(name):
+    """Every table holding values has a source and a boolean verified flag (mhtcdt.datafiles rule)."""
+    assert provenance_problems(load_toml("mhtcdt.economics", f"data/{name}"), name) == []
 
 
 def test_every_item_has_source_and_verified_flag():

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mhtcdt.economics import run_partitioned_survival
+from mhtcdt.economics import StateValues, SurvivalCurves, run_partitioned_survival
 from mhtcdt.economics.budget import annual_costs_from_curves, budget_impact
 from mhtcdt.economics.costing import (
     breakeven_annual_volume,
@@ -81,15 +81,9 @@ def test_annual_costs_from_curves_sum_to_undiscounted_psm_cost():
         t, pfs, os_, state_cost_per_month=[1000, 2500], one_off_cost=5000, end_of_life_cost=8000, years=10
     )
     df = run_partitioned_survival(
-        ["x"],
-        t,
-        pfs[None],
-        os_[None],
-        state_cost_per_month=[1000, 2500],
-        utilities_per_year=[1, 1],
-        one_off_cost=5000,
-        end_of_life_cost=8000,
-    )
+        SurvivalCurves(["x"], t, (pfs[None], os_[None])),
+        StateValues(costs=[1000, 2500], costs_per="months", utilities=[1, 1], one_off_cost=5000, end_of_life_cost=8000),
+    ).draw(0)
     assert yearly.sum() == pytest.approx(df["cost_undiscounted"].iloc[0], rel=1e-10)
     assert yearly[0] > yearly[1] > yearly[-1] > 0
 
@@ -169,8 +163,6 @@ def test_costing_bad_input():
 
 
 def test_dsa_of_a_psm_runs_all_scenarios_as_draws():
-    from mhtcdt.economics import run_partitioned_survival_draws
-
     t = np.arange(0.0, 121.0)
     pfs = np.exp(-np.outer([0.08, 0.06], t))
     os_ = np.exp(-np.outer([0.03, 0.025], t))
@@ -178,14 +170,16 @@ def test_dsa_of_a_psm_runs_all_scenarios_as_draws():
     def inmb(p):
         n = len(p["u_pf"])
         util = np.stack([p["u_pf"], p["u_pd"]], axis=1)[:, None, :]
-        res = run_partitioned_survival_draws(
-            ["soc", "new"],
-            t,
-            np.broadcast_to(pfs, (n, 2, t.size)),
-            np.broadcast_to(os_, (n, 2, t.size)),
-            state_cost_per_month=[1000, 2000],
-            utilities_per_year=util,
-            one_off_cost=np.stack([np.zeros(n), p["price"]], axis=1),
+        res = run_partitioned_survival(
+            SurvivalCurves(
+                ["soc", "new"], t, (np.broadcast_to(pfs, (n, 2, t.size)), np.broadcast_to(os_, (n, 2, t.size)))
+            ),
+            StateValues(
+                costs=[1000, 2000],
+                costs_per="months",
+                utilities=util,
+                one_off_cost=np.stack([np.zeros(n), p["price"]], axis=1),
+            ),
         )
         return 30000 * (res.qalys[:, 1] - res.qalys[:, 0]) - (res.cost[:, 1] - res.cost[:, 0])
 

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from scipy.spatial import ConvexHull
 
-from mhtcdt.economics import incremental_analysis
+from mhtcdt.economics import efficient_frontier, incremental_analysis
 from mhtcdt.errors import InputError
 
 
@@ -151,3 +151,83 @@ def test_invariant_to_row_order_and_cost_scale(seed):
     scaled = incremental_analysis(_table(c * 1.5 + 1000, e)).set_index("strategy").loc[base.index]
     assert (scaled["status"] == base["status"]).all()
     np.testing.assert_allclose(scaled["icer"], base["icer"] * 1.5)
+
+
+# ---------------------------------------------------------------------------------------------
+# Ties: a strategy with the same cost and less effect (or the same effect and more cost) is strongly
+# dominated; it may never become the reference or give a frontier ICER of 0 (or infinity).
+# ---------------------------------------------------------------------------------------------
+
+
+def _status(costs, effects):
+    return incremental_analysis(_table(costs, effects)).set_index("strategy")
+
+
+def test_equal_costs_the_more_effective_is_the_reference():
+    # s0 is listed first and has the same cost as s1 but less effect: s1 dominates it
+    out = _status([100.0, 100.0, 300.0], [1.0, 2.0, 3.0])
+    assert out["status"].to_dict() == {"s1": "reference", "s0": "dominated", "s2": "non-dominated"}
+    assert out.loc["s2", "icer"] == pytest.approx(200.0)
+    assert out.loc["s2", "inc_cost"] == 200.0 and out.loc["s2", "inc_qalys"] == 1.0
+    kept, status = efficient_frontier(np.array([100.0, 100.0, 300.0]), np.array([1.0, 2.0, 3.0]))
+    assert kept == [1, 2] and status.tolist() == [2, 0, 1]
+
+
+def test_equal_costs_higher_up_the_frontier():
+    # s1 and s2 cost the same; s1 has less effect: dominated, and s2's ICER is against s0
+    out = _status([100.0, 250.0, 250.0], [1.0, 1.5, 2.0])
+    assert out["status"].to_dict() == {"s0": "reference", "s1": "dominated", "s2": "non-dominated"}
+    assert out.loc["s2", "icer"] == pytest.approx(150.0)
+
+
+def test_equal_effects_the_cheaper_wins():
+    # s1 and s2 have the effect of each other at different costs; s0 and s1 cost the same
+    out = _status([100.0, 100.0, 150.0], [1.0, 2.0, 2.0])
+    assert out["status"].to_dict() == {"s1": "reference", "s0": "dominated", "s2": "dominated"}
+    assert out["icer"].isna().all()
+    # equal effects alone: the dearer one is dominated, not a frontier step with an infinite ICER
+    out = _status([100.0, 150.0, 400.0], [1.0, 1.0, 2.0])
+    assert out["status"].to_dict() == {"s0": "reference", "s1": "dominated", "s2": "non-dominated"}
+    assert out.loc["s2", "icer"] == pytest.approx(300.0)
+
+
+def test_exact_duplicates_and_a_cost_tie():
+    # s0 and s1 are identical; s2 costs the same with more effect: it is the reference
+    out = _status([100.0, 100.0, 100.0, 200.0], [1.0, 1.0, 2.0, 3.0])
+    assert out["status"].to_dict() == {
+        "s2": "reference",
+        "s0": "dominated",
+        "s1": "dominated",
+        "s3": "non-dominated",
+    }
+    assert out.loc["s3", "icer"] == pytest.approx(100.0)
+    # two identical strategies alone: the first listed is the reference, the copy dominated
+    out = _status([100.0, 100.0], [1.0, 1.0])
+    assert out["status"].to_dict() == {"s0": "reference", "s1": "dominated"}
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_frontier_with_many_ties_equals_the_nmb_maximisers(seed):
+    """Independent oracle: the frontier is the set of strategies with the highest net monetary benefit
+    at some willingness to pay > 0; evaluated between every pair of breakpoints, so each wtp has one
+    maximiser. Costs and effects from small sets, so ties in cost and in effect are frequent."""
+    rng = np.random.default_rng(np.random.SeedSequence(900 + seed))
+    n = int(rng.integers(4, 10))
+    c = rng.choice([100.0, 200.0, 350.0, 500.0], n)
+    e = rng.choice(rng.uniform(1, 3, 3), n)
+    pairs = {(i, j) for i in range(n) for j in range(n) if e[i] != e[j] and (c[i], e[i]) != (c[j], e[j])}
+    breaks = sorted({(c[i] - c[j]) / (e[i] - e[j]) for i, j in pairs} | {0.0})
+    breaks = [b for b in breaks if b >= 0.0]
+    probes = [0.5 * (a + b) for a, b in zip(breaks[:-1], breaks[1:], strict=False)] + [breaks[-1] + 1.0]
+    probes = [w for w in probes if w > 0] or [1.0]
+    winners = set()
+    for w in probes:
+        nmb = w * e - c
+        best = np.flatnonzero(np.isclose(nmb, nmb.max(), rtol=0, atol=1e-9))
+        # identical copies tie at every wtp: the first listed represents them
+        winners.add(int(best.min()))
+    out = incremental_analysis(_table(c, e))
+    frontier = out[out["status"].isin(["reference", "non-dominated"])]
+    assert set(frontier["strategy"]) == {f"s{i}" for i in winners}
+    icers = frontier["icer"].dropna().to_numpy()
+    assert np.all(icers > 0) and np.all(np.isfinite(icers)) and np.all(np.diff(icers) > 0)

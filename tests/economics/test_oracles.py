@@ -18,8 +18,7 @@ import pytest
 from scipy import integrate, stats
 from scipy.linalg import expm
 
-from mhtcdt.economics import evppi, incremental_analysis
-from mhtcdt.economics.markov import MarkovStrategy, run_markov
+from mhtcdt.economics import Conventions, MarkovStrategy, StateValues, evppi, incremental_analysis, run_markov
 
 
 def test_markov_engine_matches_continuous_time_fundamental_matrix():
@@ -36,19 +35,16 @@ def test_markov_engine_matches_continuous_time_fundamental_matrix():
     cost_per_year = np.array([500.0, 4000.0, 20000.0, 0.0])
     utility = np.array([0.9, 0.7, 0.4, 0.0])
     r = 0.03  # continuous rate
-    strat = [MarkovStrategy("ctmc", p_month, state_costs=cost_per_year / 12.0, utilities=utility)]
+    # costs given per year: the engine converts them to per cycle (x 1/12) by the unit rule
+    strat = [MarkovStrategy("ctmc", p_month, StateValues(cost_per_year, utility, costs_per="years"))]
+    monthly = dict(cycle_length=1, cycle_unit="months", discount_costs=r, discount_effects=r)
     res = run_markov(
         ["well", "mild", "severe", "dead"],
         strat,
         [1, 0, 0, 0],
+        Conventions(counting="simpson", discount_method="continuous", **monthly),
         n_cycles=12 * 200,
-        cycle_length=1,
-        cycle_unit="months",
         dead_states=["dead"],
-        discount_costs=r,
-        discount_effects=r,
-        counting="simpson",
-        discount_method="continuous",
     ).results
     qtt = q[:3, :3]
     x0 = np.array([1.0, 0, 0])
@@ -64,14 +60,9 @@ def test_markov_engine_matches_continuous_time_fundamental_matrix():
         ["well", "mild", "severe", "dead"],
         strat,
         [1, 0, 0, 0],
+        Conventions(counting="trapezoid", discount_method="continuous", **monthly),
         n_cycles=12 * 200,
-        cycle_length=1,
-        cycle_unit="months",
         dead_states=["dead"],
-        discount_costs=r,
-        discount_effects=r,
-        counting="trapezoid",
-        discount_method="continuous",
     ).results
     err_trap = abs(trap["life_years"].iloc[0] - time_disc.sum())
     assert 1e-6 < err_trap < 1e-3

@@ -97,6 +97,7 @@ def test_trace_figure_from_markov_result():
 
     p = np.array([[0.8, 0.15, 0.05], [0.0, 0.9, 0.1], [0, 0, 1]])
     res = run_markov(["well", "sick", "dead"], [MarkovStrategy("x", p)], [1, 0, 0], n_cycles=10)
+    assert res.draws.attrs["counting"] == "life_table" and res.draws.attrs["discount_costs"] == 0.035
     fig = trace_figure(res.trace_frame("x"))
     ax = fig.axes[0]
     assert len(ax.collections) == 3

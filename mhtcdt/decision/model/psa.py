@@ -1,0 +1,395 @@
+"""Probabilistic and deterministic sensitivity analysis of a scenario's cost-utility result.
+
+Sources of uncertainty, all drawn at once and run through the partitioned survival model as arrays
+(no loop per draw):
+
+* **Survival (outcome model).** Each PSA draw takes one accepted calibration draw of the outcome
+  model's free parameters (``OutcomeParams.draws``, from ``mhtcdt calibrate``), chosen uniformly at
+  random. For every distinct calibration draw the virtual trial's treated patients are re-simulated
+  with :func:`mhtcdt.decision.model.outcome.latent_times` using the *same* per-patient random numbers as
+  the trial (common random numbers), and PFS/OS per arm are the empirical survival functions of the
+  latent (uncensored) times on the economic grid: S(t) = share of patients with time > t. Latent
+  times are complete, so no extrapolation is needed; their Monte Carlo error is that of the arm's
+  sample size. Without calibration draws the survival curves are fixed and a warning says so.
+* **Costs and utilities.** The scenario's ``[[economics.uncertainty]]`` entries: gamma, beta,
+  lognormal or normal, mean = scenario value, sd = (high - low) / 3.92 (log scale for lognormal),
+  sampled by :func:`mhtcdt.economics.psa.sample_psa` (chunk-independent, keyed by parameter name).
+
+Outputs (:class:`PSAResult`): per-draw costs, QALYs and life-years (D, S); the sampled parameters;
+CEAC and CEAF over a willingness-to-pay grid; the EVPI curve; EVPPI at the scenario's willingness to
+pay for each uncertain input and for the outcome-model group (Strong-Oakley regression, with its
+standard error); a tornado of the incremental net monetary benefit (one-way DSA over the same
+ranges, survival at the calibrated point estimate); the value-based price of the MHT course; the
+model-based deterministic result at the calibrated point (``point``) and a note comparing it with the
+pipeline's base case, whose survival is a parametric extrapolation of the censored trial.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from mhtcdt.decision.model import outcome
+from mhtcdt.decision.model.economic_model import conventions, time_grid_months
+from mhtcdt.decision.progress import ProgressCallback, sub_progress
+from mhtcdt.decision.scenario.schema import Scenario, UncertainParameter
+from mhtcdt.decision.streams import Stream, outcome_seed
+from mhtcdt.economics import StateValues, SurvivalCurves, dsa, nmb, run_partitioned_survival, voi
+from mhtcdt.economics import psa as econ_psa
+from mhtcdt.errors import InputError
+from mhtcdt.seeding import child_sequence
+
+if TYPE_CHECKING:  # only for annotations: a PSA analyses a finished run
+    from mhtcdt.decision.run.pipeline import PipelineResult
+
+Z95 = 3.919927969080108  # width of a 95 % normal interval in standard deviations (2 x 1.959964)
+OUTCOME_GROUP = "outcome model (calibration draws)"
+_CALIBRATION_DRAW = "outcome.calibration_draw"  # sample_psa key of each draw's calibration-draw index
+
+
+class NoSurvivalUncertaintyWarning(UserWarning):
+    """The outcome parameters carry no calibration draws: survival is fixed in the PSA."""
+
+
+def distribution_for(spec: UncertainParameter, point: float) -> econ_psa.Distribution:
+    """The PSA distribution of one input: mean (median for lognormal) = point, 95 % interval width = high - low."""
+    sd = (spec.high - spec.low) / Z95
+    if spec.distribution == "gamma":
+        return econ_psa.Gamma(point, sd)
+    if spec.distribution == "beta":
+        return econ_psa.Beta(point, sd)
+    if spec.distribution == "lognormal":
+        return econ_psa.LogNormal(float(np.log(point)), float((np.log(spec.high) - np.log(spec.low)) / Z95))
+    return econ_psa.Normal(point, sd)
+
+
+@dataclass
+class PSAResult:
+    """Results of :func:`run_psa` (arrays have shape (D, S): draw x strategy)."""
+
+    strategies: list[str]
+    reference: str
+    focal: str
+    currency: str
+    willingness_to_pay: float
+    cost: np.ndarray
+    qalys: np.ndarray
+    life_years: np.ndarray
+    parameters: pd.DataFrame
+    wtp_grid: np.ndarray
+    ceac: pd.DataFrame
+    ceaf: pd.DataFrame
+    evpi: pd.DataFrame
+    evppi: pd.DataFrame
+    tornado: pd.DataFrame
+    value_based_price: float | None
+    point: pd.DataFrame = field(default_factory=pd.DataFrame)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def n_draws(self) -> int:
+        return int(self.cost.shape[0])
+
+    def summary(self) -> pd.DataFrame:
+        """Per strategy: mean and 95 % interval of cost and QALYs over draws."""
+        rows = []
+        for j, s in enumerate(self.strategies):
+            rows.append({
+                "strategy": s,
+                "cost_mean": self.cost[:, j].mean(),
+                "cost_low": np.quantile(self.cost[:, j], 0.025),
+                "cost_high": np.quantile(self.cost[:, j], 0.975),
+                "qalys_mean": self.qalys[:, j].mean(),
+                "qalys_low": np.quantile(self.qalys[:, j], 0.025),
+                "qalys_high": np.quantile(self.qalys[:, j], 0.975),
+                "life_years_mean": self.life_years[:, j].mean(),
+            })
+        return pd.DataFrame(rows)
+
+    def probability_cost_effective(self, wtp: float | None = None) -> pd.Series:
+        """Share of draws in which each strategy has the highest net monetary benefit at ``wtp``."""
+        w = self.willingness_to_pay if wtp is None else float(wtp)
+        table = nmb.ceac(self.cost, self.qalys, w, self.strategies)
+        return table.set_index("strategy")["probability"]
+
+    def optimal(self, wtp: float | None = None) -> tuple[str, float]:
+        """(strategy with the highest expected NMB at ``wtp``, its probability of being cost-effective)."""
+        w = self.willingness_to_pay if wtp is None else float(wtp)
+        expected = (w * self.qalys - self.cost).mean(axis=0)
+        best = self.strategies[int(np.argmax(expected))]
+        return best, float(self.probability_cost_effective(w)[best])
+
+    def ce_plane(self) -> pd.DataFrame:
+        """Incremental cost and QALYs of every strategy vs the reference, per draw."""
+        return nmb.ce_plane(self.cost, self.qalys, self.strategies, reference=self.reference)
+
+    def verdict(self, wtp: float | None = None) -> str:
+        """Plain-language answer with its probability of being right."""
+        w = self.willingness_to_pay if wtp is None else float(wtp)
+        best, p = self.optimal(w)
+        evpi_now = max(0.0, float(voi.evpi(self.cost, self.qalys, w)))  # clamp float round-off below 0
+        return (
+            f"At {self.currency} {w:,.0f} per QALY, '{best}' is the best choice on expected net benefit; "
+            f"the probability that this is right is {p:.0%} ({self.n_draws} PSA draws). "
+            f"Perfect information would be worth {self.currency} {evpi_now:,.0f} per patient (EVPI)."
+        )
+
+
+def _arm_curves(trial: pd.DataFrame, arms: list[str], params: outcome.OutcomeParams, draws_by_arm: dict,
+                grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Empirical PFS and OS (S, T) of each arm's latent times under ``params``."""
+    pfs = np.empty((len(arms), grid.size))
+    os_ = np.empty((len(arms), grid.size))
+    for j, arm in enumerate(arms):
+        sub = trial[trial["arm"] == arm]
+        times = outcome.latent_times(
+            sub["tumor_volume_cm3"].to_numpy(float),
+            sub["log10_kill_total"].to_numpy(float),
+            sub["log10_kill_rt"].to_numpy(float),
+            sub["age_years"].to_numpy(float),
+            outcome.linear_predictor(sub, params),
+            outcome.pps_median_for(sub, params),
+            draws_by_arm[arm],
+            params,
+            sub["treatment_months"].to_numpy(float) if "treatment_months" in sub else 0.0,
+        )
+        pfs[j] = (times["pfs_latent_months"][:, None] > grid[None, :]).mean(axis=0)
+        os_[j] = (times["os_latent_months"][:, None] > grid[None, :]).mean(axis=0)
+    return pfs, os_
+
+
+def _economic_arrays(scenario: Scenario, arms: list[str], values: dict[str, np.ndarray], n: int) -> StateValues:
+    """Per-draw state values of the PSM from sampled (or point) inputs."""
+    eco = scenario.economics
+
+    def value(name: str) -> np.ndarray:
+        return values[name] if name in values else np.full(n, eco.point_value(name))
+
+    specs = {a.name: a for a in scenario.arms}
+    mht, rt, cdt = value("costs.mht_course"), value("costs.rt_course"), value("costs.cdt_agent_course")
+    one_off = np.stack(
+        [mht * specs[a].has_mht + rt * specs[a].has_rt + cdt * specs[a].has_cdt for a in arms], axis=1
+    )
+    return StateValues(
+        costs=np.stack(
+            [value("costs.progression_free_per_month"), value("costs.progressed_per_month")], axis=1
+        )[:, None, :],
+        costs_per="months",
+        utilities=np.stack(
+            [value("utilities.progression_free"), value("utilities.progressed")], axis=1
+        )[:, None, :],
+        one_off_cost=one_off,
+        end_of_life_cost=value("costs.end_of_life")[:, None],
+    )
+
+
+def _psm(scenario: Scenario, arms: list[str], grid: np.ndarray, pfs: np.ndarray, os_: np.ndarray,
+         values: dict[str, np.ndarray], n: int):
+    return run_partitioned_survival(
+        SurvivalCurves(arms, grid, (pfs, os_)), _economic_arrays(scenario, arms, values, n), conventions(scenario)
+    )
+
+
+_TRIAL_COLUMNS = ("patient_id", "arm", "tumor_volume_cm3", "log10_kill_total", "log10_kill_rt", "age_years",
+                  "kps", "eloquent_location", "mgmt_methylated", "indication", "treatment_months")
+
+
+def psa_draws(
+    start: int,
+    stop: int,
+    seed: int,
+    *,
+    scenario: Scenario,
+    trial: pd.DataFrame,
+    arms: list[str],
+    params: outcome.OutcomeParams,
+    trial_seed: int,
+) -> dict[str, object]:
+    """Costs, QALYs and life-years of PSA draws ``start .. stop - 1`` (a pure function of the draw indices).
+
+    Every draw's inputs come from :func:`mhtcdt.economics.psa.sample_psa`, keyed by parameter name and
+    draw index, including the index of its calibration draw (uniform over the accepted draws), so any
+    split of the draws into chunks, on any executor, gives the same arrays as one call.
+    """
+    eco = scenario.economics
+    n = stop - start
+    grid = time_grid_months(scenario)
+    dists = {spec.parameter: distribution_for(spec, eco.point_value(spec.parameter)) for spec in eco.uncertainty}
+    n_cal = len(params.draws)
+    if n_cal:
+        dists[_CALIBRATION_DRAW] = econ_psa.EmpiricalDraws(np.arange(n_cal), resample=True)
+    values = econ_psa.sample_psa(dists, n, seed=seed, start=start) if dists else {}
+    cal_index = values.pop(_CALIBRATION_DRAW).astype(np.int64) if n_cal else np.zeros(n, dtype=np.int64)
+    draws_by_arm = _trial_draws(trial, arms, trial_seed)
+    unique = np.unique(cal_index)
+    pfs_u = np.empty((unique.size, len(arms), grid.size))
+    os_u = np.empty_like(pfs_u)
+    for i, k in enumerate(unique):
+        p = params.draw(int(k)) if n_cal else params
+        pfs_u[i], os_u[i] = _arm_curves(trial, arms, p, draws_by_arm, grid)
+    position = np.searchsorted(unique, cal_index)
+    res = _psm(scenario, arms, grid, pfs_u[position], os_u[position], values, n)
+    return {"cost": res.cost, "qalys": res.qalys, "life_years": res.life_years, "values": values,
+            "calibration_draw": cal_index}
+
+
+def _trial_draws(trial: pd.DataFrame, arms: list[str], trial_seed: int) -> dict[str, outcome.PatientDraws]:
+    """The trial's own per-patient outcome random numbers, per arm (common random numbers)."""
+    return {
+        arm: outcome.patient_draws(trial.loc[trial["arm"] == arm, "patient_id"].to_numpy(), outcome_seed(trial_seed))
+        for arm in arms
+    }
+
+
+def _psa_chunk(start: int, stop: int, _seed, **kwargs) -> dict[str, object]:
+    return psa_draws(start, stop, **kwargs)
+
+
+def run_psa(
+    result: PipelineResult,
+    n_draws: int | None = None,
+    seed: int | None = None,
+    progress: ProgressCallback | None = None,
+    params: outcome.OutcomeParams | None = None,
+    executor=None,
+    chunk_size: int = 250,
+) -> PSAResult:
+    """PSA, DSA and value of information for the scenario of a pipeline ``result``.
+
+    ``params``: outcome-model parameters with their calibration draws (default: the versioned
+    calibrated file, as the pipeline uses). ``executor``: ``None`` evaluates every draw at once in this
+    process; an executor of :mod:`mhtcdt.decision.run.executors` (serial, local processes, Dask) evaluates
+    chunks of ``chunk_size`` draws; the results are identical either way.
+    """
+    sc = result.scenario
+    eco = sc.economics
+    n = eco.psa_draws if n_draws is None else int(n_draws)
+    if n < 10:
+        raise InputError("psa_draws", n, "needs at least 10 draws")
+    seed = result.seed if seed is None else int(seed)
+    report = sub_progress(progress, "PSA", 0.0, 1.0)
+    report(0.0)
+    trial = result.trial
+    arms = [a.name for a in sc.randomised_arms if (trial["arm"] == a.name).any()]
+    reference = sc.trial.reference_arm
+    grid = time_grid_months(sc)
+    notes: list[str] = []
+    params = outcome.load_outcome_params() if params is None else params
+    n_cal = len(params.draws)
+    if n_cal == 0:
+        warnings.warn("outcome parameters carry no calibration draws: survival is fixed in the PSA",
+                      NoSurvivalUncertaintyWarning, stacklevel=2)
+        notes.append("Survival curves fixed at the calibrated point estimate (no calibration draws).")
+
+    kwargs = dict(
+        seed=int(child_sequence(seed, Stream.PSA).generate_state(1)[0]), scenario=sc,
+        trial=trial[[c for c in _TRIAL_COLUMNS if c in trial.columns]], arms=arms, params=params,
+        trial_seed=result.seed,
+    )
+    if executor is None:
+        parts = [psa_draws(0, n, **kwargs)]
+    else:
+        import functools
+
+        from mhtcdt.decision.run.chunking import map_chunks
+
+        parts = map_chunks(functools.partial(_psa_chunk, **kwargs), n, chunk_size, 0, executor,
+                           progress=lambda f: report(0.6 * f))
+    report(0.6)
+    res = SimpleNamespace(**{k: np.concatenate([p[k] for p in parts]) for k in ("cost", "qalys", "life_years")})
+    values = {k: np.concatenate([p["values"][k] for p in parts]) for k in parts[0]["values"]}
+    cal_index = np.concatenate([p["calibration_draw"] for p in parts])
+    draws_by_arm = _trial_draws(trial, arms, result.seed)
+    report(0.7)
+
+    wtp = eco.willingness_to_pay
+    wtp_grid = np.linspace(0.0, 4.0 * wtp, 81)
+    ceac = nmb.ceac(res.cost, res.qalys, wtp_grid, arms)
+    ceaf = nmb.ceaf(res.cost, res.qalys, wtp_grid, arms)
+    evpi_curve = voi.evpi_curve(res.cost, res.qalys, wtp_grid)
+
+    parameters = pd.DataFrame(values)
+    if n_cal:
+        cal = params.draws.iloc[cal_index].reset_index(drop=True)
+        parameters = pd.concat([parameters, cal.add_prefix("outcome.")], axis=1)
+    evppi_rows = []
+    for name in values:
+        row = voi.evppi(res.cost, res.qalys, values[name], wtp).iloc[0]
+        evppi_rows.append({"parameter": name, "evppi": row["evppi"], "evppi_se": row["evppi_se"]})
+    if n_cal:
+        group = params.draws.iloc[cal_index].to_numpy(float)
+        varying = group[:, np.ptp(group, axis=0) > 0]
+        if varying.shape[1]:
+            row = voi.evppi(res.cost, res.qalys, varying, wtp).iloc[0]
+            evppi_rows.append({"parameter": OUTCOME_GROUP, "evppi": row["evppi"], "evppi_se": row["evppi_se"]})
+    evppi_table = pd.DataFrame(evppi_rows, columns=["parameter", "evppi", "evppi_se"])
+    evppi_table["evpi"] = max(0.0, float(voi.evpi(res.cost, res.qalys, wtp)))
+    report(0.85)
+
+    # --- focal comparison: the non-reference strategy with the highest expected NMB
+    expected_nmb = (wtp * res.qalys - res.cost).mean(axis=0)
+    others = [j for j, a in enumerate(arms) if a != reference]
+    focal = arms[max(others, key=lambda j: expected_nmb[j])] if others else reference
+    pfs_point, os_point = _arm_curves(trial, arms, params, draws_by_arm, grid)
+    point = _psm(sc, arms, grid, pfs_point[None], os_point[None], {}, 1).summary()
+    notes.append(_basis_note(point, result.economics))
+    tornado = _tornado(sc, arms, grid, pfs_point, os_point, focal, reference)
+    vbp = _value_based_price(sc, arms, res, focal, reference)
+    report(1.0)
+    return PSAResult(
+        strategies=arms, reference=reference, focal=focal, currency=eco.currency, willingness_to_pay=wtp,
+        cost=res.cost, qalys=res.qalys, life_years=res.life_years, parameters=parameters,
+        wtp_grid=wtp_grid, ceac=ceac, ceaf=ceaf, evpi=evpi_curve, evppi=evppi_table, tornado=tornado,
+        value_based_price=vbp, point=point, notes=notes,
+    )
+
+
+def _basis_note(point: pd.DataFrame, base_case: pd.DataFrame) -> str:
+    """Explain the difference between the model-based PSA basis and the extrapolated base case."""
+    model = point.set_index("strategy")["qalys"]
+    fitted = base_case.set_index("strategy")["qalys"]
+    pairs = ", ".join(f"{s} {model[s]:.3f} vs {fitted[s]:.3f}" for s in model.index if s in fitted.index)
+    return (
+        "The PSA uses the outcome model's complete (uncensored) survival; the deterministic base case "
+        "extrapolates the censored virtual trial with parametric fits. QALYs at the calibrated point, "
+        f"model-based vs extrapolated: {pairs}."
+    )
+
+
+def _tornado(sc: Scenario, arms, grid, pfs, os_, focal: str, reference: str) -> pd.DataFrame:
+    """One-way DSA of the incremental NMB (focal vs reference) over the scenario's uncertainty ranges."""
+    eco = sc.economics
+    if not eco.uncertainty or focal == reference:
+        return pd.DataFrame(columns=["parameter", "low_value", "high_value", "outcome_low", "outcome_high",
+                                     "outcome_base", "swing"])
+    j_f, j_r = arms.index(focal), arms.index(reference)
+    base = {spec.parameter: eco.point_value(spec.parameter) for spec in eco.uncertainty}
+    ranges = {spec.parameter: (spec.low, spec.high) for spec in eco.uncertainty}
+
+    def incremental_nmb(scen: dict[str, np.ndarray]) -> np.ndarray:
+        k = len(next(iter(scen.values())))
+        res = _psm(sc, arms, grid, np.broadcast_to(pfs, (k, *pfs.shape)), np.broadcast_to(os_, (k, *os_.shape)),
+                   dict(scen), k)
+        nmb_ = eco.willingness_to_pay * res.qalys - res.cost
+        return nmb_[:, j_f] - nmb_[:, j_r]
+
+    return dsa.one_way_dsa(incremental_nmb, base, ranges)
+
+
+def _value_based_price(sc: Scenario, arms, res, focal: str, reference: str) -> float | None:
+    """MHT course price at which the focal strategy's expected ICER vs the reference equals the WTP."""
+    specs = {a.name: a for a in sc.arms}
+    if focal == reference or not specs[focal].has_mht or specs[reference].has_mht:
+        return None
+    j_f, j_r = arms.index(focal), arms.index(reference)
+    inc_cost = float((res.cost[:, j_f] - res.cost[:, j_r]).mean())
+    inc_qalys = float((res.qalys[:, j_f] - res.qalys[:, j_r]).mean())
+    # the course is paid once at time 0 (undiscounted): one unit per patient
+    price = dsa.value_based_price(inc_cost, inc_qalys, sc.economics.willingness_to_pay,
+                                  current_price=sc.economics.costs.mht_course, units_per_patient=1.0)
+    return price

@@ -1,0 +1,233 @@
+"""Figures of a run, for both front ends (the app's pages and ``mhtcdt run --report``).
+
+Every function takes DataFrames with the documented contract columns and returns a
+``matplotlib.figure.Figure``; nothing is computed here beyond arranging the numbers to plot.
+Figures are built with the object-oriented API (``Figure``, no pyplot state), so they are safe in
+Streamlit's script threads and need no display backend. :func:`result_figures` names every figure of a
+run (and of its PSA) for downloads and the run folder; :func:`to_bytes` renders PNG or SVG.
+One patient's physics: :mod:`mhtcdt.decision.report.patient_figures`.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+ARM_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
+
+
+def new_figure(width: float = 7.0, height: float = 4.0) -> tuple[Figure, Axes]:
+    """A constrained-layout figure of ``width`` x ``height`` inches with one axes."""
+    fig = Figure(figsize=(width, height), layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def consort_funnel(flow: pd.DataFrame) -> Figure:
+    """Horizontal bars of patients remaining after each step of a CONSORT flow (contract section 1)."""
+    fig, ax = new_figure(7.0, 0.55 * len(flow) + 1.2)
+    labels = [str(c) for c in flow["criterion"]]
+    remaining = flow["remaining"].to_numpy()
+    y = np.arange(len(flow))[::-1]
+    ax.barh(y, remaining, color="#4c78a8")
+    excluded = flow["excluded"].to_numpy()
+    ax.barh(y, excluded, left=remaining, color="#e45756", alpha=0.55, label="excluded at this step")
+    for yi, r, e in zip(y, remaining, excluded, strict=True):
+        ax.text(r, yi, f" {r:,}" + (f"  (−{e:,})" if e else ""), va="center", fontsize=9)
+    ax.set_yticks(y, labels)
+    ax.set_xlabel("patients")
+    ax.set_xlim(0, max(1, int(flow["n_before"].max())) * 1.25)
+    fig.legend(loc="outside lower center", fontsize=8, frameon=False)
+    ax.spines[["top", "right"]].set_visible(False)
+    return fig
+
+
+def covariate_distribution(screened: pd.DataFrame, eligible: pd.DataFrame, column: str, label: str) -> Figure:
+    """Screened vs eligible distribution of one covariate: histogram (numeric) or bar chart (categorical)."""
+    fig, ax = new_figure(6.0, 3.4)
+    s, e = screened[column], eligible[column]
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s) and s.nunique() > 12:
+        bins = np.histogram_bin_edges(s.dropna(), bins=30)
+        ax.hist(s.dropna(), bins=bins, color="#bbbbbb", label=f"screened (n={len(s):,})")
+        ax.hist(e.dropna(), bins=bins, color="#4c78a8", alpha=0.85, label=f"eligible (n={len(e):,})")
+        ax.set_ylabel("patients")
+    else:
+        levels = sorted(pd.unique(s.dropna()), key=str)
+        x = np.arange(len(levels))
+        ps = [float((s == lv).mean()) for lv in levels]
+        pe = [float((e == lv).mean()) if len(e) else 0.0 for lv in levels]
+        ax.bar(x - 0.2, ps, 0.4, color="#bbbbbb", label=f"screened (n={len(s):,})")
+        ax.bar(x + 0.2, pe, 0.4, color="#4c78a8", label=f"eligible (n={len(e):,})")
+        ax.set_xticks(x, [str(lv) for lv in levels])
+        ax.set_ylabel("proportion")
+    ax.set_xlabel(label)
+    ax.legend(fontsize=8, frameon=False)
+    ax.spines[["top", "right"]].set_visible(False)
+    return fig
+
+
+def numbers_at_risk(trial: pd.DataFrame, endpoint: str, times: list[float]) -> pd.DataFrame:
+    """Patients still followed (observed time >= t) per arm at each time t; rows arms, columns times."""
+    col = f"{endpoint.lower()}_months"
+    arms = list(dict.fromkeys(trial["arm"]))
+    rows = {arm: [int((trial.loc[trial["arm"] == arm, col] >= t).sum()) for t in times] for arm in arms}
+    return pd.DataFrame.from_dict(rows, orient="index", columns=[f"{t:g}" for t in times])
+
+
+def at_risk_times(curves: pd.DataFrame, endpoint: str) -> list[float]:
+    """Evenly spaced times (every 3 or 6 months) covering a curve's follow-up."""
+    data = curves[curves["endpoint"] == endpoint]
+    t_max = float(data["time_months"].max()) if len(data) else 1.0
+    step = 6.0 if t_max > 30 else 3.0
+    return [float(t) for t in np.arange(0.0, t_max + 1e-9, step)]
+
+
+def kaplan_meier(curves: pd.DataFrame, endpoint: str, at_risk: pd.DataFrame | None = None) -> Figure:
+    """Kaplan-Meier step curves per arm with 95% bands (contract section 4) and, if given, a
+    numbers-at-risk table (:func:`numbers_at_risk`) under the time axis."""
+    data = curves[curves["endpoint"] == endpoint]
+    arms = list(dict.fromkeys(data["arm"]))
+    fig = Figure(figsize=(8.0, 5.2), layout="constrained")
+    gs = fig.add_gridspec(2, 1, height_ratios=[4, 0.35 + 0.28 * len(arms)])
+    ax = fig.add_subplot(gs[0])
+    tab = fig.add_subplot(gs[1], sharex=ax)
+    t_max = float(data["time_months"].max()) if len(data) else 1.0
+    for i, arm in enumerate(arms):
+        d = data[data["arm"] == arm].sort_values("time_months", kind="stable")
+        colour = ARM_COLOURS[i % len(ARM_COLOURS)]
+        ax.step(d["time_months"], d["survival"], where="post", color=colour, label=arm, lw=2)
+        ax.fill_between(d["time_months"], d["ci_lower"], d["ci_upper"], step="post", color=colour, alpha=0.18)
+        if at_risk is not None and arm in at_risk.index:
+            for t, n in zip(at_risk.columns, at_risk.loc[arm], strict=True):
+                tab.text(float(t), len(arms) - 1 - i, f"{n}", ha="center", va="center", fontsize=8, color=colour)
+    ax.set_ylim(0, 1.02)
+    ax.set_ylabel(f"{endpoint}: probability")
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False, loc="upper right")
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.tick_params(labelbottom=False)
+    tab.set_ylim(-0.6, len(arms) - 0.4)
+    tab.set_yticks(range(len(arms)), arms[::-1], fontsize=8)
+    tab.set_xlabel("months since randomisation")
+    tab.set_title("numbers at risk", fontsize=8, loc="left")
+    if at_risk is not None:
+        tab.set_xticks([float(t) for t in at_risk.columns])
+    tab.set_xlim(0, t_max * 1.02)
+    for side in ("top", "right", "left"):
+        tab.spines[side].set_visible(False)
+    tab.tick_params(axis="y", length=0, pad=18)  # keep arm names clear of the numbers at t = 0
+    return fig
+
+
+def to_bytes(fig: Figure, fmt: str = "png", dpi: int = 150) -> bytes:
+    """Render a figure to PNG or SVG bytes (constrained layout: long tick labels are not cut off)."""
+    fig.set_layout_engine("constrained")
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, dpi=dpi)
+    return buf.getvalue()
+
+
+def ce_plane(
+    per_strategy: pd.DataFrame, reference: str, wtp: float, currency: str, psa_plane: pd.DataFrame | None = None
+) -> Figure:
+    """The cost-effectiveness plane: incremental cost vs incremental QALYs of each strategy against
+    ``reference`` (per-strategy ``strategy``, ``cost``, ``qalys``: contract section 5), with the
+    willingness-to-pay line through the origin.
+
+    With ``psa_plane`` (one row per draw and comparison: ``comparison`` "B vs A", ``inc_cost``,
+    ``inc_qalys``; :meth:`mhtcdt.decision.model.psa.PSAResult.ce_plane`) every PSA draw is a dot in its
+    strategy's colour and the mean of the draws a black cross.
+    """
+    fig, ax = new_figure(6.0, 4.2)
+    per = per_strategy.set_index("strategy")
+    dq = per["qalys"] - per.at[reference, "qalys"]
+    dc = per["cost"] - per.at[reference, "cost"]
+    q_all, c_all = [dq.abs().max()], [dc.abs().max()]
+    for i, name in enumerate(per.index):
+        colour = ARM_COLOURS[i % len(ARM_COLOURS)]
+        if psa_plane is not None:
+            cloud = psa_plane[psa_plane["comparison"] == f"{name} vs {reference}"]
+            if len(cloud):
+                ax.scatter(cloud["inc_qalys"], cloud["inc_cost"], s=4, alpha=0.3, color=colour, zorder=2)
+                ax.plot(cloud["inc_qalys"].mean(), cloud["inc_cost"].mean(), marker="X", color="black",
+                        markersize=8, ls="none", zorder=4)
+                q_all.append(cloud["inc_qalys"].abs().max())
+                c_all.append(cloud["inc_cost"].abs().max())
+        ax.scatter(dq[name], dc[name], s=60, color=colour, edgecolor="white", zorder=3, label=name)
+    if psa_plane is not None:
+        ax.plot([], [], marker="X", color="black", ls="none", label="mean of the PSA draws")
+    span = max(float(max(q_all)), 1e-3) * 1.6
+    xs = np.array([-span, span])
+    ax.plot(xs, wtp * xs, color="#555555", lw=1, ls="--", label=f"WTP {currency} {wtp:,.0f}/QALY")
+    ax.axhline(0, color="black", lw=0.6)
+    ax.axvline(0, color="black", lw=0.6)
+    ax.set_xlim(-span, span)
+    c_span = max(float(max(c_all)), 1.0) * 1.6
+    ax.set_ylim(-c_span, c_span)
+    ax.set_xlabel(f"incremental QALYs vs {reference}")
+    ax.set_ylabel(f"incremental cost [{currency}]")
+    ax.legend(fontsize=8, frameon=False, loc="lower right")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def power_curve(table: pd.DataFrame, trial_n: int | None = None, target: float = 0.8) -> Figure:
+    """Simulated power vs total sample size with its 95 % (Wilson) band; dashed: the target power and
+    the size of the scenario's trial."""
+    fig, ax = new_figure(7.0, 3.6)
+    ax.fill_between(
+        table["n_patients"],
+        table["power_ci_lower"],
+        table["power_ci_upper"],
+        color="#4c78a8",
+        alpha=0.2,
+        label="95% CI (replicates)",
+    )
+    ax.plot(table["n_patients"], table["power"], marker="o", color="#4c78a8", label="simulated power")
+    ax.axhline(target, color="#888888", ls="--", lw=1, label=f"{target:.0%} power")
+    if trial_n:
+        ax.axvline(trial_n, color="#d62728", ls=":", lw=1.2, label=f"this trial: {trial_n} patients")
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("patients randomised (total)")
+    ax.set_ylabel("power")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, frameon=False, loc="lower right")
+    return fig
+
+
+def result_figures(result: Any, psa: Any | None = None) -> dict[str, Callable[[], Figure]]:
+    """Name -> function drawing the figure (drawn only when asked for) of a pipeline result and, if
+    given, its PSA result: the names of the files ``mhtcdt run --report`` writes and the app offers."""
+    from mhtcdt.economics import plots
+
+    sc = result.scenario
+    reference, wtp, currency = sc.trial.reference_arm, sc.economics.willingness_to_pay, sc.economics.currency
+
+    def km(endpoint: str) -> Callable[[], Figure]:
+        def draw() -> Figure:
+            times = at_risk_times(result.curves, endpoint)
+            return kaplan_meier(result.curves, endpoint, numbers_at_risk(result.trial, endpoint, times))
+
+        return draw
+
+    out = {
+        "kaplan_meier_os": km("OS"),
+        "kaplan_meier_pfs": km("PFS"),
+        "consort_funnel": lambda: consort_funnel(result.flow),
+        "ce_plane": lambda: ce_plane(result.economics, reference, wtp, currency),
+    }
+    if psa is not None:
+        cur, w = psa.currency, psa.willingness_to_pay
+        out.update(
+            ce_plane_psa=lambda: ce_plane(psa.point, psa.reference, w, cur, psa.ce_plane()),
+            ceac=lambda: plots.ceac_figure(psa.ceac, currency=cur),
+            evpi=lambda: plots.evpi_figure(psa.evpi, currency=cur),
+        )
+        if len(psa.tornado):
+            out["tornado"] = lambda: plots.tornado_figure(psa.tornado, outcome_label=f"incremental NMB [{cur}]")
+    return out

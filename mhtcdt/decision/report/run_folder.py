@@ -1,0 +1,130 @@
+"""The run folder: the files ``mhtcdt run``/``demo`` write to ``./mhtcdt-results/<run id>/``.
+
+Files written by :func:`write_outputs` (CSV, UTF-8, one header row):
+
+=====================  ===========================================================
+``scenario.toml``      the scenario text exactly as run
+``run.json``           run id, seed, package version, scenario SHA-256, stage timings
+``consort.csv``        step, criterion, n_before, excluded, remaining
+``patients.csv``       one row per randomised patient (trial contract)
+``survival_summary.csv`` arm, endpoint, n, events, median_months with 95% CI
+``comparison.csv``     hazard ratios with 95% CI, log-rank p, RMST difference
+``parametric_fits.csv`` parametric survival fits with AIC/BIC
+``km_curves.csv``      Kaplan-Meier curves with 95% CI and numbers at risk
+``economics.csv``      per-arm discounted/undiscounted costs, life-years, QALYs
+``incremental.csv``    incremental analysis with dominance and ICERs
+``psa_summary.csv``    PSA mean and 95% interval of cost and QALYs per arm (if a PSA ran)
+``ceac.csv``           acceptability curve: wtp, strategy, probability, expected_nmb, optimal
+``evppi.csv``          EVPPI per uncertain input at the willingness to pay, with standard error
+``tornado.csv``        one-way DSA of the incremental net monetary benefit
+``summary.txt``        the printed summary (:mod:`mhtcdt.decision.report.summary`)
+=====================  ===========================================================
+
+With ``report=True`` (``--report``) also, by :func:`write_report`:
+
+=====================  ===========================================================
+``report.html``        the CHEERS 2022 HTML report (:mod:`mhtcdt.decision.report.html`)
+``tables.xlsx``        every table of the run, one sheet each (needs ``mhtcdt[report]``)
+``figures/*.png|svg``  every figure of :func:`mhtcdt.decision.report.figures.result_figures`
+=====================  ===========================================================
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from mhtcdt import __version__
+from mhtcdt.decision.report.summary import format_summary
+from mhtcdt.decision.run.pipeline import PipelineResult
+
+
+def scenario_hash(scenario_text: str) -> str:
+    """SHA-256 of the scenario text (hex)."""
+    return hashlib.sha256(scenario_text.encode("utf-8")).hexdigest()
+
+
+def run_id(scenario_text: str, seed: int, when: datetime | None = None) -> str:
+    """``YYYYmmdd-HHMMSS-s<seed>-<hash8>``: sortable by time, traceable to scenario and seed."""
+    when = when or datetime.now(UTC)
+    return f"{when:%Y%m%d-%H%M%S}-s{seed}-{scenario_hash(scenario_text)[:8]}"
+
+
+def write_outputs(
+    result: PipelineResult, scenario_text: str, out_dir: Path, psa=None, *, report: bool = False
+) -> list[Path]:
+    """Write the run's tables, a copy of the scenario and metadata into ``out_dir`` (and, with
+    ``report=True``, the HTML report, the workbook and the figures: :func:`write_report`)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+
+    def put(name: str, content: pd.DataFrame | str) -> None:
+        path = out_dir / name
+        if isinstance(content, pd.DataFrame):
+            content.to_csv(path, index=False)
+        else:
+            path.write_text(content, encoding="utf-8")
+        written.append(path)
+
+    put("scenario.toml", scenario_text)
+    put("consort.csv", result.flow)
+    put("patients.csv", result.trial)
+    put("survival_summary.csv", result.survival_summary)
+    put("comparison.csv", result.comparison)
+    put("parametric_fits.csv", result.parametric)
+    put("km_curves.csv", result.curves)
+    put("economics.csv", result.economics)
+    put("incremental.csv", result.incremental)
+    if psa is not None:
+        put("psa_summary.csv", psa.summary())
+        put("ceac.csv", psa.ceac)
+        put("evppi.csv", psa.evppi)
+        put("tornado.csv", psa.tornado)
+    put("summary.txt", format_summary(result, psa) + "\n")
+    meta = {
+        "run_id": out_dir.name,
+        "seed": result.seed,
+        "mhtcdt_version": __version__,
+        "scenario_name": result.scenario.name,
+        "scenario_sha256": scenario_hash(scenario_text),
+        "written_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "timings_s": {k: round(v, 4) for k, v in result.timings_s.items()},
+        "verdict": result.verdict,
+        "psa_draws": 0 if psa is None else psa.n_draws,
+    }
+    put("run.json", json.dumps(meta, indent=2) + "\n")
+    if report:
+        written += write_report(result, out_dir, psa)
+    return written
+
+
+def write_report(result: PipelineResult, out_dir: Path, psa=None) -> list[Path]:
+    """``report.html``, ``tables.xlsx`` and ``figures/<name>.png`` + ``.svg`` of a run into ``out_dir``.
+
+    The workbook needs openpyxl (``pip install 'mhtcdt[report]'``; :class:`~mhtcdt.decision.extras.MissingExtra`
+    otherwise, raised before anything is written).
+    """
+    from mhtcdt.decision.report.figures import result_figures, to_bytes
+    from mhtcdt.decision.report.html import build_html_report
+    from mhtcdt.decision.report.tables import result_tables
+    from mhtcdt.decision.report.workbook import xlsx_workbook
+
+    workbook = xlsx_workbook(result_tables(result, psa))
+    out_dir = Path(out_dir)
+    figures_dir = out_dir / "figures"
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    written = [out_dir / "report.html", out_dir / "tables.xlsx"]
+    written[0].write_text(build_html_report(result, psa), encoding="utf-8")
+    written[1].write_bytes(workbook)
+    for name, draw in result_figures(result, psa).items():
+        figure = draw()
+        for fmt in ("png", "svg"):
+            path = figures_dir / f"{name}.{fmt}"
+            path.write_bytes(to_bytes(figure, fmt))
+            written.append(path)
+    return written

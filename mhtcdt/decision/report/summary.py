@@ -1,0 +1,97 @@
+"""The plain-text summary of a run: what ``mhtcdt run``/``demo`` print and write to ``summary.txt``.
+
+CONSORT flow, per-arm median PFS and OS with 95 % CI, hazard ratios with log-rank p and RMST
+difference, per-arm discounted costs, life-years and QALYs, the incremental analysis and verdict, and
+the PSA (mean and 95 % interval, probability of being cost-effective, value-based price) when one ran.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from mhtcdt import __version__
+from mhtcdt.decision.run.pipeline import PipelineResult
+from mhtcdt.decision.trial.survival import format_median
+
+
+def _fmt_ci(lo: float, hi: float) -> str:
+    return f"({format_median(lo)} to {format_median(hi)})"
+
+
+def format_money(value: float, currency: str) -> str:
+    return f"{currency} {value:,.0f}"
+
+
+def format_summary(result: PipelineResult, psa=None) -> str:
+    """A readable plain-text summary of one run."""
+    sc = result.scenario
+    eco = sc.economics
+    lines: list[str] = []
+    add = lines.append
+    add("=" * 78)
+    add(f"mhtcdt {__version__}  |  {sc.name}  |  seed {result.seed}")
+    add("=" * 78)
+
+    add("\nCONSORT flow")
+    for row in result.flow.itertuples(index=False):
+        excl = f"excluded {row.excluded:>6d}" if row.step > 0 else " " * 15
+        add(f"  {row.criterion:<46s} {excl}   remaining {row.remaining:>6d}")
+    counts = result.trial.groupby("arm", sort=False).size()
+    add("  randomised: " + ", ".join(f"{arm} {n}" for arm, n in counts.items()))
+
+    add("\nSurvival from randomisation (months; median with 95% CI)")
+    summ = result.survival_summary
+    for endpoint in ("PFS", "OS"):
+        for row in summ[summ["endpoint"] == endpoint].itertuples(index=False):
+            reached = bool(getattr(row, "median_reached", True))
+            add(
+                f"  {endpoint:<3s} {row.arm:<28s} n={row.n:<4d} events={row.events:<4d} median "
+                f"{format_median(row.median_months, reached):>11s} {_fmt_ci(row.median_ci_lower, row.median_ci_upper)}"
+            )
+    add("\nComparisons (vs reference arm " + sc.trial.reference_arm + ")")
+    for row in result.comparison.itertuples(index=False):
+        add(
+            f"  {row.endpoint:<3s} {row.comparison:<40s} HR {row.hazard_ratio:.2f} "
+            f"(95% CI {row.hr_ci_lower:.2f}-{row.hr_ci_upper:.2f}), log-rank p = {row.logrank_p:.3g}, "
+            f"RMST difference {row.rmst_difference_months:+.1f} months"
+        )
+
+    add(
+        f"\nCost-effectiveness ({eco.currency} {eco.price_year}, {eco.perspective} perspective, "
+        f"discount {eco.discount_costs:.1%} costs / {eco.discount_effects:.1%} effects, "
+        f"horizon {eco.horizon_years:g} years)"
+    )
+    for row in result.economics.itertuples(index=False):
+        add(
+            f"  {row.strategy:<28s} cost {format_money(row.cost, eco.currency):>14s}   "
+            f"life-years {row.life_years:6.3f}   QALYs {row.qalys:6.3f}"
+        )
+    add("\nIncremental analysis")
+    for row in result.incremental.itertuples(index=False):
+        icer = "" if pd.isna(row.icer) else f"ICER {format_money(row.icer, eco.currency)}/QALY"
+        add(f"  {row.strategy:<28s} {row.status:<22s} {icer}")
+    add("\nVerdict (deterministic)")
+    add("  " + result.verdict)
+    if psa is not None:
+        add(f"\nProbabilistic sensitivity analysis ({psa.n_draws} draws)")
+        prob = psa.probability_cost_effective()
+        for row in psa.summary().itertuples(index=False):
+            add(
+                f"  {row.strategy:<28s} cost {format_money(row.cost_mean, eco.currency):>14s} "
+                f"({row.cost_low:,.0f}-{row.cost_high:,.0f})   QALYs {row.qalys_mean:.3f} "
+                f"({row.qalys_low:.3f}-{row.qalys_high:.3f})   P(cost-effective) {prob[row.strategy]:.2f}"
+            )
+        if psa.value_based_price is not None:
+            add(
+                f"  value-based price of the MHT course at {format_money(eco.willingness_to_pay, eco.currency)}/QALY: "
+                f"{format_money(psa.value_based_price, eco.currency)} (scenario: "
+                f"{format_money(eco.costs.mht_course, eco.currency)})"
+            )
+        for note in psa.notes:
+            add("  note: " + note)
+        add("  " + psa.verdict())
+    add(
+        "\nNote: no randomised evidence exists for NanoTherm and no clinical evidence for CDT; the "
+        "comparative effect is a model prediction calibrated to single-arm and reference-arm results."
+    )
+    return "\n".join(lines)

@@ -1,0 +1,64 @@
+"""Every result table of a run by name, for both front ends: the app's downloads and the run folder.
+
+Table names match the CSV files of :func:`mhtcdt.decision.report.run_folder.write_outputs`, so a
+download from the app and a CLI run look the same. :func:`csv_zip` packs them as one ZIP of CSVs; the
+Excel workbook is :func:`mhtcdt.decision.report.workbook.xlsx_workbook`.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from typing import Any
+
+import pandas as pd
+
+
+def psa_summary_table(psa: Any, wtp: float) -> pd.DataFrame:
+    """Per strategy: mean cost and QALYs with 95 % intervals over the PSA draws
+    (:meth:`~mhtcdt.decision.model.psa.PSAResult.summary`) and ``p_cost_effective`` at ``wtp``."""
+    table = psa.summary()
+    prob = psa.probability_cost_effective(float(wtp))
+    table["p_cost_effective"] = table["strategy"].map(prob).astype(float)
+    return table
+
+
+def result_tables(result: Any, psa: Any | None = None) -> dict[str, pd.DataFrame]:
+    """Name -> DataFrame of every table of a pipeline result (and of its PSA result, if given)."""
+    tables = {
+        "consort": result.flow,
+        "patients": result.trial,
+        "survival_summary": result.survival_summary,
+        "comparison": result.comparison,
+        "parametric_fits": result.parametric,
+        "km_curves": result.curves,
+        "economics": result.economics,
+        "incremental": result.incremental,
+    }
+    if psa is not None:
+        tables.update(
+            psa_summary=psa_summary_table(psa, psa.willingness_to_pay),
+            ceac=psa.ceac,
+            ceaf=psa.ceaf,
+            evpi=psa.evpi,
+            evppi=psa.evppi,
+            tornado=psa.tornado,
+            psa_draws=pd.concat(
+                [
+                    pd.DataFrame(psa.cost, columns=[f"cost[{s}]" for s in psa.strategies]),
+                    pd.DataFrame(psa.qalys, columns=[f"qalys[{s}]" for s in psa.strategies]),
+                    psa.parameters.reset_index(drop=True),
+                ],
+                axis=1,
+            ),
+        )
+    return tables
+
+
+def csv_zip(tables: dict[str, pd.DataFrame]) -> bytes:
+    """A ZIP archive with one UTF-8 CSV per table."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, df in tables.items():
+            zf.writestr(f"{name}.csv", df.to_csv(index=False))
+    return buf.getvalue()

@@ -1,0 +1,216 @@
+"""Scenario files: the TOML schema of a virtual trial + cost-effectiveness analysis.
+
+A scenario is a TOML file validated by the pydantic v2 models below. Every numeric field
+carries its unit in its name (``_months``, ``_Gy``, ``_kHz`` ...) or in its description, and
+bounds. Costs are in the scenario's ``economics.currency`` at ``economics.price_year``.
+
+Layout (see ``mhtcdt/decision/scenario/presets/default.toml`` for a complete, sourced example)::
+
+    name, description, seed
+    [cohort]     indication, n_screened, criteria = ["kps >= 60", ...]
+    [[arms]]     one treatment protocol per arm (fields of mhtcdt.physics.Protocol)
+    [trial]      reference_arm, allocation, stratify_by, block_size, accrual, follow-up, censoring
+    [economics]  currency, price_year, discounting, horizon, cycle length, willingness to pay,
+                 [economics.costs], [economics.utilities]
+
+Validation reports every problem at once as :class:`mhtcdt.errors.InputErrors`, one line
+per problem naming the dotted field path and the bad value. Reading, parsing and writing scenario
+files: :mod:`mhtcdt.decision.scenario.loading`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from mhtcdt.physics import Protocol, ProtocolName
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNegativeCost = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+
+
+class _Strict(BaseModel):
+    """Base: unknown keys are errors (a typo must not be silently ignored)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class CohortSpec(_Strict):
+    indication: str = Field(description="Indication key, e.g. 'recurrent_glioblastoma', 'prostate', 'pancreas'.")
+    n_screened: int = Field(gt=0, le=5_000_000, description="Virtual patients screened before selection [patients].")
+    criteria: list[str] = Field(
+        default_factory=list,
+        description="Eligibility criteria as safe expressions over cohort columns, applied in order.",
+    )
+
+
+class ArmSpec(Protocol):
+    """One trial arm: a physics :class:`~mhtcdt.physics.Protocol` (its fields, bounds, descriptions and
+    consistency rules, declared there once) with a required name."""
+
+    name: ProtocolName
+
+    # pydantic's own __init__, not Protocol's (which turns the first problem into an InputError for direct
+    # physics calls): as a scenario section the arm reports every problem with its dotted path.
+    __init__ = BaseModel.__init__
+
+
+class TrialSpec(_Strict):
+    reference_arm: str = Field(description="Comparator arm name for hazard ratios and ICERs.")
+    allocation: dict[str, float] = Field(description="Allocation ratio weight per arm name, e.g. {A = 1, B = 1}.")
+    stratify_by: list[str] = Field(default_factory=list, description="Cohort columns used as strata.")
+    block_size: int = Field(4, ge=1, le=100, description="Randomisation block size [patients].")
+    accrual_per_month: float = Field(10.0, gt=0.0, le=10_000.0, description="Accrual rate [patients/month].")
+    min_follow_up_months: float = Field(12.0, gt=0.0, le=240.0, description="Minimum follow-up [months].")
+    dropout_per_year: Probability = Field(0.05, description="Annual probability of loss to follow-up.")
+    rmst_horizon_months: float = Field(
+        24.0, gt=0.0, le=240.0, description="Restriction time of the RMST difference [months]."
+    )
+    data_cutoff_months: float | None = Field(
+        None, gt=0.0, le=600.0, description="Data cut-off from first randomisation [months]; default accrual + min FU."
+    )
+
+    @field_validator("allocation")
+    @classmethod
+    def _positive_weights(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = {k: w for k, w in v.items() if not (w > 0 and w < 1e6)}
+        if bad:
+            raise ValueError(f"allocation weights must be positive and finite, got {bad}")
+        if len(v) < 2:
+            raise ValueError(f"a comparative trial needs at least two arms in allocation, got {list(v)}")
+        return v
+
+
+class CostSpec(_Strict):
+    """Unit costs in the scenario's currency and price year."""
+
+    mht_course: NonNegativeCost = Field(description="One MHT course (particles, instillation, sessions) [currency].")
+    rt_course: NonNegativeCost = Field(description="One radiotherapy course as in the arms [currency].")
+    cdt_agent_course: NonNegativeCost = Field(0.0, description="A CDT agent course, if any arm uses one [currency].")
+    progression_free_per_month: NonNegativeCost = Field(description="Care while progression-free [currency/month].")
+    progressed_per_month: NonNegativeCost = Field(description="Care after progression [currency/month].")
+    end_of_life: NonNegativeCost = Field(description="One-off cost at death [currency].")
+
+
+class UtilitySpec(_Strict):
+    progression_free: float = Field(le=1.0, ge=-0.6, description="Utility while progression-free [QALY/year].")
+    progressed: float = Field(le=1.0, ge=-0.6, description="Utility after progression [QALY/year].")
+
+
+UNCERTAIN_PARAMETERS = (
+    "costs.mht_course",
+    "costs.rt_course",
+    "costs.cdt_agent_course",
+    "costs.progression_free_per_month",
+    "costs.progressed_per_month",
+    "costs.end_of_life",
+    "utilities.progression_free",
+    "utilities.progressed",
+)
+
+
+class UncertainParameter(_Strict):
+    """PSA distribution and DSA range of one economic input.
+
+    The scenario's point value is the distribution's mean (median for ``lognormal``); ``low`` and
+    ``high`` are the 95 % interval, so the standard deviation is (high - low) / 3.92 (on the log scale
+    for ``lognormal``). The same bounds are the one-way DSA range.
+    """
+
+    parameter: Literal[UNCERTAIN_PARAMETERS] = Field(description="Dotted path of the economic input.")
+    distribution: Literal["gamma", "beta", "lognormal", "normal"]
+    low: float = Field(allow_inf_nan=False, description="Lower end of the 95 % interval [units of the parameter].")
+    high: float = Field(allow_inf_nan=False, description="Upper end of the 95 % interval [units of the parameter].")
+    source: str = Field("", description="Where the range comes from (citation or 'assumption').")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> UncertainParameter:
+        if not self.low < self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        if self.distribution in ("gamma", "lognormal") and self.low <= 0:
+            raise ValueError(f"a {self.distribution} distribution needs low > 0, got {self.low}")
+        if self.distribution == "beta" and not (0 < self.low and self.high < 1):
+            raise ValueError(f"a beta distribution needs 0 < low and high < 1, got [{self.low}, {self.high}]")
+        return self
+
+
+class EconomicsSpec(_Strict):
+    currency: str = Field(min_length=3, max_length=3, description="ISO 4217 currency code of every cost.")
+    price_year: int = Field(ge=1990, le=2100)
+    perspective: Literal["payer", "societal"] = "payer"
+    discount_costs: float = Field(ge=0.0, le=0.2, description="Annual discount rate for costs.")
+    discount_effects: float = Field(ge=0.0, le=0.2, description="Annual discount rate for life-years and QALYs.")
+    horizon_years: float = Field(gt=0.0, le=100.0, description="Time horizon [years].")
+    cycle_months: float = Field(1.0, gt=0.0, le=12.0, description="Cycle length [months].")
+    counting: Literal["beginning", "end", "life_table", "trapezoid", "simpson"] = Field(
+        "life_table", description="How cycles are counted (life-table / half-cycle correction by default)."
+    )
+    discount_method: Literal["discrete", "discrete_lagged", "discrete_yearly", "continuous"] = Field(
+        "discrete", description="Discounting: (1+r)^-t at each time t in years (see economics.conventions)."
+    )
+    survival_source: Literal["parametric", "kaplan_meier"] = Field(
+        "parametric", description="Curves for the partitioned survival model: best-AIC fit or KM (no extrapolation)."
+    )
+    willingness_to_pay: float = Field(gt=0.0, le=1e7, description="Willingness to pay [currency per QALY].")
+    costs: CostSpec
+    utilities: UtilitySpec
+    psa_draws: int = Field(1000, ge=10, le=1_000_000, description="Probabilistic sensitivity analysis draws.")
+    uncertainty: list[UncertainParameter] = Field(
+        default_factory=list, description="PSA distributions and DSA ranges of economic inputs."
+    )
+
+    def point_value(self, parameter: str) -> float:
+        """The scenario's value of a dotted economic input, e.g. ``costs.mht_course``."""
+        section, name = parameter.split(".")
+        return float(getattr(getattr(self, section), name))
+
+    @model_validator(mode="after")
+    def _uncertainty_brackets_point(self) -> EconomicsSpec:
+        seen = set()
+        for spec in self.uncertainty:
+            if spec.parameter in seen:
+                raise ValueError(f"uncertainty lists {spec.parameter!r} twice")
+            seen.add(spec.parameter)
+            point = self.point_value(spec.parameter)
+            if not spec.low <= point <= spec.high:
+                raise ValueError(
+                    f"uncertainty range of {spec.parameter} [{spec.low}, {spec.high}] does not contain "
+                    f"the scenario value {point}"
+                )
+        return self
+
+
+class Scenario(_Strict):
+    schema_version: Literal[1] = 1
+    name: str = Field(min_length=1, max_length=200)
+    description: str = ""
+    seed: int = Field(20261121, ge=0, le=2**63 - 1, description="Master seed of the run.")
+    cohort: CohortSpec
+    arms: list[ArmSpec] = Field(min_length=2)
+    trial: TrialSpec
+    economics: EconomicsSpec
+
+    @model_validator(mode="after")
+    def _arms_consistent(self) -> Scenario:
+        names = [a.name for a in self.arms]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"arm names must be unique, repeated: {dup}")
+        if self.trial.reference_arm not in names:
+            raise ValueError(f"trial.reference_arm = {self.trial.reference_arm!r} is not an arm; arms are {names}")
+        unknown = sorted(set(self.trial.allocation) - set(names))
+        if unknown:
+            raise ValueError(f"trial.allocation names unknown arms {unknown}; arms are {names}")
+        return self
+
+    def arm(self, name: str) -> ArmSpec:
+        for a in self.arms:
+            if a.name == name:
+                return a
+        raise KeyError(name)
+
+    @property
+    def randomised_arms(self) -> list[ArmSpec]:
+        """Arms that receive patients, in file order."""
+        return [a for a in self.arms if a.name in self.trial.allocation]

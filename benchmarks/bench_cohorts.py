@@ -28,8 +28,8 @@ from mhtcdt.cohorts import apply_criteria, generate_cohort, known_indications, l
 from mhtcdt.cohorts.generator import latent_scores
 from mhtcdt.seeding import root_sequence
 
-DEFAULT_CRITERIA = ["kps >= 60", "not metal_implant", "not pacemaker", "tumor_volume_cm3 <= 100"]
-PANDAS_QUERY = "kps >= 60 and not metal_implant and not pacemaker and tumor_volume_cm3 <= 100"
+DEFAULT_CRITERIA = ["kps >= 60", "not metal_implant", "not pacemaker", "tumour_volume_cm3 <= 100"]
+PANDAS_QUERY = "kps >= 60 and not metal_implant and not pacemaker and tumour_volume_cm3 <= 100"
 
 
 CPU_SECONDS: dict[str, float] = {}
@@ -96,9 +96,7 @@ def main() -> None:
     figures: dict[str, float | int | bool | str] = {"n_patients": n, "baseline_n_patients": nb}
     rows = []
     for indication in known_indications():
-        t, df = timed(
-            lambda ind=indication: generate_cohort(ind, n, seed), repeats=2, label=f"generate_{indication}"
-        )
+        t, df = timed(lambda ind=indication: generate_cohort(ind, n, seed), repeats=2, label=f"generate_{indication}")
         figures[f"generate_{indication}_s"] = round(t, 3)
         rows.append((f"generate_cohort {indication}", n, t))
     gbm = generate_cohort("recurrent_glioblastoma", n, seed)

@@ -45,7 +45,7 @@ def run_numba(n: int, tum, healthy, seed: int = 2026):
     t0 = time.perf_counter()
     res = simulate_sessions_radial(
         RadialPatients(radius, coverage, q, tumour_perfusion_mL_per_min_per_kg=perfusion),
-        tumor=tum,
+        tumour=tum,
         healthy=healthy,
         heating=Heating(field_kA_per_m=10.0),
         timing=SessionTiming(session_s=SESSION_S, cooldown_s=COOLDOWN_S, dt_s=DT_S),
@@ -73,12 +73,12 @@ def main() -> None:
     times = np.arange(0.0, SESSION_S + COOLDOWN_S + 1.0, 60.0)
     _, res = run_numba(args.reference_patients, tum, healthy, seed=7)
     refs = [
-        RadialReference(radius[i], coverage[i], tum, healthy, tumor_perfusion_mL_per_min_per_kg=perfusion[i])
+        RadialReference(radius[i], coverage[i], tum, healthy, tumour_perfusion_mL_per_min_per_kg=perfusion[i])
         for i in range(args.reference_patients)
     ]
     exact = [r.session(q[i], SESSION_S, COOLDOWN_S, times, rtol=1e-10, atol=1e-10) for i, r in enumerate(refs)]
     numba_err = max(
-        np.abs(res.tumor_temperature_C[i, 0] - exact[i][:, :12]).max() for i in range(args.reference_patients)
+        np.abs(res.tumour_temperature_C[i, 0] - exact[i][:, :12]).max() for i in range(args.reference_patients)
     )
     chosen = None
     tried = []

@@ -46,8 +46,9 @@ from mhtcdt.seeding import root_sequence  # noqa: E402
 
 
 # ---------------------------------------------------------------------------------------------- PSA
-def psa_model(params: dict[str, np.ndarray], *, arms: list[str], grid: np.ndarray, mht_arm: list[bool],
-              eco: dict) -> tuple[np.ndarray, np.ndarray]:
+def psa_model(
+    params: dict[str, np.ndarray], *, arms: list[str], grid: np.ndarray, mht_arm: list[bool], eco: dict
+) -> tuple[np.ndarray, np.ndarray]:
     """Vectorised partitioned-survival model over draws: (cost, QALYs), each (draws, arms)."""
     from mhtcdt.economics import Conventions, StateValues, SurvivalCurves, run_partitioned_survival
 
@@ -61,10 +62,19 @@ def psa_model(params: dict[str, np.ndarray], *, arms: list[str], grid: np.ndarra
     one_off = params["rt_course"][:, None] + np.outer(params["mht_course"], np.asarray(mht_arm, float))
     res = run_partitioned_survival(
         SurvivalCurves(arms, grid, (pfs, os_)),
-        StateValues(costs=state_cost, costs_per="months", utilities=utility, one_off_cost=one_off,
-                    end_of_life_cost=params["end_of_life"][:, None]),
-        Conventions(discount_costs=eco["discount_costs"], discount_effects=eco["discount_effects"],
-                    counting=eco["counting"], discount_method=eco["discount_method"]),
+        StateValues(
+            costs=state_cost,
+            costs_per="months",
+            utilities=utility,
+            one_off_cost=one_off,
+            end_of_life_cost=params["end_of_life"][:, None],
+        ),
+        Conventions(
+            discount_costs=eco["discount_costs"],
+            discount_effects=eco["discount_effects"],
+            counting=eco["counting"],
+            discount_method=eco["discount_method"],
+        ),
     )
     assert res.cost.shape == (n, len(arms))
     return res.cost, res.qalys
@@ -92,16 +102,26 @@ def psa_setup(seed: int) -> tuple:
 
     c = eco.costs
     dists.update(
-        cost_pf_per_month=cost(c.progression_free_per_month), cost_pd_per_month=cost(c.progressed_per_month),
-        rt_course=cost(c.rt_course), mht_course=cost(c.mht_course), end_of_life=cost(c.end_of_life),
+        cost_pf_per_month=cost(c.progression_free_per_month),
+        cost_pd_per_month=cost(c.progressed_per_month),
+        rt_course=cost(c.rt_course),
+        mht_course=cost(c.mht_course),
+        end_of_life=cost(c.end_of_life),
         utility_pf=Beta(eco.utilities.progression_free, 0.05),
         utility_pd=Beta(eco.utilities.progressed, 0.05),
     )
     grid = np.arange(0.0, 12.0 * eco.horizon_years + 1e-9, eco.cycle_months)
     model = functools.partial(
-        psa_model, arms=arms, grid=grid, mht_arm=[a.has_mht for a in sc.randomised_arms],
-        eco=dict(discount_costs=eco.discount_costs, discount_effects=eco.discount_effects,
-                 counting=eco.counting, discount_method=eco.discount_method),
+        psa_model,
+        arms=arms,
+        grid=grid,
+        mht_arm=[a.has_mht for a in sc.randomised_arms],
+        eco=dict(
+            discount_costs=eco.discount_costs,
+            discount_effects=eco.discount_effects,
+            counting=eco.counting,
+            discount_method=eco.discount_method,
+        ),
     )
     wtp = np.linspace(0.0, 100_000.0, 41)
     return model, dists, arms, wtp
@@ -191,8 +211,14 @@ def record(figures: dict, prefix: str, results: dict, identical: bool) -> None:
 
 def streamed_trial(scenario, n_patients: int, seed: int, workers: int, chunk: int):
     with PeakRSS() as peak:
-        acc, secs = timed(stream_trial.stream_scenario_trial, scenario, n_patients, seed,
-                          executor=executors.resolve_executor("processes", n_workers=workers), chunk_size=chunk)
+        acc, secs = timed(
+            stream_trial.stream_scenario_trial,
+            scenario,
+            n_patients,
+            seed,
+            executor=executors.resolve_executor("processes", n_workers=workers),
+            chunk_size=chunk,
+        )
     return acc, secs, peak.peak
 
 
@@ -218,10 +244,12 @@ def main() -> None:
     pool = executors.local_process_pool(args.workers)
     chunking.map_chunks(_warm, args.workers * 2, 1, 0, pool)  # start the workers and import the package
     client.run(_warm, 0, 1, 0)
-    choices = {"serial": dict(executor="serial"),
-                 "processes": dict(executor=executors.resolve_executor("processes", n_workers=args.workers)),
-                 "processes_warm": dict(executor=pool),
-                 "dask": dict(executor=client)}
+    choices = {
+        "serial": dict(executor="serial"),
+        "processes": dict(executor=executors.resolve_executor("processes", n_workers=args.workers)),
+        "processes_warm": dict(executor=pool),
+        "dask": dict(executor=client),
+    }
     try:
         from mhtcdt.cohorts import apply_criteria, generate_cohort
         from mhtcdt.decision.run.arm_chain import pools_from_scenario
@@ -236,12 +264,13 @@ def main() -> None:
             f"PSA: {args.draws} draws x {len(arms)} strategies (partitioned survival, monthly cycles, "
             f"{len(wtp)} WTP values), chunks of 1,000 draws",
             choices,
-            lambda **o: stream_psa.psa_streamed(model, dists, args.draws, args.seed, strategies=arms, wtp=wtp,
-                                        chunk_size=1000, **o),
-            lambda a, b: a.summary().equals(b.summary()) and a.ceac().equals(b.ceac())
-            and a.evpi().equals(b.evpi()),
-            lambda **o: stream_psa.psa_streamed(model, dists, 2000, args.seed, strategies=arms, wtp=wtp,
-                                        chunk_size=1000, **o),
+            lambda **o: stream_psa.psa_streamed(
+                model, dists, args.draws, args.seed, strategies=arms, wtp=wtp, chunk_size=1000, **o
+            ),
+            lambda a, b: a.summary().equals(b.summary()) and a.ceac().equals(b.ceac()) and a.evpi().equals(b.evpi()),
+            lambda **o: stream_psa.psa_streamed(
+                model, dists, 2000, args.seed, strategies=arms, wtp=wtp, chunk_size=1000, **o
+            ),
         )
         print("  " + results["serial"][0].summary().to_string(index=False).replace("\n", "\n  "))
         record(figures, "psa", results, same)
@@ -270,16 +299,16 @@ def main() -> None:
         # ---- 2. replicate trials
         ref_arm = sc.trial.reference_arm
         exp_arm = [a for a in sc.trial.allocation if a != ref_arm][0]
-        (pools, tm), pool_s = timed(pools_from_scenario, sc, (ref_arm, exp_arm), sc.cohort.n_screened,
-                                    args.seed)
+        (pools, tm), pool_s = timed(pools_from_scenario, sc, (ref_arm, exp_arm), sc.cohort.n_screened, args.seed)
         n_trial = len(pools[ref_arm])
         trial = power.ReplicateTrial(pools, trial_design(sc), ref_arm, exp_arm, tm)
         results, same = compare_executors(
             f"\nReplicate trials: {args.replicates} trials of {n_trial} patients, chunks of 25 "
             f"(pool physics {pool_s:.1f} s, not timed)",
             choices,
-            lambda **o: chunked.replicate_trials_chunked(trial, n_trial, args.replicates, args.seed, chunk_size=25,
-                                                         **o),
+            lambda **o: chunked.replicate_trials_chunked(
+                trial, n_trial, args.replicates, args.seed, chunk_size=25, **o
+            ),
             lambda a, b: a.equals(b),
             lambda **o: chunked.replicate_trials_chunked(trial, n_trial, 50, args.seed, chunk_size=25, **o),
         )
@@ -309,8 +338,9 @@ def main() -> None:
     # ---- 4. large streamed trial: memory stays flat as patients grow
     big = rt_only_scenario()
     chunk = 20_000
-    sample = stream_trial.scenario_trial_chunk(0, 2000, root_sequence(args.seed), scenario=big,
-                                     n_screened=args.patients)
+    sample = stream_trial.scenario_trial_chunk(
+        0, 2000, root_sequence(args.seed), scenario=big, n_screened=args.patients
+    )
     bytes_per_patient = sample.memory_usage(deep=True).sum() / max(1, len(sample))
     eligible_share = len(sample) / 2000
     small_n = max(2 * args.workers * chunk, args.patients // 10)  # every worker busy: memory at plateau
@@ -320,19 +350,24 @@ def main() -> None:
         acc, secs, peak = streamed_trial(big, n, args.seed, args.workers, chunk)
         full = bytes_per_patient * eligible_share * n
         rows.append((n, acc, secs, peak, full))
-        print(f"  {n:>9,} screened, {acc.n_eligible:>9,} randomised: {secs:7.1f} s, peak RSS (this "
-              f"process + workers) {peak / 2**20:7.1f} MiB; full patient table it never builds "
-              f"{full / 2**20:7.1f} MiB")
+        print(
+            f"  {n:>9,} screened, {acc.n_eligible:>9,} randomised: {secs:7.1f} s, peak RSS (this "
+            f"process + workers) {peak / 2**20:7.1f} MiB; full patient table it never builds "
+            f"{full / 2**20:7.1f} MiB"
+        )
     n, acc, secs, peak, full = rows[-1]
     with pd.option_context("display.width", 120):
         print("  " + acc.survival_summary().to_string(index=False).replace("\n", "\n  "))
     lr = acc.os.logrank(big.trial.reference_arm, "RT 60 Gy")
     print(f"  OS log-rank chi2 {lr['chi2']:.1f}, Peto log HR {lr['log_hr_peto']:.4f}")
     figures.update(
-        trial_patients=n, trial_randomised=acc.n_eligible, trial_s=round(secs, 1),
+        trial_patients=n,
+        trial_randomised=acc.n_eligible,
+        trial_s=round(secs, 1),
         trial_peak_rss_MiB=round(peak / 2**20, 1),
         trial_full_table_MiB=round(full / 2**20, 1),
-        trial_small_patients=rows[0][0], trial_small_peak_rss_MiB=round(rows[0][3] / 2**20, 1),
+        trial_small_patients=rows[0][0],
+        trial_small_peak_rss_MiB=round(rows[0][3] / 2**20, 1),
         trial_peak_ratio_large_over_small=round(peak / rows[0][3], 3),
         trial_os_log_hr_peto=round(lr["log_hr_peto"], 5),
     )

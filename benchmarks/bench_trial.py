@@ -36,7 +36,7 @@ def pools(seed: int = 1) -> dict[str, pd.DataFrame]:
         dict(
             patient_id=np.arange(POOL, dtype=np.int64),
             indication="recurrent_glioblastoma",
-            tumor_volume_cm3=rng.lognormal(np.log(25), 0.7, POOL),
+            tumour_volume_cm3=rng.lognormal(np.log(25), 0.7, POOL),
             kps=rng.choice([60, 70, 80, 90, 100], POOL),
             age_years=rng.normal(56, 10, POOL),
             eloquent_location=rng.random(POOL) < 0.4,

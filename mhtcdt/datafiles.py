@@ -22,8 +22,20 @@ from mhtcdt.errors import ModelError
 
 #: Keys that document a value rather than being one.
 DOCUMENTATION_KEYS = frozenset(
-    {"source", "sources", "verified", "note", "notes", "unit", "units", "comment", "description", "label", "title",
-     "schema_version"}  # the version of the file's format, not a parameter
+    {
+        "source",
+        "sources",
+        "verified",
+        "note",
+        "notes",
+        "unit",
+        "units",
+        "comment",
+        "description",
+        "label",
+        "title",
+        "schema_version",
+    }  # the version of the file's format, not a parameter
 )
 
 

@@ -21,12 +21,12 @@ from mhtcdt.errors import InputError, InputErrors
 LABELS = {
     "age_years": "age [years]",
     "kps": "Karnofsky performance status",
-    "tumor_volume_cm3": "tumour volume [cm³]",
+    "tumour_volume_cm3": "tumour volume [cm³]",
     "eloquent_location": "eloquent / deep location",
     "mgmt_methylated": "MGMT promoter methylated",
     "sex": "sex",
     "months_since_diagnosis": "time since diagnosis [months]",
-    "tumor_perfusion_mL_per_min_per_kg": "tumour perfusion [mL/min/kg]",
+    "tumour_perfusion_mL_per_min_per_kg": "tumour perfusion [mL/min/kg]",
     "gsh_mM": "intracellular glutathione [mM]",
     "h2o2_production_uM_per_s": "H₂O₂ production [µM/s]",
     "ph_extracellular": "extracellular pH",
@@ -86,7 +86,7 @@ def render() -> None:
         st.subheader("Selection criteria")
         st.caption(
             "One criterion per line, applied in order, e.g. `kps >= 70`, `not metal_implant`, "
-            "`tumor_volume_cm3 <= 50 and age_years < 75`. Columns are listed under *Columns*."
+            "`tumour_volume_cm3 <= 50 and age_years < 75`. Columns are listed under *Columns*."
         )
         text = st.text_area(
             "criteria",

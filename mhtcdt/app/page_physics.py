@@ -21,10 +21,10 @@ from mhtcdt.app import state
 from mhtcdt.decision.report import patient_figures as figures
 
 PATIENT_FIELDS = (
-    ("tumor_volume_cm3", "tumour volume [cm³]"),
-    ("tumor_radius_cm", "equivalent-sphere radius [cm]"),
+    ("tumour_volume_cm3", "tumour volume [cm³]"),
+    ("tumour_radius_cm", "equivalent-sphere radius [cm]"),
     ("deposit_coverage_fraction", "particle deposit coverage [fraction of tumour]"),
-    ("tumor_perfusion_mL_per_min_per_kg", "tumour perfusion at 37 °C [mL/min/kg]"),
+    ("tumour_perfusion_mL_per_min_per_kg", "tumour perfusion at 37 °C [mL/min/kg]"),
     ("h2o2_production_uM_per_s", "H₂O₂ production [µM/s]"),
     ("gsh_mM", "glutathione [mM]"),
     ("ph_extracellular", "extracellular pH"),
@@ -75,8 +75,8 @@ def _physics(scenario, arm_name: str, patient: pd.DataFrame) -> dict | None:
 
 def _patient_label(row: pd.Series) -> str:
     return (
-        f"#{int(row.patient_id)} · {row.tumor_volume_cm3:.0f} cm³ · KPS {int(row.kps)} · "
-        f"perfusion {row.tumor_perfusion_mL_per_min_per_kg:.0f} mL/min/kg"
+        f"#{int(row.patient_id)} · {row.tumour_volume_cm3:.0f} cm³ · KPS {int(row.kps)} · "
+        f"perfusion {row.tumour_perfusion_mL_per_min_per_kg:.0f} mL/min/kg"
     )
 
 

@@ -44,8 +44,13 @@ def _run_detail(run_id: str, db: Path) -> None:
     name = st.selectbox("result table", list(tables["table_name"]), key="runs_table")
     table = store.load_table(run_id, name, db)
     st.dataframe(table, hide_index=True, width="stretch", key="runs_table_view")
-    st.download_button(f"Download {name}.csv", table.to_csv(index=False).encode("utf-8"),
-                       file_name=f"{run_id}-{name}.csv", mime="text/csv", key="runs_download")
+    st.download_button(
+        f"Download {name}.csv",
+        table.to_csv(index=False).encode("utf-8"),
+        file_name=f"{run_id}-{name}.csv",
+        mime="text/csv",
+        key="runs_download",
+    )
 
 
 def _comparison(run_a: str, run_b: str, db: Path) -> None:
@@ -69,8 +74,10 @@ def _comparison(run_a: str, run_b: str, db: Path) -> None:
 def render() -> None:
     """Draw the page."""
     st.title("Recorded runs")
-    st.caption("Every `mhtcdt run` / `mhtcdt demo` is kept with its scenario, seed, package version, "
-               "git commit and executor, so any result can be traced and reproduced.")
+    st.caption(
+        "Every `mhtcdt run` / `mhtcdt demo` is kept with its scenario, seed, package version, "
+        "git commit and executor, so any result can be traced and reproduced."
+    )
     if not st.session_state.get("runs_store"):
         st.session_state["runs_store"] = str(store.default_store_path())
     db = Path(st.text_input("results store (DuckDB file)", key="runs_store"))
@@ -83,8 +90,19 @@ def render() -> None:
         if runs.empty:
             st.info("No run with this status.")
             return
-        shown = runs[["run_id", "status", "scenario_name", "seed", "started_utc", "duration_s", "executor",
-                      "n_tables", "git_commit"]]
+        shown = runs[
+            [
+                "run_id",
+                "status",
+                "scenario_name",
+                "seed",
+                "started_utc",
+                "duration_s",
+                "executor",
+                "n_tables",
+                "git_commit",
+            ]
+        ]
         st.dataframe(shown, hide_index=True, width="stretch", key="runs_list")
         ids = list(runs["run_id"])
         tab_one, tab_two = st.tabs(["One run", "Compare two runs"])

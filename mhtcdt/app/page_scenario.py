@@ -85,8 +85,17 @@ def _edit(data: dict[str, Any], edits: list[Edit], prefix: str) -> None:
         for part in e.path[:-1]:
             section = section[part]
         name = e.path[-1]
-        section[name] = number_field(e.model, name, section[name], key=prefix + e.key, label=e.label, unit=e.unit,
-                                     step=e.step, fmt=e.fmt, scale=e.scale)
+        section[name] = number_field(
+            e.model,
+            name,
+            section[name],
+            key=prefix + e.key,
+            label=e.label,
+            unit=e.unit,
+            step=e.step,
+            fmt=e.fmt,
+            scale=e.scale,
+        )
 
 
 PERCENT = dict(unit="% per year", scale=100.0)
@@ -173,17 +182,53 @@ def _editors(scenario: Scenario) -> dict[str, Any]:
         cur = e.currency
         c1, c2, c3 = st.columns(3)
         with c1:
-            _edit(data, [Edit(("economics", "willingness_to_pay"), EconomicsSpec, "wtp", "willingness to pay", 1000.0,
-                              unit=f"{cur} per QALY", fmt="%.0f")], prefix)
-            _edit(data, [Edit(("economics", "utilities", name), UtilitySpec, f"u.{name}", label, 0.01,
-                              unit="QALY/year", fmt="%.2f")
-                         for name, label in (("progression_free", "utility, progression-free"),
-                                             ("progressed", "utility, progressed"))], prefix)
+            _edit(
+                data,
+                [
+                    Edit(
+                        ("economics", "willingness_to_pay"),
+                        EconomicsSpec,
+                        "wtp",
+                        "willingness to pay",
+                        1000.0,
+                        unit=f"{cur} per QALY",
+                        fmt="%.0f",
+                    )
+                ],
+                prefix,
+            )
+            _edit(
+                data,
+                [
+                    Edit(
+                        ("economics", "utilities", name),
+                        UtilitySpec,
+                        f"u.{name}",
+                        label,
+                        0.01,
+                        unit="QALY/year",
+                        fmt="%.2f",
+                    )
+                    for name, label in (
+                        ("progression_free", "utility, progression-free"),
+                        ("progressed", "utility, progressed"),
+                    )
+                ],
+                prefix,
+            )
         costs = [
-            Edit(("economics", "costs", name), CostSpec, f"c.{name}",
-                 name.replace("_", " ").replace("mht", "MHT").replace("rt ", "RT ").replace("cdt", "CDT"), 100.0,
-                 unit=(CostSpec.model_fields[name].description or "").rsplit("[", 1)[-1].rstrip("].")
-                 .replace("currency", cur), fmt="%.0f")
+            Edit(
+                ("economics", "costs", name),
+                CostSpec,
+                f"c.{name}",
+                name.replace("_", " ").replace("mht", "MHT").replace("rt ", "RT ").replace("cdt", "CDT"),
+                100.0,
+                unit=(CostSpec.model_fields[name].description or "")
+                .rsplit("[", 1)[-1]
+                .rstrip("].")
+                .replace("currency", cur),
+                fmt="%.0f",
+            )
             for name in CostSpec.model_fields
         ]
         half = (len(costs) + 1) // 2

@@ -23,8 +23,9 @@ def psa_result(scenario, result: Any) -> Any | None:
         return None
     from mhtcdt.app import state
 
-    return state.run_job(psa_key(scenario), "mhtcdt.app.tasks:run_psa_task", result,
-                         label="Probabilistic sensitivity analysis")
+    return state.run_job(
+        psa_key(scenario), "mhtcdt.app.tasks:run_psa_task", result, label="Probabilistic sensitivity analysis"
+    )
 
 
 def psa_key(scenario) -> str:
@@ -75,8 +76,10 @@ def render_psa_sections(psa: Any, wtp: float, currency: str) -> None:
     )
     left, right = st.columns(2)
     with left:
-        st.markdown("**Cost-effectiveness plane** (each small dot one draw; × their mean; large dot the "
-                    "model at the calibrated point)")
+        st.markdown(
+            "**Cost-effectiveness plane** (each small dot one draw; × their mean; large dot the "
+            "model at the calibrated point)"
+        )
         st.pyplot(tidy(figures.ce_plane(psa.point, psa.reference, wtp, currency, psa.ce_plane())))
     with right:
         st.markdown("**Acceptability curve and frontier** (CEAC / CEAF)")

@@ -49,8 +49,13 @@ def power_curve_task(
     """
     from mhtcdt.decision.trial.power_analysis import PowerRequest, power_analysis
 
-    request = PowerRequest(n_replicates=int(n_replicates), alpha=alpha, endpoint=endpoint, power_at_n=False,
-                           curve_sizes=tuple(int(n) for n in sample_sizes))
+    request = PowerRequest(
+        n_replicates=int(n_replicates),
+        alpha=alpha,
+        endpoint=endpoint,
+        power_at_n=False,
+        curve_sizes=tuple(int(n) for n in sample_sizes),
+    )
     analysis = power_analysis(_scenario(scenario_toml), request, progress)
     table = analysis.curve
     table.attrs.update(comparison=analysis.comparison, endpoint=endpoint, alpha=alpha, n_replicates=n_replicates)

@@ -115,7 +115,5 @@ def format_flow(flow: pd.DataFrame) -> str:
     width = max(len(str(c)) for c in flow["criterion"])
     lines = [f"{'step':>4}  {'criterion':<{width}}  {'before':>9}  {'excluded':>9}  {'remaining':>9}"]
     for r in flow.itertuples(index=False):
-        lines.append(
-            f"{r.step:>4}  {r.criterion:<{width}}  {r.n_before:>9}  {r.excluded:>9}  {r.remaining:>9}"
-        )
+        lines.append(f"{r.step:>4}  {r.criterion:<{width}}  {r.n_before:>9}  {r.excluded:>9}  {r.remaining:>9}")
     return "\n".join(lines)

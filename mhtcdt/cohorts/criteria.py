@@ -323,12 +323,8 @@ class _Parser:
             self.advance()
             return Literal(t.text == "true", t.pos, t.length)
         if t.kind == "end":
-            raise CriteriaError(
-                t.pos, 1, "expression ends too early: expected a column, number, string or '('"
-            )
-        raise CriteriaError(
-            t.pos, t.length, f"unexpected {_describe(t)}: expected a column, number, string or '('"
-        )
+            raise CriteriaError(t.pos, 1, "expression ends too early: expected a column, number, string or '('")
+        raise CriteriaError(t.pos, t.length, f"unexpected {_describe(t)}: expected a column, number, string or '('")
 
     def list_literal(self) -> tuple[tuple[Literal, ...], int]:
         t = self.tok
@@ -341,9 +337,7 @@ class _Parser:
             if self.at(","):
                 self.advance()
             elif not self.at("]"):
-                raise CriteriaError(
-                    self.tok.pos, self.tok.length, f"expected ',' or ']', found {_describe(self.tok)}"
-                )
+                raise CriteriaError(self.tok.pos, self.tok.length, f"expected ',' or ']', found {_describe(self.tok)}")
         end = self.advance()
         return tuple(values), end.pos + 1
 
@@ -419,8 +413,7 @@ class _Evaluator:
             raise CriteriaError(
                 node.pos,
                 node.length,
-                f"{what} is not a condition; compare it, e.g. "
-                f"'{getattr(node, 'name', 'x')} >= ...' or '... == ...'",
+                f"{what} is not a condition; compare it, e.g. '{getattr(node, 'name', 'x')} >= ...' or '... == ...'",
             )
         if isinstance(node, Literal):
             return np.full(self.n, bool(node.value))
@@ -503,10 +496,7 @@ def _show(node: Node) -> str:
 # ---------------------------------------------------------------------------- public API
 def _input_error(field: str, expression: str, err: CriteriaError, columns: Sequence[str]) -> InputError:
     caret = " " * err.pos + "^" * min(err.length, max(1, len(expression) - err.pos))
-    message = (
-        f"{err.message} at position {err.pos}\n    {expression}\n    {caret}\n"
-        f"known columns: {', '.join(columns)}"
-    )
+    message = f"{err.message} at position {err.pos}\n    {expression}\n    {caret}\nknown columns: {', '.join(columns)}"
     return InputError(field, expression, message)
 
 

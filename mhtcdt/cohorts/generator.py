@@ -15,7 +15,7 @@ Method
    matrix ``R`` (indication file, ``[[correlations]]``), so each row of ``Z`` is N(0, R).
 3. Marginals. Column ``j`` becomes ``F_j^-1(Phi(Z_j))`` (see :mod:`mhtcdt.cohorts.marginals`);
    conditional marginals (``by = "sex"``) use the parameters of the patient's level.
-4. Derived columns: ``tumor_radius_cm = (3 V / 4 pi)^(1/3)``, ``body_radius_cm = C / (2 pi)``
+4. Derived columns: ``tumour_radius_cm = (3 V / 4 pi)^(1/3)``, ``body_radius_cm = C / (2 pi)``
    from the body (head/pelvis/abdomen) circumference ``C``, ``ecog`` from ``kps``
    (Buccheri 1996 conversion), constant ``indication`` and ``tissue``.
 
@@ -29,12 +29,12 @@ Returned DataFrame (contract section 1; units in names)
 | sex | category | "female" / "male" |
 | kps | int64 | Karnofsky performance status, 10..100 step 10 |
 | ecog | int64 | ECOG from KPS (Buccheri 1996 table); ECOG indications draw KPS from their ECOG mix |
-| tumor_volume_cm3 | float64 | tumour volume, cm3 |
-| tumor_radius_cm | float64 | radius of the volume-equivalent sphere, cm |
+| tumour_volume_cm3 | float64 | tumour volume, cm3 |
+| tumour_radius_cm | float64 | radius of the volume-equivalent sphere, cm |
 | eloquent_location | bool | eloquent / deep / critical location |
 | months_since_diagnosis | float64 | months from primary diagnosis to study entry |
 | mgmt_methylated | bool | MGMT promoter methylation (glioblastoma; False elsewhere) |
-| tumor_perfusion_mL_per_min_per_kg | float64 | tumour blood perfusion at 37 C |
+| tumour_perfusion_mL_per_min_per_kg | float64 | tumour blood perfusion at 37 C |
 | h2o2_production_uM_per_s | float64 | intracellular H2O2 production flux, uM/s |
 | gsh_mM | float64 | intracellular glutathione, mM |
 | ph_extracellular | float64 | tumour extracellular pH |
@@ -74,12 +74,12 @@ CONTRACT_COLUMNS = (
     "sex",
     "kps",
     "ecog",
-    "tumor_volume_cm3",
-    "tumor_radius_cm",
+    "tumour_volume_cm3",
+    "tumour_radius_cm",
     "eloquent_location",
     "months_since_diagnosis",
     "mgmt_methylated",
-    "tumor_perfusion_mL_per_min_per_kg",
+    "tumour_perfusion_mL_per_min_per_kg",
     "h2o2_production_uM_per_s",
     "gsh_mM",
     "ph_extracellular",
@@ -94,10 +94,10 @@ REQUIRED_VARIABLES = (
     "age_years",
     "sex",
     "kps",
-    "tumor_volume_cm3",
+    "tumour_volume_cm3",
     "eloquent_location",
     "months_since_diagnosis",
-    "tumor_perfusion_mL_per_min_per_kg",
+    "tumour_perfusion_mL_per_min_per_kg",
     "h2o2_production_uM_per_s",
     "gsh_mM",
     "ph_extracellular",
@@ -107,9 +107,7 @@ REQUIRED_VARIABLES = (
 )
 
 
-def latent_scores(
-    spec: IndicationSpec, n: int, root: np.random.SeedSequence, start: int = 0
-) -> np.ndarray:
+def latent_scores(spec: IndicationSpec, n: int, root: np.random.SeedSequence, start: int = 0) -> np.ndarray:
     """Correlated N(0, R) latent scores for patients ``start .. start + n - 1``.
 
     Returns an ``n x d`` array whose columns are contiguous in memory (the transpose of a
@@ -148,9 +146,7 @@ def _correlate_in_place(z: np.ndarray, chol: np.ndarray) -> None:
             row += chol[j, k] * z[k]
 
 
-def generate_cohort(
-    indication: str, n: int, seed: int | np.random.SeedSequence, start: int = 0
-) -> pd.DataFrame:
+def generate_cohort(indication: str, n: int, seed: int | np.random.SeedSequence, start: int = 0) -> pd.DataFrame:
     """Generate ``n`` virtual patients of ``indication`` (rows ``start .. start + n - 1`` of the stream).
 
     Parameters
@@ -189,7 +185,7 @@ def generate_cohort(
 
 def _assemble(spec: IndicationSpec, values: dict[str, np.ndarray], n: int, start: int) -> pd.DataFrame:
     kps = values["kps"].astype(np.int64)
-    volume = values["tumor_volume_cm3"].astype(np.float64)
+    volume = values["tumour_volume_cm3"].astype(np.float64)
     derived: dict[str, object] = {
         "patient_id": np.arange(start, start + n, dtype=np.int64),
         # all known indications as categories, so "indication == 'prostate'" is valid on any cohort
@@ -199,7 +195,7 @@ def _assemble(spec: IndicationSpec, values: dict[str, np.ndarray], n: int, start
         "sex": pd.Categorical(values["sex"], categories=["female", "male"]),
         "kps": kps,
         "ecog": values["ecog"].astype(np.int64) if "ecog" in values else kps_to_ecog(kps),
-        "tumor_radius_cm": np.cbrt(3.0 * volume / (4.0 * math.pi)),
+        "tumour_radius_cm": np.cbrt(3.0 * volume / (4.0 * math.pi)),
         "mgmt_methylated": values.get("mgmt_methylated", np.zeros(n, dtype=bool)).astype(bool),
         "tissue": np.full(n, spec.tissue, dtype=object),
         "body_radius_cm": values[spec.body_radius_from].astype(np.float64) / (2.0 * math.pi),

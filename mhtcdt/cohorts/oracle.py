@@ -24,9 +24,7 @@ from mhtcdt.seeding import child_rng, root_sequence
 _KPS_TO_ECOG = {kps: grade for grade, pair in ECOG_TO_KPS.items() for kps in pair}
 
 
-def reference_latent(
-    indication: str, n: int, seed: int | np.random.SeedSequence, start: int = 0
-) -> np.ndarray:
+def reference_latent(indication: str, n: int, seed: int | np.random.SeedSequence, start: int = 0) -> np.ndarray:
     """Latent scores (n x d) by a dense L @ eps per block."""
     spec = load_indication(indication)
     root = root_sequence(seed)
@@ -52,16 +50,14 @@ def _reference_values(marginal: Marginal, z: np.ndarray) -> np.ndarray:
     upper = z > 0
     values = np.empty(z.shape)
     values[~upper] = dist.ppf(stats.norm.cdf(z[~upper]))
-    values[upper] = (
-        dist.isf(stats.norm.cdf(-z[upper])) if hasattr(dist, "isf") else dist.ppf(stats.norm.cdf(z[upper]))
-    )
+    values[upper] = dist.isf(stats.norm.cdf(-z[upper])) if hasattr(dist, "isf") else dist.ppf(stats.norm.cdf(z[upper]))
     return values
 
 
 def reference_cohort(
     indication: str, n: int, seed: int | np.random.SeedSequence, start: int = 0
 ) -> dict[str, np.ndarray]:
-    """Generated variables plus ``tumor_radius_cm``, ``body_radius_cm``, ``ecog`` (numpy arrays)."""
+    """Generated variables plus ``tumour_radius_cm``, ``body_radius_cm``, ``ecog`` (numpy arrays)."""
     spec = load_indication(indication)
     z = reference_latent(indication, n, seed, start)
     out: dict[str, np.ndarray] = {}
@@ -77,7 +73,7 @@ def reference_cohort(
                 column = np.empty(n, dtype=values.dtype)
             column[mask] = values
         out[var.name] = column
-    out["tumor_radius_cm"] = (3.0 * out["tumor_volume_cm3"].astype(float) / (4.0 * math.pi)) ** (1.0 / 3.0)
+    out["tumour_radius_cm"] = (3.0 * out["tumour_volume_cm3"].astype(float) / (4.0 * math.pi)) ** (1.0 / 3.0)
     out["body_radius_cm"] = out[spec.body_radius_from].astype(float) / (2.0 * math.pi)
     out["ecog"] = np.array([_KPS_TO_ECOG[int(k)] for k in out["kps"]], dtype=np.int64)
     return out

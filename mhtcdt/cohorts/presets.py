@@ -84,8 +84,6 @@ def criteria_presets_table() -> pd.DataFrame:
     """All presets, one row per criterion (columns in the module docstring)."""
     rows = []
     for p in _all_presets().values():
-        for step, (expr, why, ok) in enumerate(
-            zip(p.criteria, p.rationales, p.verified_each, strict=True), 1
-        ):
+        for step, (expr, why, ok) in enumerate(zip(p.criteria, p.rationales, p.verified_each, strict=True), 1):
             rows.append((p.name, p.indication, step, expr, why, ok))
     return pd.DataFrame(rows, columns=["preset", "indication", "step", "expression", "rationale", "verified"])

@@ -99,15 +99,11 @@ def prognostic_design(cohort: pd.DataFrame, indication: str | None = None) -> pd
             out[e.covariate] = mask.astype(np.float64)
         else:
             if e.column not in cohort.columns:
-                raise InputError(
-                    f"prognosis.{e.covariate}.column", e.column, "column missing from the cohort"
-                )
+                raise InputError(f"prognosis.{e.covariate}.column", e.column, "column missing from the cohort")
             values = cohort[e.column].to_numpy(dtype=np.float64)
             if e.transform == "log2":
                 if np.any(values <= 0):
-                    raise InputError(
-                        f"cohort.{e.column}", float(values.min()), "log2 transform needs values > 0"
-                    )
+                    raise InputError(f"cohort.{e.column}", float(values.min()), "log2 transform needs values > 0")
                 out[e.covariate] = (np.log2(values) - np.log2(e.reference)) / e.per
             else:
                 out[e.covariate] = (values - e.reference) / e.per
@@ -126,9 +122,7 @@ def prognostic_log_hazard(cohort: pd.DataFrame, indication: str | None = None) -
 def _park_items() -> list[str]:
     scale = load_indication("recurrent_glioblastoma").park_scale
     if scale is None:
-        raise InputError(
-            "recurrent_glioblastoma.park_scale", None, "Park scale missing from the indication file"
-        )
+        raise InputError("recurrent_glioblastoma.park_scale", None, "Park scale missing from the indication file")
     return list(scale["items"])
 
 
@@ -145,9 +139,7 @@ def park_group(cohort: pd.DataFrame) -> pd.Series:
     """Park prognostic group: "0" (good), "1-2" (intermediate), "3" (poor); categorical Series."""
     score = park_score(cohort).to_numpy()
     labels = np.where(score == 0, "0", np.where(score == 3, "3", "1-2"))
-    return pd.Series(
-        pd.Categorical(labels, categories=["0", "1-2", "3"]), index=cohort.index, name="park_group"
-    )
+    return pd.Series(pd.Categorical(labels, categories=["0", "1-2", "3"]), index=cohort.index, name="park_group")
 
 
 def park_median_os_months() -> dict[str, float]:

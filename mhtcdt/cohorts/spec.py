@@ -126,9 +126,7 @@ def _load(indication: str) -> IndicationSpec:
         field_name = f"{where}.variables.{name}"
         for key in ("source", "verified", "units"):
             if key not in spec:
-                raise InputError(
-                    f"{field_name}.{key}", None, "every variable needs units, source and verified"
-                )
+                raise InputError(f"{field_name}.{key}", None, "every variable needs units, source and verified")
         meta = {k: spec[k] for k in ("source", "verified", "units")}
         if "by" in spec:
             by = spec["by"]
@@ -160,9 +158,7 @@ def _load(indication: str) -> IndicationSpec:
     for i, item in enumerate(correlations):
         f = f"{where}.correlations[{i}]"
         pair, rho = item.get("pair"), item.get("rho")
-        if not (
-            isinstance(pair, list) and len(pair) == 2 and all(p in names for p in pair) and pair[0] != pair[1]
-        ):
+        if not (isinstance(pair, list) and len(pair) == 2 and all(p in names for p in pair) and pair[0] != pair[1]):
             raise InputError(f"{f}.pair", pair, f"must name two different variables of {names}")
         if not (isinstance(rho, (int, float)) and -1.0 < rho < 1.0):
             raise InputError(f"{f}.rho", rho, "must lie strictly between -1 and 1")

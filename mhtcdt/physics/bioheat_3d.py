@@ -355,7 +355,7 @@ def simulate_session_3d(
     power_W_per_m3: np.ndarray,
     half_width_m: float,
     *,
-    tumor: TissueProperties,
+    tumour: TissueProperties,
     healthy: TissueProperties,
     blood: Blood | None = None,
     timing: SessionTiming | None = None,
@@ -369,7 +369,7 @@ def simulate_session_3d(
     ``timing``: field-on time, recorded cooling, time step and record interval [s]
     (:class:`~mhtcdt.physics.session.SessionTiming`; default 3600, 900, 10, 60 s).
     ``cg_tolerance``, ``cg_max_iter``: the conjugate gradients' relative residual and iteration limit.
-    Perfusion of ``tumor`` and ``healthy`` at 37 C and their temperature models are used as given.
+    Perfusion of ``tumour`` and ``healthy`` at 37 C and their temperature models are used as given.
     """
     frac = np.ascontiguousarray(tumour_fraction, dtype=np.float64)
     q = np.ascontiguousarray(power_W_per_m3, dtype=np.float64)
@@ -392,9 +392,9 @@ def simulate_session_3d(
     clock = timing.clock()
     n_rec = clock.n_total // clock.rec_every + 1
     out = Outputs3D(np.zeros_like(frac), np.zeros_like(frac), np.zeros_like(frac), np.zeros((n_rec, n)))
-    maps = VoxelMaps(frac, q, h, tumor.perfusion_per_s, healthy.perfusion_per_s)
+    maps = VoxelMaps(frac, q, h, tumour.perfusion_per_s, healthy.perfusion_per_s)
     status = _kernel_3d(
-        maps, thermal_medium(tumor, healthy, blood), clock, CGSettings(float(cg_tolerance), int(cg_max_iter)), out
+        maps, thermal_medium(tumour, healthy, blood), clock, CGSettings(float(cg_tolerance), int(cg_max_iter)), out
     )
     if status == 2:
         raise ModelError("3-D bioheat solver: conjugate gradients did not converge")

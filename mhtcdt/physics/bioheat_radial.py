@@ -32,10 +32,10 @@ How Physics II calls it (chemistry needs T(t) in the tumour shells)
 -------------------------------------------------------------------
 >>> res = simulate_sessions_radial(
 ...     RadialPatients(r, c, q_at_ref, tumour_perfusion_mL_per_min_per_kg=perf),
-...     tumor=tumour_tissue("brain"), healthy=load_tissue("brain"),
+...     tumour=tumour_tissue("brain"), healthy=load_tissue("brain"),
 ...     heating=Heating(field_ref_kA_per_m=10.0, field_exponent=1.43, field_kA_per_m=np.full((n, 4), 10.0)),
 ...     n_sessions=4, timing=SessionTiming(session_s=3600.0, cooldown_s=900.0, dt_s=10.0, record_every_s=60.0))
->>> res.tumor_temperature_C        # (n, n_sessions, n_records, cells_in_tumour), C, every record_every_s
+>>> res.tumour_temperature_C        # (n, n_sessions, n_records, cells_in_tumour), C, every record_every_s
 >>> res.record_times_s             # (n_records,) s from session start
 >>> res.shell_volume_fraction      # (cells_in_tumour,) volume weights of the tumour shells (sum 1)
 >>> res.deposit_fraction           # (n, cells_in_tumour) fraction of each shell inside the deposit
@@ -78,7 +78,7 @@ max_healthy_C             (n, n_sessions)                            max healthy
 margin_peak_C             (n, n_sessions)                            max tumour-margin temperature, C
 field_mean_kA_per_m       (n, n_sessions)                            mean amplitude while heating
 record_times_s            (n_records,)                               s since session start
-tumor_temperature_C       (n, n_sessions, n_records, cells_in_tumour) C
+tumour_temperature_C       (n, n_sessions, n_records, cells_in_tumour) C
 healthy_max_record_C      (n, n_sessions, n_records)                 C
 field_record_kA_per_m     (n, n_sessions, n_records)                 kA/m (0 after switch-off)
 ========================  =========================================  ==============================
@@ -905,7 +905,7 @@ class RadialSessionsResult:
     margin_peak_C: np.ndarray
     field_mean_kA_per_m: np.ndarray
     record_times_s: np.ndarray
-    tumor_temperature_C: np.ndarray
+    tumour_temperature_C: np.ndarray
     healthy_max_record_C: np.ndarray
     field_record_kA_per_m: np.ndarray
     cells_in_tumour: int
@@ -939,7 +939,7 @@ def _outputs(n: int, n_sessions: int, n_cells: int, n_t: int, n_rec: int) -> Rad
 def simulate_sessions_radial(
     patients: RadialPatients,
     *,
-    tumor: TissueProperties,
+    tumour: TissueProperties,
     healthy: TissueProperties,
     heating: Heating,
     n_sessions: int = 1,
@@ -952,7 +952,7 @@ def simulate_sessions_radial(
 
     patients: the tumours (:class:`RadialPatients`: radius [m], deposit coverage, deposit power [W/m3],
         perfusion).
-    tumor, healthy: thermal properties (``tissue.tumour_tissue(host)``, ``tissue.load_tissue(name)``).
+    tumour, healthy: thermal properties (``tissue.tumour_tissue(host)``, ``tissue.load_tissue(name)``).
     heating: the power law in the amplitude and the amplitude, fixed or titrated (:class:`Heating`).
     n_sessions: sessions per patient, each from the field-off steady state.
     timing: field-on time, recorded cooling, time step and record interval [s]
@@ -976,10 +976,10 @@ def simulate_sessions_radial(
     control = heating.control if heating.control is not None else SessionControl()
     fixed = heating.fixed_amplitudes(n, int(n_sessions))
     if patients.tumour_perfusion_mL_per_min_per_kg is None:
-        perf_t = np.full(n, tumor.perfusion_mL_per_min_per_kg)
+        perf_t = np.full(n, tumour.perfusion_mL_per_min_per_kg)
     else:
         perf_t = patients.tumour_perfusion_mL_per_min_per_kg
-    omega_t = perfusion_per_s(perf_t, tumor.density_kg_per_m3)
+    omega_t = perfusion_per_s(perf_t, tumour.density_kg_per_m3)
     omega_h = perfusion_per_s(
         healthy.perfusion_mL_per_min_per_kg * patients.healthy_perfusion_scale, healthy.density_kg_per_m3
     )
@@ -1004,7 +1004,7 @@ def simulate_sessions_radial(
         patients.tumour_radius_m, patients.coverage_fraction, patients.deposit_power_W_per_m3, omega_t, omega_h, fixed
     )
     out = _outputs(n, int(n_sessions), n_cells, n_t, n_rec)
-    medium = thermal_medium(tumor, healthy, blood)
+    medium = thermal_medium(tumour, healthy, blood)
     radial_sessions_kernel(mesh, medium, drive, control.law(ctrl_every, clock.dt), clock, rates, inputs, out)
     if np.any(out.status != 0):
         i = int(np.argmax(out.status != 0))
@@ -1039,7 +1039,7 @@ def simulate_sessions_radial(
         margin_peak_C=out.margin_peak,
         field_mean_kA_per_m=out.field_mean,
         record_times_s=timing.record_times_s(),
-        tumor_temperature_C=out.rec_t,
+        tumour_temperature_C=out.rec_t,
         healthy_max_record_C=out.rec_hmax,
         field_record_kA_per_m=out.rec_field,
         cells_in_tumour=n_t,

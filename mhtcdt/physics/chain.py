@@ -75,10 +75,10 @@ _STREAM_RADIOSENSITIVITY = 3
 
 REQUIRED_COLUMNS = (
     "patient_id",
-    "tumor_radius_cm",
-    "tumor_volume_cm3",
+    "tumour_radius_cm",
+    "tumour_volume_cm3",
     "deposit_coverage_fraction",
-    "tumor_perfusion_mL_per_min_per_kg",
+    "tumour_perfusion_mL_per_min_per_kg",
     "h2o2_production_uM_per_s",
     "gsh_mM",
     "ph_extracellular",
@@ -119,8 +119,8 @@ def check_patients(patients: pd.DataFrame) -> None:
         "gsh_mM": (0.0, 50.0, "intracellular GSH must lie in [0, 50] mM"),
         "h2o2_production_uM_per_s": (0.0, 1000.0, "H2O2 production must lie in [0, 1000] uM/s"),
         "deposit_coverage_fraction": (1e-6, 1.0, "coverage must lie in (0, 1]"),
-        "tumor_radius_cm": (1e-3, 50.0, "tumour radius must lie in (0, 50] cm"),
-        "tumor_perfusion_mL_per_min_per_kg": (1e-3, 1e5, "perfusion must be > 0"),
+        "tumour_radius_cm": (1e-3, 50.0, "tumour radius must lie in (0, 50] cm"),
+        "tumour_perfusion_mL_per_min_per_kg": (1e-3, 1e5, "perfusion must be > 0"),
     }
     for col, (lo, hi, msg) in bounds.items():
         v = patients[col].to_numpy(dtype=np.float64)
@@ -247,12 +247,12 @@ def heat_sessions(
         idx = np.flatnonzero(tissues == tissue)
         res = simulate_sessions_radial(
             RadialPatients(
-                p["tumor_radius_cm"].to_numpy(np.float64)[idx] / 100.0,
+                p["tumour_radius_cm"].to_numpy(np.float64)[idx] / 100.0,
                 coverage[idx],
                 q_ref[idx],
-                tumour_perfusion_mL_per_min_per_kg=p["tumor_perfusion_mL_per_min_per_kg"].to_numpy(np.float64)[idx],
+                tumour_perfusion_mL_per_min_per_kg=p["tumour_perfusion_mL_per_min_per_kg"].to_numpy(np.float64)[idx],
             ),
-            tumor=tumour_tissue(tissue),
+            tumour=tumour_tissue(tissue),
             healthy=load_tissue(tissue),
             heating=heating,
             n_sessions=protocol.n_sessions,
@@ -284,7 +284,7 @@ def heat_sessions(
     stride = int(round(RECORD_EVERY_S / record_every_s))
     if stride < 1 or abs(stride * record_every_s - RECORD_EVERY_S) > 1e-9 * RECORD_EVERY_S:
         raise InputError("record_every_s", record_every_s, f"must divide {RECORD_EVERY_S} s")
-    temps_fine = cat("tumor_temperature_C")
+    temps_fine = cat("tumour_temperature_C")
     temps = temps_fine[:, :, ::stride, :]  # (n, sessions, records, cells)
     rec_t = first.record_times_s[::stride]
     heating = rec_t <= protocol.session_minutes * 60.0 + 1e-9
@@ -312,7 +312,7 @@ def heat_sessions(
         ).split()
         results["radial"] = {name: cat(name) for name in per_patient}
         results["radial"].update(
-            tumor_temperature_C=temps_fine,
+            tumour_temperature_C=temps_fine,
             record_times_s=first.record_times_s,
             face_radius_over_R=first.face_radius_over_R,
             cell_radius_over_R=first.cell_radius_over_R,

@@ -150,7 +150,7 @@ def _one_patient(patient) -> pd.DataFrame:
     if len(frame) != 1:
         raise InputError("patient", len(frame), "needs exactly one patient (one row)")
     chain.check_patients(frame)
-    for col in ("patient_id", "tumor_volume_cm3"):
+    for col in ("patient_id", "tumour_volume_cm3"):
         try:
             v = float(frame[col].iloc[0])
         except (TypeError, ValueError):
@@ -172,7 +172,7 @@ def _run_one(p: pd.DataFrame, protocol: Protocol, seed, assumptions, record_ever
 def _heat_detail(heat: dict, protocol: Protocol, radius_mm: float) -> dict:
     rad = heat["radial"]
     c = int(rad["cells_in_tumour"])
-    temps = rad["tumor_temperature_C"][0]  # (S, R, C)
+    temps = rad["tumour_temperature_C"][0]  # (S, R, C)
     n_s, n_r, _ = temps.shape
     rec_s = rad["record_times_s"]
     dt = float(rec_s[1] - rec_s[0]) if n_r > 1 else float(rad["dt_s"])
@@ -334,7 +334,7 @@ def _map_3d(p: pd.DataFrame, protocol: Protocol, seed, heat: dict, sigma: float,
     from mhtcdt.physics.tissue import load_tissue, tumour_tissue
 
     row = p.iloc[0]
-    r_m = float(row["tumor_radius_cm"]) / 100.0
+    r_m = float(row["tumour_radius_cm"]) / 100.0
     coverage = float(row["deposit_coverage_fraction"])
     half = HALF_WIDTH_OVER_R * r_m
     tumour = sphere_fraction_map(grid_cells, half, (r_m, r_m, r_m))
@@ -356,7 +356,7 @@ def _map_3d(p: pd.DataFrame, protocol: Protocol, seed, heat: dict, sigma: float,
         tumour,
         q,
         half,
-        tumor=tumour_tissue(tissue, float(row["tumor_perfusion_mL_per_min_per_kg"])),
+        tumour=tumour_tissue(tissue, float(row["tumour_perfusion_mL_per_min_per_kg"])),
         healthy=load_tissue(tissue),
         timing=chain.session_timing(protocol),
     )
@@ -398,7 +398,7 @@ def simulate_patient_detail(
         raise InputError("grid_cells_3d", grid_cells_3d, "must be an odd integer >= 11")
     outcome, capture = _run_one(p, protocol, seed, assumptions, chain.HEAT_DT_S)
     row = p.iloc[0]
-    radius_mm = float(row["tumor_radius_cm"]) * 10.0
+    radius_mm = float(row["tumour_radius_cm"]) * 10.0
     coverage = float(row["deposit_coverage_fraction"])
     heat = capture["heat"]
     parts = _heat_detail(heat, protocol, radius_mm) if heat is not None else _no_heat_detail()

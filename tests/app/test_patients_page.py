@@ -59,7 +59,7 @@ def test_covariate_choice_changes_the_summary_plot(app):
     at = open_page(app, "page_patients.py")
     box = at.selectbox(key="covariate")
     assert "Karnofsky performance status" in box.options and "tumour volume [cm³]" in box.options
-    box.set_value("tumor_volume_cm3").run()
+    box.set_value("tumour_volume_cm3").run()
     assert not at.exception
     summary = [d.value for d in at.dataframe if "covariate" in d.value.columns][0]
     row = summary[summary["covariate"].str.startswith("tumour volume")].iloc[0]

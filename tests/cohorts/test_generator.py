@@ -14,12 +14,12 @@ CONTRACT_DTYPES = {
     "age_years": "float64",
     "kps": "int64",
     "ecog": "int64",
-    "tumor_volume_cm3": "float64",
-    "tumor_radius_cm": "float64",
+    "tumour_volume_cm3": "float64",
+    "tumour_radius_cm": "float64",
     "eloquent_location": "bool",
     "months_since_diagnosis": "float64",
     "mgmt_methylated": "bool",
-    "tumor_perfusion_mL_per_min_per_kg": "float64",
+    "tumour_perfusion_mL_per_min_per_kg": "float64",
     "h2o2_production_uM_per_s": "float64",
     "gsh_mM": "float64",
     "ph_extracellular": "float64",
@@ -43,8 +43,8 @@ def test_contract_columns_and_dtypes(indication: str) -> None:
     assert set(df["tissue"]) == {TISSUE[indication]}
     assert df["kps"].between(10, 100).all() and (df["kps"] % 10 == 0).all()
     assert ((df["deposit_coverage_fraction"] > 0) & (df["deposit_coverage_fraction"] <= 1)).all()
-    radius = (3 * df["tumor_volume_cm3"] / (4 * np.pi)) ** (1 / 3)
-    np.testing.assert_allclose(df["tumor_radius_cm"], radius, rtol=1e-12)
+    radius = (3 * df["tumour_volume_cm3"] / (4 * np.pi)) ** (1 / 3)
+    np.testing.assert_allclose(df["tumour_radius_cm"], radius, rtol=1e-12)
     assert not df.isna().any().any()
 
 
@@ -54,7 +54,7 @@ def test_same_seed_same_cohort_and_different_seed_differs() -> None:
     c = generate_cohort("recurrent_glioblastoma", 2000, seed=12)
     pd.testing.assert_frame_equal(a, b)
     assert not np.allclose(a["age_years"], c["age_years"])
-    assert (a["tumor_volume_cm3"] != c["tumor_volume_cm3"]).mean() > 0.99
+    assert (a["tumour_volume_cm3"] != c["tumour_volume_cm3"]).mean() > 0.99
 
 
 @pytest.mark.parametrize("start, n", [(5, 10), (0, 1), (4090, 20), (8191, 2), (12000, 5000)])

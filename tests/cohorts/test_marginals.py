@@ -224,7 +224,7 @@ def test_cohort_level_invariants() -> None:
     for indication in known_indications():
         df = generate_cohort(indication, 5000, seed=1)
         assert (df["deposit_coverage_fraction"] > 0).all() and (df["deposit_coverage_fraction"] <= 1).all()
-        assert (df["tumor_volume_cm3"] > 0).all() and (df["body_radius_cm"] > 5).all()
+        assert (df["tumour_volume_cm3"] > 0).all() and (df["body_radius_cm"] > 5).all()
         assert df["ph_extracellular"].between(6.0, 7.6).all()
         if indication != "recurrent_glioblastoma":
             assert not df["mgmt_methylated"].any()

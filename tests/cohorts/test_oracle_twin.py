@@ -20,6 +20,4 @@ def test_fast_generator_equals_scipy_twin(indication: str, start: int) -> None:
         if expected.dtype == object:
             np.testing.assert_array_equal(np.asarray(got.astype(object)), expected, err_msg=name)
         else:
-            np.testing.assert_allclose(
-                got.to_numpy(dtype=float), expected.astype(float), rtol=1e-9, err_msg=name
-            )
+            np.testing.assert_allclose(got.to_numpy(dtype=float), expected.astype(float), rtol=1e-9, err_msg=name)

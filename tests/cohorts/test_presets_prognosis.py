@@ -42,7 +42,7 @@ def test_required_presets_exist_with_sources() -> None:
         "kps >= 60",
         "not metal_implant",
         "not pacemaker",
-        "tumor_volume_cm3 <= 100",
+        "tumour_volume_cm3 <= 100",
     )
     table = criteria_presets_table()
     assert list(table.columns) == ["preset", "indication", "step", "expression", "rationale", "verified"]
@@ -68,19 +68,15 @@ def test_unknown_preset_lists_known() -> None:
 def test_mf1001_keeps_only_first_recurrence_after_standard_therapy(gbm) -> None:
     sel = apply_criteria(gbm, list(criteria_preset("mf1001_drks00005476").criteria))
     e = sel.eligible
-    assert (
-        (e["recurrence_number"] == 1).all()
-        and e["prior_radiotherapy"].all()
-        and e["prior_chemotherapy"].all()
-    )
-    assert (e["kps"] >= 70).all() and not e["metal_implant"].any() and (e["tumor_volume_cm3"] <= 65).all()
+    assert (e["recurrence_number"] == 1).all() and e["prior_radiotherapy"].all() and e["prior_chemotherapy"].all()
+    assert (e["kps"] >= 70).all() and not e["metal_implant"].any() and (e["tumour_volume_cm3"] <= 65).all()
 
 
 def test_park_score_matches_direct_count(gbm) -> None:
     score = park_score(gbm)
     direct = (
         (gbm["kps"] <= 80).astype(int)
-        + (gbm["tumor_volume_cm3"] >= 50).astype(int)
+        + (gbm["tumour_volume_cm3"] >= 50).astype(int)
         + gbm["eloquent_location"].astype(int)
     )
     np.testing.assert_array_equal(score.to_numpy(), direct.to_numpy())
@@ -96,7 +92,7 @@ def test_park_boundaries() -> None:
     df = pd.DataFrame(
         {
             "kps": [80, 90, 90, 80],
-            "tumor_volume_cm3": [50.0, 49.9, 10.0, 80.0],
+            "tumour_volume_cm3": [50.0, 49.9, 10.0, 80.0],
             "eloquent_location": [True, False, False, True],
         }
     )
@@ -115,9 +111,7 @@ def test_prognostic_effects_table(indication: str) -> None:
 
 def test_gbm_effects_cover_required_covariates() -> None:
     eff = prognostic_effects("recurrent_glioblastoma").set_index("covariate")
-    assert {"kps_le_80", "volume_ge_50", "eloquent_location", "age_per_10_years", "mgmt_methylated"} <= set(
-        eff.index
-    )
+    assert {"kps_le_80", "volume_ge_50", "eloquent_location", "age_per_10_years", "mgmt_methylated"} <= set(eff.index)
     assert eff.loc["mgmt_methylated", "hazard_ratio"] < 1 < eff.loc["kps_le_80", "hazard_ratio"]
 
 
@@ -125,14 +119,12 @@ def test_log_hazard_equals_hand_computation(gbm) -> None:
     eff = prognostic_effects("recurrent_glioblastoma").set_index("covariate")["log_hr"]
     manual = (
         (gbm["kps"] <= 80) * eff["kps_le_80"]
-        + (gbm["tumor_volume_cm3"] >= 50) * eff["volume_ge_50"]
+        + (gbm["tumour_volume_cm3"] >= 50) * eff["volume_ge_50"]
         + gbm["eloquent_location"] * eff["eloquent_location"]
         + (gbm["age_years"] - 56.0) / 10.0 * eff["age_per_10_years"]
         + gbm["mgmt_methylated"] * eff["mgmt_methylated"]
     )
-    np.testing.assert_allclose(
-        prognostic_log_hazard(gbm).to_numpy(), manual.to_numpy(), rtol=1e-12, atol=1e-12
-    )
+    np.testing.assert_allclose(prognostic_log_hazard(gbm).to_numpy(), manual.to_numpy(), rtol=1e-12, atol=1e-12)
 
 
 def test_log2_per_unit_design_for_psa() -> None:
@@ -150,9 +142,7 @@ def test_log2_per_unit_design_for_psa() -> None:
 
 
 def test_mixed_indications_need_explicit_indication() -> None:
-    mixed = pd.concat(
-        [generate_cohort("prostate", 5, 1), generate_cohort("pancreas", 5, 1)], ignore_index=True
-    )
+    mixed = pd.concat([generate_cohort("prostate", 5, 1), generate_cohort("pancreas", 5, 1)], ignore_index=True)
     with pytest.raises(InputError) as info:
         prognostic_log_hazard(mixed)
     assert info.value.field == "cohort.indication"

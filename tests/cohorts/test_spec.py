@@ -46,7 +46,7 @@ def test_copy_of_real_file_loads(indication_dir) -> None:
         (
             'distribution = "lognormal"\nmedian = 20.0',
             'distribution = "weibull"\nmedian = 20.0',
-            F + "variables.tumor_volume_cm3.distribution",
+            F + "variables.tumour_volume_cm3.distribution",
         ),
         ("p = 0.45", "p = 1.45", F + "variables.eloquent_location.p"),
         ('by = "sex"', 'by = "age_years"', F + "variables.body_circumference_cm.by"),
@@ -67,11 +67,11 @@ def test_non_positive_definite_correlation_is_rejected(indication_dir) -> None:
     text = SOURCE.read_text()
     extra = """
 [[correlations]]
-pair = ["age_years", "tumor_volume_cm3"]
+pair = ["age_years", "tumour_volume_cm3"]
 rho = 0.95
 reason = "test"
 [[correlations]]
-pair = ["tumor_volume_cm3", "months_since_diagnosis"]
+pair = ["tumour_volume_cm3", "months_since_diagnosis"]
 rho = 0.95
 reason = "test"
 [[correlations]]

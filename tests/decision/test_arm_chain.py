@@ -37,8 +37,13 @@ def test_pipeline_patients_have_their_counterfactual_pool_physics(scenario):
 
 def test_arm_i_draws_from_child_i_of_the_physics_seed(scenario):
     result = run_pipeline(scenario, seed=4)
-    randomised = result.trial[[c for c in result.trial.columns if c in ("patient_id", "arm", "stratum", "entry_months")
-                               or c in result.cohort.columns]]
+    randomised = result.trial[
+        [
+            c
+            for c in result.trial.columns
+            if c in ("patient_id", "arm", "stratum", "entry_months") or c in result.cohort.columns
+        ]
+    ]
     again = treat_arms(randomised, scenario.randomised_arms, child_sequence(4, 2))
     pd.testing.assert_frame_equal(again[PHYSICS_COLUMNS], result.trial[PHYSICS_COLUMNS])
     assert child_sequence(child_sequence(4, 2), 1).spawn_key == physics_seed(4, 1).spawn_key

@@ -61,8 +61,10 @@ def test_malformed_toml_exit_2(tmp_path, capsys):
     ("edit", "expected"),
     [
         (lambda d: d["economics"]["costs"].__setitem__("rt_course", -1.0), "economics.costs.rt_course = -1.0"),
-        (lambda d: d["economics"]["utilities"].__setitem__("progression_free", 1.1),
-         "economics.utilities.progression_free = 1.1"),
+        (
+            lambda d: d["economics"]["utilities"].__setitem__("progression_free", 1.1),
+            "economics.utilities.progression_free = 1.1",
+        ),
         (lambda d: d["economics"].__setitem__("discount_effects", 0.25), "economics.discount_effects = 0.25"),
         (lambda d: d["cohort"].pop("indication"), "cohort.indication = <missing>"),
         (lambda d: d["cohort"].__setitem__("n_screened", "ten"), "cohort.n_screened = 'ten'"),
@@ -92,8 +94,12 @@ def test_run_refuses_bad_scenario_before_any_work(tmp_path, data, capsys):
 def test_console_script_bad_input_has_no_traceback(tmp_path, data):
     data["economics"]["utilities"]["progressed"] = 2.0
     path = write(tmp_path, data)
-    proc = subprocess.run([sys.executable, "-m", "mhtcdt.decision.cli.main", "validate", str(path)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mhtcdt.decision.cli.main", "validate", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2
     assert "economics.utilities.progressed = 2.0" in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
@@ -109,7 +115,8 @@ def test_app_command_serves_the_streamlit_front_end():
         port = s.getsockname()[1]
     proc = subprocess.Popen(
         [sys.executable, "-m", "mhtcdt.decision.cli.main", "app", "--headless", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 90

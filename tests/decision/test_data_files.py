@@ -19,8 +19,13 @@ def test_every_parameter_has_source_and_verified_flag(name):
 def test_provenance_rule_catches_a_missing_source():
     """The check above can fail: a prior without its source is reported."""
     data = load_toml(outcome.DATA_PACKAGE, outcome.PARAMS_FILE)
-    broken = {**data, "free": {**data["free"], "growth_log_sd": {k: v for k, v in data["free"]["growth_log_sd"].items()
-                                                                 if k != "source"}}}
+    broken = {
+        **data,
+        "free": {
+            **data["free"],
+            "growth_log_sd": {k: v for k, v in data["free"]["growth_log_sd"].items() if k != "source"},
+        },
+    }
     assert provenance_problems(broken) == ["free.growth_log_sd: no source (values: default, prior, range)"]
 
 

@@ -25,8 +25,18 @@ def read(out, name) -> pd.DataFrame:
 
 
 def test_demo_writes_every_table_and_the_scenario(demo_out):
-    for name in ("scenario.toml", "run.json", "consort.csv", "patients.csv", "survival_summary.csv",
-                 "comparison.csv", "km_curves.csv", "economics.csv", "incremental.csv", "summary.txt"):
+    for name in (
+        "scenario.toml",
+        "run.json",
+        "consort.csv",
+        "patients.csv",
+        "survival_summary.csv",
+        "comparison.csv",
+        "km_curves.csv",
+        "economics.csv",
+        "incremental.csv",
+        "summary.txt",
+    ):
         assert (demo_out / name).stat().st_size > 0, name
     assert (demo_out / "scenario.toml").read_text(encoding="utf-8") == scenario_text()
     meta = json.loads((demo_out / "run.json").read_text())

@@ -149,9 +149,7 @@ def test_equality_check_detects_chunk_dependent_randomness():
 
 def test_two_processes_equal_serial_bit_for_bit():
     serial = chunking.concat_results(chunking.map_chunks(keyed_normals, 200, 7, seed=99, executor="serial"))
-    procs = chunking.concat_results(
-        chunking.map_chunks(keyed_normals, 200, 13, seed=99, executor=TWO_PROCESSES)
-    )
+    procs = chunking.concat_results(chunking.map_chunks(keyed_normals, 200, 13, seed=99, executor=TWO_PROCESSES))
     np.testing.assert_array_equal(procs, serial)
     assert procs.tobytes() == serial.tobytes()
 
@@ -165,17 +163,19 @@ def test_cohort_generated_in_chunks_on_processes_equals_one_call(pool):
 
 
 def test_fold_streams_in_index_order_with_bounded_buffer(pool):
-    acc = chunking.fold_chunks(keyed_normals, 90, SumAccumulator(), chunk_size=10, seed=3, executor=pool,
-                         max_in_flight=3)
+    acc = chunking.fold_chunks(
+        keyed_normals, 90, SumAccumulator(), chunk_size=10, seed=3, executor=pool, max_in_flight=3
+    )
     expected = keyed_normals(0, 90, 3)
     assert acc.order == [float(expected[s, 0]) for s in range(0, 90, 10)]
-    assert acc.total == float(sum(expected[s:s + 10, 3].sum() for s in range(0, 90, 10)))
+    assert acc.total == float(sum(expected[s : s + 10, 3].sum() for s in range(0, 90, 10)))
 
 
 def test_chunk_args_send_per_chunk_payload():
     data = np.arange(100.0)
-    sums = chunking.map_chunks(sum_with_payload, 100, 30, seed=0, executor="serial",
-                         chunk_args=lambda a, b: (data[a:b],))
+    sums = chunking.map_chunks(
+        sum_with_payload, 100, 30, seed=0, executor="serial", chunk_args=lambda a, b: (data[a:b],)
+    )
     assert sums == [float(data[a:b].sum()) for a, b in chunking.chunk_bounds(100, 30)]
 
 
@@ -293,8 +293,10 @@ def _synthetic_pools(n: int) -> dict[str, pd.DataFrame]:
     from mhtcdt.cohorts import generate_cohort
 
     cohort = generate_cohort("recurrent_glioblastoma", n, 3)
-    return {"ref": cohort.assign(log10_kill_total=1.5, log10_kill_rt=1.5),
-            "exp": cohort.assign(log10_kill_total=3.0, log10_kill_rt=1.5)}
+    return {
+        "ref": cohort.assign(log10_kill_total=1.5, log10_kill_rt=1.5),
+        "exp": cohort.assign(log10_kill_total=3.0, log10_kill_rt=1.5),
+    }
 
 
 def test_replicate_trials_chunked_is_executor_invariant(pool):
@@ -337,8 +339,12 @@ def test_dask_worker_killed_from_outside_mid_run(dask_client):
 
     pids = dask_client.run(os.getpid)
     result: dict[str, np.ndarray] = {}
-    runner = threading.Thread(target=lambda: result.setdefault("got", chunking.concat_results(
-        chunking.map_chunks(slow_keyed_normals, 120, 5, seed=13, executor=dask_client))))
+    runner = threading.Thread(
+        target=lambda: result.setdefault(
+            "got",
+            chunking.concat_results(chunking.map_chunks(slow_keyed_normals, 120, 5, seed=13, executor=dask_client)),
+        )
+    )
     runner.start()
     time.sleep(1.5)
     os.kill(next(iter(pids.values())), signal.SIGKILL)

@@ -39,7 +39,7 @@ def _cli(args: list[str], blocked: tuple[str, ...] = ()) -> tuple[int, str, str,
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
     assert line, proc.stderr
-    rc, loaded = json.loads(line[-1][len("RESULT "):])
+    rc, loaded = json.loads(line[-1][len("RESULT ") :])
     return rc, proc.stdout, proc.stderr, loaded
 
 

@@ -17,7 +17,7 @@ def _patients(n=400, seed=1, kill=2.0):
         dict(
             patient_id=np.arange(n, dtype=np.int64),
             indication="recurrent_glioblastoma",
-            tumor_volume_cm3=rng.lognormal(np.log(20), 0.6, n),
+            tumour_volume_cm3=rng.lognormal(np.log(20), 0.6, n),
             kps=rng.choice([60, 70, 80, 90, 100], n),
             age_years=rng.normal(56, 10, n),
             eloquent_location=rng.random(n) < 0.4,
@@ -50,8 +50,7 @@ def test_progression_time_matches_numerical_gompertz_ode(params):
     )
     f = p.free
     vs = v0 * (
-        (1 - f["infiltrative_fraction"]) * 10 ** (-0.6 * k_tot)
-        + f["infiltrative_fraction"] * 10 ** (-0.6 * k_rt)
+        (1 - f["infiltrative_fraction"]) * 10 ** (-0.6 * k_tot) + f["infiltrative_fraction"] * 10 ** (-0.6 * k_rt)
     )
     assert res["surviving_burden_cm3"][0] == pytest.approx(vs, rel=1e-12)
     big_k = p.carrying_capacity_cm3
@@ -130,13 +129,11 @@ def test_covariate_scale_reproduces_each_published_hazard_ratio(params):
     from scipy.optimize import brentq
 
     df = _patients(6000, seed=9)
-    df["tumor_volume_cm3"] = np.where(np.arange(6000) % 3 == 0, 70.0, 20.0)
+    df["tumour_volume_cm3"] = np.where(np.arange(6000) % 3 == 0, 70.0, 20.0)
     lp = outcome.linear_predictor(df, params)
 
     def sim(c):
-        return outcome.simulate_outcomes(df, params.with_covariate_scale(c), 11)[
-            "os_latent_months"
-        ].to_numpy()
+        return outcome.simulate_outcomes(df, params.with_covariate_scale(c), 11)["os_latent_months"].to_numpy()
 
     def slope(c):
         data = pd.DataFrame(dict(t=sim(c), e=1, lp=lp))
@@ -149,7 +146,7 @@ def test_covariate_scale_reproduces_each_published_hazard_ratio(params):
             t=sim(c),
             e=1,
             kps_le_80=(df.kps <= 80).astype(float),
-            volume_ge_50=(df.tumor_volume_cm3 >= 50).astype(float),
+            volume_ge_50=(df.tumour_volume_cm3 >= 50).astype(float),
             eloquent=df.eloquent_location.astype(float),
             mgmt=df.mgmt_methylated.astype(float),
         )
@@ -193,8 +190,8 @@ def test_bad_input_names_field(params):
         outcome.simulate_outcomes(_patients().drop(columns="log10_kill_total"), params, 1)
     with pytest.raises(InputError, match="calibrated only"):
         outcome.simulate_outcomes(_patients().assign(indication="prostate"), params, 1)
-    with pytest.raises(InputError, match="tumor_volume_cm3"):
-        outcome.simulate_outcomes(_patients().assign(tumor_volume_cm3=-1.0), params, 1)
+    with pytest.raises(InputError, match="tumour_volume_cm3"):
+        outcome.simulate_outcomes(_patients().assign(tumour_volume_cm3=-1.0), params, 1)
     with pytest.raises(InputError, match="infiltrative_fraction"):
         params.with_free(infiltrative_fraction=1.5)
     with pytest.raises(InputError, match="unknown free"):

@@ -20,7 +20,7 @@ def synthetic_pools(n=2000, seed=1, kill_ref=1.9, kill_exp=4.0):
         dict(
             patient_id=np.arange(n, dtype=np.int64),
             indication="recurrent_glioblastoma",
-            tumor_volume_cm3=rng.lognormal(np.log(25), 0.7, n),
+            tumour_volume_cm3=rng.lognormal(np.log(25), 0.7, n),
             kps=rng.choice([60, 70, 80, 90, 100], n),
             age_years=rng.normal(56, 10, n),
             eloquent_location=rng.random(n) < 0.4,
@@ -125,11 +125,15 @@ def test_stratified_analysis_keeps_type_one_error_with_prognostic_strata(setup):
         accrual_per_month=12.0,
         min_follow_up_months=12.0,
     )
-    strat = power.simulate_replicates(power.ReplicateTrial(pools, design, "RT", "MHT", params=params),
-                                      300, 2000, 5, null=True)
+    strat = power.simulate_replicates(
+        power.ReplicateTrial(pools, design, "RT", "MHT", params=params), 300, 2000, 5, null=True
+    )
     plain = power.simulate_replicates(
         power.ReplicateTrial(pools, design, "RT", "MHT", params=params, stratified_analysis=False),
-        300, 2000, 5, null=True,
+        300,
+        2000,
+        5,
+        null=True,
     )
     assert strat["reject"].mean() == pytest.approx(0.05, abs=0.015)
     assert plain["reject"].mean() < strat["reject"].mean()

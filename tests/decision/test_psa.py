@@ -15,10 +15,12 @@ from mhtcdt.decision.scenario.schema import UncertainParameter
 
 def small(scenario=None, **economics):
     sc = scenario or default_scenario()
-    return sc.model_copy(update={
-        "cohort": sc.cohort.model_copy(update={"n_screened": 160}),
-        "economics": sc.economics.model_copy(update=economics),
-    })
+    return sc.model_copy(
+        update={
+            "cohort": sc.cohort.model_copy(update={"n_screened": 160}),
+            "economics": sc.economics.model_copy(update=economics),
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -90,13 +92,18 @@ def test_without_uncertainty_every_draw_equals_the_point_model(base):
     direct = run_partitioned_survival(
         SurvivalCurves(arms, grid, (pfs, os_)),
         StateValues(
-            costs=[eco.costs.progression_free_per_month, eco.costs.progressed_per_month], costs_per="months",
+            costs=[eco.costs.progression_free_per_month, eco.costs.progressed_per_month],
+            costs_per="months",
             utilities=[eco.utilities.progression_free, eco.utilities.progressed],
             one_off_cost=[eco.costs.rt_course + (eco.costs.mht_course if "MHT" in a else 0.0) for a in arms],
             end_of_life_cost=eco.costs.end_of_life,
         ),
-        Conventions(discount_costs=eco.discount_costs, discount_effects=eco.discount_effects, counting=eco.counting,
-                    discount_method=eco.discount_method),
+        Conventions(
+            discount_costs=eco.discount_costs,
+            discount_effects=eco.discount_effects,
+            counting=eco.counting,
+            discount_method=eco.discount_method,
+        ),
     ).draw(0)
     assert np.allclose(fixed.cost[0], direct["cost"].to_numpy(), rtol=1e-12)
     assert np.allclose(fixed.qalys[0], direct["qalys"].to_numpy(), rtol=1e-12)

@@ -84,7 +84,10 @@ def test_every_problem_is_reported_not_only_the_first(data):
     lines = problems(data)
     assert len(lines) == 3
     assert {line.split(" = ")[0] for line in lines} == {
-        "economics.utilities.progressed", "economics.costs.mht_course", "cohort.n_screened"}
+        "economics.utilities.progressed",
+        "economics.costs.mht_course",
+        "cohort.n_screened",
+    }
 
 
 def test_unknown_key_is_an_error_not_ignored(data):
@@ -114,8 +117,7 @@ def test_every_problem_of_an_arm_is_named_with_its_path(data):
     data["arms"][1]["healthy_max_C"] = 61.0
     data["arms"][0]["agent"] = "unobtainium"
     lines = problems(data)
-    assert {line.split(" = ")[0] for line in lines} == {
-        "arms[1].n_sessions", "arms[1].healthy_max_C", "arms[0].agent"}
+    assert {line.split(" = ")[0] for line in lines} == {"arms[1].n_sessions", "arms[1].healthy_max_C", "arms[0].agent"}
     assert any(line.startswith("arms[0].agent = 'unobtainium': unknown agent") for line in lines)
 
 

@@ -18,7 +18,7 @@ def _pools(n=1500, seed=2):
         dict(
             patient_id=np.arange(n, dtype=np.int64),
             indication="recurrent_glioblastoma",
-            tumor_volume_cm3=rng.lognormal(np.log(25), 0.7, n),
+            tumour_volume_cm3=rng.lognormal(np.log(25), 0.7, n),
             kps=rng.choice([60, 70, 80, 90, 100], n),
             age_years=rng.normal(56, 10, n),
             eloquent_location=rng.random(n) < 0.4,
@@ -26,7 +26,7 @@ def _pools(n=1500, seed=2):
             deposit_coverage_fraction=rng.uniform(0.3, 1.0, n),
         )
     )
-    extra = np.where(base.tumor_volume_cm3 < 20, 3.0, 0.5)
+    extra = np.where(base.tumour_volume_cm3 < 20, 3.0, 0.5)
     return {
         "RT": base.assign(log10_kill_total=1.9, log10_kill_rt=1.9),
         "MHT": base.assign(log10_kill_total=1.9 + extra, log10_kill_rt=1.9),
@@ -47,12 +47,12 @@ def test_gain_is_exactly_zero_for_identical_arms(params):
 def test_effect_modifier_shows_in_gains_and_criteria_comparison(params):
     pools = _pools()
     g = selection.individual_gain(pools, "RT", "MHT", 1, params, n_draws=4)
-    small = pools["RT"].tumor_volume_cm3 < 20
+    small = pools["RT"].tumour_volume_cm3 < 20
     assert g["gain_months"][small.to_numpy()].mean() > 2 * g["gain_months"][~small.to_numpy()].mean()
     design = TrialDesign(allocation={"RT": 1, "MHT": 1}, block_size=2, accrual_per_month=20.0)
     table = selection.compare_criteria(
         ReplicateTrial(pools, design, "RT", "MHT", params=params),
-        {"all": [], "small": ["tumor_volume_cm3 < 20"]},
+        {"all": [], "small": ["tumour_volume_cm3 < 20"]},
         300,
         4,
         gains=g,
@@ -68,9 +68,9 @@ def test_effect_modifier_shows_in_gains_and_criteria_comparison(params):
 def test_benefit_score_recovers_a_known_linear_gain():
     rng = np.random.default_rng(0)
     pats = _pools(800)["RT"]
-    true = 1.0 + 0.5 * np.log(pats.tumor_volume_cm3) - 0.8 * pats.eloquent_location + 0.02 * pats.kps
+    true = 1.0 + 0.5 * np.log(pats.tumour_volume_cm3) - 0.8 * pats.eloquent_location + 0.02 * pats.kps
     gains = pd.DataFrame(dict(patient_id=pats.patient_id, gain_months=true + 0 * rng.random(len(pats))))
-    score = selection.fit_benefit_score(pats, gains, ("log_tumor_volume_cm3", "eloquent_location", "kps"))
+    score = selection.fit_benefit_score(pats, gains, ("log_tumour_volume_cm3", "eloquent_location", "kps"))
     assert score.coefficients == pytest.approx([0.5, -0.8, 0.02], abs=1e-9)
     assert score.intercept == pytest.approx(1.0, abs=1e-9)
     assert score.r2_test == pytest.approx(1.0) and score.calibration_slope_test == pytest.approx(1.0)
@@ -85,7 +85,7 @@ def test_benefit_score_on_simulated_gains_is_informative(params):
     g = selection.individual_gain(pools, "RT", "MHT", 1, params, n_draws=4)
     score = selection.fit_benefit_score(pools["RT"], g)
     assert score.r2_test > 0.3
-    assert score.coefficients[list(score.features).index("log_tumor_volume_cm3")] < 0
+    assert score.coefficients[list(score.features).index("log_tumour_volume_cm3")] < 0
 
 
 def test_bad_input(params):
@@ -93,7 +93,7 @@ def test_bad_input(params):
     design = TrialDesign(allocation={"RT": 1, "MHT": 1}, block_size=2)
     trial = ReplicateTrial(pools, design, "RT", "MHT", params=params)
     with pytest.raises(InputError, match="zero patients"):
-        selection.compare_criteria(trial, {"none": ["tumor_volume_cm3 < 0"]}, 50, 1, n_replicates=10)
+        selection.compare_criteria(trial, {"none": ["tumour_volume_cm3 < 0"]}, 50, 1, n_replicates=10)
     with pytest.raises(InputError, match="criteria_sets.bad"):
         selection.compare_criteria(trial, {"bad": ["no_such_column > 1"]}, 50, 1, n_replicates=10)
     with pytest.raises(InputError, match="features"):

@@ -24,16 +24,24 @@ SCENARIO = 'name = "store test"\nseed = 11\n[cohort]\nindication = "recurrent_gl
 def _tables(seed: int) -> dict[str, pd.DataFrame]:
     rng = np.random.default_rng(seed)
     return {
-        "economics": pd.DataFrame({"strategy": ["soc", "mht"], "cost": rng.uniform(1e4, 5e4, 2),
-                                   "qalys": rng.uniform(0.5, 1.5, 2)}),
-        "trial": pd.DataFrame({"patient_id": np.arange(50, dtype=np.int64), "arm": rng.choice(["a", "b"], 50),
-                               "os_months": rng.exponential(12, 50), "os_event": rng.random(50) < 0.7}),
+        "economics": pd.DataFrame(
+            {"strategy": ["soc", "mht"], "cost": rng.uniform(1e4, 5e4, 2), "qalys": rng.uniform(0.5, 1.5, 2)}
+        ),
+        "trial": pd.DataFrame(
+            {
+                "patient_id": np.arange(50, dtype=np.int64),
+                "arm": rng.choice(["a", "b"], 50),
+                "os_months": rng.exponential(12, 50),
+                "os_event": rng.random(50) < 0.7,
+            }
+        ),
     }
 
 
 def _record(db, seed: int, text: str = SCENARIO, run_id: str | None = None) -> str:
-    with store.record_run(text, seed=seed, scenario_name="store test", executor="serial", run_id=run_id,
-                          db_path=db) as run:
+    with store.record_run(
+        text, seed=seed, scenario_name="store test", executor="serial", run_id=run_id, db_path=db
+    ) as run:
         for name, table in _tables(seed).items():
             run.add_table(name, table)
         run.verdict = f"verdict {seed}"
@@ -121,8 +129,9 @@ CRASH_SCRIPT = textwrap.dedent(
 @pytest.mark.parametrize("when", ["during_run", "during_final_write"])
 def test_crashed_run_leaves_failed_row_not_half_written(tmp_path, when):
     db = tmp_path / "runs.duckdb"
-    proc = subprocess.run([sys.executable, "-c", CRASH_SCRIPT, str(db), when], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", CRASH_SCRIPT, str(db), when], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == -9, proc.stderr  # really killed
     rid = proc.stdout.split()[0]
     runs = store.list_runs(db)
@@ -240,10 +249,23 @@ def test_pipeline_result_tables_are_kept_under_report_names(tmp_path):
     from types import SimpleNamespace
 
     tables = _tables(4)
-    flow = pd.DataFrame({"step": [0, 1], "criterion": ["screened", "kps >= 60"], "n_before": [10, 10],
-                         "excluded": [0, 2], "remaining": [10, 8]})
-    result = SimpleNamespace(flow=flow, trial=tables["trial"], economics=tables["economics"], curves=None,
-                             timings_s={"cohort": 0.25, "physics": 1.5}, verdict="not cost-effective")
+    flow = pd.DataFrame(
+        {
+            "step": [0, 1],
+            "criterion": ["screened", "kps >= 60"],
+            "n_before": [10, 10],
+            "excluded": [0, 2],
+            "remaining": [10, 8],
+        }
+    )
+    result = SimpleNamespace(
+        flow=flow,
+        trial=tables["trial"],
+        economics=tables["economics"],
+        curves=None,
+        timings_s={"cohort": 0.25, "physics": 1.5},
+        verdict="not cost-effective",
+    )
     db = tmp_path / "runs.duckdb"
     with store.record_run(SCENARIO, seed=4, db_path=db) as run:
         run.add_pipeline_result(result)

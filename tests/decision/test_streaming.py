@@ -50,8 +50,9 @@ def test_psa_accumulator_equals_all_draw_ceac_and_evpi():
         acc.add((cost[a:b], effect[a:b]))
     expected = ceac(cost, effect, WTP, ["soc", "new"])
     got = acc.ceac()
-    pd.testing.assert_frame_equal(got[["wtp", "strategy", "probability", "optimal"]],
-                                  expected[["wtp", "strategy", "probability", "optimal"]])
+    pd.testing.assert_frame_equal(
+        got[["wtp", "strategy", "probability", "optimal"]], expected[["wtp", "strategy", "probability", "optimal"]]
+    )
     np.testing.assert_allclose(got["expected_nmb"], expected["expected_nmb"], rtol=1e-12)
     np.testing.assert_allclose(acc.evpi()["evpi_per_patient"], evpi(cost, effect, WTP), rtol=1e-9, atol=1e-7)
     summary = acc.summary()
@@ -155,16 +156,23 @@ def synthetic_trial_chunk(start: int, stop: int, seed) -> pd.DataFrame:
     os_latent = -np.log(u[:, 1]) * np.where(arm == "mht", 12.0, 9.0)
     censor = 24.0 * u[:, 2]
     pfs_latent = os_latent * 0.5
-    return cohort.assign(arm=arm, os_months=np.minimum(os_latent, censor), os_event=os_latent <= censor,
-                         pfs_months=np.minimum(pfs_latent, censor), pfs_event=pfs_latent <= censor)
+    return cohort.assign(
+        arm=arm,
+        os_months=np.minimum(os_latent, censor),
+        os_event=os_latent <= censor,
+        pfs_months=np.minimum(pfs_latent, censor),
+        pfs_event=pfs_latent <= censor,
+    )
 
 
 def test_stream_trial_equals_whole_trial_and_across_executors(pool):
     whole = synthetic_trial_chunk(0, 3000, root_sequence(21))
-    serial = stream_trial.stream_trial(synthetic_trial_chunk, 3000, 21, executor="serial", chunk_size=400,
-                             mean_columns=["age_years"])
-    procs = stream_trial.stream_trial(synthetic_trial_chunk, 3000, 21, executor=pool, chunk_size=400,
-                            mean_columns=["age_years"])
+    serial = stream_trial.stream_trial(
+        synthetic_trial_chunk, 3000, 21, executor="serial", chunk_size=400, mean_columns=["age_years"]
+    )
+    procs = stream_trial.stream_trial(
+        synthetic_trial_chunk, 3000, 21, executor=pool, chunk_size=400, mean_columns=["age_years"]
+    )
     assert serial.n_screened == 3000 and serial.n_eligible == len(whole)
     pd.testing.assert_frame_equal(serial.os.table(), procs.os.table(), check_exact=True)
     pd.testing.assert_frame_equal(serial.means.frame(), procs.means.frame(), check_exact=True)
@@ -191,8 +199,7 @@ def rt_only_scenario():
 
 def _same_trial(a: stream_trial.TrialAccumulator, b: stream_trial.TrialAccumulator) -> None:
     for endpoint in ("pfs", "os"):
-        pd.testing.assert_frame_equal(getattr(a, endpoint).table(), getattr(b, endpoint).table(),
-                                      check_exact=True)
+        pd.testing.assert_frame_equal(getattr(a, endpoint).table(), getattr(b, endpoint).table(), check_exact=True)
     pd.testing.assert_frame_equal(a.means.frame(), b.means.frame(), rtol=1e-12)
     assert (a.n_screened, a.n_eligible) == (b.n_screened, b.n_eligible)
 
@@ -209,8 +216,10 @@ def test_scenario_trial_is_chunk_and_executor_invariant(pool):
     means = a.means.frame().set_index(["arm", "column"])["mean"]
     assert means[("NanoTherm MHT + RT", "t90_C")] > means[("RT alone", "t90_C")] == 37.0
     fast = rt_only_scenario()
-    _same_trial(stream_trial.stream_scenario_trial(fast, 400, 3, executor="serial", chunk_size=400),
-                stream_trial.stream_scenario_trial(fast, 400, 3, executor=pool, chunk_size=70))
+    _same_trial(
+        stream_trial.stream_scenario_trial(fast, 400, 3, executor="serial", chunk_size=400),
+        stream_trial.stream_scenario_trial(fast, 400, 3, executor=pool, chunk_size=70),
+    )
 
 
 @pytest.mark.slow
@@ -218,8 +227,10 @@ def test_mht_scenario_trial_on_processes_equals_serial():
     from mhtcdt.decision.scenario.loading import default_scenario
 
     sc = default_scenario()
-    _same_trial(stream_trial.stream_scenario_trial(sc, 90, 3, executor="serial", chunk_size=90),
-                stream_trial.stream_scenario_trial(sc, 90, 3, executor=TWO_PROCESSES, chunk_size=25))
+    _same_trial(
+        stream_trial.stream_scenario_trial(sc, 90, 3, executor="serial", chunk_size=90),
+        stream_trial.stream_scenario_trial(sc, 90, 3, executor=TWO_PROCESSES, chunk_size=25),
+    )
 
 
 def test_scenario_trial_chunk_is_keyed_by_patient_and_censored_at_cutoff():

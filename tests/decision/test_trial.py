@@ -135,9 +135,7 @@ def test_integer_weights(alloc, expected):
 def test_bad_design_names_the_field(kw, field):
     with pytest.raises((InputError, InputErrors)) as info:
         _design(**kw)
-    fields = (
-        [e.field for e in info.value.errors] if isinstance(info.value, InputErrors) else [info.value.field]
-    )
+    fields = [e.field for e in info.value.errors] if isinstance(info.value, InputErrors) else [info.value.field]
     assert field in fields
 
 

@@ -19,10 +19,10 @@ def symmetric_pair():
     tum, healthy = tumour_tissue("brain"), load_tissue("brain")
     frac = sphere_fraction_map(N, HALF, (R, R, R))
     timing = SessionTiming(session_s=900.0, cooldown_s=300.0, dt_s=15.0)
-    res3 = simulate_session_3d(frac, 3e5 * frac, HALF, tumor=tum, healthy=healthy, timing=timing)
+    res3 = simulate_session_3d(frac, 3e5 * frac, HALF, tumour=tum, healthy=healthy, timing=timing)
     res1 = simulate_sessions_radial(
         RadialPatients([R], [1.0], [3e5]),
-        tumor=tum,
+        tumour=tum,
         healthy=healthy,
         heating=Heating(field_kA_per_m=10.0),
         timing=timing,
@@ -36,7 +36,7 @@ def test_3d_matches_radial_profile(symmetric_pair):
     centre = N // 2
     x = np.abs(res3.axis_m[centre:]) / R  # voxel centres along +x
     for rec in (5, 15, 20):  # mid-heating, end of heating, cooling
-        radial = np.interp(x, res1.cell_radius_over_R[:20], res1.tumor_temperature_C[0, 0, rec])
+        radial = np.interp(x, res1.cell_radius_over_R[:20], res1.tumour_temperature_C[0, 0, rec])
         inside = x < 0.9
         line = res3.centre_line_C[rec, centre:]
         assert np.max(np.abs(line[inside] - radial[inside])) < 0.1
@@ -54,7 +54,7 @@ def test_heterogeneous_deposit_heats_off_centre():
     frac = sphere_fraction_map(21, HALF, (R, R, R))
     blob = sphere_fraction_map(21, HALF, (0.4 * R, 0.4 * R, 0.4 * R), centre_m=(0.5 * R, 0.0, 0.0))
     res = simulate_session_3d(
-        frac, 2e6 * blob, HALF, tumor=tum, healthy=healthy, timing=SessionTiming(600.0, 0.0, 15.0, 60.0)
+        frac, 2e6 * blob, HALF, tumour=tum, healthy=healthy, timing=SessionTiming(600.0, 0.0, 15.0, 60.0)
     )
     hottest = np.unravel_index(np.argmax(res.peak_C), res.peak_C.shape)
     assert res.axis_m[hottest[0]] > 0.2 * R
@@ -65,8 +65,8 @@ def test_3d_bad_input():
     tum, healthy = tumour_tissue("brain"), load_tissue("brain")
     frac = sphere_fraction_map(9, HALF, (R, R, R))
     with pytest.raises(InputError) as info:
-        simulate_session_3d(frac, -frac, HALF, tumor=tum, healthy=healthy)
+        simulate_session_3d(frac, -frac, HALF, tumour=tum, healthy=healthy)
     assert info.value.field == "power_W_per_m3"
     with pytest.raises(InputError) as info:
-        simulate_session_3d(frac[:, :, :5], frac[:, :, :5], HALF, tumor=tum, healthy=healthy)
+        simulate_session_3d(frac[:, :, :5], frac[:, :, :5], HALF, tumour=tum, healthy=healthy)
     assert info.value.field == "tumour_fraction"

@@ -31,7 +31,7 @@ def run(tissue, radius, q, *, coverage=1.0, heating=None, session_s=3600.0, dt_s
     """One tumour in a homogeneous tissue, one session without cooling, fixed field 10 kA/m by default."""
     return simulate_sessions_radial(
         RadialPatients([radius], [coverage], [q]),
-        tumor=tissue,
+        tumour=tissue,
         healthy=tissue,
         heating=heating or Heating(field_kA_per_m=10.0),
         timing=SessionTiming(session_s, 0.0, dt_s, record_every_s),
@@ -72,7 +72,7 @@ def test_uniform_heating_transient_and_early_slope():
         tissue = homogeneous(perf)
         # dt well below the perfusion time constant rho c / (rho_b c_b omega) ~ 100 s
         res = run(tissue, a, q, session_s=3600.0, dt_s=2.0, grid=RadialGrid(50, 50, 2.0))
-        centre = res.tumor_temperature_C[0, 0, :, 0] - BLOOD.arterial_temperature_C
+        centre = res.tumour_temperature_C[0, 0, :, 0] - BLOOD.arterial_temperature_C
         exact = uniform_heating_rise(res.record_times_s, q, tissue.volumetric_heat_capacity_J_per_m3_K, sink(tissue))
         assert np.max(np.abs(centre - exact)) < 1e-3 * exact.max()
     # no perfusion: slope q / (rho c) from the first record on (exact for backward Euler and BDF2)
@@ -106,7 +106,7 @@ def test_deposit_power_is_conserved_for_partial_coverage():
 def nonlinear_case():
     tum = tumour_tissue("brain")
     healthy = load_tissue("brain").with_perfusion(559.0, "lang1999_muscle")
-    ref = RadialReference(0.015, 0.5, tum, healthy, tumor_perfusion_mL_per_min_per_kg=300.0)
+    ref = RadialReference(0.015, 0.5, tum, healthy, tumour_perfusion_mL_per_min_per_kg=300.0)
     times = np.arange(0.0, 4500.0 + 1.0, 60.0)
     return tum, healthy, ref.session(4e5, 3600.0, 900.0, times), times
 
@@ -114,7 +114,7 @@ def nonlinear_case():
 def _numba_case(tum, healthy, dt, cells=12):
     return simulate_sessions_radial(
         RadialPatients([0.015], [0.5], [4e5], tumour_perfusion_mL_per_min_per_kg=300.0),
-        tumor=tum,
+        tumour=tum,
         healthy=healthy,
         heating=Heating(field_kA_per_m=10.0),
         timing=SessionTiming(session_s=3600.0, cooldown_s=900.0, dt_s=dt),
@@ -126,7 +126,7 @@ def test_numba_kernel_matches_scipy_reference_within_0_01_C(nonlinear_case):
     tum, healthy, reference, times = nonlinear_case
     res = _numba_case(tum, healthy, 2.5)
     assert np.allclose(res.record_times_s, times)
-    diff = np.abs(res.tumor_temperature_C[0, 0] - reference[:, :12])
+    diff = np.abs(res.tumour_temperature_C[0, 0] - reference[:, :12])
     assert diff.max() < 0.01
     assert reference[:, 0].max() > 50.0  # the case crosses both Lang perfusion knees
     # field-off steady state agrees with scipy.optimize.root
@@ -138,7 +138,7 @@ def test_time_step_refinement_converges_at_second_order(nonlinear_case):
     jumps), which costs order at coarse steps: > 1.5 (> 1.8 asymptotically) nonlinear, > 1.8 smooth."""
     tum, healthy, reference, _ = nonlinear_case
     errors = [
-        np.abs(_numba_case(tum, healthy, dt).tumor_temperature_C[0, 0] - reference[:, :12]).max()
+        np.abs(_numba_case(tum, healthy, dt).tumour_temperature_C[0, 0] - reference[:, :12]).max()
         for dt in (20.0, 10.0, 5.0)
     ]
     orders = np.log2(np.array(errors[:-1]) / np.array(errors[1:]))
@@ -148,7 +148,7 @@ def test_time_step_refinement_converges_at_second_order(nonlinear_case):
     smooth_h = healthy.with_perfusion(559.0, "constant")
     ref = RadialReference(0.015, 0.5, smooth_t, smooth_h).session(4e5, 3600.0, 900.0, np.arange(0.0, 4501.0, 60.0))
     errors = [
-        np.abs(_numba_case(smooth_t, smooth_h, dt).tumor_temperature_C[0, 0] - ref[:, :12]).max()
+        np.abs(_numba_case(smooth_t, smooth_h, dt).tumour_temperature_C[0, 0] - ref[:, :12]).max()
         for dt in (20.0, 10.0, 5.0)
     ]
     orders = np.log2(np.array(errors[:-1]) / np.array(errors[1:]))
@@ -185,9 +185,9 @@ def test_patients_are_independent_and_vectorised():
     cov = np.array([1.0, 0.4, 0.7])
     q = np.array([2e5, 5e5, 0.0])
     field = Heating(field_kA_per_m=8.0)
-    together = simulate_sessions_radial(RadialPatients(radii, cov, q), tumor=tum, healthy=healthy, heating=field)
+    together = simulate_sessions_radial(RadialPatients(radii, cov, q), tumour=tum, healthy=healthy, heating=field)
     alone = simulate_sessions_radial(
-        RadialPatients(radii[1:2], cov[1:2], q[1:2]), tumor=tum, healthy=healthy, heating=field
+        RadialPatients(radii[1:2], cov[1:2], q[1:2]), tumour=tum, healthy=healthy, heating=field
     )
     np.testing.assert_array_equal(together.peak_C[1], alone.peak_C[0])
     # no particles: temperatures stay at the field-off steady state
@@ -240,7 +240,7 @@ def test_bad_input_names_the_parameter(build, field):
 
 def test_bad_session_count_and_argument_types_are_named():
     patients = RadialPatients([0.01], [1.0], [1e5])
-    tissues = dict(tumor=tumour_tissue("brain"), healthy=load_tissue("brain"))
+    tissues = dict(tumour=tumour_tissue("brain"), healthy=load_tissue("brain"))
     for kw, field in (
         (dict(heating=Heating(field_kA_per_m=10.0), n_sessions=0), "n_sessions"),
         (dict(heating=10.0), "heating"),
@@ -257,7 +257,7 @@ def test_non_finite_temperatures_raise_model_error():
     with pytest.raises(ModelError):
         simulate_sessions_radial(
             RadialPatients([0.01], [1.0], [1e306]),
-            tumor=tumour_tissue("brain"),
+            tumour=tumour_tissue("brain"),
             healthy=load_tissue("brain"),
             heating=Heating(field_kA_per_m=10.0),
             timing=SessionTiming(session_s=60.0),

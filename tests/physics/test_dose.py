@@ -77,7 +77,7 @@ def test_kernel_accumulates_cem43_and_arrhenius_of_its_constant_baseline():
     s = arrhenius_set("he_bischof_2003_at1")
     res = simulate_sessions_radial(
         RadialPatients([0.012], [1.0], [0.0]),
-        tumor=tumour_tissue("brain"),
+        tumour=tumour_tissue("brain"),
         healthy=load_tissue("brain"),
         heating=Heating(field_kA_per_m=10.0),
         timing=SessionTiming(session_s=1800.0, cooldown_s=600.0),
@@ -93,12 +93,12 @@ def test_kernel_accumulates_cem43_and_arrhenius_of_its_constant_baseline():
 def test_kernel_cem43_matches_numpy_on_recorded_history():
     res = simulate_sessions_radial(
         RadialPatients([0.015], [0.6], [5e5]),
-        tumor=tumour_tissue("brain"),
+        tumour=tumour_tissue("brain"),
         healthy=load_tissue("brain"),
         heating=Heating(field_kA_per_m=10.0),
         timing=SessionTiming(session_s=1800, cooldown_s=600, dt_s=5.0, record_every_s=5.0),
     )
-    hist = res.tumor_temperature_C[0, 0]  # (n_records, shells), every step
+    hist = res.tumour_temperature_C[0, 0]  # (n_records, shells), every step
     # trapezoid rule in the kernel = mean of the rectangle rules on both ends; the kernel also integrates
     # over its sub-steps after the two source jumps (start, switch-off), hence rtol 2e-4 rather than exact
     rect_left = cem43_minutes(hist[:-1].T, 5.0)

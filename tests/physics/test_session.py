@@ -12,7 +12,7 @@ from mhtcdt.physics.tissue import load_tissue, tumour_tissue
 def titrated(q, control, cov=1.0, radius=0.015, host="brain"):
     return simulate_sessions_radial(
         RadialPatients([radius], [cov], [q]),
-        tumor=tumour_tissue(host),
+        tumour=tumour_tissue(host),
         healthy=load_tissue(host),
         heating=Heating(field_exponent=1.43, control=control),
         timing=SessionTiming(session_s=3600.0, cooldown_s=600.0),
@@ -54,7 +54,7 @@ def test_final_titrated_amplitude_holds_the_target_when_fixed():
     settled = res.field_record_kA_per_m[0, 0, 59]  # amplitude during the last minute of heating
     fixed = simulate_sessions_radial(
         RadialPatients([0.015], [0.6], [3e5]),
-        tumor=tumour_tissue("brain"),
+        tumour=tumour_tissue("brain"),
         healthy=load_tissue("brain"),
         heating=Heating(field_exponent=1.43, field_kA_per_m=settled),
         timing=SessionTiming(session_s=3600.0, cooldown_s=0.0),
@@ -102,7 +102,7 @@ def test_fixed_mode_needs_an_amplitude():
     with pytest.raises(InputError) as info:
         simulate_sessions_radial(
             RadialPatients([0.01], [1.0], [1e5]),
-            tumor=tumour_tissue("brain"),
+            tumour=tumour_tissue("brain"),
             healthy=load_tissue("brain"),
             heating=Heating(),
         )

@@ -76,8 +76,10 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(args.scenario)
     check_scenario(scenario)
-    print(f"{args.scenario}: valid scenario '{scenario.name}' ({len(scenario.arms)} arms, "
-          f"indication {scenario.cohort.indication}, {scenario.cohort.n_screened} screened)")
+    print(
+        f"{args.scenario}: valid scenario '{scenario.name}' ({len(scenario.arms)} arms, "
+        f"indication {scenario.cohort.indication}, {scenario.cohort.n_screened} screened)"
+    )
     return EXIT_OK
 
 
@@ -99,8 +101,11 @@ def _run_and_report(scenario, scenario_text: str, args: argparse.Namespace) -> i
     if db_path is not None and not installed("store"):
         not_recorded = MissingExtra("store", "recording the run", "duckdb").message
         db_path = None
-    recorder = contextlib.nullcontext(None) if db_path is None else _recorder(scenario, scenario_text, seed,
-                                                                               executor, out, db_path)
+    recorder = (
+        contextlib.nullcontext(None)
+        if db_path is None
+        else _recorder(scenario, scenario_text, seed, executor, out, db_path)
+    )
     psa = None
     with recorder as record, TqdmProgress(disable=args.quiet) as progress:
         result = run_pipeline(scenario, seed=seed, progress=lambda s, f: progress(s, 0.9 * f), executor=executor)
@@ -129,9 +134,13 @@ def _recorder(scenario, scenario_text: str, seed: int, executor, out: Path, db_p
     from mhtcdt.decision.run import store
 
     return store.record_run(
-        scenario_text, seed=seed, scenario_name=scenario.name,
+        scenario_text,
+        seed=seed,
+        scenario_name=scenario.name,
         executor="in-process (numba threads)" if executor is None else executor.describe(),
-        command=" ".join(["mhtcdt", *sys.argv[1:]]), run_id=out.name, db_path=db_path,
+        command=" ".join(["mhtcdt", *sys.argv[1:]]),
+        run_id=out.name,
+        db_path=db_path,
     )
 
 
@@ -177,9 +186,21 @@ def _cmd_app(args: argparse.Namespace) -> int:
 
     require("streamlit", "app", "mhtcdt app")
     app = Path(__file__).resolve().parents[2] / "app" / "router.py"
-    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
-           "--server.headless", "true" if args.headless else "false", "--browser.gatherUsageStats", "false",
-           "--client.showErrorDetails", "none"]  # pages show errors themselves; never a traceback
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.port",
+        str(args.port),
+        "--server.headless",
+        "true" if args.headless else "false",
+        "--browser.gatherUsageStats",
+        "false",
+        "--client.showErrorDetails",
+        "none",
+    ]  # pages show errors themselves; never a traceback
     print("starting:", " ".join(cmd))
     return subprocess.call(cmd)
 
@@ -188,13 +209,21 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=None, help="master seed (default: the scenario's seed)")
     p.add_argument("--out", default=None, help="output folder (default ./mhtcdt-results/<run id>/)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--psa-draws", type=int, default=None,
-                   help="probabilistic sensitivity analysis draws (default: the scenario's; 0 = no PSA)")
-    p.add_argument("--store", default=None,
-                   help="DuckDB run store (default $MHTCDT_STORE or runs.duckdb beside the run folder)")
+    p.add_argument(
+        "--psa-draws",
+        type=int,
+        default=None,
+        help="probabilistic sensitivity analysis draws (default: the scenario's; 0 = no PSA)",
+    )
+    p.add_argument(
+        "--store", default=None, help="DuckDB run store (default $MHTCDT_STORE or runs.duckdb beside the run folder)"
+    )
     p.add_argument("--no-store", action="store_true", help="do not record the run in the store")
-    p.add_argument("--report", action="store_true",
-                   help="also write report.html, tables.xlsx and figures/ (PNG and SVG) into the run folder")
+    p.add_argument(
+        "--report",
+        action="store_true",
+        help="also write report.html, tables.xlsx and figures/ (PNG and SVG) into the run folder",
+    )
     from mhtcdt.decision.run.executors import add_executor_arguments
 
     add_executor_arguments(p)

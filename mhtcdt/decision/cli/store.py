@@ -76,17 +76,19 @@ def _cmd_list(args: argparse.Namespace) -> int:
     if runs.empty:
         print(f"no runs{f' with status {args.status}' if args.status else ''} in {path}")
         return EXIT_OK
-    shown = pd.DataFrame({
-        "run_id": runs["run_id"],
-        "status": runs["status"],
-        "scenario": runs["scenario_name"].fillna(""),
-        "seed": runs["seed"],
-        "started_utc": runs["started_utc"].dt.strftime("%Y-%m-%d %H:%M:%S"),
-        "duration_s": runs["duration_s"].round(1),
-        "executor": runs["executor"].fillna(""),
-        "tables": runs["n_tables"],
-        "commit": runs["git_commit"].fillna("").str.slice(0, 10),
-    })
+    shown = pd.DataFrame(
+        {
+            "run_id": runs["run_id"],
+            "status": runs["status"],
+            "scenario": runs["scenario_name"].fillna(""),
+            "seed": runs["seed"],
+            "started_utc": runs["started_utc"].dt.strftime("%Y-%m-%d %H:%M:%S"),
+            "duration_s": runs["duration_s"].round(1),
+            "executor": runs["executor"].fillna(""),
+            "tables": runs["n_tables"],
+            "commit": runs["git_commit"].fillna("").str.slice(0, 10),
+        }
+    )
     print(shown.to_string(index=False))
     print(f"\n{len(runs)} run(s) in {path}")
     return EXIT_OK
@@ -156,8 +158,12 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def add_subcommands(subparsers) -> None:
     """Add ``runs list|show|compare|export`` to the ``mhtcdt`` command's subparsers."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--store", default=None, metavar="DB",
-                        help="results database (default $MHTCDT_STORE or mhtcdt-results/runs.duckdb)")
+    common.add_argument(
+        "--store",
+        default=None,
+        metavar="DB",
+        help="results database (default $MHTCDT_STORE or mhtcdt-results/runs.duckdb)",
+    )
 
     runs = subparsers.add_parser("runs", help="list, show, compare and export recorded runs")
     sub = runs.add_subparsers(dest="runs_command", metavar="ACTION", required=True)

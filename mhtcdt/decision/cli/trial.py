@@ -112,8 +112,13 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 #: request field -> the ``mhtcdt power`` option that sets it (error lines name the option)
 POWER_OPTIONS = {
-    "experimental_arm": "--experimental-arm", "n_patients": "--n-patients", "n_replicates": "--replicates",
-    "alpha": "--alpha", "endpoint": "--endpoint", "target_power": "--target-power", "pool_size": "--pool-size",
+    "experimental_arm": "--experimental-arm",
+    "n_patients": "--n-patients",
+    "n_replicates": "--replicates",
+    "alpha": "--alpha",
+    "endpoint": "--endpoint",
+    "target_power": "--target-power",
+    "pool_size": "--pool-size",
 }
 
 
@@ -123,8 +128,13 @@ def cmd_power(args: argparse.Namespace) -> int:
     from mhtcdt.decision.trial.power_analysis import PowerRequest, power_analysis
 
     request = PowerRequest(
-        experimental_arm=args.experimental_arm, n_patients=args.n_patients, n_replicates=args.replicates,
-        alpha=args.alpha, endpoint=args.endpoint, target_power=args.target_power, pool_size=args.pool_size,
+        experimental_arm=args.experimental_arm,
+        n_patients=args.n_patients,
+        n_replicates=args.replicates,
+        alpha=args.alpha,
+        endpoint=args.endpoint,
+        target_power=args.target_power,
+        pool_size=args.pool_size,
         seed=args.seed,
     )
     try:
@@ -133,15 +143,17 @@ def cmd_power(args: argparse.Namespace) -> int:
             analysis = power_analysis(scenario, request, progress)
     except (InputError, InputErrors) as exc:
         errors = exc.errors if isinstance(exc, InputErrors) else [exc]
-        return _problems(InputErrors([InputError(POWER_OPTIONS.get(e.field, e.field), e.value, e.message)
-                                      for e in errors]))
+        return _problems(
+            InputErrors([InputError(POWER_OPTIONS.get(e.field, e.field), e.value, e.message) for e in errors])
+        )
     if args.json:
         print(json.dumps(analysis.summary()))
         return EXIT_OK
     s, t1, ss, n = analysis.power, analysis.type_one_error, analysis.sample_size, analysis.n_patients
     print(f"Virtual trial power: {analysis.comparison}, {args.endpoint}, {n} patients, {args.replicates} replicates")
-    print(f"  power                {s.power:.3f} (95% CI {s.power_ci[0]:.3f}-{s.power_ci[1]:.3f}) "
-          f"at alpha {args.alpha}")
+    print(
+        f"  power                {s.power:.3f} (95% CI {s.power_ci[0]:.3f}-{s.power_ci[1]:.3f}) at alpha {args.alpha}"
+    )
     print(f"  type-I error (null)  {t1.power:.3f} (95% CI {t1.power_ci[0]:.3f}-{t1.power_ci[1]:.3f})")
     print(f"  expected HR          {s.expected_hr:.3f} (2.5-97.5%: {s.hr_quantiles[0]:.3f}-{s.hr_quantiles[2]:.3f})")
     print(

@@ -235,7 +235,7 @@ class CalibrationProblem:
             kill_t = df["log10_kill_total"].to_numpy(float)
             kill_rt = df["log10_kill_rt"].to_numpy(float) if "log10_kill_rt" in df.columns else kill_t
             self.arrays[name] = dict(
-                volume=df["tumor_volume_cm3"].to_numpy(float),
+                volume=df["tumour_volume_cm3"].to_numpy(float),
                 kill_total=kill_t,
                 kill_rt=np.minimum(kill_rt, kill_t),
                 age=df["age_years"].to_numpy(float),

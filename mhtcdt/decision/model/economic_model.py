@@ -96,8 +96,10 @@ def background_survival(trial: pd.DataFrame, grid_months: np.ndarray) -> np.ndar
 
     params = load_outcome_params()
     ages = trial["age_years"].to_numpy(float)
-    curves = [background_survival_on_grid(grid_months, float(a), params.other_cause_a_per_year,
-                                          params.other_cause_b_per_year) for a in ages]
+    curves = [
+        background_survival_on_grid(grid_months, float(a), params.other_cause_a_per_year, params.other_cause_b_per_year)
+        for a in ages
+    ]
     return np.mean(curves, axis=0)
 
 

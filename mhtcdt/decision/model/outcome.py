@@ -10,7 +10,7 @@ the fitted values in ``data/outcome_calibration.toml``)
    The physics already sends its infiltrative clonogens (beyond the heated volume) through RT only; a
    further fraction ``f`` (``infiltrative_fraction``, an additional RT-only reservoir, fitted with a wide
    prior that allows ~0) receives only the RT kill:
-   ``V_s = V0 * ((1 - f) * 10^(-e K_total) + f * 10^(-e K_rt))`` with ``V0 = tumor_volume_cm3``.
+   ``V_s = V0 * ((1 - f) * 10^(-e K_total) + f * 10^(-e K_rt))`` with ``V0 = tumour_volume_cm3``.
 2. **Regrowth.** Gompertz growth ``dV/dt = rho V ln(K/V)`` from ``V_s``, starting when treatment
    ends (``treatment_months``, default 0). The per-patient specific growth rate at the entry volume,
    ``rho ln(K/V0) = ln 2 / DT``, has a log-normal volume doubling time ``DT`` (median and log-SD are
@@ -85,7 +85,7 @@ PPS_KEY_BY_INDICATION = {
     "newly_diagnosed_glioblastoma": "pps_median_months_newly_diagnosed",
 }
 
-REQUIRED_COLUMNS = ("patient_id", "tumor_volume_cm3", "kps", "age_years", "log10_kill_total")
+REQUIRED_COLUMNS = ("patient_id", "tumour_volume_cm3", "kps", "age_years", "log10_kill_total")
 
 
 @dataclass(frozen=True)
@@ -224,7 +224,7 @@ def _col(df: pd.DataFrame, name: str, default: Any = None) -> np.ndarray:
 
 _COVARIATES = {
     "kps_le_80": lambda df: (_col(df, "kps").astype(float) <= 80).astype(float),
-    "volume_ge_50": lambda df: (_col(df, "tumor_volume_cm3").astype(float) >= 50.0).astype(float),
+    "volume_ge_50": lambda df: (_col(df, "tumour_volume_cm3").astype(float) >= 50.0).astype(float),
     "eloquent": lambda df: _col(df, "eloquent_location", False).astype(bool).astype(float),
     "mgmt_methylated": lambda df: _col(df, "mgmt_methylated", False).astype(bool).astype(float),
     "age_per_decade_over_55": lambda df: (_col(df, "age_years").astype(float) - 55.0) / 10.0,
@@ -386,10 +386,10 @@ def simulate_outcomes(
             out[c] = pd.Series(dtype=float)
         out["death_other_cause"] = pd.Series(dtype=bool)
         return out
-    for c in ("tumor_volume_cm3", "log10_kill_total", "age_years"):
+    for c in ("tumour_volume_cm3", "log10_kill_total", "age_years"):
         vals = patients[c].to_numpy(dtype=float)
         bad = ~np.isfinite(vals) | (vals < 0)
-        if c == "tumor_volume_cm3":
+        if c == "tumour_volume_cm3":
             bad |= vals <= 0
         if bad.any():
             raise InputError(f"patients.{c}", vals[bad][0], "must be finite and non-negative (volume > 0)")
@@ -401,7 +401,7 @@ def simulate_outcomes(
     kill_rt = patients["log10_kill_rt"] if "log10_kill_rt" in patients.columns else patients["log10_kill_total"]
     draws = patient_draws(patients["patient_id"].to_numpy(), seed)
     res = latent_times(
-        patients["tumor_volume_cm3"].to_numpy(float),
+        patients["tumour_volume_cm3"].to_numpy(float),
         patients["log10_kill_total"].to_numpy(float),
         np.minimum(kill_rt.to_numpy(float), patients["log10_kill_total"].to_numpy(float)),
         patients["age_years"].to_numpy(float),

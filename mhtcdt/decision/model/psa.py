@@ -99,16 +99,18 @@ class PSAResult:
         """Per strategy: mean and 95 % interval of cost and QALYs over draws."""
         rows = []
         for j, s in enumerate(self.strategies):
-            rows.append({
-                "strategy": s,
-                "cost_mean": self.cost[:, j].mean(),
-                "cost_low": np.quantile(self.cost[:, j], 0.025),
-                "cost_high": np.quantile(self.cost[:, j], 0.975),
-                "qalys_mean": self.qalys[:, j].mean(),
-                "qalys_low": np.quantile(self.qalys[:, j], 0.025),
-                "qalys_high": np.quantile(self.qalys[:, j], 0.975),
-                "life_years_mean": self.life_years[:, j].mean(),
-            })
+            rows.append(
+                {
+                    "strategy": s,
+                    "cost_mean": self.cost[:, j].mean(),
+                    "cost_low": np.quantile(self.cost[:, j], 0.025),
+                    "cost_high": np.quantile(self.cost[:, j], 0.975),
+                    "qalys_mean": self.qalys[:, j].mean(),
+                    "qalys_low": np.quantile(self.qalys[:, j], 0.025),
+                    "qalys_high": np.quantile(self.qalys[:, j], 0.975),
+                    "life_years_mean": self.life_years[:, j].mean(),
+                }
+            )
         return pd.DataFrame(rows)
 
     def probability_cost_effective(self, wtp: float | None = None) -> pd.Series:
@@ -140,15 +142,16 @@ class PSAResult:
         )
 
 
-def _arm_curves(trial: pd.DataFrame, arms: list[str], params: outcome.OutcomeParams, draws_by_arm: dict,
-                grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _arm_curves(
+    trial: pd.DataFrame, arms: list[str], params: outcome.OutcomeParams, draws_by_arm: dict, grid: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Empirical PFS and OS (S, T) of each arm's latent times under ``params``."""
     pfs = np.empty((len(arms), grid.size))
     os_ = np.empty((len(arms), grid.size))
     for j, arm in enumerate(arms):
         sub = trial[trial["arm"] == arm]
         times = outcome.latent_times(
-            sub["tumor_volume_cm3"].to_numpy(float),
+            sub["tumour_volume_cm3"].to_numpy(float),
             sub["log10_kill_total"].to_numpy(float),
             sub["log10_kill_rt"].to_numpy(float),
             sub["age_years"].to_numpy(float),
@@ -172,31 +175,45 @@ def _economic_arrays(scenario: Scenario, arms: list[str], values: dict[str, np.n
 
     specs = {a.name: a for a in scenario.arms}
     mht, rt, cdt = value("costs.mht_course"), value("costs.rt_course"), value("costs.cdt_agent_course")
-    one_off = np.stack(
-        [mht * specs[a].has_mht + rt * specs[a].has_rt + cdt * specs[a].has_cdt for a in arms], axis=1
-    )
+    one_off = np.stack([mht * specs[a].has_mht + rt * specs[a].has_rt + cdt * specs[a].has_cdt for a in arms], axis=1)
     return StateValues(
-        costs=np.stack(
-            [value("costs.progression_free_per_month"), value("costs.progressed_per_month")], axis=1
-        )[:, None, :],
+        costs=np.stack([value("costs.progression_free_per_month"), value("costs.progressed_per_month")], axis=1)[
+            :, None, :
+        ],
         costs_per="months",
-        utilities=np.stack(
-            [value("utilities.progression_free"), value("utilities.progressed")], axis=1
-        )[:, None, :],
+        utilities=np.stack([value("utilities.progression_free"), value("utilities.progressed")], axis=1)[:, None, :],
         one_off_cost=one_off,
         end_of_life_cost=value("costs.end_of_life")[:, None],
     )
 
 
-def _psm(scenario: Scenario, arms: list[str], grid: np.ndarray, pfs: np.ndarray, os_: np.ndarray,
-         values: dict[str, np.ndarray], n: int):
+def _psm(
+    scenario: Scenario,
+    arms: list[str],
+    grid: np.ndarray,
+    pfs: np.ndarray,
+    os_: np.ndarray,
+    values: dict[str, np.ndarray],
+    n: int,
+):
     return run_partitioned_survival(
         SurvivalCurves(arms, grid, (pfs, os_)), _economic_arrays(scenario, arms, values, n), conventions(scenario)
     )
 
 
-_TRIAL_COLUMNS = ("patient_id", "arm", "tumor_volume_cm3", "log10_kill_total", "log10_kill_rt", "age_years",
-                  "kps", "eloquent_location", "mgmt_methylated", "indication", "treatment_months")
+_TRIAL_COLUMNS = (
+    "patient_id",
+    "arm",
+    "tumour_volume_cm3",
+    "log10_kill_total",
+    "log10_kill_rt",
+    "age_years",
+    "kps",
+    "eloquent_location",
+    "mgmt_methylated",
+    "indication",
+    "treatment_months",
+)
 
 
 def psa_draws(
@@ -234,8 +251,13 @@ def psa_draws(
         pfs_u[i], os_u[i] = _arm_curves(trial, arms, p, draws_by_arm, grid)
     position = np.searchsorted(unique, cal_index)
     res = _psm(scenario, arms, grid, pfs_u[position], os_u[position], values, n)
-    return {"cost": res.cost, "qalys": res.qalys, "life_years": res.life_years, "values": values,
-            "calibration_draw": cal_index}
+    return {
+        "cost": res.cost,
+        "qalys": res.qalys,
+        "life_years": res.life_years,
+        "values": values,
+        "calibration_draw": cal_index,
+    }
 
 
 def _trial_draws(trial: pd.DataFrame, arms: list[str], trial_seed: int) -> dict[str, outcome.PatientDraws]:
@@ -282,13 +304,19 @@ def run_psa(
     params = outcome.load_outcome_params() if params is None else params
     n_cal = len(params.draws)
     if n_cal == 0:
-        warnings.warn("outcome parameters carry no calibration draws: survival is fixed in the PSA",
-                      NoSurvivalUncertaintyWarning, stacklevel=2)
+        warnings.warn(
+            "outcome parameters carry no calibration draws: survival is fixed in the PSA",
+            NoSurvivalUncertaintyWarning,
+            stacklevel=2,
+        )
         notes.append("Survival curves fixed at the calibrated point estimate (no calibration draws).")
 
     kwargs = dict(
-        seed=int(child_sequence(seed, Stream.PSA).generate_state(1)[0]), scenario=sc,
-        trial=trial[[c for c in _TRIAL_COLUMNS if c in trial.columns]], arms=arms, params=params,
+        seed=int(child_sequence(seed, Stream.PSA).generate_state(1)[0]),
+        scenario=sc,
+        trial=trial[[c for c in _TRIAL_COLUMNS if c in trial.columns]],
+        arms=arms,
+        params=params,
         trial_seed=result.seed,
     )
     if executor is None:
@@ -298,8 +326,9 @@ def run_psa(
 
         from mhtcdt.decision.run.chunking import map_chunks
 
-        parts = map_chunks(functools.partial(_psa_chunk, **kwargs), n, chunk_size, 0, executor,
-                           progress=lambda f: report(0.6 * f))
+        parts = map_chunks(
+            functools.partial(_psa_chunk, **kwargs), n, chunk_size, 0, executor, progress=lambda f: report(0.6 * f)
+        )
     report(0.6)
     res = SimpleNamespace(**{k: np.concatenate([p[k] for p in parts]) for k in ("cost", "qalys", "life_years")})
     values = {k: np.concatenate([p["values"][k] for p in parts]) for k in parts[0]["values"]}
@@ -342,10 +371,24 @@ def run_psa(
     vbp = _value_based_price(sc, arms, res, focal, reference)
     report(1.0)
     return PSAResult(
-        strategies=arms, reference=reference, focal=focal, currency=eco.currency, willingness_to_pay=wtp,
-        cost=res.cost, qalys=res.qalys, life_years=res.life_years, parameters=parameters,
-        wtp_grid=wtp_grid, ceac=ceac, ceaf=ceaf, evpi=evpi_curve, evppi=evppi_table, tornado=tornado,
-        value_based_price=vbp, point=point, notes=notes,
+        strategies=arms,
+        reference=reference,
+        focal=focal,
+        currency=eco.currency,
+        willingness_to_pay=wtp,
+        cost=res.cost,
+        qalys=res.qalys,
+        life_years=res.life_years,
+        parameters=parameters,
+        wtp_grid=wtp_grid,
+        ceac=ceac,
+        ceaf=ceaf,
+        evpi=evpi_curve,
+        evppi=evppi_table,
+        tornado=tornado,
+        value_based_price=vbp,
+        point=point,
+        notes=notes,
     )
 
 
@@ -365,16 +408,18 @@ def _tornado(sc: Scenario, arms, grid, pfs, os_, focal: str, reference: str) -> 
     """One-way DSA of the incremental NMB (focal vs reference) over the scenario's uncertainty ranges."""
     eco = sc.economics
     if not eco.uncertainty or focal == reference:
-        return pd.DataFrame(columns=["parameter", "low_value", "high_value", "outcome_low", "outcome_high",
-                                     "outcome_base", "swing"])
+        return pd.DataFrame(
+            columns=["parameter", "low_value", "high_value", "outcome_low", "outcome_high", "outcome_base", "swing"]
+        )
     j_f, j_r = arms.index(focal), arms.index(reference)
     base = {spec.parameter: eco.point_value(spec.parameter) for spec in eco.uncertainty}
     ranges = {spec.parameter: (spec.low, spec.high) for spec in eco.uncertainty}
 
     def incremental_nmb(scen: dict[str, np.ndarray]) -> np.ndarray:
         k = len(next(iter(scen.values())))
-        res = _psm(sc, arms, grid, np.broadcast_to(pfs, (k, *pfs.shape)), np.broadcast_to(os_, (k, *os_.shape)),
-                   dict(scen), k)
+        res = _psm(
+            sc, arms, grid, np.broadcast_to(pfs, (k, *pfs.shape)), np.broadcast_to(os_, (k, *os_.shape)), dict(scen), k
+        )
         nmb_ = eco.willingness_to_pay * res.qalys - res.cost
         return nmb_[:, j_f] - nmb_[:, j_r]
 
@@ -390,6 +435,11 @@ def _value_based_price(sc: Scenario, arms, res, focal: str, reference: str) -> f
     inc_cost = float((res.cost[:, j_f] - res.cost[:, j_r]).mean())
     inc_qalys = float((res.qalys[:, j_f] - res.qalys[:, j_r]).mean())
     # the course is paid once at time 0 (undiscounted): one unit per patient
-    price = dsa.value_based_price(inc_cost, inc_qalys, sc.economics.willingness_to_pay,
-                                  current_price=sc.economics.costs.mht_course, units_per_patient=1.0)
+    price = dsa.value_based_price(
+        inc_cost,
+        inc_qalys,
+        sc.economics.willingness_to_pay,
+        current_price=sc.economics.costs.mht_course,
+        units_per_patient=1.0,
+    )
     return price

@@ -154,8 +154,15 @@ def ce_plane(
             cloud = psa_plane[psa_plane["comparison"] == f"{name} vs {reference}"]
             if len(cloud):
                 ax.scatter(cloud["inc_qalys"], cloud["inc_cost"], s=4, alpha=0.3, color=colour, zorder=2)
-                ax.plot(cloud["inc_qalys"].mean(), cloud["inc_cost"].mean(), marker="X", color="black",
-                        markersize=8, ls="none", zorder=4)
+                ax.plot(
+                    cloud["inc_qalys"].mean(),
+                    cloud["inc_cost"].mean(),
+                    marker="X",
+                    color="black",
+                    markersize=8,
+                    ls="none",
+                    zorder=4,
+                )
                 q_all.append(cloud["inc_qalys"].abs().max())
                 c_all.append(cloud["inc_cost"].abs().max())
         ax.scatter(dq[name], dc[name], s=60, color=colour, edgecolor="white", zorder=3, label=name)

@@ -23,8 +23,9 @@ def _cohort_chunk(start: int, stop: int, seed: Any, indication: str, cohort_seed
     return generate_cohort(indication, stop - start, cohort_seed, start=start)
 
 
-def cohort_chunked(indication: str, n: int, seed: SeedLike, executor: Any = None,
-                   chunk_size: int | None = None, **options: Any) -> Any:
+def cohort_chunked(
+    indication: str, n: int, seed: SeedLike, executor: Any = None, chunk_size: int | None = None, **options: Any
+) -> Any:
     """``mhtcdt.cohorts.generate_cohort(indication, n, seed)`` computed in chunks (same DataFrame)."""
     func = functools.partial(_cohort_chunk, indication=indication, cohort_seed=seed)
     return concat_results(map_chunks(func, n, chunk_size, 0, executor, **options))
@@ -36,8 +37,9 @@ def _physics_chunk(start: int, stop: int, seed: Any, patients: Any, protocol: An
     return simulate_protocol(patients, protocol, physics_seed)
 
 
-def physics_chunked(patients: Any, protocol: Any, seed: SeedLike, executor: Any = None,
-                    chunk_size: int | None = None, **options: Any) -> Any:
+def physics_chunked(
+    patients: Any, protocol: Any, seed: SeedLike, executor: Any = None, chunk_size: int | None = None, **options: Any
+) -> Any:
     """``mhtcdt.physics.simulate_protocol(patients, protocol, seed)`` over patient chunks.
 
     Each worker receives only its slice of ``patients``; the physics layer keys its randomness by
@@ -49,23 +51,40 @@ def physics_chunked(patients: Any, protocol: Any, seed: SeedLike, executor: Any 
 
         return simulate_protocol(patients, protocol, seed)
     func = functools.partial(_physics_chunk, protocol=protocol, physics_seed=seed)
-    parts = map_chunks(func, n, chunk_size, 0, executor,
-                       chunk_args=lambda a, b: (patients.iloc[a:b].reset_index(drop=True),), **options)
+    parts = map_chunks(
+        func,
+        n,
+        chunk_size,
+        0,
+        executor,
+        chunk_args=lambda a, b: (patients.iloc[a:b].reset_index(drop=True),),
+        **options,
+    )
     return concat_results(parts)
 
 
 REPLICATE_BLOCK = 25
 
 
-def _replicates_chunk(start: int, stop: int, seed: Any, trial: Any, n_patients: int, trial_seed: int,
-                      null: bool) -> Any:
+def _replicates_chunk(
+    start: int, stop: int, seed: Any, trial: Any, n_patients: int, trial_seed: int, null: bool
+) -> Any:
     from mhtcdt.decision.trial.power import simulate_replicates
 
     return simulate_replicates(trial, n_patients, stop - start, trial_seed, null=null, first_replicate=start)
 
 
-def replicate_trials_chunked(trial: Any, n_patients: int, n_replicates: int, seed: int, *, null: bool = False,
-                             executor: Any = None, chunk_size: int = REPLICATE_BLOCK, **options: Any) -> Any:
+def replicate_trials_chunked(
+    trial: Any,
+    n_patients: int,
+    n_replicates: int,
+    seed: int,
+    *,
+    null: bool = False,
+    executor: Any = None,
+    chunk_size: int = REPLICATE_BLOCK,
+    **options: Any,
+) -> Any:
     """``mhtcdt.decision.trial.power.simulate_replicates(trial, ...)`` split over replicate chunks; one row
     per replicate.
 
@@ -74,7 +93,8 @@ def replicate_trials_chunked(trial: Any, n_patients: int, n_replicates: int, see
     size, executor and worker count. ``options``: chunking options (``retries``, ``max_in_flight``,
     ``progress``).
     """
-    func = functools.partial(_replicates_chunk, trial=trial, n_patients=int(n_patients), trial_seed=int(seed),
-                             null=bool(null))
+    func = functools.partial(
+        _replicates_chunk, trial=trial, n_patients=int(n_patients), trial_seed=int(seed), null=bool(null)
+    )
     parts = map_chunks(func, int(n_replicates), int(chunk_size), 0, executor, **options)
     return concat_results(parts)

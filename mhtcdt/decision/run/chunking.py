@@ -108,8 +108,15 @@ class _ChunkResult:
     code: dict[str, str] | None
 
 
-def _run_chunk(func: Callable[..., Any], start: int, stop: int, seed: SeedLike, extra: tuple,
-               numba_threads: int | None, check_code: bool = False) -> Any:
+def _run_chunk(
+    func: Callable[..., Any],
+    start: int,
+    stop: int,
+    seed: SeedLike,
+    extra: tuple,
+    numba_threads: int | None,
+    check_code: bool = False,
+) -> Any:
     """Runs in the worker: limit numba threads, then compute items ``start .. stop-1``."""
     if numba_threads:
         if "numba" in sys.modules:
@@ -219,8 +226,14 @@ def iter_chunks(
         backend.close()
 
 
-def map_chunks(func: Callable[..., Any], n_items: int, chunk_size: int | None = None, seed: SeedLike = 0,
-               executor: Any = None, **options: Any) -> list[Any]:
+def map_chunks(
+    func: Callable[..., Any],
+    n_items: int,
+    chunk_size: int | None = None,
+    seed: SeedLike = 0,
+    executor: Any = None,
+    **options: Any,
+) -> list[Any]:
     """Run ``func(start, stop, seed, ...)`` over chunks of ``range(n_items)``; the results in index order.
 
     ``executor``: ``"serial"``, ``"processes"``, ``"dask"``, an
@@ -236,9 +249,15 @@ class Accumulator(Protocol):
     def add(self, chunk_result: Any) -> None: ...
 
 
-def fold_chunks(func: Callable[..., Any], n_items: int, accumulator: Accumulator,
-                chunk_size: int | None = None, seed: SeedLike = 0, executor: Any = None,
-                **options: Any) -> Accumulator:
+def fold_chunks(
+    func: Callable[..., Any],
+    n_items: int,
+    accumulator: Accumulator,
+    chunk_size: int | None = None,
+    seed: SeedLike = 0,
+    executor: Any = None,
+    **options: Any,
+) -> Accumulator:
     """Like :func:`map_chunks` but streams each chunk result, in index order, into ``accumulator.add``
     and drops it, so memory holds only the accumulator and the chunks in flight. Returns ``accumulator``."""
     for result in iter_chunks(func, n_items, chunk_size, seed, executor, **options):

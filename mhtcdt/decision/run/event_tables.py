@@ -32,8 +32,9 @@ from mhtcdt.errors import InputError
 Z_975 = 1.959963984540054
 
 
-def merge_moments(n_a: int, mean_a: np.ndarray, m2_a: np.ndarray, n_b: int, mean_b: np.ndarray,
-                   m2_b: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+def merge_moments(
+    n_a: int, mean_a: np.ndarray, m2_a: np.ndarray, n_b: int, mean_b: np.ndarray, m2_b: np.ndarray
+) -> tuple[int, np.ndarray, np.ndarray]:
     """Chan, Golub & LeVeque (1979) pairwise update of count, mean and sum of squared deviations."""
     n = n_a + n_b
     delta = mean_b - mean_a
@@ -42,8 +43,9 @@ def merge_moments(n_a: int, mean_a: np.ndarray, m2_a: np.ndarray, n_b: int, mean
     return n, mean, m2
 
 
-def _group_counts(times: np.ndarray, events: np.ndarray, censored: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _group_counts(
+    times: np.ndarray, events: np.ndarray, censored: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     uniq, inverse = np.unique(times, return_inverse=True)
     d = np.bincount(inverse, weights=events, minlength=uniq.size).astype(np.int64)
     c = np.bincount(inverse, weights=censored, minlength=uniq.size).astype(np.int64)
@@ -100,8 +102,7 @@ class EventTable:
     def add_counts(self, arm: str, times: np.ndarray, events: np.ndarray, censored: np.ndarray) -> None:
         """Merge already grouped counts (e.g. from a worker's chunk summary)."""
         entry = self._arms.setdefault(str(arm), _ArmCounts())
-        entry.pending.append((np.asarray(times, float), np.asarray(events, np.int64),
-                              np.asarray(censored, np.int64)))
+        entry.pending.append((np.asarray(times, float), np.asarray(events, np.int64), np.asarray(censored, np.int64)))
         entry.pending_size += len(times)
         if entry.pending_size >= self._COMPACT_AT:
             entry.compact()
@@ -136,10 +137,14 @@ class EventTable:
         frames = []
         for arm in self._arms:
             t, d, c, n = self._arm(arm)
-            frames.append(pd.DataFrame({"arm": arm, "time_months": t, "events": d, "censored": c,
-                                        "at_risk": n.astype(np.int64)}))
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-            columns=["arm", "time_months", "events", "censored", "at_risk"])
+            frames.append(
+                pd.DataFrame({"arm": arm, "time_months": t, "events": d, "censored": c, "at_risk": n.astype(np.int64)})
+            )
+        return (
+            pd.concat(frames, ignore_index=True)
+            if frames
+            else pd.DataFrame(columns=["arm", "time_months", "events", "censored", "at_risk"])
+        )
 
     def kaplan_meier(self, endpoint: str = "OS") -> pd.DataFrame:
         """KM curves with 95 % log(-log) Greenwood bands, a row at time 0 and at each distinct time."""
@@ -157,12 +162,19 @@ class EventTable:
             lower = np.where(log_s == 0, 1.0, lower)
             upper = np.where(log_s == 0, 1.0, upper)
             head = 1 if (t.size == 0 or t[0] > 0) else 0  # a time-0 row unless data start at 0
-            frames.append(pd.DataFrame({
-                "arm": arm, "endpoint": endpoint,
-                "time_months": np.r_[[0.0] * head, t], "survival": np.r_[[1.0] * head, surv],
-                "ci_lower": np.r_[[1.0] * head, lower], "ci_upper": np.r_[[1.0] * head, upper],
-                "at_risk": np.r_[[n[0] if n.size else 0] * head, n].astype(np.int64),
-            }))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "arm": arm,
+                        "endpoint": endpoint,
+                        "time_months": np.r_[[0.0] * head, t],
+                        "survival": np.r_[[1.0] * head, surv],
+                        "ci_lower": np.r_[[1.0] * head, lower],
+                        "ci_upper": np.r_[[1.0] * head, upper],
+                        "at_risk": np.r_[[n[0] if n.size else 0] * head, n].astype(np.int64),
+                    }
+                )
+            )
         return pd.concat(frames, ignore_index=True)
 
     def median(self, arm: str) -> float:
@@ -199,8 +211,13 @@ class EventTable:
             var = np.where(n > 1, d * (n1 / n) * (1 - n1 / n) * (n - d) / (n - 1), 0.0)
         o_e, v = float((d1 - expected).sum()), float(var.sum())
         chi2 = o_e * o_e / v if v > 0 else 0.0
-        return {"chi2": chi2, "p_value": float(stats.chi2.sf(chi2, 1)) if v > 0 else 1.0,
-                "o_minus_e": o_e, "variance": v, "log_hr_peto": o_e / v if v > 0 else math.nan}
+        return {
+            "chi2": chi2,
+            "p_value": float(stats.chi2.sf(chi2, 1)) if v > 0 else 1.0,
+            "o_minus_e": o_e,
+            "variance": v,
+            "log_hr_peto": o_e / v if v > 0 else math.nan,
+        }
 
 
 class ArmMeans:
@@ -222,8 +239,7 @@ class ArmMeans:
         key = (arm, column)
         if key in self._state:
             n0, mean0, m20 = self._state[key]
-            n_, mean_, m2_ = merge_moments(n0, np.float64(mean0), np.float64(m20), n, np.float64(mean),
-                                            np.float64(m2))
+            n_, mean_, m2_ = merge_moments(n0, np.float64(mean0), np.float64(m20), n, np.float64(mean), np.float64(m2))
             self._state[key] = (n_, float(mean_), float(m2_))
         else:
             self._state[key] = (int(n), float(mean), float(m2))
@@ -233,6 +249,8 @@ class ArmMeans:
             self.add_moments(arm, col, n, mean, m2)
 
     def frame(self) -> pd.DataFrame:
-        rows = [(arm, col, n, mean, math.sqrt(m2 / (n - 1)) if n > 1 else math.nan)
-                for (arm, col), (n, mean, m2) in sorted(self._state.items())]
+        rows = [
+            (arm, col, n, mean, math.sqrt(m2 / (n - 1)) if n > 1 else math.nan)
+            for (arm, col), (n, mean, m2) in sorted(self._state.items())
+        ]
         return pd.DataFrame(rows, columns=["arm", "column", "n", "mean", "sd"]).astype({"n": np.int64})

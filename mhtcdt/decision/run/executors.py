@@ -93,15 +93,14 @@ def resolve_executor(
     if kind == "dask":
         if not address:
             raise InputError(
-                "scheduler", address,
+                "scheduler",
+                address,
                 f"the dask executor needs --scheduler tcp://host:port or ${SCHEDULER_ENV}",
             )
         _check_address(address)
         return ExecutorSpec("dask", n_workers or 0, address)
     if scheduler:
-        raise InputError(
-            "scheduler", scheduler, f"a scheduler address only applies to the dask executor, not {kind}"
-        )
+        raise InputError("scheduler", scheduler, f"a scheduler address only applies to the dask executor, not {kind}")
     if kind == "serial":
         return ExecutorSpec("serial", 1, None, None)
     return ExecutorSpec("processes", int(n_workers or usable_cores()))
@@ -116,16 +115,18 @@ def _check_address(address: str) -> None:
 def add_executor_arguments(parser: Any) -> None:
     """Add ``--executor``, ``--scheduler`` and ``--workers`` to an ``argparse`` (sub)parser."""
     parser.add_argument(
-        "--executor", choices=EXECUTOR_KINDS, default=None,
+        "--executor",
+        choices=EXECUTOR_KINDS,
+        default=None,
         help="where chunks run (default: dask if a scheduler address is given, else local processes)",
     )
     parser.add_argument(
-        "--scheduler", default=None, metavar="ADDRESS",
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
         help=f"Dask scheduler address, e.g. tcp://host:8786 (default ${SCHEDULER_ENV})",
     )
-    parser.add_argument(
-        "--workers", type=int, default=None, help="local worker processes (default: one per core)"
-    )
+    parser.add_argument("--workers", type=int, default=None, help="local worker processes (default: one per core)")
 
 
 def executor_from_args(args: Any) -> ExecutorSpec:
@@ -202,8 +203,10 @@ class _ProcessBackend:
 
     def _new_pool(self) -> cf.ProcessPoolExecutor:
         return cf.ProcessPoolExecutor(
-            max_workers=self.n_workers, mp_context=_mp_context(),
-            initializer=_worker_init, initargs=(self._numba_threads,),
+            max_workers=self.n_workers,
+            mp_context=_mp_context(),
+            initializer=_worker_init,
+            initargs=(self._numba_threads,),
         )
 
     def submit(self, fn, args, key):
@@ -279,8 +282,11 @@ def open_backend(executor: Any) -> Backend:
     if isinstance(executor, cf.ProcessPoolExecutor):
         return _ProcessBackend(getattr(executor, "_max_workers", 1), 1, pool=executor)
     if isinstance(executor, cf.Executor):
-        raise InputError("executor", type(executor).__name__,
-                         "only ProcessPoolExecutor, a distributed.Client or an executor name are accepted")
+        raise InputError(
+            "executor",
+            type(executor).__name__,
+            "only ProcessPoolExecutor, a distributed.Client or an executor name are accepted",
+        )
     spec = resolve_executor(executor)
     if spec.kind == "serial":
         return _SerialBackend()
@@ -290,17 +296,19 @@ def open_backend(executor: Any) -> Backend:
     try:
         client = Client(spec.scheduler_address, timeout="20s")
     except OSError as exc:
-        raise InputError(
-            "scheduler", spec.scheduler_address, f"cannot reach the Dask scheduler: {exc}"
-        ) from exc
+        raise InputError("scheduler", spec.scheduler_address, f"cannot reach the Dask scheduler: {exc}") from exc
     return _DaskBackend(client, owned=True)
 
 
 def local_process_pool(n_workers: int | None = None, numba_threads: int | None = 1) -> cf.ProcessPoolExecutor:
     """A ``ProcessPoolExecutor`` set up like the ``"processes"`` executor (forkserver/spawn, thread caps),
     to keep warm across several :func:`map_chunks` calls (pass it as ``executor``). Shut it down after use."""
-    return cf.ProcessPoolExecutor(max_workers=n_workers or usable_cores(), mp_context=_mp_context(),
-                                  initializer=_worker_init, initargs=(numba_threads,))
+    return cf.ProcessPoolExecutor(
+        max_workers=n_workers or usable_cores(),
+        mp_context=_mp_context(),
+        initializer=_worker_init,
+        initargs=(numba_threads,),
+    )
 
 
 def local_dask_cluster(n_workers: int = 2, **kwargs: Any) -> Any:
@@ -308,7 +316,8 @@ def local_dask_cluster(n_workers: int = 2, **kwargs: Any) -> Any:
     ``NUMBA_NUM_THREADS=1`` (plus OpenMP/BLAS) in each worker's environment. Close it after use."""
     LocalCluster = require("distributed", "dask", "a local Dask cluster").LocalCluster  # noqa: N806
     env = {"NUMBA_NUM_THREADS": "1", **{v: "1" for v in _THREAD_ENV_VARS}}
-    options = dict(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0",
-                   env=env, silence_logs=40)
+    options = dict(
+        n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0", env=env, silence_logs=40
+    )
     options.update(kwargs)
     return LocalCluster(**options)

@@ -97,7 +97,8 @@ def run_pipeline(
     eligible = selection.eligible
     if len(eligible) == 0:
         raise InputError(
-            "cohort.criteria", scenario.cohort.criteria,
+            "cohort.criteria",
+            scenario.cohort.criteria,
             f"no patient of {len(cohort)} screened meets every criterion; relax the criteria",
         )
     lap("cohort")
@@ -110,7 +111,12 @@ def run_pipeline(
     params = outcome.load_outcome_params()
     seeds = ArmSeeds(physics=child_sequence(seed, Stream.PHYSICS), outcome=outcome_seed(seed))
     latent = simulate_arms(
-        randomised, scenario.randomised_arms, seeds, params, executor=executor, lap=lap,
+        randomised,
+        scenario.randomised_arms,
+        seeds,
+        params,
+        executor=executor,
+        lap=lap,
         progress=None if progress is None else (lambda stage, f: progress(stage, 0.08 + 0.6 * f)),
     )
     sub_progress(progress, "outcomes and follow-up", 0.68, 0.75)(0.0)

@@ -146,8 +146,9 @@ def _file_lock(lock_path: Path, exclusive: bool, timeout_s: float) -> Iterator[N
 
 
 @contextlib.contextmanager
-def connect(db_path: str | os.PathLike | None = None, *, write: bool = False,
-            timeout_s: float = LOCK_TIMEOUT_S) -> Iterator[Any]:
+def connect(
+    db_path: str | os.PathLike | None = None, *, write: bool = False, timeout_s: float = LOCK_TIMEOUT_S
+) -> Iterator[Any]:
     """A DuckDB connection held under the store's file lock; closed (and unlocked) on exit.
 
     ``write=True`` takes the exclusive lock, creates the file and schema if needed; reads take the
@@ -187,10 +188,16 @@ def git_commit(repo_dir: str | os.PathLike | None = None) -> str | None:
     """Commit of the package's source checkout (``+dirty`` if it has local changes); None outside git."""
     where = Path(repo_dir) if repo_dir else Path(__file__).resolve().parent
     try:
-        head = subprocess.run(["git", "-C", str(where), "rev-parse", "HEAD"], capture_output=True,
-                              text=True, timeout=5, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(where), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "-C", str(where), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(where), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return head + ("+dirty" if dirty else "") if head else None
@@ -232,8 +239,16 @@ class RunRecord:
 
     def add_pipeline_result(self, result: Any) -> None:
         """Keep every table of a ``PipelineResult`` (names as the report's CSV files) and the verdict."""
-        for name in ("flow", "trial", "curves", "survival_summary", "comparison", "parametric",
-                     "economics", "incremental"):
+        for name in (
+            "flow",
+            "trial",
+            "curves",
+            "survival_summary",
+            "comparison",
+            "parametric",
+            "economics",
+            "incremental",
+        ):
             table = getattr(result, name, None)
             if isinstance(table, pd.DataFrame):
                 self.add_table("consort" if name == "flow" else name, table)
@@ -255,9 +270,16 @@ def _unique_run_id(con: Any, wanted: str) -> str:
     return f"{wanted}-{k}"
 
 
-def start_run(scenario_text: str, *, seed: int | None, scenario_name: str | None = None,
-              executor: str | None = None, command: str | None = None, run_id: str | None = None,
-              db_path: str | os.PathLike | None = None) -> RunRecord:
+def start_run(
+    scenario_text: str,
+    *,
+    seed: int | None,
+    scenario_name: str | None = None,
+    executor: str | None = None,
+    command: str | None = None,
+    run_id: str | None = None,
+    db_path: str | os.PathLike | None = None,
+) -> RunRecord:
     """Insert the 'running' row of a new run and return its handle (prefer :func:`record_run`)."""
     from mhtcdt.decision.report.run_folder import run_id as make_run_id
     from mhtcdt.decision.report.run_folder import scenario_hash
@@ -275,8 +297,21 @@ def start_run(scenario_text: str, *, seed: int | None, scenario_name: str | None
             "INSERT INTO runs (run_id, status, scenario_name, scenario_sha256, scenario_text, seed, "
             "mhtcdt_version, git_commit, python_version, hostname, pid, executor, command, started_utc) "
             "VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [rid, scenario_name, scenario_hash(scenario_text), scenario_text, seed, __version__, commit,
-             platform.python_version(), socket.gethostname(), os.getpid(), executor, command, started],
+            [
+                rid,
+                scenario_name,
+                scenario_hash(scenario_text),
+                scenario_text,
+                seed,
+                __version__,
+                commit,
+                platform.python_version(),
+                socket.gethostname(),
+                os.getpid(),
+                executor,
+                command,
+                started,
+            ],
         )
         con.execute("COMMIT")
     return RunRecord(rid, path)
@@ -287,15 +322,19 @@ def finish_run(record: RunRecord) -> None:
     from mhtcdt.decision.run.code_identity import code_fingerprint
 
     fingerprint = code_fingerprint()
-    blobs = [(name, len(df), df.shape[1], json.dumps([[str(c), str(t)] for c, t in df.dtypes.items()]),
-              _to_parquet(df)) for name, df in record.tables.items()]
+    blobs = [
+        (name, len(df), df.shape[1], json.dumps([[str(c), str(t)] for c, t in df.dtypes.items()]), _to_parquet(df))
+        for name, df in record.tables.items()
+    ]
     with connect(record.db_path, write=True) as con:
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute("DELETE FROM run_tables WHERE run_id = ?", [record.run_id])
             for name, n_rows, n_cols, cols, data in blobs:
-                con.execute("INSERT INTO run_tables VALUES (?, ?, ?, ?, ?, ?)",
-                            [record.run_id, name, n_rows, n_cols, cols, data])
+                con.execute(
+                    "INSERT INTO run_tables VALUES (?, ?, ?, ?, ?, ?)",
+                    [record.run_id, name, n_rows, n_cols, cols, data],
+                )
             finished = _now()
             con.execute(
                 "UPDATE runs SET status = 'completed', finished_utc = ?, verdict = ?, code_sha256 = ?, "
@@ -322,13 +361,27 @@ def fail_run(record: RunRecord, error: str) -> None:
 
 
 @contextlib.contextmanager
-def record_run(scenario_text: str, *, seed: int | None, scenario_name: str | None = None,
-               executor: str | None = None, command: str | None = None, run_id: str | None = None,
-               db_path: str | os.PathLike | None = None) -> Iterator[RunRecord]:
+def record_run(
+    scenario_text: str,
+    *,
+    seed: int | None,
+    scenario_name: str | None = None,
+    executor: str | None = None,
+    command: str | None = None,
+    run_id: str | None = None,
+    db_path: str | os.PathLike | None = None,
+) -> Iterator[RunRecord]:
     """Record one run: 'running' row on entry; on exit 'completed' with the added tables, or 'failed'
     (with the exception text; the exception is re-raised). See the module docstring for an example."""
-    record = start_run(scenario_text, seed=seed, scenario_name=scenario_name, executor=executor,
-                       command=command, run_id=run_id, db_path=db_path)
+    record = start_run(
+        scenario_text,
+        seed=seed,
+        scenario_name=scenario_name,
+        executor=executor,
+        command=command,
+        run_id=run_id,
+        db_path=db_path,
+    )
     try:
         yield record
     except BaseException as exc:
@@ -361,27 +414,32 @@ def reap_stale_runs(db_path: str | os.PathLike | None = None) -> list[str]:
         return []
     host = socket.gethostname()
     with connect(path) as con:
-        rows = con.execute("SELECT run_id, pid FROM runs WHERE status = 'running' AND hostname = ?",
-                           [host]).fetchall()
+        rows = con.execute("SELECT run_id, pid FROM runs WHERE status = 'running' AND hostname = ?", [host]).fetchall()
     stale = [rid for rid, pid in rows if pid is not None and not _pid_alive(int(pid))]
     if stale:
         with connect(path, write=True) as con:
             for rid in stale:
-                con.execute("UPDATE runs SET status = 'failed', error = 'process ended without finishing' "
-                            "WHERE run_id = ? AND status = 'running'", [rid])
+                con.execute(
+                    "UPDATE runs SET status = 'failed', error = 'process ended without finishing' "
+                    "WHERE run_id = ? AND status = 'running'",
+                    [rid],
+                )
     return stale
 
 
-def list_runs(db_path: str | os.PathLike | None = None, *, status: str | None = None,
-              limit: int | None = None) -> pd.DataFrame:
+def list_runs(
+    db_path: str | os.PathLike | None = None, *, status: str | None = None, limit: int | None = None
+) -> pd.DataFrame:
     """Runs, newest first (``runs`` columns except ``scenario_text``, plus ``n_tables``)."""
     if status is not None and status not in STATUSES:
         raise InputError("status", status, f"choose one of {', '.join(STATUSES)}")
     if limit is not None and (isinstance(limit, bool) or int(limit) < 1):
         raise InputError("limit", limit, "limit must be an integer >= 1")
     reap_stale_runs(db_path)
-    sql = (f"SELECT {', '.join('r.' + c.strip() for c in _LIST_COLUMNS.split(','))}, "
-           "count(t.table_name) AS n_tables FROM runs r LEFT JOIN run_tables t USING (run_id)")
+    sql = (
+        f"SELECT {', '.join('r.' + c.strip() for c in _LIST_COLUMNS.split(','))}, "
+        "count(t.table_name) AS n_tables FROM runs r LEFT JOIN run_tables t USING (run_id)"
+    )
     params: list[Any] = []
     if status:
         sql += " WHERE r.status = ?"
@@ -422,19 +480,25 @@ def run_tables(run_id: str, db_path: str | os.PathLike | None = None) -> pd.Data
     """Catalogue of a run's tables: table_name, n_rows, n_cols, columns (JSON [name, dtype] list)."""
     rid = resolve_run_id(run_id, db_path)
     with connect(db_path) as con:
-        return con.execute("SELECT table_name, n_rows, n_cols, columns FROM run_tables WHERE run_id = ? "
-                           "ORDER BY table_name", [rid]).df()
+        return con.execute(
+            "SELECT table_name, n_rows, n_cols, columns FROM run_tables WHERE run_id = ? ORDER BY table_name", [rid]
+        ).df()
 
 
 def load_table(run_id: str, table_name: str, db_path: str | os.PathLike | None = None) -> pd.DataFrame:
     """One stored result table of a run, with the dtypes it was stored with."""
     rid = resolve_run_id(run_id, db_path)
     with connect(db_path) as con:
-        row = con.execute("SELECT data FROM run_tables WHERE run_id = ? AND table_name = ?",
-                          [rid, table_name]).fetchone()
+        row = con.execute(
+            "SELECT data FROM run_tables WHERE run_id = ? AND table_name = ?", [rid, table_name]
+        ).fetchone()
         if row is None:
-            names = [r[0] for r in con.execute("SELECT table_name FROM run_tables WHERE run_id = ? "
-                                               "ORDER BY table_name", [rid]).fetchall()]
+            names = [
+                r[0]
+                for r in con.execute(
+                    "SELECT table_name FROM run_tables WHERE run_id = ? ORDER BY table_name", [rid]
+                ).fetchall()
+            ]
     if row is None:
         known = ", ".join(names) or "none"
         raise InputError("table", table_name, f"run {rid} has no such table; it has: {known}")
@@ -450,8 +514,20 @@ def load_tables(run_id: str, db_path: str | os.PathLike | None = None) -> Mappin
 # Comparing two runs
 # --------------------------------------------------------------------------------------------------
 _PROVENANCE_FIELDS = (
-    "status", "scenario_name", "scenario_sha256", "seed", "mhtcdt_version", "git_commit", "code_sha256",
-    "python_version", "hostname", "executor", "command", "started_utc", "duration_s", "verdict",
+    "status",
+    "scenario_name",
+    "scenario_sha256",
+    "seed",
+    "mhtcdt_version",
+    "git_commit",
+    "code_sha256",
+    "python_version",
+    "hostname",
+    "executor",
+    "command",
+    "started_utc",
+    "duration_s",
+    "verdict",
 )
 
 
@@ -463,8 +539,14 @@ def compare_table(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     ``column`` (str), ``value_a``, ``value_b``, ``difference`` (= b - a; float64, NaN where a row
     exists in one run only).
     """
-    numeric = [c for c in a.columns if c in b.columns and pd.api.types.is_numeric_dtype(a[c])
-               and pd.api.types.is_numeric_dtype(b[c]) and not pd.api.types.is_bool_dtype(a[c])]
+    numeric = [
+        c
+        for c in a.columns
+        if c in b.columns
+        and pd.api.types.is_numeric_dtype(a[c])
+        and pd.api.types.is_numeric_dtype(b[c])
+        and not pd.api.types.is_bool_dtype(a[c])
+    ]
     keys = [c for c in a.columns if c in b.columns and c not in numeric]
     if not keys or a.duplicated(keys).any() or b.duplicated(keys).any():
         a, b = a.assign(row=range(len(a))), b.assign(row=range(len(b)))
@@ -499,22 +581,29 @@ class RunComparison:
     only_in_b: list[str]
 
 
-def compare_runs(run_a: str, run_b: str, db_path: str | os.PathLike | None = None,
-                 tables: list[str] | None = None) -> RunComparison:
+def compare_runs(
+    run_a: str, run_b: str, db_path: str | os.PathLike | None = None, tables: list[str] | None = None
+) -> RunComparison:
     """Compare provenance, scenario text and result tables of two runs (ids or unique prefixes)."""
     import difflib
 
     ra, rb = get_run(run_a, db_path), get_run(run_b, db_path)
     meta = pd.DataFrame(
-        {"field": list(_PROVENANCE_FIELDS),
-         "run_a": [str(ra[f]) for f in _PROVENANCE_FIELDS],
-         "run_b": [str(rb[f]) for f in _PROVENANCE_FIELDS]}
+        {
+            "field": list(_PROVENANCE_FIELDS),
+            "run_a": [str(ra[f]) for f in _PROVENANCE_FIELDS],
+            "run_b": [str(rb[f]) for f in _PROVENANCE_FIELDS],
+        }
     )
     meta["same"] = meta["run_a"] == meta["run_b"]
-    diff = "".join(difflib.unified_diff(
-        ra["scenario_text"].splitlines(keepends=True), rb["scenario_text"].splitlines(keepends=True),
-        fromfile=ra["run_id"], tofile=rb["run_id"],
-    ))
+    diff = "".join(
+        difflib.unified_diff(
+            ra["scenario_text"].splitlines(keepends=True),
+            rb["scenario_text"].splitlines(keepends=True),
+            fromfile=ra["run_id"],
+            tofile=rb["run_id"],
+        )
+    )
     names_a = set(run_tables(ra["run_id"], db_path)["table_name"])
     names_b = set(run_tables(rb["run_id"], db_path)["table_name"])
     wanted = sorted(names_a & names_b)
@@ -528,5 +617,6 @@ def compare_runs(run_a: str, run_b: str, db_path: str | os.PathLike | None = Non
         name: compare_table(load_table(ra["run_id"], name, db_path), load_table(rb["run_id"], name, db_path))
         for name in wanted
     }
-    return RunComparison(ra["run_id"], rb["run_id"], meta, diff, compared,
-                         sorted(names_a - names_b), sorted(names_b - names_a))
+    return RunComparison(
+        ra["run_id"], rb["run_id"], meta, diff, compared, sorted(names_a - names_b), sorted(names_b - names_a)
+    )

@@ -77,12 +77,16 @@ class PSAAccumulator:
     def summary(self) -> pd.DataFrame:
         self._check()
         sd = np.sqrt(self._m2 / max(1, self.n - 1))
-        return pd.DataFrame({
-            "strategy": self.strategies,
-            "n_draws": np.full(len(self.strategies), self.n, dtype=np.int64),
-            "mean_cost": self._mean[0], "sd_cost": sd[0],
-            "mean_effect": self._mean[1], "sd_effect": sd[1],
-        })
+        return pd.DataFrame(
+            {
+                "strategy": self.strategies,
+                "n_draws": np.full(len(self.strategies), self.n, dtype=np.int64),
+                "mean_cost": self._mean[0],
+                "sd_cost": sd[0],
+                "mean_effect": self._mean[1],
+                "sd_effect": sd[1],
+            }
+        )
 
     def expected_nmb(self) -> np.ndarray:
         """(W, S) expected net monetary benefit."""
@@ -93,13 +97,15 @@ class PSAAccumulator:
         s = len(self.strategies)
         exp_nmb = self.expected_nmb()
         optimal = exp_nmb.argmax(axis=1)
-        return pd.DataFrame({
-            "wtp": np.repeat(self.wtp, s),
-            "strategy": np.tile(np.array(self.strategies, dtype=object), self.wtp.size),
-            "probability": (self._best / self.n).ravel(),
-            "expected_nmb": exp_nmb.ravel(),
-            "optimal": (np.arange(s)[None, :] == optimal[:, None]).ravel(),
-        })
+        return pd.DataFrame(
+            {
+                "wtp": np.repeat(self.wtp, s),
+                "strategy": np.tile(np.array(self.strategies, dtype=object), self.wtp.size),
+                "probability": (self._best / self.n).ravel(),
+                "expected_nmb": exp_nmb.ravel(),
+                "optimal": (np.arange(s)[None, :] == optimal[:, None]).ravel(),
+            }
+        )
 
     def evpi(self) -> pd.DataFrame:
         self._check()
@@ -107,8 +113,14 @@ class PSAAccumulator:
         return pd.DataFrame({"wtp": self.wtp, "evpi_per_patient": np.maximum(per, 0.0)})
 
 
-def _psa_chunk(start: int, stop: int, seed: Any, model: Callable[..., tuple[np.ndarray, np.ndarray]],
-               distributions: Mapping[str, Any], psa_seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _psa_chunk(
+    start: int,
+    stop: int,
+    seed: Any,
+    model: Callable[..., tuple[np.ndarray, np.ndarray]],
+    distributions: Mapping[str, Any],
+    psa_seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
     """Worker side: draws ``start .. stop-1`` (economics.sample_psa keys them by draw) through ``model``."""
     from mhtcdt.economics import sample_psa
 

@@ -43,8 +43,9 @@ class TrialChunkSummary:
     means: ArmMeans
 
 
-def summarise_trial_chunk(trial: pd.DataFrame, n_screened: int, *, mean_columns: Sequence[str] = (),
-                          resolution_months: float | None = None) -> TrialChunkSummary:
+def summarise_trial_chunk(
+    trial: pd.DataFrame, n_screened: int, *, mean_columns: Sequence[str] = (), resolution_months: float | None = None
+) -> TrialChunkSummary:
     """Reduce trial patients (contract section 3: ``arm``, ``pfs_months``, ``pfs_event``, ``os_months``,
     ``os_event``) to event tables and arm means."""
     pfs, os_ = EventTable(resolution_months), EventTable(resolution_months)
@@ -102,21 +103,28 @@ def stream_trial(
     ``patient_id``: see :func:`scenario_trial_chunk`. Each worker reduces its chunk to event tables
     and arm means before sending it back.
     """
-    func = functools.partial(_trial_chunk, chunk_func=chunk_func, mean_columns=tuple(mean_columns),
-                             resolution_months=resolution_months)
+    func = functools.partial(
+        _trial_chunk, chunk_func=chunk_func, mean_columns=tuple(mean_columns), resolution_months=resolution_months
+    )
     acc = TrialAccumulator(resolution_months)
     return chunking.fold_chunks(func, int(n_screened), acc, chunk_size, seed, executor, **options)
 
 
-def _trial_chunk(start: int, stop: int, seed: Any, chunk_func: Callable[..., pd.DataFrame],
-                 mean_columns: tuple[str, ...], resolution_months: float | None) -> TrialChunkSummary:
+def _trial_chunk(
+    start: int,
+    stop: int,
+    seed: Any,
+    chunk_func: Callable[..., pd.DataFrame],
+    mean_columns: tuple[str, ...],
+    resolution_months: float | None,
+) -> TrialChunkSummary:
     trial = chunk_func(start, stop, seed)
-    return summarise_trial_chunk(trial, stop - start, mean_columns=mean_columns,
-                                 resolution_months=resolution_months)
+    return summarise_trial_chunk(trial, stop - start, mean_columns=mean_columns, resolution_months=resolution_months)
 
 
-def scenario_trial_chunk(start: int, stop: int, seed: Any, *, scenario: Any, n_screened: int,
-                         screened_per_month: float | None = None) -> pd.DataFrame:
+def scenario_trial_chunk(
+    start: int, stop: int, seed: Any, *, scenario: Any, n_screened: int, screened_per_month: float | None = None
+) -> pd.DataFrame:
     """Trial patients (contract section 3) among screened patients ``start .. stop-1`` of a scenario,
     every random draw keyed by ``patient_id`` so that any chunking gives the same trial.
 
@@ -143,16 +151,20 @@ def scenario_trial_chunk(start: int, stop: int, seed: Any, *, scenario: Any, n_s
     rate = float(screened_per_month or scenario.trial.accrual_per_month)
     if not (rate > 0 and math.isfinite(rate)):
         raise InputError("screened_per_month", screened_per_month, "must be a positive number")
-    design = replace(trial_design(scenario),
-                     data_cutoff_months=n_screened / rate + scenario.trial.min_follow_up_months)
-    cohort = generate_cohort(scenario.cohort.indication, stop - start, child_sequence(seed, TrialStream.COHORT),
-                             start=start)
+    design = replace(trial_design(scenario), data_cutoff_months=n_screened / rate + scenario.trial.min_follow_up_months)
+    cohort = generate_cohort(
+        scenario.cohort.indication, stop - start, child_sequence(seed, TrialStream.COHORT), start=start
+    )
     eligible = apply_criteria(cohort, scenario.cohort.criteria).eligible.reset_index(drop=True)
     del cohort
     if len(eligible) == 0:
-        return eligible.assign(arm=pd.Series(dtype=str), pfs_months=pd.Series(dtype=float),
-                               pfs_event=pd.Series(dtype=bool), os_months=pd.Series(dtype=float),
-                               os_event=pd.Series(dtype=bool))
+        return eligible.assign(
+            arm=pd.Series(dtype=str),
+            pfs_months=pd.Series(dtype=float),
+            pfs_event=pd.Series(dtype=bool),
+            os_months=pd.Series(dtype=float),
+            os_event=pd.Series(dtype=bool),
+        )
     pid = eligible["patient_id"].to_numpy(np.int64)
     arms = scenario.randomised_arms
     weights = np.array([float(scenario.trial.allocation[a.name]) for a in arms])
@@ -160,23 +172,44 @@ def scenario_trial_chunk(start: int, stop: int, seed: Any, *, scenario: Any, n_s
     rand = child_sequence(seed, TrialStream.RANDOMISE)
     u = np.array([child_rng(rand, int(i)).random() for i in pid])
     arm_index = np.minimum(np.searchsorted(edges, u, side="right"), len(arms) - 1)
-    randomised = eligible.assign(arm=np.array([a.name for a in arms], dtype=object)[arm_index].astype(str),
-                                 stratum="all", entry_months=pid.astype(float) / rate)
-    seeds = ArmSeeds(physics=child_sequence(seed, TrialStream.PHYSICS),
-                     outcome=child_sequence(seed, TrialStream.OUTCOME))
+    randomised = eligible.assign(
+        arm=np.array([a.name for a in arms], dtype=object)[arm_index].astype(str),
+        stratum="all",
+        entry_months=pid.astype(float) / rate,
+    )
+    seeds = ArmSeeds(
+        physics=child_sequence(seed, TrialStream.PHYSICS), outcome=child_sequence(seed, TrialStream.OUTCOME)
+    )
     latent = simulate_arms(randomised, arms, seeds)
     return apply_follow_up(latent, design, child_sequence(seed, TrialStream.FOLLOW_UP))
 
 
-def stream_scenario_trial(scenario: Any, n_screened: int, seed: int, *, executor: Any = None,
-                          chunk_size: int = 20_000, screened_per_month: float | None = None,
-                          mean_columns: Sequence[str] = ("log10_kill_total", "t90_C", "age_years"),
-                          resolution_months: float | None = None, **options: Any) -> TrialAccumulator:
+def stream_scenario_trial(
+    scenario: Any,
+    n_screened: int,
+    seed: int,
+    *,
+    executor: Any = None,
+    chunk_size: int = 20_000,
+    screened_per_month: float | None = None,
+    mean_columns: Sequence[str] = ("log10_kill_total", "t90_C", "age_years"),
+    resolution_months: float | None = None,
+    **options: Any,
+) -> TrialAccumulator:
     """A scenario's trial with ``n_screened`` screened patients, streamed (see
     :func:`scenario_trial_chunk` for how it differs from the pipeline's trial)."""
     if isinstance(n_screened, bool) or int(n_screened) < 1:
         raise InputError("n_screened", n_screened, "must be an integer >= 1")
-    func = functools.partial(scenario_trial_chunk, scenario=scenario, n_screened=int(n_screened),
-                             screened_per_month=screened_per_month)
-    return stream_trial(func, int(n_screened), seed, executor=executor, chunk_size=chunk_size,
-                        mean_columns=mean_columns, resolution_months=resolution_months, **options)
+    func = functools.partial(
+        scenario_trial_chunk, scenario=scenario, n_screened=int(n_screened), screened_per_month=screened_per_month
+    )
+    return stream_trial(
+        func,
+        int(n_screened),
+        seed,
+        executor=executor,
+        chunk_size=chunk_size,
+        mean_columns=mean_columns,
+        resolution_months=resolution_months,
+        **options,
+    )

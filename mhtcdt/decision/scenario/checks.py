@@ -43,8 +43,11 @@ def _relabel(exc: Exception, prefix: str) -> list[InputError]:
         out = []
         for err in exc.errors(include_url=False):
             loc = ".".join(str(p) for p in err["loc"])
-            out.append(InputError(f"{prefix}.{loc}" if loc else prefix, err.get("input"),
-                                  err["msg"].removeprefix("Value error, ")))
+            out.append(
+                InputError(
+                    f"{prefix}.{loc}" if loc else prefix, err.get("input"), err["msg"].removeprefix("Value error, ")
+                )
+            )
         return out
     return [InputError(prefix, None, str(exc))]
 
@@ -56,8 +59,9 @@ def scenario_problems(scenario: Scenario) -> list[InputError]:
     problems: list[InputError] = []
     indication = scenario.cohort.indication
     if indication not in known_indications():
-        problems.append(InputError("cohort.indication", indication,
-                                   f"unknown indication; known: {', '.join(known_indications())}"))
+        problems.append(
+            InputError("cohort.indication", indication, f"unknown indication; known: {', '.join(known_indications())}")
+        )
     else:
         probe = generate_cohort(indication, _PROBE_PATIENTS, seed=0)
         for i, criterion in enumerate(scenario.cohort.criteria):
@@ -70,8 +74,13 @@ def scenario_problems(scenario: Scenario) -> list[InputError]:
                     problems.append(InputError(f"cohort.criteria[{i}]", criterion, e.message))
         for i, column in enumerate(scenario.trial.stratify_by):
             if column not in probe.columns:
-                problems.append(InputError(f"trial.stratify_by[{i}]", column,
-                                           f"not a cohort column; columns: {', '.join(map(str, probe.columns))}"))
+                problems.append(
+                    InputError(
+                        f"trial.stratify_by[{i}]",
+                        column,
+                        f"not a cohort column; columns: {', '.join(map(str, probe.columns))}",
+                    )
+                )
 
     try:
         trial_design(scenario)

@@ -20,6 +20,7 @@ from mhtcdt.errors import MISSING, InputError, InputErrors
 
 PRESETS_PACKAGE = "mhtcdt.decision.scenario.presets"
 
+
 def _dotted(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:

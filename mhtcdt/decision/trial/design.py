@@ -69,9 +69,7 @@ class TrialDesign:
         else:
             for arm, w in alloc.items():
                 if not (isinstance(w, (int, float)) and math.isfinite(w) and w > 0):
-                    errors.append(
-                        InputError(f"allocation.{arm}", w, "ratio weight must be positive and finite")
-                    )
+                    errors.append(InputError(f"allocation.{arm}", w, "ratio weight must be positive and finite"))
         if not errors:
             try:
                 weights = integer_weights(alloc)
@@ -93,32 +91,20 @@ class TrialDesign:
             and math.isfinite(self.accrual_per_month)
             and self.accrual_per_month > 0
         ):
-            errors.append(
-                InputError("accrual_per_month", self.accrual_per_month, "must be positive and finite")
-            )
+            errors.append(InputError("accrual_per_month", self.accrual_per_month, "must be positive and finite"))
         if not (
             isinstance(self.min_follow_up_months, (int, float))
             and math.isfinite(self.min_follow_up_months)
             and self.min_follow_up_months > 0
         ):
-            errors.append(
-                InputError(
-                    "min_follow_up_months", self.min_follow_up_months, "must be positive and finite"
-                )
-            )
+            errors.append(InputError("min_follow_up_months", self.min_follow_up_months, "must be positive and finite"))
         if not (isinstance(self.dropout_per_year, (int, float)) and 0 <= self.dropout_per_year < 1):
-            errors.append(
-                InputError("dropout_per_year", self.dropout_per_year, "must be a probability in [0, 1)")
-            )
+            errors.append(InputError("dropout_per_year", self.dropout_per_year, "must be a probability in [0, 1)"))
         cut = self.data_cutoff_months
         if cut is not None and not (isinstance(cut, (int, float)) and math.isfinite(cut) and cut > 0):
             errors.append(InputError("data_cutoff_months", cut, "must be positive and finite (or omitted)"))
-        if not isinstance(self.stratify_by, (list, tuple)) or not all(
-            isinstance(s, str) for s in self.stratify_by
-        ):
-            errors.append(
-                InputError("stratify_by", self.stratify_by, "must be a list of cohort column names")
-            )
+        if not isinstance(self.stratify_by, (list, tuple)) or not all(isinstance(s, str) for s in self.stratify_by):
+            errors.append(InputError("stratify_by", self.stratify_by, "must be a list of cohort column names"))
         if self.reference_arm is not None and isinstance(alloc, dict) and self.reference_arm not in alloc:
             errors.append(InputError("reference_arm", self.reference_arm, f"not an arm of {list(alloc)}"))
         if len(errors) == 1:
@@ -164,17 +150,13 @@ def integer_weights(allocation: dict[str, float]) -> dict[str, int]:
     fracs = {k: Fraction(float(v)).limit_denominator(1000) for k, v in allocation.items()}
     for k, v in allocation.items():
         if abs(float(fracs[k]) - float(v)) > 1e-9 * max(1.0, abs(v)):
-            raise InputError(
-                f"allocation.{k}", v, "ratio weights must be ratios of small integers, e.g. 1, 2, 0.5"
-            )
+            raise InputError(f"allocation.{k}", v, "ratio weights must be ratios of small integers, e.g. 1, 2, 0.5")
     den = reduce(math.lcm, (f.denominator for f in fracs.values()))
     ints = {k: int(f * den) for k, f in fracs.items()}
     g = reduce(math.gcd, ints.values())
     ints = {k: v // g for k, v in ints.items()}
     if sum(ints.values()) > 100:
-        raise InputError(
-            "allocation", allocation, f"reduces to {ints}, whose sum exceeds 100; use a simpler ratio"
-        )
+        raise InputError("allocation", allocation, f"reduces to {ints}, whose sum exceeds 100; use a simpler ratio")
     return ints
 
 
@@ -184,9 +166,7 @@ def stratum_labels(df: pd.DataFrame, stratify_by: list[str]) -> np.ndarray:
         return np.full(len(df), "all", dtype=object)
     missing = [c for c in stratify_by if c not in df.columns]
     if missing:
-        raise InputError(
-            "trial.stratify_by", missing, f"not cohort columns; available: {sorted(df.columns)[:40]}"
-        )
+        raise InputError("trial.stratify_by", missing, f"not cohort columns; available: {sorted(df.columns)[:40]}")
     parts = [c + "=" + df[c].astype(str).to_numpy(dtype=object) for c in stratify_by]
     out = parts[0]
     for p in parts[1:]:
@@ -216,9 +196,7 @@ def block_assign(strata_codes: np.ndarray, block: np.ndarray, rng: np.random.Gen
     return out
 
 
-def randomise(
-    eligible: pd.DataFrame, design: TrialDesign, seed: int | np.random.SeedSequence
-) -> pd.DataFrame:
+def randomise(eligible: pd.DataFrame, design: TrialDesign, seed: int | np.random.SeedSequence) -> pd.DataFrame:
     """Randomise eligible patients (rows in arrival order): adds ``arm``, ``stratum``, ``entry_months``."""
     if not isinstance(design, TrialDesign):
         raise InputError("design", type(design).__name__, "expected a TrialDesign")
@@ -250,9 +228,7 @@ def data_cutoff(entry_months: np.ndarray, design: TrialDesign) -> float:
     return float(np.max(entry_months)) + design.min_follow_up_months
 
 
-def apply_follow_up(
-    df: pd.DataFrame, design: TrialDesign, seed: int | np.random.SeedSequence
-) -> pd.DataFrame:
+def apply_follow_up(df: pd.DataFrame, design: TrialDesign, seed: int | np.random.SeedSequence) -> pd.DataFrame:
     """Observed (censored) PFS and OS from latent times, entry times, dropout and the data cut-off.
 
     Needs ``entry_months``, ``pfs_latent_months``, ``os_latent_months``. Dropout draws are keyed by
@@ -279,8 +255,7 @@ def apply_follow_up(
         raise InputError(
             "trial.data_cutoff_months",
             cutoff,
-            "follow-up shorter than accrual: the cut-off precedes the last randomisation at "
-            f"{entry.max():.1f} months",
+            f"follow-up shorter than accrual: the cut-off precedes the last randomisation at {entry.max():.1f} months",
         )
     admin = cutoff - entry
     rate = -math.log1p(-design.dropout_per_year) / 12.0 if design.dropout_per_year > 0 else 0.0

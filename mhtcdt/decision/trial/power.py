@@ -88,7 +88,7 @@ def _arrays(pool: pd.DataFrame, params: outcome.OutcomeParams) -> dict[str, np.n
     kill_total = pool["log10_kill_total"].to_numpy(float)
     kill_rt = pool["log10_kill_rt"].to_numpy(float) if "log10_kill_rt" in pool.columns else kill_total
     return dict(
-        volume=pool["tumor_volume_cm3"].to_numpy(float),
+        volume=pool["tumour_volume_cm3"].to_numpy(float),
         kill_total=kill_total,
         kill_rt=np.minimum(kill_rt, kill_total),
         age=pool["age_years"].to_numpy(float),
@@ -155,8 +155,10 @@ class ReplicateTrial:
     def two_arm_design(self) -> TrialDesign:
         """The design restricted to the two compared arms, keeping the block size per allocation cycle."""
         d = self.design
-        pair = {self.reference_arm: d.allocation[self.reference_arm],
-                self.experimental_arm: d.allocation[self.experimental_arm]}
+        pair = {
+            self.reference_arm: d.allocation[self.reference_arm],
+            self.experimental_arm: d.allocation[self.experimental_arm],
+        }
         cycles = max(1, d.block_size // sum(integer_weights(d.allocation).values()))
         return TrialDesign(
             allocation=pair,
@@ -255,7 +257,6 @@ def replicate_data(
     )
     latent = res[f"{trial.endpoint.lower()}_latent_months"].reshape(R, n)
     return np.minimum(latent, censor), latent <= censor, grp, codes[idx]
-
 
 
 def simulate_replicates(

@@ -97,23 +97,36 @@ class PowerAnalysis:
     def summary(self) -> dict[str, Any]:
         """The headline numbers as a flat dict (``mhtcdt power --json``; non-finite values as None)."""
         out: dict[str, Any] = dict(
-            scenario=self.scenario_name, comparison=self.comparison, endpoint=self.request.endpoint,
-            n_patients=self.n_patients, replicates=self.request.n_replicates, alpha=self.request.alpha,
+            scenario=self.scenario_name,
+            comparison=self.comparison,
+            endpoint=self.request.endpoint,
+            n_patients=self.n_patients,
+            replicates=self.request.n_replicates,
+            alpha=self.request.alpha,
         )
         if self.power is not None:
             s = self.power
             out.update(
-                power=s.power, power_ci95=list(s.power_ci), expected_hr=s.expected_hr, hr_2_5=s.hr_quantiles[0],
-                hr_median=s.hr_quantiles[1], hr_97_5=s.hr_quantiles[2],
+                power=s.power,
+                power_ci95=list(s.power_ci),
+                expected_hr=s.expected_hr,
+                hr_2_5=s.hr_quantiles[0],
+                hr_median=s.hr_quantiles[1],
+                hr_97_5=s.hr_quantiles[2],
                 median_reference_months=s.median_reference_months,
-                median_experimental_months=s.median_experimental_months, mean_events=s.mean_events,
+                median_experimental_months=s.median_experimental_months,
+                mean_events=s.mean_events,
             )
         if self.type_one_error is not None:
             out.update(type1_error=self.type_one_error.power, type1_error_ci95=list(self.type_one_error.power_ci))
         if self.sample_size is not None:
             ss = self.sample_size
-            out.update(target_power=ss.target_power, sample_size=ss.n_patients, sample_size_power=ss.power,
-                       schoenfeld_sample_size=ss.schoenfeld_n)
+            out.update(
+                target_power=ss.target_power,
+                sample_size=ss.n_patients,
+                sample_size_power=ss.power,
+                schoenfeld_sample_size=ss.schoenfeld_n,
+            )
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in out.items()}
 
 
@@ -132,33 +145,50 @@ def power_analysis(
     ref = scenario.trial.reference_arm
     exp = request.experimental_arm or next(a for a in scenario.trial.allocation if a != ref)
     seed = scenario.seed if request.seed is None else request.seed
-    steps = [name for name, wanted in (("replicate trials", request.power_at_n),
-                                       ("type-I error", request.power_at_n and request.type_one_error),
-                                       ("power curve", bool(request.curve_sizes)),
-                                       ("sample size", request.target_power is not None)) if wanted]
+    steps = [
+        name
+        for name, wanted in (
+            ("replicate trials", request.power_at_n),
+            ("type-I error", request.power_at_n and request.type_one_error),
+            ("power curve", bool(request.curve_sizes)),
+            ("sample size", request.target_power is not None),
+        )
+        if wanted
+    ]
     width = 0.7 / max(1, len(steps))
     span = {name: (0.3 + i * width, 0.3 + (i + 1) * width) for i, name in enumerate(steps)}
 
     def stage(name: str):
         return sub_progress(progress, name, *span.get(name, (0.0, 0.3)))
 
-    pools, months = pools_from_scenario(scenario, (ref, exp), request.pool_size or scenario.cohort.n_screened, seed,
-                                        progress=stage("physics of the patient pools"))
-    trial = power.ReplicateTrial(pools, trial_design(scenario), ref, exp, months,
-                                 endpoint=request.endpoint, alpha=request.alpha)
+    pools, months = pools_from_scenario(
+        scenario,
+        (ref, exp),
+        request.pool_size or scenario.cohort.n_screened,
+        seed,
+        progress=stage("physics of the patient pools"),
+    )
+    trial = power.ReplicateTrial(
+        pools, trial_design(scenario), ref, exp, months, endpoint=request.endpoint, alpha=request.alpha
+    )
     n = request.n_patients or len(pools[ref])
     result = PowerAnalysis(scenario.name, ref, exp, request, n)
     if request.power_at_n:
         result.power = power.power_at(trial, n, request.n_replicates, seed, progress=stage("replicate trials"))
         if request.type_one_error:
-            result.type_one_error = power.power_at(trial, n, request.n_replicates, seed + 1, null=True,
-                                                   progress=stage("type-I error"))
+            result.type_one_error = power.power_at(
+                trial, n, request.n_replicates, seed + 1, null=True, progress=stage("type-I error")
+            )
     if request.curve_sizes:
-        result.curve = power.power_curve(trial, request.curve_sizes, request.n_replicates, seed,
-                                         progress=stage("power curve"))
+        result.curve = power.power_curve(
+            trial, request.curve_sizes, request.n_replicates, seed, progress=stage("power curve")
+        )
     if request.target_power is not None:
         result.sample_size = power.sample_size(
-            trial, request.target_power, seed, n_replicates=min(request.n_replicates, SAMPLE_SIZE_REPLICATES),
+            trial,
+            request.target_power,
+            seed,
+            n_replicates=min(request.n_replicates, SAMPLE_SIZE_REPLICATES),
             progress=stage("sample size"),
         )
     if progress is not None:

@@ -38,7 +38,7 @@ from mhtcdt.errors import InputError, ModelError
 from mhtcdt.seeding import child_rng, child_sequence
 
 DEFAULT_FEATURES = (
-    "log_tumor_volume_cm3",
+    "log_tumour_volume_cm3",
     "eloquent_location",
     "mgmt_methylated",
     "kps",
@@ -109,8 +109,15 @@ def compare_criteria(
         raise InputError("criteria_sets", criteria_sets, "give at least one criteria set")
     ref = trial.pools[trial.reference_arm]
     if gains is None:
-        gains = individual_gain(trial.pools, trial.reference_arm, trial.experimental_arm, seed, trial.params,
-                                n_draws=5, treatment_months=trial.treatment_months)
+        gains = individual_gain(
+            trial.pools,
+            trial.reference_arm,
+            trial.experimental_arm,
+            seed,
+            trial.params,
+            n_draws=5,
+            treatment_months=trial.treatment_months,
+        )
     gain_by_id = gains.set_index("patient_id")["gain_months"]
     rows = []
     for name, criteria in criteria_sets.items():

@@ -44,7 +44,7 @@ from mhtcdt.decision.trial import parametric
 from mhtcdt.errors import InputError, ModelError
 
 ENDPOINTS = ("PFS", "OS")
-ADJUSTMENT_COVARIATES = ("kps", "age_years", "tumor_volume_cm3", "eloquent_location", "mgmt_methylated")
+ADJUSTMENT_COVARIATES = ("kps", "age_years", "tumour_volume_cm3", "eloquent_location", "mgmt_methylated")
 
 
 @dataclass
@@ -84,9 +84,7 @@ def _finite_or_nan(x: float) -> float:
 
 def _check(trial_df: pd.DataFrame, reference_arm: str) -> None:
     if not isinstance(trial_df, pd.DataFrame) or len(trial_df) == 0:
-        raise InputError(
-            "trial", 0 if isinstance(trial_df, pd.DataFrame) else trial_df, "no trial patients to analyse"
-        )
+        raise InputError("trial", 0 if isinstance(trial_df, pd.DataFrame) else trial_df, "no trial patients to analyse")
     need = ["arm"] + [f"{e.lower()}_{s}" for e in ENDPOINTS for s in ("months", "event")]
     missing = [c for c in need if c not in trial_df.columns]
     if missing:
@@ -151,9 +149,7 @@ def _cox(data: pd.DataFrame, duration: str, event: str, covariates: list[str]):
     return cph
 
 
-def compare(
-    trial_df: pd.DataFrame, reference_arm: str, horizon_months: float, km_models: dict
-) -> pd.DataFrame:
+def compare(trial_df: pd.DataFrame, reference_arm: str, horizon_months: float, km_models: dict) -> pd.DataFrame:
     """Log-rank, Cox (unadjusted, adjusted, PH test) and RMST difference vs the reference arm."""
     rows = []
     covs = [c for c in ADJUSTMENT_COVARIATES if c in trial_df.columns]
@@ -196,9 +192,7 @@ def compare(
                     adjusted_hr_ci_upper=float(sa["exp(coef) upper 95%"]),
                 )
             except ModelError:
-                row.update(
-                    adjusted_hazard_ratio=np.nan, adjusted_hr_ci_lower=np.nan, adjusted_hr_ci_upper=np.nan
-                )
+                row.update(adjusted_hazard_ratio=np.nan, adjusted_hr_ci_lower=np.nan, adjusted_hr_ci_upper=np.nan)
             row["adjusted_for"] = ", ".join(adj)
             tau = min(horizon_months, float(a[tcol].max()), float(r[tcol].max()))
             rm_a = restricted_mean_survival_time(km_models[(arm, ep)], t=tau)
@@ -235,9 +229,7 @@ def analyse(
     ``horizon_months``: RMST restriction time (capped at the shorter arm's last follow-up time).
     """
     _check(trial_df, reference_arm)
-    if not (
-        isinstance(horizon_months, (int, float)) and math.isfinite(horizon_months) and horizon_months > 0
-    ):
+    if not (isinstance(horizon_months, (int, float)) and math.isfinite(horizon_months) and horizon_months > 0):
         raise InputError("horizon_months", horizon_months, "must be positive and finite")
     curves, summary, km = kaplan_meier(trial_df)
     comparison = compare(trial_df, reference_arm, horizon_months, km)

@@ -45,9 +45,9 @@ class RadialReference:
         self,
         radius_m: float,
         coverage: float,
-        tumor: TissueProperties,
+        tumour: TissueProperties,
         healthy: TissueProperties,
-        tumor_perfusion_mL_per_min_per_kg: float | None = None,
+        tumour_perfusion_mL_per_min_per_kg: float | None = None,
         healthy_perfusion_scale: float = 1.0,
         blood: Blood | None = None,
         cells_in_tumour: int = 12,
@@ -61,24 +61,24 @@ class RadialReference:
         half = 0.5 * np.diff(faces)
         self.volume = (faces[1:] ** 3 - faces[:-1] ** 3) / 3.0
         in_tumour = np.arange(n) < n_t
-        k = np.where(in_tumour, tumor.conductivity_W_per_m_K, healthy.conductivity_W_per_m_K)
+        k = np.where(in_tumour, tumour.conductivity_W_per_m_K, healthy.conductivity_W_per_m_K)
         inner = faces[1:-1]
         self.g_inner = inner**2 / (half[:-1] / k[:-1] + half[1:] / k[1:])
         self.g_far = faces[-1] ** 2 * k[-1] / half[-1]
         self.rho_c = np.where(
-            in_tumour, tumor.volumetric_heat_capacity_J_per_m3_K, healthy.volumetric_heat_capacity_J_per_m3_K
+            in_tumour, tumour.volumetric_heat_capacity_J_per_m3_K, healthy.volumetric_heat_capacity_J_per_m3_K
         )
         perf_t = (
-            tumor.perfusion_mL_per_min_per_kg
-            if tumor_perfusion_mL_per_min_per_kg is None
-            else (tumor_perfusion_mL_per_min_per_kg)
+            tumour.perfusion_mL_per_min_per_kg
+            if tumour_perfusion_mL_per_min_per_kg is None
+            else (tumour_perfusion_mL_per_min_per_kg)
         )
-        w_t = perf_t * tumor.density_kg_per_m3 * 1e-6 / 60.0
+        w_t = perf_t * tumour.density_kg_per_m3 * 1e-6 / 60.0
         w_h = healthy.perfusion_mL_per_min_per_kg * healthy_perfusion_scale * healthy.density_kg_per_m3 * 1e-6 / 60.0
         self.omega = np.where(in_tumour, w_t, w_h)
         self.in_tumour = in_tumour
-        self.models = (tumor.perfusion_model, healthy.perfusion_model)
-        self.qm = np.where(in_tumour, tumor.metabolic_heat_W_per_m3, healthy.metabolic_heat_W_per_m3)
+        self.models = (tumour.perfusion_model, healthy.perfusion_model)
+        self.qm = np.where(in_tumour, tumour.metabolic_heat_W_per_m3, healthy.metabolic_heat_W_per_m3)
         r_dep = radius_m * coverage ** (1.0 / 3.0)
         top = np.clip(np.minimum(faces[1:], r_dep), faces[:-1], None)
         self.deposit = np.where(in_tumour, (top**3 - faces[:-1] ** 3) / (faces[1:] ** 3 - faces[:-1] ** 3), 0.0)

@@ -64,6 +64,26 @@ class Protocol(BaseModel):
         "hergt_dutz", description="H*f limit that the field protocol must respect."
     )
     allow_above_safety_limit: bool = Field(False, description="Explicitly allow a field above the chosen limit.")
+    # Systemic therapy: no physics of its own; the outcome model (mhtcdt.decision.model.outcome) gives each its
+    # clinical effect, with sources in mhtcdt/decision/model/data/outcome_params.toml [systemic_therapy].
+    tmz_concomitant: bool = Field(
+        False,
+        description="Temozolomide 75 mg/m2 daily from the first to the last day of radiotherapy (Stupp 2005); "
+        "needs radiotherapy fractions.",
+    )
+    tmz_adjuvant_cycles: int = Field(
+        0,
+        ge=0,
+        le=12,
+        description="Adjuvant temozolomide cycles, 150-200 mg/m2 on days 1-5 of each 28-day cycle (Stupp 2005: 6) "
+        "[count].",
+    )
+    lomustine: bool = Field(
+        False, description="Lomustine 110 mg/m2 every 6 weeks until progression (EORTC 26101 control arm, Wick 2017)."
+    )
+    bevacizumab: bool = Field(
+        False, description="Bevacizumab 10 mg/kg every 2 weeks until progression (EORTC 26101, RTOG 1205)."
+    )
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -122,6 +142,10 @@ class Protocol(BaseModel):
                         f"{h_max:.3g} kA/m); set allow_above_safety_limit to run it anyway",
                     )
         rt.check_schedule(self.rt_total_dose_Gy, self.rt_n_fractions, self.rt_fractions_per_week)
+        if self.tmz_concomitant and self.rt_n_fractions == 0:
+            raise InputError(
+                "tmz_concomitant", True, "concomitant temozolomide is given with radiotherapy: set rt_n_fractions"
+            )
         return self
 
     # ------------------------------------------------------------------ what the arm contains
@@ -139,6 +163,16 @@ class Protocol(BaseModel):
     def has_cdt(self) -> bool:
         """True when the arm has a chemodynamic (Fenton) agent."""
         return self.cdt_agent is not None
+
+    @property
+    def has_temozolomide(self) -> bool:
+        """True when the arm has concomitant or adjuvant temozolomide."""
+        return self.tmz_concomitant or self.tmz_adjuvant_cycles > 0
+
+    @property
+    def has_systemic_therapy(self) -> bool:
+        """True when the arm has temozolomide, lomustine or bevacizumab."""
+        return self.has_temozolomide or self.lomustine or self.bevacizumab
 
     @property
     def titrated(self) -> bool:

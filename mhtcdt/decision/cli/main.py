@@ -116,6 +116,7 @@ def _run_and_report(scenario, scenario_text: str, args: argparse.Namespace) -> i
         progress("done", 1.0)
         if record is not None:
             record.add_pipeline_result(result)
+            record.add_table("calibration", _calibration_table(result))
             if psa is not None:
                 record.add_table("psa_summary", psa.summary())
                 record.add_table("ceac", psa.ceac)
@@ -128,6 +129,18 @@ def _run_and_report(scenario, scenario_text: str, args: argparse.Namespace) -> i
     elif not_recorded is not None:
         print(f"The run was not recorded: {not_recorded}")
     return EXIT_OK
+
+
+def _calibration_table(result):
+    """One row: the outcome calibration the run used (id, SHA-256, path, physics hash, match), for the store."""
+    import pandas as pd
+
+    record = dict(result.extras.get("calibration", {}))
+    return pd.DataFrame(
+        [{k: (", ".join(map(str, v)) if isinstance(v, list) else v) for k, v in record.items()}]
+        if record
+        else [{"calibration_id": "none (prior centres)"}]
+    )
 
 
 def _recorder(scenario, scenario_text: str, seed: int, executor, out: Path, db_path: Path):

@@ -1,27 +1,33 @@
 """Trial-layer subcommands of the ``mhtcdt`` CLI: ``calibrate`` and ``power``.
 
-``mhtcdt calibrate [--n-screened N] [--seed S] [--steps K] [--output FILE] [--no-cache]``
-    fits the outcome model to the published targets (mhtcdt/decision/model/data/calibration_targets.toml),
-    prints simulated vs target for every target and writes the versioned calibration file.
+``mhtcdt calibrate [--output FILE | --in-place] [--n-patients N] [--particles N] [--seed S] [--oos-factor K] ...``
+    fits the outcome model to the published targets (mhtcdt/decision/model/data/calibration_targets.toml) by
+    ABC-SMC, prints simulated vs target for every target (in sample and on a fresh population ``--oos-factor``
+    times larger), the Monte Carlo error of each, and the identifiability report, and writes the calibration
+    file with its report beside it (``FILE.report.txt``): to ``--output FILE`` (default
+    ``./outcome_calibration.toml``), or over the packaged calibration only with ``--in-place``.
 ``mhtcdt power [SCENARIO.toml] [--n-patients N] [--replicates R] [--target-power P] ...``
     replicate virtual trials of a scenario: power, type-I error, expected HR and spread, and (with
     ``--target-power``) the sample size reaching that power.
 
-Exit codes: 0 success; 1 the calibration could not meet every target; 2 bad input (one line per
-problem on stderr, naming the field and the value).
+Exit codes: 0 success; 1 the calibration could not put every target inside its acceptance (the file is
+still written, and says so); 2 bad input (one line per problem on stderr, naming the field and the value).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from pathlib import Path
 
 from tqdm import tqdm
 
 from mhtcdt.errors import InputError, InputErrors
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+DEFAULT_OUTPUT = "outcome_calibration.toml"
 
 
 def _problems(exc: InputError | InputErrors) -> int:
@@ -33,15 +39,21 @@ def _problems(exc: InputError | InputErrors) -> int:
 
 def add_subcommands(subparsers) -> None:
     """Register ``calibrate`` and ``power`` on the main parser's subparsers."""
-    p = subparsers.add_parser("calibrate", help="fit the outcome model to published trial results")
-    p.add_argument("--n-screened", type=int, default=3000, help="virtual patients screened per population")
+    p = subparsers.add_parser("calibrate", help="fit the outcome model to published trial results (ABC-SMC)")
+    p.add_argument(
+        "--output",
+        default=None,
+        help=f"calibration file to write (default ./{DEFAULT_OUTPUT}); use it with `calibration = FILE` in a scenario",
+    )
+    p.add_argument("--in-place", action="store_true", help="overwrite the packaged calibration file instead")
+    p.add_argument("--n-patients", type=int, default=3000, help="virtual patients per calibration population")
+    p.add_argument("--particles", type=int, default=300, help="ABC-SMC particles (= posterior draws kept)")
     p.add_argument("--seed", type=int, default=20261121)
-    p.add_argument("--steps", type=int, default=4000, help="ABC-MCMC steps after burn-in")
-    p.add_argument("--draws", type=int, default=200, help="accepted parameter draws kept for PSA")
-    p.add_argument("--output", default=None, help="calibration file to write (default: the package data file)")
+    p.add_argument("--oos-factor", type=int, default=5, help="out-of-sample population size / n-patients (0: skip)")
+    p.add_argument("--polish", type=int, default=1200, help="Nelder-Mead evaluations polishing the posterior mode")
     p.add_argument("--targets", default=None, help="targets TOML (default: the package data file)")
     p.add_argument("--no-cache", action="store_true", help="recompute physics even if cached")
-    p.add_argument("--dry-run", action="store_true", help="print the table without writing the file")
+    p.add_argument("--dry-run", action="store_true", help="print the report without writing the file")
     p.set_defaults(handler=cmd_calibrate)
 
     p = subparsers.add_parser("power", help="replicate virtual trials: power, type-I error, sample size")
@@ -58,38 +70,57 @@ def add_subcommands(subparsers) -> None:
     p.set_defaults(handler=cmd_power)
 
 
+def _output_problems(args: argparse.Namespace) -> tuple[list[InputError], Path | None]:
+    """Where the calibration goes, checked before any work."""
+    from mhtcdt.decision.model import outcome
+
+    if args.in_place and args.output is not None:
+        return [InputError("--in-place", True, "give either --output or --in-place, not both")], None
+    if args.dry_run:
+        return [], None
+    path = outcome.DEFAULT_CALIBRATION_PATH if args.in_place else Path(args.output or DEFAULT_OUTPUT)
+    if path.is_dir():
+        return [InputError("--output", str(path), "is a directory; name a file")], None
+    parent = path.resolve().parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        return [InputError("--output", str(path), "its folder does not exist or is not writable")], None
+    return [], path
+
+
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from mhtcdt.decision.model import calibration
+    from mhtcdt.decision.model.calibration_targets import load_targets
     from mhtcdt.errors import ModelError
 
-    problems = []
-    if args.n_screened < 100:
-        problems.append(InputError("--n-screened", args.n_screened, "need at least 100"))
-    if args.steps < 100:
-        problems.append(InputError("--steps", args.steps, "need at least 100 ABC-MCMC steps"))
-    if not 1 <= args.draws <= args.steps:
-        problems.append(InputError("--draws", args.draws, "must be between 1 and --steps"))
+    problems, path = _output_problems(args)
     try:
-        calibration.load_targets(args.targets)
+        settings = calibration.Settings(
+            n_patients=args.n_patients,
+            seed=args.seed,
+            n_particles=args.particles,
+            oos_factor=args.oos_factor,
+            polish_evaluations=args.polish,
+        )
+    except InputError as exc:
+        option = {"n_particles": "--particles", "polish_evaluations": "--polish"}.get(exc.field, f"--{exc.field}")
+        problems.append(InputError(option.replace("_", "-"), exc.value, exc.message))
+    if not 0 <= args.seed < 2**63:
+        problems.append(InputError("--seed", args.seed, "must be in 0 .. 2**63 - 1"))
+    try:
+        load_targets(args.targets)
     except InputError as exc:
         problems.append(exc)
     if problems:
         return _problems(InputErrors(problems))
-    bar = tqdm(total=100, unit="%", bar_format="{l_bar}{bar}| {elapsed}", file=sys.stderr)
+    bar = tqdm(total=100, unit="%", bar_format="{l_bar}{bar}| {elapsed}<{remaining}", file=sys.stderr)
 
     def progress(stage: str, frac: float) -> None:
-        bar.set_description_str(stage[:30].ljust(30))
+        bar.set_description_str(stage[:34].ljust(34))
         bar.update(max(0.0, 100 * frac - bar.n))
 
     try:
         result = calibration.calibrate(
-            n_screened=args.n_screened,
-            seed=args.seed,
-            targets_path=args.targets,
-            n_steps=args.steps,
-            max_accepted=args.draws,
-            use_cache=not args.no_cache,
-            progress=progress,
+            settings, targets_path=args.targets, use_cache=not args.no_cache, progress=progress
         )
     except (InputError, InputErrors) as exc:
         bar.close()
@@ -99,15 +130,18 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         print(f"calibration failed: {exc}", file=sys.stderr)
         return EXIT_FAILED
     bar.close()
-    print(calibration.format_table(result.table))
-    print("fitted:", ", ".join(f"{k} = {v:.4g}" for k, v in result.free.items()))
-    print(f"ABC: {result.meta['abc']}")
-    if result.meta.get("at_prior_bound"):
-        print(f"WARNING: fitted at a prior bound (the targets push beyond the prior): {result.meta['at_prior_bound']}")
-    if not args.dry_run:
-        path = calibration.write_calibration(result, args.output)
-        print(f"wrote {path}")
-    return EXIT_OK if bool(result.table["within"].all()) else EXIT_FAILED
+    if path is not None:
+        calibration.write_calibration(result, path)
+    print(calibration.format_result(result))
+    print("timings [s]: " + ", ".join(f"{k} {v:g}" for k, v in result.meta["timings_s"].items()))
+    if path is not None:
+        print(f"wrote {path} (id {result.meta['calibration_id']}) and {calibration.report_path(path)}")
+        if not args.in_place:
+            print(f'use it: `calibration = "{path.resolve()}"` in a scenario; the packaged calibration is unchanged')
+    if not result.all_within:
+        print("WARNING: not every target is inside its acceptance (see the tables above)", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
 
 
 #: request field -> the ``mhtcdt power`` option that sets it (error lines name the option)

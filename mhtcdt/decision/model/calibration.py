@@ -1,42 +1,43 @@
-"""Calibration of the outcome model's free parameters to published trial results (`mhtcdt calibrate`).
+"""Likelihood-based calibration of the outcome model to published trials (``mhtcdt calibrate``).
 
 Procedure
 ---------
-1. Populations: for each calibration arm in ``data/calibration_targets.toml`` a virtual cohort from
-   :func:`mhtcdt.cohorts.generate_cohort` restricted to that study's eligibility
-   (:func:`mhtcdt.cohorts.apply_criteria`). The two recurrent-glioblastoma arms share the same patients
-   (paired, common random numbers). The newly diagnosed (Stupp 2005) population is derived from the
-   recurrent generator as documented in the targets file (no newly-diagnosed generator exists).
-2. Physics: :func:`mhtcdt.physics.simulate_protocol` per arm with the arm's protocol (RT 30 Gy / 15
-   fractions; NanoTherm MHT + the same RT; RT 60 Gy / 30 fractions). Outputs are cached on disk keyed by
-   a hash of the protocol, cohort size, seed and the source of the physics and cohorts packages.
-3. Fit: the free parameters (:data:`mhtcdt.decision.model.outcome.FREE_PARAMETERS`) minimise
-   ``sum_k ((sim_k - target_k) / halfwidth_k)^2`` (+ a weak ridge towards the prior centres for the
-   directions the targets do not identify) with Nelder-Mead in the prior's scale (log for log-uniform
-   priors), using common random numbers so the objective is deterministic. The 2-year OS fraction is
-   smoothed (normal kernel, 0.25 months) inside the objective only. The covariate scale
-   (:attr:`OutcomeParams.covariate_scale`) is set so that a Cox model of simulated OS on the prognostic
-   index has slope 1 in the RT-alone recurrent arm (published HRs are proportional-hazards estimates),
-   alternating with the fit twice.
-4. Uncertainty: ABC-MCMC (Marjoram et al. 2003) started from the fitted point (moved into the joint
-   acceptance region if needed): a random walk in the prior scale whose moves are accepted when *every*
-   target lies in its acceptance interval. Because the priors are uniform in that scale, the chain samples
-   the prior restricted to the acceptance region. Thinned draws are stored for the economics PSA.
-5. Output: ``data/outcome_calibration.toml`` (versioned; loaded by default by
-   :func:`mhtcdt.decision.model.outcome.load_outcome_params`) with the fitted values, the accepted draws and the
-   simulated-vs-target table.
+1. **Populations.** Each population of ``data/calibration_targets.toml`` (Stupp, EORTC 26101, RTOG 1205,
+   Maier-Hauff at first recurrence, van Linde fit/unfit) is drawn from :func:`mhtcdt.cohorts.generate_cohort`,
+   put in its disease setting (:func:`mhtcdt.decision.model.setting.apply_setting`) and restricted to its
+   eligibility (:func:`mhtcdt.cohorts.apply_criteria`) until it holds ``n_patients`` patients.
+2. **Physics.** :func:`mhtcdt.physics.simulate_protocol` per (population, protocol); arms that differ only in
+   systemic therapy share it (same patients, same RT: common random numbers). Outputs are cached on disk keyed
+   by the protocol, the population, the seed and :func:`~mhtcdt.decision.model.calibration_file.physics_source_hash`.
+3. **Likelihood.** Every target is a normal term on its scale with its sampling error
+   (:mod:`mhtcdt.decision.model.calibration_targets`): medians with CIs from n and events, landmarks as binomial,
+   hazard ratios with CIs, time origins explicit (diagnosis of recurrence = delay + time from treatment).
+   Guyot et al. (BMC Med Res Methodol 2012;12:9) reconstruction of individual data needs the numbers at risk
+   printed under the published Kaplan-Meier curves; none could be obtained for any target (survival14 dossier,
+   sections 1.3 and 7), so the summary likelihood is used. The simulated statistics come from fixed per-patient
+   random numbers (common random numbers): the likelihood is a deterministic function of the parameters. Its
+   Monte Carlo error (bootstrap over patients, :func:`monte_carlo_se`) is added to each target's variance and
+   must stay under a quarter of the target's acceptance half-width (printed; ``n_patients`` sets it).
+4. **Posterior.** ABC-SMC with a Gaussian kernel on the precision-weighted distance
+   (:mod:`mhtcdt.decision.model.abc_smc`; Del Moral, Doucet and Jasra 2012; Toni et al. 2009): the last
+   generation (kernel width 1) samples the exact posterior of the summary likelihood (Wilkinson 2013) under the
+   priors of ``data/outcome_params.toml`` ``[free]`` (uniform or log-uniform on their ranges). The point estimate
+   is the posterior mode: the best particle, polished by a bounded Nelder-Mead on the same objective.
+5. **Report** (:mod:`mhtcdt.decision.model.identifiability`): prior vs posterior per parameter, a local
+   sensitivity matrix (which targets inform which parameters), posterior correlations and posterior predictive
+   checks for every target; an **out-of-sample check** re-simulates every target on fresh populations (another
+   seed, ``oos_factor`` x larger) at the point estimate.
+6. **Output** (:func:`write_calibration`): a calibration file (schema in
+   :mod:`mhtcdt.decision.model.calibration_file`) where the user says; the packaged file only on request.
 
-Acceptance interval of a target: its published 95 % CI, or its stated reference range, or +-10 % of the
-value when neither is given.
+HONESTY: there is no randomised NanoTherm evidence. The NanoTherm arm is fitted to one single-arm study and
+the comparators to arms of other trials; any difference between arms predicted by the calibrated model is a
+model prediction, not a measured effect.
 
-HONESTY: there is no randomised NanoTherm evidence. The NanoTherm arm is fitted to one single-arm study
-and the RT arms to reference arms of other trials; any difference between arms predicted by the
-calibrated model is a model prediction, not a measured effect.
-
-Targets table (:attr:`CalibrationResult.table`): ``target`` str, ``arm`` str, ``statistic`` str,
-``target_value``, ``lower``, ``upper``, ``simulated`` (float64), ``within`` bool, ``verified`` bool,
-``source`` str, ``draws_2_5``, ``draws_97_5`` (float64: the statistic's 2.5-97.5 % range over the
-accepted draws).
+Targets table (:attr:`CalibrationResult.table`): ``target``, ``arm``, ``statistic``, ``target_value``,
+``lower``, ``upper`` (acceptance), ``simulated`` (at the point), ``within``, ``mc_se``, ``mc_ratio``
+(MC SE / acceptance half-width), ``verified``, ``source``; with the posterior predictive columns of
+:func:`mhtcdt.decision.model.identifiability.predictive_checks`.
 """
 
 from __future__ import annotations
@@ -45,106 +46,102 @@ import datetime as _dt
 import hashlib
 import math
 import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import tomli_w
 from scipy import optimize
-from scipy.special import ndtr
 
-from mhtcdt.datafiles import load_toml
 from mhtcdt.decision.model import outcome
+from mhtcdt.decision.model import survival_statistics as ss
+from mhtcdt.decision.model.abc_smc import abc_smc
+from mhtcdt.decision.model.calibration_file import SCHEMA_VERSION, physics_source_hash
+from mhtcdt.decision.model.calibration_targets import (
+    Arm,
+    Population,
+    Target,
+    TargetSet,
+    calibrated_effects,
+    from_scale,
+    indications,
+    load_targets,
+    to_scale,
+)
 from mhtcdt.errors import InputError, ModelError
 from mhtcdt.seeding import child_rng, child_sequence
 
-TARGETS_FILE = "data/calibration_targets.toml"  # in the package outcome.DATA_PACKAGE
 HONESTY_NOTE = (
     "No randomised NanoTherm evidence exists (MF1001 closed early): the NanoTherm arm is calibrated to one "
-    "single-arm study and the RT arms to reference arms of other trials. Differences between simulated arms "
+    "single-arm study and the comparators to arms of other trials. Differences between simulated arms "
     "are model predictions, not measured effects."
 )
-STATISTICS = ("median_os_months", "median_pfs_months", "os_at_24_months")
+METHOD = "ABC-SMC, Gaussian kernel on a precision-weighted distance (exact summary-likelihood posterior at eps = 1)"
+CITATION = (
+    "Del Moral P, Doucet A, Jasra A. Stat Comput 2012;22:1009-1020; Toni T et al. J R Soc Interface 2009;6:187-202; "
+    "Wilkinson RD. Stat Appl Genet Mol Biol 2013;12:129-141"
+)
+#: protocol fields without physics (the outcome model gives them their effect)
+NON_PHYSICS_FIELDS = ("name", "tmz_concomitant", "tmz_adjuvant_cycles", "lomustine", "bevacizumab")
 
 PhysicsFn = Callable[[pd.DataFrame, Mapping[str, Any], np.random.SeedSequence], pd.DataFrame]
+Progress = Callable[[str, float], None]
 
 
-# ----------------------------------------------------------------------------- targets
 @dataclass(frozen=True)
-class Target:
-    name: str
-    arm: str
-    statistic: str
-    value: float
-    lower: float
-    upper: float
-    source: str
-    verified: bool
+class Settings:
+    """Sizes of a calibration run (defaults: ``mhtcdt calibrate`` without options)."""
 
-    @property
-    def halfwidth(self) -> float:
-        return (self.upper - self.lower) / 2.0
+    n_patients: int = 3000
+    seed: int = 20261121
+    n_particles: int = 300
+    n_moves: int = 2
+    final_moves: int = 3
+    polish_evaluations: int = 1200
+    oos_factor: int = 5
+    oos_seed: int | None = None  # default: seed + 1
+    bootstrap: int = 60
 
-
-def load_targets(path: str | Path | None = None) -> tuple[dict[str, dict], list[Target]]:
-    """Read the calibration arms and targets (acceptance interval computed per target)."""
-    raw, source = outcome._toml(path, TARGETS_FILE, "targets")
-    arms = raw.get("arms", {})
-    targets = []
-    for i, t in enumerate(raw.get("targets", [])):
-        f = f"targets[{i}]"
-        if t.get("arm") not in arms:
-            raise InputError(f"{f}.arm", t.get("arm"), f"not a calibration arm; arms: {sorted(arms)}")
-        if t.get("statistic") not in STATISTICS:
-            raise InputError(f"{f}.statistic", t.get("statistic"), f"use one of {list(STATISTICS)}")
-        v = float(t["value"])
-        if "ci95" in t:
-            lo, hi = map(float, t["ci95"])
-        elif "range" in t:
-            lo, hi = map(float, t["range"])
-        else:
-            tol = float(t.get("tolerance_relative", 0.10))
-            lo, hi = v * (1 - tol), v * (1 + tol)
-        if not lo < hi:
-            raise InputError(f"{f}", (lo, hi), "acceptance interval must have lower < upper")
-        targets.append(
-            Target(
-                t["name"],
-                t["arm"],
-                t["statistic"],
-                v,
-                lo,
-                hi,
-                t.get("source", ""),
-                bool(t.get("verified", False)),
-            )
-        )
-    if not targets:
-        raise InputError("targets", source, "no [[targets]] entries")
-    return arms, targets
+    def __post_init__(self) -> None:
+        checks = {
+            "n_patients": (self.n_patients, 200),
+            "n_particles": (self.n_particles, 20),
+            "oos_factor": (self.oos_factor, 0),
+            "bootstrap": (self.bootstrap, 10),
+            "polish_evaluations": (self.polish_evaluations, 0),
+            "n_moves": (self.n_moves, 1),
+            "final_moves": (self.final_moves, 0),
+        }
+        for name, (value, minimum) in checks.items():
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise InputError(name, value, f"must be an integer >= {minimum}")
 
 
 # ----------------------------------------------------------------------------- populations and physics
-def build_population(arm_spec: Mapping[str, Any], n_screened: int, seed: np.random.SeedSequence) -> pd.DataFrame:
-    """Eligible virtual patients of one calibration arm (see the targets file for derivations).
+def build_population(pop: Population, n_patients: int, seed: np.random.SeedSequence) -> pd.DataFrame:
+    """The first ``n_patients`` eligible patients of a population (generated in chunks until enough)."""
+    from mhtcdt.cohorts import EmptySelectionWarning, apply_criteria, generate_cohort
+    from mhtcdt.decision.model.setting import apply_setting
 
-    The ``indication`` column stays the generator's (the physics uses it); :func:`arm_with_physics`
-    sets the arm's outcome setting afterwards.
-    """
-    from mhtcdt.cohorts import apply_criteria, generate_cohort
+    parts, have, start = [], 0, 0
+    chunk = max(1000, 2 * n_patients)
+    import warnings
 
-    source = arm_spec.get("derived_from", arm_spec["indication"])
-    cohort = generate_cohort(source, n_screened, seed)
-    for col, value in arm_spec.get("set_columns", {}).items():
-        cohort[col] = value
-    eligible = apply_criteria(cohort, list(arm_spec.get("criteria", []))).eligible.copy()
-    if len(eligible) == 0:
-        raise InputError("criteria", arm_spec.get("criteria"), "no virtual patient is eligible for this arm")
-    return eligible.reset_index(drop=True)
+    while have < n_patients:
+        cohort = apply_setting(generate_cohort(pop.generator, chunk, seed, start=start), pop.setting)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", EmptySelectionWarning)
+            eligible = apply_criteria(cohort, list(pop.criteria)).eligible
+        parts.append(eligible)
+        have += len(eligible)
+        start += chunk
+        if start > 200 * n_patients + 10_000:
+            raise InputError(f"populations.{pop.name}.criteria", list(pop.criteria), "too few eligible patients")
+    return pd.concat(parts, ignore_index=True).iloc[:n_patients].reset_index(drop=True)
 
 
 def real_physics(patients: pd.DataFrame, protocol_fields: Mapping[str, Any], seed) -> pd.DataFrame:
@@ -154,96 +151,164 @@ def real_physics(patients: pd.DataFrame, protocol_fields: Mapping[str, Any], see
     return simulate_protocol(patients, Protocol(**dict(protocol_fields)), seed)
 
 
-def _source_hash() -> str:
-    """Hash of the physics and cohorts source + data files (cache invalidation)."""
-    root = Path(__file__).resolve().parents[1]
-    h = hashlib.sha256()
-    for sub in ("physics", "cohorts"):
-        for f in sorted((root / sub).rglob("*")):
-            if f.suffix in (".py", ".toml") and f.is_file():
-                h.update(str(f.relative_to(root)).encode())
-                h.update(f.read_bytes())
-    return h.hexdigest()[:16]
-
-
 def cache_dir() -> Path:
     return Path(os.environ.get("MHTCDT_CACHE_DIR", Path.home() / ".cache" / "mhtcdt")) / "calibration"
 
 
-def arm_with_physics(
-    name: str,
-    arm_spec: Mapping[str, Any],
+def _physics_fields(protocol: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in protocol.items() if k not in NON_PHYSICS_FIELDS}
+
+
+def arm_table(
+    arm: Arm,
     population: pd.DataFrame,
     seed: int,
     physics_fn: PhysicsFn | None = None,
     use_cache: bool = True,
+    memo: dict | None = None,
 ) -> pd.DataFrame:
-    """Population + physics outputs (+ ``treatment_months``) for one arm, cached for the real physics."""
-    fields = dict(arm_spec["protocol"])
+    """Population + physics outputs + ``treatment_months`` + systemic columns of one calibration arm."""
+    from mhtcdt.physics import Protocol
+
+    fields = _physics_fields(arm.protocol)
     key = hashlib.sha256(
-        repr((name, sorted(fields.items()), len(population), int(population["patient_id"].sum()), seed)).encode()
+        repr(
+            (arm.population, sorted(fields.items()), len(population), int(population["patient_id"].sum()), seed)
+        ).encode()
     ).hexdigest()[:16]
-    path = cache_dir() / f"{name}-{key}-{_source_hash()}.pkl"
-    if physics_fn is None and use_cache and path.exists():
-        phys = pd.read_pickle(path)
+    if memo is not None and key in memo:
+        phys = memo[key]
     else:
-        fn = physics_fn or real_physics
-        phys = fn(population, fields, child_sequence(seed, 7, _arm_index(name)))
-        if physics_fn is None and use_cache:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            phys.to_pickle(path)
+        path = cache_dir() / f"{arm.population}-{key}-{physics_source_hash()}.pkl"
+        if physics_fn is None and use_cache and path.exists():
+            phys = pd.read_pickle(path)
+        else:
+            fn = physics_fn or real_physics
+            phys = fn(population, {"name": arm.name, **fields}, child_sequence(seed, 7, int(key[:6], 16)))
+            if physics_fn is None and use_cache:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                phys.to_pickle(path)
+        if memo is not None:
+            memo[key] = phys
     extra = [c for c in phys.columns if c not in population.columns or c == "patient_id"]
     merged = population.merge(phys[extra], on="patient_id", how="left", validate="one_to_one")
-    # the physics sees the generator's indication (its radiobiology); the outcome model the arm's setting
-    merged["indication"] = arm_spec["indication"]
     if merged["log10_kill_total"].isna().any():
-        raise ModelError(f"physics returned no kill for some patients of arm {name}")
-    merged["treatment_months"] = outcome.treatment_months(
-        SimpleNamespace(
-            **{
-                "n_sessions": 0,
-                "session_interval_hours": 0.0,
-                "rt_n_fractions": 0,
-                "rt_fractions_per_week": 5.0,
-                **fields,
-            }
-        )
-    )
+        raise ModelError(f"physics returned no kill for some patients of arm {arm.name}")
+    protocol = Protocol(**arm.protocol)
+    merged["treatment_months"] = outcome.treatment_months(protocol)
+    for column, value in outcome.systemic_columns(protocol).items():
+        merged[column] = value
     return merged
 
 
-def _arm_index(name: str) -> int:
-    return int(hashlib.sha256(name.encode()).hexdigest()[:6], 16)
+def simulate_populations(
+    target_set: TargetSet,
+    n_patients: int,
+    seed: int,
+    physics_fn: PhysicsFn | None = None,
+    use_cache: bool = True,
+    progress: Callable[[float, str], None] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Every calibration arm's table (populations drawn once, shared by their arms)."""
+    pops: dict[str, pd.DataFrame] = {}
+    memo: dict[str, pd.DataFrame] = {}
+    tables = {}
+    names = list(target_set.arms)
+    for i, name in enumerate(names):
+        arm = target_set.arms[name]
+        if arm.population not in pops:
+            index = sorted(target_set.populations).index(arm.population)
+            pops[arm.population] = build_population(
+                target_set.populations[arm.population], n_patients, child_sequence(seed, 3, index)
+            )
+        if progress is not None:
+            progress(i / len(names), f"physics: {name}")
+        tables[name] = arm_table(arm, pops[arm.population], seed, physics_fn, use_cache, memo)
+    if progress is not None:
+        progress(1.0, "physics done")
+    return tables
 
 
 # ----------------------------------------------------------------------------- the problem
+@dataclass
+class _ArmArrays:
+    population: str
+    volume: np.ndarray
+    kill_total: np.ndarray
+    kill_rt: np.ndarray
+    age: np.ndarray
+    lp: np.ndarray
+    settings: np.ndarray
+    tm: np.ndarray
+    systemic: outcome.Systemic
+    draws: outcome.PatientDraws
+    mgmt: np.ndarray
+    shift: float
+
+    def take(self, idx: np.ndarray) -> _ArmArrays:
+        sys_ = self.systemic
+        d = self.draws
+        return _ArmArrays(
+            self.population,
+            self.volume[idx],
+            self.kill_total[idx],
+            self.kill_rt[idx],
+            self.age[idx],
+            self.lp[idx],
+            self.settings[idx],
+            self.tm[idx],
+            outcome.Systemic(
+                sys_.temozolomide_courses[idx],
+                sys_.lomustine[idx],
+                sys_.bevacizumab[idx],
+                sys_.mgmt_methylated[idx],
+                None if sys_.tumour_specific_treatment is None else sys_.tumour_specific_treatment[idx],
+            ),
+            outcome.PatientDraws(d.z_growth[idx], d.e_pps[idx], d.e_other[idx], d.z_control[idx]),
+            self.mgmt[idx],
+            self.shift,
+        )
+
+
 class CalibrationProblem:
-    """Targets + per-arm patient arrays + fixed random draws: ``stats(free)`` is deterministic."""
+    """Targets + per-arm patient arrays + fixed random draws: ``stats(free)`` is deterministic.
+
+    The parameter vector lives in the unit box of the priors (uniform or log-uniform on each range).
+    """
 
     def __init__(
         self,
-        arms: Mapping[str, pd.DataFrame],
-        targets: list[Target],
+        tables: Mapping[str, pd.DataFrame],
+        target_set: TargetSet,
         params: outcome.OutcomeParams,
         seed: int,
+        mc_se: np.ndarray | None = None,
     ) -> None:
-        self.targets = targets
+        self.target_set = target_set
+        self.targets: list[Target] = list(target_set.targets)
         self.base = params
         self.names = list(outcome.FREE_PARAMETERS)
-        self.arrays = {}
-        for name, df in arms.items():
+        self.arrays: dict[str, _ArmArrays] = {}
+        for name, df in tables.items():
+            arm = target_set.arms[name]
+            delay = params.recurrence_to_treatment_months if arm.time_origin == "diagnosis_of_recurrence" else 0.0
             kill_t = df["log10_kill_total"].to_numpy(float)
             kill_rt = df["log10_kill_rt"].to_numpy(float) if "log10_kill_rt" in df.columns else kill_t
-            self.arrays[name] = dict(
+            self.arrays[name] = _ArmArrays(
+                population=arm.population,
                 volume=df["tumour_volume_cm3"].to_numpy(float),
                 kill_total=kill_t,
                 kill_rt=np.minimum(kill_rt, kill_t),
                 age=df["age_years"].to_numpy(float),
                 lp=outcome.linear_predictor(df, params),
-                indication=df["indication"].astype(str).to_numpy(),
-                tm=df["treatment_months"].to_numpy(float) if "treatment_months" in df.columns else 0.0,
+                settings=outcome.outcome_settings(df),
+                tm=df["treatment_months"].to_numpy(float),
+                systemic=outcome.systemic_from(df),
                 draws=outcome.patient_draws(df["patient_id"].to_numpy(), child_sequence(seed, 11)),
+                mgmt=df["mgmt_methylated"].to_numpy(bool),
+                shift=delay if arm.treated else 0.0,
             )
+            outcome.pps_median_for(df, params)  # every patient's setting has a post-progression median
         self.lo, self.hi, self.is_log = [], [], []
         for k in self.names:
             pr = params.priors[k]
@@ -254,6 +319,10 @@ class CalibrationProblem:
             self.hi.append(math.log(hi) if log else hi)
         self.lo, self.hi, self.is_log = np.array(self.lo), np.array(self.hi), np.array(self.is_log)
         self.s0 = self.to_unit(np.array([float(params.priors[k]["default"]) for k in self.names]))
+        self.centre = np.array([t.centre for t in self.targets])
+        self.se = np.array([t.se for t in self.targets])
+        self.mc_se = np.zeros(len(self.targets)) if mc_se is None else np.asarray(mc_se, float)
+        self.evaluations = 0
 
     # unit box [0, 1]^d in the prior's scale
     def to_unit(self, x: np.ndarray) -> np.ndarray:
@@ -261,318 +330,410 @@ class CalibrationProblem:
         return (u - self.lo) / (self.hi - self.lo)
 
     def from_unit(self, s: np.ndarray) -> dict[str, float]:
-        u = self.lo + np.asarray(s) * (self.hi - self.lo)
+        u = self.lo + np.clip(np.asarray(s, float), 0.0, 1.0) * (self.hi - self.lo)
         x = np.where(self.is_log, np.exp(u), u)
         return dict(zip(self.names, map(float, x), strict=True))
 
-    def simulate(self, free: Mapping[str, float]) -> dict[str, dict[str, np.ndarray]]:
+    def simulate(
+        self, free: Mapping[str, float], arrays: Mapping[str, _ArmArrays] | None = None
+    ) -> dict[str, dict[str, np.ndarray]]:
+        """Per arm: ``os`` and ``pfs`` [months from the arm's time origin] under ``free``."""
         p = self.base.with_free(**free)
         out = {}
-        for name, a in self.arrays.items():
-            pps = np.array([p.free[outcome.PPS_KEY_BY_INDICATION[i]] for i in a["indication"]])
-            out[name] = outcome.latent_times(
-                a["volume"], a["kill_total"], a["kill_rt"], a["age"], a["lp"], pps, a["draws"], p, a["tm"]
+        for name, a in (arrays or self.arrays).items():
+            pps = np.where(
+                a.settings == "newly_diagnosed_glioblastoma",
+                p.free["pps_median_months_newly_diagnosed"],
+                p.free["pps_median_months_recurrent"],
             )
+            r = outcome.latent_times(
+                a.volume, a.kill_total, a.kill_rt, a.age, a.lp, pps, a.draws, p, a.tm, systemic=a.systemic
+            )
+            out[name] = {"os": r["os_latent_months"] + a.shift, "pfs": r["pfs_latent_months"] + a.shift}
         return out
 
-    def stats(self, free: Mapping[str, float], smooth: bool = False) -> np.ndarray:
-        sims = self.simulate(free)
-        vals = []
-        for t in self.targets:
-            r = sims[t.arm]
-            if t.statistic == "median_os_months":
-                vals.append(float(np.median(r["os_latent_months"])))
-            elif t.statistic == "median_pfs_months":
-                vals.append(float(np.median(r["pfs_latent_months"])))
-            else:
-                os_ = r["os_latent_months"]
-                vals.append(float(np.mean(ndtr((os_ - 24.0) / 0.25))) if smooth else float(np.mean(os_ > 24.0)))
-        return np.array(vals)
+    def stats(self, free: Mapping[str, float], arrays: Mapping[str, _ArmArrays] | None = None) -> np.ndarray:
+        """The simulated statistic of every target (natural scale), in target order."""
+        arrays = arrays or self.arrays
+        sims = self.simulate(free, arrays)
+        self.evaluations += 1
+        return np.array([_statistic(t, sims, arrays) for t in self.targets])
+
+    def scaled(self, values: np.ndarray) -> np.ndarray:
+        return np.array([to_scale(t.scale, v) for t, v in zip(self.targets, values, strict=True)], dtype=float)
+
+    def z_scores(self, values: np.ndarray) -> np.ndarray:
+        """(g(sim) - centre) / sqrt(se^2 + mc^2) per target."""
+        return (self.scaled(values) - self.centre) / np.sqrt(self.se**2 + self.mc_se**2)
+
+    def distance2(self, s: np.ndarray) -> float:
+        """Squared precision-weighted distance of a unit-box point (the negative twice log-likelihood)."""
+        try:
+            z = self.z_scores(self.stats(self.from_unit(s)))
+        except ModelError:
+            return math.inf
+        d2 = float(np.sum(z * z))
+        return d2 if math.isfinite(d2) else math.inf
 
     def within(self, values: np.ndarray) -> np.ndarray:
         return np.array([t.lower <= v <= t.upper for t, v in zip(self.targets, values, strict=True)])
 
-    def objective(self, s: np.ndarray) -> float:
-        s = np.asarray(s, float)
-        outside = np.sum(np.clip(-s, 0, None) ** 2 + np.clip(s - 1, 0, None) ** 2)
-        v = self.stats(self.from_unit(np.clip(s, 0.0, 1.0)), smooth=True)
-        z = np.array([(vi - t.value) / t.halfwidth for vi, t in zip(v, self.targets, strict=True)])
-        return float(np.sum(z**2) + 0.02 * np.sum((s - self.s0) ** 2) + 1e3 * outside)
+    def bootstrap_arrays(self, rng: np.random.Generator) -> dict[str, _ArmArrays]:
+        """The arms resampled by patient, one resample per population (arms of a population stay paired)."""
+        idx = {}
+        out = {}
+        for name, a in self.arrays.items():
+            if a.population not in idx:
+                idx[a.population] = rng.integers(0, a.volume.size, a.volume.size)
+            out[name] = a.take(idx[a.population])
+        return out
 
 
+def _statistic(t: Target, sims: Mapping[str, Mapping[str, np.ndarray]], arrays: Mapping[str, _ArmArrays]) -> float:
+    endpoint = "pfs" if "pfs" in t.statistic else "os"
+    if t.statistic in ("hazard_ratio_os", "hazard_ratio_pfs"):
+        exp, ref = sims[t.arms[0]][endpoint], sims[t.arms[1]][endpoint]
+        times = np.concatenate([ref, exp])
+        group = np.concatenate([np.zeros(ref.size), np.ones(exp.size)])
+        return math.exp(ss.cox_coefficient(times, group))
+    if t.statistic == "hazard_ratio_os_marker":
+        times = np.concatenate([sims[a]["os"] for a in t.arms])
+        marker = np.concatenate([arrays[a].mgmt for a in t.arms]).astype(float)
+        return math.exp(ss.cox_coefficient(times, marker))
+    if t.statistic == "cox_slope_prognostic_index":
+        return ss.cox_coefficient(sims[t.arm]["os"], arrays[t.arm].lp)
+    times = sims[t.arm][endpoint]
+    if t.subgroup is not None:
+        mask = arrays[t.arm].mgmt
+        times = times[~mask if t.subgroup.startswith("not ") else mask]
+    if t.statistic.startswith("median"):
+        return ss.median(times)
+    return ss.survival_at(times, float(t.at_months))
+
+
+def monte_carlo_se(problem: CalibrationProblem, free: Mapping[str, float], n_boot: int, seed: int) -> np.ndarray:
+    """Monte Carlo SE of each simulated statistic on its likelihood scale: SD over bootstrap resamples of the
+    patients (paired within populations). Divide by nothing: it is the SE of the full-population statistic."""
+    rng = child_rng(seed, 23)
+    vals = np.array([problem.scaled(problem.stats(free, problem.bootstrap_arrays(rng))) for _ in range(n_boot)])
+    return vals.std(axis=0, ddof=1)
+
+
+def natural_mc_se(problem: CalibrationProblem, values: np.ndarray, mc_scaled: np.ndarray) -> np.ndarray:
+    """Monte Carlo SE on the natural scale (delta method from the likelihood scale)."""
+    out = []
+    for t, v, m in zip(problem.targets, values, mc_scaled, strict=True):
+        g = to_scale(t.scale, v)
+        out.append(abs(from_scale(t.scale, g + m) - from_scale(t.scale, g - m)) / 2.0)
+    return np.array(out)
+
+
+# ----------------------------------------------------------------------------- results
 @dataclass
 class CalibrationResult:
     free: dict[str, float]
     table: pd.DataFrame
     draws: pd.DataFrame
     meta: dict[str, Any] = field(default_factory=dict)
+    out_of_sample: pd.DataFrame = field(default_factory=pd.DataFrame)
+    identifiability: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    @property
+    def all_within(self) -> bool:
+        ok = bool(self.table["within"].all())
+        if not self.out_of_sample.empty:
+            ok = ok and bool(self.out_of_sample["within"].all())
+        return ok
 
 
-def fit(
-    problem: CalibrationProblem, restarts: int = 3, seed: int = 0, start: Mapping[str, float] | None = None
-) -> tuple[dict[str, float], float]:
-    """Nelder-Mead from ``start`` (default the prior centre) and ``restarts - 1`` random starts."""
-    rng = child_rng(seed, 13)
-    s_start = problem.s0 if start is None else problem.to_unit(np.array([start[k] for k in problem.names]))
-    starts = [s_start] + [rng.uniform(0.2, 0.8, problem.s0.size) for _ in range(max(0, restarts - 1))]
-    best = None
-    for s in starts:
-        res = optimize.minimize(
-            problem.objective,
-            s,
-            method="Nelder-Mead",
-            options=dict(maxiter=1500, xatol=1e-4, fatol=1e-6, adaptive=True),
-        )
-        if best is None or res.fun < best.fun:
-            best = res
-    if best is None or not math.isfinite(best.fun):
-        raise ModelError("calibration objective is not finite")
-    return problem.from_unit(np.clip(best.x, 0, 1)), float(best.fun)
-
-
-def cox_slope(problem: CalibrationProblem, free: Mapping[str, float], arm: str) -> float:
-    """Cox coefficient of simulated OS on the prognostic index ``lp`` in one arm (1 = HRs reproduced)."""
-    from lifelines import CoxPHFitter
-
-    os_ = problem.simulate(free)[arm]["os_latent_months"]
-    data = pd.DataFrame(dict(t=os_, e=np.ones(len(os_)), lp=problem.arrays[arm]["lp"]))
-    return float(CoxPHFitter().fit(data, "t", "e").params_["lp"])
-
-
-def covariate_scale_for(problem: CalibrationProblem, free: Mapping[str, float], arm: str) -> float:
-    """Scale ``c`` of the prognostic index such that simulated OS has Cox slope 1 on ``lp`` (brentq)."""
-    base = problem.base
-
-    def g(c: float) -> float:
-        problem.base = base.with_covariate_scale(c)
-        return cox_slope(problem, free, arm) - 1.0
-
-    try:
-        c = optimize.brentq(g, 0.1, 3.0, xtol=1e-3)
-    except ValueError as exc:
-        raise ModelError(f"no covariate scale in [0.1, 3] reproduces the published hazard ratios: {exc}") from exc
-    finally:
-        problem.base = base
-    return float(c)
-
-
-def feasible(problem: CalibrationProblem, free: Mapping[str, float]) -> dict[str, float]:
-    """Move a least-squares optimum into the joint acceptance region if it is just outside.
-
-    Minimises the largest normalised distance to the target relative to its acceptance interval,
-    ``max_k |sim_k - target_k| / halfwidth_k``; returns the point unchanged if already inside.
-    """
-    if problem.within(problem.stats(free)).all():
-        return dict(free)
-
-    def worst(s: np.ndarray) -> float:
-        s = np.asarray(s, float)
-        outside = np.sum(np.clip(-s, 0, None) ** 2 + np.clip(s - 1, 0, None) ** 2)
-        v = problem.stats(problem.from_unit(np.clip(s, 0, 1)), smooth=True)
-        z = [abs(vi - t.value) / t.halfwidth for vi, t in zip(v, problem.targets, strict=True)]
-        return float(max(z) + 1e3 * outside)
-
-    s0 = problem.to_unit(np.array([free[k] for k in problem.names]))
-    res = optimize.minimize(
-        worst, s0, method="Nelder-Mead", options=dict(maxiter=2000, xatol=1e-5, fatol=1e-6, adaptive=True)
-    )
-    return problem.from_unit(np.clip(res.x, 0, 1))
-
-
-def abc(
-    problem: CalibrationProblem,
-    start: Mapping[str, float],
-    seed: int,
-    n_steps: int = 4000,
-    max_accepted: int = 200,
-    burn_in: int = 500,
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """ABC-MCMC (Marjoram et al. PNAS 2003) with an indicator likelihood.
-
-    Random-walk Metropolis in the unit prior scale; a proposal is accepted iff it lies inside the prior
-    support and *every* target lies in its acceptance interval. With priors uniform in that scale the
-    chain samples the prior restricted to the acceptance region. The step size adapts during burn-in
-    (target acceptance about 0.25); the kept chain is thinned to ``max_accepted`` draws.
-    """
-    s = problem.to_unit(np.array([start[k] for k in problem.names]))
-    if not problem.within(problem.stats(problem.from_unit(s))).all():
-        raise ModelError(
-            "ABC start point does not meet every target: the model cannot reproduce all targets "
-            "at once (see the calibration table)"
-        )
-    rng = child_rng(seed, 17)
-    step = 0.05
-    chain, moves, recent = [], 0, []
-    for i in range(burn_in + n_steps):
-        prop = s + step * rng.standard_normal(s.size)
-        ok = bool(np.all((prop >= 0) & (prop <= 1))) and bool(
-            problem.within(problem.stats(problem.from_unit(prop))).all()
-        )
-        if ok:
-            s = prop
-        recent.append(ok)
-        if i < burn_in and len(recent) == 50:
-            rate = np.mean(recent)
-            step *= float(np.clip(math.exp(2.0 * (rate - 0.25)), 0.5, 2.0))
-            recent = []
-        if i >= burn_in:
-            moves += ok
-            chain.append(s.copy())
-    chain = np.array(chain)
-    keep = chain[np.linspace(0, len(chain) - 1, min(max_accepted, len(chain))).astype(int)]
-    draws = pd.DataFrame([problem.from_unit(si) for si in keep])
-    info = dict(
-        method="ABC-MCMC, indicator likelihood",
-        steps=n_steps,
-        burn_in=burn_in,
-        acceptance_rate=moves / n_steps,
-        step_unit_scale=step,
-        kept=len(draws),
-        distinct_kept=int(len(np.unique(keep, axis=0))),
-    )
-    return draws, info
-
-
-def targets_table(problem: CalibrationProblem, free: Mapping[str, float]) -> pd.DataFrame:
-    v = problem.stats(free)
-    return pd.DataFrame(
-        [
+def targets_table(problem: CalibrationProblem, values: np.ndarray, mc_natural: np.ndarray) -> pd.DataFrame:
+    rows = []
+    for t, v, m in zip(problem.targets, values, mc_natural, strict=True):
+        rows.append(
             dict(
                 target=t.name,
-                arm=t.arm,
-                statistic=t.statistic,
+                arm=" vs ".join(t.arms) if len(t.arms) == 2 and "hazard" in t.statistic else t.arm,
+                statistic=t.statistic + (f"_{t.at_months:g}" if t.at_months else ""),
+                subgroup=t.subgroup or "",
                 target_value=t.value,
                 lower=t.lower,
                 upper=t.upper,
-                simulated=float(vi),
-                within=bool(t.lower <= vi <= t.upper),
+                simulated=float(v),
+                within=bool(t.lower <= v <= t.upper),
+                z=float((to_scale(t.scale, v) - t.centre) / t.se),
+                mc_se=float(m),
+                mc_ratio=float(m / t.halfwidth),
                 verified=t.verified,
                 source=t.source,
             )
-            for t, vi in zip(problem.targets, v, strict=True)
-        ]
-    )
+        )
+    return pd.DataFrame(rows)
 
 
-def format_table(table: pd.DataFrame) -> str:
-    """Simulated vs target, one line per target, with the honesty note."""
-    has_draws = "draws_2_5" in table.columns
+def _fmt(statistic: str, x: float) -> str:
+    if statistic.startswith(("os_at", "pfs_at")):
+        return f"{100 * x:.1f}%"
+    return f"{x:.2f}"
+
+
+def format_table(table: pd.DataFrame, title: str = "Simulated vs target") -> str:
+    """Simulated vs target, one line per target, with the acceptance interval and the MC error."""
+    has_pp = "pp_2_5" in table.columns
     lines = [
-        f"{'target':<32} {'statistic':<18} {'simulated':>9} {'target':>7}  {'acceptance':<15} ok  verified"
-        + ("  draws 95% range" if has_draws else "")
+        title,
+        f"{'target':<40} {'simulated':>9} {'target':>7}  {'acceptance':<15} ok  {'MC/hw':>5}  verified"
+        + ("  posterior 95% range" if has_pp else ""),
     ]
     for r in table.itertuples():
-        pct = r.statistic == "os_at_24_months"
-        f = (lambda x: f"{100 * x:.1f}%") if pct else (lambda x: f"{x:.2f}")
+        f = lambda x, s=r.statistic: _fmt(s, x)  # noqa: E731
         lines.append(
-            f"{r.target:<32} {r.statistic:<18} {f(r.simulated):>9} {f(r.target_value):>7}  "
-            f"{f(r.lower) + '-' + f(r.upper):<15} {'yes' if r.within else 'NO ':<3} {str(r.verified):<8}"
-            + (f"  {f(r.draws_2_5)}-{f(r.draws_97_5)}" if has_draws else "")
+            f"{r.target:<40} {f(r.simulated):>9} {f(r.target_value):>7}  "
+            f"{f(r.lower) + '-' + f(r.upper):<15} {'yes' if r.within else 'NO ':<3} {r.mc_ratio:>5.2f}  "
+            f"{str(r.verified):<8}" + (f"  {f(r.pp_2_5)}-{f(r.pp_97_5)}" if has_pp else "")
         )
-    lines.append("NOTE: " + HONESTY_NOTE)
+    n_in = int(table["within"].sum())
+    lines.append(
+        f"{n_in} of {len(table)} targets inside their acceptance; MC/hw = Monte Carlo SE / half-width (< 0.25)"
+    )
     return "\n".join(lines)
 
 
+# ----------------------------------------------------------------------------- the whole calibration
+def _stage(progress: Progress | None, lo: float, hi: float) -> Callable[[float, str], None]:
+    def report(frac: float, text: str) -> None:
+        if progress is not None:
+            progress(text, lo + (hi - lo) * float(np.clip(frac, 0.0, 1.0)))
+
+    return report
+
+
+def polish(problem: CalibrationProblem, start: np.ndarray, max_evaluations: int) -> np.ndarray:
+    """Bounded Nelder-Mead on the squared distance from a unit-box point (the posterior mode under flat priors)."""
+    if max_evaluations <= 0:
+        return start
+
+    def objective(s: np.ndarray) -> float:
+        outside = float(np.sum(np.clip(-s, 0, None) ** 2 + np.clip(s - 1, 0, None) ** 2))
+        return problem.distance2(np.clip(s, 0.0, 1.0)) + 1e4 * outside
+
+    res = optimize.minimize(
+        objective,
+        start,
+        method="Nelder-Mead",
+        options=dict(maxfev=max_evaluations, xatol=1e-4, fatol=1e-4, adaptive=True),
+    )
+    best = np.clip(res.x, 0.0, 1.0)
+    return best if problem.distance2(best) <= problem.distance2(start) else start
+
+
 def calibrate(
-    n_screened: int = 3000,
-    seed: int = 20261121,
+    settings: Settings | None = None,
     targets_path: str | Path | None = None,
     physics_fn: PhysicsFn | None = None,
-    n_steps: int = 4000,
-    max_accepted: int = 200,
-    restarts: int = 3,
     use_cache: bool = True,
-    progress: Callable[[str, float], None] | None = None,
-    covariate_arm: str = "rt_alone_recurrent",
+    progress: Progress | None = None,
 ) -> CalibrationResult:
-    """Run the whole calibration (see the module docstring). ``physics_fn`` None = the real physics."""
-    if not (isinstance(n_screened, int) and n_screened >= 100):
-        raise InputError("n_screened", n_screened, "need at least 100 screened patients per population")
-    arm_specs, targets = load_targets(targets_path)
-    params = outcome.load_outcome_params(calibrated=False)
-    report = progress or (lambda stage, frac: None)
-    pops: dict[str, pd.DataFrame] = {}
-    arms: dict[str, pd.DataFrame] = {}
-    needed = sorted({t.arm for t in targets})
-    for i, name in enumerate(needed):
-        spec = arm_specs[name]
-        src = spec.get("derived_from", spec["indication"])
-        pop_key = (src, tuple(spec.get("criteria", [])), tuple(sorted(spec.get("set_columns", {}).items())))
-        if pop_key not in pops:
-            pops[pop_key] = build_population(spec, n_screened, child_sequence(seed, 3, len(pops)))
-        report(f"physics: {name}", i / len(needed) * 0.6)
-        arms[name] = arm_with_physics(name, spec, pops[pop_key], seed, physics_fn, use_cache)
-    problem = CalibrationProblem(arms, targets, params, seed)
-    report("fitting", 0.6)
-    free, obj = fit(problem, restarts=restarts, seed=seed)
-    scale_arm = covariate_arm if covariate_arm in arms else needed[0]
-    for _ in range(2):  # alternate: covariate scale given the fit, refit given the scale
-        scale = covariate_scale_for(problem, free, scale_arm)
-        problem.base = problem.base.with_covariate_scale(scale)
-        free, obj = fit(problem, restarts=1, seed=seed, start=free)
-    free = feasible(problem, free)
-    report("ABC draws", 0.8)
-    draws, info = abc(problem, free, seed, n_steps=n_steps, max_accepted=max_accepted)
-    table = targets_table(problem, free)
-    draw_stats = np.array([problem.stats(r._asdict()) for r in draws[problem.names].itertuples(index=False)])
-    draw_ok = float(np.mean([problem.within(v).all() for v in draw_stats]))
-    table["draws_2_5"] = np.quantile(draw_stats, 0.025, axis=0)
-    table["draws_97_5"] = np.quantile(draw_stats, 0.975, axis=0)
-    s_best = problem.to_unit(np.array([free[k] for k in problem.names]))
-    at_bound = [k for k, u in zip(problem.names, s_best, strict=True) if u < 0.02 or u > 0.98]
+    """Run the whole calibration (module docstring). ``physics_fn`` None = the real physics."""
+    from mhtcdt.decision.model import identifiability
+
+    settings = settings or Settings()
+    clock = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = round(now - clock, 2)
+        clock = now
+
+    target_set = load_targets(targets_path)
+    params = outcome.base_params()
+    tables = simulate_populations(
+        target_set, settings.n_patients, settings.seed, physics_fn, use_cache, _stage(progress, 0.0, 0.12)
+    )
+    lap("populations_and_physics")
+    problem = CalibrationProblem(tables, target_set, params, settings.seed)
+    pilot = problem.from_unit(problem.s0)
+    problem.mc_se = monte_carlo_se(problem, pilot, max(10, settings.bootstrap // 2), settings.seed)
+    lap("pilot_monte_carlo")
+    smc = abc_smc(
+        problem.distance2,
+        len(problem.names),
+        n_particles=settings.n_particles,
+        seed=child_sequence(settings.seed, 19),
+        n_moves=settings.n_moves,
+        final_moves=settings.final_moves,
+        progress=_stage(progress, 0.13, 0.78),
+    )
+    lap("abc_smc")
+    _stage(progress, 0.78, 0.82)(0.0, "posterior mode")
+    best = smc.particles[int(np.argmin(smc.distances2))]
+    point_u = polish(problem, best.copy(), settings.polish_evaluations)
+    free = problem.from_unit(point_u)
+    lap("posterior_mode")
+    _stage(progress, 0.82, 0.86)(0.0, "Monte Carlo error, report")
+    values = problem.stats(free)
+    mc_scaled = monte_carlo_se(problem, free, settings.bootstrap, settings.seed)
+    mc_nat = natural_mc_se(problem, values, mc_scaled)
+    table = targets_table(problem, values, mc_nat)
+    draws = pd.DataFrame([problem.from_unit(p) for p in smc.particles])
+    draw_stats = np.array([problem.stats(problem.from_unit(p)) for p in smc.particles])
+    table = identifiability.predictive_checks(problem, table, draw_stats)
+    report = identifiability.report(problem, smc.particles, point_u)
+    lap("report")
+    oos = pd.DataFrame()
+    oos_sizes: dict[str, int] = {}
+    if settings.oos_factor > 0:
+        oos_seed = settings.oos_seed if settings.oos_seed is not None else settings.seed + 1
+        oos_tables = simulate_populations(
+            target_set,
+            settings.oos_factor * settings.n_patients,
+            oos_seed,
+            physics_fn,
+            use_cache,
+            _stage(progress, 0.86, 0.98),
+        )
+        oos = out_of_sample_table(oos_tables, target_set, params, free, oos_seed, settings.bootstrap)
+        oos_sizes = {k: len(v) for k, v in oos_tables.items()}
+        lap("out_of_sample")
+    _stage(progress, 0.98, 1.0)(1.0, "done")
+    created = _dt.datetime.now(_dt.UTC)
     meta = dict(
-        covariate_scale=problem.base.covariate_scale,
-        covariate_scale_arm=scale_arm,
-        created_utc=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        seed=seed,
-        n_screened=n_screened,
-        patients_per_arm={k: len(v) for k, v in arms.items()},
-        objective=obj,
+        created_utc=created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        seed=settings.seed,
+        method=METHOD,
+        citation=CITATION,
         physics=("real" if physics_fn is None else getattr(physics_fn, "__name__", "custom")),
-        physics_source_hash=_source_hash(),
-        abc=info,
-        draws_all_within=draw_ok,
-        at_prior_bound=at_bound,
+        physics_source_hash=physics_source_hash(),
+        indications=indications(target_set),
+        calibrated_effects=calibrated_effects(target_set),
+        targets_file=target_set.source,
+        patients_per_arm={k: len(v) for k, v in tables.items()},
+        out_of_sample_patients_per_arm=oos_sizes,
+        out_of_sample_seed=(settings.oos_seed if settings.oos_seed is not None else settings.seed + 1),
+        settings=dict(vars(settings)),
+        smc=dict(
+            particles=settings.n_particles,
+            generations=len(smc.generations),
+            evaluations=smc.evaluations,
+            final_eps=float(smc.generations[-1]["eps"]),
+            final_acceptance=float(smc.generations[-1]["acceptance"]),
+        ),
+        smc_generations=smc.generations,
+        point="posterior mode (best particle, Nelder-Mead polished)",
+        point_distance2=float(problem.distance2(point_u)),
+        n_targets=len(problem.targets),
+        in_sample_within=int(table["within"].sum()),
+        out_of_sample_within=int(oos["within"].sum()) if not oos.empty else -1,
+        max_mc_ratio=float(table["mc_ratio"].max()),
+        timings_s=timings,
         honesty_note=HONESTY_NOTE,
     )
-    report("done", 1.0)
-    return CalibrationResult(free=free, table=table, draws=draws, meta=meta)
+    return CalibrationResult(free=free, table=table, draws=draws, meta=meta, out_of_sample=oos, identifiability=report)
 
 
-def write_calibration(result: CalibrationResult, path: str | Path | None = None) -> Path:
-    """Write the versioned calibration file (TOML)."""
-    p = Path(path) if path else outcome.DEFAULT_CALIBRATION_PATH
+def out_of_sample_table(
+    tables: Mapping[str, pd.DataFrame],
+    target_set: TargetSet,
+    params: outcome.OutcomeParams,
+    free: Mapping[str, float],
+    seed: int,
+    n_boot: int,
+) -> pd.DataFrame:
+    """Every target re-simulated at ``free`` on other populations (e.g. a fresh seed, 5x larger)."""
+    problem = CalibrationProblem(tables, target_set, params, seed)
+    values = problem.stats(free)
+    mc = natural_mc_se(problem, values, monte_carlo_se(problem, free, max(10, n_boot // 2), seed))
+    return targets_table(problem, values, mc)
+
+
+def format_result(result: CalibrationResult) -> str:
+    """The printed calibration: in-sample and out-of-sample tables, the identifiability report, the method."""
+    from mhtcdt.decision.model import identifiability
+
+    m = result.meta
+    parts = [
+        f"Calibration {m.get('calibration_id', '(not written)')}: {m['method']}",
+        f"  {m['citation']}",
+        f"  {m['n_targets']} targets from {len(m['patients_per_arm'])} arms; patients per arm "
+        f"{min(m['patients_per_arm'].values())}-{max(m['patients_per_arm'].values())}; "
+        f"{m['smc']['particles']} particles, {m['smc']['generations']} generations, "
+        f"{m['smc']['evaluations']} model evaluations; physics hash {m['physics_source_hash']}",
+        "",
+        format_table(result.table, "IN SAMPLE (point estimate = posterior mode)"),
+    ]
+    if not result.out_of_sample.empty:
+        sizes = m["out_of_sample_patients_per_arm"]
+        parts += [
+            "",
+            format_table(
+                result.out_of_sample,
+                f"OUT OF SAMPLE (seed {m['out_of_sample_seed']}, {min(sizes.values())}-{max(sizes.values())} "
+                "patients per arm)",
+            ),
+        ]
+    parts += ["", identifiability.format_report(result.identifiability), "", "NOTE: " + HONESTY_NOTE]
+    return "\n".join(parts)
+
+
+# ----------------------------------------------------------------------------- the file
+def write_calibration(result: CalibrationResult, path: str | Path) -> Path:
+    """Write the calibration file (TOML, schema :data:`SCHEMA_VERSION`) and its text report beside it
+    (``<path>.report.txt``); sets ``meta.calibration_id``. Returns the file's path."""
+    p = Path(path)
     doc = {
-        "schema_version": 1,
+        "schema_version": SCHEMA_VERSION,
         "generated_by": "mhtcdt calibrate (mhtcdt/decision/model/calibration.py)",
         "note": HONESTY_NOTE,
         "meta": _toml_safe(result.meta),
-        "covariate_scale": float(result.meta.get("covariate_scale", 1.0)),
         "free": {k: float(v) for k, v in result.free.items()},
         "targets": [_toml_safe(r) for r in result.table.to_dict(orient="records")],
+        "out_of_sample": [_toml_safe(r) for r in result.out_of_sample.to_dict(orient="records")],
+        "identifiability": {
+            k: [_toml_safe(r) for r in v.to_dict(orient="records")] for k, v in result.identifiability.items()
+        },
         "draws": [_toml_safe(r) for r in result.draws.to_dict(orient="records")],
     }
+    content = hashlib.sha256(tomli_w.dumps(doc).encode()).hexdigest()[:8]
+    created = result.meta["created_utc"].replace("-", "").replace(":", "")
+    result.meta["calibration_id"] = f"{created}-s{result.meta['seed']}-{content}"
+    doc["meta"]["calibration_id"] = result.meta["calibration_id"]
     p.parent.mkdir(parents=True, exist_ok=True)
     with open(p, "wb") as fh:
         fh.write(b"# Calibrated outcome-model parameters: generated by `mhtcdt calibrate`, do not edit by hand.\n")
         tomli_w.dump(doc, fh)
-    load_toml.cache_clear()  # the next load_outcome_params() reads the file just written
+    report_path(p).write_text(format_result(result) + "\n", encoding="utf-8")
+    from mhtcdt.datafiles import load_toml
+
+    load_toml.cache_clear()
     return p
+
+
+def report_path(path: str | Path) -> Path:
+    """Where the text report of a calibration file is written (beside it)."""
+    p = Path(path)
+    return p.with_name(p.name + ".report.txt")
 
 
 def _toml_safe(d: Mapping[str, Any]) -> dict[str, Any]:
     out = {}
     for k, v in d.items():
-        if isinstance(v, Mapping):
-            out[k] = _toml_safe(v)
-        elif isinstance(v, (np.floating, float)):
-            out[k] = float(v)
-        elif isinstance(v, (np.integer,)):
-            out[k] = int(v)
-        elif isinstance(v, (np.bool_,)):
-            out[k] = bool(v)
-        elif v is None:
-            out[k] = "none"
-        else:
-            out[k] = v
+        out[k] = _toml_value(v)
     return out
+
+
+def _toml_value(v: Any) -> Any:
+    if isinstance(v, Mapping):
+        return _toml_safe(v)
+    if isinstance(v, (list, tuple)):
+        return [_toml_value(x) for x in v]
+    if isinstance(v, (np.bool_, bool)):
+        return bool(v)
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating, float)):
+        x = float(v)
+        return x if math.isfinite(x) else str(x)
+    if v is None:
+        return "none"
+    return v

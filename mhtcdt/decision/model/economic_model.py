@@ -55,7 +55,18 @@ def one_off_cost(scenario: Scenario, arm: ArmSpec) -> float:
         total += c.rt_course
     if arm.has_cdt:
         total += c.cdt_agent_course
-    return total
+    return total + systemic_cost(scenario, arm)
+
+
+def systemic_cost(scenario: Scenario, arm: ArmSpec) -> float:
+    """Systemic-therapy cost of an arm at time 0 [scenario currency]: the temozolomide course cost times the
+    arm's share of a Stupp course (:func:`mhtcdt.decision.model.outcome.temozolomide_courses`), plus the
+    lomustine and bevacizumab course costs when given."""
+    from mhtcdt.decision.model.outcome import base_params, temozolomide_courses
+
+    c = scenario.economics.costs
+    total = c.temozolomide_course * temozolomide_courses(arm, base_params()) if arm.has_temozolomide else 0.0
+    return total + c.lomustine_course * arm.lomustine + c.bevacizumab_course * arm.bevacizumab
 
 
 def conventions(scenario: Scenario) -> Conventions:

@@ -1,52 +1,72 @@
-"""Outcome model: from each patient's tumour kill and covariates to latent PFS and OS.
+"""Outcome model: from each patient's tumour kill, systemic therapy and covariates to latent PFS and OS.
 
 Model (every step is an assumption; the numbers and sources are in ``data/outcome_params.toml``,
-the fitted values in ``data/outcome_calibration.toml``)
+the fitted values in the calibration file, by default ``data/outcome_calibration.toml``)
 --------------------------------------------------------------------------------------------
-1. **Surviving burden.** The physics layer gives the tumour log10 kill of the whole protocol
-   (``log10_kill_total``) and of radiotherapy alone (``log10_kill_rt``). The clinically effective
-   kill is a fraction ``e`` (``log10_kill_effectiveness``) of the model kill (hypoxia, stem-like
-   resistance and heterogeneity make real tumours less sensitive than a uniform clonogen model).
-   The physics already sends its infiltrative clonogens (beyond the heated volume) through RT only; a
-   further fraction ``f`` (``infiltrative_fraction``, an additional RT-only reservoir, fitted with a wide
-   prior that allows ~0) receives only the RT kill:
-   ``V_s = V0 * ((1 - f) * 10^(-e K_total) + f * 10^(-e K_rt))`` with ``V0 = tumour_volume_cm3``.
-2. **Regrowth.** Gompertz growth ``dV/dt = rho V ln(K/V)`` from ``V_s``, starting when treatment
+1. **Effective kill and surviving burden.** The physics layer gives the tumour log10 kill of the whole
+   protocol (``log10_kill_total``) and of radiotherapy alone (``log10_kill_rt``). The clinically effective
+   kill is a fraction of the model kill, ``e_rt`` for RT and ``e_heat`` for the rest (heat, CDT, their
+   interaction): hypoxia and stem-like resistance make real tumours less sensitive than a uniform clonogen
+   model, and differently so for RT and heat. Systemic therapy adds a kill ``S`` (step 2). The physics
+   already sends its infiltrative clonogens (beyond the heated volume) through RT only; a further fraction
+   ``f`` (``infiltrative_fraction``) receives only the RT and systemic kill::
+
+       L_b = e_rt K_rt + e_heat (K_total - K_rt) + S,   L_r = e_rt K_rt + S
+       V_s = V0 ((1 - f) 10^-L_b + f 10^-L_r),          L = -log10(V_s / V0)
+
+   with ``V0 = tumour_volume_cm3`` and ``L`` the patient's effective log10 kill.
+2. **Systemic therapy** (arm fields of :class:`mhtcdt.physics.Protocol`). Temozolomide and lomustine are
+   alkylating agents: ``S = k_tmz * courses + k_lom * lomustine`` in MGMT-methylated tumours, times
+   ``mgmt_unmethylated_alkylator_ratio`` in unmethylated ones (Hegi 2005), with ``courses`` the cumulative
+   temozolomide dose relative to the Stupp course (:func:`systemic_columns`). Bevacizumab has no kill: it
+   multiplies the time to *radiological* progression by ``bevacizumab_progression_time_ratio`` and leaves
+   the tumour course and overall survival unchanged (EORTC 26101, AVAglio). Re-irradiation is the RT fields
+   of a recurrent-glioblastoma arm.
+3. **Regrowth.** Gompertz growth ``dV/dt = rho V ln(K/V)`` from ``V_s``, starting when treatment
    ends (``treatment_months``, default 0). The per-patient specific growth rate at the entry volume,
    ``rho ln(K/V0) = ln 2 / DT``, has a log-normal volume doubling time ``DT`` (median and log-SD are
    free parameters, prior from Ellingson 2016 and Stensjoen 2015) and is multiplied by the covariate
    factor ``exp(lp)``.
-3. **Progression.** RANO-like: the burden exceeds ``max(1.40 V0, 0.52 cm3)`` (a 25 % increase in the
+4. **Durable control (long-term survivors).** Each patient has a latent log10 kill needed for durable
+   control, ``T = L50 + sd * z`` (``z`` standard normal, common to every arm); a patient with ``L >= T``
+   regrows ``durable_growth_ratio`` times slower (population tumour-control probability with inter-patient
+   heterogeneity, Webb and Nahum 1993). More kill never removes durable control; MGMT acts through the
+   alkylator kill.
+5. **Progression.** RANO-like: the burden exceeds ``max(1.40 V0, 0.52 cm3)`` (a 25 % increase in the
    product of diameters is a 40 % volume increase; 0.52 cm3 = a measurable 1 cm lesion). The time solves
-   the Gompertz curve in closed form: ``t = ln(ln(K/V_s) / ln(K/V_th)) / rho``; a burden that never
-   reaches the threshold (``V_s >= V_th`` means immediate progression) never progresses.
-4. **Death after progression.** Post-progression survival is Weibull (shape and median free, the median
-   per setting: recurrent vs newly diagnosed glioblastoma) with hazard multiplied by ``exp(lp)``.
-5. **Covariates.** ``lp = sum_k log(HR_k) x_k`` over KPS <= 80, volume >= 50 cm3, eloquent location
-   (Park 2010 scale), MGMT methylation (Hegi 2005) and age per decade over 55. ``exp(c lp)``
-   accelerates regrowth and multiplies the post-progression hazard. Because acceleration of a
-   less-than-exponentially dispersed time raises the hazard ratio more than proportionally, the
-   calibration sets the scale ``c`` (``covariate_scale``) so that a Cox model of simulated OS on ``lp``
-   has slope 1: the published (proportional-hazards) ratios are then reproduced.
-6. **Other-cause mortality.** Gompertz in age (``a exp(b age)`` per year); OS is the earlier of
-   tumour death and other-cause death, PFS the earlier of progression and any death.
+   the Gompertz curve in closed form: ``t = ln(ln(K/V_s) / ln(K/V_th)) / rho``; a burden at or above the
+   threshold progresses at once. Under bevacizumab the radiological time is multiplied (step 2).
+6. **Death after progression.** Post-progression survival from the *tumour's* progression is Weibull
+   (shape and median free, the median per setting: recurrent vs newly diagnosed glioblastoma; the setting
+   is the ``outcome_indication`` column when present, else ``indication``) with hazard multiplied by
+   ``exp(lp)``. Patients of an arm without any tumour-specific treatment (best supportive care) receive no
+   later lines either: their median is multiplied by ``pps_ratio_supportive_care`` (van Linde 2017).
+7. **Covariates.** ``lp = c * sum_k log(HR_k) x_k`` over KPS <= 80, volume >= 50 cm3, eloquent location
+   (Park 2010 scale), MGMT methylation (prognostic, Hegi 2005) and age per decade over 55. ``exp(lp)``
+   accelerates regrowth and multiplies the post-progression hazard; the calibrated scale ``c``
+   (``covariate_scale``) makes a Cox model of simulated OS on the index have slope 1, so the published
+   (proportional-hazards) ratios are reproduced.
+8. **Other-cause mortality.** Gompertz in age (``a exp(b age)`` per year); OS is the earlier of
+   tumour death and other-cause death, PFS the earlier of radiological progression and any death.
 
 Honesty: there is no randomised NanoTherm evidence. The model is calibrated to single-arm and
 reference-arm results; any difference it predicts between arms is a model prediction, not a measured
 effect.
 
-Randomness: each patient's three draws (growth, post-progression, other cause) come from a
-``numpy.random.Generator`` from :func:`mhtcdt.seeding.child_rng` ``(seed, patient_id, 12)``, so a
-patient gets the same draws whatever the chunking and in whichever arm (common random numbers).
+Randomness: each patient's four draws (growth, post-progression, other cause, durable-control threshold)
+come from a ``numpy.random.Generator`` from :func:`mhtcdt.seeding.child_rng` ``(seed, patient_id, 12)``, so
+a patient gets the same draws whatever the chunking and in whichever arm (common random numbers).
 
 Returned DataFrame (:func:`simulate_outcomes`): the input columns plus
 | column | dtype | meaning |
 |---|---|---|
 | surviving_burden_cm3 | float64 | V_s after treatment |
-| doubling_time_days | float64 | per-patient DT after covariate scaling |
-| progression_latent_months | float64 | time to radiological progression (inf if never) |
+| effective_log10_kill | float64 | L, the effective log10 kill (physics and systemic) |
+| durable_control | bool | True if the patient reached durable control (slow regrowth) |
+| doubling_time_days | float64 | per-patient DT after covariate scaling (and durable slowing) |
+| progression_latent_months | float64 | time to radiological progression |
 | pfs_latent_months | float64 | min(progression, death) from randomisation |
-| os_latent_months | float64 | min(progression + post-progression survival, other-cause death) |
+| os_latent_months | float64 | min(tumour progression + post-progression survival, other-cause death) |
 | death_other_cause | bool | True if the death is from other causes |
 """
 
@@ -72,20 +92,41 @@ LN2 = math.log(2.0)
 FREE_PARAMETERS = (
     "volume_doubling_time_days",
     "growth_log_sd",
-    "log10_kill_effectiveness",
+    "log10_kill_effectiveness_rt",
+    "log10_kill_effectiveness_heat",
     "infiltrative_fraction",
     "pps_median_months_recurrent",
     "pps_median_months_newly_diagnosed",
     "pps_weibull_shape",
+    "pps_ratio_supportive_care",
+    "temozolomide_log10_kill_methylated",
+    "mgmt_unmethylated_alkylator_ratio",
+    "lomustine_log10_kill_methylated",
+    "bevacizumab_progression_time_ratio",
+    "durable_control_log10_kill_50",
+    "durable_control_log10_kill_sd",
+    "durable_growth_ratio",
+    "covariate_scale",
 )
 
-#: indication -> the free parameter holding its post-progression median
+#: outcome setting -> the free parameter holding its post-progression median
 PPS_KEY_BY_INDICATION = {
     "recurrent_glioblastoma": "pps_median_months_recurrent",
     "newly_diagnosed_glioblastoma": "pps_median_months_newly_diagnosed",
 }
 
+#: effect name -> the free parameters that carry it (a calibration file lists the effects it calibrated)
+EFFECT_PARAMETERS = {
+    "radiotherapy": ("log10_kill_effectiveness_rt",),
+    "heat": ("log10_kill_effectiveness_heat",),
+    "temozolomide": ("temozolomide_log10_kill_methylated", "mgmt_unmethylated_alkylator_ratio"),
+    "lomustine": ("lomustine_log10_kill_methylated", "mgmt_unmethylated_alkylator_ratio"),
+    "bevacizumab": ("bevacizumab_progression_time_ratio",),
+}
+
 REQUIRED_COLUMNS = ("patient_id", "tumour_volume_cm3", "kps", "age_years", "log10_kill_total")
+#: per-patient systemic-therapy columns written by :func:`systemic_columns` (absent = no such therapy)
+SYSTEMIC_COLUMNS = ("temozolomide_courses", "lomustine", "bevacizumab", "tumour_specific_treatment")
 
 
 @dataclass(frozen=True)
@@ -93,7 +134,8 @@ class OutcomeParams:
     """Parameters of the outcome model (units in the names).
 
     ``free`` holds the calibrated values of :data:`FREE_PARAMETERS`; ``draws`` (may be empty) the
-    accepted calibration draws of the same keys, one row per draw, for probabilistic analyses.
+    posterior calibration draws of the same keys, one row per draw, for probabilistic analyses;
+    ``provenance`` the calibration file's identity (id, SHA-256, physics hash, effects, indications).
     """
 
     free: Mapping[str, float]
@@ -103,10 +145,17 @@ class OutcomeParams:
     hazard_ratios: Mapping[str, float]
     other_cause_a_per_year: float
     other_cause_b_per_year: float
-    covariate_scale: float = 1.0
+    tmz_course_fractions: tuple[float, float] = (0.375, 0.104166)
+    recurrence_to_treatment_months: float = 1.0
     priors: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     draws: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(FREE_PARAMETERS)))
     source: str = ""
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def covariate_scale(self) -> float:
+        """Scale ``c`` of the prognostic index (a calibrated free parameter)."""
+        return float(self.free["covariate_scale"])
 
     def with_free(self, **values: float) -> OutcomeParams:
         """A copy with some free parameters replaced (unknown names raise InputError)."""
@@ -119,13 +168,13 @@ class OutcomeParams:
         return replace(self, free=free)
 
     def with_covariate_scale(self, scale: float) -> OutcomeParams:
-        """A copy with another covariate scale (see :func:`latent_times`)."""
-        if not (math.isfinite(scale) and 0 < scale <= 3):
+        """A copy with another covariate scale (see the module docstring, step 7)."""
+        if not (isinstance(scale, (int, float)) and math.isfinite(scale) and 0 < scale <= 3):
             raise InputError("covariate_scale", scale, "must be in (0, 3]")
-        return replace(self, covariate_scale=float(scale))
+        return self.with_free(covariate_scale=float(scale))
 
     def draw(self, index: int) -> OutcomeParams:
-        """The parameter set of accepted calibration draw ``index`` (for PSA)."""
+        """The parameter set of posterior calibration draw ``index`` (for PSA)."""
         if self.draws.empty:
             raise InputError("draw", index, "these outcome parameters carry no calibration draws")
         if not 0 <= index < len(self.draws):
@@ -140,18 +189,31 @@ def _check_free(free: Mapping[str, float]) -> None:
         raise InputError("free", missing, "missing free outcome parameter(s)")
     for k in FREE_PARAMETERS:
         v = free[k]
-        if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+        if isinstance(v, bool) or not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
             raise InputError(f"free.{k}", v, "must be a positive finite number")
-    if free["infiltrative_fraction"] >= 1.0:
-        raise InputError("free.infiltrative_fraction", free["infiltrative_fraction"], "must be below 1")
-    if free["log10_kill_effectiveness"] > 1.5:
-        raise InputError("free.log10_kill_effectiveness", free["log10_kill_effectiveness"], "must be <= 1.5")
+    upper = {
+        "infiltrative_fraction": (1.0, "must be below 1"),
+        "log10_kill_effectiveness_rt": (1.5, "must be <= 1.5"),
+        "log10_kill_effectiveness_heat": (1.5, "must be <= 1.5"),
+        "mgmt_unmethylated_alkylator_ratio": (1.0, "must be <= 1"),
+        "pps_ratio_supportive_care": (1.0, "must be <= 1"),
+        "covariate_scale": (3.0, "must be <= 3"),
+    }
+    for k, (hi, msg) in upper.items():
+        if free[k] > hi or (k == "infiltrative_fraction" and free[k] >= hi):
+            raise InputError(f"free.{k}", free[k], msg)
+    if free["bevacizumab_progression_time_ratio"] < 1.0:
+        raise InputError(
+            "free.bevacizumab_progression_time_ratio",
+            free["bevacizumab_progression_time_ratio"],
+            "must be >= 1 (bevacizumab delays radiological progression)",
+        )
 
 
 DATA_PACKAGE = "mhtcdt.decision.model"  # data files of this package: data/*.toml
 PARAMS_FILE = "data/outcome_params.toml"
 CALIBRATION_FILE = "data/outcome_calibration.toml"
-#: where ``mhtcdt calibrate`` writes the versioned calibration by default
+#: the packaged calibration (``mhtcdt calibrate --in-place`` rewrites it; ``--output PATH`` writes elsewhere)
 DEFAULT_CALIBRATION_PATH = Path(str(resources.files(DATA_PACKAGE).joinpath(CALIBRATION_FILE)))
 
 
@@ -165,52 +227,63 @@ def _toml(path: str | Path | None, package_file: str, field: str) -> tuple[Mappi
     return read_toml_file(path, field), str(path)
 
 
-def load_outcome_params(
-    path: str | Path | None = None, *, base_path: str | Path | None = None, calibrated: bool = True
-) -> OutcomeParams:
-    """Load outcome parameters.
-
-    ``path`` is a calibration file (``[free]`` values and ``[[draws]]``) overlaid on the base file
-    ``base_path`` (default ``data/outcome_params.toml``). ``path=None`` uses the versioned calibrated
-    file ``data/outcome_calibration.toml`` when it exists, else the prior centres of the base file.
-    ``calibrated=False`` ignores any calibration file (prior centres, no draws).
-    """
+def base_params(base_path: str | Path | None = None) -> OutcomeParams:
+    """The base file (default ``data/outcome_params.toml``) at its prior centres, without a calibration."""
     base, source = _toml(base_path, PARAMS_FILE, "outcome_params")
     try:
         priors = {k: dict(base["free"][k]) for k in FREE_PARAMETERS}
         free = {k: float(priors[k]["default"]) for k in FREE_PARAMETERS}
         hrs = {k: float(v["hazard_ratio"]) for k, v in base["covariates"].items()}
+        sys_ = base["systemic_therapy"]
+        course = float(sys_["tmz_concomitant_mg_per_m2"]) + int(sys_["tmz_stupp_adjuvant_cycles"]) * float(
+            sys_["tmz_adjuvant_cycle_mg_per_m2"]
+        )
         params = dict(
             rano_volume_ratio=float(base["progression"]["rano_volume_ratio"]),
             measurable_volume_cm3=float(base["progression"]["measurable_volume_cm3"]),
             carrying_capacity_cm3=float(base["growth"]["carrying_capacity_cm3"]),
             other_cause_a_per_year=float(base["other_cause_mortality"]["a_per_year"]),
             other_cause_b_per_year=float(base["other_cause_mortality"]["b_per_year"]),
+            recurrence_to_treatment_months=float(base["time_origin"]["recurrence_to_treatment_months"]),
         )
-    except (KeyError, TypeError, ValueError) as exc:
+        fractions = (
+            float(sys_["tmz_concomitant_mg_per_m2"]) / course,
+            float(sys_["tmz_adjuvant_cycle_mg_per_m2"]) / course,
+        )
+    except (KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
         raise InputError("outcome_params", source, f"missing or bad entry {exc}") from exc
     unknown_cov = sorted(set(hrs) - set(_COVARIATES))
     if unknown_cov:
         raise InputError("outcome_params.covariates", unknown_cov, f"unknown covariates; known {sorted(_COVARIATES)}")
-    draws = pd.DataFrame(columns=list(FREE_PARAMETERS), dtype=float)
-    if calibrated and (path is not None or resources.files(DATA_PACKAGE).joinpath(CALIBRATION_FILE).is_file()):
-        cal, source = _toml(path, CALIBRATION_FILE, "outcome_calibration")
-        try:
-            free.update({k: float(cal["free"][k]) for k in FREE_PARAMETERS})
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InputError("outcome_calibration.free", source, f"missing or bad entry {exc}") from exc
-        cov_scale = float(cal.get("covariate_scale", 1.0))
-        if not (math.isfinite(cov_scale) and 0 < cov_scale <= 3):
-            raise InputError("outcome_calibration.covariate_scale", cov_scale, "must be in (0, 3]")
-        params["covariate_scale"] = cov_scale
-        rows = cal.get("draws", [])
-        if rows:
-            draws = pd.DataFrame([{k: float(r[k]) for k in FREE_PARAMETERS} for r in rows])
     _check_free(free)
     for name, value in params.items():
         if not (math.isfinite(value) and value > 0):
             raise InputError(f"outcome_params.{name}", value, "must be a positive finite number")
-    return OutcomeParams(free=free, hazard_ratios=hrs, priors=priors, draws=draws, source=source, **params)
+    return OutcomeParams(
+        free=free, hazard_ratios=hrs, priors=priors, source=source, tmz_course_fractions=fractions, **params
+    )
+
+
+def load_outcome_params(
+    path: str | Path | None = None, *, base_path: str | Path | None = None, calibrated: bool = True
+) -> OutcomeParams:
+    """Load outcome parameters.
+
+    ``path`` is a calibration file written by ``mhtcdt calibrate`` (``[free]`` values, ``[[draws]]`` and
+    ``[meta]``, validated by :func:`mhtcdt.decision.model.calibration_file.read_calibration`) overlaid on
+    the base file ``base_path`` (default ``data/outcome_params.toml``). ``path=None`` uses the packaged
+    calibration ``data/outcome_calibration.toml`` when it exists, else the prior centres of the base file.
+    ``calibrated=False`` ignores any calibration file (prior centres, no draws). A calibration made with
+    other physics code warns (:class:`~mhtcdt.decision.model.calibration_file.CalibrationPhysicsWarning`).
+    """
+    params = base_params(base_path)
+    if not calibrated:
+        return params
+    if path is None and not resources.files(DATA_PACKAGE).joinpath(CALIBRATION_FILE).is_file():
+        return params
+    from mhtcdt.decision.model.calibration_file import apply_calibration
+
+    return apply_calibration(params, path)
 
 
 # ----------------------------------------------------------------------------- covariates
@@ -232,21 +305,93 @@ _COVARIATES = {
 
 
 def linear_predictor(patients: pd.DataFrame, params: OutcomeParams) -> np.ndarray:
-    """``lp = sum_k log(HR_k) x_k`` per patient (float64); exp(lp) is the prognostic hazard multiplier."""
+    """``sum_k log(HR_k) x_k`` per patient (float64), before the covariate scale (applied in
+    :func:`latent_times`)."""
     lp = np.zeros(len(patients))
     for name, hr in params.hazard_ratios.items():
         lp += math.log(hr) * _COVARIATES[name](patients)
     return lp
 
 
+# ----------------------------------------------------------------------------- systemic therapy
+@dataclass(frozen=True)
+class Systemic:
+    """Per-patient systemic therapy and the marker that modifies it (arrays of equal length).
+
+    ``temozolomide_courses``: cumulative temozolomide dose / the Stupp course dose; ``lomustine`` and
+    ``bevacizumab``: given until progression; ``mgmt_methylated``: MGMT promoter methylation;
+    ``tumour_specific_treatment``: False for best supportive care (no treatment in the arm, and no later lines:
+    post-progression survival times ``pps_ratio_supportive_care``); None = everybody treated.
+    """
+
+    temozolomide_courses: np.ndarray
+    lomustine: np.ndarray
+    bevacizumab: np.ndarray
+    mgmt_methylated: np.ndarray
+    tumour_specific_treatment: np.ndarray | None = None
+
+
+def temozolomide_courses(protocol: Any, params: OutcomeParams) -> float:
+    """Cumulative temozolomide dose of a protocol relative to the Stupp course (concomitant + 6 cycles = 1)."""
+    conc, cycle = params.tmz_course_fractions
+    return (
+        float(bool(getattr(protocol, "tmz_concomitant", False))) * conc
+        + int(getattr(protocol, "tmz_adjuvant_cycles", 0)) * cycle
+    )
+
+
+def systemic_columns(protocol: Any, params: OutcomeParams | None = None) -> dict[str, float | bool]:
+    """The per-patient systemic-therapy columns (:data:`SYSTEMIC_COLUMNS`) of an arm's protocol."""
+    params = base_params() if params is None else params
+    return {
+        "temozolomide_courses": temozolomide_courses(protocol, params),
+        "lomustine": bool(getattr(protocol, "lomustine", False)),
+        "bevacizumab": bool(getattr(protocol, "bevacizumab", False)),
+        "tumour_specific_treatment": bool(protocol_effects(protocol)),
+    }
+
+
+def systemic_from(patients: pd.DataFrame) -> Systemic:
+    """:class:`Systemic` arrays from a DataFrame's systemic columns (missing columns: no such therapy)."""
+    n = len(patients)
+    courses = _col(patients, "temozolomide_courses", 0.0).astype(float)
+    if np.any(~np.isfinite(courses)) or np.any(courses < 0):
+        raise InputError("patients.temozolomide_courses", "non-finite or negative", "must be finite and >= 0")
+    return Systemic(
+        courses,
+        _col(patients, "lomustine", False).astype(bool),
+        _col(patients, "bevacizumab", False).astype(bool),
+        _col(patients, "mgmt_methylated", False).astype(bool) if n else np.zeros(0, bool),
+        _col(patients, "tumour_specific_treatment", True).astype(bool),
+    )
+
+
+def protocol_effects(protocol: Any) -> list[str]:
+    """The outcome-model effects an arm's protocol needs (keys of :data:`EFFECT_PARAMETERS`)."""
+    effects = []
+    if getattr(protocol, "rt_n_fractions", 0) > 0:
+        effects.append("radiotherapy")
+    if getattr(protocol, "n_sessions", 0) > 0 or getattr(protocol, "cdt_agent", None) is not None:
+        effects.append("heat")
+    if getattr(protocol, "tmz_concomitant", False) or getattr(protocol, "tmz_adjuvant_cycles", 0) > 0:
+        effects.append("temozolomide")
+    if getattr(protocol, "lomustine", False):
+        effects.append("lomustine")
+    if getattr(protocol, "bevacizumab", False):
+        effects.append("bevacizumab")
+    return effects
+
+
 # ----------------------------------------------------------------------------- random draws
 @dataclass(frozen=True)
 class PatientDraws:
-    """Per-patient standard random numbers: growth z ~ N(0,1), PPS and other-cause E ~ Exp(1)."""
+    """Per-patient standard random numbers: growth z ~ N(0,1), PPS and other-cause E ~ Exp(1), and the
+    durable-control threshold z ~ N(0,1) (``None``: nobody reaches durable control)."""
 
     z_growth: np.ndarray
     e_pps: np.ndarray
     e_other: np.ndarray
+    z_control: np.ndarray | None = None
 
 
 def patient_draws(patient_ids: np.ndarray, seed: int | np.random.SeedSequence) -> PatientDraws:
@@ -256,12 +401,13 @@ def patient_draws(patient_ids: np.ndarray, seed: int | np.random.SeedSequence) -
     """
     root = root_sequence(seed)
     ids = np.asarray(patient_ids, dtype=np.int64)
-    out = np.empty((len(ids), 3))
+    out = np.empty((len(ids), 4))
     for i, pid in enumerate(ids):
         rng = child_rng(root, int(pid), 12)
         out[i, 0] = rng.standard_normal()
-        out[i, 1:] = rng.standard_exponential(2)
-    return PatientDraws(out[:, 0].copy(), out[:, 1].copy(), out[:, 2].copy())
+        out[i, 1:3] = rng.standard_exponential(2)
+        out[i, 3] = rng.standard_normal()
+    return PatientDraws(out[:, 0].copy(), out[:, 1].copy(), out[:, 2].copy(), out[:, 3].copy())
 
 
 # ----------------------------------------------------------------------------- the model
@@ -275,56 +421,98 @@ def latent_times(
     draws: PatientDraws,
     params: OutcomeParams,
     treatment_months: np.ndarray | float = 0.0,
+    *,
+    systemic: Systemic | None = None,
 ) -> dict[str, np.ndarray]:
     """Vectorised core of the model (arrays of equal length; see the module docstring).
 
-    Returns arrays ``surviving_burden_cm3``, ``doubling_time_days``, ``progression_latent_months``,
-    ``pfs_latent_months``, ``os_latent_months``, ``death_other_cause``.
+    ``lp`` is :func:`linear_predictor` (the covariate scale is applied here); ``systemic`` None = no
+    systemic therapy. Returns arrays ``surviving_burden_cm3``, ``effective_log10_kill``,
+    ``durable_control``, ``doubling_time_days``, ``progression_latent_months``, ``pfs_latent_months``,
+    ``os_latent_months``, ``death_other_cause``.
     """
     f = params.free
-    lp = params.covariate_scale * np.asarray(lp, dtype=float)
+    lp = f["covariate_scale"] * np.asarray(lp, dtype=float)
     v0 = np.asarray(volume_cm3, dtype=float)
-    e = f["log10_kill_effectiveness"]
+    n = v0.size
+    k_total = np.asarray(log10_kill_total, float)
+    k_rt = np.asarray(log10_kill_rt, float)
+    if systemic is None:
+        s_kill = 0.0
+        bev = None
+    else:
+        alkylator = np.where(systemic.mgmt_methylated, 1.0, f["mgmt_unmethylated_alkylator_ratio"])
+        s_kill = alkylator * (
+            f["temozolomide_log10_kill_methylated"] * systemic.temozolomide_courses
+            + f["lomustine_log10_kill_methylated"] * systemic.lomustine
+        )
+        bev = systemic.bevacizumab
+    l_res = f["log10_kill_effectiveness_rt"] * k_rt + s_kill
+    l_bulk = l_res + f["log10_kill_effectiveness_heat"] * (k_total - k_rt)
     frac = f["infiltrative_fraction"]
-    sf = (1.0 - frac) * 10.0 ** (-e * np.asarray(log10_kill_total, float)) + frac * 10.0 ** (
-        -e * np.asarray(log10_kill_rt, float)
-    )
+    sf = (1.0 - frac) * 10.0 ** (-l_bulk) + frac * 10.0 ** (-l_res)
     vs = v0 * sf
+    l_eff = -np.log10(sf)
+    if draws.z_control is None:
+        durable = np.zeros(n, dtype=bool)
+    else:
+        threshold = f["durable_control_log10_kill_50"] + f["durable_control_log10_kill_sd"] * draws.z_control
+        durable = l_eff >= threshold
     k = params.carrying_capacity_cm3
     v_ref = np.minimum(v0, k / (params.rano_volume_ratio * 1.05))  # keep the threshold below K
     v_th = np.maximum(params.rano_volume_ratio * v_ref, params.measurable_volume_cm3)
     dt_days = f["volume_doubling_time_days"] * np.exp(f["growth_log_sd"] * draws.z_growth - lp)
+    dt_days = np.where(durable, dt_days / f["durable_growth_ratio"], dt_days)
     g0_per_month = LN2 / dt_days * DAYS_PER_MONTH
     rho = g0_per_month / np.log(k / v_ref)
     ln_k_vs = np.log(k / np.minimum(vs, k * 0.999))
     ln_k_vth = np.log(k / v_th)
     with np.errstate(divide="ignore", invalid="ignore"):
-        t_prog = np.where(vs >= v_th, 0.0, np.log(ln_k_vs / ln_k_vth) / rho)
-    t_prog = t_prog + treatment_months * (vs < v_th)
-    scale = np.asarray(pps_median_months, float) / LN2 ** (1.0 / f["pps_weibull_shape"])
+        t_grow = np.where(vs >= v_th, 0.0, np.log(ln_k_vs / ln_k_vth) / rho)
+    t_tumour = t_grow + treatment_months * (vs < v_th)
+    t_radiological = (
+        t_tumour if bev is None else np.where(bev, t_tumour * f["bevacizumab_progression_time_ratio"], t_tumour)
+    )
+    pps_median = np.asarray(pps_median_months, float)
+    if systemic is not None and systemic.tumour_specific_treatment is not None:
+        pps_median = np.where(
+            systemic.tumour_specific_treatment, pps_median, pps_median * f["pps_ratio_supportive_care"]
+        )
+    scale = pps_median / LN2 ** (1.0 / f["pps_weibull_shape"])
     # Weibull with hazard multiplied by exp(lp): T = scale * (E / exp(lp))^(1/shape)
     pps = scale * (draws.e_pps * np.exp(-lp)) ** (1.0 / f["pps_weibull_shape"])
     a, b = params.other_cause_a_per_year, params.other_cause_b_per_year
     age = np.asarray(age_years, float)
     t_other = 12.0 * np.log1p(b * draws.e_other / (a * np.exp(b * age))) / b
-    t_tumour_death = t_prog + pps
+    t_tumour_death = t_tumour + pps
     os_ = np.minimum(t_tumour_death, t_other)
-    pfs = np.minimum(t_prog, os_)
+    pfs = np.minimum(t_radiological, os_)
     if not (np.all(np.isfinite(os_)) and np.all(os_ >= 0)):
         raise ModelError("outcome model produced non-finite overall survival times")
     return {
         "surviving_burden_cm3": vs,
+        "effective_log10_kill": l_eff,
+        "durable_control": durable,
         "doubling_time_days": dt_days,
-        "progression_latent_months": t_prog,
+        "progression_latent_months": t_radiological,
         "pfs_latent_months": pfs,
         "os_latent_months": os_,
         "death_other_cause": t_other < t_tumour_death,
     }
 
 
+def outcome_settings(patients: pd.DataFrame) -> np.ndarray:
+    """The outcome setting of each patient: ``outcome_indication`` when present (a newly diagnosed
+    population drawn from the recurrent generator keeps the generator's ``indication`` for the physics),
+    else ``indication`` (default recurrent glioblastoma)."""
+    if "outcome_indication" in patients.columns:
+        return patients["outcome_indication"].astype(str).to_numpy()
+    return _col(patients, "indication", "recurrent_glioblastoma").astype(str)
+
+
 def pps_median_for(patients: pd.DataFrame, params: OutcomeParams) -> np.ndarray:
-    """Post-progression median per patient from its ``indication`` (default recurrent glioblastoma)."""
-    ind = _col(patients, "indication", "recurrent_glioblastoma").astype(str)
+    """Post-progression median per patient from its outcome setting (:func:`outcome_settings`)."""
+    ind = outcome_settings(patients)
     out = np.empty(len(patients))
     for value in np.unique(ind):
         key = PPS_KEY_BY_INDICATION.get(value)
@@ -338,11 +526,41 @@ def pps_median_for(patients: pd.DataFrame, params: OutcomeParams) -> np.ndarray:
     return out
 
 
+def latent_times_for(
+    patients: pd.DataFrame, params: OutcomeParams, draws: PatientDraws, treatment_months: np.ndarray | float = 0.0
+) -> dict[str, np.ndarray]:
+    """:func:`latent_times` for the rows of a DataFrame with cohort + physics (+ systemic) columns.
+
+    A ``treatment_months`` column, when present, overrides the argument per patient; ``log10_kill_rt``
+    defaults to the total kill (an RT-only physics table).
+    """
+    tm: np.ndarray | float = treatment_months
+    if "treatment_months" in patients.columns:  # per-arm duration, e.g. set by the pipeline per arm
+        tm = patients["treatment_months"].to_numpy(float)
+        if np.any(~np.isfinite(tm)) or np.any(tm < 0):
+            raise InputError("patients.treatment_months", "non-finite or negative", "must be finite and >= 0")
+    kill_total = patients["log10_kill_total"].to_numpy(float)
+    kill_rt = patients["log10_kill_rt"].to_numpy(float) if "log10_kill_rt" in patients.columns else kill_total
+    return latent_times(
+        patients["tumour_volume_cm3"].to_numpy(float),
+        kill_total,
+        np.minimum(kill_rt, kill_total),
+        patients["age_years"].to_numpy(float),
+        linear_predictor(patients, params),
+        pps_median_for(patients, params),
+        draws,
+        params,
+        tm,
+        systemic=systemic_from(patients),
+    )
+
+
 def treatment_months(protocol: Any) -> float:
     """Duration of a protocol's treatment phase [months]: regrowth is counted from its end.
 
     RT: ``rt_n_fractions / rt_fractions_per_week`` weeks; MHT sessions:
-    ``(n_sessions - 1) * session_interval_hours``; the longer of the two.
+    ``(n_sessions - 1) * session_interval_hours``; the longer of the two. (Systemic therapy continues
+    after this phase; its effect is the kill and the radiological delay of the module docstring.)
     """
     weeks_rt = 0.0
     if getattr(protocol, "rt_n_fractions", 0) and getattr(protocol, "rt_fractions_per_week", 0):
@@ -350,6 +568,16 @@ def treatment_months(protocol: Any) -> float:
     hours_mht = max(0, getattr(protocol, "n_sessions", 0) - 1) * getattr(protocol, "session_interval_hours", 0.0)
     days = max(7.0 * weeks_rt, hours_mht / 24.0)
     return days / DAYS_PER_MONTH
+
+
+_OUTPUT_COLUMNS = (
+    "surviving_burden_cm3",
+    "effective_log10_kill",
+    "doubling_time_days",
+    "progression_latent_months",
+    "pfs_latent_months",
+    "os_latent_months",
+)
 
 
 def simulate_outcomes(
@@ -363,7 +591,8 @@ def simulate_outcomes(
 
     ``params=None`` loads the default (calibrated) parameters. ``treatment_months`` is the treatment
     duration (regrowth starts at its end; :func:`treatment_months` computes it from a protocol); a
-    ``treatment_months`` column, when present, overrides it per patient (arms differ).
+    ``treatment_months`` column, when present, overrides it per patient (arms differ). Systemic therapy
+    comes from the columns of :func:`systemic_columns` (absent: none).
     """
     if params is None:
         params = load_outcome_params()
@@ -376,14 +605,9 @@ def simulate_outcomes(
         raise InputError("treatment_months", treatment_months, "must be finite and >= 0")
     out = patients.copy()
     if len(patients) == 0:
-        for c in (
-            "surviving_burden_cm3",
-            "doubling_time_days",
-            "progression_latent_months",
-            "pfs_latent_months",
-            "os_latent_months",
-        ):
+        for c in _OUTPUT_COLUMNS:
             out[c] = pd.Series(dtype=float)
+        out["durable_control"] = pd.Series(dtype=bool)
         out["death_other_cause"] = pd.Series(dtype=bool)
         return out
     for c in ("tumour_volume_cm3", "log10_kill_total", "age_years"):
@@ -393,24 +617,8 @@ def simulate_outcomes(
             bad |= vals <= 0
         if bad.any():
             raise InputError(f"patients.{c}", vals[bad][0], "must be finite and non-negative (volume > 0)")
-    tm: np.ndarray | float = treatment_months
-    if "treatment_months" in patients.columns:  # per-arm duration, e.g. set by the pipeline per arm
-        tm = patients["treatment_months"].to_numpy(float)
-        if np.any(~np.isfinite(tm)) or np.any(tm < 0):
-            raise InputError("patients.treatment_months", "non-finite or negative", "must be finite and >= 0")
-    kill_rt = patients["log10_kill_rt"] if "log10_kill_rt" in patients.columns else patients["log10_kill_total"]
     draws = patient_draws(patients["patient_id"].to_numpy(), seed)
-    res = latent_times(
-        patients["tumour_volume_cm3"].to_numpy(float),
-        patients["log10_kill_total"].to_numpy(float),
-        np.minimum(kill_rt.to_numpy(float), patients["log10_kill_total"].to_numpy(float)),
-        patients["age_years"].to_numpy(float),
-        linear_predictor(patients, params),
-        pps_median_for(patients, params),
-        draws,
-        params,
-        tm,
-    )
+    res = latent_times_for(patients, params, draws, treatment_months)
     for k, v in res.items():
         out[k] = v
     return out

@@ -150,17 +150,7 @@ def _arm_curves(
     os_ = np.empty((len(arms), grid.size))
     for j, arm in enumerate(arms):
         sub = trial[trial["arm"] == arm]
-        times = outcome.latent_times(
-            sub["tumour_volume_cm3"].to_numpy(float),
-            sub["log10_kill_total"].to_numpy(float),
-            sub["log10_kill_rt"].to_numpy(float),
-            sub["age_years"].to_numpy(float),
-            outcome.linear_predictor(sub, params),
-            outcome.pps_median_for(sub, params),
-            draws_by_arm[arm],
-            params,
-            sub["treatment_months"].to_numpy(float) if "treatment_months" in sub else 0.0,
-        )
+        times = outcome.latent_times_for(sub, params, draws_by_arm[arm])
         pfs[j] = (times["pfs_latent_months"][:, None] > grid[None, :]).mean(axis=0)
         os_[j] = (times["os_latent_months"][:, None] > grid[None, :]).mean(axis=0)
     return pfs, os_
@@ -175,7 +165,15 @@ def _economic_arrays(scenario: Scenario, arms: list[str], values: dict[str, np.n
 
     specs = {a.name: a for a in scenario.arms}
     mht, rt, cdt = value("costs.mht_course"), value("costs.rt_course"), value("costs.cdt_agent_course")
-    one_off = np.stack([mht * specs[a].has_mht + rt * specs[a].has_rt + cdt * specs[a].has_cdt for a in arms], axis=1)
+    from mhtcdt.decision.model.economic_model import systemic_cost
+
+    one_off = np.stack(
+        [
+            mht * specs[a].has_mht + rt * specs[a].has_rt + cdt * specs[a].has_cdt + systemic_cost(scenario, specs[a])
+            for a in arms
+        ],
+        axis=1,
+    )
     return StateValues(
         costs=np.stack([value("costs.progression_free_per_month"), value("costs.progressed_per_month")], axis=1)[
             :, None, :
@@ -212,7 +210,9 @@ _TRIAL_COLUMNS = (
     "eloquent_location",
     "mgmt_methylated",
     "indication",
+    "outcome_indication",
     "treatment_months",
+    *outcome.SYSTEMIC_COLUMNS,
 )
 
 
@@ -301,7 +301,10 @@ def run_psa(
     reference = sc.trial.reference_arm
     grid = time_grid_months(sc)
     notes: list[str] = []
-    params = outcome.load_outcome_params() if params is None else params
+    if params is None:  # the scenario's calibration (default: the packaged one), as the pipeline uses
+        from mhtcdt.decision.model.calibration_file import scenario_params
+
+        params = scenario_params(sc)
     n_cal = len(params.draws)
     if n_cal == 0:
         warnings.warn(

@@ -4,7 +4,8 @@ Files written by :func:`write_outputs` (CSV, UTF-8, one header row):
 
 =====================  ===========================================================
 ``scenario.toml``      the scenario text exactly as run
-``run.json``           run id, seed, package version, scenario SHA-256, stage timings
+``run.json``           run id, seed, package version, scenario SHA-256, stage timings, the outcome
+                       calibration (id, SHA-256, path, physics hash and whether it matches the code)
 ``consort.csv``        step, criterion, n_before, excluded, remaining
 ``patients.csv``       one row per randomised patient (trial contract)
 ``survival_summary.csv`` arm, endpoint, n, events, median_months with 95% CI
@@ -96,6 +97,7 @@ def write_outputs(
         "timings_s": {k: round(v, 4) for k, v in result.timings_s.items()},
         "verdict": result.verdict,
         "psa_draws": 0 if psa is None else psa.n_draws,
+        "calibration": result.extras.get("calibration", {}),
     }
     put("run.json", json.dumps(meta, indent=2) + "\n")
     if report:

@@ -85,10 +85,11 @@ def treat_arms(
 
     ``arms``: the scenario's randomised arms in file order (arm ``i`` draws from
     ``child_sequence(physics_seed, i)``); ``treatment_months`` is the arm's treatment duration
-    (:func:`mhtcdt.decision.model.outcome.treatment_months`). ``progress(stage, fraction)`` is
+    (:func:`mhtcdt.decision.model.outcome.treatment_months`) and the systemic-therapy columns are the arm's
+    (:func:`mhtcdt.decision.model.outcome.systemic_columns`). ``progress(stage, fraction)`` is
     reported per arm over [0, 1].
     """
-    from mhtcdt.decision.model.outcome import treatment_months
+    from mhtcdt.decision.model.outcome import systemic_columns, treatment_months
 
     parts = []
     span = 1.0 / max(1, len(arms))
@@ -99,6 +100,8 @@ def treat_arms(
         report = sub_progress(progress, f"physics: {arm.name}", i * span, (i + 1) * span)
         treated = treated_under(patients, arm, child_sequence(physics_seed, i), executor=executor, progress=report)
         treated["treatment_months"] = treatment_months(arm)  # regrowth starts when treatment ends
+        for column, value in systemic_columns(arm).items():  # the arm's systemic therapy (outcome model)
+            treated[column] = value
         parts.append(treated)
     if not parts:
         raise InputError("arm", sorted(set(randomised["arm"])), "no randomised patient is in any of the arms")
@@ -145,10 +148,12 @@ def pools_from_scenario(
     ({arm: cohort + physics DataFrame, same patients in the same order}, {arm: treatment_months}).
     """
     from mhtcdt.cohorts import apply_criteria, generate_cohort
-    from mhtcdt.decision.model.outcome import treatment_months
+    from mhtcdt.decision.model.outcome import systemic_columns, treatment_months
+    from mhtcdt.decision.model.setting import apply_setting
     from mhtcdt.decision.streams import cohort_seed, physics_seed
 
     cohort = generate_cohort(scenario.cohort.indication, n_screened, cohort_seed(seed))
+    cohort = apply_setting(cohort, scenario.cohort.disease_setting)
     eligible = apply_criteria(cohort, scenario.cohort.criteria).eligible.reset_index(drop=True)
     if len(eligible) == 0:
         raise InputError(
@@ -159,7 +164,7 @@ def pools_from_scenario(
     pools, months = {}, {}
     for i, name in enumerate(arms):
         arm = scenario.arm(name)
-        pools[name] = treated_under(eligible, arm, physics_seed(seed, i))
+        pools[name] = treated_under(eligible, arm, physics_seed(seed, i)).assign(**systemic_columns(arm))
         months[name] = treatment_months(arm)
         if progress is not None:
             progress((i + 1) / len(arms))

@@ -37,9 +37,11 @@ from mhtcdt.seeding import child_sequence
 def screen(scenario: Scenario, seed: int | None = None):
     """The screened cohort and its selection (``mhtcdt.cohorts.Selection``) of a run."""
     from mhtcdt.cohorts import apply_criteria, generate_cohort
+    from mhtcdt.decision.model.setting import apply_setting
 
     seed = scenario.seed if seed is None else int(seed)
     cohort = generate_cohort(scenario.cohort.indication, scenario.cohort.n_screened, cohort_seed(seed))
+    cohort = apply_setting(cohort, scenario.cohort.disease_setting)
     return cohort, apply_criteria(cohort, scenario.cohort.criteria)
 
 
@@ -75,7 +77,7 @@ def run_pipeline(
     :class:`mhtcdt.decision.run.executors.ExecutorSpec` (serial, local processes or a Dask cluster) splits
     each arm's patients into chunks. Results are identical either way (randomness keyed by patient).
     """
-    from mhtcdt.decision.model import outcome
+    from mhtcdt.decision.model.calibration_file import scenario_params
     from mhtcdt.decision.model.economic_model import evaluate_arms, verdict_text
     from mhtcdt.decision.scenario.checks import trial_design
     from mhtcdt.decision.trial import survival
@@ -108,7 +110,7 @@ def run_pipeline(
     randomised = randomise(eligible, design, child_sequence(seed, Stream.RANDOMISE))
     lap("randomise")
 
-    params = outcome.load_outcome_params()
+    params = scenario_params(scenario)
     seeds = ArmSeeds(physics=child_sequence(seed, Stream.PHYSICS), outcome=outcome_seed(seed))
     latent = simulate_arms(
         randomised,
@@ -149,5 +151,5 @@ def run_pipeline(
         incremental=econ.incremental,
         verdict=verdict_text(scenario, econ),
         timings_s=timings,
-        extras={"economic_curves": econ.curves, "economic_details": econ},
+        extras={"economic_curves": econ.curves, "economic_details": econ, "calibration": dict(params.provenance)},
     )

@@ -144,6 +144,7 @@ def scenario_trial_chunk(
     from dataclasses import replace
 
     from mhtcdt.cohorts import apply_criteria, generate_cohort
+    from mhtcdt.decision.model.setting import apply_setting
     from mhtcdt.decision.run.arm_chain import ArmSeeds, simulate_arms
     from mhtcdt.decision.scenario.checks import trial_design
     from mhtcdt.decision.trial.design import apply_follow_up
@@ -155,6 +156,7 @@ def scenario_trial_chunk(
     cohort = generate_cohort(
         scenario.cohort.indication, stop - start, child_sequence(seed, TrialStream.COHORT), start=start
     )
+    cohort = apply_setting(cohort, scenario.cohort.disease_setting)
     eligible = apply_criteria(cohort, scenario.cohort.criteria).eligible.reset_index(drop=True)
     del cohort
     if len(eligible) == 0:

@@ -86,7 +86,32 @@ def scenario_problems(scenario: Scenario) -> list[InputError]:
         trial_design(scenario)
     except (InputError, InputErrors, ValidationError, ValueError) as exc:
         problems.extend(_relabel(exc, "trial"))
+    problems.extend(outcome_model_problems(scenario))
     return problems
+
+
+def outcome_model_problems(scenario: Scenario) -> list[InputError]:
+    """The disease setting and the calibration a scenario runs with: a bad or mismatched calibration file,
+    or an arm asking for an effect (e.g. bevacizumab) the calibration has no targets for."""
+    from mhtcdt.decision.model.calibration_file import calibration_problems, scenario_params
+    from mhtcdt.decision.model.setting import GENERATOR
+
+    problems: list[InputError] = []
+    if scenario.cohort.disease_setting == "newly_diagnosed" and scenario.cohort.indication != GENERATOR:
+        problems.append(
+            InputError(
+                "cohort.disease_setting",
+                "newly_diagnosed",
+                f"a newly diagnosed population is derived from the {GENERATOR} generator, not "
+                f"{scenario.cohort.indication}",
+            )
+        )
+        return problems
+    try:
+        params = scenario_params(scenario)
+    except (InputError, InputErrors) as exc:
+        return _relabel(exc, "calibration") if not str(getattr(exc, "field", "")).startswith("calibration") else [exc]
+    return problems + calibration_problems(scenario, params)
 
 
 def check_scenario(scenario: Scenario) -> None:

@@ -106,7 +106,11 @@ def load_scenario(path: str | Path) -> Scenario:
         raise InputErrors([InputError("scenario file", str(p), "no such file")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputErrors([InputError("scenario file", str(p), f"cannot be read: {exc}")]) from None
-    return parse_scenario_text(text, source=str(p))
+    scenario = parse_scenario_text(text, source=str(p))
+    if scenario.calibration is not None and not Path(scenario.calibration).expanduser().is_absolute():
+        # a calibration file named relative to the scenario file
+        scenario = scenario.model_copy(update={"calibration": str((p.parent / scenario.calibration).resolve())})
+    return scenario
 
 
 DEFAULT_SCENARIO = "default.toml"

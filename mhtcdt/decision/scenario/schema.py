@@ -43,6 +43,11 @@ class CohortSpec(_Strict):
         default_factory=list,
         description="Eligibility criteria as safe expressions over cohort columns, applied in order.",
     )
+    disease_setting: Literal["recurrent", "newly_diagnosed"] | None = Field(
+        None,
+        description="Glioblastoma setting of the outcome model: 'newly_diagnosed' draws the population from the "
+        "recurrent generator without prior therapy (mhtcdt.decision.model.setting); default: as generated.",
+    )
 
 
 class ArmSpec(Protocol):
@@ -88,6 +93,13 @@ class CostSpec(_Strict):
     mht_course: NonNegativeCost = Field(description="One MHT course (particles, instillation, sessions) [currency].")
     rt_course: NonNegativeCost = Field(description="One radiotherapy course as in the arms [currency].")
     cdt_agent_course: NonNegativeCost = Field(0.0, description="A CDT agent course, if any arm uses one [currency].")
+    temozolomide_course: NonNegativeCost = Field(
+        0.0, description="One Stupp temozolomide course (concomitant + 6 adjuvant cycles), pro rata [currency]."
+    )
+    lomustine_course: NonNegativeCost = Field(0.0, description="Lomustine until progression, per patient [currency].")
+    bevacizumab_course: NonNegativeCost = Field(
+        0.0, description="Bevacizumab until progression, per patient [currency]."
+    )
     progression_free_per_month: NonNegativeCost = Field(description="Care while progression-free [currency/month].")
     progressed_per_month: NonNegativeCost = Field(description="Care after progression [currency/month].")
     end_of_life: NonNegativeCost = Field(description="One-off cost at death [currency].")
@@ -186,6 +198,13 @@ class Scenario(_Strict):
     name: str = Field(min_length=1, max_length=200)
     description: str = ""
     seed: int = Field(20261121, ge=0, le=2**63 - 1, description="Master seed of the run.")
+    calibration: str | None = Field(
+        None,
+        min_length=1,
+        max_length=4096,
+        description="Outcome-model calibration file written by `mhtcdt calibrate --output` (a path; relative to "
+        "the scenario file's folder); default: the packaged calibration.",
+    )
     cohort: CohortSpec
     arms: list[ArmSpec] = Field(min_length=2)
     trial: TrialSpec

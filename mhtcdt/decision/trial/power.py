@@ -94,6 +94,7 @@ def _arrays(pool: pd.DataFrame, params: outcome.OutcomeParams) -> dict[str, np.n
         age=pool["age_years"].to_numpy(float),
         lp=outcome.linear_predictor(pool, params),
         pps=outcome.pps_median_for(pool, params),
+        **{f"systemic_{k}": v for k, v in vars(outcome.systemic_from(pool)).items()},
     )
 
 
@@ -216,6 +217,7 @@ def replicate_data(
     z = np.empty((R, n))
     e_pps = np.empty((R, n))
     e_oth = np.empty((R, n))
+    z_ctl = np.empty((R, n))
     censor = np.empty((R, n))
     step = max(1, R // 50)
     for r in range(R):
@@ -236,6 +238,7 @@ def replicate_data(
         z[r] = rng.standard_normal(n)
         e_pps[r] = rng.standard_exponential(n)
         e_oth[r] = rng.standard_exponential(n)
+        z_ctl[r] = rng.standard_normal(n)
         if progress is not None and (r % step == 0 or r == R - 1):
             progress(0.8 * (r + 1) / R)
     is_exp = grp == 1
@@ -243,7 +246,19 @@ def replicate_data(
     def pick(key: str) -> np.ndarray:
         return np.where(is_exp, a_exp[key][idx], a_ref[key][idx]).ravel()
 
-    draws = outcome.PatientDraws(z.ravel(), e_pps.ravel(), e_oth.ravel())
+    draws = outcome.PatientDraws(z.ravel(), e_pps.ravel(), e_oth.ravel(), z_ctl.ravel())
+    systemic = outcome.Systemic(
+        *(
+            pick(f"systemic_{k}")
+            for k in (
+                "temozolomide_courses",
+                "lomustine",
+                "bevacizumab",
+                "mgmt_methylated",
+                "tumour_specific_treatment",
+            )
+        )
+    )
     res = outcome.latent_times(
         pick("volume"),
         pick("kill_total"),
@@ -254,6 +269,7 @@ def replicate_data(
         draws,
         params,
         np.where(is_exp, tm_exp, tm_ref).ravel(),
+        systemic=systemic,
     )
     latent = res[f"{trial.endpoint.lower()}_latent_months"].reshape(R, n)
     return np.minimum(latent, censor), latent <= censor, grp, codes[idx]

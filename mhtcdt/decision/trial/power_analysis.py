@@ -168,8 +168,17 @@ def power_analysis(
         seed,
         progress=stage("physics of the patient pools"),
     )
+    from mhtcdt.decision.model.calibration_file import scenario_params
+
     trial = power.ReplicateTrial(
-        pools, trial_design(scenario), ref, exp, months, endpoint=request.endpoint, alpha=request.alpha
+        pools,
+        trial_design(scenario),
+        ref,
+        exp,
+        months,
+        params=scenario_params(scenario),
+        endpoint=request.endpoint,
+        alpha=request.alpha,
     )
     n = request.n_patients or len(pools[ref])
     result = PowerAnalysis(scenario.name, ref, exp, request, n)

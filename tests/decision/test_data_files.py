@@ -8,10 +8,10 @@ from datetime import datetime
 import pytest
 
 from mhtcdt.datafiles import load_toml, provenance_problems
-from mhtcdt.decision.model import calibration, outcome
+from mhtcdt.decision.model import calibration_targets, outcome
 
 
-@pytest.mark.parametrize("name", [outcome.PARAMS_FILE, calibration.TARGETS_FILE])
+@pytest.mark.parametrize("name", [outcome.PARAMS_FILE, calibration_targets.TARGETS_FILE])
 def test_every_parameter_has_source_and_verified_flag(name):
     assert provenance_problems(load_toml(outcome.DATA_PACKAGE, name), name) == []
 
@@ -36,4 +36,4 @@ def test_generated_calibration_names_its_generator_and_date():
     assert doc["generated_by"].startswith("mhtcdt calibrate")
     created = datetime.fromisoformat(doc["meta"]["created_utc"].replace("Z", "+00:00"))
     assert created.year >= 2024
-    assert {t["target"] for t in doc["targets"]} == {t.name for t in calibration.load_targets()[1]}
+    assert {t["target"] for t in doc["targets"]} == {t.name for t in calibration_targets.load_targets().targets}

@@ -2,7 +2,8 @@
 
 Commands::
 
-    mhtcdt demo [--seed N] [--out DIR] [--report]  run the embedded default scenario end to end
+    mhtcdt demo [--preset NAME] [--seed N] [--out DIR] [--report]
+                                                   run the embedded default scenario (or a preset) end to end
     mhtcdt run SCENARIO.toml [--seed N] [--out DIR] [--report]
     mhtcdt validate SCENARIO.toml                  check a scenario, one line per problem
     mhtcdt app [--port P]                          start the Streamlit front end
@@ -181,9 +182,14 @@ def _default_store(out: Path) -> Path:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from mhtcdt.decision.scenario.loading import default_scenario, scenario_text
+    from mhtcdt.decision.scenario.loading import bundled_scenarios, parse_scenario_text, scenario_text
 
-    return _run_and_report(default_scenario(), scenario_text(), args)
+    name = args.preset if args.preset.endswith(".toml") else f"{args.preset}.toml"
+    if name not in bundled_scenarios():
+        known = ", ".join(n.removesuffix(".toml") for n in bundled_scenarios())
+        raise InputError("--preset", args.preset, f"no such preset; presets: {known}")
+    text = scenario_text(name)
+    return _run_and_report(parse_scenario_text(text, source=name), text, args)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -251,7 +257,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("demo", help="run the embedded default scenario end to end")
+    p = sub.add_parser("demo", help="run the embedded default scenario (or another preset) end to end")
+    p.add_argument(
+        "--preset",
+        default="default",
+        help="scenario preset shipped with the package: default, newly_diagnosed_stupp, "
+        "recurrent_nanotherm_vs_lomustine, recurrent_nanotherm_vs_bsc, recurrent_all_comparators",
+    )
     _add_run_options(p)
     p.set_defaults(handler=_cmd_demo)
 

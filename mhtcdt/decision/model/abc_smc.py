@@ -9,14 +9,17 @@ posterior of the normal likelihood of the targets (Wilkinson RD. Approximate Bay
 exact results under the assumption of model error. Stat Appl Genet Mol Biol 2013;12:129-141).
 
 The parameters live in the unit box ``[0, 1]^d`` in which the prior is uniform (the caller maps uniform and
-log-uniform priors onto it). Each generation
+log-uniform priors onto it). The particles move in the unconstrained coordinates ``y = logit(u)`` (prior density
+``prod u (1 - u)``), so a posterior pressed against a prior bound is still explored efficiently. Each generation
 
 1. lowers ``eps`` so that the effective sample size (ESS) of the reweighted particles is ``ess_fraction``
    times the previous one (bisection; never below ``eps_final``);
 2. resamples (systematic) when the ESS falls below half the particles;
-3. moves every particle by ``n_moves`` random-walk Metropolis-Hastings steps targeting
-   ``prior x kernel_eps`` with the proposal covariance ``scale^2 x`` the weighted particle covariance
-   (``scale`` adapted towards an acceptance rate of about 0.25).
+3. moves every particle by ``R`` random-walk Metropolis-Hastings steps targeting ``prior x kernel_eps`` with
+   the proposal covariance ``scale^2 x`` the weighted particle covariance (``scale`` adapted towards an
+   acceptance rate of about 0.25); ``R`` is chosen from the last acceptance rate ``a`` so that a particle moves
+   at least once with probability 0.9, ``R = ceil(log 0.1 / log(1 - a))``, within ``[n_moves, max_moves]``
+   (Drovandi CC, Pettitt AN. Biometrics 2011;67:225-233).
 
 After ``eps_final`` is reached, ``final_moves`` more MH steps decorrelate the particles. The simulator is
 deterministic in the parameters (common random numbers), so the distance of a particle is exact, not noisy.
@@ -29,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.special import expit, logit
 
 from mhtcdt.errors import InputError, ModelError
 
@@ -80,6 +84,15 @@ def _next_eps(d2: np.ndarray, w: np.ndarray, eps: float, target_ess: float, eps_
     return hi
 
 
+def _log_prior_y(y: np.ndarray) -> np.ndarray:
+    """log density of ``y = logit(u)`` for ``u`` uniform on the box: ``sum log(u (1 - u))``."""
+    return np.sum(-np.logaddexp(0.0, -y) - np.logaddexp(0.0, y), axis=-1)
+
+
+def _to_box(y: np.ndarray) -> np.ndarray:
+    return expit(y)
+
+
 def abc_smc(
     distance2: DistanceFn,
     dim: int,
@@ -89,6 +102,7 @@ def abc_smc(
     eps_final: float = 1.0,
     ess_fraction: float = 0.5,
     n_moves: int = 2,
+    max_moves: int = 6,
     final_moves: int = 4,
     max_generations: int = 60,
     start: np.ndarray | None = None,
@@ -103,56 +117,78 @@ def abc_smc(
         raise InputError("n_particles", n_particles, "need at least 10 particles and 1 parameter")
     if not (0 < ess_fraction < 1 and eps_final > 0):
         raise InputError("ess_fraction", ess_fraction, "must be in (0, 1) with eps_final > 0")
+    if not 1 <= n_moves <= max_moves:
+        raise InputError("n_moves", n_moves, "need 1 <= n_moves <= max_moves")
     rng = np.random.default_rng(seed)
-    x = rng.random((n_particles, dim)) if start is None else np.clip(np.asarray(start, float), 0.0, 1.0)
-    if x.shape != (n_particles, dim):
-        raise InputError("start", x.shape, f"must be ({n_particles}, {dim})")
-    d2 = np.array([distance2(p) for p in x])
-    if not np.all(np.isfinite(d2)):
-        raise ModelError("non-finite distance for a prior draw")
+    u0 = rng.random((n_particles, dim)) if start is None else np.asarray(start, float)
+    if u0.shape != (n_particles, dim):
+        raise InputError("start", u0.shape, f"must be ({n_particles}, {dim})")
+    y = logit(np.clip(u0, 1e-9, 1 - 1e-9))
+    d2 = np.array([distance2(p) for p in _to_box(y)])
+    if not np.any(np.isfinite(d2)):
+        raise ModelError("no prior draw has a finite distance")
     evaluations = n_particles
     w = np.full(n_particles, 1.0 / n_particles)
     eps = math.inf
     scale = 2.38 / math.sqrt(dim)
+    last_rate = 0.25
     gens: list[dict[str, float]] = []
     eps_start: float | None = None
 
-    def move(x: np.ndarray, d2: np.ndarray, eps: float, n_steps: int) -> tuple[np.ndarray, np.ndarray, float]:
+    def move(y: np.ndarray, d2: np.ndarray, eps: float, n_steps: int) -> tuple[np.ndarray, np.ndarray, float]:
         nonlocal evaluations, scale
-        cov = np.cov(x.T, aweights=w) if dim > 1 else np.array([[np.var(x)]])
-        cov = np.atleast_2d(cov) + 1e-10 * np.eye(dim)
+        cov = np.cov(y.T, aweights=w) if dim > 1 else np.array([[np.var(y)]])
+        cov = np.atleast_2d(cov) + 1e-8 * np.eye(dim)
         chol = np.linalg.cholesky(cov)
         accepted = 0
         for _ in range(n_steps):
-            prop = x + scale * rng.standard_normal((n_particles, dim)) @ chol.T
-            inside = np.all((prop >= 0.0) & (prop <= 1.0), axis=1)
-            u = rng.random(n_particles)
-            for i in np.flatnonzero(inside):
-                d2p = distance2(prop[i])
+            prop = y + scale * rng.standard_normal((n_particles, dim)) @ chol.T
+            log_ratio_prior = _log_prior_y(prop) - _log_prior_y(y)
+            u = np.log(np.maximum(rng.random(n_particles), 1e-300))
+            box = _to_box(prop)
+            for i in range(n_particles):
+                d2p = distance2(box[i])
                 evaluations += 1
-                if np.isfinite(d2p) and math.log(max(u[i], 1e-300)) < -0.5 * (d2p - d2[i]) / eps**2:
-                    x[i], d2[i] = prop[i], d2p
+                if np.isfinite(d2p) and u[i] < log_ratio_prior[i] - 0.5 * (d2p - d2[i]) / eps**2:
+                    y[i], d2[i] = prop[i], d2p
                     accepted += 1
         rate = accepted / (n_steps * n_particles)
         scale *= math.exp(rate - 0.25)  # towards ~25 % acceptance
         scale = float(np.clip(scale, 0.05, 3.0))
-        return x, d2, rate
+        return y, d2, rate
+
+    def n_steps_for(rate: float) -> int:
+        if rate <= 0:
+            return max_moves
+        if rate >= 1:
+            return n_moves
+        return int(np.clip(math.ceil(math.log(0.1) / math.log(1.0 - rate)), n_moves, max_moves))
 
     for g in range(max_generations):
-        new_eps = _next_eps(d2, w, eps, ess_fraction * _ess(w), eps_final)
-        inc = -0.5 * d2 * (1.0 / new_eps**2 - (0.0 if math.isinf(eps) else 1.0 / eps**2))
+        finite = np.isfinite(d2)
+        d2_now = np.where(finite, d2, np.inf)
+        new_eps = _next_eps(np.where(finite, d2_now, 1e300), w, eps, ess_fraction * _ess(w), eps_final)
+        inc = -0.5 * np.where(finite, d2_now, np.inf) * (1.0 / new_eps**2 - (0.0 if math.isinf(eps) else 1.0 / eps**2))
         w = _normalise(np.log(w) + inc)
         eps = new_eps
         eps_start = eps if eps_start is None else eps_start
         ess = _ess(w)
         if ess < n_particles / 2:
             idx = _systematic(w, rng)
-            x, d2 = x[idx].copy(), d2[idx].copy()
+            y, d2 = y[idx].copy(), d2[idx].copy()
             w = np.full(n_particles, 1.0 / n_particles)
-        x, d2, rate = move(x, d2, eps, n_moves)
+        steps = n_steps_for(last_rate)
+        y, d2, last_rate = move(y, d2, eps, steps)
         gens.append(
             dict(
-                generation=g, eps=eps, ess=ess, acceptance=rate, evaluations=evaluations, median_d2=float(np.median(d2))
+                generation=g,
+                eps=eps,
+                ess=ess,
+                moves=steps,
+                acceptance=last_rate,
+                evaluations=evaluations,
+                median_d2=float(np.median(d2)),
+                min_d2=float(np.min(d2)),
             )
         )
         if progress is not None:
@@ -161,24 +197,26 @@ def abc_smc(
                 if eps <= eps_final
                 else 1.0 - math.log(eps / eps_final) / max(math.log(eps_start / eps_final), 1e-9)
             )
-            progress(float(np.clip(frac, 0.0, 1.0)), f"eps {eps:.3g}, ESS {ess:.0f}, accept {rate:.2f}")
+            progress(float(np.clip(frac, 0.0, 1.0)), f"eps {eps:.3g}, ESS {ess:.0f}, accept {last_rate:.2f}")
         if eps <= eps_final:
             break
     else:
         raise ModelError(f"ABC-SMC did not reach eps = {eps_final} in {max_generations} generations (last {eps:.3g})")
     idx = _systematic(w, rng)
-    x, d2 = x[idx].copy(), d2[idx].copy()
+    y, d2 = y[idx].copy(), d2[idx].copy()
     w = np.full(n_particles, 1.0 / n_particles)
     if final_moves:
-        x, d2, rate = move(x, d2, eps, final_moves)
+        y, d2, rate = move(y, d2, eps, final_moves)
         gens.append(
             dict(
                 generation=len(gens),
                 eps=eps,
                 ess=float(n_particles),
+                moves=final_moves,
                 acceptance=rate,
                 evaluations=evaluations,
                 median_d2=float(np.median(d2)),
+                min_d2=float(np.min(d2)),
             )
         )
-    return SMCResult(particles=x, distances2=d2, generations=gens, evaluations=evaluations)
+    return SMCResult(particles=_to_box(y), distances2=d2, generations=gens, evaluations=evaluations)

@@ -98,9 +98,10 @@ class Settings:
 
     n_patients: int = 3000
     seed: int = 20261121
-    n_particles: int = 300
+    n_particles: int = 200
     n_moves: int = 2
-    final_moves: int = 3
+    max_moves: int = 6
+    final_moves: int = 8
     polish_evaluations: int = 1200
     oos_factor: int = 5
     oos_seed: int | None = None  # default: seed + 1
@@ -114,6 +115,7 @@ class Settings:
             "bootstrap": (self.bootstrap, 10),
             "polish_evaluations": (self.polish_evaluations, 0),
             "n_moves": (self.n_moves, 1),
+            "max_moves": (self.max_moves, self.n_moves),
             "final_moves": (self.final_moves, 0),
         }
         for name, (value, minimum) in checks.items():
@@ -218,9 +220,9 @@ def simulate_populations(
         arm = target_set.arms[name]
         if arm.population not in pops:
             index = sorted(target_set.populations).index(arm.population)
-            pops[arm.population] = build_population(
-                target_set.populations[arm.population], n_patients, child_sequence(seed, 3, index)
-            )
+            pop = target_set.populations[arm.population]
+            size = max(200, round(n_patients * pop.size_factor))
+            pops[arm.population] = build_population(pop, size, child_sequence(seed, 3, index))
         if progress is not None:
             progress(i / len(names), f"physics: {name}")
         tables[name] = arm_table(arm, pops[arm.population], seed, physics_fn, use_cache, memo)
@@ -562,6 +564,7 @@ def calibrate(
         n_particles=settings.n_particles,
         seed=child_sequence(settings.seed, 19),
         n_moves=settings.n_moves,
+        max_moves=settings.max_moves,
         final_moves=settings.final_moves,
         progress=_stage(progress, 0.13, 0.78),
     )

@@ -76,6 +76,7 @@ class Population:
     criteria: tuple[str, ...]
     source: str
     verified: bool
+    size_factor: float = 1.0  # simulated size relative to the calibration's n_patients
 
 
 @dataclass(frozen=True)
@@ -269,7 +270,12 @@ def load_targets(path: str | Path | None = None) -> TargetSet:
         crit = p.get("criteria", [])
         if not isinstance(crit, list) or not all(isinstance(c, str) for c in crit):
             raise InputError(f"populations.{name}.criteria", crit, "must be a list of criteria")
-        pops[name] = Population(name, gen, setting, tuple(crit), str(p.get("source", "")), bool(p.get("verified")))
+        factor = _float(f"populations.{name}.size_factor", p.get("size_factor", 1.0))
+        if not 0 < factor <= 10:
+            raise InputError(f"populations.{name}.size_factor", factor, "must be in (0, 10]")
+        pops[name] = Population(
+            name, gen, setting, tuple(crit), str(p.get("source", "")), bool(p.get("verified")), factor
+        )
     arms = {}
     for name, a in dict(raw.get("arms", {})).items():
         if a.get("population") not in pops:

@@ -82,7 +82,10 @@ def test_benefit_score_recovers_a_known_linear_gain():
 
 def test_benefit_score_on_simulated_gains_is_informative(params):
     pools = _pools()
-    g = selection.individual_gain(pools, "RT", "MHT", 1, params, n_draws=4)
+    # without durable responders (a threshold far above any kill here) the known effect modifier is the
+    # only patient-level source of the gain besides the outcome draws
+    no_tail = params.with_free(durable_control_log10_kill_50=10.0, durable_control_log10_kill_sd=0.1)
+    g = selection.individual_gain(pools, "RT", "MHT", 1, no_tail, n_draws=4)
     score = selection.fit_benefit_score(pools["RT"], g)
     assert score.r2_test > 0.3
     assert score.coefficients[list(score.features).index("log_tumour_volume_cm3")] < 0

@@ -106,9 +106,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
             oos_factor=args.oos_factor,
             polish_evaluations=args.polish,
         )
-    except InputError as exc:
-        option = {"n_particles": "--particles", "polish_evaluations": "--polish"}.get(exc.field, f"--{exc.field}")
-        problems.append(InputError(option.replace("_", "-"), exc.value, exc.message))
+    except InputErrors as exc:
+        options = {"n_particles": "--particles", "polish_evaluations": "--polish"}
+        for e in exc.errors:
+            problems.append(InputError(options.get(e.field, f"--{e.field}".replace("_", "-")), e.value, e.message))
     if not 0 <= args.seed < 2**63:
         problems.append(InputError("--seed", args.seed, "must be in 0 .. 2**63 - 1"))
     try:

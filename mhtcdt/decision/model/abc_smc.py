@@ -54,6 +54,12 @@ def _ess(w: np.ndarray) -> float:
     return float(1.0 / np.sum(w * w))
 
 
+def _log(w: np.ndarray) -> np.ndarray:
+    """log of weights, -inf for zero weights (no warning)."""
+    with np.errstate(divide="ignore"):
+        return np.log(w)
+
+
 def _normalise(logw: np.ndarray) -> np.ndarray:
     w = np.exp(logw - logw.max())
     return w / w.sum()
@@ -68,7 +74,7 @@ def _systematic(w: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def _next_eps(d2: np.ndarray, w: np.ndarray, eps: float, target_ess: float, eps_final: float) -> float:
     def ess_at(e: float) -> float:
         inc = -0.5 * d2 * (1.0 / e**2 - (0.0 if math.isinf(eps) else 1.0 / eps**2))
-        return _ess(_normalise(np.log(w) + inc))
+        return _ess(_normalise(_log(w) + inc))
 
     if ess_at(eps_final) >= target_ess:
         return eps_final
@@ -169,7 +175,7 @@ def abc_smc(
         d2_now = np.where(finite, d2, np.inf)
         new_eps = _next_eps(np.where(finite, d2_now, 1e300), w, eps, ess_fraction * _ess(w), eps_final)
         inc = -0.5 * np.where(finite, d2_now, np.inf) * (1.0 / new_eps**2 - (0.0 if math.isinf(eps) else 1.0 / eps**2))
-        w = _normalise(np.log(w) + inc)
+        w = _normalise(_log(w) + inc)
         eps = new_eps
         eps_start = eps if eps_start is None else eps_start
         ess = _ess(w)

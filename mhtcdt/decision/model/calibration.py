@@ -72,7 +72,7 @@ from mhtcdt.decision.model.calibration_targets import (
     load_targets,
     to_scale,
 )
-from mhtcdt.errors import InputError, ModelError
+from mhtcdt.errors import InputError, InputErrors, ModelError
 from mhtcdt.seeding import child_rng, child_sequence
 
 HONESTY_NOTE = (
@@ -118,9 +118,13 @@ class Settings:
             "max_moves": (self.max_moves, self.n_moves),
             "final_moves": (self.final_moves, 0),
         }
-        for name, (value, minimum) in checks.items():
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise InputError(name, value, f"must be an integer >= {minimum}")
+        problems = [
+            InputError(name, value, f"must be an integer >= {minimum}")
+            for name, (value, minimum) in checks.items()
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum
+        ]
+        if problems:
+            raise InputErrors(problems)
 
 
 # ----------------------------------------------------------------------------- populations and physics

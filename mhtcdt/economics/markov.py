@@ -52,9 +52,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike
 
 from mhtcdt.economics import markov_trace as kernel
@@ -71,6 +71,9 @@ from mhtcdt.economics.validation import (
 )
 from mhtcdt.economics.values import CostCategory, StateValues
 from mhtcdt.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 TransitionSpec = np.ndarray | Callable[[int], np.ndarray]
 
@@ -105,6 +108,7 @@ class MarkovResult:
 
     def trace_frame(self, strategy: str) -> pd.DataFrame:
         """Long DataFrame of the state occupancy (mean over draws): cycle, time_years, state, proportion."""
+        import pandas as pd  # lazy: ``import mhtcdt.economics`` stays light
         if strategy not in self.traces:
             raise InputError("strategy", strategy, f"unknown strategy; use one of {list(self.traces)}")
         tr = self.traces[strategy].mean(axis=0)  # (n+1, S)

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import ndtr
 
 from mhtcdt.economics.validation import as_finite
 from mhtcdt.errors import InputError
@@ -69,6 +68,8 @@ def lognormal(t: ArrayLike, meanlog: ArrayLike, sdlog: ArrayLike) -> np.ndarray:
     sd = _positive(sdlog, "sdlog")
     with np.errstate(divide="ignore"):
         z = (np.log(tt) - mu) / sd
+    from scipy.special import ndtr  # lazy: only the lognormal needs scipy
+
     return 1.0 - ndtr(z)
 
 

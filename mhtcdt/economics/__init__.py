@@ -80,6 +80,7 @@ Figures (:mod:`.plots`, matplotlib ``Figure`` objects, no pyplot state)
     ``occupancy_figure``, ``trace_figure`` (import ``mhtcdt.economics.plots`` explicitly).
 """
 
+from mhtcdt.economics.blocks import run_in_blocks
 from mhtcdt.economics.budget import annual_costs_from_curves, budget_impact
 from mhtcdt.economics.conventions import (
     COUNTING_METHODS,
@@ -206,6 +207,7 @@ __all__ = [
     "net_monetary_benefit",
     "partitioned_occupancy",
     "population_multiplier",
+    "run_in_blocks",
     "run_partitioned_survival",
     "to_years",
 ]

@@ -77,43 +77,52 @@ class CheckedTransitions:
         return last
 
 
-PREFETCH_BYTES = 256 * 2**20
-"""At most this many bytes of draws-last matrices are kept when a transition function is evaluated for all
-cycles up front (so the engine can run block of draws by block of draws); beyond it the engine falls back
-to one pass over all draws, cycle by cycle."""
-
 BLOCK_DRAWS = 4096
 """Draws per block of the Markov engine: the matrices (S, S, B) and the block trace (n+1, S, B) of a
 4-state model stay in the 1 MiB L2 / 16 MiB L3 cache across all cycles (one einsum step of 4,096 draws
 costs 7 ns a draw against 17 ns a draw over 65,536, measured on this machine)."""
 
 
+_FINGERPRINT_WEIGHTS = np.random.default_rng(np.random.SeedSequence(18)).integers(0, 2**62, 4096, dtype=np.uint64)
+_FINGERPRINT_WEIGHTS = _FINGERPRINT_WEIGHTS * np.uint64(2) + np.uint64(1)  # odd: invertible modulo 2^64
+
+
+def _fingerprint(arr: np.ndarray) -> int:
+    """A checksum of the bits of a float64 array: sum over elements of bits x odd weight (of its position
+    in the last two axes), modulo 2^64. Any change of a single element changes it (an odd weight is
+    invertible modulo 2^64); changes of several elements could cancel only by design. One pass, no copy of
+    a contiguous array (a copy of the contents would double the memory of the matrices)."""
+    m = arr.shape[-1] * arr.shape[-2]
+    bits = np.ascontiguousarray(arr).reshape(-1, m).view(np.uint64)
+    return int((bits @ _FINGERPRINT_WEIGHTS[:m]).sum())
+
+
 def _prefetch(
     transitions: Callable[[int], np.ndarray], first: np.ndarray, n_cycles: int, field: str, states: list[str]
 ) -> list[np.ndarray] | None:
-    """The checked matrices of every cycle 1..n of a transition function (``first`` = its value at cycle 1),
-    each distinct content copied once (an array object returned again is compared with its copy: a buffer
-    refilled in place is a new content and is checked again); None when the copies would exceed
-    PREFETCH_BYTES."""
-    kept: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # id -> (array as returned, copy when checked)
+    """The checked matrices of every cycle 1..n of a transition function (``first`` = its value at cycle
+    1), kept by reference: each distinct array checked once, and its fingerprint taken at every return and
+    once more after the last call. None if any array kept changed meanwhile (a buffer refilled in place,
+    or an earlier array modified by a later call): the engine then runs the cohort cycle by cycle,
+    checking each matrix when the function returns it."""
+    kept: dict[int, tuple[np.ndarray, int]] = {}  # id -> (array as returned, fingerprint when checked)
     by_cycle: list[np.ndarray] = []
-    total = 0
     for c in range(1, n_cycles + 1):
         arr = first if c == 1 else transitions(c)
         seen = kept.get(id(arr))
-        if seen is not None and seen[0] is arr and arr.shape == seen[1].shape and bool((arr == seen[1]).all()):
-            by_cycle.append(seen[1])
+        if seen is not None and seen[0] is arr:
+            if _fingerprint(arr) != seen[1]:
+                return None
+            by_cycle.append(arr)
             continue
         checked = check_transition_matrices(arr, f"{field}(cycle={c})", states)
         if checked.ndim not in (2, 3):
             raise InputError(f"{field}(cycle={c})", checked.shape, "must return (S, S) or (D, S, S)")
-        total += checked.nbytes
-        if total > PREFETCH_BYTES:
-            return None
-        copy = checked.copy()
-        if checked is arr:  # a converted value (e.g. a list) is a new object every time: not kept
-            kept[id(arr)] = (arr, copy)
-        by_cycle.append(copy)
+        if checked is arr:  # the caller's array: may change later; a converted value (e.g. a list) is ours
+            kept[id(arr)] = (arr, _fingerprint(arr))
+        by_cycle.append(checked)
+    if any(_fingerprint(arr) != fp for arr, fp in kept.values()):
+        return None
     return by_cycle
 
 
@@ -146,8 +155,9 @@ def transition_getter(
 
         def get(c: int) -> np.ndarray:
             # cycle 1 uses the matrix fetched to learn the draw count (the function is called once per
-            # cycle), checked again when used: it may have been modified meanwhile
-            return checked(transitions(c) if c > 1 else fetched, c)
+            # cycle), checked again when used: it may have been modified meanwhile; after a prefetch the
+            # function is called again from cycle 1 (the prefetch's later calls may have changed it)
+            return checked(transitions(c) if c > 1 or prefetch else fetched, c)
 
         return get, n_draws, False
     p = check_transition_matrices(transitions, field, states)

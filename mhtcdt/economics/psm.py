@@ -345,7 +345,8 @@ def run_partitioned_survival(
             cost_undisc = cost_undisc + c_year[..., k] * years[k][..., 0]
     if not values.categorised:
         by_category = {}
-    by_category["one_off"] = np.array(one_off, copy=True)
+    # a one-off cost without a draw axis stays a read-only view of one row per strategy (no memory per draw)
+    by_category["one_off"] = np.broadcast_to(np.array(values.one_off_cost, dtype=float, copy=True), lead)
     by_category["end_of_life"] = eol * deaths[..., 1]
     qaly_disc = u[..., 0] * years[0][..., 2]
     qaly_undisc = u[..., 0] * years[0][..., 0]

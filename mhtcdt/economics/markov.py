@@ -561,7 +561,7 @@ def run_markov(
             names,
             prefetch=fixed,
         )
-        getters.append(get)
+        getters.append((get, any_order))
         random_access = random_access and any_order
         if nd is not None:
             if n_draws is not None and nd != n_draws:
@@ -587,7 +587,7 @@ def run_markov(
     n_done = horizon
     for a in range(0, n_d, block):
         b = min(n_d, a + block)
-        block_get = [kernel.BlockMatrices(g, a, b) for g in getters] if random_access else getters
+        block_get = [kernel.BlockMatrices(g, a, b) if any_order else g for g, any_order in getters]
         block_values = [v.block(a, b) for v in values] if n_blocks > 1 else values
         model = (names, alive_mask, block_values)
         traces, flows, n_done = _run_cohort(

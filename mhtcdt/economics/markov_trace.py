@@ -77,6 +77,11 @@ class CheckedTransitions:
         return last
 
 
+PREFETCH_BYTES = 256 * 2**20
+"""A transition function is evaluated for all cycles up front (so the engine can run block of draws by
+block of draws) while the distinct arrays it returns take at most this many bytes (they are kept by
+reference until the run ends); beyond it the engine runs all draws cycle by cycle."""
+
 BLOCK_DRAWS = 4096
 """Draws per block of the Markov engine: the matrices (S, S, B) and the block trace (n+1, S, B) of a
 4-state model stay in the 1 MiB L2 / 16 MiB L3 cache across all cycles (one einsum step of 4,096 draws
@@ -103,10 +108,11 @@ def _prefetch(
     """The checked matrices of every cycle 1..n of a transition function (``first`` = its value at cycle
     1), kept by reference: each distinct array checked once, and its fingerprint taken at every return and
     once more after the last call. None if any array kept changed meanwhile (a buffer refilled in place,
-    or an earlier array modified by a later call): the engine then runs the cohort cycle by cycle,
-    checking each matrix when the function returns it."""
+    or an earlier array modified by a later call) or the distinct arrays exceed PREFETCH_BYTES: the engine
+    then runs the cohort cycle by cycle, checking each matrix when the function returns it."""
     kept: dict[int, tuple[np.ndarray, int]] = {}  # id -> (array as returned, fingerprint when checked)
     by_cycle: list[np.ndarray] = []
+    total = 0
     for c in range(1, n_cycles + 1):
         arr = first if c == 1 else transitions(c)
         seen = kept.get(id(arr))
@@ -118,6 +124,9 @@ def _prefetch(
         checked = check_transition_matrices(arr, f"{field}(cycle={c})", states)
         if checked.ndim not in (2, 3):
             raise InputError(f"{field}(cycle={c})", checked.shape, "must return (S, S) or (D, S, S)")
+        total += checked.nbytes
+        if total > PREFETCH_BYTES:
+            return None
         if checked is arr:  # the caller's array: may change later; a converted value (e.g. a list) is ours
             kept[id(arr)] = (arr, _fingerprint(arr))
         by_cycle.append(checked)

@@ -61,18 +61,19 @@ def load() -> float:
 
 
 def pin_threads(n: int) -> None:
-    """Limit BLAS/OpenMP pools (threadpoolctl, process-wide) and numba to ``n`` threads."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # reported as unknown by thread_report
-        pass
-    else:
-        threadpool_limits(limits=n)
+    """Limit numba and the BLAS/OpenMP pools (threadpoolctl, process-wide) to ``n`` threads; numba is
+    imported first so that the OpenMP runtime it loads is limited too."""
     try:
         import numba
     except ImportError:
+        pass
+    else:
+        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # reported as unknown by thread_report
         return
-    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    threadpool_limits(limits=n)
 
 
 def thread_report() -> dict[str, object]:

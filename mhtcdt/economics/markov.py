@@ -44,8 +44,14 @@ Outputs
 :class:`MarkovResult` with ``.results`` (per-strategy DataFrame, contract section 5, plus
 ``cost_<category>``, ``cost_transitions``, ``cost_end_of_life``, ``cost_one_off`` columns) for one
 parameter set, or ``.draws`` (:class:`DrawResults`) when any input has a draw axis; ``.traces`` maps
-strategy -> array (D, n+1, S); ``.trace_frame(strategy)`` gives a long DataFrame with columns
-``cycle`` int64, ``time_years`` float64, ``state`` str, ``proportion`` float64 (mean over draws).
+strategy -> array (D, n+1, S) when the per-draw traces were kept (``keep_traces``: by default when
+they take at most TRACE_KEEP_BYTES), ``.mean_traces`` strategy -> (n+1, S) always;
+``.trace_frame(strategy)`` gives a long DataFrame with columns ``cycle`` int64, ``time_years``
+float64, ``state`` str, ``proportion`` float64 (mean over draws).
+
+Scale: with a fixed horizon the draws run in blocks (:mod:`.markov_trace`), so time and memory per
+draw stay flat as D grows; a large PSA is best sampled, built and run block by block with
+:func:`mhtcdt.economics.run_in_blocks` (the (D, S, S) matrices are then never held at once).
 """
 
 from __future__ import annotations

@@ -390,21 +390,26 @@ def _run_cohort(
     run: tuple[int, float | None, bool],
     conv: Conventions,
     first_draw: int = 0,
+    buffers: list[np.ndarray] | None = None,
 ) -> tuple[list[np.ndarray], list[_Flows], int]:
     """Traces (n+1, S, B) of every strategy for one block of B draws (one loop over cycles, all strategies
     at once per cycle; draws last, see :mod:`.markov_trace`), the costs counted at transitions, and the
     number of cycles run. ``run`` = (horizon, stop_when_alive_below (stops early when given), one block of
     several: its trace is checked once, at the end, while it is in cache). ``model``: (names, alive
     mask, the block's values of each strategy); ``x0`` (S, B); ``getters`` give the block's matrices;
-    ``first_draw`` is the index of the block's first draw (in messages). Every matrix and every trace row
-    is checked."""
+    ``first_draw`` is the index of the block's first draw (in messages); ``buffers`` (n+1, S, >= B) trace
+    buffers reused from block to block (fresh memory for every block costs a page fault per 4 KiB).
+    Every matrix and every trace row is checked."""
     names, alive_mask, values = model
     horizon, stop_when_alive_below, in_blocks = run
     n_s, n_d = x0.shape
     open_horizon = stop_when_alive_below is not None
     # trace buffers (n+1, S, B): a contiguous slab per cycle; grown in chunks when the horizon is open
     cap = min(horizon + 1, 256) if open_horizon else horizon + 1
-    bufs = [np.empty((cap, n_s, n_d)) for _ in strategies]
+    if buffers is None or open_horizon:
+        bufs = [np.empty((cap, n_s, n_d)) for _ in strategies]
+    else:
+        bufs = [buf[:, :, :n_d] for buf in buffers]
     for buf in bufs:
         buf[0] = x0
     cycle_years = conv.cycle_length_years
@@ -591,13 +596,14 @@ def run_markov(
     constant = _constant_categories(values, n_d)
     kept: list[np.ndarray] = []
     n_done = horizon
+    buffers = [np.empty((horizon + 1, n_s, block)) for _ in strategies] if n_blocks > 1 else None
     for a in range(0, n_d, block):
         b = min(n_d, a + block)
         block_get = [kernel.BlockMatrices(g, a, b) if any_order else g for g, any_order in getters]
         block_values = [v.block(a, b) for v in values] if n_blocks > 1 else values
         model = (names, alive_mask, block_values)
         traces, flows, n_done = _run_cohort(
-            strategies, block_get, x0_last[:, a:b], model, (horizon, stop, n_blocks > 1), conv, a
+            strategies, block_get, x0_last[:, a:b], model, (horizon, stop, n_blocks > 1), conv, a, buffers
         )
         discount = _discounts(conv, n_done)
         for k, spec in enumerate(strategies):

@@ -165,11 +165,11 @@ def transition_getter(
     if callable(transitions):
         checked = CheckedTransitions(field, states)
         fetched = transitions(1)
-        first = checked(fetched, 1)
-        n_draws = first.shape[-1] if first.ndim == 3 else None
         by_cycle = _prefetch(transitions, fetched, n_cycles, field, states) if prefetch else None
-        if by_cycle is not None:
-            return (lambda c: by_cycle[c - 1]), n_draws, True
+        if by_cycle is not None:  # checked by the prefetch
+            return (lambda c: by_cycle[c - 1]), (by_cycle[0].shape[0] if by_cycle[0].ndim == 3 else None), True
+        first = checked(fetched, 1) if not prefetch else checked(transitions(1), 1)
+        n_draws = first.shape[-1] if first.ndim == 3 else None
 
         def get(c: int) -> np.ndarray:
             # cycle 1 uses the matrix fetched to learn the draw count (the function is called once per

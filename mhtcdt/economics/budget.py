@@ -47,6 +47,7 @@ def budget_impact(
     missing later years count as 0).
     """
     import pandas as pd  # lazy: ``import mhtcdt.economics`` stays light
+
     if int(years) != years or years < 1:
         raise InputError("years", years, "must be an integer >= 1")
     n = as_finite(eligible_per_year, "eligible_per_year")

@@ -175,6 +175,7 @@ _FORMULAS = {
 def mht_course_cost(inputs: MHTCourseInputs, perspective: str = "payer") -> pd.DataFrame:
     """Component table of one course (scalar inputs), see the module docstring."""
     import pandas as pd  # lazy: ``import mhtcdt.economics`` stays light
+
     keep = _check_perspective(perspective)
     comps = course_components(inputs)
     rows = []

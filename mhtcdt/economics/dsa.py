@@ -53,6 +53,7 @@ def one_way_dsa(
 ) -> pd.DataFrame:
     """One-way DSA: each parameter of ``ranges`` set to its low and high value, the others at base."""
     import pandas as pd  # lazy: ``import mhtcdt.economics`` stays light
+
     if not ranges:
         raise InputError("ranges", {}, "give at least one parameter range")
     names = list(base)
@@ -99,6 +100,7 @@ def two_way_dsa(
     """Two-way DSA over a grid of two parameters (the others at base), all grid points in one
     vectorised call.  Returns a long DataFrame: ``<x name>``, ``<y name>``, ``outcome`` float64."""
     import pandas as pd  # lazy: ``import mhtcdt.economics`` stays light
+
     (name_x, vals_x), (name_y, vals_y) = x, y
     for name in (name_x, name_y):
         if name not in base:

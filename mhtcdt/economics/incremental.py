@@ -85,6 +85,7 @@ def incremental_analysis(
     for cost per life-year, the columns are then ``life_years``, ``inc_life_years``).
     """
     import pandas as pd  # lazy: ``import mhtcdt.economics`` stays light
+
     for col in (strategy, cost, effect):
         if col not in results.columns:
             raise InputError("results", list(results.columns), f"missing column {col!r}")

@@ -259,8 +259,7 @@ def check_trace(
     raise InputError(
         f"{field}.trace[cycle={first + c}, draw={d}]",
         sum_cd,
-        f"the cohort over {list(states)} sums to {sum_cd:.9g}, not 1: a transition matrix lost or "
-        "created patients",
+        f"the cohort over {list(states)} sums to {sum_cd:.9g}, not 1: a transition matrix lost or created patients",
     )
 
 

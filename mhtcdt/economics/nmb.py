@@ -93,6 +93,7 @@ def max_nmb_over_strategies(cost: np.ndarray, effect: np.ndarray, wtp: np.ndarra
 def ceac(cost: ArrayLike, effect: ArrayLike, wtp: ArrayLike, strategies: Sequence[str] | None = None) -> pd.DataFrame:
     """Cost-effectiveness acceptability curves (and frontier flag), see module docstring."""
     import pandas as pd  # lazy: ``import mhtcdt.economics`` stays light
+
     c, e = _ce_arrays(cost, effect)
     w = np.atleast_1d(_wtp_array(wtp))
     names = _strategy_names(strategies, c.shape[1])
@@ -127,6 +128,7 @@ def ce_plane(
 ) -> pd.DataFrame:
     """Incremental cost and effect of every strategy versus ``reference`` for every draw."""
     import pandas as pd  # lazy: ``import mhtcdt.economics`` stays light
+
     c, e = _ce_arrays(cost, effect)
     names = _strategy_names(strategies, c.shape[1])
     if isinstance(reference, str):

@@ -76,6 +76,7 @@ class DrawResults:
         the undiscounted twins), ``mean``, ``sd``, ``lower``, ``upper`` float64 (equal-tailed
         interval at ``level``)."""
         import pandas as pd  # lazy: ``import mhtcdt.economics`` stays light
+
         if not 0 < level < 1:
             raise InputError("level", level, "must be in (0, 1)")
         rows = []
@@ -90,6 +91,7 @@ class DrawResults:
 
     def _frame(self, reduce) -> pd.DataFrame:
         import pandas as pd  # lazy: ``import mhtcdt.economics`` stays light
+
         data: dict[str, object] = {"strategy": list(self.strategies)}
         for name in RESULT_COLUMNS[1:]:
             data[name] = reduce(getattr(self, name)).astype(float)

@@ -87,6 +87,7 @@ def evpi_curve(
     """EVPI over a wtp grid: columns ``wtp``, ``evpi_per_patient`` and, with a population,
     ``evpi_population`` (per-patient EVPI x :func:`population_multiplier`)."""
     import pandas as pd  # lazy: ``import mhtcdt.economics`` stays light
+
     w = np.atleast_1d(_wtp_array(wtp))
     per = np.atleast_1d(evpi(cost, effect, w))
     df = pd.DataFrame({"wtp": w, "evpi_per_patient": per})
@@ -215,6 +216,7 @@ def evppi(
         Coefficient draws for the standard error (0 to skip; then ``evppi_se`` is NaN).
     """
     import pandas as pd  # lazy: ``import mhtcdt.economics`` stays light
+
     c, e = _ce_arrays(cost, effect)
     n_d, n_s = c.shape
     if isinstance(parameters, Mapping):

@@ -38,8 +38,8 @@ def lq_test_physics(patients, fields, seed):
 TRUTH = dict(outcome.base_params().free) | dict(
     volume_doubling_time_days=45.0,
     growth_log_sd=1.1,
-    log10_kill_effectiveness_rt=0.3,
-    log10_kill_effectiveness_heat=0.3,
+    log10_kill_effectiveness=0.3,
+    heat_kill_effectiveness_ratio=1.5,
     pps_median_months_recurrent=8.0,
     pps_median_months_newly_diagnosed=9.0,
     temozolomide_log10_kill_methylated=1.5,
@@ -121,7 +121,10 @@ def _doc(known, tmp_path):
     ("edit", "field"),
     [
         (lambda d: d.update(schema_version=1), "calibration.schema_version"),
-        (lambda d: d["free"].update(log10_kill_effectiveness=0.3), "calibration.free.log10_kill_effectiveness"),
+        (
+            lambda d: d["free"].update(log10_kill_effectiveness_heat=0.3),
+            "calibration.free.log10_kill_effectiveness_heat",
+        ),
         (lambda d: d["free"].pop("growth_log_sd"), "calibration.free"),
         (lambda d: d["free"].update(infiltrative_fraction=1.5), "calibration.free.infiltrative_fraction"),
         (lambda d: d["draws"][2].update(growth_log_sd="wide"), "calibration.draws[2].growth_log_sd"),

@@ -45,8 +45,8 @@ def test_progression_time_matches_numerical_gompertz_ode(params):
     p = params.with_free(
         growth_log_sd=0.3,
         infiltrative_fraction=0.01,
-        log10_kill_effectiveness_rt=0.6,
-        log10_kill_effectiveness_heat=0.6,
+        log10_kill_effectiveness=0.6,
+        heat_kill_effectiveness_ratio=1.0,
     )
     v0, k_tot, k_rt = 30.0, 5.0, 2.0
     draws = outcome.PatientDraws(np.array([0.7]), np.array([1.0]), np.array([1e9]))
@@ -105,9 +105,7 @@ def test_other_cause_mortality_follows_gompertz_life_table(params):
         np.zeros(n),
         6.0,
         draws,
-        params.with_free(
-            infiltrative_fraction=1e-9, log10_kill_effectiveness_rt=1.0, log10_kill_effectiveness_heat=1.0
-        ),
+        params.with_free(infiltrative_fraction=1e-9, log10_kill_effectiveness=1.0, heat_kill_effectiveness_ratio=1.0),
     )
     a, b = params.other_cause_a_per_year, params.other_cause_b_per_year
 

@@ -43,10 +43,10 @@ def _systemic(n, courses=0.0, lomustine=False, bevacizumab=False, mgmt=False, tr
 
 
 def test_effective_kill_formula_with_separate_rt_and_heat_effectiveness(params):
-    """V_s = V0 ((1 - f) 10^-(e_rt K_rt + e_heat (K_tot - K_rt) + S) + f 10^-(e_rt K_rt + S))."""
+    """V_s = V0 ((1 - f) 10^-(e K_rt + r e (K_tot - K_rt) + S) + f 10^-(e K_rt + S)), e_heat = r e = 0.7."""
     p = params.with_free(
-        log10_kill_effectiveness_rt=0.3,
-        log10_kill_effectiveness_heat=0.7,
+        log10_kill_effectiveness=0.3,
+        heat_kill_effectiveness_ratio=0.7 / 0.3,
         infiltrative_fraction=0.02,
         temozolomide_log10_kill_methylated=1.2,
         mgmt_unmethylated_alkylator_ratio=0.25,
@@ -95,8 +95,8 @@ def test_durable_control_share_is_the_population_tcp(params):
         durable_control_log10_kill_50=1.0,
         durable_control_log10_kill_sd=0.5,
         infiltrative_fraction=1e-5,
-        log10_kill_effectiveness_rt=0.5,
-        log10_kill_effectiveness_heat=0.5,
+        log10_kill_effectiveness=0.5,
+        heat_kill_effectiveness_ratio=1.0,
     )
     n = 40000
     z = np.random.default_rng(7).standard_normal(n)

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from mhtcdt.decision.cli import main as cli
+from mhtcdt.decision.run import store
 from mhtcdt.decision.scenario.checks import scenario_problems
 from mhtcdt.decision.scenario.loading import bundled_scenarios, parse_scenario_text, scenario_text
 
@@ -45,12 +46,17 @@ def test_presets_express_the_comparators():
     ],
 )
 def test_preset_runs_end_to_end(tmp_path, capsys, preset, reference, experimental):
-    out = tmp_path / preset
-    argv = ["demo", "--preset", preset, "--psa-draws", "40", "--no-store", "--quiet", "--out", str(out)]
+    out, db = tmp_path / preset, tmp_path / "runs.duckdb"
+    argv = ["demo", "--preset", preset, "--psa-draws", "40", "--store", str(db), "--quiet", "--out", str(out)]
     assert cli.main(argv) == 0
     meta = json.loads((out / "run.json").read_text())
     assert meta["calibration"]["calibration_id"] and meta["calibration"]["physics_matches"]
     assert len(meta["calibration"]["calibration_sha256"]) == 64
+    # the store records the same calibration as run.json
+    run_id = store.list_runs(db)["run_id"].iloc[0]
+    stored = store.load_table(run_id, "calibration", db).iloc[0]
+    assert stored["calibration_id"] == meta["calibration"]["calibration_id"]
+    assert stored["calibration_sha256"] == meta["calibration"]["calibration_sha256"]
     summary = (out / "survival_summary.csv").read_text()
     assert reference in summary and experimental in summary
     text = capsys.readouterr().out

@@ -5,13 +5,15 @@ the fitted values in the calibration file, by default ``data/outcome_calibration
 --------------------------------------------------------------------------------------------
 1. **Effective kill and surviving burden.** The physics layer gives the tumour log10 kill of the whole
    protocol (``log10_kill_total``) and of radiotherapy alone (``log10_kill_rt``). The clinically effective
-   kill is a fraction of the model kill, ``e_rt`` for RT and ``e_heat`` for the rest (heat, CDT, their
-   interaction): hypoxia and stem-like resistance make real tumours less sensitive than a uniform clonogen
-   model, and differently so for RT and heat. Systemic therapy adds a kill ``S`` (step 2). The physics
-   already sends its infiltrative clonogens (beyond the heated volume) through RT only; a further fraction
-   ``f`` (``infiltrative_fraction``) receives only the RT and systemic kill::
+   kill is a fraction of the model kill, ``e`` (``log10_kill_effectiveness``) for RT and ``r e``
+   (``r = heat_kill_effectiveness_ratio``) for the rest (heat, CDT, their interaction): hypoxia and stem-like
+   resistance make real tumours less sensitive than a uniform clonogen model, and differently so for RT and
+   heat (hypoxia protects against X-rays, not against heat: research dossier physics13 section 11).
+   Systemic therapy adds a kill ``S`` (step 2). The physics already sends its infiltrative clonogens
+   (beyond the heated volume) through RT only; a further fraction ``f`` (``infiltrative_fraction``)
+   receives only the RT and systemic kill::
 
-       L_b = e_rt K_rt + e_heat (K_total - K_rt) + S,   L_r = e_rt K_rt + S
+       L_b = e K_rt + r e (K_total - K_rt) + S,   L_r = e K_rt + S
        V_s = V0 ((1 - f) 10^-L_b + f 10^-L_r),          L = -log10(V_s / V0)
 
    with ``V0 = tumour_volume_cm3`` and ``L`` the patient's effective log10 kill.
@@ -92,8 +94,8 @@ LN2 = math.log(2.0)
 FREE_PARAMETERS = (
     "volume_doubling_time_days",
     "growth_log_sd",
-    "log10_kill_effectiveness_rt",
-    "log10_kill_effectiveness_heat",
+    "log10_kill_effectiveness",
+    "heat_kill_effectiveness_ratio",
     "infiltrative_fraction",
     "pps_median_months_recurrent",
     "pps_median_months_newly_diagnosed",
@@ -117,8 +119,8 @@ PPS_KEY_BY_INDICATION = {
 
 #: effect name -> the free parameters that carry it (a calibration file lists the effects it calibrated)
 EFFECT_PARAMETERS = {
-    "radiotherapy": ("log10_kill_effectiveness_rt",),
-    "heat": ("log10_kill_effectiveness_heat",),
+    "radiotherapy": ("log10_kill_effectiveness",),
+    "heat": ("heat_kill_effectiveness_ratio",),
     "temozolomide": ("temozolomide_log10_kill_methylated", "mgmt_unmethylated_alkylator_ratio"),
     "lomustine": ("lomustine_log10_kill_methylated", "mgmt_unmethylated_alkylator_ratio"),
     "bevacizumab": ("bevacizumab_progression_time_ratio",),
@@ -193,8 +195,8 @@ def _check_free(free: Mapping[str, float]) -> None:
             raise InputError(f"free.{k}", v, "must be a positive finite number")
     upper = {
         "infiltrative_fraction": (1.0, "must be below 1"),
-        "log10_kill_effectiveness_rt": (1.5, "must be <= 1.5"),
-        "log10_kill_effectiveness_heat": (1.5, "must be <= 1.5"),
+        "log10_kill_effectiveness": (1.5, "must be <= 1.5"),
+        "heat_kill_effectiveness_ratio": (10.0, "must be <= 10"),
         "mgmt_unmethylated_alkylator_ratio": (1.0, "must be <= 1"),
         "pps_ratio_supportive_care": (1.0, "must be <= 1"),
         "covariate_scale": (3.0, "must be <= 3"),
@@ -447,8 +449,9 @@ def latent_times(
             + f["lomustine_log10_kill_methylated"] * systemic.lomustine
         )
         bev = systemic.bevacizumab
-    l_res = f["log10_kill_effectiveness_rt"] * k_rt + s_kill
-    l_bulk = l_res + f["log10_kill_effectiveness_heat"] * (k_total - k_rt)
+    e_rt = f["log10_kill_effectiveness"]
+    l_res = e_rt * k_rt + s_kill
+    l_bulk = l_res + f["heat_kill_effectiveness_ratio"] * e_rt * (k_total - k_rt)
     frac = f["infiltrative_fraction"]
     sf = (1.0 - frac) * 10.0 ** (-l_bulk) + frac * 10.0 ** (-l_res)
     vs = v0 * sf

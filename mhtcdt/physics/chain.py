@@ -324,6 +324,7 @@ def heat_sessions(
         field_ceiling=ceiling if protocol.titrated and protocol.field_control == "clinical" else np.zeros(n),
         stop_reason=np.array([hd.STOP_REASONS[int(np.bincount(r).argmax())] for r in reasons], dtype=object),
         field_exponent=exponent,
+        field_peak=cat("field_peak_kA_per_m").max(axis=1),
         t90=cat("t90_C")[:, 0],
         t50=cat("t50_C")[:, 0],
         t10=cat("t10_C")[:, 0],

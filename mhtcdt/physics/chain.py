@@ -5,15 +5,20 @@
 1. particle dose (fixed, or planned by :mod:`mhtcdt.physics.planning` when ``np_dose_mg_Fe_per_cm3`` is
    None), calibrated SLP with a per-patient lognormal factor (Physics I ``particles``), the H*f limit
    (Physics I ``field``);
-2. heat sessions on the radial Pennes solver (Physics I ``bioheat_radial``; fixed amplitude or titrated
-   to ``target_temperature_C`` under ``healthy_max_C``), Arrhenius heat damage per shell with HSP
-   thermotolerance (Physics I ``thermotolerance``; co-agents / GOx scale HSP expression);
+2. heat sessions on the radial Pennes solver (Physics I ``bioheat_radial``): a fixed amplitude, or (default,
+   ``field_control="clinical"``) the amplitude raised in steps from a low start until the thermometry
+   reading reaches ``target_temperature_C``, the patient's tolerance ceiling (drawn per patient from the
+   body region's H*r range and the body radius), ``healthy_max_C`` or the per-session normal-tissue CEM43
+   limit (``heat_delivery``; ``"margin_pi"`` keeps the PI control of the tumour margin). Eddy-current power
+   heats every shell; the deposit covers ``deposit_coverage_fraction`` of the tumour with a per-shell
+   lognormal iron concentration. Arrhenius heat damage per shell with HSP thermotolerance (Physics I
+   ``thermotolerance``; co-agents / GOx scale HSP expression);
 3. Fenton/CDT chemistry and ferroptosis (this layer, numba fast path) driven by the shells' temperature
    histories over the exposure window (21 days from the first session by default, ``chemistry.toml``);
    the particle deposit is divided into ``CHEMISTRY_GROUPS`` equal-volume radial groups, each run on its
    volume-mean temperature history;
 4. radiotherapy (LQ with a per-patient alpha drawn over the indication's range, repopulation, thermal
-   radiosensitisation per shell and fraction);
+   radiosensitisation per shell and fraction, evaluated at min(T, 43 C): heat above the cap kills directly);
 5. combination to tumour-level log10 kill by mechanism (:mod:`mhtcdt.physics.kill`); a share of the
    clonogens infiltrates beyond the enhancing volume (``infiltrative_clonogen_fraction`` per indication,
    radiobiology.toml) and receives RT only, which caps what heat and CDT can add.
@@ -35,13 +40,21 @@ lipid_peroxide_peak float64 [uM lipid hydroperoxide per litre cell water] (highe
 log10_kill_heat, log10_kill_cdt, log10_kill_rt, log10_kill_interaction, log10_kill_total float64 (>= 0,
 sequential attribution RT -> heat -> CDT -> interaction, summing to the total; see kill.py);
 surviving_fraction float64; safety_ok bool (False when the H*f limit was exceeded by explicit permission,
-in fixed-amplitude mode when healthy tissue exceeded ``healthy_max_C``, or when a patient with a metal
-implant or pacemaker (AMF contraindications) received field sessions); dose_mg_Fe_per_cm3_applied
-float64 (0 without particles).
+in fixed-amplitude mode when healthy tissue exceeded ``healthy_max_C``, when the hottest healthy cell's CEM43
+in a session exceeded the normal-tissue limit, or when a patient with a metal implant or pacemaker (AMF
+contraindications) received field sessions); dose_mg_Fe_per_cm3_applied float64 (0 without particles);
+peak_tumour_C float64 (hottest tumour shell over the course); thermometry_max_C float64 (session maximum
+of the hottest point of the simulated thermometry track: what the clinic reports as the maximum
+intratumoral temperature); thermometry_min_C float64 (coolest track point at the end of the first
+session's heating); healthy_cem43_max_min float64 (CEM43 of the hottest healthy cell, largest session
+[min]); healthy_cem43_course_min float64 (the same summed over the course); field_ceiling_kA_per_m float64
+(the patient's tolerated amplitude; 0 without clinical control); field_stop_reason str (why the amplitude
+stopped rising, most sessions: ``heat_delivery.STOP_REASONS``; ``"no_field"`` without heat). Without heat
+the temperatures are 37.0 and the doses 0.
 
 Deterministic for a seed and independent of chunking: the random draws (SLP factor, infiltrative clonogen
-share, radiosensitivity alpha) come from generators keyed by (seed, stream, patient_id)
-(:func:`mhtcdt.seeding.child_rng`).
+share, radiosensitivity alpha, tolerance ceiling, thermometry track, deposit heterogeneity) come from
+generators keyed by (seed, stream, patient_id) (:func:`mhtcdt.seeding.child_rng`).
 """
 
 from __future__ import annotations

@@ -577,7 +577,7 @@ def _bdf_step(
     return BDFStep((1.0 + 2.0 * w) / (1.0 + w), 1.0 + w, w * w / (1.0 + w), h_step, False)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")  # every step: inlined like _bdf_step
 def _catheter_track(t: np.ndarray, n_t: int, jb: int, wb: float, t_margin: float) -> tuple[float, float]:
     """Hottest and coolest point of the thermometry track inside the tumour [C]: the track crosses the
     radii from its distance b to the centre out to the margin; ``T(b)`` is interpolated between the cell

@@ -28,7 +28,8 @@ def _refuse_where(arr: np.ndarray, bad: np.ndarray, field: str, message: str) ->
 def as_finite(value: ArrayLike, field: str) -> np.ndarray:
     """``value`` as a float array; InputError naming the first NaN or infinite element."""
     arr = np.asarray(value, dtype=float)
-    _refuse_where(arr, ~np.isfinite(arr), field, "must be a finite number")
+    if not np.isfinite(arr).all():  # one pass in the usual case; the mask only to name the bad element
+        _refuse_where(arr, ~np.isfinite(arr), field, "must be a finite number")
     return arr
 
 

@@ -404,6 +404,7 @@ def _run_strategy(
         if events:
             _count_flows(rows[pos], m, values, model, flows, c)
         step(rows[pos], m, rows[pos + 1])
+        m = None  # a streamed function's matrices are freed before it builds the next cycle's
         pos += 1
         if pos == points or c == horizon:
             integ.add(buf[lo : pos + 1], t_first + lo)

@@ -481,7 +481,7 @@ class TraceIntegrals:
         self.weights = integrands.weights
         self.varying = [(r, lo, hi) for r, (_, lo, hi) in zip(varying, integrands.varying, strict=True)]
         self.occupancy = np.empty((self.weights.shape[0], n_s, n_b))  # written by the first chunk (t0 = 0)
-        self._part = np.empty_like(self.occupancy)
+        self._part = np.empty((n_s, n_b))
         self.varying_sums = [np.zeros(n_b) for _ in self.varying]
         self.allowed, self.field, self.states, self.first_draw = check
         self.mean_sums = mean_sums
@@ -492,11 +492,12 @@ class TraceIntegrals:
         tol = self.allowed[t0]  # the smallest in the chunk (the tolerance grows with t)
         if not (sums.min() >= 1.0 - tol and sums.max() <= 1.0 + tol):  # NaN fails
             check_trace(rows, t0, self.allowed[t0 : t0 + m], self.field, self.states, self.first_draw)
-        if t0 == 0:  # the first chunk: straight into the (zero) occupancies
+        if t0 == 0:  # the first chunk: straight into the occupancies
             _einsum("tsd,wt->wsd", rows, self.weights[:, :m], out=self.occupancy)
-        else:
-            _einsum("tsd,wt->wsd", rows, self.weights[:, t0 : t0 + m], out=self._part)
-            self.occupancy += self._part
+        else:  # one weight vector at a time: a temporary (S, B), not (W, S, B); the same cost
+            for w, occupancy in enumerate(self.occupancy):
+                _einsum("tsd,t->sd", rows, self.weights[w, t0 : t0 + m], out=self._part)
+                occupancy += self._part
         self.mean_sums[t0 : t0 + m] += _einsum("tsd->ts", rows)
         for k, (reward, lo, hi) in enumerate(self.varying):
             a, b = max(lo, t0), min(hi + 1, t0 + m)

@@ -72,13 +72,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import ArrayLike
 
-from mhtcdt.economics import markov_engine as engine
-from mhtcdt.economics import markov_trace as kernel
 from mhtcdt.economics.conventions import Conventions
-from mhtcdt.economics.markov_trace import START_TOLERANCE
 from mhtcdt.economics.results import DrawResults
 from mhtcdt.economics.validation import (
     PROBABILITY_ROW_TOLERANCE,
+    START_TOLERANCE,
     as_finite,
     check_costs,
     check_probabilities,
@@ -358,6 +356,10 @@ def run_markov(
         fixed horizon the draws run in blocks of ``markov_trace.BLOCK_DRAWS`` (the trace of a block is
         integrated and dropped), so memory and time per draw stay flat as the number of draws grows.
     """
+    # the engine is imported on first use: ``import mhtcdt.economics`` stays light (issue 18)
+    from mhtcdt.economics import markov_engine as engine
+    from mhtcdt.economics import markov_trace as kernel
+
     conv = Conventions() if conventions is None else conventions
     names, alive_mask, x0 = _check_model(states, dead_states, strategies, start)
     horizon = _horizon(n_cycles, stop_when_alive_below, max_cycles)

@@ -37,7 +37,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from mhtcdt.economics.validation import PROBABILITY_ROW_TOLERANCE, broadcast_param, check_transition_matrices
+from mhtcdt.economics.validation import (
+    PROBABILITY_ROW_TOLERANCE,
+    START_TOLERANCE,
+    broadcast_param,
+    check_transition_matrices,
+)
 from mhtcdt.errors import InputError
 
 try:  # numpy >= 2
@@ -49,9 +54,6 @@ except ImportError:  # pragma: no cover - numpy 1.x
         _einsum = np.einsum
 # ``np.einsum`` is a Python wrapper (array-function dispatch, keyword handling) around ``c_einsum``; called
 # directly the step saves 2-3 us per call, 10 % of a 4,096-draw step of a 4-state model. Same arithmetic.
-
-START_TOLERANCE = 1e-6
-"""Absolute tolerance on |sum of the start distribution - 1|."""
 
 BLOCK_DRAWS = 4096
 """Draws per block of the Markov engine: the matrices (S, S, B) of a 4-state model (128 KiB each) and the

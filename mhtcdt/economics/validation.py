@@ -13,6 +13,9 @@ from mhtcdt.errors import InputError
 PROBABILITY_ROW_TOLERANCE = 1e-6
 """Absolute tolerance on |sum of a transition-matrix row - 1|."""
 
+START_TOLERANCE = 1e-6
+"""Absolute tolerance on |sum of a Markov model's start distribution - 1|."""
+
 
 def _first_bad(mask: np.ndarray) -> tuple[int, ...]:
     return tuple(int(i) for i in np.unravel_index(int(np.argmax(mask)), mask.shape))

@@ -5,7 +5,8 @@ Run:  PYTHONPATH=. python benchmarks/bench_economics.py [--sizes 1000,10000,1000
 Cases and their baselines (one line each; printed with the table):
 1. HIV/AIDS Markov PSA (Chancellor et al. 1997 as worked in Briggs, Claxton & Sculpher 2006 ex. 2.5, the
    model of tests/economics): Dirichlet rows, lognormal RR, 6 gamma costs; 2 strategies x 20 annual cycles.
-   Library: ``run_in_blocks`` -> per block of 65,536 draws ``sample_psa`` + matrices + ``run_markov``,
+   Library: ``run_in_blocks`` -> per block of 65,536 draws ``sample_psa`` + matrices + ``run_markov``
+   (``keep_traces=False, mean_traces=False``: the per-draw results only, as the baseline),
    the matrices built draws last (S, S, D) by the baseline's code and combination therapy given as a
    per-cycle list of the two arrays. Second row ("draws first, function"): the same model with (D, S, S)
    matrices and combination therapy as a transition function (the library fingerprints every array the
@@ -178,7 +179,14 @@ def hiv_library(n: int, seed: int = 1, form: str = "last"):
                 MarkovStrategy("comb", lambda c: comb if c in RR_CYCLES else p, comb_values),
             ]
         res = run_markov(
-            HIV["states"], strategies, HIV["start"], conv, n_cycles=N_CYCLES, dead_states=["D"], keep_traces=False
+            HIV["states"],
+            strategies,
+            HIV["start"],
+            conv,
+            n_cycles=N_CYCLES,
+            dead_states=["D"],
+            keep_traces=False,
+            mean_traces=False,  # the draws only, as the baseline computes
         )
         return res.draws
 
@@ -460,6 +468,7 @@ def five_library(inputs):
         n_cycles=C5,
         dead_states=["dead"],
         keep_traces=False,
+        mean_traces=False,
     )
     return _outputs(res.draws)
 

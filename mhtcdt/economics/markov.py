@@ -54,7 +54,8 @@ Outputs
 ``cost_<category>``, ``cost_transitions``, ``cost_end_of_life``, ``cost_one_off`` columns) for one
 parameter set, or ``.draws`` (:class:`DrawResults`) when any input has a draw axis; ``.traces`` maps
 strategy -> array (D, n+1, S) when the per-draw traces were kept (``keep_traces``: by default when
-they take at most TRACE_KEEP_BYTES), ``.mean_traces`` strategy -> (n+1, S) always;
+they take at most TRACE_KEEP_BYTES), ``.mean_traces`` strategy -> (n+1, S) (unless ``mean_traces=False``:
+a PSA that needs only the per-draw results skips their sums over draws, a few % of its time);
 ``.trace_frame(strategy)`` gives a long DataFrame with columns ``cycle`` int64, ``time_years``
 float64, ``state`` str, ``proportion`` float64 (mean over draws).
 
@@ -113,15 +114,22 @@ class MarkovResult:
     """Result of :func:`run_markov`.
 
     ``traces`` maps strategy -> trace (D, n+1, S) when the per-draw traces were kept (``keep_traces``);
-    ``mean_traces`` maps strategy -> mean trace over draws (n+1, S), always."""
+    ``mean_traces`` maps strategy -> mean trace over draws (n+1, S) unless ``mean_traces=False``."""
 
     states: list[str]
     draws: DrawResults
     kept_traces: dict[str, np.ndarray] | None
-    mean_traces: dict[str, np.ndarray]
+    computed_mean_traces: dict[str, np.ndarray] | None
     cycle_length_years: float
     has_draw_axis: bool
     attrs: dict = field(default_factory=dict)
+
+    @property
+    def mean_traces(self) -> dict[str, np.ndarray]:
+        """Mean traces over draws, strategy -> (n+1, S); InputError if run with ``mean_traces=False``."""
+        if self.computed_mean_traces is None:
+            raise InputError("mean_traces", False, "the mean traces were not computed (run with mean_traces=True)")
+        return self.computed_mean_traces
 
     @property
     def traces(self) -> dict[str, np.ndarray]:
@@ -332,6 +340,7 @@ def run_markov(
     stop_when_alive_below: float | None = None,
     max_cycles: int = 10_000,
     keep_traces: bool | None = None,
+    mean_traces: bool = True,
 ) -> MarkovResult:
     """Run a Markov cohort model for several strategies (see the module docstring).
 
@@ -355,6 +364,9 @@ def run_markov(
         them when they take at most TRACE_KEEP_BYTES per strategy. The results do not need them: with a
         fixed horizon the draws run in blocks of ``markov_trace.BLOCK_DRAWS`` (the trace of a block is
         integrated and dropped), so memory and time per draw stay flat as the number of draws grows.
+    mean_traces:
+        Compute the mean trace over draws of each strategy (``MarkovResult.mean_traces``, ``trace_frame``);
+        False skips it (a PSA run in blocks, :func:`mhtcdt.economics.run_in_blocks`, keeps only the draws).
     """
     # the engine is imported on first use: ``import mhtcdt.economics`` stays light (issue 18)
     from mhtcdt.economics import markov_engine as engine
@@ -396,14 +408,15 @@ def run_markov(
     keep = keep_traces if keep_traces is not None else n_d * (horizon + 1) * n_s * 8 <= TRACE_KEEP_BYTES
     model = engine.Model.build(names, alive_mask, conv, horizon, strategies)
     if fixed:
-        output = engine.Output.allocate(values, model, n_d, keep)
-        plans = [engine.plan(v, alive_mask, conv, horizon) for v in values]
+        output = engine.Output.allocate(values, model, n_d, keep, mean_traces)
+        cache = engine.PlanCache(conv, horizon)
+        plans = [engine.plan(v, alive_mask, conv, horizon, cache) for v in values]
         engine.run_fixed(fetchers, x0_last, values, plans, model, output)
         n_done = horizon
     else:
         traces, flows, n_done = engine.run_open(fetchers, x0_last, values, model, stop_when_alive_below)
         model = engine.Model.build(names, alive_mask, conv, n_done, strategies)
-        output = engine.Output.allocate(values, model, n_d, False)
+        output = engine.Output.allocate(values, model, n_d, False, mean_traces)
         plans = [engine.plan(v, alive_mask, conv, n_done) for v in values]
         engine.integrate_traces(traces, flows, values, plans, model, output)
         output.kept = traces if keep else None
@@ -413,10 +426,10 @@ def run_markov(
         strategies=[s.name for s in strategies], **output.columns, cost_by_category=output.by_cat, attrs=attrs
     )
     names_s = [spec.name for spec in strategies]
-    mean_traces = {name: tr / n_d for name, tr in zip(names_s, output.trace_sums, strict=True)}
+    means = {name: tr / n_d for name, tr in zip(names_s, output.trace_sums, strict=True)} if mean_traces else None
     kept_views = (
         {name: tr.transpose(2, 0, 1) for name, tr in zip(names_s, output.kept, strict=True)}
         if output.kept is not None
         else None
     )  # (D, n+1, S)
-    return MarkovResult(names, draws, kept_views, mean_traces, cycle_years, n_draws is not None, attrs=dict(attrs))
+    return MarkovResult(names, draws, kept_views, means, cycle_years, n_draws is not None, attrs=dict(attrs))

@@ -150,17 +150,35 @@ class Plan:
     per_draw: list[tuple[int, int, np.ndarray]]
 
 
-def plan(values: Values, alive_mask: np.ndarray, conv: Conventions, n: int) -> Plan:
-    """The weights and rewards of every integral of one strategy (see the module docstring)."""
+class PlanCache:
+    """What the plans of one call's strategies share: discount factors, counting weights by rule, and the
+    draws-last copies (S, D) of per-draw rewards (keyed by the reward array, which is held)."""
+
+    def __init__(self, conv: Conventions, n: int) -> None:
+        self.discounts = _discounts(conv, n)
+        self.by_rule: dict[tuple, np.ndarray] = {}
+        self.last: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def reward_last(self, r: np.ndarray) -> np.ndarray:
+        hit = self.last.get(id(r))
+        if hit is None or hit[0] is not r:
+            hit = (r, np.ascontiguousarray(r[:, 0, :].T))
+            self.last[id(r)] = hit
+        return hit[1]
+
+
+def plan(values: Values, alive_mask: np.ndarray, conv: Conventions, n: int, cache: PlanCache | None = None) -> Plan:
+    """The weights and rewards of every integral of one strategy (see the module docstring); ``cache``: what
+    the strategies of one call share (:class:`PlanCache`)."""
+    cache = cache or PlanCache(conv, n)
     times = np.arange(n + 1, dtype=float)
-    d_c, d_e = _discounts(conv, n)
+    d_c, d_e = cache.discounts
     ones = np.ones(n + 1)
     rows: dict[bytes, int] = {}
     weights: list[np.ndarray] = []
     varying: list[tuple[np.ndarray, int, int]] = []
     terms: list[Term] = []
-
-    by_rule: dict[tuple, np.ndarray] = {}
+    by_rule = cache.by_rule
 
     def add(quantity: str, category: str | None, rule: Rule, discount: np.ndarray, reward: np.ndarray) -> None:
         counting, cycle_zero = rule
@@ -202,7 +220,6 @@ def plan(values: Values, alive_mask: np.ndarray, conv: Conventions, n: int) -> P
         add("cost_undiscounted", cat, rule or model_rule, ones, cost)
     shared: dict[int, tuple[list[int], list[np.ndarray]]] = {}
     per_draw: list[tuple[int, int, np.ndarray]] = []
-    last: dict[int, np.ndarray] = {}  # id of a per-draw reward -> its draws-last copy (S, D)
     for i, term in enumerate(terms):
         r = term.reward
         if r is None:
@@ -212,9 +229,7 @@ def plan(values: Values, alive_mask: np.ndarray, conv: Conventions, n: int) -> P
             idx.append(i)
             rewards.append(r if r.ndim == 1 else r[0, 0])
         else:
-            if id(r) not in last:
-                last[id(r)] = np.ascontiguousarray(r[:, 0, :].T)
-            per_draw.append((term.weight, i, last[id(r)]))
+            per_draw.append((term.weight, i, cache.reward_last(r)))
     groups = [(w, idx, np.array(rewards)) for w, (idx, rewards) in shared.items()]
     return Plan(Integrands(np.array(weights), varying), terms, groups, per_draw)
 
@@ -328,13 +343,13 @@ class Output:
     columns: dict[str, np.ndarray]
     by_cat: dict[str, np.ndarray]
     constant: dict[str, np.ndarray]
-    trace_sums: list[np.ndarray]
+    trace_sums: list[np.ndarray | None]
     kept: list[np.ndarray] | None
 
     @classmethod
-    def allocate(cls, values: list[Values], model: Model, n_d: int, keep: bool) -> Output:
+    def allocate(cls, values: list[Values], model: Model, n_d: int, keep: bool, means: bool = True) -> Output:
         """Zeros for every result, cost categories in the order the strategies report them (constant ones,
-        the same for every draw, as read-only views of one row), traces kept or not."""
+        the same for every draw, as read-only views of one row), traces kept or not, mean traces or not."""
         n_k, n_s, n1 = len(values), len(model.names), model.horizon + 1
         columns = {k: np.zeros((n_d, n_k)) for k in RESULT_COLUMNS[1:]}
         constant = _constant_categories(values, n_d)
@@ -344,7 +359,8 @@ class Output:
                 if cat not in by_cat:
                     by_cat[cat] = constant[cat] if cat in constant else np.zeros((n_d, n_k))
         kept = [np.empty((n1, n_s, n_d)) for _ in values] if keep else None
-        return cls(columns, by_cat, constant, [np.zeros((n1, n_s)) for _ in values], kept)
+        sums = [np.zeros((n1, n_s)) for _ in values] if means else [None for _ in values]
+        return cls(columns, by_cat, constant, sums, kept)
 
     def put(self, k: int, block: tuple[int, int], res: dict[str, np.ndarray], cats: dict[str, np.ndarray]) -> None:
         a, b = block

@@ -468,8 +468,8 @@ class TraceIntegrals:
     min/max test against the tolerance of the chunk's first point, the exact one of :func:`check_trace`
     only if it fails) and adds them to: the weighted occupancies sum_t w_t x_t (W, S, B) (one einsum for
     every weight vector), the cycle-varying rewards (B,) each (only over the points where they are not 0),
-    and the mean trace's sums over draws ``mean_sums`` (n+1, S). A chunk of points is integrated while it
-    is in cache, so no (n+1, S, B) trace is needed."""
+    and the mean trace's sums over draws ``mean_sums`` (n+1, S) (None: not wanted). A chunk of points is
+    integrated while it is in cache, so no (n+1, S, B) trace is needed."""
 
     def __init__(
         self,
@@ -477,7 +477,7 @@ class TraceIntegrals:
         varying: list[np.ndarray],
         shape: tuple[int, int],
         check: tuple[np.ndarray, str, Sequence[str], int],
-        mean_sums: np.ndarray,
+        mean_sums: np.ndarray | None,
     ) -> None:
         n_s, n_b = shape
         self.weights = integrands.weights
@@ -500,7 +500,8 @@ class TraceIntegrals:
             for w, occupancy in enumerate(self.occupancy):
                 _einsum("tsd,t->sd", rows, self.weights[w, t0 : t0 + m], out=self._part)
                 occupancy += self._part
-        self.mean_sums[t0 : t0 + m] += _einsum("tsd->ts", rows)
+        if self.mean_sums is not None:
+            self.mean_sums[t0 : t0 + m] += _einsum("tsd->ts", rows)
         for k, (reward, lo, hi) in enumerate(self.varying):
             a, b = max(lo, t0), min(hi + 1, t0 + m)
             if a >= b:

@@ -43,7 +43,7 @@ def _hiv_inputs(n: int, seed: int = 11):
     return data, p_mono, p_comb, care
 
 
-def _run(data, mono, comb, care, keep_traces=None, **flags):
+def _run(data, mono, comb, care, keep_traces=None, mean_traces=True, **flags):
     lam = np.zeros((1, data["cycles"] + 1, 4))
     lam[0, data["relative_risk_cycles"], :3] = data["lamivudine"]
     alive = np.array([1.0, 1, 1, 0])
@@ -67,6 +67,7 @@ def _run(data, mono, comb, care, keep_traces=None, **flags):
         n_cycles=data["cycles"],
         dead_states=["D"],
         keep_traces=keep_traces,
+        mean_traces=mean_traces,
     )
 
 
@@ -180,3 +181,33 @@ def test_draws_last_needs_draws_and_the_right_shape():
         )
     res = run_markov(["a", "dead"], [MarkovStrategy("x", p, values, draws=True, draws_last=True)], [1, 0], n_cycles=3)
     np.testing.assert_allclose(res.draws.life_years_undiscounted[:, 0], 0.5 + 0.9 + 0.81 + 0.5 * 0.729, rtol=1e-14)
+
+
+def test_mean_traces_can_be_skipped_without_changing_the_draws():
+    data, p_mono, p_comb, care = _hiv_inputs(2_000)
+    per_cycle = [p_comb] * 2 + [p_mono] * 18
+    full = _run(data, p_mono, per_cycle, care)
+    lean = _run(data, p_mono, per_cycle, care, mean_traces=False)
+    for name in ("cost", "life_years", "qalys", "cost_undiscounted", "life_years_undiscounted", "qalys_undiscounted"):
+        np.testing.assert_array_equal(getattr(lean.draws, name), getattr(full.draws, name), err_msg=name)
+    for name in full.draws.cost_by_category:
+        np.testing.assert_array_equal(lean.draws.cost_by_category[name], full.draws.cost_by_category[name])
+    for call in (lambda: lean.mean_traces, lambda: lean.trace_frame("comb")):
+        with pytest.raises(InputError) as err:
+            call()
+        assert err.value.field == "mean_traces"
+    assert full.mean_traces["comb"].shape == (21, 4)
+
+
+def test_mean_traces_can_be_skipped_with_an_open_horizon():
+    data, p_mono, _, care = _hiv_inputs(500)
+    alive = np.array([1.0, 1, 1, 0])
+    strategies = [MarkovStrategy("mono", p_mono, StateValues(care, alive, costs_per="cycle"), draws=True)]
+    runs = [
+        run_markov(data["states"], strategies, data["start"], stop_when_alive_below=1e-3, dead_states=["D"], **flag)
+        for flag in ({}, {"mean_traces": False})
+    ]
+    np.testing.assert_array_equal(runs[1].draws.cost, runs[0].draws.cost)
+    np.testing.assert_array_equal(runs[1].draws.life_years, runs[0].draws.life_years)
+    with pytest.raises(InputError):
+        runs[1].mean_traces  # noqa: B018

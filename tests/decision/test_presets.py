@@ -5,6 +5,7 @@ import json
 import pytest
 
 from mhtcdt.decision.cli import main as cli
+from mhtcdt.decision.model import calibration_file
 from mhtcdt.decision.run import store
 from mhtcdt.decision.scenario.checks import scenario_problems
 from mhtcdt.decision.scenario.loading import bundled_scenarios, parse_scenario_text, scenario_text
@@ -50,7 +51,9 @@ def test_preset_runs_end_to_end(tmp_path, capsys, preset, reference, experimenta
     argv = ["demo", "--preset", preset, "--psa-draws", "40", "--store", str(db), "--quiet", "--out", str(out)]
     assert cli.main(argv) == 0
     meta = json.loads((out / "run.json").read_text())
-    assert meta["calibration"]["calibration_id"] and meta["calibration"]["physics_matches"]
+    cal = meta["calibration"]
+    assert cal["calibration_id"]
+    assert cal["physics_matches"] == (cal["physics_source_hash"] == calibration_file.physics_source_hash())
     assert len(meta["calibration"]["calibration_sha256"]) == 64
     # the store records the same calibration as run.json
     run_id = store.list_runs(db)["run_id"].iloc[0]

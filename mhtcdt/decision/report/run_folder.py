@@ -4,7 +4,8 @@ Files written by :func:`write_outputs` (CSV, UTF-8, one header row):
 
 =====================  ===========================================================
 ``scenario.toml``      the scenario text exactly as run
-``run.json``           run id, seed, package version, scenario SHA-256, stage timings
+``run.json``           run id, seed, package version, scenario SHA-256, stage timings, the physics
+                       assumptions used and (with physics uncertainty) the PSA's inputs and emulator error
 ``consort.csv``        step, criterion, n_before, excluded, remaining
 ``patients.csv``       one row per randomised patient (trial contract)
 ``survival_summary.csv`` arm, endpoint, n, events, median_months with 95% CI
@@ -31,6 +32,7 @@ With ``report=True`` (``--report``) also, by :func:`write_report`:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from datetime import UTC, datetime
@@ -96,7 +98,11 @@ def write_outputs(
         "timings_s": {k: round(v, 4) for k, v in result.timings_s.items()},
         "verdict": result.verdict,
         "psa_draws": 0 if psa is None else psa.n_draws,
+        # the physics assumptions the run used (the scenario's [assumptions] over the data-file defaults)
+        "assumptions": dataclasses.asdict(result.scenario.physics_assumptions()),
     }
+    if psa is not None and getattr(psa, "physics", None) is not None:
+        meta["psa_physics"] = psa.physics.run_record()
     put("run.json", json.dumps(meta, indent=2) + "\n")
     if report:
         written += write_report(result, out_dir, psa)

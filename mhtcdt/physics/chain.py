@@ -544,38 +544,46 @@ def solve_stages(
     *,
     record_every_s: float = RECORD_EVERY_S,
     keep_radial: bool = False,
-    chemistry: dict | None = None,
+    reuse: dict | None = None,
+    stages: tuple[str, ...] = ("heat", "chemistry"),
 ) -> dict:
     """The solves of a chunk (``p`` as :func:`apply_assumption_factors` returns it): iron dose (planned or
-    fixed), heat sessions (bioheat, titration, per-session damage) and Fenton/ferroptosis chemistry.
+    fixed) and heat sessions (bioheat, titration, per-session damage): stage ``"heat"``; Fenton/ferroptosis
+    chemistry: stage ``"chemistry"``.
 
-    Returns ``{"dose", "heat", "particle_mM", "chem"}`` for :func:`combine_stage`. ``chemistry``: a ``chem``
-    result of an earlier call on the same patients to reuse instead of solving the chemistry again (for
-    emulators of the chain, when the chemistry does not change the kill); the thermotolerance preset,
-    thermal radiosensitisation and the infiltrative share act only in :func:`combine_stage`."""
+    Returns ``{"dose", "heat", "particle_mM", "chem"}`` for :func:`combine_stage`. A stage missing from
+    ``stages`` is taken from ``reuse`` (an earlier result for the same patients) instead of being solved: an
+    emulator of the chain re-solves only what an input changes (the thermotolerance preset, thermal
+    radiosensitisation and the infiltrative share act only in :func:`combine_stage`)."""
+    unknown = sorted(set(stages) - {"heat", "chemistry"})
+    if unknown or (reuse is None and set(stages) != {"heat", "chemistry"}):
+        raise InputError("stages", stages, "solve 'heat' and/or 'chemistry'; reuse the others from an earlier result")
     n = len(p)
     coverage = p["deposit_coverage_fraction"].to_numpy(np.float64)
-    if protocol.agent is not None:
-        if protocol.np_dose_mg_Fe_per_cm3 is None and not protocol.has_mht:
-            dose = np.full(n, _typical_dose_mg_per_cm3(protocol.agent))  # nothing to plan without heat
-        elif protocol.np_dose_mg_Fe_per_cm3 is None:
-            from mhtcdt.physics.planning import plan_dose
-
-            dose = plan_dose(p, protocol, seed, assumptions=assumptions)["dose_mg_Fe_per_cm3"].to_numpy(np.float64)
-        else:
-            dose = np.full(n, float(protocol.np_dose_mg_Fe_per_cm3))
+    if "heat" not in stages:
+        dose, heat = reuse["dose"], reuse["heat"]
     else:
-        dose = np.zeros(n)
-    heat = (
-        heat_sessions(p, protocol, dose, seed, assumptions, record_every_s, keep_radial=keep_radial)
-        if protocol.has_mht
-        else None
-    )
+        if protocol.agent is not None:
+            if protocol.np_dose_mg_Fe_per_cm3 is None and not protocol.has_mht:
+                dose = np.full(n, _typical_dose_mg_per_cm3(protocol.agent))  # nothing to plan without heat
+            elif protocol.np_dose_mg_Fe_per_cm3 is None:
+                from mhtcdt.physics.planning import plan_dose
+
+                dose = plan_dose(p, protocol, seed, assumptions=assumptions)["dose_mg_Fe_per_cm3"].to_numpy(np.float64)
+            else:
+                dose = np.full(n, float(protocol.np_dose_mg_Fe_per_cm3))
+        else:
+            dose = np.zeros(n)
+        heat = (
+            heat_sessions(p, protocol, dose, seed, assumptions, record_every_s, keep_radial=keep_radial)
+            if protocol.has_mht
+            else None
+        )
     particle_mM = _particle_iron_mM(protocol, dose, coverage)
     chem = (
         _run_chemistry(p, protocol, heat, particle_mM, assumptions.chemistry_overrides)
-        if chemistry is None
-        else chemistry
+        if "chemistry" in stages
+        else reuse["chem"]
     )
     return {"dose": dose, "heat": heat, "particle_mM": particle_mM, "chem": chem}
 

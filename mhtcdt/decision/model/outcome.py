@@ -313,7 +313,9 @@ def latent_times(
     params: OutcomeParams,
     treatment_months: np.ndarray | float = 0.0,
 ) -> dict[str, np.ndarray]:
-    """Vectorised core of the model (arrays of equal length; see the module docstring).
+    """Vectorised core of the model (arrays of equal length; see the module docstring). The arrays broadcast:
+    with (D, n) kills and (D, 1) free parameters in ``params.free`` it computes D parameter draws at once
+    (the PSA), the per-patient arrays (n,) shared by every draw.
 
     Returns arrays ``surviving_burden_cm3``, ``doubling_time_days``, ``progression_latent_months``,
     ``pfs_latent_months``, ``os_latent_months``, ``death_other_cause``.

@@ -61,13 +61,15 @@ def variance_share(inb: np.ndarray, x: np.ndarray, discrete: bool = False, n_bin
 def drivers_table(
     evppi: pd.DataFrame,
     inb: np.ndarray,
+    inc_qalys: np.ndarray,
     columns: Mapping[str, tuple[np.ndarray, bool]],
     labels: Mapping[str, str],
     kinds: Mapping[str, str],
 ) -> pd.DataFrame:
     """The ranked table: ``parameter``, ``label``, ``kind`` (economic, physics, outcome, group), ``evppi``,
-    ``evppi_se``, ``share_of_evpi``, ``inb_variance_share`` (NaN for groups), ``rank`` (by EVPPI, then by
-    variance share). ``columns``: parameter -> (its draws, discrete?) for the variance shares."""
+    ``evppi_se``, ``share_of_evpi``, ``inb_variance_share`` and ``qaly_gain_variance_share`` (the shares of
+    the variance of the incremental net benefit and of the incremental QALYs; NaN for groups), ``rank`` (by
+    EVPPI, then by the INB share). ``columns``: parameter -> (its draws, discrete?)."""
     evpi = float(evppi["evpi"].iloc[0]) if len(evppi) else 0.0
     rows = []
     for r in evppi.itertuples(index=False):
@@ -81,6 +83,7 @@ def drivers_table(
                 "evppi_se": float(r.evppi_se),
                 "share_of_evpi": float(r.evppi) / evpi if evpi > 0 else 0.0,
                 "inb_variance_share": variance_share(inb, x[0], x[1]) if x is not None else np.nan,
+                "qaly_gain_variance_share": variance_share(inc_qalys, x[0], x[1]) if x is not None else np.nan,
             }
         )
     table = pd.DataFrame(rows)
@@ -120,6 +123,14 @@ def decision_drivers_text(
         top = singles.sort_values("inb_variance_share", ascending=False).head(5)
         for i, r in enumerate(top.itertuples(index=False), start=1):
             lines.append(f"  {i}. {r.label}: {r.inb_variance_share:.0%}")
+    gain = singles.sort_values("qaly_gain_variance_share", ascending=False).head(5)
+    gain = gain[gain["qaly_gain_variance_share"] > 0]
+    if len(gain):
+        lines.append(
+            f"What moves the QALY gain of '{focal}' most (share of its variance explained by the input alone):"
+        )
+        for i, r in enumerate(gain.itertuples(index=False), start=1):
+            lines.append(f"  {i}. {r.label}: {r.qaly_gain_variance_share:.0%}")
     return lines
 
 

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from mhtcdt.decision.model import outcome
-from mhtcdt.decision.model.drivers import drivers_table
+from mhtcdt.decision.model.drivers import decision_drivers_text, drivers_table
 from mhtcdt.decision.model.economic_model import time_grid_months
 from mhtcdt.decision.model.physics_psa import (
     PARAMETER_PREFIX,
@@ -142,6 +142,17 @@ class PSAResult:
         expected = (w * self.qalys - self.cost).mean(axis=0)
         best = self.strategies[int(np.argmax(expected))]
         return best, float(self.probability_cost_effective(w)[best])
+
+    def drivers_text(self) -> list[str]:
+        """The plain-language answer to "which uncertain inputs drive the decision" (empty without physics
+        uncertainty; :func:`mhtcdt.decision.model.drivers.decision_drivers_text`)."""
+        if self.drivers.empty:
+            return []
+        best, p = self.optimal()
+        evpi_now = float(self.evppi["evpi"].iloc[0]) if len(self.evppi) else 0.0
+        return decision_drivers_text(
+            self.drivers, evpi_now, self.willingness_to_pay, self.currency, self.focal, self.reference, p, best
+        )
 
     def ce_plane(self) -> pd.DataFrame:
         """Incremental cost and QALYs of every strategy vs the reference, per draw."""
@@ -377,7 +388,9 @@ def run_psa(
         j_f, j_r = arms.index(focal), arms.index(reference)
         inb = wtp * (res.qalys[:, j_f] - res.qalys[:, j_r]) - (res.cost[:, j_f] - res.cost[:, j_r])
         out.labels = input_labels(uncertainty, OUTCOME_GROUP)
-        out.drivers = drivers_table(evppi_table, inb, columns, out.labels, input_kinds(evppi_table, uncertainty))
+        inc_q = res.qalys[:, j_f] - res.qalys[:, j_r]
+        kinds = input_kinds(evppi_table, uncertainty)
+        out.drivers = drivers_table(evppi_table, inb, inc_q, columns, out.labels, kinds)
         report(0.9)
 
         def evaluate(fixed: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:

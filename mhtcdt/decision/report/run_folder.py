@@ -18,6 +18,10 @@ Files written by :func:`write_outputs` (CSV, UTF-8, one header row):
 ``ceac.csv``           acceptability curve: wtp, strategy, probability, expected_nmb, optimal
 ``evppi.csv``          EVPPI per uncertain input at the willingness to pay, with standard error
 ``tornado.csv``        one-way DSA of the incremental net monetary benefit
+``decision_drivers.csv`` with physics uncertainty: every uncertain input ranked by EVPPI, with its label and
+                       its share of the variance of the incremental net benefit and QALYs
+``structural.csv``     with physics uncertainty: structural alternatives side by side (ICER, P(CE))
+``psa_inputs.csv``     with physics uncertainty: the physics and structural inputs, distributions, sources
 ``summary.txt``        the printed summary (:mod:`mhtcdt.decision.report.summary`)
 =====================  ===========================================================
 
@@ -87,6 +91,10 @@ def write_outputs(
         put("ceac.csv", psa.ceac)
         put("evppi.csv", psa.evppi)
         put("tornado.csv", psa.tornado)
+        if getattr(psa, "physics", None) is not None:
+            put("decision_drivers.csv", psa.drivers)
+            put("structural.csv", psa.structural)
+            put("psa_inputs.csv", psa.physics.inputs_table())
     put("summary.txt", format_summary(result, psa) + "\n")
     meta = {
         "run_id": out_dir.name,

@@ -43,6 +43,15 @@ def result_tables(result: Any, psa: Any | None = None) -> dict[str, pd.DataFrame
             evpi=psa.evpi,
             evppi=psa.evppi,
             tornado=psa.tornado,
+            **(
+                {
+                    "decision_drivers": psa.drivers,
+                    "structural": psa.structural,
+                    "psa_inputs": psa.physics.inputs_table(),
+                }
+                if getattr(psa, "physics", None) is not None
+                else {}
+            ),
             psa_draws=pd.concat(
                 [
                     pd.DataFrame(psa.cost, columns=[f"cost[{s}]" for s in psa.strategies]),

@@ -16,22 +16,26 @@ emulator built from a small design of physics runs on the trial's own patients, 
    receive RT only, so the tumour survives as ``S = (1 - f) S_core + f S_rt`` exactly, with ``f`` the
    patient's share at the draw's median (:func:`mhtcdt.physics.chain.infiltrative_fractions`) and the two
    elements combined as :func:`mhtcdt.physics.kill.combine_kill` does. RT kill does not depend on any input.
-3. **Relevance.** An input that changes no patient's ``y`` by more than ``RELEVANCE_TOL`` at its 0.6 % and
-   99.4 % quantiles (normal scores +-2.5) is dropped from the design. The chemistry is *frozen* (solved once
-   and reused) when no patient's CDT kill exceeds ``RELEVANCE_TOL`` with every chemistry input at its low
-   and at its high quantile: then chemistry inputs cannot change the decision in this arm.
-4. **Design** in normal scores ``z = Phi^-1(F(x))`` of the relevant solve inputs: the centre, the axial
-   points at ``+-AXIAL_SCORE`` (they are the relevance probes) and the corners of the box at
-   ``+-CORNER_SCORE`` (a scrambled Sobol set when there are more than 4 solve inputs). Patients whose ``y``
+3. **Relevance.** An input that changes no patient's capped ``y`` by more than ``RELEVANCE_TOL`` at its 0.6 %
+   and 99.4 % quantiles (normal scores +-2.5, the others at their medians) is dropped from the design. The
+   chemistry is *frozen* (solved once at the centre and reused with every heat solve) unless the CDT kill
+   at the centre exceeds ``RELEVANCE_TOL`` or a chemistry input is strong.
+4. **Design** in normal scores ``z = Phi^-1(F(x))`` of the relevant solve inputs, centred on their medians
+   (the centre's solve is reused by the stages an input does not change): the axial points at
+   ``+-AXIAL_SCORE`` (they are the relevance probes), then for the *strong* inputs (largest effect above
+   ``WEAK_TOL``) the inner axial points at ``+-INNER_AXIAL_SCORE`` and the corners of the box at
+   ``+-CORNER_SCORE`` (a scrambled Sobol set when there are more than 4 strong inputs). Patients whose ``y``
    exceeds ``cap + SATURATION_MARGIN`` at the centre and every axial point are saturated (their deposit is
-   sterilised whatever the inputs) and are not solved again at the corners (when at least a quarter are:
-   a subset needs its own base solve). Inputs whose largest effect is at most ``WEAK_TOL`` enter
-   additively (a quadratic in their score through the patient's three axial values) instead of through the
-   corners. At every solved point the cheap kill stage is evaluated for each level of the discrete kill
-   inputs and at scores -2.5, 0, 2.5 of each continuous kill input.
+   sterilised whatever the inputs) and are not solved again off the axes when at least a quarter are (a
+   subset needs its own centre solve). *Weak* inputs (effect above ``RELEVANCE_TOL``, at most ``WEAK_TOL``)
+   enter additively: a quadratic in their score through each patient's three axial values. At every solved
+   point the cheap kill stage is evaluated for each level of the discrete kill inputs and at scores -2.5, 0,
+   2.5 of each continuous kill input.
 5. **Interpolation.** Per level of the discrete inputs, :class:`scipy.interpolate.RBFInterpolator`
-   (thin-plate spline with a linear trend, exact at the design points), one output per patient; predictions
-   are clipped to [0, cap].
+   (thin-plate spline with a linear trend, exact at the design points) of the core's surviving fraction
+   beyond RT, ``10^-y``, one output per patient (it mixes linearly with the infiltrative clonogens and has no
+   kink where a deposit becomes sterilised; interpolating ``y`` itself was about twice as far from direct
+   simulation); predictions are clipped to [10^-cap, 1].
 
 :func:`emulator_error` compares the emulator with direct simulation (:func:`direct_kill`) on held-out draws.
 """
@@ -58,6 +62,7 @@ LN10 = math.log(10.0)
 RELEVANCE_TOL = 1e-3  # log10 kill
 AXIAL_SCORE = 2.5
 CORNER_SCORE = 1.5
+INNER_AXIAL_SCORE = 1.25
 KILL_NODE_SCORES = (-2.5, 0.0, 2.5)
 SATURATION_MARGIN = 1.0
 WEAK_TOL = 0.05  # log10 kill: inputs moving no patient more than this enter additively
@@ -160,17 +165,20 @@ class ArmEmulator:
         self._subset_cache: dict[bytes, dict] = {}
         report = progress or (lambda f: None)
 
-        # base solve and the RT kill (no input changes it)
-        p0 = chain.apply_assumption_factors(self.patients, self.base)
-        self._base_solved = self._solve(p0, self.base, None, ("heat", "chemistry"))
-        base_rows = chain.combine_stage(p0, protocol, seed, self._no_share(self.base), self._base_solved)
+        # the centre of the design: every solve input at its median (normal score 0); its solve is reused by the
+        # stages an input does not change
+        self._solve_inputs = heat_in + chem_in
+        self.centre = self._assumptions_at({})
+        p0 = chain.apply_assumption_factors(self.patients, self.centre)
+        self._base_solved = self._solve(p0, self.centre, None, ("heat", "chemistry"))
+        base_rows = chain.combine_stage(p0, protocol, seed, self._no_share(self.centre), self._base_solved)
         self.log10_kill_rt = base_rows["log10_kill_rt"].to_numpy(np.float64)
         dropped: dict[str, str] = {}
         report(0.1)
 
         # axial probes: each solve input alone at scores -A and +A (chemistry first: whether the heat points
         # must re-solve the chemistry depends on them)
-        y0 = self._y(p0, self.base, self._base_solved, {})
+        y0 = self._y(p0, self.centre, self._base_solved, {})
         self.chemistry_frozen = True
         all_rows = np.arange(self.n)
         axial: dict[str, list[tuple[dict, np.ndarray, dict, pd.DataFrame]]] = {}
@@ -224,6 +232,10 @@ class ArmEmulator:
                 ) * CORNER_SCORE
             # solving a subset costs one more base solve of it: worth it only when many are saturated
             active = np.flatnonzero(~saturated) if self.saturated_share >= 0.25 else all_rows
+            inner = [
+                np.where(np.arange(d) == j, z, 0.0) for j in range(d) for z in (-INNER_AXIAL_SCORE, INNER_AXIAL_SCORE)
+            ]
+            corners = np.vstack([np.array(inner), corners])
             for i, row in enumerate(corners):
                 pt = dict(zip(strong, map(float, row), strict=True))
                 points.append(pt)
@@ -270,7 +282,7 @@ class ArmEmulator:
             x = x[:, cols]
             y = np.array(ys)
             x, y = _unique_rows(x, y)  # dropped kill dimensions repeat rows
-            self._interp[lv] = _Interpolant(x, y)
+            self._interp[lv] = _Interpolant(x, 10.0**-y)  # the core's surviving fraction beyond RT
         self.report_ = EmulatorReport(
             arm=arm,
             n_patients=self.n,
@@ -307,7 +319,9 @@ class ArmEmulator:
         return float(self.sampled[name].distribution.from_score(np.array(score)))
 
     def _assumptions_at(self, point: Mapping[str, float]) -> Assumptions:
-        return assumptions_for(self.base, self.inputs, {k: self._value(k, z) for k, z in point.items()})
+        """The run's assumptions with every solve input at its score in ``point`` (0, the median, if absent)."""
+        scores = {k: point.get(k, 0.0) for k in self._solve_inputs}
+        return assumptions_for(self.base, self.inputs, {k: self._value(k, z) for k, z in scores.items()})
 
     def _solve(self, pp: pd.DataFrame, a: Assumptions, reuse: dict | None, stages: tuple[str, ...]) -> dict:
         self._solves += 1
@@ -333,8 +347,8 @@ class ArmEmulator:
         """The base solves of the patients ``idx`` (cached: the corners share one subset)."""
         key = idx.tobytes()
         if key not in self._subset_cache:
-            pp = chain.apply_assumption_factors(self.patients.iloc[idx].reset_index(drop=True), self.base)
-            self._subset_cache[key] = self._solve(pp, self.base, None, ("heat", "chemistry"))
+            pp = chain.apply_assumption_factors(self.patients.iloc[idx].reset_index(drop=True), self.centre)
+            self._subset_cache[key] = self._solve(pp, self.centre, None, ("heat", "chemistry"))
         return self._subset_cache[key]
 
     @staticmethod
@@ -396,7 +410,7 @@ class ArmEmulator:
         for key in self.level_keys:
             rows = np.all(lv == np.array(key, dtype=np.int64), axis=1) if key else np.ones(n_draws, bool)
             if rows.any():
-                y[rows] = self._interp[key](z[rows])
+                y[rows] = -np.log10(np.clip(self._interp[key](z[rows]), 10.0**-self.cap, 1.0))
         for k in self.weak:
             if k in values:
                 zk = np.clip(

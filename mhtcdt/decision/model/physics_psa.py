@@ -177,8 +177,10 @@ def physics_evppi(
     table: dict[str, object] = {}
     rows: list[dict] = []
     cols: dict[str, tuple[np.ndarray, bool]] = {}
-    for name, item in uncertainty.sampled.items():
+    for name, item in uncertainty.inputs.items():
         dist = item.distribution
+        if dist.kind == "fixed":
+            continue
         if dist.kind == "calibration":
             if params.draws.empty or item.target_name not in params.draws:
                 continue

@@ -397,7 +397,7 @@ def simulate_patient_detail(
     if not (isinstance(grid_cells_3d, int | np.integer) and grid_cells_3d >= 11 and grid_cells_3d % 2 == 1):
         raise InputError("grid_cells_3d", grid_cells_3d, "must be an odd integer >= 11")
     outcome, capture = _run_one(p, protocol, seed, assumptions, chain.HEAT_DT_S)
-    row = p.iloc[0]
+    row = chain.apply_assumption_factors(p, assumptions).iloc[0]  # coverage as the chain saw it
     radius_mm = float(row["tumour_radius_cm"]) * 10.0
     coverage = float(row["deposit_coverage_fraction"])
     heat = capture["heat"]

@@ -122,6 +122,10 @@ def test_every_lever_is_explained_with_numbers(table):
     assert "Halving the iron dose" in res.explanations["iron_dose"]
     # the default scenario: one session already sterilises most deposits, so the reason is the infiltrative share
     assert "outside the heated volume" in sessions
+    # the default MHT arm (NanoTherm) has no chemodynamic chemistry: BSO has nothing to enhance, and the table says so
+    gsh = res.table[res.table["lever"] == "gsh_depletion"]
+    assert gsh["cdt_kill_log10"].max() < 1e-3
+    assert "no CDT kill" in res.explanations["gsh_depletion"]
 
 
 def test_cli_writes_the_csv_and_rejects_bad_input(tmp_path, capsys):

@@ -24,7 +24,8 @@ visible", and the reason is one of: the heated deposit is already sterilised (it
 of the clonogens outside it, ``at_ceiling_share``) so what limits the benefit is the share of tumour outside
 the heated volume (its median and the heat-kill ceiling it implies); the titration holds the margin at its
 target, so the lever changes the applied field, not the temperature; or a kill change too small to move
-survival after the clinical effectiveness factor. A visible change with an unchanged kill is attributed to
+survival after the clinical effectiveness factor; for GSH depletion, an arm without CDT kill (nothing for
+the depletion to enhance) or a CDT kill that hardly moves. A visible change with an unchanged kill is attributed to
 the treatment's duration (regrowth starts when treatment ends). Every explanation quotes its numbers.
 """
 
@@ -58,6 +59,7 @@ DOSE_MULTIPLIERS = (0.25, 0.5, 1.0, 1.5, 2.0)
 FIELDS_KA_PER_M = (4.0, 7.0, 10.0, 13.0, 16.0)
 SPACINGS_H = (24.0, 48.0, 84.0, 120.0, 168.0)
 BSO = "buthionine_sulfoximine"
+NO_CDT_LOG10 = 1e-3  # a mean CDT kill below this is "no CDT kill" in the explanations
 VISIBLE_QALYS = 0.005  # about 2 quality-adjusted days: a change below this is not visible in a decision
 DEFAULT_PATIENTS = 200
 
@@ -279,6 +281,18 @@ def _reason(
     )
     visible = span_q >= VISIBLE_QALYS
     head += " (visible)" if visible else f" (not visible: below {VISIBLE_QALYS} QALY)"
+    cdt = rows["cdt_kill_log10"].to_numpy(float)
+    if str(rows["lever"].iloc[0]) == "gsh_depletion" and not visible and float(np.ptp(cdt)) < 0.05:
+        if float(cdt.max()) < NO_CDT_LOG10:
+            return (
+                f"{head}: this arm's agent ({arm.agent}) gives no CDT kill at either setting (mean CDT kill "
+                f"{cdt.max():.3f} log10); GSH depletion acts only through the chemodynamic (Fenton) chemistry, whose "
+                "hydroxyl radicals glutathione scavenges, so it has nothing to enhance."
+            )
+        return (
+            f"{head}: GSH depletion moves the mean CDT kill only from {cdt[0]:.3f} to {cdt[-1]:.3f} log10, too little "
+            "to move survival."
+        )
     if span_heat < 0.05 and np.ptp(months) > 1e-9 and visible:
         return (
             f"{head}: the heat kill does not change ({heat.min():.2f}-{heat.max():.2f} log10); the gain comes from "

@@ -273,12 +273,13 @@ def _reason(
     median_share = float(np.median(shares)) if shares.size else 0.0
     ceiling = -math.log10(median_share) if median_share > 0 else math.inf
     at_ceiling = rows["at_ceiling_share"].to_numpy(float)
-    moved = "changes" if len(q) == 2 else "spans"
-    head = (
-        f"{what[0].upper()}{what[1:]} {moved} the QALY gain by {dq:+.4f}"
-        if len(q) == 2
-        else (f"{what[0].upper()}{what[1:]} the QALY gain spans {q.min():.4f}-{q.max():.4f}")
-    )
+    what = what[0].upper() + what[1:]
+    if len(q) != 2:
+        head = f"{what} the QALY gain spans {q.min():.4f}-{q.max():.4f}"
+    elif what.startswith("Over"):  # a lever with two settings, e.g. "Over its range (no BSO to with BSO)"
+        head = f"{what} the QALY gain changes by {dq:+.4f}"
+    else:  # an action, e.g. "Halving the sessions (6 sessions -> 3 sessions)"
+        head = f"{what} changes the QALY gain by {dq:+.4f}"
     visible = span_q >= VISIBLE_QALYS
     head += " (visible)" if visible else f" (not visible: below {VISIBLE_QALYS} QALY)"
     cdt = rows["cdt_kill_log10"].to_numpy(float)

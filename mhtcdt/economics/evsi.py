@@ -219,9 +219,10 @@ def fit_conditional_nb(
     design, pen = x_t, pen_t
     if adjust is not None:
         z = _matrix(adjust, "adjust", n_d)
-        z = z[:, np.ptp(z, axis=0) > 0]
+        z = z - z.mean(axis=0)  # centred: evaluated at their mean they add nothing
+        scale = z.std(axis=0)
+        z = z[:, scale > 0] / scale[scale > 0]  # columns that do not vary (numerically) are dropped
         if z.shape[1]:
-            z = (z - z.mean(axis=0)) / z.std(axis=0)  # centred: evaluated at their mean they add nothing
             design = np.hstack([x_t, z])
             pen = np.r_[pen_t, np.zeros(z.shape[1])]
     xtx = design.T @ design
@@ -350,7 +351,10 @@ def _moment_matched_value(mu: np.ndarray, post_cov_mean: np.ndarray) -> tuple[np
     # the preposterior variance lies between 0 and the prior variance: clip the estimate into that range
     pv, pvec = np.linalg.eigh(prior_cov)
     scale = np.maximum(pv.max(axis=-1, keepdims=True), 1e-300)
-    inv_sqrt = np.einsum("wij,wj,wkj->wik", pvec, np.where(pv > 1e-12 * scale, 1.0 / np.sqrt(np.abs(pv)), 0.0), pvec)
+    # a rank-deficient prior covariance (several strategies driven by one parameter) has no deviation along its
+    # null directions: they get weight 0
+    inv_root = np.where(pv > 1e-12 * scale, 1.0 / np.sqrt(np.where(pv > 1e-12 * scale, pv, 1.0)), 0.0)
+    inv_sqrt = np.einsum("wij,wj,wkj->wik", pvec, inv_root, pvec)
     ratio = np.einsum("wij,wjk,wkl->wil", inv_sqrt, pre_cov, inv_sqrt)  # whitened preposterior covariance
     rv, rvec = np.linalg.eigh(0.5 * (ratio + np.swapaxes(ratio, -1, -2)))
     rv = np.clip(rv, 0.0, 1.0)
@@ -402,8 +406,8 @@ def gaussian_synthetic_loglik(summaries: ArrayLike, state_mean: ArrayLike, cov: 
 
     ``summaries``: (Q, P) observed summary vectors; ``state_mean``: (K, P) simulated mean of the summaries at
     each state; ``cov``: (P, P) covariance pooled over states or (K, P, P) per state. Returns (Q, K)
-    ``log N(t_q; m_k, Sigma_k)`` (up to the constant, which cancels in posterior weights only when ``cov`` is
-    pooled; the per-state normalising determinant is included).
+    ``log N(t_q; m_k, Sigma_k)``, the full normal log-density (the determinant matters when the covariance is
+    per state).
     """
     t = np.asarray(summaries, dtype=float)
     m = np.asarray(state_mean, dtype=float)
@@ -429,11 +433,11 @@ def gaussian_synthetic_loglik(summaries: ArrayLike, state_mean: ArrayLike, cov: 
     if s.ndim == 2:
         z = np.linalg.solve(chol, diff.reshape(-1, n_p).T).T.reshape(diff.shape)
         logdet = 2.0 * np.log(np.diag(chol)).sum()
-        return -0.5 * (np.einsum("qkp,qkp->qk", z, z) + logdet)
+        return -0.5 * (np.einsum("qkp,qkp->qk", z, z) + logdet + n_p * math.log(2.0 * math.pi))
     inv = np.linalg.inv(chol)  # (K, P, P)
     z = np.einsum("kij,qkj->qki", inv, diff)
     logdet = 2.0 * np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(axis=-1)
-    return -0.5 * (np.einsum("qkp,qkp->qk", z, z) + logdet[None, :])
+    return -0.5 * (np.einsum("qkp,qkp->qk", z, z) + logdet[None, :] + n_p * math.log(2.0 * math.pi))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -445,8 +449,10 @@ def _unit_loss(z: np.ndarray) -> np.ndarray:
     """E[max(Z + z, 0)] - max(z, 0) for Z ~ N(0, 1): phi(z) - |z| Phi(-|z|)."""
     from scipy.special import ndtr
 
-    z = np.asarray(z, dtype=float)
-    return np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi) - np.abs(z) * ndtr(-np.abs(z))
+    a = np.abs(np.asarray(z, dtype=float))
+    small = np.minimum(a, 40.0)  # beyond 40 both terms are below 1e-300: the loss is 0 (and z * z would overflow)
+    loss = np.exp(-0.5 * small * small) / math.sqrt(2.0 * math.pi) - small * ndtr(-small)
+    return np.where(a < 40.0, np.maximum(loss, 0.0), 0.0)
 
 
 def normal_normal_evsi(
@@ -471,7 +477,7 @@ def normal_normal_evsi(
 
     def value(s: np.ndarray | float) -> np.ndarray:
         s = np.asarray(s, dtype=float)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # z = +-inf: a loss of 0
             out = s * _unit_loss(inb_mean / np.where(s > 0, s, 1.0))
         return np.where(s > 0, out, 0.0)
 

@@ -53,7 +53,9 @@ def _request(scenario, psa):
         if psa.value_based_price is not None
         else None,
     )
-    fixed = c2.number_input(f"trial fixed cost [{cur}]", min_value=0.0, value=round(d.fixed_cost), key="tv_fixed")
+    fixed = c2.number_input(
+        f"trial fixed cost [{cur}]", min_value=0.0, value=float(round(d.fixed_cost)), key="tv_fixed"
+    )
     per = c3.number_input(
         f"trial cost per patient [{cur}]", min_value=0.0, value=float(round(d.per_patient_cost)), key="tv_per"
     )
@@ -101,6 +103,7 @@ def render() -> None:
     tv = state.run_job(key, "mhtcdt.app.tasks:trial_value_task", result, psa, request, label="Value of a trial")
     if tv is None:
         return
+    st.session_state["trial_value"] = tv  # the result on show (read by the tests and other pages)
     best = tv.best()
     cur = tv.currency
     st.info(tv.verdict(), icon=":material/science:")

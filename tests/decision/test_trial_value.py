@@ -282,3 +282,23 @@ def test_regression_agrees_with_moment_matching_on_the_default_scenario():
     rows = pd.concat([out.curve, out.mf1001])
     for r in rows.itertuples(index=False):
         assert abs(r.evsi - r.evsi_mm) <= 3.0 * np.hypot(r.evsi_se, r.evsi_mm_se), r
+
+
+def test_subgroups_complementary_shares_and_bounds(run, psa):
+    from mhtcdt.decision.trial.evsi_subgroups import SUBGROUPS, subgroup_value
+
+    mgmt = tuple(s for s in SUBGROUPS if s[0] == "MGMT promoter")
+    request = TrialValueRequest(price=psa.value_based_price)
+    table = subgroup_value(run, psa, request, sd.StudyDesign(), 200, subgroups=mgmt)
+    assert list(table["subgroup"]) == ["methylated", "unmethylated"]
+    assert table["share"].sum() == pytest.approx(1.0)  # complementary criteria split the pool
+    analysed = table[table["note"] == ""]
+    assert len(analysed) >= 1
+    for r in analysed.itertuples(index=False):
+        assert 0.0 <= r.evsi <= r.evppi + 3.0 * np.hypot(r.evsi_se, r.evppi_se)
+        assert r.evppi <= r.evpi + 3.0 * r.evppi_se
+        assert r.enbs == pytest.approx(
+            r.evsi_population - evsi.TrialCost(defaults().fixed_cost, defaults().per_patient_cost)(200)
+        )
+    with pytest.raises(InputError, match="n_patients"):
+        subgroup_value(run, psa, request, sd.StudyDesign(), 0, subgroups=mgmt)

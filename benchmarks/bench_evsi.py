@@ -12,7 +12,8 @@ Cases
    reused by the app) are built before the timing and timed on their own.
 2. **ENBS curve over 10 sample sizes** (goal <= 3 minutes): the same trial at 50..1,000 patients, regression
    EVSI with its SE, the ENBS and the optimal size with a 100-resample bootstrap band (the regressions refitted
-   on every resample), pools built before.
+   on every resample), and the closed MF1001 design (270 patients, three arms, 12-month survival), pools built
+   before. Its numbers (optimal n, MF1001 EVSI, with standard errors) are in the JSON line.
 3. **Regression vs nested Monte Carlo at matched accuracy** (goal >= 100x), a small case both can do: two
    strategies, a 40-cycle monthly survival model (QALYs and costs of the experimental arm move with its log
    hazard ratio ``theta ~ N(-0.2, 0.3^2)``; an independent cost ``c ~ N(0, 3000^2)``), a trial observing the
@@ -165,13 +166,13 @@ def scenario_cases(draws: int, repeats: int) -> tuple[list, dict]:
     psa = run_psa(result, n_draws=draws)
     params = load_outcome_params()
     price = psa.value_based_price  # where the decision is uncertain (at the scenario's price the EVPI is ~0)
-    resolved = sd.resolve(sd.StudyDesign(), sc)
     t0, c0 = time.perf_counter(), time.process_time()
-    world = tdm.build_world(sc, resolved.arms, result.seed)
+    mf = sd.resolve(sd.mf1001_design(), sc)
+    world = tdm.build_world(mf.scenario, mf.arms, result.seed)  # every arm of both designs (MF1001 adds one)
     pools_wall, pools_cpu = time.perf_counter() - t0, time.process_time() - c0
     one = TrialValueRequest(sample_sizes=(200,), price=price, n_bootstrap=0, include_mf1001=False)
     curve = TrialValueRequest(
-        sample_sizes=SIZES_10, price=price, methods=("regression",), n_bootstrap=100, include_mf1001=False
+        sample_sizes=SIZES_10, price=price, methods=("regression",), n_bootstrap=100, include_mf1001=True
     )
     out = {}
 
@@ -184,6 +185,7 @@ def scenario_cases(draws: int, repeats: int) -> tuple[list, dict]:
     timings = h.compare([run_one, run_curve], repeats)
     r1 = out["one"].curve.iloc[0]
     opt = out["curve"].optimal.iloc[0]
+    mf1001 = out["curve"].mf1001.iloc[0]
     rows = [
         [
             f"one design, n = 200, {draws} draws, 3 methods",
@@ -213,6 +215,21 @@ def scenario_cases(draws: int, repeats: int) -> tuple[list, dict]:
         "one_design_evsi_is_se": float(r1.evsi_is_se),
         "curve_optimal_n": int(opt.n_optimal),
         "curve_optimal_band": [int(opt.band_low), int(opt.band_high)],
+        "curve_p_no_trial": float(opt.p_no_trial),
+        "curve_optimal_enbs": float(opt.enbs),
+        "curve_optimal_enbs_se": float(opt.enbs_se),
+        "curve_optimal_evsi": float(opt.evsi),
+        "curve_optimal_evsi_se": float(opt.evsi_se),
+        "mf1001_evsi": float(mf1001.evsi),
+        "mf1001_evsi_se": float(mf1001.evsi_se),
+        "mf1001_evsi_population": float(mf1001.evsi_population),
+        "mf1001_enbs": float(mf1001.enbs),
+        "mf1001_enbs_se": float(mf1001.enbs_se),
+        "mf1001_p_decision_change": float(mf1001.p_decision_change),
+        "evpi_per_patient": float(out["curve"].evpi),
+        "evppi_outcome_per_patient": float(out["curve"].evppi),
+        "evppi_outcome_se": float(out["curve"].evppi_se),
+        "curve": out["curve"].curve[["n_patients", "evsi", "evsi_se", "enbs", "enbs_se"]].round(2).to_dict("list"),
         "pools_wall_s": pools_wall,
         "pools_cpu_s": pools_cpu,
         "goal_one_design_30s_met_cpu": timings[0].cpu_median <= 30.0,

@@ -165,7 +165,8 @@ def scenario_cases(draws: int, repeats: int) -> tuple[list, dict]:
     result = run_pipeline(sc, seed=sc.seed)
     psa = run_psa(result, n_draws=draws)
     params = load_outcome_params()
-    price = psa.value_based_price  # where the decision is uncertain (at the scenario's price the EVPI is ~0)
+    # where the decision is uncertain (at the scenario's price the EVPI is ~0); 0 if MHT is not worth it even free
+    price = max(float(psa.value_based_price), 0.0)
     t0, c0 = time.perf_counter(), time.process_time()
     mf = sd.resolve(sd.mf1001_design(), sc)
     world = tdm.build_world(mf.scenario, mf.arms, result.seed)  # every arm of both designs (MF1001 adds one)

@@ -63,7 +63,7 @@ def test_small_run_writes_tables_and_json(tmp_path: Path, capsys):
         "--bootstrap",
         "3",
         "--price",
-        "value-based",
+        "0",
         "--out",
         str(out),
         "--json",

@@ -42,10 +42,11 @@ def psa(run):
 
 @pytest.fixture(scope="module")
 def tv(run, psa):
-    """Two sizes, all three estimators, the MF1001 design, at the value-based price (the decision is close)."""
+    """Two sizes, all three estimators, the MF1001 design, at the value-based price or 0 if it is negative (the
+    decision is close)."""
     request = TrialValueRequest(
         sample_sizes=(60, 400),
-        price=psa.value_based_price,
+        price=max(psa.value_based_price, 0.0),
         synthetic_replicates=8,
         n_bootstrap=10,
     )
@@ -243,7 +244,11 @@ def test_no_uncertainty_in_the_informed_inputs_no_value(run, psa):
     cols = [c for c in fixed.parameters.columns if c.startswith("outcome.")]
     fixed.parameters[cols] = fixed.parameters[cols].iloc[0].to_numpy()
     request = TrialValueRequest(
-        sample_sizes=(100,), methods=("regression",), n_bootstrap=0, include_mf1001=False, price=psa.value_based_price
+        sample_sizes=(100,),
+        methods=("regression",),
+        n_bootstrap=0,
+        include_mf1001=False,
+        price=max(psa.value_based_price, 0.0),
     )
     out = trial_value(run, fixed, request)
     assert out.evppi == 0.0 and out.curve["evsi"].iloc[0] == 0.0
@@ -274,7 +279,7 @@ def test_regression_agrees_with_moment_matching_on_the_default_scenario():
     request = TrialValueRequest(
         designs=(sd.StudyDesign(),),
         sample_sizes=(100, 400),
-        price=psa.value_based_price,
+        price=max(psa.value_based_price, 0.0),
         methods=("regression", "moment_matching"),
         n_bootstrap=0,
     )
@@ -288,7 +293,7 @@ def test_subgroups_complementary_shares_and_bounds(run, psa):
     from mhtcdt.decision.trial.evsi_subgroups import SUBGROUPS, subgroup_value
 
     mgmt = tuple(s for s in SUBGROUPS if s[0] == "MGMT promoter")
-    request = TrialValueRequest(price=psa.value_based_price)
+    request = TrialValueRequest(price=max(psa.value_based_price, 0.0))
     table = subgroup_value(run, psa, request, sd.StudyDesign(), 200, subgroups=mgmt)
     assert list(table["subgroup"]) == ["methylated", "unmethylated"]
     assert table["share"].sum() == pytest.approx(1.0)  # complementary criteria split the pool

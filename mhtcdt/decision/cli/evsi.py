@@ -156,6 +156,16 @@ def build_request(args: argparse.Namespace, value_based_price: float | None = No
             price = value_based_price
             if price is None:
                 problems.append(InputError("--price", args.price, "the PSA has no value-based price for this scenario"))
+            elif price < 0:
+                problems.append(
+                    InputError(
+                        "--price",
+                        round(price, 2),
+                        "the value-based price is negative (MHT is not cost-effective at this WTP even if free): "
+                        "give a price",
+                    )
+                )
+                price = None
         else:
             try:
                 price = float(args.price)

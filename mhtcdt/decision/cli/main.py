@@ -9,6 +9,7 @@ Commands::
                                                    one lever at a time -> kill, OS and QALY gain, ICER
     mhtcdt app [--port P]                          start the Streamlit front end
     mhtcdt calibrate | power ...                   trial-layer commands (see ``--help``)
+    mhtcdt evsi [SCENARIO.toml] --n 100,200 ...    value of a randomised trial: EVSI, ENBS, optimal n
     mhtcdt --version
 
 Exit codes: 0 success; 2 bad input (invalid scenario, missing file, impossible request), with one
@@ -316,10 +317,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_layer_subcommands(sub) -> None:
-    """Subcommands owned by the other CLI modules (trial calibration and power, run store)."""
-    from mhtcdt.decision.cli import store, trial
+    """Subcommands owned by the other CLI modules (trial calibration and power, trial value, run store)."""
+    from mhtcdt.decision.cli import evsi, store, trial
 
     trial.add_subcommands(sub)
+    evsi.add_subcommands(sub)
     store.add_subcommands(sub)
 
 

@@ -384,6 +384,11 @@ def _chemistry_histories(
 def _run_chemistry(
     p: pd.DataFrame, protocol: Protocol, heat: dict | None, particle_mM: np.ndarray, overrides: dict | None = None
 ) -> dict:
+    """The chemistry of every (patient, deposit group) on the fast path.
+
+    The radical chemistry runs at the cytosolic pH of the data file (``cytosol.pH`` or its override) for every
+    patient: tumour cells regulate their intracellular pH (7.2-7.4) whatever the extracellular pH, which enters
+    no chemistry term (data/chemistry.toml header). Per patient: GSH and H2O2 production (cohort columns)."""
     n = len(p)
     agent = protocol.cdt_agent
     # radial groups only matter when the deposit is heated non-uniformly
@@ -391,11 +396,8 @@ def _run_chemistry(
     template = ch.ChemistryConditions(agent=agent, co_agents=tuple(protocol.co_agents), overrides=dict(overrides or {}))
     k_ref, ea, t_refs, s0 = ch.pack_parameters(template)
     s = np.repeat(s0[None, :], n, axis=0)
-    pka = ch.chemistry_parameters()["constants"]["pKa_HO2"]
-    ph = p["ph_extracellular"].to_numpy(np.float64)
     gsh = p["gsh_mM"].to_numpy(np.float64)
     h2o2 = p["h2o2_production_uM_per_s"].to_numpy(np.float64)
-    s[:, ch.P_F_HO2] = 1.0 / (1.0 + 10.0 ** (ph - pka))
     s[:, ch.P_GSH_POOL0] = gsh * 1e-3 * (s0[ch.P_GSH_POOL0] / (template.gsh_mM * 1e-3))
     s[:, ch.P_H2O2_PROD] = h2o2 * 1e-6 + (s0[ch.P_H2O2_PROD] - template.h2o2_production_uM_per_s * 1e-6)
     s[:, ch.P_P_BASAL] = ch.basal_peroxidised_fraction(k_ref, ea, t_refs, s, gsh * 1e-3, h2o2 * 1e-6)
@@ -414,10 +416,7 @@ def _run_chemistry(
     eam = np.repeat(ea[None, :], m, axis=0)
     trm = np.repeat(t_refs[None, :], m, axis=0)
     sm = s[rows]
-    y0 = np.empty((m, cf.N_FAST))
-    for j in range(m):
-        full = ch.initial_state(k_ref, ea, t_refs, sm[j], particle_mM[rows[j]] * 1e-3)
-        y0[j] = cf.fast_initial_state(full)
+    y0 = cf.fast_initial_states(ch.initial_states(k_ref, ea, t_refs, sm, particle_mM[rows] * 1e-3))
     prepared.update(k_ref=kr, ea=eam, t_refs=trm, s=sm, y0=y0)
     raw = cf.run_prepared(kr, eam, trm, sm, y0, t_nodes, t_temps)
     yend = raw["final_state"].reshape(n, groups, cf.N_FAST)
@@ -427,8 +426,10 @@ def _run_chemistry(
         "omega_i": yend[:, :, cf.F_OMI],
         "group_of_cell": gmap,
         "oh_uM_min": (yend[:, :, cf.F_OHC] / ch.OH_CUM_SCALE * 1e6 / 60.0 * gw_norm).sum(axis=1),
+        "ferryl_uM_min": (yend[:, :, cf.F_FEOC] / ch.FEO_CUM_SCALE * 1e6 / 60.0 * gw_norm).sum(axis=1),
         "gsh_nadir_mM": raw["gsh_min"].reshape(n, groups).min(axis=1) * 1e3,
         "looh_peak_uM": raw["looh_max"].reshape(n, groups).max(axis=1) * 1e6,
+        "fe2_peak_uM": raw["fe2_max"].reshape(n, groups).max(axis=1) * 1e6,
         "groups": groups,
         "group_weights": gw_norm,
         "prepared": prepared,  # the packed runs (row i * groups + g), for mhtcdt.physics.detail

@@ -8,11 +8,11 @@ Reductions, all checked against the scipy Radau oracle (tests/physics/test_chemi
    (production = loss, including the quadratic radical-radical terminations, two fixed-point passes; ferryl
    is linear). The error is of order radical lifetime / slow time scale.
 2. Dissolved O2 is dropped: no rate depends on it (the oracle keeps it as a diagnostic).
-3. A linearly implicit Rosenbrock 2(3) integrator (the ode23s pair of Shampine & Reichelt 1997, L-stable,
-   finite-difference Jacobian), adaptive. The exposure integrals feed back into nothing, so only the
-   coupled block (9 species) is factorised; the integrals follow by substitution. Hand-written because
-   scipy's integrators cannot be called from numba and the per-patient Python overhead would dominate a
-   cohort.
+3. A linearly implicit Rosenbrock 2(3) integrator (the ode23s pair of Shampine & Reichelt 1997, L-stable),
+   adaptive, with the analytic Jacobian through the quasi-steady radicals (:func:`jacobian_k`) and first-same-
+   as-last reuse of f. The exposure integrals feed back into nothing, so only the coupled block (9 species) is
+   factorised; the integrals follow by substitution. Hand-written because scipy's integrators cannot be called
+   from numba and the per-patient Python overhead would dominate a cohort.
 4. Steps may cross temperature nodes. T(t) is always evaluated on the full piecewise-linear history, but a
    step must end at every *breakpoint*: a node where the history departs from the straight line between
    breakpoints by more than ``BREAKPOINT_TOL_C`` (:func:`breakpoints`; so no heat session or ramp can be
@@ -232,6 +232,245 @@ def rhs_k(y: np.ndarray, k: np.ndarray, s: np.ndarray, temp_C: float, dy: np.nda
 
 
 @njit(cache=True)
+def _add(jac, row, coef, grad):
+    """jac[row, :] += coef * grad (one rate's gradient over the coupled species)."""
+    for j in range(N_COUPLED):
+        jac[row, j] += coef * grad[j]
+
+
+N_JAC_SCRATCH = 8  # rows of the scratch array of :func:`jacobian_k`
+
+
+@njit(cache=True)
+def jacobian_k(
+    y: np.ndarray, k: np.ndarray, s: np.ndarray, temp_C: float, jac: np.ndarray, scratch: np.ndarray
+) -> None:
+    """Analytic Jacobian of :func:`rhs_k` with respect to the coupled species, (N_FAST, N_COUPLED) into ``jac``
+    (``scratch``: a (N_JAC_SCRATCH, N_COUPLED) work array).
+
+    Chain rule through the quasi-steady radicals: ferryl is explicit; .OH and superoxide follow from implicit
+    differentiation of their two balances (production = loss, with the radical-radical terminations), whose
+    root :func:`radicals_qssa` approximates to far below the integrator's tolerance. Checked against finite
+    differences in tests/physics/test_chemistry_fast.py. Species clamped at zero contribute no derivative.
+    """
+    a = max(y[F_FE2], 0.0)
+    b = max(y[F_FE3], 0.0)
+    h2o2 = max(y[F_H2O2], 0.0)
+    g = max(y[F_GSH], 0.0)
+    q = max(y[F_GSSG], 0.0)
+    lo = max(y[F_LOOH], 0.0)
+    lh = max(y[F_LH], 0.0)
+    fep = max(y[F_FEP], 0.0)
+    ft = max(y[F_FT], 0.0)
+    pos, d_feo, g1, g2, d_oh, d_so, gr, d_init = scratch  # rows of the work array
+    # pos: 1 where the species is positive (else its derivative is zero)
+    for j in range(N_COUPLED):
+        pos[j] = 1.0 if y[j] > 0.0 else 0.0
+    oh, so, feo = radicals_qssa(y, k, s)
+    f = s[ch.P_F_HO2]
+    yld = s[ch.P_OH_YIELD]
+    kf = k[ch.R_FE2_H2O2]
+    # ---- radical derivatives d(radical)/d(species)
+    l_feo = k[ch.R_FERRYL_FE2] * a + k[ch.R_FERRYL_GSH] * g + k[ch.R_FERRYL_BIO]
+    for j in range(N_COUPLED):
+        d_feo[j] = 0.0
+        g1[j] = 0.0
+        g2[j] = 0.0
+    d_feo[F_FE2] = ((1.0 - yld) * kf * h2o2 - feo * k[ch.R_FERRYL_FE2]) / l_feo
+    d_feo[F_H2O2] = (1.0 - yld) * kf * a / l_feo
+    d_feo[F_GSH] = -feo * k[ch.R_FERRYL_GSH] / l_feo
+    c = f * k[ch.R_OH_HO2] + (1.0 - f) * k[ch.R_OH_O2M]
+    l_oh = k[ch.R_OH_H2O2] * h2o2 + k[ch.R_FE2_OH] * a + k[ch.R_GSH_OH] * g + k[ch.R_OH_BIO]
+    k_so_fe3 = f * k[ch.R_FE3_HO2] + (1.0 - f) * k[ch.R_FE3_O2M]
+    k_so_fe2 = f * k[ch.R_FE2_HO2] + (1.0 - f) * k[ch.R_FE2_O2M]
+    l_so = k_so_fe3 * b + k_so_fe2 * a + k[ch.R_SOD]
+    q_oh = 2.0 * k[ch.R_OH_OH]
+    q_so = 2.0 * (k[ch.R_HO2_HO2] * f * f + k[ch.R_HO2_O2M] * f * (1.0 - f))
+    a11 = -(l_oh + c * so) - 2.0 * q_oh * oh
+    a12 = -c * oh
+    a21 = k[ch.R_OH_H2O2] * h2o2 - c * so
+    a22 = -(l_so + c * oh) - 2.0 * q_so * so
+    det = a11 * a22 - a12 * a21
+    # g1, g2: dG_oh/d(species), dG_so/d(species)
+    g1[F_FE2] = yld * kf * h2o2 - k[ch.R_FE2_OH] * oh
+    g1[F_H2O2] = yld * kf * a + k[ch.R_SURF] * fep - k[ch.R_OH_H2O2] * oh
+    g1[F_GSH] = -k[ch.R_GSH_OH] * oh
+    g1[F_FEP] = k[ch.R_SURF] * h2o2
+    g2[F_FE2] = -k_so_fe2 * so
+    g2[F_FE3] = k[ch.R_FE3_H2O2] * h2o2 - k_so_fe3 * so
+    g2[F_H2O2] = k[ch.R_FE3_H2O2] * b + k[ch.R_OH_H2O2] * oh
+    for j in range(N_COUPLED):
+        d_oh[j] = (-g1[j] * a22 + a12 * g2[j]) / det
+        d_so[j] = (-a11 * g2[j] + a21 * g1[j]) / det
+    # ---- rates and their gradients
+    for i in range(N_FAST):
+        for j in range(N_COUPLED):
+            jac[i, j] = 0.0
+
+    def reset():
+        for j in range(N_COUPLED):
+            gr[j] = 0.0
+
+    # Fenton r1 = kf a h2o2 (rows Fe2 -1, Fe3 +1, H2O2 -1)
+    reset()
+    gr[F_FE2] = kf * h2o2
+    gr[F_H2O2] = kf * a
+    _add(jac, F_FE2, -1.0, gr)
+    _add(jac, F_FE3, 1.0, gr)
+    _add(jac, F_H2O2, -1.0, gr)
+    # ferryl + Fe2: kffe feo a (Fe2 -1, Fe3 +1)
+    kffe = k[ch.R_FERRYL_FE2]
+    for j in range(N_COUPLED):
+        gr[j] = kffe * a * d_feo[j]
+    gr[F_FE2] += kffe * feo
+    _add(jac, F_FE2, -1.0, gr)
+    _add(jac, F_FE3, 1.0, gr)
+    # ferryl + GSH: kfg feo g (GSH -1, GSSG +1/2)
+    kfg = k[ch.R_FERRYL_GSH]
+    for j in range(N_COUPLED):
+        gr[j] = kfg * g * d_feo[j]
+    gr[F_GSH] += kfg * feo
+    _add(jac, F_GSH, -1.0, gr)
+    _add(jac, F_GSSG, 0.5, gr)
+    # Fenton-like r1b = k b h2o2 (Fe2 +1, Fe3 -1, H2O2 -1)
+    reset()
+    gr[F_FE3] = k[ch.R_FE3_H2O2] * h2o2
+    gr[F_H2O2] = k[ch.R_FE3_H2O2] * b
+    _add(jac, F_FE2, 1.0, gr)
+    _add(jac, F_FE3, -1.0, gr)
+    _add(jac, F_H2O2, -1.0, gr)
+    # r2 = k oh h2o2 (H2O2 -1)
+    for j in range(N_COUPLED):
+        gr[j] = k[ch.R_OH_H2O2] * h2o2 * d_oh[j]
+    gr[F_H2O2] += k[ch.R_OH_H2O2] * oh
+    _add(jac, F_H2O2, -1.0, gr)
+    # superoxide reduces Fe3: (k3 f + k3b (1-f)) b so (Fe2 +1, Fe3 -1)
+    for j in range(N_COUPLED):
+        gr[j] = k_so_fe3 * b * d_so[j]
+    gr[F_FE3] += k_so_fe3 * so
+    _add(jac, F_FE2, 1.0, gr)
+    _add(jac, F_FE3, -1.0, gr)
+    # superoxide oxidises Fe2: (k4 f + k4b (1-f)) a so (Fe2 -1, Fe3 +1, H2O2 +1)
+    for j in range(N_COUPLED):
+        gr[j] = k_so_fe2 * a * d_so[j]
+    gr[F_FE2] += k_so_fe2 * so
+    _add(jac, F_FE2, -1.0, gr)
+    _add(jac, F_FE3, 1.0, gr)
+    _add(jac, F_H2O2, 1.0, gr)
+    # r5 = k a oh (Fe2 -1, Fe3 +1)
+    for j in range(N_COUPLED):
+        gr[j] = k[ch.R_FE2_OH] * a * d_oh[j]
+    gr[F_FE2] += k[ch.R_FE2_OH] * oh
+    _add(jac, F_FE2, -1.0, gr)
+    _add(jac, F_FE3, 1.0, gr)
+    # r6 = k oh^2 (H2O2 +1); r7 = (q_so / 2) so^2 (H2O2 +1); rsod = k so (H2O2 +1/2)
+    for j in range(N_COUPLED):
+        gr[j] = 2.0 * k[ch.R_OH_OH] * oh * d_oh[j] + q_so * so * d_so[j] + 0.5 * k[ch.R_SOD] * d_so[j]
+    _add(jac, F_H2O2, 1.0, gr)
+    # r10 = k g oh (GSH -1, GSSG +1/2)
+    for j in range(N_COUPLED):
+        gr[j] = k[ch.R_GSH_OH] * g * d_oh[j]
+    gr[F_GSH] += k[ch.R_GSH_OH] * oh
+    _add(jac, F_GSH, -1.0, gr)
+    _add(jac, F_GSSG, 0.5, gr)
+    # r11 = k g h2o2 (GSH -2, GSSG +1, H2O2 -1)
+    reset()
+    gr[F_GSH] = k[ch.R_GSH_H2O2] * h2o2
+    gr[F_H2O2] = k[ch.R_GSH_H2O2] * g
+    _add(jac, F_GSH, -2.0, gr)
+    _add(jac, F_GSSG, 1.0, gr)
+    _add(jac, F_H2O2, -1.0, gr)
+    # r12 = k g b (GSH -1, GSSG +1/2, Fe3 -1, Fe2 +1)
+    reset()
+    gr[F_GSH] = k[ch.R_GSH_FE3] * b
+    gr[F_FE3] = k[ch.R_GSH_FE3] * g
+    _add(jac, F_GSH, -1.0, gr)
+    _add(jac, F_GSSG, 0.5, gr)
+    _add(jac, F_FE3, -1.0, gr)
+    _add(jac, F_FE2, 1.0, gr)
+    # catalase (H2O2 -1); GPx = k h2o2 g/(K + g) (H2O2 -1, GSH -2, GSSG +1)
+    jac[F_H2O2, F_H2O2] -= k[ch.R_CAT]
+    kg = s[ch.P_K_GPX_GSH]
+    reset()
+    gr[F_H2O2] = k[ch.R_GPX] * g / (kg + g)
+    gr[F_GSH] = k[ch.R_GPX] * h2o2 * kg / ((kg + g) * (kg + g))
+    _add(jac, F_H2O2, -1.0, gr)
+    _add(jac, F_GSH, -2.0, gr)
+    _add(jac, F_GSSG, 1.0, gr)
+    # glutathione reductase k q/(Km + q) (GSSG -1, GSH +2); turnover
+    kmq = s[ch.P_KM_GR]
+    d_gr = k[ch.R_GR] * kmq / ((kmq + q) * (kmq + q))
+    jac[F_GSSG, F_GSSG] -= d_gr
+    jac[F_GSH, F_GSSG] += 2.0 * d_gr
+    jac[F_GSH, F_GSH] -= s[ch.P_TURNOVER]
+    jac[F_GSSG, F_GSSG] -= s[ch.P_TURNOVER]
+    # surface peroxidase k fep h2o2 (H2O2 -1); dissolution k fep
+    jac[F_H2O2, F_H2O2] -= k[ch.R_SURF] * fep
+    jac[F_H2O2, F_FEP] -= k[ch.R_SURF] * h2o2
+    fe2rel = s[ch.P_FE2_FRAC_RELEASE]
+    jac[F_FEP, F_FEP] -= k[ch.R_DISS]
+    jac[F_FE2, F_FEP] += k[ch.R_DISS] * (fe2rel + s[ch.P_METAL_EQ])
+    jac[F_FE3, F_FEP] += k[ch.R_DISS] * (1.0 - fe2rel)
+    # ferritin: uptake k_in Fe_i (1 - ft/C), release k_out,i ft/C
+    cap = s[ch.P_FT_CAPACITY]
+    kin = s[ch.P_FT_K_IN]
+    phi = ft / cap
+    for row, conc in ((F_FE2, a), (F_FE3, b)):
+        jac[row, row] -= kin * (1.0 - phi)
+        jac[row, F_FT] += kin * conc / cap
+        jac[F_FT, row] += kin * (1.0 - phi)
+        jac[F_FT, F_FT] -= kin * conc / cap
+    d_out = (s[ch.P_FT_K_OUT2] + s[ch.P_FT_K_OUT3]) / cap
+    jac[F_FE2, F_FT] += s[ch.P_FT_K_OUT2] / cap
+    jac[F_FE3, F_FT] += s[ch.P_FT_K_OUT3] / cap
+    jac[F_FT, F_FT] -= d_out
+    # lipids: chain = nu lh/lh0; init = fP kbio oh + fPf kfb feo + basal; vfel = k a lo; vg4 = V g/(K+g) lo/(KL+lo)
+    nu_l = s[ch.P_CHAIN] / s[ch.P_LH0]
+    chain = nu_l * lh
+    kfb = k[ch.R_FERRYL_BIO]
+    init = s[ch.P_F_PUFA] * k[ch.R_OH_BIO] * oh + s[ch.P_F_PUFA_FERRYL] * kfb * feo + s[ch.P_BASAL_INIT]
+    for j in range(N_COUPLED):
+        d_init[j] = s[ch.P_F_PUFA] * k[ch.R_OH_BIO] * d_oh[j] + s[ch.P_F_PUFA_FERRYL] * kfb * d_feo[j]
+    kfel = k[ch.R_FE2_LOOH]
+    vfel = kfel * a * lo
+    reset()
+    gr[F_FE2] = kfel * lo
+    gr[F_LOOH] = kfel * a
+    _add(jac, F_FE2, -1.0, gr)
+    _add(jac, F_FE3, 1.0, gr)
+    # dLOOH = chain init + (chain - 1) vfel - vg4 ; dLH = -chain (init + vfel) + rep
+    for j in range(N_COUPLED):
+        jac[F_LOOH, j] += chain * d_init[j] + (chain - 1.0) * gr[j]
+        jac[F_LH, j] -= chain * (d_init[j] + gr[j])
+    jac[F_LOOH, F_LH] += nu_l * (init + vfel)
+    jac[F_LH, F_LH] -= nu_l * (init + vfel) + s[ch.P_K_REPAIR]
+    if g > 0.0 and lo > 0.0:
+        vmax = k[ch.R_GPX4] * s[ch.P_GPX4_ACTIVE]
+        kl = s[ch.P_KM_LOOH]
+        sat_g = g / (kg + g)
+        sat_l = lo / (kl + lo)
+        reset()
+        gr[F_GSH] = vmax * kg / ((kg + g) * (kg + g)) * sat_l
+        gr[F_LOOH] = vmax * sat_g * kl / ((kl + lo) * (kl + lo))
+        _add(jac, F_LOOH, -1.0, gr)
+        _add(jac, F_GSH, -2.0, gr)
+        _add(jac, F_GSSG, 1.0, gr)
+    # ---- exposure integrals
+    for j in range(N_COUPLED):
+        jac[F_OHC, j] = ch.OH_CUM_SCALE * d_oh[j]
+        jac[F_FEOC, j] = ch.FEO_CUM_SCALE * d_feo[j]
+    x_p = 1.0 - lh / s[ch.P_LH0] - s[ch.P_P_BASAL]
+    if x_p > 0.0:
+        xn = (x_p / s[ch.P_LETHAL_FRACTION]) ** s[ch.P_HILL]
+        dh_dp = s[ch.P_HMAX] * s[ch.P_HILL] * xn / (x_p * (1.0 + xn) * (1.0 + xn))
+        jac[F_OMF, F_LH] = -dh_dp / s[ch.P_LH0]
+        jac[F_OMI, F_LH] = jac[F_OMF, F_LH] * heat_ros_factor(temp_C, s[ch.P_HEAT_ROS])
+    for i in range(N_FAST):
+        for j in range(N_COUPLED):
+            jac[i, j] *= pos[j]
+
+
+@njit(cache=True)
 def _lu_factor(a, piv):
     """LU factors of ``a`` in place (partial pivoting, row swaps in ``piv``). False if singular."""
     n = a.shape[0]
@@ -311,6 +550,7 @@ class _Work(NamedTuple):
     ynew: np.ndarray
     tdot: np.ndarray
     piv: np.ndarray
+    jac_scratch: np.ndarray
 
 
 @njit(cache=True)
@@ -333,20 +573,8 @@ def _work(n_rates: int) -> _Work:
         np.empty(n),
         np.empty(n),
         np.zeros(N_COUPLED, dtype=np.int64),
+        np.empty((N_JAC_SCRATCH, N_COUPLED)),
     )
-
-
-@njit(cache=True)
-def _jacobian(y, k, s, temp0, f0, atol, wk):
-    """Finite-difference Jacobian of :func:`rhs_k` over the coupled species (columns) into ``wk.jac``."""
-    for j in range(N_COUPLED):
-        dj = 1e-7 * max(abs(y[j]), atol[j] * 1e3)
-        for i in range(N_FAST):
-            wk.ytmp[i] = y[i]
-        wk.ytmp[j] += dj
-        rhs_k(wk.ytmp, k, s, temp0, wk.ftmp)
-        for i in range(N_FAST):
-            wk.jac[i, j] = (wk.ftmp[i] - f0[i]) / dj
 
 
 @njit(cache=True)
@@ -381,6 +609,7 @@ def integrate(
     steps = 0
     bp = breakpoints(tn, temps, BREAKPOINT_TOL_C)
     groups = ch.arrhenius_groups(kref, ea, trefs)
+    have_f0 = False  # FSAL: f(t, y) of a new step is f(t + h, y_new) of the accepted one (with its rates)
     for seg in range(bp.shape[0] - 1):
         t = tn[bp[seg]]
         t_end = tn[bp[seg + 1]]
@@ -392,6 +621,7 @@ def integrate(
                 kend[i] = k[i]
             for i in range(n):
                 tdot[i] = 0.0
+        have_f0 = False
         while t < t_end:
             if steps >= max_steps:
                 out_y[:] = y
@@ -402,10 +632,11 @@ def integrate(
                 h = t_end - t
                 last = True
             temp0 = _interp(t, tn, temps)
-            if not const_t:
-                ch.set_rate_constants(kref, ea, trefs, s, temp0, k, groups)
-            rhs_k(y, k, s, temp0, f0)
-            _jacobian(y, k, s, temp0, f0, atol, wk)
+            if not have_f0:
+                if not const_t:
+                    ch.set_rate_constants(kref, ea, trefs, s, temp0, k, groups)
+                rhs_k(y, k, s, temp0, f0)
+            jacobian_k(y, k, s, temp0, wk.jac, wk.jac_scratch)
             if not const_t:  # time derivative from the local slope of T(t)
                 dt = 1e-6 * max(h, 1.0)
                 tempd = _interp(min(t + dt, t_end), tn, temps)
@@ -478,6 +709,11 @@ def integrate(
                 return STATUS_OK, gsh_min, looh_max, fe2_max, steps
             for i in range(n):
                 y[i] = ynew[i]
+                f0[i] = f2[i]
+            if not const_t:
+                for i in range(kref.shape[0]):
+                    k[i] = kend[i]
+            have_f0 = True
             gsh_min = min(gsh_min, y[F_GSH])
             looh_max = max(looh_max, y[F_LOOH])
             fe2_max = max(fe2_max, y[F_FE2])
@@ -497,8 +733,9 @@ HOMEOSTASIS_MAX_ITERATIONS = 60
 @njit(cache=True)
 def _homeostasis_one(kref, ea, trefs, s, y, atol) -> bool:
     """Newton's method for the steady state of :func:`rhs_k` at 37 C without particles, in place in ``y``
-    (starting guess in, solution out). The ferritin row is replaced by conservation of the cell's iron
-    (Fe2 + Fe3 + FeT as given), which the steady-state equations leave undetermined. True if converged."""
+    (starting guess in, solution out; analytic Jacobian). The ferritin row is replaced by conservation of the
+    cell's iron (Fe2 + Fe3 + FeT as given), which the steady-state equations leave undetermined. True if
+    converged."""
     idx = _HOMEOSTASIS_UNKNOWNS
     m = idx.shape[0]
     k = np.empty(kref.shape[0])
@@ -506,25 +743,21 @@ def _homeostasis_one(kref, ea, trefs, s, y, atol) -> bool:
     y[F_FEP] = 0.0
     total_fe = y[F_FE2] + y[F_FE3] + y[F_FT]
     f = np.empty(N_FAST)
-    ftmp = np.empty(N_FAST)
-    ytmp = np.empty(N_FAST)
+    full_jac = np.empty((N_FAST, N_COUPLED))
+    scratch = np.empty((N_JAC_SCRATCH, N_COUPLED))
     g = np.empty(m)
     jac = np.empty((m, m))
     piv = np.zeros(m, dtype=np.int64)
     for _ in range(HOMEOSTASIS_MAX_ITERATIONS):
         rhs_k(y, k, s, ch.BODY_TEMPERATURE_C, f)
+        jacobian_k(y, k, s, ch.BODY_TEMPERATURE_C, full_jac, scratch)
         for i in range(m - 1):
             g[i] = -f[idx[i]]
+            for j in range(m):
+                jac[i, j] = full_jac[idx[i], idx[j]]
         g[m - 1] = -(y[F_FE2] + y[F_FE3] + y[F_FT] - total_fe)
         for j in range(m):
             col = idx[j]
-            dj = 1e-7 * max(abs(y[col]), atol[col] * 1e3)
-            for i in range(N_FAST):
-                ytmp[i] = y[i]
-            ytmp[col] += dj
-            rhs_k(ytmp, k, s, ch.BODY_TEMPERATURE_C, ftmp)
-            for i in range(m - 1):
-                jac[i, j] = (ftmp[idx[i]] - f[idx[i]]) / dj
             jac[m - 1, j] = 1.0 if (col == F_FE2 or col == F_FE3 or col == F_FT) else 0.0
         if not _lu_factor(jac, piv):
             return False

@@ -197,3 +197,34 @@ def test_more_iron_never_gives_less_oh_or_kill(iron: float, factor: float) -> No
     assert more.omega_ferroptosis >= less.omega_ferroptosis * (1 - 1e-3) - 1e-15
     if more.omega_ferroptosis < ch.chemistry_parameters()["cdt_kill"]["sterilised_omega"]:
         assert more.oh_cumulative_uM_min >= less.oh_cumulative_uM_min * (1 - 1e-6)
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_analytic_jacobian_matches_central_differences(legacy: bool) -> None:
+    """jacobian_k (chain rule through the quasi-steady radicals) against central differences of rhs_k at
+    perturbed states, rows scaled by their largest entry."""
+    rng = np.random.default_rng(11)
+    for trial, agent in enumerate(["gox_hollow_iron_oxide", "mnfe2o4", "ultrasmall_fe3o4"] * 4):
+        overrides = ch.chemistry_preset("fenton_ph3_legacy") if legacy else {}
+        cond = ch.ChemistryConditions(gsh_mM=4.0, particle_iron_mM=30.0, agent=agent, overrides=overrides)
+        k_ref, ea, t_refs, s = ch.pack_parameters(cond)
+        y = cf.fast_initial_state(ch.initial_state(k_ref, ea, t_refs, s, 0.03))
+        y[: cf.N_COUPLED] *= np.exp(rng.normal(0.0, 1.5, cf.N_COUPLED))
+        y[cf.F_LH] = min(y[cf.F_LH], s[ch.P_LH0]) * rng.uniform(0.3, 1.0)  # some peroxidation: hazard on
+        y[cf.F_FT] = min(y[cf.F_FT], 0.99 * s[ch.P_FT_CAPACITY])
+        temp = float(rng.uniform(37.0, 50.0))
+        k = ch.rate_constants(k_ref, ea, t_refs, temp, s)
+        analytic = np.empty((cf.N_FAST, cf.N_COUPLED))
+        cf.jacobian_k(y, k, s, temp, analytic, np.empty((cf.N_JAC_SCRATCH, cf.N_COUPLED)))
+        numeric = np.empty_like(analytic)
+        f_plus, f_minus = np.empty(cf.N_FAST), np.empty(cf.N_FAST)
+        for j in range(cf.N_COUPLED):
+            d = 1e-5 * abs(y[j])
+            yp, ym = y.copy(), y.copy()
+            yp[j] += d
+            ym[j] -= d
+            cf.rhs_k(yp, k, s, temp, f_plus)
+            cf.rhs_k(ym, k, s, temp, f_minus)
+            numeric[:, j] = (f_plus - f_minus) / (2 * d)
+        scale = np.abs(numeric).max(axis=1, keepdims=True) + 1e-300
+        assert np.max(np.abs(analytic - numeric) / scale) < 2e-3, f"trial {trial}"

@@ -12,13 +12,14 @@ from pathlib import Path
 
 import streamlit as st
 
+from mhtcdt.app.text import code_span, md
 from mhtcdt.decision.run import store
 from mhtcdt.errors import InputError, InputErrors
 
 
 def _show_problem(exc: InputError | InputErrors) -> None:
     for line in exc.lines() if isinstance(exc, InputErrors) else [exc.line()]:
-        st.error(line, icon="⚠️")
+        st.error(md(line), icon="⚠️")
 
 
 def _run_detail(run_id: str, db: Path) -> None:
@@ -30,9 +31,9 @@ def _run_detail(run_id: str, db: Path) -> None:
     c3.metric("duration", f"{run['duration_s']:.1f} s" if run["duration_s"] is not None else "—")
     c4.metric("executor", run["executor"] or "—")
     if run["verdict"]:
-        st.info(run["verdict"])
+        st.info(md(run["verdict"]))
     if run["error"]:
-        st.error(f"Run failed: {run['error']}")
+        st.error(f"Run failed: {md(run['error'])}")
     with st.expander("Provenance (everything needed to reproduce the run)"):
         st.table({"field": list(provenance), "value": [str(v) for v in provenance.values()]})
     with st.expander("Scenario as run"):
@@ -45,7 +46,7 @@ def _run_detail(run_id: str, db: Path) -> None:
     table = store.load_table(run_id, name, db)
     st.dataframe(table, hide_index=True, width="stretch", key="runs_table_view")
     st.download_button(
-        f"Download {name}.csv",
+        f"Download {md(name)}.csv",
         table.to_csv(index=False).encode("utf-8"),
         file_name=f"{run_id}-{name}.csv",
         mime="text/csv",
@@ -63,12 +64,12 @@ def _comparison(run_a: str, run_b: str, db: Path) -> None:
         st.caption("Identical scenario text.")
     for name, diff in cmp.tables.items():
         changed = diff[(diff["difference"].abs() > 0) | diff["difference"].isna()]
-        st.markdown(f"**{name}**: {len(changed)} of {len(diff)} numeric values differ")
+        st.markdown(f"**{md(name)}**: {len(changed)} of {len(diff)} numeric values differ")
         if len(changed):
             st.dataframe(changed, hide_index=True, width="stretch", key=f"runs_diff_{name}")
     for label, names in (("only in A", cmp.only_in_a), ("only in B", cmp.only_in_b)):
         if names:
-            st.caption(f"Tables {label}: {', '.join(names)}")
+            st.caption(f"Tables {label}: {md(', '.join(names))}")
 
 
 def render() -> None:
@@ -82,7 +83,7 @@ def render() -> None:
         st.session_state["runs_store"] = str(store.default_store_path())
     db = Path(st.text_input("results store (DuckDB file)", key="runs_store"))
     if not db.exists():
-        st.info(f"No runs recorded yet at `{db}`. Run `mhtcdt demo` or `mhtcdt run SCENARIO.toml`.")
+        st.info(f"No runs recorded yet at {code_span(db)}. Run `mhtcdt demo` or `mhtcdt run SCENARIO.toml`.")
         return
     try:
         status = st.selectbox("status", ["all", *store.STATUSES], key="runs_status")

@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from mhtcdt.app import state
+from mhtcdt.app.text import md
 from mhtcdt.app.widgets import number_field
 from mhtcdt.decision.scenario.loading import bundled_scenarios, parse_scenario, parse_scenario_text, scenario_text
 from mhtcdt.decision.scenario.schema import (
@@ -44,7 +45,7 @@ def _source_picker() -> None:
             with state.guard():
                 scenario = parse_scenario_text(scenario_text(preset), source=preset)
                 state.set_scenario(scenario, preset, reload_widgets=True)
-                st.toast(f"Loaded {preset}")
+                st.toast(f"Loaded {md(preset)}")
     with right:
         upload = st.file_uploader("…or upload a scenario file (TOML)", type=["toml"], key="scenario_upload")
         if upload is not None and st.session_state.get("applied_upload") != upload.file_id:
@@ -61,7 +62,7 @@ def _source_picker() -> None:
             else:
                 state.set_scenario(scenario, upload.name, reload_widgets=True)
                 st.session_state.pop("upload_error", None)
-                st.success(f"Loaded **{scenario.name}** from {upload.name}")
+                st.success(f"Loaded **{md(scenario.name)}** from {md(upload.name)}")
 
 
 class Edit(NamedTuple):
@@ -156,7 +157,7 @@ def _editors(scenario: Scenario) -> dict[str, Any]:
     prefix = f"v{v}."
     data = scenario.model_dump(mode="json", exclude_none=True)
     st.subheader("2 · Key assumptions")
-    tabs = st.tabs(["Cohort and trial", *[f"Arm: {a.name}" for a in scenario.arms], "Costs and utilities"])
+    tabs = st.tabs(["Cohort and trial", *[f"Arm: {md(a.name)}" for a in scenario.arms], "Costs and utilities"])
     with tabs[0]:
         c1, c2, c3 = st.columns(3)
         with c1:
@@ -179,7 +180,7 @@ def _editors(scenario: Scenario) -> dict[str, Any]:
             data["arms"][i] = _arm_editor(arm, i, v)
     with tabs[-1]:
         e = scenario.economics
-        cur = e.currency
+        cur = md(e.currency)  # shown in widget labels (Markdown)
         c1, c2, c3 = st.columns(3)
         with c1:
             _edit(
@@ -277,14 +278,11 @@ def render() -> None:
     )
     _source_picker()
     scenario = state.get_scenario()
-    st.markdown(
-        f"**Current scenario:** {scenario.name}  \n"
-        f"<small>source: {st.session_state.get(state.SCENARIO_SOURCE_KEY, '?')}</small>",
-        unsafe_allow_html=True,
-    )
+    st.markdown(f"**Current scenario:** {md(scenario.name)}")
+    st.caption(f"source: {md(st.session_state.get(state.SCENARIO_SOURCE_KEY, '?'))}")
     if scenario.description:
         with st.expander("Description"):
-            st.write(scenario.description)
+            st.markdown(md(scenario.description))
 
     edited = _editors(scenario)
     try:

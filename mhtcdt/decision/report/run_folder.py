@@ -109,6 +109,8 @@ def write_report(result: PipelineResult, out_dir: Path, psa=None) -> list[Path]:
     The workbook needs openpyxl (``pip install 'mhtcdt[report]'``; :class:`~mhtcdt.decision.extras.MissingExtra`
     otherwise, raised before anything is written).
     """
+    import matplotlib
+
     from mhtcdt.decision.report.figures import result_figures, to_bytes
     from mhtcdt.decision.report.html import build_html_report
     from mhtcdt.decision.report.tables import result_tables
@@ -119,12 +121,14 @@ def write_report(result: PipelineResult, out_dir: Path, psa=None) -> list[Path]:
     figures_dir = out_dir / "figures"
     figures_dir.mkdir(parents=True, exist_ok=True)
     written = [out_dir / "report.html", out_dir / "tables.xlsx"]
-    written[0].write_text(build_html_report(result, psa), encoding="utf-8")
-    written[1].write_bytes(workbook)
-    for name, draw in result_figures(result, psa).items():
-        figure = draw()
-        for fmt in ("png", "svg"):
-            path = figures_dir / f"{name}.{fmt}"
-            path.write_bytes(to_bytes(figure, fmt))
-            written.append(path)
+    # names in figure labels are text: a '$' in an arm name is not the start of a mathtext formula
+    with matplotlib.rc_context({"text.parse_math": False}):
+        written[0].write_text(build_html_report(result, psa), encoding="utf-8")
+        written[1].write_bytes(workbook)
+        for name, draw in result_figures(result, psa).items():
+            figure = draw()
+            for fmt in ("png", "svg"):
+                path = figures_dir / f"{name}.{fmt}"
+                path.write_bytes(to_bytes(figure, fmt))
+                written.append(path)
     return written

@@ -71,11 +71,9 @@ def _guarded(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Na
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from mhtcdt.decision.scenario.checks import check_scenario
     from mhtcdt.decision.scenario.loading import load_scenario
 
-    scenario = load_scenario(args.scenario)
-    check_scenario(scenario)
+    scenario = load_scenario(args.scenario)  # everything `run` checks before any compute, all at once
     print(
         f"{args.scenario}: valid scenario '{scenario.name}' ({len(scenario.arms)} arms, "
         f"indication {scenario.cohort.indication}, {scenario.cohort.n_screened} screened)"
@@ -174,11 +172,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from mhtcdt.decision.scenario.loading import load_scenario
+    from mhtcdt.decision.scenario.checks import validate_scenario_text
+    from mhtcdt.decision.scenario.loading import read_scenario_file
 
-    scenario = load_scenario(args.scenario)
-    text = Path(args.scenario).read_text(encoding="utf-8")
-    return _run_and_report(scenario, text, args)
+    text = read_scenario_file(args.scenario)  # read once: the text run is the text recorded
+    return _run_and_report(validate_scenario_text(text, source=args.scenario), text, args)
 
 
 def _cmd_app(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from mhtcdt.app import state
+from mhtcdt.app.limits import scenario_limits
 from mhtcdt.app.text import md
 from mhtcdt.app.widgets import number_field
 from mhtcdt.decision.scenario.loading import bundled_scenarios, parse_scenario, parse_scenario_text, scenario_text
@@ -77,6 +78,7 @@ class Edit(NamedTuple):
     unit: str | None = None
     scale: float = 1.0
     fmt: str | None = None
+    max_value: float | None = None
 
 
 def _edit(data: dict[str, Any], edits: list[Edit], prefix: str) -> None:
@@ -96,6 +98,7 @@ def _edit(data: dict[str, Any], edits: list[Edit], prefix: str) -> None:
             step=e.step,
             fmt=e.fmt,
             scale=e.scale,
+            max_value=e.max_value,
         )
 
 
@@ -158,10 +161,11 @@ def _editors(scenario: Scenario) -> dict[str, Any]:
     data = scenario.model_dump(mode="json", exclude_none=True)
     st.subheader("2 · Key assumptions")
     tabs = st.tabs(["Cohort and trial", *[f"Arm: {md(a.name)}" for a in scenario.arms], "Costs and utilities"])
+    limits = scenario_limits(scenario)
     with tabs[0]:
         c1, c2, c3 = st.columns(3)
         with c1:
-            _edit(data, COHORT_EDITS, prefix)
+            _edit(data, [e._replace(max_value=limits.n_screened) for e in COHORT_EDITS], prefix)
             data["seed"] = int(
                 st.number_input(
                     "master seed",
@@ -244,8 +248,17 @@ def _uncertainty_editor(scenario: Scenario, data: dict[str, Any], v: int) -> Non
     """PSA draws and the 95 % ranges of the uncertain economic inputs (also the one-way DSA ranges)."""
     e = scenario.economics
     st.markdown("**Uncertainty** (probabilistic sensitivity analysis and tornado ranges)")
+    limits = scenario_limits(scenario)
+    st.caption(md(limits.message()))
     data["economics"]["psa_draws"] = number_field(
-        EconomicsSpec, "psa_draws", e.psa_draws, key=f"v{v}.psa_draws", label="PSA draws", unit="draws", step=100
+        EconomicsSpec,
+        "psa_draws",
+        e.psa_draws,
+        key=f"v{v}.psa_draws",
+        label="PSA draws",
+        unit="draws",
+        step=100,
+        max_value=limits.psa_draws,
     )
     if not e.uncertainty:
         st.caption("This scenario gives no uncertainty ranges ([[economics.uncertainty]]).")

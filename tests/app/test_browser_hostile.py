@@ -13,12 +13,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from tests.app import hostile
 from tests.app.test_browser import _artifacts, _free_port, _settle, _wait_healthy, browser  # noqa: F401
+from tests.processes import alive, descendants
 
 pytestmark = pytest.mark.browser
 
@@ -51,16 +53,23 @@ def app_server():
     cmd = [sys.executable, "-m", "mhtcdt.decision.cli.main", "app", "--port", str(port), "--headless"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
+    started: set[int] = set()
     try:
         _wait_healthy(url, proc)
         yield url
+        started = descendants(proc.pid)  # the server, and the worker and forkserver the pages started
     finally:
         proc.terminate()
         try:
-            proc.wait(timeout=30)
+            proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+    # SIGTERM to `mhtcdt app` ends everything it started (issue 19: orphaned servers and workers)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(alive(p) for p in started):
+        time.sleep(0.2)
+    assert len(started) >= 3 and not [p for p in started if alive(p)], started
 
 
 def _assert_inert(page, where: str, dialogs: list[str]) -> str:

@@ -1,10 +1,11 @@
-"""Code identity: a chunk computed by other code than the client's is refused, never mixed in.
+"""Code identity: a chunk computed by other code or data than the client's is refused, never mixed in.
 
-Every worker returns, with each chunk, the SHA-256 of each ``mhtcdt`` module it has loaded
-(:func:`loaded_code_hashes`); :mod:`mhtcdt.decision.run.chunking` compares them with the client's
-(:func:`mismatched_modules`) and raises a ``ModelError`` for a worker with another installed version
-(a cluster node) or a package edited while the run was under way. :func:`code_fingerprint` is one
-hash over the loaded modules, recorded with every run in the store.
+Every worker returns, with each chunk, the SHA-256 of each ``mhtcdt`` module it has loaded and of each
+package data file (TOML parameters: tissues, agents, outcome calibration ...) it has read
+(:func:`loaded_code_hashes`; data files under ``data:<package>/<path>``); :mod:`mhtcdt.decision.run.chunking`
+compares them with the client's (:func:`mismatched_modules`) and raises a ``ModelError`` for a worker
+with another installed version (a cluster node) or a package or data file edited while the run was
+under way. :func:`code_fingerprint` is one hash over them, recorded with every run in the store.
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ import hashlib
 import os
 import sys
 
+from mhtcdt.datafiles import loaded_data_hashes
+
 _MODULE_HASHES: dict[str, str] = {}
 
 
 def loaded_code_hashes() -> dict[str, str]:
-    """SHA-256 of the source file of every ``mhtcdt`` module loaded in this process, by module name.
+    """SHA-256 of the source file of every ``mhtcdt`` module loaded in this process, by module name, and of
+    every package data file it has read (``data:<package>/<path>``, :func:`mhtcdt.datafiles.loaded_data_hashes`).
 
     A module is hashed the first time it is seen loaded and the hash is kept: it stands for the code
     the process runs even if the file is edited later. Workers return theirs with each chunk and the
@@ -32,7 +36,8 @@ def loaded_code_hashes() -> dict[str, str]:
         if path and path.endswith(".py") and os.path.exists(path):
             with open(path, "rb") as handle:
                 _MODULE_HASHES[name] = hashlib.sha256(handle.read()).hexdigest()
-    return dict(_MODULE_HASHES)
+    data = {f"data:{name}": value for name, value in loaded_data_hashes().items()}
+    return {**_MODULE_HASHES, **data}
 
 
 def code_fingerprint() -> str:

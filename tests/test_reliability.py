@@ -312,6 +312,14 @@ def test_runs_list_of_a_missing_or_foreign_store_exits_2_and_creates_nothing(tmp
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.duckdb"]  # no .lock next to it
 
 
+def test_runs_list_before_the_first_run_says_so_and_creates_nothing(tmp_path, capsys, monkeypatch):
+    default = tmp_path / "data" / "mhtcdt" / "runs.duckdb"
+    monkeypatch.setenv("MHTCDT_STORE", str(default))
+    assert main(["runs", "list"]) == 0
+    assert "no runs recorded yet" in capsys.readouterr().out
+    assert list(tmp_path.iterdir()) == []
+
+
 # --------------------------------------------------------------------------------------------------
 # The Python API: InputError naming the field, never NaN for bad input
 # --------------------------------------------------------------------------------------------------

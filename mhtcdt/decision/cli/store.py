@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -53,6 +54,15 @@ def _frame_text(df: pd.DataFrame, rows: int) -> str:
 def _cmd_list(args: argparse.Namespace) -> int:
     from mhtcdt.decision.run import store
 
+    if args.store is None and not os.path.lexists(store.default_store_path()):
+        # the user's own store before their first run: nothing recorded yet (a --store path that is missing
+        # is a typo: exit 2 below)
+        print(
+            terminal_safe(
+                f"no runs recorded yet in {store.default_store_path()} (mhtcdt demo or mhtcdt run records one)"
+            )
+        )
+        return EXIT_OK
     path = store.check_store_path(args.store)  # a missing store or a non-store file: exit 2
     runs = store.list_runs(path, status=args.status, limit=args.limit, include_failed=args.all)
     if runs.empty:

@@ -672,6 +672,25 @@ def test_code_identity_covers_the_data_files():
     assert code_identity.mismatched_modules(code_identity.loaded_code_hashes(), worker) == [f"data:{key}"]
 
 
+def test_code_fingerprint_does_not_depend_on_what_a_run_imported():
+    """Two processes of the same installation, one importing little, one loading the report and data files
+    (as a run with --report does): one fingerprint, so runs of the same code compare as the same."""
+    import subprocess
+    import sys
+
+    few = "from mhtcdt.decision.run import code_identity as c; print(c.code_fingerprint())"
+    many = (
+        "import mhtcdt.decision.report.html, mhtcdt.decision.report.figures; from mhtcdt import datafiles; "
+        "datafiles.load_toml('mhtcdt.physics', 'data/magnetics.toml'); "
+        "from mhtcdt.decision.run import code_identity as c; print(c.code_fingerprint())"
+    )
+    prints = [
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+        for code in (few, many)
+    ]
+    assert len(prints[0]) == 64 and prints[0] == prints[1]
+
+
 def test_same_table_names_in_folder_store_and_export(tmp_path, monkeypatch, fast_runs):
     from mhtcdt.decision.report.tables import RUN_TABLES
     from mhtcdt.decision.run import store

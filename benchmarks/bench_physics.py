@@ -7,7 +7,11 @@ Prints a table and, as the LAST line, one JSON object with every figure:
 * the same for the scipy method-of-lines reference (``oracle.bioheat_radial_ivp``) at MATCHED accuracy:
   the loosest solve_ivp tolerance whose max error (vs a tight reference) does not exceed the numba
   kernel's; their ratio;
-* wall time for 10,000 patients x one 60-minute session on this machine (all numba threads).
+* wall time for 10,000 patients x one 60-minute session on this machine (all numba threads);
+* the clinical session (stepwise amplitude control on the thermometry track, tolerance ceiling, eddy-current
+  heating, heterogeneous deposit: everything the cohort chain now runs) per patient-session, one session;
+* the heat part of the model chain (``chain.heat_sessions``: the NanoTherm preset, 6 sessions, on generated
+  glioblastoma patients) per patient-session: sessions that repeat the first are copied, not solved again.
 Wall times depend on what else runs on the machine, so CPU times and the load average are printed too
 (numba wall ~ CPU / threads on an idle machine; the scipy reference is single-threaded).
 """
@@ -23,7 +27,7 @@ import numpy as np
 
 from mhtcdt.physics.bioheat_radial import Heating, RadialPatients, simulate_sessions_radial
 from mhtcdt.physics.oracle.bioheat_radial_ivp import RadialReference
-from mhtcdt.physics.session import SessionTiming
+from mhtcdt.physics.session import SessionControl, SessionTiming
 from mhtcdt.physics.tissue import load_tissue, tumour_tissue
 
 SESSION_S, COOLDOWN_S, DT_S = 3600.0, 900.0, 10.0
@@ -53,6 +57,47 @@ def run_numba(n: int, tum, healthy, seed: int = 2026):
     wall = time.perf_counter() - t0
     run_numba.cpu_s = time.process_time() - c0
     return wall, res
+
+
+def run_clinical(n: int, tum, healthy, seed: int = 2026):
+    """One clinical session per patient (stepwise control, ceiling, eddy, heterogeneity); (wall s, cpu s)."""
+    radius, coverage, perfusion, q = cohort(n, seed)
+    rng = np.random.default_rng(np.random.SeedSequence(seed + 1))
+    control = SessionControl(mode="clinical", target_C=43.0, healthy_cem43_limit_min=15.0, control_interval_s=120.0)
+    patients = RadialPatients(
+        radius,
+        coverage,
+        q,
+        tumour_perfusion_mL_per_min_per_kg=perfusion,
+        field_ceiling_kA_per_m=rng.uniform(7.0, 17.0, n),
+        catheter_radius_over_R=np.sqrt(rng.uniform(0.0, 0.9, n)),
+        eddy_W_per_m3_per_kA2=np.full(n, 110.0),
+        deposit_shell_multipliers=np.exp(0.5 * rng.standard_normal((n, 12))),
+    )
+    c0, t0 = time.process_time(), time.perf_counter()
+    simulate_sessions_radial(
+        patients,
+        tumour=tum,
+        healthy=healthy,
+        heating=Heating(field_exponent=1.6, control=control),
+        timing=SessionTiming(session_s=SESSION_S, cooldown_s=COOLDOWN_S, dt_s=DT_S),
+    )
+    return time.perf_counter() - t0, time.process_time() - c0
+
+
+def run_chain_heat(n: int):
+    """The chain's heat part for the NanoTherm preset (6 sessions); (wall s, cpu s, patient-sessions)."""
+    from mhtcdt.cohorts import generate_cohort
+    from mhtcdt.physics import protocol_preset
+    from mhtcdt.physics.chain import heat_sessions
+
+    patients = generate_cohort("recurrent_glioblastoma", n, 11).reset_index(drop=True)
+    protocol = protocol_preset("mht_rt_nanotherm")
+    dose = np.full(n, 28.0)
+    heat_sessions(patients.iloc[:4], protocol, dose[:4], 1)  # compile / load cache
+    c0, t0 = time.process_time(), time.perf_counter()
+    heat_sessions(patients, protocol, dose, 1)
+    return time.perf_counter() - t0, time.process_time() - c0, n * protocol.n_sessions
 
 
 def main() -> None:
@@ -99,6 +144,9 @@ def main() -> None:
 
     t_big, res_big = run_numba(args.patients, tum, healthy, seed=11)
     cpu_big = run_numba.cpu_s
+    run_clinical(4, tum, healthy)
+    clin_wall, clin_cpu = run_clinical(1000, tum, healthy, seed=3)
+    chain_wall, chain_cpu, chain_ps = run_chain_heat(400)
     load = os.getloadavg()[0]
     figures = {
         "numba_threads": int(os.environ.get("NUMBA_NUM_THREADS", os.cpu_count() or 1)),
@@ -121,6 +169,10 @@ def main() -> None:
         "goal_10k_in_10s_met_wall": t_big * 10_000 / args.patients <= 10.0,
         "cohort_cpu_s_per_10k": cpu_big * 10_000 / args.patients,
         "mean_t90_C": float(res_big.t90_C.mean()),
+        "clinical_s_per_patient_session": clin_wall / 1000,
+        "clinical_cpu_s_per_patient_session": clin_cpu / 1000,
+        "chain_heat_s_per_patient_session": chain_wall / chain_ps,
+        "chain_heat_cpu_s_per_patient_session": chain_cpu / chain_ps,
     }
     print("Physics I heat kernel benchmark (60 min session + 15 min cooling, dt 10 s, 12 + 12 radial cells)")
     print(f"{'quantity':40s} {'value':>14s}")
@@ -133,6 +185,8 @@ def main() -> None:
     print(f"{'speed-up numba vs scipy (CPU time)':40s} {figures['speedup_cpu_numba_vs_scipy']:14.1f}")
     print(f"{'machine load average (1 min)':40s} {load:14.2f}")
     print(f"{'wall s for ' + str(args.patients) + ' patient-sessions':40s} {t_big:14.2f}")
+    print(f"{'clinical session CPU s / patient-session':40s} {figures['clinical_cpu_s_per_patient_session']:14.3e}")
+    print(f"{'chain heat CPU s / patient-session':40s} {figures['chain_heat_cpu_s_per_patient_session']:14.3e}")
     print(json.dumps(figures))
 
 

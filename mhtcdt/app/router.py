@@ -24,6 +24,7 @@ PAGES: list[tuple[str, str, str, str]] = [
     ("page_physics.py", "Treatment physics", ":material/device_thermostat:", "physics"),
     ("page_trial.py", "Virtual trial", ":material/monitoring:", "trial"),
     ("page_economics.py", "Cost-effectiveness", ":material/payments:", "economics"),
+    ("page_trial_value.py", "Value of a trial", ":material/science:", "trial-value"),
     ("page_report.py", "Report", ":material/description:", "report"),
     ("page_runs.py", "Recorded runs", ":material/history:", "runs"),
 ]

@@ -78,6 +78,14 @@ def run_psa_task(result: Any, *, progress: Progress) -> Any:
     return psa
 
 
+def trial_value_task(result: Any, psa: Any, request: Any, *, progress: Progress) -> Any:
+    """:func:`mhtcdt.decision.trial.trial_value.trial_value` on a pipeline result and its PSA (the same call as
+    ``mhtcdt evsi``); ``request`` a :class:`~mhtcdt.decision.trial.trial_value.TrialValueRequest`."""
+    from mhtcdt.decision.trial.trial_value import trial_value
+
+    return trial_value(result, psa, request, progress=progress)
+
+
 def power_curve_task(
     scenario_toml: str,
     sample_sizes: tuple[int, ...],

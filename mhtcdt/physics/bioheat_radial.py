@@ -109,6 +109,7 @@ from mhtcdt.physics.session import (
     SessionTiming,
     Titration,
     TitrationLaw,
+    clinical_step,
     titration_step,
 )
 from mhtcdt.physics.tissue import (
@@ -137,10 +138,12 @@ class FieldLaw(NamedTuple):
 
     field_ref: float  # amplitude at which the deposit power is given [kA/m]
     exponent: float  # q = q_ref (H / field_ref)^exponent
-    titrate: bool  # titrate to the target (True) or apply PatientArrays.field_fixed
-    field_min: float  # titration bounds [kA/m]
-    field_max: float
+    titrate: bool  # PI titration of the margin temperature (session.titration_step)
+    field_min: float  # titration bounds [kA/m]; the first amplitude of the stepwise control
+    field_max: float  # device maximum [kA/m]
     ctrl_every: int  # solver steps between two control actions
+    steps: bool = False  # clinical stepwise control (session.clinical_step); neither: PatientArrays.field_fixed
+    field_step: float = 1.0  # one raise or cut of the stepwise control [kA/m]
 
 
 class ArrheniusRates(NamedTuple):
@@ -170,6 +173,10 @@ class PatientArrays(NamedTuple):
     omega_tumour: np.ndarray  # tumour perfusion at 37 C [1/s]
     omega_healthy: np.ndarray  # healthy-tissue perfusion at 37 C [1/s]
     field_fixed: np.ndarray  # (n, n_sessions) fixed amplitude [kA/m] (unused when titrating)
+    shell_weight: np.ndarray  # (n, n_t) local iron concentration multiplier per tumour shell (renormalised)
+    field_ceiling: np.ndarray  # (n,) patient's tolerated amplitude [kA/m] (stepwise control)
+    catheter_b: np.ndarray  # (n,) thermometry track distance from the tumour centre / tumour radius
+    eddy_coef: np.ndarray  # (n,) eddy-current power density per (kA/m)^2 [W/m3], applied to every cell
 
 
 class RadialOutputs(NamedTuple):
@@ -189,6 +196,11 @@ class RadialOutputs(NamedTuple):
     rec_field: np.ndarray  # (n, n_sessions, n_records)
     deposit_frac: np.ndarray  # (n, n_t)
     status: np.ndarray  # (n,) int64: 0 ok, 1 non-finite temperature, 2 steady state did not converge
+    cath_max: np.ndarray  # (n, n_sessions) session maximum of the hottest thermometry-track point [C]
+    cath_min: np.ndarray  # (n, n_sessions) coolest track point in the tumour at the end of heating [C]
+    stop_reason: np.ndarray  # (n, n_sessions) int64 why the amplitude stopped rising (heat_delivery.STOP_REASONS)
+    field_peak: np.ndarray  # (n, n_sessions) highest amplitude applied [kA/m]
+    rec_cath: np.ndarray  # (n, n_sessions, n_records) hottest track point [C]
 
 
 class PennesOperator(NamedTuple):
@@ -210,6 +222,7 @@ class CellSystem(NamedTuple):
     op: PennesOperator
     qm: np.ndarray  # metabolic heat [W/m3]
     dep: np.ndarray  # volume fraction inside the particle deposit
+    qdep: np.ndarray  # particle heating weight: dep x the shell's concentration multiplier (deposit mean 1)
 
 
 class Tridiagonal(NamedTuple):
@@ -350,7 +363,18 @@ def _patient_cells(problem: RadialProblem, patients: PatientArrays, p: int) -> C
             om[j] = patients.omega_healthy[p]
             model[j] = m.model_h
             qm[j] = m.qm_h
-    return CellSystem(PennesOperator(volume, conductance, rho_c, om, model, m.coef, m.rho_c_blood, m.t_art), qm, dep)
+    # heterogeneous deposit: shell multipliers renormalised so that the deposit keeps its iron
+    qdep = np.zeros(n_cells)
+    iron = 0.0
+    weighted = 0.0
+    for j in range(n_t):
+        iron += volume[j] * dep[j]
+        weighted += volume[j] * dep[j] * patients.shell_weight[p, j]
+    norm = iron / weighted if weighted > 0.0 else 1.0
+    for j in range(n_t):
+        qdep[j] = dep[j] * patients.shell_weight[p, j] * norm
+    op = PennesOperator(volume, conductance, rho_c, om, model, m.coef, m.rho_c_blood, m.t_art)
+    return CellSystem(op, qm, dep, qdep)
 
 
 @njit(cache=True)
@@ -387,12 +411,14 @@ def assemble_and_solve(
     step: BDFStep,
     op: PennesOperator,
     tri: Tridiagonal,
+    t_far: float,
 ) -> None:
     """One implicit step (or, with ``step.steady``, the steady state) of the finite-volume Pennes system.
 
-    ``source`` is the total heat per cell volume [W/m3] (metabolic + particles); perfusion is evaluated
-    at ``t_lag`` (lagged). Time derivative ``(a0 T^{n+1} - a1 T^n + a2 T^{n-1}) / dt``: backward Euler
-    (1, 1, 0); BDF2 with step ratio w = dt_n / dt_{n-1}: ((1+2w)/(1+w), 1+w, w^2/(1+w)).
+    ``source`` is the total heat per cell volume [W/m3] (metabolic + particles + eddy currents); perfusion
+    is evaluated at ``t_lag`` (lagged); the far boundary is held at ``t_far`` [C]. Time derivative
+    ``(a0 T^{n+1} - a1 T^n + a2 T^{n-1}) / dt``: backward Euler (1, 1, 0); BDF2 with step ratio
+    w = dt_n / dt_{n-1}: ((1+2w)/(1+w), 1+w, w^2/(1+w)).
     """
     # fields read once into locals: the loop then indexes plain arrays
     volume, conductance, rho_c, omega37, model, coef, rho_c_blood, t_art = op
@@ -408,7 +434,7 @@ def assemble_and_solve(
         d = g_in + g_out + perf
         r = volume[j] * source[j] + perf * t_art
         if j == n - 1:
-            r += g_out * t_art
+            r += g_out * t_far
         if not steady:
             cap = rho_c[j] * volume[j] / dt
             d += a0 * cap
@@ -439,12 +465,12 @@ def _steady(t_out: np.ndarray, cells: CellSystem, ws: Workspace, lag_fixed: bool
     steady = BDFStep(1.0, 1.0, 0.0, 1.0, True)
     op, tri, source, scratch = cells.op, ws.tri, ws.source, ws.scratch
     if lag_fixed:
-        assemble_and_solve(scratch, t_out, t_out, t_out, source, steady, op, tri)
+        assemble_and_solve(scratch, t_out, t_out, t_out, source, steady, op, tri, op.t_art)
         for j in range(n):
             t_out[j] = scratch[j]
         return True
     for _ in range(200):
-        assemble_and_solve(scratch, t_out, t_out, t_out, source, steady, op, tri)
+        assemble_and_solve(scratch, t_out, t_out, t_out, source, steady, op, tri, op.t_art)
         change = 0.0
         for j in range(n):
             d = abs(scratch[j] - t_out[j])
@@ -472,7 +498,7 @@ def _titration_residual(
     t_work = st.t_gain
     for j in range(t_work.shape[0]):
         t_work[j] = st.t_base[j]
-        ws.source[j] = cells.qm[j] + q_max * u * cells.dep[j]
+        ws.source[j] = cells.qm[j] + q_max * u * cells.qdep[j]
     _steady(t_work, cells, ws, False)
     tm, th = _margin_and_healthy_max(t_work, problem.mesh.n_t, problem.medium.k_t, problem.medium.k_h)
     law = problem.law
@@ -498,7 +524,7 @@ def _titration_plan(
         base_margin, base_hmax = _margin_and_healthy_max(st.t_base, problem.mesh.n_t, m.k_t, m.k_h)
         for j in range(st.t_gain.shape[0]):
             st.t_gain[j] = st.t_base[j]
-            ws.source[j] = cells.qm[j] + q_max * cells.dep[j]
+            ws.source[j] = cells.qm[j] + q_max * cells.qdep[j]
         _steady(st.t_gain, cells, ws, True)
         gm, gh = _margin_and_healthy_max(st.t_gain, problem.mesh.n_t, m.k_t, m.k_h)
         gain_m = gm - base_margin
@@ -551,6 +577,42 @@ def _bdf_step(
     return BDFStep((1.0 + 2.0 * w) / (1.0 + w), 1.0 + w, w * w / (1.0 + w), h_step, False)
 
 
+@njit(cache=True, inline="always")  # every step: inlined like _bdf_step
+def _catheter_track(t: np.ndarray, n_t: int, jb: int, wb: float, t_margin: float) -> tuple[float, float]:
+    """Hottest and coolest point of the thermometry track inside the tumour [C]: the track crosses the
+    radii from its distance b to the centre out to the margin; ``T(b)`` is interpolated between the cell
+    centres ``jb - 1`` and ``jb`` with weight ``wb`` (``jb = 0``: the centre cell; ``jb = n_t``: between the
+    last tumour cell and the margin)."""
+    if jb == 0:
+        t_b = t[0]
+    elif jb == n_t:
+        t_b = (1.0 - wb) * t[n_t - 1] + wb * t_margin
+    else:
+        t_b = (1.0 - wb) * t[jb - 1] + wb * t[jb]
+    hot = t_b
+    cold = t_b if t_b < t_margin else t_margin
+    for j in range(jb, n_t):
+        if t[j] > hot:
+            hot = t[j]
+        if t[j] < cold:
+            cold = t[j]
+    return hot, cold
+
+
+@njit(cache=True)
+def _track_position(faces_over_r: np.ndarray, n_t: int, b_over_r: float) -> tuple[int, float]:
+    """(jb, wb) of :func:`_catheter_track` for a track at ``b_over_r`` tumour radii from the centre."""
+    for j in range(n_t):
+        centre = 0.5 * (faces_over_r[j] + faces_over_r[j + 1])
+        if centre >= b_over_r:
+            if j == 0:
+                return 0, 0.0
+            before = 0.5 * (faces_over_r[j - 1] + faces_over_r[j])
+            return j, (b_over_r - before) / (centre - before)
+    last = 0.5 * (faces_over_r[n_t - 1] + faces_over_r[n_t])
+    return n_t, min(1.0, (b_over_r - last) / (1.0 - last))
+
+
 @njit(cache=True)
 def _run_session(
     p: int,
@@ -563,9 +625,16 @@ def _run_session(
     plan: Titration,
     out: RadialOutputs,
 ) -> bool:
-    """Session ``s`` of patient ``p`` from the field-off steady state ``st.t_base``: heating (fixed or
-    titrated amplitude) then cooling, recording every ``clock.rec_every`` steps. False at a non-finite
-    temperature."""
+    """Session ``s`` of patient ``p`` from the field-off steady state ``st.t_base``: heating (fixed, PI-titrated
+    or stepwise amplitude) then cooling, recording every ``clock.rec_every`` steps. False at a non-finite
+    temperature.
+
+    Eddy currents add ``eddy_coef H^2`` [W/m3] to every cell while the field is on; the far boundary follows
+    the far tissue heated by them, a lumped node ``rho c dT/dt = q_eddy - rho_b c_b omega (T - T_a)``
+    (implicit Euler per step), so a uniform eddy source gives the uniform Pennes rise ``q / (rho_b c_b omega)``.
+    The thermometry track (:func:`_catheter_track`) is read every step; the stepwise control
+    (:func:`~mhtcdt.physics.session.clinical_step`) acts every ``ctrl_every`` steps on its hottest point, the
+    hottest healthy tissue and the projected per-session CEM43 of the hottest healthy cell."""
     k_t, k_h = problem.medium.k_t, problem.medium.k_h
     d = problem.drive
     clock = problem.clock
@@ -573,13 +642,21 @@ def _run_session(
     # arrays read once into locals (a read from a tuple updates a reference count; the loops below run
     # ~10^4 times per session)
     t_base, t_now, tumour_t, tumour_vol, order = st.t_base, st.t_now, st.tumour_t, st.tumour_vol, st.order
-    source, qm, dep, op, tri = ws.source, cells.qm, cells.dep, cells.op, ws.tri
+    source, qm, qdep, op, tri = ws.source, cells.qm, cells.qdep, cells.op, ws.tri
     peak, cem_t90, max_healthy, margin_peak = out.peak, out.cem_t90, out.max_healthy, out.margin_peak
-    rec_t, rec_hmax, rec_field = out.rec_t, out.rec_hmax, out.rec_field
+    rec_t, rec_hmax, rec_field, rec_cath = out.rec_t, out.rec_hmax, out.rec_field, out.rec_cath
     a_per_s, ea_J_per_mol = problem.arrhenius
     t_new, t_prev, t_lag, cem_rate, arr_rate = st.t_new, st.t_prev, st.t_lag, st.cem_rate, st.arr_rate
     cem, omega = out.cem, out.omega
     q_ref = patients.q_ref[p]
+    eddy = patients.eddy_coef[p]
+    ceiling = patients.field_ceiling[p]
+    t_art = op.t_art
+    rho_c_far = problem.medium.rho_c_h
+    perf_far = op.rho_c_blood * patients.omega_healthy[p]
+    model_far = problem.medium.model_h
+    coef = op.coef
+    jb, wb = _track_position(problem.mesh.faces_over_r, n_t, patients.catheter_b[p])
     n_cells = t_base.shape[0]
     for j in range(n_cells):
         t_now[j] = t_base[j]
@@ -598,30 +675,61 @@ def _run_session(
     m0, hm0 = _margin_and_healthy_max(t_now, n_t, k_t, k_h)
     max_healthy[p, s] = hm0
     margin_peak[p, s] = m0
+    c_hot, c_cold = _catheter_track(t_now, n_t, jb, wb, m0)
+    cath_max = c_hot
+    cath_min = c_cold
     u = plan.u_ff
     integral = 0.0
     h_sum = 0.0
     h_prev = clock.dt
+    reason = 0
     if d.titrate:
         field = d.field_max * u ** (1.0 / d.exponent)
+        reason = 7
+    elif d.steps:
+        field = min(d.field_min, ceiling, d.field_max)
     else:
         field = patients.field_fixed[p, s]
+        reason = 6
+    f_peak = field if clock.n_heat > 0 else 0.0
+    d_far = 0.0  # eddy-current rise of the far boundary [K]
     for j in range(n_t):
         rec_t[p, s, 0, j] = t_now[j]
     rec_hmax[p, s, 0] = hm0
     rec_field[p, s, 0] = field if clock.n_heat > 0 else 0.0
+    rec_cath[p, s, 0] = c_hot
     rec_i = 1
     for k in range(clock.n_total):
         heating = k < clock.n_heat
-        if heating and d.titrate and k % d.ctrl_every == 0 and k > 0:
+        if heating and k % d.ctrl_every == 0 and k > 0:
             tm, th = _margin_and_healthy_max(t_now, n_t, k_t, k_h)
-            u, integral = titration_step(tm, th, problem.law, plan, integral)
-            field = d.field_max * u ** (1.0 / d.exponent)
+            if d.titrate:
+                u, integral = titration_step(tm, th, problem.law, plan, integral)
+                field = d.field_max * u ** (1.0 / d.exponent)
+            elif d.steps:
+                c_hot, c_cold = _catheter_track(t_now, n_t, jb, wb, tm)
+                remaining_min = (clock.n_heat - k) * clock.dt / 60.0
+                dose_now = 0.0
+                dose_proj = 0.0
+                for j in range(n_t, n_cells):
+                    if cem[p, s, j] > dose_now:
+                        dose_now = cem[p, s, j]
+                    proj = cem[p, s, j] + cem_rate[j] * remaining_min
+                    if proj > dose_proj:
+                        dose_proj = proj
+                field, why = clinical_step(
+                    field, c_hot, th, dose_now, dose_proj, ceiling, d.field_min, d.field_step, d.field_max, problem.law
+                )
+                if why != 0:
+                    reason = why
+            if field > f_peak:
+                f_peak = field
         q_now = q_ref * (field / d.field_ref) ** d.exponent if heating else 0.0
+        q_eddy = eddy * field * field if heating else 0.0
         if heating:
             h_sum += field
         for j in range(n_cells):
-            source[j] = qm[j] + q_now * dep[j]
+            source[j] = qm[j] + q_now * qdep[j] + q_eddy
         # The source jumps at the start and at switch-off: BDF2 restarts there with a backward-Euler
         # step of dt/2^L followed by variable-step BDF2 steps dt/2^L, dt/2^(L-1), ..., dt/2 (ratios 1,
         # then 2, and 2 for the next full step; zero-stable below 1 + sqrt 2), which resolves the fast
@@ -633,9 +741,12 @@ def _run_session(
                 h_step = clock.dt / 2.0 ** (RESTART_LEVELS - max(sub - 1, 0))
             else:
                 h_step = clock.dt
+            if eddy > 0.0:
+                sink = perf_far * perfusion_factor(t_art + d_far, model_far, coef)
+                d_far = (d_far + h_step * q_eddy / rho_c_far) / (1.0 + h_step * sink / rho_c_far)
             step = _bdf_step(t_lag, t_now, t_prev, h_step, h_prev, restart and sub == 0)
             h_prev = h_step
-            assemble_and_solve(t_new, t_now, t_prev, t_lag, source, step, op, tri)
+            assemble_and_solve(t_new, t_now, t_prev, t_lag, source, step, op, tri, t_art + d_far)
             # accept T^(n+1); accrue the per-cell peak, CEM43 [min] and Arrhenius damage (trapezoid rule)
             for j in range(n_cells):
                 tj = t_new[j]
@@ -661,19 +772,51 @@ def _run_session(
             max_healthy[p, s] = th
         if tm > margin_peak[p, s]:
             margin_peak[p, s] = tm
+        c_hot, c_cold = _catheter_track(t_now, n_t, jb, wb, tm)
+        if c_hot > cath_max:
+            cath_max = c_hot
+        if k == clock.n_heat - 1:
+            cath_min = c_cold
         if (k + 1) % clock.rec_every == 0:
             for j in range(n_t):
                 rec_t[p, s, rec_i, j] = t_now[j]
             rec_hmax[p, s, rec_i] = th
             rec_field[p, s, rec_i] = field if (k + 1) < clock.n_heat else 0.0
+            rec_cath[p, s, rec_i] = c_hot
             rec_i += 1
     out.field_mean[p, s] = h_sum / clock.n_heat if clock.n_heat > 0 else 0.0
+    out.field_peak[p, s] = f_peak
+    out.cath_max[p, s] = cath_max
+    out.cath_min[p, s] = cath_min
+    out.stop_reason[p, s] = reason
     for j in range(n_t):
         tumour_t[j] = peak[p, s, j]
     out.tx[p, s, 0] = exceeded_temperature(tumour_t, tumour_vol, 0.9)
     out.tx[p, s, 1] = exceeded_temperature(tumour_t, tumour_vol, 0.5)
     out.tx[p, s, 2] = exceeded_temperature(tumour_t, tumour_vol, 0.1)
     return True
+
+
+@njit(cache=True)
+def _copy_session(p: int, src: int, dst: int, out: RadialOutputs) -> None:
+    """Session ``dst`` of patient ``p`` := session ``src`` (every session starts from the same field-off
+    steady state, so a session with the same amplitude law is the same session)."""
+    out.peak[p, dst] = out.peak[p, src]
+    out.cem[p, dst] = out.cem[p, src]
+    out.omega[p, dst] = out.omega[p, src]
+    out.tx[p, dst] = out.tx[p, src]
+    out.cem_t90[p, dst] = out.cem_t90[p, src]
+    out.max_healthy[p, dst] = out.max_healthy[p, src]
+    out.margin_peak[p, dst] = out.margin_peak[p, src]
+    out.field_mean[p, dst] = out.field_mean[p, src]
+    out.rec_t[p, dst] = out.rec_t[p, src]
+    out.rec_hmax[p, dst] = out.rec_hmax[p, src]
+    out.rec_field[p, dst] = out.rec_field[p, src]
+    out.cath_max[p, dst] = out.cath_max[p, src]
+    out.cath_min[p, dst] = out.cath_min[p, src]
+    out.stop_reason[p, dst] = out.stop_reason[p, src]
+    out.field_peak[p, dst] = out.field_peak[p, src]
+    out.rec_cath[p, dst] = out.rec_cath[p, src]
 
 
 @njit(cache=True)
@@ -689,7 +832,8 @@ def _simulate_patient(
     out: RadialOutputs,
 ) -> None:
     """Every session of patient ``p``, each from the field-off steady state; ``out.status[p]`` reports a
-    failure."""
+    failure. Sessions start from the same state and (titrated, stepwise, or fixed at the same amplitude) run
+    the same amplitude law, so a session equal to an earlier one is copied, not solved again."""
     problem = RadialProblem(mesh, medium, drive, law, clock, arrhenius)
     cells = _patient_cells(problem, patients, p)
     n_cells = cells.qm.shape[0]
@@ -706,8 +850,20 @@ def _simulate_patient(
     for j in range(n_cells):
         out.baseline[p, j] = st.t_base[j]
     plan = _titration_plan(patients.q_ref[p], problem, cells, ws, st)
-    for s in range(patients.field_fixed.shape[1]):
-        if not _run_session(p, s, patients, problem, cells, ws, st, plan, out):
+    n_sessions = patients.field_fixed.shape[1]
+    for s in range(n_sessions):
+        same = -1
+        if s > 0:
+            if drive.titrate or drive.steps:
+                same = 0
+            else:
+                for r in range(s):
+                    if patients.field_fixed[p, r] == patients.field_fixed[p, s]:
+                        same = r
+                        break
+        if same >= 0:
+            _copy_session(p, same, s, out)
+        elif not _run_session(p, s, patients, problem, cells, ws, st, plan, out):
             out.status[p] = 1
             return
 
@@ -768,7 +924,13 @@ class RadialPatients:
     tumour_perfusion_mL_per_min_per_kg: tumour perfusion at 37 C (IT'IS heat-transfer rate); None = the
         tumour tissue's value.
     healthy_perfusion_scale: multiplies the healthy tissue's 37 C perfusion.
-    The last four accept a scalar or a length-1 array for every patient.
+    field_ceiling_kA_per_m: the patient's tolerated amplitude [kA/m] (clinical control; inf = none).
+    catheter_radius_over_R: distance of the thermometry track from the tumour centre / tumour radius, [0, 1).
+    eddy_W_per_m3_per_kA2: eddy-current power density per (kA/m)^2 added to every cell while the field is on
+        [W/m3] (``heat_delivery.eddy_coefficient_W_per_m3_per_kA2``; 0 = none).
+    The last seven accept a scalar or a length-1 array for every patient.
+    deposit_shell_multipliers: (n, cells_in_tumour) local iron concentration multiplier per tumour shell (> 0;
+        renormalised over the deposit so the deposited power is conserved); None = a uniform deposit.
     """
 
     tumour_radius_m: np.ndarray
@@ -776,6 +938,10 @@ class RadialPatients:
     deposit_power_W_per_m3: np.ndarray
     tumour_perfusion_mL_per_min_per_kg: np.ndarray | None = None
     healthy_perfusion_scale: np.ndarray | float = 1.0
+    field_ceiling_kA_per_m: np.ndarray | float = math.inf
+    catheter_radius_over_R: np.ndarray | float = 0.0
+    eddy_W_per_m3_per_kA2: np.ndarray | float = 0.0
+    deposit_shell_multipliers: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         radius = _positive_array("patients.tumour_radius_m", self.tumour_radius_m, None)
@@ -793,7 +959,34 @@ class RadialPatients:
             "healthy_perfusion_scale": _positive_array(
                 "patients.healthy_perfusion_scale", self.healthy_perfusion_scale, n
             ),
+            "eddy_W_per_m3_per_kA2": _positive_array(
+                "patients.eddy_W_per_m3_per_kA2", self.eddy_W_per_m3_per_kA2, n, allow_zero=True
+            ),
         }
+        ceiling = np.atleast_1d(np.asarray(self.field_ceiling_kA_per_m, dtype=np.float64))
+        ceiling = np.full(n, ceiling[0]) if ceiling.shape == (1,) else ceiling
+        if ceiling.shape != (n,) or np.any(np.isnan(ceiling) | (ceiling <= 0)):
+            bad = int(np.argmax(np.isnan(ceiling) | (ceiling <= 0))) if ceiling.shape == (n,) else 0
+            raise InputError(
+                f"patients.field_ceiling_kA_per_m[{bad}]",
+                float(ceiling.ravel()[bad]) if ceiling.size else ceiling.shape,
+                f"must be (n,) = ({n},) amplitudes > 0 kA/m (inf = none)",
+            )
+        fields["field_ceiling_kA_per_m"] = ceiling
+        cath = _positive_array("patients.catheter_radius_over_R", self.catheter_radius_over_R, n, allow_zero=True)
+        if np.any(cath >= 1.0):
+            i = int(np.argmax(cath >= 1.0))
+            raise InputError(f"patients.catheter_radius_over_R[{i}]", float(cath[i]), "must lie in [0, 1)")
+        fields["catheter_radius_over_R"] = cath
+        if self.deposit_shell_multipliers is not None:
+            mult = np.asarray(self.deposit_shell_multipliers, dtype=np.float64)
+            if mult.ndim != 2 or mult.shape[0] != n:
+                raise InputError("patients.deposit_shell_multipliers", mult.shape, f"expected ({n}, cells_in_tumour)")
+            bad = ~np.isfinite(mult) | (mult <= 0)
+            if np.any(bad):
+                i, j = np.argwhere(bad)[0]
+                raise InputError(f"patients.deposit_shell_multipliers[{i}, {j}]", float(mult[i, j]), "must be > 0")
+            fields["deposit_shell_multipliers"] = mult
         if self.tumour_perfusion_mL_per_min_per_kg is not None:
             fields["tumour_perfusion_mL_per_min_per_kg"] = _positive_array(
                 "patients.tumour_perfusion_mL_per_min_per_kg", self.tumour_perfusion_mL_per_min_per_kg, n
@@ -811,7 +1004,8 @@ class RadialPatients:
 class Heating:
     """How the deposit is heated: power density ``deposit_power_W_per_m3 (H / field_ref_kA_per_m)^field_exponent``
     at amplitude H [kA/m]; H is fixed (``field_kA_per_m``: scalar, (n,) or (n, n_sessions); 0 = field off)
-    or titrated (``control`` in mode ``"titrate"``, which ignores ``field_kA_per_m``)."""
+    or chosen by a controller (``control`` in mode ``"titrate"`` or ``"clinical"``, which ignores
+    ``field_kA_per_m``)."""
 
     field_ref_kA_per_m: float = 10.0
     field_exponent: float = 2.0
@@ -826,8 +1020,8 @@ class Heating:
 
     @property
     def titrated(self) -> bool:
-        """True when the control titrates the amplitude."""
-        return self.control is not None and self.control.mode == "titrate"
+        """True when a controller chooses the amplitude (PI ``"titrate"`` or stepwise ``"clinical"``)."""
+        return self.control is not None and self.control.mode in ("titrate", "clinical")
 
     def fixed_amplitudes(self, n: int, n_sessions: int) -> np.ndarray:
         """The fixed amplitude of every patient and session [kA/m], shape (n, n_sessions); zeros when titrated.
@@ -910,11 +1104,21 @@ class RadialSessionsResult:
     field_record_kA_per_m: np.ndarray
     cells_in_tumour: int
     dt_s: float
+    thermometry_max_C: np.ndarray
+    thermometry_min_C: np.ndarray
+    thermometry_record_C: np.ndarray
+    stop_reason: np.ndarray
+    field_peak_kA_per_m: np.ndarray
 
     @property
     def tumour_cem43_min(self) -> np.ndarray:
         """(n, n_sessions, cells_in_tumour) per-shell CEM43 in the tumour [min]."""
         return self.cem43_min[:, :, : self.cells_in_tumour]
+
+    @property
+    def healthy_cem43_max_min(self) -> np.ndarray:
+        """(n, n_sessions) CEM43 of the hottest healthy cell in each session [min]."""
+        return self.cem43_min[:, :, self.cells_in_tumour :].max(axis=2)
 
 
 def _outputs(n: int, n_sessions: int, n_cells: int, n_t: int, n_rec: int) -> RadialOutputs:
@@ -933,6 +1137,11 @@ def _outputs(n: int, n_sessions: int, n_cells: int, n_t: int, n_rec: int) -> Rad
         rec_field=np.zeros((n, n_sessions, n_rec)),
         deposit_frac=np.zeros((n, n_t)),
         status=np.zeros(n, dtype=np.int64),
+        cath_max=np.zeros((n, n_sessions)),
+        cath_min=np.zeros((n, n_sessions)),
+        stop_reason=np.zeros((n, n_sessions), dtype=np.int64),
+        field_peak=np.zeros((n, n_sessions)),
+        rec_cath=np.zeros((n, n_sessions, n_rec)),
     )
 
 
@@ -997,14 +1206,33 @@ def simulate_sessions_radial(
     drive = FieldLaw(
         field_ref=float(heating.field_ref_kA_per_m),
         exponent=float(heating.field_exponent),
-        titrate=heating.titrated,
+        titrate=heating.titrated and control.mode == "titrate",
         field_min=float(control.field_min_kA_per_m),
         field_max=float(control.field_max_kA_per_m),
         ctrl_every=ctrl_every,
+        steps=control.mode == "clinical",
+        field_step=float(control.step_kA_per_m),
     )
     rates = ArrheniusRates(arr.a_per_s, arr.ea_J_per_mol)
+    if patients.deposit_shell_multipliers is None:
+        shell_weight = np.ones((n, n_t))
+    elif patients.deposit_shell_multipliers.shape != (n, n_t):
+        raise InputError(
+            "patients.deposit_shell_multipliers", patients.deposit_shell_multipliers.shape, f"expected ({n}, {n_t})"
+        )
+    else:
+        shell_weight = patients.deposit_shell_multipliers
     inputs = PatientArrays(
-        patients.tumour_radius_m, patients.coverage_fraction, patients.deposit_power_W_per_m3, omega_t, omega_h, fixed
+        patients.tumour_radius_m,
+        patients.coverage_fraction,
+        patients.deposit_power_W_per_m3,
+        omega_t,
+        omega_h,
+        fixed,
+        shell_weight,
+        patients.field_ceiling_kA_per_m,
+        patients.catheter_radius_over_R,
+        patients.eddy_W_per_m3_per_kA2,
     )
     out = _outputs(n, int(n_sessions), n_cells, n_t, n_rec)
     medium = thermal_medium(tumour, healthy, blood)
@@ -1058,4 +1286,9 @@ def simulate_sessions_radial(
         field_record_kA_per_m=out.rec_field,
         cells_in_tumour=n_t,
         dt_s=clock.dt,
+        thermometry_max_C=out.cath_max,
+        thermometry_min_C=out.cath_min,
+        thermometry_record_C=out.rec_cath,
+        stop_reason=out.stop_reason,
+        field_peak_kA_per_m=out.field_peak,
     )

@@ -5,15 +5,20 @@
 1. particle dose (fixed, or planned by :mod:`mhtcdt.physics.planning` when ``np_dose_mg_Fe_per_cm3`` is
    None), calibrated SLP with a per-patient lognormal factor (Physics I ``particles``), the H*f limit
    (Physics I ``field``);
-2. heat sessions on the radial Pennes solver (Physics I ``bioheat_radial``; fixed amplitude or titrated
-   to ``target_temperature_C`` under ``healthy_max_C``), Arrhenius heat damage per shell with HSP
-   thermotolerance (Physics I ``thermotolerance``; co-agents / GOx scale HSP expression);
+2. heat sessions on the radial Pennes solver (Physics I ``bioheat_radial``): a fixed amplitude, or (default,
+   ``field_control="clinical"``) the amplitude raised in steps from a low start until the thermometry
+   reading reaches ``target_temperature_C``, the patient's tolerance ceiling (drawn per patient from the
+   body region's H*r range and the body radius), ``healthy_max_C`` or the per-session normal-tissue CEM43
+   limit (``heat_delivery``; ``"margin_pi"`` keeps the PI control of the tumour margin). Eddy-current power
+   heats every shell; the deposit covers ``deposit_coverage_fraction`` of the tumour with a per-shell
+   lognormal iron concentration. Arrhenius heat damage per shell with HSP thermotolerance (Physics I
+   ``thermotolerance``; co-agents / GOx scale HSP expression);
 3. Fenton/CDT chemistry and ferroptosis (this layer, numba fast path) driven by the shells' temperature
    histories over the exposure window (21 days from the first session by default, ``chemistry.toml``);
    the particle deposit is divided into ``CHEMISTRY_GROUPS`` equal-volume radial groups, each run on its
    volume-mean temperature history;
 4. radiotherapy (LQ with a per-patient alpha drawn over the indication's range, repopulation, thermal
-   radiosensitisation per shell and fraction);
+   radiosensitisation per shell and fraction, evaluated at min(T, 43 C): heat above the cap kills directly);
 5. combination to tumour-level log10 kill by mechanism (:mod:`mhtcdt.physics.kill`); a share of the
    clonogens infiltrates beyond the enhancing volume (``infiltrative_clonogen_fraction`` per indication,
    radiobiology.toml) and receives RT only, which caps what heat and CDT can add.
@@ -35,13 +40,21 @@ lipid_peroxide_peak float64 [uM lipid hydroperoxide per litre cell water] (highe
 log10_kill_heat, log10_kill_cdt, log10_kill_rt, log10_kill_interaction, log10_kill_total float64 (>= 0,
 sequential attribution RT -> heat -> CDT -> interaction, summing to the total; see kill.py);
 surviving_fraction float64; safety_ok bool (False when the H*f limit was exceeded by explicit permission,
-in fixed-amplitude mode when healthy tissue exceeded ``healthy_max_C``, or when a patient with a metal
-implant or pacemaker (AMF contraindications) received field sessions); dose_mg_Fe_per_cm3_applied
-float64 (0 without particles).
+in fixed-amplitude mode when healthy tissue exceeded ``healthy_max_C``, when the hottest healthy cell's CEM43
+in a session exceeded the normal-tissue limit, or when a patient with a metal implant or pacemaker (AMF
+contraindications) received field sessions); dose_mg_Fe_per_cm3_applied float64 (0 without particles);
+peak_tumour_C float64 (hottest tumour shell over the course); thermometry_max_C float64 (session maximum
+of the hottest point of the simulated thermometry track: what the clinic reports as the maximum
+intratumoral temperature); thermometry_min_C float64 (coolest track point at the end of the first
+session's heating); healthy_cem43_max_min float64 (CEM43 of the hottest healthy cell, largest session
+[min]); healthy_cem43_course_min float64 (the same summed over the course); field_ceiling_kA_per_m float64
+(the patient's tolerated amplitude; 0 without clinical control); field_stop_reason str (why the amplitude
+stopped rising, most sessions: ``heat_delivery.STOP_REASONS``; ``"no_field"`` without heat). Without heat
+the temperatures are 37.0 and the doses 0.
 
 Deterministic for a seed and independent of chunking: the random draws (SLP factor, infiltrative clonogen
-share, radiosensitivity alpha) come from generators keyed by (seed, stream, patient_id)
-(:func:`mhtcdt.seeding.child_rng`).
+share, radiosensitivity alpha, tolerance ceiling, thermometry track, deposit heterogeneity) come from
+generators keyed by (seed, stream, patient_id) (:func:`mhtcdt.seeding.child_rng`).
 """
 
 from __future__ import annotations
@@ -103,6 +116,13 @@ OUTPUT_COLUMNS = (
     "surviving_fraction",
     "safety_ok",
     "dose_mg_Fe_per_cm3_applied",
+    "peak_tumour_C",
+    "thermometry_max_C",
+    "thermometry_min_C",
+    "healthy_cem43_max_min",
+    "healthy_cem43_course_min",
+    "field_ceiling_kA_per_m",
+    "field_stop_reason",
 )
 
 
@@ -159,9 +179,10 @@ def simulate_protocol(
         if progress is not None:
             progress(min(1.0, (start + CHUNK_PATIENTS) / max(n, 1)))
     if not parts:
-        return pd.DataFrame(
-            {c: pd.Series(dtype="bool" if c == "safety_ok" else "float64") for c in OUTPUT_COLUMNS}
-        ).astype({"patient_id": "int64"})
+        dtypes = {"safety_ok": "bool", "field_stop_reason": "object"}
+        return pd.DataFrame({c: pd.Series(dtype=dtypes.get(c, "float64")) for c in OUTPUT_COLUMNS}).astype(
+            {"patient_id": "int64"}
+        )
     out = pd.concat(parts, ignore_index=True)
     check_finite(out, "simulate_protocol")
     return out
@@ -194,7 +215,7 @@ def session_timing(protocol: Protocol, record_every_s: float = RECORD_EVERY_S) -
 def check_finite(out: pd.DataFrame, caller: str) -> None:
     """ModelError naming ``caller`` and the column if any numeric output column holds a non-finite value."""
     for col in OUTPUT_COLUMNS:
-        if col not in ("patient_id", "safety_ok") and not np.all(np.isfinite(out[col].to_numpy())):
+        if col not in ("patient_id", "safety_ok", "field_stop_reason") and not np.all(np.isfinite(out[col].to_numpy())):
             raise ModelError(f"{caller} produced non-finite values in column {col}")
 
 
@@ -214,45 +235,61 @@ def heat_sessions(
     ``keep_radial=True`` adds ``"radial"``: every :class:`RadialSessionsResult` array in patient order at
     the fine sampling, and ``"q_ref"``, the deposit heating at the calibration field [W/m3] (for
     :mod:`mhtcdt.physics.detail`)."""
+    from mhtcdt.physics import heat_delivery as hd
     from mhtcdt.physics import particles, thermotolerance
     from mhtcdt.physics.bioheat_radial import Heating, RadialGrid, RadialPatients, simulate_sessions_radial
     from mhtcdt.physics.field import max_field_within_limit_kA_per_m
-    from mhtcdt.physics.session import SessionControl
     from mhtcdt.physics.tissue import load_tissue, tumour_tissue
 
     n = len(p)
+    ids = p["patient_id"].to_numpy(np.int64)
     calib = particles.load_agent(protocol.agent).calibration
-    factor = slp_factors(calib.gsd, seed, p["patient_id"].to_numpy(np.int64))
+    exponent = calib.field_exponent if assumptions.slp_field_exponent is None else assumptions.slp_field_exponent
+    factor = slp_factors(calib.gsd, seed, ids) * assumptions.slp_factor
     slp_ref = particles.calibrated_slp(calib, calib.field_ref_kA_per_m, protocol.field_freq_kHz) * factor
-    coverage = p["deposit_coverage_fraction"].to_numpy(np.float64)
+    coverage = effective_coverage(p, assumptions)
     q_ref = particles.volumetric_heating_W_per_m3(slp_ref, dose, coverage)
+    perfusion = p["tumour_perfusion_mL_per_min_per_kg"].to_numpy(np.float64) * assumptions.perfusion_factor
     h_limit = max_field_within_limit_kA_per_m(protocol.field_freq_kHz, protocol.safety_limit)
-    if protocol.titrated:
-        h_max = 18.0 if protocol.allow_above_safety_limit else min(18.0, h_limit)
-        control = SessionControl(
-            mode="titrate",
-            target_C=protocol.target_temperature_C,
-            healthy_max_C=protocol.healthy_max_C,
-            field_min_kA_per_m=min(2.0, h_max),
-            field_max_kA_per_m=h_max,
-        )
-        fixed = None
-    else:
-        control = SessionControl(mode="fixed")
-        fixed = float(protocol.field_kA_per_m)
-    heating = Heating(calib.field_ref_kA_per_m, calib.field_exponent, field_kA_per_m=fixed, control=control)
+    h_device = float(particles.load_magnetics()["nanotherm_applicator"]["field_max_kA_per_m"])
+    h_max = h_device if protocol.allow_above_safety_limit else min(h_device, h_limit)
+    fixed = None if protocol.titrated else float(protocol.field_kA_per_m)
     tissues = p["tissue"].astype(str).to_numpy()
+    # per-patient delivery: tolerance ceiling, thermometry track, deposit heterogeneity, eddy heating
+    draws = hd.patient_draws(seed, ids, CELLS_IN_TUMOUR)
+    body_r = _body_radius_cm(p, tissues)
+    if assumptions.tolerance_ceiling_kA_per_m is not None:
+        ceiling = np.full(n, float(assumptions.tolerance_ceiling_kA_per_m))
+    else:
+        ceiling = hd.tolerance_ceilings_kA_per_m(
+            tissues, body_r, protocol.field_freq_kHz, draws.u_ceiling, assumptions.tolerance_ceiling_scale
+        )
+    catheter = hd.catheter_impact_over_R(draws.u_catheter)
+    sigma = (
+        hd.deposit_sigma_ln()
+        if assumptions.deposit_heterogeneity_sigma_ln is None
+        else assumptions.deposit_heterogeneity_sigma_ln
+    )
+    shells = hd.deposit_shell_multipliers(draws.z_shells, sigma)
+    eddy = hd.eddy_coefficient_W_per_m3_per_kA2(body_r, protocol.field_freq_kHz, assumptions.eddy_conductivity_S_per_m)
+    cem_limit = np.array([_healthy_cem43_limit(protocol, assumptions, t) for t in tissues])
     results: dict[str, Any] = {}
     order = np.empty(0, dtype=np.int64)
     chunks = []
     for tissue in sorted(set(tissues)):
         idx = np.flatnonzero(tissues == tissue)
+        control = _session_control(protocol, h_max, float(cem_limit[idx[0]]))
+        heating = Heating(calib.field_ref_kA_per_m, exponent, field_kA_per_m=fixed, control=control)
         res = simulate_sessions_radial(
             RadialPatients(
                 p["tumour_radius_cm"].to_numpy(np.float64)[idx] / 100.0,
                 coverage[idx],
                 q_ref[idx],
-                tumour_perfusion_mL_per_min_per_kg=p["tumour_perfusion_mL_per_min_per_kg"].to_numpy(np.float64)[idx],
+                tumour_perfusion_mL_per_min_per_kg=perfusion[idx],
+                field_ceiling_kA_per_m=ceiling[idx],
+                catheter_radius_over_R=catheter[idx],
+                eddy_W_per_m3_per_kA2=eddy[idx],
+                deposit_shell_multipliers=shells[idx],
             ),
             tumour=tumour_tissue(tissue),
             healthy=load_tissue(tissue),
@@ -290,7 +327,19 @@ def heat_sessions(
     temps = temps_fine[:, :, ::stride, :]  # (n, sessions, records, cells)
     rec_t = first.record_times_s[::stride]
     heating = rec_t <= protocol.session_minutes * 60.0 + 1e-9
+    healthy_cem = cat("cem43_min")[:, :, CELLS_IN_TUMOUR:]  # (n, sessions, healthy cells)
+    reasons = cat("stop_reason")
     results.update(
+        peak_tumour=cat("peak_C")[:, :, :CELLS_IN_TUMOUR].max(axis=(1, 2)),
+        thermometry_max=cat("thermometry_max_C").max(axis=1),
+        thermometry_min=cat("thermometry_min_C")[:, 0],
+        healthy_cem43_session=healthy_cem.max(axis=2).max(axis=1),
+        healthy_cem43_course=healthy_cem.sum(axis=1).max(axis=1),
+        healthy_cem43_limit=cem_limit,
+        field_ceiling=ceiling if protocol.titrated and protocol.field_control == "clinical" else np.zeros(n),
+        stop_reason=np.array([hd.STOP_REASONS[int(np.bincount(r).argmax())] for r in reasons], dtype=object),
+        field_exponent=exponent,
+        field_peak=cat("field_peak_kA_per_m").max(axis=1),
         t90=cat("t90_C")[:, 0],
         t50=cat("t50_C")[:, 0],
         t10=cat("t10_C")[:, 0],
@@ -310,7 +359,8 @@ def heat_sessions(
     if keep_radial:
         per_patient = (
             "deposit_fraction baseline_C peak_C cem43_min arrhenius_omega t90_C t50_C t10_C cem43_t90_min "
-            "max_healthy_C margin_peak_C field_mean_kA_per_m healthy_max_record_C field_record_kA_per_m"
+            "max_healthy_C margin_peak_C field_mean_kA_per_m healthy_max_record_C field_record_kA_per_m "
+            "thermometry_max_C thermometry_min_C thermometry_record_C stop_reason field_peak_kA_per_m"
         ).split()
         results["radial"] = {name: cat(name) for name in per_patient}
         results["radial"].update(
@@ -325,7 +375,66 @@ def heat_sessions(
             sf_heat=sf_heat,
         )
         results["q_ref"] = q_ref
+        results["eddy_coef"] = eddy
     return results
+
+
+def effective_coverage(p: pd.DataFrame, assumptions: Assumptions) -> np.ndarray:
+    """Deposit coverage of every patient: the cohort's ``deposit_coverage_fraction`` times
+    ``assumptions.coverage_factor``, clipped to (0, 1]."""
+    coverage = p["deposit_coverage_fraction"].to_numpy(np.float64) * assumptions.coverage_factor
+    return np.clip(coverage, 1e-6, 1.0)
+
+
+def _body_radius_cm(p: pd.DataFrame, tissues: np.ndarray) -> np.ndarray:
+    """The cohort's ``body_radius_cm``, or the body region's typical radius when the column is absent."""
+    from mhtcdt.physics.heat_delivery import default_body_radius_cm
+
+    if "body_radius_cm" in p.columns:
+        return p["body_radius_cm"].to_numpy(np.float64)
+    return np.array([default_body_radius_cm(t) for t in tissues])
+
+
+def _healthy_cem43_limit(protocol: Protocol, assumptions: Assumptions, tissue: str) -> float:
+    """Per-session normal-tissue CEM43 limit [min]: the protocol's, else the assumption's, else the host
+    tissue's sourced threshold (heat_delivery.toml [normal_tissue_dose])."""
+    from mhtcdt.physics.heat_delivery import healthy_cem43_limit_min
+
+    if protocol.healthy_cem43_limit_min is not None:
+        return float(protocol.healthy_cem43_limit_min)
+    if assumptions.healthy_cem43_limit_min is not None:
+        return float(assumptions.healthy_cem43_limit_min)
+    return healthy_cem43_limit_min(tissue)
+
+
+def _session_control(protocol: Protocol, h_max: float, cem43_limit_min: float):
+    """The :class:`~mhtcdt.physics.session.SessionControl` of a protocol: fixed amplitude, clinical stepwise
+    control (heat_delivery.toml [clinical_control]) or PI control of the tumour margin."""
+    from mhtcdt.physics.heat_delivery import clinical_control
+    from mhtcdt.physics.session import SessionControl
+
+    if not protocol.titrated:
+        return SessionControl(mode="fixed")
+    if protocol.field_control == "clinical":
+        c = clinical_control()
+        return SessionControl(
+            mode="clinical",
+            target_C=protocol.target_temperature_C,
+            healthy_max_C=protocol.healthy_max_C,
+            field_min_kA_per_m=min(c.start_kA_per_m, h_max),
+            field_max_kA_per_m=h_max,
+            control_interval_s=c.step_interval_s,
+            step_kA_per_m=c.step_kA_per_m,
+            target_band_K=c.target_band_K,
+            healthy_cem43_limit_min=cem43_limit_min,
+        )
+    return SessionControl(
+        mode="titrate",
+        target_C=protocol.target_temperature_C,
+        healthy_max_C=protocol.healthy_max_C,
+        field_min_kA_per_m=min(2.0, h_max),
+        field_max_kA_per_m=h_max,
+    )
 
 
 def _hsp_expression_scale(protocol: Protocol) -> float:
@@ -467,7 +576,7 @@ def simulate_chunk(
     (``heat`` with the radial histories sampled every ``record_every_s``, ``chem``, ``dose``) for the
     single-patient detail API; neither argument changes the returned rows."""
     n = len(p)
-    coverage = p["deposit_coverage_fraction"].to_numpy(np.float64)
+    coverage = effective_coverage(p, assumptions)
     if protocol.agent is not None:
         if protocol.np_dose_mg_Fe_per_cm3 is None and not protocol.has_mht:
             dose = np.full(n, _typical_dose_mg_per_cm3(protocol.agent))  # nothing to plan without heat
@@ -510,6 +619,17 @@ def simulate_chunk(
         safety_ok = np.ones(n, dtype=bool) & ~np.broadcast_to(heat["above_limit"], (n,))
         if not protocol.titrated:
             safety_ok &= hmax <= protocol.healthy_max_C + 0.05
+        # normal-tissue thermal dose: the hottest healthy cell's CEM43 in any session within the limit
+        safety_ok &= heat["healthy_cem43_session"] <= heat["healthy_cem43_limit"] * (1.0 + 1e-6)
+        delivery = {
+            "peak_tumour_C": heat["peak_tumour"],
+            "thermometry_max_C": heat["thermometry_max"],
+            "thermometry_min_C": heat["thermometry_min"],
+            "healthy_cem43_max_min": heat["healthy_cem43_session"],
+            "healthy_cem43_course_min": heat["healthy_cem43_course"],
+            "field_ceiling_kA_per_m": heat["field_ceiling"],
+            "field_stop_reason": heat["stop_reason"],
+        }
         for contraindication in ("metal_implant", "pacemaker"):  # AMF contraindications (cohort columns)
             if contraindication in p.columns:
                 safety_ok &= ~p[contraindication].to_numpy(dtype=bool)
@@ -533,6 +653,14 @@ def simulate_chunk(
         hmax = np.full(n, ch.BODY_TEMPERATURE_C)
         field = np.zeros(n)
         safety_ok = np.ones(n, dtype=bool)
+        delivery = {name: np.full(n, ch.BODY_TEMPERATURE_C) for name in ("peak_tumour_C", "thermometry_max_C")}
+        delivery.update(
+            thermometry_min_C=np.full(n, ch.BODY_TEMPERATURE_C),
+            healthy_cem43_max_min=np.zeros(n),
+            healthy_cem43_course_min=np.zeros(n),
+            field_ceiling_kA_per_m=np.zeros(n),
+            field_stop_reason=np.full(n, "no_field", dtype=object),
+        )
     weights, ln_heat, ln_cdt, ln_rt_h, ln_ros = _add_infiltrative_element(
         _infiltrative_fraction(p, rb, seed, assumptions.infiltrative_clonogen_fraction),
         weights,
@@ -570,6 +698,7 @@ def simulate_chunk(
             **kills,  # the log10 kill by mechanism, total and surviving fraction (kill.combine_kill)
             "safety_ok": np.asarray(safety_ok, dtype=bool),
             "dose_mg_Fe_per_cm3_applied": np.asarray(dose_applied, np.float64),
+            **delivery,
         }
     )
     return out[list(OUTPUT_COLUMNS)]
@@ -605,10 +734,12 @@ def _rt_log_survival(p, protocol: Protocol, rb: rt.Radiobiology, seed, assumptio
             rt_heat_interval_hours=protocol.rt_heat_interval_hours,
         )
 
+    trs = rt.thermoradiosensitisation(assumptions.thermal_enhancement_cap_C)
+
     def run(a: float, b: float):
         unit = rt.Radiobiology(a, b, rb.doubling_time_days, rb.repopulation_kickoff_days)
         return rt.rt_log_survival_elements(
-            protocol.rt_total_dose_Gy, protocol.rt_n_fractions, protocol.rt_fractions_per_week, unit, **kwargs
+            protocol.rt_total_dose_Gy, protocol.rt_n_fractions, protocol.rt_fractions_per_week, unit, trs=trs, **kwargs
         )
 
     r37, rh = run(0.0, 0.0)

@@ -328,14 +328,16 @@ def _chemistry_detail(chem: dict) -> dict:
 
 
 # ---------------------------------------------------------------------- 3-D map
-def _map_3d(p: pd.DataFrame, protocol: Protocol, seed, heat: dict, sigma: float, grid_cells: int) -> dict:
+def _map_3d(
+    p: pd.DataFrame, protocol: Protocol, seed, heat: dict, sigma: float, grid_cells: int, assumptions: Assumptions
+) -> dict:
     from mhtcdt.physics import particles
     from mhtcdt.physics.bioheat_3d import simulate_session_3d, sphere_fraction_map
     from mhtcdt.physics.tissue import load_tissue, tumour_tissue
 
     row = p.iloc[0]
     r_m = float(row["tumour_radius_cm"]) / 100.0
-    coverage = float(row["deposit_coverage_fraction"])
+    coverage = float(chain.effective_coverage(p, assumptions)[0])
     half = HALF_WIDTH_OVER_R * r_m
     tumour = sphere_fraction_map(grid_cells, half, (r_m, r_m, r_m))
     r_dep = r_m * coverage ** (1.0 / 3.0)
@@ -344,19 +346,21 @@ def _map_3d(p: pd.DataFrame, protocol: Protocol, seed, heat: dict, sigma: float,
     factor = np.exp(sigma * rng.standard_normal(deposit.shape))
     factor /= float((deposit * factor).sum() / deposit.sum())  # mean 1 over the deposit: same total power
     calib = particles.load_agent(protocol.agent).calibration
+    exponent = heat["field_exponent"]
     rad = heat["radial"]
     rec_s = rad["record_times_s"]
     heating = (rec_s > 0) & (rec_s <= protocol.session_minutes * 60.0 + 1e-9)
     h_rec = rad["field_record_kA_per_m"][0, 0, heating]
     h_rec = np.where(h_rec > 0, h_rec, rad["field_mean_kA_per_m"][0, 0])  # the switch-off sample
-    power_scale = float(np.mean((h_rec / calib.field_ref_kA_per_m) ** calib.field_exponent))
-    q = float(heat["q_ref"][0]) * power_scale * deposit * factor
+    power_scale = float(np.mean((h_rec / calib.field_ref_kA_per_m) ** exponent))
+    # particle heating in the deposit plus the session-mean eddy-current heating everywhere (as in the radial run)
+    q = float(heat["q_ref"][0]) * power_scale * deposit * factor + float(heat["eddy_coef"][0]) * np.mean(h_rec**2)
     tissue = str(row["tissue"])
     res = simulate_session_3d(
         tumour,
         q,
         half,
-        tumour=tumour_tissue(tissue, float(row["tumour_perfusion_mL_per_min_per_kg"])),
+        tumour=tumour_tissue(tissue, float(row["tumour_perfusion_mL_per_min_per_kg"]) * assumptions.perfusion_factor),
         healthy=load_tissue(tissue),
         timing=chain.session_timing(protocol),
     )
@@ -399,12 +403,12 @@ def simulate_patient_detail(
     outcome, capture = _run_one(p, protocol, seed, assumptions, chain.HEAT_DT_S)
     row = p.iloc[0]
     radius_mm = float(row["tumour_radius_cm"]) * 10.0
-    coverage = float(row["deposit_coverage_fraction"])
+    coverage = float(chain.effective_coverage(p, assumptions)[0])
     heat = capture["heat"]
     parts = _heat_detail(heat, protocol, radius_mm) if heat is not None else _no_heat_detail()
     parts.update(_chemistry_detail(capture["chem"]))
     if heat is not None and with_3d:
-        parts.update(_map_3d(p, protocol, seed, heat, float(deposit_sigma), int(grid_cells_3d)))
+        parts.update(_map_3d(p, protocol, seed, heat, float(deposit_sigma), int(grid_cells_3d), assumptions))
     return PatientDetail(
         patient_id=int(row["patient_id"]),
         protocol_name=protocol.name,

@@ -2,8 +2,11 @@
 thermal-dose target at the T90 point, under the protocol's field control and healthy-tissue limit.
 
 Method: the first session is simulated on the radial Pennes solver (Physics I, ``bioheat_radial``) for all
-patients at once; CEM43T90 per session is monotone non-decreasing in the dose (more iron, more power;
-the titration controller only ever caps the margin and healthy temperatures), so a bisection on
+patients at once; CEM43T90 per session is monotone non-decreasing in the dose for a fixed amplitude and
+the margin PI control (more iron, more power; the controller only caps the margin and healthy temperatures).
+Under the clinical control the thermometry target caps the heat, so the curve flattens once the target is
+reached and need not stay monotone: the bisection then returns a dose that reaches the target, not
+necessarily the smallest. A bisection on
 log(dose) over ``dose_bounds_mg_Fe_per_cm3`` finds the smallest dose reaching
 ``target_cem43_t90_min_total / n_sessions`` per session. Patients for whom even the upper bound does
 not reach it are reported ``feasible = False`` and planned at the upper bound (no safer dose reaches the

@@ -8,7 +8,11 @@ from mhtcdt.errors import InputError
 from mhtcdt.physics.protocol import Protocol
 
 # Maier-Hauff K et al. J Neurooncol 2011;103:317: NanoTherm 0.25 mL/cm3 x 112 mg Fe/mL = 28 mg Fe/cm3, MFH 300F
-# applicator at 100 kHz, 6 x 60 min twice weekly, titrated to 43 C at the tumour margin (schedule recalled).
+# applicator at 100 kHz, 6 x 60 min twice weekly (schedule recalled). Amplitude raised in steps (clinical
+# control, heat_delivery.toml) until the thermometry reading reaches 43 C, the patient's tolerance ceiling or a
+# normal-tissue limit (healthy tissue <= 43 C, per-session CEM43 <= the host tissue's threshold). 43 C is the
+# conventional hyperthermia threshold (the CEM43 breakpoint, Sapareto & Dewey IJROBP 1984;10:787); the
+# thermometry rule of the NanoTherm studies was not read (validation: docs/validation.md).
 _NANOTHERM_HEAT = dict(
     agent="nanotherm_mfl_as1",
     np_dose_mg_Fe_per_cm3=28.0,

@@ -46,9 +46,25 @@ class Protocol(BaseModel):
     )
     # (37, 60) C: the titration controller's range (session.SessionControl)
     target_temperature_C: float | None = Field(
-        None, gt=37.0, lt=60.0, description="Controller target at the tumour margin [degC]."
+        None,
+        gt=37.0,
+        lt=60.0,
+        description="Controller target [degC]: the thermometry reading (clinical) or the tumour margin (margin_pi).",
+    )
+    field_control: Literal["clinical", "margin_pi"] = Field(
+        "clinical",
+        description="How a titrated amplitude is chosen: 'clinical' = raised in steps until the thermometry target, "
+        "the patient's tolerance ceiling or a normal-tissue limit (as practised with NanoTherm); 'margin_pi' = PI "
+        "control of the tumour-margin temperature.",
     )
     healthy_max_C: float = Field(43.0, gt=37.0, lt=60.0, description="Healthy-tissue maximum [degC].")
+    healthy_cem43_limit_min: float | None = Field(
+        None,
+        gt=0.0,
+        le=1000.0,
+        description="Per-session CEM43 limit of the hottest healthy tissue [min]; omit for the host tissue's "
+        "sourced threshold (brain 15 min).",
+    )
     n_sessions: int = Field(0, ge=0, le=50, description="Heat sessions [count].")
     session_minutes: float = Field(60.0, gt=0.0, le=600.0, description="Session length [min].")
     session_interval_hours: float = Field(84.0, gt=0.0, le=24.0 * 60, description="Start-to-start spacing [h].")

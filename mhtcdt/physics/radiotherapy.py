@@ -10,8 +10,10 @@ Equations (data in ``data/radiobiology.toml``)
       alpha(T, dt) = alpha37 * (alpha41/alpha37) ** (((T - 37) / 4) * exp(-mu * dt))
       beta(T, dt)  = beta37  * (beta41/beta37)   ** (((T - 37) / 4) * exp(-mu * dt))
 
-  T = the element's mean temperature over the most recent heat session that ended before the fraction
-  (no effect if T <= 37 C or no session preceded it); dt = hours from the end of that session.
+  T = the element's mean temperature over the most recent heat session that ended before the fraction,
+  capped at ``temperature_cap_C`` (43 C by default; the fit spans 37-42 C and no source supports a thermal
+  enhancement above ~2.5: heat above the cap acts through the direct kill only); no effect if T <= 37 C or
+  no session preceded it; dt = hours from the end of that session.
 
 Calendar: fractions on consecutive weekdays (``fractions_per_week`` integer <= 5: Monday.. ; 6-7 include the
 weekend; non-integer or > 7: every 7/f days, several a day when f > 7). A fraction given on a day with
@@ -60,9 +62,12 @@ class Radiobiology:
 
 @dataclass(frozen=True)
 class Thermoradiosensitisation:
+    """The alpha/beta modulation fit (module docstring) and the temperature it is capped at [C]."""
+
     alpha41_over_alpha37: float
     beta41_over_beta37: float
     mu_per_hour: float
+    temperature_cap_C: float = 43.0
 
 
 def known_indications() -> list[str]:
@@ -90,9 +95,14 @@ def radiobiology(indication: str) -> Radiobiology:
     )
 
 
-def thermoradiosensitisation() -> Thermoradiosensitisation:
-    """Thermal radiosensitisation parameters (radiobiology.toml [thermoradiosensitisation])."""
-    return table_record(Thermoradiosensitisation, radiobiology_table()["thermoradiosensitisation"])
+def thermoradiosensitisation(temperature_cap_C: float | None = None) -> Thermoradiosensitisation:
+    """Thermal radiosensitisation parameters (radiobiology.toml [thermoradiosensitisation]); the temperature
+    cap from its ``[.cap]`` table unless ``temperature_cap_C`` is given."""
+    d = radiobiology_table()["thermoradiosensitisation"]
+    cap = float(d["cap"]["temperature_cap_C"]) if temperature_cap_C is None else float(temperature_cap_C)
+    if not (math.isfinite(cap) and cap > 37.0):
+        raise InputError("temperature_cap_C", cap, "must be a temperature above 37 C")
+    return table_record(Thermoradiosensitisation, d, temperature_cap_C=cap)
 
 
 def schedule(name: str) -> tuple[float, int, float]:
@@ -221,7 +231,8 @@ def rt_log_survival_elements(
             continue
         j = int(prior[-1])
         dt = tf - ends[j]
-        x = np.maximum(temps[..., j] - 37.0, 0.0) / 4.0 * math.exp(-trs.mu_per_hour * dt)
+        t_eff = np.minimum(temps[..., j], trs.temperature_cap_C)
+        x = np.maximum(t_eff - 37.0, 0.0) / 4.0 * math.exp(-trs.mu_per_hour * dt)
         alpha = rb.alpha_per_Gy * np.exp(la * x)
         beta = rb.beta_per_Gy2 * np.exp(lb * x)
         ln_heated -= alpha * d + beta * d * d

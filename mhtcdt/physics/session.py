@@ -22,6 +22,22 @@ with ``u_ff = min((target - T_base)/G_margin, (healthy_max - T_base)/G_healthy)`
 (the planned amplitude). The amplitude applied is ``H = H_max * u**(1/n)``, never below ``field_min``.
 Gains are re-scaled per patient, so no tuning per tumour size is needed.
 
+Clinical stepwise control (``mode="clinical"``, as practised with NanoTherm)
+-------------------------------------------------------------------------
+The amplitude starts at ``field_min_kA_per_m`` and, every ``control_interval_s``, :func:`clinical_step`
+raises it by ``step_kA_per_m`` until a stop criterion holds, checked in this order:
+
+1. the hottest healthy cell has accrued ``healthy_cem43_limit_min`` CEM43 minutes this session: field off;
+2. the hottest healthy tissue is above ``healthy_max_C``, or the hottest healthy cell's CEM43 projected to
+   the end of heating at its current rate exceeds the limit: one step down;
+3. the thermometry reading (the hottest point of the catheter track) is above ``target_C +
+   target_band_K``: one step down; at or above ``target_C``: hold;
+4. the amplitude has reached the patient's tolerance ceiling or the device maximum ``field_max_kA_per_m``:
+   hold;
+
+otherwise one step up (to at most the ceiling). The code of the last criterion that held is the session's
+stop reason (``heat_delivery.STOP_REASONS``; 0 = the session ended while the amplitude was still rising).
+
 ``SessionControl`` and ``SessionTiming`` are validated on construction. The radial kernel (``bioheat_radial``)
 takes the controller as a :class:`TitrationLaw` (``SessionControl.law``), the per-patient gains as a
 :class:`Titration` and calls the numba step :func:`titration_step`.
@@ -45,17 +61,23 @@ from mhtcdt.physics.particles import load_magnetics
 class SessionControl:
     """How the field amplitude is chosen during a session.
 
-    mode: ``"fixed"`` (amplitude given per patient/session) or ``"titrate"``.
-    target_C: tumour-margin target temperature [C] (titrate only).
-    healthy_max_C: healthy-tissue maximum [C] the controller must respect (titrate only).
-    field_min_kA_per_m / field_max_kA_per_m: amplitude bounds of the applicator [kA/m].
+    mode: ``"fixed"`` (amplitude given per patient/session), ``"titrate"`` (PI on the tumour margin) or
+        ``"clinical"`` (stepwise on the thermometry reading; module docstring).
+    target_C: tumour-margin target (titrate) or thermometry target (clinical) temperature [C].
+    healthy_max_C: healthy-tissue maximum [C] the controller must respect (titrate, clinical).
+    field_min_kA_per_m / field_max_kA_per_m: amplitude bounds of the applicator [kA/m]; in clinical mode the
+        first amplitude of a session and the device maximum.
+    step_kA_per_m: one raise or cut of the clinical control [kA/m].
+    target_band_K: clinical control: the amplitude is cut above target_C + target_band_K [K].
+    healthy_cem43_limit_min: clinical control: per-session CEM43 limit of the hottest healthy cell [min]
+        (inf = none).
     proportional_gain: Kp (dimensionless, in units of steady gain).
     integral_time_s: integral time [s].
     control_interval_s: how often the amplitude is changed [s] (clinical practice: about every minute).
     integral_band_K: the integral acts only while the controlling error is within this band [K].
     """
 
-    mode: Literal["fixed", "titrate"] = "fixed"
+    mode: Literal["fixed", "titrate", "clinical"] = "fixed"
     target_C: float | None = None
     healthy_max_C: float = 43.0
     field_min_kA_per_m: float = 2.0
@@ -64,11 +86,14 @@ class SessionControl:
     integral_time_s: float = 300.0
     control_interval_s: float = 60.0
     integral_band_K: float = 0.5
+    step_kA_per_m: float = 1.0
+    target_band_K: float = 0.5
+    healthy_cem43_limit_min: float = math.inf
 
     def __post_init__(self) -> None:
-        if self.mode not in ("fixed", "titrate"):
-            raise InputError("control.mode", self.mode, "must be 'fixed' or 'titrate'")
-        if self.mode == "titrate":
+        if self.mode not in ("fixed", "titrate", "clinical"):
+            raise InputError("control.mode", self.mode, "must be 'fixed', 'titrate' or 'clinical'")
+        if self.mode in ("titrate", "clinical"):
             if self.target_C is None or not math.isfinite(self.target_C):
                 raise InputError("control.target_C", self.target_C, "titration needs a finite target temperature")
             if not 37.0 < self.target_C < 60.0:
@@ -90,10 +115,20 @@ class SessionControl:
                 self.field_max_kA_per_m,
                 f"above the device range maximum {h_device} kA/m (magnetics.toml [device_range])",
             )
-        for name in ("proportional_gain", "integral_time_s", "control_interval_s", "integral_band_K"):
+        for name in (
+            "proportional_gain",
+            "integral_time_s",
+            "control_interval_s",
+            "integral_band_K",
+            "step_kA_per_m",
+            "target_band_K",
+        ):
             v = getattr(self, name)
             if not (v > 0 and math.isfinite(v)):
                 raise InputError(f"control.{name}", v, "must be a finite number > 0")
+        limit = self.healthy_cem43_limit_min
+        if isinstance(limit, bool) or not (isinstance(limit, numbers.Real) and limit > 0 and not math.isnan(limit)):
+            raise InputError("control.healthy_cem43_limit_min", limit, "must be a number of minutes > 0 (inf = none)")
 
     def law(self, control_interval_steps: int, dt_s: float) -> TitrationLaw:
         """The controller constants as the numba kernel takes them; the PI law acts every
@@ -105,6 +140,8 @@ class SessionControl:
             control_dt_s=float(control_interval_steps * dt_s),
             integral_time_s=float(self.integral_time_s),
             integral_band_K=float(self.integral_band_K),
+            target_band_K=float(self.target_band_K),
+            healthy_cem43_limit_min=float(self.healthy_cem43_limit_min),
         )
 
 
@@ -117,6 +154,8 @@ class TitrationLaw(NamedTuple):
     control_dt_s: float  # time between two control actions [s]
     integral_time_s: float  # [s]
     integral_band_K: float  # the integral acts only while |error| is below this [K]
+    target_band_K: float = 0.5  # clinical: cut the amplitude above target_C + target_band_K [K]
+    healthy_cem43_limit_min: float = math.inf  # clinical: per-session CEM43 limit of the hottest healthy cell
 
 
 class Titration(NamedTuple):
@@ -160,6 +199,43 @@ def titration_step(
     if u < plan.u_min:
         u = plan.u_min
     return u, new_integral
+
+
+@njit(cache=True)
+def clinical_step(
+    field: float,
+    t_reading: float,
+    t_healthy_max: float,
+    healthy_dose_min: float,
+    healthy_dose_projected_min: float,
+    ceiling: float,
+    start: float,
+    step: float,
+    device_max: float,
+    law: TitrationLaw,
+) -> tuple[float, int]:
+    """One action of the clinical stepwise control (module docstring); returns (amplitude [kA/m], reason).
+
+    ``t_reading``: thermometry reading [C]; ``t_healthy_max``: hottest healthy tissue [C];
+    ``healthy_dose_min`` / ``healthy_dose_projected_min``: CEM43 of the hottest healthy cell so far and
+    projected to the end of heating [min]; ``ceiling``: the patient's tolerated amplitude; ``start``,
+    ``step``, ``device_max`` [kA/m]. Reasons: 0 raised (or still rising), 1 thermometry target, 2
+    tolerance ceiling, 3 healthy temperature, 4 healthy thermal dose, 5 device maximum."""
+    if healthy_dose_min >= law.healthy_cem43_limit_min:
+        return 0.0, 4
+    if t_healthy_max > law.healthy_max_C:
+        return max(field - step, 0.0), 3
+    if healthy_dose_projected_min > law.healthy_cem43_limit_min:
+        return max(field - step, 0.0), 4
+    if t_reading > law.target_C + law.target_band_K:
+        return max(field - step, 0.0), 1
+    if t_reading >= law.target_C:
+        return field, 1
+    cap = min(ceiling, device_max)
+    if field >= cap - 1e-9:
+        return field, 2 if ceiling <= device_max else 5
+    raised = field + step if field >= start else start
+    return min(raised, cap), 0
 
 
 @dataclass(frozen=True)

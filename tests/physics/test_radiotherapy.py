@@ -55,6 +55,35 @@ def test_fraction_calendar_skips_weekends() -> None:
     np.testing.assert_array_equal(rt.fraction_days(4, 3.5), [0, 2, 4, 6])
 
 
+def test_thermal_enhancement_is_capped_within_its_measured_range() -> None:
+    """Above the cap heat adds no radiosensitisation (it kills directly): TER(60 C) = TER(43 C), and at the cap a
+    2 Gy glioblastoma fraction is enhanced ~1.9x, below the murine simultaneous maximum TER ~2.5 (Overgaard 1980
+    IJROBP abstract); without the cap the fit gave alpha x 23 at 60 C."""
+    temps = np.array([[43.0], [50.0], [60.0]])
+
+    def ter(cap: float | None) -> np.ndarray:
+        ln37, ln_h = rt.rt_log_survival_elements(
+            2.0,
+            1,
+            5.0,
+            GBM,
+            element_session_mean_C=temps,
+            session_start_hours=np.array([0.0]),
+            session_hours=1.0,
+            rt_heat_interval_hours=0.0,
+            trs=rt.thermoradiosensitisation(cap),
+        )
+        return ln_h / ln37
+
+    capped = ter(None)
+    np.testing.assert_allclose(capped, capped[0], rtol=1e-12)
+    assert 1.5 < capped[0] < 2.5
+    assert ter(44.0)[2] > capped[2]  # a higher cap (an uncertain input) enhances more
+    assert 1.73**5.75 == pytest.approx(23.3, rel=0.01)  # the uncapped alpha factor at 60 C (the issue's 23)
+    with pytest.raises(InputError):
+        rt.thermoradiosensitisation(36.0)
+
+
 def test_thermal_radiosensitisation_closed_form() -> None:
     trs = rt.thermoradiosensitisation()
     # one fraction of 2 Gy given right after a session at 41 C: alpha x 1.73, beta x 0.41
@@ -71,7 +100,8 @@ def test_thermal_radiosensitisation_closed_form() -> None:
     )
     assert ln_h[0] == pytest.approx(-(0.12 * 1.73 * 2 + 0.015 * 0.41 * 4), rel=1e-12)
     assert ln_h[1] == pytest.approx(ln37)
-    x = 2.0 * 1.0  # 45 C: exponent (45-37)/4 = 2
+    x = 1.5  # 45 C is evaluated at the 43 C cap: exponent (43-37)/4 = 1.5
+    assert trs.temperature_cap_C == 43.0
     assert ln_h[2] == pytest.approx(-(0.12 * 1.73**x * 2 + 0.015 * 0.41**x * 4), rel=1e-12)
     # the effect decays with the heat-RT interval as exp(-mu dt)
     _, later = rt.rt_log_survival_elements(

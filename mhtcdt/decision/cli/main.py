@@ -8,6 +8,7 @@ Commands::
     mhtcdt app [--port P] [--address A]            start the Streamlit front end (127.0.0.1 unless --address)
     mhtcdt calibrate | power ...                   trial-layer commands (see ``--help``)
     mhtcdt runs list | show | compare | export     the results store
+    mhtcdt evsi [SCENARIO.toml] --n 100,200 ...    value of a randomised trial: EVSI, ENBS, optimal n
     mhtcdt --version
 
 Exit codes: 0 success; 2 bad input (an invalid scenario, a missing or irregular file, an argument out of
@@ -376,10 +377,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_layer_subcommands(sub) -> None:
-    """Subcommands owned by the other CLI modules (trial calibration and power, run store)."""
-    from mhtcdt.decision.cli import store, trial
+    """Subcommands owned by the other CLI modules (trial calibration and power, trial value, run store)."""
+    from mhtcdt.decision.cli import evsi, store, trial
 
     trial.add_subcommands(sub)
+    evsi.add_subcommands(sub)
     store.add_subcommands(sub)
 
 

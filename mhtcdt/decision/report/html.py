@@ -138,11 +138,15 @@ def checklist(has_psa: bool) -> list[ChecklistEntry]:
     return out
 
 
-def build_html_report(result: Any, psa: Any | None = None, when: datetime | None = None) -> str:
+def build_html_report(
+    result: Any, psa: Any | None = None, when: datetime | None = None, trial_value: Any | None = None
+) -> str:
     """The CHEERS 2022-organised HTML report of a :class:`~mhtcdt.decision.run.pipeline.PipelineResult`.
 
     ``psa`` (optional): the :class:`~mhtcdt.decision.model.psa.PSAResult` of the same run; without it the
-    uncertainty section says that no probabilistic analysis was run.
+    uncertainty section says that no probabilistic analysis was run. ``trial_value`` (optional): the
+    :class:`~mhtcdt.decision.trial.trial_value.TrialValue` of the run, reported in a section of its own
+    (:mod:`mhtcdt.decision.report.trial_value`).
     """
     from mhtcdt import __version__
 
@@ -336,6 +340,10 @@ def build_html_report(result: Any, psa: Any | None = None, when: datetime | None
             "deterministic and their uncertainty is not characterised here. Sampling uncertainty of the "
             "virtual trial is shown by the confidence intervals.</p>"
         )
+    if trial_value is not None:
+        from mhtcdt.decision.report.trial_value import section_html
+
+        add(section_html(trial_value))
     add("<h2 id='discussion'>Findings, limitations and generalisability</h2>")
     add(
         "<p>The comparative effect is a model prediction, not evidence: there is no randomised trial of "

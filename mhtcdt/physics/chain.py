@@ -140,6 +140,8 @@ def check_patients(patients: pd.DataFrame) -> None:
         "h2o2_production_uM_per_s": (0.0, 1000.0, "H2O2 production must lie in [0, 1000] uM/s"),
         "deposit_coverage_fraction": (1e-6, 1.0, "coverage must lie in (0, 1]"),
         "tumour_radius_cm": (1e-3, 50.0, "tumour radius must lie in (0, 50] cm"),
+        # NaN or negative volumes were accepted (issue 19); 50 cm radius -> 523,599 cm3
+        "tumour_volume_cm3": (4.2e-9, 523_599.0, "tumour volume must lie in (0, 523,599] cm3 (radius up to 50 cm)"),
         "tumour_perfusion_mL_per_min_per_kg": (1e-3, 1e5, "perfusion must be > 0"),
     }
     for col, (lo, hi, msg) in bounds.items():

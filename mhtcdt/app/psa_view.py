@@ -12,6 +12,7 @@ from typing import Any
 
 import streamlit as st
 
+from mhtcdt.app.text import md
 from mhtcdt.decision.report import figures
 from mhtcdt.decision.report.tables import psa_summary_table
 
@@ -55,7 +56,7 @@ def render_psa_sections(psa: Any, wtp: float, currency: str) -> None:
 
     st.subheader(f"Uncertainty ({psa.n_draws:,} probabilistic draws)")
     for note in psa.notes:
-        st.caption(note)
+        st.caption(md(note))
     st.dataframe(
         psa_summary_table(psa, wtp),
         hide_index=True,
@@ -87,8 +88,8 @@ def render_psa_sections(psa: Any, wtp: float, currency: str) -> None:
     left, right = st.columns(2)
     with left:
         st.markdown(
-            f"**Tornado**: incremental net monetary benefit of '{psa.focal}' vs '{psa.reference}' "
-            f"at {currency} {psa.willingness_to_pay:,.0f}/QALY (one-way ranges of the scenario)"
+            f"**Tornado**: incremental net monetary benefit of '{md(psa.focal)}' vs '{md(psa.reference)}' "
+            f"at {md(currency)} {psa.willingness_to_pay:,.0f}/QALY (one-way ranges of the scenario)"
         )
         if len(psa.tornado):
             st.pyplot(tidy(plots.tornado_figure(psa.tornado, outcome_label=f"incremental NMB [{currency}]")))
@@ -100,7 +101,7 @@ def render_psa_sections(psa: Any, wtp: float, currency: str) -> None:
     left, right = st.columns(2)
     with left:
         st.markdown(
-            f"**EVPPI** per patient at {currency} {psa.willingness_to_pay:,.0f}/QALY "
+            f"**EVPPI** per patient at {md(currency)} {psa.willingness_to_pay:,.0f}/QALY "
             "(which uncertainty is worth resolving)"
         )
         labels = getattr(psa, "labels", {}) or {}
@@ -123,8 +124,8 @@ def render_psa_sections(psa: Any, wtp: float, currency: str) -> None:
             )
         else:
             st.metric(
-                f"price at which the ICER equals {currency} {psa.willingness_to_pay:,.0f}/QALY",
-                f"{currency} {psa.value_based_price:,.0f}",
+                f"price at which the ICER equals {md(currency)} {psa.willingness_to_pay:,.0f}/QALY",
+                f"{md(currency)} {psa.value_based_price:,.0f}",
             )
     if getattr(psa, "physics", None) is not None:
         render_physics_uncertainty(psa, currency)

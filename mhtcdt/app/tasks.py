@@ -18,18 +18,64 @@ def _scenario(scenario_toml: str):
     return parse_scenario_text(scenario_toml, source="app scenario")
 
 
+#: key of ``PipelineResult.extras`` holding the id of the run recorded in the results store
+STORE_RUN_ID = "store_run_id"
+
+
+def _record(scenario_toml: str, seed: int, result: Any) -> None:
+    """Record a run of the app in the user's results store (the one ``mhtcdt runs`` reads), its id kept
+    in ``result.extras``. Without the store extra, or if the store cannot be written, the app works on
+    unrecorded (the reason goes to the server log)."""
+    import logging
+
+    from mhtcdt.decision.extras import installed
+
+    if not installed("store"):
+        return
+    from mhtcdt.decision.run import store
+
+    try:
+        with store.record_run(
+            scenario_toml, seed=seed, scenario_name=result.scenario.name, executor="app worker", command="mhtcdt app"
+        ) as record:
+            record.add_result(result)
+        result.extras[STORE_RUN_ID] = record.run_id
+    except Exception as exc:  # noqa: BLE001 - recording must never cost the user the result
+        logging.getLogger("mhtcdt.app").warning("the run was not recorded in the results store: %s", exc)
+
+
 def run_pipeline_task(scenario_toml: str, seed: int | None = None, *, progress: Progress) -> Any:
-    """``mhtcdt.decision.run.pipeline.run_pipeline`` on a scenario given as TOML text."""
+    """``mhtcdt.decision.run.pipeline.run_pipeline`` on a scenario given as TOML text, recorded in the
+    results store (:func:`_record`)."""
+    from mhtcdt.app.limits import check_scenario_fits
     from mhtcdt.decision.run.pipeline import run_pipeline
 
-    return run_pipeline(_scenario(scenario_toml), seed=seed, progress=progress)
+    scenario = _scenario(scenario_toml)
+    check_scenario_fits(scenario)  # a clear message instead of a MemoryError in the worker
+    result = run_pipeline(scenario, seed=seed, progress=progress)
+    _record(scenario_toml, scenario.seed if seed is None else int(seed), result)
+    return result
 
 
 def run_psa_task(result: Any, *, progress: Progress) -> Any:
-    """``mhtcdt.decision.model.psa.run_psa`` on a pipeline result (the scenario's own number of draws)."""
+    """``mhtcdt.decision.model.psa.run_psa`` on a pipeline result (the scenario's own number of draws); its
+    tables are added to the recorded run of the pipeline result, if there is one."""
     from mhtcdt.decision.model.psa import run_psa
 
-    return run_psa(result, progress=progress)
+    psa = run_psa(result, progress=progress)
+    run_id = result.extras.get(STORE_RUN_ID)
+    if run_id is not None:
+        import logging
+
+        from mhtcdt.decision.report.tables import PSA_TABLES, run_tables
+        from mhtcdt.decision.run import store
+
+        try:
+            tables = run_tables(result, psa)
+            store.add_tables(run_id, {name: tables[name] for name in PSA_TABLES})
+        except Exception as exc:  # noqa: BLE001 - recording must never cost the user the result
+            logging.getLogger("mhtcdt.app").warning("the PSA was not recorded in the results store: %s", exc)
+    return psa
 
 
 def trial_value_task(result: Any, psa: Any, request: Any, *, progress: Progress) -> Any:

@@ -142,6 +142,8 @@ def check_patients(patients: pd.DataFrame) -> None:
         "h2o2_production_uM_per_s": (0.0, 1000.0, "H2O2 production must lie in [0, 1000] uM/s"),
         "deposit_coverage_fraction": (1e-6, 1.0, "coverage must lie in (0, 1]"),
         "tumour_radius_cm": (1e-3, 50.0, "tumour radius must lie in (0, 50] cm"),
+        # NaN or negative volumes were accepted (issue 19); 50 cm radius -> 523,599 cm3
+        "tumour_volume_cm3": (4.2e-9, 523_599.0, "tumour volume must lie in (0, 523,599] cm3 (radius up to 50 cm)"),
         "tumour_perfusion_mL_per_min_per_kg": (1e-3, 1e5, "perfusion must be > 0"),
     }
     for col, (lo, hi, msg) in bounds.items():
@@ -507,50 +509,52 @@ def _chemistry_histories(
     heat: dict, protocol: Protocol, n: int, groups: int
 ) -> tuple[list, list, np.ndarray, np.ndarray]:
     """Per (patient, group) temperature histories over the exposure window, the element -> group map and the
-    group volume weights. Without heat: one 37 C history per patient and group."""
+    group volume weights. Without heat: one 37 C history per patient and group.
+
+    The deposit's shells (volume weight x deposit fraction) are split into ``groups`` equal-weight radial
+    groups by the cumulative weight at each shell's middle; a group's history is the weighted mean of its
+    shells' histories (37 C for a group without deposit). Vectorised over patients."""
     window_h = ch.chemistry_parameters()["cdt_kill"]["exposure_window_days"] * 24.0
     starts_h = protocol.session_start_hours() if heat else np.zeros(0)
-    t_nodes: list[np.ndarray] = []
-    t_temps: list[np.ndarray] = []
     if not heat:
         tn = np.array([0.0, window_h * 3600.0])
-        for _ in range(n * groups):
-            t_nodes.append(tn)
-            t_temps.append(np.array([ch.BODY_TEMPERATURE_C, ch.BODY_TEMPERATURE_C]))
-        return t_nodes, t_temps, np.zeros((n, 0), dtype=np.int64), np.full((n, groups), 1.0 / groups)
+        flat = np.array([ch.BODY_TEMPERATURE_C, ch.BODY_TEMPERATURE_C])
+        return (
+            [tn] * (n * groups),
+            [flat] * (n * groups),
+            np.zeros((n, 0), dtype=np.int64),
+            np.full((n, groups), 1.0 / groups),
+        )
     rec = heat["record_times_s"]
     last_end_h = starts_h[-1] + rec[-1] / 3600.0
     end_s = max(window_h, last_end_h + 1.0) * 3600.0
-    w_shell = heat["shell_weights"]
-    dep = heat["deposit_fraction"]  # (n, cells)
     temps = heat["temps"]  # (n, sessions, records, cells)
-    group_of_cell = np.zeros((n, temps.shape[3]), dtype=np.int64)
+    wd = heat["shell_weights"][None, :] * heat["deposit_fraction"]  # (n, cells)
+    total = wd.sum(axis=1, keepdims=True)
+    cum_mid = (np.cumsum(wd, axis=1) - 0.5 * wd) / total
+    group_of_cell = np.minimum((cum_mid * groups).astype(np.int64), groups - 1)
     gweights = np.zeros((n, groups))
-    session_nodes = (starts_h[:, None] * 3600.0 + rec[None, :]).ravel()
-    tn = np.concatenate([session_nodes, [end_s]])
-    for i in range(n):
-        wd = w_shell * dep[i]
-        total = wd.sum()
-        cum_mid = (np.cumsum(wd) - 0.5 * wd) / total
-        g = np.minimum((cum_mid * groups).astype(np.int64), groups - 1)
-        group_of_cell[i] = g
-        for k in range(groups):
-            m = (g == k) & (wd > 0)
-            gw = wd[m].sum()
-            gweights[i, k] = gw
-            if gw > 0:
-                hist = (temps[i][:, :, m] * wd[m]).sum(axis=2) / gw  # (sessions, records)
-            else:
-                hist = np.full(temps.shape[1:3], ch.BODY_TEMPERATURE_C)
-            base = hist[0, 0]
-            t_nodes.append(tn)
-            t_temps.append(np.concatenate([hist.ravel(), [base]]))
-    return t_nodes, t_temps, group_of_cell, gweights
+    hist = np.full((n, groups, temps.shape[1] * temps.shape[2] + 1), ch.BODY_TEMPERATURE_C)
+    for k in range(groups):
+        wk = np.where((group_of_cell == k) & (wd > 0), wd, 0.0)  # (n, cells)
+        gweights[:, k] = wk.sum(axis=1)
+        has = gweights[:, k] > 0
+        mean = np.einsum("nsrc,nc->nsr", temps[has], wk[has]) / gweights[has, k][:, None, None]
+        hist[has, k, :-1] = mean.reshape(mean.shape[0], -1)
+        hist[has, k, -1] = mean[:, 0, 0]  # back to the pre-session baseline at the end of the window
+    tn = np.concatenate([(starts_h[:, None] * 3600.0 + rec[None, :]).ravel(), [end_s]])
+    flat = hist.reshape(n * groups, -1)
+    return [tn] * (n * groups), list(flat), group_of_cell, gweights
 
 
 def _run_chemistry(
     p: pd.DataFrame, protocol: Protocol, heat: dict | None, particle_mM: np.ndarray, overrides: dict | None = None
 ) -> dict:
+    """The chemistry of every (patient, deposit group) on the fast path.
+
+    The radical chemistry runs at the cytosolic pH of the data file (``cytosol.pH`` or its override) for every
+    patient: tumour cells regulate their intracellular pH (7.2-7.4) whatever the extracellular pH, which enters
+    no chemistry term (data/chemistry.toml header). Per patient: GSH and H2O2 production (cohort columns)."""
     n = len(p)
     agent = protocol.cdt_agent
     # radial groups only matter when the deposit is heated non-uniformly
@@ -558,11 +562,8 @@ def _run_chemistry(
     template = ch.ChemistryConditions(agent=agent, co_agents=tuple(protocol.co_agents), overrides=dict(overrides or {}))
     k_ref, ea, t_refs, s0 = ch.pack_parameters(template)
     s = np.repeat(s0[None, :], n, axis=0)
-    pka = ch.chemistry_parameters()["constants"]["pKa_HO2"]
-    ph = p["ph_extracellular"].to_numpy(np.float64)
     gsh = p["gsh_mM"].to_numpy(np.float64)
     h2o2 = p["h2o2_production_uM_per_s"].to_numpy(np.float64)
-    s[:, ch.P_F_HO2] = 1.0 / (1.0 + 10.0 ** (ph - pka))
     s[:, ch.P_GSH_POOL0] = gsh * 1e-3 * (s0[ch.P_GSH_POOL0] / (template.gsh_mM * 1e-3))
     s[:, ch.P_H2O2_PROD] = h2o2 * 1e-6 + (s0[ch.P_H2O2_PROD] - template.h2o2_production_uM_per_s * 1e-6)
     s[:, ch.P_P_BASAL] = ch.basal_peroxidised_fraction(k_ref, ea, t_refs, s, gsh * 1e-3, h2o2 * 1e-6)
@@ -581,10 +582,8 @@ def _run_chemistry(
     eam = np.repeat(ea[None, :], m, axis=0)
     trm = np.repeat(t_refs[None, :], m, axis=0)
     sm = s[rows]
-    y0 = np.empty((m, cf.N_FAST))
-    for j in range(m):
-        full = ch.initial_state(k_ref, ea, t_refs, sm[j], particle_mM[rows[j]] * 1e-3)
-        y0[j] = cf.fast_initial_state(full)
+    y0 = cf.fast_initial_states(ch.initial_states(k_ref, ea, t_refs, s, 0.0)[rows])  # one steady state per patient
+    y0[:, cf.F_FEP] = particle_mM[rows] * 1e-3
     prepared.update(k_ref=kr, ea=eam, t_refs=trm, s=sm, y0=y0)
     raw = cf.run_prepared(kr, eam, trm, sm, y0, t_nodes, t_temps)
     yend = raw["final_state"].reshape(n, groups, cf.N_FAST)
@@ -594,8 +593,10 @@ def _run_chemistry(
         "omega_i": yend[:, :, cf.F_OMI],
         "group_of_cell": gmap,
         "oh_uM_min": (yend[:, :, cf.F_OHC] / ch.OH_CUM_SCALE * 1e6 / 60.0 * gw_norm).sum(axis=1),
+        "ferryl_uM_min": (yend[:, :, cf.F_FEOC] / ch.FEO_CUM_SCALE * 1e6 / 60.0 * gw_norm).sum(axis=1),
         "gsh_nadir_mM": raw["gsh_min"].reshape(n, groups).min(axis=1) * 1e3,
         "looh_peak_uM": raw["looh_max"].reshape(n, groups).max(axis=1) * 1e6,
+        "fe2_peak_uM": raw["fe2_max"].reshape(n, groups).max(axis=1) * 1e6,
         "groups": groups,
         "group_weights": gw_norm,
         "prepared": prepared,  # the packed runs (row i * groups + g), for mhtcdt.physics.detail

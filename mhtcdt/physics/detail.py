@@ -270,7 +270,7 @@ def _chemistry_detail(chem: dict) -> dict:
     grid = np.union1d(tn, hourly)
     grid_t = np.array([np.interp(grid, tn, temps[g]) for g in range(groups)])  # T(t) is piecewise linear
     k_ref, ea, t_refs, s = (prep[k][:groups] for k in ("k_ref", "ea", "t_refs", "s"))
-    tol = cf.Tolerances(cf.DEFAULT_RTOL, cf.default_atol(), cf.DEFAULT_MAX_STEPS)
+    tol = cf.default_tolerances()
     states = np.full((groups, grid.size, cf.N_FAST), np.nan)
     stop_s = np.full(groups, np.inf)
     gsh_min = np.empty(groups)
@@ -284,7 +284,7 @@ def _chemistry_detail(chem: dict) -> dict:
         params = cf.RunParameters(k_ref[g], ea[g], t_refs[g], s[g])
         for j in range(grid.size - 1):
             # the same numba integrator run_prepared calls, segment by segment (no thread start per segment)
-            status, gmin, lmax, _ = cf.integrate(params, y, grid[j : j + 2], grid_t[g, j : j + 2], tol, y_end)
+            status, gmin, lmax, _, _ = cf.integrate(params, y, grid[j : j + 2], grid_t[g, j : j + 2], tol, y_end)
             if status != cf.STATUS_OK or not np.all(np.isfinite(y_end)):
                 raise ModelError(f"fast chemistry failed in group {g} between {grid[j]:.0f} and {grid[j + 1]:.0f} s")
             y = y_end.copy()
@@ -295,10 +295,9 @@ def _chemistry_detail(chem: dict) -> dict:
                 break
             states[g, j + 1] = y
     oh = np.full((groups, grid.size), np.nan)
-    k = np.empty(k_ref.shape[1])
     for g in range(groups):
         for j in np.flatnonzero(grid <= stop_s[g]):
-            cf._rates(k_ref[g], ea[g], t_refs[g], grid_t[g, j], k)
+            k = ch.rate_constants(k_ref[g], ea[g], t_refs[g], grid_t[g, j], s[g])
             oh[g, j] = cf.radicals_qssa(states[g, j], k, s[g])[0]
     if groups == 1:
         labels = ("tumour" if chem["group_of_cell"].shape[1] == 0 else "deposit",)

@@ -16,7 +16,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from mhtcdt.decision.report import figures, html, tables, workbook
-from tests.app.conftest import ROUTER, small_scenario, texts
+from tests.app.conftest import ROUTER, plain, small_scenario, texts
 
 N_SCREENED = 120
 
@@ -99,7 +99,7 @@ def test_numbers_at_risk_count_patients_still_followed(result):
 def test_economics_verdict_follows_willingness_to_pay(scenario, result):
     at = _page(scenario, "page_economics.py")
     assert not at.error
-    verdict = at.info[0].value
+    verdict = plain(at.info[0].value)
     from mhtcdt.app.page_economics import verdict_at
 
     assert verdict.startswith(result.verdict)  # at the scenario's WTP: the pipeline's own verdict
@@ -115,7 +115,7 @@ def test_economics_verdict_follows_willingness_to_pay(scenario, result):
     assert "Uncertainty" in texts(at)
     assert len(at.get("image")) >= 5  # CE plane, PSA cloud, CEAC, tornado, EVPI
     at.number_input(key="wtp_verdict").set_value(250000.0).run()
-    changed = at.info[0].value
+    changed = plain(at.info[0].value)
     assert changed != verdict
     assert changed == verdict_at(result, 250000.0) + " " + psa.verdict(250000.0)
     assert "GBP 250,000" in changed

@@ -144,10 +144,15 @@ def test_cli_bad_input_one_line_per_problem(capsys):
     assert args.handler(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 3 and all(line.startswith("error: --") for line in err)
-    args = _parser().parse_args(["power", "--alpha", "1.5", "--replicates", "0"])
-    assert args.handler(args) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert any("--alpha" in line for line in err) and any("--replicates" in line for line in err)
+    # power's arguments are typed: a bad value is refused while parsing, exit 2 with one line naming it
+    from mhtcdt.decision.cli.main import main
+
+    for argv, option in ((["--alpha", "1.5"], "--alpha"), (["--replicates", "0"], "--replicates")):
+        with pytest.raises(SystemExit) as info:
+            main(["power", *argv])
+        assert info.value.code == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"argument {option}" in err[0], err
 
 
 @pytest.mark.slow

@@ -8,7 +8,8 @@
     ``--target-power``) the sample size reaching that power.
 
 Exit codes: 0 success; 1 the calibration could not meet every target; 2 bad input (one line per
-problem on stderr, naming the field and the value).
+problem on stderr, naming the field and the value; an argument out of range, e.g. ``--pool-size 0`` or
+``--seed -1``, is refused with the subcommand's name before any work).
 """
 
 from __future__ import annotations
@@ -16,46 +17,50 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from tqdm import tqdm
 
+from mhtcdt.decision.cli.output import positive_int, print_problems, probability, seed
 from mhtcdt.errors import InputError, InputErrors
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def _problems(exc: InputError | InputErrors) -> int:
-    lines = exc.lines() if isinstance(exc, InputErrors) else [exc.line()]
-    for line in lines:
-        print(f"error: {line}", file=sys.stderr)
-    return EXIT_BAD_INPUT
+    return print_problems(exc, header=False)
 
 
 def add_subcommands(subparsers) -> None:
     """Register ``calibrate`` and ``power`` on the main parser's subparsers."""
     p = subparsers.add_parser("calibrate", help="fit the outcome model to published trial results")
-    p.add_argument("--n-screened", type=int, default=3000, help="virtual patients screened per population")
-    p.add_argument("--seed", type=int, default=20261121)
-    p.add_argument("--steps", type=int, default=4000, help="ABC-MCMC steps after burn-in")
-    p.add_argument("--draws", type=int, default=200, help="accepted parameter draws kept for PSA")
+    p.add_argument("--n-screened", type=positive_int, default=3000, help="virtual patients screened per population")
+    p.add_argument("--seed", type=seed, default=20261121)
+    p.add_argument("--steps", type=positive_int, default=4000, help="ABC-MCMC steps after burn-in")
+    p.add_argument("--draws", type=positive_int, default=200, help="accepted parameter draws kept for PSA")
     p.add_argument("--output", default=None, help="calibration file to write (default: the package data file)")
     p.add_argument("--targets", default=None, help="targets TOML (default: the package data file)")
     p.add_argument("--no-cache", action="store_true", help="recompute physics even if cached")
     p.add_argument("--dry-run", action="store_true", help="print the table without writing the file")
-    p.set_defaults(handler=cmd_calibrate)
+    p.set_defaults(handler=cmd_calibrate, parser=p)
 
     p = subparsers.add_parser("power", help="replicate virtual trials: power, type-I error, sample size")
     p.add_argument("scenario", nargs="?", default=None, help="scenario TOML (default: the embedded default)")
-    p.add_argument("--n-patients", type=int, default=None, help="patients per trial (default: scenario's eligible)")
-    p.add_argument("--replicates", type=int, default=1000)
-    p.add_argument("--alpha", type=float, default=0.05, help="two-sided significance level")
+    p.add_argument(
+        "--n-patients", type=positive_int, default=None, help="patients per trial (default: scenario's eligible)"
+    )
+    p.add_argument("--replicates", type=positive_int, default=1000)
+    p.add_argument("--alpha", type=probability, default=0.05, help="two-sided significance level")
     p.add_argument("--endpoint", choices=("OS", "PFS"), default="OS")
     p.add_argument("--experimental-arm", default=None, help="default: the first non-reference arm")
-    p.add_argument("--target-power", type=float, default=None, help="also search the sample size for this power")
-    p.add_argument("--pool-size", type=int, default=None, help="patients screened for the pool (default: scenario)")
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--target-power", type=probability, default=None, help="also search the sample size for this power")
+    p.add_argument(
+        "--pool-size", type=positive_int, default=None, help="patients screened for the pool (default: scenario)"
+    )
+    p.add_argument("--seed", type=seed, default=None)
     p.add_argument("--json", action="store_true", help="print the summary as one JSON line")
-    p.set_defaults(handler=cmd_power)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=cmd_power, parser=p)
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
@@ -73,6 +78,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         calibration.load_targets(args.targets)
     except InputError as exc:
         problems.append(exc)
+    if args.output is not None and not args.dry_run:  # checked now, not after the calibration
+        problems += _output_file_problems(Path(args.output), "--output")
     if problems:
         return _problems(InputErrors(problems))
     bar = tqdm(total=100, unit="%", bar_format="{l_bar}{bar}| {elapsed}", file=sys.stderr)
@@ -110,6 +117,20 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return EXIT_OK if bool(result.table["within"].all()) else EXIT_FAILED
 
 
+def _output_file_problems(path: Path, option: str) -> list[InputError]:
+    """A file to be written later: not a folder, in an existing writable folder."""
+    import os
+
+    if path.is_dir():
+        return [InputError(option, str(path), "is a folder; give a file name")]
+    folder = path.parent
+    if not folder.is_dir():
+        return [InputError(option, str(path), f"its folder {folder} does not exist")]
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        return [InputError(option, str(path), "is not writable")]
+    return []
+
+
 #: request field -> the ``mhtcdt power`` option that sets it (error lines name the option)
 POWER_OPTIONS = {
     "experimental_arm": "--experimental-arm",
@@ -139,7 +160,7 @@ def cmd_power(args: argparse.Namespace) -> int:
     )
     try:
         scenario = load_scenario(args.scenario) if args.scenario else default_scenario()
-        with TqdmProgress() as progress:
+        with TqdmProgress(disable=args.quiet) as progress:
             analysis = power_analysis(scenario, request, progress)
     except (InputError, InputErrors) as exc:
         errors = exc.errors if isinstance(exc, InputErrors) else [exc]

@@ -22,6 +22,19 @@ def format_money(value: float, currency: str) -> str:
     return f"{currency} {value:,.0f}"
 
 
+def computed_horizon(result: PipelineResult) -> tuple[float, float, str | None]:
+    """(horizon the scenario asks [months], horizon computed [months], why they differ or None).
+
+    With ``survival_source = "kaplan_meier"`` the economic model stops at the last follow-up (KM curves
+    are never extended by assumption), so the computed horizon can be shorter than the one asked."""
+    asked = 12.0 * result.scenario.economics.horizon_years
+    details = result.extras.get("economic_details") if isinstance(result.extras, dict) else None
+    done = float(getattr(details, "horizon_months", asked))
+    if done < asked - 1e-9:
+        return asked, done, "Kaplan-Meier curves end at the last follow-up; they are not extrapolated"
+    return asked, done, None
+
+
 def format_summary(result: PipelineResult, psa=None) -> str:
     """A readable plain-text summary of one run."""
     sc = result.scenario
@@ -56,11 +69,15 @@ def format_summary(result: PipelineResult, psa=None) -> str:
             f"RMST difference {row.rmst_difference_months:+.1f} months"
         )
 
+    asked, done, cut = computed_horizon(result)
+    horizon = f"horizon {eco.horizon_years:g} years" if cut is None else f"horizon {done:.1f} months"
     add(
         f"\nCost-effectiveness ({eco.currency} {eco.price_year}, {eco.perspective} perspective, "
         f"discount {eco.discount_costs:.1%} costs / {eco.discount_effects:.1%} effects, "
-        f"horizon {eco.horizon_years:g} years)"
+        f"{horizon})"
     )
+    if cut is not None:
+        add(f"  note: the horizon was cut from the {eco.horizon_years:g} years asked to {done:.1f} months: {cut}")
     for row in result.economics.itertuples(index=False):
         add(
             f"  {row.strategy:<28s} cost {format_money(row.cost, eco.currency):>14s}   "

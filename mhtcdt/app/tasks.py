@@ -67,12 +67,13 @@ def run_psa_task(result: Any, *, progress: Progress) -> Any:
     if run_id is not None:
         import logging
 
-        from mhtcdt.decision.report.tables import PSA_TABLES, run_tables
+        from mhtcdt.decision.report.tables import PHYSICS_PSA_TABLES, PSA_TABLES, run_tables
         from mhtcdt.decision.run import store
 
         try:
             tables = run_tables(result, psa)
-            store.add_tables(run_id, {name: tables[name] for name in PSA_TABLES})
+            psa_names = PSA_TABLES + PHYSICS_PSA_TABLES
+            store.add_tables(run_id, {name: table for name, table in tables.items() if name in psa_names})
         except Exception as exc:  # noqa: BLE001 - recording must never cost the user the result
             logging.getLogger("mhtcdt.app").warning("the PSA was not recorded in the results store: %s", exc)
     return psa

@@ -12,6 +12,7 @@ Leaf module (standard library and :mod:`mhtcdt.errors` only), usable from every 
 
 from __future__ import annotations
 
+import hashlib
 import tomllib
 from collections.abc import Iterator, Mapping
 from functools import cache
@@ -39,21 +40,35 @@ DOCUMENTATION_KEYS = frozenset(
 )
 
 
+#: SHA-256 of the bytes of every data file this process has loaded, by ``package/relative_path``
+_LOADED_SHA256: dict[str, str] = {}
+
+
 @cache
 def load_toml(package: str, relative_path: str) -> dict[str, Any]:
     """The parsed TOML file ``relative_path`` inside the installed package ``package``.
 
     Example: ``load_toml("mhtcdt.physics", "data/tissues.toml")``. The result is cached and shared:
     treat it as read-only. A missing or malformed file is a :class:`~mhtcdt.errors.ModelError` (the
-    package's own data is broken, not the user's input).
+    package's own data is broken, not the user's input). The SHA-256 of the bytes read is kept
+    (:func:`loaded_data_hashes`): the code identity of a run covers its data as well as its code.
     """
     try:
         with resources.files(package).joinpath(relative_path).open("rb") as fh:
-            return tomllib.load(fh)
+            raw = fh.read()
+        data = tomllib.loads(raw.decode("utf-8"))
     except FileNotFoundError as exc:
         raise ModelError(f"data file {package}/{relative_path} is missing from the installation") from exc
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ModelError(f"data file {package}/{relative_path} is not valid TOML: {exc}") from exc
+    _LOADED_SHA256[f"{package}/{relative_path}"] = hashlib.sha256(raw).hexdigest()
+    return data
+
+
+def loaded_data_hashes() -> dict[str, str]:
+    """SHA-256 of each data file loaded by :func:`load_toml` in this process, by ``package/relative_path``
+    (the bytes that were parsed, so an edit after loading does not change it)."""
+    return dict(_LOADED_SHA256)
 
 
 def _is_documentation(key: str) -> bool:

@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from mhtcdt.app import psa_view, state
+from mhtcdt.app.text import md
 from mhtcdt.decision.report import figures
 
 
@@ -58,7 +59,7 @@ def render() -> None:
     eco = scenario.economics
     cur = eco.currency
     st.caption(
-        f"{cur} {eco.price_year}, {eco.perspective} perspective, "
+        f"{md(cur)} {eco.price_year}, {eco.perspective} perspective, "
         f"discounting {eco.discount_costs:.1%} (costs) / "
         f"{eco.discount_effects:.1%} (effects), horizon {eco.horizon_years:g} years, "
         f"partitioned survival model on {eco.survival_source.replace('_', '-')} curves."
@@ -68,7 +69,7 @@ def render() -> None:
         return
 
     wtp = st.number_input(
-        f"Willingness to pay [{cur} per QALY]",
+        f"Willingness to pay [{md(cur)} per QALY]",
         min_value=0.0,
         max_value=1e7,
         value=float(eco.willingness_to_pay),
@@ -85,7 +86,7 @@ def render() -> None:
         else:
             text += " (No probability shown: the probabilistic sensitivity analysis is not available.)"
         st.subheader("Verdict")
-        st.info(text, icon=":material/balance:")
+        st.info(md(text), icon=":material/balance:")
 
     st.subheader("Results per patient")
     st.dataframe(

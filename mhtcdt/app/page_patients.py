@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from mhtcdt.app import state
+from mhtcdt.app.text import md
 from mhtcdt.cohorts import EmptySelectionWarning, apply_criteria
 from mhtcdt.decision.report import figures
 from mhtcdt.errors import InputError, InputErrors
@@ -66,7 +67,7 @@ def render() -> None:
     st.title("Patients")
     scenario = state.get_scenario()
     st.caption(
-        f"Virtual {scenario.cohort.indication.replace('_', ' ')} patients "
+        f"Virtual {md(scenario.cohort.indication.replace('_', ' '))} patients "
         f"({scenario.cohort.n_screened:,} screened, seed {scenario.seed}); the same patients the trial uses."
     )
     try:

@@ -7,6 +7,7 @@ from typing import Any
 import streamlit as st
 
 from mhtcdt.app import psa_view, state
+from mhtcdt.app.text import md
 from mhtcdt.decision.extras import MissingExtra
 from mhtcdt.decision.report import figures, html, tables, workbook
 
@@ -54,7 +55,7 @@ def render() -> None:
             key="dl_csv",
         )
         if isinstance(xlsx, str):
-            c2.caption(f"Excel workbook: {xlsx}")
+            c2.caption(f"Excel workbook: {md(xlsx)}")
         else:
             c2.download_button(
                 "All tables (Excel workbook)",

@@ -13,6 +13,8 @@ import pandas as pd
 import streamlit as st
 
 from mhtcdt.app import state
+from mhtcdt.app.limits import scenario_limits
+from mhtcdt.app.text import md
 from mhtcdt.app.widgets import number_field
 from mhtcdt.decision.scenario.loading import bundled_scenarios, parse_scenario, parse_scenario_text, scenario_text
 from mhtcdt.decision.scenario.schema import (
@@ -44,7 +46,7 @@ def _source_picker() -> None:
             with state.guard():
                 scenario = parse_scenario_text(scenario_text(preset), source=preset)
                 state.set_scenario(scenario, preset, reload_widgets=True)
-                st.toast(f"Loaded {preset}")
+                st.toast(f"Loaded {md(preset)}")
     with right:
         upload = st.file_uploader("…or upload a scenario file (TOML)", type=["toml"], key="scenario_upload")
         if upload is not None and st.session_state.get("applied_upload") != upload.file_id:
@@ -61,7 +63,7 @@ def _source_picker() -> None:
             else:
                 state.set_scenario(scenario, upload.name, reload_widgets=True)
                 st.session_state.pop("upload_error", None)
-                st.success(f"Loaded **{scenario.name}** from {upload.name}")
+                st.success(f"Loaded **{md(scenario.name)}** from {md(upload.name)}")
 
 
 class Edit(NamedTuple):
@@ -76,6 +78,7 @@ class Edit(NamedTuple):
     unit: str | None = None
     scale: float = 1.0
     fmt: str | None = None
+    max_value: float | None = None
 
 
 def _edit(data: dict[str, Any], edits: list[Edit], prefix: str) -> None:
@@ -95,6 +98,7 @@ def _edit(data: dict[str, Any], edits: list[Edit], prefix: str) -> None:
             step=e.step,
             fmt=e.fmt,
             scale=e.scale,
+            max_value=e.max_value,
         )
 
 
@@ -156,11 +160,12 @@ def _editors(scenario: Scenario) -> dict[str, Any]:
     prefix = f"v{v}."
     data = scenario.model_dump(mode="json", exclude_none=True)
     st.subheader("2 · Key assumptions")
-    tabs = st.tabs(["Cohort and trial", *[f"Arm: {a.name}" for a in scenario.arms], "Costs and utilities"])
+    tabs = st.tabs(["Cohort and trial", *[f"Arm: {md(a.name)}" for a in scenario.arms], "Costs and utilities"])
+    limits = scenario_limits(scenario)
     with tabs[0]:
         c1, c2, c3 = st.columns(3)
         with c1:
-            _edit(data, COHORT_EDITS, prefix)
+            _edit(data, [e._replace(max_value=limits.n_screened) for e in COHORT_EDITS], prefix)
             data["seed"] = int(
                 st.number_input(
                     "master seed",
@@ -179,7 +184,7 @@ def _editors(scenario: Scenario) -> dict[str, Any]:
             data["arms"][i] = _arm_editor(arm, i, v)
     with tabs[-1]:
         e = scenario.economics
-        cur = e.currency
+        cur = md(e.currency)  # shown in widget labels (Markdown)
         c1, c2, c3 = st.columns(3)
         with c1:
             _edit(
@@ -243,8 +248,17 @@ def _uncertainty_editor(scenario: Scenario, data: dict[str, Any], v: int) -> Non
     """PSA draws and the 95 % ranges of the uncertain economic inputs (also the one-way DSA ranges)."""
     e = scenario.economics
     st.markdown("**Uncertainty** (probabilistic sensitivity analysis and tornado ranges)")
+    limits = scenario_limits(scenario)
+    st.caption(md(limits.message()))
     data["economics"]["psa_draws"] = number_field(
-        EconomicsSpec, "psa_draws", e.psa_draws, key=f"v{v}.psa_draws", label="PSA draws", unit="draws", step=100
+        EconomicsSpec,
+        "psa_draws",
+        e.psa_draws,
+        key=f"v{v}.psa_draws",
+        label="PSA draws",
+        unit="draws",
+        step=100,
+        max_value=limits.psa_draws,
     )
     if not e.uncertainty:
         st.caption("This scenario gives no uncertainty ranges ([[economics.uncertainty]]).")
@@ -277,14 +291,11 @@ def render() -> None:
     )
     _source_picker()
     scenario = state.get_scenario()
-    st.markdown(
-        f"**Current scenario:** {scenario.name}  \n"
-        f"<small>source: {st.session_state.get(state.SCENARIO_SOURCE_KEY, '?')}</small>",
-        unsafe_allow_html=True,
-    )
+    st.markdown(f"**Current scenario:** {md(scenario.name)}")
+    st.caption(f"source: {md(st.session_state.get(state.SCENARIO_SOURCE_KEY, '?'))}")
     if scenario.description:
         with st.expander("Description"):
-            st.write(scenario.description)
+            st.markdown(md(scenario.description))
 
     edited = _editors(scenario)
     try:

@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from mhtcdt.app import state
+from mhtcdt.app.text import md
 from mhtcdt.decision.report import figures
 
 POWER_SIZES = (50, 100, 200, 300, 400, 600, 800, 1000)
@@ -58,7 +59,7 @@ def render() -> None:
     st.title("Virtual trial")
     scenario = state.get_scenario()
     st.caption(
-        f"{scenario.name} · reference arm: {scenario.trial.reference_arm}. The effect of MHT is a "
+        f"{md(scenario.name)} · reference arm: {md(scenario.trial.reference_arm)}. The effect of MHT is a "
         "model prediction from a calibrated mechanistic model, not trial evidence."
     )
     result = state.pipeline_result(scenario)
@@ -69,7 +70,7 @@ def render() -> None:
     cols = st.columns(len(counts) + 1)
     cols[0].metric("randomised", f"{int(counts.sum()):,}")
     for c, (arm, n) in zip(cols[1:], counts.items(), strict=True):
-        c.metric(arm, f"{int(n):,}")
+        c.metric(md(arm), f"{int(n):,}")
 
     endpoint = st.radio(
         "endpoint",
@@ -87,8 +88,8 @@ def render() -> None:
         k[0].metric(
             "hazard ratio",
             f"{first.hazard_ratio:.2f}",
-            help=f"{first.comparison}: Cox proportional hazards, arm only; below 1 favours "
-            f"{first.comparison.split(' vs ')[0]}.",
+            help=f"{md(first.comparison)}: Cox proportional hazards, arm only; below 1 favours "
+            f"{md(first.comparison.split(' vs ')[0])}.",
         )
         k[1].metric("95% CI", f"{first.hr_ci_lower:.2f} – {first.hr_ci_upper:.2f}")
         k[2].metric("log-rank p", f"{first.logrank_p:.3g}")
@@ -131,7 +132,7 @@ def _power_section(scenario, endpoint: str, trial_n: int) -> None:
         return
     st.pyplot(figures.power_curve(table, trial_n), width="content")
     st.caption(
-        f"{table.attrs.get('comparison', '')}, {endpoint}, log-rank test at α = {alpha:g}; "
+        f"{md(table.attrs.get('comparison', ''))}, {endpoint}, log-rank test at α = {alpha:g}; "
         f"{replicates} replicate trials per size drawn from the scenario's eligible patients. Power is "
         "the probability that a trial would detect the effect the model predicts."
     )

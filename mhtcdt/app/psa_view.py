@@ -12,6 +12,7 @@ from typing import Any
 
 import streamlit as st
 
+from mhtcdt.app.text import md
 from mhtcdt.decision.report import figures
 from mhtcdt.decision.report.tables import psa_summary_table
 
@@ -55,7 +56,7 @@ def render_psa_sections(psa: Any, wtp: float, currency: str) -> None:
 
     st.subheader(f"Uncertainty ({psa.n_draws:,} probabilistic draws)")
     for note in psa.notes:
-        st.caption(note)
+        st.caption(md(note))
     st.dataframe(
         psa_summary_table(psa, wtp),
         hide_index=True,
@@ -87,8 +88,8 @@ def render_psa_sections(psa: Any, wtp: float, currency: str) -> None:
     left, right = st.columns(2)
     with left:
         st.markdown(
-            f"**Tornado**: incremental net monetary benefit of '{psa.focal}' vs '{psa.reference}' "
-            f"at {currency} {psa.willingness_to_pay:,.0f}/QALY (one-way ranges of the scenario)"
+            f"**Tornado**: incremental net monetary benefit of '{md(psa.focal)}' vs '{md(psa.reference)}' "
+            f"at {md(currency)} {psa.willingness_to_pay:,.0f}/QALY (one-way ranges of the scenario)"
         )
         if len(psa.tornado):
             st.pyplot(tidy(plots.tornado_figure(psa.tornado, outcome_label=f"incremental NMB [{currency}]")))
@@ -100,11 +101,13 @@ def render_psa_sections(psa: Any, wtp: float, currency: str) -> None:
     left, right = st.columns(2)
     with left:
         st.markdown(
-            f"**EVPPI** per patient at {currency} {psa.willingness_to_pay:,.0f}/QALY "
+            f"**EVPPI** per patient at {md(currency)} {psa.willingness_to_pay:,.0f}/QALY "
             "(which uncertainty is worth resolving)"
         )
+        labels = getattr(psa, "labels", {}) or {}
+        table = psa.evppi.assign(input=psa.evppi["parameter"].map(lambda p: labels.get(p, p)))
         st.dataframe(
-            psa.evppi,
+            table[["input", "parameter", "evppi", "evppi_se", "evpi"]],
             hide_index=True,
             width="stretch",
             key="psa_evppi",
@@ -121,6 +124,49 @@ def render_psa_sections(psa: Any, wtp: float, currency: str) -> None:
             )
         else:
             st.metric(
-                f"price at which the ICER equals {currency} {psa.willingness_to_pay:,.0f}/QALY",
-                f"{currency} {psa.value_based_price:,.0f}",
+                f"price at which the ICER equals {md(currency)} {psa.willingness_to_pay:,.0f}/QALY",
+                f"{md(currency)} {psa.value_based_price:,.0f}",
             )
+    if getattr(psa, "physics", None) is not None:
+        render_physics_uncertainty(psa, currency)
+
+
+def render_physics_uncertainty(psa: Any, currency: str) -> None:
+    """Which uncertain inputs drive the decision (the PSA's own answer and ranking, with labels) and the
+    structural alternatives side by side (:attr:`PSAResult.drivers`, :attr:`PSAResult.structural`)."""
+    st.subheader("Which uncertain inputs drive the decision")
+    st.info("\n\n".join(psa.drivers_text()))
+    st.dataframe(
+        psa.drivers[["rank", "label", "kind", "evppi", "inb_variance_share", "qaly_gain_variance_share"]],
+        hide_index=True,
+        width="stretch",
+        key="psa_drivers",
+        column_config={
+            "label": "input",
+            "evppi": st.column_config.NumberColumn(f"EVPPI [{currency}/patient]", format="%.0f"),
+            "inb_variance_share": st.column_config.NumberColumn("share of net-benefit variance", format="percent"),
+            "qaly_gain_variance_share": st.column_config.NumberColumn("share of QALY-gain variance", format="percent"),
+        },
+    )
+    if len(psa.structural):
+        st.markdown(
+            f"**Structural alternatives** ('{psa.focal}' vs '{psa.reference}'; the same draws with one structural "
+            "choice held fixed)"
+        )
+        st.dataframe(
+            psa.structural[["label", "fixed", "inc_cost", "inc_qalys", "icer", "icer_status", "p_cost_effective"]],
+            hide_index=True,
+            width="stretch",
+            key="psa_structural",
+            column_config={
+                "inc_cost": st.column_config.NumberColumn("incremental cost", format=f"{currency} %.0f"),
+                "inc_qalys": st.column_config.NumberColumn("incremental QALYs", format="%.4f"),
+                "icer": st.column_config.NumberColumn(f"ICER [{currency}/QALY]", format="%.0f"),
+                "p_cost_effective": st.column_config.NumberColumn("P(cost-effective)", format="percent"),
+            },
+        )
+    st.caption(
+        "Physics inputs are drawn from sourced distributions (decision/scenario/data/physics_uncertainty.toml) "
+        "and carried through emulators of each arm's physics: "
+        + "; ".join(f"{r.arm}: {', '.join(r.dims + r.weak) or 'no input moves it'}" for r in psa.physics.reports)
+    )

@@ -24,6 +24,7 @@ PAGES: list[tuple[str, str, str, str]] = [
     ("page_physics.py", "Treatment physics", ":material/device_thermostat:", "physics"),
     ("page_trial.py", "Virtual trial", ":material/monitoring:", "trial"),
     ("page_economics.py", "Cost-effectiveness", ":material/payments:", "economics"),
+    ("page_trial_value.py", "Value of a trial", ":material/science:", "trial-value"),
     ("page_report.py", "Report", ":material/description:", "report"),
     ("page_runs.py", "Recorded runs", ":material/history:", "runs"),
 ]
@@ -32,6 +33,11 @@ PAGES: list[tuple[str, str, str, str]] = [
 def main() -> None:
     """Configure the page, register the pages and run the selected one."""
     st.set_page_config(page_title="mhtcdt: MHT-CDT decision support", page_icon=":material/thermostat:", layout="wide")
+    import matplotlib
+
+    # Arm and scenario names reach figure labels: '$' in a name must be a dollar sign, not the start of
+    # a mathtext formula (a malformed one would make every figure of that scenario fail to draw).
+    matplotlib.rcParams["text.parse_math"] = False
     pages = [
         st.Page(_HERE / file, title=title, icon=icon, url_path=url, default=(i == 0))
         for i, (file, title, icon, url) in enumerate(PAGES)

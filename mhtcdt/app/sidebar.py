@@ -5,24 +5,25 @@ from __future__ import annotations
 import streamlit as st
 
 from mhtcdt.app import state
+from mhtcdt.app.text import md
 
 
 def render_sidebar() -> None:
     with st.sidebar:
         with state.guard():
             scenario = state.get_scenario()
-            st.markdown(f"**Scenario**  \n{scenario.name}")
+            st.markdown(f"**Scenario**  \n{md(scenario.name)}")
             st.caption(
                 f"{scenario.cohort.n_screened:,} screened · {len(scenario.arms)} arms · "
                 f"seed {scenario.seed} · "
-                f"WTP {scenario.economics.currency} {scenario.economics.willingness_to_pay:,.0f}/QALY"
+                f"WTP {md(scenario.economics.currency)} {scenario.economics.willingness_to_pay:,.0f}/QALY"
             )
             done = state.pipeline_done(scenario)
             status = state.pipeline_status(scenario)
             if done is not None:
                 st.caption("Results: ready.")
             elif status is not None and status.state == "running":
-                st.caption(f"Results: running in the background ({status.stage}, {status.fraction:.0%}).")
+                st.caption(f"Results: running in the background ({md(status.stage)}, {status.fraction:.0%}).")
             else:
                 st.caption("Results: not computed yet for these inputs.")
                 if st.button(

@@ -21,6 +21,7 @@ from typing import Any
 import streamlit as st
 
 from mhtcdt.app.jobs import JobFailure, JobManager, JobStatus
+from mhtcdt.app.text import code_block, code_span, md
 from mhtcdt.errors import InputError, InputErrors, ModelError
 
 log = logging.getLogger("mhtcdt.app")
@@ -96,10 +97,10 @@ def show_problem(exc: BaseException) -> None:
     if kind == "input":
         show_input_lines(lines)
     elif kind == "model":
-        st.error(f"**The model could not compute this case:** {'; '.join(lines)}", icon=":material/calculate:")
+        st.error(f"**The model could not compute this case:** {md('; '.join(lines))}", icon=":material/calculate:")
     else:
         st.error(
-            f"**Something went wrong inside the application** ({'; '.join(lines)}). "
+            f"**Something went wrong inside the application** ({md('; '.join(lines))}). "
             "The details are in the server log; please report them.",
             icon=":material/error:",
         )
@@ -110,7 +111,7 @@ def show_input_lines(lines: list[str]) -> None:
     parts = []
     for line in lines:
         # Multi-line messages (a caret under the bad token) keep their layout in a code block.
-        parts.append(f"```\n{line}\n```" if "\n" in line else f"- `{line}`")
+        parts.append(code_block(line) if "\n" in line else f"- {code_span(line)}")
     body = "\n".join(parts)
     st.error(
         f"**Please check the input** ({len(lines)} problem{'s' if len(lines) != 1 else ''}):\n\n{body}",
@@ -151,10 +152,10 @@ def run_job(key: str, target: str, *args: Any, label: str, **kwargs: Any) -> Any
         jobs.submit(key, target, *args, **kwargs)
         status = jobs.status(key)
     if status is not None and status.state == "running":
-        bar = st.progress(0.0, text=f"{label}: starting the worker…")
+        bar = st.progress(0.0, text=f"{md(label)}: starting the worker…")
 
         def show(s: JobStatus) -> None:
-            bar.progress(min(1.0, max(0.0, s.fraction)), text=f"{label}: {s.stage} ({s.elapsed_s:.0f} s)")
+            bar.progress(min(1.0, max(0.0, s.fraction)), text=f"{md(label)}: {md(s.stage)} ({s.elapsed_s:.0f} s)")
 
         status = jobs.wait(key, on_progress=show)
         bar.empty()

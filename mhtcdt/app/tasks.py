@@ -18,18 +18,73 @@ def _scenario(scenario_toml: str):
     return parse_scenario_text(scenario_toml, source="app scenario")
 
 
+#: key of ``PipelineResult.extras`` holding the id of the run recorded in the results store
+STORE_RUN_ID = "store_run_id"
+
+
+def _record(scenario_toml: str, seed: int, result: Any) -> None:
+    """Record a run of the app in the user's results store (the one ``mhtcdt runs`` reads), its id kept
+    in ``result.extras``. Without the store extra, or if the store cannot be written, the app works on
+    unrecorded (the reason goes to the server log)."""
+    import logging
+
+    from mhtcdt.decision.extras import installed
+
+    if not installed("store"):
+        return
+    from mhtcdt.decision.run import store
+
+    try:
+        with store.record_run(
+            scenario_toml, seed=seed, scenario_name=result.scenario.name, executor="app worker", command="mhtcdt app"
+        ) as record:
+            record.add_result(result)
+        result.extras[STORE_RUN_ID] = record.run_id
+    except Exception as exc:  # noqa: BLE001 - recording must never cost the user the result
+        logging.getLogger("mhtcdt.app").warning("the run was not recorded in the results store: %s", exc)
+
+
 def run_pipeline_task(scenario_toml: str, seed: int | None = None, *, progress: Progress) -> Any:
-    """``mhtcdt.decision.run.pipeline.run_pipeline`` on a scenario given as TOML text."""
+    """``mhtcdt.decision.run.pipeline.run_pipeline`` on a scenario given as TOML text, recorded in the
+    results store (:func:`_record`)."""
+    from mhtcdt.app.limits import check_scenario_fits
     from mhtcdt.decision.run.pipeline import run_pipeline
 
-    return run_pipeline(_scenario(scenario_toml), seed=seed, progress=progress)
+    scenario = _scenario(scenario_toml)
+    check_scenario_fits(scenario)  # a clear message instead of a MemoryError in the worker
+    result = run_pipeline(scenario, seed=seed, progress=progress)
+    _record(scenario_toml, scenario.seed if seed is None else int(seed), result)
+    return result
 
 
 def run_psa_task(result: Any, *, progress: Progress) -> Any:
-    """``mhtcdt.decision.model.psa.run_psa`` on a pipeline result (the scenario's own number of draws)."""
+    """``mhtcdt.decision.model.psa.run_psa`` on a pipeline result (the scenario's own number of draws); its
+    tables are added to the recorded run of the pipeline result, if there is one."""
     from mhtcdt.decision.model.psa import run_psa
 
-    return run_psa(result, progress=progress)
+    psa = run_psa(result, progress=progress)
+    run_id = result.extras.get(STORE_RUN_ID)
+    if run_id is not None:
+        import logging
+
+        from mhtcdt.decision.report.tables import PHYSICS_PSA_TABLES, PSA_TABLES, run_tables
+        from mhtcdt.decision.run import store
+
+        try:
+            tables = run_tables(result, psa)
+            psa_names = PSA_TABLES + PHYSICS_PSA_TABLES
+            store.add_tables(run_id, {name: table for name, table in tables.items() if name in psa_names})
+        except Exception as exc:  # noqa: BLE001 - recording must never cost the user the result
+            logging.getLogger("mhtcdt.app").warning("the PSA was not recorded in the results store: %s", exc)
+    return psa
+
+
+def trial_value_task(result: Any, psa: Any, request: Any, *, progress: Progress) -> Any:
+    """:func:`mhtcdt.decision.trial.trial_value.trial_value` on a pipeline result and its PSA (the same call as
+    ``mhtcdt evsi``); ``request`` a :class:`~mhtcdt.decision.trial.trial_value.TrialValueRequest`."""
+    from mhtcdt.decision.trial.trial_value import trial_value
+
+    return trial_value(result, psa, request, progress=progress)
 
 
 def power_curve_task(
@@ -67,23 +122,35 @@ def patient_physics_task(
     protocol: Any,
     seed: Any,
     intervals_hours: tuple[float, ...],
+    assumptions: Any = None,
     *,
     progress: Progress,
 ) -> dict:
     """One patient's physics for the Treatment physics page.
 
     ``patient``: one-row DataFrame (cohort columns); ``protocol``: :class:`mhtcdt.physics.Protocol`;
-    ``seed``: the arm's physics seed. Returns ``{"detail": PatientDetail, "spacing": DataFrame | None}``:
+    ``seed``: the arm's physics seed; ``assumptions``: the scenario's :class:`mhtcdt.physics.Assumptions`.
+    Returns ``{"detail": PatientDetail, "spacing": DataFrame | None}``:
     :func:`mhtcdt.physics.simulate_patient_detail` and, for protocols with more than one heat session,
     :func:`mhtcdt.physics.thermotolerance_by_interval` over ``intervals_hours`` (else None).
     """
     from mhtcdt.physics import simulate_patient_detail, thermotolerance_by_interval
 
     progress("heat, chemistry and 3-D map of this patient", 0.0)
-    detail = simulate_patient_detail(patient, protocol, seed)
+    detail = simulate_patient_detail(patient, protocol, seed, assumptions=assumptions)
     spacing = None
     if protocol.has_mht and protocol.n_sessions > 1:
         progress("the same sessions spaced differently", 0.6)
-        spacing = thermotolerance_by_interval(patient, protocol, seed, intervals_hours)
+        spacing = thermotolerance_by_interval(patient, protocol, seed, intervals_hours, assumptions=assumptions)
     progress("done", 1.0)
     return {"detail": detail, "spacing": spacing}
+
+
+def dose_response_task(scenario_toml: str, arm: str, n_patients: int, *, progress: Progress) -> Any:
+    """:func:`mhtcdt.decision.model.dose_response.dose_response` (the same call as ``mhtcdt dose-response``)
+    for one arm of a scenario given as TOML text, on its first ``n_patients`` eligible patients."""
+    from mhtcdt.decision.model.dose_response import dose_response
+
+    return dose_response(
+        _scenario(scenario_toml), arm=arm, n_patients=int(n_patients), progress=lambda f: progress("dose-response", f)
+    )

@@ -47,12 +47,24 @@ def number_field(
     step: float | int | None = None,
     fmt: str | None = None,
     scale: float = 1.0,
+    max_value: float | None = None,
 ) -> float | int:
     """A number input for ``model.name`` with schema bounds; returns the value in model units.
 
-    ``scale`` shows the value multiplied by it (e.g. 100 to edit a rate as a percentage).
+    ``scale`` shows the value multiplied by it (e.g. 100 to edit a rate as a percentage). ``max_value``
+    (model units) lowers the schema's maximum (e.g. to what this server can hold in memory,
+    :mod:`mhtcdt.app.limits`); a larger value is lowered to it with a message above the widget.
     """
     lo, hi = field_bounds(model, name)
+    if max_value is not None:
+        hi = max_value if hi is None else min(hi, max_value)
+        if value > max_value:
+            st.warning(
+                f"{(label or name).capitalize()}: the scenario asks for {value:,}, more than this server can compute "
+                f"in memory; the app uses {max_value:,} (the command line can run more).",
+                icon=":material/memory:",
+            )
+            value = type(value)(max_value)
     unit = unit or field_unit(model, name)
     text = label or name.replace("_", " ")
     if unit:

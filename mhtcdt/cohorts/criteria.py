@@ -500,11 +500,20 @@ def _input_error(field: str, expression: str, err: CriteriaError, columns: Seque
     return InputError(field, expression, message)
 
 
+def _iterable(value: object, field: str) -> list:
+    try:
+        return list(value)  # type: ignore[call-overload]
+    except TypeError:
+        raise InputError(field, value, "expected a sequence") from None
+
+
 def parse_criterion(expression: str, columns: Sequence[str], field: str = "criteria") -> Node:
     """Parse ``expression`` against the known ``columns``; return its syntax tree.
 
     Raises :class:`InputError` (``field``, expression) pointing at the offending token.
     """
+    if isinstance(columns, str) or not all(isinstance(c, str) for c in _iterable(columns, "columns")):
+        raise InputError("columns", columns, "the column names, a sequence of strings")
     columns = list(columns)
     if not isinstance(expression, str):
         raise InputError(field, expression, "a criterion must be a string expression")

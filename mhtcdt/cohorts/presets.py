@@ -75,7 +75,7 @@ def list_criteria_presets(indication: str | None = None) -> list[str]:
 def criteria_preset(name: str) -> CriteriaPreset:
     """The preset called ``name``; unknown names raise InputError listing the known ones."""
     presets = _all_presets()
-    if name not in presets:
+    if not isinstance(name, str) or name not in presets:
         raise InputError("criteria_preset", name, f"unknown preset; known: {sorted(presets)}")
     return presets[name]
 

@@ -58,7 +58,7 @@ from typing import Any, Literal
 import numpy as np
 
 from mhtcdt.datafiles import load_toml
-from mhtcdt.economics.validation import check_rate
+from mhtcdt.economics.validation import as_finite, check_rate
 from mhtcdt.errors import InputError
 
 DAYS_PER_YEAR = 365.25
@@ -78,9 +78,13 @@ CYCLE_ZERO_OPTIONS = ("method", "count", "skip")
 
 def to_years(value: float | np.ndarray, unit: str) -> float | np.ndarray:
     """Convert a duration in ``unit`` ("days", "weeks", "months", "years") to years."""
-    if unit not in UNIT_IN_YEARS:
+    if not isinstance(unit, str) or unit not in UNIT_IN_YEARS:
         raise InputError("unit", unit, f"unknown time unit; use one of {sorted(UNIT_IN_YEARS)}")
-    return value * UNIT_IN_YEARS[unit]
+    return (
+        as_finite(value, "value") * UNIT_IN_YEARS[unit]
+        if not isinstance(value, int | float)
+        else value * UNIT_IN_YEARS[unit]
+    )
 
 
 def check_time_grid(time: Sequence[float] | np.ndarray, field: str = "time") -> np.ndarray:
@@ -196,13 +200,20 @@ def discount_factors(
 
     ``cycle_length_years`` is needed by ``"discrete_lagged"`` (defaults to the first grid step).
     """
-    t = np.asarray(time_years, dtype=float)
+    t = as_finite(time_years, "time_years")  # a NaN time would give a NaN factor
+    if np.any(t < 0):
+        raise InputError(
+            f"time_years[{int(np.argmax(t < 0))}]", float(t[t < 0][0]), "times are >= 0 (years from start)"
+        )
     r = check_rate(rate, "discount_rate")
     if method == "discrete":
         return (1.0 + r) ** -t
     if method == "discrete_lagged":
         if cycle_length_years is None:
             cycle_length_years = float(t[1] - t[0]) if t.size > 1 else 1.0
+        cycle_length_years = float(as_finite(cycle_length_years, "cycle_length_years"))
+        if cycle_length_years <= 0:
+            raise InputError("cycle_length_years", cycle_length_years, "must be > 0")
         return (1.0 + r) ** -np.maximum(t - cycle_length_years, 0.0)
     if method == "discrete_yearly":
         # a tiny tolerance keeps t = 1.0 computed as 12 * (1/12) in year 1, not year 0
@@ -237,7 +248,7 @@ def jurisdiction(key: str) -> Jurisdiction:
     Keys: ``nice``, ``netherlands``, ``germany``, ``france``, ``united_states``.
     """
     presets = _hta_data()["jurisdictions"]
-    if key not in presets:
+    if not isinstance(key, str) or key not in presets:
         raise InputError("jurisdiction", key, f"unknown jurisdiction; use one of {sorted(presets)}")
     p = presets[key]
     return Jurisdiction(

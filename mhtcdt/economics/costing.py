@@ -28,6 +28,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from mhtcdt.datafiles import load_toml
+from mhtcdt.economics.validation import as_finite
 from mhtcdt.errors import InputError
 
 if TYPE_CHECKING:
@@ -114,13 +115,25 @@ def micro_costing_ranges() -> dict[str, tuple[float, float]]:
 def equivalent_annual_cost(
     capital: ArrayLike, lifetime_years: ArrayLike, rate: ArrayLike, maintenance_fraction: ArrayLike = 0.0
 ) -> np.ndarray:
-    """Annuitised capital cost plus maintenance: capital r / (1 - (1 + r)^-L) + m capital (EUR/year)."""
-    capital = np.asarray(capital, dtype=float)
-    life = np.asarray(lifetime_years, dtype=float)
-    r = np.asarray(rate, dtype=float)
+    """Annuitised capital cost plus maintenance: capital r / (1 - (1 + r)^-L) + m capital (EUR/year).
+
+    InputError for a NaN or infinite input, negative capital or rate, or a lifetime that is not > 0 (each
+    would give a NaN or infinite cost)."""
+    capital = as_finite(capital, "capital")
+    life = as_finite(lifetime_years, "lifetime_years")
+    r = as_finite(rate, "rate")
+    maintenance = as_finite(maintenance_fraction, "maintenance_fraction")
+    for name, arr, bad, message in (
+        ("capital", capital, capital < 0, "must be >= 0"),
+        ("lifetime_years", life, life <= 0, "must be > 0"),
+        ("rate", r, r < 0, "must be >= 0"),
+        ("maintenance_fraction", maintenance, maintenance < 0, "must be >= 0"),
+    ):
+        if np.any(bad):
+            raise InputError(name, float(np.asarray(arr)[bad].flat[0]), message)
     safe_r = np.where(r > 0, r, 1.0)
     annuity = np.where(r > 0, safe_r / (1.0 - (1.0 + safe_r) ** -life), 1.0 / life)
-    return capital * annuity + np.asarray(maintenance_fraction, dtype=float) * capital
+    return capital * annuity + maintenance * capital
 
 
 def course_components(inputs: MHTCourseInputs) -> dict[str, np.ndarray]:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mhtcdt.economics.validation import as_finite
+from mhtcdt.economics.validation import as_finite, as_finite_scalar
 from mhtcdt.errors import InputError, ModelError
 
 if TYPE_CHECKING:
@@ -54,14 +54,16 @@ def one_way_dsa(
     """One-way DSA: each parameter of ``ranges`` set to its low and high value, the others at base."""
     import pandas as pd  # lazy: ``import mhtcdt.economics`` stays light
 
-    if not ranges:
-        raise InputError("ranges", {}, "give at least one parameter range")
+    if not isinstance(ranges, Mapping) or not ranges:
+        raise InputError("ranges", type(ranges).__name__, "give at least one parameter range: {name: (low, high)}")
+    if not isinstance(base, Mapping):
+        raise InputError("base", type(base).__name__, "give the base values as {name: value}")
     names = list(base)
     for name, rng in ranges.items():
         if name not in base:
             raise InputError(f"ranges.{name}", rng, f"unknown parameter; base has {names}")
-        lo, hi = (float(x) for x in rng)
-        if not (np.isfinite(lo) and np.isfinite(hi)) or lo > hi:
+        bounds = as_finite(rng, f"ranges.{name}")
+        if bounds.shape != (2,) or bounds[0] > bounds[1]:
             raise InputError(f"ranges.{name}", rng, "needs finite (low, high) with low <= high")
     base_vals = {k: float(as_finite(v, f"base.{k}")) for k, v in base.items()}
     k = len(ranges)
@@ -159,9 +161,19 @@ def value_based_price(
     """Price of a cost item at which the ICER equals ``wtp`` (incremental NMB = 0), for a cost
     linear in the price: p* = p + (wtp * dE - dC) / units, with ``units_per_patient`` the
     (discounted) number of units of the item per patient in the new strategy net of the comparator."""
-    units = float(units_per_patient)
-    if not np.isfinite(units) or units <= 0:
+    values = {
+        name: as_finite_scalar(value, name)
+        for name, value in (
+            ("inc_cost", inc_cost),
+            ("inc_qalys", inc_qalys),
+            ("wtp", wtp),
+            ("current_price", current_price),
+            ("units_per_patient", units_per_patient),
+        )
+    }  # a NaN or infinite input would give a NaN or infinite price
+    units = values["units_per_patient"]
+    if units <= 0:
         raise InputError("units_per_patient", units_per_patient, "must be > 0")
-    if wtp < 0:
+    if values["wtp"] < 0:
         raise InputError("wtp", wtp, "must be >= 0")
-    return float(current_price + (wtp * inc_qalys - inc_cost) / units)
+    return float(values["current_price"] + (values["wtp"] * values["inc_qalys"] - values["inc_cost"]) / units)

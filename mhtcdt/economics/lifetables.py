@@ -99,7 +99,7 @@ def life_tables() -> list[str]:
 def life_table(key: str) -> LifeTable:
     """The life table ``key`` from ``economics/data/life_tables.toml`` (e.g. ``"uk_dmhee"``)."""
     tables = load_toml("mhtcdt.economics", "data/life_tables.toml")
-    if key not in tables:
+    if not isinstance(key, str) or key not in tables:
         raise InputError("life_table", key, f"unknown life table; use one of {sorted(tables)}")
     t = tables[key]
     return LifeTable(

@@ -49,6 +49,8 @@ def _ce_arrays(cost: ArrayLike, effect: ArrayLike) -> tuple[np.ndarray, np.ndarr
         c, e = c[None], e[None]
     if c.ndim != 2:
         raise InputError("cost", c.shape, "needs shape (D, S) or (S,)")
+    if c.shape[0] == 0 or c.shape[1] == 0:  # a mean over no draw is NaN, never a result
+        raise InputError("cost", c.shape, "needs at least one draw and one strategy")
     return c, e
 
 

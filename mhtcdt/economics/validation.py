@@ -28,12 +28,29 @@ def _refuse_where(arr: np.ndarray, bad: np.ndarray, field: str, message: str) ->
         raise InputError(f"{field}{list(idx) if idx else ''}", float(arr[idx]), message)
 
 
+def as_float_array(value: ArrayLike, field: str) -> np.ndarray:
+    """``value`` as a float array; InputError naming ``field`` if it is not numbers (text, None, ragged)."""
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        shown = value if isinstance(value, str | int | float | type(None)) else type(value).__name__
+        raise InputError(field, shown, "must be a number or an array of numbers") from None
+
+
 def as_finite(value: ArrayLike, field: str) -> np.ndarray:
     """``value`` as a float array; InputError naming the first NaN or infinite element."""
-    arr = np.asarray(value, dtype=float)
+    arr = as_float_array(value, field)
     if not np.isfinite(arr).all():  # one pass in the usual case; the mask only to name the bad element
         _refuse_where(arr, ~np.isfinite(arr), field, "must be a finite number")
     return arr
+
+
+def as_finite_scalar(value: ArrayLike, field: str) -> float:
+    """``value`` as one finite float; InputError naming ``field`` for an array, text, NaN or infinity."""
+    arr = as_finite(value, field)
+    if arr.size != 1:
+        raise InputError(field, arr.shape, "must be one number")
+    return float(arr.reshape(()))
 
 
 def check_costs(value: ArrayLike, field: str) -> np.ndarray:
@@ -70,7 +87,7 @@ def _ones(n: int) -> np.ndarray:
 
 def check_transition_matrices(value: ArrayLike, field: str, states: Sequence[str] | None = None) -> np.ndarray:
     """Arrays (..., S, S) with entries in [0, 1] and rows summing to 1 within PROBABILITY_ROW_TOLERANCE."""
-    arr = np.asarray(value, dtype=float)
+    arr = as_float_array(value, field)
     if arr.ndim >= 2 and arr.shape[-1] == arr.shape[-2] and (states is None or arr.shape[-1] == len(states)):
         # fast path (one comparison pass + one row sum); NaN fails ">= 0" and lands in the slow path
         # (row sums by a matmul with ones: a reduction over a short last axis is slow in numpy)
@@ -108,7 +125,7 @@ def _name(idx: tuple[int, ...], states: Sequence[str] | None) -> str:
 
 
 def check_rate(rate: float, field: str) -> float:
-    r = float(rate)
+    r = float(rate) if isinstance(rate, int | float) and not isinstance(rate, bool) else as_finite_scalar(rate, field)
     if not np.isfinite(r) or r < 0 or r >= 1:
         raise InputError(field, rate, "an annual discount rate must be in [0, 1), e.g. 0.035")
     return r
@@ -116,7 +133,7 @@ def check_rate(rate: float, field: str) -> float:
 
 def broadcast_param(value: ArrayLike, field: str, target: tuple[int, ...], what: str) -> np.ndarray:
     """Broadcast ``value`` (aligned from the right) to ``target``; InputError naming the shapes otherwise."""
-    arr = np.asarray(value, dtype=float)
+    arr = as_float_array(value, field)
     try:
         return np.broadcast_to(arr, target)
     except ValueError:

@@ -66,8 +66,10 @@ def population_multiplier(
     """
     r = check_rate(discount_rate, "discount_rate")
     n = as_finite(patients_per_year, "patients_per_year")
+    if n.ndim > 1:
+        raise InputError("patients_per_year", n.shape, "one value per year (1-D) or a constant")
     if n.ndim == 0:
-        if years is None or years < 1:
+        if years is None or isinstance(years, bool) or not isinstance(years, int | np.integer) or years < 1:
             raise InputError("years", years, "give the number of years (>= 1) with a constant population")
         n = np.full(int(years), float(n))
     if np.any(n < 0):

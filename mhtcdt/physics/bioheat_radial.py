@@ -1170,7 +1170,10 @@ def simulate_sessions_radial(
     blood: blood properties and arterial temperature (default ``tissue.load_blood()``).
     arrhenius: key of the Arrhenius set (``dose.arrhenius_set``) for the per-cell damage integral.
 
-    Raises ``InputError`` for bad input and ``ModelError`` if any temperature became non-finite.
+    Raises ``InputError`` for bad input, also for heating so strong that the thermal dose overflows
+    (CEM43 = 2^(T - 43) min per minute exceeds the largest float64 above about 1,067 degC: a field far
+    above the safety limit, allowed with ``allow_above_safety_limit``), and ``ModelError`` if any
+    temperature became non-finite.
     """
     if not isinstance(patients, RadialPatients):
         raise InputError("patients", type(patients).__name__, "must be a RadialPatients")
@@ -1245,7 +1248,18 @@ def simulate_sessions_radial(
         ("cem43_t90_min", out.cem_t90),
     ):
         if not np.all(np.isfinite(values)):
-            i = int(np.argmax(~np.isfinite(values.reshape(n, -1)).any(axis=1)))
+            i = int(np.argmax((~np.isfinite(values.reshape(n, -1))).any(axis=1)))  # the first patient affected
+            hottest = float(out.peak[i].max())
+            if name != "peak_C" and np.isfinite(hottest):  # finite temperatures whose dose overflowed
+                raise InputError(
+                    "field_kA_per_m",
+                    float(out.field_mean[i].max()),
+                    f"patient index {i} would reach {hottest:,.0f} degC, where the thermal dose overflows "
+                    if hottest < 1e6
+                    else f"patient index {i} would reach {hottest:.3g} degC, where the thermal dose overflows "
+                    "(CEM43 = 2^(T - 43) min per minute): far beyond any treatment; lower the field amplitude or "
+                    "frequency",
+                )
             raise ModelError(f"radial bioheat solver produced non-finite {name} for patient index {i}")
     edges = faces_over_r
     centres = 0.5 * (edges[:-1] + edges[1:])

@@ -270,7 +270,7 @@ def _chemistry_detail(chem: dict) -> dict:
     grid = np.union1d(tn, hourly)
     grid_t = np.array([np.interp(grid, tn, temps[g]) for g in range(groups)])  # T(t) is piecewise linear
     k_ref, ea, t_refs, s = (prep[k][:groups] for k in ("k_ref", "ea", "t_refs", "s"))
-    tol = cf.Tolerances(cf.DEFAULT_RTOL, cf.default_atol(), cf.DEFAULT_MAX_STEPS)
+    tol = cf.default_tolerances()
     states = np.full((groups, grid.size, cf.N_FAST), np.nan)
     stop_s = np.full(groups, np.inf)
     gsh_min = np.empty(groups)
@@ -284,7 +284,7 @@ def _chemistry_detail(chem: dict) -> dict:
         params = cf.RunParameters(k_ref[g], ea[g], t_refs[g], s[g])
         for j in range(grid.size - 1):
             # the same numba integrator run_prepared calls, segment by segment (no thread start per segment)
-            status, gmin, lmax, _ = cf.integrate(params, y, grid[j : j + 2], grid_t[g, j : j + 2], tol, y_end)
+            status, gmin, lmax, _, _ = cf.integrate(params, y, grid[j : j + 2], grid_t[g, j : j + 2], tol, y_end)
             if status != cf.STATUS_OK or not np.all(np.isfinite(y_end)):
                 raise ModelError(f"fast chemistry failed in group {g} between {grid[j]:.0f} and {grid[j + 1]:.0f} s")
             y = y_end.copy()
@@ -295,10 +295,9 @@ def _chemistry_detail(chem: dict) -> dict:
                 break
             states[g, j + 1] = y
     oh = np.full((groups, grid.size), np.nan)
-    k = np.empty(k_ref.shape[1])
     for g in range(groups):
         for j in np.flatnonzero(grid <= stop_s[g]):
-            cf._rates(k_ref[g], ea[g], t_refs[g], grid_t[g, j], k)
+            k = ch.rate_constants(k_ref[g], ea[g], t_refs[g], grid_t[g, j], s[g])
             oh[g, j] = cf.radicals_qssa(states[g, j], k, s[g])[0]
     if groups == 1:
         labels = ("tumour" if chem["group_of_cell"].shape[1] == 0 else "deposit",)
@@ -337,7 +336,7 @@ def _map_3d(
 
     row = p.iloc[0]
     r_m = float(row["tumour_radius_cm"]) / 100.0
-    coverage = float(chain.effective_coverage(p, assumptions)[0])
+    coverage = float(chain.effective_coverage(p)[0])
     half = HALF_WIDTH_OVER_R * r_m
     tumour = sphere_fraction_map(grid_cells, half, (r_m, r_m, r_m))
     r_dep = r_m * coverage ** (1.0 / 3.0)
@@ -360,7 +359,7 @@ def _map_3d(
         tumour,
         q,
         half,
-        tumour=tumour_tissue(tissue, float(row["tumour_perfusion_mL_per_min_per_kg"]) * assumptions.perfusion_factor),
+        tumour=tumour_tissue(tissue, float(row["tumour_perfusion_mL_per_min_per_kg"])),
         healthy=load_tissue(tissue),
         timing=chain.session_timing(protocol),
     )
@@ -401,14 +400,15 @@ def simulate_patient_detail(
     if not (isinstance(grid_cells_3d, int | np.integer) and grid_cells_3d >= 11 and grid_cells_3d % 2 == 1):
         raise InputError("grid_cells_3d", grid_cells_3d, "must be an odd integer >= 11")
     outcome, capture = _run_one(p, protocol, seed, assumptions, chain.HEAT_DT_S)
-    row = p.iloc[0]
+    seen = chain.apply_assumption_factors(p, assumptions)  # the patient as the chain saw it (factors applied once)
+    row = seen.iloc[0]
     radius_mm = float(row["tumour_radius_cm"]) * 10.0
-    coverage = float(chain.effective_coverage(p, assumptions)[0])
+    coverage = float(chain.effective_coverage(seen)[0])
     heat = capture["heat"]
     parts = _heat_detail(heat, protocol, radius_mm) if heat is not None else _no_heat_detail()
     parts.update(_chemistry_detail(capture["chem"]))
     if heat is not None and with_3d:
-        parts.update(_map_3d(p, protocol, seed, heat, float(deposit_sigma), int(grid_cells_3d), assumptions))
+        parts.update(_map_3d(seen, protocol, seed, heat, float(deposit_sigma), int(grid_cells_3d), assumptions))
     return PatientDetail(
         patient_id=int(row["patient_id"]),
         protocol_name=protocol.name,

@@ -44,6 +44,6 @@ PRESETS: dict[str, dict] = {
 def protocol_preset(name: str, **changes: Any) -> Protocol:
     """A preset protocol (``rt_alone``, ``mht_alone``, ``mht_rt_nanotherm``, ``cdt_alone``, ``mht_cdt``,
     ``mht_cdt_rt``), optionally with fields changed."""
-    if name not in PRESETS:
+    if not isinstance(name, str) or name not in PRESETS:
         raise InputError("preset", name, f"unknown protocol preset; known: {sorted(PRESETS)}")
     return Protocol(**{**PRESETS[name], **changes})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -36,9 +37,14 @@ def open_page(at, page_file: str):
     return at
 
 
+def plain(markdown: str) -> str:
+    """The text a reader sees of Markdown escaped by :func:`mhtcdt.app.text.md` (backslash escapes removed)."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", str(markdown))
+
+
 def texts(at) -> str:
-    """Every markdown, caption, info, error, warning and success text on the page, joined."""
+    """Every markdown, caption, info, error, warning and success text on the page, joined (as read)."""
     parts = []
     for kind in ("markdown", "caption", "info", "error", "warning", "success", "title", "subheader"):
-        parts.extend(str(el.value) for el in getattr(at, kind))
+        parts.extend(plain(el.value) for el in getattr(at, kind))
     return "\n".join(parts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import multiprocessing
 import subprocess
 import sys
@@ -136,7 +137,7 @@ def test_crashed_run_leaves_failed_row_not_half_written(tmp_path, when):
     rid = proc.stdout.split()[0]
     runs = store.list_runs(db)
     assert list(runs["run_id"]) == [rid]
-    assert runs.loc[0, "status"] == "failed" and runs.loc[0, "error"] == "process ended without finishing"
+    assert runs.loc[0, "status"] == "failed" and "ended without finishing (killed or crashed)" in runs.loc[0, "error"]
     assert runs.loc[0, "n_tables"] == 0  # the interrupted transaction left no table behind
 
 
@@ -169,11 +170,14 @@ def test_concurrent_writers_do_not_corrupt_the_store(tmp_path):
 
 
 def test_compare_table_matches_rows_on_keys():
+    """Rows are matched on the table's keys (here the strategy), whatever their order."""
+    from mhtcdt.decision.run.run_comparison import compare_table
+
     a = pd.DataFrame({"strategy": ["soc", "mht"], "cost": [100.0, 250.0], "qalys": [1.0, 1.2]})
     b = pd.DataFrame({"strategy": ["mht", "soc"], "cost": [260.0, 100.0], "qalys": [1.2, 1.0]})
-    diff = store.compare_table(a, b).set_index(["strategy", "column"])["difference"]
-    assert diff[("mht", "cost")] == pytest.approx(10.0)
-    assert diff[("soc", "cost")] == 0.0 and diff[("mht", "qalys")] == 0.0
+    diff = compare_table("economics", a, b).set_index(["row", "quantity"])["change"]
+    assert diff[("mht", "cost (discounted)")] == pytest.approx(10.0)
+    assert diff[("soc", "cost (discounted)")] == 0.0 and diff[("mht", "QALYs (discounted)")] == 0.0
 
 
 def test_cli_runs_list_show_compare_export(tmp_path, capsys):
@@ -191,7 +195,7 @@ def test_cli_runs_list_show_compare_export(tmp_path, capsys):
     assert cli_main(["runs", "compare", a, b, "--store", str(db), "--table", "economics"]) == 0
     out = capsys.readouterr().out
     assert "-seed = 11" in out and "+seed = 12" in out
-    assert "table economics: 4 of 4 numeric values differ" in out
+    assert "Costs and effects per patient (economics): 4 of 4 values differ" in out
 
     assert cli_main(["runs", "export", b, "--out", str(tmp_path / "exp"), "--store", str(db)]) == 0
     exported = pd.read_csv(tmp_path / "exp" / "economics.csv")
@@ -216,33 +220,40 @@ def test_cli_bad_input_gives_one_line_and_exit_2(tmp_path, capsys):
 PAGE = str(__import__("pathlib").Path(__file__).resolve().parents[2] / "mhtcdt" / "app" / "page_runs.py")
 
 
-def test_runs_page_lists_shows_and_compares(tmp_path):
+def test_runs_page_lists_shows_and_compares(tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
     db = tmp_path / "runs.duckdb"
+    monkeypatch.setenv("MHTCDT_STORE", str(db))  # the page lists the stores of this folder
     a = _record(db, 1)
     b = _record(db, 2, SCENARIO.replace("seed = 11", "seed = 12"))
     at = AppTest.from_file(PAGE, default_timeout=60)
-    at.session_state["runs_store"] = str(db)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    listed = [d.value for d in at.dataframe if "run_id" in d.value.columns][0]
-    assert set(listed["run_id"]) == {a, b}
+    assert at.selectbox(key="runs_store_choice").value == db
+    listed = [d.value for d in at.dataframe if "run" in d.value.columns][0]
+    assert set(listed["run"]) == {a, b}
     shown = [d.value for d in at.dataframe if "strategy" in d.value.columns][0]  # newest run's economics
     pd.testing.assert_frame_equal(shown.reset_index(drop=True), _tables(2)["economics"])
-    meta = [d.value for d in at.dataframe if "same" in d.value.columns][0]
-    assert not meta.set_index("field").loc["seed", "same"]
+    meta = [d.value for d in at.dataframe if "what" in d.value.columns][0]  # only what differs
+    assert "seed" in set(meta["what"]) and "mhtcdt version" not in set(meta["what"])
     assert any("+seed = 12" in c.value for c in at.code)
+    compared = [d.value for d in at.dataframe if "quantity" in d.value.columns]
+    assert compared and all(
+        list(t.columns) == ["row", "quantity", "run A", "run B", "change", "change %"] for t in compared
+    )
 
 
-def test_runs_page_without_store_says_so(tmp_path):
+def test_runs_page_without_store_says_so(tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
+    monkeypatch.setenv("MHTCDT_STORE", str(tmp_path / "none.duckdb"))
+    (tmp_path / "other.duckdb").write_text("not a store")  # never opened: not a DuckDB file
     at = AppTest.from_file(PAGE, default_timeout=60)
-    at.session_state["runs_store"] = str(tmp_path / "none.duckdb")
     at.run()
     assert not at.exception
     assert any("No runs recorded yet" in i.value for i in at.info)
+    assert not (tmp_path / "other.duckdb.lock").exists()
 
 
 def test_pipeline_result_tables_are_kept_under_report_names(tmp_path):
@@ -269,8 +280,9 @@ def test_pipeline_result_tables_are_kept_under_report_names(tmp_path):
     db = tmp_path / "runs.duckdb"
     with store.record_run(SCENARIO, seed=4, db_path=db) as run:
         run.add_pipeline_result(result)
-    assert list(store.run_tables(run.run_id, db)["table_name"]) == ["consort", "economics", "timings", "trial"]
+    # the run folder's names: consort.csv, patients.csv, economics.csv
+    assert list(store.run_tables(run.run_id, db)["table_name"]) == ["consort", "economics", "patients"]
     pd.testing.assert_frame_equal(store.load_table(run.run_id, "consort", db), flow)
-    timings = store.load_table(run.run_id, "timings", db)
-    assert dict(zip(timings["stage"], timings["seconds"], strict=True)) == {"cohort": 0.25, "physics": 1.5}
-    assert store.get_run(run.run_id, db)["verdict"] == "not cost-effective"
+    row = store.get_run(run.run_id, db)
+    assert json.loads(row["timings_json"]) == {"cohort": 0.25, "physics": 1.5}
+    assert row["verdict"] == "not cost-effective"

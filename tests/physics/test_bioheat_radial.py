@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mhtcdt.errors import InputError, ModelError
+from mhtcdt.errors import InputError
 from mhtcdt.physics.bioheat_radial import Heating, RadialGrid, RadialPatients, simulate_sessions_radial
 from mhtcdt.physics.oracle.analytic import heated_sphere_steady_rise, uniform_heating_rise
 from mhtcdt.physics.oracle.bioheat_radial_ivp import RadialReference
@@ -253,15 +253,20 @@ def test_bad_session_count_and_argument_types_are_named():
     assert info.value.field == "patients"
 
 
-def test_non_finite_temperatures_raise_model_error():
-    with pytest.raises(ModelError):
+def test_runaway_heating_is_refused_naming_the_field():
+    """Heating so strong that the thermal dose overflows (CEM43 = 2^(T - 43) per minute beyond ~1,067 C) is
+    bad input naming the field amplitude, never a non-finite result (issue 19: a field far above the
+    safety limit, allowed with allow_above_safety_limit)."""
+    with pytest.raises(InputError) as info:
         simulate_sessions_radial(
-            RadialPatients([0.01], [1.0], [1e306]),
+            RadialPatients([0.01, 0.01], [1.0, 1.0], [1e5, 1e306]),
             tumour=tumour_tissue("brain"),
             healthy=load_tissue("brain"),
             heating=Heating(field_kA_per_m=10.0),
             timing=SessionTiming(session_s=60.0),
         )
+    assert info.value.field == "field_kA_per_m" and info.value.value == 10.0
+    assert "patient index 1 " in info.value.message and "overflows" in info.value.message
 
 
 def test_arterial_temperature_below_zero_is_rejected():

@@ -124,11 +124,23 @@ def test_chemistry_time_courses_end_at_the_cohort_summaries(cdt):
     for k in range(g):
         alive = np.isfinite(detail.gsh_mM[k])
         assert np.nanmin(detail.gsh_mM[k]) >= detail.gsh_nadir_mM - 1e-12
-        # the quasi-steady [.OH] integrated over time gives the integrator's cumulative exposure (to 3 %: the
-        # stepwise field control makes the temperature, hence [.OH], change faster than the hourly output grid)
+        # the quasi-steady [.OH] integrated over time gives the integrator's cumulative exposure: the total lies
+        # between the sums of the output intervals' lower and upper end-point rectangles ([.OH] monotone within an
+        # interval) and the trapezoid rule gives it to 3 % (the stepwise field control makes the temperature, hence
+        # [.OH], change faster than the output grid). A sterilised group's last interval is left out: its
+        # chemistry is integrated only up to the crossing inside it, where the pH-dependent Fenton chemistry of a
+        # CDT deposit runs away within minutes
         t = detail.chemistry_time_min[alive]
-        integral = np.trapezoid(detail.oh_nM[k][alive], t) * 1e-3
-        assert integral == pytest.approx(detail.oh_cumulative_uM_min[k][alive][-1], rel=3e-2)
+        oh_uM = detail.oh_nM[k][alive] * 1e-3
+        cum = detail.oh_cumulative_uM_min[k][alive]
+        if np.isfinite(detail.chemistry_stop_min[k]):
+            t, oh_uM, cum = t[:-1], oh_uM[:-1], cum[:-1]
+        dt = np.diff(t)
+        lower = (np.minimum(oh_uM[:-1], oh_uM[1:]) * dt).sum()
+        upper = (np.maximum(oh_uM[:-1], oh_uM[1:]) * dt).sum()
+        assert lower * (1 - 1e-2) <= cum[-1] - cum[0] <= upper * (1 + 1e-2)
+        trapezoid = 0.5 * (oh_uM[:-1] + oh_uM[1:]) * dt
+        assert trapezoid.sum() == pytest.approx(cum[-1] - cum[0], rel=3e-2)
         if np.isfinite(detail.chemistry_stop_min[k]):  # sterilised group: chemistry stops, exposure frozen
             after = detail.chemistry_time_min > detail.chemistry_stop_min[k]
             assert np.all(np.isnan(detail.oh_nM[k][after]))

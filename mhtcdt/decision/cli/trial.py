@@ -11,7 +11,8 @@
     ``--target-power``) the sample size reaching that power.
 
 Exit codes: 0 success; 1 the calibration could not put every target inside its acceptance (the file is
-still written, and says so); 2 bad input (one line per problem on stderr, naming the field and the value).
+still written, and says so); 2 bad input (one line per problem on stderr, naming the field and the value; an
+argument out of range, e.g. ``--pool-size 0`` or ``--seed -1``, is refused before any work).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from mhtcdt.decision.cli.output import positive_int, print_problems, probability, seed
 from mhtcdt.errors import InputError, InputErrors
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -31,10 +33,7 @@ DEFAULT_OUTPUT = "outcome_calibration.toml"
 
 
 def _problems(exc: InputError | InputErrors) -> int:
-    lines = exc.lines() if isinstance(exc, InputErrors) else [exc.line()]
-    for line in lines:
-        print(f"error: {line}", file=sys.stderr)
-    return EXIT_BAD_INPUT
+    return print_problems(exc, header=False)
 
 
 def add_subcommands(subparsers) -> None:
@@ -59,20 +58,25 @@ def add_subcommands(subparsers) -> None:
     p.add_argument("--targets", default=None, help="targets TOML (default: the package data file)")
     p.add_argument("--no-cache", action="store_true", help="recompute physics even if cached")
     p.add_argument("--dry-run", action="store_true", help="print the report without writing the file")
-    p.set_defaults(handler=cmd_calibrate)
+    p.set_defaults(handler=cmd_calibrate, parser=p)
 
     p = subparsers.add_parser("power", help="replicate virtual trials: power, type-I error, sample size")
     p.add_argument("scenario", nargs="?", default=None, help="scenario TOML (default: the embedded default)")
-    p.add_argument("--n-patients", type=int, default=None, help="patients per trial (default: scenario's eligible)")
-    p.add_argument("--replicates", type=int, default=1000)
-    p.add_argument("--alpha", type=float, default=0.05, help="two-sided significance level")
+    p.add_argument(
+        "--n-patients", type=positive_int, default=None, help="patients per trial (default: scenario's eligible)"
+    )
+    p.add_argument("--replicates", type=positive_int, default=1000)
+    p.add_argument("--alpha", type=probability, default=0.05, help="two-sided significance level")
     p.add_argument("--endpoint", choices=("OS", "PFS"), default="OS")
     p.add_argument("--experimental-arm", default=None, help="default: the first non-reference arm")
-    p.add_argument("--target-power", type=float, default=None, help="also search the sample size for this power")
-    p.add_argument("--pool-size", type=int, default=None, help="patients screened for the pool (default: scenario)")
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--target-power", type=probability, default=None, help="also search the sample size for this power")
+    p.add_argument(
+        "--pool-size", type=positive_int, default=None, help="patients screened for the pool (default: scenario)"
+    )
+    p.add_argument("--seed", type=seed, default=None)
     p.add_argument("--json", action="store_true", help="print the summary as one JSON line")
-    p.set_defaults(handler=cmd_power)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=cmd_power, parser=p)
 
 
 def _output_problems(args: argparse.Namespace) -> tuple[list[InputError], Path | None]:
@@ -179,7 +183,7 @@ def cmd_power(args: argparse.Namespace) -> int:
     )
     try:
         scenario = load_scenario(args.scenario) if args.scenario else default_scenario()
-        with TqdmProgress() as progress:
+        with TqdmProgress(disable=args.quiet) as progress:
             analysis = power_analysis(scenario, request, progress)
     except (InputError, InputErrors) as exc:
         errors = exc.errors if isinstance(exc, InputErrors) else [exc]

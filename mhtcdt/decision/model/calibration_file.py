@@ -105,6 +105,7 @@ def _parameters(table: Any, field: str) -> dict[str, float]:
             table[unknown[0]],
             f"unknown outcome-model parameter; known: {', '.join(outcome.FREE_PARAMETERS)}",
         )
+    table = {**outcome.LEGACY_FREE_DEFAULTS, **table}  # older files lack these (outcome.LEGACY_FREE_DEFAULTS)
     missing = [k for k in outcome.FREE_PARAMETERS if k not in table]
     if missing:
         raise InputError(field, missing, "missing outcome-model parameter(s)")

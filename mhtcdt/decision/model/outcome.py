@@ -16,7 +16,9 @@ the fitted values in the calibration file, by default ``data/outcome_calibration
        L_b = e K_rt + r e (K_total - K_rt) + S,   L_r = e K_rt + S
        V_s = V0 ((1 - f) 10^-L_b + f 10^-L_r),          L = -log10(V_s / V0)
 
-   with ``V0 = tumour_volume_cm3`` and ``L`` the patient's effective log10 kill.
+   with ``V0 = tumour_volume_cm3`` and ``L`` the patient's effective log10 kill. ``r = 1`` is the shared
+   factor of earlier calibrations; a calibration file without ``r`` loads with ``r = 1``
+   (:data:`LEGACY_FREE_DEFAULTS`).
 2. **Systemic therapy** (arm fields of :class:`mhtcdt.physics.Protocol`). Temozolomide and lomustine are
    alkylating agents: ``S = k_tmz * courses + k_lom * lomustine`` in MGMT-methylated tumours, times
    ``mgmt_unmethylated_alkylator_ratio`` in unmethylated ones (Hegi 2005), with ``courses`` the cumulative
@@ -210,6 +212,11 @@ def _check_free(free: Mapping[str, float]) -> None:
             free["bevacizumab_progression_time_ratio"],
             "must be >= 1 (bevacizumab delays radiological progression)",
         )
+
+
+#: defaults for free parameters that calibration files written before they existed do not carry:
+#: the heat/RT effectiveness ratio 1 is the single shared effectiveness factor of those calibrations
+LEGACY_FREE_DEFAULTS = {"heat_kill_effectiveness_ratio": 1.0}
 
 
 DATA_PACKAGE = "mhtcdt.decision.model"  # data files of this package: data/*.toml
@@ -413,6 +420,20 @@ def patient_draws(patient_ids: np.ndarray, seed: int | np.random.SeedSequence) -
 
 
 # ----------------------------------------------------------------------------- the model
+def effective_log10_kill(
+    log10_kill_total: np.ndarray | float,
+    log10_kill_rt: np.ndarray | float,
+    effectiveness_rt: np.ndarray | float,
+    heat_ratio: np.ndarray | float = 1.0,
+) -> np.ndarray:
+    """Clinically effective log10 kill ``e K_rt + r e (K_total - K_rt)`` (step 1 of the module docstring);
+    ``r = 1`` gives ``e K_total`` exactly (bit for bit: the shared factor of earlier calibrations)."""
+    kt = np.asarray(log10_kill_total, float)
+    if np.all(np.asarray(heat_ratio) == 1.0):
+        return effectiveness_rt * kt
+    return effectiveness_rt * (kt + (np.asarray(heat_ratio, float) - 1.0) * (kt - np.asarray(log10_kill_rt, float)))
+
+
 def latent_times(
     volume_cm3: np.ndarray,
     log10_kill_total: np.ndarray,
@@ -426,7 +447,9 @@ def latent_times(
     *,
     systemic: Systemic | None = None,
 ) -> dict[str, np.ndarray]:
-    """Vectorised core of the model (arrays of equal length; see the module docstring).
+    """Vectorised core of the model (arrays of equal length; see the module docstring). The arrays broadcast:
+    with (D, n) kills and (D, 1) free parameters in ``params.free`` it computes D parameter draws at once
+    (the PSA), the per-patient arrays (n,) shared by every draw.
 
     ``lp`` is :func:`linear_predictor` (the covariate scale is applied here); ``systemic`` None = no
     systemic therapy. Returns arrays ``surviving_burden_cm3``, ``effective_log10_kill``,
@@ -436,7 +459,6 @@ def latent_times(
     f = params.free
     lp = f["covariate_scale"] * np.asarray(lp, dtype=float)
     v0 = np.asarray(volume_cm3, dtype=float)
-    n = v0.size
     k_total = np.asarray(log10_kill_total, float)
     k_rt = np.asarray(log10_kill_rt, float)
     if systemic is None:
@@ -451,13 +473,13 @@ def latent_times(
         bev = systemic.bevacizumab
     e_rt = f["log10_kill_effectiveness"]
     l_res = e_rt * k_rt + s_kill
-    l_bulk = l_res + f["heat_kill_effectiveness_ratio"] * e_rt * (k_total - k_rt)
+    l_bulk = effective_log10_kill(k_total, k_rt, e_rt, f["heat_kill_effectiveness_ratio"]) + s_kill
     frac = f["infiltrative_fraction"]
     sf = (1.0 - frac) * 10.0 ** (-l_bulk) + frac * 10.0 ** (-l_res)
     vs = v0 * sf
     l_eff = -np.log10(sf)
     if draws.z_control is None:
-        durable = np.zeros(n, dtype=bool)
+        durable = np.zeros(np.shape(sf), dtype=bool)
     else:
         threshold = f["durable_control_log10_kill_50"] + f["durable_control_log10_kill_sd"] * draws.z_control
         durable = l_eff >= threshold

@@ -138,11 +138,15 @@ def checklist(has_psa: bool) -> list[ChecklistEntry]:
     return out
 
 
-def build_html_report(result: Any, psa: Any | None = None, when: datetime | None = None) -> str:
+def build_html_report(
+    result: Any, psa: Any | None = None, when: datetime | None = None, trial_value: Any | None = None
+) -> str:
     """The CHEERS 2022-organised HTML report of a :class:`~mhtcdt.decision.run.pipeline.PipelineResult`.
 
     ``psa`` (optional): the :class:`~mhtcdt.decision.model.psa.PSAResult` of the same run; without it the
-    uncertainty section says that no probabilistic analysis was run.
+    uncertainty section says that no probabilistic analysis was run. ``trial_value`` (optional): the
+    :class:`~mhtcdt.decision.trial.trial_value.TrialValue` of the run, reported in a section of its own
+    (:mod:`mhtcdt.decision.report.trial_value`).
     """
     from mhtcdt import __version__
 
@@ -325,6 +329,8 @@ def build_html_report(result: Any, psa: Any | None = None, when: datetime | None
             + "<figcaption>Expected value of perfect information per patient.</figcaption></figure>"
         )
         add("<p>Expected value of partial perfect information per patient:</p>" + _table(psa.evppi))
+        if getattr(psa, "physics", None) is not None:
+            add(_physics_uncertainty_html(psa))
         if psa.value_based_price is not None:
             add(
                 f"<p>Value-based price of the MHT course (ICER = {_e(cur)} {w:,.0f}/QALY): "
@@ -336,6 +342,10 @@ def build_html_report(result: Any, psa: Any | None = None, when: datetime | None
             "deterministic and their uncertainty is not characterised here. Sampling uncertainty of the "
             "virtual trial is shown by the confidence intervals.</p>"
         )
+    if trial_value is not None:
+        from mhtcdt.decision.report.trial_value import section_html
+
+        add(section_html(trial_value))
     add("<h2 id='discussion'>Findings, limitations and generalisability</h2>")
     add(
         "<p>The comparative effect is a model prediction, not evidence: there is no randomised trial of "
@@ -361,6 +371,50 @@ def build_html_report(result: Any, psa: Any | None = None, when: datetime | None
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         f"<title>{_e(sc.name)}</title><style>{_CSS}</style></head><body>{body}</body></html>\n"
     )
+
+
+def _physics_uncertainty_html(psa: Any) -> str:
+    """Physics and structural inputs of the PSA (with sources), the decision drivers with plain-language
+    labels, the structural alternatives side by side and how each arm's physics was emulated."""
+    cur = psa.currency
+    parts = ["<h3 id='physics-uncertainty'>Physics and structural uncertainty</h3>"]
+    parts.append(
+        "<p>Physics and structural inputs sampled in every draw (distributions and sources; the physics is "
+        "emulated per arm from runs of the model chain on the trial's own patients):</p>"
+    )
+    parts.append(_table(psa.physics.inputs_table().drop(columns=["target"])))
+    emu = pd.DataFrame(
+        [
+            {
+                "arm": r.arm,
+                "patients": r.n_patients,
+                "emulated over": ", ".join(r.dims) or "-",
+                "additive": ", ".join(r.weak) or "-",
+                "without effect in this arm": ", ".join(r.dropped) or "-",
+                "physics solves": r.n_solves,
+                "seconds": r.seconds,
+            }
+            for r in psa.physics.reports
+        ]
+    )
+    parts.append("<p>Emulators:</p>" + _table(emu, digits=1))
+    parts.append("<h3 id='drivers'>Which uncertain inputs drive the decision</h3>")
+    parts.append("<p>" + "<br>".join(_e(line) for line in psa.drivers_text()) + "</p>")
+    shown = psa.drivers[
+        ["rank", "label", "kind", "evppi", "evppi_se", "inb_variance_share", "qaly_gain_variance_share"]
+    ].rename(columns={"evppi": f"EVPPI ({cur}/patient)", "evppi_se": "EVPPI SE"})
+    parts.append(_table(shown))
+    if len(psa.structural):
+        parts.append(
+            f"<h3 id='structural'>Structural alternatives</h3><p>{_e(psa.focal)} vs {_e(psa.reference)}: the PSA "
+            "re-run with each structural choice held fixed and every other input drawn as in the base PSA "
+            "(the same draws), expected values.</p>"
+        )
+        table = psa.structural[
+            ["label", "fixed", "inc_cost", "inc_qalys", "icer", "icer_status", "p_cost_effective", "note"]
+        ]
+        parts.append(_table(table))
+    return "\n".join(parts)
 
 
 _CSS = """

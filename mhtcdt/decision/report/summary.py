@@ -22,6 +22,19 @@ def format_money(value: float, currency: str) -> str:
     return f"{currency} {value:,.0f}"
 
 
+def computed_horizon(result: PipelineResult) -> tuple[float, float, str | None]:
+    """(horizon the scenario asks [months], horizon computed [months], why they differ or None).
+
+    With ``survival_source = "kaplan_meier"`` the economic model stops at the last follow-up (KM curves
+    are never extended by assumption), so the computed horizon can be shorter than the one asked."""
+    asked = 12.0 * result.scenario.economics.horizon_years
+    details = result.extras.get("economic_details") if isinstance(result.extras, dict) else None
+    done = float(getattr(details, "horizon_months", asked))
+    if done < asked - 1e-9:
+        return asked, done, "Kaplan-Meier curves end at the last follow-up; they are not extrapolated"
+    return asked, done, None
+
+
 def format_summary(result: PipelineResult, psa=None) -> str:
     """A readable plain-text summary of one run."""
     sc = result.scenario
@@ -56,11 +69,15 @@ def format_summary(result: PipelineResult, psa=None) -> str:
             f"RMST difference {row.rmst_difference_months:+.1f} months"
         )
 
+    asked, done, cut = computed_horizon(result)
+    horizon = f"horizon {eco.horizon_years:g} years" if cut is None else f"horizon {done:.1f} months"
     add(
         f"\nCost-effectiveness ({eco.currency} {eco.price_year}, {eco.perspective} perspective, "
         f"discount {eco.discount_costs:.1%} costs / {eco.discount_effects:.1%} effects, "
-        f"horizon {eco.horizon_years:g} years)"
+        f"{horizon})"
     )
+    if cut is not None:
+        add(f"  note: the horizon was cut from the {eco.horizon_years:g} years asked to {done:.1f} months: {cut}")
     for row in result.economics.itertuples(index=False):
         add(
             f"  {row.strategy:<28s} cost {format_money(row.cost, eco.currency):>14s}   "
@@ -90,8 +107,35 @@ def format_summary(result: PipelineResult, psa=None) -> str:
         for note in psa.notes:
             add("  note: " + note)
         add("  " + psa.verdict())
+        if getattr(psa, "physics", None) is not None:
+            lines.extend(physics_uncertainty_lines(psa))
     add(
         "\nNote: no randomised evidence exists for NanoTherm and no clinical evidence for CDT; the "
         "comparative effect is a model prediction calibrated to single-arm and reference-arm results."
     )
     return "\n".join(lines)
+
+
+def physics_uncertainty_lines(psa) -> list[str]:
+    """The summary's physics sections: the emulators, which inputs drive the decision (EVPPI with labels)
+    and the structural alternatives side by side."""
+    from mhtcdt.decision.model.structural import format_structural
+
+    cur = psa.currency
+    lines = ["", "Physics and structural uncertainty in the PSA (emulated physics, see run.json psa_physics)"]
+    for r in psa.physics.reports:
+        weak = f" (+ additive: {', '.join(r.weak)})" if r.weak else ""
+        lines.append(
+            f"  {r.arm}: {r.n_patients} patients; emulated over {', '.join(r.dims) or 'no input'}{weak}; "
+            f"{r.n_solves} physics solves, {r.seconds:.1f} s; not moving this arm: {', '.join(r.dropped) or 'none'}"
+        )
+    lines += ["", "Which uncertain inputs drive the decision"]
+    lines += ["  " + line for line in psa.drivers_text()]
+    lines.append(f"  EVPPI per patient at {cur} {psa.willingness_to_pay:,.0f}/QALY (top 10):")
+    for r in psa.drivers.head(10).itertuples(index=False):
+        share = "" if r.inb_variance_share != r.inb_variance_share else f"  INB variance {r.inb_variance_share:5.1%}"
+        lines.append(f"    {r.rank:>2d}. {r.label[:62]:<62s} {cur} {r.evppi:>9,.0f}{share}")
+    if len(psa.structural):
+        lines += ["", f"Structural alternatives ({psa.focal} vs {psa.reference}; same draws, expected values)"]
+        lines += format_structural(psa.structural, cur, psa.focal, psa.reference)
+    return lines

@@ -1,8 +1,12 @@
 """Every result table of a run by name, for both front ends: the app's downloads and the run folder.
 
-Table names match the CSV files of :func:`mhtcdt.decision.report.run_folder.write_outputs`, so a
-download from the app and a CLI run look the same. :func:`csv_zip` packs them as one ZIP of CSVs; the
-Excel workbook is :func:`mhtcdt.decision.report.workbook.xlsx_workbook`.
+One name per table everywhere (:data:`RUN_TABLES`): the run folder's ``<name>.csv``
+(:func:`mhtcdt.decision.report.run_folder.write_outputs`), the results store
+(``mhtcdt runs show RUN --table <name>``), ``mhtcdt runs export`` and the app's downloads (which add
+``psa_draws``, every draw, and a ``p_cost_effective`` column to ``psa_summary``). :func:`csv_zip` packs
+them as one ZIP of CSVs; the Excel workbook is :func:`mhtcdt.decision.report.workbook.xlsx_workbook`.
+Text cells that a spreadsheet would run as formulas are neutralised in both
+(:func:`mhtcdt.decision.report.cells.spreadsheet_safe`).
 """
 
 from __future__ import annotations
@@ -12,6 +16,25 @@ import zipfile
 from typing import Any
 
 import pandas as pd
+
+from mhtcdt.decision.report.cells import spreadsheet_safe
+
+#: the tables of a run (PSA tables only when a PSA ran), in the order they are written
+PIPELINE_TABLES = (
+    "consort",
+    "patients",
+    "survival_summary",
+    "comparison",
+    "parametric_fits",
+    "km_curves",
+    "economics",
+    "incremental",
+    "calibration",
+)
+PSA_TABLES = ("psa_summary", "ceac", "ceaf", "evpi", "evppi", "tornado")
+#: added when the PSA samples physics and structural inputs
+PHYSICS_PSA_TABLES = ("decision_drivers", "structural", "psa_inputs")
+RUN_TABLES = PIPELINE_TABLES + PSA_TABLES + PHYSICS_PSA_TABLES
 
 
 def psa_summary_table(psa: Any, wtp: float) -> pd.DataFrame:
@@ -23,8 +46,20 @@ def psa_summary_table(psa: Any, wtp: float) -> pd.DataFrame:
     return table
 
 
-def result_tables(result: Any, psa: Any | None = None) -> dict[str, pd.DataFrame]:
-    """Name -> DataFrame of every table of a pipeline result (and of its PSA result, if given)."""
+def calibration_table(result: Any) -> pd.DataFrame:
+    """One row: the outcome calibration the run used (id, SHA-256, path, physics hash, whether it matches the
+    running code, indications, calibrated effects), as ``run.json`` records it."""
+    record = dict((getattr(result, "extras", None) or {}).get("calibration", {}))
+    return pd.DataFrame(
+        [{k: (", ".join(map(str, v)) if isinstance(v, list) else v) for k, v in record.items()}]
+        if record
+        else [{"calibration_id": "none (prior centres)"}]
+    )
+
+
+def run_tables(result: Any, psa: Any | None = None) -> dict[str, pd.DataFrame]:
+    """Name -> DataFrame of the tables of :data:`RUN_TABLES` (those of the PSA when ``psa`` is given): what
+    the run folder and the results store keep."""
     tables = {
         "consort": result.flow,
         "patients": result.trial,
@@ -34,15 +69,36 @@ def result_tables(result: Any, psa: Any | None = None) -> dict[str, pd.DataFrame
         "km_curves": result.curves,
         "economics": result.economics,
         "incremental": result.incremental,
+        "calibration": calibration_table(result),
     }
     if psa is not None:
         tables.update(
-            psa_summary=psa_summary_table(psa, psa.willingness_to_pay),
+            psa_summary=psa.summary(),
             ceac=psa.ceac,
             ceaf=psa.ceaf,
             evpi=psa.evpi,
             evppi=psa.evppi,
             tornado=psa.tornado,
+            **(
+                {
+                    "decision_drivers": psa.drivers,
+                    "structural": psa.structural,
+                    "psa_inputs": psa.physics.inputs_table(),
+                }
+                if getattr(psa, "physics", None) is not None
+                else {}
+            ),
+        )
+    return tables
+
+
+def result_tables(result: Any, psa: Any | None = None) -> dict[str, pd.DataFrame]:
+    """Name -> DataFrame of every table of a pipeline result (and of its PSA result, if given): the
+    :func:`run_tables` with ``p_cost_effective`` in ``psa_summary`` and every draw in ``psa_draws``."""
+    tables = run_tables(result, psa)
+    if psa is not None:
+        tables.update(
+            psa_summary=psa_summary_table(psa, psa.willingness_to_pay),
             psa_draws=pd.concat(
                 [
                     pd.DataFrame(psa.cost, columns=[f"cost[{s}]" for s in psa.strategies]),
@@ -60,5 +116,5 @@ def csv_zip(tables: dict[str, pd.DataFrame]) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name, df in tables.items():
-            zf.writestr(f"{name}.csv", df.to_csv(index=False))
+            zf.writestr(f"{name}.csv", spreadsheet_safe(df).to_csv(index=False))
     return buf.getvalue()

@@ -11,11 +11,13 @@ import io
 import pandas as pd
 
 from mhtcdt.decision.extras import require
+from mhtcdt.decision.report.cells import spreadsheet_safe
 
 
 def xlsx_workbook(tables: dict[str, pd.DataFrame]) -> bytes:
     """One XLSX workbook, one sheet per table (sheet names cut to Excel's 31 characters; categorical
-    columns written as their text)."""
+    columns written as their text; text that Excel would run as a formula, such as an arm named
+    ``=HYPERLINK(...)``, written as text: :func:`~mhtcdt.decision.report.cells.spreadsheet_safe`)."""
     require("openpyxl", "report", "an Excel workbook")
     buf = io.BytesIO()
     with pd.ExcelWriter(buf, engine="openpyxl") as writer:
@@ -24,5 +26,5 @@ def xlsx_workbook(tables: dict[str, pd.DataFrame]) -> bytes:
             for col in out.columns:
                 if isinstance(out[col].dtype, pd.CategoricalDtype):
                     out[col] = out[col].astype(str)
-            out.to_excel(writer, sheet_name=name[:31], index=False)
+            spreadsheet_safe(out).to_excel(writer, sheet_name=name[:31], index=False)
     return buf.getvalue()

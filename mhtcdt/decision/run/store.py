@@ -7,13 +7,21 @@ Recording a run (how ``mhtcdt run``/``demo`` use it)::
     with store.record_run(scenario_text, seed=seed, scenario_name=sc.name, executor="processes(2)",
                           command="mhtcdt run my.toml", db_path=None) as run:   # row 'running'
         result = run_pipeline(scenario, seed)
-        run.add_pipeline_result(result)        # or run.add_table("name", df) per table
+        write_outputs(result, text, folder)     # the files first ...
+        run.add_result(result, psa)             # ... then the tables (or run.add_table("name", df))
+        run.out_dir = folder
     # leaving the block: ONE transaction marks the row 'completed' and inserts every table;
     # an exception instead marks it 'failed' with the error text and is re-raised.
     print(run.run_id)
 
-Default database file: ``$MHTCDT_STORE`` if set, else ``mhtcdt-results/runs.duckdb`` (next to the run
-folders written by the report); every function takes ``db_path`` to choose another file.
+A run is 'completed' only when everything inside the block succeeded, so the CLI writes the run folder
+inside it: a run whose files could not be written is 'failed', never 'completed'.
+
+One store per user: ``$MHTCDT_STORE`` if set, else ``$XDG_DATA_HOME/mhtcdt/runs.duckdb`` (default
+``~/.local/share/mhtcdt/runs.duckdb``), wherever the run folders are written; every function takes
+``db_path`` to choose another file. A path that is a folder, or an existing file that is not a DuckDB
+store, is an :class:`~mhtcdt.errors.InputError` (``store``) before anything is created, and reading a
+missing store is one too; the lock file ``<db>.lock`` is only ever created next to a store.
 
 Tables (SQL schema, DuckDB types)
 ---------------------------------
@@ -22,25 +30,31 @@ Tables (SQL schema, DuckDB types)
   status VARCHAR ('running' | 'completed' | 'failed'), scenario_name VARCHAR, scenario_sha256 VARCHAR,
   scenario_text VARCHAR (the full text as run), seed BIGINT, mhtcdt_version VARCHAR,
   git_commit VARCHAR (NULL when not in a git checkout; suffix ``+dirty`` with local changes),
-  code_sha256 VARCHAR (:func:`mhtcdt.decision.run.code_identity.code_fingerprint` of the modules the run loaded,
-  set when it completes: identifies the exact code even in a dirty checkout),
+  code_sha256 VARCHAR (:func:`mhtcdt.decision.run.code_identity.code_fingerprint` of the modules and data
+  files the run loaded, set when it completes: identifies the exact code and data even in a dirty checkout),
   python_version VARCHAR, hostname VARCHAR, pid INTEGER, executor VARCHAR (e.g. ``processes(2)``),
   command VARCHAR, started_utc TIMESTAMP, finished_utc TIMESTAMP, duration_s DOUBLE,
-  error VARCHAR (failed runs), verdict VARCHAR.
+  error VARCHAR (failed runs: what happened, e.g. ``interrupted by SIGTERM``), verdict VARCHAR,
+  out_dir VARCHAR (the run folder, absolute; NULL for runs without one, e.g. from the app),
+  summary_text VARCHAR (the printed summary, as in ``summary.txt``),
+  timings_json VARCHAR (seconds per pipeline stage, JSON object).
 ``run_tables`` one row per result table of a completed run:
   run_id VARCHAR, table_name VARCHAR, n_rows BIGINT, n_cols INTEGER, columns VARCHAR (JSON list of
   [name, dtype]), data BLOB (the DataFrame as Parquet bytes: dtypes survive the round trip).
+  Table names are the run folder's CSV names (:data:`mhtcdt.decision.report.tables.RUN_TABLES`).
 
-Reading: :func:`list_runs` (DataFrame with the ``runs`` columns except scenario_text, newest first,
-plus ``n_tables``), :func:`get_run` (dict of one row), :func:`run_tables` (table catalogue),
-:func:`load_table` (DataFrame), :func:`resolve_run_id` (unique prefix -> id).
+Reading: :func:`list_runs` (DataFrame with the ``runs`` columns except the texts, newest first,
+plus ``n_tables``; failed attempts on request), :func:`get_run` (dict of one row), :func:`run_tables`
+(table catalogue), :func:`load_table` (DataFrame), :func:`resolve_run_id` (unique prefix -> id); comparing
+two runs: :mod:`mhtcdt.decision.run.run_comparison`.
 
 Concurrency and atomicity: DuckDB admits one writing process per file, so every access takes an
 ``fcntl.flock`` on the sidecar ``<db>.lock`` (exclusive for writes, shared for reads), opens the
 database, does one short transaction and closes it before releasing the lock; lock conflicts wait
 (``timeout_s``). A run's final write is a single transaction, so a crash leaves either the complete
 run or its 'running' row; rows left 'running' by a process that no longer exists on this host are
-marked 'failed' ("process ended without finishing") by :func:`reap_stale_runs`, which readers call.
+marked 'failed' (``process <pid> ended without finishing (killed or crashed)``) by
+:func:`reap_stale_runs`, which readers and every new run call.
 """
 
 from __future__ import annotations
@@ -66,9 +80,10 @@ from mhtcdt.decision.extras import require
 from mhtcdt.errors import InputError, ModelError
 
 STORE_ENV = "MHTCDT_STORE"
-DEFAULT_STORE = Path("mhtcdt-results") / "runs.duckdb"
+STORE_FILE = "runs.duckdb"
 STATUSES = ("running", "completed", "failed")
 LOCK_TIMEOUT_S = 120.0
+_DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of every DuckDB database file
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -92,6 +107,9 @@ CREATE TABLE IF NOT EXISTS runs (
     error VARCHAR,
     verdict VARCHAR
 );
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS out_dir VARCHAR;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS summary_text VARCHAR;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS timings_json VARCHAR;
 CREATE TABLE IF NOT EXISTS run_tables (
     run_id VARCHAR NOT NULL,
     table_name VARCHAR NOT NULL,
@@ -105,18 +123,66 @@ CREATE TABLE IF NOT EXISTS run_tables (
 
 _LIST_COLUMNS = (
     "run_id, status, scenario_name, scenario_sha256, seed, mhtcdt_version, git_commit, code_sha256, "
-    "python_version, "
-    "hostname, pid, executor, command, started_utc, finished_utc, duration_s, error, verdict"
+    "python_version, hostname, pid, executor, command, started_utc, finished_utc, duration_s, error, verdict, out_dir"
 )
 
 
+def user_data_dir() -> Path:
+    """``$XDG_DATA_HOME/mhtcdt`` (default ``~/.local/share/mhtcdt``): where this user's store lives."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "mhtcdt"
+
+
 def default_store_path() -> Path:
-    """``$MHTCDT_STORE`` if set, else ``mhtcdt-results/runs.duckdb`` relative to the working directory."""
-    return Path(os.environ.get(STORE_ENV) or DEFAULT_STORE)
+    """``$MHTCDT_STORE`` if set, else ``runs.duckdb`` in :func:`user_data_dir`: one store per user,
+    independent of the working directory and of where run folders are written."""
+    env = os.environ.get(STORE_ENV)
+    return Path(env).expanduser() if env else user_data_dir() / STORE_FILE
+
+
+def store_folder() -> Path:
+    """The folder whose ``*.duckdb`` stores the app's Recorded runs page lists: that of the default store."""
+    return default_store_path().parent
 
 
 def _path(db_path: str | os.PathLike | None) -> Path:
-    return Path(db_path) if db_path is not None else default_store_path()
+    return Path(db_path).expanduser() if db_path is not None else default_store_path()
+
+
+def is_store_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a regular file that starts like a DuckDB database."""
+    p = Path(path)
+    try:
+        if not p.is_file():
+            return False
+        with open(p, "rb") as handle:
+            return handle.read(12)[8:12] == _DUCKDB_MAGIC
+    except OSError:
+        return False
+
+
+def check_store_path(db_path: str | os.PathLike | None = None, *, write: bool = False) -> Path:
+    """The store path, checked before anything is created next to it: not a folder, an existing file must
+    be a DuckDB store; for reading it must exist, for writing its folder must be creatable. InputError
+    (field ``store``) otherwise."""
+    path = _path(db_path)
+    if path.is_dir():
+        raise InputError("store", str(path), f"is a folder; give a database file such as {path / STORE_FILE}")
+    if path.exists():
+        if not path.is_file():
+            raise InputError("store", str(path), "is not a regular file")
+        if not is_store_file(path):
+            raise InputError("store", str(path), "exists and is not a DuckDB results store")
+        return path
+    if not write:
+        raise InputError("store", str(path), "no results store at this path (no run recorded yet?)")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError("store", str(path), f"its folder cannot be created: {exc.strerror or exc}") from None
+    if not os.access(path.parent, os.W_OK):
+        raise InputError("store", str(path), "its folder is not writable")
+    return path
 
 
 # --------------------------------------------------------------------------------------------------
@@ -152,13 +218,10 @@ def connect(
     """A DuckDB connection held under the store's file lock; closed (and unlocked) on exit.
 
     ``write=True`` takes the exclusive lock, creates the file and schema if needed; reads take the
-    shared lock and need an existing file (``InputError`` naming ``store`` otherwise).
+    shared lock and need an existing store (``InputError`` naming ``store`` otherwise: :func:`check_store_path`).
     """
     duckdb = require("duckdb", "store", "the run store")
-    path = _path(db_path)
-    if not write and not path.exists():
-        raise InputError("store", str(path), "no results store at this path (no run recorded yet?)")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = check_store_path(db_path, write=write)  # before the lock file is created next to it
     lock = path.with_name(path.name + ".lock")
     deadline = time.monotonic() + timeout_s
     while True:
@@ -228,6 +291,9 @@ class RunRecord:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     verdict: str | None = None
     status: str = "running"
+    out_dir: Path | None = None
+    summary_text: str | None = None
+    timings_s: dict[str, float] = field(default_factory=dict)
 
     def add_table(self, name: str, table: pd.DataFrame) -> None:
         """Keep ``table`` under ``name`` (letters, digits, ``_``); replaces a table of the same name."""
@@ -237,26 +303,31 @@ class RunRecord:
             raise InputError(f"tables.{name}", type(table).__name__, "a result table must be a DataFrame")
         self.tables[name] = table
 
+    def add_result(self, result: Any, psa: Any | None = None) -> None:
+        """Keep every table of a run under its run-folder name
+        (:func:`mhtcdt.decision.report.tables.run_tables`), the verdict, the stage timings and the summary."""
+        from mhtcdt.decision.report.cells import terminal_safe
+        from mhtcdt.decision.report.summary import format_summary
+        from mhtcdt.decision.report.tables import run_tables
+
+        for name, table in run_tables(result, psa).items():
+            self.add_table(name, table)
+        self.verdict = result.verdict
+        self.timings_s = {k: float(v) for k, v in (result.timings_s or {}).items()}
+        self.summary_text = terminal_safe(format_summary(result, psa))
+
     def add_pipeline_result(self, result: Any) -> None:
-        """Keep every table of a ``PipelineResult`` (names as the report's CSV files) and the verdict."""
-        for name in (
-            "flow",
-            "trial",
-            "curves",
-            "survival_summary",
-            "comparison",
-            "parametric",
-            "economics",
-            "incremental",
-        ):
-            table = getattr(result, name, None)
+        """Keep the tables of a pipeline result that it has (run-folder names), its verdict and timings."""
+        names = {"flow": "consort", "trial": "patients", "curves": "km_curves", "parametric": "parametric_fits"}
+        for attr in ("flow", "trial", "survival_summary", "comparison", "parametric", "curves", "economics"):
+            table = getattr(result, attr, None)
             if isinstance(table, pd.DataFrame):
-                self.add_table("consort" if name == "flow" else name, table)
-        timings = getattr(result, "timings_s", None)
-        if timings:
-            stages = pd.DataFrame({"stage": list(timings), "seconds": [float(v) for v in timings.values()]})
-            self.add_table("timings", stages)
+                self.add_table(names.get(attr, attr), table)
+        table = getattr(result, "incremental", None)
+        if isinstance(table, pd.DataFrame):
+            self.add_table("incremental", table)
         self.verdict = getattr(result, "verdict", None)
+        self.timings_s = {k: float(v) for k, v in (getattr(result, "timings_s", None) or {}).items()}
 
 
 def _unique_run_id(con: Any, wanted: str) -> str:
@@ -280,7 +351,9 @@ def start_run(
     run_id: str | None = None,
     db_path: str | os.PathLike | None = None,
 ) -> RunRecord:
-    """Insert the 'running' row of a new run and return its handle (prefer :func:`record_run`)."""
+    """Insert the 'running' row of a new run and return its handle (prefer :func:`record_run`).
+
+    Rows left 'running' by processes of this host that no longer exist are marked 'failed' first."""
     from mhtcdt.decision.report.run_folder import run_id as make_run_id
     from mhtcdt.decision.report.run_folder import scenario_hash
 
@@ -288,7 +361,8 @@ def start_run(
         raise InputError("scenario_text", type(scenario_text).__name__, "the scenario must be given as text")
     started = _now()
     wanted = run_id or make_run_id(scenario_text, int(seed or 0), started.replace(tzinfo=UTC))
-    path = _path(db_path)
+    path = check_store_path(db_path, write=True)
+    reap_stale_runs(path)
     commit = git_commit()
     with connect(path, write=True) as con:
         con.execute("BEGIN TRANSACTION")
@@ -317,15 +391,20 @@ def start_run(
     return RunRecord(rid, path)
 
 
+def _blobs(tables: Mapping[str, pd.DataFrame]) -> list[tuple[str, int, int, str, bytes]]:
+    return [
+        (name, len(df), df.shape[1], json.dumps([[str(c), str(t)] for c, t in df.dtypes.items()]), _to_parquet(df))
+        for name, df in tables.items()
+    ]
+
+
 def finish_run(record: RunRecord) -> None:
     """Mark the run 'completed' and write all its tables in ONE transaction (all or nothing)."""
     from mhtcdt.decision.run.code_identity import code_fingerprint
 
     fingerprint = code_fingerprint()
-    blobs = [
-        (name, len(df), df.shape[1], json.dumps([[str(c), str(t)] for c, t in df.dtypes.items()]), _to_parquet(df))
-        for name, df in record.tables.items()
-    ]
+    blobs = _blobs(record.tables)
+    out_dir = None if record.out_dir is None else str(Path(record.out_dir).resolve())
     with connect(record.db_path, write=True) as con:
         con.execute("BEGIN TRANSACTION")
         try:
@@ -338,8 +417,18 @@ def finish_run(record: RunRecord) -> None:
             finished = _now()
             con.execute(
                 "UPDATE runs SET status = 'completed', finished_utc = ?, verdict = ?, code_sha256 = ?, "
+                "out_dir = ?, summary_text = ?, timings_json = ?, "
                 "duration_s = date_diff('microsecond', started_utc, ?) / 1e6 WHERE run_id = ?",
-                [finished, record.verdict, fingerprint, finished, record.run_id],
+                [
+                    finished,
+                    record.verdict,
+                    fingerprint,
+                    out_dir,
+                    record.summary_text,
+                    json.dumps(record.timings_s) if record.timings_s else None,
+                    finished,
+                    record.run_id,
+                ],
             )
             con.execute("COMMIT")
         except BaseException:
@@ -348,8 +437,27 @@ def finish_run(record: RunRecord) -> None:
     record.status = "completed"
 
 
+def add_tables(run_id: str, tables: Mapping[str, pd.DataFrame], db_path: str | os.PathLike | None = None) -> None:
+    """Add tables to a completed run in one transaction (the app records the PSA of a run when it is done);
+    a table of the same name is replaced."""
+    for name, table in tables.items():
+        RunRecord(run_id, _path(db_path)).add_table(name, table)  # the same name and type rules
+    blobs = _blobs(tables)
+    rid = resolve_run_id(run_id, db_path)
+    with connect(db_path, write=True) as con:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for name, n_rows, n_cols, cols, data in blobs:
+                con.execute("DELETE FROM run_tables WHERE run_id = ? AND table_name = ?", [rid, name])
+                con.execute("INSERT INTO run_tables VALUES (?, ?, ?, ?, ?, ?)", [rid, name, n_rows, n_cols, cols, data])
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+
 def fail_run(record: RunRecord, error: str) -> None:
-    """Mark the run 'failed' with ``error`` (no result tables are kept)."""
+    """Mark the run 'failed' with ``error`` (what happened; no result tables are kept)."""
     finished = _now()
     with connect(record.db_path, write=True) as con:
         con.execute(
@@ -358,6 +466,16 @@ def fail_run(record: RunRecord, error: str) -> None:
             [finished, error[:4000], finished, record.run_id],
         )
     record.status = "failed"
+
+
+def failure_text(exc: BaseException) -> str:
+    """What to record for a run that ended with ``exc`` (an interruption says which signal)."""
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (SIGINT, Ctrl-C)"
+    signame = getattr(exc, "signal_name", None)
+    if signame:
+        return f"interrupted by {signame}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 @contextlib.contextmanager
@@ -372,7 +490,7 @@ def record_run(
     db_path: str | os.PathLike | None = None,
 ) -> Iterator[RunRecord]:
     """Record one run: 'running' row on entry; on exit 'completed' with the added tables, or 'failed'
-    (with the exception text; the exception is re-raised). See the module docstring for an example."""
+    (with :func:`failure_text` of the exception, which is re-raised). See the module docstring."""
     record = start_run(
         scenario_text,
         seed=seed,
@@ -385,12 +503,12 @@ def record_run(
     try:
         yield record
     except BaseException as exc:
-        fail_run(record, f"{type(exc).__name__}: {exc}")
+        fail_run(record, failure_text(exc))
         raise
     try:
         finish_run(record)
     except BaseException as exc:
-        fail_run(record, f"could not store the results: {type(exc).__name__}: {exc}")
+        fail_run(record, f"could not store the results: {failure_text(exc)}")
         raise
 
 
@@ -415,40 +533,46 @@ def reap_stale_runs(db_path: str | os.PathLike | None = None) -> list[str]:
     host = socket.gethostname()
     with connect(path) as con:
         rows = con.execute("SELECT run_id, pid FROM runs WHERE status = 'running' AND hostname = ?", [host]).fetchall()
-    stale = [rid for rid, pid in rows if pid is not None and not _pid_alive(int(pid))]
+    stale = [(rid, pid) for rid, pid in rows if pid is not None and not _pid_alive(int(pid))]
     if stale:
         with connect(path, write=True) as con:
-            for rid in stale:
+            for rid, pid in stale:
                 con.execute(
-                    "UPDATE runs SET status = 'failed', error = 'process ended without finishing' "
-                    "WHERE run_id = ? AND status = 'running'",
-                    [rid],
+                    "UPDATE runs SET status = 'failed', error = ? WHERE run_id = ? AND status = 'running'",
+                    [f"process {pid} on {host} ended without finishing (killed or crashed)", rid],
                 )
-    return stale
+    return [rid for rid, _ in stale]
 
 
 def list_runs(
-    db_path: str | os.PathLike | None = None, *, status: str | None = None, limit: int | None = None
+    db_path: str | os.PathLike | None = None,
+    *,
+    status: str | None = None,
+    limit: int | None = None,
+    include_failed: bool = True,
 ) -> pd.DataFrame:
-    """Runs, newest first (``runs`` columns except ``scenario_text``, plus ``n_tables``)."""
+    """Runs, newest first (``runs`` columns except the scenario and summary texts, plus ``n_tables``).
+
+    ``include_failed=False`` leaves out failed attempts (a typo, an interrupted run) unless ``status``
+    asks for them."""
     if status is not None and status not in STATUSES:
         raise InputError("status", status, f"choose one of {', '.join(STATUSES)}")
     if limit is not None and (isinstance(limit, bool) or int(limit) < 1):
         raise InputError("limit", limit, "limit must be an integer >= 1")
     reap_stale_runs(db_path)
-    sql = (
-        f"SELECT {', '.join('r.' + c.strip() for c in _LIST_COLUMNS.split(','))}, "
-        "count(t.table_name) AS n_tables FROM runs r LEFT JOIN run_tables t USING (run_id)"
-    )
+    sql = "SELECT r.*, count(t.table_name) AS n_tables FROM runs r LEFT JOIN run_tables t USING (run_id)"
     params: list[Any] = []
     if status:
         sql += " WHERE r.status = ?"
         params.append(status)
+    elif not include_failed:
+        sql += " WHERE r.status <> 'failed'"
     sql += " GROUP BY ALL ORDER BY r.started_utc DESC, r.run_id DESC"
     if limit:
         sql += f" LIMIT {int(limit)}"
     with connect(db_path) as con:
-        return con.execute(sql, params).df()
+        runs = con.execute(sql, params).df()
+    return runs.drop(columns=[c for c in ("scenario_text", "summary_text", "timings_json") if c in runs.columns])
 
 
 def resolve_run_id(run_id: str, db_path: str | os.PathLike | None = None, field_name: str = "run_id") -> str:
@@ -513,110 +637,8 @@ def load_tables(run_id: str, db_path: str | os.PathLike | None = None) -> Mappin
 # --------------------------------------------------------------------------------------------------
 # Comparing two runs
 # --------------------------------------------------------------------------------------------------
-_PROVENANCE_FIELDS = (
-    "status",
-    "scenario_name",
-    "scenario_sha256",
-    "seed",
-    "mhtcdt_version",
-    "git_commit",
-    "code_sha256",
-    "python_version",
-    "hostname",
-    "executor",
-    "command",
-    "started_utc",
-    "duration_s",
-    "verdict",
-)
+def compare_runs(run_a: str, run_b: str, db_path: str | os.PathLike | None = None, tables: list[str] | None = None):
+    """Compare two runs: :func:`mhtcdt.decision.run.run_comparison.compare_runs` (tables aligned by their keys)."""
+    from mhtcdt.decision.run.run_comparison import compare_runs as compare
 
-
-def compare_table(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
-    """Numeric differences between two versions of one result table, long format.
-
-    Rows are matched on the non-numeric (key) columns when they identify rows uniquely in both
-    tables, otherwise by position (key column ``row``). Returns columns: the key columns,
-    ``column`` (str), ``value_a``, ``value_b``, ``difference`` (= b - a; float64, NaN where a row
-    exists in one run only).
-    """
-    numeric = [
-        c
-        for c in a.columns
-        if c in b.columns
-        and pd.api.types.is_numeric_dtype(a[c])
-        and pd.api.types.is_numeric_dtype(b[c])
-        and not pd.api.types.is_bool_dtype(a[c])
-    ]
-    keys = [c for c in a.columns if c in b.columns and c not in numeric]
-    if not keys or a.duplicated(keys).any() or b.duplicated(keys).any():
-        a, b = a.assign(row=range(len(a))), b.assign(row=range(len(b)))
-        keys = ["row"]
-    a_long = a[keys + numeric].melt(id_vars=keys, var_name="column", value_name="value_a")
-    b_long = b[keys + numeric].melt(id_vars=keys, var_name="column", value_name="value_b")
-    for frame in (a_long, b_long):
-        for k in keys:
-            frame[k] = frame[k].astype(str) if k != "row" else frame[k]
-    merged = a_long.merge(b_long, on=[*keys, "column"], how="outer", sort=False)
-    merged["value_a"] = merged["value_a"].astype("float64")
-    merged["value_b"] = merged["value_b"].astype("float64")
-    merged["difference"] = merged["value_b"] - merged["value_a"]
-    return merged
-
-
-@dataclass
-class RunComparison:
-    """Result of :func:`compare_runs`.
-
-    ``metadata``: DataFrame field, run_a, run_b, same (bool). ``scenario_diff``: unified diff of the
-    scenario texts ('' if identical). ``tables``: {name: :func:`compare_table` DataFrame} for tables
-    in both runs; ``only_in_a`` / ``only_in_b``: table names stored by one run only.
-    """
-
-    run_a: str
-    run_b: str
-    metadata: pd.DataFrame
-    scenario_diff: str
-    tables: dict[str, pd.DataFrame]
-    only_in_a: list[str]
-    only_in_b: list[str]
-
-
-def compare_runs(
-    run_a: str, run_b: str, db_path: str | os.PathLike | None = None, tables: list[str] | None = None
-) -> RunComparison:
-    """Compare provenance, scenario text and result tables of two runs (ids or unique prefixes)."""
-    import difflib
-
-    ra, rb = get_run(run_a, db_path), get_run(run_b, db_path)
-    meta = pd.DataFrame(
-        {
-            "field": list(_PROVENANCE_FIELDS),
-            "run_a": [str(ra[f]) for f in _PROVENANCE_FIELDS],
-            "run_b": [str(rb[f]) for f in _PROVENANCE_FIELDS],
-        }
-    )
-    meta["same"] = meta["run_a"] == meta["run_b"]
-    diff = "".join(
-        difflib.unified_diff(
-            ra["scenario_text"].splitlines(keepends=True),
-            rb["scenario_text"].splitlines(keepends=True),
-            fromfile=ra["run_id"],
-            tofile=rb["run_id"],
-        )
-    )
-    names_a = set(run_tables(ra["run_id"], db_path)["table_name"])
-    names_b = set(run_tables(rb["run_id"], db_path)["table_name"])
-    wanted = sorted(names_a & names_b)
-    if tables:
-        for name in tables:
-            if name not in names_a or name not in names_b:
-                common = ", ".join(wanted) or "none"
-                raise InputError("table", name, f"not stored by both runs; common tables: {common}")
-        wanted = list(tables)
-    compared = {
-        name: compare_table(load_table(ra["run_id"], name, db_path), load_table(rb["run_id"], name, db_path))
-        for name in wanted
-    }
-    return RunComparison(
-        ra["run_id"], rb["run_id"], meta, diff, compared, sorted(names_a - names_b), sorted(names_b - names_a)
-    )
+    return compare(run_a, run_b, db_path, tables)

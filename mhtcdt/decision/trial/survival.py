@@ -89,6 +89,19 @@ def _check(trial_df: pd.DataFrame, reference_arm: str) -> None:
     missing = [c for c in need if c not in trial_df.columns]
     if missing:
         raise InputError("trial", missing, "missing columns (run apply_follow_up first)")
+    for endpoint in ENDPOINTS:  # lifelines would fail on NaN or negative times with a TypeError
+        column = f"{endpoint.lower()}_months"
+        try:
+            times = trial_df[column].to_numpy(dtype=float)
+        except (TypeError, ValueError):
+            raise InputError(f"trial.{column}", str(trial_df[column].dtype), "times must be numbers") from None
+        bad = ~np.isfinite(times) | (times < 0)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise InputError(f"trial.{column}[{i}]", float(times[i]), "times are finite and >= 0 months")
+        events = trial_df[f"{endpoint.lower()}_event"]
+        if not (pd.api.types.is_bool_dtype(events) or events.isin([0, 1]).all()):
+            raise InputError(f"trial.{endpoint.lower()}_event", str(events.dtype), "events are true/false (or 1/0)")
     arms = list(trial_df["arm"].drop_duplicates())
     if reference_arm not in arms:
         raise InputError("reference_arm", reference_arm, f"not an arm of the trial; arms are {arms}")

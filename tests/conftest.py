@@ -1,0 +1,24 @@
+"""Fixtures of the whole suite."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_results_store(tmp_path_factory):
+    """No test reads or writes the developer's own results store (``~/.local/share/mhtcdt``): the
+    per-user data folder is a temporary one for the whole session (also for the app's worker process,
+    which inherits the environment)."""
+    root = tmp_path_factory.mktemp("user-data")
+    saved = {k: os.environ.get(k) for k in ("XDG_DATA_HOME", "MHTCDT_STORE")}
+    os.environ["XDG_DATA_HOME"] = str(root)
+    os.environ.pop("MHTCDT_STORE", None)
+    yield root / "mhtcdt"
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value

@@ -224,7 +224,8 @@ def verdict_text(scenario: Scenario, econ: EconomicEvaluation) -> str:
             )
         parts.append(f"{name} vs {ref}: {judgement}.")
     parts.append(
-        f"At {cur} {wtp:,.0f} per QALY the strategy with the highest net monetary benefit is '{best}' "
+        f"At {cur} {wtp:,.0f} per QALY (the willingness to pay) the strategy with the highest net monetary "
+        f"benefit is '{best}' "
         f"({cur} {nmb[best]:,.0f} per patient)."
     )
     return " ".join(parts)

@@ -140,12 +140,19 @@ class PhysicsUncertainty:
         return self.emulators[arm].log10_kill_rt
 
     def outcome_free(self, values: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Outcome-model free parameters set by the draws (name -> (D,)), e.g. the heat/RT effectiveness ratio."""
+        """Outcome-model free parameters set by the draws (name -> (D,)), e.g. the heat/RT effectiveness ratio:
+        the sampled outcome inputs and an input taken from the calibration draws that a structural preset
+        holds fixed (it is in ``values`` only then)."""
         return {
             v.target_name: np.asarray(values[k], dtype=np.float64)
-            for k, v in self.sampled.items()
-            if v.target_kind == "outcome" and v.distribution.kind != "calibration" and k in values
+            for k, v in self.inputs.items()
+            if v.target_kind == "outcome" and v.distribution.kind != "fixed" and k in values
         }
+
+    @property
+    def structural(self) -> list[str]:
+        """The inputs a structural preset may hold fixed: the sampled ones and those from the calibration draws."""
+        return [k for k, v in self.inputs.items() if v.distribution.is_sampled or v.distribution.kind == "calibration"]
 
     def value_of(self, name: str, value: Any) -> float:
         """The numeric draw value of ``value`` for input ``name`` (a choice's index for its label)."""

@@ -407,7 +407,7 @@ def run_psa(
         out.structural = structural_table(
             evaluate,
             (res.cost, res.qalys),
-            list(uncertainty.sampled),
+            uncertainty.structural,
             arms,
             focal,
             reference,

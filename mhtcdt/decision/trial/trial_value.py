@@ -326,7 +326,8 @@ def decision_at(result, psa, request: TrialValueRequest, informed: Sequence[str]
             params["costs.mht_course"] = new
     groups = {c.split(".", 1)[0] for c in informed}
     others = [c for c in params.columns if c.split(".", 1)[0] not in groups]
-    adjust = params[others].to_numpy(float) if others else None
+    # a discrete physics input (a choice) is stored by its label: one indicator column per non-first label
+    adjust = pd.get_dummies(params[others], drop_first=True, dtype=float).to_numpy(float) if others else None
     return DecisionArrays(cost, np.asarray(psa.qalys, float), wtp, price, adjust, list(psa.strategies))
 
 

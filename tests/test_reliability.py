@@ -247,7 +247,7 @@ ARGUMENT_CASES = [
     (["power", "--pool-size", "0"], "mhtcdt power: error: argument --pool-size"),
     (["power", "--alpha", "1.5"], "mhtcdt power: error: argument --alpha"),
     (["power", "--bogus"], "mhtcdt power: error: unrecognized arguments: --bogus"),
-    (["calibrate", "--steps", "0"], "mhtcdt calibrate: error: argument --steps"),
+    (["calibrate", "--particles", "0"], "mhtcdt calibrate: error: argument --particles"),
     (["app", "--port", "0"], "mhtcdt app: error: argument --port"),
     (["runs", "list", "--limit", "0"], "mhtcdt runs list: error: argument --limit"),
 ]

@@ -47,12 +47,12 @@ def add_subcommands(subparsers) -> None:
     p.add_argument("--in-place", action="store_true", help="overwrite the packaged calibration file instead")
     p.add_argument(
         "--n-patients",
-        type=int,
+        type=positive_int,
         default=3000,
         help="virtual patients per calibration population (times its size_factor in the targets file)",
     )
-    p.add_argument("--particles", type=int, default=200, help="ABC-SMC particles (= posterior draws kept)")
-    p.add_argument("--seed", type=int, default=20261121)
+    p.add_argument("--particles", type=positive_int, default=200, help="ABC-SMC particles (= posterior draws kept)")
+    p.add_argument("--seed", type=seed, default=20261121)
     p.add_argument("--oos-factor", type=int, default=5, help="out-of-sample population size / n-patients (0: skip)")
     p.add_argument("--polish", type=int, default=1200, help="Nelder-Mead evaluations polishing the posterior mode")
     p.add_argument("--targets", default=None, help="targets TOML (default: the package data file)")

@@ -189,7 +189,11 @@ def dose_response(
     shares = chain.infiltrative_fractions(patients, arm_seed, [assumptions.infiltrative_clonogen_fraction])[0]
     grid = time_grid_months(scenario)
     arms = [reference.name, spec.name]
-    frame = patients.assign(arm=reference.name, treatment_months=outcome.treatment_months(reference))
+    frame = patients.assign(
+        arm=reference.name,
+        treatment_months=outcome.treatment_months(reference),
+        **outcome.systemic_columns(reference),  # the arm's systemic therapy (outcome model)
+    )
     ref_frame = frame.assign(**{c: ref_rows[c].to_numpy() for c in ("log10_kill_total", "log10_kill_rt")})
     ref_os = _latent_os(ref_frame, params, seed)
     rows = []
@@ -198,6 +202,7 @@ def dose_response(
         var_frame = frame.assign(
             arm=spec.name,
             treatment_months=outcome.treatment_months(protocol),
+            **outcome.systemic_columns(protocol),
             log10_kill_total=phys["log10_kill_total"].to_numpy(),
             log10_kill_rt=phys["log10_kill_rt"].to_numpy(),
         )

@@ -75,7 +75,9 @@ def structural_table(
     ]
     for name in chosen:
         preset = presets[name]
-        fixed_text = ", ".join(f"{k} = {v}" for k, v in preset.values.items())
+        fixed_text = ", ".join(
+            f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}" for k, v in preset.values.items()
+        )
         missing = [k for k in preset.values if k not in uncertain]
         if missing or focal == reference:
             why = "not uncertain in this PSA: " + ", ".join(missing) if missing else "no comparison"

@@ -75,7 +75,7 @@ def structural_table(
     ]
     for name in chosen:
         preset = presets[name]
-        fixed_text = ", ".join(  # a label for reading (the preset file has the exact value)
+        fixed_text = ", ".join(
             f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}" for k, v in preset.values.items()
         )
         missing = [k for k in preset.values if k not in uncertain]

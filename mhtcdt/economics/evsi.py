@@ -62,6 +62,7 @@ import contextlib
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -235,16 +236,32 @@ def fit_conditional_nb(
     value = _value(fitted)
     se = np.full(w.size, np.nan)
     if n_se_samples > 0:
-        se = _regression_se(design, x_t, y, beta, sigma2, a, shrink, fitted_flat, w.size, n_s, n_se_samples, seed)
+        fit = _PenalisedFit(design, x_t, y, beta, sigma2, a, shrink)
+        se = _regression_se(fit, fitted, n_se_samples, seed)
     return ConditionalNB(w, fitted, value, se, total, kept)
 
 
-def _regression_se(design, x_t, y, beta, sigma2, a, shrink, fitted_flat, n_w, n_s, n_samples, seed) -> np.ndarray:
-    """Standard error of the value: coefficient draws (joint across responses) + outer Monte Carlo error.
+class _PenalisedFit(NamedTuple):
+    """The pieces of one penalised regression fit (``voi._fit_gcv``) that its standard error needs: the full
+    design (spline basis ``x_t`` then control covariates), the responses ``y`` (D, R), coefficients ``beta``,
+    residual variances ``sigma2``, the coefficient map ``a`` and the shrinkage factors ``shrink``."""
 
-    Eleven arguments: the pieces of one fit, passed as they are rather than rebuilt (a private helper).
-    """
-    n_d, n_r = y.shape
+    design: np.ndarray
+    x_t: np.ndarray
+    y: np.ndarray
+    beta: np.ndarray
+    sigma2: np.ndarray
+    a: np.ndarray
+    shrink: np.ndarray
+
+
+def _regression_se(fit: _PenalisedFit, fitted: np.ndarray, n_samples: int, seed) -> np.ndarray:
+    """Standard error of the value: coefficient draws (joint across responses) + outer Monte Carlo error.
+    ``fitted``: the fit's conditional incremental net benefits (D, W, S - 1)."""
+    design, x_t, y, beta, sigma2, a, shrink = fit
+    n_d, n_w, n_s1 = fitted.shape
+    n_r = y.shape[1]
+    fitted_flat = fitted.reshape(n_d, n_r)
     p_t = x_t.shape[1]
     rng = child_rng(seed)
     resid = y - design @ beta
@@ -261,11 +278,11 @@ def _regression_se(design, x_t, y, beta, sigma2, a, shrink, fitted_flat, n_w, n_
     for lo in range(0, n_samples, block):
         hi = min(n_samples, lo + block)
         deltas = delta[lo:hi].transpose(1, 0, 2).reshape(p_t, -1)
-        fit = (x_t @ deltas).reshape(n_d, hi - lo, n_r) + fitted_flat.reshape(n_d, 1, n_r)
-        fit = fit.transpose(1, 0, 2).reshape(hi - lo, n_d, n_w, n_s - 1)
-        samples[lo:hi] = _value(fit)
+        drawn = (x_t @ deltas).reshape(n_d, hi - lo, n_r) + fitted_flat.reshape(n_d, 1, n_r)
+        drawn = drawn.transpose(1, 0, 2).reshape(hi - lo, n_d, n_w, n_s1)
+        samples[lo:hi] = _value(drawn)
     se_regression = samples.std(axis=0, ddof=1)
-    h = _best_minus_chosen(_with_reference(fitted_flat.reshape(n_d, n_w, n_s - 1)))
+    h = _best_minus_chosen(_with_reference(fitted))
     return np.sqrt(se_regression**2 + h.var(axis=0, ddof=1) / n_d)
 
 

@@ -3,33 +3,11 @@
 Files written by :func:`write_outputs` (CSV, UTF-8, one header row, full precision; text cells that a
 spreadsheet would run as a formula start with an apostrophe, :mod:`mhtcdt.decision.report.cells`):
 
-``scenario.toml``      the scenario text exactly as run
-``run.json``           run id, seed, package version, scenario SHA-256, stage timings, the outcome
-                       calibration (id, SHA-256, path, physics hash and whether it matches the code), the
-                       physics assumptions used and (with physics uncertainty) the PSA's inputs and emulator error
-``consort.csv``        step, criterion, n_before, excluded, remaining
-``patients.csv``       one row per randomised patient (trial contract)
-``survival_summary.csv`` arm, endpoint, n, events, median_months with 95% CI
-``comparison.csv``     hazard ratios with 95% CI, log-rank p, RMST difference
-``parametric_fits.csv`` parametric survival fits with AIC/BIC
-``km_curves.csv``      Kaplan-Meier curves with 95% CI and numbers at risk
-``economics.csv``      per-arm discounted/undiscounted costs, life-years, QALYs
-``incremental.csv``    incremental analysis with dominance and ICERs
-``psa_summary.csv``    PSA mean and 95% interval of cost and QALYs per arm (if a PSA ran)
-``ceac.csv``           acceptability curve: wtp, strategy, probability, expected_nmb, optimal
-``evppi.csv``          EVPPI per uncertain input at the willingness to pay, with standard error
-``tornado.csv``        one-way DSA of the incremental net monetary benefit
-``decision_drivers.csv`` with physics uncertainty: every uncertain input ranked by EVPPI, with its label and
-                       its share of the variance of the incremental net benefit and QALYs
-``structural.csv``     with physics uncertainty: structural alternatives side by side (ICER, P(CE))
-``psa_inputs.csv``     with physics uncertainty: the physics and structural inputs, distributions, sources
-``summary.txt``        the printed summary (:mod:`mhtcdt.decision.report.summary`)
-=====================  ===========================================================
-=======
 =========================  ===========================================================
 ``scenario.toml``          the scenario text exactly as run
 ``run.json``               run id, seed, package version, scenario SHA-256, stage timings, verdict, the
-                           physics assumptions used (and with physics uncertainty the PSA's inputs and
+                           outcome calibration (id, SHA-256, path, physics hash and whether it matches the
+                           code), the physics assumptions used (and with physics uncertainty the PSA's inputs and
                            emulator error) and
                            ``computed``: what was computed (horizon asked and computed, and why they
                            differ, survival source, counting, patients, PSA draws), the table names

@@ -40,7 +40,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -467,7 +467,7 @@ def _trial_value(
 
     cells = [(r, n, is_mf) for r, sizes, is_mf in designs for n in sizes]
     rows, summaries = [], {}
-    cross = [m for m in request.methods if m != "regression"]
+    shared = _CrossCheckInputs(world, states, request, mu_state, ceiling, root)
     t1, c1 = time.perf_counter(), time.process_time()
     for i, (resolved, n, is_mf) in enumerate(cells):
         label = resolved.design.describe()
@@ -497,7 +497,7 @@ def _trial_value(
             evsi_se=float(fit.se[0]),
             p_decision_change=float(fit.probability_decision_changes()[0]),
         )
-        row.update(_cross_checks(cross, world, resolved, states, n, request, summ, mu_state, ceiling, root, step))
+        row.update(_cross_checks(shared, resolved, n, summ, step))
         rows.append((row, is_mf, resolved))
     _lap(timings, "evsi", t1, c1)
 
@@ -576,10 +576,22 @@ def _lap(timings: dict[str, float], name: str, wall0: float, cpu0: float) -> Non
     timings[f"{name}_cpu_s"] = time.process_time() - cpu0
 
 
-def _cross_checks(methods, world, resolved, states, n, request, summ, mu_state, ceiling, root, step) -> dict:
-    """Importance-sampling and moment-matching EVSI of one design and size (NaN when not asked).
+class _CrossCheckInputs(NamedTuple):
+    """What every cell of the design x size grid shares for the EVSI cross-checks: the trial pools, the PSA's
+    parameter states, the request, each state's fitted E(INB | phi), the EVPPI fit and the random root."""
 
-    Eleven arguments: the pieces of one cell of the grid, passed through from :func:`trial_value`."""
+    world: Any
+    states: Any
+    request: TrialValueRequest
+    mu_state: np.ndarray
+    ceiling: Any
+    root: Any
+
+
+def _cross_checks(shared: _CrossCheckInputs, resolved, n: int, summ: np.ndarray, step) -> dict:
+    """Importance-sampling and moment-matching EVSI of one design and size (NaN when not asked)."""
+    world, states, request, mu_state, ceiling, root = shared
+    methods = [m for m in request.methods if m != "regression"]
     out = dict(evsi_is=math.nan, evsi_is_se=math.nan, is_ess=math.nan, evsi_mm=math.nan, evsi_mm_se=math.nan)
     out["variance_share"] = math.nan
     if not methods:

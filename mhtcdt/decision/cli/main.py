@@ -108,7 +108,9 @@ def _run_and_report(scenario, scenario_text: str, args: argparse.Namespace) -> i
     )
     psa = None
     with recorder as record, TqdmProgress(disable=args.quiet) as progress:
-        result = run_pipeline(scenario, seed=seed, progress=lambda s, f: progress(s, 0.9 * f), executor=executor)
+        result = run_pipeline(  # the parametric fits of the trial are an analysis in the run folder and report
+            scenario, seed=seed, progress=lambda s, f: progress(s, 0.9 * f), executor=executor, fit_parametric=True
+        )
         if args.psa_draws != 0:
             from mhtcdt.decision.model.psa import run_psa
 

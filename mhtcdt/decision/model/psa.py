@@ -20,8 +20,8 @@ CEAC and CEAF over a willingness-to-pay grid; the EVPI curve; EVPPI at the scena
 pay for each uncertain input and for the outcome-model group (Strong-Oakley regression, with its
 standard error); a tornado of the incremental net monetary benefit (one-way DSA over the same
 ranges, survival at the calibrated point estimate); the value-based price of the MHT course; the
-model-based deterministic result at the calibrated point (``point``) and a note comparing it with the
-pipeline's base case, whose survival is a parametric extrapolation of the censored trial.
+model-based deterministic result at the calibrated point (``point``: the pipeline's base case itself
+when the scenario's ``survival_source`` is ``"outcome_model"``, the default) and a note on the basis.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from mhtcdt.decision.model import outcome
-from mhtcdt.decision.model.economic_model import conventions, time_grid_months
+from mhtcdt.decision.model.economic_model import conventions, empirical_survival, time_grid_months
 from mhtcdt.decision.progress import ProgressCallback, sub_progress
 from mhtcdt.decision.scenario.schema import Scenario, UncertainParameter
 from mhtcdt.decision.streams import Stream, outcome_seed
@@ -150,10 +150,11 @@ def _arm_curves(
     os_ = np.empty((len(arms), grid.size))
     for j, arm in enumerate(arms):
         sub = trial[trial["arm"] == arm]
+        kill_total = sub["log10_kill_total"].to_numpy(float)
         times = outcome.latent_times(
             sub["tumour_volume_cm3"].to_numpy(float),
-            sub["log10_kill_total"].to_numpy(float),
-            sub["log10_kill_rt"].to_numpy(float),
+            kill_total,
+            np.minimum(sub["log10_kill_rt"].to_numpy(float), kill_total),  # as simulate_outcomes does
             sub["age_years"].to_numpy(float),
             outcome.linear_predictor(sub, params),
             outcome.pps_median_for(sub, params),
@@ -161,8 +162,8 @@ def _arm_curves(
             params,
             sub["treatment_months"].to_numpy(float) if "treatment_months" in sub else 0.0,
         )
-        pfs[j] = (times["pfs_latent_months"][:, None] > grid[None, :]).mean(axis=0)
-        os_[j] = (times["os_latent_months"][:, None] > grid[None, :]).mean(axis=0)
+        pfs[j] = empirical_survival(times["pfs_latent_months"], grid)
+        os_[j] = empirical_survival(times["os_latent_months"], grid)
     return pfs, os_
 
 
@@ -366,7 +367,7 @@ def run_psa(
     focal = arms[max(others, key=lambda j: expected_nmb[j])] if others else reference
     pfs_point, os_point = _arm_curves(trial, arms, params, draws_by_arm, grid)
     point = _psm(sc, arms, grid, pfs_point[None], os_point[None], {}, 1).summary()
-    notes.append(_basis_note(point, result.economics))
+    notes.append(_basis_note(point, result.economics, sc.economics.survival_source))
     tornado = _tornado(sc, arms, grid, pfs_point, os_point, focal, reference)
     vbp = _value_based_price(sc, arms, res, focal, reference)
     report(1.0)
@@ -392,15 +393,27 @@ def run_psa(
     )
 
 
-def _basis_note(point: pd.DataFrame, base_case: pd.DataFrame) -> str:
-    """Explain the difference between the model-based PSA basis and the extrapolated base case."""
+def _basis_note(point: pd.DataFrame, base_case: pd.DataFrame, survival_source: str = "outcome_model") -> str:
+    """Say which survival the deterministic base case used and how it relates to the PSA's."""
     model = point.set_index("strategy")["qalys"]
     fitted = base_case.set_index("strategy")["qalys"]
+    if survival_source == "outcome_model":
+        return (
+            "One survival source: the deterministic base case and the PSA both use the outcome model's complete "
+            "(uncensored) survival of the trial's patients, the base case at the calibrated point, the PSA over the "
+            "calibration draws (same patients, same random numbers); they differ only as the point estimate differs "
+            "from the mean over the draws."
+        )
     pairs = ", ".join(f"{s} {model[s]:.3f} vs {fitted[s]:.3f}" for s in model.index if s in fitted.index)
+    how = (
+        "extrapolates the censored virtual trial with parametric fits"
+        if survival_source == "parametric"
+        else ("uses the Kaplan-Meier curves of the censored virtual trial")
+    )
     return (
-        "The PSA uses the outcome model's complete (uncensored) survival; the deterministic base case "
-        "extrapolates the censored virtual trial with parametric fits. QALYs at the calibrated point, "
-        f"model-based vs extrapolated: {pairs}."
+        "Two survival sources (the scenario selects them): the PSA uses the outcome model's complete (uncensored) "
+        f"survival; the deterministic base case {how}. QALYs at the calibrated point, "
+        f"model-based vs trial-based: {pairs}."
     )
 
 

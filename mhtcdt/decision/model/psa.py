@@ -369,7 +369,7 @@ def run_psa(
     point = _psm(sc, arms, grid, pfs_point[None], os_point[None], {}, 1).summary()
     notes.append(_basis_note(point, result.economics, sc.economics.survival_source))
     tornado = _tornado(sc, arms, grid, pfs_point, os_point, focal, reference)
-    vbp = _value_based_price(sc, arms, res, focal, reference)
+    vbp = _value_based_price(sc, arms, res, focal, reference, values.get("costs.mht_course"))
     report(1.0)
     return PSAResult(
         strategies=arms,
@@ -439,20 +439,80 @@ def _tornado(sc: Scenario, arms, grid, pfs, os_, focal: str, reference: str) -> 
     return dsa.one_way_dsa(incremental_nmb, base, ranges)
 
 
-def _value_based_price(sc: Scenario, arms, res, focal: str, reference: str) -> float | None:
-    """MHT course price at which the focal strategy's expected ICER vs the reference equals the WTP."""
+def _value_based_price(
+    sc: Scenario, arms, res, focal: str, reference: str, price_draws: np.ndarray | None = None
+) -> float | None:
+    """MHT course price at which the focal strategy's expected ICER vs the reference equals the WTP.
+
+    The course is paid once at time 0 (undiscounted). When the price is uncertain, its PSA draws scale with
+    the scenario price (the range follows the price), so each unit of price costs mean(draws) / price per
+    patient on average: that is the ``units_per_patient`` of the closed form, which makes the value-based
+    price the same whatever price the scenario asks (p* = (WTP dE - dC without the course) / units)."""
     specs = {a.name: a for a in sc.arms}
     if focal == reference or not specs[focal].has_mht or specs[reference].has_mht:
         return None
     j_f, j_r = arms.index(focal), arms.index(reference)
     inc_cost = float((res.cost[:, j_f] - res.cost[:, j_r]).mean())
     inc_qalys = float((res.qalys[:, j_f] - res.qalys[:, j_r]).mean())
-    # the course is paid once at time 0 (undiscounted): one unit per patient
-    price = dsa.value_based_price(
-        inc_cost,
-        inc_qalys,
-        sc.economics.willingness_to_pay,
-        current_price=sc.economics.costs.mht_course,
-        units_per_patient=1.0,
+    current = sc.economics.costs.mht_course
+    units = 1.0 if price_draws is None or current <= 0 else float(np.mean(price_draws)) / current
+    return dsa.value_based_price(
+        inc_cost, inc_qalys, sc.economics.willingness_to_pay, current_price=current, units_per_patient=units
     )
-    return price
+
+
+# --------------------------------------------------------------------------------------------------
+# Public entry points for analyses that consume a finished run and its PSAResult (what-if price and
+# willingness to pay, price and threshold analysis, subgroups): the helpers above under stable names.
+
+
+def model_point_curves(
+    result: PipelineResult, params: outcome.OutcomeParams | None = None
+) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """(arms, grid, PFS, OS) of the outcome model at its calibrated point for the trial's patients and
+    random numbers: the curves of the PSA's ``point`` (and of the base case when ``survival_source`` is
+    ``"outcome_model"``). PFS and OS have shape (S, T)."""
+    sc = result.scenario
+    trial = result.trial
+    arms = [a.name for a in sc.randomised_arms if (trial["arm"] == a.name).any()]
+    grid = time_grid_months(sc)
+    params = outcome.load_outcome_params() if params is None else params
+    pfs, os_ = _arm_curves(trial, arms, params, _trial_draws(trial, arms, result.seed), grid)
+    return arms, grid, pfs, os_
+
+
+def evaluate_curves(
+    scenario: Scenario,
+    arms: list[str],
+    grid: np.ndarray,
+    pfs: np.ndarray,
+    os_: np.ndarray,
+    values: dict[str, np.ndarray],
+    n: int,
+):
+    """The partitioned survival model of ``scenario`` on (D, S, T) curves with ``n`` sets of sampled
+    economic inputs (``values``: dotted name -> (n,) array; inputs not given take the scenario's value)."""
+    return _psm(scenario, arms, grid, pfs, os_, values, n)
+
+
+def one_way_tornado(
+    scenario: Scenario, arms: list[str], grid: np.ndarray, pfs: np.ndarray, os_: np.ndarray, focal: str, reference: str
+) -> pd.DataFrame:
+    """One-way DSA of the incremental NMB (focal vs reference) at the scenario's willingness to pay over its
+    ``[[economics.uncertainty]]`` ranges, survival at the curves given (the PSA's tornado)."""
+    return _tornado(scenario, arms, grid, pfs, os_, focal, reference)
+
+
+def trial_columns() -> tuple[str, ...]:
+    """Columns of a trial DataFrame the PSA reads (:func:`psa_draws`)."""
+    return _TRIAL_COLUMNS
+
+
+def value_based_price_of(psa: PSAResult, scenario: Scenario, focal: str | None = None) -> float | None:
+    """The value-based price of the MHT course from a PSA's draws at ``scenario``'s WTP and price (see
+    :func:`_value_based_price`; the price draws are the ``costs.mht_course`` column when it is uncertain)."""
+    res = SimpleNamespace(cost=psa.cost, qalys=psa.qalys)
+    draws = psa.parameters["costs.mht_course"].to_numpy(float) if "costs.mht_course" in psa.parameters else None
+    return _value_based_price(
+        scenario, psa.strategies, res, psa.focal if focal is None else focal, psa.reference, draws
+    )

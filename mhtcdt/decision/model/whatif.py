@@ -231,19 +231,12 @@ def _reprice_psa(psa, old_result, new_result, scenario: Scenario, notes: list[st
     old_price = float(old_result.scenario.economics.costs.mht_course)
     new_price = float(scenario.economics.costs.mht_course)
     params = psa.parameters.copy()
-    uncertain_now = _spec(scenario, MHT_PRICE) is not None
-    if MHT_PRICE in params.columns:
-        old_draws = params[MHT_PRICE].to_numpy(float)
-        new_draws = old_draws * (new_price / old_price) if uncertain_now else np.full(psa.n_draws, new_price)
-    else:
-        old_draws = np.full(psa.n_draws, old_price)
-        new_draws = np.full(psa.n_draws, new_price)
-    if uncertain_now:
+    old_draws, new_draws = price_draws(psa, old_price, new_price)
+    if new_price > 0 and MHT_PRICE in params.columns:
         params[MHT_PRICE] = new_draws
     elif MHT_PRICE in params.columns:
         params = params.drop(columns=[MHT_PRICE])
-    mht = has_mht(scenario, psa.strategies)
-    cost = psa.cost + mht[None, :] * (new_draws - old_draws)[:, None]
+    cost = costs_at_price(psa, scenario, old_price, new_price)
     point = psa.point.copy()
     if len(point):
         shift = has_mht(scenario, list(point["strategy"])) * (new_price - old_price)
@@ -252,6 +245,24 @@ def _reprice_psa(psa, old_result, new_result, scenario: Scenario, notes: list[st
                 point[col] = point[col] + shift
     repriced = dataclasses.replace(psa, cost=cost, parameters=params, point=point, notes=[*psa.notes, *notes])
     return at_willingness_to_pay(repriced, new_result, scenario)
+
+
+def price_draws(psa: psa_module.PSAResult, old_price: float, new_price: float) -> tuple[np.ndarray, np.ndarray]:
+    """(old, new) course price of every PSA draw when the scenario price moves from ``old_price`` to
+    ``new_price``: sampled prices scale with the price (the range follows it; 0 is certain), a fixed price
+    is the price itself."""
+    if MHT_PRICE in psa.parameters.columns and old_price > 0:
+        old = psa.parameters[MHT_PRICE].to_numpy(float)
+        new = old * (new_price / old_price) if new_price > 0 else np.zeros(psa.n_draws)
+        return old, new
+    return np.full(psa.n_draws, float(old_price)), np.full(psa.n_draws, float(new_price))
+
+
+def costs_at_price(psa: psa_module.PSAResult, scenario: Scenario, old_price: float, new_price: float) -> np.ndarray:
+    """Per-draw costs (D, S) of ``psa`` (run at ``old_price``) at ``new_price``: the MHT arms' course cost
+    moves, nothing else."""
+    old, new = price_draws(psa, old_price, new_price)
+    return psa.cost + has_mht(scenario, psa.strategies)[None, :] * (new - old)[:, None]
 
 
 def at_willingness_to_pay(psa: psa_module.PSAResult, result, scenario: Scenario) -> psa_module.PSAResult:

@@ -7,6 +7,7 @@ Commands::
     mhtcdt validate SCENARIO.toml                  check a scenario, one line per problem
     mhtcdt app [--port P]                          start the Streamlit front end
     mhtcdt calibrate | power ...                   trial-layer commands (see ``--help``)
+    mhtcdt subgroups | compare ...                 for whom; up to four scenarios side by side
     mhtcdt --version
 
 Exit codes: 0 success; 2 bad input (invalid scenario, missing file, impossible request), with one
@@ -264,10 +265,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_layer_subcommands(sub) -> None:
     """Subcommands owned by the other CLI modules (trial calibration and power, run store)."""
-    from mhtcdt.decision.cli import store, trial
+    from mhtcdt.decision.cli import decision, store, trial
 
     trial.add_subcommands(sub)
     store.add_subcommands(sub)
+    decision.add_subcommands(sub)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

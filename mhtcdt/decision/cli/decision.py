@@ -4,6 +4,8 @@
     for whom: subgroup results (OS hazard ratio, QALY gain, ICER, probability cost-effective, value-based
     price, with their uncertainty) and the eligibility rule with the highest expected net benefit with the
     probability that it is the best rule (:mod:`mhtcdt.decision.model.subgroups`).
+``mhtcdt warmup``
+    compiles every numba kernel into numba's on-disk cache (run once after installing: fast first start).
 ``mhtcdt compare SCENARIO SCENARIO [SCENARIO [SCENARIO]] [--psa-draws N] [--seed S] [--out DIR]``
     up to four scenarios side by side: one table of headline answers and one cost-effectiveness plane
     (:mod:`mhtcdt.decision.run.compare`). A SCENARIO is a TOML file or a bundled preset name
@@ -34,6 +36,9 @@ def add_subcommands(subparsers) -> None:
     p.add_argument("--wtp", type=float, default=None, help="willingness to pay per QALY (default: the scenario's)")
     p.add_argument("--price", type=float, default=None, help="MHT course price (default: the scenario's)")
     p.set_defaults(handler=cmd_subgroups)
+
+    p = subparsers.add_parser("warmup", help="compile the numba kernels into their cache (once after installing)")
+    p.set_defaults(handler=cmd_warmup)
 
     p = subparsers.add_parser("compare", help="up to four scenarios side by side (one table, one CE plane)")
     p.add_argument(
@@ -213,6 +218,18 @@ def cmd_compare(args: argparse.Namespace) -> int:
             (out / f"comparison_plane.{fmt}").write_bytes(to_bytes(fig, fmt))
         (out / "comparison.html").write_text(dh.comparison_report(runs, headlines, fig), encoding="utf-8")
         print(f"\nWrote comparison.csv, comparison.html and comparison_plane.png/.svg to {out}")
+    return 0
+
+
+def cmd_warmup(args: argparse.Namespace) -> int:
+    """Compile every numba kernel into numba's cache (``$NUMBA_CACHE_DIR`` or ``__pycache__``)."""
+    import os
+
+    from mhtcdt.decision.warmup import warm_up
+
+    seconds = warm_up()
+    where = os.environ.get("NUMBA_CACHE_DIR") or "__pycache__ beside the package modules"
+    print(f"Kernels compiled and cached in {seconds:.1f} s ({where}); the app and the CLI now start warm.")
     return 0
 
 

@@ -10,11 +10,19 @@ Layers (dependencies flow one way, see docs/architecture.md):
   the only layer that imports the other three.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("mhtcdt")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.1.0"
-
 __all__ = ["__version__"]
+
+
+def __getattr__(name: str) -> str:
+    """``__version__`` on first use: ``importlib.metadata`` costs about 20 ms to import, which every
+    ``import mhtcdt.<layer>`` would pay (PEP 562 module attribute)."""
+    if name != "__version__":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        value = version("mhtcdt")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        value = "0.1.0"
+    globals()["__version__"] = value
+    return value

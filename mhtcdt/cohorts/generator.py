@@ -89,22 +89,13 @@ CONTRACT_COLUMNS = (
     "tissue",
     "body_radius_cm",
 )
-#: Variables every indication file must define (the rest of the contract columns are derived).
-REQUIRED_VARIABLES = (
-    "age_years",
-    "sex",
-    "kps",
-    "tumour_volume_cm3",
-    "eloquent_location",
-    "months_since_diagnosis",
-    "tumour_perfusion_mL_per_min_per_kg",
-    "h2o2_production_uM_per_s",
-    "gsh_mM",
-    "ph_extracellular",
-    "deposit_coverage_fraction",
-    "metal_implant",
-    "pacemaker",
+#: Contract columns the generator fills itself: identity, values derived from sampled variables, and
+#: ``mgmt_methylated`` (optional: False where an indication does not define it).
+FILLED_COLUMNS = frozenset(
+    {"patient_id", "indication", "ecog", "tumour_radius_cm", "tissue", "body_radius_cm", "mgmt_methylated"}
 )
+#: Variables every indication file must define: the rest of the contract columns.
+REQUIRED_VARIABLES = tuple(c for c in CONTRACT_COLUMNS if c not in FILLED_COLUMNS)
 
 
 def latent_scores(spec: IndicationSpec, n: int, root: np.random.SeedSequence, start: int = 0) -> np.ndarray:

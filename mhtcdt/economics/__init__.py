@@ -26,14 +26,16 @@ State values (:mod:`.values`)
 Partitioned survival (:mod:`.psm`)
     ``run_partitioned_survival(SurvivalCurves(strategies, time_months, curves, states=("pf", "progressed")),
     values, conventions) -> DrawResults``: the one entry point, over draws x strategies x time, for K
-    nested curves (K = 2: ``(pfs, os)``, each (S, T) or (D, S, T)); one parameter set is its first
+    nested curves (K = 2: ``(pfs, os)``, each (S, T) or (D, S, T), or a function ``curves(start, stop)``
+    of a block of draws with ``n_draws=D``, evaluated block by block); one parameter set is its first
     draw (``.draw(0)`` -> per-strategy DataFrame); ``partitioned_occupancy(curves)``.
 Markov cohort models (:mod:`.markov`, trace kernel :mod:`.markov_trace`)
     ``run_markov(states, strategies, start, conventions, *, n_cycles=None, dead_states=("dead",),
-    stop_when_alive_below=None, max_cycles=10000) -> MarkovResult`` (``.results`` DataFrame, ``.draws``
-    DrawResults, ``.traces``, ``.trace_frame``); ``MarkovStrategy(name, transitions, values, per_cycle,
-    draws)``; ``entry_cost_matrix(states, {state: cost})``; ``expand_tunnel_states``,
-    ``rate_to_probability``, ``probability_to_rate``, ``rescale_probability``.
+    stop_when_alive_below=None, max_cycles=10000, keep_traces=None) -> MarkovResult`` (``.results``
+    DataFrame, ``.draws`` DrawResults, ``.traces`` when kept, ``.mean_traces``, ``.trace_frame``);
+    ``MarkovStrategy(name, transitions, values, per_cycle, draws)``; ``entry_cost_matrix(states,
+    {state: cost})``; ``expand_tunnel_states``, ``rate_to_probability``, ``probability_to_rate``,
+    ``rescale_probability``.
 Life tables (:mod:`.lifetables`, data in ``data/life_tables.toml``)
     ``life_table(key) -> LifeTable`` (``.annual_probability(age, sex)``, ``.cycle_probability(age, sex,
     cycle_years)``), ``life_tables()``.
@@ -47,6 +49,9 @@ PSA distributions (:mod:`.psa`)
     ``MultivariateNormal(mean, cov)``, ``EmpiricalDraws(table, resample)``;
     ``sample_psa(distributions, n_draws, seed, start=0) -> dict[name, array]`` (chunk-independent,
     streams keyed by :mod:`mhtcdt.seeding`).
+PSA in blocks (:mod:`.blocks`)
+    ``run_in_blocks(model, n_draws, block_draws=65536) -> DrawResults``: ``model(start, stop)`` samples,
+    builds and runs draws ``start .. stop - 1``; memory beyond the results is that of one block.
 Results (:mod:`.results`)
     ``DrawResults`` (arrays (D, S); ``.summary()`` -> per-strategy DataFrame of means, contract
     section 5; ``.draw(d)``; ``.uncertainty(level=0.95)`` -> mean, sd, interval per quantity).
@@ -75,11 +80,14 @@ MHT micro-costing (:mod:`.costing`, data in ``data/costs.toml``)
     **overrides) -> MHTCourseInputs``; ``mht_course_cost(inputs, perspective="payer"|"societal")
     -> DataFrame``; ``mht_course_total``, ``course_components`` (arrays), ``breakeven_annual_volume``,
     ``threshold_particle_price``, ``equivalent_annual_cost``, ``micro_costing_ranges``, ``cost_data``.
+Imports: ``import mhtcdt.economics`` loads numpy only; pandas (DataFrames), scipy (``brentq``, the
+lognormal curve) and matplotlib (:mod:`.plots`) are imported by the functions that use them.
 Figures (:mod:`.plots`, matplotlib ``Figure`` objects, no pyplot state)
     ``ce_plane_figure``, ``ceac_figure``, ``tornado_figure``, ``evpi_figure``,
     ``occupancy_figure``, ``trace_figure`` (import ``mhtcdt.economics.plots`` explicitly).
 """
 
+from mhtcdt.economics.blocks import run_in_blocks
 from mhtcdt.economics.budget import annual_costs_from_curves, budget_impact
 from mhtcdt.economics.conventions import (
     COUNTING_METHODS,
@@ -206,6 +214,7 @@ __all__ = [
     "net_monetary_benefit",
     "partitioned_occupancy",
     "population_multiplier",
+    "run_in_blocks",
     "run_partitioned_survival",
     "to_years",
 ]

@@ -19,13 +19,17 @@ from survival curves (the same occupancy and cost rules as the partitioned survi
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike
 
 from mhtcdt.economics.conventions import check_time_grid
 from mhtcdt.economics.validation import as_finite, check_costs, check_probabilities
 from mhtcdt.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def budget_impact(
@@ -42,6 +46,8 @@ def budget_impact(
     cost_by_year_new / _current: per-patient cost in year 0, 1, ... since starting (any length;
     missing later years count as 0).
     """
+    import pandas as pd  # lazy: ``import mhtcdt.economics`` stays light
+
     if int(years) != years or years < 1:
         raise InputError("years", years, "must be an integer >= 1")
     n = as_finite(eligible_per_year, "eligible_per_year")

@@ -22,14 +22,16 @@ float64, ``perspective`` str ("payer" or "societal": where the component is coun
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike
 
 from mhtcdt.datafiles import load_toml
 from mhtcdt.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PAYER_COMPONENTS = ("particles", "instillation", "applicator", "staff", "imaging")
 SOCIETAL_COMPONENTS = ("patient_time", "productivity")
@@ -172,6 +174,8 @@ _FORMULAS = {
 
 def mht_course_cost(inputs: MHTCourseInputs, perspective: str = "payer") -> pd.DataFrame:
     """Component table of one course (scalar inputs), see the module docstring."""
+    import pandas as pd  # lazy: ``import mhtcdt.economics`` stays light
+
     keep = _check_perspective(perspective)
     comps = course_components(inputs)
     rows = []

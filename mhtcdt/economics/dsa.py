@@ -14,13 +14,15 @@ float64 (= |outcome_high - outcome_low|).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from scipy.optimize import brentq
 
 from mhtcdt.economics.validation import as_finite
 from mhtcdt.errors import InputError, ModelError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Model = Callable[[Mapping[str, np.ndarray]], np.ndarray]
 
@@ -50,6 +52,8 @@ def one_way_dsa(
     vectorised: bool = True,
 ) -> pd.DataFrame:
     """One-way DSA: each parameter of ``ranges`` set to its low and high value, the others at base."""
+    import pandas as pd  # lazy: ``import mhtcdt.economics`` stays light
+
     if not ranges:
         raise InputError("ranges", {}, "give at least one parameter range")
     names = list(base)
@@ -95,6 +99,8 @@ def two_way_dsa(
 ) -> pd.DataFrame:
     """Two-way DSA over a grid of two parameters (the others at base), all grid points in one
     vectorised call.  Returns a long DataFrame: ``<x name>``, ``<y name>``, ``outcome`` float64."""
+    import pandas as pd  # lazy: ``import mhtcdt.economics`` stays light
+
     (name_x, vals_x), (name_y, vals_y) = x, y
     for name in (name_x, name_y):
         if name not in base:
@@ -142,6 +148,8 @@ def threshold_value(
         raise ModelError(
             f"no threshold for {parameter} in [{lo}, {hi}]: outcome - target is {f_lo:.6g} and {f_hi:.6g} at the ends"
         )
+    from scipy.optimize import brentq  # lazy: scipy.optimize costs 0.3 s to import
+
     return float(brentq(f, lo, hi, xtol=xtol, rtol=1e-14))
 
 

@@ -21,10 +21,14 @@ along the frontier.  The result is the lower-right convex frontier of the cost-e
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from mhtcdt.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 STATUSES = ("reference", "non-dominated", "dominated", "extendedly dominated")
 
@@ -80,6 +84,8 @@ def incremental_analysis(
     columns.  The effect column keeps its name (``qalys`` by default; pass ``effect="life_years"``
     for cost per life-year, the columns are then ``life_years``, ``inc_life_years``).
     """
+    import pandas as pd  # lazy: ``import mhtcdt.economics`` stays light
+
     for col in (strategy, cost, effect):
         if col not in results.columns:
             raise InputError("results", list(results.columns), f"missing column {col!r}")

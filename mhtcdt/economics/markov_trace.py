@@ -4,12 +4,23 @@ Layout: draws last. A trace is stored (n+1, S, D) (point, state, draw) and a per
 (S, S, D), so every elementwise operation runs over contiguous draws: one transition of 10,000 draws of
 a 4-state model is an einsum over (4, 4, 10,000) four times faster than over (10,000, 4, 4), and the sum
 of a trace row over states is a vectorised add instead of numpy's slow reduction over a short last
-axis. No BLAS products: with few states their threads cost more than the arithmetic (measured 10-50x
-slower on a loaded 2-core machine). The public shapes stay draw-first: matrices (D, S, S) are
-transposed once per distinct array, traces are returned as (D, n+1, S) views.
+axis. No BLAS products in the step: with few states their threads cost more than the arithmetic
+(measured 10-50x slower on a loaded 2-core machine). The public shapes stay draw-first: matrices
+(D, S, S) are transposed block by block (:class:`BlockMatrices`), traces are returned as (D, n+1, S)
+views.
 
-Checks: every matrix is checked when it is used (:class:`CheckedTransitions`), and every row of every
-trace must sum to 1 (:func:`check_trace`).
+Blocks of draws: with a fixed horizon the engine runs BLOCK_DRAWS draws through all cycles before the
+next block, so the block's matrices and trace stay in cache and no (D, n+1, S) trace is built unless it
+is asked for. A transition function is therefore evaluated for all cycles up front (:func:`_prefetch`,
+kept by reference with a fingerprint per array); if it changes an array it returned, or its arrays
+exceed PREFETCH_BYTES, all draws run cycle by cycle (:class:`CheckedTransitions`).
+
+numpy, not numba: a numba kernel would fuse the step and the sums, but importing numba costs about
+0.4 s, more than the whole 0.35 s budget of a 10,000-draw PSA process (issue 18); the blocked numpy
+kernel is used at every size, so results do not depend on the number of draws.
+
+Checks: every matrix is checked when it is used, and every row of every trace must sum to 1
+(:func:`check_trace`).
 """
 
 from __future__ import annotations
@@ -77,28 +88,97 @@ class CheckedTransitions:
         return last
 
 
+PREFETCH_BYTES = 256 * 2**20
+"""A transition function is evaluated for all cycles up front (so the engine can run block of draws by
+block of draws) while the distinct arrays it returns take at most this many bytes (they are kept by
+reference until the run ends); beyond it the engine runs all draws cycle by cycle."""
+
+BLOCK_DRAWS = 4096
+"""Draws per block of the Markov engine: the matrices (S, S, B) and the block trace (n+1, S, B) of a
+4-state model stay in the 1 MiB L2 / 16 MiB L3 cache across all cycles (one einsum step of 4,096 draws
+costs 7 ns a draw against 17 ns a draw over 65,536, measured on this machine)."""
+
+
+_FINGERPRINT_WEIGHTS = np.random.default_rng(np.random.SeedSequence(18)).uniform(1.0, 2.0, 4096)
+
+
+def _fingerprint(arr: np.ndarray) -> np.ndarray:
+    """Per matrix, a weighted sum of its entries with fixed pseudo-random weights in [1, 2): a change of
+    any entry changes it (unless smaller than its rounding, ~1e-16 relative, far below any check
+    tolerance). One pass, (..., S, S) -> (...,), by einsum rather than a BLAS product, whose threads cost
+    10x more than the arithmetic on a loaded 2-core machine; a copy of the contents instead would double
+    the memory of the matrices."""
+    m = arr.shape[-1] * arr.shape[-2]
+    return np.einsum("dj,j->d", np.ascontiguousarray(arr).reshape(-1, m), _FINGERPRINT_WEIGHTS[:m])
+
+
+def _prefetch(
+    transitions: Callable[[int], np.ndarray], first: np.ndarray, n_cycles: int, field: str, states: list[str]
+) -> list[np.ndarray] | None:
+    """The checked matrices of every cycle 1..n of a transition function (``first`` = its value at cycle
+    1), kept by reference: each distinct array checked once, and its fingerprint taken at every return and
+    once more after the last call. None if any array kept changed meanwhile (a buffer refilled in place,
+    or an earlier array modified by a later call) or the distinct arrays exceed PREFETCH_BYTES: the engine
+    then runs the cohort cycle by cycle, checking each matrix when the function returns it."""
+    kept: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # id -> (array as returned, fingerprint when checked)
+    by_cycle: list[np.ndarray] = []
+    total = 0
+    for c in range(1, n_cycles + 1):
+        arr = first if c == 1 else transitions(c)
+        seen = kept.get(id(arr))
+        if seen is not None and seen[0] is arr:
+            if not np.array_equal(_fingerprint(arr), seen[1]):
+                return None
+            by_cycle.append(arr)
+            continue
+        checked = check_transition_matrices(arr, f"{field}(cycle={c})", states)
+        if checked.ndim not in (2, 3):
+            raise InputError(f"{field}(cycle={c})", checked.shape, "must return (S, S) or (D, S, S)")
+        total += checked.nbytes
+        if total > PREFETCH_BYTES:
+            return None
+        if checked is arr:  # the caller's array: may change later; a converted value (e.g. a list) is ours
+            kept[id(arr)] = (arr, _fingerprint(arr))
+        by_cycle.append(checked)
+    if any(not np.array_equal(_fingerprint(arr), fp) for arr, fp in kept.values()):
+        return None
+    return by_cycle
+
+
 def transition_getter(
     transitions: np.ndarray | Callable[[int], np.ndarray],
     flags: tuple[bool, bool],
     n_cycles: int,
     field: str,
     states: list[str],
-) -> tuple[Getter, int | None]:
-    """(get(cycle) -> (S, S) or (S, S, D) checked matrices, number of draws or None) of one strategy.
+    prefetch: bool = False,
+) -> tuple[Getter, int | None, bool]:
+    """(get(cycle) -> checked matrices, number of draws or None, random access) of one strategy.
+
+    With random access (arrays, and transition functions evaluated up front with ``prefetch`` for a fixed
+    horizon) ``get`` may be called for any cycle, in any order and repeatedly, and returns (S, S) or
+    (D, S, S) arrays that do not change during the run (take blocks with :class:`BlockMatrices`);
+    otherwise (a transition function evaluated as the cohort runs) only once per cycle, in order, and it
+    returns draws-last matrices (S, S) or (S, S, D).
 
     ``flags`` = (per_cycle, draws) of an array specification (see :mod:`mhtcdt.economics.markov`)."""
     per_cycle, draws = flags
     if callable(transitions):
         checked = CheckedTransitions(field, states)
         fetched = transitions(1)
-        first = checked(fetched, 1)
+        by_cycle = _prefetch(transitions, fetched, n_cycles, field, states) if prefetch else None
+        if by_cycle is not None:  # checked by the prefetch
+            return (lambda c: by_cycle[c - 1]), (by_cycle[0].shape[0] if by_cycle[0].ndim == 3 else None), True
+        first = checked(fetched, 1) if not prefetch else checked(transitions(1), 1)
+        n_draws = first.shape[-1] if first.ndim == 3 else None
 
         def get(c: int) -> np.ndarray:
             # cycle 1 uses the matrix fetched to learn the draw count (the function is called once per
-            # cycle), checked again when used: it may have been modified meanwhile
-            return checked(transitions(c) if c > 1 else fetched, c)
+            # cycle), checked again when used: it may have been modified meanwhile; after a prefetch the
+            # function is called again from cycle 1 (the prefetch's later calls may have changed it)
+            return checked(transitions(c) if c > 1 or prefetch else fetched, c)
 
-        return get, (first.shape[-1] if first.ndim == 3 else None)
+        return get, n_draws, False
     p = check_transition_matrices(transitions, field, states)
     expected = 2 + int(per_cycle) + int(draws)
     if p.ndim != expected:
@@ -110,10 +190,28 @@ def transition_getter(
         n_c = p.shape[1] if draws else p.shape[0]
         if n_c < n_cycles:
             raise InputError(field, p.shape, f"has {n_c} cycles of matrices, the horizon needs {n_cycles}")
-        stack = np.ascontiguousarray(p.transpose(1, 2, 3, 0)) if draws else p  # (D, C, S, S) -> (C, S, S, D)
-        return (lambda c: stack[c - 1]), n_draws
-    last = draws_last(p)
-    return (lambda c: last), n_draws
+        return ((lambda c: p[:, c - 1]) if draws else (lambda c: p[c - 1])), n_draws, True
+    return (lambda c: p), n_draws, True
+
+
+class BlockMatrices:
+    """Draws ``a:b`` of the matrices of a random-access getter, draws last (S, S, B) (contiguous copies,
+    cache-sized), each distinct source array transposed once per block (sources do not change during a
+    run: arrays checked once, or copies taken by the prefetch); (S, S) is shared by all draws."""
+
+    def __init__(self, get: Getter, a: int, b: int) -> None:
+        self.get, self.a, self.b = get, a, b
+        self._memo: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # id -> (source, block); holds the source
+
+    def __call__(self, c: int) -> np.ndarray:
+        p = self.get(c)
+        if p.ndim == 2:
+            return p
+        hit = self._memo.get(id(p))
+        if hit is None or hit[0] is not p:
+            hit = (p, np.ascontiguousarray(p[self.a : self.b].transpose(1, 2, 0)))
+            self._memo[id(p)] = hit
+        return hit[1]
 
 
 def step(x: np.ndarray, p: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -145,20 +243,23 @@ in cache; smaller ones all at once at the end (fewer numpy calls). Measured on t
 (4 x 10,000) and 5-state (5 x 1,000) models."""
 
 
-def check_trace(rows: np.ndarray, first: int, allowed: np.ndarray, field: str, states: Sequence[str]) -> None:
+def check_trace(
+    rows: np.ndarray, first: int, allowed: np.ndarray, field: str, states: Sequence[str], first_draw: int = 0
+) -> None:
     """The trace points ``first .. first + m - 1``, ``rows`` (m, S, D), are distributions (each sums to 1
     within ``allowed`` (m,) for every draw): a second line of defence behind the matrix checks, an
-    InputError naming the first bad cycle and its draw."""
+    InputError naming the first bad cycle and its draw (``first_draw`` = index of the block's first draw)."""
     sums = rows.sum(axis=1)  # (m, D)
     if np.all(sums.min(axis=1) >= 1.0 - allowed) and np.all(sums.max(axis=1) <= 1.0 + allowed):  # NaN fails
         return
     bad = ~(np.abs(sums - 1.0) <= allowed[:, None])
     c, d = (int(i) for i in np.unravel_index(int(np.argmax(bad)), bad.shape))
+    sum_cd = float(sums[c, d])
+    d += first_draw
     raise InputError(
         f"{field}.trace[cycle={first + c}, draw={d}]",
-        float(sums[c, d]),
-        f"the cohort over {list(states)} sums to {float(sums[c, d]):.9g}, not 1: a transition matrix lost or "
-        "created patients",
+        sum_cd,
+        f"the cohort over {list(states)} sums to {sum_cd:.9g}, not 1: a transition matrix lost or created patients",
     )
 
 

@@ -19,13 +19,16 @@ DataFrames returned
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike
 
 from mhtcdt.economics.validation import as_finite
 from mhtcdt.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _wtp_array(wtp: ArrayLike) -> np.ndarray:
@@ -89,6 +92,8 @@ def max_nmb_over_strategies(cost: np.ndarray, effect: np.ndarray, wtp: np.ndarra
 
 def ceac(cost: ArrayLike, effect: ArrayLike, wtp: ArrayLike, strategies: Sequence[str] | None = None) -> pd.DataFrame:
     """Cost-effectiveness acceptability curves (and frontier flag), see module docstring."""
+    import pandas as pd  # lazy: ``import mhtcdt.economics`` stays light
+
     c, e = _ce_arrays(cost, effect)
     w = np.atleast_1d(_wtp_array(wtp))
     names = _strategy_names(strategies, c.shape[1])
@@ -122,6 +127,8 @@ def ce_plane(
     cost: ArrayLike, effect: ArrayLike, strategies: Sequence[str] | None = None, reference: int | str = 0
 ) -> pd.DataFrame:
     """Incremental cost and effect of every strategy versus ``reference`` for every draw."""
+    import pandas as pd  # lazy: ``import mhtcdt.economics`` stays light
+
     c, e = _ce_arrays(cost, effect)
     names = _strategy_names(strategies, c.shape[1])
     if isinstance(reference, str):

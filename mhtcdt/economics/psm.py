@@ -31,8 +31,8 @@ Extra float64 columns: ``<state>_years`` (discounted at the effects rate) and
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -51,6 +51,9 @@ class CurveCrossingWarning(UserWarning):
     """A partitioning curve (e.g. PFS) lies above the next one (OS) somewhere; it was capped there."""
 
 
+CurveFunction = Callable[[int, int], Sequence[np.ndarray]]
+
+
 @dataclass(frozen=True)
 class SurvivalCurves:
     """Input data of a partitioned survival model (see the module docstring).
@@ -64,40 +67,51 @@ class SurvivalCurves:
     curves:
         K survival curves, each (S, T) (one parameter set) or (D, S, T) (PSA draws), nested
         S_1 <= ... <= S_K = OS; e.g. ``(pfs, os)``. Values in [0, 1], non-increasing over time
-        (checked by the engine, block by block).
+        (checked by the engine, block by block). Or a function ``curves(start, stop)`` returning the K
+        curves of draws ``start .. stop - 1``, each (stop - start, S, T), with ``n_draws`` = D: the engine
+        evaluates it block by block (a few hundred draws at a time), so the (D, S, T) curves of a large
+        PSA are never held at once (e.g. parametric curves from coefficient draws, see
+        :mod:`mhtcdt.economics.survival`). It is called once at construction for draw 0 (to learn K).
     states:
         Names of the K alive states (default ``("pf", "progressed")`` for K = 2).
     curve_names:
         Names of the K curves in messages (default ``("PFS", "OS")`` for K = 2).
+    n_draws:
+        D when ``curves`` is a function (None for arrays: D comes from their shape).
     """
 
     strategies: Sequence[str]
     time_months: Sequence[float] | np.ndarray
-    curves: Sequence[np.ndarray]
+    curves: Sequence[np.ndarray] | CurveFunction
     states: Sequence[str] = ("pf", "progressed")
     curve_names: Sequence[str] | None = None
+    n_draws: int | None = None
+    n_curves: int = field(init=False, default=0)  # K, set from the curves
 
     def __post_init__(self) -> None:
         names = tuple(str(s) for s in self.strategies)
         if len(set(names)) != len(names):
             raise InputError("strategies", list(names), "strategy names must be unique")
         t = check_time_grid(self.time_months, "time_months")
-        if isinstance(self.curves, np.ndarray) or len(self.curves) == 0:
-            raise InputError("curves", type(self.curves).__name__, "give a sequence of K >= 1 arrays, e.g. (pfs, os)")
-        arrays = tuple(np.asarray(c, dtype=float) for c in self.curves)  # finiteness: checked by the engine
+        if callable(self.curves):
+            if self.n_draws is None or int(self.n_draws) != self.n_draws or self.n_draws < 1:
+                raise InputError("n_draws", self.n_draws, "a curve function needs the number of draws (an int >= 1)")
+            object.__setattr__(self, "n_draws", int(self.n_draws))
+            arrays = _evaluated(self.curves, 0, 1, len(names), t.size)
+        else:
+            if isinstance(self.curves, np.ndarray) or len(self.curves) == 0:
+                raise InputError(
+                    "curves", type(self.curves).__name__, "give a sequence of K >= 1 arrays, e.g. (pfs, os)"
+                )
+            if self.n_draws is not None:
+                raise InputError("n_draws", self.n_draws, "give n_draws only with a curve function")
+            arrays = tuple(np.asarray(c, dtype=float) for c in self.curves)  # finiteness: checked by the engine
+            _check_shapes(arrays, len(names), t.size)
+            object.__setattr__(self, "curves", arrays)
+            object.__setattr__(self, "n_draws", arrays[0].shape[0] if arrays[0].ndim == 3 else 1)
         states = tuple(str(s) for s in self.states)
         if len(states) != len(arrays) or len(set(states)) != len(states):
             raise InputError("states", list(states), f"needs {len(arrays)} unique names (one per curve)")
-        shape = arrays[0].shape
-        if arrays[0].ndim not in (2, 3) or shape[-2:] != (len(names), t.size):
-            raise InputError(
-                "curves[0]",
-                shape,
-                f"needs shape (S, T) or (D, S, T) with S = {len(names)} strategies and T = {t.size} times",
-            )
-        for k, arr in enumerate(arrays[1:], start=1):
-            if arr.shape != shape:
-                raise InputError(f"curves[{k}]", arr.shape, f"must have the shape of curves[0] {shape}")
         labels = self.curve_names
         if labels is None:
             labels = ("PFS", "OS") if len(arrays) == 2 else tuple(f"S_{k + 1}" for k in range(len(arrays)))
@@ -105,19 +119,49 @@ class SurvivalCurves:
             raise InputError("curve_names", list(labels), f"needs {len(arrays)} names")
         object.__setattr__(self, "strategies", names)
         object.__setattr__(self, "time_months", t)
-        object.__setattr__(self, "curves", arrays)
         object.__setattr__(self, "states", states)
         object.__setattr__(self, "curve_names", tuple(str(x) for x in labels))
+        object.__setattr__(self, "n_curves", len(arrays))
 
     @property
     def has_draw_axis(self) -> bool:
-        """True if the curves are given per draw, (D, S, T)."""
-        return self.curves[0].ndim == 3
+        """True if the curves are given per draw, (D, S, T) or by a function of the draws."""
+        return callable(self.curves) or self.curves[0].ndim == 3
 
-    @property
-    def n_draws(self) -> int:
-        """D (1 for curves without a draw axis)."""
-        return self.curves[0].shape[0] if self.has_draw_axis else 1
+    def block(self, start: int, stop: int) -> tuple[np.ndarray, ...]:
+        """The K curves of draws ``start .. stop - 1``, each (stop - start, S, T) ((1, S, T) without a draw
+        axis, whatever the range)."""
+        if callable(self.curves):
+            return _evaluated(self.curves, start, stop, len(self.strategies), self.time_months.size, self.n_curves)
+        if not self.has_draw_axis:
+            return tuple(c[None] for c in self.curves)
+        return tuple(c[start:stop] for c in self.curves)
+
+
+def _check_shapes(arrays: Sequence[np.ndarray], n_s: int, n_t: int, n_rows: int | None = None) -> None:
+    """K arrays of one shape, (S, T) or (D, S, T) (``n_rows`` draws when given)."""
+    shape = arrays[0].shape
+    wanted = "(S, T) or (D, S, T)" if n_rows is None else f"({n_rows}, S, T)"
+    ok = arrays[0].ndim in (2, 3) if n_rows is None else shape[:1] == (n_rows,) and arrays[0].ndim == 3
+    if not ok or shape[-2:] != (n_s, n_t):
+        raise InputError("curves[0]", shape, f"needs shape {wanted} with S = {n_s} strategies and T = {n_t} times")
+    for k, arr in enumerate(arrays[1:], start=1):
+        if arr.shape != shape:
+            raise InputError(f"curves[{k}]", arr.shape, f"must have the shape of curves[0] {shape}")
+
+
+def _evaluated(
+    fn: CurveFunction, start: int, stop: int, n_s: int, n_t: int, n_k: int | None = None
+) -> tuple[np.ndarray, ...]:
+    """The K curves a curve function returns for draws ``start .. stop - 1``, shapes checked."""
+    got = fn(start, stop)
+    if isinstance(got, np.ndarray) or len(got) == 0 or (n_k is not None and len(got) != n_k):
+        raise InputError(
+            f"curves({start}, {stop})", type(got).__name__, f"must return a sequence of {n_k or 'K >= 1'} arrays"
+        )
+    arrays = tuple(np.asarray(c, dtype=float) for c in got)
+    _check_shapes(arrays, n_s, n_t, stop - start)
+    return arrays
 
 
 def _check_curve(curve: np.ndarray, field: str, offset: int | None = None) -> None:
@@ -131,8 +175,10 @@ def _check_curve(curve: np.ndarray, field: str, offset: int | None = None) -> No
         bad = ~((curve >= 0) & (curve <= 1))
         idx = tuple(int(i) for i in np.unravel_index(int(np.argmax(bad)), bad.shape))
         raise InputError(f"{field}{_where(idx, offset)}", float(curve[idx]), "survival must be in [0, 1]")
-    rise = np.greater(curve[..., 1:], curve[..., :-1] + MONOTONE_TOLERANCE)
-    if rise.any():
+    # the steps in one pass (np.diff writes them, max reads them; no NaN is left after the range check)
+    steps = np.diff(curve, axis=-1)
+    if steps.size and steps.max() > MONOTONE_TOLERANCE:
+        rise = steps > MONOTONE_TOLERANCE
         idx = tuple(int(i) for i in np.unravel_index(int(np.argmax(rise)), rise.shape))
         nxt = idx[:-1] + (idx[-1] + 1,)
         raise InputError(
@@ -149,10 +195,16 @@ def _where(idx: tuple[int, ...], offset: int | None) -> str:
 
 
 def _cap(lower: np.ndarray, upper: np.ndarray, names: tuple[str, str]) -> np.ndarray:
-    """min(lower, upper), with a CurveCrossingWarning if ``lower`` exceeds ``upper`` beyond CROSSING_TOLERANCE."""
+    """min(lower, upper), with a CurveCrossingWarning if ``lower`` exceeds ``upper`` beyond CROSSING_TOLERANCE.
+
+    ``lower`` itself (no copy) when it is nowhere above ``upper``, the usual case: one subtraction pass
+    and a reduction instead of a minimum, a comparison and a reduction over the curves."""
+    excess = np.subtract(lower, upper)
+    worst = excess.max(initial=-np.inf)
+    if not worst > 0.0:
+        return lower
     capped = np.minimum(lower, upper)
-    if np.greater(lower, capped + CROSSING_TOLERANCE).any():
-        excess = lower - upper
+    if worst > CROSSING_TOLERANCE:
         n_cross = int(np.count_nonzero(excess > CROSSING_TOLERANCE))
         lo, hi = names
         warnings.warn(
@@ -213,11 +265,10 @@ def _time_weights(t_y: np.ndarray, conventions: Conventions) -> tuple[np.ndarray
 def _curve_integrals(data: SurvivalCurves, weights: np.ndarray, deaths: np.ndarray) -> list[np.ndarray]:
     """Integrals of the capped curves: K - 1 arrays (D, S, 3) and, last, OS with its deaths (D, S, 5).
 
-    The curves are checked and integrated in blocks of draws small enough to stay in cache (a loop
-    over blocks, not over draws)."""
-    curves = [c if data.has_draw_axis else c[None] for c in data.curves]
-    n_d, n_s, n_t = curves[0].shape
-    n_k = len(curves)
+    The curves are evaluated (a curve function), checked and integrated in blocks of draws small enough
+    to stay in cache (a loop over blocks, not over draws)."""
+    n_d, n_s, n_t = data.n_draws, len(data.strategies), data.time_months.size
+    n_k = data.n_curves
     names = data.curve_names
     os_weights = np.column_stack([weights, deaths])  # (T, 5)
     out = [np.empty((n_d, n_s, 3)) for _ in range(n_k - 1)] + [np.empty((n_d, n_s, 5))]
@@ -225,7 +276,7 @@ def _curve_integrals(data: SurvivalCurves, weights: np.ndarray, deaths: np.ndarr
     offset = None if not data.has_draw_axis else 0
     for a in range(0, n_d, step):
         b = min(n_d, a + step)
-        blocks = [c[a:b] for c in curves]
+        blocks = data.block(a, b)
         for k, block in enumerate(blocks):
             _check_curve(block, f"curves.{names[k]}", offset=None if offset is None else a)
         capped = blocks[-1]
@@ -267,7 +318,7 @@ def run_partitioned_survival(
     conv = Conventions() if conventions is None else conventions
     if values.transition_costs is not None:
         raise InputError("values.transition_costs", "given", "a partitioned survival model has no transitions")
-    n_k = len(data.curves)
+    n_k = data.n_curves
     lead = (data.n_draws, len(data.strategies))
     factor = values.cost_factor("years", conv.cycle_length_years)
     categories = {}
@@ -302,7 +353,8 @@ def run_partitioned_survival(
             cost_undisc = cost_undisc + c_year[..., k] * years[k][..., 0]
     if not values.categorised:
         by_category = {}
-    by_category["one_off"] = np.array(one_off, copy=True)
+    # a one-off cost without a draw axis stays a read-only view of one row per strategy (no memory per draw)
+    by_category["one_off"] = np.broadcast_to(np.array(values.one_off_cost, dtype=float, copy=True), lead)
     by_category["end_of_life"] = eol * deaths[..., 1]
     qaly_disc = u[..., 0] * years[0][..., 2]
     qaly_undisc = u[..., 0] * years[0][..., 0]

@@ -21,11 +21,14 @@ Per-strategy DataFrame (contract section 5), one row per strategy, in input orde
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from mhtcdt.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 RESULT_COLUMNS = (
     "strategy",
@@ -72,6 +75,8 @@ class DrawResults:
         """Long table over draws: ``strategy`` str, ``quantity`` str (cost, life_years, qalys and
         the undiscounted twins), ``mean``, ``sd``, ``lower``, ``upper`` float64 (equal-tailed
         interval at ``level``)."""
+        import pandas as pd  # lazy: ``import mhtcdt.economics`` stays light
+
         if not 0 < level < 1:
             raise InputError("level", level, "must be in (0, 1)")
         rows = []
@@ -85,6 +90,8 @@ class DrawResults:
         return pd.DataFrame(rows, columns=["strategy", "quantity", "mean", "sd", "lower", "upper"])
 
     def _frame(self, reduce) -> pd.DataFrame:
+        import pandas as pd  # lazy: ``import mhtcdt.economics`` stays light
+
         data: dict[str, object] = {"strategy": list(self.strategies)}
         for name in RESULT_COLUMNS[1:]:
             data[name] = reduce(getattr(self, name)).astype(float)

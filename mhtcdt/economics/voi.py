@@ -24,15 +24,18 @@ DataFrame returned by :func:`evppi`: one row per wtp: ``wtp`` float64, ``evppi``
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike
 
 from mhtcdt.economics.nmb import _ce_arrays, _wtp_array, max_nmb_over_strategies
 from mhtcdt.economics.validation import as_finite, check_rate
 from mhtcdt.errors import InputError
 from mhtcdt.seeding import child_rng
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MIN_EVPPI_DRAWS = 20
 
@@ -83,6 +86,8 @@ def evpi_curve(
 ) -> pd.DataFrame:
     """EVPI over a wtp grid: columns ``wtp``, ``evpi_per_patient`` and, with a population,
     ``evpi_population`` (per-patient EVPI x :func:`population_multiplier`)."""
+    import pandas as pd  # lazy: ``import mhtcdt.economics`` stays light
+
     w = np.atleast_1d(_wtp_array(wtp))
     per = np.atleast_1d(evpi(cost, effect, w))
     df = pd.DataFrame({"wtp": w, "evpi_per_patient": per})
@@ -210,6 +215,8 @@ def evppi(
     n_se_samples:
         Coefficient draws for the standard error (0 to skip; then ``evppi_se`` is NaN).
     """
+    import pandas as pd  # lazy: ``import mhtcdt.economics`` stays light
+
     c, e = _ce_arrays(cost, effect)
     n_d, n_s = c.shape
     if isinstance(parameters, Mapping):

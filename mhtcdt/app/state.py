@@ -135,8 +135,17 @@ RUN_COUNTER_KEY = "_script_run"
 
 
 def new_script_run() -> None:
-    """Count a script run (called first by the router)."""
+    """Count a script run (called first by the router) and keep the what-if values across pages.
+
+    A widget's value lives in ``st.session_state[key]`` only while the widget is drawn: the willingness-to-pay
+    input of one page is another widget than the same input on the next page (Streamlit keys widgets by
+    page), so its value would be dropped on navigation and the next page would fall back to the scenario's
+    WTP. Writing each value back as a plain session value at the start of every run keeps it (the documented
+    way to carry a widget's value across pages)."""
     st.session_state[RUN_COUNTER_KEY] = int(st.session_state.get(RUN_COUNTER_KEY, 0)) + 1
+    for key in (WTP_KEY, PRICE_KEY, PATIENTS_KEY, YEARS_KEY):
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
 
 
 def effective_scenario():

@@ -103,13 +103,6 @@ def compare_task(labelled_tomls: list[tuple[str, str]], *, progress: Progress) -
     return run_scenarios([(label, _scenario(text)) for label, text in labelled_tomls], progress=progress)
 
 
-def warmup_task(*, progress: Progress) -> float:
-    """Compile (or load from the numba cache) every kernel the app uses: :func:`mhtcdt.decision.warmup.warm_up`."""
-    from mhtcdt.decision.warmup import warm_up
-
-    return warm_up(progress=progress)
-
-
 def parametric_fits_task(trial: Any, *, progress: Progress) -> Any:
     """The parametric fits table of :func:`mhtcdt.decision.trial.parametric.fit_all` (an analysis on request)."""
     from mhtcdt.decision.trial.parametric import fit_all

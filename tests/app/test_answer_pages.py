@@ -60,6 +60,13 @@ def _jobs() -> list[str]:
     return state.job_manager().keys()
 
 
+def _table(at, column: str):
+    """The first table on the page with ``column`` (st.dataframe keeps no user key without selections)."""
+    tables = [d.value for d in at.dataframe if column in d.value.columns]
+    assert tables, f"no table with a column {column!r}"
+    return tables[0]
+
+
 def _wtp(at):
     return at.number_input(key="wtp")
 
@@ -122,7 +129,7 @@ def test_price_what_if_updates_every_result_without_a_new_run(scenario, stored):
     assert {m.label: m.value for m in at.metric}["value-based price"] == f"GBP {h.value_based_price:,.0f}"
     # cost-effectiveness page: the MHT arm's cost moved by exactly the price difference, the reference's not
     at.switch_page("page_economics.py").run()
-    table = at.dataframe(key="results_table").value
+    table = _table(at, "cost [GBP]")
     shown = dict(zip(table["strategy"], table["cost [GBP]"], strict=True))
     base = result.economics.set_index("strategy")["cost"]
     for strategy, cost in base.items():
@@ -166,10 +173,10 @@ def test_for_whom_page(scenario, stored):
 
     at = _app(scenario, "page_subgroups.py")
     assert not at.error, [e.value for e in at.error]
-    table = at.dataframe(key="subgroup_table").value
+    table = _table(at, "subgroup")
     assert len(table) == len(SUBGROUPS)
     assert any("eligibility rule with the highest expected net benefit" in i.value.replace("\\", "") for i in at.info)
-    rules = at.dataframe(key="rules_table").value
+    rules = _table(at, "give the new arm to")
     assert (rules["best"] == "best").sum() >= 1
 
 
@@ -179,6 +186,6 @@ def test_compare_page_two_scenarios_share_one_trial(scenario, stored):
     box.set_value([box.options[0], box.options[1]]).run()
     at.button(key="compare_run").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    table = at.dataframe(key="comparison_table").value
+    table = _table(at, "answer")
     assert len(table) == 2
     assert "same trial as 'current scenario'" in texts(at).replace("\\", "")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import streamlit as st
 
 from mhtcdt.app import state
-from mhtcdt.app.text import md
+from mhtcdt.app.text import md, metric_delta
 from mhtcdt.decision.report.labels import money
 
 BADGES = {
@@ -78,7 +78,10 @@ def render_headline(h) -> None:
             m[2].metric(
                 "value-based price",
                 money(h.value_based_price, cur),
-                delta=f"{money(h.value_based_price - h.price, cur, signed=True)} vs {money(h.price, cur)} asked",
+                delta=metric_delta(
+                    h.value_based_price - h.price,
+                    f"{money(abs(h.value_based_price - h.price), cur)} vs {money(h.price, cur)} asked",
+                ),
                 delta_color="normal",
                 help=f"MHT course price at which the ICER equals {money(h.willingness_to_pay, cur)} per QALY; "
                 f"list price {money(h.list_price, cur)}.",

@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from mhtcdt.app import state
-from mhtcdt.app.text import md
+from mhtcdt.app.text import md, metric_delta
 from mhtcdt.decision.report.labels import money, percent
 
 EFFECT_SHARES = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
@@ -56,7 +56,9 @@ def render() -> None:
     c[1].metric(
         "value-based price",
         money(room.value_based_price, cur) if room.value_based_price is not None else "—",
-        delta=None if room.headroom is None else f"{money(room.headroom, cur, signed=True)} headroom",
+        delta=None
+        if room.headroom is None
+        else metric_delta(room.headroom, f"{money(abs(room.headroom), cur)} headroom"),
         delta_color="normal",
         help="Price at which the expected ICER equals the willingness to pay (mean of the PSA draws); base case: "
         + money(room.value_based_price_deterministic, cur),

@@ -12,6 +12,7 @@ from typing import Any
 
 import streamlit as st
 
+from mhtcdt.app.text import metric_delta
 from mhtcdt.decision.report import figures
 from mhtcdt.decision.report.tables import psa_summary_table
 
@@ -124,6 +125,10 @@ def render_psa_sections(psa: Any, scenario: Any) -> None:
             st.metric(
                 f"price at which the ICER equals {currency} {wtp:,.0f}/QALY",
                 f"{currency} {psa.value_based_price:,.0f}",
-                delta=f"{psa.value_based_price - scenario.economics.costs.mht_course:+,.0f} vs the price asked",
+                delta=metric_delta(
+                    psa.value_based_price - scenario.economics.costs.mht_course,
+                    f"{currency} {abs(psa.value_based_price - scenario.economics.costs.mht_course):,.0f} vs the price "
+                    "asked",
+                ),
                 delta_color="normal",
             )

@@ -253,15 +253,24 @@ def _open_answer_then_physics(browser, url: str, name: str, out: Path) -> dict[s
     page = browser.new_page(viewport={"width": 1440, "height": 900})
     t0 = time.monotonic()
     page.goto(url, wait_until="domcontentloaded")
-    headline_s = time.monotonic() - t0 + _settle(page, HEADLINE_READY, timeout_s=600)
+    headline_s = time.monotonic() - t0 + _settle(page, HEADLINE_READY, timeout_s=1200)
+    _save_timings(out, {f"{name}_headline_s": round(headline_s, 1)})
     _assert_no_traceback(page, f"the answer ({name})")
     page.screenshot(path=str(out / f"start_{name}_answer_1440x900.png"))  # the first screen, as it opens
     t1 = time.monotonic()
     page.get_by_role("link", name="Treatment physics").first.click()
-    physics_s = time.monotonic() - t1 + _settle(page, PHYSICS_READY, timeout_s=600)
+    physics_s = time.monotonic() - t1 + _settle(page, PHYSICS_READY, timeout_s=1200)
+    _save_timings(out, {f"{name}_physics_page_s": round(physics_s, 1)})
     page.screenshot(path=str(out / f"start_{name}_physics_1440x900.png"))
     page.close()
     return {f"{name}_headline_s": round(headline_s, 1), f"{name}_physics_page_s": round(physics_s, 1)}
+
+
+def _save_timings(out: Path, new: dict[str, float]) -> None:
+    """Merge ``new`` into ``start_timings.json`` (written step by step: a timeout still leaves the numbers)."""
+    path = out / "start_timings.json"
+    timings = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    path.write_text(json.dumps({**timings, **new}, indent=2) + "\n", encoding="utf-8")
 
 
 def _headline_numbers(page) -> dict[str, str]:
@@ -276,9 +285,10 @@ def _sidebar_expanded(page) -> bool:
     return page.locator("[data-testid='stSidebar']").get_attribute("aria-expanded") == "true"
 
 
-def test_cold_and_warm_start_price_what_if_and_phone(browser, tmp_path_factory):
-    """Cold start (an empty numba cache, as a fresh install), then warm (a new server on the cache the first
-    start filled); the price what-if at GBP 2,000 on the warm server at 1440x900 and 390x844."""
+@pytest.mark.timeout(3600)  # a cold start compiles every kernel: minutes on a loaded 2-core machine
+def test_cold_and_warm_start(browser, tmp_path_factory):
+    """Cold start (an empty numba cache, as a fresh install without ``mhtcdt warmup``), then warm (a new server
+    on the cache the first start filled): seconds to the headline and to the physics page."""
     out = _artifacts()
     cache = tmp_path_factory.mktemp("numba-cache")
     slack = float(os.environ.get("MHTCDT_TIMING_SLACK", "1"))
@@ -288,11 +298,16 @@ def test_cold_and_warm_start_price_what_if_and_phone(browser, tmp_path_factory):
     assert any(cache.rglob("*.nbi")), "the first start left no compiled kernel in the numba cache"
     with _serve("streamlit-warm.log", NUMBA_CACHE_DIR=str(cache)) as url:
         timings.update(_open_answer_then_physics(browser, url, "warm", out))
-        (out / "start_timings.json").write_text(json.dumps(timings, indent=2) + "\n", encoding="utf-8")
-        _price_what_if(browser, url, out, width=1440, height=900)
-        _price_what_if(browser, url, out, width=390, height=844)
+    _save_timings(out, timings)
     assert timings["warm_headline_s"] <= HEADLINE_BUDGET_S * slack, timings
     assert timings["warm_physics_page_s"] <= PHYSICS_BUDGET_S * slack, timings
+
+
+def test_price_what_if_on_a_wide_screen_and_a_phone(server, browser):
+    """The price what-if at GBP 2,000 at 1440x900 and 390x844 (the server's own numba cache)."""
+    out = _artifacts()
+    _price_what_if(browser, server, out, width=1440, height=900)
+    _price_what_if(browser, server, out, width=390, height=844)
 
 
 def _price_what_if(browser, url: str, out: Path, *, width: int, height: int) -> None:
@@ -350,8 +365,5 @@ def _price_what_if(browser, url: str, out: Path, *, width: int, height: int) -> 
         assert "GBP 2,000" in text, f"{link} does not show the price what-if"
         assert "Running the virtual trial" not in text
         page.screenshot(path=str(out / f"{link.lower().replace(' ', '_')}_price_2000_{size}.png"), full_page=True)
-    timings_path = out / "start_timings.json"
-    timings = json.loads(timings_path.read_text(encoding="utf-8"))
-    timings[f"price_what_if_s[{size}]"] = round(seconds, 1)
-    timings_path.write_text(json.dumps(timings, indent=2) + "\n", encoding="utf-8")
+    _save_timings(out, {f"price_what_if_s[{size}]": round(seconds, 1)})
     page.close()

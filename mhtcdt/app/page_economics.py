@@ -57,7 +57,7 @@ def render() -> None:
     eco = scenario.economics
     cur = eco.currency
     st.caption(
-        f"{cur} {eco.price_year}, {eco.perspective} perspective, "
+        f"{cur} at {eco.price_year} prices, {eco.perspective} perspective, "
         f"discounting {eco.discount_costs:.1%} (costs) / "
         f"{eco.discount_effects:.1%} (effects), horizon {eco.horizon_years:g} years, "
         f"partitioned survival model on {SOURCES.get(eco.survival_source, eco.survival_source)}."

@@ -58,7 +58,11 @@ def render() -> None:
         money(room.value_based_price, cur) if room.value_based_price is not None else "—",
         delta=None
         if room.headroom is None
-        else metric_delta(room.headroom, f"{money(abs(room.headroom), cur)} headroom"),
+        else metric_delta(
+            room.headroom,
+            f"{money(abs(room.headroom), cur)} "
+            + ("headroom" if room.headroom >= 0 else "above the value-based price"),
+        ),
         delta_color="normal",
         help="Price at which the expected ICER equals the willingness to pay (mean of the PSA draws); base case: "
         + money(room.value_based_price_deterministic, cur),

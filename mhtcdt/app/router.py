@@ -33,6 +33,35 @@ PAGES: list[tuple[str, str, str, str]] = [
 ]
 
 
+#: Streamlit keeps the sidebar open over the page after a navigation link is tapped on a phone (it covers the
+#: whole screen there). After a page change this script, run in the page (not in an iframe), closes it when the
+#: window is narrower than Streamlit's own mobile breakpoint (640 px); on wider screens it does nothing.
+_CLOSE_SIDEBAR_ON_PHONES = """<script>
+(() => {
+  if (window.innerWidth >= 640) return;
+  const sidebar = document.querySelector("[data-testid='stSidebar']");
+  if (!sidebar || sidebar.getBoundingClientRect().right <= 20) return;
+  const close = sidebar.querySelector("[data-testid='stSidebarCollapseButton'] button, "
+    + "[data-testid='stSidebarHeader'] button");
+  if (close) close.click();
+})();
+</script>"""
+_LAST_PAGE_KEY = "_last_page"
+
+
+def _close_sidebar_after_navigation(selected) -> None:
+    """Close the sidebar on a phone when the page has just changed (not on reruns of the same page)."""
+    from mhtcdt.app import state
+
+    last = st.session_state.get(_LAST_PAGE_KEY)
+    st.session_state[_LAST_PAGE_KEY] = selected.url_path
+    if last is not None and last != selected.url_path:
+        run = st.session_state.get(state.RUN_COUNTER_KEY, 0)
+        # a new container each time (keyed by the run number): the browser mounts the script anew and runs it
+        with st.container(height=1, border=False, key=f"close_sidebar_{run}"):  # takes no room on the page
+            st.html(_CLOSE_SIDEBAR_ON_PHONES, unsafe_allow_javascript=True)
+
+
 def main() -> None:
     """Configure the page, register the pages and run the selected one."""
     st.set_page_config(
@@ -49,6 +78,7 @@ def main() -> None:
         for i, (file, title, icon, url) in enumerate(PAGES)
     ]
     selected = st.navigation(pages)
+    _close_sidebar_after_navigation(selected)
     from mhtcdt.app.sidebar import render_sidebar
 
     with state.guard():  # the answer is computed as soon as the app opens, whichever page is shown first

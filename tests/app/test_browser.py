@@ -282,7 +282,19 @@ def _headline_numbers(page) -> dict[str, str]:
 
 
 def _sidebar_expanded(page) -> bool:
-    return page.locator("[data-testid='stSidebar']").get_attribute("aria-expanded") == "true"
+    """Whether the sidebar is on screen (collapsed, Streamlit slides it out to the left)."""
+    return page.locator("[data-testid='stSidebar']").evaluate("e => e.getBoundingClientRect().right > 20")
+
+
+def _open_sidebar(page) -> None:
+    if not _sidebar_expanded(page):
+        page.locator(
+            "[data-testid='stExpandSidebarButton'], [data-testid='stSidebarCollapsedControl'] button"
+        ).first.click()
+        page.wait_for_function(
+            "() => document.querySelector(\"[data-testid='stSidebar']\").getBoundingClientRect().right > 20"
+        )
+        page.wait_for_timeout(300)
 
 
 @pytest.mark.timeout(3600)  # a cold start compiles every kernel: minutes on a loaded 2-core machine
@@ -326,10 +338,6 @@ def _price_what_if(browser, url: str, out: Path, *, width: int, height: int) -> 
     assert "GBP 2,000" not in before
     if phone:
         assert not _sidebar_expanded(page), "the sidebar covers the answer on a phone"
-        page.locator(
-            "[data-testid='stExpandSidebarButton'], [data-testid='stSidebarCollapsedControl'] button"
-        ).first.click()
-        page.wait_for_timeout(500)
     t0 = time.monotonic()
     _fill(page, "MHT course price", "2000")
     page.wait_for_function(
@@ -350,11 +358,8 @@ def _price_what_if(browser, url: str, out: Path, *, width: int, height: int) -> 
     page.screenshot(path=str(out / f"answer_price_2000_{size}.png"), full_page=True)
     for link, ready in (("Cost-effectiveness", "Expected value of perfect information"),
                         ("Price and threshold", "Two-way: price x effect size")):  # fmt: skip
-        if phone and not _sidebar_expanded(page):
-            page.locator(
-                "[data-testid='stExpandSidebarButton'], [data-testid='stSidebarCollapsedControl'] button"
-            ).first.click()
-            page.wait_for_timeout(500)
+        if phone:
+            _open_sidebar(page)
         page.get_by_role("link", name=link).first.click()
         _settle(page, ready, timeout_s=120)
         _assert_no_traceback(page, f"{link} at GBP 2,000")

@@ -98,7 +98,6 @@ def format_summary(result: PipelineResult, psa=None) -> str:
             )
         for note in psa.notes:
             add("  note: " + note)
-        add("  " + psa.verdict())
         add("\nThe answer at a glance (" + _headline_basis() + ")")
         from mhtcdt.decision.report.headline import build_headline
 

@@ -5,11 +5,16 @@ Run:  PYTHONPATH=. python benchmarks/bench_economics.py [--sizes 1000,10000,1000
 Cases and their baselines (one line each; printed with the table):
 1. HIV/AIDS Markov PSA (Chancellor et al. 1997 as worked in Briggs, Claxton & Sculpher 2006 ex. 2.5, the
    model of tests/economics): Dirichlet rows, lognormal RR, 6 gamma costs; 2 strategies x 20 annual cycles.
-   Library: ``run_in_blocks`` -> per block of 65,536 draws ``sample_psa`` + matrices + ``run_markov``.
+   Library: ``run_in_blocks`` -> per block of 65,536 draws ``sample_psa`` + matrices + ``run_markov``
+   (``keep_traces=False, mean_traces=False``: the per-draw results only, as the baseline),
+   the matrices built draws last (S, S, D) by the baseline's code and combination therapy given as a
+   per-cycle list of the two arrays. Second row ("draws first, function"): the same model with (D, S, S)
+   matrices and combination therapy as a transition function (the library fingerprints every array the
+   function returns and transposes every block: the price of that form).
    Baseline: numpy drawing the same keyed streams (same Generator calls), draws-last matrices built per
    sampling block, the cycle loop in cache-sized sub-blocks of 4,096 draws with running weighted sums
-   (no trace kept), all outputs the package returns (cost, life-years, QALYs, discounted and not, cost by
-   category).
+   (no trace kept, no checks), all outputs the package returns (cost, life-years, QALYs, discounted and
+   not, cost by category).
 2. Weibull partitioned-survival PSA: 3 strategies, PFS = TTP x OS and OS from correlated (MVN) Weibull
    coefficients, monthly over 20 years (241 points), a utility and a cost drawn too. The survival curves
    are evaluated INSIDE the timing (library: a curve function of a block of draws, evaluated by the engine
@@ -127,7 +132,11 @@ def hiv_distributions() -> dict:
     return dists
 
 
-def hiv_library(n: int, seed: int = 1):
+def hiv_library(n: int, seed: int = 1, form: str = "last"):
+    """The HIV PSA through the library. ``form="last"``: matrices built draws last (S, S, D), the engine's
+    layout and the baseline's, combination therapy as a per-cycle list of the two arrays; ``"function"``:
+    matrices built draws first (D, S, S) and combination therapy as a transition function (each returned
+    array fingerprinted, each block transposed)."""
     dists = hiv_distributions()
     conv = Conventions(
         discount_costs=HIV["discount_costs"], discount_effects=HIV["discount_life_years"], counting="end"
@@ -135,30 +144,49 @@ def hiv_library(n: int, seed: int = 1):
     lam = np.zeros((1, N_CYCLES + 1, 4))
     lam[0, list(RR_CYCLES), :3] = LAM
     alive = np.array([1.0, 1, 1, 0])
+    d = np.arange(4)
 
     def block(a: int, b: int):
         s = sample_psa(dists, b - a, seed, start=a)
-        p = np.zeros((b - a, 4, 4))
-        for i in range(3):
-            p[:, i] = s[f"row{i}"]
-        p[:, 3, 3] = 1.0
-        comb = p * s["rr"][:, None, None]  # off-diagonal x RR, diagonal = complement
-        d = np.arange(4)
-        comb[:, d, d] = 0.0
-        comb[:, d, d] = 1.0 - comb.sum(axis=-1)
         care = np.zeros((b - a, 1, 4))
         for i in range(3):
             care[:, 0, i] = s[f"direct{i}"] + s[f"community{i}"] + ZID
-        strategies = [
-            MarkovStrategy("mono", p, StateValues(care, alive, costs_per="cycle"), draws=True),
-            MarkovStrategy(
-                "comb",
-                lambda c: comb if c in RR_CYCLES else p,
-                StateValues({"care": care, "lamivudine": lam}, alive, costs_per="cycle"),
-            ),
-        ]
+        mono_values = StateValues(care, alive, costs_per="cycle")
+        comb_values = StateValues({"care": care, "lamivudine": lam}, alive, costs_per="cycle")
+        if form == "last":
+            p = np.zeros((4, 4, b - a))  # draws last: p[s, k, d]
+            for i in range(3):
+                p[i] = s[f"row{i}"].T
+            p[3, 3] = 1.0
+            comb = p * s["rr"]  # off-diagonal x RR, diagonal = complement
+            comb[d, d] = 0.0
+            comb[d, d] = 1.0 - comb.sum(axis=1)
+            by_cycle = [comb if c in RR_CYCLES else p for c in range(1, N_CYCLES + 1)]
+            strategies = [
+                MarkovStrategy("mono", p, mono_values, draws=True, draws_last=True),
+                MarkovStrategy("comb", by_cycle, comb_values, per_cycle=True, draws=True, draws_last=True),
+            ]
+        else:
+            p = np.zeros((b - a, 4, 4))
+            for i in range(3):
+                p[:, i] = s[f"row{i}"]
+            p[:, 3, 3] = 1.0
+            comb = p * s["rr"][:, None, None]
+            comb[:, d, d] = 0.0
+            comb[:, d, d] = 1.0 - comb.sum(axis=-1)
+            strategies = [
+                MarkovStrategy("mono", p, mono_values, draws=True),
+                MarkovStrategy("comb", lambda c: comb if c in RR_CYCLES else p, comb_values),
+            ]
         res = run_markov(
-            HIV["states"], strategies, HIV["start"], conv, n_cycles=N_CYCLES, dead_states=["D"], keep_traces=False
+            HIV["states"],
+            strategies,
+            HIV["start"],
+            conv,
+            n_cycles=N_CYCLES,
+            dead_states=["D"],
+            keep_traces=False,
+            mean_traces=False,  # the draws only, as the baseline computes
         )
         return res.draws
 
@@ -440,6 +468,7 @@ def five_library(inputs):
         n_cycles=C5,
         dead_states=["dead"],
         keep_traces=False,
+        mean_traces=False,
     )
     return _outputs(res.draws)
 
@@ -538,7 +567,7 @@ def main() -> None:
     ap.add_argument("--sizes", default="1000,10000,100000,1000000")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1, help="BLAS and numba threads for library and baseline")
-    ap.add_argument("--skip", default="", help="comma-separated cases to skip: hiv,psm,five,evppi,startup")
+    ap.add_argument("--skip", default="", help="comma-separated cases to skip: hiv,hiv_fn,psm,five,evppi,startup")
     args = ap.parse_args()
     sizes = [int(x) for x in args.sizes.split(",")]
     skip = set(args.skip.split(",")) - {""}
@@ -558,6 +587,18 @@ def main() -> None:
                 fig,
                 rows,
                 "<=1.0x, mem<=1.5x",
+            )
+        if "hiv_fn" not in skip:
+            _case(
+                "HIV Markov PSA (draws first, function)",
+                "hiv_function",
+                n,
+                lambda n=n: hiv_library(n, form="function"),
+                lambda n=n: hiv_numpy(n),
+                args.repeats,
+                fig,
+                rows,
+                "-",
             )
         if "psm" not in skip:
             _case(

@@ -32,9 +32,18 @@ Transition specifications
 ``transitions`` is one of:
 * an array (S, S) -- time-homogeneous; (D, S, S) with ``draws=True``;
 * an array (C, S, S) with ``per_cycle=True`` (row c-1 = cycle c, C >= n); (D, C, S, S) with both;
+* a list or tuple of n arrays with ``per_cycle=True``, one per cycle, each (S, S), or (D, S, S) with
+  ``draws=True``; the same array object may stand for several cycles (``[comb] * 2 + [mono] * 18``):
+  each distinct array is checked once, and no function is called, so nothing needs fingerprinting
+  (the cheapest form of matrices that change in some cycles only);
 * a callable ``f(cycle) -> (S, S) or (D, S, S)`` for cycle = 1..n (time-varying; e.g. age-dependent
   mortality from :class:`~mhtcdt.economics.lifetables.LifeTable`), evaluated once per cycle for all
-  draws.
+  draws (up front, each returned array fingerprinted, when it returns arrays it keeps; cycle by cycle
+  when it builds new per-draw matrices every cycle, see :mod:`.markov_trace`).
+``draws_last=True`` stores per-draw matrices draws last: (S, S, D), (C, S, S, D) per cycle, and a
+callable returns (S, S, D). It is the engine's own layout (a block of draws is a view, not a transposed
+copy), and the layout in which a model's matrices are built fastest (every elementwise operation, and a
+row sum, runs over contiguous draws).
 Rows must sum to 1 within ``validation.PROBABILITY_ROW_TOLERANCE`` (1e-6) and be >= 0. Every matrix
 is checked when it is used (also an array object a callable returns again: it may have been changed
 in place), and every row of every trace must sum to 1.
@@ -45,7 +54,8 @@ Outputs
 ``cost_<category>``, ``cost_transitions``, ``cost_end_of_life``, ``cost_one_off`` columns) for one
 parameter set, or ``.draws`` (:class:`DrawResults`) when any input has a draw axis; ``.traces`` maps
 strategy -> array (D, n+1, S) when the per-draw traces were kept (``keep_traces``: by default when
-they take at most TRACE_KEEP_BYTES), ``.mean_traces`` strategy -> (n+1, S) always;
+they take at most TRACE_KEEP_BYTES), ``.mean_traces`` strategy -> (n+1, S) (unless ``mean_traces=False``:
+a PSA that needs only the per-draw results skips their sums over draws, a few % of its time);
 ``.trace_frame(strategy)`` gives a long DataFrame with columns ``cycle`` int64, ``time_years``
 float64, ``state`` str, ``proportion`` float64 (mean over draws).
 
@@ -63,37 +73,36 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import ArrayLike
 
-from mhtcdt.economics import markov_trace as kernel
-from mhtcdt.economics.conventions import Conventions, discount_factors
-from mhtcdt.economics.markov_trace import START_TOLERANCE
-from mhtcdt.economics.results import RESULT_COLUMNS, DrawResults
+from mhtcdt.economics.conventions import Conventions
+from mhtcdt.economics.results import DrawResults
 from mhtcdt.economics.validation import (
     PROBABILITY_ROW_TOLERANCE,
+    START_TOLERANCE,
     as_finite,
-    broadcast_param,
     check_costs,
     check_probabilities,
     check_transition_matrices,
 )
-from mhtcdt.economics.values import CostCategory, StateValues
+from mhtcdt.economics.values import StateValues
 from mhtcdt.errors import InputError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-TransitionSpec = np.ndarray | Callable[[int], np.ndarray]
+TransitionSpec = np.ndarray | Sequence[np.ndarray] | Callable[[int], np.ndarray]
 
 
 @dataclass
 class MarkovStrategy:
     """One strategy of a Markov model: its transitions and its state values (see the module docstring
-    for shapes and units)."""
+    for shapes and units); ``draws_last``: per-draw matrices stored (S, S, D)."""
 
     name: str
     transitions: TransitionSpec
     values: StateValues = field(default_factory=StateValues)
     per_cycle: bool = False
     draws: bool = False
+    draws_last: bool = False
 
 
 TRACE_KEEP_BYTES = 64 * 2**20
@@ -105,15 +114,22 @@ class MarkovResult:
     """Result of :func:`run_markov`.
 
     ``traces`` maps strategy -> trace (D, n+1, S) when the per-draw traces were kept (``keep_traces``);
-    ``mean_traces`` maps strategy -> mean trace over draws (n+1, S), always."""
+    ``mean_traces`` maps strategy -> mean trace over draws (n+1, S) unless ``mean_traces=False``."""
 
     states: list[str]
     draws: DrawResults
     kept_traces: dict[str, np.ndarray] | None
-    mean_traces: dict[str, np.ndarray]
+    computed_mean_traces: dict[str, np.ndarray] | None
     cycle_length_years: float
     has_draw_axis: bool
     attrs: dict = field(default_factory=dict)
+
+    @property
+    def mean_traces(self) -> dict[str, np.ndarray]:
+        """Mean traces over draws, strategy -> (n+1, S); InputError if run with ``mean_traces=False``."""
+        if self.computed_mean_traces is None:
+            raise InputError("mean_traces", False, "the mean traces were not computed (run with mean_traces=True)")
+        return self.computed_mean_traces
 
     @property
     def traces(self) -> dict[str, np.ndarray]:
@@ -255,18 +271,8 @@ def expand_tunnel_states(
 
 
 # ---------------------------------------------------------------------------------------------
-# The engine (the trace kernel is in markov_trace)
+# Checks of the model (the engine is in markov_engine, its trace kernel in markov_trace)
 # ---------------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Flows:
-    """Costs counted at transitions of one strategy, (D,) each: discounted and undiscounted."""
-
-    transitions: np.ndarray
-    transitions_undiscounted: np.ndarray
-    end_of_life: np.ndarray
-    end_of_life_undiscounted: np.ndarray
 
 
 def _check_model(
@@ -323,201 +329,6 @@ def _value_draws(spec: MarkovStrategy, n_draws: int | None) -> int | None:
     return n_draws
 
 
-def _event_costs(spec: MarkovStrategy, n_s: int, n_d: int) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """Transition-cost matrices (S, S) or (S, S, D) (draws last) and end-of-life cost (D,) (None where
-    none is given)."""
-    fld = f"strategies[{spec.name}].values"
-    tc = spec.values.transition_costs
-    if tc is not None:
-        tc = kernel.draws_last(
-            broadcast_param(tc, f"{fld}.transition_costs", tc.shape[:-2] + (n_s, n_s), "(S, S) or (D, S, S)")
-        )
-    eol = broadcast_param(spec.values.end_of_life_cost, f"{fld}.end_of_life_cost", (n_d,), "scalar or (D,)")
-    return tc, (eol if np.any(eol != 0) else None)
-
-
-@dataclass
-class _Values:
-    """The state values of one strategy, checked once for all draws and kept compact (a reward (S,),
-    (1, n+1, S) or (D|1, 1|n+1, S), event costs (D,) and draws-last (S, S[, D])); ``block`` slices the
-    draws of a block. ``costs``: (category, counting rule or None for the model's rule, costs per cycle)."""
-
-    utilities: np.ndarray
-    costs: list[tuple[str, tuple[str | Sequence[float], str] | None, np.ndarray]]
-    one_off: np.ndarray
-    transition_costs: np.ndarray | None
-    end_of_life: np.ndarray | None
-
-    def block(self, a: int, b: int) -> _Values:
-        def rows(r: np.ndarray) -> np.ndarray:
-            return r[a:b] if r.ndim == 3 and r.shape[0] != 1 else r
-
-        tc = self.transition_costs
-        return _Values(
-            rows(self.utilities),
-            [(cat, rule, rows(c)) for cat, rule, c in self.costs],
-            self.one_off[a:b],
-            None if tc is None or tc.ndim == 2 else tc[..., a:b],
-            None if self.end_of_life is None else self.end_of_life[a:b],
-        )
-
-
-def _prepare_values(spec: MarkovStrategy, shape: tuple[int, int, int], cycle_years: float) -> _Values:
-    """Check the values of one strategy against (D, n+1, S) and convert state costs to costs per cycle."""
-    n_d, _, n_s = shape
-    fld = f"strategies[{spec.name}].values"
-    u = kernel.reward_array(spec.values.utilities, f"{fld}.utilities", shape)
-    one_off = broadcast_param(spec.values.one_off_cost, f"{fld}.one_off_cost", (n_d,), "scalar or (D,)")
-    factor = spec.values.cost_factor("cycle", cycle_years)
-    costs = []
-    for cat, cost in spec.values.categories().items():
-        rule = None
-        if isinstance(cost, CostCategory):  # category with its own counting rule
-            rule = (cost.counting, cost.cycle_zero)
-            cost = cost.values
-        cat_fld = f"{fld}.costs" + (f".{cat}" if spec.values.categorised else "")
-        costs.append((cat, rule, kernel.reward_array(cost if factor == 1.0 else factor * cost, cat_fld, shape)))
-    tc, eol = _event_costs(spec, n_s, n_d)
-    return _Values(u, costs, one_off, tc, eol)
-
-
-def _run_cohort(
-    strategies: Sequence[MarkovStrategy],
-    getters: list[kernel.Getter],
-    x0: np.ndarray,
-    model: tuple[list[str], np.ndarray, list[_Values]],
-    run: tuple[int, float | None, bool],
-    conv: Conventions,
-    first_draw: int = 0,
-    buffers: list[np.ndarray] | None = None,
-) -> tuple[list[np.ndarray], list[_Flows], int]:
-    """Traces (n+1, S, B) of every strategy for one block of B draws (one loop over cycles, all strategies
-    at once per cycle; draws last, see :mod:`.markov_trace`), the costs counted at transitions, and the
-    number of cycles run. ``run`` = (horizon, stop_when_alive_below (stops early when given), one block of
-    several: its trace is checked once, at the end, while it is in cache). ``model``: (names, alive
-    mask, the block's values of each strategy); ``x0`` (S, B); ``getters`` give the block's matrices;
-    ``first_draw`` is the index of the block's first draw (in messages); ``buffers`` (n+1, S, >= B) trace
-    buffers reused from block to block (fresh memory for every block costs a page fault per 4 KiB).
-    Every matrix and every trace row is checked."""
-    names, alive_mask, values = model
-    horizon, stop_when_alive_below, in_blocks = run
-    n_s, n_d = x0.shape
-    open_horizon = stop_when_alive_below is not None
-    # trace buffers (n+1, S, B): a contiguous slab per cycle; grown in chunks when the horizon is open
-    cap = min(horizon + 1, 256) if open_horizon else horizon + 1
-    if buffers is None or open_horizon:
-        bufs = [np.empty((cap, n_s, n_d)) for _ in strategies]
-    else:
-        bufs = [buf[:, :, :n_d] for buf in buffers]
-    for buf in bufs:
-        buf[0] = x0
-    cycle_years = conv.cycle_length_years
-    disc_flow = discount_factors(
-        np.arange(horizon + 1) * cycle_years, conv.discount_costs, conv.discount_method, cycle_length_years=cycle_years
-    )
-    flows = [_Flows(*(np.zeros(n_d) for _ in range(4))) for _ in strategies]
-    dying = (alive_mask[:, None] & ~alive_mask[None, :]).astype(float)  # moves from an alive into a dead state
-    allowed = kernel.trace_tolerance(horizon)
-    check_each_cycle = not in_blocks and n_s * n_d >= kernel.TRACE_CHECK_PER_CYCLE_VALUES
-    fields = [f"strategies[{spec.name}]" for spec in strategies]
-    n_done = 0
-    for c in range(1, horizon + 1):
-        disc_c = float(disc_flow[c])
-        if c >= bufs[0].shape[0]:
-            bufs = [np.concatenate([b, np.empty_like(b)], axis=0) for b in bufs]
-        for k, get in enumerate(getters):
-            x_prev = bufs[k][c - 1]
-            p = get(c)
-            if p.ndim == 3 and p.shape[-1] != n_d:
-                raise InputError(f"{fields[k]}.transitions", p.shape, f"needs {n_d} draws")
-            tc, eol = values[k].transition_costs, values[k].end_of_life
-            if tc is not None:
-                cost_c = (x_prev * kernel.leaving(p, tc)).sum(axis=0)  # (B,)
-                flows[k].transitions += disc_c * cost_c
-                flows[k].transitions_undiscounted += cost_c
-            if eol is not None:
-                deaths = (x_prev * kernel.leaving(p, dying)).sum(axis=0)  # (B,) moving alive -> dead
-                flows[k].end_of_life += disc_c * eol * deaths
-                flows[k].end_of_life_undiscounted += eol * deaths
-            kernel.step(x_prev, p, bufs[k][c])
-            if check_each_cycle:
-                kernel.check_trace(bufs[k][c : c + 1], c, allowed[c : c + 1], fields[k], names, first_draw)
-        n_done = c
-        if open_horizon:
-            alive = max(float(b[c][alive_mask].sum(axis=0).max()) for b in bufs)
-            if alive < stop_when_alive_below and (conv.counting != "simpson" or c % 2 == 0):
-                break
-    else:
-        if open_horizon:
-            raise InputError("max_cycles", horizon, "the cohort was still alive at max_cycles; raise it")
-    traces = [b[: n_done + 1] for b in bufs]
-    if not check_each_cycle:
-        for fld, tr in zip(fields, traces, strict=True):
-            kernel.check_trace(tr, 0, allowed[: n_done + 1], fld, names, first_draw)
-    return traces, flows, n_done
-
-
-def _integrate(
-    values: _Values,
-    trace: np.ndarray,
-    flows: _Flows,
-    weights: tuple[np.ndarray, tuple[np.ndarray, np.ndarray]],
-    conv: Conventions,
-    categorised: bool,
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Costs, life-years and QALYs (B,) of one strategy from its trace (n+1, S, B) and the block's
-    values, and its costs by category. ``weights`` = (alive mask (S,), (cost discount, effect discount)
-    at the points)."""
-    alive_mask, (d_c, d_e) = weights
-    cycle_years = conv.cycle_length_years
-    rules = kernel.CountingRules(trace)
-    integ, w = rules.rule(conv.counting, conv.cycle_zero)
-    alive = alive_mask.astype(float)
-    u = values.utilities
-    out = {
-        # life-years: the alive states weighted 1, from the weighted occupancies QALYs use as well
-        "life_years": integ.sum(w * d_e, alive) * cycle_years,
-        "life_years_undiscounted": integ.sum(w, alive) * cycle_years,
-        "qalys": integ.sum(w * d_e, u) * cycle_years,
-        "qalys_undiscounted": integ.sum(w, u) * cycle_years,
-        "cost": values.one_off + flows.transitions + flows.end_of_life,
-        "cost_undiscounted": values.one_off + flows.transitions_undiscounted + flows.end_of_life_undiscounted,
-    }
-    by_cat = {}
-    for cat, rule, cst in values.costs:
-        cat_integ, w_cat = (integ, w) if rule is None else rules.rule(*rule)
-        disc = cat_integ.sum(w_cat * d_c, cst)
-        out["cost"] = out["cost"] + disc
-        out["cost_undiscounted"] = out["cost_undiscounted"] + cat_integ.sum(w_cat, cst)
-        if categorised:
-            by_cat[cat] = disc
-    by_cat.update(transitions=flows.transitions, end_of_life=flows.end_of_life, one_off=values.one_off)
-    return out, by_cat
-
-
-def _constant_categories(values: list[_Values], n_d: int) -> dict[str, np.ndarray]:
-    """Cost categories the same for every draw, as read-only (D, strategies) views of one row (no memory
-    per draw): transition and end-of-life costs no strategy has (zeros), one-off costs without a draw axis."""
-    rows = {}
-    if all(v.transition_costs is None for v in values):
-        rows["transitions"] = np.zeros(len(values))
-    if all(v.end_of_life is None for v in values):
-        rows["end_of_life"] = np.zeros(len(values))
-    if all(v.one_off.strides == (0,) or n_d == 1 for v in values):
-        rows["one_off"] = np.array([float(v.one_off[0]) for v in values])
-    return {cat: np.broadcast_to(row, (n_d, len(values))) for cat, row in rows.items()}
-
-
-def _discounts(conv: Conventions, n_done: int) -> tuple[np.ndarray, np.ndarray]:
-    """Discount factors for costs and effects at the points 0..n_done."""
-    cycle_years = conv.cycle_length_years
-    t_years = np.arange(n_done + 1, dtype=float) * cycle_years
-    return (
-        discount_factors(t_years, conv.discount_costs, conv.discount_method, cycle_length_years=cycle_years),
-        discount_factors(t_years, conv.discount_effects, conv.discount_method, cycle_length_years=cycle_years),
-    )
-
-
 def run_markov(
     states: Sequence[str],
     strategies: Sequence[MarkovStrategy],
@@ -529,6 +340,7 @@ def run_markov(
     stop_when_alive_below: float | None = None,
     max_cycles: int = 10_000,
     keep_traces: bool | None = None,
+    mean_traces: bool = True,
 ) -> MarkovResult:
     """Run a Markov cohort model for several strategies (see the module docstring).
 
@@ -552,85 +364,72 @@ def run_markov(
         them when they take at most TRACE_KEEP_BYTES per strategy. The results do not need them: with a
         fixed horizon the draws run in blocks of ``markov_trace.BLOCK_DRAWS`` (the trace of a block is
         integrated and dropped), so memory and time per draw stay flat as the number of draws grows.
+    mean_traces:
+        Compute the mean trace over draws of each strategy (``MarkovResult.mean_traces``, ``trace_frame``);
+        False skips it (a PSA run in blocks, :func:`mhtcdt.economics.run_in_blocks`, keeps only the draws).
     """
+    # the engine is imported on first use: ``import mhtcdt.economics`` stays light (issue 18)
+    from mhtcdt.economics import markov_engine as engine
+    from mhtcdt.economics import markov_trace as kernel
+
     conv = Conventions() if conventions is None else conventions
     names, alive_mask, x0 = _check_model(states, dead_states, strategies, start)
     horizon = _horizon(n_cycles, stop_when_alive_below, max_cycles)
     fixed = n_cycles is not None
-    getters = []
-    random_access = True
+    fetchers = []
     n_draws = x0.shape[0] if x0.ndim == 2 else None
+    checked: kernel.SourceCache = {}  # arrays several strategies share are checked once
     for spec in strategies:
         if spec.per_cycle and not fixed:
             raise InputError(f"strategies[{spec.name}]", "per_cycle", "a per-cycle array needs a fixed n_cycles")
-        get, nd, any_order = kernel.transition_getter(
+        if spec.draws_last and not spec.draws and not callable(spec.transitions):
+            raise InputError(f"strategies[{spec.name}].draws_last", True, "draws_last needs draws=True")
+        fetcher = kernel.transition_getter(
             spec.transitions,
-            (spec.per_cycle, spec.draws),
+            (spec.per_cycle, spec.draws, spec.draws_last),
             horizon if fixed else 1,
             f"strategies[{spec.name}].transitions",
             names,
             prefetch=fixed,
+            cache=checked,
         )
-        getters.append((get, any_order))
-        random_access = random_access and any_order
-        if nd is not None:
-            if n_draws is not None and nd != n_draws:
-                raise InputError(f"strategies[{spec.name}].transitions", nd, f"draw count differs ({n_draws})")
-            n_draws = nd
+        fetchers.append(fetcher)
+        if fetcher.n_draws is not None:
+            if n_draws is not None and fetcher.n_draws != n_draws:
+                raise InputError(
+                    f"strategies[{spec.name}].transitions", fetcher.n_draws, f"draw count differs ({n_draws})"
+                )
+            n_draws = fetcher.n_draws
     for spec in strategies:  # the draw axis may also come from the values alone
         n_draws = _value_draws(spec, n_draws)
     n_d, n_s = n_draws or 1, len(names)
-    stop = None if fixed else stop_when_alive_below
-    values = [_prepare_values(spec, (n_d, horizon + 1, n_s), conv.cycle_length_years) for spec in strategies]
+    values = [engine.prepare_values(spec, (n_d, horizon + 1, n_s), conv.cycle_length_years) for spec in strategies]
     x0_last = np.broadcast_to(x0[:, None] if x0.ndim == 1 else x0.T, (n_s, n_d))  # (S, D)
-    # blocks of draws (all cycles of a block before the next block) need a fixed horizon and matrices
-    # that can be fetched for any cycle; otherwise one block of all draws, cycle by cycle
-    block = kernel.BLOCK_DRAWS if fixed and random_access else n_d
-    n_blocks = -(-n_d // block)
     keep = keep_traces if keep_traces is not None else n_d * (horizon + 1) * n_s * 8 <= TRACE_KEEP_BYTES
-    keep = keep or n_blocks == 1  # the trace of a single block is the whole trace: free to keep
-    out = {k: np.zeros((n_d, len(strategies))) for k in RESULT_COLUMNS[1:]}
-    by_cat: dict[str, np.ndarray] = {}
-    trace_sums = [np.zeros((horizon + 1, n_s)) for _ in strategies]
-    constant = _constant_categories(values, n_d)
-    kept: list[np.ndarray] = []
-    n_done = horizon
-    buffers = [np.empty((horizon + 1, n_s, block)) for _ in strategies] if n_blocks > 1 else None
-    for a in range(0, n_d, block):
-        b = min(n_d, a + block)
-        block_get = [kernel.BlockMatrices(g, a, b) if any_order else g for g, any_order in getters]
-        block_values = [v.block(a, b) for v in values] if n_blocks > 1 else values
-        model = (names, alive_mask, block_values)
-        traces, flows, n_done = _run_cohort(
-            strategies, block_get, x0_last[:, a:b], model, (horizon, stop, n_blocks > 1), conv, a, buffers
-        )
-        discount = _discounts(conv, n_done)
-        for k, spec in enumerate(strategies):
-            res, categories = _integrate(
-                block_values[k], traces[k], flows[k], (alive_mask, discount), conv, spec.values.categorised
-            )
-            for name, value in res.items():
-                out[name][a:b, k] = value
-            for cat, value in categories.items():
-                if cat not in by_cat:
-                    by_cat[cat] = constant[cat] if cat in constant else np.zeros((n_d, len(strategies)))
-                if cat not in constant:
-                    by_cat[cat][a:b, k] = value
-            trace_sums[k][: n_done + 1] += traces[k].sum(axis=2)  # for the mean trace
-        if keep:
-            if n_blocks == 1:
-                kept = traces
-            else:
-                if not kept:
-                    kept = [np.empty((n_done + 1, n_s, n_d)) for _ in strategies]
-                for full, tr in zip(kept, traces, strict=True):
-                    full[:, :, a:b] = tr
+    model = engine.Model.build(names, alive_mask, conv, horizon, strategies)
+    if fixed:
+        output = engine.Output.allocate(values, model, n_d, keep, mean_traces)
+        cache = engine.PlanCache(conv, horizon)
+        plans = [engine.plan(v, alive_mask, conv, horizon, cache) for v in values]
+        engine.run_fixed(fetchers, x0_last, values, plans, model, output)
+        n_done = horizon
+    else:
+        traces, flows, n_done = engine.run_open(fetchers, x0_last, values, model, stop_when_alive_below)
+        model = engine.Model.build(names, alive_mask, conv, n_done, strategies)
+        output = engine.Output.allocate(values, model, n_d, False, mean_traces)
+        plans = [engine.plan(v, alive_mask, conv, n_done) for v in values]
+        engine.integrate_traces(traces, flows, values, plans, model, output)
+        output.kept = traces if keep else None
     cycle_years = conv.cycle_length_years
     attrs = {"model": "markov", **conv.attrs(), "cycle_length_years": cycle_years, "n_cycles": n_done}
-    draws = DrawResults(strategies=[s.name for s in strategies], **out, cost_by_category=by_cat, attrs=attrs)
+    draws = DrawResults(
+        strategies=[s.name for s in strategies], **output.columns, cost_by_category=output.by_cat, attrs=attrs
+    )
     names_s = [spec.name for spec in strategies]
-    mean_traces = {name: tr[: n_done + 1] / n_d for name, tr in zip(names_s, trace_sums, strict=True)}
+    means = {name: tr / n_d for name, tr in zip(names_s, output.trace_sums, strict=True)} if mean_traces else None
     kept_views = (
-        {name: tr.transpose(2, 0, 1) for name, tr in zip(names_s, kept, strict=True)} if keep else None
+        {name: tr.transpose(2, 0, 1) for name, tr in zip(names_s, output.kept, strict=True)}
+        if output.kept is not None
+        else None
     )  # (D, n+1, S)
-    return MarkovResult(names, draws, kept_views, mean_traces, cycle_years, n_draws is not None, attrs=dict(attrs))
+    return MarkovResult(names, draws, kept_views, means, cycle_years, n_draws is not None, attrs=dict(attrs))

@@ -188,17 +188,33 @@ def _check_curve(curve: np.ndarray, field: str, offset: int | None = None) -> No
         )
 
 
+def _curve_ok(curve: np.ndarray, falls: np.ndarray) -> bool:
+    """True if ``curve`` (B, S, T) is in [0, 1] and non-increasing (what :func:`_check_curve` checks), by one
+    comparison pass: every point is <= the one before (written into the boolean buffer ``falls``
+    (B, S, T-1); NaN compares false), so each curve's largest value is its first and its smallest its last,
+    and those columns are in [0, 1]. False (then :func:`_check_curve` decides and names the first bad value)
+    when a point rises, even within MONOTONE_TOLERANCE. A comparison reads the curve once and writes a
+    byte per point, where the steps' subtraction and maximum write and read eight (17 % of a Weibull PSA
+    against 4 % measured: the curves and their steps do not fit in L2 together)."""
+    if not np.less_equal(curve[..., 1:], curve[..., :-1], out=falls).all():
+        return False
+    return bool(curve[..., 0].max() <= 1.0 and curve[..., -1].min() >= 0.0)
+
+
 def _where(idx: tuple[int, ...], offset: int | None) -> str:
     if offset is None:
         return str(list(idx[1:]) if len(idx) == 3 else list(idx))
     return str([idx[0] + offset, *idx[1:]])
 
 
-def _cap(lower: np.ndarray, upper: np.ndarray, names: tuple[str, str]) -> np.ndarray:
+def _cap(lower: np.ndarray, upper: np.ndarray, names: tuple[str, str], below: np.ndarray | None = None) -> np.ndarray:
     """min(lower, upper), with a CurveCrossingWarning if ``lower`` exceeds ``upper`` beyond CROSSING_TOLERANCE.
 
-    ``lower`` itself (no copy) when it is nowhere above ``upper``, the usual case: one subtraction pass
-    and a reduction instead of a minimum, a comparison and a reduction over the curves."""
+    ``lower`` itself (no copy) when it is nowhere above ``upper``, the usual case: one comparison pass (into
+    ``below`` when given, a boolean buffer of their shape) and a reduction instead of a minimum, a comparison
+    and a reduction over the curves."""
+    if np.less_equal(lower, upper, out=below).all():
+        return lower
     excess = np.subtract(lower, upper)
     worst = excess.max(initial=-np.inf)
     if not worst > 0.0:
@@ -274,15 +290,19 @@ def _curve_integrals(data: SurvivalCurves, weights: np.ndarray, deaths: np.ndarr
     out = [np.empty((n_d, n_s, 3)) for _ in range(n_k - 1)] + [np.empty((n_d, n_s, 5))]
     step = max(1, CHUNK_ELEMENTS // (n_s * n_t))
     offset = None if not data.has_draw_axis else 0
+    falls = np.empty((min(step, n_d), n_s, max(n_t - 1, 0)), dtype=bool)  # buffers reused by every block
+    below = np.empty((min(step, n_d), n_s, n_t), dtype=bool)
     for a in range(0, n_d, step):
         b = min(n_d, a + step)
         blocks = data.block(a, b)
+        m = blocks[0].shape[0]  # b - a, or 1 for curves without a draw axis
         for k, block in enumerate(blocks):
-            _check_curve(block, f"curves.{names[k]}", offset=None if offset is None else a)
+            if not _curve_ok(block, falls[:m]):
+                _check_curve(block, f"curves.{names[k]}", offset=None if offset is None else a)
         capped = blocks[-1]
         np.matmul(capped, os_weights, out=out[-1][a:b])
         for k in range(n_k - 2, -1, -1):
-            capped = _cap(blocks[k], capped, (names[k], names[k + 1]))
+            capped = _cap(blocks[k], capped, (names[k], names[k + 1]), below[:m])
             np.matmul(capped, weights, out=out[k][a:b])
     return out
 

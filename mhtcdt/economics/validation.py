@@ -13,6 +13,9 @@ from mhtcdt.errors import InputError
 PROBABILITY_ROW_TOLERANCE = 1e-6
 """Absolute tolerance on |sum of a transition-matrix row - 1|."""
 
+START_TOLERANCE = 1e-6
+"""Absolute tolerance on |sum of a Markov model's start distribution - 1|."""
+
 
 def _first_bad(mask: np.ndarray) -> tuple[int, ...]:
     return tuple(int(i) for i in np.unravel_index(int(np.argmax(mask)), mask.shape))
@@ -28,7 +31,8 @@ def _refuse_where(arr: np.ndarray, bad: np.ndarray, field: str, message: str) ->
 def as_finite(value: ArrayLike, field: str) -> np.ndarray:
     """``value`` as a float array; InputError naming the first NaN or infinite element."""
     arr = np.asarray(value, dtype=float)
-    _refuse_where(arr, ~np.isfinite(arr), field, "must be a finite number")
+    if not np.isfinite(arr).all():  # one pass in the usual case; the mask only to name the bad element
+        _refuse_where(arr, ~np.isfinite(arr), field, "must be a finite number")
     return arr
 
 

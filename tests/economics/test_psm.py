@@ -274,3 +274,27 @@ def test_cost_units_are_converted_by_one_rule(unit, factor):
         utilities=[0.8, 0.6],
     )
     np.testing.assert_allclose(other["cost"], monthly["cost"], rtol=1e-12)
+
+
+def test_curve_checks_of_the_one_pass_path():
+    """The comparison pass accepts only curves falling step by step with their first and last columns in
+    [0, 1]; anything else goes to the full check, which decides: a rise within MONOTONE_TOLERANCE is
+    accepted (same result), a NaN or a value outside [0, 1] anywhere is named."""
+    pfs, os_ = _curves()
+    base = _psm(pfs, os_, utilities=[1, 1])
+    tiny = os_.copy()
+    tiny[0, 100] = tiny[0, 99] + 1e-12  # a rise far below the tolerance (rounding of a fitted curve)
+    change = tiny[0, 100] - os_[0, 100]  # one monthly point: at most change / 12 life-years
+    got = _psm(pfs, tiny, utilities=[1, 1])["life_years"].to_numpy()
+    assert 0 < got[0] - base["life_years"].iloc[0] <= change / 12 and got[1] == base["life_years"].iloc[1]
+    for value, where, match in ((np.nan, (1, 50), "finite|\\[0, 1\\]"), (-0.01, (1, 360), "\\[0, 1\\]")):
+        bad = os_.copy()
+        bad[where] = value
+        with pytest.raises(InputError, match=match) as err:
+            _psm(np.minimum(pfs, bad), bad, utilities=[1, 1])
+        assert err.value.field in (f"curves.OS{list(where)}", f"curves.PFS{list(where)}")
+    above = pfs.copy()
+    above[0, 0] = 1.0 + 1e-6
+    with pytest.raises(InputError, match="\\[0, 1\\]") as err:
+        _psm(above, np.maximum(os_, above), utilities=[1, 1])
+    assert err.value.field in ("curves.PFS[0, 0]", "curves.OS[0, 0]")

@@ -141,3 +141,26 @@ def patient_physics_task(
         spacing = thermotolerance_by_interval(patient, protocol, seed, intervals_hours)
     progress("done", 1.0)
     return {"detail": detail, "spacing": spacing}
+
+
+def subgroups_task(result: Any, psa: Any, *, progress: Progress) -> Any:
+    """:func:`mhtcdt.decision.model.subgroups.analyse_subgroups` of a run and its PSA (counterfactual physics)."""
+    from mhtcdt.decision.model.subgroups import analyse_subgroups
+
+    return analyse_subgroups(result, psa, progress=progress)
+
+
+def compare_task(labelled_tomls: list[tuple[str, str]], *, progress: Progress) -> Any:
+    """:func:`mhtcdt.decision.run.compare.run_scenarios` on scenarios given as (label, TOML text)."""
+    from mhtcdt.decision.run.compare import run_scenarios
+
+    return run_scenarios([(label, _scenario(text)) for label, text in labelled_tomls], progress=progress)
+
+
+def parametric_fits_task(trial: Any, *, progress: Progress) -> Any:
+    """The parametric fits table of :func:`mhtcdt.decision.trial.parametric.fit_all` (an analysis on request)."""
+    from mhtcdt.decision.trial.parametric import fit_all
+
+    progress("fitting parametric survival curves", 0.0)
+    fits, _ = fit_all(trial)
+    return fits

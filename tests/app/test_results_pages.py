@@ -16,7 +16,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from mhtcdt.decision.report import figures, html, tables, workbook
-from tests.app.conftest import ROUTER, plain, small_scenario, texts
+from tests.app.conftest import ROUTER, small_scenario, texts
 
 N_SCREENED = 120
 
@@ -79,8 +79,8 @@ def test_power_curve_follows_its_settings(scenario, result):
     assert "Power versus sample size" in texts(at)
     at.select_slider(key="power_replicates").set_value(100).run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    text = state.scenario_toml(scenario)
-    key = "power-" + state.input_key(text, scenario.seed, POWER_SIZES, 100, "OS", 0.05)
+    # keyed by what the trial depends on (no economics: a new WTP or price does not re-run the power curve)
+    key = "power-" + state.input_key(state.trial_key(scenario), POWER_SIZES, 100, "OS", 0.05)
     table = state.job_manager().status(key).result
     assert list(table["n_patients"]) == list(POWER_SIZES)
     assert table.attrs["n_replicates"] == 100
@@ -97,27 +97,31 @@ def test_numbers_at_risk_count_patients_still_followed(result):
 
 
 def test_economics_verdict_follows_willingness_to_pay(scenario, result):
+    """The economics page shows the headline (probabilistic verdict, with the base case beside it) at the one
+    WTP of every page; a new WTP changes the verdict as the package API says, without a new run."""
+    from mhtcdt.app.psa_view import psa_done
+    from mhtcdt.decision.model import whatif
+    from mhtcdt.decision.report.headline import build_headline
+
     at = _page(scenario, "page_economics.py")
     assert not at.error
-    verdict = plain(at.info[0].value)
-    from mhtcdt.app.page_economics import verdict_at
-
-    assert verdict.startswith(result.verdict)  # at the scenario's WTP: the pipeline's own verdict
+    psa = psa_done(scenario)
+    assert psa is not None, "the economics page did not run the PSA"
+    page = texts(at)
+    h = build_headline(result, psa)
+    assert h.verdict in page
+    assert result.verdict in page  # the deterministic base case in words, beside the headline
     table = [d.value for d in at.dataframe if "status" in d.value.columns][0]
     assert set(table["status"]) <= {"reference", "non-dominated", "dominated", "extendedly dominated"}
     assert "reference" in set(table["status"])
-    from mhtcdt.app.psa_view import psa_done
-
-    psa = psa_done(scenario)
-    assert psa is not None, "the economics page did not run the PSA"
-    assert verdict.endswith(psa.verdict(scenario.economics.willingness_to_pay))
-    assert "probability that this is right" in verdict
     assert "Uncertainty" in texts(at)
     assert len(at.get("image")) >= 5  # CE plane, PSA cloud, CEAC, tornado, EVPI
-    at.number_input(key="wtp_verdict").set_value(250000.0).run()
-    changed = plain(at.info[0].value)
-    assert changed != verdict
-    assert changed == verdict_at(result, 250000.0) + " " + psa.verdict(250000.0)
+    at.number_input(key="wtp").set_value(250000.0).run()
+    changed = texts(at)
+    w = whatif.apply(result, psa, willingness_to_pay=250000.0)
+    h250 = build_headline(w.result, w.psa, list_price=scenario.economics.costs.mht_course)
+    assert h250.verdict in changed and h.verdict not in changed
+    assert w.result.verdict in changed
     assert "GBP 250,000" in changed
 
 

@@ -21,11 +21,13 @@ def test_every_page_file_exists_and_no_pages_folder():
 def test_navigation_lists_every_page(app):
     at = app.run()
     assert not at.exception
-    # The default page is the scenario page.
-    assert at.title[0].value == "Scenario"
+    # The default page is the answer (the headline of the current scenario).
+    assert at.title[0].value == "The answer"
 
 
-@pytest.mark.parametrize("page_file", ["page_trial.py", "page_economics.py", "page_report.py"])
+@pytest.mark.parametrize(
+    "page_file", ["page_answer.py", "page_trial.py", "page_economics.py", "page_price.py", "page_report.py"]
+)
 def test_impossible_criteria_are_an_in_page_error_on_results_pages(app, page_file):
     sc = small_scenario(60)
     sc = sc.model_copy(update={"cohort": sc.cohort.model_copy(update={"criteria": ["age_years < 0"]})})
@@ -36,17 +38,20 @@ def test_impossible_criteria_are_an_in_page_error_on_results_pages(app, page_fil
     assert "Something went wrong" not in err
 
 
-def test_sidebar_starts_the_run_in_the_background(app):
-    from mhtcdt.app import state
+def test_the_run_starts_when_the_app_opens(app):
+    """Whichever page opens first, the current scenario's run starts in the background at once (the headline
+    answer is ready sooner), then its PSA; the sidebar says when the results are ready."""
+    from mhtcdt.app import psa_view, state
 
     sc = small_scenario(90).model_copy(update={"seed": 7})  # a scenario no other test has run
     app.session_state["scenario"] = sc
+    app.run()
+    app.switch_page("page_scenario.py")  # a page that computes nothing itself
     at = app.run()
-    assert state.pipeline_status(sc) is None
-    at.sidebar.button(key="sidebar_run").click().run()
     assert not at.exception
     assert state.pipeline_status(sc) is not None  # submitted without blocking the page
     final = state.job_manager().wait(state._pipeline_key(sc)[0], poll_s=0.2)
     assert final.state == "done", final.error
     at.run()
     assert any("Results: ready." in c.value for c in at.sidebar.caption)
+    assert state.job_manager().status(psa_view.psa_key(sc)) is not None  # the PSA follows

@@ -61,19 +61,19 @@ def render() -> None:
 def render_headline(h) -> None:
     """The headline box: traffic light, verdict, four numbers, the sentences that explain them."""
     label, colour, icon = BADGES[h.light]
-    cur = h.currency
+    cur = md(h.currency)  # inside Markdown: metric values, deltas and help texts render it
     with st.container(border=True, key="headline"):
         st.badge(label, color=colour, icon=icon)
         st.markdown(f"### {md(h.verdict)}")
         m = st.columns(4)
-        icer = money(h.icer, cur) if h.inc_qalys > 0 and h.inc_cost > 0 else h.icer_text.split(" (")[0]
+        icer = money(h.icer, cur) if h.inc_qalys > 0 and h.inc_cost > 0 else md(h.icer_text.split(" (")[0])
         m[0].metric(
-            "ICER vs " + h.reference,
+            "ICER vs " + md(h.reference),
             icer,
             help=f"Mean of {h.n_draws:,} PSA draws. Deterministic base case: "
             f"{money(h.icer_deterministic, cur) if h.inc_qalys_deterministic > 0 else 'see below'}.",
         )
-        m[1].metric("probability cost-effective", f"{100 * h.probability:.0f} %", help=h.probability_text)
+        m[1].metric("probability cost-effective", f"{100 * h.probability:.0f} %", help=md(h.probability_text))
         if h.value_based_price is not None:
             m[2].metric(
                 "value-based price",

@@ -13,6 +13,7 @@ import streamlit as st
 
 from mhtcdt.app import state
 from mhtcdt.app.text import md
+from mhtcdt.errors import InputError
 
 MAX = 4
 
@@ -45,7 +46,7 @@ def render() -> None:
     price = state.mht_price()
     c1, c2 = st.columns([2, 1])
     cut = c2.number_input(
-        f"price of the 'price' variant [{scenario.economics.currency}]",
+        f"price of the 'price' variant [{md(scenario.economics.currency)}]",
         min_value=0.0,
         value=round(0.5 * scenario.economics.costs.mht_course, -2),
         step=500.0,
@@ -64,9 +65,11 @@ def render() -> None:
 
         labelled = [(label, choices[label]()) for label in chosen]
         if upload is not None and len(labelled) < MAX:
-            labelled.append(
-                (f"file {upload.name}", parse_scenario_text(upload.getvalue().decode("utf-8"), upload.name))
-            )
+            try:
+                text = upload.getvalue().decode("utf-8")
+            except UnicodeDecodeError:
+                raise InputError(upload.name, "<bytes>", "the file is not UTF-8 text") from None
+            labelled.append((f"file {upload.name}", parse_scenario_text(text, upload.name)))
         if not labelled:
             st.info("Choose at least one scenario.")
             return

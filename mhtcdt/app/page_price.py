@@ -44,6 +44,7 @@ def render() -> None:
 
     result, psa = decision.result, decision.psa
     cur = psa.currency
+    mcur = md(cur)  # the currency inside Markdown (metric values, deltas and help texts render it)
     wtp = decision.willingness_to_pay
     room = price.headroom(result, psa, list_price=decision.list_price)
     thresholds = price.threshold_wtp(result, psa)
@@ -51,27 +52,27 @@ def render() -> None:
         st.caption(md(note))
     c = st.columns(3)
     c[0].metric(
-        "price asked", money(room.price, cur), help=f"List price in the scenario: {money(room.list_price, cur)}."
+        "price asked", money(room.price, mcur), help=f"List price in the scenario: {money(room.list_price, mcur)}."
     )
     c[1].metric(
         "value-based price",
-        money(room.value_based_price, cur) if room.value_based_price is not None else "—",
+        money(room.value_based_price, mcur) if room.value_based_price is not None else "—",
         delta=None
         if room.headroom is None
         else metric_delta(
             room.headroom,
-            f"{money(abs(room.headroom), cur)} "
+            f"{money(abs(room.headroom), mcur)} "
             + ("headroom" if room.headroom >= 0 else "above the value-based price"),
         ),
         delta_color="normal",
         help="Price at which the expected ICER equals the willingness to pay (mean of the PSA draws); base case: "
-        + money(room.value_based_price_deterministic, cur),
+        + money(room.value_based_price_deterministic, mcur),
     )
     c[2].metric(
         "threshold willingness to pay",
-        money(thresholds["probabilistic"], cur),
-        help=f"The ICER: the WTP above which '{psa.focal}' is cost-effective. Base case: "
-        f"{money(thresholds['deterministic'], cur)}.",
+        money(thresholds["probabilistic"], mcur),
+        help=f"The ICER: the WTP above which '{md(psa.focal)}' is cost-effective. Base case: "
+        f"{money(thresholds['deterministic'], mcur)}.",
     )
     st.markdown(md(room.sentence()))
     if room.value_based_price is None:
@@ -108,7 +109,7 @@ def render() -> None:
     st.caption(
         "Rows: the share of the model's extra tumour kill over radiotherapy that is realised (100 % = the model's "
         "prediction), with its QALY gain; columns: the course price. Cells: ICER; ✓ cost-effective at the "
-        f"willingness to pay of {money(wtp, cur)}."
+        f"willingness to pay of {money(wtp, mcur)}."
     )
     prices = sorted({0.0, 0.25 * room.list_price, 0.5 * room.list_price, room.price, room.list_price,
                      max(0.0, room.value_based_price)})  # fmt: skip

@@ -53,8 +53,7 @@ def render() -> None:
     st.caption(
         f"Everything at {md(decision.scenario.economics.currency)} {decision.willingness_to_pay:,.0f} per QALY and an "
         f"MHT course price of {md(decision.scenario.economics.currency)} {decision.price:,.0f} (the values of every "
-        "page)."
-        + ("" if subgroups is not None else " Open 'For whom' first to add the subgroups to the HTML report.")
+        "page)." + ("" if subgroups is not None else " Open 'For whom' first to add the subgroups to the HTML report.")
     )
 
     st.subheader("Tables")

@@ -102,9 +102,7 @@ def render_psa_sections(psa: Any, scenario: Any) -> None:
         )
     left, right = st.columns(2)
     with left:
-        st.markdown(
-            f"**EVPPI** per patient at {md(currency)} {wtp:,.0f}/QALY (which uncertainty is worth resolving)"
-        )
+        st.markdown(f"**EVPPI** per patient at {md(currency)} {wtp:,.0f}/QALY (which uncertainty is worth resolving)")
         show(
             dfig.evppi(psa.evppi, currency),
             "Every input's EVPPI is (about) zero at this willingness to pay: no single input is worth "

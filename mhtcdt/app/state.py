@@ -101,7 +101,7 @@ def decision_controls(where=None, *, compact: bool = False) -> None:
     st.session_state[_RENDERED] = _run_marker()
     willingness_to_pay(), mht_price()  # initialise the keys before the widgets read them
     scenario = get_scenario()
-    cur = scenario.economics.currency
+    cur = md(scenario.economics.currency)  # widget labels and help texts render Markdown
     box = where if where is not None else st
     cols = box.columns(2) if not compact else (box, box)
     cols[0].number_input(

@@ -151,10 +151,15 @@ def subgroups_task(result: Any, psa: Any, *, progress: Progress) -> Any:
 
 
 def compare_task(labelled_tomls: list[tuple[str, str]], *, progress: Progress) -> Any:
-    """:func:`mhtcdt.decision.run.compare.run_scenarios` on scenarios given as (label, TOML text)."""
+    """:func:`mhtcdt.decision.run.compare.run_scenarios` on scenarios given as (label, TOML text), each checked
+    against this server's memory first (as :func:`run_pipeline_task`)."""
+    from mhtcdt.app.limits import check_scenario_fits
     from mhtcdt.decision.run.compare import run_scenarios
 
-    return run_scenarios([(label, _scenario(text)) for label, text in labelled_tomls], progress=progress)
+    labelled = [(label, _scenario(text)) for label, text in labelled_tomls]
+    for _, scenario in labelled:
+        check_scenario_fits(scenario)  # a clear message instead of a MemoryError in the worker
+    return run_scenarios(labelled, progress=progress)
 
 
 def parametric_fits_task(trial: Any, *, progress: Progress) -> Any:

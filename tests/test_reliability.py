@@ -250,6 +250,11 @@ ARGUMENT_CASES = [
     (["calibrate", "--steps", "0"], "mhtcdt calibrate: error: argument --steps"),
     (["app", "--port", "0"], "mhtcdt app: error: argument --port"),
     (["runs", "list", "--limit", "0"], "mhtcdt runs list: error: argument --limit"),
+    (["subgroups", "--seed", "-1"], "mhtcdt subgroups: error: argument --seed"),
+    (["subgroups", "--wtp", "-5"], "mhtcdt subgroups: error: argument --wtp"),
+    (["subgroups", "--psa-draws", "0"], "mhtcdt subgroups: error: argument --psa-draws"),
+    (["compare", "default.toml", "--decision-years", "0"], "mhtcdt compare: error: argument --decision-years"),
+    (["compare", "default.toml", "--patients-per-year", "nan"], "mhtcdt compare: error: argument --patients-per-year"),
 ]
 
 

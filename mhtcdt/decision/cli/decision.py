@@ -23,7 +23,29 @@ import argparse
 import sys
 from pathlib import Path
 
+from mhtcdt.decision.cli import output
+from mhtcdt.decision.report.cells import spreadsheet_safe, terminal_safe, terminal_table
 from mhtcdt.errors import InputError, InputErrors
+
+
+def _psa_draws(text: str) -> int:
+    """The PSA draws of a decision command: :func:`mhtcdt.decision.cli.output.psa_draws` without 0 (the
+    answer, the subgroups and the comparison are probabilistic)."""
+    value = output.psa_draws(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("this command needs a probabilistic analysis: 0 draws is not possible")
+    return value
+
+
+def _positive_number(text: str) -> float:
+    """A finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
+    return value
 
 
 def add_subcommands(subparsers) -> None:
@@ -33,7 +55,9 @@ def add_subcommands(subparsers) -> None:
         "scenario", nargs="?", default=None, help="scenario TOML or preset name (default: the embedded default)"
     )
     _common(p)
-    p.add_argument("--wtp", type=float, default=None, help="willingness to pay per QALY (default: the scenario's)")
+    p.add_argument(
+        "--wtp", type=_positive_number, default=None, help="willingness to pay per QALY (default: the scenario's)"
+    )
     p.add_argument("--price", type=float, default=None, help="MHT course price (default: the scenario's)")
     p.set_defaults(handler=cmd_subgroups)
 
@@ -49,12 +73,17 @@ def add_subcommands(subparsers) -> None:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--seed", type=int, default=None, help="master seed (default: each scenario's)")
-    p.add_argument("--psa-draws", type=int, default=None, help="PSA draws (default: the scenario's)")
+    p.add_argument("--seed", type=output.seed, default=None, help="master seed (default: each scenario's)")
+    p.add_argument("--psa-draws", type=_psa_draws, default=None, help="PSA draws (default: the scenario's)")
     p.add_argument(
-        "--patients-per-year", type=float, default=None, help="population of the EVPI (illustrative default)"
+        "--patients-per-year", type=_positive_number, default=None, help="population of the EVPI (illustrative default)"
     )
-    p.add_argument("--decision-years", type=int, default=None, help="years the decision holds (illustrative default)")
+    p.add_argument(
+        "--decision-years",
+        type=output.positive_int,
+        default=None,
+        help="years the decision holds (illustrative default)",
+    )
     p.add_argument("--out", default=None, help="folder for CSV, HTML and figures (not written without it)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -119,7 +148,12 @@ def _progress(args: argparse.Namespace):
 
 def _print_table(df) -> None:
     with __import__("pandas").option_context("display.max_colwidth", 60, "display.width", 200):
-        print(df.to_string(index=False))
+        print(terminal_table(df).to_string(index=False))
+
+
+def _say(text: str) -> None:
+    """Print running text with control characters escaped (scenario and arm names come from users)."""
+    print(terminal_safe(text))
 
 
 def cmd_subgroups(args: argparse.Namespace) -> int:
@@ -145,20 +179,20 @@ def cmd_subgroups(args: argparse.Namespace) -> int:
     cur = scenario.economics.currency
     table = analysis.table(wtp, price)
     rules = analysis.rules_table(wtp, price)
-    print(
+    _say(
         f"For whom: '{at.psa.focal}' vs '{at.psa.reference}' at {cur} {wtp:,.0f} per QALY, "
         f"MHT course {cur} {price:,.0f}"
     )
     for note in analysis.notes:
-        print(f"  {note}")
+        _say(f"  {note}")
     print()
     _print_table(dh.subgroup_table(table, cur))
     print()
-    print(dh.best_rule_sentence(rules, cur))
+    _say(dh.best_rule_sentence(rules, cur))
     _print_table(dh.rules_table(rules, cur))
     if out is not None:
-        table.to_csv(out / "subgroups.csv", index=False)
-        rules.to_csv(out / "eligibility_rules.csv", index=False)
+        spreadsheet_safe(table).to_csv(out / "subgroups.csv", index=False)
+        spreadsheet_safe(rules).to_csv(out / "eligibility_rules.csv", index=False)
         from mhtcdt.decision.report import decision_figures as dfig
         from mhtcdt.decision.report.figures import to_bytes
 
@@ -166,7 +200,7 @@ def cmd_subgroups(args: argparse.Namespace) -> int:
         if fig is not None:
             for fmt in ("png", "svg"):
                 (out / f"subgroups.{fmt}").write_bytes(to_bytes(fig, fmt))
-        print(f"\nWrote subgroups.csv, eligibility_rules.csv and the figure to {out}")
+        _say(f"\nWrote subgroups.csv, eligibility_rules.csv and the figure to {out}")
     return 0
 
 
@@ -198,16 +232,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
     table = dh.comparison_table(runs, headlines)
     for r, row in zip(runs, table.to_dict("records"), strict=True):
         shared = f" (same trial as '{r.shared_with}', re-costed)" if r.shared_with else ""
-        print(f"[{row.pop('scenario')}]{shared}")
+        _say(f"[{row.pop('scenario')}]{shared}")
         for key, value in row.items():
-            print(f"  {key:<30s} {value}")
+            _say(f"  {key:<30s} {value}")
         for warning in compare.unpriced_agents(r.scenario):
-            print(f"  note: {warning}")
+            _say(f"  note: {warning}")
         print()
     for r, h in zip(runs, headlines, strict=True):
-        print(f"[{r.label}] {h.agreement}")
+        _say(f"[{r.label}] {h.agreement}")
     if out is not None:
-        table.to_csv(out / "comparison.csv", index=False)
+        spreadsheet_safe(table).to_csv(out / "comparison.csv", index=False)
         planes, points = {}, {}
         for r, h in zip(runs, headlines, strict=True):
             cloud = r.psa.ce_plane()
@@ -217,7 +251,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         for fmt in ("png", "svg"):
             (out / f"comparison_plane.{fmt}").write_bytes(to_bytes(fig, fmt))
         (out / "comparison.html").write_text(dh.comparison_report(runs, headlines, fig), encoding="utf-8")
-        print(f"\nWrote comparison.csv, comparison.html and comparison_plane.png/.svg to {out}")
+        _say(f"\nWrote comparison.csv, comparison.html and comparison_plane.png/.svg to {out}")
     return 0
 
 

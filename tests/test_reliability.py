@@ -781,21 +781,18 @@ def test_app_ends_with_every_process_it_started_on_sigterm(tmp_path):
             proc.kill()
 
 
-def _app():
-    from streamlit.testing.v1 import AppTest
+def _scenario_page():
+    """An AppTest on the Scenario page (where files are uploaded); the app does not start a run on opening."""
+    from tests.app.conftest import app_test, open_page, small_scenario
 
-    from tests.app.conftest import ROUTER, small_scenario
-
-    at = AppTest.from_file(ROUTER, default_timeout=180)
-    at.session_state["scenario"] = small_scenario()
-    return at
+    return open_page(app_test(small_scenario()), "page_scenario.py")
 
 
 def test_app_shows_hostile_names_as_text(tmp_path):
     from mhtcdt.app.text import md
     from tests.app import hostile
 
-    at = _app().run()
+    at = _scenario_page()
     at.get("file_uploader")[0].upload(hostile.FILE_NAME, hostile.hostile_scenario().encode(), "application/toml").run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.session_state["scenario"].name == hostile.NAME
@@ -811,7 +808,7 @@ def test_app_clamps_sizes_to_the_servers_memory_with_a_message(monkeypatch):
     data = _data()
     data["cohort"]["n_screened"] = 5_000_000
     data["economics"]["psa_draws"] = 1_000_000
-    at = _app().run()
+    at = _scenario_page()
     at.get("file_uploader")[0].upload("big.toml", tomli_w.dumps(data).encode(), "application/toml").run()
     assert not at.exception, [e.value for e in at.exception]
     expected = limits.limits_for(memory_bytes=2 * 10**9)
@@ -828,7 +825,7 @@ def test_app_clamps_sizes_to_the_servers_memory_with_a_message(monkeypatch):
 
 
 def test_app_upload_of_a_deeply_nested_file_is_an_input_error():
-    at = _app().run()
+    at = _scenario_page()
     at.get("file_uploader")[0].upload("deep.toml", ("a = " + "[" * 3000 + "]" * 3000).encode(), "text/plain").run()
     assert not at.exception
     errors = " ".join(e.value for e in at.error)

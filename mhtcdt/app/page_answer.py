@@ -40,6 +40,13 @@ def render() -> None:
     scenario = state.get_scenario()
     st.caption(f"{md(scenario.name)} · model predictions, not trial evidence")
     state.decision_controls()
+    if not state.autostart() and not state.answer_known(scenario):
+        st.info("The run starts when you ask for it (automatic start is off on this server).", icon=":material/info:")
+        if st.button("Compute the answer", type="primary", key="answer_start"):
+            st.session_state[state.AUTOSTART_KEY] = True  # from now on, as if the app had started it
+            state.prefetch()
+            st.rerun()
+        return
     with state.guard():
         decision = state.decision_results(scenario)
         if decision is None:

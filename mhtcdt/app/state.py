@@ -344,11 +344,42 @@ def decision_results(scenario=None, *, psa: bool = True):
     return memo[memo_key]
 
 
-def prefetch() -> None:
-    """Start the current scenario's run, then its PSA, in the worker without waiting (the headline answer is
-    ready sooner whichever page the user opens first); a no-op once they are known."""
+#: session key: whether the current scenario's run starts as soon as the app opens (see :func:`autostart`)
+AUTOSTART_KEY = "autostart"
+#: environment variable giving the default of :func:`autostart` for every session ("0": off)
+AUTOSTART_ENV = "MHTCDT_APP_AUTOSTART"
+
+
+def autostart() -> bool:
+    """Whether the run (then its PSA) starts when the app opens, so that the answer is the first screen.
+
+    On unless ``$MHTCDT_APP_AUTOSTART`` is ``0`` (a server for large scenarios, or the app's tests, which open
+    the page they check without paying for a run it does not need). Off, the answer page waits for a button
+    (which turns it on for the session) and every other page computes what it shows when it is opened."""
+    import os
+
+    if AUTOSTART_KEY not in st.session_state:
+        st.session_state[AUTOSTART_KEY] = os.environ.get(AUTOSTART_ENV, "1").strip() != "0"
+    return bool(st.session_state[AUTOSTART_KEY])
+
+
+def answer_known(scenario) -> bool:
+    """Whether the run and the PSA of ``scenario`` were submitted (running, done or failed): showing the answer
+    then starts nothing new."""
     from mhtcdt.app import psa_view
 
+    jobs = job_manager()
+    return jobs.status(_pipeline_key(scenario)[0]) is not None and jobs.status(psa_view.psa_key(scenario)) is not None
+
+
+def prefetch() -> None:
+    """Start the current scenario's run, then its PSA, in the worker without waiting (the headline answer is
+    ready sooner whichever page the user opens first); a no-op once they are known, or when
+    :func:`autostart` is off."""
+    from mhtcdt.app import psa_view
+
+    if not autostart():
+        return
     scenario = get_scenario()
     jobs = job_manager()
     status = jobs.status(_pipeline_key(scenario)[0])

@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from mhtcdt.decision.model import whatif
 from mhtcdt.decision.report.headline import build_headline
-from tests.app.conftest import ROUTER, small_scenario, texts
+from tests.app.conftest import app_test, small_scenario, texts
 
 N_SCREENED = 110
 WTPS = [20_000.0, 100_000.0, 250_000.0, 320_000.0, 450_000.0, 1_500_000.0]
@@ -28,8 +28,7 @@ def scenario():
 
 
 def _app(scenario, page: str | None = None) -> AppTest:
-    at = AppTest.from_file(ROUTER, default_timeout=300)
-    at.session_state["scenario"] = scenario
+    at = app_test(scenario, timeout_s=300, autostart=True)  # the answer computed as the app opens (the default)
     at.run()
     if page is not None:
         at.switch_page(page).run()

@@ -6,16 +6,14 @@ seeds, same draws)."""
 from __future__ import annotations
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
-from tests.app.conftest import ROUTER, plain, small_scenario, texts
+from tests.app.conftest import app_test, plain, small_scenario, texts
 
 
 @pytest.fixture(scope="module")
 def page():
     scenario = small_scenario(120)
-    at = AppTest.from_file(ROUTER, default_timeout=600)
-    at.session_state["scenario"] = scenario
+    at = app_test(scenario, timeout_s=600)
     at.run()
     at.switch_page("page_trial_value.py").run()
     assert not at.exception, [e.value for e in at.exception]

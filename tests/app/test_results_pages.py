@@ -16,7 +16,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from mhtcdt.decision.report import figures, html, tables, workbook
-from tests.app.conftest import ROUTER, small_scenario, texts
+from tests.app.conftest import app_test, small_scenario, texts
 
 N_SCREENED = 120
 
@@ -29,8 +29,7 @@ def scenario():
 @pytest.fixture(scope="module")
 def result(scenario):
     """The pipeline result the app computed in its worker (the trial page starts the run)."""
-    at = AppTest.from_file(ROUTER, default_timeout=300)
-    at.session_state["scenario"] = scenario
+    at = app_test(scenario, timeout_s=300)
     at.run()
     at.switch_page("page_trial.py").run()
     assert not at.exception, [e.value for e in at.exception]
@@ -43,8 +42,7 @@ def result(scenario):
 
 
 def _page(scenario, page_file: str) -> AppTest:
-    at = AppTest.from_file(ROUTER, default_timeout=120)
-    at.session_state["scenario"] = scenario
+    at = app_test(scenario, timeout_s=300)
     at.run()
     at.switch_page(page_file).run()
     assert not at.exception, [e.value for e in at.exception]
@@ -132,9 +130,15 @@ def test_report_page_and_files(scenario, result):
     at.radio(key="figure_format").set_value("svg").run()
     assert not at.exception and not at.error
     at.selectbox(key="table_preview").set_value("incremental").run()
-    shown = [d.value for d in at.dataframe if "status" in d.value.columns and "icer" in d.value.columns][0]
+    # the preview has the plain-language headers and formats of the stakeholder tables (labels.COLUMNS)
+    from mhtcdt.decision.report.labels import stakeholder_table
+
+    icer = "ICER (per QALY gained)"
+    shown = [d.value for d in at.dataframe if "status" in d.value.columns and icer in d.value.columns][0]
     assert shown["strategy"].tolist() == result.incremental["strategy"].tolist()
     assert shown["status"].tolist() == result.incremental["status"].tolist()
+    expected = stakeholder_table(result.incremental, result.scenario.economics.currency)
+    assert shown[icer].tolist() == expected[icer].tolist()
 
     named = tables.result_tables(result)
     with zipfile.ZipFile(io.BytesIO(tables.csv_zip(named))) as zf:
@@ -200,8 +204,11 @@ def test_physics_page_matches_simulate_protocol(scenario):
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["T90 (first session)"] == f"{direct.t90_C.iloc[0]:.1f} °C"
     assert metrics["total tumour kill"] == f"{direct.log10_kill_total.iloc[0]:.2f} log10"
-    # temperatures in a session, radial profile, 3-D map, CEM43, kill by mechanism, chemistry, spacing
-    assert len(at.get("image")) == 7
+    # temperatures in a session, radial profile, 3-D map, CEM43, kill by mechanism, spacing; chemistry only for
+    # an arm with a CDT agent (otherwise a sentence says why there is none)
+    has_cdt = scenario.arm(arm_name).has_cdt
+    assert len(at.get("image")) == 6 + has_cdt
+    assert has_cdt or "No CDT in this arm" in texts(at)
     assert {"Temperatures during the sessions", "Session spacing and thermotolerance"} <= {
         s.value for s in at.subheader
     }
@@ -211,7 +218,7 @@ def test_physics_page_matches_simulate_protocol(scenario):
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["CEM43 at T90, all sessions"] == "0.0 min"
     assert "no heat sessions" in texts(at)
-    assert len(at.get("image")) == 2  # kill by mechanism, chemistry
+    assert len(at.get("image")) == 1 + scenario.arm(scenario.trial.reference_arm).has_cdt  # kill (, chemistry)
 
 
 def _image_urls(at) -> list[str]:
@@ -258,7 +265,7 @@ def test_physics_page_plots_the_selected_patients_time_courses(scenario):
     assert _sessions_table(at)["t90_C"].tolist() == second.sessions["t90_C"].round(2).tolist()
     assert not np.allclose(second.shell_temperature_C, direct.shell_temperature_C)
     changed = [a != b for a, b in zip(urls, _image_urls(at), strict=True)]
-    assert sum(changed) == 7, changed  # every chart is the new patient's
+    assert sum(changed) == 6 + scenario.arm(arm_name).has_cdt, changed  # every chart is the new patient's
 
     urls = _image_urls(at)
     at.selectbox(key="physics_session").set_value(2).run()

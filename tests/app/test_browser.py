@@ -240,11 +240,12 @@ def test_every_page_and_a_changed_assumption(server, browser):
 
 HEADLINE_READY = "Population for the EVPI"  # drawn after the headline box and its two figures
 PHYSICS_READY = "Session spacing and thermotolerance"
-#: issue 16: a fresh install reaches the headline in <= 20 s and the physics page in <= 15 s once the kernels
-#: are compiled (at install: ``mhtcdt warmup``, or by a first start). On a loaded machine, scale the budgets
-#: with MHTCDT_TIMING_SLACK (the measured timings are saved whatever the outcome).
-HEADLINE_BUDGET_S = 20.0
-PHYSICS_BUDGET_S = 15.0
+#: issue 16's targets: a fresh install reaches the headline in <= 20 s and the physics page in <= 15 s once the
+#: kernels are compiled (at install: ``mhtcdt warmup``, or by a first start). They are reported next to the
+#: measured timings in ``start_timings.json``, not asserted: wall-clock time depends on the machine and its
+#: load (the developers' brief: no timing assertions in tests).
+HEADLINE_TARGET_S = 20.0
+PHYSICS_TARGET_S = 15.0
 
 
 def _open_answer_then_physics(browser, url: str, name: str, out: Path) -> dict[str, float]:
@@ -266,7 +267,7 @@ def _open_answer_then_physics(browser, url: str, name: str, out: Path) -> dict[s
     return {f"{name}_headline_s": round(headline_s, 1), f"{name}_physics_page_s": round(physics_s, 1)}
 
 
-def _save_timings(out: Path, new: dict[str, float]) -> None:
+def _save_timings(out: Path, new: dict[str, float | bool]) -> None:
     """Merge ``new`` into ``start_timings.json`` (written step by step: a timeout still leaves the numbers)."""
     path = out / "start_timings.json"
     timings = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
@@ -300,19 +301,24 @@ def _open_sidebar(page) -> None:
 @pytest.mark.timeout(3600)  # a cold start compiles every kernel: minutes on a loaded 2-core machine
 def test_cold_and_warm_start(browser, tmp_path_factory):
     """Cold start (an empty numba cache, as a fresh install without ``mhtcdt warmup``), then warm (a new server
-    on the cache the first start filled): seconds to the headline and to the physics page."""
+    on the cache the first start filled): seconds to the headline and to the physics page, saved with the
+    targets in ``start_timings.json`` (an artifact; checked: both starts reach both pages without an error and
+    the first start fills the cache)."""
     out = _artifacts()
     cache = tmp_path_factory.mktemp("numba-cache")
-    slack = float(os.environ.get("MHTCDT_TIMING_SLACK", "1"))
-    timings: dict[str, float] = {}
+    timings: dict[str, float | bool] = {}
     with _serve("streamlit-cold.log", NUMBA_CACHE_DIR=str(cache)) as url:
         timings.update(_open_answer_then_physics(browser, url, "cold", out))
     assert any(cache.rglob("*.nbi")), "the first start left no compiled kernel in the numba cache"
     with _serve("streamlit-warm.log", NUMBA_CACHE_DIR=str(cache)) as url:
         timings.update(_open_answer_then_physics(browser, url, "warm", out))
+    timings.update(
+        target_headline_s=HEADLINE_TARGET_S,
+        target_physics_page_s=PHYSICS_TARGET_S,
+        warm_headline_within_target=timings["warm_headline_s"] <= HEADLINE_TARGET_S,
+        warm_physics_page_within_target=timings["warm_physics_page_s"] <= PHYSICS_TARGET_S,
+    )
     _save_timings(out, timings)
-    assert timings["warm_headline_s"] <= HEADLINE_BUDGET_S * slack, timings
-    assert timings["warm_physics_page_s"] <= PHYSICS_BUDGET_S * slack, timings
 
 
 def test_price_what_if_on_a_wide_screen_and_a_phone(server, browser):

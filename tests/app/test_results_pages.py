@@ -159,7 +159,12 @@ def test_report_page_and_files(scenario, result):
     draws = with_psa["psa_draws"]
     assert len(draws) == psa.n_draws
     assert draws[f"cost[{psa.strategies[0]}]"].tolist() == psa.cost[:, 0].tolist()
-    assert {"ce_plane_psa", "ceac", "evpi"} <= set(figures.result_figures(result, psa))
+    from mhtcdt.decision.report.decision_figures import NEGLIGIBLE
+
+    offered = set(figures.result_figures(result, psa))
+    assert {"ce_plane_psa", "ceac"} <= offered
+    # an EVPI figure only when there is a value to draw (below NEGLIGIBLE everywhere it would be an empty chart)
+    assert ("evpi" in offered) == bool(psa.evpi["evpi_per_patient"].max() > NEGLIGIBLE)
     figure_names = at.selectbox(key="figure_choice").options
     assert "ceac" in figure_names
 

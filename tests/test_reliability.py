@@ -573,14 +573,31 @@ def _hostile(result, psa):
                 out[column] = text
         return out
 
+    sc = result.scenario
+    scenario = sc.model_copy(
+        update={
+            "arms": [a.model_copy(update={"name": names.get(a.name, a.name)}) for a in sc.arms],
+            "trial": sc.trial.model_copy(
+                update={
+                    "reference_arm": names.get(sc.trial.reference_arm, sc.trial.reference_arm),
+                    "allocation": {names.get(k, k): v for k, v in sc.trial.allocation.items()},
+                }
+            ),
+        }
+    )
     res = dataclasses.replace(
         result,
+        scenario=scenario,
         **{f: rename(getattr(result, f)) for f in ("trial", "curves", "survival_summary", "comparison", "parametric")},
         economics=rename(result.economics),
         incremental=rename(result.incremental),
     )
     ps = copy.copy(psa)
     ps.ceac, ps.ceaf, ps.tornado = rename(psa.ceac), rename(psa.ceaf), rename(psa.tornado)
+    # the PSA names its strategies too (the summary and the headline look them up in the run's tables)
+    ps.strategies = [names.get(s, s) for s in psa.strategies]
+    ps.reference, ps.focal = names.get(psa.reference, psa.reference), names.get(psa.focal, psa.focal)
+    ps.point = rename(psa.point)
     return res, ps
 
 

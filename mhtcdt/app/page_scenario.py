@@ -316,7 +316,7 @@ def render() -> None:
     with state.guard():
         from mhtcdt.decision.model.whatif import price_range_note
 
-        st.caption(price_range_note(scenario, state.effective_scenario()))
+        st.caption(md(price_range_note(scenario, state.effective_scenario())))
 
     st.subheader("3 · Save")
     toml_text = state.scenario_toml(state.effective_scenario())

@@ -122,7 +122,14 @@ def provenance_problems(data: Mapping[str, Any], name: str = "") -> list[str]:
 
 # ---------------------------------------------------------------------- docs/parameters.md
 #: Packages whose TOML files hold the model's parameters (scenario presets are inputs, not parameters).
-DATA_PACKAGES = ("mhtcdt.physics", "mhtcdt.cohorts", "mhtcdt.economics", "mhtcdt.decision.model")
+DATA_PACKAGES = (
+    "mhtcdt.physics",
+    "mhtcdt.cohorts",
+    "mhtcdt.economics",
+    "mhtcdt.decision.model",
+    "mhtcdt.decision.scenario",
+    "mhtcdt.decision.trial",
+)
 #: Arrays longer than this are summarised in the parameter list (count, min, max).
 _LONGEST_LISTED = 8
 

@@ -6,7 +6,9 @@ Shows, for an eligible patient and an arm of the scenario, :func:`mhtcdt.physics
 summary, log10 kill by mechanism) and the time courses behind it: shell temperatures, T90, healthy
 maximum and applied field during a session; the radial peak-temperature profile; a 3-D mid-plane
 temperature map with a heterogeneous deposit; CEM43 over time and per shell; .OH and GSH over time;
-and the effect of session spacing on heat kill (:func:`mhtcdt.physics.thermotolerance_by_interval`).
+and the effect of session spacing on heat kill (:func:`mhtcdt.physics.thermotolerance_by_interval`); for an MHT
+arm, on request, the arm's dose-response table with its computed explanations
+(:func:`mhtcdt.decision.model.dose_response.dose_response`, run in the worker).
 The patient's physics seed is the one the trial uses, so the numbers equal that patient's row in the
 trial. Plotting only: every number comes from the physics layer.
 """
@@ -70,6 +72,7 @@ def _physics(scenario, arm_name: str, patient: pd.DataFrame) -> dict | None:
         protocol_for_arm(arm),
         _physics_seed(scenario, arm_name),
         intervals,
+        scenario.physics_assumptions(),
         label="Simulating this patient's treatment",
     )
 
@@ -181,6 +184,8 @@ def render() -> None:
     else:
         _chemistry(detail)
     _spacing(arm, physics)
+    if arm.has_mht and arm.name != scenario.trial.reference_arm:
+        _dose_response_section(scenario, arm.name)
 
 
 def _chemistry(detail) -> None:
@@ -205,6 +210,62 @@ def _spacing(arm, physics) -> None:
             st.pyplot(figures.kill_versus_spacing(physics["spacing"], arm.session_interval_hours))
     elif not arm.has_mht:
         st.caption("This arm has no heat sessions: choose an MHT arm to see the effect of session spacing.")
+
+
+def _dose_response_section(scenario, arm_name: str) -> None:
+    """The arm's dose-response table (:func:`mhtcdt.decision.model.dose_response.dose_response`, in the worker)
+    with each lever's computed explanation; nothing is estimated here."""
+    st.subheader("Dose-response of this arm")
+    st.caption(
+        "One lever at a time (heat sessions, iron dose, field amplitude, GSH depletion, session spacing), the same "
+        f"patients and random numbers in every row, against '{scenario.trial.reference_arm}': mean heat and CDT "
+        "kill, OS gain, QALY gain and ICER (the same table as `mhtcdt dose-response`)."
+    )
+    c1, c2 = st.columns([1, 2])
+    n = int(c1.number_input("patients", min_value=10, max_value=400, value=40, step=10, key="dose_response_n"))
+    if not c2.toggle("compute the dose-response table", key="dose_response_on"):
+        return
+    text = state.scenario_toml(scenario)
+    result = None
+    with state.guard():
+        result = state.run_job(
+            "dose-response-" + state.input_key(text, arm_name, n),
+            "mhtcdt.app.tasks:dose_response_task",
+            text,
+            arm_name,
+            n,
+            label="Dose-response",
+        )
+    if result is None:
+        return
+    shown = result.table[
+        ["lever_label", "setting", "scenario_setting", "heat_kill_log10", "cdt_kill_log10", "os_gain_months",
+         "qaly_gain", "icer"]
+    ]  # fmt: skip
+    st.dataframe(
+        shown,
+        hide_index=True,
+        width="stretch",
+        key="dose_response_table",
+        column_config={
+            "lever_label": "lever",
+            "scenario_setting": st.column_config.CheckboxColumn("scenario's"),
+            "heat_kill_log10": st.column_config.NumberColumn("heat kill [log10]", format="%.2f"),
+            "cdt_kill_log10": st.column_config.NumberColumn("CDT kill [log10]", format="%.3f"),
+            "os_gain_months": st.column_config.NumberColumn("OS gain [months]", format="%.2f"),
+            "qaly_gain": st.column_config.NumberColumn("QALY gain", format="%.4f"),
+            "icer": st.column_config.NumberColumn(f"ICER [{scenario.economics.currency}/QALY]", format="%.0f"),
+        },
+    )
+    for lever, explanation in result.explanations.items():
+        st.info(f"**{lever.replace('_', ' ')}**: {explanation}")
+    st.download_button(
+        "Download the table (CSV)",
+        result.table.assign(explanation=result.table["lever"].map(result.explanations)).to_csv(index=False),
+        file_name="dose_response.csv",
+        mime="text/csv",
+        key="dose_response_csv",
+    )
 
 
 def _heat_section(detail) -> None:

@@ -108,8 +108,10 @@ def render_psa_sections(psa: Any, scenario: Any) -> None:
             "Every input's EVPPI is (about) zero at this willingness to pay: no single input is worth "
             "researching for this decision.",
         )
+        labels = getattr(psa, "labels", {}) or {}
+        table = psa.evppi.assign(input=psa.evppi["parameter"].map(lambda p: labels.get(p, p)))
         st.dataframe(
-            stakeholder_table(psa.evppi[["parameter", "evppi", "evppi_se"]], currency),
+            stakeholder_table(table[["input", "parameter", "evppi", "evppi_se", "evpi"]], currency),
             hide_index=True,
             width="stretch",
             key="psa_evppi",
@@ -132,3 +134,46 @@ def render_psa_sections(psa: Any, scenario: Any) -> None:
                 ),
                 delta_color="normal",
             )
+    if getattr(psa, "physics", None) is not None:
+        render_physics_uncertainty(psa, currency)
+
+
+def render_physics_uncertainty(psa: Any, currency: str) -> None:
+    """Which uncertain inputs drive the decision (the PSA's own answer and ranking, with labels) and the
+    structural alternatives side by side (:attr:`PSAResult.drivers`, :attr:`PSAResult.structural`)."""
+    st.subheader("Which uncertain inputs drive the decision")
+    st.info("\n\n".join(md(text) for text in psa.drivers_text()))
+    st.dataframe(
+        psa.drivers[["rank", "label", "kind", "evppi", "inb_variance_share", "qaly_gain_variance_share"]],
+        hide_index=True,
+        width="stretch",
+        key="psa_drivers",
+        column_config={
+            "label": "input",
+            "evppi": st.column_config.NumberColumn(f"EVPPI [{currency}/patient]", format="%.0f"),
+            "inb_variance_share": st.column_config.NumberColumn("share of net-benefit variance", format="percent"),
+            "qaly_gain_variance_share": st.column_config.NumberColumn("share of QALY-gain variance", format="percent"),
+        },
+    )
+    if len(psa.structural):
+        st.markdown(
+            f"**Structural alternatives** ('{md(psa.focal)}' vs '{md(psa.reference)}'; the same draws with one "
+            "structural choice held fixed)"
+        )
+        st.dataframe(
+            psa.structural[["label", "fixed", "inc_cost", "inc_qalys", "icer", "icer_status", "p_cost_effective"]],
+            hide_index=True,
+            width="stretch",
+            key="psa_structural",
+            column_config={
+                "inc_cost": st.column_config.NumberColumn("incremental cost", format=f"{currency} %.0f"),
+                "inc_qalys": st.column_config.NumberColumn("incremental QALYs", format="%.4f"),
+                "icer": st.column_config.NumberColumn(f"ICER [{currency}/QALY]", format="%.0f"),
+                "p_cost_effective": st.column_config.NumberColumn("P(cost-effective)", format="percent"),
+            },
+        )
+    st.caption(
+        "Physics inputs are drawn from sourced distributions (decision/scenario/data/physics_uncertainty.toml) "
+        "and carried through emulators of each arm's physics: "
+        + md("; ".join(f"{r.arm}: {', '.join(r.dims + r.weak) or 'no input moves it'}" for r in psa.physics.reports))
+    )

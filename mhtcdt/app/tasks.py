@@ -67,12 +67,13 @@ def run_psa_task(result: Any, *, progress: Progress) -> Any:
     if run_id is not None:
         import logging
 
-        from mhtcdt.decision.report.tables import PSA_TABLES, run_tables
+        from mhtcdt.decision.report.tables import PHYSICS_PSA_TABLES, PSA_TABLES, run_tables
         from mhtcdt.decision.run import store
 
         try:
             tables = run_tables(result, psa)
-            store.add_tables(run_id, {name: tables[name] for name in PSA_TABLES})
+            psa_names = PSA_TABLES + PHYSICS_PSA_TABLES
+            store.add_tables(run_id, {name: table for name, table in tables.items() if name in psa_names})
         except Exception as exc:  # noqa: BLE001 - recording must never cost the user the result
             logging.getLogger("mhtcdt.app").warning("the PSA was not recorded in the results store: %s", exc)
     return psa
@@ -121,24 +122,26 @@ def patient_physics_task(
     protocol: Any,
     seed: Any,
     intervals_hours: tuple[float, ...],
+    assumptions: Any = None,
     *,
     progress: Progress,
 ) -> dict:
     """One patient's physics for the Treatment physics page.
 
     ``patient``: one-row DataFrame (cohort columns); ``protocol``: :class:`mhtcdt.physics.Protocol`;
-    ``seed``: the arm's physics seed. Returns ``{"detail": PatientDetail, "spacing": DataFrame | None}``:
+    ``seed``: the arm's physics seed; ``assumptions``: the scenario's :class:`mhtcdt.physics.Assumptions`.
+    Returns ``{"detail": PatientDetail, "spacing": DataFrame | None}``:
     :func:`mhtcdt.physics.simulate_patient_detail` and, for protocols with more than one heat session,
     :func:`mhtcdt.physics.thermotolerance_by_interval` over ``intervals_hours`` (else None).
     """
     from mhtcdt.physics import simulate_patient_detail, thermotolerance_by_interval
 
     progress("heat, chemistry and 3-D map of this patient", 0.0)
-    detail = simulate_patient_detail(patient, protocol, seed)
+    detail = simulate_patient_detail(patient, protocol, seed, assumptions=assumptions)
     spacing = None
     if protocol.has_mht and protocol.n_sessions > 1:
         progress("the same sessions spaced differently", 0.6)
-        spacing = thermotolerance_by_interval(patient, protocol, seed, intervals_hours)
+        spacing = thermotolerance_by_interval(patient, protocol, seed, intervals_hours, assumptions=assumptions)
     progress("done", 1.0)
     return {"detail": detail, "spacing": spacing}
 
@@ -169,3 +172,13 @@ def parametric_fits_task(trial: Any, *, progress: Progress) -> Any:
     progress("fitting parametric survival curves", 0.0)
     fits, _ = fit_all(trial)
     return fits
+
+
+def dose_response_task(scenario_toml: str, arm: str, n_patients: int, *, progress: Progress) -> Any:
+    """:func:`mhtcdt.decision.model.dose_response.dose_response` (the same call as ``mhtcdt dose-response``)
+    for one arm of a scenario given as TOML text, on its first ``n_patients`` eligible patients."""
+    from mhtcdt.decision.model.dose_response import dose_response
+
+    return dose_response(
+        _scenario(scenario_toml), arm=arm, n_patients=int(n_patients), progress=lambda f: progress("dose-response", f)
+    )

@@ -9,7 +9,7 @@ each is today's behaviour: 1.0 for a factor, the data file for ``None``).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from mhtcdt.errors import InputError
 from mhtcdt.physics import chemistry as ch
@@ -67,9 +67,9 @@ HEAT_FIELDS: dict[str, HeatAssumption] = {
         HeatAssumption(
             "coverage_factor",
             "-",
-            (0.01, 10.0),
-            (0.5, 1.5),
-            "1 = the cohort's deposit_coverage_fraction (clipped to 1)",
+            (1e-3, 1e3),
+            (0.33, 3.0),
+            "1 = the cohort's deposit_coverage_fraction; multiplies its odds (chain.apply_assumption_factors)",
             "No number for deposit coverage on post-instillation CT was found, only 'irregular' and 'suboptimal' "
             "distributions (Johannsen 2010 IJH 26:790 and Actas Urol Esp 2007 31:660, abstracts): an assumption",
             False,
@@ -123,6 +123,16 @@ HEAT_FIELDS: dict[str, HeatAssumption] = {
             False,
         ),
         HeatAssumption(
+            "thermal_enhancement_factor",
+            "-",
+            (0.0, 5.0),
+            (0.05, 1.7),
+            "1 = radiobiology.toml [thermoradiosensitisation] fit; 0 = no thermal radiosensitisation",
+            "Clinical thermal enhancement ratios 1.05-1.4 against the murine ~2.5 at 42.5 C the fit follows "
+            "(Overgaard 1980 IJROBP abstract; dossier section 8): from almost none to 1.7x the fit's exponent",
+            False,
+        ),
+        HeatAssumption(
             "eddy_conductivity_S_per_m",
             "S/m",
             (0.01, 2.0),
@@ -148,12 +158,19 @@ class Assumptions:
 
     Heat (ranges and sources in :data:`HEAT_FIELDS`):
     slp_factor: multiplies every patient's SLP. slp_field_exponent: SLP ~ H^exponent (None = data).
-    perfusion_factor: multiplies the tumour perfusion. coverage_factor: multiplies the deposit coverage
-    (clipped to 1). deposit_heterogeneity_sigma_ln: log-SD of the iron concentration between shells.
+    perfusion_factor: multiplies the tumour perfusion. coverage_factor: multiplies the odds of
+    the deposit coverage c, ``c' = k c / (1 + (k - 1) c)`` (stays in (0, 1]; ~ k c for small c).
+    deposit_heterogeneity_sigma_ln: log-SD of the iron concentration between shells.
     tolerance_ceiling_scale: multiplies each patient's tolerated amplitude; tolerance_ceiling_kA_per_m: one
     ceiling for all (None = per-patient draw). healthy_cem43_limit_min: per-session normal-tissue CEM43
     limit. thermal_enhancement_cap_C: thermal radiosensitisation is evaluated at min(T, cap).
+    thermal_enhancement_factor: scales the exponent of thermal radiosensitisation,
+    ``alpha(T) = alpha37 (alpha41/alpha37)^(s x)`` and likewise beta (0 = none, 1 = the data file's fit).
     eddy_conductivity_S_per_m: effective tissue conductivity for eddy-current heating.
+
+    Coverage and perfusion factors act once, on the patients' columns, in
+    :func:`mhtcdt.physics.chain.apply_assumption_factors`; SLP factors in the heat source; the thermal
+    enhancement in the RT step. At their defaults the results are those of the data files exactly.
     """
 
     chemistry_overrides: dict = field(default_factory=dict)
@@ -170,27 +187,39 @@ class Assumptions:
     healthy_cem43_limit_min: float | None = None
     thermal_enhancement_cap_C: float | None = None
     eddy_conductivity_S_per_m: float | None = None
+    thermal_enhancement_factor: float = 1.0
 
     def __post_init__(self) -> None:
+        if not isinstance(self.chemistry_overrides, dict):
+            raise InputError(
+                "assumptions.chemistry_overrides", self.chemistry_overrides, "must be a table of {key: value}"
+            )
         ch.ChemistryConditions(overrides=dict(self.chemistry_overrides))  # validates names and values
         if self.thermotolerance != "none":
             from mhtcdt.physics.thermotolerance import thermotolerance_preset
 
             thermotolerance_preset(self.thermotolerance)
         f = self.infiltrative_clonogen_fraction
-        if f is not None and not (_is_number(f) and math.isfinite(f) and 0.0 <= f < 1.0):
+        if f is not None and not (_is_number(f) and 0.0 <= f < 1.0):
             raise InputError("assumptions.infiltrative_clonogen_fraction", f, "must lie in [0, 1)")
+        if not isinstance(self.rt_alpha_heterogeneity, bool):
+            raise InputError("assumptions.rt_alpha_heterogeneity", self.rt_alpha_heterogeneity, "must be true or false")
         for name, spec in HEAT_FIELDS.items():
             v = getattr(self, name)
             if v is None:
                 continue
             lo, hi = spec.valid
-            if not (_is_number(v) and math.isfinite(v) and lo <= v <= hi):
+            if not (_is_number(v) and lo <= v <= hi):
                 raise InputError(f"assumptions.{name}", v, f"must be a number in [{lo:g}, {hi:g}] {spec.unit}".rstrip())
 
 
 def _is_number(v: object) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def assumption_fields() -> tuple[str, ...]:
+    """Names of the fields of :class:`Assumptions` (a scenario's ``[assumptions]`` table accepts these)."""
+    return tuple(f.name for f in fields(Assumptions))
 
 
 DEFAULT_ASSUMPTIONS = Assumptions()

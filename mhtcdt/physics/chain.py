@@ -59,7 +59,9 @@ generators keyed by (seed, stream, patient_id) (:func:`mhtcdt.seeding.child_rng`
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -74,7 +76,7 @@ from mhtcdt.physics import radiotherapy as rt
 from mhtcdt.physics.assumptions import DEFAULT_ASSUMPTIONS, Assumptions
 from mhtcdt.physics.protocol import Protocol
 from mhtcdt.physics.session import SessionTiming
-from mhtcdt.seeding import child_rng
+from mhtcdt.seeding import child_rng, root_sequence
 
 CHEMISTRY_GROUPS = 3
 COOLDOWN_S = 900.0
@@ -199,11 +201,32 @@ def check_call(protocol: Protocol, assumptions: Assumptions | None) -> Assumptio
     return assumptions
 
 
+_NORMALS_CACHE: OrderedDict = OrderedDict()
+_NORMALS_CACHE_SIZE = 256
+
+
+def patient_normals(seed: int | np.random.SeedSequence, stream: int, patient_ids) -> np.ndarray:
+    """One standard normal per patient from ``child_rng(seed, stream, patient_id)`` (float64, input order).
+
+    The draws of a (seed, stream, patients) triple are cached (the last 256), so solves and recombinations
+    of the same patients (dose planning, emulators of the chain) do not rebuild a generator per patient."""
+    ids = np.asarray(patient_ids, dtype=np.int64)
+    root = root_sequence(seed)
+    key = (repr(root.entropy), tuple(root.spawn_key), root.pool_size, int(stream), ids.tobytes())
+    hit = _NORMALS_CACHE.get(key)
+    if hit is None:
+        hit = np.array([child_rng(root, stream, int(i)).standard_normal() for i in ids], dtype=np.float64)
+        _NORMALS_CACHE[key] = hit
+        while len(_NORMALS_CACHE) > _NORMALS_CACHE_SIZE:
+            _NORMALS_CACHE.popitem(last=False)
+    return hit.copy()
+
+
 def slp_factors(gsd: float, seed: int | np.random.SeedSequence, patient_ids: np.ndarray) -> np.ndarray:
     """Per-patient multiplicative factor on the calibrated SLP: lognormal with median 1 and geometric SD
     ``gsd`` (the agent's calibration uncertainty), keyed by (seed, SLP stream, patient_id)."""
     log_gsd = math.log(gsd)
-    return np.array([math.exp(log_gsd * child_rng(seed, _STREAM_SLP, int(i)).standard_normal()) for i in patient_ids])
+    return np.array([math.exp(log_gsd * z) for z in patient_normals(seed, _STREAM_SLP, patient_ids)])
 
 
 def session_timing(protocol: Protocol, record_every_s: float = RECORD_EVERY_S) -> SessionTiming:
@@ -236,7 +259,7 @@ def heat_sessions(
     the fine sampling, and ``"q_ref"``, the deposit heating at the calibration field [W/m3] (for
     :mod:`mhtcdt.physics.detail`)."""
     from mhtcdt.physics import heat_delivery as hd
-    from mhtcdt.physics import particles, thermotolerance
+    from mhtcdt.physics import particles
     from mhtcdt.physics.bioheat_radial import Heating, RadialGrid, RadialPatients, simulate_sessions_radial
     from mhtcdt.physics.field import max_field_within_limit_kA_per_m
     from mhtcdt.physics.tissue import load_tissue, tumour_tissue
@@ -247,9 +270,9 @@ def heat_sessions(
     exponent = calib.field_exponent if assumptions.slp_field_exponent is None else assumptions.slp_field_exponent
     factor = slp_factors(calib.gsd, seed, ids) * assumptions.slp_factor
     slp_ref = particles.calibrated_slp(calib, calib.field_ref_kA_per_m, protocol.field_freq_kHz) * factor
-    coverage = effective_coverage(p, assumptions)
+    coverage = effective_coverage(p)
     q_ref = particles.volumetric_heating_W_per_m3(slp_ref, dose, coverage)
-    perfusion = p["tumour_perfusion_mL_per_min_per_kg"].to_numpy(np.float64) * assumptions.perfusion_factor
+    perfusion = p["tumour_perfusion_mL_per_min_per_kg"].to_numpy(np.float64)  # factor applied at the boundary
     h_limit = max_field_within_limit_kA_per_m(protocol.field_freq_kHz, protocol.safety_limit)
     h_device = float(particles.load_magnetics()["nanotherm_applicator"]["field_max_kA_per_m"])
     h_max = h_device if protocol.allow_above_safety_limit else min(h_device, h_limit)
@@ -311,15 +334,7 @@ def heat_sessions(
     hsp_scale = _hsp_expression_scale(protocol)
     omega = cat("arrhenius_omega")[:, :, :CELLS_IN_TUMOUR]
     cem = cat("cem43_min")[:, :, :CELLS_IN_TUMOUR]
-    sf_heat = thermotolerance.heat_surviving_fraction_with_tolerance(
-        omega,
-        cem,
-        starts,
-        None
-        if assumptions.thermotolerance == "none"
-        else thermotolerance.thermotolerance_preset(assumptions.thermotolerance),
-        hsp_scale,
-    )
+    sf_heat = heat_surviving_fraction(omega, cem, starts, hsp_scale, assumptions)
     stride = int(round(RECORD_EVERY_S / record_every_s))
     if stride < 1 or abs(stride * record_every_s - RECORD_EVERY_S) > 1e-9 * RECORD_EVERY_S:
         raise InputError("record_every_s", record_every_s, f"must divide {RECORD_EVERY_S} s")
@@ -347,6 +362,9 @@ def heat_sessions(
         max_healthy=cat("max_healthy_C").max(axis=1),
         field=cat("field_mean_kA_per_m").mean(axis=1),
         ln_s_heat=np.log(np.maximum(sf_heat, 1e-300)),
+        omega=omega,  # per-session Arrhenius damage and CEM43 per tumour shell (n, sessions, cells): the
+        cem=cem,  # thermotolerance preset acts on these after the solve (heat_log_survival)
+        hsp_scale=hsp_scale,
         shell_weights=first.shell_volume_fraction,
         deposit_fraction=cat("deposit_fraction"),
         session_mean_C=temps[:, :, heating, :].mean(axis=2).transpose(0, 2, 1),  # (n, cells, sessions)
@@ -379,11 +397,10 @@ def heat_sessions(
     return results
 
 
-def effective_coverage(p: pd.DataFrame, assumptions: Assumptions) -> np.ndarray:
-    """Deposit coverage of every patient: the cohort's ``deposit_coverage_fraction`` times
-    ``assumptions.coverage_factor``, clipped to (0, 1]."""
-    coverage = p["deposit_coverage_fraction"].to_numpy(np.float64) * assumptions.coverage_factor
-    return np.clip(coverage, 1e-6, 1.0)
+def effective_coverage(p: pd.DataFrame) -> np.ndarray:
+    """Deposit coverage of every patient as the solvers use it: ``deposit_coverage_fraction`` of ``p`` (as
+    :func:`apply_assumption_factors` returns it, so ``coverage_factor`` has acted once) clipped to [1e-6, 1]."""
+    return np.clip(p["deposit_coverage_fraction"].to_numpy(np.float64), 1e-6, 1.0)
 
 
 def _body_radius_cm(p: pd.DataFrame, tissues: np.ndarray) -> np.ndarray:
@@ -445,6 +462,47 @@ def _hsp_expression_scale(protocol: Protocol) -> float:
     for a in {protocol.agent, protocol.cdt_agent} - {None}:
         scale *= agents["agents"][a]["hsp_induction_factor"]
     return float(scale)
+
+
+def heat_surviving_fraction(
+    omega: np.ndarray, cem: np.ndarray, starts_h: np.ndarray, hsp_scale: float, assumptions: Assumptions
+) -> np.ndarray:
+    """Per-shell heat surviving fraction (n, cells) from the per-session damage ``omega`` and ``cem``
+    (n, sessions, cells) with the thermotolerance of ``assumptions`` (:mod:`mhtcdt.physics.thermotolerance`)."""
+    from mhtcdt.physics import thermotolerance
+
+    model = (
+        None
+        if assumptions.thermotolerance == "none"
+        else thermotolerance.thermotolerance_preset(assumptions.thermotolerance)
+    )
+    return thermotolerance.heat_surviving_fraction_with_tolerance(omega, cem, starts_h, model, hsp_scale)
+
+
+def heat_log_survival(heat: dict, protocol: Protocol, assumptions: Assumptions) -> np.ndarray:
+    """ln of the per-shell heat surviving fraction (n, cells) of solved heat sessions (:func:`heat_sessions`)
+    under the thermotolerance of ``assumptions``: the preset acts on the stored per-session damage, so it can
+    change after the solve."""
+    sf = heat_surviving_fraction(
+        heat["omega"], heat["cem"], protocol.session_start_hours(), heat["hsp_scale"], assumptions
+    )
+    return np.log(np.maximum(sf, 1e-300))
+
+
+def apply_assumption_factors(patients: pd.DataFrame, assumptions: Assumptions) -> pd.DataFrame:
+    """The patients as the chain sees them under ``assumptions``: deposit coverage with its odds multiplied by
+    ``coverage_factor`` (``c' = k c / (1 + (k - 1) c)``) and tumour perfusion times ``perfusion_factor``.
+    Factors of 1 return the input unchanged (the data files' model)."""
+    k_cov, k_perf = assumptions.coverage_factor, assumptions.perfusion_factor
+    if k_cov == 1.0 and k_perf == 1.0:
+        return patients
+    out = patients.copy()
+    c = patients["deposit_coverage_fraction"].to_numpy(np.float64)
+    out["deposit_coverage_fraction"] = k_cov * c / (1.0 + (k_cov - 1.0) * c)
+    out["tumour_perfusion_mL_per_min_per_kg"] = (
+        patients["tumour_perfusion_mL_per_min_per_kg"].to_numpy(np.float64) * k_perf
+    )
+    return out
 
 
 def _chemistry_histories(
@@ -571,36 +629,88 @@ def simulate_chunk(
     record_every_s: float = RECORD_EVERY_S,
     capture: dict | None = None,
 ) -> pd.DataFrame:
-    """One chunk of :func:`simulate_protocol`. ``capture`` (a dict) receives the intermediate results
-    (``heat`` with the radial histories sampled every ``record_every_s``, ``chem``, ``dose``) for the
-    single-patient detail API; neither argument changes the returned rows."""
-    n = len(p)
-    coverage = effective_coverage(p, assumptions)
-    if protocol.agent is not None:
-        if protocol.np_dose_mg_Fe_per_cm3 is None and not protocol.has_mht:
-            dose = np.full(n, _typical_dose_mg_per_cm3(protocol.agent))  # nothing to plan without heat
-        elif protocol.np_dose_mg_Fe_per_cm3 is None:
-            from mhtcdt.physics.planning import plan_dose
-
-            dose = plan_dose(p, protocol, seed, assumptions=assumptions)["dose_mg_Fe_per_cm3"].to_numpy(np.float64)
-        else:
-            dose = np.full(n, float(protocol.np_dose_mg_Fe_per_cm3))
-    else:
-        dose = np.zeros(n)
-    heat = (
-        heat_sessions(p, protocol, dose, seed, assumptions, record_every_s, keep_radial=capture is not None)
-        if protocol.has_mht
-        else None
+    """One chunk of :func:`simulate_protocol`: :func:`solve_stages` then :func:`combine_stage`. ``capture`` (a
+    dict) receives the intermediate results (``heat`` with the radial histories sampled every
+    ``record_every_s``, ``chem``, ``dose``, ``particle_mM``) for the single-patient detail API; neither
+    argument changes the returned rows."""
+    p = apply_assumption_factors(p, assumptions)
+    solved = solve_stages(
+        p, protocol, seed, assumptions, record_every_s=record_every_s, keep_radial=capture is not None
     )
-    particle_mM = _particle_iron_mM(protocol, dose, coverage)
-    chem = _run_chemistry(p, protocol, heat, particle_mM, assumptions.chemistry_overrides)
+    if capture is not None:
+        capture.update(solved)
+    return combine_stage(p, protocol, seed, assumptions, solved)
 
+
+def solve_stages(
+    p: pd.DataFrame,
+    protocol: Protocol,
+    seed: int | np.random.SeedSequence,
+    assumptions: Assumptions,
+    *,
+    record_every_s: float = RECORD_EVERY_S,
+    keep_radial: bool = False,
+    reuse: dict | None = None,
+    stages: tuple[str, ...] = ("heat", "chemistry"),
+) -> dict:
+    """The solves of a chunk (``p`` as :func:`apply_assumption_factors` returns it): iron dose (planned or
+    fixed) and heat sessions (bioheat, titration, per-session damage): stage ``"heat"``; Fenton/ferroptosis
+    chemistry: stage ``"chemistry"``.
+
+    Returns ``{"dose", "heat", "particle_mM", "chem"}`` for :func:`combine_stage`. A stage missing from
+    ``stages`` is taken from ``reuse`` (an earlier result for the same patients) instead of being solved: an
+    emulator of the chain re-solves only what an input changes (the thermotolerance preset, thermal
+    radiosensitisation and the infiltrative share act only in :func:`combine_stage`)."""
+    unknown = sorted(set(stages) - {"heat", "chemistry"})
+    if unknown or (reuse is None and set(stages) != {"heat", "chemistry"}):
+        raise InputError("stages", stages, "solve 'heat' and/or 'chemistry'; reuse the others from an earlier result")
+    n = len(p)
+    coverage = effective_coverage(p)
+    if "heat" not in stages:
+        dose, heat = reuse["dose"], reuse["heat"]
+    else:
+        if protocol.agent is not None:
+            if protocol.np_dose_mg_Fe_per_cm3 is None and not protocol.has_mht:
+                dose = np.full(n, _typical_dose_mg_per_cm3(protocol.agent))  # nothing to plan without heat
+            elif protocol.np_dose_mg_Fe_per_cm3 is None:
+                from mhtcdt.physics.planning import plan_dose
+
+                dose = plan_dose(p, protocol, seed, assumptions=assumptions)["dose_mg_Fe_per_cm3"].to_numpy(np.float64)
+            else:
+                dose = np.full(n, float(protocol.np_dose_mg_Fe_per_cm3))
+        else:
+            dose = np.zeros(n)
+        heat = (
+            heat_sessions(p, protocol, dose, seed, assumptions, record_every_s, keep_radial=keep_radial)
+            if protocol.has_mht
+            else None
+        )
+    particle_mM = _particle_iron_mM(protocol, dose, coverage)
+    chem = (
+        _run_chemistry(p, protocol, heat, particle_mM, assumptions.chemistry_overrides)
+        if "chemistry" in stages
+        else reuse["chem"]
+    )
+    return {"dose": dose, "heat": heat, "particle_mM": particle_mM, "chem": chem}
+
+
+def combine_stage(
+    p: pd.DataFrame, protocol: Protocol, seed: int | np.random.SeedSequence, assumptions: Assumptions, solved: dict
+) -> pd.DataFrame:
+    """The output rows of a chunk from its solves (:func:`solve_stages`): thermotolerance on the per-session
+    heat damage, radiotherapy with thermal radiosensitisation, the infiltrative clonogens and the combined
+    kill by mechanism (:mod:`mhtcdt.physics.kill`). Cheap: an emulator may call it for several
+    thermotolerance presets, thermal-enhancement factors or infiltrative shares of one solve."""
+    n = len(p)
+    coverage = effective_coverage(p)
+    dose, heat, chem = solved["dose"], solved["heat"], solved["chem"]
     rb = rt.radiobiology(_indication(p))
     if heat is not None:
         cells = heat["shell_weights"].shape[0]
         dep = heat["deposit_fraction"]
         weights = np.concatenate([heat["shell_weights"] * dep, heat["shell_weights"] * (1 - dep)], axis=1)
-        ln_heat = np.concatenate([heat["ln_s_heat"], heat["ln_s_heat"]], axis=1)
+        ln_s_heat = heat_log_survival(heat, protocol, assumptions)
+        ln_heat = np.concatenate([ln_s_heat, ln_s_heat], axis=1)
         mean_c = np.concatenate([heat["session_mean_C"], heat["session_mean_C"]], axis=1)
         ln_rt37, ln_rt_h = _rt_log_survival(p, protocol, rb, seed, assumptions, mean_c)
         ln_cdt = np.zeros((n, 2 * cells))
@@ -670,8 +780,6 @@ def simulate_chunk(
         ln_ros,
     )
     kills = kl.combine_kill(weights, ln_rt37, ln_heat, ln_cdt, ln_rt_h, ln_ros)
-    if capture is not None:
-        capture.update(heat=heat, chem=chem, dose=dose, particle_mM=particle_mM)
     has_particles = protocol.agent is not None or protocol.cdt_agent is not None
     dose_applied = (
         dose
@@ -710,7 +818,7 @@ def _patient_alpha(p: pd.DataFrame, rb: rt.Radiobiology, seed, assumptions: Assu
     if not assumptions.rt_alpha_heterogeneity or rb.alpha_range_per_Gy[1] <= rb.alpha_range_per_Gy[0]:
         return np.full(len(p), rb.alpha_per_Gy)
     sd = (rb.alpha_range_per_Gy[1] - rb.alpha_range_per_Gy[0]) / (2 * 1.959963984540054)
-    z = np.array([child_rng(seed, _STREAM_RADIOSENSITIVITY, int(i)).standard_normal() for i in p["patient_id"]])
+    z = patient_normals(seed, _STREAM_RADIOSENSITIVITY, p["patient_id"].to_numpy())
     return np.clip(rb.alpha_per_Gy + sd * z, 0.2 * rb.alpha_per_Gy, 3.0 * rb.alpha_per_Gy)
 
 
@@ -732,8 +840,7 @@ def _rt_log_survival(p, protocol: Protocol, rb: rt.Radiobiology, seed, assumptio
             session_hours=protocol.session_minutes / 60.0,
             rt_heat_interval_hours=protocol.rt_heat_interval_hours,
         )
-
-    trs = rt.thermoradiosensitisation(assumptions.thermal_enhancement_cap_C)
+    trs = thermal_radiosensitisation(assumptions)
 
     def run(a: float, b: float):
         unit = rt.Radiobiology(a, b, rb.doubling_time_days, rb.repopulation_kickoff_days)
@@ -751,19 +858,42 @@ def _rt_log_survival(p, protocol: Protocol, rb: rt.Radiobiology, seed, assumptio
     return ln37, lnh
 
 
+def thermal_radiosensitisation(assumptions: Assumptions) -> rt.Thermoradiosensitisation:
+    """The data file's thermal radiosensitisation, capped at ``assumptions.thermal_enhancement_cap_C`` (None = the
+    data file's cap), with its exponent scaled by ``assumptions.thermal_enhancement_factor`` s:
+    ``(alpha41/alpha37)^(s x) = ((alpha41/alpha37)^s)^x``."""
+    trs = rt.thermoradiosensitisation(assumptions.thermal_enhancement_cap_C)
+    s = assumptions.thermal_enhancement_factor
+    if s == 1.0:
+        return trs
+    return dataclasses.replace(
+        trs, alpha41_over_alpha37=trs.alpha41_over_alpha37**s, beta41_over_beta37=trs.beta41_over_beta37**s
+    )
+
+
 def _infiltrative_fraction(p: pd.DataFrame, rb: rt.Radiobiology, seed, median: float | None = None) -> np.ndarray:
     """Per-patient share of clonogens beyond the enhancing volume: lognormal with the indication's median
     and its range as the central 95 % interval (radiobiology.toml), keyed by (seed, patient_id)."""
+    return infiltrative_fractions(p, seed, [median], rb)[0]
+
+
+def infiltrative_fractions(p: pd.DataFrame, seed, medians, rb: rt.Radiobiology | None = None) -> np.ndarray:
+    """Per-patient infiltrative clonogen shares (len(medians), n) for each population median in ``medians``
+    (None = the indication's data-file median): the same per-patient draws (keyed by (seed, patient_id))
+    shifted to each median with the data file's spread kept, clipped to [1e-4, 0.9]; a median of 0 gives 0."""
+    rb = rt.radiobiology(_indication(p)) if rb is None else rb
     lo, hi = rb.infiltrative_clonogen_fraction_range
-    if median is not None:  # shift the distribution, keep its spread
-        lo, hi = lo * median / rb.infiltrative_clonogen_fraction, hi * median / rb.infiltrative_clonogen_fraction
-    else:
-        median = rb.infiltrative_clonogen_fraction
-    if median <= 0.0:
-        return np.zeros(len(p))
     sigma = math.log(hi / lo) / (2 * 1.959963984540054)
-    z = np.array([child_rng(seed, _STREAM_INFILTRATION, int(i)).standard_normal() for i in p["patient_id"]])
-    return np.clip(median * np.exp(sigma * z), 1e-4, 0.9)
+    z = None
+    out = np.zeros((len(medians), len(p)))
+    for j, median in enumerate(medians):
+        median = rb.infiltrative_clonogen_fraction if median is None else float(median)
+        if median <= 0.0:
+            continue
+        if z is None:
+            z = patient_normals(seed, _STREAM_INFILTRATION, p["patient_id"].to_numpy())
+        out[j] = np.clip(median * np.exp(sigma * z), 1e-4, 0.9)
+    return out
 
 
 def _add_infiltrative_element(fraction, weights, ln_rt37, ln_heat, ln_cdt, ln_rt_h, ln_ros):

@@ -336,7 +336,7 @@ def _map_3d(
 
     row = p.iloc[0]
     r_m = float(row["tumour_radius_cm"]) / 100.0
-    coverage = float(chain.effective_coverage(p, assumptions)[0])
+    coverage = float(chain.effective_coverage(p)[0])
     half = HALF_WIDTH_OVER_R * r_m
     tumour = sphere_fraction_map(grid_cells, half, (r_m, r_m, r_m))
     r_dep = r_m * coverage ** (1.0 / 3.0)
@@ -359,7 +359,7 @@ def _map_3d(
         tumour,
         q,
         half,
-        tumour=tumour_tissue(tissue, float(row["tumour_perfusion_mL_per_min_per_kg"]) * assumptions.perfusion_factor),
+        tumour=tumour_tissue(tissue, float(row["tumour_perfusion_mL_per_min_per_kg"])),
         healthy=load_tissue(tissue),
         timing=chain.session_timing(protocol),
     )
@@ -400,14 +400,15 @@ def simulate_patient_detail(
     if not (isinstance(grid_cells_3d, int | np.integer) and grid_cells_3d >= 11 and grid_cells_3d % 2 == 1):
         raise InputError("grid_cells_3d", grid_cells_3d, "must be an odd integer >= 11")
     outcome, capture = _run_one(p, protocol, seed, assumptions, chain.HEAT_DT_S)
-    row = p.iloc[0]
+    seen = chain.apply_assumption_factors(p, assumptions)  # the patient as the chain saw it (factors applied once)
+    row = seen.iloc[0]
     radius_mm = float(row["tumour_radius_cm"]) * 10.0
-    coverage = float(chain.effective_coverage(p, assumptions)[0])
+    coverage = float(chain.effective_coverage(seen)[0])
     heat = capture["heat"]
     parts = _heat_detail(heat, protocol, radius_mm) if heat is not None else _no_heat_detail()
     parts.update(_chemistry_detail(capture["chem"]))
     if heat is not None and with_3d:
-        parts.update(_map_3d(p, protocol, seed, heat, float(deposit_sigma), int(grid_cells_3d), assumptions))
+        parts.update(_map_3d(seen, protocol, seed, heat, float(deposit_sigma), int(grid_cells_3d), assumptions))
     return PatientDetail(
         patient_id=int(row["patient_id"]),
         protocol_name=protocol.name,

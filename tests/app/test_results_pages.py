@@ -309,3 +309,28 @@ def test_physics_page_equals_the_trial_row_of_that_patient(scenario, result):
     assert metrics["T90 (first session)"] == f"{row.t90_C:.1f} °C"
     assert metrics["CEM43 at T90, all sessions"] == f"{row.cem43_t90_min:.1f} min"
     assert metrics["total tumour kill"] == f"{row.log10_kill_total:.2f} log10"
+
+
+def test_physics_page_shows_the_dose_response_table_with_explanations(scenario):
+    """The table on the page is the package's dose_response (the same call as `mhtcdt dose-response`), and every
+    lever's explanation is shown."""
+    from mhtcdt.decision.model.dose_response import dose_response
+
+    at = _page(scenario, "page_physics.py")
+    arm_name = at.selectbox(key="physics_arm").value
+    assert scenario.arm(arm_name).has_mht
+    assert "Dose-response of this arm" in {s.value for s in at.subheader}
+    at.number_input(key="dose_response_n").set_value(10).run()
+    at.toggle(key="dose_response_on").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = [d.value for d in at.dataframe if "lever_label" in d.value.columns][0]
+    direct = dose_response(scenario, arm=arm_name, n_patients=10)
+    assert list(shown["setting"]) == list(direct.table["setting"])
+    assert np.allclose(shown["qaly_gain"], direct.table["qaly_gain"])
+    assert np.allclose(shown["heat_kill_log10"], direct.table["heat_kill_log10"])
+    infos = "\n".join(str(i.value) for i in at.info)
+    for lever, text in direct.explanations.items():
+        assert text in infos, lever
+    # the reference (RT-only) arm has no levers to vary: no table offered
+    at.selectbox(key="physics_arm").set_value(scenario.trial.reference_arm).run()
+    assert "Dose-response of this arm" not in {s.value for s in at.subheader}

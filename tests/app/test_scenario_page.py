@@ -100,3 +100,30 @@ def test_price_outside_its_range_is_valid_and_its_range_follows(app):
     assert "costs.progressed_per_month" in err and "does not contain" in err, err
     assert not at.success  # never "valid" next to an error
     assert at.session_state["scenario"] == sc
+    _number(at, "c.progressed_per_month").set_value(sc.economics.costs.progressed_per_month).run()
+    _number(at, ".psa_draws").set_value(200).run()
+    assert not at.exception and not at.error
+    assert at.session_state["scenario"].economics.psa_draws == 200
+
+
+def test_upload_with_a_psa_distribution_or_assumption_outside_its_support_is_reported(app):
+    """Issue 13 bad input in the app: a share above 1 in a PSA distribution and a negative SLP factor in the
+    [assumptions] table name the field and the value; the scenario is unchanged and there is no traceback."""
+    at = open_page(app, "page_scenario.py")
+    before = at.session_state["scenario"]
+    text = scenario_to_toml(small_scenario(200))
+    assert "\ninputs = []\n" in text and "\n[assumptions]\n" in text
+    share = text.replace(
+        "\ninputs = []\n", '\ninputs = [{name = "infiltrative_share", distribution = "beta", low = 0.2, high = 1.3}]\n'
+    )
+    at.get("file_uploader")[0].upload("share.toml", share.encode(), "application/toml").run()
+    assert not at.exception
+    err = "\n".join(e.value for e in at.error)
+    assert "psa.inputs[0].high" in err and "1.3" in err, err
+    assert at.session_state["scenario"] == before
+    slp = text.replace("\n[assumptions]\n", "\n[assumptions]\nslp_factor = -0.5\n")
+    at.get("file_uploader")[0].upload("slp.toml", slp.encode(), "application/toml").run()
+    assert not at.exception
+    err = "\n".join(e.value for e in at.error)
+    assert "assumptions.slp_factor" in err and "-0.5" in err, err
+    assert at.session_state["scenario"] == before

@@ -198,3 +198,44 @@ def test_bad_input_names_field(params):
         params.with_free(bogus=1.0)
     with pytest.raises(InputError, match="no calibration draws"):
         params.draw(0)
+
+
+def test_separate_rt_and_heat_effectiveness(params):
+    """K_eff = e K_rt + r e (K_total - K_rt): the surviving burden against the closed form, r = 1 is the
+    old shared factor bit for bit, and a larger heat ratio never leaves more tumour."""
+    v0, k_tot, k_rt = 30.0, 5.0, 2.0
+    draws = outcome.PatientDraws(np.array([0.1]), np.array([1.0]), np.array([1e9]))
+
+    def burden(**free):
+        p = params.with_free(infiltrative_fraction=0.01, log10_kill_effectiveness=0.4, **free)
+        args = (np.array([v0]), np.array([k_tot]), np.array([k_rt]), np.array([50.0]), np.array([0.0]), 6.0)
+        return outcome.latent_times(*args, draws, p)["surviving_burden_cm3"][0]
+
+    e, r, f = 0.4, 2.5, 0.01
+    closed = v0 * ((1 - f) * 10 ** (-(e * k_rt + r * e * (k_tot - k_rt))) + f * 10 ** (-e * k_rt))
+    assert burden(heat_kill_effectiveness_ratio=r) == pytest.approx(closed, rel=1e-12)
+    shared = v0 * ((1 - f) * 10 ** (-e * k_tot) + f * 10 ** (-e * k_rt))
+    assert burden(heat_kill_effectiveness_ratio=1.0) == shared  # exactly the shared-factor model
+    kt = np.array([1.0, 3.0, 7.5])
+    assert np.array_equal(outcome.effective_log10_kill(kt, kt - 1.0, 0.29), 0.29 * kt)
+    ratios = [0.5, 1.0, 1.5, 3.0]
+    assert np.all(np.diff([burden(heat_kill_effectiveness_ratio=q) for q in ratios]) < 0)
+
+
+def test_calibration_file_without_heat_ratio_loads_linked(tmp_path):
+    """A calibration written before the factors were separated loads with r = 1 in its point and every draw."""
+    import tomli_w
+
+    base = outcome.load_outcome_params(calibrated=False)
+    free = {k: float(v) for k, v in base.free.items() if k != "heat_kill_effectiveness_ratio"}
+    path = tmp_path / "old.toml"
+    path.write_text(tomli_w.dumps({"free": free, "draws": [free, {**free, "growth_log_sd": 0.7}]}))
+    p = outcome.load_outcome_params(path)
+    assert p.free["heat_kill_effectiveness_ratio"] == 1.0
+    assert list(p.draws["heat_kill_effectiveness_ratio"]) == [1.0, 1.0]
+    broken = {k: v for k, v in free.items() if k != "growth_log_sd"}
+    path.write_text(tomli_w.dumps({"free": broken}))
+    with pytest.raises(InputError, match="growth_log_sd"):
+        outcome.load_outcome_params(path)
+    with pytest.raises(InputError, match="heat_kill_effectiveness_ratio"):
+        base.with_free(heat_kill_effectiveness_ratio=20.0)

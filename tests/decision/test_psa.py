@@ -78,7 +78,7 @@ def test_without_uncertainty_every_draw_equals_the_point_model(base):
     point = load_outcome_params()
     point = replace(point, draws=point.draws.iloc[0:0])  # the calibrated point, no calibration draws
     with pytest.warns(UserWarning, match="no calibration draws"):
-        fixed = run_psa(run_pipeline(small(uncertainty=[]), seed=5), n_draws=20, params=point)
+        fixed = run_psa(run_pipeline(small(uncertainty=[]), seed=5), n_draws=20, params=point, physics=False)
     assert fixed.parameters.empty
     assert np.ptp(fixed.cost, axis=0).max() == 0.0
     # second method: the same PSM from the latent-time curves, evaluated once
@@ -141,3 +141,71 @@ def test_chunked_psa_equals_one_call(base, psa):
     chunked = run_psa(base, n_draws=400, executor=resolve_executor("serial"), chunk_size=70)
     assert np.array_equal(chunked.cost, psa.cost) and np.array_equal(chunked.qalys, psa.qalys)
     pd.testing.assert_frame_equal(chunked.parameters, psa.parameters)
+
+
+# ---------------------------------------------------------------------------- physics and structural uncertainty
+def test_physics_inputs_are_in_the_parameters_and_the_evppi_table_with_labels(psa):
+    assert psa.physics is not None
+    for name in ("slp_factor", "coverage_factor", "perfusion_factor", "infiltrative_share", "thermotolerance"):
+        assert f"physics.{name}" in psa.parameters.columns
+        assert f"physics.{name}" in set(psa.evppi["parameter"])
+        row = psa.drivers.set_index("parameter").loc[f"physics.{name}"]
+        assert row["label"] != f"physics.{name}" and row["kind"] == "physics"
+    assert "outcome.log10_kill_effectiveness" in set(psa.drivers["parameter"])
+    assert set(psa.parameters["physics.thermotolerance"]) <= {"literature", "seed_review"}
+    assert psa.drivers["rank"].tolist() == list(range(1, len(psa.drivers) + 1))
+    assert psa.drivers_text()[0].startswith("At GBP")
+
+
+def test_physics_draws_follow_their_distributions(psa):
+    from mhtcdt.decision.scenario.uncertain_inputs import registry
+
+    x = psa.parameters["physics.slp_factor"].to_numpy()
+    d = registry()["slp_factor"].distribution
+    assert np.median(x) == pytest.approx(d.median, rel=0.1)
+    assert np.quantile(x, 0.975) == pytest.approx(d.ppf(np.array(0.975)), rel=0.2)
+    share = psa.parameters["physics.infiltrative_share"].to_numpy()
+    assert 0 < share.min() and share.max() < 1
+
+
+def test_structural_presets_side_by_side_follow_the_physics(psa):
+    """Same draws, one structural choice changed: a larger infiltrative share (more tumour outside the heated
+    volume) never gives a larger QALY gain, and linked effectiveness (ratio 1) gives less than the separate
+    factor 1.7 (the heat component is multiplied by the ratio)."""
+    t = psa.structural.set_index("preset")
+    assert t.loc["base", "evaluated"]
+    gains = [t.loc[p, "inc_qalys"] for p in ("infiltrative_low", "infiltrative_central", "infiltrative_high")]
+    assert gains[0] > gains[1] > gains[2]
+    assert t.loc["effectiveness_linked", "inc_qalys"] < t.loc["effectiveness_separate", "inc_qalys"]
+    # the reference arm has no heat: its QALYs do not depend on heat-side structure
+    assert t["qalys_reference"].max() - t["qalys_reference"].min() < 1e-3
+    assert t.loc["base", "inc_qalys"] > 0
+    assert t.loc["base", "icer"] == pytest.approx(t.loc["base", "inc_cost"] / t.loc["base", "inc_qalys"])
+    j, r = psa.strategies.index(psa.focal), psa.strategies.index(psa.reference)
+    assert t.loc["base", "inc_qalys"] == pytest.approx((psa.qalys[:, j] - psa.qalys[:, r]).mean())
+
+
+def test_discrete_evppi_and_variance_share_against_brute_force():
+    from mhtcdt.decision.model.drivers import discrete_evppi, variance_share
+
+    rng = np.random.default_rng(4)
+    n = 20_000
+    level = rng.integers(0, 3, n)
+    noise = rng.normal(0, 1.0, n)
+    # NB of strategy 1 minus strategy 0 depends on the level: -1, +0.5, +2 (wtp 1, cost 0)
+    effect = np.column_stack([np.zeros(n), np.array([-1.0, 0.5, 2.0])[level] + noise])
+    cost = np.zeros((n, 2))
+    known = np.mean([max(0.0, v) for v in (-1.0, 0.5, 2.0)])  # choose the best once the level is known
+    now = max(0.0, np.mean([-1.0, 0.5, 2.0]))
+    assert discrete_evppi(cost, effect, level, 1.0) == pytest.approx(known - now, abs=0.03)
+    x = rng.normal(0, 1, n)
+    y = 2.0 * x + rng.normal(0, 1, n)  # share of x = 4 / 5
+    assert variance_share(y, x) == pytest.approx(0.8, abs=0.02)
+    assert variance_share(rng.normal(0, 1, n), x) == pytest.approx(0.0, abs=0.01)
+
+
+def test_psa_without_physics_keeps_the_economic_draws(base, psa):
+    plain = run_psa(base, n_draws=400, physics=False)
+    assert plain.physics is None and plain.drivers.empty
+    for col in ("costs.mht_course", "utilities.progressed", "outcome.log10_kill_effectiveness"):
+        assert np.array_equal(plain.parameters[col].to_numpy(), psa.parameters[col].to_numpy())

@@ -302,8 +302,8 @@ def test_subgroups_complementary_shares_and_bounds(run, psa):
     for r in analysed.itertuples(index=False):
         assert 0.0 <= r.evsi <= r.evppi + 3.0 * np.hypot(r.evsi_se, r.evppi_se)
         assert r.evppi <= r.evpi + 3.0 * r.evppi_se
-        assert r.enbs == pytest.approx(
-            r.evsi_population - evsi.TrialCost(defaults().fixed_cost, defaults().per_patient_cost)(200)
-        )
+        trial_cost = evsi.TrialCost(defaults().fixed_cost, defaults().per_patient_cost)(200)
+        assert r.forgone_net_benefit >= 0.0  # trial patients on a worse arm lose net benefit
+        assert r.enbs == pytest.approx(r.evsi_population - trial_cost - r.forgone_net_benefit)
     with pytest.raises(InputError, match="n_patients"):
         subgroup_value(run, psa, request, sd.StudyDesign(), 0, subgroups=mgmt)

@@ -310,9 +310,13 @@ def test_protocol_thermal_dose_limit_outside_its_range_is_refused(field, value):
     assert exc.value.field == field and exc.value.value == value
 
 
-def test_coverage_factor_clips_to_one_and_keeps_the_cohort_otherwise(cohort):
-    from mhtcdt.physics.chain import effective_coverage
+def test_coverage_factor_multiplies_the_odds_once_and_keeps_the_cohort_at_one(cohort):
+    from mhtcdt.physics.chain import apply_assumption_factors, effective_coverage
 
     cov = cohort["deposit_coverage_fraction"].to_numpy()
-    np.testing.assert_allclose(effective_coverage(cohort, Assumptions()), cov)
-    np.testing.assert_allclose(effective_coverage(cohort, Assumptions(coverage_factor=10.0)), 1.0)
+    np.testing.assert_array_equal(effective_coverage(apply_assumption_factors(cohort, Assumptions())), cov)
+    for k in (0.1, 3.0, 1000.0):
+        seen = effective_coverage(apply_assumption_factors(cohort, Assumptions(coverage_factor=k)))
+        odds = seen / (1.0 - seen)
+        np.testing.assert_allclose(odds, k * cov / (1.0 - cov), rtol=1e-9)  # closed form of the odds
+        assert np.all((seen > 0) & (seen <= 1.0))

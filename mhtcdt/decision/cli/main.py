@@ -5,6 +5,8 @@ Commands::
     mhtcdt demo [--seed N] [--out DIR] [--report]  run the embedded default scenario end to end
     mhtcdt run SCENARIO.toml [--seed N] [--out DIR] [--report]
     mhtcdt validate SCENARIO.toml                  check a scenario: everything `run` checks, every problem
+    mhtcdt dose-response [SCENARIO.toml] [--arm A] [--patients N] [--out FILE.csv]
+                                                   one lever at a time -> kill, OS and QALY gain, ICER
     mhtcdt app [--port P] [--address A]            start the Streamlit front end (127.0.0.1 unless --address)
     mhtcdt calibrate | power ...                   trial-layer commands (see ``--help``)
     mhtcdt runs list | show | compare | export     the results store
@@ -253,7 +255,12 @@ def _record_and_run(scenario, scenario_text: str, run_seed: int, executor, out: 
         if args.psa_draws != 0:
             from mhtcdt.decision.model.psa import run_psa
 
-            psa = run_psa(result, n_draws=args.psa_draws, progress=lambda s, f: progress(s, 0.9 + 0.1 * f))
+            psa = run_psa(
+                result,
+                n_draws=args.psa_draws,
+                progress=lambda s, f: progress(s, 0.9 + 0.1 * f),
+                physics=False if args.no_psa_physics else None,
+            )
         progress("writing the run folder", 0.99)
         rid = record.run_id if record is not None else (run_id(scenario_text, run_seed) if args.out else out.name)
         written = write_outputs(result, scenario_text, out, psa=psa, report=args.report, run_id=rid)
@@ -307,6 +314,32 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return _run_and_report(validate_scenario_text(text, source=args.scenario), text, args)
 
 
+def _cmd_dose_response(args: argparse.Namespace) -> int:
+    from mhtcdt.decision.model.dose_response import dose_response, format_dose_response
+    from mhtcdt.decision.progress import TqdmProgress
+    from mhtcdt.decision.scenario.checks import check_scenario
+    from mhtcdt.decision.scenario.loading import default_scenario, load_scenario
+
+    scenario = default_scenario() if args.scenario is None else load_scenario(args.scenario)
+    check_scenario(scenario)
+    if args.patients is not None and args.patients < 10:
+        raise InputError("--patients", args.patients, "needs at least 10 patients")
+    with TqdmProgress(disable=args.quiet) as progress:
+        result = dose_response(
+            scenario,
+            arm=args.arm,
+            n_patients=args.patients,
+            seed=args.seed,
+            progress=lambda f: progress("dose-response", f),
+        )
+    out = Path(args.out) if args.out else Path("dose_response.csv")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result.to_csv(out)
+    print(format_dose_response(result, scenario.economics.currency))
+    print(f"\nWrote {out}")
+    return EXIT_OK
+
+
 def _cmd_app(args: argparse.Namespace) -> int:
     from mhtcdt.decision.cli.app_server import serve
 
@@ -332,6 +365,11 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         help="DuckDB results store (default $MHTCDT_STORE or ~/.local/share/mhtcdt/runs.duckdb)",
     )
     p.add_argument("--no-store", action="store_true", help="do not record the run in the store")
+    p.add_argument(
+        "--no-psa-physics",
+        action="store_true",
+        help="leave the physics and structural inputs out of the PSA (default: the scenario's [psa] physics)",
+    )
     p.add_argument(
         "--report",
         action="store_true",
@@ -365,6 +403,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_cmd_validate, parser=p)
 
     from mhtcdt.decision.cli.app_server import DEFAULT_ADDRESS
+
+    p = sub.add_parser(
+        "dose-response",
+        help="heat sessions, iron dose, field, GSH depletion and spacing of the MHT arm -> kill, OS, QALYs, ICER",
+    )
+    p.add_argument("scenario", nargs="?", default=None, help="scenario TOML file (default: the embedded default)")
+    p.add_argument("--arm", default=None, help="the MHT arm to vary (default: the first randomised arm with heat)")
+    p.add_argument(
+        "--patients", type=int, default=200, help="eligible patients treated with every variant (default 200)"
+    )
+    p.add_argument("--seed", type=int, default=None, help="master seed (default: the scenario's seed)")
+    p.add_argument("--out", default=None, help="CSV file of the table (default ./dose_response.csv)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=_cmd_dose_response)
 
     p = sub.add_parser("app", help="start the Streamlit front end")
     p.add_argument("--port", type=port, default=8501)

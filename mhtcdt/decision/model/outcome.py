@@ -5,12 +5,19 @@ the fitted values in ``data/outcome_calibration.toml``)
 --------------------------------------------------------------------------------------------
 1. **Surviving burden.** The physics layer gives the tumour log10 kill of the whole protocol
    (``log10_kill_total``) and of radiotherapy alone (``log10_kill_rt``). The clinically effective
-   kill is a fraction ``e`` (``log10_kill_effectiveness``) of the model kill (hypoxia, stem-like
-   resistance and heterogeneity make real tumours less sensitive than a uniform clonogen model).
+   kill is a fraction of the model kill (hypoxia, stem-like resistance and heterogeneity make real
+   tumours less sensitive than a uniform clonogen model), separately for radiotherapy and for what the
+   protocol adds to it (heat, CDT and their interactions): ``e_rt = e`` (``log10_kill_effectiveness``)
+   and ``e_heat = r e`` (``r = heat_kill_effectiveness_ratio``), so the effective kill is
+   ``K_eff = e K_rt + r e (K_total - K_rt)``. Hypoxia protects cells against X-rays (oxygen enhancement
+   ratio 2.5-3) but not against heat, and chronically hypoxic, acidic cells are more heat-sensitive
+   (Gerweck 1979; Overgaard & Bichel 1977; research dossier physics13 section 11), so one shared factor
+   is not supported; ``r = 1`` is the old shared factor, and a calibration file that has no ``r`` (written
+   before the factors were separated) loads with ``r = 1``, which reproduces its results exactly.
    The physics already sends its infiltrative clonogens (beyond the heated volume) through RT only; a
    further fraction ``f`` (``infiltrative_fraction``, an additional RT-only reservoir, fitted with a wide
    prior that allows ~0) receives only the RT kill:
-   ``V_s = V0 * ((1 - f) * 10^(-e K_total) + f * 10^(-e K_rt))`` with ``V0 = tumour_volume_cm3``.
+   ``V_s = V0 * ((1 - f) * 10^(-K_eff) + f * 10^(-e K_rt))`` with ``V0 = tumour_volume_cm3``.
 2. **Regrowth.** Gompertz growth ``dV/dt = rho V ln(K/V)`` from ``V_s``, starting when treatment
    ends (``treatment_months``, default 0). The per-patient specific growth rate at the entry volume,
    ``rho ln(K/V0) = ln 2 / DT``, has a log-normal volume doubling time ``DT`` (median and log-SD are
@@ -73,6 +80,7 @@ FREE_PARAMETERS = (
     "volume_doubling_time_days",
     "growth_log_sd",
     "log10_kill_effectiveness",
+    "heat_kill_effectiveness_ratio",
     "infiltrative_fraction",
     "pps_median_months_recurrent",
     "pps_median_months_newly_diagnosed",
@@ -146,6 +154,18 @@ def _check_free(free: Mapping[str, float]) -> None:
         raise InputError("free.infiltrative_fraction", free["infiltrative_fraction"], "must be below 1")
     if free["log10_kill_effectiveness"] > 1.5:
         raise InputError("free.log10_kill_effectiveness", free["log10_kill_effectiveness"], "must be <= 1.5")
+    if free["heat_kill_effectiveness_ratio"] > 10.0:
+        raise InputError("free.heat_kill_effectiveness_ratio", free["heat_kill_effectiveness_ratio"], "must be <= 10")
+
+
+#: defaults for free parameters that calibration files written before they existed do not carry:
+#: the heat/RT effectiveness ratio 1 is the single shared effectiveness factor of those calibrations
+LEGACY_FREE_DEFAULTS = {"heat_kill_effectiveness_ratio": 1.0}
+
+
+def _legacy(row: Mapping[str, Any], key: str) -> Any:
+    """``row[key]``, or its legacy default (:data:`LEGACY_FREE_DEFAULTS`) when an older file lacks it."""
+    return row[key] if key in row or key not in LEGACY_FREE_DEFAULTS else LEGACY_FREE_DEFAULTS[key]
 
 
 DATA_PACKAGE = "mhtcdt.decision.model"  # data files of this package: data/*.toml
@@ -196,7 +216,7 @@ def load_outcome_params(
     if calibrated and (path is not None or resources.files(DATA_PACKAGE).joinpath(CALIBRATION_FILE).is_file()):
         cal, source = _toml(path, CALIBRATION_FILE, "outcome_calibration")
         try:
-            free.update({k: float(cal["free"][k]) for k in FREE_PARAMETERS})
+            free.update({k: float(_legacy(cal["free"], k)) for k in FREE_PARAMETERS})
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError("outcome_calibration.free", source, f"missing or bad entry {exc}") from exc
         cov_scale = float(cal.get("covariate_scale", 1.0))
@@ -205,7 +225,10 @@ def load_outcome_params(
         params["covariate_scale"] = cov_scale
         rows = cal.get("draws", [])
         if rows:
-            draws = pd.DataFrame([{k: float(r[k]) for k in FREE_PARAMETERS} for r in rows])
+            try:
+                draws = pd.DataFrame([{k: float(_legacy(r, k)) for k in FREE_PARAMETERS} for r in rows])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise InputError("outcome_calibration.draws", source, f"missing or bad entry {exc}") from exc
     _check_free(free)
     for name, value in params.items():
         if not (math.isfinite(value) and value > 0):
@@ -265,6 +288,20 @@ def patient_draws(patient_ids: np.ndarray, seed: int | np.random.SeedSequence) -
 
 
 # ----------------------------------------------------------------------------- the model
+def effective_log10_kill(
+    log10_kill_total: np.ndarray | float,
+    log10_kill_rt: np.ndarray | float,
+    effectiveness_rt: np.ndarray | float,
+    heat_ratio: np.ndarray | float = 1.0,
+) -> np.ndarray:
+    """Clinically effective log10 kill ``e K_rt + r e (K_total - K_rt)`` (step 1 of the module docstring);
+    ``r = 1`` gives ``e K_total`` exactly (bit for bit: the shared factor of earlier calibrations)."""
+    kt = np.asarray(log10_kill_total, float)
+    if np.all(np.asarray(heat_ratio) == 1.0):
+        return effectiveness_rt * kt
+    return effectiveness_rt * (kt + (np.asarray(heat_ratio, float) - 1.0) * (kt - np.asarray(log10_kill_rt, float)))
+
+
 def latent_times(
     volume_cm3: np.ndarray,
     log10_kill_total: np.ndarray,
@@ -276,7 +313,9 @@ def latent_times(
     params: OutcomeParams,
     treatment_months: np.ndarray | float = 0.0,
 ) -> dict[str, np.ndarray]:
-    """Vectorised core of the model (arrays of equal length; see the module docstring).
+    """Vectorised core of the model (arrays of equal length; see the module docstring). The arrays broadcast:
+    with (D, n) kills and (D, 1) free parameters in ``params.free`` it computes D parameter draws at once
+    (the PSA), the per-patient arrays (n,) shared by every draw.
 
     Returns arrays ``surviving_burden_cm3``, ``doubling_time_days``, ``progression_latent_months``,
     ``pfs_latent_months``, ``os_latent_months``, ``death_other_cause``.
@@ -286,9 +325,8 @@ def latent_times(
     v0 = np.asarray(volume_cm3, dtype=float)
     e = f["log10_kill_effectiveness"]
     frac = f["infiltrative_fraction"]
-    sf = (1.0 - frac) * 10.0 ** (-e * np.asarray(log10_kill_total, float)) + frac * 10.0 ** (
-        -e * np.asarray(log10_kill_rt, float)
-    )
+    k_eff = effective_log10_kill(log10_kill_total, log10_kill_rt, e, f["heat_kill_effectiveness_ratio"])
+    sf = (1.0 - frac) * 10.0 ** (-k_eff) + frac * 10.0 ** (-e * np.asarray(log10_kill_rt, float))
     vs = v0 * sf
     k = params.carrying_capacity_cm3
     v_ref = np.minimum(v0, k / (params.rano_volume_ratio * 1.05))  # keep the threshold below K

@@ -27,19 +27,32 @@ when the scenario's ``survival_source`` is ``"outcome_model"``, the default) and
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from mhtcdt.decision.model import outcome
-from mhtcdt.decision.model.economic_model import conventions, empirical_survival, time_grid_months
+from mhtcdt.decision.model.drivers import decision_drivers_text, drivers_table
+from mhtcdt.decision.model.economic_model import time_grid_months
+from mhtcdt.decision.model.physics_psa import (
+    PARAMETER_PREFIX,
+    PhysicsUncertainty,
+    centre_notes,
+    input_kinds,
+    input_labels,
+    physics_evppi,
+    psa_inputs,
+)
+from mhtcdt.decision.model.psa_curves import arm_curves, arm_data, curves, draw_params, psm, trial_draws
+from mhtcdt.decision.model.structural import structural_table
 from mhtcdt.decision.progress import ProgressCallback, sub_progress
 from mhtcdt.decision.scenario.schema import Scenario, UncertainParameter
-from mhtcdt.decision.streams import Stream, outcome_seed
-from mhtcdt.economics import StateValues, SurvivalCurves, dsa, nmb, run_partitioned_survival, voi
+from mhtcdt.decision.streams import Stream
+from mhtcdt.economics import dsa, nmb, voi
 from mhtcdt.economics import psa as econ_psa
 from mhtcdt.errors import InputError
 from mhtcdt.seeding import child_sequence
@@ -90,6 +103,10 @@ class PSAResult:
     value_based_price: float | None
     point: pd.DataFrame = field(default_factory=pd.DataFrame)
     notes: list[str] = field(default_factory=list)
+    physics: PhysicsUncertainty | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    drivers: pd.DataFrame = field(default_factory=pd.DataFrame)
+    structural: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def n_draws(self) -> int:
@@ -126,6 +143,17 @@ class PSAResult:
         best = self.strategies[int(np.argmax(expected))]
         return best, float(self.probability_cost_effective(w)[best])
 
+    def drivers_text(self) -> list[str]:
+        """The plain-language answer to "which uncertain inputs drive the decision" (empty without physics
+        uncertainty; :func:`mhtcdt.decision.model.drivers.decision_drivers_text`)."""
+        if self.drivers.empty:
+            return []
+        best, p = self.optimal()
+        evpi_now = float(self.evppi["evpi"].iloc[0]) if len(self.evppi) else 0.0
+        return decision_drivers_text(
+            self.drivers, evpi_now, self.willingness_to_pay, self.currency, self.focal, self.reference, p, best
+        )
+
     def ce_plane(self) -> pd.DataFrame:
         """Incremental cost and QALYs of every strategy vs the reference, per draw."""
         return nmb.ce_plane(self.cost, self.qalys, self.strategies, reference=self.reference)
@@ -140,66 +168,6 @@ class PSAResult:
             f"the probability that this is right is {p:.0%} ({self.n_draws} PSA draws). "
             f"Perfect information would be worth {self.currency} {evpi_now:,.0f} per patient (EVPI)."
         )
-
-
-def _arm_curves(
-    trial: pd.DataFrame, arms: list[str], params: outcome.OutcomeParams, draws_by_arm: dict, grid: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Empirical PFS and OS (S, T) of each arm's latent times under ``params``."""
-    pfs = np.empty((len(arms), grid.size))
-    os_ = np.empty((len(arms), grid.size))
-    for j, arm in enumerate(arms):
-        sub = trial[trial["arm"] == arm]
-        kill_total = sub["log10_kill_total"].to_numpy(float)
-        times = outcome.latent_times(
-            sub["tumour_volume_cm3"].to_numpy(float),
-            kill_total,
-            np.minimum(sub["log10_kill_rt"].to_numpy(float), kill_total),  # as simulate_outcomes does
-            sub["age_years"].to_numpy(float),
-            outcome.linear_predictor(sub, params),
-            outcome.pps_median_for(sub, params),
-            draws_by_arm[arm],
-            params,
-            sub["treatment_months"].to_numpy(float) if "treatment_months" in sub else 0.0,
-        )
-        pfs[j] = empirical_survival(times["pfs_latent_months"], grid)
-        os_[j] = empirical_survival(times["os_latent_months"], grid)
-    return pfs, os_
-
-
-def _economic_arrays(scenario: Scenario, arms: list[str], values: dict[str, np.ndarray], n: int) -> StateValues:
-    """Per-draw state values of the PSM from sampled (or point) inputs."""
-    eco = scenario.economics
-
-    def value(name: str) -> np.ndarray:
-        return values[name] if name in values else np.full(n, eco.point_value(name))
-
-    specs = {a.name: a for a in scenario.arms}
-    mht, rt, cdt = value("costs.mht_course"), value("costs.rt_course"), value("costs.cdt_agent_course")
-    one_off = np.stack([mht * specs[a].has_mht + rt * specs[a].has_rt + cdt * specs[a].has_cdt for a in arms], axis=1)
-    return StateValues(
-        costs=np.stack([value("costs.progression_free_per_month"), value("costs.progressed_per_month")], axis=1)[
-            :, None, :
-        ],
-        costs_per="months",
-        utilities=np.stack([value("utilities.progression_free"), value("utilities.progressed")], axis=1)[:, None, :],
-        one_off_cost=one_off,
-        end_of_life_cost=value("costs.end_of_life")[:, None],
-    )
-
-
-def _psm(
-    scenario: Scenario,
-    arms: list[str],
-    grid: np.ndarray,
-    pfs: np.ndarray,
-    os_: np.ndarray,
-    values: dict[str, np.ndarray],
-    n: int,
-):
-    return run_partitioned_survival(
-        SurvivalCurves(arms, grid, (pfs, os_)), _economic_arrays(scenario, arms, values, n), conventions(scenario)
-    )
 
 
 _TRIAL_COLUMNS = (
@@ -227,12 +195,16 @@ def psa_draws(
     arms: list[str],
     params: outcome.OutcomeParams,
     trial_seed: int,
+    physics: PhysicsUncertainty | None = None,
+    fixed: Mapping[str, Any] | None = None,
 ) -> dict[str, object]:
     """Costs, QALYs and life-years of PSA draws ``start .. stop - 1`` (a pure function of the draw indices).
 
     Every draw's inputs come from :func:`mhtcdt.economics.psa.sample_psa`, keyed by parameter name and
-    draw index, including the index of its calibration draw (uniform over the accepted draws), so any
-    split of the draws into chunks, on any executor, gives the same arrays as one call.
+    draw index, including the index of its calibration draw (uniform over the accepted draws) and, with
+    ``physics``, the uniforms of the physics inputs, so any split of the draws into chunks, on any executor,
+    gives the same arrays as one call. ``fixed``: physics inputs held at a value in every draw (a structural
+    preset; a ``choice`` by its label), the other inputs drawn as usual (common random numbers).
     """
     eco = scenario.economics
     n = stop - start
@@ -241,31 +213,43 @@ def psa_draws(
     n_cal = len(params.draws)
     if n_cal:
         dists[_CALIBRATION_DRAW] = econ_psa.EmpiricalDraws(np.arange(n_cal), resample=True)
+    if physics is not None:
+        dists.update(physics.distributions())
     values = econ_psa.sample_psa(dists, n, seed=seed, start=start) if dists else {}
     cal_index = values.pop(_CALIBRATION_DRAW).astype(np.int64) if n_cal else np.zeros(n, dtype=np.int64)
-    draws_by_arm = _trial_draws(trial, arms, trial_seed)
-    unique = np.unique(cal_index)
-    pfs_u = np.empty((unique.size, len(arms), grid.size))
-    os_u = np.empty_like(pfs_u)
-    for i, k in enumerate(unique):
-        p = params.draw(int(k)) if n_cal else params
-        pfs_u[i], os_u[i] = _arm_curves(trial, arms, p, draws_by_arm, grid)
-    position = np.searchsorted(unique, cal_index)
-    res = _psm(scenario, arms, grid, pfs_u[position], os_u[position], values, n)
+    if physics is None:
+        draws_by_arm = trial_draws(trial, arms, trial_seed)
+        unique = np.unique(cal_index)
+        pfs_u = np.empty((unique.size, len(arms), grid.size))
+        os_u = np.empty_like(pfs_u)
+        for i, k in enumerate(unique):
+            p = params.draw(int(k)) if n_cal else params
+            pfs_u[i], os_u[i] = arm_curves(trial, arms, p, draws_by_arm, grid)
+        position = np.searchsorted(unique, cal_index)
+        res = psm(scenario, arms, grid, pfs_u[position], os_u[position], values, n)
+        return {
+            "cost": res.cost,
+            "qalys": res.qalys,
+            "life_years": res.life_years,
+            "values": values,
+            "calibration_draw": cal_index,
+            "physics": {},
+        }
+    uniforms = {k: values.pop(k) for k in list(values) if k.startswith(PARAMETER_PREFIX)}
+    phys = physics.values_from_uniforms(uniforms)
+    for name, value in (fixed or {}).items():
+        phys[name] = np.full(n, physics.value_of(name, value))
+    kills = physics.kill(phys, n)
+    data = arm_data(trial, arms, params, trial_seed)
+    pfs, os_ = curves(data, arms, draw_params(params, cal_index, physics.outcome_free(phys)), grid, kills)
+    res = psm(scenario, arms, grid, pfs, os_, values, n)
     return {
         "cost": res.cost,
         "qalys": res.qalys,
         "life_years": res.life_years,
         "values": values,
         "calibration_draw": cal_index,
-    }
-
-
-def _trial_draws(trial: pd.DataFrame, arms: list[str], trial_seed: int) -> dict[str, outcome.PatientDraws]:
-    """The trial's own per-patient outcome random numbers, per arm (common random numbers)."""
-    return {
-        arm: outcome.patient_draws(trial.loc[trial["arm"] == arm, "patient_id"].to_numpy(), outcome_seed(trial_seed))
-        for arm in arms
+        "physics": phys,
     }
 
 
@@ -281,13 +265,16 @@ def run_psa(
     params: outcome.OutcomeParams | None = None,
     executor=None,
     chunk_size: int = 250,
+    physics: bool | None = None,
 ) -> PSAResult:
     """PSA, DSA and value of information for the scenario of a pipeline ``result``.
 
     ``params``: outcome-model parameters with their calibration draws (default: the versioned
     calibrated file, as the pipeline uses). ``executor``: ``None`` evaluates every draw at once in this
     process; an executor of :mod:`mhtcdt.decision.run.executors` (serial, local processes, Dask) evaluates
-    chunks of ``chunk_size`` draws; the results are identical either way.
+    chunks of ``chunk_size`` draws; the results are identical either way. ``physics``: sample the physics
+    and structural inputs (default: the scenario's ``[psa] physics``); their emulators are built first
+    (:mod:`mhtcdt.decision.model.physics_psa`).
     """
     sc = result.scenario
     eco = sc.economics
@@ -311,6 +298,12 @@ def run_psa(
             stacklevel=2,
         )
         notes.append("Survival curves fixed at the calibrated point estimate (no calibration draws).")
+    use_physics = sc.psa.physics if physics is None else bool(physics)
+    uncertainty = None
+    if use_physics and psa_inputs(sc):
+        build = sub_progress(progress, "PSA: physics emulators", 0.0, 0.4)
+        uncertainty = PhysicsUncertainty(sc, trial, arms, result.seed, list(result.cohort.columns), progress=build)
+        notes.extend(centre_notes(sc, uncertainty))
 
     kwargs = dict(
         seed=int(child_sequence(seed, Stream.PSA).generate_state(1)[0]),
@@ -319,22 +312,16 @@ def run_psa(
         arms=arms,
         params=params,
         trial_seed=result.seed,
+        physics=uncertainty,
     )
-    if executor is None:
-        parts = [psa_draws(0, n, **kwargs)]
-    else:
-        import functools
-
-        from mhtcdt.decision.run.chunking import map_chunks
-
-        parts = map_chunks(
-            functools.partial(_psa_chunk, **kwargs), n, chunk_size, 0, executor, progress=lambda f: report(0.6 * f)
-        )
+    lo = 0.4 if uncertainty is not None else 0.0
+    parts = _run_draws(n, kwargs, executor, chunk_size, lambda f: report(lo + (0.6 - lo) * f), None)
     report(0.6)
     res = SimpleNamespace(**{k: np.concatenate([p[k] for p in parts]) for k in ("cost", "qalys", "life_years")})
     values = {k: np.concatenate([p["values"][k] for p in parts]) for k in parts[0]["values"]}
+    phys = {k: np.concatenate([p["physics"][k] for p in parts]) for k in parts[0]["physics"]}
     cal_index = np.concatenate([p["calibration_draw"] for p in parts])
-    draws_by_arm = _trial_draws(trial, arms, result.seed)
+    draws_by_arm = trial_draws(trial, arms, result.seed)
     report(0.7)
 
     wtp = eco.willingness_to_pay
@@ -357,6 +344,12 @@ def run_psa(
         if varying.shape[1]:
             row = voi.evppi(res.cost, res.qalys, varying, wtp).iloc[0]
             evppi_rows.append({"parameter": OUTCOME_GROUP, "evppi": row["evppi"], "evppi_se": row["evppi_se"]})
+    columns: dict[str, tuple[np.ndarray, bool]] = {k: (v, False) for k, v in values.items()}
+    if uncertainty is not None:
+        table, rows, cols = physics_evppi(uncertainty, phys, params, cal_index, res.cost, res.qalys, wtp)
+        parameters = pd.concat([parameters, table], axis=1)
+        evppi_rows.extend(rows)
+        columns.update(cols)
     evppi_table = pd.DataFrame(evppi_rows, columns=["parameter", "evppi", "evppi_se"])
     evppi_table["evpi"] = max(0.0, float(voi.evpi(res.cost, res.qalys, wtp)))
     report(0.85)
@@ -365,13 +358,12 @@ def run_psa(
     expected_nmb = (wtp * res.qalys - res.cost).mean(axis=0)
     others = [j for j, a in enumerate(arms) if a != reference]
     focal = arms[max(others, key=lambda j: expected_nmb[j])] if others else reference
-    pfs_point, os_point = _arm_curves(trial, arms, params, draws_by_arm, grid)
-    point = _psm(sc, arms, grid, pfs_point[None], os_point[None], {}, 1).summary()
+    pfs_point, os_point = arm_curves(trial, arms, params, draws_by_arm, grid)
+    point = psm(sc, arms, grid, pfs_point[None], os_point[None], {}, 1).summary()
     notes.append(_basis_note(point, result.economics, sc.economics.survival_source))
     tornado = _tornado(sc, arms, grid, pfs_point, os_point, focal, reference)
     vbp = _value_based_price(sc, arms, res, focal, reference, values.get("costs.mht_course"))
-    report(1.0)
-    return PSAResult(
+    out = PSAResult(
         strategies=arms,
         reference=reference,
         focal=focal,
@@ -390,6 +382,45 @@ def run_psa(
         value_based_price=vbp,
         point=point,
         notes=notes,
+        physics=uncertainty,
+    )
+    if uncertainty is not None:
+        j_f, j_r = arms.index(focal), arms.index(reference)
+        inb = wtp * (res.qalys[:, j_f] - res.qalys[:, j_r]) - (res.cost[:, j_f] - res.cost[:, j_r])
+        out.labels = input_labels(uncertainty, OUTCOME_GROUP)
+        inc_q = res.qalys[:, j_f] - res.qalys[:, j_r]
+        kinds = input_kinds(evppi_table, uncertainty)
+        out.drivers = drivers_table(evppi_table, inb, inc_q, columns, out.labels, kinds)
+        report(0.9)
+
+        def evaluate(fixed: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+            chunks = _run_draws(n, kwargs, executor, chunk_size, None, dict(fixed))
+            return np.concatenate([p["cost"] for p in chunks]), np.concatenate([p["qalys"] for p in chunks])
+
+        out.structural = structural_table(
+            evaluate,
+            (res.cost, res.qalys),
+            list(uncertainty.sampled),
+            arms,
+            focal,
+            reference,
+            wtp,
+            sc.psa.structural_presets,
+        )
+    report(1.0)
+    return out
+
+
+def _run_draws(n: int, kwargs: dict, executor, chunk_size: int, progress, fixed) -> list[dict]:
+    """:func:`psa_draws` over all draws, in this process or in chunks on ``executor``."""
+    if executor is None:
+        return [psa_draws(0, n, fixed=fixed, **kwargs)]
+    import functools
+
+    from mhtcdt.decision.run.chunking import map_chunks
+
+    return map_chunks(
+        functools.partial(_psa_chunk, fixed=fixed, **kwargs), n, chunk_size, 0, executor, progress=progress
     )
 
 
@@ -430,7 +461,7 @@ def _tornado(sc: Scenario, arms, grid, pfs, os_, focal: str, reference: str) -> 
 
     def incremental_nmb(scen: dict[str, np.ndarray]) -> np.ndarray:
         k = len(next(iter(scen.values())))
-        res = _psm(
+        res = psm(
             sc, arms, grid, np.broadcast_to(pfs, (k, *pfs.shape)), np.broadcast_to(os_, (k, *os_.shape)), dict(scen), k
         )
         nmb_ = eco.willingness_to_pay * res.qalys - res.cost
@@ -477,7 +508,7 @@ def model_point_curves(
     arms = [a.name for a in sc.randomised_arms if (trial["arm"] == a.name).any()]
     grid = time_grid_months(sc)
     params = outcome.load_outcome_params() if params is None else params
-    pfs, os_ = _arm_curves(trial, arms, params, _trial_draws(trial, arms, result.seed), grid)
+    pfs, os_ = arm_curves(trial, arms, params, trial_draws(trial, arms, result.seed), grid)
     return arms, grid, pfs, os_
 
 
@@ -492,7 +523,7 @@ def evaluate_curves(
 ):
     """The partitioned survival model of ``scenario`` on (D, S, T) curves with ``n`` sets of sampled
     economic inputs (``values``: dotted name -> (n,) array; inputs not given take the scenario's value)."""
-    return _psm(scenario, arms, grid, pfs, os_, values, n)
+    return psm(scenario, arms, grid, pfs, os_, values, n)
 
 
 def one_way_tornado(

@@ -380,6 +380,8 @@ def build_html_report(
             "<p>Expected value of partial perfect information per patient:</p>"
             + dh.stakeholder(psa.evppi[["parameter", "evppi", "evppi_se"]], cur)
         )
+        if getattr(psa, "physics", None) is not None:
+            add(_physics_uncertainty_html(psa))
         add(dh.price_section(result, psa))
     else:
         add(
@@ -418,6 +420,50 @@ def build_html_report(
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         f"<title>{_e(sc.name)}</title><style>{_CSS}</style></head><body>{body}</body></html>\n"
     )
+
+
+def _physics_uncertainty_html(psa: Any) -> str:
+    """Physics and structural inputs of the PSA (with sources), the decision drivers with plain-language
+    labels, the structural alternatives side by side and how each arm's physics was emulated."""
+    cur = psa.currency
+    parts = ["<h3 id='physics-uncertainty'>Physics and structural uncertainty</h3>"]
+    parts.append(
+        "<p>Physics and structural inputs sampled in every draw (distributions and sources; the physics is "
+        "emulated per arm from runs of the model chain on the trial's own patients):</p>"
+    )
+    parts.append(_table(psa.physics.inputs_table().drop(columns=["target"])))
+    emu = pd.DataFrame(
+        [
+            {
+                "arm": r.arm,
+                "patients": r.n_patients,
+                "emulated over": ", ".join(r.dims) or "-",
+                "additive": ", ".join(r.weak) or "-",
+                "without effect in this arm": ", ".join(r.dropped) or "-",
+                "physics solves": r.n_solves,
+                "seconds": r.seconds,
+            }
+            for r in psa.physics.reports
+        ]
+    )
+    parts.append("<p>Emulators:</p>" + _table(emu, digits=1))
+    parts.append("<h3 id='drivers'>Which uncertain inputs drive the decision</h3>")
+    parts.append("<p>" + "<br>".join(_e(line) for line in psa.drivers_text()) + "</p>")
+    shown = psa.drivers[
+        ["rank", "label", "kind", "evppi", "evppi_se", "inb_variance_share", "qaly_gain_variance_share"]
+    ].rename(columns={"evppi": f"EVPPI ({cur}/patient)", "evppi_se": "EVPPI SE"})
+    parts.append(_table(shown))
+    if len(psa.structural):
+        parts.append(
+            f"<h3 id='structural'>Structural alternatives</h3><p>{_e(psa.focal)} vs {_e(psa.reference)}: the PSA "
+            "re-run with each structural choice held fixed and every other input drawn as in the base PSA "
+            "(the same draws), expected values.</p>"
+        )
+        table = psa.structural[
+            ["label", "fixed", "inc_cost", "inc_qalys", "icer", "icer_status", "p_cost_effective", "note"]
+        ]
+        parts.append(_table(table))
+    return "\n".join(parts)
 
 
 _CSS = """

@@ -3,9 +3,33 @@
 Files written by :func:`write_outputs` (CSV, UTF-8, one header row, full precision; text cells that a
 spreadsheet would run as a formula start with an apostrophe, :mod:`mhtcdt.decision.report.cells`):
 
+``scenario.toml``      the scenario text exactly as run
+``run.json``           run id, seed, package version, scenario SHA-256, stage timings, the physics
+                       assumptions used and (with physics uncertainty) the PSA's inputs and emulator error
+``consort.csv``        step, criterion, n_before, excluded, remaining
+``patients.csv``       one row per randomised patient (trial contract)
+``survival_summary.csv`` arm, endpoint, n, events, median_months with 95% CI
+``comparison.csv``     hazard ratios with 95% CI, log-rank p, RMST difference
+``parametric_fits.csv`` parametric survival fits with AIC/BIC
+``km_curves.csv``      Kaplan-Meier curves with 95% CI and numbers at risk
+``economics.csv``      per-arm discounted/undiscounted costs, life-years, QALYs
+``incremental.csv``    incremental analysis with dominance and ICERs
+``psa_summary.csv``    PSA mean and 95% interval of cost and QALYs per arm (if a PSA ran)
+``ceac.csv``           acceptability curve: wtp, strategy, probability, expected_nmb, optimal
+``evppi.csv``          EVPPI per uncertain input at the willingness to pay, with standard error
+``tornado.csv``        one-way DSA of the incremental net monetary benefit
+``decision_drivers.csv`` with physics uncertainty: every uncertain input ranked by EVPPI, with its label and
+                       its share of the variance of the incremental net benefit and QALYs
+``structural.csv``     with physics uncertainty: structural alternatives side by side (ICER, P(CE))
+``psa_inputs.csv``     with physics uncertainty: the physics and structural inputs, distributions, sources
+``summary.txt``        the printed summary (:mod:`mhtcdt.decision.report.summary`)
+=====================  ===========================================================
+=======
 =========================  ===========================================================
 ``scenario.toml``          the scenario text exactly as run
-``run.json``               run id, seed, package version, scenario SHA-256, stage timings, verdict and
+``run.json``               run id, seed, package version, scenario SHA-256, stage timings, verdict, the
+                           physics assumptions used (and with physics uncertainty the PSA's inputs and
+                           emulator error) and
                            ``computed``: what was computed (horizon asked and computed, and why they
                            differ, survival source, counting, patients, PSA draws), the table names
 ``consort.csv``            step, criterion, n_before, excluded, remaining
@@ -22,6 +46,10 @@ spreadsheet would run as a formula start with an apostrophe, :mod:`mhtcdt.decisi
 ``evpi.csv``               expected value of perfect information over the wtp grid
 ``evppi.csv``              EVPPI per uncertain input at the willingness to pay, with standard error
 ``tornado.csv``            one-way DSA of the incremental net monetary benefit
+``decision_drivers.csv``   with physics uncertainty: every uncertain input ranked by EVPPI, with its label and
+                           its share of the variance of the incremental net benefit and QALYs
+``structural.csv``         with physics uncertainty: structural alternatives side by side (ICER, P(CE))
+``psa_inputs.csv``         with physics uncertainty: the physics and structural inputs, distributions, sources
 ``columns.csv``            the data dictionary: table, column, unit, meaning of every column above
                            (:mod:`mhtcdt.decision.report.data_dictionary`)
 ``summary.txt``            the printed summary (:mod:`mhtcdt.decision.report.summary`)
@@ -42,6 +70,7 @@ With ``report=True`` (``--report``) also, by :func:`write_report`:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from datetime import UTC, datetime
@@ -134,9 +163,13 @@ def write_outputs(
         "timings_s": {k: round(v, 4) for k, v in result.timings_s.items()},
         "verdict": result.verdict,
         "psa_draws": 0 if psa is None else psa.n_draws,
+        # the physics assumptions the run used (the scenario's [assumptions] over the data-file defaults)
+        "assumptions": dataclasses.asdict(result.scenario.physics_assumptions()),
         "computed": computed(result, psa),
         "tables": list(tables),
     }
+    if psa is not None and getattr(psa, "physics", None) is not None:
+        meta["psa_physics"] = psa.physics.run_record()
     put("run.json", json.dumps(meta, indent=2) + "\n")
     if report:
         written += write_report(result, out_dir, psa)

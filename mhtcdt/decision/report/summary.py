@@ -115,6 +115,8 @@ def format_summary(result: PipelineResult, psa=None) -> str:
             )
         for note in psa.notes:
             add("  note: " + note)
+        if getattr(psa, "physics", None) is not None:
+            lines.extend(physics_uncertainty_lines(psa))
         add("\nThe answer at a glance (" + _headline_basis() + ")")
         from mhtcdt.decision.report.headline import build_headline
 
@@ -127,3 +129,28 @@ def format_summary(result: PipelineResult, psa=None) -> str:
         "comparative effect is a model prediction calibrated to single-arm and reference-arm results."
     )
     return "\n".join(lines)
+
+
+def physics_uncertainty_lines(psa) -> list[str]:
+    """The summary's physics sections: the emulators, which inputs drive the decision (EVPPI with labels)
+    and the structural alternatives side by side."""
+    from mhtcdt.decision.model.structural import format_structural
+
+    cur = psa.currency
+    lines = ["", "Physics and structural uncertainty in the PSA (emulated physics, see run.json psa_physics)"]
+    for r in psa.physics.reports:
+        weak = f" (+ additive: {', '.join(r.weak)})" if r.weak else ""
+        lines.append(
+            f"  {r.arm}: {r.n_patients} patients; emulated over {', '.join(r.dims) or 'no input'}{weak}; "
+            f"{r.n_solves} physics solves, {r.seconds:.1f} s; not moving this arm: {', '.join(r.dropped) or 'none'}"
+        )
+    lines += ["", "Which uncertain inputs drive the decision"]
+    lines += ["  " + line for line in psa.drivers_text()]
+    lines.append(f"  EVPPI per patient at {cur} {psa.willingness_to_pay:,.0f}/QALY (top 10):")
+    for r in psa.drivers.head(10).itertuples(index=False):
+        share = "" if r.inb_variance_share != r.inb_variance_share else f"  INB variance {r.inb_variance_share:5.1%}"
+        lines.append(f"    {r.rank:>2d}. {r.label[:62]:<62s} {cur} {r.evppi:>9,.0f}{share}")
+    if len(psa.structural):
+        lines += ["", f"Structural alternatives ({psa.focal} vs {psa.reference}; same draws, expected values)"]
+        lines += format_structural(psa.structural, cur, psa.focal, psa.reference)
+    return lines

@@ -31,7 +31,9 @@ PIPELINE_TABLES = (
     "incremental",
 )
 PSA_TABLES = ("psa_summary", "ceac", "ceaf", "evpi", "evppi", "tornado")
-RUN_TABLES = PIPELINE_TABLES + PSA_TABLES
+#: added when the PSA samples physics and structural inputs
+PHYSICS_PSA_TABLES = ("decision_drivers", "structural", "psa_inputs")
+RUN_TABLES = PIPELINE_TABLES + PSA_TABLES + PHYSICS_PSA_TABLES
 
 
 def psa_summary_table(psa: Any, wtp: float) -> pd.DataFrame:
@@ -64,6 +66,15 @@ def run_tables(result: Any, psa: Any | None = None) -> dict[str, pd.DataFrame]:
             evpi=psa.evpi,
             evppi=psa.evppi,
             tornado=psa.tornado,
+            **(
+                {
+                    "decision_drivers": psa.drivers,
+                    "structural": psa.structural,
+                    "psa_inputs": psa.physics.inputs_table(),
+                }
+                if getattr(psa, "physics", None) is not None
+                else {}
+            ),
         )
     return tables
 

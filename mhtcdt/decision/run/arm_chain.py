@@ -50,13 +50,16 @@ def treated_under(
     *,
     executor: Any = None,
     progress: Callable[[float], None] | None = None,
+    assumptions: Any = None,
 ) -> pd.DataFrame:
     """``patients`` (cohort rows, any extra columns kept) treated with ``arm`` (a scenario arm).
 
     The physics runs in this process (numba threads over patients) when ``executor`` is None, else in
     chunks on that executor (:func:`mhtcdt.decision.run.chunked.physics_chunked`); both give the same
     rows because the physics keys its randomness by ``patient_id``. Returns the input rows with the
-    physics columns appended, in the input order.
+    physics columns appended, in the input order. ``assumptions``: the
+    :class:`mhtcdt.physics.Assumptions` of the run (None: the data files; a scenario's
+    :meth:`~mhtcdt.decision.scenario.schema.Scenario.physics_assumptions`).
     """
     from mhtcdt.decision.scenario.checks import protocol_for_arm
     from mhtcdt.physics import simulate_protocol
@@ -64,11 +67,13 @@ def treated_under(
     protocol = protocol_for_arm(arm)
     cohort_rows = patients.drop(columns=[c for c in RANDOMISATION_COLUMNS if c in patients.columns])
     if executor is None:
-        physics = simulate_protocol(cohort_rows, protocol, seed, progress=progress)
+        physics = simulate_protocol(cohort_rows, protocol, seed, progress=progress, assumptions=assumptions)
     else:
         from mhtcdt.decision.run.chunked import physics_chunked
 
-        physics = physics_chunked(cohort_rows, protocol, seed, executor=executor, progress=progress)
+        physics = physics_chunked(
+            cohort_rows, protocol, seed, executor=executor, progress=progress, assumptions=assumptions
+        )
     new = [c for c in physics.columns if c not in patients.columns or c == "patient_id"]
     return patients.merge(physics[new], on="patient_id", how="left", validate="one_to_one")
 
@@ -80,6 +85,7 @@ def treat_arms(
     *,
     executor: Any = None,
     progress: ProgressCallback | None = None,
+    assumptions: Any = None,
 ) -> pd.DataFrame:
     """Every randomised patient (column ``arm``) treated with its arm, sorted by ``patient_id``.
 
@@ -97,7 +103,9 @@ def treat_arms(
         if len(patients) == 0:
             continue
         report = sub_progress(progress, f"physics: {arm.name}", i * span, (i + 1) * span)
-        treated = treated_under(patients, arm, child_sequence(physics_seed, i), executor=executor, progress=report)
+        treated = treated_under(
+            patients, arm, child_sequence(physics_seed, i), executor=executor, progress=report, assumptions=assumptions
+        )
         treated["treatment_months"] = treatment_months(arm)  # regrowth starts when treatment ends
         parts.append(treated)
     if not parts:
@@ -114,6 +122,7 @@ def simulate_arms(
     executor: Any = None,
     progress: ProgressCallback | None = None,
     lap: Callable[[str], None] | None = None,
+    assumptions: Any = None,
 ) -> pd.DataFrame:
     """:func:`treat_arms` then the latent PFS/OS of every patient (contract section 3 before follow-up).
 
@@ -122,7 +131,7 @@ def simulate_arms(
     """
     from mhtcdt.decision.model.outcome import simulate_outcomes
 
-    treated = treat_arms(randomised, arms, seeds.physics, executor=executor, progress=progress)
+    treated = treat_arms(randomised, arms, seeds.physics, executor=executor, progress=progress, assumptions=assumptions)
     if lap is not None:
         lap("physics")
     if progress is not None:
@@ -159,7 +168,7 @@ def pools_from_scenario(
     pools, months = {}, {}
     for i, name in enumerate(arms):
         arm = scenario.arm(name)
-        pools[name] = treated_under(eligible, arm, physics_seed(seed, i))
+        pools[name] = treated_under(eligible, arm, physics_seed(seed, i), assumptions=scenario.physics_assumptions())
         months[name] = treatment_months(arm)
         if progress is not None:
             progress((i + 1) / len(arms))

@@ -31,16 +31,24 @@ def cohort_chunked(
     return concat_results(map_chunks(func, n, chunk_size, 0, executor, **options))
 
 
-def _physics_chunk(start: int, stop: int, seed: Any, patients: Any, protocol: Any, physics_seed: Any) -> Any:
+def _physics_chunk(
+    start: int, stop: int, seed: Any, patients: Any, protocol: Any, physics_seed: Any, assumptions: Any = None
+) -> Any:
     from mhtcdt.physics import simulate_protocol
 
-    return simulate_protocol(patients, protocol, physics_seed)
+    return simulate_protocol(patients, protocol, physics_seed, assumptions=assumptions)
 
 
 def physics_chunked(
-    patients: Any, protocol: Any, seed: SeedLike, executor: Any = None, chunk_size: int | None = None, **options: Any
+    patients: Any,
+    protocol: Any,
+    seed: SeedLike,
+    executor: Any = None,
+    chunk_size: int | None = None,
+    assumptions: Any = None,
+    **options: Any,
 ) -> Any:
-    """``mhtcdt.physics.simulate_protocol(patients, protocol, seed)`` over patient chunks.
+    """``mhtcdt.physics.simulate_protocol(patients, protocol, seed, assumptions=assumptions)`` over patient chunks.
 
     Each worker receives only its slice of ``patients``; the physics layer keys its randomness by
     ``patient_id`` (contract section 2), so the result equals one call, row for row.
@@ -49,8 +57,8 @@ def physics_chunked(
     if n == 0:
         from mhtcdt.physics import simulate_protocol
 
-        return simulate_protocol(patients, protocol, seed)
-    func = functools.partial(_physics_chunk, protocol=protocol, physics_seed=seed)
+        return simulate_protocol(patients, protocol, seed, assumptions=assumptions)
+    func = functools.partial(_physics_chunk, protocol=protocol, physics_seed=seed, assumptions=assumptions)
     parts = map_chunks(
         func,
         n,

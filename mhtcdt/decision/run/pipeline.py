@@ -123,6 +123,7 @@ def run_pipeline(
         executor=executor,
         lap=lap,
         progress=None if progress is None else (lambda stage, f: progress(stage, 0.08 + 0.6 * f)),
+        assumptions=scenario.physics_assumptions(),
     )
     sub_progress(progress, "outcomes and follow-up", 0.68, 0.75)(0.0)
     observed = apply_follow_up(latent, design, child_sequence(seed, Stream.FOLLOW_UP))

@@ -180,7 +180,7 @@ def scenario_trial_chunk(
     seeds = ArmSeeds(
         physics=child_sequence(seed, TrialStream.PHYSICS), outcome=child_sequence(seed, TrialStream.OUTCOME)
     )
-    latent = simulate_arms(randomised, arms, seeds)
+    latent = simulate_arms(randomised, arms, seeds, assumptions=scenario.physics_assumptions())
     return apply_follow_up(latent, design, child_sequence(seed, TrialStream.FOLLOW_UP))
 
 

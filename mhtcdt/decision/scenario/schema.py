@@ -12,6 +12,9 @@ Layout (see ``mhtcdt/decision/scenario/presets/default.toml`` for a complete, so
     [trial]      reference_arm, allocation, stratify_by, block_size, accrual, follow-up, censoring
     [economics]  currency, price_year, discounting, horizon, cycle length, willingness to pay,
                  [economics.costs], [economics.utilities]
+    [assumptions] uncertain physics inputs of the deterministic run (mhtcdt.physics.Assumptions fields)
+    [psa]        physics and structural uncertainty in the PSA: physics = true, fixed = [...],
+                 [[psa.inputs]] distributions replacing the registry's, structural_presets = [...]
 
 Validation reports every problem at once as :class:`mhtcdt.errors.InputErrors`, one line
 per problem naming the dotted field path and the bad value. Reading, parsing and writing scenario
@@ -20,11 +23,13 @@ files: :mod:`mhtcdt.decision.scenario.loading`.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from mhtcdt.physics import Protocol, ProtocolName
+from mhtcdt.errors import InputError
+from mhtcdt.physics import Assumptions, Protocol, ProtocolName
+from mhtcdt.physics.assumptions import assumption_fields
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegativeCost = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
@@ -187,6 +192,90 @@ class EconomicsSpec(_Strict):
         return self
 
 
+def check_assumptions(table: dict[str, Any]) -> Assumptions:
+    """The :class:`mhtcdt.physics.Assumptions` of a scenario's ``[assumptions]`` table (its keys are the
+    fields of Assumptions; missing keys keep the data files' values). An unknown key or a value out of range
+    is an :class:`InputError` naming the key (``<key>`` or ``chemistry_overrides.<name>``)."""
+    known = assumption_fields()
+    for key, value in table.items():
+        if key not in known:
+            raise InputError(key, value, f"unknown assumption; known: {', '.join(known)}")
+    try:
+        return Assumptions(**table)
+    except InputError as exc:
+        name = exc.field.removeprefix("assumptions.").replace("overrides.", "chemistry_overrides.", 1)
+        raise InputError(name, exc.value, exc.message) from None
+    except TypeError as exc:  # e.g. a table where a number belongs
+        raise InputError("assumptions", table, str(exc)) from None
+
+
+class PSAInputSpec(_Strict):
+    """A scenario's distribution for one uncertain input of the registry
+    (:mod:`mhtcdt.decision.scenario.uncertain_inputs`), replacing the registry's."""
+
+    name: str = Field(description="Input name in decision/scenario/data/physics_uncertainty.toml.")
+    distribution: str = Field(description="lognormal, beta, uniform, loguniform, normal, choice or fixed.")
+    median: float | None = None
+    gsd: float | None = None
+    low: float | None = None
+    high: float | None = None
+    interval: float | None = None
+    mean: float | None = None
+    sd: float | None = None
+    value: Any = None
+    choices: list[str] | None = None
+    weights: list[float] | None = None
+    source: str = Field("", description="Where the distribution comes from.")
+
+    @model_validator(mode="after")
+    def _proper(self) -> PSAInputSpec:
+        from mhtcdt.decision.scenario.uncertain_inputs import make_distribution, registry
+
+        reg = registry()
+        if self.name not in reg:
+            raise InputError("name", self.name, f"unknown input; known: {', '.join(reg)}")
+        spec = {k: v for k, v in self.model_dump().items() if v is not None}
+        try:
+            make_distribution(spec, reg[self.name].support, self.name)
+        except InputError as exc:
+            raise InputError(exc.field.removeprefix(f"{self.name}."), exc.value, exc.message) from None
+        return self
+
+
+class PSASpec(_Strict):
+    """Physics and structural uncertainty in the probabilistic sensitivity analysis."""
+
+    physics: bool = Field(True, description="Sample the physics and structural inputs of the registry.")
+    fixed: list[str] = Field(
+        default_factory=list, description="Registry inputs held at the scenario's deterministic value."
+    )
+    inputs: list[PSAInputSpec] = Field(
+        default_factory=list, description="Distributions replacing the registry's for some inputs."
+    )
+    structural_presets: list[str] | None = Field(
+        None, description="Structural alternatives listed side by side (default: every preset of the package)."
+    )
+
+    @model_validator(mode="after")
+    def _known_names(self) -> PSASpec:
+        from mhtcdt.decision.scenario.uncertain_inputs import registry, structural_presets
+
+        for i, name in enumerate(self.fixed):
+            if name not in registry():
+                raise InputError(f"fixed[{i}]", name, f"unknown input; known: {', '.join(registry())}")
+        for i, name in enumerate(self.structural_presets or []):
+            if name not in structural_presets():
+                raise InputError(
+                    f"structural_presets[{i}]", name, f"unknown preset; known: {', '.join(structural_presets())}"
+                )
+        seen = set()
+        for i, spec in enumerate(self.inputs):
+            if spec.name in seen:
+                raise InputError(f"inputs[{i}].name", spec.name, "listed twice")
+            seen.add(spec.name)
+        return self
+
+
 class Scenario(_Strict):
     schema_version: Literal[1] = 1
     name: str = Field(min_length=1, max_length=200)
@@ -196,6 +285,21 @@ class Scenario(_Strict):
     arms: list[ArmSpec] = Field(min_length=2)
     trial: TrialSpec
     economics: EconomicsSpec
+    assumptions: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Uncertain physics inputs for the deterministic run (fields of mhtcdt.physics.Assumptions).",
+    )
+    psa: PSASpec = Field(default_factory=PSASpec, description="Physics and structural uncertainty in the PSA.")
+
+    @field_validator("assumptions")
+    @classmethod
+    def _valid_assumptions(cls, v: dict[str, Any]) -> dict[str, Any]:
+        check_assumptions(v)
+        return v
+
+    def physics_assumptions(self) -> Assumptions:
+        """The :class:`mhtcdt.physics.Assumptions` of the ``[assumptions]`` table (defaults: the data files)."""
+        return check_assumptions(self.assumptions)
 
     @model_validator(mode="after")
     def _arms_consistent(self) -> Scenario:

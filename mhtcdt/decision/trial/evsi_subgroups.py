@@ -66,6 +66,7 @@ COLUMNS = [
     "evsi_se",
     "p_decision_change",
     "evsi_population",
+    "forgone_net_benefit",
     "enbs",
     "enbs_se",
     "note",
@@ -135,10 +136,18 @@ def subgroup_value(
                 continue
             sub_psa = run_psa(dataclasses.replace(result, trial=trial_sub), n_draws=psa.n_draws, params=params)
             row.update(_one_subgroup(sub_psa, result, request, resolved, world, pool_sub, n_patients, params, seed))
-            mult = population.multiplier(resolved.months_to_report(n_patients, lag) / 12.0) * row["share"]
+            # a trial enrolling only this subgroup accrues at share x the scenario's rate: n patients take as long
+            # as n / share patients of the whole population
+            months = resolved.months_to_report(n_patients / max(row["share"], 1e-12), lag)
+            mult = population.multiplier(months / 12.0) * row["share"]
+            per_patient = row.pop("forgone_per_patient")
+            forgone = n_patients * per_patient if request.forgone_benefit else 0.0
+            row["forgone_net_benefit"] = forgone
             row["evsi_population"] = row["evsi"] * mult
-            row["enbs"] = row["evsi"] * mult - float(cost(n_patients))
+            row["enbs"] = row["evsi"] * mult - float(cost(n_patients)) - forgone
             row["enbs_se"] = row["evsi_se"] * mult
+            if not math.isfinite(row["evsi_se"]):
+                row["note"] = "EVSI standard error not estimable (too few distinct draws)"
             if covariate == "recurrence":
                 row["note"] = "not an outcome-model covariate: differences come only from correlated covariates"
             rows.append(row)
@@ -157,12 +166,13 @@ def _one_subgroup(sub_psa, result, request, resolved, world, pool_sub, n_patient
     root = child_sequence(seed, tv.TRIAL_VALUE_STREAM)
     summ = tdm.simulate_summaries(sub_world, resolved, states, n_patients, root)
     fit = evsi.fit_conditional_nb(decision.cost, decision.qalys, summ, decision.wtp, adjust=decision.adjust)
-    se = float(fit.se[0])
+    evppi = float(ceiling.value[0])
     return dict(
         evpi=float(ceiling.evpi[0]),
-        evppi=float(ceiling.value[0]),
+        evppi=evppi,
         evppi_se=float(ceiling.se[0]),
-        evsi=float(fit.value[0]),
-        evsi_se=se if math.isfinite(se) else 0.0,
+        evsi=min(float(fit.value[0]), max(evppi, 0.0)),  # a trial learns at most the informed inputs' EVPPI
+        evsi_se=float(fit.se[0]),
         p_decision_change=float(fit.probability_decision_changes()[0]),
+        forgone_per_patient=tv._forgone_per_patient(resolved, decision, result.scenario),
     )

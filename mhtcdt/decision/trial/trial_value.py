@@ -304,6 +304,17 @@ class DecisionArrays:
         return w * self.qalys - self.cost
 
 
+def _numeric(frame: pd.DataFrame) -> np.ndarray:
+    """(D, k) float covariates of PSA inputs: numbers as they are, a discrete choice (e.g. a thermotolerance
+    preset) as its category code (a regression covariate only needs to separate the draws' states)."""
+    return np.column_stack(
+        [
+            frame[c].to_numpy(float) if pd.api.types.is_numeric_dtype(frame[c]) else pd.factorize(frame[c])[0]
+            for c in frame.columns
+        ]
+    ).astype(float)
+
+
 def decision_at(result, psa, request: TrialValueRequest, informed: Sequence[str]) -> DecisionArrays:
     """Costs at the requested price (the price draws scale with it) and the control covariates."""
     sc = result.scenario
@@ -326,7 +337,7 @@ def decision_at(result, psa, request: TrialValueRequest, informed: Sequence[str]
             params["costs.mht_course"] = new
     groups = {c.split(".", 1)[0] for c in informed}
     others = [c for c in params.columns if c.split(".", 1)[0] not in groups]
-    adjust = params[others].to_numpy(float) if others else None
+    adjust = _numeric(params[others]) if others else None
     return DecisionArrays(cost, np.asarray(psa.qalys, float), wtp, price, adjust, list(psa.strategies))
 
 
@@ -480,7 +491,9 @@ def _trial_value(
             follow_up_months=resolved.trial_design.min_follow_up_months,
             n_patients=n,
             months_to_report=resolved.months_to_report(n, lag),
-            evsi=float(fit.value[0]),
+            # EVSI <= EVPPI of the inputs the trial informs (a trial learns at most what they hold): the regression
+            # estimator's small upward bias on noise-only summaries (one parameter state) is capped there
+            evsi=min(float(fit.value[0]), max(float(ceiling.value[0]), 0.0)),
             evsi_se=float(fit.se[0]),
             p_decision_change=float(fit.probability_decision_changes()[0]),
         )

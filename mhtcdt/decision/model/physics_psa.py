@@ -1,0 +1,260 @@
+"""Physics and structural uncertainty of a run's PSA: the inputs, their draws and each arm's emulated kill.
+
+:class:`PhysicsUncertainty` holds, for a finished pipeline run, the uncertain inputs of its PSA (the registry
+of :mod:`mhtcdt.decision.scenario.uncertain_inputs` for the scenario's indication, with the scenario's
+``[psa]`` overrides and fixed inputs) and one :class:`~mhtcdt.decision.model.emulator.ArmEmulator` per
+randomised arm built on that arm's trial patients with the trial's physics seed and the scenario's
+``[assumptions]`` (common random numbers: at the scenario's values the emulator reproduces the trial's kill).
+
+Per PSA draw, :meth:`PhysicsUncertainty.sample` draws every input by the inverse CDF of a uniform keyed by
+``physics.<name>`` (:func:`mhtcdt.economics.psa.sample_psa`: chunk-independent), :meth:`kill` gives each arm's
+per-patient ``log10_kill_total`` (D, n) and :meth:`outcome_free` the outcome-model parameters the draw sets
+(the heat/RT effectiveness ratio).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mhtcdt.decision.model import outcome
+from mhtcdt.decision.model.drivers import evppi_row
+from mhtcdt.decision.model.emulator import ArmEmulator, EmulatorReport
+from mhtcdt.decision.scenario.schema import Scenario
+from mhtcdt.decision.scenario.uncertain_inputs import UncertainInput, resolve_inputs
+from mhtcdt.decision.streams import physics_seed
+from mhtcdt.economics import psa as econ_psa
+from mhtcdt.economics import voi
+
+PARAMETER_PREFIX = "physics."
+
+
+def psa_inputs(scenario: Scenario) -> dict[str, UncertainInput]:
+    """The uncertain inputs of a scenario's PSA (empty when ``[psa] physics = false``)."""
+    if not scenario.psa.physics:
+        return {}
+    overrides = [spec.model_dump(exclude_none=True) for spec in scenario.psa.inputs]
+    return resolve_inputs(scenario.cohort.indication, overrides, scenario.psa.fixed)
+
+
+class PhysicsUncertainty:
+    """The physics and structural inputs of one run's PSA and the emulated physics of its arms."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        trial: pd.DataFrame,
+        arms: list[str],
+        seed: int,
+        cohort_columns: list[str],
+        progress: Callable[[float], None] | None = None,
+    ) -> None:
+        clock = time.perf_counter()
+        self.inputs = psa_inputs(scenario)
+        self.sampled = {k: v for k, v in self.inputs.items() if v.distribution.is_sampled}
+        self.arms = list(arms)
+        base = scenario.physics_assumptions()
+        index = {a.name: i for i, a in enumerate(scenario.randomised_arms)}
+        self.emulators: dict[str, ArmEmulator] = {}
+        report = progress or (lambda f: None)
+        for j, name in enumerate(self.arms):
+            rows = trial[trial["arm"] == name]
+            patients = rows[[c for c in cohort_columns if c in rows.columns]]
+            emu = ArmEmulator(
+                name,
+                patients,
+                scenario.arm(name),
+                physics_seed(seed, index[name]),
+                base,
+                self.inputs,
+                progress=lambda f, j=j: report((j + f) / len(self.arms)),
+            )
+            emu.release_solves()
+            self.emulators[name] = emu
+        self.patient_ids = {
+            name: trial.loc[trial["arm"] == name, "patient_id"].to_numpy(np.int64) for name in self.arms
+        }
+        self.seconds = time.perf_counter() - clock
+
+    # ------------------------------------------------------------------ draws
+    def distributions(self) -> dict[str, econ_psa.Distribution]:
+        """Keyed uniforms of the sampled inputs (``physics.<name>``) for :func:`econ_psa.sample_psa`."""
+        return {
+            PARAMETER_PREFIX + k: econ_psa.Uniform(0.0, 1.0)
+            for k, v in self.sampled.items()
+            if v.distribution.kind != "calibration"
+        }
+
+    def values_from_uniforms(self, uniforms: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Input values (name -> (D,); a ``choice`` by its index) from the keyed uniforms."""
+        out = {}
+        for key, u in uniforms.items():
+            if key.startswith(PARAMETER_PREFIX):
+                name = key[len(PARAMETER_PREFIX) :]
+                out[name] = self.sampled[name].distribution.ppf(np.clip(u, 1e-12, 1 - 1e-12))
+        return out
+
+    def kill(self, values: Mapping[str, np.ndarray], n_draws: int) -> dict[str, np.ndarray]:
+        """Per arm, the emulated ``log10_kill_total`` (D, n) of its trial patients (order of the trial)."""
+        return {name: emu.predict(values, n_draws) for name, emu in self.emulators.items()}
+
+    def log10_kill_rt(self, arm: str) -> np.ndarray:
+        return self.emulators[arm].log10_kill_rt
+
+    def outcome_free(self, values: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Outcome-model free parameters set by the draws (name -> (D,)), e.g. the heat/RT effectiveness ratio."""
+        return {
+            v.target_name: np.asarray(values[k], dtype=np.float64)
+            for k, v in self.sampled.items()
+            if v.target_kind == "outcome" and v.distribution.kind != "calibration" and k in values
+        }
+
+    def value_of(self, name: str, value: Any) -> float:
+        """The numeric draw value of ``value`` for input ``name`` (a choice's index for its label)."""
+        dist = self.inputs[name].distribution
+        if dist.is_discrete:
+            return float(list(dist.choices).index(value))
+        return float(value)
+
+    # ------------------------------------------------------------------ records
+    @property
+    def reports(self) -> list[EmulatorReport]:
+        return [emu.report_ for emu in self.emulators.values()]
+
+    def label(self, name: str) -> str:
+        return self.inputs[name].label
+
+    def inputs_table(self) -> pd.DataFrame:
+        """One row per uncertain input: name, label, stage, target, unit, distribution, source, verified."""
+        rows = []
+        for k, v in self.inputs.items():
+            rows.append(
+                {
+                    "input": k,
+                    "label": v.label,
+                    "stage": v.stage,
+                    "target": v.target,
+                    "unit": v.unit,
+                    "distribution": v.distribution.describe(),
+                    "source": v.source,
+                    "verified": v.verified,
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def run_record(self) -> dict[str, Any]:
+        """What run.json records about the physics uncertainty of the PSA."""
+        return {
+            "inputs": {k: v.distribution.describe() for k, v in self.inputs.items()},
+            "emulators": [
+                {k: v for k, v in asdict(r).items() if k != "notes"} | {"seconds": round(r.seconds, 3)}
+                for r in self.reports
+            ],
+            "build_seconds": round(self.seconds, 3),
+        }
+
+
+PHYSICS_GROUP = "physics and structural inputs (together)"
+
+
+def physics_evppi(
+    uncertainty: PhysicsUncertainty,
+    phys: Mapping[str, np.ndarray],
+    params: outcome.OutcomeParams,
+    cal_index: np.ndarray,
+    cost: np.ndarray,
+    qalys: np.ndarray,
+    wtp: float,
+) -> tuple[pd.DataFrame, list[dict], dict[str, tuple[np.ndarray, bool]]]:
+    """The physics inputs' columns of the parameters table (a choice by its label), their EVPPI rows (one per
+    input, the calibrated RT effectiveness from the calibration draws, and the inputs together) and their
+    draws (for the variance shares)."""
+    table: dict[str, object] = {}
+    rows: list[dict] = []
+    cols: dict[str, tuple[np.ndarray, bool]] = {}
+    for name, item in uncertainty.inputs.items():
+        dist = item.distribution
+        if dist.kind == "fixed":
+            continue
+        if dist.kind == "calibration":
+            if params.draws.empty or item.target_name not in params.draws:
+                continue
+            key, x = f"outcome.{item.target_name}", params.draws[item.target_name].to_numpy(float)[cal_index]
+        else:
+            key, x = PARAMETER_PREFIX + name, np.asarray(phys[name], dtype=np.float64)
+            table[key] = [dist.choices[int(i)] for i in x] if dist.is_discrete else x
+        evppi, se = evppi_row(cost, qalys, x, wtp, dist.is_discrete)
+        rows.append({"parameter": key, "evppi": evppi, "evppi_se": se})
+        cols[key] = (x, dist.is_discrete)
+    together = [v[0] for k, v in cols.items() if k.startswith(PARAMETER_PREFIX) and np.ptp(v[0]) > 0]
+    if together:
+        row = voi.evppi(cost, qalys, np.column_stack(together), wtp).iloc[0]
+        rows.append({"parameter": PHYSICS_GROUP, "evppi": row["evppi"], "evppi_se": row["evppi_se"]})
+    return pd.DataFrame(table), rows, cols
+
+
+def input_labels(uncertainty: PhysicsUncertainty, outcome_group: str) -> dict[str, str]:
+    """Plain-language label of every EVPPI row: economic inputs from the scenario schema's descriptions,
+    physics and outcome inputs from the registry, the groups by name."""
+    from mhtcdt.decision.scenario.schema import CostSpec, UtilitySpec
+
+    labels = {outcome_group: "calibrated survival parameters of the outcome model (together)"}
+    labels[PHYSICS_GROUP] = "physics and structural inputs (together, additive)"
+    for section, spec in (("costs", CostSpec), ("utilities", UtilitySpec)):
+        for name, f in spec.model_fields.items():
+            text = (f.description or name).split(" [")[0].rstrip(".")
+            labels[f"{section}.{name}"] = ("cost: " if section == "costs" else "utility: ") + text[0].lower() + text[1:]
+    for name, item in uncertainty.inputs.items():
+        key = f"outcome.{item.target_name}" if item.distribution.kind == "calibration" else PARAMETER_PREFIX + name
+        labels[key] = item.label
+    return labels
+
+
+def input_kinds(evppi: pd.DataFrame, uncertainty: PhysicsUncertainty) -> dict[str, str]:
+    kinds = {}
+    for p in evppi["parameter"]:
+        if p.startswith(PARAMETER_PREFIX):
+            item = uncertainty.inputs[p[len(PARAMETER_PREFIX) :]]
+            kinds[p] = "outcome" if item.stage == "outcome" else "physics"
+        elif p.startswith("outcome."):
+            kinds[p] = "outcome"
+        elif p.startswith(("costs.", "utilities.")):
+            kinds[p] = "economic"
+    return kinds
+
+
+def centre_notes(sc: Scenario, uncertainty: PhysicsUncertainty) -> list[str]:
+    """A note for each sampled input whose distribution is not centred on the deterministic base case."""
+    base = sc.physics_assumptions()
+    params = outcome.load_outcome_params()
+    out = []
+    for item in uncertainty.sampled.values():
+        dist = item.distribution
+        if dist.kind == "calibration":
+            continue
+        if item.target_kind == "assumptions":
+            value = getattr(base, item.target_name)
+            if value is None and item.target_name == "infiltrative_clonogen_fraction":
+                from mhtcdt.physics.radiotherapy import radiobiology
+
+                value = radiobiology(sc.cohort.indication).infiltrative_clonogen_fraction
+        elif item.target_kind == "outcome":
+            value = params.free.get(item.target_name)
+        else:
+            value = base.chemistry_overrides.get(item.target_name)
+        centre = dist.centre()
+        if value is None or centre is None:
+            continue
+        differs = value != centre if dist.is_discrete else abs(float(value) - float(centre)) > 0.1 * abs(float(centre))
+        if differs:
+            shown = value if dist.is_discrete else f"{float(value):.3g}"
+            out.append(
+                f"The PSA's distribution of '{item.label}' is centred on {dist.describe().split(': ', 1)[-1]}; "
+                f"the deterministic base case uses {shown}."
+            )
+    return out

@@ -327,7 +327,11 @@ def analyse_subgroups(
         os_times.append(times)
         report((i + 1) / unique.size)
     position = np.searchsorted(unique, cal_index)
-    values = {c: psa.parameters[c].to_numpy(float) for c in psa.parameters.columns if not str(c).startswith("outcome.")}
+    values = {  # the sampled economic inputs (discrete physics/structural inputs act through the draws' curves)
+        c: psa.parameters[c].to_numpy(float)
+        for c in psa.parameters.columns
+        if not str(c).startswith("outcome.") and pd.api.types.is_numeric_dtype(psa.parameters[c])
+    }
     cost, qalys, point_cost, point_qalys, hrs = {}, {}, {}, {}, {}
     j_new, j_ref = strategies.index(new), strategies.index(reference)
     for g, key in enumerate(keys):

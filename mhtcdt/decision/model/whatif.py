@@ -314,7 +314,10 @@ def evppi_table(psa: psa_module.PSAResult, wtp: float) -> pd.DataFrame:
     params = psa.parameters
     singles = [c for c in params.columns if not str(c).startswith("outcome.")]
     for name in singles:
-        row = voi.evppi(psa.cost, psa.qalys, params[name].to_numpy(float), wtp).iloc[0]
+        column = params[name]
+        # a discrete input (a structural preset) as its category code: the regression only separates its states
+        x = column.to_numpy(float) if pd.api.types.is_numeric_dtype(column) else pd.factorize(column)[0].astype(float)
+        row = voi.evppi(psa.cost, psa.qalys, x, wtp).iloc[0]
         rows.append({"parameter": name, "evppi": row["evppi"], "evppi_se": row["evppi_se"]})
     group = params[[c for c in params.columns if str(c).startswith("outcome.")]].to_numpy(float)
     if group.size:

@@ -250,6 +250,11 @@ ARGUMENT_CASES = [
     (["calibrate", "--particles", "0"], "mhtcdt calibrate: error: argument --particles"),
     (["app", "--port", "0"], "mhtcdt app: error: argument --port"),
     (["runs", "list", "--limit", "0"], "mhtcdt runs list: error: argument --limit"),
+    (["subgroups", "--seed", "-1"], "mhtcdt subgroups: error: argument --seed"),
+    (["subgroups", "--wtp", "-5"], "mhtcdt subgroups: error: argument --wtp"),
+    (["subgroups", "--psa-draws", "0"], "mhtcdt subgroups: error: argument --psa-draws"),
+    (["compare", "default.toml", "--decision-years", "0"], "mhtcdt compare: error: argument --decision-years"),
+    (["compare", "default.toml", "--patients-per-year", "nan"], "mhtcdt compare: error: argument --patients-per-year"),
 ]
 
 
@@ -568,14 +573,31 @@ def _hostile(result, psa):
                 out[column] = text
         return out
 
+    sc = result.scenario
+    scenario = sc.model_copy(
+        update={
+            "arms": [a.model_copy(update={"name": names.get(a.name, a.name)}) for a in sc.arms],
+            "trial": sc.trial.model_copy(
+                update={
+                    "reference_arm": names.get(sc.trial.reference_arm, sc.trial.reference_arm),
+                    "allocation": {names.get(k, k): v for k, v in sc.trial.allocation.items()},
+                }
+            ),
+        }
+    )
     res = dataclasses.replace(
         result,
+        scenario=scenario,
         **{f: rename(getattr(result, f)) for f in ("trial", "curves", "survival_summary", "comparison", "parametric")},
         economics=rename(result.economics),
         incremental=rename(result.incremental),
     )
     ps = copy.copy(psa)
     ps.ceac, ps.ceaf, ps.tornado = rename(psa.ceac), rename(psa.ceaf), rename(psa.tornado)
+    # the PSA names its strategies too (the summary and the headline look them up in the run's tables)
+    ps.strategies = [names.get(s, s) for s in psa.strategies]
+    ps.reference, ps.focal = names.get(psa.reference, psa.reference), names.get(psa.focal, psa.focal)
+    ps.point = rename(psa.point)
     return res, ps
 
 
@@ -777,21 +799,18 @@ def test_app_ends_with_every_process_it_started_on_sigterm(tmp_path):
             proc.kill()
 
 
-def _app():
-    from streamlit.testing.v1 import AppTest
+def _scenario_page():
+    """An AppTest on the Scenario page (where files are uploaded); the app does not start a run on opening."""
+    from tests.app.conftest import app_test, open_page, small_scenario
 
-    from tests.app.conftest import ROUTER, small_scenario
-
-    at = AppTest.from_file(ROUTER, default_timeout=180)
-    at.session_state["scenario"] = small_scenario()
-    return at
+    return open_page(app_test(small_scenario()), "page_scenario.py")
 
 
 def test_app_shows_hostile_names_as_text(tmp_path):
     from mhtcdt.app.text import md
     from tests.app import hostile
 
-    at = _app().run()
+    at = _scenario_page()
     at.get("file_uploader")[0].upload(hostile.FILE_NAME, hostile.hostile_scenario().encode(), "application/toml").run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.session_state["scenario"].name == hostile.NAME
@@ -807,7 +826,7 @@ def test_app_clamps_sizes_to_the_servers_memory_with_a_message(monkeypatch):
     data = _data()
     data["cohort"]["n_screened"] = 5_000_000
     data["economics"]["psa_draws"] = 1_000_000
-    at = _app().run()
+    at = _scenario_page()
     at.get("file_uploader")[0].upload("big.toml", tomli_w.dumps(data).encode(), "application/toml").run()
     assert not at.exception, [e.value for e in at.exception]
     expected = limits.limits_for(memory_bytes=2 * 10**9)
@@ -824,7 +843,7 @@ def test_app_clamps_sizes_to_the_servers_memory_with_a_message(monkeypatch):
 
 
 def test_app_upload_of_a_deeply_nested_file_is_an_input_error():
-    at = _app().run()
+    at = _scenario_page()
     at.get("file_uploader")[0].upload("deep.toml", ("a = " + "[" * 3000 + "]" * 3000).encode(), "text/plain").run()
     assert not at.exception
     errors = " ".join(e.value for e in at.error)

@@ -186,6 +186,11 @@ class JobManager:
         with self._lock:
             return key in self._jobs
 
+    def keys(self) -> list[str]:
+        """Keys of the jobs known (running or stored), oldest first."""
+        with self._lock:
+            return list(self._jobs)
+
     def status(self, key: str) -> JobStatus | None:
         """Current state of job ``key`` (None if never submitted or evicted)."""
         with self._lock:

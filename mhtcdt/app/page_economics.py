@@ -1,15 +1,11 @@
-"""Cost-effectiveness page: per-strategy results, incremental analysis with dominance, the
-cost-effectiveness plane and a plain-language verdict at a willingness to pay chosen in the page.
+"""Cost-effectiveness page: the verdict (the headline of :mod:`mhtcdt.decision.report.headline`),
+per-strategy results, incremental analysis with dominance, the cost-effectiveness plane and the PSA.
 
-Numbers come from the pipeline (``PipelineResult.economics``, ``.incremental`` and the
-:class:`mhtcdt.decision.model.economic_model.EconomicEvaluation` in ``extras``); the verdict is
-:func:`mhtcdt.decision.model.economic_model.verdict_text` at the chosen willingness to pay (a change of
-willingness to pay needs no new run: costs and QALYs do not depend on it).
+Everything is at the session's one willingness to pay and MHT price (:func:`mhtcdt.app.state.decision_results`:
+a change re-derives the results from the stored run and PSA, it re-runs nothing).
 """
 
 from __future__ import annotations
-
-import dataclasses
 
 import pandas as pd
 import streamlit as st
@@ -17,6 +13,14 @@ import streamlit as st
 from mhtcdt.app import psa_view, state
 from mhtcdt.app.text import md
 from mhtcdt.decision.report import figures
+from mhtcdt.decision.report.labels import money, number
+from mhtcdt.decision.report.palette import scenario_palette
+
+SOURCES = {
+    "outcome_model": "the outcome model's survival (the PSA samples the same model: one survival source)",
+    "parametric": "parametric fits to the virtual trial (the PSA uses the outcome model: two sources)",
+    "kaplan_meier": "Kaplan-Meier curves of the virtual trial (no extrapolation)",
+}
 
 
 def _money(x: float, currency: str) -> str:
@@ -41,16 +45,10 @@ def results_table(per: pd.DataFrame, inc: pd.DataFrame, currency: str) -> pd.Dat
 
 
 def verdict_at(result, wtp: float) -> str:
-    """The pipeline's verdict text at another willingness to pay (same costs and QALYs)."""
-    from mhtcdt.decision.model.economic_model import verdict_text
+    """The pipeline's deterministic verdict text at another willingness to pay (same costs and QALYs)."""
+    from mhtcdt.decision.model.whatif import apply
 
-    econ = result.extras["economic_details"]
-    scenario = result.scenario
-    eco = scenario.economics.model_copy(update={"willingness_to_pay": float(wtp)})
-    return verdict_text(
-        scenario.model_copy(update={"economics": eco}),
-        dataclasses.replace(econ, willingness_to_pay=float(wtp)),
-    )
+    return apply(result, willingness_to_pay=wtp).result.verdict
 
 
 def render() -> None:
@@ -59,36 +57,27 @@ def render() -> None:
     eco = scenario.economics
     cur = eco.currency
     st.caption(
-        f"{md(cur)} {eco.price_year}, {eco.perspective} perspective, "
+        f"{md(cur)} at {eco.price_year} prices, {eco.perspective} perspective, "
         f"discounting {eco.discount_costs:.1%} (costs) / "
         f"{eco.discount_effects:.1%} (effects), horizon {eco.horizon_years:g} years, "
-        f"partitioned survival model on {eco.survival_source.replace('_', '-')} curves."
+        f"partitioned survival model on {SOURCES.get(eco.survival_source, eco.survival_source)}."
     )
-    result = state.pipeline_result(scenario)
-    if result is None:
+    state.decision_controls()
+    decision = state.decision_results(scenario)
+    if decision is None:
         return
-
-    wtp = st.number_input(
-        f"Willingness to pay [{md(cur)} per QALY]",
-        min_value=0.0,
-        max_value=1e7,
-        value=float(eco.willingness_to_pay),
-        step=5000.0,
-        format="%.0f",
-        key="wtp_verdict",
-        help="Changing it updates the verdict at once: costs and QALYs do not depend on it.",
-    )
-    psa = psa_view.psa_result(scenario, result)
+    result, psa = decision.result, decision.psa
+    wtp = decision.willingness_to_pay
     with state.guard():
-        text = verdict_at(result, wtp)
-        if psa is not None:
-            text += " " + psa.verdict(wtp)
-        else:
-            text += " (No probability shown: the probabilistic sensitivity analysis is not available.)"
-        st.subheader("Verdict")
-        st.info(md(text), icon=":material/balance:")
+        from mhtcdt.app.page_answer import render_headline
+        from mhtcdt.decision.report.headline import build_headline
 
-    st.subheader("Results per patient")
+        st.subheader("Verdict")
+        render_headline(build_headline(result, psa, list_price=decision.list_price, population=state.population()))
+        with st.expander("Deterministic base case in words"):
+            st.markdown(md(result.verdict))
+
+    st.subheader("Results per patient (deterministic base case)")
     st.dataframe(
         results_table(result.economics, result.incremental, cur),
         hide_index=True,
@@ -103,24 +92,28 @@ def render() -> None:
     left, right = st.columns(2)
     with left:
         st.markdown("**Cost-effectiveness plane** (deterministic results vs the reference arm)")
-        st.pyplot(figures.ce_plane(result.economics, scenario.trial.reference_arm, wtp, cur))
+        st.pyplot(
+            figures.ce_plane(
+                result.economics, scenario.trial.reference_arm, wtp, cur, colours=scenario_palette(scenario)
+            ),
+            width="stretch",
+        )
     with right:
-        undiscounted = result.economics[
-            ["strategy", "cost_undiscounted", "life_years_undiscounted", "qalys_undiscounted"]
-        ]
         st.markdown("**Undiscounted totals** (for transparency)")
         st.dataframe(
-            undiscounted,
+            pd.DataFrame(
+                {
+                    "strategy": result.economics["strategy"],
+                    "cost (undiscounted)": result.economics["cost_undiscounted"].map(lambda v: money(v, cur)),
+                    "life-years (undiscounted)": result.economics["life_years_undiscounted"].map(number),
+                    "QALYs (undiscounted)": result.economics["qalys_undiscounted"].map(number),
+                }
+            ),
             hide_index=True,
             width="stretch",
-            column_config={
-                "cost_undiscounted": st.column_config.NumberColumn("cost", format=f"{cur} %.0f"),
-                "life_years_undiscounted": st.column_config.NumberColumn("life-years", format="%.3f"),
-                "qalys_undiscounted": st.column_config.NumberColumn("QALYs", format="%.3f"),
-            },
         )
     if psa is not None:
-        psa_view.render_psa_sections(psa, wtp, cur)
+        psa_view.render_psa_sections(psa, decision.scenario)
 
 
 if __name__ == "__main__":

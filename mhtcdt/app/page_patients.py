@@ -7,6 +7,7 @@ scenario keeps its last valid criteria. Valid criteria become the scenario's cri
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import pandas as pd
@@ -16,6 +17,7 @@ from mhtcdt.app import state
 from mhtcdt.app.text import md
 from mhtcdt.cohorts import EmptySelectionWarning, apply_criteria
 from mhtcdt.decision.report import figures
+from mhtcdt.decision.report.labels import stakeholder_table
 from mhtcdt.errors import InputError, InputErrors
 
 # Covariates worth showing first, with readable labels (others are listed after them).
@@ -63,6 +65,31 @@ def _summary(screened: pd.DataFrame, eligible: pd.DataFrame, columns: list[str])
     )
 
 
+def column_list(frame: pd.DataFrame) -> str:
+    """The cohort's columns as wrapping Markdown: ``name`` (kind), separated by middle dots."""
+
+    def kind(dtype) -> str:
+        if pd.api.types.is_bool_dtype(dtype):
+            return "yes/no"
+        if pd.api.types.is_numeric_dtype(dtype):
+            return "number"
+        return "text"
+
+    return " · ".join(f"`{c}` ({kind(t)})" for c, t in zip(frame.columns, frame.dtypes, strict=True))
+
+
+def show_criteria_problems(exc: InputError | InputErrors) -> None:
+    """Every bad criterion at once, each with its caret under the offending token (the list of columns is
+    shown once, under *Columns you can use*, not after every error)."""
+    errors = exc.errors if isinstance(exc, InputErrors) else [exc]
+    lines = []
+    for e in errors:
+        message = e.message.split("\nknown columns:")[0]
+        where = re.sub(r"^criteria\[(\d+)\]", lambda m: f"line {int(m[1]) + 1}", e.field)
+        lines.append(f"{where} = {e.value!r}: {message}")
+    state.show_input_lines(lines)
+
+
 def render() -> None:
     st.title("Patients")
     scenario = state.get_scenario()
@@ -98,11 +125,7 @@ def render() -> None:
         )
         criteria = [line.strip() for line in text.splitlines() if line.strip()]
         with st.expander("Columns you can use"):
-            st.dataframe(
-                pd.DataFrame({"column": screened.columns, "type": [str(t) for t in screened.dtypes]}),
-                hide_index=True,
-                width="stretch",
-            )
+            st.markdown(column_list(screened))
 
     def select(crit: list[str]):
         with warnings.catch_warnings(record=True) as caught:
@@ -114,7 +137,7 @@ def render() -> None:
         selection, empty = select(criteria)
     except (InputError, InputErrors) as exc:
         with alerts:
-            state.show_problem(exc)
+            show_criteria_problems(exc)
             st.info("The scenario keeps its last valid criteria (their funnel is shown) until this is fixed.")
         criteria = list(scenario.cohort.criteria)
         try:
@@ -140,7 +163,12 @@ def render() -> None:
                     icon=":material/warning:",
                 )
             st.pyplot(figures.consort_funnel(selection.flow), clear_figure=False)
-            st.dataframe(selection.flow, hide_index=True, width="stretch", key="consort_table")
+            st.dataframe(
+                stakeholder_table(selection.flow, scenario.economics.currency),
+                hide_index=True,
+                width="stretch",
+                key="consort_table",
+            )
 
         st.subheader("Covariate distributions")
         columns = [c for c in LABELS if c in screened.columns] + [

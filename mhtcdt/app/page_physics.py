@@ -21,6 +21,7 @@ import streamlit as st
 
 from mhtcdt.app import state
 from mhtcdt.decision.report import patient_figures as figures
+from mhtcdt.decision.report.labels import number
 
 PATIENT_FIELDS = (
     ("tumour_volume_cm3", "tumour volume [cm³]"),
@@ -164,9 +165,10 @@ def render() -> None:
     st.subheader("Chemistry and cell kill")
     left, right = st.columns([2, 3])
     with left:
-        st.metric("cumulative ·OH exposure", f"{base.oh_cumulative_uM_min:.3g} µM·min")
-        st.metric("GSH nadir", f"{base.gsh_nadir_mM:.2f} mM")
-        st.metric("lipid-peroxide peak", f"{base.lipid_peroxide_peak:.3g} µM")
+        if arm.has_cdt:
+            st.metric("cumulative ·OH exposure", f"{number(base.oh_cumulative_uM_min)} µM·min")
+            st.metric("GSH nadir", f"{base.gsh_nadir_mM:.2f} mM")
+            st.metric("lipid-peroxide peak", f"{number(base.lipid_peroxide_peak)} µM")
         st.metric(
             "total tumour kill",
             f"{base.log10_kill_total:.2f} log10",
@@ -174,6 +176,19 @@ def render() -> None:
         )
     with right:
         st.pyplot(figures.kill_by_mechanism(base))
+    if not arm.has_cdt:
+        st.caption(
+            "No CDT in this arm: it has no chemodynamic agent, so there is no Fenton chemistry to show (the "
+            "background ·OH of the model is negligible here and takes no part in the kill)."
+        )
+    else:
+        _chemistry(detail)
+    _spacing(arm, physics)
+    if arm.has_mht and arm.name != scenario.trial.reference_arm:
+        _dose_response_section(scenario, arm.name)
+
+
+def _chemistry(detail) -> None:
     st.pyplot(figures.chemistry_over_time(detail))
     st.caption(
         "Fenton/CDT chemistry over the exposure window (fast path, the trial's own inputs): "
@@ -182,6 +197,8 @@ def render() -> None:
         + "A line that ends (×) is a group whose cells were all killed: the model stops its chemistry there."
     )  # fmt: skip
 
+
+def _spacing(arm, physics) -> None:
     if arm.has_mht and arm.n_sessions > 1:
         st.subheader("Session spacing and thermotolerance")
         st.caption(
@@ -193,8 +210,6 @@ def render() -> None:
             st.pyplot(figures.kill_versus_spacing(physics["spacing"], arm.session_interval_hours))
     elif not arm.has_mht:
         st.caption("This arm has no heat sessions: choose an MHT arm to see the effect of session spacing.")
-    if arm.has_mht and arm.name != scenario.trial.reference_arm:
-        _dose_response_section(scenario, arm.name)
 
 
 def _dose_response_section(scenario, arm_name: str) -> None:

@@ -6,10 +6,11 @@ from typing import Any
 
 import streamlit as st
 
-from mhtcdt.app import psa_view, state
+from mhtcdt.app import state
 from mhtcdt.app.text import md
 from mhtcdt.decision.extras import MissingExtra
 from mhtcdt.decision.report import figures, html, tables, workbook
+from mhtcdt.decision.report.labels import stakeholder_table
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -29,19 +30,31 @@ def _figure_file(key: str, name: str, fmt: str, _result: Any, _psa: Any) -> byte
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _html(key: str, _result: Any, _psa: Any) -> str:
-    return html.build_html_report(_result, _psa)
+def _html(key: str, _result: Any, _psa: Any, _subgroups: Any, _population: Any, list_price: float) -> str:
+    return html.build_html_report(_result, _psa, subgroups=_subgroups, population=_population, list_price=list_price)
 
 
 def render() -> None:
     st.title("Report")
     scenario = state.get_scenario()
-    result = state.pipeline_result(scenario)
-    if result is None:
+    state.decision_controls()
+    decision = state.decision_results(scenario)
+    if decision is None:
         return
-    psa = psa_view.psa_result(scenario, result)  # None when unavailable (the page then says so)
-    key = state.input_key(state.scenario_toml(scenario), scenario.seed) + ("-psa" if psa is not None else "")
+    result, psa = decision.result, decision.psa
+    from mhtcdt.app.page_subgroups import subgroups_done
+
+    subgroups = subgroups_done(scenario)
+    population = state.population()
+    key = state.input_key(
+        state.run_inputs_key(scenario), decision.willingness_to_pay, decision.price, subgroups is not None, population
+    )
     stem = f"mhtcdt-{key[:8]}"
+    st.caption(
+        f"Everything at {md(decision.scenario.economics.currency)} {decision.willingness_to_pay:,.0f} per QALY and an "
+        f"MHT course price of {md(decision.scenario.economics.currency)} {decision.price:,.0f} (the values of every "
+        "page)." + ("" if subgroups is not None else " Open 'For whom' first to add the subgroups to the HTML report.")
+    )
 
     st.subheader("Tables")
     with state.guard():
@@ -66,7 +79,13 @@ def render() -> None:
             )
         named = tables.result_tables(result, psa)
         name = st.selectbox("Preview a table", list(named), key="table_preview")
-        st.dataframe(named[name].head(200), hide_index=True, width="stretch")
+        st.caption("Preview with plain headers and rounded numbers; the files keep every column at full precision.")
+        st.dataframe(
+            stakeholder_table(named[name].head(200), decision.scenario.economics.currency),
+            hide_index=True,
+            width="stretch",
+            key="table_preview_data",
+        )
 
     st.subheader("Figures")
     with state.guard():
@@ -87,7 +106,7 @@ def render() -> None:
 
     st.subheader("HTML report (CHEERS 2022)")
     with state.guard():
-        page = _html(key, result, psa)
+        page = _html(key, result, psa, subgroups, population, decision.list_price)
         st.download_button(
             "Download the HTML report",
             page.encode("utf-8"),

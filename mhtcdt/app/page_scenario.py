@@ -187,20 +187,10 @@ def _editors(scenario: Scenario) -> dict[str, Any]:
         cur = md(e.currency)  # shown in widget labels (Markdown)
         c1, c2, c3 = st.columns(3)
         with c1:
-            _edit(
-                data,
-                [
-                    Edit(
-                        ("economics", "willingness_to_pay"),
-                        EconomicsSpec,
-                        "wtp",
-                        "willingness to pay",
-                        1000.0,
-                        unit=f"{cur} per QALY",
-                        fmt="%.0f",
-                    )
-                ],
-                prefix,
+            st.caption(
+                f"Willingness to pay ({cur} {state.willingness_to_pay():,.0f} per QALY) and the MHT course price "
+                f"({cur} {state.mht_price():,.0f}; list price {cur} {e.costs.mht_course:,.0f}) are set once for every "
+                "page, in the sidebar or on the answer page: changing them re-runs nothing."
             )
             _edit(
                 data,
@@ -235,6 +225,7 @@ def _editors(scenario: Scenario) -> dict[str, Any]:
                 fmt="%.0f",
             )
             for name in CostSpec.model_fields
+            if name != "mht_course"  # a what-if of every page (sidebar), not an editor field
         ]
         half = (len(costs) + 1) // 2
         for col, part in ((c2, costs[:half]), (c3, costs[half:])):
@@ -302,7 +293,11 @@ def render() -> None:
         candidate = parse_scenario(edited)
     except InputErrors as exc:
         state.show_problem(exc)
-        st.info("The last valid scenario stays in use until the problem is fixed.")
+        st.warning(
+            "This edit is not applied: every page keeps using the last valid scenario until the problem above is "
+            "fixed.",
+            icon=":material/undo:",
+        )
         candidate = None
     if candidate is not None and candidate != scenario:
         state.set_scenario(candidate)
@@ -313,16 +308,20 @@ def render() -> None:
         problems = _cross_layer_problems(state.scenario_toml(scenario))
     if problems:
         state.show_input_lines(problems)
-    else:
+    elif candidate is not None:  # never "valid" next to an error: only when the edit shown is the one in use
         st.success(
             "Scenario valid: every criterion, arm protocol and trial setting checked.",
             icon=":material/check_circle:",
         )
+    with state.guard():
+        from mhtcdt.decision.model.whatif import price_range_note
+
+        st.caption(md(price_range_note(scenario, state.effective_scenario())))
 
     st.subheader("3 · Save")
-    toml_text = state.scenario_toml(scenario)
+    toml_text = state.scenario_toml(state.effective_scenario())
     st.download_button(
-        "Download the edited scenario (TOML)",
+        "Download the edited scenario (TOML, at the willingness to pay and price in use)",
         toml_text,
         file_name="scenario.toml",
         mime="application/toml",

@@ -13,6 +13,8 @@ import streamlit as st
 from mhtcdt.app import state
 from mhtcdt.app.text import md
 from mhtcdt.decision.report import figures
+from mhtcdt.decision.report.labels import p_value
+from mhtcdt.decision.report.palette import scenario_palette
 
 POWER_SIZES = (50, 100, 200, 300, 400, 600, 800, 1000)
 
@@ -44,13 +46,13 @@ def _comparison_table(comparison: pd.DataFrame) -> pd.DataFrame:
             "comparison": r.comparison,
             "endpoint": r.endpoint,
             "hazard ratio (95% CI)": f"{r.hazard_ratio:.2f} ({r.hr_ci_lower:.2f}–{r.hr_ci_upper:.2f})",
-            "log-rank p": f"{r.logrank_p:.3g}",
+            "log-rank p": p_value(r.logrank_p),
             "RMST difference [months]": f"{r.rmst_difference_months:+.2f}",
         }
         if hasattr(r, "rmst_tau_months"):
             row["RMST horizon [months]"] = f"{r.rmst_tau_months:.0f}"
         if hasattr(r, "ph_test_p"):
-            row["PH test p"] = f"{r.ph_test_p:.3g}"
+            row["proportional-hazards test p"] = p_value(r.ph_test_p)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -92,15 +94,50 @@ def render() -> None:
             f"{md(first.comparison.split(' vs ')[0])}.",
         )
         k[1].metric("95% CI", f"{first.hr_ci_lower:.2f} – {first.hr_ci_upper:.2f}")
-        k[2].metric("log-rank p", f"{first.logrank_p:.3g}")
+        k[2].metric("log-rank p", p_value(first.logrank_p))
         k[3].metric("RMST difference", f"{first.rmst_difference_months:+.2f} months")
-    st.pyplot(figures.kaplan_meier(result.curves, endpoint, at_risk), width="content")
+    st.pyplot(figures.kaplan_meier(result.curves, endpoint, at_risk, scenario_palette(scenario)), width="stretch")
     st.markdown("**Medians**")
     summ = result.survival_summary
     st.dataframe(_medians_table(summ[summ["endpoint"] == endpoint]), hide_index=True, width="stretch")
     st.markdown("**Comparisons** (Cox hazard ratio, log-rank test, restricted mean survival time)")
     st.dataframe(_comparison_table(comp), hide_index=True, width="stretch", key="comparison_table")
+    _parametric_section(scenario, result)
     _power_section(scenario, endpoint, len(result.trial))
+
+
+def _parametric_section(scenario, result) -> None:
+    """Parametric fits to the censored trial, on request: an analysis (as an HTA submission would fit a trial),
+    not the economics input unless the scenario selects ``survival_source = "parametric"``."""
+    st.subheader("Parametric fits (an analysis)")
+    source = scenario.economics.survival_source
+    st.caption(
+        "As an HTA submission would fit a trial: six parametric families per arm and endpoint, with AIC. "
+        + (
+            "This scenario uses them as the economics input (survival_source = parametric)."
+            if source == "parametric"
+            else "The economics uses the outcome model's own survival (one source for the base case and the "
+            "PSA); these fits are for comparison only."
+        )
+    )
+    fits = result.parametric
+    if fits.empty:
+        if not st.button("Fit parametric curves", key="fit_parametric"):
+            return
+        fits = state.run_job(
+            "parametric-" + state.trial_key(scenario),
+            "mhtcdt.app.tasks:parametric_fits_task",
+            result.trial,
+            label="Fitting parametric curves",
+        )
+        if fits is None:
+            return
+    shown = fits[["arm", "endpoint", "distribution", "aic", "delta_aic", "median_months", "converged"]].copy()
+    shown["aic"] = shown["aic"].map(lambda v: f"{v:,.1f}")
+    shown["delta_aic"] = shown["delta_aic"].map(lambda v: f"{v:,.1f}")
+    shown["median_months"] = shown["median_months"].map(lambda v: f"{v:.1f}" if v == v else "—")
+    shown.columns = ["arm", "endpoint", "distribution", "AIC", "AIC above the best", "median [months]", "converged"]
+    st.dataframe(shown, hide_index=True, width="stretch", key="parametric_table")
 
 
 def _power_section(scenario, endpoint: str, trial_n: int) -> None:
@@ -117,7 +154,7 @@ def _power_section(scenario, endpoint: str, trial_n: int) -> None:
     alpha = c2.select_slider("two-sided significance level", [0.01, 0.025, 0.05, 0.1], value=0.05, key="power_alpha")
     sizes = POWER_SIZES
     text = state.scenario_toml(scenario)
-    key = "power-" + state.input_key(text, scenario.seed, sizes, replicates, endpoint, alpha)
+    key = "power-" + state.input_key(state.trial_key(scenario), sizes, replicates, endpoint, alpha)
     table = state.run_job(
         key,
         "mhtcdt.app.tasks:power_curve_task",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from mhtcdt.app import psa_view, state
+from mhtcdt.app.text import md
 from mhtcdt.decision.report import trial_value as report
 
 SIZES = (50, 100, 200, 300, 400, 600, 800, 1000)
@@ -25,7 +26,7 @@ def _request(scenario, psa):
     from mhtcdt.economics.evsi import DecisionPopulation, TrialCost
 
     d = defaults()
-    cur = scenario.economics.currency
+    cur = md(scenario.economics.currency)  # widget labels and help texts render Markdown
     c1, c2, c3 = st.columns(3)
     sizes = c1.multiselect("patients randomised (total)", SIZES, default=DEFAULT_SIZES, key="tv_sizes")
     endpoints = c2.multiselect(
@@ -38,7 +39,7 @@ def _request(scenario, psa):
     wtp = c3.number_input(
         f"willingness to pay [{cur}/QALY]",
         min_value=1.0,
-        value=float(scenario.economics.willingness_to_pay),
+        value=state.willingness_to_pay(),  # the session's one WTP (sidebar) until changed here
         step=5000.0,
         key="tv_wtp",
     )
@@ -46,7 +47,7 @@ def _request(scenario, psa):
     price = c1.number_input(
         f"MHT course price [{cur}]",
         min_value=0.0,
-        value=float(scenario.economics.costs.mht_course),
+        value=state.mht_price(),  # the session's MHT price (sidebar) until changed here
         step=1000.0,
         key="tv_price",
         help=f"The PSA's value-based price is {cur} {psa.value_based_price:,.0f}."
@@ -105,8 +106,8 @@ def render() -> None:
         return
     st.session_state["trial_value"] = tv  # the result on show (read by the tests and other pages)
     best = tv.best()
-    cur = tv.currency
-    st.info(tv.verdict(), icon=":material/science:")
+    cur = md(tv.currency)
+    st.info(md(tv.verdict()), icon=":material/science:")
     k = st.columns(4)
     k[0].metric(
         "optimal patients",
@@ -128,7 +129,7 @@ def render() -> None:
     st.pyplot(report.evsi_figure(tv), width="content")
     st.dataframe(report.curve_table(tv), hide_index=True, width="stretch", key="tv_curve")
     for note in tv.notes:
-        st.caption(note)
+        st.caption(md(note))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from typing import Any
 
 import streamlit as st
 
-from mhtcdt.app.text import md
+from mhtcdt.app.text import md, metric_delta
 from mhtcdt.decision.report import figures
 from mhtcdt.decision.report.tables import psa_summary_table
 
@@ -33,7 +33,7 @@ def psa_key(scenario) -> str:
     """The job key of a scenario's PSA: its TOML text and seed."""
     from mhtcdt.app import state
 
-    return "psa-" + state.input_key(state.scenario_toml(scenario), scenario.seed)
+    return "psa-" + state.run_inputs_key(scenario)
 
 
 def psa_done(scenario) -> Any | None:
@@ -50,70 +50,71 @@ def tidy(fig):
     return fig
 
 
-def render_psa_sections(psa: Any, wtp: float, currency: str) -> None:
-    """CE-plane cloud, CEAC/CEAF, tornado, EVPI/EVPPI and value-based price from the PSA result."""
-    from mhtcdt.economics import plots
+def show(fig, sentence: str = "") -> None:
+    """A figure, or the sentence that replaces a figure that would be empty (value of information of zero)."""
+    if fig is None:
+        st.caption(sentence)
+    else:
+        st.pyplot(tidy(fig), width="stretch")
 
+
+def render_psa_sections(psa: Any, scenario: Any) -> None:
+    """CE-plane cloud, CEAC with the WTP marked, tornado, EVPI/EVPPI and value-based price of a PSA result
+    already at the session's WTP and price (:func:`mhtcdt.app.state.decision_results`)."""
+    from mhtcdt.decision.report import decision_figures as dfig
+    from mhtcdt.decision.report.labels import stakeholder_table
+    from mhtcdt.decision.report.palette import scenario_palette
+
+    wtp, currency = psa.willingness_to_pay, psa.currency
+    colours = scenario_palette(scenario)
     st.subheader(f"Uncertainty ({psa.n_draws:,} probabilistic draws)")
     for note in psa.notes:
         st.caption(md(note))
     st.dataframe(
-        psa_summary_table(psa, wtp),
+        stakeholder_table(psa_summary_table(psa, wtp), currency),
         hide_index=True,
         width="stretch",
         key="psa_summary",
-        column_config={
-            "cost_mean": st.column_config.NumberColumn("mean cost", format=f"{currency} %.0f"),
-            "cost_low": st.column_config.NumberColumn("cost 2.5%", format=f"{currency} %.0f"),
-            "cost_high": st.column_config.NumberColumn("cost 97.5%", format=f"{currency} %.0f"),
-            "qalys_mean": st.column_config.NumberColumn("mean QALYs", format="%.3f"),
-            "qalys_low": st.column_config.NumberColumn("QALYs 2.5%", format="%.3f"),
-            "qalys_high": st.column_config.NumberColumn("QALYs 97.5%", format="%.3f"),
-            "life_years_mean": st.column_config.NumberColumn("mean life-years", format="%.3f"),
-            "p_cost_effective": st.column_config.NumberColumn(
-                f"P(cost-effective) at {currency} {wtp:,.0f}", format="percent"
-            ),
-        },
     )
     left, right = st.columns(2)
     with left:
-        st.markdown(
-            "**Cost-effectiveness plane** (each small dot one draw; × their mean; large dot the "
-            "model at the calibrated point)"
-        )
-        st.pyplot(tidy(figures.ce_plane(psa.point, psa.reference, wtp, currency, psa.ce_plane())))
+        st.markdown("**Cost-effectiveness plane** (dots: draws; ×: their mean; large dot: the base case)")
+        st.pyplot(tidy(figures.ce_plane(psa.point, psa.reference, wtp, currency, psa.ce_plane(), colours)))
     with right:
-        st.markdown("**Acceptability curve and frontier** (CEAC / CEAF)")
-        st.pyplot(tidy(plots.ceac_figure(psa.ceac, currency=currency)))
+        st.markdown("**Probability cost-effective** against the willingness to pay (yours marked)")
+        st.pyplot(tidy(dfig.ceac(psa.ceac, wtp, currency, colours)))
     left, right = st.columns(2)
     with left:
         st.markdown(
-            f"**Tornado**: incremental net monetary benefit of '{md(psa.focal)}' vs '{md(psa.reference)}' "
-            f"at {md(currency)} {psa.willingness_to_pay:,.0f}/QALY (one-way ranges of the scenario)"
+            f"**Tornado**: what moves the incremental net monetary benefit of '{md(psa.focal)}' vs "
+            f"'{md(psa.reference)}' at {md(currency)} {wtp:,.0f}/QALY (each input over its range)"
         )
-        if len(psa.tornado):
-            st.pyplot(tidy(plots.tornado_figure(psa.tornado, outcome_label=f"incremental NMB [{currency}]")))
-        else:
-            st.caption("No one-way ranges in the scenario ([[economics.uncertainty]]), so no tornado.")
+        show(
+            dfig.tornado(psa.tornado, currency, psa.focal, psa.reference),
+            "No one-way ranges in the scenario ([[economics.uncertainty]]), so no tornado.",
+        )
     with right:
         st.markdown("**Expected value of perfect information** per patient")
-        st.pyplot(tidy(plots.evpi_figure(psa.evpi, currency=currency)))
+        show(
+            dfig.evpi(psa.evpi, wtp, currency),
+            f"Below {md(currency)} 1 per patient at every willingness to pay shown: the same strategy is best in "
+            "(almost) every draw, so resolving the sampled uncertainty would not change the decision.",
+        )
     left, right = st.columns(2)
     with left:
-        st.markdown(
-            f"**EVPPI** per patient at {md(currency)} {psa.willingness_to_pay:,.0f}/QALY "
-            "(which uncertainty is worth resolving)"
+        st.markdown(f"**EVPPI** per patient at {md(currency)} {wtp:,.0f}/QALY (which uncertainty is worth resolving)")
+        show(
+            dfig.evppi(psa.evppi, currency),
+            "Every input's EVPPI is (about) zero at this willingness to pay: no single input is worth "
+            "researching for this decision.",
         )
         labels = getattr(psa, "labels", {}) or {}
         table = psa.evppi.assign(input=psa.evppi["parameter"].map(lambda p: labels.get(p, p)))
         st.dataframe(
-            table[["input", "parameter", "evppi", "evppi_se", "evpi"]],
+            stakeholder_table(table[["input", "parameter", "evppi", "evppi_se", "evpi"]], currency),
             hide_index=True,
             width="stretch",
             key="psa_evppi",
-            column_config={
-                c: st.column_config.NumberColumn(format=f"{currency} %.0f") for c in ("evppi", "evppi_se", "evpi")
-            },
         )
     with right:
         st.markdown("**Value-based price** of the MHT course")
@@ -124,8 +125,14 @@ def render_psa_sections(psa: Any, wtp: float, currency: str) -> None:
             )
         else:
             st.metric(
-                f"price at which the ICER equals {md(currency)} {psa.willingness_to_pay:,.0f}/QALY",
+                f"price at which the ICER equals {md(currency)} {wtp:,.0f}/QALY",
                 f"{md(currency)} {psa.value_based_price:,.0f}",
+                delta=metric_delta(
+                    psa.value_based_price - scenario.economics.costs.mht_course,
+                    f"{md(currency)} {abs(psa.value_based_price - scenario.economics.costs.mht_course):,.0f} "
+                    "vs the price asked",
+                ),
+                delta_color="normal",
             )
     if getattr(psa, "physics", None) is not None:
         render_physics_uncertainty(psa, currency)
@@ -135,7 +142,7 @@ def render_physics_uncertainty(psa: Any, currency: str) -> None:
     """Which uncertain inputs drive the decision (the PSA's own answer and ranking, with labels) and the
     structural alternatives side by side (:attr:`PSAResult.drivers`, :attr:`PSAResult.structural`)."""
     st.subheader("Which uncertain inputs drive the decision")
-    st.info("\n\n".join(psa.drivers_text()))
+    st.info("\n\n".join(md(text) for text in psa.drivers_text()))
     st.dataframe(
         psa.drivers[["rank", "label", "kind", "evppi", "inb_variance_share", "qaly_gain_variance_share"]],
         hide_index=True,
@@ -150,8 +157,8 @@ def render_physics_uncertainty(psa: Any, currency: str) -> None:
     )
     if len(psa.structural):
         st.markdown(
-            f"**Structural alternatives** ('{psa.focal}' vs '{psa.reference}'; the same draws with one structural "
-            "choice held fixed)"
+            f"**Structural alternatives** ('{md(psa.focal)}' vs '{md(psa.reference)}'; the same draws with one "
+            "structural choice held fixed)"
         )
         st.dataframe(
             psa.structural[["label", "fixed", "inc_cost", "inc_qalys", "icer", "icer_status", "p_cost_effective"]],
@@ -168,5 +175,5 @@ def render_physics_uncertainty(psa: Any, currency: str) -> None:
     st.caption(
         "Physics inputs are drawn from sourced distributions (decision/scenario/data/physics_uncertainty.toml) "
         "and carried through emulators of each arm's physics: "
-        + "; ".join(f"{r.arm}: {', '.join(r.dims + r.weak) or 'no input moves it'}" for r in psa.physics.reports)
+        + md("; ".join(f"{r.arm}: {', '.join(r.dims + r.weak) or 'no input moves it'}" for r in psa.physics.reports))
     )

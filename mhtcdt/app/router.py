@@ -19,35 +19,78 @@ import streamlit as st  # noqa: E402
 
 # (file, title, icon, url_path): the order of the sidebar and of a meeting.
 PAGES: list[tuple[str, str, str, str]] = [
+    ("page_answer.py", "The answer", ":material/traffic:", "answer"),
     ("page_scenario.py", "Scenario", ":material/tune:", "scenario"),
     ("page_patients.py", "Patients", ":material/groups:", "patients"),
     ("page_physics.py", "Treatment physics", ":material/device_thermostat:", "physics"),
     ("page_trial.py", "Virtual trial", ":material/monitoring:", "trial"),
     ("page_economics.py", "Cost-effectiveness", ":material/payments:", "economics"),
+    ("page_price.py", "Price and threshold", ":material/sell:", "price"),
+    ("page_subgroups.py", "For whom", ":material/person_search:", "for-whom"),
+    ("page_compare.py", "Compare scenarios", ":material/compare:", "compare"),
     ("page_trial_value.py", "Value of a trial", ":material/science:", "trial-value"),
     ("page_report.py", "Report", ":material/description:", "report"),
     ("page_runs.py", "Recorded runs", ":material/history:", "runs"),
 ]
 
 
+#: Streamlit keeps the sidebar open over the page after a navigation link is tapped on a phone (it covers the
+#: whole screen there). After a page change this script, run in the page (not in an iframe), closes it when the
+#: window is narrower than Streamlit's own mobile breakpoint (640 px); on wider screens it does nothing.
+_CLOSE_SIDEBAR_ON_PHONES = """<script>
+(() => {
+  if (window.innerWidth >= 640) return;
+  const sidebar = document.querySelector("[data-testid='stSidebar']");
+  if (!sidebar || sidebar.getBoundingClientRect().right <= 20) return;
+  const close = sidebar.querySelector("[data-testid='stSidebarCollapseButton'] button, "
+    + "[data-testid='stSidebarHeader'] button");
+  if (close) close.click();
+})();
+</script>"""
+_LAST_PAGE_KEY = "_last_page"
+
+
+def _close_sidebar_after_navigation(selected) -> None:
+    """Close the sidebar on a phone when the page has just changed (not on reruns of the same page)."""
+    from mhtcdt.app import state
+
+    last = st.session_state.get(_LAST_PAGE_KEY)
+    st.session_state[_LAST_PAGE_KEY] = selected.url_path
+    if last is not None and last != selected.url_path:
+        run = st.session_state.get(state.RUN_COUNTER_KEY, 0)
+        # a new container each time (keyed by the run number): the browser mounts the script anew and runs it
+        with st.container(height=1, border=False, key=f"close_sidebar_{run}"):  # takes no room on the page
+            st.html(_CLOSE_SIDEBAR_ON_PHONES, unsafe_allow_javascript=True)
+
+
 def main() -> None:
     """Configure the page, register the pages and run the selected one."""
-    st.set_page_config(page_title="mhtcdt: MHT-CDT decision support", page_icon=":material/thermostat:", layout="wide")
+    st.set_page_config(
+        page_title="mhtcdt: MHT-CDT decision support",
+        page_icon=":material/thermostat:",
+        layout="wide",
+        initial_sidebar_state="auto",  # collapsed on phones, open on wide screens
+    )
     import matplotlib
 
     # Arm and scenario names reach figure labels: '$' in a name must be a dollar sign, not the start of
     # a mathtext formula (a malformed one would make every figure of that scenario fail to draw).
     matplotlib.rcParams["text.parse_math"] = False
+    from mhtcdt.app import state
+
+    state.new_script_run()
     pages = [
         st.Page(_HERE / file, title=title, icon=icon, url_path=url, default=(i == 0))
         for i, (file, title, icon, url) in enumerate(PAGES)
     ]
     selected = st.navigation(pages)
+    _close_sidebar_after_navigation(selected)
     from mhtcdt.app.sidebar import render_sidebar
-    from mhtcdt.app.state import guard
 
+    with state.guard():  # the answer is computed as soon as the app opens, whichever page is shown first
+        state.prefetch()
     try:
-        with guard():  # the last line of defence: any unexpected error becomes a message, not a traceback
+        with state.guard():  # the last line of defence: any unexpected error becomes a message, not a traceback
             selected.run()
     finally:  # drawn after the page so that it shows the state the page has just produced
         render_sidebar()

@@ -1,4 +1,5 @@
-"""The sidebar shown on every page: which scenario is in use and whether its results are ready."""
+"""The sidebar shown on every page: the scenario in use, the one willingness to pay and MHT price of every
+page (unless the page shows them itself), and whether the results are ready."""
 
 from __future__ import annotations
 
@@ -13,11 +14,8 @@ def render_sidebar() -> None:
         with state.guard():
             scenario = state.get_scenario()
             st.markdown(f"**Scenario**  \n{md(scenario.name)}")
-            st.caption(
-                f"{scenario.cohort.n_screened:,} screened · {len(scenario.arms)} arms · "
-                f"seed {scenario.seed} · "
-                f"WTP {md(scenario.economics.currency)} {scenario.economics.willingness_to_pay:,.0f}/QALY"
-            )
+            st.caption(f"{scenario.cohort.n_screened:,} screened · {len(scenario.arms)} arms · seed {scenario.seed}")
+            state.decision_controls(st.sidebar, compact=True)
             done = state.pipeline_done(scenario)
             status = state.pipeline_status(scenario)
             if done is not None:

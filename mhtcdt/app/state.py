@@ -46,12 +46,114 @@ def get_scenario():
 
 
 def set_scenario(scenario, source: str | None = None, *, reload_widgets: bool = False) -> None:
-    """Make ``scenario`` current. ``reload_widgets`` re-initialises the editors from it (new file)."""
+    """Make ``scenario`` current. ``reload_widgets`` re-initialises the editors from it (new file) and the
+    what-ifs (willingness to pay, MHT price) from its values."""
     st.session_state[SCENARIO_KEY] = scenario
     if source is not None:
         st.session_state[SCENARIO_SOURCE_KEY] = source
     if reload_widgets:
         st.session_state[SCENARIO_VERSION_KEY] = st.session_state.get(SCENARIO_VERSION_KEY, 0) + 1
+        for key in (WTP_KEY, PRICE_KEY):
+            st.session_state.pop(key, None)
+
+
+# ---------------------------------------------------------------- one WTP, one price (what-ifs, no new run)
+
+WTP_KEY = "wtp"
+PRICE_KEY = "mht_price"
+PATIENTS_KEY = "patients_per_year"
+YEARS_KEY = "decision_years"
+_RENDERED = "_decision_controls_rendered"
+
+
+def willingness_to_pay() -> float:
+    """The session's willingness to pay [currency per QALY]: one value for every page, sidebar and report
+    (initially the scenario's). Changing it re-runs nothing: results are re-derived
+    (:func:`mhtcdt.decision.model.whatif.apply`)."""
+    if WTP_KEY not in st.session_state:
+        st.session_state[WTP_KEY] = float(get_scenario().economics.willingness_to_pay)
+    return float(st.session_state[WTP_KEY])
+
+
+def mht_price() -> float:
+    """The session's MHT course price (initially the scenario's list price); a what-if, no new run."""
+    if PRICE_KEY not in st.session_state:
+        st.session_state[PRICE_KEY] = float(get_scenario().economics.costs.mht_course)
+    return float(st.session_state[PRICE_KEY])
+
+
+def population():
+    """Patients per year and decision years of the population EVPI (illustrative defaults)."""
+    from mhtcdt.decision.report.headline import DEFAULT_DECISION_YEARS, DEFAULT_PATIENTS_PER_YEAR, Population
+
+    return Population(
+        float(st.session_state.get(PATIENTS_KEY, DEFAULT_PATIENTS_PER_YEAR)),
+        int(st.session_state.get(YEARS_KEY, DEFAULT_DECISION_YEARS)),
+    )
+
+
+def decision_controls(where=None, *, compact: bool = False) -> None:
+    """The willingness-to-pay and MHT-price inputs (once per script run: a page that shows them in its body
+    takes them from the sidebar). Both are keyed session values read by :func:`willingness_to_pay` and
+    :func:`mht_price`."""
+    if st.session_state.get(_RENDERED) == _run_marker():
+        return
+    st.session_state[_RENDERED] = _run_marker()
+    willingness_to_pay(), mht_price()  # initialise the keys before the widgets read them
+    scenario = get_scenario()
+    cur = md(scenario.economics.currency)  # widget labels and help texts render Markdown
+    box = where if where is not None else st
+    cols = box.columns(2) if not compact else (box, box)
+    cols[0].number_input(
+        f"Willingness to pay [{cur} per QALY]",
+        min_value=1.0,
+        max_value=1e7,
+        step=5000.0,
+        format="%.0f",
+        key=WTP_KEY,
+        help="One value for every page, the sidebar and the report. Changing it re-runs nothing: costs and "
+        "QALYs do not depend on it.",
+    )
+    cols[1].number_input(
+        f"MHT course price [{cur}]",
+        min_value=0.0,
+        max_value=1e8,
+        step=500.0,
+        format="%.0f",
+        key=PRICE_KEY,
+        help=f"A what-if on the price (list price in the scenario: {cur} "
+        f"{scenario.economics.costs.mht_course:,.0f}). Costs are linear in it: nothing is re-run. Its PSA "
+        "range follows the price.",
+    )
+
+
+def _run_marker() -> int:
+    """The number of the current script run (the router counts them): controls are drawn once per run."""
+    return int(st.session_state.get(RUN_COUNTER_KEY, 0))
+
+
+RUN_COUNTER_KEY = "_script_run"
+
+
+def new_script_run() -> None:
+    """Count a script run (called first by the router) and keep the what-if values across pages.
+
+    A widget's value lives in ``st.session_state[key]`` only while the widget is drawn: the willingness-to-pay
+    input of one page is another widget than the same input on the next page (Streamlit keys widgets by
+    page), so its value would be dropped on navigation and the next page would fall back to the scenario's
+    WTP. Writing each value back as a plain session value at the start of every run keeps it (the documented
+    way to carry a widget's value across pages)."""
+    st.session_state[RUN_COUNTER_KEY] = int(st.session_state.get(RUN_COUNTER_KEY, 0)) + 1
+    for key in (WTP_KEY, PRICE_KEY, PATIENTS_KEY, YEARS_KEY):
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+
+
+def effective_scenario():
+    """The scenario at the session's willingness to pay and MHT price (what downloads and reports show)."""
+    from mhtcdt.decision.model.whatif import with_price, with_willingness_to_pay
+
+    return with_price(with_willingness_to_pay(get_scenario(), willingness_to_pay()), mht_price())
 
 
 def scenario_version() -> int:
@@ -72,6 +174,13 @@ def input_key(*parts: Any) -> str:
         h.update(repr(p).encode("utf-8"))
         h.update(b"\x1f")
     return h.hexdigest()[:16]
+
+
+def page_path(file: str) -> str:
+    """The path of a page file as the router registers it (for ``st.page_link``)."""
+    from pathlib import Path
+
+    return str(Path(__file__).resolve().parent / file)
 
 
 # ---------------------------------------------------------------- errors
@@ -184,7 +293,8 @@ def screened_cohort(indication: str, n_screened: int, seed: int):
 
 
 def pipeline_result(scenario, *, label: str = "Running the virtual trial") -> Any | None:
-    """The :class:`PipelineResult` of ``scenario`` (computed in the worker once per distinct input)."""
+    """The :class:`PipelineResult` of ``scenario`` (computed in the worker once per distinct input; scenarios
+    that differ only in the willingness to pay or the MHT price share it: see :func:`decision_results`)."""
     key, text = _pipeline_key(scenario)
     t0 = time.perf_counter()
     result = run_job(key, "mhtcdt.app.tasks:run_pipeline_task", text, scenario.seed, label=label)
@@ -192,9 +302,91 @@ def pipeline_result(scenario, *, label: str = "Running the virtual trial") -> An
     return result
 
 
+def run_inputs_key(scenario) -> str:
+    """Hash of what a run depends on: the scenario with its WTP and MHT price normalised, and the seed."""
+    from mhtcdt.decision.model.whatif import decision_inputs_text
+
+    return input_key(decision_inputs_text(scenario), scenario.seed)
+
+
+def trial_key(scenario) -> str:
+    """Hash of what the virtual trial alone depends on (no economics): replicate trials, physics pools."""
+    return input_key(scenario.model_dump(mode="json", exclude={"economics"}), scenario.seed)
+
+
 def _pipeline_key(scenario) -> tuple[str, str]:
-    text = scenario_toml(scenario)
-    return "pipeline-" + input_key(text, scenario.seed), text
+    return "pipeline-" + run_inputs_key(scenario), scenario_toml(scenario)
+
+
+def decision_results(scenario=None, *, psa: bool = True):
+    """The run of the session's scenario (and its PSA) at the session's willingness to pay and MHT price: a
+    :class:`mhtcdt.decision.model.whatif.WhatIf`, or None when a job failed (the problem is shown).
+
+    The pipeline and the PSA are computed once per :func:`run_inputs_key`; the WTP and the price are applied
+    afterwards without a new run (memoised per WTP and price in the session)."""
+    from mhtcdt.app import psa_view
+    from mhtcdt.decision.model.whatif import apply
+
+    scenario = get_scenario() if scenario is None else scenario
+    result = pipeline_result(scenario)
+    if result is None:
+        return None
+    psa_result = psa_view.psa_result(scenario, result) if psa else None
+    if psa and psa_result is None:
+        return None
+    wtp, price = willingness_to_pay(), mht_price()
+    memo_key = (run_inputs_key(scenario), psa, wtp, price)
+    memo = st.session_state.setdefault("_whatif_memo", {})
+    if memo_key not in memo:
+        if len(memo) > 16:
+            memo.clear()
+        memo[memo_key] = apply(result, psa_result, willingness_to_pay=wtp, price=price)
+    return memo[memo_key]
+
+
+#: session key: whether the current scenario's run starts as soon as the app opens (see :func:`autostart`)
+AUTOSTART_KEY = "autostart"
+#: environment variable giving the default of :func:`autostart` for every session ("0": off)
+AUTOSTART_ENV = "MHTCDT_APP_AUTOSTART"
+
+
+def autostart() -> bool:
+    """Whether the run (then its PSA) starts when the app opens, so that the answer is the first screen.
+
+    On unless ``$MHTCDT_APP_AUTOSTART`` is ``0`` (a server for large scenarios, or the app's tests, which open
+    the page they check without paying for a run it does not need). Off, the answer page waits for a button
+    (which turns it on for the session) and every other page computes what it shows when it is opened."""
+    import os
+
+    if AUTOSTART_KEY not in st.session_state:
+        st.session_state[AUTOSTART_KEY] = os.environ.get(AUTOSTART_ENV, "1").strip() != "0"
+    return bool(st.session_state[AUTOSTART_KEY])
+
+
+def answer_known(scenario) -> bool:
+    """Whether the run and the PSA of ``scenario`` were submitted (running, done or failed): showing the answer
+    then starts nothing new."""
+    from mhtcdt.app import psa_view
+
+    jobs = job_manager()
+    return jobs.status(_pipeline_key(scenario)[0]) is not None and jobs.status(psa_view.psa_key(scenario)) is not None
+
+
+def prefetch() -> None:
+    """Start the current scenario's run, then its PSA, in the worker without waiting (the headline answer is
+    ready sooner whichever page the user opens first); a no-op once they are known, or when
+    :func:`autostart` is off."""
+    from mhtcdt.app import psa_view
+
+    if not autostart():
+        return
+    scenario = get_scenario()
+    jobs = job_manager()
+    status = jobs.status(_pipeline_key(scenario)[0])
+    if status is None:
+        start_pipeline(scenario)
+    elif status.state == "done" and jobs.status(psa_view.psa_key(scenario)) is None:
+        jobs.submit(psa_view.psa_key(scenario), "mhtcdt.app.tasks:run_psa_task", status.result)
 
 
 def start_pipeline(scenario) -> None:

@@ -146,6 +146,34 @@ def patient_physics_task(
     return {"detail": detail, "spacing": spacing}
 
 
+def subgroups_task(result: Any, psa: Any, *, progress: Progress) -> Any:
+    """:func:`mhtcdt.decision.model.subgroups.analyse_subgroups` of a run and its PSA (counterfactual physics)."""
+    from mhtcdt.decision.model.subgroups import analyse_subgroups
+
+    return analyse_subgroups(result, psa, progress=progress)
+
+
+def compare_task(labelled_tomls: list[tuple[str, str]], *, progress: Progress) -> Any:
+    """:func:`mhtcdt.decision.run.compare.run_scenarios` on scenarios given as (label, TOML text), each checked
+    against this server's memory first (as :func:`run_pipeline_task`)."""
+    from mhtcdt.app.limits import check_scenario_fits
+    from mhtcdt.decision.run.compare import run_scenarios
+
+    labelled = [(label, _scenario(text)) for label, text in labelled_tomls]
+    for _, scenario in labelled:
+        check_scenario_fits(scenario)  # a clear message instead of a MemoryError in the worker
+    return run_scenarios(labelled, progress=progress)
+
+
+def parametric_fits_task(trial: Any, *, progress: Progress) -> Any:
+    """The parametric fits table of :func:`mhtcdt.decision.trial.parametric.fit_all` (an analysis on request)."""
+    from mhtcdt.decision.trial.parametric import fit_all
+
+    progress("fitting parametric survival curves", 0.0)
+    fits, _ = fit_all(trial)
+    return fits
+
+
 def dose_response_task(scenario_toml: str, arm: str, n_patients: int, *, progress: Progress) -> Any:
     """:func:`mhtcdt.decision.model.dose_response.dose_response` (the same call as ``mhtcdt dose-response``)
     for one arm of a scenario given as TOML text, on its first ``n_patients`` eligible patients."""

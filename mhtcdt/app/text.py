@@ -51,3 +51,9 @@ def code_block(text: object) -> str:
     longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}\n{body}\n{fence}"
+
+
+def metric_delta(value: float, text: str) -> str:
+    """A metric's delta text that Streamlit colours and points by ``value``'s sign: it reads the sign from a
+    leading ASCII ``-`` (a typographic minus would show a green up-arrow next to a negative number)."""
+    return ("-" if value < 0 else "+") + text.lstrip("−+-")

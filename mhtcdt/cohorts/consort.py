@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from mhtcdt.cohorts.criteria import evaluate_criterion
-from mhtcdt.errors import InputError
+from mhtcdt.errors import InputError, InputErrors
 
 FLOW_COLUMNS = ("step", "criterion", "n_before", "excluded", "remaining")
 
@@ -83,12 +83,22 @@ def apply_criteria(cohort: pd.DataFrame, criteria: Sequence[str] | str | None) -
     """Apply ``criteria`` in order to ``cohort``; return eligible rows and the CONSORT flow.
 
     Every expression is parsed and checked before any is applied, so a typo in the last
-    criterion is reported without work; errors are ``InputError(field="criteria[i]", ...)``.
+    criterion is reported without work; errors are ``InputError(field="criteria[i]", ...)``, every bad
+    criterion at once (one error: that InputError; several: :class:`InputErrors`).
     """
     if not isinstance(cohort, pd.DataFrame):
         raise InputError("cohort", type(cohort).__name__, "must be a pandas DataFrame")
     items = normalise_criteria(criteria)
-    masks = [evaluate_criterion(cohort, expr, field=f"criteria[{i}]") for i, expr in enumerate(items)]
+    masks, problems = [], []
+    for i, expr in enumerate(items):
+        try:
+            masks.append(evaluate_criterion(cohort, expr, field=f"criteria[{i}]"))
+        except InputError as exc:
+            problems.append(exc)
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise InputErrors(problems)
 
     n = len(cohort)
     keep = np.ones(n, dtype=bool)

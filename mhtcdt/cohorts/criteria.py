@@ -111,6 +111,8 @@ def tokenize(text: str) -> list[Token]:
                 i += len(sym)
                 break
         else:
+            if c == "=":
+                _misplaced_equals(text, i, tokens)
             hint = {
                 "=": "use '==' to compare",
                 ".": "attribute access is not allowed",
@@ -121,6 +123,17 @@ def tokenize(text: str) -> list[Token]:
             raise CriteriaError(i, 1, f"unexpected character {c!r}: {hint}")
     tokens.append(Token("end", "", None, n, 1))
     return tokens
+
+
+def _misplaced_equals(text: str, i: int, tokens: list[Token]) -> None:
+    """A lone '=' that extends or reverses a comparison (``>==``, ``===``, ``=>``, ``=<``): name the operator
+    that was meant instead of suggesting '==' (which would give ``>===``)."""
+    prev = tokens[-1] if tokens else None
+    if prev is not None and prev.kind == "op" and prev.text in _COMPARE_OPS and prev.pos + prev.length == i:
+        raise CriteriaError(prev.pos, prev.length + 1, f"'{prev.text}=' is not an operator: write '{prev.text}'")
+    following = text[i + 1] if i + 1 < len(text) else ""
+    if following in "<>" and following:
+        raise CriteriaError(i, 2, f"'={following}' is not an operator: write '{following}='")
 
 
 def _is_digit(c: str) -> bool:

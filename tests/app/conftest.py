@@ -18,18 +18,32 @@ def small_scenario(n_screened: int = 160):
     return sc.model_copy(update={"cohort": sc.cohort.model_copy(update={"n_screened": n_screened})})
 
 
-@pytest.fixture
-def app():
-    """A fresh AppTest of the router on a small scenario; call ``.run()`` or ``open_page`` on it."""
+def app_test(scenario, *, timeout_s: float = 180, autostart: bool = False):
+    """An AppTest of the router on ``scenario``.
+
+    ``autostart`` False (the default here): the app does not start the scenario's run when it opens
+    (:func:`mhtcdt.app.state.autostart`), so the first ``run()`` (on the answer page, which then only offers
+    to compute) is cheap and a test pays only for what the page it checks computes. Tests of the start-up
+    behaviour itself pass True."""
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_file(ROUTER, default_timeout=180)
-    at.session_state["scenario"] = small_scenario()
+    from mhtcdt.app import state
+
+    at = AppTest.from_file(ROUTER, default_timeout=timeout_s)
+    at.session_state["scenario"] = scenario
+    at.session_state[state.AUTOSTART_KEY] = autostart
     return at
 
 
+@pytest.fixture
+def app():
+    """A fresh AppTest of the router on a small scenario (no run on opening); call ``.run()`` or ``open_page``."""
+    return app_test(small_scenario())
+
+
 def open_page(at, page_file: str):
-    """Run the app once, then switch to ``page_file`` (e.g. 'page_trial.py') and run it."""
+    """Run the app once (the default page registers the pages), then switch to ``page_file`` (e.g.
+    'page_trial.py') and run it."""
     at.run()
     at.switch_page(page_file)
     at.run()

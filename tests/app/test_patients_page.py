@@ -25,7 +25,8 @@ def test_funnel_matches_the_cohort_layer_and_updates(app):
     assert m["screened"] == f"{sc.cohort.n_screened:,}"
     assert m["eligible"] == f"{int(expected['remaining'].iloc[-1]):,}"
     table = [d.value for d in at.dataframe if "remaining" in d.value.columns][0]
-    assert list(table["remaining"]) == list(expected["remaining"])
+    assert list(table["remaining"]) == [f"{n:,}" for n in expected["remaining"]]
+    assert "patients before this step" in table.columns  # plain headers, not n_before
 
     strict = list(sc.cohort.criteria) + ["kps >= 90"]
     _criteria_box(at).set_value("\n".join(strict)).run()
@@ -43,8 +44,23 @@ def test_invalid_criterion_is_an_in_page_error(app):
     _criteria_box(at).set_value("kps >= 60\ntumour_volume <= 30").run()
     assert not at.exception
     err = "\n".join(e.value for e in at.error)
-    assert "tumour_volume" in err and "criteria[1]" in err, err
+    assert "tumour_volume" in err and "line 2" in err, err
     assert list(at.session_state["scenario"].cohort.criteria) == before
+
+
+def test_every_bad_criterion_at_once_with_the_right_suggestion(app):
+    """`kps >== 60` must suggest '>=' (not '=='), and every bad line is reported, not only the first."""
+    at = open_page(app, "page_patients.py")
+    _criteria_box(at).set_value("kps >== 60\ntumour_size <= 3\nage_years < 70\nkps => 60").run()
+    assert not at.exception
+    err = "\n".join(e.value for e in at.error)
+    assert "4 problems" not in err and "3 problems" in err, err
+    assert "line 1" in err and "write '>='" in err and "use '=='" not in err
+    assert "line 2" in err and "unknown column 'tumour_size'" in err
+    assert "line 4" in err and "'=>' is not an operator" in err
+    assert "known columns:" not in err  # listed once under 'Columns you can use', wrapped
+    columns = [m.value for m in at.markdown if "`kps` (number)" in m.value]
+    assert columns and " · " in columns[0]
 
 
 def test_impossible_criteria_warn_that_nobody_is_eligible(app):

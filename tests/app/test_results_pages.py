@@ -16,7 +16,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from mhtcdt.decision.report import figures, html, tables, workbook
-from tests.app.conftest import ROUTER, plain, small_scenario, texts
+from tests.app.conftest import app_test, small_scenario, texts
 
 N_SCREENED = 120
 
@@ -29,8 +29,7 @@ def scenario():
 @pytest.fixture(scope="module")
 def result(scenario):
     """The pipeline result the app computed in its worker (the trial page starts the run)."""
-    at = AppTest.from_file(ROUTER, default_timeout=300)
-    at.session_state["scenario"] = scenario
+    at = app_test(scenario, timeout_s=300)
     at.run()
     at.switch_page("page_trial.py").run()
     assert not at.exception, [e.value for e in at.exception]
@@ -43,8 +42,7 @@ def result(scenario):
 
 
 def _page(scenario, page_file: str) -> AppTest:
-    at = AppTest.from_file(ROUTER, default_timeout=120)
-    at.session_state["scenario"] = scenario
+    at = app_test(scenario, timeout_s=300)
     at.run()
     at.switch_page(page_file).run()
     assert not at.exception, [e.value for e in at.exception]
@@ -79,8 +77,8 @@ def test_power_curve_follows_its_settings(scenario, result):
     assert "Power versus sample size" in texts(at)
     at.select_slider(key="power_replicates").set_value(100).run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    text = state.scenario_toml(scenario)
-    key = "power-" + state.input_key(text, scenario.seed, POWER_SIZES, 100, "OS", 0.05)
+    # keyed by what the trial depends on (no economics: a new WTP or price does not re-run the power curve)
+    key = "power-" + state.input_key(state.trial_key(scenario), POWER_SIZES, 100, "OS", 0.05)
     table = state.job_manager().status(key).result
     assert list(table["n_patients"]) == list(POWER_SIZES)
     assert table.attrs["n_replicates"] == 100
@@ -97,27 +95,31 @@ def test_numbers_at_risk_count_patients_still_followed(result):
 
 
 def test_economics_verdict_follows_willingness_to_pay(scenario, result):
+    """The economics page shows the headline (probabilistic verdict, with the base case beside it) at the one
+    WTP of every page; a new WTP changes the verdict as the package API says, without a new run."""
+    from mhtcdt.app.psa_view import psa_done
+    from mhtcdt.decision.model import whatif
+    from mhtcdt.decision.report.headline import build_headline
+
     at = _page(scenario, "page_economics.py")
     assert not at.error
-    verdict = plain(at.info[0].value)
-    from mhtcdt.app.page_economics import verdict_at
-
-    assert verdict.startswith(result.verdict)  # at the scenario's WTP: the pipeline's own verdict
+    psa = psa_done(scenario)
+    assert psa is not None, "the economics page did not run the PSA"
+    page = texts(at)
+    h = build_headline(result, psa)
+    assert h.verdict in page
+    assert result.verdict in page  # the deterministic base case in words, beside the headline
     table = [d.value for d in at.dataframe if "status" in d.value.columns][0]
     assert set(table["status"]) <= {"reference", "non-dominated", "dominated", "extendedly dominated"}
     assert "reference" in set(table["status"])
-    from mhtcdt.app.psa_view import psa_done
-
-    psa = psa_done(scenario)
-    assert psa is not None, "the economics page did not run the PSA"
-    assert verdict.endswith(psa.verdict(scenario.economics.willingness_to_pay))
-    assert "probability that this is right" in verdict
     assert "Uncertainty" in texts(at)
     assert len(at.get("image")) >= 5  # CE plane, PSA cloud, CEAC, tornado, EVPI
-    at.number_input(key="wtp_verdict").set_value(250000.0).run()
-    changed = plain(at.info[0].value)
-    assert changed != verdict
-    assert changed == verdict_at(result, 250000.0) + " " + psa.verdict(250000.0)
+    at.number_input(key="wtp").set_value(250000.0).run()
+    changed = texts(at)
+    w = whatif.apply(result, psa, willingness_to_pay=250000.0)
+    h250 = build_headline(w.result, w.psa, list_price=scenario.economics.costs.mht_course)
+    assert h250.verdict in changed and h.verdict not in changed
+    assert w.result.verdict in changed
     assert "GBP 250,000" in changed
 
 
@@ -128,9 +130,15 @@ def test_report_page_and_files(scenario, result):
     at.radio(key="figure_format").set_value("svg").run()
     assert not at.exception and not at.error
     at.selectbox(key="table_preview").set_value("incremental").run()
-    shown = [d.value for d in at.dataframe if "status" in d.value.columns and "icer" in d.value.columns][0]
+    # the preview has the plain-language headers and formats of the stakeholder tables (labels.COLUMNS)
+    from mhtcdt.decision.report.labels import stakeholder_table
+
+    icer = "ICER (per QALY gained)"
+    shown = [d.value for d in at.dataframe if "status" in d.value.columns and icer in d.value.columns][0]
     assert shown["strategy"].tolist() == result.incremental["strategy"].tolist()
     assert shown["status"].tolist() == result.incremental["status"].tolist()
+    expected = stakeholder_table(result.incremental, result.scenario.economics.currency)
+    assert shown[icer].tolist() == expected[icer].tolist()
 
     named = tables.result_tables(result)
     with zipfile.ZipFile(io.BytesIO(tables.csv_zip(named))) as zf:
@@ -151,7 +159,12 @@ def test_report_page_and_files(scenario, result):
     draws = with_psa["psa_draws"]
     assert len(draws) == psa.n_draws
     assert draws[f"cost[{psa.strategies[0]}]"].tolist() == psa.cost[:, 0].tolist()
-    assert {"ce_plane_psa", "ceac", "evpi"} <= set(figures.result_figures(result, psa))
+    from mhtcdt.decision.report.decision_figures import NEGLIGIBLE
+
+    offered = set(figures.result_figures(result, psa))
+    assert {"ce_plane_psa", "ceac"} <= offered
+    # an EVPI figure only when there is a value to draw (below NEGLIGIBLE everywhere it would be an empty chart)
+    assert ("evpi" in offered) == bool(psa.evpi["evpi_per_patient"].max() > NEGLIGIBLE)
     figure_names = at.selectbox(key="figure_choice").options
     assert "ceac" in figure_names
 
@@ -196,8 +209,11 @@ def test_physics_page_matches_simulate_protocol(scenario):
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["T90 (first session)"] == f"{direct.t90_C.iloc[0]:.1f} °C"
     assert metrics["total tumour kill"] == f"{direct.log10_kill_total.iloc[0]:.2f} log10"
-    # temperatures in a session, radial profile, 3-D map, CEM43, kill by mechanism, chemistry, spacing
-    assert len(at.get("image")) == 7
+    # temperatures in a session, radial profile, 3-D map, CEM43, kill by mechanism, spacing; chemistry only for
+    # an arm with a CDT agent (otherwise a sentence says why there is none)
+    has_cdt = scenario.arm(arm_name).has_cdt
+    assert len(at.get("image")) == 6 + has_cdt
+    assert has_cdt or "No CDT in this arm" in texts(at)
     assert {"Temperatures during the sessions", "Session spacing and thermotolerance"} <= {
         s.value for s in at.subheader
     }
@@ -207,7 +223,7 @@ def test_physics_page_matches_simulate_protocol(scenario):
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["CEM43 at T90, all sessions"] == "0.0 min"
     assert "no heat sessions" in texts(at)
-    assert len(at.get("image")) == 2  # kill by mechanism, chemistry
+    assert len(at.get("image")) == 1 + scenario.arm(scenario.trial.reference_arm).has_cdt  # kill (, chemistry)
 
 
 def _image_urls(at) -> list[str]:
@@ -254,7 +270,7 @@ def test_physics_page_plots_the_selected_patients_time_courses(scenario):
     assert _sessions_table(at)["t90_C"].tolist() == second.sessions["t90_C"].round(2).tolist()
     assert not np.allclose(second.shell_temperature_C, direct.shell_temperature_C)
     changed = [a != b for a, b in zip(urls, _image_urls(at), strict=True)]
-    assert sum(changed) == 7, changed  # every chart is the new patient's
+    assert sum(changed) == 6 + scenario.arm(arm_name).has_cdt, changed  # every chart is the new patient's
 
     urls = _image_urls(at)
     at.selectbox(key="physics_session").set_value(2).run()

@@ -20,7 +20,7 @@ def test_scenario_page_shows_editors_and_download(app):
     assert at.selectbox(key="preset_choice").options  # bundled presets listed
     labels = [n.label for n in at.number_input]
     # units are shown in the labels
-    assert any("[GBP per QALY]" in lab for lab in labels)
+    assert any("[GBP per QALY]" in lab for lab in labels)  # the sidebar's willingness to pay
     assert any("[kHz]" in lab or "[°C]" in lab or "[degC]" in lab for lab in labels)
     assert any("[h]" in lab for lab in labels)
     assert at.get("download_button"), "download button missing"
@@ -29,15 +29,16 @@ def test_scenario_page_shows_editors_and_download(app):
 
 def test_edit_changes_the_scenario_and_download(app):
     at = open_page(app, "page_scenario.py")
-    _number(at, ".wtp").set_value(20000.0).run()
+    at.number_input(key="wtp").set_value(20000.0).run()  # the one WTP of every page (sidebar)
     assert not at.exception
-    assert at.session_state["scenario"].economics.willingness_to_pay == 20000.0
+    assert at.session_state["wtp"] == 20000.0
     _number(at, ".disc_c").set_value(1.5).run()  # shown in percent
     assert abs(at.session_state["scenario"].economics.discount_costs - 0.015) < 1e-12
-    # The scenario file shown for download is the edited one and parses back to it.
+    # The scenario file shown for download is the edited one (at the WTP in use) and parses back to it.
     code = at.code[0].value
     data = tomllib.loads(code)
     assert data["economics"]["willingness_to_pay"] == 20000.0
+    assert data["economics"]["discount_costs"] == 0.015
 
 
 def test_invalid_edit_shows_error_and_keeps_last_valid(app):
@@ -70,26 +71,36 @@ def test_upload_valid_and_invalid_toml(app):
 
 def test_load_preset_resets_editors(app):
     at = open_page(app, "page_scenario.py")
-    _number(at, ".wtp").set_value(21000.0).run()
+    at.number_input(key="wtp").set_value(21000.0).run()
+    _number(at, ".disc_c").set_value(1.5).run()
     at.button(key="load_preset").click().run()
     assert not at.exception
     from mhtcdt.decision.scenario.loading import default_scenario
 
     assert at.session_state["scenario"] == default_scenario()
-    assert _number(at, ".wtp").value == default_scenario().economics.willingness_to_pay
+    assert _number(at, ".disc_c").value == 100 * default_scenario().economics.discount_costs
+    assert at.number_input(key="wtp").value == default_scenario().economics.willingness_to_pay
 
 
-def test_cost_outside_its_uncertainty_range_is_reported(app):
+def test_price_outside_its_range_is_valid_and_its_range_follows(app):
+    """Issue 16: a price what-if of 2,000 showed a red error (outside the PSA range) and a green 'valid' below
+    it. The price is a what-if of every page whose PSA range follows it: no error; a cost outside its own
+    range is still an error, and then nothing says 'valid'."""
     at = open_page(app, "page_scenario.py")
     sc = at.session_state["scenario"]
-    mht = [u for u in sc.economics.uncertainty if u.parameter == "costs.mht_course"]
-    assert mht, "the default scenario gives a range for the MHT course cost"
-    _number(at, "c.mht_course").set_value(mht[0].high * 2).run()
-    assert not at.exception
+    at.number_input(key="mht_price").set_value(2_000.0).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "follows the price" in texts(at) and any("Scenario valid" in x.value for x in at.success)
+    data = tomllib.loads(at.code[0].value)
+    spec = [u for u in data["economics"]["uncertainty"] if u["parameter"] == "costs.mht_course"][0]
+    assert spec["low"] < 2_000.0 < spec["high"]
+    high = [u for u in sc.economics.uncertainty if u.parameter == "costs.progressed_per_month"][0].high
+    _number(at, "c.progressed_per_month").set_value(high * 2).run()
     err = "\n".join(e.value for e in at.error)
-    assert "costs.mht_course" in err and "does not contain" in err, err
+    assert "costs.progressed_per_month" in err and "does not contain" in err, err
+    assert not at.success  # never "valid" next to an error
     assert at.session_state["scenario"] == sc
-    _number(at, "c.mht_course").set_value(sc.economics.costs.mht_course).run()
+    _number(at, "c.progressed_per_month").set_value(sc.economics.costs.progressed_per_month).run()
     _number(at, ".psa_draws").set_value(200).run()
     assert not at.exception and not at.error
     assert at.session_state["scenario"].economics.psa_draws == 200

@@ -38,8 +38,12 @@ def test_time_grid_is_uniform_to_the_horizon():
     assert np.allclose(np.diff(grid), sc.economics.cycle_months)
 
 
+def _with_source(sc, source: str):
+    return sc.model_copy(update={"economics": sc.economics.model_copy(update={"survival_source": source})})
+
+
 def test_extrapolated_hazards_never_fall_below_background(result):
-    curves = result.extras["economic_curves"]
+    curves = evaluate_arms(_with_source(result.scenario, "parametric"), result.trial).curves
     grid = np.sort(curves["time_months"].unique())
     bg = background_survival(result.trial, grid)
     assert bg[0] == pytest.approx(1.0) and np.all(np.diff(bg) < 0)
@@ -50,9 +54,45 @@ def test_extrapolated_hazards_never_fall_below_background(result):
 
 
 def test_kaplan_meier_source_cuts_the_horizon_to_follow_up(result):
-    sc = result.scenario
-    km = sc.model_copy(update={"economics": sc.economics.model_copy(update={"survival_source": "kaplan_meier"})})
+    km = _with_source(result.scenario, "kaplan_meier")
     with pytest.warns(ShortFollowUpWarning):
         econ = evaluate_arms(km, result.trial)
     assert econ.horizon_months <= result.trial["os_months"].max() + km.economics.cycle_months
     assert econ.horizon_months < 12 * km.economics.horizon_years
+
+
+def test_default_base_case_is_the_outcome_models_complete_survival(result):
+    """One survival source: the default base case curves are the empirical survival functions of the trial's
+    latent (uncensored) times, over the whole horizon (oracle: counting patients still alive)."""
+    assert result.scenario.economics.survival_source == "outcome_model"
+    curves = result.extras["economic_curves"]
+    grid = time_grid_months(result.scenario)
+    for arm, g in curves.groupby("arm"):
+        sub = result.trial[result.trial["arm"] == arm]
+        g = g.sort_values("time_months")
+        assert np.array_equal(g["time_months"].to_numpy(), grid)
+        for t, pfs, os_ in zip(g["time_months"], g["pfs"], g["os"], strict=True):
+            assert pfs == np.count_nonzero(sub["pfs_latent_months"] > t) / len(sub)
+            assert os_ == np.count_nonzero(sub["os_latent_months"] > t) / len(sub)
+    assert result.parametric.empty  # the fits are an analysis on request, not the economics input
+
+
+def test_the_base_case_equals_the_psa_at_the_calibrated_point(result):
+    """The deterministic base case and the PSA's point share one survival model: same costs and QALYs."""
+    from mhtcdt.decision.model.psa import run_psa
+
+    psa = run_psa(result, n_draws=20)
+    base = result.economics.set_index("strategy")
+    point = psa.point.set_index("strategy")
+    for col in ("cost", "qalys", "life_years"):
+        assert np.allclose(base[col], point.loc[base.index, col], rtol=1e-12, atol=0)
+    assert "One survival source" in psa.notes[-1]
+
+
+def test_parametric_fits_remain_an_analysis_on_request(result):
+    again = run_pipeline(result.scenario, seed=21, fit_parametric=True)
+    assert set(again.parametric["endpoint"]) == {"PFS", "OS"} and again.parametric["converged"].any()
+    assert again.economics.equals(result.economics)  # the fits do not change the economics input
+    fitted = run_pipeline(_with_source(result.scenario, "parametric"), seed=21)
+    assert not fitted.parametric.empty
+    assert not np.allclose(fitted.economics["qalys"], result.economics["qalys"])

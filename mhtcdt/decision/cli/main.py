@@ -12,6 +12,8 @@ Commands::
     mhtcdt calibrate | power ...                   trial-layer commands (see ``--help``)
     mhtcdt runs list | show | compare | export     the results store
     mhtcdt evsi [SCENARIO.toml] --n 100,200 ...    value of a randomised trial: EVSI, ENBS, optimal n
+    mhtcdt subgroups | compare ...                 for whom; up to four scenarios side by side
+    mhtcdt warmup                                  compile the numba kernels into their on-disk cache
     mhtcdt --version
 
 Exit codes: 0 success; 2 bad input (an invalid scenario, a missing or irregular file, an argument out of
@@ -248,7 +250,9 @@ def _record_and_run(scenario, scenario_text: str, run_seed: int, executor, out: 
     )
     psa = None
     with recorder as record, TqdmProgress(disable=args.quiet) as progress:
-        result = run_pipeline(scenario, seed=run_seed, progress=lambda s, f: progress(s, 0.9 * f), executor=executor)
+        result = run_pipeline(  # the parametric fits of the trial are an analysis in the run folder and report
+            scenario, seed=run_seed, progress=lambda s, f: progress(s, 0.9 * f), executor=executor, fit_parametric=True
+        )
         if args.psa_draws != 0:
             from mhtcdt.decision.model.psa import run_psa
 
@@ -441,12 +445,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_layer_subcommands(sub) -> None:
-    """Subcommands owned by the other CLI modules (trial calibration and power, trial value, run store)."""
-    from mhtcdt.decision.cli import evsi, store, trial
+    """Subcommands owned by the other CLI modules (trial calibration and power, trial value, run store,
+    subgroups, compare and warmup)."""
+    from mhtcdt.decision.cli import decision, evsi, store, trial
 
     trial.add_subcommands(sub)
     evsi.add_subcommands(sub)
     store.add_subcommands(sub)
+    decision.add_subcommands(sub)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -3,12 +3,22 @@
 Maps a scenario's ``[economics]`` section and the trial's survival onto
 :func:`mhtcdt.economics.run_partitioned_survival` (progression-free, progressed, dead):
 
-* survival per arm on a grid of ``cycle_months`` from 0 to ``horizon_years``: either the
-  best-AIC parametric fit per arm and endpoint extrapolated to the horizon, its hazard kept at or above
-  the general-population (other-cause) hazard of the trial's patients
-  (``survival_source = "parametric"``, :mod:`mhtcdt.decision.trial.parametric`) or the Kaplan-Meier
-  curve (``"kaplan_meier"``), which is only defined up to the last follow-up: the horizon is then
-  cut there and a warning says so (KM curves are never extended by assumption);
+* survival per arm on a grid of ``cycle_months`` from 0 to ``horizon_years``, by the scenario's
+  ``survival_source``:
+
+  - ``"outcome_model"`` (default): the empirical survival function of the outcome model's complete
+    (uncensored) latent PFS and OS times of the arm's trial patients, S(t) = share of patients with
+    time > t (:func:`empirical_survival`). The trial was simulated at the calibrated point of the outcome
+    model, and the PSA (:mod:`mhtcdt.decision.model.psa`) evaluates the same patients with the same random
+    numbers under each calibration draw, so the deterministic base case and the PSA share one survival
+    model: they differ only as the point estimate differs from the mean over the draws. Other-cause
+    deaths are part of the outcome model; no extrapolation is needed (every time is observed);
+  - ``"parametric"``: the best-AIC parametric fit per arm and endpoint to the censored trial,
+    extrapolated to the horizon, its hazard kept at or above the general-population (other-cause) hazard
+    of the trial's patients (:mod:`mhtcdt.decision.trial.parametric`), as an HTA submission would fit a
+    trial;
+  - ``"kaplan_meier"``: the Kaplan-Meier curve, defined only up to the last follow-up: the horizon is
+    then cut there and a warning says so (KM curves are never extended by assumption);
 * one-off cost per arm at time 0 = MHT course (if the arm has heat sessions) + RT course (if it has
   RT) + CDT agent course (if it has a CDT agent), all from ``[economics.costs]``;
 * state costs per month (progression-free, progressed), an end-of-life cost per death;
@@ -114,9 +124,25 @@ def background_survival(trial: pd.DataFrame, grid_months: np.ndarray) -> np.ndar
     return np.mean(curves, axis=0)
 
 
+def empirical_survival(times_months: np.ndarray, grid_months: np.ndarray) -> np.ndarray:
+    """S(t) on ``grid_months`` of complete (uncensored) times: the share of times greater than t.
+
+    With every event observed this is the Kaplan-Meier estimate itself (no censoring to correct for)."""
+    times = np.asarray(times_months, dtype=float)
+    return (times[:, None] > np.asarray(grid_months, dtype=float)[None, :]).mean(axis=0)
+
+
 def survival_on_grid(scenario: Scenario, trial: pd.DataFrame, analysis) -> tuple[np.ndarray, dict, dict]:
     """PFS and OS per arm on the economic time grid, by the scenario's ``survival_source``."""
     arms = [a.name for a in scenario.randomised_arms if (trial["arm"] == a.name).any()]
+    if scenario.economics.survival_source == "outcome_model":
+        grid = time_grid_months(scenario)
+        pfs, os_ = {}, {}
+        for arm in arms:
+            sub = trial[trial["arm"] == arm]
+            pfs[arm] = empirical_survival(sub["pfs_latent_months"].to_numpy(float), grid)
+            os_[arm] = empirical_survival(sub["os_latent_months"].to_numpy(float), grid)
+        return grid, pfs, os_
     if scenario.economics.survival_source == "parametric":
         from mhtcdt.decision.trial.parametric import extrapolate
 
@@ -224,8 +250,21 @@ def verdict_text(scenario: Scenario, econ: EconomicEvaluation) -> str:
             )
         parts.append(f"{name} vs {ref}: {judgement}.")
     parts.append(
-        f"At {cur} {wtp:,.0f} per QALY (the willingness to pay) the strategy with the highest net monetary "
-        f"benefit is '{best}' "
-        f"({cur} {nmb[best]:,.0f} per patient)."
+        f"At {cur} {wtp:,.0f} per QALY (the willingness to pay) '{best}' has the highest net monetary benefit"
+        + _margin(nmb, best, ref, cur)
     )
     return " ".join(parts)
+
+
+def _margin(nmb: pd.Series, best: str, reference: str, currency: str) -> str:
+    """How far ahead the best strategy is, in incremental net monetary benefit per patient (never a
+    strategy's absolute NMB, which depends on the arbitrary zero of costs and reads as a loss)."""
+    if len(nmb) < 2:
+        return "."
+    if best == reference:
+        runner = str(nmb.drop(best).idxmax())
+        return (
+            f": '{runner}' would have {currency} {nmb[best] - nmb[runner]:,.0f} less net monetary benefit per patient "
+            f"than '{reference}'."
+        )
+    return f", {currency} {nmb[best] - nmb[reference]:,.0f} per patient more than '{reference}'."

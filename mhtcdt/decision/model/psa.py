@@ -20,8 +20,8 @@ CEAC and CEAF over a willingness-to-pay grid; the EVPI curve; EVPPI at the scena
 pay for each uncertain input and for the outcome-model group (Strong-Oakley regression, with its
 standard error); a tornado of the incremental net monetary benefit (one-way DSA over the same
 ranges, survival at the calibrated point estimate); the value-based price of the MHT course; the
-model-based deterministic result at the calibrated point (``point``) and a note comparing it with the
-pipeline's base case, whose survival is a parametric extrapolation of the censored trial.
+model-based deterministic result at the calibrated point (``point``: the pipeline's base case itself
+when the scenario's ``survival_source`` is ``"outcome_model"``, the default) and a note on the basis.
 """
 
 from __future__ import annotations
@@ -367,9 +367,9 @@ def run_psa(
     focal = arms[max(others, key=lambda j: expected_nmb[j])] if others else reference
     pfs_point, os_point = arm_curves(trial, arms, params, draws_by_arm, grid)
     point = psm(sc, arms, grid, pfs_point[None], os_point[None], {}, 1).summary()
-    notes.append(_basis_note(point, result.economics))
+    notes.append(_basis_note(point, result.economics, sc.economics.survival_source))
     tornado = _tornado(sc, arms, grid, pfs_point, os_point, focal, reference)
-    vbp = _value_based_price(sc, arms, res, focal, reference)
+    vbp = _value_based_price(sc, arms, res, focal, reference, values.get("costs.mht_course"))
     out = PSAResult(
         strategies=arms,
         reference=reference,
@@ -431,15 +431,27 @@ def _run_draws(n: int, kwargs: dict, executor, chunk_size: int, progress, fixed)
     )
 
 
-def _basis_note(point: pd.DataFrame, base_case: pd.DataFrame) -> str:
-    """Explain the difference between the model-based PSA basis and the extrapolated base case."""
+def _basis_note(point: pd.DataFrame, base_case: pd.DataFrame, survival_source: str = "outcome_model") -> str:
+    """Say which survival the deterministic base case used and how it relates to the PSA's."""
     model = point.set_index("strategy")["qalys"]
     fitted = base_case.set_index("strategy")["qalys"]
+    if survival_source == "outcome_model":
+        return (
+            "One survival source: the deterministic base case and the PSA both use the outcome model's complete "
+            "(uncensored) survival of the trial's patients, the base case at the calibrated point, the PSA over the "
+            "calibration draws (same patients, same random numbers); they differ only as the point estimate differs "
+            "from the mean over the draws."
+        )
     pairs = ", ".join(f"{s} {model[s]:.3f} vs {fitted[s]:.3f}" for s in model.index if s in fitted.index)
+    how = (
+        "extrapolates the censored virtual trial with parametric fits"
+        if survival_source == "parametric"
+        else ("uses the Kaplan-Meier curves of the censored virtual trial")
+    )
     return (
-        "The PSA uses the outcome model's complete (uncensored) survival; the deterministic base case "
-        "extrapolates the censored virtual trial with parametric fits. QALYs at the calibrated point, "
-        f"model-based vs extrapolated: {pairs}."
+        "Two survival sources (the scenario selects them): the PSA uses the outcome model's complete (uncensored) "
+        f"survival; the deterministic base case {how}. QALYs at the calibrated point, "
+        f"model-based vs trial-based: {pairs}."
     )
 
 
@@ -465,20 +477,80 @@ def _tornado(sc: Scenario, arms, grid, pfs, os_, focal: str, reference: str) -> 
     return dsa.one_way_dsa(incremental_nmb, base, ranges)
 
 
-def _value_based_price(sc: Scenario, arms, res, focal: str, reference: str) -> float | None:
-    """MHT course price at which the focal strategy's expected ICER vs the reference equals the WTP."""
+def _value_based_price(
+    sc: Scenario, arms, res, focal: str, reference: str, price_draws: np.ndarray | None = None
+) -> float | None:
+    """MHT course price at which the focal strategy's expected ICER vs the reference equals the WTP.
+
+    The course is paid once at time 0 (undiscounted). When the price is uncertain, its PSA draws scale with
+    the scenario price (the range follows the price), so each unit of price costs mean(draws) / price per
+    patient on average: that is the ``units_per_patient`` of the closed form, which makes the value-based
+    price the same whatever price the scenario asks (p* = (WTP dE - dC without the course) / units)."""
     specs = {a.name: a for a in sc.arms}
     if focal == reference or not specs[focal].has_mht or specs[reference].has_mht:
         return None
     j_f, j_r = arms.index(focal), arms.index(reference)
     inc_cost = float((res.cost[:, j_f] - res.cost[:, j_r]).mean())
     inc_qalys = float((res.qalys[:, j_f] - res.qalys[:, j_r]).mean())
-    # the course is paid once at time 0 (undiscounted): one unit per patient
-    price = dsa.value_based_price(
-        inc_cost,
-        inc_qalys,
-        sc.economics.willingness_to_pay,
-        current_price=sc.economics.costs.mht_course,
-        units_per_patient=1.0,
+    current = sc.economics.costs.mht_course
+    units = 1.0 if price_draws is None or current <= 0 else float(np.mean(price_draws)) / current
+    return dsa.value_based_price(
+        inc_cost, inc_qalys, sc.economics.willingness_to_pay, current_price=current, units_per_patient=units
     )
-    return price
+
+
+# --------------------------------------------------------------------------------------------------
+# Public entry points for analyses that consume a finished run and its PSAResult (what-if price and
+# willingness to pay, price and threshold analysis, subgroups): the helpers above under stable names.
+
+
+def model_point_curves(
+    result: PipelineResult, params: outcome.OutcomeParams | None = None
+) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """(arms, grid, PFS, OS) of the outcome model at its calibrated point for the trial's patients and
+    random numbers: the curves of the PSA's ``point`` (and of the base case when ``survival_source`` is
+    ``"outcome_model"``). PFS and OS have shape (S, T)."""
+    sc = result.scenario
+    trial = result.trial
+    arms = [a.name for a in sc.randomised_arms if (trial["arm"] == a.name).any()]
+    grid = time_grid_months(sc)
+    params = outcome.load_outcome_params() if params is None else params
+    pfs, os_ = arm_curves(trial, arms, params, trial_draws(trial, arms, result.seed), grid)
+    return arms, grid, pfs, os_
+
+
+def evaluate_curves(
+    scenario: Scenario,
+    arms: list[str],
+    grid: np.ndarray,
+    pfs: np.ndarray,
+    os_: np.ndarray,
+    values: dict[str, np.ndarray],
+    n: int,
+):
+    """The partitioned survival model of ``scenario`` on (D, S, T) curves with ``n`` sets of sampled
+    economic inputs (``values``: dotted name -> (n,) array; inputs not given take the scenario's value)."""
+    return psm(scenario, arms, grid, pfs, os_, values, n)
+
+
+def one_way_tornado(
+    scenario: Scenario, arms: list[str], grid: np.ndarray, pfs: np.ndarray, os_: np.ndarray, focal: str, reference: str
+) -> pd.DataFrame:
+    """One-way DSA of the incremental NMB (focal vs reference) at the scenario's willingness to pay over its
+    ``[[economics.uncertainty]]`` ranges, survival at the curves given (the PSA's tornado)."""
+    return _tornado(scenario, arms, grid, pfs, os_, focal, reference)
+
+
+def trial_columns() -> tuple[str, ...]:
+    """Columns of a trial DataFrame the PSA reads (:func:`psa_draws`)."""
+    return _TRIAL_COLUMNS
+
+
+def value_based_price_of(psa: PSAResult, scenario: Scenario, focal: str | None = None) -> float | None:
+    """The value-based price of the MHT course from a PSA's draws at ``scenario``'s WTP and price (see
+    :func:`_value_based_price`; the price draws are the ``costs.mht_course`` column when it is uncertain)."""
+    res = SimpleNamespace(cost=psa.cost, qalys=psa.qalys)
+    draws = psa.parameters["costs.mht_course"].to_numpy(float) if "costs.mht_course" in psa.parameters else None
+    return _value_based_price(
+        scenario, psa.strategies, res, psa.focal if focal is None else focal, psa.reference, draws
+    )

@@ -53,7 +53,7 @@ def arm_data(trial: pd.DataFrame, arms: list[str], params: outcome.OutcomeParams
         out[arm] = ArmData(
             volume=sub["tumour_volume_cm3"].to_numpy(float),
             kill_total=sub["log10_kill_total"].to_numpy(float),
-            kill_rt=sub["log10_kill_rt"].to_numpy(float),
+            kill_rt=np.minimum(sub["log10_kill_rt"].to_numpy(float), sub["log10_kill_total"].to_numpy(float)),
             age=sub["age_years"].to_numpy(float),
             lp=outcome.linear_predictor(sub, params),
             pps_key=np.array([outcome.PPS_KEY_BY_INDICATION[i] for i in np.broadcast_to(ind, (len(sub),))]),

@@ -49,6 +49,11 @@ def _table(df: pd.DataFrame, digits: int = 3) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
 
+def figures_caption(fig, caption: str) -> str:
+    """A figure as inline SVG with its caption."""
+    return f"<figure>{_svg(fig)}<figcaption>{_e(caption)}</figcaption></figure>"
+
+
 def _svg(fig) -> str:
     svg = figures.to_bytes(fig, "svg").decode("utf-8")
     return svg[svg.index("<svg") :]  # drop the XML prologue and doctype: inline SVG
@@ -139,16 +144,30 @@ def checklist(has_psa: bool) -> list[ChecklistEntry]:
 
 
 def build_html_report(
-    result: Any, psa: Any | None = None, when: datetime | None = None, trial_value: Any | None = None
+    result: Any,
+    psa: Any | None = None,
+    when: datetime | None = None,
+    trial_value: Any | None = None,
+    *,
+    subgroups: Any | None = None,
+    population: Any | None = None,
+    list_price: float | None = None,
 ) -> str:
     """The CHEERS 2022-organised HTML report of a :class:`~mhtcdt.decision.run.pipeline.PipelineResult`.
 
     ``psa`` (optional): the :class:`~mhtcdt.decision.model.psa.PSAResult` of the same run; without it the
-    uncertainty section says that no probabilistic analysis was run. ``trial_value`` (optional): the
+    uncertainty section says that no probabilistic analysis was run. With it the report opens with the
+    headline answer (:mod:`mhtcdt.decision.report.headline`; ``population``: patients per year and decision
+    years of the population EVPI, ``list_price``: the price before a what-if) and has a price and threshold
+    section. ``subgroups``: a :class:`~mhtcdt.decision.model.subgroups.SubgroupAnalysis` of the run (its
+    section at the run's WTP and price). ``trial_value`` (optional): the
     :class:`~mhtcdt.decision.trial.trial_value.TrialValue` of the run, reported in a section of its own
     (:mod:`mhtcdt.decision.report.trial_value`).
     """
     from mhtcdt import __version__
+    from mhtcdt.decision.report import decision_figures as dfig
+    from mhtcdt.decision.report import decision_html as dh
+    from mhtcdt.decision.report.palette import scenario_palette
 
     sc = result.scenario
     eco = sc.economics
@@ -172,7 +191,12 @@ def build_html_report(
         f"({_e(cur)} {eco.price_year}, {_e(eco.perspective)} perspective, "
         f"{eco.horizon_years:g}-year horizon).</p>"
     )
-    add(f"<p class='verdict'><strong>Result.</strong> {_e(result.verdict)}</p>")
+    add(f"<p class='verdict'><strong>Result (deterministic base case).</strong> {_e(result.verdict)}</p>")
+    colours = scenario_palette(sc)
+    if psa is not None:
+        from mhtcdt.decision.report.headline import build_headline
+
+        add(dh.headline_section(build_headline(result, psa, list_price=list_price, population=population)))
     add("<h2 id='background'>Background and objectives</h2>")
     add(
         f"<p>{_e(sc.description or sc.name)}</p><p>Objective: to estimate the expected costs, life-years and "
@@ -201,8 +225,13 @@ def build_html_report(
     if sc.trial.stratify_by:
         add(
             f"<p>Heterogeneity: randomisation was stratified by {_e(', '.join(sc.trial.stratify_by))}; "
-            "covariate-adjusted hazard ratios are given with the results. No subgroup cost-effectiveness "
-            "was estimated.</p>"
+            "covariate-adjusted hazard ratios are given with the results. "
+            + (
+                "Subgroup cost-effectiveness: see 'For whom'."
+                if subgroups is not None
+                else "No subgroup cost-effectiveness was estimated in this report (mhtcdt subgroups)."
+            )  # fmt: skip
+            + "</p>"
         )
     add("<h2 id='setting'>Setting, perspective, time horizon and discounting</h2>")
     add(
@@ -244,15 +273,19 @@ def build_html_report(
         "radiotherapy) to tumour cell kill and then to progression and death times; a three-state "
         "partitioned-survival model (progression-free, progressed, dead) turns the arms' survival curves "
         f"into costs and QALYs. Survival source: {_e(eco.survival_source.replace('_', '-'))} curves"
-        + (
-            " (best-AIC parametric fit per arm, extrapolated to the horizon)."
-            if eco.survival_source == "parametric"
-            else " (Kaplan-Meier, not extrapolated)."
+        + {
+            "parametric": " (best-AIC parametric fit per arm, extrapolated to the horizon).",
+            "kaplan_meier": " (Kaplan-Meier, not extrapolated).",
+        }.get(
+            eco.survival_source,
+            " (the outcome model's complete survival of the trial's patients at its calibrated point; the "
+            "probabilistic analysis uses the same model over its calibration draws: one survival source).",
         )
         + "</p>"
     )
     if len(result.parametric):
-        add("<p>Parametric fits:</p>" + _table(result.parametric))
+        role = "the economics input" if eco.survival_source == "parametric" else "an analysis, not the economics input"
+        add(f"<p>Parametric fits to the censored virtual trial ({role}):</p>" + _table(result.parametric))
     add("<h2 id='parameters'>Study parameters</h2>")
     add(
         f"<p>Utilities (QALY per year): progression-free {eco.utilities.progression_free:g}, progressed "
@@ -281,67 +314,83 @@ def build_html_report(
     add("<h2 id='results'>Main results</h2>")
     for endpoint in ("OS", "PFS"):
         times = figures.at_risk_times(result.curves, endpoint)
-        fig = figures.kaplan_meier(result.curves, endpoint, figures.numbers_at_risk(result.trial, endpoint, times))
+        at_risk = figures.numbers_at_risk(result.trial, endpoint, times)
+        fig = figures.kaplan_meier(result.curves, endpoint, at_risk, colours)
         add(
             f"<figure>{_svg(fig)}<figcaption>Kaplan-Meier {endpoint} with 95% confidence bands "
             "and numbers at risk.</figcaption></figure>"
         )
-    add("<p>Survival:</p>" + _table(result.survival_summary))
-    add("<p>Comparisons:</p>" + _table(result.comparison))
-    add("<p>Costs and effects per patient (discounted):</p>" + _table(result.economics))
-    add("<p>Incremental analysis:</p>" + _table(result.incremental))
+    add("<p>Survival:</p>" + dh.stakeholder(result.survival_summary, cur))
+    add("<p>Comparisons:</p>" + dh.stakeholder(result.comparison, cur))
+    per = result.economics[["strategy", "cost", "life_years", "qalys"]]
+    add("<p>Costs and effects per patient (discounted):</p>" + dh.stakeholder(per, cur))
+    inc = result.incremental[["strategy", "cost", "qalys", "inc_cost", "inc_qalys", "icer", "status"]]
+    add("<p>Incremental analysis:</p>" + dh.stakeholder(inc, cur))
     add(
         "<figure>"
-        + _svg(figures.ce_plane(result.economics, sc.trial.reference_arm, eco.willingness_to_pay, cur))
+        + _svg(figures.ce_plane(result.economics, sc.trial.reference_arm, eco.willingness_to_pay, cur, colours=colours))
         + "<figcaption>Cost-effectiveness plane (deterministic base case).</figcaption></figure>"
     )
     add("<h2 id='uncertainty'>Uncertainty</h2>")
     if psa is not None:
         from mhtcdt.decision.report.tables import psa_summary_table
-        from mhtcdt.economics import plots
 
         w = psa.willingness_to_pay
         add(f"<p>Probabilistic sensitivity analysis with {psa.n_draws:,} draws. {_e(psa.verdict(w))}</p>")
         for note in psa.notes:
             add(f"<p><em>{_e(note)}</em></p>")
-        add(_table(psa_summary_table(psa, w)))
+        add(dh.stakeholder(psa_summary_table(psa, w), cur))
         add(
             "<figure>"
-            + _svg(figures.ce_plane(psa.point, psa.reference, w, cur, psa.ce_plane()))
+            + _svg(figures.ce_plane(psa.point, psa.reference, w, cur, psa.ce_plane(), colours))
             + "<figcaption>Cost-effectiveness plane, one point per draw; large dots: the model at the calibrated "
             "point; crosses: the mean of the draws.</figcaption></figure>"
         )
         add(
             "<figure>"
-            + _svg(plots.ceac_figure(psa.ceac, currency=cur))
-            + "<figcaption>Cost-effectiveness acceptability curves and frontier.</figcaption></figure>"
+            + _svg(dfig.ceac(psa.ceac, w, cur, colours))
+            + "<figcaption>Probability of being cost-effective against the willingness to pay (the WTP in use "
+            "marked; pale band: the strategy with the highest expected net benefit).</figcaption></figure>"
         )
-        if len(psa.tornado):
+        tornado = dfig.tornado(psa.tornado, cur, psa.focal, psa.reference)
+        if tornado is not None:
             add(
                 "<figure>"
-                + _svg(plots.tornado_figure(psa.tornado, outcome_label=f"incremental NMB [{cur}]"))
+                + _svg(tornado)
                 + f"<figcaption>One-way sensitivity of the incremental net monetary benefit of "
-                f"{_e(psa.focal)} vs {_e(psa.reference)}.</figcaption></figure>"
+                f"{_e(psa.focal)} vs {_e(psa.reference)} at {_e(cur)} {w:,.0f}/QALY (each input over its "
+                "range, the others at their base value).</figcaption></figure>"
             )
+        evpi_fig = dfig.evpi(psa.evpi, w, cur)
+        if evpi_fig is None:
+            add(
+                "<p>Expected value of perfect information: below 1 per patient at every willingness to pay "
+                "shown: resolving the sampled uncertainty would not change the decision.</p>"
+            )
+        else:
+            add(
+                "<figure>"
+                + _svg(evpi_fig)
+                + "<figcaption>Expected value of perfect information per patient.</figcaption></figure>"
+            )
+        evppi_fig = dfig.evppi(psa.evppi, cur)
+        if evppi_fig is not None:
+            add(figures_caption(evppi_fig, "Expected value of partial perfect information per patient."))
         add(
-            "<figure>"
-            + _svg(plots.evpi_figure(psa.evpi, currency=cur))
-            + "<figcaption>Expected value of perfect information per patient.</figcaption></figure>"
+            "<p>Expected value of partial perfect information per patient:</p>"
+            + dh.stakeholder(psa.evppi[["parameter", "evppi", "evppi_se"]], cur)
         )
-        add("<p>Expected value of partial perfect information per patient:</p>" + _table(psa.evppi))
         if getattr(psa, "physics", None) is not None:
             add(_physics_uncertainty_html(psa))
-        if psa.value_based_price is not None:
-            add(
-                f"<p>Value-based price of the MHT course (ICER = {_e(cur)} {w:,.0f}/QALY): "
-                f"{_e(cur)} {psa.value_based_price:,.0f}.</p>"
-            )
+        add(dh.price_section(result, psa))
     else:
         add(
             "<p>No probabilistic sensitivity analysis was available for this run: the results above are "
             "deterministic and their uncertainty is not characterised here. Sampling uncertainty of the "
             "virtual trial is shown by the confidence intervals.</p>"
         )
+    if subgroups is not None:
+        add(dh.subgroups_section(subgroups, eco.willingness_to_pay, eco.costs.mht_course))
     if trial_value is not None:
         from mhtcdt.decision.report.trial_value import section_html
 

@@ -35,6 +35,15 @@ def computed_horizon(result: PipelineResult) -> tuple[float, float, str | None]:
     return asked, done, None
 
 
+def _headline_basis() -> str:
+    from mhtcdt.decision.report.headline import DEFAULT_DECISION_YEARS, DEFAULT_PATIENTS_PER_YEAR
+
+    return (
+        f"population EVPI for an illustrative {DEFAULT_PATIENTS_PER_YEAR:,} patients a year over "
+        f"{DEFAULT_DECISION_YEARS} years; mhtcdt compare/subgroups take --patients-per-year, --decision-years"
+    )
+
+
 def format_summary(result: PipelineResult, psa=None) -> str:
     """A readable plain-text summary of one run."""
     sc = result.scenario
@@ -106,9 +115,15 @@ def format_summary(result: PipelineResult, psa=None) -> str:
             )
         for note in psa.notes:
             add("  note: " + note)
-        add("  " + psa.verdict())
         if getattr(psa, "physics", None) is not None:
             lines.extend(physics_uncertainty_lines(psa))
+        add("\nThe answer at a glance (" + _headline_basis() + ")")
+        from mhtcdt.decision.report.headline import build_headline
+
+        headline = build_headline(result, psa)
+        add(f"  [{headline.light.upper()}] " + headline.sentences()[0])
+        for sentence in headline.sentences()[1:]:
+            add("  - " + sentence)
     add(
         "\nNote: no randomised evidence exists for NanoTherm and no clinical evidence for CDT; the "
         "comparative effect is a model prediction calibrated to single-arm and reference-arm results."

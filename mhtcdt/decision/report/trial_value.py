@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from mhtcdt.decision.report.figures import ARM_COLOURS, new_figure
+from mhtcdt.decision.report.figures import new_figure
+from mhtcdt.decision.report.palette import ARM_COLOURS
 
 SECTION_ID = "trial-value"
 

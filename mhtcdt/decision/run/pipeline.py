@@ -70,8 +70,13 @@ def run_pipeline(
     seed: int | None = None,
     progress: ProgressCallback | None = None,
     executor=None,
+    fit_parametric: bool | None = None,
 ) -> PipelineResult:
     """Run one scenario end to end. ``seed`` overrides ``scenario.seed``.
+
+    ``fit_parametric``: fit parametric survival curves to the censored trial (the ``parametric`` table, as
+    an HTA submission would fit a trial). ``None`` fits them only when the economics uses them
+    (``survival_source = "parametric"``); the fits take most of the survival-analysis time.
 
     ``executor``: ``None`` runs the physics in this process (numba threads over patients); an
     :class:`mhtcdt.decision.run.executors.ExecutorSpec` (serial, local processes or a Dask cluster) splits
@@ -127,8 +132,13 @@ def run_pipeline(
     lap("outcomes")
 
     sub_progress(progress, "survival analysis", 0.75, 0.85)(0.0)
+    if fit_parametric is None:
+        fit_parametric = scenario.economics.survival_source == "parametric"
     analysis = survival.analyse(
-        observed, reference_arm=scenario.trial.reference_arm, horizon_months=scenario.trial.rmst_horizon_months
+        observed,
+        reference_arm=scenario.trial.reference_arm,
+        horizon_months=scenario.trial.rmst_horizon_months,
+        **({} if fit_parametric else {"distributions": ()}),
     )
     lap("survival")
 

@@ -166,8 +166,14 @@ class EconomicsSpec(_Strict):
     discount_method: Literal["discrete", "discrete_lagged", "discrete_yearly", "continuous"] = Field(
         "discrete", description="Discounting: (1+r)^-t at each time t in years (see economics.conventions)."
     )
-    survival_source: Literal["parametric", "kaplan_meier"] = Field(
-        "parametric", description="Curves for the partitioned survival model: best-AIC fit or KM (no extrapolation)."
+    survival_source: Literal["outcome_model", "parametric", "kaplan_meier"] = Field(
+        "outcome_model",
+        description=(
+            "Curves for the partitioned survival model: 'outcome_model' (the outcome model's complete latent "
+            "survival of the trial's patients at the calibrated point: the same model the PSA samples), "
+            "'parametric' (best-AIC fits to the censored trial, extrapolated, as an HTA submission would) or "
+            "'kaplan_meier' (no extrapolation)."
+        ),
     )
     willingness_to_pay: float = Field(gt=0.0, le=1e7, description="Willingness to pay [currency per QALY].")
     costs: CostSpec

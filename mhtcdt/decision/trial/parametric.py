@@ -132,6 +132,23 @@ def _median(fitter) -> float:
     return m if math.isfinite(m) else math.inf
 
 
+#: columns of the fits table of :func:`fit_all` and their dtypes
+FIT_COLUMNS = {
+    "arm": "object",
+    "endpoint": "object",
+    "distribution": "object",
+    "n": "int64",
+    "events": "int64",
+    "log_likelihood": "float64",
+    "n_parameters": "int64",
+    "aic": "float64",
+    "bic": "float64",
+    "delta_aic": "float64",
+    "median_months": "float64",
+    "converged": "bool",
+}
+
+
 def fit_all(
     trial_df: pd.DataFrame,
     distributions: tuple[str, ...] = DISTRIBUTIONS,
@@ -139,8 +156,11 @@ def fit_all(
 ) -> tuple[pd.DataFrame, dict[tuple[str, str, str], object]]:
     """Fit every distribution to every arm and endpoint of a trial DataFrame.
 
-    Returns (fits table, {(arm, endpoint, distribution): fitted lifelines object}).
+    Returns (fits table, {(arm, endpoint, distribution): fitted lifelines object}); no ``distributions``
+    gives the empty table (nothing fitted).
     """
+    if not distributions:
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in FIT_COLUMNS.items()}), {}
     rows = []
     models: dict[tuple[str, str, str], object] = {}
     for arm, grp in trial_df.groupby("arm", sort=False):
@@ -176,21 +196,7 @@ def fit_all(
     if fits.empty:
         raise InputError("trial", 0, "no arms to fit")
     fits["delta_aic"] = fits["aic"] - fits.groupby(["arm", "endpoint"])["aic"].transform("min")
-    cols = [
-        "arm",
-        "endpoint",
-        "distribution",
-        "n",
-        "events",
-        "log_likelihood",
-        "n_parameters",
-        "aic",
-        "bic",
-        "delta_aic",
-        "median_months",
-        "converged",
-    ]
-    return fits[cols], models
+    return fits[list(FIT_COLUMNS)], models
 
 
 def best_distribution(fits: pd.DataFrame, arm: str, endpoint: str, criterion: str = "aic") -> str:

@@ -240,6 +240,7 @@ def analyse(
     """KM, log-rank, Cox HR (unadjusted/adjusted, PH check), RMST difference and parametric fits.
 
     ``horizon_months``: RMST restriction time (capped at the shorter arm's last follow-up time).
+    ``distributions``: parametric families to fit (``()``: none, the ``parametric`` table is empty).
     """
     _check(trial_df, reference_arm)
     if not (isinstance(horizon_months, (int, float)) and math.isfinite(horizon_months) and horizon_months > 0):

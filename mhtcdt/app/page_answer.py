@@ -1,0 +1,134 @@
+"""The answer: the first screen. The headline of the current scenario at the session's willingness to pay
+and MHT price, computed as soon as the app opens (progress shown while the worker runs the trial and the
+PSA): verdict with a traffic light, ICER vs the reference, probability cost-effective with its Monte Carlo
+uncertainty, value-based price next to the price asked, EVPI per patient and for a population, what drives
+the uncertainty, and whether the deterministic and probabilistic analyses agree (and why not).
+
+Every number and sentence comes from :func:`mhtcdt.decision.report.headline.build_headline`.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from mhtcdt.app import state
+from mhtcdt.app.text import md, metric_delta
+from mhtcdt.decision.report.labels import money
+
+BADGES = {
+    "green": ("Cost-effective", "green", ":material/check_circle:"),
+    "amber": ("Uncertain", "orange", ":material/help:"),
+    "red": ("Not cost-effective", "red", ":material/cancel:"),
+}
+
+
+def _population_inputs() -> None:
+    from mhtcdt.decision.report.headline import DEFAULT_DECISION_YEARS, DEFAULT_PATIENTS_PER_YEAR
+
+    st.session_state.setdefault(state.PATIENTS_KEY, float(DEFAULT_PATIENTS_PER_YEAR))
+    st.session_state.setdefault(state.YEARS_KEY, int(DEFAULT_DECISION_YEARS))
+    with st.expander("Population for the EVPI (illustrative defaults: enter your setting's numbers)"):
+        c1, c2 = st.columns(2)
+        c1.number_input(
+            "patients treated per year", min_value=1.0, max_value=1e7, step=100.0, format="%.0f", key=state.PATIENTS_KEY
+        )
+        c2.number_input("years the decision holds", min_value=1, max_value=100, step=1, key=state.YEARS_KEY)
+
+
+def render() -> None:
+    st.title("The answer")
+    scenario = state.get_scenario()
+    st.caption(f"{md(scenario.name)} · model predictions, not trial evidence")
+    state.decision_controls()
+    if not state.autostart() and not state.answer_known(scenario):
+        st.info("The run starts when you ask for it (automatic start is off on this server).", icon=":material/info:")
+        if st.button("Compute the answer", type="primary", key="answer_start"):
+            st.session_state[state.AUTOSTART_KEY] = True  # from now on, as if the app had started it
+            state.prefetch()
+            st.rerun()
+        return
+    with state.guard():
+        decision = state.decision_results(scenario)
+        if decision is None:
+            return
+        from mhtcdt.decision.report.headline import build_headline
+
+        h = build_headline(decision.result, decision.psa, list_price=decision.list_price, population=state.population())
+        render_headline(h)
+        _figures(decision)
+        _population_inputs()
+        st.caption(md(h.caveat))
+        st.markdown("**More:**")
+        links = st.columns(3)
+        links[0].page_link(state.page_path("page_price.py"), label="Price and threshold", icon=":material/sell:")
+        links[1].page_link(state.page_path("page_subgroups.py"), label="For whom", icon=":material/person_search:")
+        links[2].page_link(state.page_path("page_compare.py"), label="Compare scenarios", icon=":material/compare:")
+
+
+def render_headline(h) -> None:
+    """The headline box: traffic light, verdict, four numbers, the sentences that explain them."""
+    label, colour, icon = BADGES[h.light]
+    cur = md(h.currency)  # inside Markdown: metric values, deltas and help texts render it
+    with st.container(border=True, key="headline"):
+        st.badge(label, color=colour, icon=icon)
+        st.markdown(f"### {md(h.verdict)}")
+        m = st.columns(4)
+        icer = money(h.icer, cur) if h.inc_qalys > 0 and h.inc_cost > 0 else md(h.icer_text.split(" (")[0])
+        m[0].metric(
+            "ICER vs " + md(h.reference),
+            icer,
+            help=f"Mean of {h.n_draws:,} PSA draws. Deterministic base case: "
+            f"{money(h.icer_deterministic, cur) if h.inc_qalys_deterministic > 0 else 'see below'}.",
+        )
+        m[1].metric("probability cost-effective", f"{100 * h.probability:.0f} %", help=md(h.probability_text))
+        if h.value_based_price is not None:
+            m[2].metric(
+                "value-based price",
+                money(h.value_based_price, cur),
+                delta=metric_delta(
+                    h.value_based_price - h.price,
+                    f"{money(abs(h.value_based_price - h.price), cur)} vs {money(h.price, cur)} asked",
+                ),
+                delta_color="normal",
+                help=f"MHT course price at which the ICER equals {money(h.willingness_to_pay, cur)} per QALY; "
+                f"list price {money(h.list_price, cur)}.",
+            )
+        else:
+            m[2].metric("value-based price", "—", help="Not defined for this comparison.")
+        m[3].metric(
+            "EVPI per patient",
+            money(h.evpi_per_patient, cur) if h.evpi_per_patient >= 0.5 else f"< {cur} 1",
+            help=f"For the population: {money(h.evpi_population, cur)} ({h.population.patients_per_year:,.0f} "
+            f"patients a year over {h.population.years} years).",
+        )
+        st.markdown(f"**Probability cost-effective:** {md(h.probability_text)}.")
+        st.markdown(md(h.price_text))
+        st.markdown(md(h.evpi_text))
+        st.markdown(md(h.driver_text))
+        if h.agrees:
+            st.caption(md(h.agreement))
+        else:
+            st.warning(md(h.agreement), icon=":material/compare_arrows:")
+
+
+def _figures(decision) -> None:
+    from mhtcdt.decision.report import decision_figures as dfig
+    from mhtcdt.decision.report import figures
+    from mhtcdt.decision.report.palette import scenario_palette
+
+    psa = decision.psa
+    colours = scenario_palette(decision.scenario)
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Probability cost-effective** against the willingness to pay")
+        st.pyplot(dfig.ceac(psa.ceac, psa.willingness_to_pay, psa.currency, colours), width="stretch")
+    with right:
+        st.markdown("**Cost-effectiveness plane** (each dot one PSA draw)")
+        st.pyplot(
+            figures.ce_plane(psa.point, psa.reference, psa.willingness_to_pay, psa.currency, psa.ce_plane(), colours),
+            width="stretch",
+        )
+
+
+if __name__ == "__main__":
+    render()

@@ -1,0 +1,337 @@
+"""What a decision maker changes without a new run: the willingness to pay and the MHT course price.
+
+Neither needs the physics, the trial or the PSA draws to be recomputed:
+
+* **Willingness to pay (WTP).** Costs and QALYs do not depend on it; only what is derived from the net
+  monetary benefit NMB = WTP x QALYs - cost does: the verdict, the CEAC/CEAF and their grid, EVPI and EVPPI
+  at the WTP, the tornado of the incremental NMB and the value-based price.
+* **MHT course price.** The course is paid once per patient at time 0 (undiscounted one-off cost of every
+  arm with heat sessions: :func:`mhtcdt.decision.model.economic_model.one_off_cost`), so every strategy's
+  cost moves by ``has_mht x (new price - old price)`` in the base case and in each PSA draw, and nothing
+  else moves.
+
+**The price's PSA range follows the price** (:func:`with_price`): the scenario's 95 % range of
+``costs.mht_course`` is scaled by new price / old price, i.e. the price keeps its relative uncertainty.
+For the gamma, lognormal and normal distributions of the schema this is exactly the distribution of
+(new / old) x the old draw, and the PSA samples it that way (numpy draws a gamma as scale x a standard
+gamma of the same shape), so each draw's price is the old draw times new / old. A price of 0 has no
+uncertainty (the range is dropped and the note says so). Any non-negative price is allowed, far outside
+the scenario's range too.
+
+:func:`apply` returns the run and its PSA as a fresh run of the changed scenario would give them (tested
+against fresh runs: same costs, QALYs, verdict, CEAC at the WTP, EVPPI, tornado and value-based price),
+with the CEAC grid widened to cover the probabilistic ICER (:func:`wtp_grid`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from mhtcdt.decision.model import psa as psa_module
+from mhtcdt.decision.model.economic_model import verdict_text
+from mhtcdt.decision.scenario.schema import Scenario
+from mhtcdt.economics import incremental_analysis, nmb, voi
+from mhtcdt.errors import InputError
+
+MHT_PRICE = "costs.mht_course"
+MAX_WILLINGNESS_TO_PAY = 1e7  # the scenario schema's bound [currency per QALY]
+
+
+@dataclass(frozen=True)
+class WhatIf:
+    """A run and its PSA at another willingness to pay and MHT course price (``notes``: what was assumed)."""
+
+    scenario: Scenario
+    result: object  # PipelineResult
+    psa: psa_module.PSAResult | None
+    list_price: float
+    notes: tuple[str, ...] = ()
+
+    @property
+    def price(self) -> float:
+        return float(self.scenario.economics.costs.mht_course)
+
+    @property
+    def willingness_to_pay(self) -> float:
+        return float(self.scenario.economics.willingness_to_pay)
+
+
+def check_willingness_to_pay(wtp: float) -> float:
+    """A willingness to pay as a float, or InputError (field ``willingness_to_pay``)."""
+    try:
+        w = float(wtp)
+    except (TypeError, ValueError):
+        raise InputError("willingness_to_pay", wtp, "must be a number [currency per QALY]") from None
+    if not (math.isfinite(w) and 0 < w <= MAX_WILLINGNESS_TO_PAY):
+        raise InputError("willingness_to_pay", wtp, f"must be above 0 and at most {MAX_WILLINGNESS_TO_PAY:,.0f}")
+    return w
+
+
+def check_price(price: float) -> float:
+    """A course price as a float, or InputError (field ``costs.mht_course``): any finite value >= 0."""
+    try:
+        p = float(price)
+    except (TypeError, ValueError):
+        raise InputError(MHT_PRICE, price, "must be a number [currency]") from None
+    if not (math.isfinite(p) and p >= 0):
+        raise InputError(MHT_PRICE, price, "must be a finite price >= 0")
+    return p
+
+
+def with_willingness_to_pay(scenario: Scenario, wtp: float) -> Scenario:
+    """``scenario`` with another willingness to pay."""
+    eco = scenario.economics.model_copy(update={"willingness_to_pay": check_willingness_to_pay(wtp)})
+    return scenario.model_copy(update={"economics": eco})
+
+
+def with_price(scenario: Scenario, price: float) -> Scenario:
+    """``scenario`` with another MHT course price; its PSA range follows the price (see the module docstring).
+
+    Validated as a scenario file would be (the result can be saved and run by the CLI)."""
+    from mhtcdt.decision.scenario.loading import parse_scenario
+
+    price = check_price(price)
+    old = float(scenario.economics.costs.mht_course)
+    data = scenario.model_dump(mode="json", exclude_none=True)
+    data["economics"]["costs"]["mht_course"] = price
+    kept = []
+    for spec in data["economics"].get("uncertainty", []):
+        if spec["parameter"] == MHT_PRICE:
+            if price == 0 or old == 0:
+                continue  # a price of 0 is certain; a range around 0 has no scale to follow
+            factor = price / old
+            spec = {**spec, "low": spec["low"] * factor, "high": spec["high"] * factor}
+        kept.append(spec)
+    data["economics"]["uncertainty"] = kept
+    return parse_scenario(data)
+
+
+def price_range_note(old: Scenario, new: Scenario) -> str:
+    """One sentence saying how the price's PSA range was set for ``new`` (from ``old``)."""
+    cur = new.economics.currency
+    p_old, p_new = old.economics.costs.mht_course, new.economics.costs.mht_course
+    spec_old = _spec(old, MHT_PRICE)
+    spec_new = _spec(new, MHT_PRICE)
+    if spec_old is None:
+        return f"The MHT course price {cur} {p_new:,.0f} is fixed in the PSA (the scenario gives it no range)."
+    if spec_new is None:
+        return f"The MHT course price {cur} {p_new:,.0f} is fixed in the PSA (a price of 0 has no uncertainty)."
+    if p_new == p_old:
+        return (
+            f"The MHT course price's PSA range is the scenario's: {cur} {spec_new.low:,.0f}-{spec_new.high:,.0f} "
+            f"({spec_new.distribution})."
+        )
+    return (
+        f"The MHT course price's PSA range follows the price: {cur} {spec_new.low:,.0f}-{spec_new.high:,.0f}, the "
+        f"scenario's {cur} {spec_old.low:,.0f}-{spec_old.high:,.0f} scaled by {p_new:,.0f}/{p_old:,.0f} "
+        "(the same relative uncertainty)."
+    )
+
+
+def _spec(scenario: Scenario, parameter: str):
+    return next((u for u in scenario.economics.uncertainty if u.parameter == parameter), None)
+
+
+def decision_inputs_text(scenario: Scenario) -> str:
+    """The scenario as TOML with the willingness to pay and the MHT price normalised (WTP 1, price 1 and its
+    range divided by the price): two scenarios with the same text need the same run and PSA, and
+    :func:`apply` gives one from the other's results."""
+    from mhtcdt.decision.scenario.loading import scenario_to_toml
+
+    base = with_willingness_to_pay(scenario, 1.0)
+    if base.economics.costs.mht_course > 0:
+        base = with_price(base, 1.0)
+    return scenario_to_toml(base)
+
+
+def has_mht(scenario: Scenario, strategies: list[str]) -> np.ndarray:
+    """1.0 for each strategy whose arm pays the MHT course (heat sessions), else 0.0."""
+    specs = {a.name: a for a in scenario.arms}
+    return np.array([1.0 if specs[s].has_mht else 0.0 for s in strategies])
+
+
+def wtp_grid(wtp: float, icers: list[float] | tuple[float, ...] = (), n: int = 101) -> np.ndarray:
+    """A willingness-to-pay grid from 0 that covers ``wtp`` and every finite positive ICER of ``icers``
+    (up to 1.5 x the largest, at most the schema's bound), with ``wtp`` itself on the grid."""
+    top = 4.0 * wtp
+    for icer in icers:
+        if icer is not None and math.isfinite(icer) and icer > 0:
+            top = max(top, 1.5 * icer)
+    top = min(top, MAX_WILLINGNESS_TO_PAY)
+    step = 10.0 ** math.floor(math.log10(top / 4.0))
+    top = math.ceil(top / step) * step
+    return np.unique(np.concatenate([np.linspace(0.0, top, n), [float(wtp)]]))
+
+
+def probabilistic_icer(psa: psa_module.PSAResult, strategy: str, reference: str) -> float:
+    """Ratio of mean incremental cost to mean incremental QALYs over the draws (NaN without a QALY change)."""
+    j, r = psa.strategies.index(strategy), psa.strategies.index(reference)
+    d_cost = float((psa.cost[:, j] - psa.cost[:, r]).mean())
+    d_qaly = float((psa.qalys[:, j] - psa.qalys[:, r]).mean())
+    return d_cost / d_qaly if d_qaly != 0 else math.nan
+
+
+def apply(
+    result,
+    psa: psa_module.PSAResult | None = None,
+    *,
+    willingness_to_pay: float | None = None,
+    price: float | None = None,
+) -> WhatIf:
+    """``result`` (a :class:`~mhtcdt.decision.run.pipeline.PipelineResult`) and its ``psa`` at another
+    willingness to pay and/or MHT course price, without a new run (see the module docstring)."""
+    old = result.scenario
+    scenario = old
+    if willingness_to_pay is not None:
+        scenario = with_willingness_to_pay(scenario, willingness_to_pay)
+    if price is not None:
+        scenario = with_price(scenario, price)
+    notes = (
+        [price_range_note(old, scenario)]
+        if scenario.economics.costs.mht_course != old.economics.costs.mht_course
+        else []
+    )
+    new_result = _reprice_result(result, scenario)
+    new_psa = None if psa is None else _reprice_psa(psa, result, new_result, scenario, notes)
+    return WhatIf(scenario, new_result, new_psa, float(old.economics.costs.mht_course), tuple(notes))
+
+
+def _reprice_result(result, scenario: Scenario):
+    """The pipeline result with costs moved by the price change and the verdict at the new WTP."""
+    old_price = result.scenario.economics.costs.mht_course
+    delta = scenario.economics.costs.mht_course - old_price
+    per = result.economics.copy()
+    shift = has_mht(scenario, list(per["strategy"])) * delta
+    for col in ("cost", "cost_undiscounted", "cost_one_off"):
+        if col in per.columns:
+            per[col] = per[col] + shift
+    inc = incremental_analysis(per)
+    extras = dict(result.extras)
+    econ = extras.get("economic_details")
+    if econ is not None:
+        econ = dataclasses.replace(
+            econ, per_strategy=per, incremental=inc, willingness_to_pay=scenario.economics.willingness_to_pay
+        )
+        extras["economic_details"] = econ
+        verdict = verdict_text(scenario, econ)
+    else:
+        verdict = result.verdict
+    return dataclasses.replace(
+        result, scenario=scenario, economics=per, incremental=inc, verdict=verdict, extras=extras
+    )
+
+
+def _reprice_psa(psa, old_result, new_result, scenario: Scenario, notes: list[str]) -> psa_module.PSAResult:
+    """Per-draw costs at the new price; every NMB-derived output at the new WTP."""
+    old_price = float(old_result.scenario.economics.costs.mht_course)
+    new_price = float(scenario.economics.costs.mht_course)
+    params = psa.parameters.copy()
+    old_draws, new_draws = price_draws(psa, old_price, new_price)
+    if new_price > 0 and MHT_PRICE in params.columns:
+        params[MHT_PRICE] = new_draws
+    elif MHT_PRICE in params.columns:
+        params = params.drop(columns=[MHT_PRICE])
+    cost = costs_at_price(psa, scenario, old_price, new_price)
+    point = psa.point.copy()
+    if len(point):
+        shift = has_mht(scenario, list(point["strategy"])) * (new_price - old_price)
+        for col in ("cost", "cost_undiscounted", "cost_one_off"):
+            if col in point.columns:
+                point[col] = point[col] + shift
+    repriced = dataclasses.replace(psa, cost=cost, parameters=params, point=point, notes=[*psa.notes, *notes])
+    return at_willingness_to_pay(repriced, new_result, scenario)
+
+
+def price_draws(psa: psa_module.PSAResult, old_price: float, new_price: float) -> tuple[np.ndarray, np.ndarray]:
+    """(old, new) course price of every PSA draw when the scenario price moves from ``old_price`` to
+    ``new_price``: sampled prices scale with the price (the range follows it; 0 is certain), a fixed price
+    is the price itself."""
+    if MHT_PRICE in psa.parameters.columns and old_price > 0:
+        old = psa.parameters[MHT_PRICE].to_numpy(float)
+        new = old * (new_price / old_price) if new_price > 0 else np.zeros(psa.n_draws)
+        return old, new
+    return np.full(psa.n_draws, float(old_price)), np.full(psa.n_draws, float(new_price))
+
+
+def costs_at_price(psa: psa_module.PSAResult, scenario: Scenario, old_price: float, new_price: float) -> np.ndarray:
+    """Per-draw costs (D, S) of ``psa`` (run at ``old_price``) at ``new_price``: the MHT arms' course cost
+    moves, nothing else."""
+    old, new = price_draws(psa, old_price, new_price)
+    return psa.cost + has_mht(scenario, psa.strategies)[None, :] * (new - old)[:, None]
+
+
+def at_willingness_to_pay(psa: psa_module.PSAResult, result, scenario: Scenario) -> psa_module.PSAResult:
+    """Every NMB-derived output of ``psa`` at ``scenario``'s willingness to pay (``result`` is the pipeline
+    result of ``scenario``: its base-case curves feed the tornado)."""
+    wtp = float(scenario.economics.willingness_to_pay)
+    arms, reference = psa.strategies, psa.reference
+    expected = (wtp * psa.qalys - psa.cost).mean(axis=0)
+    others = [j for j, a in enumerate(arms) if a != reference]
+    focal = arms[max(others, key=lambda j: expected[j])] if others else reference
+    icers = [probabilistic_icer(psa, a, reference) for a in arms if a != reference]
+    grid = wtp_grid(wtp, icers)
+    evppi = evppi_table(psa, wtp)
+    grid_, pfs, os_ = model_curves(result)
+    tornado = psa_module.one_way_tornado(scenario, arms, grid_, pfs, os_, focal, reference)
+    return dataclasses.replace(
+        psa,
+        willingness_to_pay=wtp,
+        focal=focal,
+        wtp_grid=grid,
+        ceac=nmb.ceac(psa.cost, psa.qalys, grid, arms),
+        ceaf=nmb.ceaf(psa.cost, psa.qalys, grid, arms),
+        evpi=voi.evpi_curve(psa.cost, psa.qalys, grid),
+        evppi=evppi,
+        tornado=tornado,
+        value_based_price=value_based_price(psa, scenario, focal),
+    )
+
+
+def model_curves(result) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(grid, PFS, OS) at the outcome model's calibrated point for the run's arms (S, T): the base case's
+    own curves when it uses the outcome model, else recomputed from the trial's patients."""
+    sc = result.scenario
+    curves = result.extras.get("economic_curves")
+    if sc.economics.survival_source == "outcome_model" and curves is not None:
+        arms = list(dict.fromkeys(curves["arm"]))
+        grid = np.sort(curves["time_months"].unique())
+        pfs = np.vstack([curves.loc[curves["arm"] == a].sort_values("time_months")["pfs"].to_numpy() for a in arms])
+        os_ = np.vstack([curves.loc[curves["arm"] == a].sort_values("time_months")["os"].to_numpy() for a in arms])
+        return grid, pfs, os_
+    _, grid, pfs, os_ = psa_module.model_point_curves(result)
+    return grid, pfs, os_
+
+
+def evppi_table(psa: psa_module.PSAResult, wtp: float) -> pd.DataFrame:
+    """EVPPI at ``wtp`` of each sampled input (one row each) and of the outcome model's calibration draws
+    (one group, the ``outcome.*`` columns that vary), as :func:`~mhtcdt.decision.model.psa.run_psa` builds it."""
+    rows = []
+    params = psa.parameters
+    singles = [c for c in params.columns if not str(c).startswith("outcome.")]
+    for name in singles:
+        column = params[name]
+        # a discrete input (a structural preset) as its category code: the regression only separates its states
+        x = column.to_numpy(float) if pd.api.types.is_numeric_dtype(column) else pd.factorize(column)[0].astype(float)
+        row = voi.evppi(psa.cost, psa.qalys, x, wtp).iloc[0]
+        rows.append({"parameter": name, "evppi": row["evppi"], "evppi_se": row["evppi_se"]})
+    group = params[[c for c in params.columns if str(c).startswith("outcome.")]].to_numpy(float)
+    if group.size:
+        varying = group[:, np.ptp(group, axis=0) > 0]
+        if varying.shape[1]:
+            row = voi.evppi(psa.cost, psa.qalys, varying, wtp).iloc[0]
+            rows.append({"parameter": psa_module.OUTCOME_GROUP, "evppi": row["evppi"], "evppi_se": row["evppi_se"]})
+    table = pd.DataFrame(rows, columns=["parameter", "evppi", "evppi_se"])
+    table["evpi"] = max(0.0, float(voi.evpi(psa.cost, psa.qalys, wtp)))
+    return table
+
+
+def value_based_price(psa: psa_module.PSAResult, scenario: Scenario, focal: str | None = None) -> float | None:
+    """MHT course price at which the focal strategy's expected ICER vs the reference equals the WTP (None
+    when the focal arm has no MHT or the reference has it too): the PSA's closed form
+    (:func:`mhtcdt.decision.model.psa.value_based_price_of`), the same whatever price is asked."""
+    return psa_module.value_based_price_of(psa, scenario, focal)

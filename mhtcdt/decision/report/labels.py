@@ -1,0 +1,193 @@
+"""Words and number formats for people: plain-language names of inputs and table columns, and the
+formatting of stakeholder tables (thousands separators, currency, percentages, never e-notation).
+
+The CSV and Excel files keep the raw column names and full precision (they are data); what a meeting sees
+(app tables, the HTML report, the printed summary) goes through :func:`stakeholder_table`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+
+import pandas as pd
+
+from mhtcdt.decision.model.psa import OUTCOME_GROUP
+
+PARAMETER_LABELS: dict[str, str] = {
+    "costs.mht_course": "MHT course price",
+    "costs.rt_course": "radiotherapy course cost",
+    "costs.cdt_agent_course": "CDT agent course cost",
+    "costs.progression_free_per_month": "care while progression-free, per month",
+    "costs.progressed_per_month": "care after progression, per month",
+    "costs.end_of_life": "end-of-life care",
+    "utilities.progression_free": "quality of life while progression-free (utility)",
+    "utilities.progressed": "quality of life after progression (utility)",
+    OUTCOME_GROUP: "survival model (calibration uncertainty)",
+}
+
+
+def parameter_label(name: str) -> str:
+    """Plain-language name of an uncertain input (dotted scenario path or PSA group)."""
+    if name in PARAMETER_LABELS:
+        return PARAMETER_LABELS[name]
+    if name.startswith("outcome."):
+        return "survival model: " + name.removeprefix("outcome.").replace("_", " ")
+    return name.split(".")[-1].replace("_", " ")
+
+
+def parameter_value(name: str, value: float, currency: str) -> str:
+    """An input's value with its unit: costs in currency, utilities as QALY weights."""
+    if name.startswith("costs."):
+        return money(value, currency)
+    if name.startswith("utilities."):
+        return f"{value:.2f}"
+    return number(value)
+
+
+def money(value: float | None, currency: str, signed: bool = False) -> str:
+    """``GBP 12,345`` (``−`` for negatives, ``—`` for missing)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if not math.isfinite(value):
+        return "not defined"
+    sign = "+" if signed and value > 0 else ""
+    text = f"{abs(value):,.0f}"
+    return f"{'−' if value < 0 else sign}{currency} {text}"
+
+
+def number(value: float | None, digits: int = 3) -> str:
+    """A number for reading: thousands separators, ``digits`` significant decimals, no e-notation."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if not math.isfinite(value):
+        return "not defined"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    if value == 0:
+        return "0"
+    if abs(value) < 10 ** (-digits):
+        return f"< {10 ** (-digits):.{digits}f}" if value > 0 else f"> −{10 ** (-digits):.{digits}f}"
+    return f"{value:,.{digits}f}"
+
+
+def percent(value: float | None, digits: int = 0) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{100 * value:.{digits}f} %"
+
+
+def p_value(value: float | None) -> str:
+    """A p-value as clinicians read it: ``< 0.001`` instead of e-notation."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+#: column -> (plain label, kind); kind: money, number, count, percent, p, years, months, text, qaly, icer
+COLUMNS: dict[str, tuple[str, str]] = {
+    "strategy": ("strategy", "text"),
+    "arm": ("arm", "text"),
+    "endpoint": ("endpoint", "text"),
+    "comparison": ("comparison", "text"),
+    "status": ("status", "text"),
+    "criterion": ("criterion", "text"),
+    "step": ("step", "count"),
+    "n_before": ("patients before this step", "count"),
+    "excluded": ("excluded", "count"),
+    "remaining": ("remaining", "count"),
+    "n": ("patients", "count"),
+    "events": ("events", "count"),
+    "cost": ("cost per patient", "money"),
+    "qalys": ("QALYs per patient", "qaly"),
+    "life_years": ("life-years per patient", "qaly"),
+    "inc_cost": ("incremental cost", "money"),
+    "inc_qalys": ("incremental QALYs", "qaly"),
+    "icer": ("ICER (per QALY gained)", "icer"),
+    "cost_mean": ("mean cost", "money"),
+    "cost_low": ("cost, 2.5 %", "money"),
+    "cost_high": ("cost, 97.5 %", "money"),
+    "qalys_mean": ("mean QALYs", "qaly"),
+    "qalys_low": ("QALYs, 2.5 %", "qaly"),
+    "qalys_high": ("QALYs, 97.5 %", "qaly"),
+    "life_years_mean": ("mean life-years", "qaly"),
+    "p_cost_effective": ("probability cost-effective", "percent"),
+    "parameter": ("uncertain input", "parameter"),
+    "evppi": ("EVPPI per patient", "money"),
+    "evppi_se": ("± (standard error)", "money"),
+    "evpi": ("EVPI per patient", "money"),
+    "low_value": ("low value", "value"),
+    "high_value": ("high value", "value"),
+    "outcome_low": ("incremental NMB at the low value", "money"),
+    "outcome_high": ("incremental NMB at the high value", "money"),
+    "outcome_base": ("incremental NMB, base case", "money"),
+    "swing": ("swing", "money"),
+    "hazard_ratio": ("hazard ratio", "number"),
+    "hr_ci_lower": ("HR 95 % CI, lower", "number"),
+    "hr_ci_upper": ("HR 95 % CI, upper", "number"),
+    "logrank_p": ("log-rank p", "p"),
+    "ph_test_p": ("proportional-hazards test p", "p"),
+    "rmst_difference_months": ("RMST difference [months]", "number"),
+    "rmst_tau_months": ("RMST horizon [months]", "number"),
+    "median_months": ("median [months]", "number"),
+    "median_ci_lower": ("median 95 % CI, lower [months]", "number"),
+    "median_ci_upper": ("median 95 % CI, upper [months]", "number"),
+}
+
+
+def _formatter(kind: str, currency: str, row_parameter: str | None = None) -> Callable[[object], str]:
+    if kind == "money":
+        return lambda v: money(_float(v), currency)
+    if kind == "qaly":
+        return lambda v: number(_float(v), 3)
+    if kind == "icer":
+        return lambda v: money(_float(v), currency)
+    if kind == "percent":
+        return lambda v: percent(_float(v))
+    if kind == "p":
+        return lambda v: p_value(_float(v))
+    if kind == "count":
+        return lambda v: f"{int(v):,}"
+    if kind == "number":
+        return lambda v: number(_float(v), 2)
+    if kind == "parameter":
+        return lambda v: parameter_label(str(v))
+    return str
+
+
+def _float(v: object) -> float | None:
+    try:
+        return float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+def stakeholder_table(
+    df: pd.DataFrame, currency: str, columns: Mapping[str, tuple[str, str]] | None = None
+) -> pd.DataFrame:
+    """``df`` with plain-language headers and every number formatted as text (see the module docstring).
+
+    Columns not in :data:`COLUMNS` (or ``columns``) keep their name with underscores as spaces and are
+    formatted as numbers. A ``low_value``/``high_value`` pair is formatted by the row's ``parameter``."""
+    spec = {**COLUMNS, **(columns or {})}
+    out = {}
+    for col in df.columns:
+        label, kind = spec.get(col, (str(col).replace("_", " "), "auto"))
+        values = df[col]
+        if kind == "value" and "parameter" in df.columns:
+            out[label] = [
+                parameter_value(str(p), float(v), currency) for p, v in zip(df["parameter"], values, strict=True)
+            ]
+            continue
+        if kind == "auto":
+            if pd.api.types.is_bool_dtype(values):
+                out[label] = values.map(lambda v: "yes" if v else "no")
+            elif pd.api.types.is_numeric_dtype(values):
+                out[label] = values.map(lambda v: number(_float(v)))
+            else:
+                out[label] = values.astype(str)
+            continue
+        out[label] = values.map(_formatter(kind, currency))
+    return pd.DataFrame(out)

@@ -1,0 +1,52 @@
+"""Fast start: compile every numba kernel once and keep it in numba's on-disk cache.
+
+Every kernel is ``@njit(cache=True)``: the first call compiles it (tens of seconds for the whole physics on a
+small machine) and writes the machine code to the cache (``__pycache__`` beside the module, or
+``$NUMBA_CACHE_DIR``); every later process loads it in milliseconds. :func:`warm_up` makes those first calls
+on a few patients, for every code path the app and the CLI use (radial bioheat with titration, chemistry with
+and without a CDT agent, thermal dose, a patient's detail with the 3-D map and session spacing, the
+vectorised log-rank of replicate trials and subgroups). ``mhtcdt warmup`` runs it (once after installing);
+the app runs it in its worker when it first starts, behind the first scenario's run.
+"""
+
+from __future__ import annotations
+
+import time
+
+from mhtcdt.decision.progress import ProgressCallback, sub_progress
+
+
+def warm_up(progress: ProgressCallback | None = None) -> float:
+    """Compile (or load from the cache) every kernel; returns the seconds it took."""
+    import numpy as np
+
+    from mhtcdt.decision.run.pipeline import run_pipeline
+    from mhtcdt.decision.scenario.checks import protocol_for_arm
+    from mhtcdt.decision.scenario.loading import default_scenario
+    from mhtcdt.decision.streams import physics_seed
+    from mhtcdt.decision.trial.fastlogrank import logrank_replicates
+    from mhtcdt.physics import protocol_preset, simulate_patient_detail, simulate_protocol, thermotolerance_by_interval
+
+    t0 = time.perf_counter()
+    sc = default_scenario()
+    sc = sc.model_copy(update={"cohort": sc.cohort.model_copy(update={"n_screened": 24})})
+    sub_progress(progress, "compiling the trial's kernels", 0.0, 0.5)(0.0)
+    result = run_pipeline(sc, seed=1)
+    patients = result.trial.head(2)
+    cohort_cols = [c for c in result.cohort.columns if c in patients.columns]
+    sub_progress(progress, "compiling the chemistry of a CDT agent", 0.5, 0.6)(0.0)
+    simulate_protocol(patients[cohort_cols], protocol_preset("mht_cdt_rt"), 1)
+    sub_progress(progress, "compiling one patient's detail (3-D map)", 0.6, 0.9)(0.0)
+    arm = next(a for a in sc.arms if a.has_mht)
+    protocol = protocol_for_arm(arm)
+    one = patients[cohort_cols].head(1)
+    simulate_patient_detail(one, protocol, physics_seed(1, 1))
+    thermotolerance_by_interval(one, protocol, physics_seed(1, 1), (24.0, 84.0))
+    sub_progress(progress, "compiling the log-rank of replicate trials", 0.9, 1.0)(0.0)
+    t = np.array([[1.0, 2.0, 3.0, 4.0]])
+    g = np.array([[0, 1, 0, 1]])
+    logrank_replicates(t, np.ones_like(t, dtype=bool), g)
+    logrank_replicates(t, np.ones_like(t, dtype=bool), g, strata=np.zeros_like(g))
+    if progress is not None:
+        progress("done", 1.0)
+    return time.perf_counter() - t0

@@ -1,0 +1,136 @@
+"""The headline answer and the price analysis on one small run: statements that never contradict each other.
+
+Oracles: counts of PSA draws (the probability), ratios of mean costs and QALYs (the ICER), scipy's Wilson
+interval, a fresh what-if at the value-based price (expected incremental NMB zero), monotonicity in price
+and in effect size (common random numbers).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.stats import binomtest
+
+from mhtcdt.decision.model import price, whatif
+from mhtcdt.decision.model.psa import run_psa
+from mhtcdt.decision.report.headline import Population, build_headline, probability_text
+from mhtcdt.decision.run.pipeline import run_pipeline
+from mhtcdt.decision.scenario.loading import default_scenario
+
+WTPS = [10_000.0, 30_000.0, 100_000.0, 200_000.0, 250_000.0, 300_000.0, 350_000.0, 400_000.0, 600_000.0, 2e6]
+
+
+@pytest.fixture(scope="module")
+def run():
+    sc = default_scenario()
+    sc = sc.model_copy(update={"cohort": sc.cohort.model_copy(update={"n_screened": 200})})
+    result = run_pipeline(sc, seed=11)
+    return result, run_psa(result, n_draws=300)
+
+
+def _at(run, wtp, price_=None):
+    result, psa = run
+    return whatif.apply(result, psa, willingness_to_pay=wtp, price=price_)
+
+
+@pytest.mark.parametrize("wtp", WTPS)
+def test_no_contradictory_statement_at_any_wtp(run, wtp):
+    w = _at(run, wtp)
+    h = build_headline(w.result, w.psa)
+    psa = w.psa
+    n = psa.n_draws
+    nmb = wtp * psa.qalys - psa.cost
+    # the decision is the strategy with the highest mean NMB; the deterministic one the base case's
+    assert h.decision == psa.strategies[int(np.argmax(nmb.mean(axis=0)))]
+    per = w.result.economics.set_index("strategy")
+    assert h.deterministic_decision == str((wtp * per["qalys"] - per["cost"]).idxmax())
+    assert f"'{h.deterministic_decision}' has the highest net monetary benefit" in w.result.verdict
+    # probability: a count of draws
+    k = int((nmb.argmax(axis=1) == psa.strategies.index(h.new)).sum())
+    assert h.probability == k / n
+    ci = binomtest(k, n).proportion_ci(method="wilson")
+    assert h.probability_interval == pytest.approx((ci.low, ci.high), abs=1e-9)
+    assert ("none of the" in h.probability_text) == (k == 0) and ("in all" in h.probability_text) == (k == n)
+    # traffic light and verdict agree with the decision and with each other
+    if h.light == "green":
+        assert h.decision == h.new == h.deterministic_decision and "is cost-effective" in h.verdict
+    elif h.light == "red":
+        assert h.decision == h.reference == h.deterministic_decision and "not cost-effective" in h.verdict
+    else:
+        assert "Uncertain" in h.verdict and f"'{h.decision}' is the better choice" in h.verdict
+    # the two analyses: either they agree, or the screen says why they do not
+    if h.decision == h.deterministic_decision:
+        assert h.agrees and "same decision" in h.agreement
+    else:
+        assert not h.agrees and h.light == "amber"
+        assert f"would choose '{h.deterministic_decision}'" in h.agreement and f"chooses '{h.decision}'" in h.agreement
+    # no overconfident bare numbers
+    for sentence in h.sentences():
+        assert "GBP 0 per patient (EVPI)" not in sentence and "e+" not in sentence and "e-0" not in sentence
+
+
+def test_icer_and_evpi_are_the_ratio_of_means_and_the_mean_regret(run):
+    w = _at(run, 300_000.0)
+    h = build_headline(w.result, w.psa, population=Population(500, 4))
+    j, r = w.psa.strategies.index(h.new), w.psa.strategies.index(h.reference)
+    dc = (w.psa.cost[:, j] - w.psa.cost[:, r]).mean()
+    dq = (w.psa.qalys[:, j] - w.psa.qalys[:, r]).mean()
+    assert h.icer == pytest.approx(dc / dq)
+    nmb = 300_000.0 * w.psa.qalys - w.psa.cost
+    regret = (nmb.max(axis=1) - nmb[:, int(np.argmax(nmb.mean(axis=0)))]).mean()
+    assert h.evpi_per_patient == pytest.approx(regret)
+    discount = sum(500 / 1.035**y for y in range(4))
+    assert h.evpi_population == pytest.approx(regret * discount)
+
+
+def test_probability_text_counts_draws():
+    text, (lo, hi) = probability_text(0, 1000)
+    assert "none of the 1,000 draws" in text and lo == 0 and 0 < hi < 0.005
+    text, _ = probability_text(1000, 1000)
+    assert "in all 1,000 draws" in text
+    text, _ = probability_text(370, 1000)
+    assert text.startswith("37 %") and "370 of 1,000" in text
+
+
+def test_price_table_agrees_with_the_what_if_and_is_monotone(run):
+    result, psa = run
+    w = _at(run, 100_000.0)
+    vbp = w.psa.value_based_price
+    assert vbp is not None
+    table = price.price_table(w.result, w.psa, [0.0, 1_000.0, 10_000.0, 20_163.0, max(vbp, 0.0), 60_000.0])
+    assert (np.diff(table.sort_values("price")["p_cost_effective"]) <= 1e-12).all()
+    assert (np.diff(table.sort_values("price")["expected_inmb"]) < 0).all()
+    for row in table.itertuples():
+        fresh = whatif.apply(result, psa, willingness_to_pay=100_000.0, price=row.price)
+        p = fresh.psa.probability_cost_effective(100_000.0)[fresh.psa.focal]
+        assert row.p_cost_effective == pytest.approx(p)
+        det = fresh.result.incremental.set_index("strategy").at[fresh.psa.focal, "icer"]
+        assert row.icer_deterministic == pytest.approx(det)
+        assert row.p_ce_lower <= row.p_cost_effective <= row.p_ce_upper
+    if vbp > 0:
+        at_vbp = table[table["price"] == vbp].iloc[0]
+        assert abs(at_vbp.expected_inmb) < 1e-6 * 100_000.0
+        assert at_vbp.icer_probabilistic == pytest.approx(100_000.0)
+
+
+def test_headroom_sentence_states_the_cut(run):
+    w = _at(run, 30_000.0)
+    room = price.headroom(w.result, w.psa)
+    assert room.value_based_price == pytest.approx(w.psa.value_based_price)
+    text = room.sentence()
+    if room.value_based_price < room.price:
+        assert "cut" in text or "Even at a price of 0" in text
+
+
+def test_two_way_effect_size_is_monotone_and_one_is_the_base_case(run):
+    w = _at(run, 30_000.0)
+    table = price.two_way_price_effect(w.result, w.psa, prices=[0.0, 20_163.0], effect_shares=(0.0, 0.5, 1.0, 1.5))
+    gains = table.groupby("effect_share")["qaly_gain"].first()
+    assert (np.diff(gains.to_numpy()) >= -1e-12).all()  # more kill never less survival (same random numbers)
+    per = w.result.economics.set_index("strategy")
+    base = table[(table["effect_share"] == 1.0) & (table["price"] == 20_163.0)].iloc[0]
+    assert base.qaly_gain == pytest.approx(per.at[w.psa.focal, "qalys"] - per.at[w.psa.reference, "qalys"])
+    assert base.incremental_cost == pytest.approx(per.at[w.psa.focal, "cost"] - per.at[w.psa.reference, "cost"])
+    assert math.isclose(base.inmb, 30_000.0 * base.qaly_gain - base.incremental_cost)

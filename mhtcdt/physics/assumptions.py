@@ -61,8 +61,8 @@ HEAT_FIELDS: dict[str, HeatAssumption] = {
             "1 = the cohort's tumour perfusion",
             "Glioblastoma tumour blood flow 98 +- 34.5 mL/100 g/min across 7 ASL studies (study means 49-137; Br J "
             "Radiol 2021;94:20201450 Table 3) and 28 +- 19 mL/100 mL/min by 15O-water PET (Gruener 2012 EJNMMI "
-            "abstract): a factor ~2.5 either way",
-            True,
+            "abstract): a factor ~2.5 either way (the range is derived from these, hence verified = false)",
+            False,
         ),
         HeatAssumption(
             "coverage_factor",
@@ -99,8 +99,9 @@ HEAT_FIELDS: dict[str, HeatAssumption] = {
             (0.5, 50.0),
             (4.0, 18.0),
             "None = the per-patient draw; a value = one ceiling for every patient (at the protocol frequency)",
-            "Pelvis 4.0-5.4 kA/m (Johannsen 2005/2007 IJH abstracts) to the 18 kA/m device maximum",
-            True,
+            "Pelvis 4.0-5.4 kA/m (Johannsen 2005/2007 IJH abstracts) to the 18 kA/m device maximum (a derived span, "
+            "hence verified = false)",
+            False,
         ),
         HeatAssumption(
             "healthy_cem43_limit_min",

@@ -247,3 +247,17 @@ def test_packaged_calibration_holds_on_a_fresh_population():
     table = calibration.out_of_sample_table(tables, ts, outcome.base_params(), params.free, seed, 20)
     assert table["within"].all(), calibration.format_table(table)
     assert (table["mc_ratio"] < 0.25).all(), calibration.format_table(table)
+
+
+def test_physics_hash_ignores_prose_but_not_code_or_numbers():
+    """The physics hash follows what the code computes: a docstring, comment or citation edit keeps it,
+    a changed statement or number does not (oracle: the texts compared by hand)."""
+    from mhtcdt.decision.model.calibration_file import _code_text, _toml_values
+
+    code = 'def f(x):\n    """Heat [W/kg]."""\n    return 2 * x  # SLP\n'
+    assert _code_text(code) == _code_text('def f(x):\n    """Heat in W/kg, Rosensweig 2002."""\n\n    return 2 * x\n')
+    assert _code_text(code) != _code_text(code.replace("2 * x", "3 * x"))
+    assert _code_text('s = "é"\ndef g():\n    """µ °C."""\n    return s\n') == 's = "é"\ndef g():\n    return s'
+    data = 'k = 63.0\nsource = "Walling 1975"\nverified = true\n[t]\nv = [1, 2]\nnote = "x"\n'
+    assert _toml_values(data) == _toml_values(data.replace("Walling 1975", "Millero 1989").replace("true", "false"))
+    assert _toml_values(data) != _toml_values(data.replace("63.0", "64.0"))

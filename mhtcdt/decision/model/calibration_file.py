@@ -44,21 +44,77 @@ class CalibrationPhysicsWarning(UserWarning):
     """The calibration was made with other physics (or cohort) code than the code running now."""
 
 
+#: TOML keys that document a value without changing it: excluded from :func:`physics_source_hash`
+PROVENANCE_KEYS = frozenset({"source", "sources", "citation", "verified", "note", "notes", "comment", "basis"})
+
+
 @cache
 def physics_source_hash() -> str:
-    """Hash (16 hex) of the physics and cohorts source and data files (``.py`` and ``.toml``).
+    """Hash (16 hex) of what the physics and cohorts code computes: their ``.py`` and ``.toml`` files, prose removed.
 
     A calibration records it; a different hash on use means the kill or the populations it was fitted to
-    have changed (re-run ``mhtcdt calibrate``).
+    may have changed (re-run ``mhtcdt calibrate``). Python files are hashed without comments, docstrings and
+    blank lines (:func:`_code_text`), TOML files as their parsed values without the provenance keys
+    (:data:`PROVENANCE_KEYS`): correcting a citation, a ``verified`` flag or a docstring does not invalidate
+    a calibration, any change of code or of a number does.
     """
     root = Path(__file__).resolve().parents[2]
     h = hashlib.sha256()
     for sub in ("physics", "cohorts"):
         for f in sorted((root / sub).rglob("*")):
-            if f.suffix in (".py", ".toml") and f.is_file() and "__pycache__" not in f.parts:
-                h.update(str(f.relative_to(root)).encode())
-                h.update(f.read_bytes())
+            if not f.is_file() or "__pycache__" in f.parts or f.suffix not in (".py", ".toml"):
+                continue
+            h.update(str(f.relative_to(root)).encode())
+            text = f.read_text(encoding="utf-8")
+            h.update((_code_text(text) if f.suffix == ".py" else _toml_values(text)).encode())
     return h.hexdigest()[:16]
+
+
+def _code_text(source: str) -> str:
+    """Python source without comments, docstrings and blank lines, trailing spaces stripped.
+
+    Positions come from :mod:`tokenize` (comments) and :mod:`ast` (docstrings), both stable across Python
+    versions, so the result does not depend on the interpreter (an ``ast.dump`` would)."""
+    import ast
+    import io
+    import tokenize
+
+    lines = source.splitlines()
+    cuts: list[tuple[int, int, int, int]] = []  # (start line, start col, end line, end col), 1-based lines
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type == tokenize.COMMENT:
+            cuts.append((tok.start[0], tok.start[1], tok.end[0], tok.end[1]))
+    for node in ast.walk(ast.parse(source)):
+        body = getattr(node, "body", None)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and body:
+            first = body[0]
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+            ):
+                start = len(lines[first.lineno - 1].encode()[: first.col_offset].decode())  # ast: UTF-8 bytes
+                end = len(lines[first.end_lineno - 1].encode()[: first.end_col_offset].decode())
+                cuts.append((first.lineno, start, first.end_lineno, end))
+    for l0, c0, l1, c1 in sorted(cuts, reverse=True):  # from the end, so earlier positions stay valid
+        head, tail = lines[l0 - 1][:c0], lines[l1 - 1][c1:]
+        lines[l0 - 1 : l1] = [head + tail]
+    return "\n".join(line.rstrip() for line in lines if line.strip())
+
+
+def _toml_values(text: str) -> str:
+    """The parsed values of a TOML file without :data:`PROVENANCE_KEYS`, as canonical JSON."""
+    import json
+    import tomllib
+
+    def strip(x: Any) -> Any:
+        if isinstance(x, dict):
+            return {k: strip(v) for k, v in x.items() if k not in PROVENANCE_KEYS}
+        if isinstance(x, list):
+            return [strip(v) for v in x]
+        return x
+
+    return json.dumps(strip(tomllib.loads(text)), sort_keys=True, default=str)
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,10 @@ _CLOSE_SIDEBAR_ON_PHONES = """<script>
 })();
 </script>"""
 _LAST_PAGE_KEY = "_last_page"
+#: class of the hidden element drawn after a page's script run is over (every job it waited for finished, every
+#: section drawn): ``data-page`` the page's title, ``data-run`` the session's script-run number. The browser test
+#: waits on it instead of a fixed wall time.
+READY_MARKER_CLASS = "mhtcdt-page-ready"
 
 
 def _close_sidebar_after_navigation(selected) -> None:
@@ -94,6 +98,20 @@ def main() -> None:
             selected.run()
     finally:  # drawn after the page so that it shows the state the page has just produced
         render_sidebar()
+        _mark_ready(selected)
+
+
+def _mark_ready(selected) -> None:
+    """Draw the page-ready marker (:data:`READY_MARKER_CLASS`) at the end of the sidebar: it appears only when
+    this script run has drawn the whole page."""
+    from html import escape
+
+    from mhtcdt.app import state
+
+    run = int(st.session_state.get(state.RUN_COUNTER_KEY, 0))
+    title = escape(str(selected.title), quote=True)
+    with st.sidebar:
+        st.html(f"<span class='{READY_MARKER_CLASS}' data-page='{title}' data-run='{run}'></span>")
 
 
 if __name__ == "__main__":

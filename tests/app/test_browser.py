@@ -120,25 +120,51 @@ def browser():
         b.close()
 
 
-def _settle(page, ready_text: str, timeout_s: float, errors_expected: bool = False) -> float:
-    """Wait until ``ready_text`` is on the page (or an error box appears) and the script run is over;
-    return the seconds until ``ready_text`` appeared. Unexpected in-page errors fail the test."""
+#: The page-ready marker the router draws when a page's script run is over (mhtcdt.app.router.READY_MARKER_CLASS).
+READY_MARKER = ".mhtcdt-page-ready"
+#: A page still working shows it: its progress bars' stage and fraction change. Nothing changing on the page for
+#: this long (the elapsed-seconds counters aside) is a hang, whatever the machine's load.
+STALL_S = 300.0
+#: The longest any page may take in all, progress or not (a cold start compiles every kernel on a loaded machine).
+MAX_S = 3600.0
+_MARKER_RUN_JS = """(name) => Math.max(-1, ...[...document.querySelectorAll(".mhtcdt-page-ready")]
+    .filter(e => e.dataset.page === name).map(e => Number(e.dataset.run)))"""
+_ACTIVITY_JS = """() => document.body.innerText.replace(/\\(\\d+ s\\)/g, "") + "|" +
+    [...document.querySelectorAll("[role='progressbar']")].map(e => e.getAttribute("aria-valuenow")).join(",")"""
+
+
+def _marker_run(page, name: str) -> int:
+    """The script-run number of ``name``'s ready marker on the page (-1: none)."""
+    return int(page.evaluate(_MARKER_RUN_JS, name))
+
+
+def _settle(
+    page, ready_text: str, name: str, since_run: int = -1, errors_expected: bool = False, stall_s: float = STALL_S
+) -> float:
+    """Wait for the page's own ready marker (page ``name``, a script run after ``since_run``): the router draws it
+    when the page's script run is over. No fixed wall time: the wait goes on while the page shows progress and
+    fails when nothing has changed on it for ``stall_s`` (a hang) or after :data:`MAX_S`. Then ``ready_text``
+    must be on the page and, unless ``errors_expected``, no error box. Returns the seconds until the marker."""
     t0 = time.monotonic()
-    page.wait_for_function(
-        "([text, stopOnError]) => document.body.innerText.includes(text)"
-        " || (stopOnError && document.querySelector('[data-testid=\"stAlertContentError\"]'))",
-        arg=[ready_text, not errors_expected],
-        timeout=timeout_s * 1000,
-    )
+    last_change, activity = t0, None
+    while True:
+        if _marker_run(page, name) > since_run:
+            break
+        now = time.monotonic()
+        seen = page.evaluate(_ACTIVITY_JS)
+        if seen != activity:
+            activity, last_change = seen, now
+        assert now - last_change < stall_s, f"{name}: nothing changed on the page for {stall_s:.0f} s (a hang)"
+        assert now - t0 < MAX_S, f"{name}: not ready after {MAX_S:.0f} s although the page kept changing"
+        page.wait_for_timeout(250)
     t_ready = time.monotonic() - t0
-    # The status widget's running icon disappears when the script run is over.
-    page.wait_for_function("(sel) => !document.querySelector(sel)", arg=RUNNING, timeout=timeout_s * 1000)
-    page.wait_for_timeout(500)  # the last deltas reach the page
-    page.wait_for_function("() => [...document.images].every(i => i.complete)", timeout=timeout_s * 1000)
+    page.wait_for_function("() => [...document.images].every(i => i.complete)", timeout=60_000)
     page.wait_for_timeout(300)  # let images (matplotlib PNGs) paint
+    body = page.locator("body").inner_text()
     if not errors_expected:
         errors = page.locator("[data-testid='stAlertContentError']")
         assert errors.count() == 0, errors.first.inner_text()
+    assert ready_text in body, f"{name} is ready but does not show {ready_text!r}"
     return t_ready
 
 
@@ -158,6 +184,7 @@ def _verdict(page) -> str:
     return page.locator(".st-key-headline").first.inner_text()
 
 
+@pytest.mark.timeout(3600)  # no wall-time limit of its own: _settle fails a page that stops progressing
 def test_every_page_and_a_changed_assumption(server, browser):
     out = _artifacts()
     page = browser.new_page(viewport={"width": 1400, "height": 2800})
@@ -169,7 +196,7 @@ def test_every_page_and_a_changed_assumption(server, browser):
             page.get_by_role("link", name=link).first.click()
         # The first visit to a results page starts the full pipeline (default scenario, 500 screened):
         # "ready" = its key content is on screen; "complete" = every section (power curve, PSA) drawn.
-        timings[f"first_visit_ready_s[{link}]"] = _settle(page, ready, timeout_s=240)
+        timings[f"first_visit_ready_s[{link}]"] = _settle(page, ready, link)
         timings[f"first_visit_complete_s[{link}]"] = time.monotonic() - t0
         _assert_no_traceback(page, link)
         page.screenshot(path=str(out / f"page_{i + 1}_{link.lower().replace(' ', '_')}.png"), full_page=True)
@@ -200,20 +227,16 @@ def test_every_page_and_a_changed_assumption(server, browser):
         timeout=60_000,
     )
     timings["revisit_s[Virtual trial, all figures]"] = time.monotonic() - t0
-    _settle(page, "Power versus sample size", timeout_s=60)
+    _settle(page, "Power versus sample size", "Virtual trial")
     assert page.get_by_text("Running the virtual trial").count() == 0
 
     # Change one assumption (the one willingness to pay, in the sidebar) and check the verdict follows.
     page.get_by_role("link", name="Cost-effectiveness").first.click()
-    _settle(page, "Expected value of perfect information", timeout_s=60)
+    _settle(page, "Expected value of perfect information", "Cost-effectiveness")
     before = _verdict(page)
+    run = _marker_run(page, "Cost-effectiveness")
     _fill(page, "Willingness to pay", "100000")
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.st-key-headline')].some(e => e.innerText.includes('GBP 100,000'))",
-        timeout=60_000,
-    )
-    page.wait_for_timeout(1000)  # the status widget shows up with a delay after a rerun starts
-    _settle(page, "Expected value of perfect information", timeout_s=60)
+    _settle(page, "Expected value of perfect information", "Cost-effectiveness", since_run=run)
     after = _verdict(page)
     assert after != before
     assert "GBP 100,000" in after and "GBP 100,000" not in before
@@ -222,11 +245,12 @@ def test_every_page_and_a_changed_assumption(server, browser):
 
     # A bad input in the browser: an unknown column in the criteria is an in-page error, not a traceback.
     page.get_by_role("link", name="Patients").first.click()
-    _settle(page, "CONSORT flow", timeout_s=60)
+    _settle(page, "CONSORT flow", "Patients")
     box = page.locator("textarea").first
+    run = _marker_run(page, "Patients")
     box.fill("kps >== 60\ntumour_size <= 3")
     box.press("Control+Enter")
-    _settle(page, "unknown column", timeout_s=60, errors_expected=True)
+    _settle(page, "unknown column", "Patients", since_run=run, errors_expected=True)
     errors = page.locator("[data-testid='stAlertContentError']").first.inner_text()
     assert "line 1" in errors and "line 2" in errors and "use '=='" not in errors, errors  # every error at once
     _assert_no_traceback(page, "Patients with a bad criterion")
@@ -254,13 +278,13 @@ def _open_answer_then_physics(browser, url: str, name: str, out: Path) -> dict[s
     page = browser.new_page(viewport={"width": 1440, "height": 900})
     t0 = time.monotonic()
     page.goto(url, wait_until="domcontentloaded")
-    headline_s = time.monotonic() - t0 + _settle(page, HEADLINE_READY, timeout_s=1200)
+    headline_s = time.monotonic() - t0 + _settle(page, HEADLINE_READY, "The answer", stall_s=600)
     _save_timings(out, {f"{name}_headline_s": round(headline_s, 1)})
     _assert_no_traceback(page, f"the answer ({name})")
     page.screenshot(path=str(out / f"start_{name}_answer_1440x900.png"))  # the first screen, as it opens
     t1 = time.monotonic()
     page.get_by_role("link", name="Treatment physics").first.click()
-    physics_s = time.monotonic() - t1 + _settle(page, PHYSICS_READY, timeout_s=1200)
+    physics_s = time.monotonic() - t1 + _settle(page, PHYSICS_READY, "Treatment physics", stall_s=600)
     _save_timings(out, {f"{name}_physics_page_s": round(physics_s, 1)})
     page.screenshot(path=str(out / f"start_{name}_physics_1440x900.png"))
     page.close()
@@ -321,6 +345,7 @@ def test_cold_and_warm_start(browser, tmp_path_factory):
     _save_timings(out, timings)
 
 
+@pytest.mark.timeout(3600)
 def test_price_what_if_on_a_wide_screen_and_a_phone(server, browser):
     """The price what-if at GBP 2,000 at 1440x900 and 390x844 (the server's own numba cache)."""
     out = _artifacts()
@@ -335,7 +360,7 @@ def _price_what_if(browser, url: str, out: Path, *, width: int, height: int) -> 
     size = f"{width}x{height}"
     phone = width < 640
     page.goto(url, wait_until="domcontentloaded")
-    _settle(page, HEADLINE_READY, timeout_s=300)
+    _settle(page, HEADLINE_READY, "The answer")
     box = page.locator(".st-key-headline")
     top = box.bounding_box()
     assert top is not None and top["y"] < height, "the headline is not on the first screen"
@@ -345,13 +370,9 @@ def _price_what_if(browser, url: str, out: Path, *, width: int, height: int) -> 
     if phone:
         assert not _sidebar_expanded(page), "the sidebar covers the answer on a phone"
     t0 = time.monotonic()
+    run = _marker_run(page, "The answer")
     _fill(page, "MHT course price", "2000")
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.st-key-headline')].some(e => e.innerText.includes('GBP 2,000'))",
-        timeout=60_000,
-    )
-    page.wait_for_timeout(1000)
-    _settle(page, HEADLINE_READY, timeout_s=60)
+    _settle(page, HEADLINE_READY, "The answer", since_run=run)
     seconds = time.monotonic() - t0
     assert page.get_by_text("Running the virtual trial").count() == 0  # nothing re-run
     after, numbers_after = _verdict(page), _headline_numbers(page)
@@ -367,7 +388,7 @@ def _price_what_if(browser, url: str, out: Path, *, width: int, height: int) -> 
         if phone:
             _open_sidebar(page)
         page.get_by_role("link", name=link).first.click()
-        _settle(page, ready, timeout_s=120)
+        _settle(page, ready, link)
         _assert_no_traceback(page, f"{link} at GBP 2,000")
         if phone:
             page.wait_for_timeout(500)

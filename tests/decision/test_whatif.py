@@ -56,6 +56,20 @@ def test_what_if_equals_a_fresh_run(base, wtp, price):
     b = fresh_psa.evppi.set_index("parameter").sort_index()
     assert list(a.index) == list(b.index)
     assert np.allclose(a["evppi"], b["evppi"], rtol=1e-6, atol=1e-6)
+    assert got.psa.evppi["parameter"].tolist() == fresh_psa.evppi["parameter"].tolist()
+    assert np.allclose(got.psa.evppi["evppi_se"], fresh_psa.evppi["evppi_se"], rtol=1e-6, atol=1e-6)
+    _assert_same_table(got.psa.drivers, fresh_psa.drivers, ["parameter"])
+    # structural alternatives: the base row exactly; a preset's costs and ICER by linearity in the price
+    sa = got.psa.structural.set_index("preset")
+    sb = fresh_psa.structural.set_index("preset")
+    assert list(sa.index) == list(sb.index)
+    cols = ["cost_focal", "cost_reference", "inc_cost", "inc_qalys", "icer"]
+    assert np.allclose(sa[cols].to_numpy(float), sb[cols].to_numpy(float), rtol=1e-9, equal_nan=True)
+    assert sa["icer_status"].tolist() == sb["icer_status"].tolist()
+    assert sa.at["base", "p_cost_effective"] == sb.at["base", "p_cost_effective"]
+    presets = sa.index[(sa.index != "base") & sa["evaluated"].astype(bool)]
+    assert sa.loc[presets, "p_cost_effective"].isna().all()
+    assert (sa.loc[presets, "note"] == whatif.STRUCTURAL_RERUN_NOTE).all()
     ta = got.psa.tornado.set_index("parameter").sort_index()
     tb = fresh_psa.tornado.set_index("parameter").sort_index()
     assert np.allclose(ta[["low_value", "high_value", "outcome_low", "outcome_high"]], tb[ta.columns[:4]])
@@ -63,6 +77,51 @@ def test_what_if_equals_a_fresh_run(base, wtp, price):
         assert got.psa.value_based_price is None
     else:
         assert got.psa.value_based_price == pytest.approx(fresh_psa.value_based_price, rel=1e-9)
+
+
+def _assert_same_table(got, want, keys):
+    a = got.set_index(keys).sort_index()
+    b = want.set_index(keys).sort_index()
+    assert list(a.index) == list(b.index)
+    assert list(a.columns) == list(b.columns)
+    for col in a.columns:
+        if np.issubdtype(b[col].dtype, np.number):
+            assert np.allclose(a[col].to_numpy(float), b[col].to_numpy(float), rtol=1e-9, atol=1e-9, equal_nan=True), (
+                col
+            )
+        else:
+            assert a[col].tolist() == b[col].tolist(), col
+
+
+def test_what_if_at_the_scenarios_own_values_is_the_fresh_run_table_by_table(base):
+    """At the run's own WTP and price, every table of the what-if's PSA is the fresh PSA's (the fresh run is
+    the base PSA itself): EVPPI with the physics and structural rows, the decision drivers, the structural
+    alternatives, the tornado, the value-based price, and the CEAC/CEAF/EVPI at the WTPs both grids hold
+    (the what-if's grid is widened to cover the ICER)."""
+    result, psa = base
+    assert psa.physics is not None and any(p.startswith("physics.") for p in psa.evppi["parameter"])
+    got = whatif.apply(
+        result, psa, willingness_to_pay=psa.willingness_to_pay, price=result.scenario.economics.costs.mht_course
+    )
+    assert got.scenario == result.scenario
+    g = got.psa
+    assert g.focal == psa.focal and g.willingness_to_pay == psa.willingness_to_pay
+    assert np.array_equal(g.cost, psa.cost) and np.array_equal(g.qalys, psa.qalys)
+    assert g.evppi["parameter"].tolist() == psa.evppi["parameter"].tolist()  # same rows in the same order
+    _assert_same_table(g.evppi, psa.evppi, ["parameter"])
+    _assert_same_table(g.drivers, psa.drivers, ["parameter"])
+    _assert_same_table(g.structural, psa.structural, ["preset"])
+    _assert_same_table(g.tornado, psa.tornado, ["parameter"])
+    _assert_same_table(g.parameters.reset_index(), psa.parameters.reset_index(), ["index"])
+    assert g.value_based_price == psa.value_based_price
+    assert g.drivers_text() == psa.drivers_text()
+    common = np.intersect1d(g.wtp_grid, psa.wtp_grid)
+    assert common.size >= 10
+    for name in ("ceac", "ceaf", "evpi"):
+        a, b = getattr(g, name), getattr(psa, name)
+        _assert_same_table(
+            a[a["wtp"].isin(common)], b[b["wtp"].isin(common)], [c for c in ("wtp", "strategy") if c in b]
+        )
 
 
 def test_the_value_based_price_does_not_depend_on_the_price_asked(base):
@@ -121,3 +180,80 @@ def test_wtp_grid_covers_the_icer_and_holds_the_wtp():
     grid = whatif.wtp_grid(30_000.0, [390_000.0])
     assert grid[0] == 0 and grid[-1] >= 1.5 * 390_000.0 and 30_000.0 in grid
     assert whatif.wtp_grid(30_000.0, [float("nan"), -5.0])[-1] == pytest.approx(120_000.0)
+
+
+# ------------------------------------------------------------------ value-based price (issue 17's convention)
+
+
+def _brute_force_inmb(psa, scenario, list_price: float, scale_draws: bool) -> float:
+    """Expected incremental NMB (focal vs reference) of ``psa``'s draws at ``list_price``, recosted from the
+    draws themselves: the sampled course prices scaled by list price / scenario price (``scale_draws``) or
+    shifted by list price - scenario price (the additive convention, for contrast)."""
+    run_price = float(scenario.economics.costs.mht_course)
+    drawn = (
+        psa.parameters["costs.mht_course"].to_numpy(float)
+        if "costs.mht_course" in psa.parameters
+        else np.full(psa.n_draws, run_price)
+    )
+    charged = drawn * (list_price / run_price) if scale_draws else drawn + (list_price - run_price)
+    specs = {a.name: a for a in scenario.arms}
+    mht = np.array([1.0 if specs[s].has_mht else 0.0 for s in psa.strategies])
+    cost = psa.cost + mht[None, :] * (charged - drawn)[:, None]
+    j, r = psa.strategies.index(psa.focal), psa.strategies.index(psa.reference)
+    w = psa.willingness_to_pay
+    return float((w * (psa.qalys[:, j] - psa.qalys[:, r]) - (cost[:, j] - cost[:, r])).mean())
+
+
+@pytest.mark.parametrize("wtp", [30_000.0, 150_000.0, 400_000.0])
+def test_value_based_price_is_the_root_of_the_expected_inmb_over_the_price_draws(base, wtp):
+    """One convention: the value-based price is the list price at which the expected incremental NMB over the
+    PSA draws is 0 with the price's uncertainty kept (the sampled prices scale with the list price, as
+    ``with_price``, every what-if and ``trial_value.decision_at`` move them). Oracle: scipy's root finder on
+    the draws recosted by hand; the additive convention gives another root whenever mean(draws) != price."""
+    from scipy.optimize import brentq
+
+    from mhtcdt.decision.model.psa import value_based_price_of
+    from mhtcdt.decision.trial.trial_value import TrialValueRequest, decision_at
+
+    result, psa = base
+    at = whatif.apply(result, psa, willingness_to_pay=wtp)
+    sc = at.scenario
+    vbp = value_based_price_of(at.psa, sc)
+    assert vbp is not None and at.psa.value_based_price == vbp
+    root = brentq(lambda p: _brute_force_inmb(at.psa, sc, p, True), -1e7, 1e8, xtol=1e-9, rtol=1e-14)
+    assert vbp == pytest.approx(root, rel=1e-9, abs=1e-6)
+    additive = brentq(lambda p: _brute_force_inmb(at.psa, sc, p, False), -1e7, 1e8, xtol=1e-9, rtol=1e-14)
+    units = at.psa.parameters["costs.mht_course"].mean() / sc.economics.costs.mht_course
+    assert additive - sc.economics.costs.mht_course == pytest.approx((vbp - sc.economics.costs.mht_course) * units)
+    # the value of a trial prices the decision the same way: at the value-based price its expected INMB is 0
+    if vbp > 0:
+        arrays = decision_at(result, at.psa, TrialValueRequest(willingness_to_pay=wtp, price=vbp), ["outcome"])
+        j, r = at.psa.strategies.index(at.psa.focal), at.psa.strategies.index(at.psa.reference)
+        inb = arrays.net_benefit()[:, j] - arrays.net_benefit()[:, r]
+        assert abs(inb.mean()) < 1e-6 * wtp
+        # and a what-if at that price agrees
+        there = whatif.apply(result, psa, willingness_to_pay=wtp, price=vbp).psa
+        inb2 = wtp * (there.qalys[:, j] - there.qalys[:, r]) - (there.cost[:, j] - there.cost[:, r])
+        assert np.allclose(inb2, inb, rtol=1e-12, atol=1e-6)
+
+
+def test_value_based_price_with_a_fixed_price_is_the_additive_root(base):
+    """A scenario whose price has no PSA range (e.g. after a what-if at price 0): each unit of list price costs
+    one unit per patient, so scaling and shifting agree; the root on the draws is the closed form."""
+    from scipy.optimize import brentq
+
+    from mhtcdt.decision.model.psa import value_based_price_of
+
+    result, psa = base
+    free = whatif.apply(result, psa, price=0.0, willingness_to_pay=200_000.0)
+    assert "costs.mht_course" not in free.psa.parameters
+    vbp = value_based_price_of(free.psa, free.scenario)
+    sc = free.scenario
+
+    def inmb(p):
+        j, r = free.psa.strategies.index(free.psa.focal), free.psa.strategies.index(free.psa.reference)
+        c = free.psa.cost[:, j] - free.psa.cost[:, r] + p
+        return float((200_000.0 * (free.psa.qalys[:, j] - free.psa.qalys[:, r]) - c).mean())
+
+    assert sc.economics.costs.mht_course == 0.0
+    assert vbp == pytest.approx(brentq(inmb, -1e7, 1e8, xtol=1e-9, rtol=1e-14), rel=1e-9, abs=1e-6)

@@ -28,11 +28,14 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 
+from mhtcdt.decision.model import physics_psa, structural
 from mhtcdt.decision.model import psa as psa_module
+from mhtcdt.decision.model.drivers import drivers_table
 from mhtcdt.decision.model.economic_model import verdict_text
 from mhtcdt.decision.scenario.schema import Scenario
 from mhtcdt.economics import incremental_analysis, nmb, voi
@@ -244,7 +247,7 @@ def _reprice_psa(psa, old_result, new_result, scenario: Scenario, notes: list[st
             if col in point.columns:
                 point[col] = point[col] + shift
     repriced = dataclasses.replace(psa, cost=cost, parameters=params, point=point, notes=[*psa.notes, *notes])
-    return at_willingness_to_pay(repriced, new_result, scenario)
+    return at_willingness_to_pay(repriced, new_result, scenario, original=psa)
 
 
 def price_draws(psa: psa_module.PSAResult, old_price: float, new_price: float) -> tuple[np.ndarray, np.ndarray]:
@@ -265,9 +268,12 @@ def costs_at_price(psa: psa_module.PSAResult, scenario: Scenario, old_price: flo
     return psa.cost + has_mht(scenario, psa.strategies)[None, :] * (new - old)[:, None]
 
 
-def at_willingness_to_pay(psa: psa_module.PSAResult, result, scenario: Scenario) -> psa_module.PSAResult:
+def at_willingness_to_pay(
+    psa: psa_module.PSAResult, result, scenario: Scenario, original: psa_module.PSAResult | None = None
+) -> psa_module.PSAResult:
     """Every NMB-derived output of ``psa`` at ``scenario``'s willingness to pay (``result`` is the pipeline
-    result of ``scenario``: its base-case curves feed the tornado)."""
+    result of ``scenario``: its base-case curves feed the tornado; ``original``: the PSA as it was run when
+    ``psa``'s costs were moved to another price, whose structural table is re-costed, default ``psa``)."""
     wtp = float(scenario.economics.willingness_to_pay)
     arms, reference = psa.strategies, psa.reference
     expected = (wtp * psa.qalys - psa.cost).mean(axis=0)
@@ -278,7 +284,7 @@ def at_willingness_to_pay(psa: psa_module.PSAResult, result, scenario: Scenario)
     evppi = evppi_table(psa, wtp)
     grid_, pfs, os_ = model_curves(result)
     tornado = psa_module.one_way_tornado(scenario, arms, grid_, pfs, os_, focal, reference)
-    return dataclasses.replace(
+    out = dataclasses.replace(
         psa,
         willingness_to_pay=wtp,
         focal=focal,
@@ -289,7 +295,9 @@ def at_willingness_to_pay(psa: psa_module.PSAResult, result, scenario: Scenario)
         evppi=evppi,
         tornado=tornado,
         value_based_price=value_based_price(psa, scenario, focal),
+        drivers=drivers_at(psa, evppi, focal, wtp),
     )
+    return dataclasses.replace(out, structural=structural_at(original or psa, out))
 
 
 def model_curves(result) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -308,26 +316,155 @@ def model_curves(result) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def evppi_table(psa: psa_module.PSAResult, wtp: float) -> pd.DataFrame:
-    """EVPPI at ``wtp`` of each sampled input (one row each) and of the outcome model's calibration draws
-    (one group, the ``outcome.*`` columns that vary), as :func:`~mhtcdt.decision.model.psa.run_psa` builds it."""
+    """EVPPI at ``wtp`` with the rows :func:`~mhtcdt.decision.model.psa.run_psa` builds, in its order: each
+    sampled economic input, the outcome model's calibration draws (one group, the ``outcome.*`` columns that
+    vary) and, with physics uncertainty, the physics and structural inputs' rows of
+    :func:`~mhtcdt.decision.model.physics_psa.physics_evppi` (one per input, a discrete input exactly, the
+    calibrated outcome inputs from their draws, and the physics inputs together), recomputed from the PSA's
+    parameter table."""
     rows = []
     params = psa.parameters
-    singles = [c for c in params.columns if not str(c).startswith("outcome.")]
-    for name in singles:
-        column = params[name]
-        # a discrete input (a structural preset) as its category code: the regression only separates its states
-        x = column.to_numpy(float) if pd.api.types.is_numeric_dtype(column) else pd.factorize(column)[0].astype(float)
-        row = voi.evppi(psa.cost, psa.qalys, x, wtp).iloc[0]
+    economic = [c for c in params.columns if not str(c).startswith(("outcome.", physics_psa.PARAMETER_PREFIX))]
+    for name in economic:
+        row = voi.evppi(psa.cost, psa.qalys, params[name].to_numpy(float), wtp).iloc[0]
         rows.append({"parameter": name, "evppi": row["evppi"], "evppi_se": row["evppi_se"]})
-    group = params[[c for c in params.columns if str(c).startswith("outcome.")]].to_numpy(float)
+    outcome_columns = [c for c in params.columns if str(c).startswith("outcome.")]
+    group = params[outcome_columns].to_numpy(float)
     if group.size:
         varying = group[:, np.ptp(group, axis=0) > 0]
         if varying.shape[1]:
             row = voi.evppi(psa.cost, psa.qalys, varying, wtp).iloc[0]
             rows.append({"parameter": psa_module.OUTCOME_GROUP, "evppi": row["evppi"], "evppi_se": row["evppi_se"]})
+    if psa.physics is not None:
+        _, physics_rows, _ = _physics_evppi(psa, wtp)
+        rows.extend(physics_rows)
     table = pd.DataFrame(rows, columns=["parameter", "evppi", "evppi_se"])
     table["evpi"] = max(0.0, float(voi.evpi(psa.cost, psa.qalys, wtp)))
     return table
+
+
+def _physics_evppi(psa: psa_module.PSAResult, wtp: float):
+    """:func:`~mhtcdt.decision.model.physics_psa.physics_evppi` on the draws recorded in ``psa.parameters``:
+    each physics input's values (a ``choice`` back to its index) and the calibration draws of each draw
+    (the ``outcome.*`` columns, one row per PSA draw, hence the identity index)."""
+    params = psa.parameters
+    phys = {}
+    for name, item in psa.physics.sampled.items():
+        key = physics_psa.PARAMETER_PREFIX + name
+        if key not in params.columns:
+            continue
+        dist = item.distribution
+        column = params[key]
+        if dist.is_discrete:
+            choices = list(dist.choices)
+            phys[name] = np.array([float(choices.index(v)) for v in column])
+        else:
+            phys[name] = column.to_numpy(float)
+    prefix = "outcome."
+    draws = params[[c for c in params.columns if str(c).startswith(prefix)]]
+    calibration = SimpleNamespace(draws=draws.rename(columns=lambda c: str(c)[len(prefix) :]))
+    index = np.arange(psa.n_draws)
+    return physics_psa.physics_evppi(psa.physics, phys, calibration, index, psa.cost, psa.qalys, wtp)
+
+
+def drivers_at(psa: psa_module.PSAResult, evppi: pd.DataFrame, focal: str, wtp: float) -> pd.DataFrame:
+    """The decision-drivers table (:func:`~mhtcdt.decision.model.drivers.drivers_table`) at ``wtp`` for the
+    comparison ``focal`` vs the reference, as :func:`~mhtcdt.decision.model.psa.run_psa` builds it (empty
+    without physics uncertainty)."""
+    if psa.physics is None:
+        return psa.drivers
+    params = psa.parameters
+    columns: dict[str, tuple[np.ndarray, bool]] = {
+        c: (params[c].to_numpy(float), False)
+        for c in params.columns
+        if not str(c).startswith(("outcome.", physics_psa.PARAMETER_PREFIX))
+    }
+    _, _, physics_columns = _physics_evppi(psa, wtp)
+    columns.update(physics_columns)
+    j_f, j_r = psa.strategies.index(focal), psa.strategies.index(psa.reference)
+    inc_q = psa.qalys[:, j_f] - psa.qalys[:, j_r]
+    inb = wtp * inc_q - (psa.cost[:, j_f] - psa.cost[:, j_r])
+    kinds = physics_psa.input_kinds(evppi, psa.physics)
+    return drivers_table(evppi, inb, inc_q, columns, psa.labels, kinds)
+
+
+STRUCTURAL_RERUN_NOTE = "P(cost-effective) at another WTP or price needs this preset's PSA re-run"
+
+
+def structural_at(old: psa_module.PSAResult, new: psa_module.PSAResult) -> pd.DataFrame:
+    """The structural alternatives (:func:`~mhtcdt.decision.model.structural.structural_table`) of ``old``
+    re-costed for ``new`` (the same draws at another price and/or WTP). Exact where the table allows it: the
+    base row from ``new``'s draws; a preset row's expected costs move by the same mean course-price change as
+    the base PSA's (a preset fixes physics inputs only, the price draws are shared), hence its incremental
+    cost and ICER. A preset's probability of being cost-effective needs its per-draw results, which the
+    table does not keep: it is NaN with a note when the WTP, the price or the compared strategy changed (a
+    fresh run gives it)."""
+    table = old.structural
+    same = (
+        old.willingness_to_pay == new.willingness_to_pay
+        and old.focal == new.focal
+        and np.array_equal(old.cost, new.cost)
+    )
+    if table.empty or same:
+        return table
+    out = table.copy()
+    arms = new.strategies
+    j_f, j_r = arms.index(new.focal), arms.index(new.reference)
+    shift = (new.cost - old.cost).mean(axis=0)
+    for i, row in out.iterrows():
+        if not row["evaluated"]:
+            continue
+        if row["preset"] == structural.BASE_ROW:
+            values = _structural_row(new, j_f, j_r)
+        elif old.focal != new.focal:
+            values = dict.fromkeys(
+                ("cost_focal", "qalys_focal", "inc_cost", "inc_qalys", "icer", "p_cost_effective"), math.nan
+            )
+            values.update(cost_reference=row["cost_reference"] + shift[j_r], icer_status="not evaluated")
+            values["note"] = f"{new.focal} is the compared strategy now: re-run the PSA for this preset"
+        else:
+            cost_f, cost_r = row["cost_focal"] + shift[j_f], row["cost_reference"] + shift[j_r]
+            icer, status = _icer_and_status(cost_f - cost_r, row["inc_qalys"])
+            values = dict(
+                cost_focal=cost_f,
+                cost_reference=cost_r,
+                inc_cost=cost_f - cost_r,
+                icer=icer,
+                icer_status=status,
+                p_cost_effective=math.nan,
+                note=STRUCTURAL_RERUN_NOTE,
+            )
+        for key, value in values.items():
+            out.at[i, key] = value
+    return out
+
+
+def _structural_row(psa: psa_module.PSAResult, j_f: int, j_r: int) -> dict:
+    """The base row's numbers from the PSA's draws, as :func:`structural.structural_table` computes them."""
+    inc_c = float((psa.cost[:, j_f] - psa.cost[:, j_r]).mean())
+    inc_q = float((psa.qalys[:, j_f] - psa.qalys[:, j_r]).mean())
+    nb = psa.willingness_to_pay * psa.qalys - psa.cost
+    icer, status = _icer_and_status(inc_c, inc_q)
+    return {
+        "cost_reference": float(psa.cost[:, j_r].mean()),
+        "cost_focal": float(psa.cost[:, j_f].mean()),
+        "qalys_reference": float(psa.qalys[:, j_r].mean()),
+        "qalys_focal": float(psa.qalys[:, j_f].mean()),
+        "inc_cost": inc_c,
+        "inc_qalys": inc_q,
+        "icer": icer,
+        "icer_status": status,
+        "p_cost_effective": float(np.mean(nb[:, j_f] >= nb[:, j_r])),
+    }
+
+
+def _icer_and_status(inc_cost: float, inc_qalys: float) -> tuple[float, str]:
+    """ICER and its status with the rules of :mod:`mhtcdt.decision.model.structural`."""
+    if inc_qalys > 0:
+        return inc_cost / inc_qalys, "ICER"
+    if inc_cost <= 0:
+        return math.nan, "dominant" if inc_qalys >= 0 else "cheaper, less effective"
+    return math.nan, "dominated"
 
 
 def value_based_price(psa: psa_module.PSAResult, scenario: Scenario, focal: str | None = None) -> float | None:

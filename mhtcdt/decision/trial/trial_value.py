@@ -316,25 +316,22 @@ def _numeric(frame: pd.DataFrame) -> np.ndarray:
 
 
 def decision_at(result, psa, request: TrialValueRequest, informed: Sequence[str]) -> DecisionArrays:
-    """Costs at the requested price (the price draws scale with it) and the control covariates."""
+    """Costs at the requested price and the control covariates. The price moves the costs as every what-if
+    does (:func:`mhtcdt.decision.model.whatif.costs_at_price`: the sampled price draws scale with the list
+    price), so the value-based price of :func:`mhtcdt.decision.model.psa.value_based_price_of` is the price at
+    which this expected incremental net benefit is 0."""
+    from mhtcdt.decision.model import whatif
+
     sc = result.scenario
-    eco = sc.economics
     wtp = float(request.willingness_to_pay or psa.willingness_to_pay)
-    run_price = float(eco.costs.mht_course)
+    run_price = float(sc.economics.costs.mht_course)
     price = run_price if request.price is None else float(request.price)
     params = psa.parameters.copy()
     cost = np.array(psa.cost, dtype=float)
     if price != run_price:
-        old = (
-            params["costs.mht_course"].to_numpy(float)
-            if "costs.mht_course" in params
-            else np.full(psa.n_draws, run_price)
-        )
-        new = old * (price / run_price) if run_price > 0 else np.full_like(old, price)
-        has_mht = np.array([sc.arm(s).has_mht for s in psa.strategies], dtype=float)
-        cost = cost + has_mht[None, :] * (new - old)[:, None]
-        if "costs.mht_course" in params:
-            params["costs.mht_course"] = new
+        cost = whatif.costs_at_price(psa, sc, run_price, price)
+        if whatif.MHT_PRICE in params:
+            params[whatif.MHT_PRICE] = whatif.price_draws(psa, run_price, price)[1]
     groups = {c.split(".", 1)[0] for c in informed}
     others = [c for c in params.columns if c.split(".", 1)[0] not in groups]
     adjust = _numeric(params[others]) if others else None

@@ -13,7 +13,7 @@ import streamlit as st
 
 from mhtcdt.app import state
 from mhtcdt.app.text import md, metric_delta
-from mhtcdt.decision.report.labels import money
+from mhtcdt.decision.report.labels import money, price_text
 
 BADGES = {
     "green": ("Cost-effective", "green", ":material/check_circle:"),
@@ -82,15 +82,20 @@ def render_headline(h) -> None:
         )
         m[1].metric("probability cost-effective", f"{100 * h.probability:.0f} %", help=md(h.probability_text))
         if h.value_based_price is not None:
+            gap = h.value_based_price - h.price
+            free = h.value_based_price <= 0
             m[2].metric(
                 "value-based price",
-                money(h.value_based_price, cur),
+                price_text(h.value_based_price, cur),
                 delta=metric_delta(
-                    h.value_based_price - h.price,
-                    f"{money(abs(h.value_based_price - h.price), cur)} vs {money(h.price, cur)} asked",
+                    -1.0 if free else gap,
+                    f"not cost-effective even at {cur} 0"
+                    if free
+                    else f"{money(abs(gap), cur)} {'above' if gap >= 0 else 'below'} the price asked",
                 ),
                 delta_color="normal",
-                help=f"MHT course price at which the ICER equals {money(h.willingness_to_pay, cur)} per QALY; "
+                help=f"MHT course price at which the ICER equals {money(h.willingness_to_pay, cur)} per QALY "
+                f"(mean of the PSA draws: {money(h.value_based_price, cur)}); price asked {money(h.price, cur)}, "
                 f"list price {money(h.list_price, cur)}.",
             )
         else:

@@ -308,12 +308,25 @@ def _heat_section(detail) -> None:
     st.pyplot(figures.cem43_over_time(detail))
     table = detail.sessions.assign(session=detail.sessions["session"] + 1, start_h=detail.sessions["start_min"] / 60.0)
     st.dataframe(
-        table[["session", "start_h", "t90_C", "t50_C", "t10_C", "margin_peak_C", "max_healthy_C",
-               "field_mean_kA_per_m", "cem43_t90_min"]].round(2),
+        table[list(SESSION_COLUMNS)].round(2).rename(columns=SESSION_COLUMNS),
         hide_index=True,
         width="stretch",
         key="physics_sessions",
     )  # fmt: skip
+
+
+#: the per-session table: physics column -> plain-language header with its unit
+SESSION_COLUMNS = {
+    "session": "session",
+    "start_h": "start [h from the first session]",
+    "t90_C": "T90 [°C]",
+    "t50_C": "T50 [°C]",
+    "t10_C": "T10 [°C]",
+    "margin_peak_C": "tumour margin, peak [°C]",
+    "max_healthy_C": "healthy tissue, maximum [°C]",
+    "field_mean_kA_per_m": "field, mean [kA/m]",
+    "cem43_t90_min": "CEM43 at T90 [min]",
+}
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import streamlit as st
 
 from mhtcdt.app import state
 from mhtcdt.app.text import md, metric_delta
-from mhtcdt.decision.report.labels import money, percent
+from mhtcdt.decision.report.labels import money, percent, price_text
 
 EFFECT_SHARES = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
 
@@ -56,16 +56,20 @@ def render() -> None:
     )
     c[1].metric(
         "value-based price",
-        money(room.value_based_price, mcur) if room.value_based_price is not None else "—",
+        price_text(room.value_based_price, mcur),
         delta=None
         if room.headroom is None
+        else metric_delta(-1.0, f"not cost-effective even at {mcur} 0")
+        if room.value_based_price <= 0
         else metric_delta(
             room.headroom,
             f"{money(abs(room.headroom), mcur)} "
             + ("headroom" if room.headroom >= 0 else "above the value-based price"),
         ),
         delta_color="normal",
-        help="Price at which the expected ICER equals the willingness to pay (mean of the PSA draws); base case: "
+        help="Price at which the expected ICER equals the willingness to pay (mean of the PSA draws: "
+        + money(room.value_based_price, mcur)
+        + "); base case: "
         + money(room.value_based_price_deterministic, mcur),
     )
     c[2].metric(

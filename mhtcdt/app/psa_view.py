@@ -14,6 +14,7 @@ import streamlit as st
 
 from mhtcdt.app.text import md, metric_delta
 from mhtcdt.decision.report import figures
+from mhtcdt.decision.report.labels import price_text
 from mhtcdt.decision.report.tables import psa_summary_table
 
 
@@ -126,8 +127,10 @@ def render_psa_sections(psa: Any, scenario: Any) -> None:
         else:
             st.metric(
                 f"price at which the ICER equals {md(currency)} {wtp:,.0f}/QALY",
-                f"{md(currency)} {psa.value_based_price:,.0f}",
-                delta=metric_delta(
+                price_text(psa.value_based_price, md(currency)),
+                delta=metric_delta(-1.0, f"not cost-effective even at {md(currency)} 0")
+                if psa.value_based_price <= 0
+                else metric_delta(
                     psa.value_based_price - scenario.economics.costs.mht_course,
                     f"{md(currency)} {abs(psa.value_based_price - scenario.economics.costs.mht_course):,.0f} "
                     "vs the price asked",

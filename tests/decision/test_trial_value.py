@@ -40,13 +40,37 @@ def psa(run):
     return run_psa(run, n_draws=300)
 
 
+def _inb(arrays, psa):
+    j, r = psa.strategies.index(psa.focal), psa.strategies.index(psa.reference)
+    nb = arrays.net_benefit()
+    return nb[:, j] - nb[:, r]
+
+
 @pytest.fixture(scope="module")
-def tv(run, psa):
-    """Two sizes, all three estimators, the MF1001 design, at the value-based price or 0 if it is negative (the
-    decision is close)."""
+def uncertain(run, psa):
+    """(price, WTP) at which the decision is a coin toss (expected incremental NMB 0): the value-based price at
+    the scenario's WTP when it is positive; otherwise (the MHT arm not cost-effective even free) a free course
+    and the WTP at which its savings buy its QALY change (E[dC] / E[dQ] at price 0)."""
+    from mhtcdt.decision.trial.trial_value import decision_at
+
+    if psa.value_based_price is not None and psa.value_based_price > 0:
+        return float(psa.value_based_price), float(psa.willingness_to_pay)
+    free = decision_at(run, psa, TrialValueRequest(price=0.0), ["outcome"])
+    j, r = psa.strategies.index(psa.focal), psa.strategies.index(psa.reference)
+    d_cost = float((free.cost[:, j] - free.cost[:, r]).mean())
+    d_qalys = float((free.qalys[:, j] - free.qalys[:, r]).mean())
+    assert d_cost / d_qalys > 0, "no price >= 0 and WTP > 0 makes this decision uncertain"
+    return 0.0, d_cost / d_qalys
+
+
+@pytest.fixture(scope="module")
+def tv(run, psa, uncertain):
+    """Two sizes, all three estimators, the MF1001 design, where the decision is uncertain (``uncertain``)."""
+    price, wtp = uncertain
     request = TrialValueRequest(
         sample_sizes=(60, 400),
-        price=max(psa.value_based_price, 0.0),
+        price=price,
+        willingness_to_pay=wtp,
         synthetic_replicates=8,
         n_bootstrap=10,
     )
@@ -236,6 +260,27 @@ def test_value_of_a_trial_on_a_small_scenario(tv):
     assert s["mf1001_evsi"] == pytest.approx(float(tv.mf1001["evsi"].iloc[0]))
     assert isinstance(tv.verdict(), str) and tv.currency in tv.verdict()
     assert list(tv.by_wtp.columns) == ["wtp", "evpi", "evppi", "evsi_mf1001"]
+
+
+def test_where_the_decision_is_uncertain_a_trial_has_clear_value_below_the_evppi(run, psa, uncertain, tv):
+    """Issue 17's discriminating case. At the scenario's own price and WTP the decision is certain (EVSI ~ 0,
+    optimal n 0), which an estimator returning 0 would pass. Where the expected incremental NMB is 0 (the
+    value-based price, :func:`mhtcdt.decision.model.psa.value_based_price_of`, or a free course at the WTP that
+    balances it) the decision is close to a coin toss: the EVPPI of the outcome inputs and the EVSI of a
+    400-patient trial are clearly positive (more than 3 Monte Carlo SEs from 0) and the EVSI stays below the
+    EVPPI, the 60-patient trial's no larger than the 400-patient trial's."""
+    from mhtcdt.decision.trial.trial_value import decision_at
+
+    price, wtp = uncertain
+    inb = _inb(decision_at(run, psa, TrialValueRequest(price=price, willingness_to_pay=wtp), ["outcome"]), psa)
+    assert abs(inb.mean()) < 1e-6 * wtp
+    assert 0.2 < (inb > 0).mean() < 0.8
+    assert tv.evppi > 3.0 * tv.evppi_se
+    curve = tv.curve.sort_values("n_patients")
+    big, small_n = curve.iloc[-1], curve.iloc[0]
+    assert big.evsi > 3.0 * big.evsi_se, (big.evsi, big.evsi_se)
+    assert big.evsi <= tv.evppi + 3.0 * np.hypot(big.evsi_se, tv.evppi_se)
+    assert small_n.evsi <= big.evsi + 3.0 * np.hypot(small_n.evsi_se, big.evsi_se)
 
 
 def test_no_uncertainty_in_the_informed_inputs_no_value(run, psa):

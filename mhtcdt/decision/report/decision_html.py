@@ -15,7 +15,7 @@ import pandas as pd
 
 from mhtcdt.decision.report import decision_figures as dfig
 from mhtcdt.decision.report.figures import to_bytes
-from mhtcdt.decision.report.labels import money, number, percent, stakeholder_table
+from mhtcdt.decision.report.labels import money, number, percent, price_text, stakeholder_table
 
 LIGHT_COLOURS = {"green": "#1a7f37", "amber": "#b45309", "red": "#b42318"}
 LIGHT_WORDS = {"green": "cost-effective", "amber": "uncertain", "red": "not cost-effective"}
@@ -146,7 +146,7 @@ def subgroup_table(table: pd.DataFrame, currency: str) -> pd.DataFrame:
             interval(v, lo, hi, percent)
             for v, lo, hi in zip(table["p_cost_effective"], table["p_ce_low"], table["p_ce_high"], strict=True)
         ]
-        out["value-based price"] = table["value_based_price"].map(lambda v: money(v, currency))
+        out["value-based price"] = table["value_based_price"].map(lambda v: price_text(v, currency))
     out["note"] = table["note"].fillna("")
     return out
 
@@ -216,7 +216,7 @@ def comparison_table(runs: Sequence, headlines: Sequence) -> pd.DataFrame:
                 "ICER (mean of draws)": money(h.icer, cur) if h.inc_qalys > 0 and h.inc_cost > 0 else h.icer_text,
                 "ICER, base case": money(h.icer_deterministic, cur),
                 "probability cost-effective": h.probability_text,
-                "MHT price / value-based price": f"{money(h.price, cur)} / {money(h.value_based_price, cur)}",
+                "MHT price / value-based price": f"{money(h.price, cur)} / {price_text(h.value_based_price, cur)}",
                 "EVPI per patient": money(h.evpi_per_patient, cur)
                 if h.evpi_per_patient >= 0.5
                 else f"below {cur} 1 (research would not change the choice)",

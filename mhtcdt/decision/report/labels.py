@@ -56,6 +56,14 @@ def money(value: float | None, currency: str, signed: bool = False) -> str:
     return f"{'−' if value < 0 else sign}{currency} {text}"
 
 
+def price_text(value: float | None, currency: str) -> str:
+    """A value-based price for a payer: ``GBP 12,345``; ``none`` when it is 0 or below (not cost-effective
+    even if the course were free: a negative price would mean paying the hospital to use it); ``—`` missing."""
+    if value is not None and math.isfinite(value) and value <= 0:
+        return "none"
+    return money(value, currency)
+
+
 def number(value: float | None, digits: int = 3) -> str:
     """A number for reading: thousands separators, ``digits`` significant decimals, no e-notation."""
     if value is None or (isinstance(value, float) and math.isnan(value)):

@@ -24,6 +24,28 @@ MECHANISMS = (
 )
 
 
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def power_of_ten(value: float, _position=None) -> str:
+    """A log-axis tick as plain text, ``10⁸`` or ``10⁻²¹`` (matplotlib's default, ``$\\mathdefault{10^{8}}$``,
+    needs mathtext, which the app turns off so that a '$' in a scenario's names is a dollar sign)."""
+    if not np.isfinite(value) or value <= 0:
+        return ""
+    exponent = np.log10(value)
+    if abs(exponent - round(exponent)) > 1e-9:
+        return ""
+    return "10" + str(int(round(exponent))).translate(_SUPERSCRIPT)
+
+
+def _plain_log_ticks(axis) -> None:
+    """Decade ticks labelled by :func:`power_of_ten` and no minor labels on a log-scaled ``axis``."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    axis.set_major_formatter(FuncFormatter(power_of_ten))
+    axis.set_minor_formatter(NullFormatter())
+
+
 def kill_by_mechanism(outcome: pd.Series) -> Figure:
     """Stacked bar of one patient's tumour log10 kill by mechanism (physics contract columns)."""
     fig, ax = new_figure(6.0, 2.4)
@@ -165,6 +187,7 @@ def cem43_over_time(detail) -> Figure:
     bx.bar(detail.shell_radius_mm, np.maximum(detail.cem43_per_shell_min, 1e-6),
            width=0.8 * np.diff(np.r_[0.0, detail.shell_outer_radius_mm]), color="#e45756")  # fmt: skip
     bx.set_yscale("log")
+    _plain_log_ticks(bx.yaxis)
     _boundaries(bx, detail)
     bx.set_xlim(0, detail.tumour_radius_mm * 1.05)
     bx.set_xlabel("shell radius [mm]")
@@ -203,6 +226,7 @@ def chemistry_over_time(detail) -> Figure:
         axis.set_xlabel(f"{unit} from the first session start")
         axis.grid(alpha=0.3)
     ax.set_yscale("log")
+    _plain_log_ticks(ax.yaxis)
     ax.set_ylabel("[·OH] (quasi-steady) [mol/L]")
     bx.ticklabel_format(axis="y", useOffset=False)
     bx.set_ylabel("GSH [mM]")

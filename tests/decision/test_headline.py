@@ -107,12 +107,53 @@ def test_price_table_agrees_with_the_what_if_and_is_monotone(run):
         p = fresh.psa.probability_cost_effective(100_000.0)[fresh.psa.focal]
         assert row.p_cost_effective == pytest.approx(p)
         det = fresh.result.incremental.set_index("strategy").at[fresh.psa.focal, "icer"]
-        assert row.icer_deterministic == pytest.approx(det)
+        if row.inc_qalys_deterministic > 0:
+            assert row.icer_deterministic == pytest.approx(det)
+        else:  # a QALY loss: no ICER, whatever the ratio of the increments
+            assert math.isnan(row.icer_deterministic)
+        if row.inc_qalys_probabilistic > 0:
+            assert row.icer_probabilistic == pytest.approx(row.inc_cost_probabilistic / row.inc_qalys_probabilistic)
+        else:
+            assert math.isnan(row.icer_probabilistic)
         assert row.p_ce_lower <= row.p_cost_effective <= row.p_ce_upper
     if vbp > 0:
         at_vbp = table[table["price"] == vbp].iloc[0]
         assert abs(at_vbp.expected_inmb) < 1e-6 * 100_000.0
         assert at_vbp.icer_probabilistic == pytest.approx(100_000.0)
+
+
+@pytest.mark.parametrize(
+    ("d_cost", "d_qalys", "cell"),
+    [
+        (30_000.0, 0.1, "GBP 300,000"),
+        (-500.0, 0.1, "dominant"),
+        (0.0, 0.1, "dominant"),
+        (500.0, -0.1, "dominated"),
+        (500.0, 0.0, "dominated"),
+        (-1_500.0, -0.1, "saves GBP 15,000 per QALY lost"),
+        (-1_500.0, 0.0, "dominant"),
+    ],
+)
+def test_icer_cells_name_the_quadrant_and_never_show_a_negative_icer(d_cost, d_qalys, cell):
+    from mhtcdt.decision.report.labels import icer_cell, threshold_text
+
+    assert icer_cell(d_cost, d_qalys, "GBP") == cell
+    icer = price.icer_of(d_cost, d_qalys)
+    assert (icer == d_cost / d_qalys) if d_qalys > 0 else math.isnan(icer)
+    words = threshold_text(icer, "GBP")
+    if d_qalys <= 0:
+        assert words == "none (no QALYs gained)"
+    else:
+        assert words == (f"GBP {icer:,.0f} per QALY" if d_cost > 0 else "any (dominant: more QALYs at no extra cost)")
+
+
+def test_threshold_wtp_is_the_icer_only_where_qalys_are_gained(run):
+    result, psa = run
+    t = price.threshold_wtp(result, psa)
+    j, r = psa.strategies.index(psa.focal), psa.strategies.index(psa.reference)
+    dq = float((psa.qalys[:, j] - psa.qalys[:, r]).mean())
+    dc = float((psa.cost[:, j] - psa.cost[:, r]).mean())
+    assert t["probabilistic"] == pytest.approx(dc / dq) if dq > 0 else math.isnan(t["probabilistic"])
 
 
 def test_headroom_sentence_states_the_cut(run):

@@ -51,6 +51,13 @@ def _check_prices(prices) -> np.ndarray:
     return arr
 
 
+def icer_of(inc_cost: float, inc_qalys: float) -> float:
+    """Incremental cost per QALY gained; NaN unless QALYs are gained (a cost per QALY *lost* reads as an ICER
+    but means the opposite: the new strategy is then cost-effective only if its savings per QALY lost exceed
+    the WTP)."""
+    return inc_cost / inc_qalys if inc_qalys > 0 else math.nan
+
+
 def default_prices(list_price: float, value_based_price: float | None = None, n: int = 41) -> np.ndarray:
     """Prices from 0 to 1.5 x the larger of the list and the value-based price, with both on the grid."""
     top = 1.5 * max(list_price, value_based_price or 0.0, 1.0)
@@ -62,8 +69,11 @@ def price_table(result, psa: psa_module.PSAResult, prices=None) -> pd.DataFrame:
     """Results of the focal strategy vs the reference at each course price, at the run's WTP.
 
     ``result`` and ``psa`` as :func:`mhtcdt.decision.model.whatif.apply` returns them (any WTP and price).
-    Columns: ``price``, ``icer_deterministic``, ``icer_probabilistic`` [currency/QALY] (NaN when the QALY
-    change is 0), ``p_cost_effective`` (share of draws in which the focal strategy has the highest NMB),
+    Columns: ``price``, ``icer_deterministic``, ``icer_probabilistic`` [currency/QALY] (NaN unless the focal
+    strategy gains QALYs: a ratio to a QALY loss is not an ICER), the increments they come from
+    (``inc_cost_deterministic``, ``inc_qalys_deterministic``, ``inc_cost_probabilistic`` and
+    ``inc_qalys_probabilistic``, means over the draws: say "dominated" or "dominant" with them),
+    ``p_cost_effective`` (share of draws in which the focal strategy has the highest NMB),
     ``p_ce_lower``, ``p_ce_upper`` (Wilson 95 % interval of that share), ``expected_inmb`` [currency per
     patient, mean over draws], ``inmb_deterministic``.
     """
@@ -91,8 +101,12 @@ def price_table(result, psa: psa_module.PSAResult, prices=None) -> pd.DataFrame:
         rows.append(
             dict(
                 price=float(p),
-                icer_deterministic=dc / det_dq if det_dq != 0 else math.nan,
-                icer_probabilistic=float(inc_c.mean() / inc_q.mean()) if inc_q.mean() != 0 else math.nan,
+                icer_deterministic=icer_of(dc, det_dq),
+                icer_probabilistic=icer_of(float(inc_c.mean()), float(inc_q.mean())),
+                inc_cost_deterministic=dc,
+                inc_qalys_deterministic=det_dq,
+                inc_cost_probabilistic=float(inc_c.mean()),
+                inc_qalys_probabilistic=float(inc_q.mean()),
                 p_cost_effective=k / psa.n_draws,
                 p_ce_lower=lo,
                 p_ce_upper=hi,
@@ -161,14 +175,17 @@ def headroom(result, psa: psa_module.PSAResult, list_price: float | None = None)
 
 
 def threshold_wtp(result, psa: psa_module.PSAResult) -> dict[str, float]:
-    """The willingness to pay at which the focal strategy becomes cost-effective vs the reference:
-    its ICER, deterministic and probabilistic (NaN when it gains no QALYs)."""
+    """The willingness to pay above which the focal strategy is cost-effective vs the reference: its ICER,
+    deterministic and probabilistic (NaN when it gains no QALYs: no WTP makes a QALY loss worth paying for)."""
     per = result.economics.set_index("strategy")
     dq = float(per.at[psa.focal, "qalys"] - per.at[psa.reference, "qalys"])
     dc = float(per.at[psa.focal, "cost"] - per.at[psa.reference, "cost"])
+    j, r = _focal_and_reference(psa)
     return {
-        "deterministic": dc / dq if dq > 0 else math.nan,
-        "probabilistic": whatif.probabilistic_icer(psa, psa.focal, psa.reference),
+        "deterministic": icer_of(dc, dq),
+        "probabilistic": icer_of(
+            float((psa.cost[:, j] - psa.cost[:, r]).mean()), float((psa.qalys[:, j] - psa.qalys[:, r]).mean())
+        ),
     }
 
 

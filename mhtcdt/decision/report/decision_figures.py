@@ -125,9 +125,9 @@ def tornado(table: pd.DataFrame, currency: str, focal: str, reference: str) -> F
 def price_curves(
     table: pd.DataFrame, price: float, wtp: float, currency: str, value_based_price: float | None = None
 ) -> Figure:
-    """Two panels against the course price: the ICER (probabilistic and deterministic) with the WTP, and the
-    probability of being cost-effective with its Monte Carlo 95 % interval; the price asked and the
-    value-based price marked."""
+    """Two panels against the course price: the ICER (probabilistic and deterministic; where QALYs are gained)
+    with the WTP, and the probability of being cost-effective with its Monte Carlo 95 % interval; the price
+    asked and the value-based price marked."""
     fig = Figure(figsize=(6.4, 5.6), layout="constrained")
     top, bottom = fig.subplots(2, 1, sharex=True)
     x = table["price"].to_numpy(float)
@@ -137,6 +137,10 @@ def price_curves(
     top.yaxis.set_major_formatter(money_formatter(currency))
     top.set_ylabel("ICER per QALY")
     top.legend(frameon=False, fontsize=9, loc="upper left")
+    if table[["icer_probabilistic", "icer_deterministic"]].isna().all().all():
+        top.set_yticks([])
+        top.text(0.5, 0.5, "no ICER at any price: the new strategy gains no QALYs", transform=top.transAxes,
+                 ha="center", va="center", fontsize=10, color="#555555")  # fmt: skip
     bottom.fill_between(x, table["p_ce_lower"], table["p_ce_upper"], color="#009E73", alpha=0.25, lw=0)
     bottom.plot(x, table["p_cost_effective"], color="#009E73", lw=2)
     bottom.set_ylim(-0.02, 1.02)

@@ -15,7 +15,15 @@ import pandas as pd
 
 from mhtcdt.decision.report import decision_figures as dfig
 from mhtcdt.decision.report.figures import to_bytes
-from mhtcdt.decision.report.labels import money, number, percent, price_text, stakeholder_table
+from mhtcdt.decision.report.labels import (
+    icer_cells,
+    money,
+    number,
+    percent,
+    price_text,
+    stakeholder_table,
+    threshold_text,
+)
 
 LIGHT_COLOURS = {"green": "#1a7f37", "amber": "#b45309", "red": "#b42318"}
 LIGHT_WORDS = {"green": "cost-effective", "amber": "uncertain", "red": "not cost-effective"}
@@ -66,8 +74,8 @@ def price_section(result, psa) -> str:
     thresholds = price.threshold_wtp(result, psa)
     parts.append(
         f"<p>Threshold willingness to pay (the ICER of '{_e(psa.focal)}' vs '{_e(psa.reference)}'): "
-        f"{_e(money(thresholds['probabilistic'], cur))} per QALY (mean of the draws); "
-        f"{_e(money(thresholds['deterministic'], cur))} (base case).</p>"
+        f"{_e(threshold_text(thresholds['probabilistic'], cur))} (mean of the draws); "
+        f"{_e(threshold_text(thresholds['deterministic'], cur))} (base case).</p>"
     )
     if room.value_based_price is None:
         return "\n".join(parts)
@@ -81,8 +89,8 @@ def price_section(result, psa) -> str:
             pd.DataFrame(
                 {
                     "MHT course price": shown["price"].map(lambda v: money(v, cur)),
-                    "ICER, mean of draws": shown["icer_probabilistic"].map(lambda v: money(v, cur)),
-                    "ICER, base case": shown["icer_deterministic"].map(lambda v: money(v, cur)),
+                    "ICER, mean of draws": icer_cells(shown, "probabilistic", cur),
+                    "ICER, base case": icer_cells(shown, "deterministic", cur),
                     "probability cost-effective": [
                         f"{percent(p)} ({percent(lo)}-{percent(hi)})"
                         for p, lo, hi in zip(

@@ -259,6 +259,8 @@ def _price_sentence(room, cur: str) -> str:
         asked += " (list price)"
     if room.value_based_price is None:
         return f"MHT course: {asked}; no value-based price for this comparison."
+    if room.value_based_price <= 0:  # room.sentence() says by how much the other costs exceed the value
+        return f"No value-based price for the MHT course: {asked}. {room.sentence()}"
     return f"Value-based price of the MHT course: {_money(room.value_based_price, cur)}; {asked}. {room.sentence()}"
 
 

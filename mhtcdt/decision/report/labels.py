@@ -64,6 +64,41 @@ def price_text(value: float | None, currency: str) -> str:
     return money(value, currency)
 
 
+def icer_cell(inc_cost: float, inc_qalys: float, currency: str) -> str:
+    """An ICER for a table cell, with the quadrants named: ``GBP 12,345`` (QALYs gained at a cost),
+    ``dominant`` (more QALYs, no extra cost), ``dominated`` (no more QALYs, no saving), or ``saves GBP 1,234 per
+    QALY lost`` (cheaper and less effective: cost-effective only if that exceeds the WTP)."""
+    if not (math.isfinite(inc_cost) and math.isfinite(inc_qalys)):
+        return "—"
+    if inc_qalys > 0:
+        return money(inc_cost / inc_qalys, currency) if inc_cost > 0 else "dominant"
+    if inc_cost >= 0:
+        return "dominated"
+    if inc_qalys == 0:
+        return "dominant"
+    return f"saves {money(inc_cost / inc_qalys, currency)} per QALY lost"
+
+
+def icer_cells(table, basis: str, currency: str) -> list[str]:
+    """:func:`icer_cell` of each row of a price table (:func:`mhtcdt.decision.model.price.price_table`);
+    ``basis``: ``"probabilistic"`` or ``"deterministic"``."""
+    return [
+        icer_cell(float(c), float(q), currency)
+        for c, q in zip(table[f"inc_cost_{basis}"], table[f"inc_qalys_{basis}"], strict=True)
+    ]
+
+
+def threshold_text(value: float, currency: str) -> str:
+    """A threshold willingness to pay (an ICER): ``GBP 12,345 per QALY``, or ``none`` when it is not defined
+    (NaN: the new strategy gains no QALYs, so no willingness to pay per QALY gained makes it cost-effective), or
+    ``any`` when it is 0 or below (dominant)."""
+    if value is None or not math.isfinite(value):
+        return "none (no QALYs gained)"
+    if value <= 0:
+        return "any (dominant: more QALYs at no extra cost)"
+    return f"{money(value, currency)} per QALY"
+
+
 def number(value: float | None, digits: int = 3) -> str:
     """A number for reading: thousands separators, ``digits`` significant decimals, no e-notation."""
     if value is None or (isinstance(value, float) and math.isnan(value)):

@@ -87,13 +87,11 @@ def render_headline(h) -> None:
             m[2].metric(
                 "value-based price",
                 price_text(h.value_based_price, cur),
-                delta=metric_delta(
-                    -1.0 if free else gap,
-                    f"not cost-effective even at {cur} 0"
-                    if free
-                    else f"{money(abs(gap), cur)} {'above' if gap >= 0 else 'below'} the price asked",
-                ),
-                delta_color="normal",
+                delta=f"not cost-effective even at {cur} 0"
+                if free
+                else metric_delta(gap, f"{money(abs(gap), cur)} {'above' if gap >= 0 else 'below'} the price asked"),
+                delta_color="red" if free else "normal",
+                delta_arrow="off" if free else "auto",
                 help=f"MHT course price at which the ICER equals {money(h.willingness_to_pay, cur)} per QALY "
                 f"(mean of the PSA draws: {money(h.value_based_price, cur)}); price asked {money(h.price, cur)}, "
                 f"list price {money(h.list_price, cur)}.",

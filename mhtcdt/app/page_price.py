@@ -14,7 +14,7 @@ import streamlit as st
 
 from mhtcdt.app import state
 from mhtcdt.app.text import md, metric_delta
-from mhtcdt.decision.report.labels import money, percent, price_text
+from mhtcdt.decision.report.labels import icer_cells, money, percent, price_text, threshold_text
 
 EFFECT_SHARES = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
 
@@ -59,14 +59,15 @@ def render() -> None:
         price_text(room.value_based_price, mcur),
         delta=None
         if room.headroom is None
-        else metric_delta(-1.0, f"not cost-effective even at {mcur} 0")
+        else f"not cost-effective even at {mcur} 0"
         if room.value_based_price <= 0
         else metric_delta(
             room.headroom,
             f"{money(abs(room.headroom), mcur)} "
             + ("headroom" if room.headroom >= 0 else "above the value-based price"),
         ),
-        delta_color="normal",
+        delta_color="red" if room.value_based_price is not None and room.value_based_price <= 0 else "normal",
+        delta_arrow="off" if room.value_based_price is not None and room.value_based_price <= 0 else "auto",
         help="Price at which the expected ICER equals the willingness to pay (mean of the PSA draws: "
         + money(room.value_based_price, mcur)
         + "); base case: "
@@ -74,9 +75,10 @@ def render() -> None:
     )
     c[2].metric(
         "threshold willingness to pay",
-        money(thresholds["probabilistic"], mcur),
-        help=f"The ICER: the WTP above which '{md(psa.focal)}' is cost-effective. Base case: "
-        f"{money(thresholds['deterministic'], mcur)}.",
+        threshold_text(thresholds["probabilistic"], mcur).split(" (")[0].removesuffix(" per QALY"),
+        help=f"The ICER (mean of the draws): the WTP above which '{md(psa.focal)}' is cost-effective; "
+        f"{threshold_text(thresholds['probabilistic'], mcur)}. Base case: "
+        f"{threshold_text(thresholds['deterministic'], mcur)}.",
     )
     st.markdown(md(room.sentence()))
     if room.value_based_price is None:
@@ -94,8 +96,8 @@ def render() -> None:
         pd.DataFrame(
             {
                 "MHT course price": shown["price"].map(lambda v: money(v, cur)),
-                "ICER (mean of draws)": shown["icer_probabilistic"].map(lambda v: money(v, cur)),
-                "ICER (base case)": shown["icer_deterministic"].map(lambda v: money(v, cur)),
+                "ICER (mean of draws)": icer_cells(shown, "probabilistic", cur),
+                "ICER (base case)": icer_cells(shown, "deterministic", cur),
                 "probability cost-effective (Monte Carlo 95 %)": [
                     f"{percent(p)} ({percent(lo)}-{percent(hi)})"
                     for p, lo, hi in zip(

@@ -128,14 +128,15 @@ def render_psa_sections(psa: Any, scenario: Any) -> None:
             st.metric(
                 f"price at which the ICER equals {md(currency)} {wtp:,.0f}/QALY",
                 price_text(psa.value_based_price, md(currency)),
-                delta=metric_delta(-1.0, f"not cost-effective even at {md(currency)} 0")
+                delta=f"not cost-effective even at {md(currency)} 0"
                 if psa.value_based_price <= 0
                 else metric_delta(
                     psa.value_based_price - scenario.economics.costs.mht_course,
                     f"{md(currency)} {abs(psa.value_based_price - scenario.economics.costs.mht_course):,.0f} "
                     "vs the price asked",
                 ),
-                delta_color="normal",
+                delta_color="red" if psa.value_based_price <= 0 else "normal",
+                delta_arrow="off" if psa.value_based_price <= 0 else "auto",
             )
     if getattr(psa, "physics", None) is not None:
         render_physics_uncertainty(psa, currency)

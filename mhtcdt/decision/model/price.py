@@ -141,8 +141,8 @@ class Headroom:
         at = f"at {cur} {self.willingness_to_pay:,.0f} per QALY"
         if vbp <= 0:
             return (
-                f"Even at a price of 0 the MHT course is not cost-effective {at}: the other costs of the MHT arm "
-                f"exceed the value of its QALY gain by {cur} {-vbp:,.0f} per patient."
+                f"Even at a price of 0 the MHT course is not cost-effective {at}: the MHT arm's expected net "
+                f"monetary benefit would still be about {cur} {-vbp:,.0f} per patient below the comparator's."
             )
         change = vbp - p
         if abs(change) < 0.5:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from mhtcdt.decision.report.figures import money_formatter, new_figure
 from mhtcdt.decision.report.labels import money, parameter_label, parameter_value
@@ -41,6 +42,7 @@ def ceac(ceac_table: pd.DataFrame, wtp: float, currency: str, colours: Mapping[s
     ax.set_xlim(0, float(ceac_table["wtp"].max()))
     ax.set_ylim(-0.02, 1.02)
     ax.xaxis.set_major_formatter(money_formatter(currency))
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5))  # currency labels are wide: at most 6 ticks
     ax.yaxis.set_major_formatter(lambda y, _p: f"{y:.0%}")
     ax.set_xlabel("willingness to pay per QALY")
     ax.set_ylabel("probability cost-effective")
@@ -64,6 +66,7 @@ def evpi(curve: pd.DataFrame, wtp: float, currency: str) -> Figure | None:
     ax.set_ylim(0, float(np.nanmax(y)) * 1.15)
     ax.set_xlim(0, float(curve["wtp"].max()))
     ax.xaxis.set_major_formatter(money_formatter(currency))
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5))  # currency labels are wide: at most 6 ticks
     ax.yaxis.set_major_formatter(money_formatter(currency))
     ax.set_xlabel("willingness to pay per QALY")
     ax.set_ylabel("EVPI per patient")
@@ -87,6 +90,7 @@ def evppi(table: pd.DataFrame, currency: str) -> Figure | None:
         ax.legend(frameon=False, loc="lower right", fontsize=9)
     ax.set_xlim(left=0)
     ax.xaxis.set_major_formatter(money_formatter(currency))
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5))  # currency labels are wide: at most 6 ticks
     ax.set_xlabel("EVPPI per patient (± standard error)")
     ax.grid(axis="y", visible=False)
     return fig
@@ -114,6 +118,7 @@ def tornado(table: pd.DataFrame, currency: str, focal: str, reference: str) -> F
     ax.axvline(base, color="#333333", lw=1)
     ax.axvline(0, color="#D55E00", lw=1, ls=":", label="break-even (INMB = 0)")
     ax.xaxis.set_major_formatter(money_formatter(currency))
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5))  # currency labels are wide: at most 6 ticks
     ax.set_xlabel("incremental net monetary benefit per patient")
     ax.set_title(f"{focal} vs {reference}", fontsize=10, loc="left")
     ax.grid(axis="y", visible=False)
@@ -148,6 +153,7 @@ def price_curves(
     bottom.set_ylabel("probability cost-effective")
     bottom.set_xlabel("MHT course price")
     bottom.xaxis.set_major_formatter(money_formatter(currency))
+    bottom.xaxis.set_major_locator(MaxNLocator(nbins=5))
     for ax in (top, bottom):
         ax.axvline(price, color="#333333", lw=1)
         if value_based_price is not None and value_based_price > 0:

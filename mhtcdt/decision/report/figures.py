@@ -201,7 +201,7 @@ def ce_plane(
         0.98, 0.02, "below the line: cost-effective", transform=ax.transAxes, ha="right", va="bottom", fontsize=9,
         color="#333333",
     )  # fmt: skip
-    ax.legend(frameon=False, loc="upper left", fontsize=9)
+    ax.legend(frameon=False, loc="best", fontsize=9)  # a fixed corner can hide a strategy's point
     return fig
 
 

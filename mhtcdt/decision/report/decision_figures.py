@@ -136,16 +136,18 @@ def price_curves(
     fig = Figure(figsize=(6.4, 5.6), layout="constrained")
     top, bottom = fig.subplots(2, 1, sharex=True)
     x = table["price"].to_numpy(float)
-    top.plot(x, table["icer_probabilistic"], color="#0072B2", lw=2, label="ICER, mean of the draws")
-    top.plot(x, table["icer_deterministic"], color="#0072B2", lw=1.2, ls=":", label="ICER, base case")
-    top.axhline(wtp, color="#333333", ls="--", lw=1, label=f"WTP {money(wtp, currency)}")
-    top.yaxis.set_major_formatter(money_formatter(currency))
-    top.set_ylabel("ICER per QALY")
-    top.legend(frameon=False, fontsize=9, loc="upper left")
     if table[["icer_probabilistic", "icer_deterministic"]].isna().all().all():
         top.set_yticks([])
+        top.set_ylabel("ICER per QALY")
         top.text(0.5, 0.5, "no ICER at any price: the new strategy gains no QALYs", transform=top.transAxes,
                  ha="center", va="center", fontsize=10, color="#555555")  # fmt: skip
+    else:
+        top.plot(x, table["icer_probabilistic"], color="#0072B2", lw=2, label="ICER, mean of the draws")
+        top.plot(x, table["icer_deterministic"], color="#0072B2", lw=1.2, ls=":", label="ICER, base case")
+        top.axhline(wtp, color="#333333", ls="--", lw=1, label=f"WTP {money(wtp, currency)}")
+        top.yaxis.set_major_formatter(money_formatter(currency))
+        top.set_ylabel("ICER per QALY")
+        top.legend(frameon=False, fontsize=9, loc="upper left")
     bottom.fill_between(x, table["p_ce_lower"], table["p_ce_upper"], color="#009E73", alpha=0.25, lw=0)
     bottom.plot(x, table["p_cost_effective"], color="#009E73", lw=2)
     bottom.set_ylim(-0.02, 1.02)

@@ -215,7 +215,9 @@ def money_formatter(currency: str):
         if a >= 1e6:
             return f"{sign}{currency} {a / 1e6:,.1f}M".replace(".0M", "M")
         if a >= 1e3:
-            return f"{sign}{currency} {a / 1e3:,.0f}k"
+            k = a / 1e3
+            digits = 1 if k < 10 and abs(k - round(k)) > 1e-9 else 0  # GBP 1.5k, not a second "GBP 2k"
+            return f"{sign}{currency} {k:,.{digits}f}k"
         return f"{sign}{currency} {a:,.0f}"
 
     return FuncFormatter(fmt)

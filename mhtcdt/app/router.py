@@ -48,10 +48,10 @@ _CLOSE_SIDEBAR_ON_PHONES = """<script>
 })();
 </script>"""
 _LAST_PAGE_KEY = "_last_page"
-#: class of the hidden element drawn after a page's script run is over (every job it waited for finished, every
-#: section drawn): ``data-page`` the page's title, ``data-run`` the session's script-run number. The browser test
-#: waits on it instead of a fixed wall time.
-READY_MARKER_CLASS = "mhtcdt-page-ready"
+#: key prefix of the empty container drawn after a page's script run is over (every job it waited for finished,
+#: every section drawn): ``page_ready__<page title as a word>__<script-run number>``. Streamlit gives it the CSS
+#: class ``st-key-<key>``; the browser test waits on it instead of a fixed wall time (no HTML is rendered).
+READY_KEY_PREFIX = "page_ready__"
 
 
 def _close_sidebar_after_navigation(selected) -> None:
@@ -102,16 +102,16 @@ def main() -> None:
 
 
 def _mark_ready(selected) -> None:
-    """Draw the page-ready marker (:data:`READY_MARKER_CLASS`) at the end of the sidebar: it appears only when
-    this script run has drawn the whole page."""
-    from html import escape
+    """Draw the page-ready marker (:data:`READY_KEY_PREFIX`) at the end of the sidebar: it appears only when this
+    script run has drawn the whole page."""
+    import re
 
     from mhtcdt.app import state
 
     run = int(st.session_state.get(state.RUN_COUNTER_KEY, 0))
-    title = escape(str(selected.title), quote=True)
-    with st.sidebar:
-        st.html(f"<span class='{READY_MARKER_CLASS}' data-page='{title}' data-run='{run}'></span>")
+    page = re.sub(r"\W+", "_", str(selected.title))
+    with st.sidebar, st.container(height=1, border=False, key=f"{READY_KEY_PREFIX}{page}__{run}"):
+        st.caption("\u200b")  # a zero-width space: the container is drawn, nothing shows
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -120,22 +121,24 @@ def browser():
         b.close()
 
 
-#: The page-ready marker the router draws when a page's script run is over (mhtcdt.app.router.READY_MARKER_CLASS).
-READY_MARKER = ".mhtcdt-page-ready"
+#: The page-ready marker the router draws when a page's script run is over (mhtcdt.app.router.READY_KEY_PREFIX):
+#: a container whose CSS class is ``st-key-page_ready__<title as a word>__<run>``.
+READY_MARKER = "st-key-page_ready__"
 #: A page still working shows it: its progress bars' stage and fraction change. Nothing changing on the page for
 #: this long (the elapsed-seconds counters aside) is a hang, whatever the machine's load.
 STALL_S = 300.0
 #: The longest any page may take in all, progress or not (a cold start compiles every kernel on a loaded machine).
 MAX_S = 3600.0
-_MARKER_RUN_JS = """(name) => Math.max(-1, ...[...document.querySelectorAll(".mhtcdt-page-ready")]
-    .filter(e => e.dataset.page === name).map(e => Number(e.dataset.run)))"""
+_MARKER_RUN_JS = """(page) => Math.max(-1, ...[...document.querySelectorAll("[class*='st-key-page_ready__']")]
+    .flatMap(e => [...e.classList]).filter(c => c.startsWith("st-key-page_ready__" + page + "__"))
+    .map(c => Number(c.slice(("st-key-page_ready__" + page + "__").length))))"""
 _ACTIVITY_JS = """() => document.body.innerText.replace(/\\(\\d+ s\\)/g, "") + "|" +
     [...document.querySelectorAll("[role='progressbar']")].map(e => e.getAttribute("aria-valuenow")).join(",")"""
 
 
 def _marker_run(page, name: str) -> int:
     """The script-run number of ``name``'s ready marker on the page (-1: none)."""
-    return int(page.evaluate(_MARKER_RUN_JS, name))
+    return int(page.evaluate(_MARKER_RUN_JS, re.sub(r"\W+", "_", name)))
 
 
 def _settle(

@@ -219,10 +219,22 @@ def counterfactual_pool(result, progress: ProgressCallback | None = None) -> dic
     """Every trial patient treated with every randomised arm: arm -> DataFrame in ``patient_id`` order.
 
     A patient's row under its randomised arm is its trial row; under another arm the physics is computed
-    with that arm's seed (:func:`mhtcdt.decision.streams.physics_seed`), as the trial would have."""
-    from mhtcdt.decision.model.outcome import treatment_months
-    from mhtcdt.decision.run.arm_chain import RANDOMISATION_COLUMNS, treated_under
+    with that arm's seed (:func:`mhtcdt.decision.streams.physics_seed`), as the trial would have. The pipeline's
+    counterfactual table (:func:`mhtcdt.decision.run.pipeline.decision_population`) is that population already
+    (with each arm's systemic therapy); it is used when the result carries it, and built here otherwise."""
+    from mhtcdt.decision.model.outcome import systemic_columns, treatment_months
+    from mhtcdt.decision.run.arm_chain import RANDOMISATION_COLUMNS, RANDOMISED_ARM, treated_under
+    from mhtcdt.decision.run.pipeline import COUNTERFACTUAL
 
+    table = result.extras.get(COUNTERFACTUAL) if isinstance(getattr(result, "extras", None), dict) else None
+    if table is not None:
+        drop = [*RANDOMISATION_COLUMNS, RANDOMISED_ARM]
+        return {
+            str(arm): rows.drop(columns=[c for c in drop if c in rows.columns])
+            .sort_values("patient_id", kind="stable")
+            .reset_index(drop=True)
+            for arm, rows in table.groupby("arm", sort=False)
+        }
     sc = result.scenario
     trial = result.trial.sort_values("patient_id", kind="stable").reset_index(drop=True)
     arms = [a for a in sc.randomised_arms if (trial["arm"] == a.name).any()]
@@ -240,6 +252,7 @@ def counterfactual_pool(result, progress: ProgressCallback | None = None) -> dic
             )
             treated = treated_under(others, arm, physics_seed(result.seed, i), progress=report)
             treated["treatment_months"] = treatment_months(arm)
+            treated = treated.assign(**systemic_columns(arm))  # the arm's systemic therapy (outcome model)
             parts.append(treated)
         pool = pd.concat(parts, ignore_index=True).sort_values("patient_id", kind="stable").reset_index(drop=True)
         pools[arm.name] = pool.drop(columns=[c for c in RANDOMISATION_COLUMNS if c in pool.columns])
@@ -393,6 +406,7 @@ def _group_curves(pools, strategies, params, draws, weights, grid):
             draws,
             params,
             pool["treatment_months"].to_numpy(float),
+            systemic=outcome.systemic_from(pool),
         )
         pfs[:, s] = _group_survival(times["pfs_latent_months"], weights, grid)
         os_[:, s] = _group_survival(times["os_latent_months"], weights, grid)

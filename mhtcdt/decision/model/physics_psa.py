@@ -107,7 +107,8 @@ class PhysicsUncertainty:
             parts = []
             for g, group in enumerate(groups):
                 position = np.flatnonzero(streams == group)
-                step = (j * len(groups) + g) / (len(self.arms) * len(groups))
+                share = 1.0 / (len(self.arms) * len(groups))  # of the build's progress
+                step = (j * len(groups) + g) * share
                 emu = ArmEmulator(
                     name if len(groups) == 1 else f"{name} (patients randomised to {group})",
                     patients.iloc[position],
@@ -115,7 +116,7 @@ class PhysicsUncertainty:
                     physics_seed(seed, index[group]),
                     base,
                     self.inputs,
-                    progress=lambda f, step=step, k=len(groups): report(step + f / (len(self.arms) * k)),
+                    progress=lambda f, step=step, share=share: report(step + f * share),
                 )
                 emu.release_solves()
                 parts.append((position, emu))

@@ -52,7 +52,7 @@ from mhtcdt.decision.model.physics_psa import (
 from mhtcdt.decision.model.psa_curves import arm_curves, arm_data, curves, draw_params, psm, trial_draws
 from mhtcdt.decision.model.structural import structural_table
 from mhtcdt.decision.progress import ProgressCallback, sub_progress
-from mhtcdt.decision.run.pipeline import decision_population
+from mhtcdt.decision.run.pipeline import decision_population, population_sentence
 from mhtcdt.decision.scenario.schema import Scenario, UncertainParameter
 from mhtcdt.decision.streams import Stream
 from mhtcdt.economics import dsa, nmb, voi
@@ -370,7 +370,7 @@ def run_psa(
     focal = arms[max(others, key=lambda j: expected_nmb[j])] if others else reference
     pfs_point, os_point = arm_curves(trial, arms, params, draws_by_arm, grid)
     point = psm(sc, arms, grid, pfs_point[None], os_point[None], {}, 1).summary()
-    notes.append(same_patients_sentence(result))
+    notes.append(population_sentence(result))
     notes.append(_basis_note(point, result.economics, sc.economics.survival_source))
     tornado = _tornado(sc, arms, grid, pfs_point, os_point, focal, reference)
     vbp = _value_based_price(sc, arms, res, focal, reference, values.get("costs.mht_course"))
@@ -432,19 +432,6 @@ def _run_draws(n: int, kwargs: dict, executor, chunk_size: int, progress, fixed)
 
     return map_chunks(
         functools.partial(_psa_chunk, fixed=fixed, **kwargs), n, chunk_size, 0, executor, progress=progress
-    )
-
-
-def same_patients_sentence(result: PipelineResult) -> str:
-    """The one sentence that says which population the economics compares the strategies in."""
-    population = decision_population(result)
-    if population is result.trial:
-        return "The economics evaluates each strategy on its own randomised trial patients."
-    n = int(population["patient_id"].nunique())
-    return (
-        f"The economics compares the strategies on the same {n:,} patients (every randomised patient under every "
-        "arm, with the same random numbers), while the virtual trial is randomised (its chance imbalance between "
-        "arms is what a trial would show, not the model's expected effect)."
     )
 
 

@@ -192,3 +192,21 @@ def decision_population(result: PipelineResult) -> pd.DataFrame:
     itself for a result without it (a result built by hand, or streamed)."""
     table = result.extras.get(COUNTERFACTUAL)
     return result.trial if table is None else table
+
+
+def population_sentence(result: PipelineResult) -> str:
+    """The one sentence (summary, report, PSA notes) that says in which population the economics compares
+    the strategies."""
+    population = decision_population(result)
+    if population is result.trial:
+        return "The economics evaluates each strategy on its own randomised trial patients."
+    n = int(population["patient_id"].nunique())
+    same = (
+        f"compares the strategies on the same {n:,} patients (every randomised patient under every arm, with the "
+        "same random numbers), while the virtual trial is randomised (its chance imbalance between arms is what a "
+        "trial would show, not the model's expected effect)."
+    )
+    source = result.scenario.economics.survival_source
+    if source == "outcome_model":
+        return "The economics " + same
+    return f"The deterministic base case fits the randomised trial (survival_source = '{source}'); the PSA " + same

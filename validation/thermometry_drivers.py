@@ -76,6 +76,10 @@ DRIVERS: tuple[Driver, ...] = (
     Driver("tumour perfusion", "x 0.5", assumptions=Assumptions(perfusion_factor=0.5)),
     Driver("tumour perfusion", "x 2", assumptions=Assumptions(perfusion_factor=2.0)),
     Driver("tolerance ceiling", "x 1.5", assumptions=Assumptions(tolerance_ceiling_scale=1.5)),
+    Driver("SLP (all patients)", "x 0.5", assumptions=Assumptions(slp_factor=0.5)),
+    Driver("SLP (all patients)", "x 2", assumptions=Assumptions(slp_factor=2.0)),
+    Driver("SLP field exponent", "1.4", assumptions=Assumptions(slp_field_exponent=1.4)),
+    Driver("SLP field exponent", "2.0", assumptions=Assumptions(slp_field_exponent=2.0)),
     Driver("catheter track", "through the centre (b = 0)", catheter=_centre),
 )
 

@@ -273,8 +273,11 @@ def resolve_path(calibration: str | None, scenario_dir: str | Path | None = None
 
 
 def scenario_params(scenario: Any, scenario_dir: str | Path | None = None) -> outcome.OutcomeParams:
-    """The outcome parameters a scenario runs with: its ``calibration`` file, else the packaged one."""
+    """The outcome parameters a scenario runs with: its ``calibration`` file, else the packaged calibration of
+    its indication (:data:`mhtcdt.decision.model.outcome.INDICATION_FILES`), else the packaged glioblastoma one."""
     path = resolve_path(getattr(scenario, "calibration", None), scenario_dir or getattr(scenario, "_source_dir", None))
+    if path is None:
+        path = outcome.default_calibration_path(outcome_indication_of(scenario))
     return outcome.load_outcome_params(path)
 
 
@@ -311,10 +314,11 @@ def calibration_problems(scenario: Any, params: outcome.OutcomeParams) -> list[I
 
 
 def outcome_indication_of(scenario: Any) -> str | None:
-    """The outcome setting of a scenario's cohort (None: an indication without an outcome model)."""
+    """The outcome setting of a scenario's cohort (None: no cohort). An indication without an outcome model is
+    returned too, so that :func:`calibration_problems` refuses it at validation, before any computing."""
     cohort = getattr(scenario, "cohort", None)
     if cohort is None:
         return None
     if getattr(cohort, "disease_setting", None) == "newly_diagnosed":
         return "newly_diagnosed_glioblastoma"
-    return cohort.indication if cohort.indication in outcome.PPS_KEY_BY_INDICATION else None
+    return str(cohort.indication)

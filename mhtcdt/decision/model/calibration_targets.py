@@ -249,6 +249,9 @@ class TargetSet:
     arms: dict[str, Arm]
     targets: list[Target]
     source: str
+    #: the outcome model's base file (priors, fixed parameters) for these targets: a bare name of a packaged
+    #: data file (``outcome_params_prostate.toml``) or a path; None = ``data/outcome_params.toml``
+    outcome_params_file: str | None = None
 
 
 def load_targets(path: str | Path | None = None) -> TargetSet:
@@ -304,7 +307,12 @@ def load_targets(path: str | Path | None = None) -> TargetSet:
     if dup:
         raise InputError("targets.name", dup, "target names must be unique")
     used = {a for t in targets for a in t.arms}
-    return TargetSet(pops, {k: v for k, v in arms.items() if k in used}, targets, source)
+    base = raw.get("outcome_params")
+    if base is not None:
+        if not isinstance(base, str) or not base:
+            raise InputError("targets.outcome_params", base, f"{source}: must name an outcome base parameter file")
+        outcome.base_params(base)  # readable and valid, or an InputError naming it
+    return TargetSet(pops, {k: v for k, v in arms.items() if k in used}, targets, source, base)
 
 
 def calibrated_effects(target_set: TargetSet) -> list[str]:

@@ -305,21 +305,22 @@ def _executor(args: argparse.Namespace):
 INDICATION_PRESETS = {
     "glioblastoma": "default",
     "prostate": "prostate_recurrent",
+    "pancreas": "pancreas_locally_advanced",
 }
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from mhtcdt.decision.scenario.loading import bundled_scenarios, parse_scenario_text, scenario_text
 
-    preset = args.preset
+    preset = args.preset or "default"
     if getattr(args, "indication", None) is not None:
-        if args.preset != "default":
+        if args.preset is not None:
             raise InputError("--indication", args.indication, "give either --indication or --preset, not both")
         preset = INDICATION_PRESETS[args.indication]
     name = preset if preset.endswith(".toml") else f"{preset}.toml"
     if name not in bundled_scenarios():
         known = ", ".join(n.removesuffix(".toml") for n in bundled_scenarios())
-        raise InputError("--preset", args.preset, f"no such preset; presets: {known}")
+        raise InputError("--preset", preset, f"no such preset; presets: {known}")
     text = scenario_text(name)
     return _run_and_report(parse_scenario_text(text, source=name), text, args)
 
@@ -410,10 +411,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="run the embedded default scenario (or another preset) end to end")
     p.add_argument(
         "--preset",
-        default="default",
+        default=None,
         help="scenario preset shipped with the package: default, newly_diagnosed_stupp, "
         "recurrent_nanotherm_vs_lomustine, recurrent_nanotherm_vs_bsc, recurrent_all_comparators, "
-        "prostate_recurrent",
+        "prostate_recurrent, pancreas_locally_advanced",
     )
     p.add_argument(
         "--indication",

@@ -615,6 +615,7 @@ def calibrate(
         indications=indications(target_set),
         **({"outcome_params_file": target_set.outcome_params_file} if target_set.outcome_params_file else {}),
         calibrated_effects=calibrated_effects(target_set),
+        **({"assumed_effects": dict(target_set.assumed_effects)} if target_set.assumed_effects else {}),
         targets_file=target_set.source,
         patients_per_arm={k: len(v) for k, v in tables.items()},
         out_of_sample_patients_per_arm=oos_sizes,

@@ -209,6 +209,9 @@ def parse_calibration(doc: Mapping[str, Any], path: str, sha256: str) -> Calibra
                 eff,
                 f"{path}: unknown effect; known: {', '.join(outcome.EFFECT_PARAMETERS)}",
             )
+    assumed = meta.get("assumed_effects", {})
+    if not isinstance(assumed, Mapping) or any(e not in outcome.EFFECT_PARAMETERS for e in assumed):
+        raise InputError("calibration.meta.assumed_effects", assumed, f"{path}: must map known effects to reasons")
     free = _parameters(doc.get("free"), "calibration.free")
     rows = doc.get("draws", [])
     if not isinstance(rows, list):
@@ -259,6 +262,8 @@ def calibration_record(cal: CalibrationFile) -> dict[str, Any]:
         "physics_matches": str(cal.meta["physics_source_hash"]) == physics_source_hash(),
         "indications": list(cal.meta["indications"]),
         "calibrated_effects": list(cal.meta.get("calibrated_effects", [])),
+        # only when the targets declared assumed effects (keeps the records of earlier calibrations unchanged)
+        **({"assumed_effects": sorted(cal.meta["assumed_effects"])} if cal.meta.get("assumed_effects") else {}),
     }
 
 
@@ -298,7 +303,8 @@ def calibration_problems(scenario: Any, params: outcome.OutcomeParams) -> list[I
                 f"calibration {name} was made for {', '.join(indications)}; run `mhtcdt calibrate` for this setting",
             )
         )
-    calibrated = set(record.get("calibrated_effects", []))
+    # assumed effects (declared in the targets file with a reason) keep their prior: allowed, not calibrated
+    calibrated = set(record.get("calibrated_effects", [])) | set(record.get("assumed_effects", []))
     for i, arm in enumerate(getattr(scenario, "arms", [])):
         for effect in outcome.protocol_effects(arm):
             if effect not in calibrated:

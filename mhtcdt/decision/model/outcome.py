@@ -120,6 +120,7 @@ PPS_KEY_BY_INDICATION = {
     "recurrent_glioblastoma": "pps_median_months_recurrent",
     "newly_diagnosed_glioblastoma": "pps_median_months_newly_diagnosed",
     "prostate": "pps_median_months_recurrent",
+    "pancreas": "pps_median_months_recurrent",
 }
 
 #: indication -> (its base parameter file, its packaged calibration file), both in ``data/`` of this package; the
@@ -127,6 +128,7 @@ PPS_KEY_BY_INDICATION = {
 #: runs with the packaged calibration of its indication, so a calibration of one indication never touches another's.
 INDICATION_FILES = {
     "prostate": ("outcome_params_prostate.toml", "outcome_calibration_prostate.toml"),
+    "pancreas": ("outcome_params_pancreas.toml", "outcome_calibration_pancreas.toml"),
 }
 
 #: effect name -> the free parameters that carry it (a calibration file lists the effects it calibrated)
@@ -564,11 +566,25 @@ def outcome_settings(patients: pd.DataFrame) -> np.ndarray:
     return _col(patients, "indication", "recurrent_glioblastoma").astype(str)
 
 
+def covered_indications(params: OutcomeParams) -> list[str] | None:
+    """The outcome settings ``params`` hold for: its calibration's, else its base file's (an indication's own base
+    file of :data:`INDICATION_FILES`, or the glioblastoma settings for ``data/outcome_params.toml``); None for a
+    base file the user named (not checked)."""
+    if params.provenance:
+        return [str(i) for i in params.provenance.get("indications", [])]
+    for indication, (base, _) in INDICATION_FILES.items():
+        if params.source.endswith(f"data/{base}"):
+            return [indication]
+    if params.source.endswith(PARAMS_FILE):
+        return [k for k in PPS_KEY_BY_INDICATION if k not in INDICATION_FILES]
+    return None
+
+
 def pps_median_for(patients: pd.DataFrame, params: OutcomeParams) -> np.ndarray:
     """Post-progression median per patient from its outcome setting (:func:`outcome_settings`)."""
     ind = outcome_settings(patients)
     out = np.empty(len(patients))
-    covered = params.provenance.get("indications") if params.provenance else None
+    covered = covered_indications(params)
     for value in np.unique(ind):
         key = PPS_KEY_BY_INDICATION.get(str(value))
         if key is None:
@@ -578,11 +594,12 @@ def pps_median_for(patients: pd.DataFrame, params: OutcomeParams) -> np.ndarray:
                 f"the outcome model is calibrated only for {sorted(PPS_KEY_BY_INDICATION)}",
             )
         if covered is not None and str(value) not in covered:
+            made = params.provenance.get("calibration_id", params.source) if params.provenance else params.source
             raise InputError(
                 "patients.indication",
                 str(value),
-                f"calibration {params.provenance.get('calibration_id', '?')} was made for {', '.join(covered)}; "
-                "use the calibration of this indication (scenario field `calibration`) or run `mhtcdt calibrate`",
+                f"the outcome parameters {made} were made for {', '.join(covered)}; use the calibration of this "
+                "indication (scenario field `calibration`) or run `mhtcdt calibrate`",
             )
         out[ind == value] = params.free[key]
     return out

@@ -196,8 +196,8 @@ def test_bad_input_names_field(params):
     with pytest.raises(InputError, match="log10_kill_total"):
         outcome.simulate_outcomes(_patients().drop(columns="log10_kill_total"), params, 1)
     with pytest.raises(InputError, match="calibrated only"):
-        outcome.simulate_outcomes(_patients().assign(indication="pancreas"), params, 1)
-    # prostate has its own base file and calibration: the glioblastoma parameters refuse it, naming the value
+        outcome.simulate_outcomes(_patients().assign(indication="melanoma"), params, 1)
+    # prostate (and pancreas) have their own base file and calibration: the glioblastoma parameters refuse them
     # as a plain string (not np.str_(...))
     with pytest.raises(InputError, match="made for recurrent_glioblastoma") as info:
         outcome.simulate_outcomes(_patients().assign(indication="prostate"), params, 1)

@@ -562,7 +562,13 @@ def _case(label, key, n, lib, ref, repeats, fig, rows, goal):
             f"{load0:.2f}",
         )
     )
-    print(f"  done {label} n={n}: x{ratio:.2f} (load {load0:.2f})", file=sys.stderr, flush=True)
+    print(  # progress, and the row's figures should a long run be stopped before its table
+        f"  done {label} n={n}: x{ratio:.2f} wall, x{t_lib.cpu_median / t_ref.cpu_median:.2f} CPU "
+        f"({t_lib.cpu_median:.4g}/{t_ref.cpu_median:.4g} s), memory x{mem_lib / mem_ref:.2f} "
+        f"({mem_lib / 2**20:.1f}/{mem_ref / 2**20:.1f} MiB) (load {load0:.2f})",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _startup_rows(rows: list[tuple], fig: dict[str, object]) -> None:

@@ -467,9 +467,10 @@ class TraceIntegrals:
 
     ``add(rows, t0)`` takes the points t0 .. t0 + m - 1 (m, S, B), checks that the cohort still sums to 1 (a
     quick min/max test of the chunk's last point, which inherits any earlier point's error; the exact test
-    of every point, :func:`check_trace`, only if it fails) and adds them to: the weighted occupancies sum_t w_t x_t (W, S, B) (one einsum for
-    every weight vector), the cycle-varying rewards (B,) each (only over the points where they are not 0),
-    and the mean trace's sums over draws ``mean_sums`` (n+1, S) (None: not wanted). A chunk of points is
+    of every point, :func:`check_trace`, only if it fails) and adds them to: the weighted occupancies
+    sum_t w_t x_t (W, S, B) (one einsum for every weight vector), the cycle-varying rewards (B,) each (only
+    over the points where they are not 0), and the mean trace's sums over draws ``mean_sums`` (n+1, S)
+    (None: not wanted). A chunk of points is
     integrated while it is in cache, so no (n+1, S, B) trace is needed."""
 
     def __init__(

@@ -62,13 +62,16 @@ def test_kaplan_meier_source_cuts_the_horizon_to_follow_up(result):
 
 
 def test_default_base_case_is_the_outcome_models_complete_survival(result):
-    """One survival source: the default base case curves are the empirical survival functions of the trial's
-    latent (uncensored) times, over the whole horizon (oracle: counting patients still alive)."""
+    """One survival source: the default base case curves are the empirical survival functions of the latent
+    (uncensored) times of every randomised patient under the arm (the counterfactual table: the strategies on
+    the same patients), over the whole horizon (oracle: counting patients still alive)."""
     assert result.scenario.economics.survival_source == "outcome_model"
     curves = result.extras["economic_curves"]
     grid = time_grid_months(result.scenario)
+    population = result.extras["counterfactual"]
     for arm, g in curves.groupby("arm"):
-        sub = result.trial[result.trial["arm"] == arm]
+        sub = population[population["arm"] == arm]
+        assert len(sub) == len(result.trial)
         g = g.sort_values("time_months")
         assert np.array_equal(g["time_months"].to_numpy(), grid)
         for t, pfs, os_ in zip(g["time_months"], g["pfs"], g["os"], strict=True):

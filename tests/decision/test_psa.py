@@ -83,7 +83,7 @@ def test_without_uncertainty_every_draw_equals_the_point_model(base):
     assert np.ptp(fixed.cost, axis=0).max() == 0.0
     # second method: the same PSM from the latent-time curves, evaluated once
     sc = small(uncertainty=[])
-    trial = base.trial
+    trial = base.extras["counterfactual"]  # the decision population: every randomised patient under every arm
     grid = time_grid_months(sc)
     arms = fixed.strategies
     pfs = np.vstack([(trial.loc[trial.arm == a, "pfs_latent_months"].to_numpy()[:, None] > grid).mean(0) for a in arms])

@@ -18,7 +18,7 @@ from mhtcdt.cohorts import evaluate_criterion, park_score
 from mhtcdt.decision.model import outcome, subgroups
 from mhtcdt.decision.model.economic_model import evaluate_arms
 from mhtcdt.decision.model.psa import run_psa
-from mhtcdt.decision.run.pipeline import run_pipeline
+from mhtcdt.decision.run.pipeline import COUNTERFACTUAL, run_pipeline
 from mhtcdt.decision.scenario.loading import default_scenario
 from mhtcdt.decision.streams import outcome_seed
 
@@ -44,6 +44,16 @@ def _counterfactual_trial(result, mask=None) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+def _restricted(result, patient_ids):
+    """The run restricted to some patients: its trial and its counterfactual table (the PSA's population)."""
+    table = result.extras[COUNTERFACTUAL]
+    return dataclasses.replace(
+        result,
+        trial=result.trial[result.trial["patient_id"].isin(patient_ids)],
+        extras={**result.extras, COUNTERFACTUAL: table[table["patient_id"].isin(patient_ids)]},
+    )
+
+
 def test_pool_rows_under_the_randomised_arm_are_the_trial_rows(run):
     result, _, _ = run
     pools = subgroups.counterfactual_pool(result)
@@ -61,7 +71,7 @@ def test_subgroup_draws_are_the_psa_restricted_to_its_patients(run):
     frame = first.assign(park_score=park_score(first).to_numpy())
     for key, criterion in (("MGMT promoter|methylated", "mgmt_methylated"), ("all eligible patients|all", "true")):
         mask = evaluate_criterion(frame, criterion)
-        sub = dataclasses.replace(result, trial=_counterfactual_trial(result, mask))
+        sub = _restricted(result, first["patient_id"].to_numpy()[np.asarray(mask, bool)])
         oracle = run_psa(sub, n_draws=DRAWS)
         assert np.allclose(analysis.cost[key], oracle.cost, rtol=1e-12)
         assert np.allclose(analysis.qalys[key], oracle.qalys, rtol=1e-12)

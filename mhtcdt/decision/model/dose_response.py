@@ -10,13 +10,13 @@ Levers (:data:`LEVERS`), each varied alone from the arm as the scenario defines 
 * ``session_spacing``: 24, 48, 84, 120 and 168 h between session starts.
 
 Every variant treats the *same* patients (the scenario's eligible cohort, the first ``n_patients``) with the
-arm's physics seed (so per-patient draws are common to all variants), under the scenario's
-``[assumptions]``; the reference arm treats them once. Outcomes use the calibrated outcome model at its point
-estimate with the trial's per-patient random numbers (common random numbers), so a difference between rows
-is the lever's effect, not noise. OS gain = mean latent OS (variant - reference) [months]; QALY gain,
-incremental cost and ICER from the partitioned-survival model on the empirical curves at the scenario's
-point costs and utilities (the course cost is the scenario's whatever the sessions or dose: no per-session
-cost is sourced).
+arm's physics seed (so per-patient draws are common to all variants), under the scenario's ``[assumptions]``;
+the reference arm treats them once with the same seed (its RT kill is each variant's). Outcomes use the
+calibrated outcome model at its point estimate with the trial's per-patient random numbers (common random
+numbers), so a difference between rows is the lever's effect, not noise. OS gain = mean latent OS (variant -
+reference) [months]; QALY gain, incremental cost and ICER from the partitioned-survival model on the empirical
+curves at the scenario's point costs and utilities (the course cost is the scenario's whatever the sessions or
+dose: no per-session cost is sourced).
 
 **Explanations** (:func:`explain`, per lever over its range and, for sessions and iron, for halving the
 scenario's setting), computed from the rows: a change of the QALY gain below :data:`VISIBLE_QALYS` is "not
@@ -179,13 +179,15 @@ def dose_response(
         raise InputError("cohort.criteria", scenario.cohort.criteria, f"only {len(patients)} eligible patients")
     assumptions = scenario.physics_assumptions()
     names = [a.name for a in scenario.randomised_arms]
+    # one physics stream for every patient under the reference and every variant (the MHT arm's): the same
+    # patients with the same draws, so the reference's RT kill is each variant's (common random numbers, as the
+    # counterfactual population of the pipeline: mhtcdt.decision.run.arm_chain.simulate_counterfactual)
     arm_seed = physics_seed(seed, names.index(spec.name) if spec.name in names else len(names))
-    ref_seed = physics_seed(seed, names.index(reference.name) if reference.name in names else len(names))
     params = outcome.load_outcome_params() if params is None else params
     params = replace(params, draws=params.draws.iloc[0:0])
     variants = _variants(spec, levers)
     report = progress or (lambda f: None)
-    ref_rows, _ = _physics(patients, reference, ref_seed, assumptions)
+    ref_rows, _ = _physics(patients, reference, arm_seed, assumptions)
     shares = chain.infiltrative_fractions(patients, arm_seed, [assumptions.infiltrative_clonogen_fraction])[0]
     grid = time_grid_months(scenario)
     arms = [reference.name, spec.name]

@@ -7,12 +7,17 @@ Maps a scenario's ``[economics]`` section and the trial's survival onto
   ``survival_source``:
 
   - ``"outcome_model"`` (default): the empirical survival function of the outcome model's complete
-    (uncensored) latent PFS and OS times of the arm's trial patients, S(t) = share of patients with
-    time > t (:func:`empirical_survival`). The trial was simulated at the calibrated point of the outcome
-    model, and the PSA (:mod:`mhtcdt.decision.model.psa`) evaluates the same patients with the same random
-    numbers under each calibration draw, so the deterministic base case and the PSA share one survival
-    model: they differ only as the point estimate differs from the mean over the draws. Other-cause
-    deaths are part of the outcome model; no extrapolation is needed (every time is observed);
+    (uncensored) latent PFS and OS times, S(t) = share of patients with time > t (:func:`empirical_survival`),
+    of **every randomised patient treated with the arm** (the counterfactual table of the pipeline,
+    :func:`mhtcdt.decision.run.arm_chain.simulate_counterfactual`): the strategies are compared on the same
+    N patients with the same random numbers, so chance imbalance of prognostic covariates between the
+    randomised arms (which the virtual trial keeps, as a real trial would) does not enter the decision.
+    Without the table (a trial given by hand) the arm's own trial patients are used. The trial was simulated
+    at the calibrated point of the outcome model, and the PSA (:mod:`mhtcdt.decision.model.psa`) evaluates
+    the same patients with the same random numbers under each calibration draw, so the deterministic base
+    case and the PSA share one survival model: they differ only as the point estimate differs from the mean
+    over the draws. Other-cause deaths are part of the outcome model; no extrapolation is needed (every
+    time is observed);
   - ``"parametric"``: the best-AIC parametric fit per arm and endpoint to the censored trial,
     extrapolated to the horizon, its hazard kept at or above the general-population (other-cause) hazard
     of the trial's patients (:mod:`mhtcdt.decision.trial.parametric`), as an HTA submission would fit a
@@ -132,14 +137,20 @@ def empirical_survival(times_months: np.ndarray, grid_months: np.ndarray) -> np.
     return (times[:, None] > np.asarray(grid_months, dtype=float)[None, :]).mean(axis=0)
 
 
-def survival_on_grid(scenario: Scenario, trial: pd.DataFrame, analysis) -> tuple[np.ndarray, dict, dict]:
-    """PFS and OS per arm on the economic time grid, by the scenario's ``survival_source``."""
+def survival_on_grid(
+    scenario: Scenario, trial: pd.DataFrame, analysis, counterfactual: pd.DataFrame | None = None
+) -> tuple[np.ndarray, dict, dict]:
+    """PFS and OS per arm on the economic time grid, by the scenario's ``survival_source``.
+
+    ``counterfactual``: every randomised patient under every arm (rows by ``arm``, latent times); the
+    ``"outcome_model"`` source uses it when given (the strategies on the same patients), else the trial."""
     arms = [a.name for a in scenario.randomised_arms if (trial["arm"] == a.name).any()]
     if scenario.economics.survival_source == "outcome_model":
         grid = time_grid_months(scenario)
+        population = trial if counterfactual is None else counterfactual
         pfs, os_ = {}, {}
         for arm in arms:
-            sub = trial[trial["arm"] == arm]
+            sub = population[population["arm"] == arm]
             pfs[arm] = empirical_survival(sub["pfs_latent_months"].to_numpy(float), grid)
             os_[arm] = empirical_survival(sub["os_latent_months"].to_numpy(float), grid)
         return grid, pfs, os_
@@ -181,10 +192,14 @@ def survival_on_grid(scenario: Scenario, trial: pd.DataFrame, analysis) -> tuple
     return grid, pfs, os_
 
 
-def evaluate_arms(scenario: Scenario, trial: pd.DataFrame, analysis=None) -> EconomicEvaluation:
-    """Cost-utility analysis of every randomised arm of ``scenario`` from its virtual trial."""
+def evaluate_arms(
+    scenario: Scenario, trial: pd.DataFrame, analysis=None, *, counterfactual: pd.DataFrame | None = None
+) -> EconomicEvaluation:
+    """Cost-utility analysis of every randomised arm of ``scenario`` from its virtual trial (``"parametric"``
+    and ``"kaplan_meier"`` sources) or its counterfactual population (``"outcome_model"``: every randomised
+    patient under every arm, when given; see :func:`survival_on_grid`)."""
     eco = scenario.economics
-    grid, pfs, os_ = survival_on_grid(scenario, trial, analysis)
+    grid, pfs, os_ = survival_on_grid(scenario, trial, analysis, counterfactual)
     arms = list(pfs)
     arm_specs = {a.name: a for a in scenario.arms}
     with warnings.catch_warnings(record=True) as caught:

@@ -22,6 +22,7 @@ from mhtcdt.decision.model import outcome
 from mhtcdt.decision.model.economic_model import time_grid_months
 from mhtcdt.decision.model.physics_psa import PhysicsUncertainty
 from mhtcdt.decision.model.psa_curves import arm_data, curves, draw_params, psm
+from mhtcdt.decision.run.pipeline import decision_population
 from mhtcdt.economics import psa as econ_psa
 
 CHECK_SEED_KEY = 20261205  # sample_psa seed of the held-out draws (the PSA's seeds come from the run seed)
@@ -113,7 +114,7 @@ def check_emulators(
     seconds_direct = time.perf_counter() - clock
     params = outcome.load_outcome_params() if params is None else params
     point = replace(params, draws=params.draws.iloc[0:0])  # the calibrated point for every draw
-    trial = result.trial
+    trial = decision_population(result)  # the patients the emulators were built on
     data = arm_data(trial, arms, point, result.seed)
     grid = time_grid_months(sc)
     dp = draw_params(point, np.zeros(n_draws, dtype=np.int64), uncertainty.outcome_free(values))

@@ -3,8 +3,10 @@
 :class:`PhysicsUncertainty` holds, for a finished pipeline run, the uncertain inputs of its PSA (the registry
 of :mod:`mhtcdt.decision.scenario.uncertain_inputs` for the scenario's indication, with the scenario's
 ``[psa]`` overrides and fixed inputs) and one :class:`~mhtcdt.decision.model.emulator.ArmEmulator` per
-randomised arm built on that arm's trial patients with the trial's physics seed and the scenario's
-``[assumptions]`` (common random numbers: at the scenario's values the emulator reproduces the trial's kill).
+randomised arm and physics stream, built on the decision population (every randomised patient under the arm,
+each with its own physics stream: :class:`PooledEmulator`; or the arm's own trial patients for a trial-only
+table) and the scenario's ``[assumptions]`` (common random numbers: at the scenario's values the emulators
+reproduce the pipeline's kill).
 
 Per PSA draw, :meth:`PhysicsUncertainty.sample` draws every input by the inverse CDF of a uniform keyed by
 ``physics.<name>`` (:func:`mhtcdt.economics.psa.sample_psa`: chunk-independent), :meth:`kill` gives each arm's
@@ -25,6 +27,7 @@ import pandas as pd
 from mhtcdt.decision.model import outcome
 from mhtcdt.decision.model.drivers import evppi_row
 from mhtcdt.decision.model.emulator import ArmEmulator, EmulatorReport
+from mhtcdt.decision.run.arm_chain import RANDOMISED_ARM
 from mhtcdt.decision.scenario.schema import Scenario
 from mhtcdt.decision.scenario.uncertain_inputs import InputDistribution, UncertainInput, resolve_inputs
 from mhtcdt.decision.streams import physics_seed
@@ -93,22 +96,31 @@ class PhysicsUncertainty:
         self.arms = list(arms)
         base = scenario.physics_assumptions()
         index = {a.name: i for i, a in enumerate(scenario.randomised_arms)}
-        self.emulators: dict[str, ArmEmulator] = {}
+        self.emulators: dict[str, ArmEmulator | PooledEmulator] = {}
         report = progress or (lambda f: None)
         for j, name in enumerate(self.arms):
             rows = trial[trial["arm"] == name]
             patients = rows[[c for c in cohort_columns if c in rows.columns]]
-            emu = ArmEmulator(
-                name,
-                patients,
-                scenario.arm(name),
-                physics_seed(seed, index[name]),
-                base,
-                self.inputs,
-                progress=lambda f, j=j: report((j + f) / len(self.arms)),
-            )
-            emu.release_solves()
-            self.emulators[name] = emu
+            # each patient's physics stream: its randomised arm's (counterfactual table), else the arm's own
+            streams = rows[RANDOMISED_ARM].to_numpy() if RANDOMISED_ARM in rows.columns else np.full(len(rows), name)
+            groups = list(dict.fromkeys(streams))
+            parts = []
+            for g, group in enumerate(groups):
+                position = np.flatnonzero(streams == group)
+                share = 1.0 / (len(self.arms) * len(groups))  # of the build's progress
+                step = (j * len(groups) + g) * share
+                emu = ArmEmulator(
+                    name if len(groups) == 1 else f"{name} (patients randomised to {group})",
+                    patients.iloc[position],
+                    scenario.arm(name),
+                    physics_seed(seed, index[group]),
+                    base,
+                    self.inputs,
+                    progress=lambda f, step=step, share=share: report(step + f * share),
+                )
+                emu.release_solves()
+                parts.append((position, emu))
+            self.emulators[name] = parts[0][1] if len(parts) == 1 else PooledEmulator(parts, len(rows))
         self.patient_ids = {
             name: trial.loc[trial["arm"] == name, "patient_id"].to_numpy(np.int64) for name in self.arms
         }
@@ -164,7 +176,10 @@ class PhysicsUncertainty:
     # ------------------------------------------------------------------ records
     @property
     def reports(self) -> list[EmulatorReport]:
-        return [emu.report_ for emu in self.emulators.values()]
+        out: list[EmulatorReport] = []
+        for emu in self.emulators.values():
+            out.extend(emu.reports if isinstance(emu, PooledEmulator) else [emu.report_])
+        return out
 
     def label(self, name: str) -> str:
         return self.inputs[name].label
@@ -197,6 +212,41 @@ class PhysicsUncertainty:
             ],
             "build_seconds": round(self.seconds, 3),
         }
+
+
+class PooledEmulator:
+    """One arm's emulated kill for patients of several physics streams (the counterfactual population treats
+    each patient with its own stream, that of the arm it was randomised to): one
+    :class:`~mhtcdt.decision.model.emulator.ArmEmulator` per stream, its predictions put back at the patients'
+    positions. Same interface as an ArmEmulator for :class:`PhysicsUncertainty` and the emulator check."""
+
+    def __init__(self, parts: list[tuple[np.ndarray, ArmEmulator]], n_patients: int) -> None:
+        self.parts = parts
+        self.n = int(n_patients)
+        self.inputs = parts[0][1].inputs
+        self.log10_kill_rt = self._scatter([emu.log10_kill_rt for _, emu in parts])
+
+    def _scatter(self, arrays: list[np.ndarray]) -> np.ndarray:
+        out = np.empty((*np.shape(arrays[0])[:-1], self.n))
+        for (position, _), values in zip(self.parts, arrays, strict=True):
+            out[..., position] = values
+        return out
+
+    def predict(self, values: Mapping[str, np.ndarray], n_draws: int) -> np.ndarray:
+        """Emulated ``log10_kill_total`` (D, n) of the arm's patients (their order in the table)."""
+        return self._scatter([emu.predict(values, n_draws) for _, emu in self.parts])
+
+    def direct_kill(self, values: Mapping[str, Any]) -> np.ndarray:
+        """``log10_kill_total`` (n,) by direct simulation with the inputs of one draw (each stream's own)."""
+        return self._scatter([emu.direct_kill(values) for _, emu in self.parts])
+
+    def release_solves(self) -> None:
+        for _, emu in self.parts:
+            emu.release_solves()
+
+    @property
+    def reports(self) -> list[EmulatorReport]:
+        return [emu.report_ for _, emu in self.parts]
 
 
 PHYSICS_GROUP = "physics and structural inputs (together)"

@@ -5,7 +5,9 @@ Sources of uncertainty, all drawn at once and run through the partitioned surviv
 
 * **Survival (outcome model).** Each PSA draw takes one accepted calibration draw of the outcome
   model's free parameters (``OutcomeParams.draws``, from ``mhtcdt calibrate``), chosen uniformly at
-  random. For every distinct calibration draw the virtual trial's treated patients are re-simulated
+  random. The population is the run's counterfactual table (every randomised patient under every arm:
+  :func:`mhtcdt.decision.run.pipeline.decision_population`), so the strategies are compared on the same
+  patients. For every distinct calibration draw these patients are re-simulated
   with :func:`mhtcdt.decision.model.outcome.latent_times` using the *same* per-patient random numbers as
   the trial (common random numbers), and PFS/OS per arm are the empirical survival functions of the
   latent (uncensored) times on the economic grid: S(t) = share of patients with time > t. Latent
@@ -50,6 +52,7 @@ from mhtcdt.decision.model.physics_psa import (
 from mhtcdt.decision.model.psa_curves import arm_curves, arm_data, curves, draw_params, psm, trial_draws
 from mhtcdt.decision.model.structural import structural_table
 from mhtcdt.decision.progress import ProgressCallback, sub_progress
+from mhtcdt.decision.run.pipeline import decision_population, population_sentence
 from mhtcdt.decision.scenario.schema import Scenario, UncertainParameter
 from mhtcdt.decision.streams import Stream
 from mhtcdt.economics import dsa, nmb, voi
@@ -286,7 +289,7 @@ def run_psa(
     seed = result.seed if seed is None else int(seed)
     report = sub_progress(progress, "PSA", 0.0, 1.0)
     report(0.0)
-    trial = result.trial
+    trial = decision_population(result)  # every randomised patient under every arm (the same patients)
     arms = [a.name for a in sc.randomised_arms if (trial["arm"] == a.name).any()]
     reference = sc.trial.reference_arm
     grid = time_grid_months(sc)
@@ -367,6 +370,7 @@ def run_psa(
     focal = arms[max(others, key=lambda j: expected_nmb[j])] if others else reference
     pfs_point, os_point = arm_curves(trial, arms, params, draws_by_arm, grid)
     point = psm(sc, arms, grid, pfs_point[None], os_point[None], {}, 1).summary()
+    notes.append(population_sentence(result))
     notes.append(_basis_note(point, result.economics, sc.economics.survival_source))
     tornado = _tornado(sc, arms, grid, pfs_point, os_point, focal, reference)
     vbp = _value_based_price(sc, arms, res, focal, reference, values.get("costs.mht_course"))
@@ -438,9 +442,9 @@ def _basis_note(point: pd.DataFrame, base_case: pd.DataFrame, survival_source: s
     if survival_source == "outcome_model":
         return (
             "One survival source: the deterministic base case and the PSA both use the outcome model's complete "
-            "(uncensored) survival of the trial's patients, the base case at the calibrated point, the PSA over the "
-            "calibration draws (same patients, same random numbers); they differ only as the point estimate differs "
-            "from the mean over the draws."
+            "(uncensored) survival of the same patients under each arm, the base case at the calibrated point, the "
+            "PSA over the calibration draws (same patients, same random numbers); they differ only as the point "
+            "estimate differs from the mean over the draws."
         )
     pairs = ", ".join(f"{s} {model[s]:.3f} vs {fitted[s]:.3f}" for s in model.index if s in fitted.index)
     how = (
@@ -507,11 +511,12 @@ def _value_based_price(
 def model_point_curves(
     result: PipelineResult, params: outcome.OutcomeParams | None = None
 ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
-    """(arms, grid, PFS, OS) of the outcome model at its calibrated point for the trial's patients and
-    random numbers: the curves of the PSA's ``point`` (and of the base case when ``survival_source`` is
+    """(arms, grid, PFS, OS) of the outcome model at its calibrated point for the decision population (every
+    randomised patient under every arm, :func:`~mhtcdt.decision.run.pipeline.decision_population`) and the
+    trial's random numbers: the curves of the PSA's ``point`` (and of the base case when ``survival_source`` is
     ``"outcome_model"``). PFS and OS have shape (S, T)."""
     sc = result.scenario
-    trial = result.trial
+    trial = decision_population(result)
     arms = [a.name for a in sc.randomised_arms if (trial["arm"] == a.name).any()]
     grid = time_grid_months(sc)
     params = outcome.load_outcome_params() if params is None else params

@@ -9,8 +9,10 @@ patients' complete latent times (the base case's survival source), and its costs
 scenario's partitioned survival model:
 
 * at the calibrated point of the outcome model (deterministic, the base case of the subgroup), and
-* over the run's PSA draws: each draw's calibration draw and economic inputs are the main PSA's own (read
-  from its ``parameters``), so a subgroup's PSA is the run's PSA restricted to its patients.
+* over the run's PSA draws: each draw's calibration draw, economic inputs and (when the PSA samples the
+  physics) emulated kill of every patient under every arm are the main PSA's own (read from its
+  ``parameters`` and emulators), so a subgroup's PSA is the run's PSA restricted to its patients: a paired
+  comparison of the arms within the subgroup.
 
 Per subgroup: patients, the model-predicted OS hazard ratio (Peto, complete follow-up; 95 % interval over
 the calibration draws), the QALY gain (mean and 95 % interval over the PSA draws), the ICER, the
@@ -219,10 +221,22 @@ def counterfactual_pool(result, progress: ProgressCallback | None = None) -> dic
     """Every trial patient treated with every randomised arm: arm -> DataFrame in ``patient_id`` order.
 
     A patient's row under its randomised arm is its trial row; under another arm the physics is computed
-    with that arm's seed (:func:`mhtcdt.decision.streams.physics_seed`), as the trial would have."""
-    from mhtcdt.decision.model.outcome import treatment_months
-    from mhtcdt.decision.run.arm_chain import RANDOMISATION_COLUMNS, treated_under
+    with that arm's seed (:func:`mhtcdt.decision.streams.physics_seed`), as the trial would have. The pipeline's
+    counterfactual table (:func:`mhtcdt.decision.run.pipeline.decision_population`) is that population already
+    (with each arm's systemic therapy); it is used when the result carries it, and built here otherwise."""
+    from mhtcdt.decision.model.outcome import systemic_columns, treatment_months
+    from mhtcdt.decision.run.arm_chain import RANDOMISATION_COLUMNS, RANDOMISED_ARM, treated_under
+    from mhtcdt.decision.run.pipeline import COUNTERFACTUAL
 
+    table = result.extras.get(COUNTERFACTUAL) if isinstance(getattr(result, "extras", None), dict) else None
+    if table is not None:
+        drop = [*RANDOMISATION_COLUMNS, RANDOMISED_ARM]
+        return {
+            str(arm): rows.drop(columns=[c for c in drop if c in rows.columns])
+            .sort_values("patient_id", kind="stable")
+            .reset_index(drop=True)
+            for arm, rows in table.groupby("arm", sort=False)
+        }
     sc = result.scenario
     trial = result.trial.sort_values("patient_id", kind="stable").reset_index(drop=True)
     arms = [a for a in sc.randomised_arms if (trial["arm"] == a.name).any()]
@@ -240,6 +254,7 @@ def counterfactual_pool(result, progress: ProgressCallback | None = None) -> dic
             )
             treated = treated_under(others, arm, physics_seed(result.seed, i), progress=report)
             treated["treatment_months"] = treatment_months(arm)
+            treated = treated.assign(**systemic_columns(arm))  # the arm's systemic therapy (outcome model)
             parts.append(treated)
         pool = pd.concat(parts, ignore_index=True).sort_values("patient_id", kind="stable").reset_index(drop=True)
         pools[arm.name] = pool.drop(columns=[c for c in RANDOMISATION_COLUMNS if c in pool.columns])
@@ -314,19 +329,25 @@ def analyse_subgroups(
     grid = time_grid_months(sc)
     draws = outcome.patient_draws(first["patient_id"].to_numpy(), outcome_seed(result.seed))
     cal_index = _calibration_index(psa, params)
-    unique = np.unique(cal_index)
     report = sub_progress(progress, "survival of every subgroup", 0.6, 0.95)
-    # curves[k]: (G, S, T) per distinct calibration draw; index -1 = the calibrated point
     point_pfs, point_os, point_hr_times = _group_curves(pools, strategies, params, draws, weights, grid)
-    pfs_u = np.empty((unique.size, len(keys), len(strategies), grid.size))
-    os_u = np.empty_like(pfs_u)
-    os_times = []
-    for i, k in enumerate(unique):
-        p = params if k < 0 else params.draw(int(k))
-        pfs_u[i], os_u[i], times = _group_curves(pools, strategies, params=p, draws=draws, weights=weights, grid=grid)
-        os_times.append(times)
-        report((i + 1) / unique.size)
-    position = np.searchsorted(unique, cal_index)
+    if _physics_applies(psa, pools, strategies):  # every draw's own emulated kill, as in the PSA
+        pfs_d, os_d, os_times_d = _physics_draw_curves(result, psa, pools, strategies, params, weights, grid, cal_index)
+        report(1.0)
+    else:  # curves per distinct calibration draw (index -1 = the calibrated point), the trial's kill
+        unique = np.unique(cal_index)
+        pfs_u = np.empty((unique.size, len(keys), len(strategies), grid.size))
+        os_u = np.empty_like(pfs_u)
+        os_times = []
+        for i, k in enumerate(unique):
+            p = params if k < 0 else params.draw(int(k))
+            pfs_u[i], os_u[i], times = _group_curves(
+                pools, strategies, params=p, draws=draws, weights=weights, grid=grid
+            )
+            os_times.append(times)
+            report((i + 1) / unique.size)
+        position = np.searchsorted(unique, cal_index)
+        pfs_d, os_d, os_times_d = pfs_u[position], os_u[position], np.stack(os_times)[position]
     values = {  # the sampled economic inputs (discrete physics/structural inputs act through the draws' curves)
         c: psa.parameters[c].to_numpy(float)
         for c in psa.parameters.columns
@@ -335,15 +356,13 @@ def analyse_subgroups(
     cost, qalys, point_cost, point_qalys, hrs = {}, {}, {}, {}, {}
     j_new, j_ref = strategies.index(new), strategies.index(reference)
     for g, key in enumerate(keys):
-        res = psa_module.evaluate_curves(
-            sc, strategies, grid, pfs_u[position, g], os_u[position, g], values, psa.n_draws
-        )
+        res = psa_module.evaluate_curves(sc, strategies, grid, pfs_d[:, g], os_d[:, g], values, psa.n_draws)
         cost[key], qalys[key] = res.cost, res.qalys
         point = psa_module.evaluate_curves(sc, strategies, grid, point_pfs[None, g], point_os[None, g], {}, 1)
         point_cost[key], point_qalys[key] = point.cost[0], point.qalys[0]
         mask = masks[key]
         hr_point = _peto_hr(point_hr_times[None], mask, j_new, j_ref, logrank_replicates)[0]
-        hr_draws = _peto_hr(np.stack(os_times)[position], mask, j_new, j_ref, logrank_replicates)
+        hr_draws = _peto_hr(os_times_d, mask, j_new, j_ref, logrank_replicates)
         hrs[key] = (float(hr_point), float(np.quantile(hr_draws, 0.025)), float(np.quantile(hr_draws, 0.975)))
     price_col = whatif.MHT_PRICE
     price_draws = (
@@ -375,6 +394,62 @@ def analyse_subgroups(
     )
 
 
+def _physics_applies(psa: psa_module.PSAResult, pools: dict[str, pd.DataFrame], strategies: list[str]) -> bool:
+    """The PSA sampled the physics and its emulators cover exactly the pools' patients (the run's
+    counterfactual table: the same patients in the same order)."""
+    phys = psa.physics
+    if phys is None:
+        return False
+    return all(phys.patient_ids.get(a) is not None and len(phys.patient_ids[a]) == len(pools[a]) for a in strategies)
+
+
+def _physics_draw_curves(result, psa, pools, strategies, params, weights, grid, cal_index):
+    """PFS and OS (D, G, S, T) and OS times (D, S, N) of every PSA draw: the draw's emulated kill of each
+    patient under each arm (:meth:`~mhtcdt.decision.model.physics_psa.PhysicsUncertainty.kill`), its
+    calibration draw and the outcome parameters its physics inputs set, as
+    :func:`mhtcdt.decision.model.psa.psa_draws` evaluates the whole population."""
+    from mhtcdt.decision.model.physics_psa import PARAMETER_PREFIX
+    from mhtcdt.decision.model.psa_curves import arm_data, draw_params
+
+    phys, n = psa.physics, psa.n_draws
+    values = {
+        name: np.array([phys.value_of(name, v) for v in psa.parameters[PARAMETER_PREFIX + name]], dtype=float)
+        for name in phys.sampled
+        if PARAMETER_PREFIX + name in psa.parameters.columns
+    }
+    kills = phys.kill(values, n)
+    dp = draw_params(params, np.maximum(cal_index, 0), phys.outcome_free(values))
+    data = arm_data(
+        pd.concat([pools[a].assign(arm=a) for a in strategies], ignore_index=True), strategies, params, result.seed
+    )
+    g, size = weights.shape[0], len(next(iter(pools.values())))
+    pfs = np.empty((n, g, len(strategies), grid.size))
+    os_ = np.empty_like(pfs)
+    os_times = np.empty((n, len(strategies), size))
+    for s, arm in enumerate(strategies):
+        d, kt = data[arm], kills[arm]
+        pps = np.empty((n, d.volume.size))
+        for key in np.unique(d.pps_key):
+            pps[:, d.pps_key == key] = dp.free[key]
+        times = outcome.latent_times(
+            d.volume,
+            kt,
+            np.minimum(d.kill_rt, kt),
+            d.age,
+            d.lp,
+            pps,
+            d.draws,
+            dp,
+            d.treatment_months,
+            systemic=d.systemic,
+        )
+        for i in range(n):
+            pfs[i, :, s] = _group_survival(times["pfs_latent_months"][i], weights, grid)
+            os_[i, :, s] = _group_survival(times["os_latent_months"][i], weights, grid)
+        os_times[:, s] = times["os_latent_months"]
+    return pfs, os_, os_times
+
+
 def _group_curves(pools, strategies, params, draws, weights, grid):
     """PFS and OS (G, S, T) of each weighted patient group under each arm, and OS times (S, N)."""
     pfs = np.empty((weights.shape[0], len(strategies), grid.size))
@@ -393,6 +468,7 @@ def _group_curves(pools, strategies, params, draws, weights, grid):
             draws,
             params,
             pool["treatment_months"].to_numpy(float),
+            systemic=outcome.systemic_from(pool),
         )
         pfs[:, s] = _group_survival(times["pfs_latent_months"], weights, grid)
         os_[:, s] = _group_survival(times["os_latent_months"], weights, grid)

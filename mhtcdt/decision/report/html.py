@@ -168,6 +168,7 @@ def build_html_report(
     from mhtcdt.decision.report import decision_figures as dfig
     from mhtcdt.decision.report import decision_html as dh
     from mhtcdt.decision.report.palette import scenario_palette
+    from mhtcdt.decision.run.pipeline import population_sentence
 
     sc = result.scenario
     eco = sc.economics
@@ -192,6 +193,7 @@ def build_html_report(
         f"{eco.horizon_years:g}-year horizon).</p>"
     )
     add(f"<p class='verdict'><strong>Result (deterministic base case).</strong> {_e(result.verdict)}</p>")
+    add(f"<p><em>{_e(population_sentence(result))}</em></p>")
     colours = scenario_palette(sc)
     if psa is not None:
         from mhtcdt.decision.report.headline import build_headline
@@ -338,7 +340,8 @@ def build_html_report(
         w = psa.willingness_to_pay
         add(f"<p>Probabilistic sensitivity analysis with {psa.n_draws:,} draws. {_e(psa.verdict(w))}</p>")
         for note in psa.notes:
-            add(f"<p><em>{_e(note)}</em></p>")
+            if note != population_sentence(result):  # said once, under the abstract's result
+                add(f"<p><em>{_e(note)}</em></p>")
         add(dh.stakeholder(psa_summary_table(psa, w), cur))
         add(
             "<figure>"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from mhtcdt import __version__
-from mhtcdt.decision.run.pipeline import PipelineResult
+from mhtcdt.decision.run.pipeline import PipelineResult, population_sentence
 from mhtcdt.decision.trial.survival import format_median
 
 
@@ -87,6 +87,8 @@ def format_summary(result: PipelineResult, psa=None) -> str:
     )
     if cut is not None:
         add(f"  note: the horizon was cut from the {eco.horizon_years:g} years asked to {done:.1f} months: {cut}")
+    population = population_sentence(result)
+    add("  " + population)
     for row in result.economics.itertuples(index=False):
         add(
             f"  {row.strategy:<28s} cost {format_money(row.cost, eco.currency):>14s}   "
@@ -114,7 +116,8 @@ def format_summary(result: PipelineResult, psa=None) -> str:
                 f"{format_money(eco.costs.mht_course, eco.currency)})"
             )
         for note in psa.notes:
-            add("  note: " + note)
+            if note != population:  # said once, under cost-effectiveness
+                add("  note: " + note)
         if getattr(psa, "physics", None) is not None:
             lines.extend(physics_uncertainty_lines(psa))
         add("\nThe answer at a glance (" + _headline_basis() + ")")

@@ -11,6 +11,9 @@ patient pools of replicate trials and patient selection (:func:`pools_from_scena
   when treatment ends);
 * :func:`simulate_arms` :func:`treat_arms` then the latent PFS/OS of
   :func:`mhtcdt.decision.model.outcome.simulate_outcomes` (draws keyed by patient, common to every arm);
+* :func:`simulate_counterfactual` every randomised patient treated with every arm and its latent PFS/OS
+  (the decision model's population: the strategies compared on the same patients); :func:`trial_rows` the
+  randomised trial inside it (each patient's row under its own arm);
 * :func:`pools_from_scenario` every eligible patient of a scenario treated with each of two arms.
 
 Randomness: the caller passes the stage seeds (:class:`ArmSeeds`); the keys of each front end are in
@@ -140,6 +143,82 @@ def simulate_arms(
     if progress is not None:
         progress("outcomes", 1.0)
     return simulate_outcomes(treated, params, seeds.outcome)
+
+
+#: column of the counterfactual table naming the arm a patient was randomised to (``arm``: the arm treated with)
+RANDOMISED_ARM = "randomised_arm"
+
+
+def simulate_counterfactual(
+    randomised: pd.DataFrame,
+    arms: Sequence[Any],
+    seeds: ArmSeeds,
+    params: Any = None,
+    *,
+    executor: Any = None,
+    progress: ProgressCallback | None = None,
+    lap: Callable[[str], None] | None = None,
+    assumptions: Any = None,
+) -> pd.DataFrame:
+    """Every randomised patient treated with every arm that has randomised patients, then the latent PFS/OS.
+
+    One row per (arm, patient): ``arm`` is the arm the row is treated with, :data:`RANDOMISED_ARM` the arm of
+    randomisation; rows by arm in ``arms`` order, then by ``patient_id``.
+
+    Common random numbers, physics and outcome: a patient's physics draws (radiosensitivity, infiltrative
+    share, particle distribution ...) come from **its own stream** under every arm, the stream of the arm it was
+    randomised to (arm ``i``: ``child_sequence(seeds.physics, i)``, keyed by ``patient_id``), and its outcome
+    draws are keyed by ``patient_id`` (common to every arm). So a patient's row under its own arm is its row of
+    :func:`simulate_arms` exactly (:func:`trial_rows`), and its rows under the other arms differ from it only
+    by the treatment: the same RT kill under RT alone and under MHT + RT, a kill at least as high wherever
+    an arm adds to another. Costs n_patients x n_arms physics runs instead of n_patients.
+    """
+    from mhtcdt.decision.model.outcome import simulate_outcomes, systemic_columns, treatment_months
+
+    present = [arm for arm in arms if (randomised["arm"] == arm.name).any()]
+    if not present:
+        raise InputError("arm", sorted(set(randomised["arm"])), "no randomised patient is in any of the arms")
+    stream = {arm.name: i for i, arm in enumerate(arms)}
+    groups = [(arm.name, randomised[randomised["arm"] == arm.name]) for arm in present]
+    n_steps = len(present) * len(groups)
+    parts = []
+    for k, arm in enumerate(present):
+        treated_parts = []
+        for g, (group, patients) in enumerate(groups):
+            step = k * len(groups) + g
+            report = sub_progress(progress, f"physics: {arm.name}", step / n_steps, (step + 1) / n_steps)
+            treated_parts.append(
+                treated_under(
+                    patients,
+                    arm,
+                    child_sequence(seeds.physics, stream[group]),  # the patient's own stream
+                    executor=executor,
+                    progress=report,
+                    assumptions=assumptions,
+                )
+            )
+        treated = pd.concat(treated_parts, ignore_index=True)
+        treated["treatment_months"] = treatment_months(arm)  # regrowth starts when treatment ends
+        for column, value in systemic_columns(arm).items():  # the arm's systemic therapy (outcome model)
+            treated[column] = value
+        treated[RANDOMISED_ARM] = treated["arm"]
+        treated["arm"] = arm.name
+        parts.append(treated.sort_values("patient_id", kind="stable").reset_index(drop=True))
+    if lap is not None:
+        lap("physics")
+    if progress is not None:
+        progress("outcomes", 1.0)
+    table = pd.concat(parts, ignore_index=True)
+    out = simulate_outcomes(table.drop(columns=[RANDOMISED_ARM]), params, seeds.outcome)
+    out[RANDOMISED_ARM] = table[RANDOMISED_ARM].to_numpy()
+    return out
+
+
+def trial_rows(counterfactual: pd.DataFrame) -> pd.DataFrame:
+    """The randomised trial inside a :func:`simulate_counterfactual` table: each patient's row under the arm it
+    was randomised to, sorted by ``patient_id`` (the columns and rows of :func:`simulate_arms`)."""
+    own = counterfactual[counterfactual["arm"] == counterfactual[RANDOMISED_ARM]]
+    return own.drop(columns=[RANDOMISED_ARM]).sort_values("patient_id", kind="stable").reset_index(drop=True)
 
 
 def pools_from_scenario(

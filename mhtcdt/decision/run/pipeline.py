@@ -9,6 +9,10 @@ Data passed between stages (contracts in docs/architecture.md):
   the physics outputs of the arm received (``log10_kill_total`` ...), latent and observed
   ``pfs_months``/``os_months`` with ``pfs_event``/``os_event``
 * ``curves``  Kaplan-Meier curves: arm, endpoint, time_months, survival, ci_lower, ci_upper, at_risk
+* ``extras["counterfactual"]`` the decision model's population: every randomised patient under every
+  randomised arm (one row per arm and patient, ``arm`` = the arm treated with, ``randomised_arm`` = the arm of
+  randomisation; :func:`mhtcdt.decision.run.arm_chain.simulate_counterfactual`); ``trial`` is its rows with
+  ``arm == randomised_arm`` plus follow-up
 * ``economics`` per-strategy cost, life_years, qalys (discounted and undiscounted)
 * ``incremental`` incremental analysis with dominance and ICERs
 
@@ -17,6 +21,12 @@ each stage, so a run is a pure function of (scenario, calibration, seed, package
 draw per patient key their streams by ``patient_id``, so results do not depend on chunking or worker
 count. The arms are treated and their outcomes drawn by the arm chain
 (:mod:`mhtcdt.decision.run.arm_chain`), shared with the streamed trial.
+
+Two comparisons, on purpose: the virtual trial (KM, HR, log-rank, RMST) is the randomised trial, with its
+chance imbalance of prognostic covariates between arms; the economics (``survival_source = "outcome_model"``,
+the PSA and everything built on it) compares the strategies on the same patients, every randomised patient
+under every arm with the same random numbers (:data:`COUNTERFACTUAL`, :func:`decision_population`), because a
+decision model compares expected outcomes in one population.
 """
 
 from __future__ import annotations
@@ -27,7 +37,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from mhtcdt.decision.progress import ProgressCallback, sub_progress
-from mhtcdt.decision.run.arm_chain import ArmSeeds, simulate_arms
+from mhtcdt.decision.run.arm_chain import ArmSeeds, simulate_counterfactual, trial_rows
 from mhtcdt.decision.scenario.schema import Scenario
 from mhtcdt.decision.streams import Stream, cohort_seed, outcome_seed
 from mhtcdt.errors import InputError
@@ -43,6 +53,10 @@ def screen(scenario: Scenario, seed: int | None = None):
     cohort = generate_cohort(scenario.cohort.indication, scenario.cohort.n_screened, cohort_seed(seed))
     cohort = apply_setting(cohort, scenario.cohort.disease_setting)
     return cohort, apply_criteria(cohort, scenario.cohort.criteria)
+
+
+#: key of the counterfactual table (patients x arms) in :attr:`PipelineResult.extras`
+COUNTERFACTUAL = "counterfactual"
 
 
 @dataclass
@@ -117,7 +131,7 @@ def run_pipeline(
 
     params = scenario_params(scenario)
     seeds = ArmSeeds(physics=child_sequence(seed, Stream.PHYSICS), outcome=outcome_seed(seed))
-    latent = simulate_arms(
+    counterfactual = simulate_counterfactual(
         randomised,
         scenario.randomised_arms,
         seeds,
@@ -127,6 +141,7 @@ def run_pipeline(
         progress=None if progress is None else (lambda stage, f: progress(stage, 0.08 + 0.6 * f)),
         assumptions=scenario.physics_assumptions(),
     )
+    latent = trial_rows(counterfactual)
     sub_progress(progress, "outcomes and follow-up", 0.68, 0.75)(0.0)
     observed = apply_follow_up(latent, design, child_sequence(seed, Stream.FOLLOW_UP))
     lap("outcomes")
@@ -143,7 +158,7 @@ def run_pipeline(
     lap("survival")
 
     sub_progress(progress, "cost-effectiveness", 0.85, 0.99)(0.0)
-    econ = evaluate_arms(scenario, observed, analysis)
+    econ = evaluate_arms(scenario, observed, analysis, counterfactual=counterfactual)
     lap("economics")
     if progress is not None:
         progress("done", 1.0)
@@ -162,5 +177,36 @@ def run_pipeline(
         incremental=econ.incremental,
         verdict=verdict_text(scenario, econ),
         timings_s=timings,
-        extras={"economic_curves": econ.curves, "economic_details": econ, "calibration": dict(params.provenance)},
+        extras={
+            "economic_curves": econ.curves,
+            "economic_details": econ,
+            "calibration": dict(params.provenance),
+            COUNTERFACTUAL: counterfactual,
+        },
     )
+
+
+def decision_population(result: PipelineResult) -> pd.DataFrame:
+    """The patients the decision model evaluates each strategy on: every randomised patient under every arm
+    (``extras["counterfactual"]``, one row per arm and patient with its latent times), or the randomised trial
+    itself for a result without it (a result built by hand, or streamed)."""
+    table = result.extras.get(COUNTERFACTUAL)
+    return result.trial if table is None else table
+
+
+def population_sentence(result: PipelineResult) -> str:
+    """The one sentence (summary, report, PSA notes) that says in which population the economics compares
+    the strategies."""
+    population = decision_population(result)
+    if population is result.trial:
+        return "The economics evaluates each strategy on its own randomised trial patients."
+    n = int(population["patient_id"].nunique())
+    same = (
+        f"compares the strategies on the same {n:,} patients (every randomised patient under every arm, with the "
+        "same random numbers), while the virtual trial is randomised (its chance imbalance between arms is what a "
+        "trial would show, not the model's expected effect)."
+    )
+    source = result.scenario.economics.survival_source
+    if source == "outcome_model":
+        return "The economics " + same
+    return f"The deterministic base case fits the randomised trial (survival_source = '{source}'); the PSA " + same

@@ -12,7 +12,8 @@
   allocators (a numba kernel's own arrays, BLAS work buffers).
 * ``startup(code)`` times a fresh ``python -c code`` process (median and min-max).
 * ``load()`` is the 1-minute load average (the machine is shared: quote it with every timing).
-* ``emit(rows, columns, figures)`` prints a table and, last, one JSON line with every figure.
+* ``table(header, rows)`` prints a table; ``emit(header, rows, figures)`` prints one and, last, one JSON line
+  with every figure.
 """
 
 from __future__ import annotations
@@ -145,12 +146,17 @@ def span(t: Timing) -> str:
     return f"{t.median:.4g} [{min(t.wall):.4g}-{max(t.wall):.4g}]"
 
 
-def emit(header: Sequence[str], rows: Sequence[Sequence[object]], figures: dict[str, object]) -> None:
-    """Print a fixed-width table, then the final single-line JSON object."""
+def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """Print a fixed-width table."""
     widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(header)]
     print("  ".join(str(h).rjust(w) for h, w in zip(header, widths, strict=True)))
     for r in rows:
         print("  ".join(str(c).rjust(w) for c, w in zip(r, widths, strict=True)))
+
+
+def emit(header: Sequence[str], rows: Sequence[Sequence[object]], figures: dict[str, object]) -> None:
+    """Print a fixed-width table, then the final single-line JSON object."""
+    table(header, rows)
 
     def clean(v: object) -> object:
         if isinstance(v, float):

@@ -6,29 +6,42 @@ Prints a table and, as the LAST line, one JSON object with every figure:
   perfusion in tumour and tissue);
 * the same for the scipy method-of-lines reference (``oracle.bioheat_radial_ivp``) at MATCHED accuracy:
   the loosest solve_ivp tolerance whose max error (vs a tight reference) does not exceed the numba
-  kernel's; their ratio;
-* wall time for 10,000 patients x one 60-minute session on this machine (all numba threads);
+  kernel's, found by bisection in log(rtol) between the last too-loose and the first accurate enough
+  tolerance of a decade grid (so scipy is not made more accurate, hence slower, than numba);
+* two ratio rows, each at EQUAL threads (thread counts read back from numba and threadpoolctl):
+  (a) numba pinned to 1 thread vs scipy in 1 process (1 BLAS thread);
+  (b) numba on W threads vs the same scipy solves spread over W worker processes (1 thread each; pool
+  started and warmed before the timing; the workers' CPU seconds are measured inside them);
+  wall and CPU time, medians of >= 5 runs with min-max;
+* wall time for 10,000 patients x one 60-minute session on this machine (numba on W threads);
 * the clinical session (stepwise amplitude control on the thermometry track, tolerance ceiling, eddy-current
   heating, heterogeneous deposit: everything the cohort chain now runs) per patient-session, one session;
 * the heat part of the model chain (``chain.heat_sessions``: the NanoTherm preset, 6 sessions, on generated
   glioblastoma patients) per patient-session: sessions that repeat the first are copied, not solved again.
-Wall times depend on what else runs on the machine, so CPU times and the load average are printed too
-(numba wall ~ CPU / threads on an idle machine; the scipy reference is single-threaded).
+Wall times depend on what else runs on the machine, so CPU times and the load average are printed too.
+Usage: python benchmarks/bench_physics.py [--patients 10000] [--reference-patients 4] [--threads W] [--repeats 5]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 import numpy as np
 
-from mhtcdt.physics.bioheat_radial import Heating, RadialPatients, simulate_sessions_radial
-from mhtcdt.physics.oracle.bioheat_radial_ivp import RadialReference
-from mhtcdt.physics.session import SessionControl, SessionTiming
-from mhtcdt.physics.tissue import load_tissue, tumour_tissue
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _harness as h  # noqa: E402
+
+from mhtcdt.physics.bioheat_radial import Heating, RadialPatients, simulate_sessions_radial  # noqa: E402
+from mhtcdt.physics.oracle.bioheat_radial_ivp import RadialReference  # noqa: E402
+from mhtcdt.physics.session import SessionControl, SessionTiming  # noqa: E402
+from mhtcdt.physics.tissue import load_tissue, tumour_tissue  # noqa: E402
 
 SESSION_S, COOLDOWN_S, DT_S = 3600.0, 900.0, 10.0
 
@@ -100,20 +113,87 @@ def run_chain_heat(n: int):
     return time.perf_counter() - t0, time.process_time() - c0, n * protocol.n_sessions
 
 
+def _scipy_worker_init() -> None:
+    """Each scipy worker process runs single-threaded (BLAS pinned to 1, like the 1-thread row)."""
+    h.pin_threads(1)
+
+
+def _scipy_solve(task: tuple) -> tuple[np.ndarray, float]:
+    """One patient's scipy reference session in a worker: (temperatures, CPU s spent in the worker)."""
+    radius, coverage, perfusion, q, times, rtol = task
+    c0 = time.process_time()
+    ref = RadialReference(radius, coverage, TUMOUR, HEALTHY, tumour_perfusion_mL_per_min_per_kg=perfusion)
+    sol = ref.session(q, SESSION_S, COOLDOWN_S, times, rtol=rtol, atol=rtol)
+    return sol, time.process_time() - c0
+
+
+TUMOUR = tumour_tissue("brain")
+HEALTHY = load_tissue("brain").with_perfusion(559.0, "lang1999_muscle")
+
+
+def matched_rtol(refs, q, times, exact, target_err: float) -> tuple[tuple, list]:
+    """Loosest solve_ivp tolerance (rtol = atol) whose max error vs ``exact`` is <= ``target_err``: a decade
+    grid, then 5 bisection steps in log(rtol) between the last too-loose and the first accurate enough one.
+    Returns ((rtol, err), tried) with tried = [(rtol, err)]."""
+
+    def error(rtol: float) -> float:
+        sols = [r.session(q[i], SESSION_S, COOLDOWN_S, times, rtol=rtol, atol=rtol) for i, r in enumerate(refs)]
+        return max(float(np.abs(s[:, :12] - e[:, :12]).max()) for s, e in zip(sols, exact, strict=True))
+
+    tried, loose = [], None
+    for rtol in (1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8):
+        err = error(rtol)
+        tried.append((rtol, err))
+        if err <= target_err:
+            break
+        loose = rtol
+    else:
+        return tried[-1], tried
+    good = tried[-1]
+    if loose is not None:
+        lo, hi = math.log10(good[0]), math.log10(loose)
+        for _ in range(5):
+            mid = 0.5 * (lo + hi)
+            err = error(10.0**mid)
+            tried.append((10.0**mid, err))
+            if err <= target_err:
+                lo, good = mid, (10.0**mid, err)
+            else:
+                hi = mid
+    return good, tried
+
+
+def ratio_row(label: str, t_numba: h.Timing, numba_items: int, t_scipy: h.Timing, scipy_items: int) -> dict:
+    """Per patient-session medians and the speed-ups (wall and CPU) of one equal-threads comparison."""
+    nw, nc = t_numba.median / numba_items, t_numba.cpu_median / numba_items
+    sw, sc = t_scipy.median / scipy_items, t_scipy.cpu_median / scipy_items
+    return {
+        "label": label,
+        "numba_wall": nw,
+        "numba_cpu": nc,
+        "scipy_wall": sw,
+        "scipy_cpu": sc,
+        "speedup_wall": sw / nw,
+        "speedup_cpu": sc / nc,
+        "numba_span": f"{min(t_numba.wall) / numba_items:.3g}-{max(t_numba.wall) / numba_items:.3g}",
+        "scipy_span": f"{min(t_scipy.wall) / scipy_items:.3g}-{max(t_scipy.wall) / scipy_items:.3g}",
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--patients", type=int, default=10_000)
     parser.add_argument("--reference-patients", type=int, default=4)
+    parser.add_argument("--numba-patients", type=int, default=1000, help="patients per timed numba run")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="W: threads / processes")
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    tum = tumour_tissue("brain")
-    healthy = load_tissue("brain").with_perfusion(559.0, "lang1999_muscle")
-
-    run_numba(4, tum, healthy)  # compile / load cache outside the timing
-    t_small, _ = run_numba(1000, tum, healthy, seed=1)
-    numba_per_ps = t_small / 1000
-    numba_cpu_per_ps = run_numba.cpu_s / 1000
+    tum, healthy = TUMOUR, HEALTHY
+    load_start = h.load()
 
     # accuracy of the numba kernel and the matched-accuracy scipy reference, on a few patients
+    h.pin_threads(1)
+    run_numba(4, tum, healthy)  # compile / load cache outside the timing
     radius, coverage, perfusion, q = cohort(args.reference_patients, seed=7)
     times = np.arange(0.0, SESSION_S + COOLDOWN_S + 1.0, 60.0)
     _, res = run_numba(args.reference_patients, tum, healthy, seed=7)
@@ -123,70 +203,108 @@ def main() -> None:
     ]
     exact = [r.session(q[i], SESSION_S, COOLDOWN_S, times, rtol=1e-10, atol=1e-10) for i, r in enumerate(refs)]
     numba_err = max(
-        np.abs(res.tumour_temperature_C[i, 0] - exact[i][:, :12]).max() for i in range(args.reference_patients)
+        float(np.abs(res.tumour_temperature_C[i, 0] - exact[i][:, :12]).max()) for i in range(args.reference_patients)
     )
-    chosen = None
-    tried = []
-    for rtol in (1e-2, 1e-3, 3e-4, 1e-4, 5e-5, 2e-5, 1e-5, 1e-6, 1e-7, 1e-8):
-        t0 = time.perf_counter()
-        c0 = time.process_time()
-        sols = [r.session(q[i], SESSION_S, COOLDOWN_S, times, rtol=rtol, atol=rtol) for i, r in enumerate(refs)]
-        elapsed = (time.perf_counter() - t0) / args.reference_patients
-        cpu = (time.process_time() - c0) / args.reference_patients
-        err = max(np.abs(s[:, :12] - e[:, :12]).max() for s, e in zip(sols, exact, strict=True))
-        tried.append((rtol, err, elapsed, cpu))
-        if err <= numba_err:
-            chosen = (rtol, err, elapsed, cpu)
-            break
-    if chosen is None:
-        chosen = tried[-1]
-    scipy_per_ps = chosen[2]
+    (rtol, scipy_err), tried = matched_rtol(refs, q, times, exact, numba_err)
+
+    # (a) 1 thread each: numba pinned to 1 thread, scipy in this process
+    threads_a = h.thread_report()
+    n_nb = args.numba_patients
+
+    def scipy_serial() -> None:
+        for i, r in enumerate(refs):
+            r.session(q[i], SESSION_S, COOLDOWN_S, times, rtol=rtol, atol=rtol)
+
+    t_nb1, t_sp1 = h.compare([lambda: run_numba(n_nb, tum, healthy, seed=1), scipy_serial], args.repeats)
+    row_a = ratio_row("numba 1 thread vs scipy 1 process", t_nb1, n_nb, t_sp1, args.reference_patients)
+
+    # (b) W threads each: numba on W threads, scipy over W single-threaded worker processes
+    w = args.threads
+    h.pin_threads(w)
+    threads_b = h.thread_report()
+    tasks = [(radius[i], coverage[i], perfusion[i], q[i], times, rtol) for i in range(args.reference_patients)]
+    tasks = tasks * w  # every worker gets as many solves as the serial row did
+    with ProcessPoolExecutor(max_workers=w, initializer=_scipy_worker_init) as pool:
+        list(pool.map(_scipy_solve, tasks[:w]))  # start and warm the workers outside the timing
+        worker_cpu: list[float] = []
+        t_spw = h.Timing([], [])
+        for _ in range(max(args.repeats, h.MIN_REPEATS)):
+            t0 = time.perf_counter()
+            out = list(pool.map(_scipy_solve, tasks))
+            t_spw.wall.append(time.perf_counter() - t0)
+            t_spw.cpu.append(sum(c for _, c in out))
+            worker_cpu.append(t_spw.cpu[-1])
+    (t_nbw,) = h.compare([lambda: run_numba(n_nb * w, tum, healthy, seed=1)], args.repeats)
+    row_b = ratio_row(f"numba {w} threads vs scipy {w} processes", t_nbw, n_nb * w, t_spw, len(tasks))
 
     t_big, res_big = run_numba(args.patients, tum, healthy, seed=11)
     cpu_big = run_numba.cpu_s
     run_clinical(4, tum, healthy)
     clin_wall, clin_cpu = run_clinical(1000, tum, healthy, seed=3)
     chain_wall, chain_cpu, chain_ps = run_chain_heat(400)
-    load = os.getloadavg()[0]
+    load = h.load()
     figures = {
-        "numba_threads": int(os.environ.get("NUMBA_NUM_THREADS", os.cpu_count() or 1)),
-        "numba_s_per_patient_session": numba_per_ps,
-        "numba_max_error_C": float(numba_err),
-        "scipy_rtol_matched": chosen[0],
-        "scipy_max_error_C": float(chosen[1]),
-        "scipy_s_per_patient_session": scipy_per_ps,
-        "speedup_numba_vs_scipy": scipy_per_ps / numba_per_ps,
-        "numba_cpu_s_per_patient_session": numba_cpu_per_ps,
-        "scipy_cpu_s_per_patient_session": chosen[3],
-        "speedup_cpu_numba_vs_scipy": chosen[3] / numba_cpu_per_ps,
-        "cohort_cpu_s": cpu_big,
+        "threads_row_a": threads_a,
+        "threads_row_b": threads_b,
+        "numba_threads": threads_b["numba_threads"],
+        "numba_max_error_C": numba_err,
+        "scipy_rtol_matched": rtol,
+        "scipy_max_error_C": scipy_err,
+        "scipy_tolerances_tried": [[r, e] for r, e in tried],
+        "load_average_start": load_start,
         "load_average_1min": load,
         "cohort_patients": args.patients,
         "cohort_wall_s": t_big,
+        "cohort_cpu_s": cpu_big,
         "cohort_wall_s_per_10k": t_big * 10_000 / args.patients,
-        "goal_ratio_met_wall": scipy_per_ps / numba_per_ps >= 100.0,
-        "goal_ratio_met_cpu": chosen[3] / numba_cpu_per_ps >= 100.0,
-        "goal_10k_in_10s_met_wall": t_big * 10_000 / args.patients <= 10.0,
         "cohort_cpu_s_per_10k": cpu_big * 10_000 / args.patients,
+        "goal_10k_in_10s_met_wall": t_big * 10_000 / args.patients <= 10.0,
         "mean_t90_C": float(res_big.t90_C.mean()),
         "clinical_s_per_patient_session": clin_wall / 1000,
         "clinical_cpu_s_per_patient_session": clin_cpu / 1000,
         "chain_heat_s_per_patient_session": chain_wall / chain_ps,
         "chain_heat_cpu_s_per_patient_session": chain_cpu / chain_ps,
     }
+    for key, row in (("1thread", row_a), (f"{w}threads", row_b)):
+        figures.update(
+            {
+                f"numba_{key}_s_per_patient_session": row["numba_wall"],
+                f"numba_{key}_cpu_s_per_patient_session": row["numba_cpu"],
+                f"scipy_{key}_s_per_patient_session": row["scipy_wall"],
+                f"scipy_{key}_cpu_s_per_patient_session": row["scipy_cpu"],
+                f"speedup_{key}_wall": row["speedup_wall"],
+                f"speedup_{key}_cpu": row["speedup_cpu"],
+                f"goal_ratio_100_met_{key}_cpu": row["speedup_cpu"] >= 100.0,
+            }
+        )
     print("Physics I heat kernel benchmark (60 min session + 15 min cooling, dt 10 s, 12 + 12 radial cells)")
-    print(f"{'quantity':40s} {'value':>14s}")
-    print(f"{'numba s / patient-session':40s} {numba_per_ps:14.3e}")
-    print(f"{'numba max error vs tight reference (C)':40s} {numba_err:14.4f}")
-    for rtol, err, el, _cpu in tried:
-        print(f"{'scipy rtol=' + format(rtol, '.0e') + ' s/ps (err C)':40s} {el:14.3e} ({err:.4f})")
-    print(f"{'scipy s / patient-session (matched)':40s} {scipy_per_ps:14.3e}")
-    print(f"{'speed-up numba vs scipy (wall)':40s} {figures['speedup_numba_vs_scipy']:14.1f}")
-    print(f"{'speed-up numba vs scipy (CPU time)':40s} {figures['speedup_cpu_numba_vs_scipy']:14.1f}")
-    print(f"{'machine load average (1 min)':40s} {load:14.2f}")
-    print(f"{'wall s for ' + str(args.patients) + ' patient-sessions':40s} {t_big:14.2f}")
-    print(f"{'clinical session CPU s / patient-session':40s} {figures['clinical_cpu_s_per_patient_session']:14.3e}")
-    print(f"{'chain heat CPU s / patient-session':40s} {figures['chain_heat_cpu_s_per_patient_session']:14.3e}")
+    print(f"numba max error vs tight reference {numba_err:.4f} C; scipy (solve_ivp, rtol = atol) tolerances tried:")
+    for r, e in tried:
+        print(f"  rtol {r:.3g}: max error {e:.4f} C")
+    print(f"matched: rtol {rtol:.3g} (error {scipy_err:.4f} C <= numba's {numba_err:.4f} C)")
+    print()
+    h.table(
+        ["ratio row (equal threads)", "numba s/ps med", "[min-max]", "scipy s/ps med", "[min-max]", "x wall", "x CPU"],
+        [
+            (
+                r["label"],
+                f"{r['numba_wall']:.3g}",
+                r["numba_span"],
+                f"{r['scipy_wall']:.3g}",
+                r["scipy_span"],
+                f"{r['speedup_wall']:.1f}",
+                f"{r['speedup_cpu']:.1f}",
+            )
+            for r in (row_a, row_b)
+        ],
+    )
+    print(f"load average (1 min) {load_start:.2f} at start, {load:.2f} at end")
+    print(
+        f"{'wall / CPU s for ' + str(args.patients) + ' patient-sessions (numba, ' + str(w) + ' threads)':58s} "
+        f"{t_big:.2f} / {cpu_big:.2f}"
+    )
+    print(f"{'clinical session CPU s / patient-session':58s} {figures['clinical_cpu_s_per_patient_session']:.3e}")
+    print(f"{'chain heat CPU s / patient-session':58s} {figures['chain_heat_cpu_s_per_patient_session']:.3e}")
     print(json.dumps(figures))
 
 

@@ -26,7 +26,8 @@ cost of ``--latency-ms`` (default 0.5 ms) and the chunk's pickled result over ``
 ``a + b1 n ((1 - p) + p / 16)`` with the parallel fraction ``p`` from this machine's 1- vs 2-thread times
 (Amdahl; numpy-bound workloads measure p ~ 0). Chunk size ``max(c_min, n / (4 W))``.
 
-Usage: python benchmarks/bench_scaleout.py [--workers 2] [--repeats 5] [--workloads psa,replicates,physics].
+Usage: python benchmarks/bench_scaleout.py [--workers 2] [--repeats 5] [--workloads psa,replicates,physics]
+       [--psa-sizes 2000,8000,32000].
 Prints a table and, as its last line, one JSON object with every figure.
 """
 
@@ -63,8 +64,9 @@ class Workload:
     chunk_sizes: tuple[int, int]
 
 
-def workloads(seed: int) -> list[Workload]:
-    """The three workloads of the module docstring, built on the default scenario."""
+def workloads(seed: int, psa_sizes: tuple[int, int, int] = (2_000, 8_000, 32_000)) -> list[Workload]:
+    """The three workloads of the module docstring, built on the default scenario (``psa_sizes``: the
+    draws of the psa workload, smallest first; its chunk sizes are a quarter and the full smallest size)."""
     from mhtcdt.cohorts import apply_criteria, generate_cohort
     from mhtcdt.decision.model.psa import run_psa
     from mhtcdt.decision.run import chunked
@@ -91,8 +93,8 @@ def workloads(seed: int) -> list[Workload]:
             lambda n: run_psa(base, n, seed=seed, physics=False),
             lambda n, ex, c: run_psa(base, n, seed=seed, executor=ex, chunk_size=c, physics=False),
             lambda a, b: np.array_equal(a.cost, b.cost) and np.array_equal(a.qalys, b.qalys),
-            (2_000, 8_000, 32_000),
-            (500, 2_000),
+            psa_sizes,
+            (max(1, psa_sizes[0] // 4), psa_sizes[0]),
         ),
         Workload(
             "replicates",
@@ -249,6 +251,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--workloads", default="psa,replicates,physics")
     ap.add_argument("--seed", type=int, default=20261205)
+    ap.add_argument("--psa-sizes", default="2000,8000,32000", help="three draw counts of the psa workload")
     ap.add_argument("--latency-ms", type=float, default=0.5, help="assumed network latency per chunk (projection)")
     ap.add_argument("--bandwidth-GBps", type=float, default=1.25, help="assumed network bandwidth (projection)")
     args = ap.parse_args(argv)
@@ -271,7 +274,10 @@ def main(argv: list[str] | None = None) -> None:
     cluster = executors.local_dask_cluster(n_workers=args.workers)
     client = Client(cluster)
     try:
-        for w in workloads(args.seed):
+        psa_sizes = tuple(int(x) for x in args.psa_sizes.split(","))
+        if len(psa_sizes) != 3 or list(psa_sizes) != sorted(psa_sizes):
+            ap.error("--psa-sizes needs three increasing draw counts")
+        for w in workloads(args.seed, psa_sizes):
             if w.name in chosen:
                 r, f = measure(w, client, args.workers, args.repeats, args.latency_ms / 1e3, args.bandwidth_GBps)
                 rows += r

@@ -29,6 +29,7 @@ import pytest
 import tomli_w
 
 from mhtcdt.decision.cli.main import main
+from mhtcdt.decision.model.outcome import DEFAULT_CALIBRATION_PATH
 from mhtcdt.decision.scenario.loading import scenario_text
 from mhtcdt.errors import InputError, InputErrors
 from tests.processes import alive, descendants
@@ -105,7 +106,16 @@ SCENARIO_CASES = [
         _many(_set("economics.uncertainty[4].distribution", "normal"), _set("economics.uncertainty[4].low", -100.0)),
         "economics.uncertainty[4].low = -100.0",
     ),
-    ("indication without an outcome model", _set("cohort.indication", "prostate"), "cohort.indication = 'prostate'"),
+    (
+        "indication its calibration was not made for",
+        _many(_set("cohort.indication", "pancreas"), _set("calibration", str(DEFAULT_CALIBRATION_PATH))),
+        "cohort.indication = 'pancreas'",
+    ),
+    (
+        "glioblastoma marker in a prostate cohort",
+        _many(_set("cohort.indication", "prostate"), _set("cohort.criteria", ["ecog <= 1"])),
+        "trial.stratify_by[0] = 'mgmt_methylated': mgmt_methylated is a marker of recurrent_glioblastoma only",
+    ),
     ("utility below 0", _set("economics.utilities.progressed", -0.3), "economics.utilities.progressed = -0.3"),
     (
         "reference arm not randomised",

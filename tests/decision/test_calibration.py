@@ -129,7 +129,7 @@ def _doc(known, tmp_path):
         (lambda d: d["free"].pop("growth_log_sd"), "calibration.free"),
         (lambda d: d["free"].update(infiltrative_fraction=1.5), "calibration.free.infiltrative_fraction"),
         (lambda d: d["draws"][2].update(growth_log_sd="wide"), "calibration.draws[2].growth_log_sd"),
-        (lambda d: d["meta"].update(indications=["prostate"]), "calibration.meta.indications[0]"),
+        (lambda d: d["meta"].update(indications=["melanoma"]), "calibration.meta.indications[0]"),
         (lambda d: d["meta"].update(calibrated_effects=["magic"]), "calibration.meta.calibrated_effects[0]"),
     ],
 )

@@ -196,7 +196,13 @@ def test_bad_input_names_field(params):
     with pytest.raises(InputError, match="log10_kill_total"):
         outcome.simulate_outcomes(_patients().drop(columns="log10_kill_total"), params, 1)
     with pytest.raises(InputError, match="calibrated only"):
+        outcome.simulate_outcomes(_patients().assign(indication="melanoma"), params, 1)
+    # prostate (and pancreas) have their own base file and calibration: the glioblastoma parameters refuse them
+    # as a plain string (not np.str_(...))
+    with pytest.raises(InputError, match="made for recurrent_glioblastoma") as info:
         outcome.simulate_outcomes(_patients().assign(indication="prostate"), params, 1)
+    assert info.value.field == "patients.indication" and type(info.value.value) is str
+    assert "np.str_" not in info.value.line()
     with pytest.raises(InputError, match="tumour_volume_cm3"):
         outcome.simulate_outcomes(_patients().assign(tumour_volume_cm3=-1.0), params, 1)
     with pytest.raises(InputError, match="infiltrative_fraction"):

@@ -16,6 +16,8 @@ PRESETS = [
     "recurrent_nanotherm_vs_lomustine.toml",
     "recurrent_nanotherm_vs_bsc.toml",
     "recurrent_all_comparators.toml",
+    "prostate_recurrent.toml",
+    "pancreas_locally_advanced.toml",
 ]
 
 

@@ -374,6 +374,27 @@ def test_trace_that_does_not_sum_to_one_is_rejected(monkeypatch):
     assert err.value.field == "strategies[x].trace[cycle=1, draw=0]"
 
 
+def test_trace_error_inside_a_chunk_is_named_at_its_first_cycle(monkeypatch):
+    """The trace is tested at the last point of each chunk of points (the cohort's size is invariant under
+    valid matrices, so an earlier error carries to it); the message still names the first bad cycle, here
+    cycle 3 of a chunk of 8 points, where the other cycles' matrices are valid."""
+    from mhtcdt.economics import markov_trace
+
+    monkeypatch.setattr(markov_trace, "check_transition_matrices", lambda value, *a, **k: np.asarray(value, float))
+    good = np.array([[0.9, 0.1], [0.0, 1.0]])
+    bad = np.array([[0.9, 0.05], [0.0, 1.0]])  # loses 5 % of the alive
+    per_cycle = [good, good, bad, good, good, good, good]
+    with pytest.raises(InputError, match="not 1") as err:
+        run_markov(
+            ["alive", "dead"],
+            [MarkovStrategy("x", per_cycle, per_cycle=True)],
+            [1, 0],
+            n_cycles=7,
+            dead_states=["dead"],
+        )
+    assert err.value.field == "strategies[x].trace[cycle=3, draw=0]"
+
+
 @pytest.mark.parametrize("per_draw", [False, True])
 def test_one_buffer_refilled_every_cycle_equals_fresh_matrices(per_draw):
     """A transition function that refills one buffer in place with valid, changing matrices (seen again

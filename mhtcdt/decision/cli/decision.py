@@ -101,8 +101,9 @@ def load_named(name: str):
     """A scenario from a file path, or a bundled preset name (``default.toml``)."""
     from mhtcdt.decision.scenario.loading import bundled_scenarios, load_scenario, parse_scenario_text, scenario_text
 
-    if not Path(name).exists() and name in bundled_scenarios():
-        return parse_scenario_text(scenario_text(name), source=name)
+    preset = name if name.endswith(".toml") else f"{name}.toml"  # a preset by its bare name too
+    if not Path(name).exists() and preset in bundled_scenarios():
+        return parse_scenario_text(scenario_text(preset), source=preset)
     return load_scenario(name)
 
 

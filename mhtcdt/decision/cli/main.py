@@ -301,13 +301,26 @@ def _executor(args: argparse.Namespace):
     return spec
 
 
+#: ``mhtcdt demo --indication NAME``: the preset scenario of each indication with an outcome calibration
+INDICATION_PRESETS = {
+    "glioblastoma": "default",
+    "prostate": "prostate_recurrent",
+    "pancreas": "pancreas_locally_advanced",
+}
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from mhtcdt.decision.scenario.loading import bundled_scenarios, parse_scenario_text, scenario_text
 
-    name = args.preset if args.preset.endswith(".toml") else f"{args.preset}.toml"
+    preset = args.preset or "default"
+    if getattr(args, "indication", None) is not None:
+        if args.preset is not None:
+            raise InputError("--indication", args.indication, "give either --indication or --preset, not both")
+        preset = INDICATION_PRESETS[args.indication]
+    name = preset if preset.endswith(".toml") else f"{preset}.toml"
     if name not in bundled_scenarios():
         known = ", ".join(n.removesuffix(".toml") for n in bundled_scenarios())
-        raise InputError("--preset", args.preset, f"no such preset; presets: {known}")
+        raise InputError("--preset", preset, f"no such preset; presets: {known}")
     text = scenario_text(name)
     return _run_and_report(parse_scenario_text(text, source=name), text, args)
 
@@ -398,9 +411,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="run the embedded default scenario (or another preset) end to end")
     p.add_argument(
         "--preset",
-        default="default",
+        default=None,
         help="scenario preset shipped with the package: default, newly_diagnosed_stupp, "
-        "recurrent_nanotherm_vs_lomustine, recurrent_nanotherm_vs_bsc, recurrent_all_comparators",
+        "recurrent_nanotherm_vs_lomustine, recurrent_nanotherm_vs_bsc, recurrent_all_comparators, "
+        "prostate_recurrent, pancreas_locally_advanced",
+    )
+    p.add_argument(
+        "--indication",
+        choices=sorted(INDICATION_PRESETS),
+        default=None,
+        help="run the preset of an indication: "
+        + ", ".join(f"{k} -> {v}" for k, v in sorted(INDICATION_PRESETS.items())),
     )
     _add_run_options(p)
     p.set_defaults(handler=_cmd_demo, parser=p)

@@ -311,7 +311,7 @@ class CalibrationProblem:
                 tm=df["treatment_months"].to_numpy(float),
                 systemic=outcome.systemic_from(df),
                 draws=outcome.patient_draws(df["patient_id"].to_numpy(), child_sequence(seed, 11)),
-                mgmt=df["mgmt_methylated"].to_numpy(bool),
+                mgmt=outcome._col(df, "mgmt_methylated", False).astype(bool),
                 shift=delay if arm.treated else 0.0,
             )
             outcome.pps_median_for(df, params)  # every patient's setting has a post-progression median
@@ -553,7 +553,7 @@ def calibrate(
         clock = now
 
     target_set = load_targets(targets_path)
-    params = outcome.base_params()
+    params = outcome.base_params(target_set.outcome_params_file)
     tables = simulate_populations(
         target_set, settings.n_patients, settings.seed, physics_fn, use_cache, _stage(progress, 0.0, 0.12)
     )
@@ -613,7 +613,9 @@ def calibrate(
         physics=("real" if physics_fn is None else getattr(physics_fn, "__name__", "custom")),
         physics_source_hash=physics_source_hash(),
         indications=indications(target_set),
+        **({"outcome_params_file": target_set.outcome_params_file} if target_set.outcome_params_file else {}),
         calibrated_effects=calibrated_effects(target_set),
+        **({"assumed_effects": dict(target_set.assumed_effects)} if target_set.assumed_effects else {}),
         targets_file=target_set.source,
         patients_per_arm={k: len(v) for k, v in tables.items()},
         out_of_sample_patients_per_arm=oos_sizes,

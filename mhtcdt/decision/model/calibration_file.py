@@ -209,6 +209,9 @@ def parse_calibration(doc: Mapping[str, Any], path: str, sha256: str) -> Calibra
                 eff,
                 f"{path}: unknown effect; known: {', '.join(outcome.EFFECT_PARAMETERS)}",
             )
+    assumed = meta.get("assumed_effects", {})
+    if not isinstance(assumed, Mapping) or any(e not in outcome.EFFECT_PARAMETERS for e in assumed):
+        raise InputError("calibration.meta.assumed_effects", assumed, f"{path}: must map known effects to reasons")
     free = _parameters(doc.get("free"), "calibration.free")
     rows = doc.get("draws", [])
     if not isinstance(rows, list):
@@ -259,6 +262,8 @@ def calibration_record(cal: CalibrationFile) -> dict[str, Any]:
         "physics_matches": str(cal.meta["physics_source_hash"]) == physics_source_hash(),
         "indications": list(cal.meta["indications"]),
         "calibrated_effects": list(cal.meta.get("calibrated_effects", [])),
+        # only when the targets declared assumed effects (keeps the records of earlier calibrations unchanged)
+        **({"assumed_effects": sorted(cal.meta["assumed_effects"])} if cal.meta.get("assumed_effects") else {}),
     }
 
 
@@ -273,8 +278,11 @@ def resolve_path(calibration: str | None, scenario_dir: str | Path | None = None
 
 
 def scenario_params(scenario: Any, scenario_dir: str | Path | None = None) -> outcome.OutcomeParams:
-    """The outcome parameters a scenario runs with: its ``calibration`` file, else the packaged one."""
+    """The outcome parameters a scenario runs with: its ``calibration`` file, else the packaged calibration of
+    its indication (:data:`mhtcdt.decision.model.outcome.INDICATION_FILES`), else the packaged glioblastoma one."""
     path = resolve_path(getattr(scenario, "calibration", None), scenario_dir or getattr(scenario, "_source_dir", None))
+    if path is None:
+        path = outcome.default_calibration_path(outcome_indication_of(scenario))
     return outcome.load_outcome_params(path)
 
 
@@ -295,7 +303,8 @@ def calibration_problems(scenario: Any, params: outcome.OutcomeParams) -> list[I
                 f"calibration {name} was made for {', '.join(indications)}; run `mhtcdt calibrate` for this setting",
             )
         )
-    calibrated = set(record.get("calibrated_effects", []))
+    # assumed effects (declared in the targets file with a reason) keep their prior: allowed, not calibrated
+    calibrated = set(record.get("calibrated_effects", [])) | set(record.get("assumed_effects", []))
     for i, arm in enumerate(getattr(scenario, "arms", [])):
         for effect in outcome.protocol_effects(arm):
             if effect not in calibrated:
@@ -311,10 +320,11 @@ def calibration_problems(scenario: Any, params: outcome.OutcomeParams) -> list[I
 
 
 def outcome_indication_of(scenario: Any) -> str | None:
-    """The outcome setting of a scenario's cohort (None: an indication without an outcome model)."""
+    """The outcome setting of a scenario's cohort (None: no cohort). An indication without an outcome model is
+    returned too, so that :func:`calibration_problems` refuses it at validation, before any computing."""
     cohort = getattr(scenario, "cohort", None)
     if cohort is None:
         return None
     if getattr(cohort, "disease_setting", None) == "newly_diagnosed":
         return "newly_diagnosed_glioblastoma"
-    return cohort.indication if cohort.indication in outcome.PPS_KEY_BY_INDICATION else None
+    return str(cohort.indication)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -249,6 +249,11 @@ class TargetSet:
     arms: dict[str, Arm]
     targets: list[Target]
     source: str
+    #: the outcome model's base file (priors, fixed parameters) for these targets: a bare name of a packaged
+    #: data file (``outcome_params_prostate.toml``) or a path; None = ``data/outcome_params.toml``
+    outcome_params_file: str | None = None
+    #: effects an arm may use without a target (effect -> why): their parameters keep their priors
+    assumed_effects: dict[str, str] = field(default_factory=dict)
 
 
 def load_targets(path: str | Path | None = None) -> TargetSet:
@@ -304,7 +309,29 @@ def load_targets(path: str | Path | None = None) -> TargetSet:
     if dup:
         raise InputError("targets.name", dup, "target names must be unique")
     used = {a for t in targets for a in t.arms}
-    return TargetSet(pops, {k: v for k, v in arms.items() if k in used}, targets, source)
+    base = raw.get("outcome_params")
+    if base is not None:
+        if not isinstance(base, str) or not base:
+            raise InputError("targets.outcome_params", base, f"{source}: must name an outcome base parameter file")
+        outcome.base_params(base)  # readable and valid, or an InputError naming it
+    assumed = raw.get("assumed_effects", {})
+    if not isinstance(assumed, dict):
+        raise InputError("targets.assumed_effects", assumed, f"{source}: must be a table effect = reason")
+    for effect, reason in assumed.items():
+        if effect not in outcome.EFFECT_PARAMETERS:
+            raise InputError(
+                f"targets.assumed_effects.{effect}", effect, f"unknown effect; known: {list(outcome.EFFECT_PARAMETERS)}"
+            )
+        if not isinstance(reason, str) or not reason:
+            raise InputError(f"targets.assumed_effects.{effect}", reason, "give the reason (a non-empty string)")
+    return TargetSet(
+        pops,
+        {k: v for k, v in arms.items() if k in used},
+        targets,
+        source,
+        base,
+        {str(k): v for k, v in assumed.items()},
+    )
 
 
 def calibrated_effects(target_set: TargetSet) -> list[str]:

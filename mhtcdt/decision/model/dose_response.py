@@ -183,7 +183,7 @@ def dose_response(
     # patients with the same draws, so the reference's RT kill is each variant's (common random numbers, as the
     # counterfactual population of the pipeline: mhtcdt.decision.run.arm_chain.simulate_counterfactual)
     arm_seed = physics_seed(seed, names.index(spec.name) if spec.name in names else len(names))
-    params = outcome.load_outcome_params() if params is None else params
+    params = _scenario_params(scenario) if params is None else params
     params = replace(params, draws=params.draws.iloc[0:0])
     variants = _variants(spec, levers)
     report = progress or (lambda f: None)
@@ -354,3 +354,10 @@ def format_dose_response(result: DoseResponse, currency: str) -> str:
             )
         lines.append(f"    -> {result.explanations[lever]}")
     return "\n".join(lines)
+
+
+def _scenario_params(scenario):
+    """The outcome parameters the scenario runs with (its calibration, else its indication's packaged one)."""
+    from mhtcdt.decision.model.calibration_file import scenario_params
+
+    return scenario_params(scenario)

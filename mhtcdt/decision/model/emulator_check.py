@@ -112,7 +112,7 @@ def check_emulators(
             [emu.direct_kill({k: v[i] for k, v in values.items() if k in emu.inputs}) for i in range(n_draws)]
         )
     seconds_direct = time.perf_counter() - clock
-    params = outcome.load_outcome_params() if params is None else params
+    params = _scenario_params(sc) if params is None else params
     point = replace(params, draws=params.draws.iloc[0:0])  # the calibrated point for every draw
     trial = decision_population(result)  # the patients the emulators were built on
     data = arm_data(trial, arms, point, result.seed)
@@ -132,3 +132,10 @@ def check_emulators(
         seconds_direct=seconds_direct,
         seconds_emulated=seconds_emulated,
     )
+
+
+def _scenario_params(scenario):
+    """The outcome parameters the scenario runs with (its calibration, else its indication's packaged one)."""
+    from mhtcdt.decision.model.calibration_file import scenario_params
+
+    return scenario_params(scenario)

@@ -113,10 +113,22 @@ FREE_PARAMETERS = (
     "covariate_scale",
 )
 
-#: outcome setting -> the free parameter holding its post-progression median
+#: outcome setting -> the free parameter holding its post-progression median. The other indications have their
+#: own calibration file on their own base file (:data:`INDICATION_FILES`), where ``pps_median_months_recurrent``
+#: is the median survival after that indication's progression (prostate: after biochemical failure, on ADT).
 PPS_KEY_BY_INDICATION = {
     "recurrent_glioblastoma": "pps_median_months_recurrent",
     "newly_diagnosed_glioblastoma": "pps_median_months_newly_diagnosed",
+    "prostate": "pps_median_months_recurrent",
+    "pancreas": "pps_median_months_recurrent",
+}
+
+#: indication -> (its base parameter file, its packaged calibration file), both in ``data/`` of this package; the
+#: glioblastoma settings use :data:`PARAMS_FILE` and :data:`CALIBRATION_FILE`. A scenario without a ``calibration``
+#: runs with the packaged calibration of its indication, so a calibration of one indication never touches another's.
+INDICATION_FILES = {
+    "prostate": ("outcome_params_prostate.toml", "outcome_calibration_prostate.toml"),
+    "pancreas": ("outcome_params_pancreas.toml", "outcome_calibration_pancreas.toml"),
 }
 
 #: effect name -> the free parameters that carry it (a calibration file lists the effects it calibrated)
@@ -226,9 +238,27 @@ CALIBRATION_FILE = "data/outcome_calibration.toml"
 DEFAULT_CALIBRATION_PATH = Path(str(resources.files(DATA_PACKAGE).joinpath(CALIBRATION_FILE)))
 
 
+def packaged_data_file(name: str) -> str | None:
+    """``data/<name>`` when ``name`` is a bare file name of this package's data folder, else None."""
+    if "/" in name or "\\" in name:
+        return None
+    return f"data/{name}" if resources.files(DATA_PACKAGE).joinpath("data", name).is_file() else None
+
+
+def default_calibration_path(indication: str | None) -> Path | None:
+    """The packaged calibration of an outcome setting (None: the glioblastoma one, CALIBRATION_FILE)."""
+    files = INDICATION_FILES.get(str(indication)) if indication is not None else None
+    if files is None:
+        return None
+    return Path(str(resources.files(DATA_PACKAGE).joinpath("data", files[1])))
+
+
 def _toml(path: str | Path | None, package_file: str, field: str) -> tuple[Mapping[str, Any], str]:
     """(parsed TOML, where it came from): the package file through :func:`mhtcdt.datafiles.load_toml`,
-    or a file the user names (:func:`mhtcdt.decision.scenario.loading.read_toml_file`)."""
+    a bare name of a package data file (e.g. ``outcome_params_prostate.toml``), or a file the user names
+    (:func:`mhtcdt.decision.scenario.loading.read_toml_file`)."""
+    if isinstance(path, str) and packaged_data_file(path) is not None:
+        package_file, path = packaged_data_file(path), None
     if path is None:
         return load_toml(DATA_PACKAGE, package_file), f"{DATA_PACKAGE}/{package_file}"
     from mhtcdt.decision.scenario.loading import read_toml_file
@@ -285,14 +315,15 @@ def load_outcome_params(
     ``calibrated=False`` ignores any calibration file (prior centres, no draws). A calibration made with
     other physics code warns (:class:`~mhtcdt.decision.model.calibration_file.CalibrationPhysicsWarning`).
     """
-    params = base_params(base_path)
     if not calibrated:
-        return params
+        return base_params(base_path)
     if path is None and not resources.files(DATA_PACKAGE).joinpath(CALIBRATION_FILE).is_file():
-        return params
-    from mhtcdt.decision.model.calibration_file import apply_calibration
+        return base_params(base_path)
+    from mhtcdt.decision.model.calibration_file import apply_calibration, read_calibration
 
-    return apply_calibration(params, path)
+    if base_path is None:  # the base file the calibration was made on (an indication's own file), else the default
+        base_path = read_calibration(path).meta.get("outcome_params_file")
+    return apply_calibration(base_params(base_path), path)
 
 
 # ----------------------------------------------------------------------------- covariates
@@ -535,17 +566,40 @@ def outcome_settings(patients: pd.DataFrame) -> np.ndarray:
     return _col(patients, "indication", "recurrent_glioblastoma").astype(str)
 
 
+def covered_indications(params: OutcomeParams) -> list[str] | None:
+    """The outcome settings ``params`` hold for: its calibration's, else its base file's (an indication's own base
+    file of :data:`INDICATION_FILES`, or the glioblastoma settings for ``data/outcome_params.toml``); None for a
+    base file the user named (not checked)."""
+    if params.provenance:
+        return [str(i) for i in params.provenance.get("indications", [])]
+    for indication, (base, _) in INDICATION_FILES.items():
+        if params.source.endswith(f"data/{base}"):
+            return [indication]
+    if params.source.endswith(PARAMS_FILE):
+        return [k for k in PPS_KEY_BY_INDICATION if k not in INDICATION_FILES]
+    return None
+
+
 def pps_median_for(patients: pd.DataFrame, params: OutcomeParams) -> np.ndarray:
     """Post-progression median per patient from its outcome setting (:func:`outcome_settings`)."""
     ind = outcome_settings(patients)
     out = np.empty(len(patients))
+    covered = covered_indications(params)
     for value in np.unique(ind):
-        key = PPS_KEY_BY_INDICATION.get(value)
+        key = PPS_KEY_BY_INDICATION.get(str(value))
         if key is None:
             raise InputError(
                 "patients.indication",
-                value,
+                str(value),
                 f"the outcome model is calibrated only for {sorted(PPS_KEY_BY_INDICATION)}",
+            )
+        if covered is not None and str(value) not in covered:
+            made = params.provenance.get("calibration_id", params.source) if params.provenance else params.source
+            raise InputError(
+                "patients.indication",
+                str(value),
+                f"the outcome parameters {made} were made for {', '.join(covered)}; use the calibration of this "
+                "indication (scenario field `calibration`) or run `mhtcdt calibrate`",
             )
         out[ind == value] = params.free[key]
     return out

@@ -321,7 +321,9 @@ def input_kinds(evppi: pd.DataFrame, uncertainty: PhysicsUncertainty) -> dict[st
 def centre_notes(sc: Scenario, uncertainty: PhysicsUncertainty) -> list[str]:
     """A note for each sampled input whose distribution is not centred on the deterministic base case."""
     base = sc.physics_assumptions()
-    params = outcome.load_outcome_params()
+    from mhtcdt.decision.model.calibration_file import scenario_params
+
+    params = scenario_params(sc)
     out = []
     for item in uncertainty.sampled.values():
         dist = item.distribution

@@ -519,7 +519,7 @@ def model_point_curves(
     trial = decision_population(result)
     arms = [a.name for a in sc.randomised_arms if (trial["arm"] == a.name).any()]
     grid = time_grid_months(sc)
-    params = outcome.load_outcome_params() if params is None else params
+    params = _scenario_params(sc) if params is None else params
     pfs, os_ = arm_curves(trial, arms, params, trial_draws(trial, arms, result.seed), grid)
     return arms, grid, pfs, os_
 
@@ -559,3 +559,10 @@ def value_based_price_of(psa: PSAResult, scenario: Scenario, focal: str | None =
     return _value_based_price(
         scenario, psa.strategies, res, psa.focal if focal is None else focal, psa.reference, draws
     )
+
+
+def _scenario_params(scenario):
+    """The outcome parameters the scenario runs with (its calibration, else its indication's packaged one)."""
+    from mhtcdt.decision.model.calibration_file import scenario_params
+
+    return scenario_params(scenario)

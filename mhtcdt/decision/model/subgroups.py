@@ -297,7 +297,7 @@ def analyse_subgroups(
     from mhtcdt.decision.trial.fastlogrank import logrank_replicates
 
     rules = dict(RULES if rules is None else rules)
-    params = outcome.load_outcome_params() if params is None else params
+    params = _scenario_params(result.scenario) if params is None else params
     sc = result.scenario
     strategies, reference = list(psa.strategies), psa.reference
     new = psa.focal if psa.focal != reference else next((s for s in strategies if s != reference), reference)
@@ -497,3 +497,10 @@ def _peto_hr(times: np.ndarray, mask: np.ndarray, j_new: int, j_ref: int, logran
     group = np.broadcast_to(np.r_[np.zeros(n, dtype=np.int64), np.ones(n, dtype=np.int64)], t.shape)
     res = logrank(t, np.ones(t.shape, dtype=bool), group)
     return np.exp(res["log_hr_peto"].to_numpy(float))
+
+
+def _scenario_params(scenario):
+    """The outcome parameters the scenario runs with (its calibration, else its indication's packaged one)."""
+    from mhtcdt.decision.model.calibration_file import scenario_params
+
+    return scenario_params(scenario)

@@ -101,6 +101,7 @@ TABLES: dict[str, dict[str, tuple[str, str]]] = {
         "physics_matches": ("true/false", "the running physics and cohort code has that hash"),
         "indications": (_, "disease settings the calibration was made for"),
         "calibrated_effects": (_, "treatment effects the calibration has targets for"),
+        "assumed_effects": (_, "treatment effects allowed without targets (parameters at their priors; if any)"),
     },
     "incremental": {
         "cost": (f"{C} per patient", "total cost, discounted"),

@@ -474,6 +474,7 @@ def layer_problems(data: Any) -> list[InputError]:
             except (InputError, InputErrors) as exc:
                 for e in _relabel(exc, "cohort"):
                     problems.append(InputError(f"cohort.criteria[{i}]", criterion, e.message))
+        problems += _foreign_marker_problems(indication, cohort_data, trial_data)
         for i, column in enumerate(_field(trial_data, TrialSpec, "stratify_by") or ()):
             if column not in probe.columns:
                 problems.append(
@@ -489,6 +490,27 @@ def layer_problems(data: Any) -> list[InputError]:
             _design(trial)
         except (InputError, InputErrors, ValidationError, ValueError) as exc:
             problems.extend(_relabel(exc, "trial"))
+    return problems
+
+
+#: cohort columns that carry a meaning in one indication only (the generators of the others fill them with a
+#: constant): using them elsewhere in criteria or strata is an error, not an empty or meaningless selection
+INDICATION_ONLY_COLUMNS = {"mgmt_methylated": ("recurrent_glioblastoma",)}
+
+
+def _foreign_marker_problems(indication: str, cohort_data: Any, trial_data: Any) -> list[InputError]:
+    """Criteria or strata naming a column of another indication (e.g. MGMT status in a prostate cohort)."""
+    problems = []
+    for column, owners in INDICATION_ONLY_COLUMNS.items():
+        if indication in owners:
+            continue
+        why = f"{column} is a marker of {', '.join(owners)} only, not of {indication}"
+        for i, criterion in enumerate(_field(cohort_data, CohortSpec, "criteria") or ()):
+            if isinstance(criterion, str) and re.search(rf"\b{column}\b", criterion):
+                problems.append(InputError(f"cohort.criteria[{i}]", criterion, why))
+        for i, name in enumerate(_field(trial_data, TrialSpec, "stratify_by") or ()):
+            if name == column:
+                problems.append(InputError(f"trial.stratify_by[{i}]", name, why))
     return problems
 
 

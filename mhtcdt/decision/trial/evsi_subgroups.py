@@ -101,11 +101,11 @@ def subgroup_value(
 ) -> pd.DataFrame:
     """One row per subgroup (:data:`COLUMNS`, money per patient of the subgroup except ``evsi_population`` and
     ``enbs``) for a trial of ``design`` with ``n_patients`` enrolling only that subgroup (module docstring)."""
-    from mhtcdt.decision.model.outcome import load_outcome_params
+    from mhtcdt.decision.model.calibration_file import scenario_params
     from mhtcdt.decision.model.psa import run_psa
 
     evsi.check_sample_sizes([n_patients], "n_patients")
-    params = load_outcome_params() if params is None else params
+    params = scenario_params(result.scenario) if params is None else params
     sc = result.scenario
     resolved = sd.resolve(design, sc)
     d = tv.defaults()

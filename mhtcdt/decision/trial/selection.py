@@ -272,7 +272,9 @@ def scenario_nmb_fn(
     from mhtcdt.decision.model.economic_model import ShortFollowUpWarning, evaluate_arms
 
     if params is None:
-        params = outcome.load_outcome_params()
+        from mhtcdt.decision.model.calibration_file import scenario_params
+
+        params = scenario_params(scenario)
     sc = scenario.model_copy(
         update={"economics": scenario.economics.model_copy(update={"survival_source": "kaplan_meier"})}
     )

@@ -431,9 +431,9 @@ def _trial_value(
     if len(psa.strategies) < 2:
         raise InputError("psa.strategies", psa.strategies, "a decision needs at least two strategies")
     if params is None:
-        from mhtcdt.decision.model.outcome import load_outcome_params
+        from mhtcdt.decision.model.calibration_file import scenario_params
 
-        params = load_outcome_params()
+        params = scenario_params(sc)
     seed = int(result.seed if request.seed is None else request.seed)
     root = child_sequence(seed, TRIAL_VALUE_STREAM)
     defaults_ = defaults()

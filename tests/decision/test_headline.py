@@ -170,6 +170,10 @@ def test_two_way_effect_size_is_monotone_and_one_is_the_base_case(run):
     table = price.two_way_price_effect(w.result, w.psa, prices=[0.0, 20_163.0], effect_shares=(0.0, 0.5, 1.0, 1.5))
     gains = table.groupby("effect_share")["qaly_gain"].first()
     assert (np.diff(gains.to_numpy()) >= -1e-12).all()  # more kill never less survival (same random numbers)
+    # without the kill beyond RT the MHT arm is RT alone on the same patients (same RT, same random numbers):
+    # exactly no QALY gain; the table must not be flat (it was when only the trial was shifted)
+    assert gains[0.0] == pytest.approx(0.0, abs=1e-9)
+    assert gains[1.5] > gains[0.0]
     per = w.result.economics.set_index("strategy")
     base = table[(table["effect_share"] == 1.0) & (table["price"] == 20_163.0)].iloc[0]
     assert base.qaly_gain == pytest.approx(per.at[w.psa.focal, "qalys"] - per.at[w.psa.reference, "qalys"])

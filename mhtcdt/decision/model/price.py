@@ -27,6 +27,7 @@ import pandas as pd
 
 from mhtcdt.decision.model import psa as psa_module
 from mhtcdt.decision.model import whatif
+from mhtcdt.decision.run.pipeline import COUNTERFACTUAL, decision_population
 from mhtcdt.errors import InputError
 
 DEFAULT_EFFECT_SHARES = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
@@ -225,7 +226,14 @@ def two_way_price_effect(
     j, r = _focal_and_reference(psa)
     rows = []
     for share in shares:
-        shifted = dataclasses.replace(result, trial=_with_effect_share(result.trial, psa.focal, float(share)))
+        shifted = dataclasses.replace(
+            result,
+            trial=_with_effect_share(result.trial, psa.focal, float(share)),
+            extras={
+                **result.extras,
+                COUNTERFACTUAL: _with_effect_share(decision_population(result), psa.focal, float(share)),
+            },
+        )
         arms, grid, pfs, os_ = psa_module.model_point_curves(shifted)
         res = psa_module.evaluate_curves(sc, arms, grid, pfs[None], os_[None], {}, 1).summary().set_index("strategy")
         dq = float(res.at[psa.focal, "qalys"] - res.at[psa.reference, "qalys"])

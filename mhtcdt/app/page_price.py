@@ -111,11 +111,14 @@ def render() -> None:
         width="stretch",
         key="price_table",
     )
-    st.subheader("Two-way: price x effect size (base case)")
+    from mhtcdt.decision.model.price import two_way_basis
+
+    basis = two_way_basis(result, psa.focal)
+    st.subheader("Two-way: price x effect size" + (" (outcome model at its calibrated point)" if basis else ""))
     st.caption(
         "Rows: the share of the model's extra tumour kill over radiotherapy that is realised (100 % = the model's "
         "prediction), with its QALY gain; columns: the course price. Cells: ICER; ✓ cost-effective at the "
-        f"willingness to pay of {money(wtp, mcur)}."
+        f"willingness to pay of {money(wtp, mcur)}. " + " ".join(basis)
     )
     prices = sorted({0.0, 0.25 * room.list_price, 0.5 * room.list_price, room.price, room.list_price,
                      max(0.0, room.value_based_price)})  # fmt: skip

@@ -8,6 +8,7 @@ and in effect size (common random numbers).
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from mhtcdt.decision.model import price, whatif
 from mhtcdt.decision.model.psa import run_psa
 from mhtcdt.decision.report.headline import Population, build_headline, probability_text
 from mhtcdt.decision.run.pipeline import run_pipeline
+from mhtcdt.decision.scenario import presets
 from mhtcdt.decision.scenario.loading import default_scenario
 
 WTPS = [10_000.0, 30_000.0, 100_000.0, 200_000.0, 250_000.0, 300_000.0, 350_000.0, 400_000.0, 600_000.0, 2e6]
@@ -179,3 +181,26 @@ def test_two_way_effect_size_is_monotone_and_one_is_the_base_case(run):
     assert base.qaly_gain == pytest.approx(per.at[w.psa.focal, "qalys"] - per.at[w.psa.reference, "qalys"])
     assert base.incremental_cost == pytest.approx(per.at[w.psa.focal, "cost"] - per.at[w.psa.reference, "cost"])
     assert math.isclose(base.inmb, 30_000.0 * base.qaly_gain - base.incremental_cost)
+
+
+@pytest.mark.parametrize(
+    ("preset", "focal", "expected"),
+    [
+        ("default.toml", "NanoTherm MHT + RT", []),
+        ("recurrent_nanotherm_vs_bsc.toml", None, ["parametric fit to the randomised trial"]),
+        ("prostate_recurrent.toml", None, ["has no radiotherapy"]),
+    ],
+)
+def test_two_way_says_what_its_survival_rests_on(preset, focal, expected):
+    """The two-way table is the outcome model at its calibrated point: a parametric base case and an arm without
+    RT are said in words (review of the price page: its 100 % row differed from the base case unannounced)."""
+    from types import SimpleNamespace
+
+    from mhtcdt.decision.scenario.loading import load_scenario
+
+    sc = load_scenario(Path(presets.__file__).parent / preset)
+    focal = focal or next(a.name for a in sc.randomised_arms if a.name != sc.trial.reference_arm and a.has_mht)
+    notes = price.two_way_basis(SimpleNamespace(scenario=sc), focal)
+    assert len(notes) == len(expected)
+    for note, words in zip(notes, expected, strict=True):
+        assert words in note

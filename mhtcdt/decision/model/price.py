@@ -201,6 +201,27 @@ def _with_effect_share(trial: pd.DataFrame, arm: str, share: float) -> pd.DataFr
     return out
 
 
+def two_way_basis(result, focal: str) -> list[str]:
+    """What the two-way analysis's survival rests on, when it is not simply the base case (sentences for the
+    page and the report): the outcome model at its calibrated point on the decision population, while a
+    ``parametric`` or ``kaplan_meier`` base case is a fit to the randomised trial; and, for an arm without
+    radiotherapy, that a share of 0 means no tumour kill from that arm at all."""
+    sc = result.scenario
+    notes = []
+    if sc.economics.survival_source != "outcome_model":
+        notes.append(
+            "Survival in this table is the outcome model at its calibrated point on the same patients under each "
+            f"arm; the base case above uses the {sc.economics.survival_source.replace('_', '-')} fit to the "
+            "randomised trial, so the 100 % row need not equal it."
+        )
+    if not sc.arm(focal).has_rt:
+        notes.append(
+            f"'{focal}' has no radiotherapy: a share of 0 % means no tumour kill from it at all, not 'no effect "
+            "beyond radiotherapy'."
+        )
+    return notes
+
+
 def two_way_price_effect(
     result, psa: psa_module.PSAResult, prices=None, effect_shares=DEFAULT_EFFECT_SHARES
 ) -> pd.DataFrame:

@@ -102,7 +102,9 @@ def price_section(result, psa) -> str:
             )
         )
     )
-    parts.append(two_way_table_html(price.two_way_price_effect(result, psa), cur))
+    parts.append(
+        two_way_table_html(price.two_way_price_effect(result, psa), cur, price.two_way_basis(result, psa.focal))
+    )
     return "\n".join(parts)
 
 
@@ -119,11 +121,17 @@ def two_way_table(two_way: pd.DataFrame, currency: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def two_way_table_html(two_way: pd.DataFrame, currency: str) -> str:
+def two_way_table_html(two_way: pd.DataFrame, currency: str, notes: Sequence[str] = ()) -> str:
+    """The two-way grid with its caption; ``notes`` (:func:`mhtcdt.decision.model.price.two_way_basis`) say what
+    its survival rests on when that is not the base case (escaped: they name user arms)."""
+    basis = "outcome model at its calibrated point" if notes else "base case"
     return (
-        "<p>Two-way analysis, base case: ICER over the MHT course price (columns) and the effect size "
+        f"<p>Two-way analysis, {basis}: ICER over the MHT course price (columns) and the effect size "
         "(rows: the share of the model's extra tumour kill over radiotherapy that is realised); ✓ = "
-        "cost-effective at the willingness to pay.</p>" + text_table(two_way_table(two_way, currency))
+        "cost-effective at the willingness to pay. "
+        + " ".join(_e(n) for n in notes)
+        + "</p>"
+        + text_table(two_way_table(two_way, currency))
     )
 
 

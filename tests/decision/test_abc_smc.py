@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mhtcdt.decision.model.abc_smc import abc_smc
+from mhtcdt.decision.model.abc_smc import SMCSettings, abc_smc
 from mhtcdt.errors import InputError
 
 
@@ -17,7 +17,7 @@ def test_linear_gaussian_posterior_is_recovered():
     def d2(u):
         return float(np.sum(((a @ u - y) / se) ** 2))
 
-    res = abc_smc(d2, 2, n_particles=400, seed=3, n_moves=3, final_moves=6)
+    res = abc_smc(d2, 2, SMCSettings(n_particles=400, n_moves=3, final_moves=6), seed=3)
     prec = a.T @ np.diag(1 / se**2) @ a
     cov = np.linalg.inv(prec)
     mean = cov @ a.T @ np.diag(1 / se**2) @ y
@@ -33,8 +33,8 @@ def test_reproducible_and_bad_input():
     def d2(u):
         return float(((u[0] - 0.3) / 0.1) ** 2)
 
-    a = abc_smc(d2, 1, n_particles=50, seed=5)
-    b = abc_smc(d2, 1, n_particles=50, seed=5)
+    a = abc_smc(d2, 1, SMCSettings(n_particles=50), seed=5)
+    b = abc_smc(d2, 1, SMCSettings(n_particles=50), seed=5)
     assert np.array_equal(a.particles, b.particles)
     with pytest.raises(InputError):
-        abc_smc(d2, 1, n_particles=5)
+        abc_smc(d2, 1, SMCSettings(n_particles=5))

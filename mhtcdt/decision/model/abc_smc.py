@@ -99,26 +99,39 @@ def _to_box(y: np.ndarray) -> np.ndarray:
     return expit(y)
 
 
+@dataclass(frozen=True)
+class SMCSettings:
+    """Tuning of :func:`abc_smc` (see the module docstring): particles kept, final tolerance, ESS fraction per
+    generation, MH moves per generation (at least ``n_moves``, at most ``max_moves``), moves after the last
+    generation, and the generation limit."""
+
+    n_particles: int = 400
+    eps_final: float = 1.0
+    ess_fraction: float = 0.5
+    n_moves: int = 2
+    max_moves: int = 6
+    final_moves: int = 4
+    max_generations: int = 60
+
+
 def abc_smc(
     distance2: DistanceFn,
     dim: int,
+    settings: SMCSettings = SMCSettings(),
     *,
-    n_particles: int = 400,
     seed: int | np.random.SeedSequence = 0,
-    eps_final: float = 1.0,
-    ess_fraction: float = 0.5,
-    n_moves: int = 2,
-    max_moves: int = 6,
-    final_moves: int = 4,
-    max_generations: int = 60,
     start: np.ndarray | None = None,
     progress: Callable[[float, str], None] | None = None,
 ) -> SMCResult:
     """Sample ``prior(u) x exp(-distance2(u) / 2)`` on the unit box ``[0, 1]^dim`` (see the module docstring).
 
+    ``settings``: the sampler's tuning (:class:`SMCSettings`).
     ``start``: optional initial particles (N, dim) in the box (default: uniform prior draws).
     ``progress(fraction, text)`` is called after each generation (fraction: log-eps progress towards the end).
     """
+    n_particles, eps_final, ess_fraction = settings.n_particles, settings.eps_final, settings.ess_fraction
+    n_moves, max_moves, final_moves = settings.n_moves, settings.max_moves, settings.final_moves
+    max_generations = settings.max_generations
     if dim < 1 or n_particles < 10:
         raise InputError("n_particles", n_particles, "need at least 10 particles and 1 parameter")
     if not (0 < ess_fraction < 1 and eps_final > 0):

@@ -59,7 +59,7 @@ from scipy import optimize
 
 from mhtcdt.decision.model import outcome
 from mhtcdt.decision.model import survival_statistics as ss
-from mhtcdt.decision.model.abc_smc import abc_smc
+from mhtcdt.decision.model.abc_smc import SMCSettings, abc_smc
 from mhtcdt.decision.model.calibration_file import SCHEMA_VERSION, physics_source_hash
 from mhtcdt.decision.model.calibration_targets import (
     Arm,
@@ -565,11 +565,13 @@ def calibrate(
     smc = abc_smc(
         problem.distance2,
         len(problem.names),
-        n_particles=settings.n_particles,
+        SMCSettings(
+            n_particles=settings.n_particles,
+            n_moves=settings.n_moves,
+            max_moves=settings.max_moves,
+            final_moves=settings.final_moves,
+        ),
         seed=child_sequence(settings.seed, 19),
-        n_moves=settings.n_moves,
-        max_moves=settings.max_moves,
-        final_moves=settings.final_moves,
         progress=_stage(progress, 0.13, 0.78),
     )
     lap("abc_smc")

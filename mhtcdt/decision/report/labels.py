@@ -36,6 +36,22 @@ def parameter_label(name: str) -> str:
     return name.split(".")[-1].replace("_", " ")
 
 
+def parameter_unit(name: str, currency: str) -> str:
+    """Unit of an uncertain economic input: the currency (per month for the monthly care costs) or the utility
+    weight (QALY per year lived in that state, 1 = full health); empty for other inputs."""
+    if name.startswith("costs."):
+        return f"{currency}/month" if name.endswith("_per_month") else currency
+    if name.startswith("utilities."):
+        return "QALY/year"
+    return ""
+
+
+def parameter_label_with_unit(name: str, currency: str) -> str:
+    """:func:`parameter_label` followed by the unit in brackets: ``MHT course price [GBP]``."""
+    unit = parameter_unit(name, currency)
+    return f"{parameter_label(name)} [{unit}]" if unit else parameter_label(name)
+
+
 def parameter_value(name: str, value: float, currency: str) -> str:
     """An input's value with its unit: costs in currency, utilities as QALY weights."""
     if name.startswith("costs."):

@@ -17,7 +17,7 @@ from mhtcdt.app import state
 from mhtcdt.app.text import md
 from mhtcdt.cohorts import EmptySelectionWarning, apply_criteria
 from mhtcdt.decision.report import figures
-from mhtcdt.decision.report.labels import stakeholder_table
+from mhtcdt.decision.report.criteria_text import consort_display
 from mhtcdt.errors import InputError, InputErrors
 
 # Covariates worth showing first, with readable labels (others are listed after them).
@@ -164,10 +164,15 @@ def render() -> None:
                 )
             st.pyplot(figures.consort_funnel(selection.flow), clear_figure=False)
             st.dataframe(
-                stakeholder_table(selection.flow, scenario.economics.currency),
+                consort_display(selection.flow),
                 hide_index=True,
                 width="stretch",
                 key="consort_table",
+                column_config={
+                    "as written in the scenario": st.column_config.TextColumn(
+                        help="The exact criterion expression of the scenario file (what the Criteria box edits)."
+                    )
+                },
             )
 
         st.subheader("Covariate distributions")

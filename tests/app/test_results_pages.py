@@ -192,6 +192,19 @@ def test_html_report_covers_every_cheers_item(result):
     assert "to be completed by the analyst" in page  # funding/conflicts are not invented
 
 
+def test_html_report_consort_table_reads_in_words_with_the_exact_expression(result):
+    """Issue 16 item 6: the report's CONSORT table showed raw column names and ``n_before``; now the criterion
+    in words, the exact expression beside it, plain headers and the run's own counts."""
+    page = html.build_html_report(result)
+    start = page.index("Eligibility criteria, applied in order")
+    table = page[start : page.index("</table>", start)]
+    assert "<th>n_before</th>" not in table and "<th>patients before this step</th>" in table
+    assert "<td>tumour volume ≤ 100 cm³</td><td>tumour_volume_cm3 &lt;= 100</td>" in table
+    last = result.flow.iloc[-1]
+    counts = "".join(f"<td>{int(last[c]):,}</td>" for c in ("n_before", "excluded", "remaining"))
+    assert counts + "</tr>" in table
+
+
 def test_physics_page_matches_simulate_protocol(scenario):
     at = _page(scenario, "page_physics.py")
     assert not at.error, [e.value for e in at.error]

@@ -130,3 +130,37 @@ def test_consort_table_reads_in_plain_words_and_keeps_the_exact_expression(app):
     assert not at.exception and not at.error, [e.value for e in at.error]
     (table,) = [d.value for d in at.dataframe if "remaining" in d.value.columns]
     assert list(table["criterion"])[1:] == ["age ≥ 18 years and age < 80.5 years", "MGMT promoter methylated = yes"]
+
+
+def test_consort_funnel_and_covariate_summary_read_without_raw_names_or_e_notation():
+    """Issue 16 item 6: the funnel's bars were labelled by the raw expressions; the covariate medians used
+    ``:.3g`` (``1.52e+03`` for a value of 1,520). Oracle for the numbers: parsing the text back gives the value
+    to 3 significant digits."""
+    import math
+
+    import pandas as pd
+
+    from mhtcdt.app.page_patients import _describe
+    from mhtcdt.decision.report.figures import consort_funnel
+    from mhtcdt.decision.report.labels import significant
+
+    sc = small_scenario()
+    cohort = generate_cohort(sc.cohort.indication, sc.cohort.n_screened, cohort_seed(sc.seed))
+    flow = apply_criteria(cohort, sc.cohort.criteria).flow
+    labels = [t.get_text() for t in consort_funnel(flow).axes[0].get_yticklabels()]
+    assert labels == [
+        "screened",
+        "Karnofsky performance status ≥ 60",
+        "no metal implant near the field",
+        "no pacemaker",
+        "tumour volume ≤ 100 cm³",
+    ]
+    for value in (1520.4, 8.094, 0.01234, 446.2, 123456.0, -0.5, 2.5e-5):
+        text = significant(value)
+        assert "e" not in text
+        mantissa, _, power = text.partition(" × 10")
+        exponent = int(power.translate(str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789"))) if power else 0
+        back = float(mantissa.replace(",", "")) * 10**exponent
+        assert math.isclose(back, value, rel_tol=5e-3), (value, text)
+    summary = _describe(pd.Series([1000.0, 1520.4, 2000.0, 1400.0, 1800.0]))
+    assert summary == "1,520 [1,400–1,800]", summary

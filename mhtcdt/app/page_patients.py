@@ -17,7 +17,8 @@ from mhtcdt.app import state
 from mhtcdt.app.text import md
 from mhtcdt.cohorts import EmptySelectionWarning, apply_criteria
 from mhtcdt.decision.report import figures
-from mhtcdt.decision.report.labels import stakeholder_table
+from mhtcdt.decision.report.criteria_text import consort_display
+from mhtcdt.decision.report.labels import significant
 from mhtcdt.errors import InputError, InputErrors
 
 # Covariates worth showing first, with readable labels (others are listed after them).
@@ -47,7 +48,8 @@ def _describe(x: pd.Series) -> str:
     if pd.api.types.is_bool_dtype(x):
         return f"{100 * x.mean():.0f} %"
     if pd.api.types.is_numeric_dtype(x):
-        return f"{x.median():.3g} [{x.quantile(0.25):.3g}–{x.quantile(0.75):.3g}]"
+        median, q1, q3 = (significant(float(v)) for v in (x.median(), x.quantile(0.25), x.quantile(0.75)))
+        return f"{median} [{q1}–{q3}]"
     return ", ".join(f"{k} {100 * v:.0f} %" for k, v in x.value_counts(normalize=True).items())
 
 
@@ -164,10 +166,15 @@ def render() -> None:
                 )
             st.pyplot(figures.consort_funnel(selection.flow), clear_figure=False)
             st.dataframe(
-                stakeholder_table(selection.flow, scenario.economics.currency),
+                consort_display(selection.flow),
                 hide_index=True,
                 width="stretch",
                 key="consort_table",
+                column_config={
+                    "as written in the scenario": st.column_config.TextColumn(
+                        help="The exact criterion expression of the scenario file (what the Criteria box edits)."
+                    )
+                },
             )
 
         st.subheader("Covariate distributions")

@@ -21,7 +21,7 @@ import streamlit as st
 
 from mhtcdt.app import state
 from mhtcdt.decision.report import patient_figures as figures
-from mhtcdt.decision.report.labels import number
+from mhtcdt.decision.report.labels import number, significant
 
 PATIENT_FIELDS = (
     ("tumour_volume_cm3", "tumour volume [cm³]"),
@@ -124,7 +124,7 @@ def render() -> None:
         st.dataframe(
             pd.DataFrame(
                 [
-                    {"characteristic": label, "value": f"{row[col]:.3g}"}
+                    {"characteristic": label, "value": significant(float(row[col]))}
                     for col, label in PATIENT_FIELDS
                     if col in row.index
                 ]
@@ -172,7 +172,7 @@ def render() -> None:
         st.metric(
             "total tumour kill",
             f"{base.log10_kill_total:.2f} log10",
-            help=f"surviving fraction {base.surviving_fraction:.2e}",
+            help=f"surviving fraction {significant(base.surviving_fraction, 2)}",
         )
     with right:
         st.pyplot(figures.kill_by_mechanism(base))

@@ -10,7 +10,8 @@ from mhtcdt.app import state
 from mhtcdt.app.text import md
 from mhtcdt.decision.extras import MissingExtra
 from mhtcdt.decision.report import figures, html, tables, workbook
-from mhtcdt.decision.report.labels import stakeholder_table
+from mhtcdt.decision.report.criteria_text import consort_display
+from mhtcdt.decision.report.labels import output_title, stakeholder_table
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -78,10 +79,18 @@ def render() -> None:
                 key="dl_xlsx",
             )
         named = tables.result_tables(result, psa)
-        name = st.selectbox("Preview a table", list(named), key="table_preview")
-        st.caption("Preview with plain headers and rounded numbers; the files keep every column at full precision.")
+        name = st.selectbox("Preview a table", list(named), key="table_preview", format_func=output_title)
+        st.caption(
+            f"Preview with plain headers and rounded numbers; the file ({md(name)}.csv) keeps every column at full "
+            "precision."
+        )
+        preview = (
+            consort_display(named[name])
+            if name == "consort"
+            else stakeholder_table(named[name].head(200), decision.scenario.economics.currency)
+        )
         st.dataframe(
-            stakeholder_table(named[name].head(200), decision.scenario.economics.currency),
+            preview,
             hide_index=True,
             width="stretch",
             key="table_preview_data",
@@ -91,7 +100,7 @@ def render() -> None:
     with state.guard():
         names = list(figures.result_figures(result, psa))
         c1, c2 = st.columns([3, 1])
-        fig_name = c1.selectbox("Figure", names, key="figure_choice")
+        fig_name = c1.selectbox("Figure", names, key="figure_choice", format_func=output_title)
         fmt = c2.radio("Format", ["png", "svg"], horizontal=True, key="figure_format")
         data = _figure_file(key, fig_name, fmt, result, psa)
         st.download_button(

@@ -16,6 +16,7 @@ from mhtcdt.app import state
 from mhtcdt.app.limits import scenario_limits
 from mhtcdt.app.text import md
 from mhtcdt.app.widgets import number_field
+from mhtcdt.decision.report.labels import parameter_label_with_unit
 from mhtcdt.decision.scenario.loading import bundled_scenarios, parse_scenario, parse_scenario_text, scenario_text
 from mhtcdt.decision.scenario.schema import (
     ArmSpec,
@@ -255,23 +256,37 @@ def _uncertainty_editor(scenario: Scenario, data: dict[str, Any], v: int) -> Non
         st.caption("This scenario gives no uncertainty ranges ([[economics.uncertainty]]).")
         return
     table = pd.DataFrame([u.model_dump() for u in e.uncertainty])
-    table.insert(1, "scenario value", [e.point_value(u.parameter) for u in e.uncertainty])
+    # The meeting reads plain-language names with units; the scenario file keeps the dotted keys (hidden column,
+    # and restored by row below: the editor has a fixed set of rows in the scenario's order).
+    table.insert(0, "input", [parameter_label_with_unit(u.parameter, e.currency) for u in e.uncertainty])
+    table.insert(2, "scenario value", [e.point_value(u.parameter) for u in e.uncertainty])
     edited = st.data_editor(
         table,
         key=f"v{v}.uncertainty",
         hide_index=True,
         width="stretch",
-        disabled=["parameter", "scenario value", "source"],
+        disabled=["input", "parameter", "scenario value", "source"],
         column_config={
+            "input": st.column_config.TextColumn("uncertain input [unit]", help=UNCERTAINTY_INPUT_HELP),
+            "parameter": None,
+            "scenario value": st.column_config.NumberColumn("scenario value", format="localized"),
             "distribution": st.column_config.SelectboxColumn(options=["gamma", "beta", "lognormal", "normal"]),
-            "low": st.column_config.NumberColumn("low (2.5 %)"),
-            "high": st.column_config.NumberColumn("high (97.5 %)"),
+            "low": st.column_config.NumberColumn("low (2.5 %)", format="localized"),
+            "high": st.column_config.NumberColumn("high (97.5 %)", format="localized"),
         },
     )
     data["economics"]["uncertainty"] = [
-        {k: (None if pd.isna(val) else val) for k, val in row.items() if k != "scenario value"}
-        for row in edited.to_dict("records")
+        {
+            **{k: (None if pd.isna(val) else val) for k, val in row.items() if k not in ("input", "scenario value")},
+            "parameter": u.parameter,
+        }
+        for u, row in zip(e.uncertainty, edited.to_dict("records"), strict=True)
     ]
+
+
+UNCERTAINTY_INPUT_HELP = (
+    "Plain-language name and unit of the input; the scenario file names it by its key (e.g. costs.mht_course)."
+)
 
 
 def render() -> None:

@@ -98,3 +98,69 @@ def test_large_cohort_is_previewed_by_its_first_patients(app):
     preview = screened_cohort(sc.cohort.indication, sc.cohort.n_screened, sc.seed)
     assert preview["patient_id"].iloc[:50].tolist() == head["patient_id"].tolist()
     assert preview["age_years"].iloc[:50].tolist() == head["age_years"].tolist()
+
+
+def test_consort_table_reads_in_plain_words_and_keeps_the_exact_expression(app):
+    """Issue 16 item 6: the CONSORT table showed raw column names (``tumour_volume_cm3 <= 100``) under data
+    headers (``n_before``). The criterion reads in words with the unit behind its number; the exact expression
+    is in the next column; the headers are plain; the counts equal the cohort layer's flow."""
+    at = open_page(app, "page_patients.py")
+    sc = small_scenario()
+    cohort = generate_cohort(sc.cohort.indication, sc.cohort.n_screened, cohort_seed(sc.seed))
+    expected = apply_criteria(cohort, sc.cohort.criteria).flow
+    (table,) = [d.value for d in at.dataframe if "remaining" in d.value.columns]
+    assert list(table.columns) == [
+        "step",
+        "criterion",
+        "as written in the scenario",
+        "patients before this step",
+        "excluded",
+        "remaining",
+    ]
+    readable = dict(zip(table["as written in the scenario"], table["criterion"], strict=True))
+    assert readable["tumour_volume_cm3 <= 100"] == "tumour volume ≤ 100 cm³"
+    assert readable["kps >= 60"] == "Karnofsky performance status ≥ 60"
+    assert readable["not metal_implant"] == "no metal implant near the field"
+    assert list(table["as written in the scenario"])[1:] == list(sc.cohort.criteria)
+    assert not any("_" in text for text in table["criterion"])  # no raw column name left
+    assert list(table["patients before this step"]) == [f"{n:,}" for n in expected["n_before"]]
+    assert list(table["excluded"]) == [f"{n:,}" for n in expected["excluded"]]
+
+    _criteria_box(at).set_value("age_years >= 18 and age_years < 80.5\nmgmt_methylated == true").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    (table,) = [d.value for d in at.dataframe if "remaining" in d.value.columns]
+    assert list(table["criterion"])[1:] == ["age ≥ 18 years and age < 80.5 years", "MGMT promoter methylated = yes"]
+
+
+def test_consort_funnel_and_covariate_summary_read_without_raw_names_or_e_notation():
+    """Issue 16 item 6: the funnel's bars were labelled by the raw expressions; the covariate medians used
+    ``:.3g`` (``1.52e+03`` for a value of 1,520). Oracle for the numbers: parsing the text back gives the value
+    to 3 significant digits."""
+    import math
+
+    import pandas as pd
+
+    from mhtcdt.app.page_patients import _describe
+    from mhtcdt.decision.report.figures import consort_funnel
+    from mhtcdt.decision.report.labels import significant
+
+    sc = small_scenario()
+    cohort = generate_cohort(sc.cohort.indication, sc.cohort.n_screened, cohort_seed(sc.seed))
+    flow = apply_criteria(cohort, sc.cohort.criteria).flow
+    labels = [t.get_text() for t in consort_funnel(flow).axes[0].get_yticklabels()]
+    assert labels == [
+        "screened",
+        "Karnofsky performance status ≥ 60",
+        "no metal implant near the field",
+        "no pacemaker",
+        "tumour volume ≤ 100 cm³",
+    ]
+    for value in (1520.4, 8.094, 0.01234, 446.2, 123456.0, -0.5, 2.5e-5):
+        text = significant(value)
+        assert "e" not in text
+        mantissa, _, power = text.partition(" × 10")
+        exponent = int(power.translate(str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789"))) if power else 0
+        back = float(mantissa.replace(",", "")) * 10**exponent
+        assert math.isclose(back, value, rel_tol=5e-3), (value, text)
+    summary = _describe(pd.Series([1000.0, 1520.4, 2000.0, 1400.0, 1800.0]))
+    assert summary == "1,520 [1,400–1,800]", summary

@@ -170,8 +170,32 @@ def test_report_page_and_files(scenario, result):
     assert {"ce_plane_psa", "ceac"} <= offered
     # an EVPI figure only when there is a value to draw (below NEGLIGIBLE everywhere it would be an empty chart)
     assert ("evpi" in offered) == bool(psa.evpi["evpi_per_patient"].max() > NEGLIGIBLE)
-    figure_names = at.selectbox(key="figure_choice").options
-    assert "ceac" in figure_names
+    figure_names = at.selectbox(key="figure_choice").options  # the titles shown, not the file names
+    from mhtcdt.decision.report.labels import output_title
+
+    assert output_title("ceac") in figure_names and "ceac" not in figure_names
+
+
+def test_report_page_pickers_and_consort_preview_read_in_words(scenario, result):
+    """Issue 16 item 6 (seen in the browser screenshots): the report page offered ``consort``,
+    ``kaplan_meier_os`` and previewed the CONSORT table with raw criteria. The pickers show what each output
+    is (the downloads keep the file names) and the CONSORT preview reads in words beside the expression."""
+    from mhtcdt.decision.report.labels import output_title
+
+    at = _page(scenario, "page_report.py")
+    assert not at.exception and not at.error
+    tables_box, figures_box = at.selectbox(key="table_preview"), at.selectbox(key="figure_choice")
+    assert tables_box.value == "consort" and tables_box.options[0] == "CONSORT flow (eligibility criteria)"
+    assert "Kaplan-Meier, overall survival" in figures_box.options
+    assert not any("_" in o for o in tables_box.options + figures_box.options)
+    assert all(output_title(n) in figures_box.options for n in figures.result_figures(result))
+    (preview,) = [d.value for d in at.dataframe if "as written in the scenario" in d.value.columns]
+    rows = dict(zip(preview["as written in the scenario"], preview["criterion"], strict=True))
+    assert rows["tumour_volume_cm3 <= 100"] == "tumour volume ≤ 100 cm³"
+    assert list(preview["remaining"]) == [f"{n:,}" for n in result.flow["remaining"]]
+    figures_box.set_value("kaplan_meier_os").run()
+    assert not at.exception
+    assert any(b.proto.label == "Download kaplan_meier_os.png" for b in at.get("download_button"))
 
 
 def test_html_report_covers_every_cheers_item(result):
@@ -190,6 +214,19 @@ def test_html_report_covers_every_cheers_item(result):
     assert result.verdict.split(":")[0] in page
     assert page.count("<svg") >= 4  # funnel, two KM curves, CE plane
     assert "to be completed by the analyst" in page  # funding/conflicts are not invented
+
+
+def test_html_report_consort_table_reads_in_words_with_the_exact_expression(result):
+    """Issue 16 item 6: the report's CONSORT table showed raw column names and ``n_before``; now the criterion
+    in words, the exact expression beside it, plain headers and the run's own counts."""
+    page = html.build_html_report(result)
+    start = page.index("Eligibility criteria, applied in order")
+    table = page[start : page.index("</table>", start)]
+    assert "<th>n_before</th>" not in table and "<th>patients before this step</th>" in table
+    assert "<td>tumour volume ≤ 100 cm³</td><td>tumour_volume_cm3 &lt;= 100</td>" in table
+    last = result.flow.iloc[-1]
+    counts = "".join(f"<td>{int(last[c]):,}</td>" for c in ("n_before", "excluded", "remaining"))
+    assert counts + "</tr>" in table
 
 
 def test_physics_page_matches_simulate_protocol(scenario):

@@ -127,3 +127,25 @@ def test_upload_with_a_psa_distribution_or_assumption_outside_its_support_is_rep
     err = "\n".join(e.value for e in at.error)
     assert "assumptions.slp_factor" in err and "-0.5" in err, err
     assert at.session_state["scenario"] == before
+
+
+def test_uncertainty_table_shows_plain_labels_with_units_and_the_file_keeps_the_keys(app):
+    """Issue 16 item 6: the uncertainty editor showed raw keys (``costs.mht_course``). It shows the labels of the
+    tornado (:func:`mhtcdt.decision.report.labels.parameter_label`) with the unit; the key column is hidden and
+    the downloaded scenario still names every range by its key, unchanged."""
+    import json
+
+    at = open_page(app, "page_scenario.py")
+    sc = at.session_state["scenario"]
+    (editor,) = [d for d in at.dataframe if "input" in d.value.columns]
+    config = json.loads(editor.proto.columns)
+    assert config["parameter"].get("hidden") is True
+    assert config["input"]["label"] == "uncertain input [unit]"
+    shown = dict(zip(editor.value["parameter"], editor.value["input"], strict=True))
+    assert shown["costs.mht_course"] == "MHT course price [GBP]"
+    assert shown["costs.progressed_per_month"] == "care after progression, per month [GBP/month]"
+    assert shown["utilities.progressed"] == "quality of life after progression (utility) [QALY/year]"
+    assert not any("." in label.split(" [")[0] for label in shown.values())  # no dotted key in a visible cell
+    data = tomllib.loads(at.code[0].value)
+    assert [u["parameter"] for u in data["economics"]["uncertainty"]] == [u.parameter for u in sc.economics.uncertainty]
+    assert not any("input" in u or "scenario value" in u for u in data["economics"]["uncertainty"])

@@ -19,6 +19,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from mhtcdt.decision.report.criteria_text import readable_criterion
 from mhtcdt.decision.report.palette import colour_of, styled
 
 
@@ -30,9 +31,13 @@ def new_figure(width: float = 7.0, height: float = 4.0) -> tuple[Figure, Axes]:
 
 @styled
 def consort_funnel(flow: pd.DataFrame) -> Figure:
-    """Horizontal bars of patients remaining after each step of a CONSORT flow (contract section 1)."""
+    """Horizontal bars of patients remaining after each step of a CONSORT flow (contract section 1), each
+    labelled by its criterion in words (:func:`mhtcdt.decision.report.criteria_text.readable_criterion`)."""
     fig, ax = new_figure(7.0, 0.55 * len(flow) + 1.2)
-    labels = [str(c) for c in flow["criterion"]]
+    labels = [
+        str(c) if int(step) == 0 else readable_criterion(str(c))
+        for step, c in zip(flow["step"], flow["criterion"], strict=True)
+    ]
     remaining = flow["remaining"].to_numpy()
     y = np.arange(len(flow))[::-1]
     ax.barh(y, remaining, color="#4c78a8")

@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from mhtcdt.decision.report import figures
+from mhtcdt.decision.report.criteria_text import consort_display
 
 REPORTED = "reported"
 NOT_APPLICABLE = "not applicable"
@@ -214,7 +215,10 @@ def build_html_report(
         "it was fixed before the results were seen is for the analyst to state.</p>"
     )
     add("<h2 id='population'>Study population</h2>")
-    add("<p>Eligibility criteria, applied in order (CONSORT flow):</p>" + _table(result.flow))
+    add(
+        "<p>Eligibility criteria, applied in order (CONSORT flow; the exact expression of the scenario file "
+        "beside each):</p>" + _table(consort_display(result.flow))
+    )
     add(
         f"<p>{n_eligible:,} of {n_screened:,} screened virtual patients were eligible; randomised: "
         + ", ".join(f"{_e(a)} {int(n):,}" for a, n in counts.items())

@@ -36,6 +36,22 @@ def parameter_label(name: str) -> str:
     return name.split(".")[-1].replace("_", " ")
 
 
+def parameter_unit(name: str, currency: str) -> str:
+    """Unit of an uncertain economic input: the currency (per month for the monthly care costs) or the utility
+    weight (QALY per year lived in that state, 1 = full health); empty for other inputs."""
+    if name.startswith("costs."):
+        return f"{currency}/month" if name.endswith("_per_month") else currency
+    if name.startswith("utilities."):
+        return "QALY/year"
+    return ""
+
+
+def parameter_label_with_unit(name: str, currency: str) -> str:
+    """:func:`parameter_label` followed by the unit in brackets: ``MHT course price [GBP]``."""
+    unit = parameter_unit(name, currency)
+    return f"{parameter_label(name)} [{unit}]" if unit else parameter_label(name)
+
+
 def parameter_value(name: str, value: float, currency: str) -> str:
     """An input's value with its unit: costs in currency, utilities as QALY weights."""
     if name.startswith("costs."):
@@ -116,6 +132,26 @@ def number(value: float | None, digits: int = 3) -> str:
     return f"{value:,.{digits}f}"
 
 
+_SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def significant(value: float | None, digits: int = 3) -> str:
+    """``value`` to ``digits`` significant digits as people write it: ``1,520``, ``8.09``, ``0.0123``; below
+    0.001 as a power of ten (``1.2 × 10⁻⁵``), never the e-notation of ``:g``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if not math.isfinite(value):
+        return "not defined"
+    if value == 0:
+        return "0"
+    exponent = math.floor(math.log10(abs(value)))
+    if exponent < -3:
+        mantissa = f"{value / 10**exponent:.{max(0, digits - 1)}f}".rstrip("0").rstrip(".")
+        return f"{mantissa} × 10{str(exponent).translate(_SUPERSCRIPTS)}"
+    decimals = max(0, digits - 1 - exponent)
+    return f"{round(value, decimals):,.{decimals}f}"
+
+
 def percent(value: float | None, digits: int = 0) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
@@ -178,6 +214,40 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "median_ci_lower": ("median 95 % CI, lower [months]", "number"),
     "median_ci_upper": ("median 95 % CI, upper [months]", "number"),
 }
+
+
+#: table or figure name (also its file name) -> what it shows, for pickers; others: underscores as spaces
+OUTPUT_TITLES: dict[str, str] = {
+    "consort": "CONSORT flow (eligibility criteria)",
+    "patients": "patients (one row per patient)",
+    "survival_summary": "survival summary (medians)",
+    "comparison": "arm comparison (hazard ratios, log-rank, RMST)",
+    "parametric_fits": "parametric survival fits",
+    "km_curves": "Kaplan-Meier curves (data)",
+    "economics": "costs and QALYs per strategy",
+    "incremental": "incremental analysis (ICERs)",
+    "calibration": "calibration used (provenance)",
+    "psa_summary": "probabilistic results per strategy",
+    "ceac": "probability cost-effective against the willingness to pay (CEAC)",
+    "ceaf": "cost-effectiveness acceptability frontier",
+    "evpi": "expected value of perfect information (EVPI)",
+    "evppi": "value of information per input (EVPPI)",
+    "tornado": "tornado (one-way sensitivity)",
+    "decision_drivers": "what drives the decision",
+    "structural": "structural assumptions",
+    "psa_inputs": "sampled inputs of the PSA",
+    "kaplan_meier_os": "Kaplan-Meier, overall survival",
+    "kaplan_meier_pfs": "Kaplan-Meier, progression-free survival",
+    "consort_funnel": "CONSORT funnel",
+    "ce_plane": "cost-effectiveness plane (base case)",
+    "ce_plane_psa": "cost-effectiveness plane (PSA draws)",
+    "price": "ICER and probability cost-effective against the price",
+}
+
+
+def output_title(name: str) -> str:
+    """What a table or figure of a run shows, in words (its file name stays ``name``)."""
+    return OUTPUT_TITLES.get(name, name.replace("_", " "))
 
 
 def _formatter(kind: str, currency: str, row_parameter: str | None = None) -> Callable[[object], str]:

@@ -35,8 +35,9 @@ DOCUMENTATION_KEYS = frozenset(
         "description",
         "label",
         "title",
-        "schema_version",
-    }  # the version of the file's format, not a parameter
+        "schema_version",  # the version of the file's format, not a parameter
+        "outcome_params",  # the name of another data file (a calibration targets file's base parameters)
+    }
 )
 
 

@@ -317,6 +317,7 @@ def load_targets(path: str | Path | None = None) -> TargetSet:
     assumed = raw.get("assumed_effects", {})
     if not isinstance(assumed, dict):
         raise InputError("targets.assumed_effects", assumed, f"{source}: must be a table effect = reason")
+    assumed = {k: v for k, v in assumed.items() if k not in ("source", "verified")}  # the table's provenance
     for effect, reason in assumed.items():
         if effect not in outcome.EFFECT_PARAMETERS:
             raise InputError(

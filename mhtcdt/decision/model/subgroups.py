@@ -32,7 +32,6 @@ NanoTherm evidence), with the Monte Carlo error of a finite virtual cohort (the 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -42,7 +41,7 @@ import pandas as pd
 from mhtcdt.decision.model import outcome, whatif
 from mhtcdt.decision.model import psa as psa_module
 from mhtcdt.decision.model.economic_model import time_grid_months
-from mhtcdt.decision.model.price import wilson_interval
+from mhtcdt.decision.model.price import icer_of, wilson_interval
 from mhtcdt.decision.progress import ProgressCallback, sub_progress
 from mhtcdt.decision.streams import outcome_seed, physics_seed
 from mhtcdt.errors import InputError
@@ -159,8 +158,8 @@ class SubgroupAnalysis:
                 qaly_gain_high=float(np.quantile(gain, 0.975)),
                 qaly_gain_deterministic=d_gain,
                 incremental_cost=float(inc.mean()),
-                icer=float(inc.mean() / gain.mean()) if gain.mean() != 0 else math.nan,
-                icer_deterministic=d_inc / d_gain if d_gain != 0 else math.nan,
+                icer=icer_of(float(inc.mean()), float(gain.mean())),
+                icer_deterministic=icer_of(d_inc, d_gain),
                 p_cost_effective=k / self.n_draws,
                 p_ce_low=lo,
                 p_ce_high=hi,

@@ -130,7 +130,7 @@ class SubgroupAnalysis:
         price = float(self.scenario.economics.costs.mht_course if price is None else price)
         j, r = self.strategies.index(self.new), self.strategies.index(self.reference)
         mht = whatif.has_mht(self.scenario, self.strategies)
-        units = _price_units(self.price_draws, float(self.scenario.economics.costs.mht_course), price)
+        units = _price_units(self.price_draws, float(self.scenario.economics.costs.mht_course))
         rows = []
         for g in self.groups.itertuples(index=False):
             key = f"{g.covariate}|{g.subgroup}"
@@ -209,9 +209,10 @@ class SubgroupAnalysis:
         return table.sort_values("expected_inmb", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def _price_units(price_draws: np.ndarray, run_price: float, price: float) -> float:
-    """Mean sampled price per unit of list price at ``price`` (1 when the price is fixed or 0)."""
-    if run_price <= 0 or price <= 0:
+def _price_units(price_draws: np.ndarray, run_price: float) -> float:
+    """Mean sampled price per unit of the run's list price, the same at every price asked, 0 included
+    (:func:`mhtcdt.decision.model.psa.price_units`); 1 when the run's price is fixed or 0."""
+    if run_price <= 0:
         return 1.0
     return float(np.mean(price_draws)) / run_price
 

@@ -90,17 +90,14 @@ class PriceRange:
     in a scenario, but the relative range comes back at any positive price).
 
     ``spec``: the scenario's ``costs.mht_course`` uncertainty at ``list_price`` [currency]; ``relative_draws``:
-    each draw's price / ``list_price`` (D,); ``position``: the column's index in the PSA's parameters."""
+    each draw's price / ``list_price`` (D,); ``position``: the column's index in the PSA's parameters;
+    ``units``: mean price draw / ``list_price``, what one unit of price costs per patient on average."""
 
     spec: object  # UncertainParameter
     list_price: float
     relative_draws: np.ndarray
     position: int
-
-    @property
-    def units(self) -> float:
-        """Mean price draw per unit of list price: what one unit of price costs per patient on average."""
-        return float(np.mean(self.relative_draws))
+    units: float
 
 
 def price_units(psa: PSAResult | None = None, price_range: PriceRange | None = None) -> float:
@@ -517,7 +514,8 @@ def _price_range(sc: Scenario, parameters: pd.DataFrame) -> PriceRange | None:
     if spec is None or current <= 0 or "costs.mht_course" not in parameters.columns:
         return None
     draws = parameters["costs.mht_course"].to_numpy(float)
-    return PriceRange(spec, current, draws / current, list(parameters.columns).index("costs.mht_course"))
+    position = list(parameters.columns).index("costs.mht_course")
+    return PriceRange(spec, current, draws / current, position, float(np.mean(draws)) / current)
 
 
 def _value_based_price(sc: Scenario, arms, res, focal: str, reference: str, units: float = 1.0) -> float | None:

@@ -13,7 +13,7 @@ import streamlit as st
 
 from mhtcdt.app import state
 from mhtcdt.app.text import md, metric_delta
-from mhtcdt.decision.report.labels import money, price_text
+from mhtcdt.decision.report.labels import icer_cell, money, price_text
 
 BADGES = {
     "green": ("Cost-effective", "green", ":material/check_circle:"),
@@ -78,7 +78,7 @@ def render_headline(h) -> None:
             "ICER vs " + md(h.reference),
             icer,
             help=f"Mean of {h.n_draws:,} PSA draws. Deterministic base case: "
-            f"{money(h.icer_deterministic, cur) if h.inc_qalys_deterministic > 0 else 'see below'}.",
+            f"{icer_cell(h.inc_cost_deterministic, h.inc_qalys_deterministic, cur)}.",
         )
         m[1].metric("probability cost-effective", f"{100 * h.probability:.0f} %", help=md(h.probability_text))
         if h.value_based_price is not None:

@@ -141,8 +141,10 @@ def test_icer_cells_name_the_quadrant_and_never_show_a_negative_icer(d_cost, d_q
 
     assert icer_cell(d_cost, d_qalys, "GBP") == cell
     icer = price.icer_of(d_cost, d_qalys)
-    assert (icer == d_cost / d_qalys) if d_qalys > 0 else math.isnan(icer)
-    words = threshold_text(icer, "GBP")
+    # one rule: an ICER number only for QALYs gained at an extra cost; every other quadrant is named, not priced
+    assert (icer == d_cost / d_qalys) if d_qalys > 0 and d_cost > 0 else math.isnan(icer)
+    assert cell.startswith("GBP ") == math.isfinite(icer)
+    words = threshold_text(price.threshold_of(d_cost, d_qalys), "GBP")
     if d_qalys <= 0:
         assert words == "none (no QALYs gained)"
     else:
@@ -155,7 +157,7 @@ def test_threshold_wtp_is_the_icer_only_where_qalys_are_gained(run):
     j, r = psa.strategies.index(psa.focal), psa.strategies.index(psa.reference)
     dq = float((psa.qalys[:, j] - psa.qalys[:, r]).mean())
     dc = float((psa.cost[:, j] - psa.cost[:, r]).mean())
-    assert t["probabilistic"] == pytest.approx(dc / dq) if dq > 0 else math.isnan(t["probabilistic"])
+    assert t["probabilistic"] == pytest.approx(max(0.0, dc / dq)) if dq > 0 else math.isnan(t["probabilistic"])
 
 
 def test_headroom_sentence_states_the_cut(run):
@@ -204,3 +206,79 @@ def test_two_way_says_what_its_survival_rests_on(preset, focal, expected):
     assert len(notes) == len(expected)
     for note, words in zip(notes, expected, strict=True):
         assert words in note
+
+
+def _dominated_base_case(psa):
+    """A base case in which the focal strategy is dominated (fewer QALYs at a higher cost)."""
+    import pandas as pd
+
+    per = pd.DataFrame({"strategy": psa.strategies, "cost": 0.0, "qalys": 0.0}).set_index("strategy")
+    per.loc[psa.focal, ["cost", "qalys"]] = [5_000.0, -0.05]
+    return per
+
+
+@pytest.mark.parametrize(
+    ("source", "basis"),
+    [("outcome_model", "the model at its calibrated point"), ("parametric", "parametric fits to the virtual trial")],
+)
+def test_disagreement_sentence_names_the_quadrant_and_decides_by_net_benefit(run, source, basis):
+    """A dominated base case is 'not cost-effective' (its NMB, not the sign of a negative ratio, decides), its
+    ICER is named 'dominated' (never a negative amount of money), and the basis follows the survival source."""
+    from mhtcdt.decision.report.headline import _agreement
+
+    _, psa = run
+    new, ref = psa.focal, psa.reference
+    text = _agreement(psa, _dominated_base_case(psa), new, ref, new, ref, 0.1, 50_000.0, "EUR", source)
+    assert "ICER dominated" in text and "not cost-effective at the willingness to pay" in text
+    assert "EUR -" not in text.replace("EUR -7,500", "")  # the NMB 50,000 x -0.05 - 5,000 may be negative
+    assert "net monetary benefit EUR -7,500 per patient" in text
+    assert f"deterministic base case ({basis})" in text and "below the willingness" not in text
+
+
+def test_comparison_and_subgroup_tables_never_show_a_negative_icer(run):
+    """Every displayed ICER cell goes through labels.icer_cell: the quadrant's name, never a negative amount."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from mhtcdt.decision.report.decision_html import comparison_table, subgroup_table
+
+    result, psa = run
+    h = build_headline(result, psa)
+    cases = [(500.0, -0.1, "dominated"), (-1_500.0, 0.1, "dominant"), (-1_500.0, -0.1, "saves GBP 15,000 per")]
+    for d_cost, d_qalys, word in cases:
+        hd = dataclasses.replace(
+            h,
+            currency="GBP",
+            inc_cost=d_cost,
+            inc_qalys=d_qalys,
+            inc_cost_deterministic=d_cost,
+            inc_qalys_deterministic=d_qalys,
+            icer=price.icer_of(d_cost, d_qalys),
+            icer_deterministic=price.icer_of(d_cost, d_qalys),
+        )
+        row = comparison_table([SimpleNamespace(label="s")], [hd]).iloc[0]
+        assert row["ICER, base case"].startswith(word) and row["ICER (mean of draws)"].startswith(word)
+        assert math.isnan(hd.icer)
+    sub = pd.DataFrame(
+        {
+            "covariate": ["age", "age"],
+            "subgroup": ["young", "old"],
+            "n": [10, 12],
+            "hazard_ratio": [1.1, 0.9],
+            "hr_low": [0.8, 0.7],
+            "hr_high": [1.4, 1.2],
+            "qaly_gain": [-0.1, 0.2],
+            "qaly_gain_low": [-0.2, 0.1],
+            "qaly_gain_high": [0.0, 0.3],
+            "incremental_cost": [1_000.0, 2_000.0],
+            "icer": [price.icer_of(1_000.0, -0.1), price.icer_of(2_000.0, 0.2)],
+            "p_cost_effective": [0.1, 0.9],
+            "p_ce_low": [0.05, 0.85],
+            "p_ce_high": [0.15, 0.95],
+            "value_based_price": [None, 5_000.0],
+            "note": [None, None],
+        }
+    )
+    assert list(subgroup_table(sub, "GBP")["ICER (mean of draws)"]) == ["dominated", "GBP 10,000"]

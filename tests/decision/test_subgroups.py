@@ -130,3 +130,17 @@ def test_rule_value_is_linear_in_the_curves(run):
     assert every == pytest.approx(100_000.0 * inc_q - all_table["incremental_cost"])
     assert rules.set_index("rule").loc["nobody (reference arm for all)", "expected_inmb"] == 0.0
     assert rules["best"].sum() >= 1 and rules.iloc[0]["best"]
+
+
+def test_pool_without_the_counterfactual_table_is_the_pipelines_table(run):
+    """The fallback for a result without the counterfactual table (built by hand, or streamed) simulates it
+    again the pipeline's way: each patient's own physics stream and the scenario's assumptions under every arm,
+    so its pools equal the pools of the pipeline's table for the same run, column for column."""
+    result, _, _ = run
+    want = subgroups.counterfactual_pool(result)
+    bare = dataclasses.replace(result, extras={k: v for k, v in result.extras.items() if k != COUNTERFACTUAL})
+    got = subgroups.counterfactual_pool(bare)
+    assert list(got) == list(want)
+    for arm in want:
+        assert sorted(got[arm].columns) == sorted(want[arm].columns)
+        pd.testing.assert_frame_equal(got[arm][list(want[arm].columns)], want[arm], check_exact=True)

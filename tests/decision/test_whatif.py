@@ -81,6 +81,10 @@ def test_what_if_equals_a_fresh_run(base, wtp, price):
     assert np.allclose(ta[["low_value", "high_value", "outcome_low", "outcome_high"]], tb[ta.columns[:4]])
     if fresh_psa.value_based_price is None:
         assert got.psa.value_based_price is None
+    elif price == 0:  # the fresh scenario at 0 has no price range; the what-if keeps the run's relative one
+        units = psa.price_range.units
+        assert fresh_psa.price_range is None and got.psa.price_range is psa.price_range
+        assert got.psa.value_based_price == pytest.approx(fresh_psa.value_based_price / units, rel=1e-9)
     else:
         assert got.psa.value_based_price == pytest.approx(fresh_psa.value_based_price, rel=1e-9)
 
@@ -243,9 +247,9 @@ def test_value_based_price_is_the_root_of_the_expected_inmb_over_the_price_draws
         assert np.allclose(inb2, inb, rtol=1e-12, atol=1e-6)
 
 
-def test_value_based_price_with_a_fixed_price_is_the_additive_root(base):
-    """A scenario whose price has no PSA range (e.g. after a what-if at price 0): each unit of list price costs
-    one unit per patient, so scaling and shifting agree; the root on the draws is the closed form."""
+def test_value_based_price_at_a_price_of_zero_is_the_root_over_the_runs_relative_draws(base):
+    """After a what-if at price 0 the scenario has no price range, but the PSA keeps the run's relative one: a
+    price p costs p x (draw / list price) in each draw, and the value-based price is the root on the draws."""
     from scipy.optimize import brentq
 
     from mhtcdt.decision.model.psa import value_based_price_of
@@ -258,8 +262,45 @@ def test_value_based_price_with_a_fixed_price_is_the_additive_root(base):
 
     def inmb(p):
         j, r = free.psa.strategies.index(free.psa.focal), free.psa.strategies.index(free.psa.reference)
-        c = free.psa.cost[:, j] - free.psa.cost[:, r] + p
+        c = free.psa.cost[:, j] - free.psa.cost[:, r] + p * psa.price_range.relative_draws
         return float((200_000.0 * (free.psa.qalys[:, j] - free.psa.qalys[:, r]) - c).mean())
 
     assert sc.economics.costs.mht_course == 0.0
     assert vbp == pytest.approx(brentq(inmb, -1e7, 1e8, xtol=1e-9, rtol=1e-14), rel=1e-9, abs=1e-6)
+
+
+def test_value_based_price_is_the_same_at_every_price_zero_included(base):
+    """One scale of the price draws (the run's mean price draw / its list price) at every price: the value-based
+    price at prices 0, 1, 5,000 and the list price is one number (it was 1 % off at 0), and it is the closed form
+    (WTP dE - dC without the course) / units over the run's own draws."""
+    result, psa = base
+    sc = result.scenario
+    list_price = float(sc.economics.costs.mht_course)
+    got = [whatif.apply(result, psa, price=p).psa.value_based_price for p in (0.0, 1.0, 5_000.0, list_price)]
+    assert max(got) - min(got) < 1e-6 * abs(got[-1])
+    j, r = psa.strategies.index(psa.focal), psa.strategies.index(psa.reference)
+    draws = psa.parameters[whatif.MHT_PRICE].to_numpy(float)
+    units = draws.mean() / list_price
+    d_cost_without = (psa.cost[:, j] - psa.cost[:, r]).mean() - draws.mean()
+    d_qalys = (psa.qalys[:, j] - psa.qalys[:, r]).mean()
+    assert got[0] == pytest.approx((sc.economics.willingness_to_pay * d_qalys - d_cost_without) / units, rel=1e-9)
+
+
+def test_what_if_chain_through_a_price_of_zero_equals_the_direct_what_if(base):
+    """0 -> 5,000 restores the run's relative price range: the same scenario, draws, costs, value-based price and
+    EVPPI as a direct what-if at 5,000, and the note says the range follows the price (not 'no range')."""
+    result, psa = base
+    zero = whatif.apply(result, psa, price=0.0)
+    assert "comes back at any positive price" in " ".join(zero.notes)
+    chain = whatif.apply(zero.result, zero.psa, price=5_000.0)
+    direct = whatif.apply(result, psa, price=5_000.0)
+    assert chain.scenario.economics.uncertainty == direct.scenario.economics.uncertainty
+    assert "gives it no range" not in " ".join(chain.notes) and "follows the price" in " ".join(chain.notes)
+    np.testing.assert_allclose(chain.psa.cost, direct.psa.cost, rtol=1e-12, atol=1e-6)
+    assert list(chain.psa.parameters.columns) == list(direct.psa.parameters.columns)
+    np.testing.assert_allclose(
+        chain.psa.parameters[whatif.MHT_PRICE], direct.psa.parameters[whatif.MHT_PRICE], rtol=1e-12
+    )
+    assert chain.psa.value_based_price == pytest.approx(direct.psa.value_based_price, rel=1e-12)
+    ev = chain.psa.evppi.set_index("parameter")["evppi"]
+    assert ev.to_numpy() == pytest.approx(direct.psa.evppi.set_index("parameter")["evppi"].loc[ev.index].to_numpy())

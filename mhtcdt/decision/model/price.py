@@ -53,10 +53,18 @@ def _check_prices(prices) -> np.ndarray:
 
 
 def icer_of(inc_cost: float, inc_qalys: float) -> float:
-    """Incremental cost per QALY gained; NaN unless QALYs are gained (a cost per QALY *lost* reads as an ICER
-    but means the opposite: the new strategy is then cost-effective only if its savings per QALY lost exceed
-    the WTP)."""
-    return inc_cost / inc_qalys if inc_qalys > 0 else math.nan
+    """Incremental cost per QALY gained; NaN unless QALYs are gained at an extra cost (``inc_qalys > 0`` and
+    ``inc_cost > 0``). A cost per QALY *lost* reads as an ICER but means the opposite (the new strategy is then
+    cost-effective only if its savings per QALY lost exceed the WTP), and a negative ratio of a dominant strategy
+    is no cost per QALY either: :func:`mhtcdt.decision.report.labels.icer_cell` names those quadrants
+    (``dominant``, ``dominated``, ``saves ... per QALY lost``) from the increments."""
+    return inc_cost / inc_qalys if inc_qalys > 0 and inc_cost > 0 else math.nan
+
+
+def threshold_of(inc_cost: float, inc_qalys: float) -> float:
+    """The WTP above which QALYs gained at ``inc_cost`` pay: the ICER, 0 when dominant (any WTP), NaN when no
+    QALYs are gained (no WTP makes a QALY loss worth paying for)."""
+    return max(0.0, inc_cost / inc_qalys) if inc_qalys > 0 else math.nan
 
 
 def default_prices(list_price: float, value_based_price: float | None = None, n: int = 41) -> np.ndarray:
@@ -177,14 +185,15 @@ def headroom(result, psa: psa_module.PSAResult, list_price: float | None = None)
 
 def threshold_wtp(result, psa: psa_module.PSAResult) -> dict[str, float]:
     """The willingness to pay above which the focal strategy is cost-effective vs the reference: its ICER,
-    deterministic and probabilistic (NaN when it gains no QALYs: no WTP makes a QALY loss worth paying for)."""
+    deterministic and probabilistic (0 when dominant; NaN when it gains no QALYs: no WTP makes a QALY loss worth
+    paying for)."""
     per = result.economics.set_index("strategy")
     dq = float(per.at[psa.focal, "qalys"] - per.at[psa.reference, "qalys"])
     dc = float(per.at[psa.focal, "cost"] - per.at[psa.reference, "cost"])
     j, r = _focal_and_reference(psa)
     return {
-        "deterministic": icer_of(dc, dq),
-        "probabilistic": icer_of(
+        "deterministic": threshold_of(dc, dq),
+        "probabilistic": threshold_of(
             float((psa.cost[:, j] - psa.cost[:, r]).mean()), float((psa.qalys[:, j] - psa.qalys[:, r]).mean())
         ),
     }

@@ -84,6 +84,29 @@ def distribution_for(spec: UncertainParameter, point: float) -> econ_psa.Distrib
     return econ_psa.Normal(point, sd)
 
 
+@dataclass(frozen=True)
+class PriceRange:
+    """The MHT course price's PSA range as the run sampled it, kept through what-ifs (a price of 0 has no range
+    in a scenario, but the relative range comes back at any positive price).
+
+    ``spec``: the scenario's ``costs.mht_course`` uncertainty at ``list_price`` [currency]; ``relative_draws``:
+    each draw's price / ``list_price`` (D,); ``position``: the column's index in the PSA's parameters;
+    ``units``: mean price draw / ``list_price``, what one unit of price costs per patient on average."""
+
+    spec: object  # UncertainParameter
+    list_price: float
+    relative_draws: np.ndarray
+    position: int
+    units: float
+
+
+def price_units(psa: PSAResult | None = None, price_range: PriceRange | None = None) -> float:
+    """The one definition of the price draws' scale, the same at every price (0 included): the run's mean price
+    draw / its list price (:class:`PriceRange`), 1 when the price is fixed."""
+    rng = price_range if psa is None else getattr(psa, "price_range", None)  # None in PSAs pickled before it
+    return 1.0 if rng is None else rng.units
+
+
 @dataclass
 class PSAResult:
     """Results of :func:`run_psa` (arrays have shape (D, S): draw x strategy)."""
@@ -110,6 +133,7 @@ class PSAResult:
     labels: dict[str, str] = field(default_factory=dict)
     drivers: pd.DataFrame = field(default_factory=pd.DataFrame)
     structural: pd.DataFrame = field(default_factory=pd.DataFrame)
+    price_range: PriceRange | None = None  # the course price's sampled range, relative to its list price
 
     @property
     def n_draws(self) -> int:
@@ -373,7 +397,8 @@ def run_psa(
     notes.append(population_sentence(result))
     notes.append(_basis_note(point, result.economics, sc.economics.survival_source))
     tornado = _tornado(sc, arms, grid, pfs_point, os_point, focal, reference)
-    vbp = _value_based_price(sc, arms, res, focal, reference, values.get("costs.mht_course"))
+    price_range = _price_range(sc, parameters)
+    vbp = _value_based_price(sc, arms, res, focal, reference, price_units(price_range=price_range))
     out = PSAResult(
         strategies=arms,
         reference=reference,
@@ -394,6 +419,7 @@ def run_psa(
         point=point,
         notes=notes,
         physics=uncertainty,
+        price_range=price_range,
     )
     if uncertainty is not None:
         j_f, j_r = arms.index(focal), arms.index(reference)
@@ -481,15 +507,25 @@ def _tornado(sc: Scenario, arms, grid, pfs, os_, focal: str, reference: str) -> 
     return dsa.one_way_dsa(incremental_nmb, base, ranges)
 
 
-def _value_based_price(
-    sc: Scenario, arms, res, focal: str, reference: str, price_draws: np.ndarray | None = None
-) -> float | None:
+def _price_range(sc: Scenario, parameters: pd.DataFrame) -> PriceRange | None:
+    """The course price's sampled range relative to the scenario's price (None when it is fixed or 0)."""
+    current = float(sc.economics.costs.mht_course)
+    spec = next((u for u in sc.economics.uncertainty if u.parameter == "costs.mht_course"), None)
+    if spec is None or current <= 0 or "costs.mht_course" not in parameters.columns:
+        return None
+    draws = parameters["costs.mht_course"].to_numpy(float)
+    position = list(parameters.columns).index("costs.mht_course")
+    return PriceRange(spec, current, draws / current, position, float(np.mean(draws)) / current)
+
+
+def _value_based_price(sc: Scenario, arms, res, focal: str, reference: str, units: float = 1.0) -> float | None:
     """MHT course price at which the focal strategy's expected ICER vs the reference equals the WTP.
 
     The course is paid once at time 0 (undiscounted). When the price is uncertain, its PSA draws scale with
     the scenario price (the range follows the price), so each unit of price costs mean(draws) / price per
     patient on average: that is the ``units_per_patient`` of the closed form, which makes the value-based
-    price the same whatever price the scenario asks (p* = (WTP dE - dC without the course) / units)."""
+    price the same whatever price the scenario asks, 0 included (p* = (WTP dE - dC without the course) / units;
+    ``units``: :func:`price_units`)."""
     specs = {a.name: a for a in sc.arms}
     if focal == reference or not specs[focal].has_mht or specs[reference].has_mht:
         return None
@@ -497,7 +533,6 @@ def _value_based_price(
     inc_cost = float((res.cost[:, j_f] - res.cost[:, j_r]).mean())
     inc_qalys = float((res.qalys[:, j_f] - res.qalys[:, j_r]).mean())
     current = sc.economics.costs.mht_course
-    units = 1.0 if price_draws is None or current <= 0 else float(np.mean(price_draws)) / current
     return dsa.value_based_price(
         inc_cost, inc_qalys, sc.economics.willingness_to_pay, current_price=current, units_per_patient=units
     )
@@ -553,11 +588,10 @@ def trial_columns() -> tuple[str, ...]:
 
 def value_based_price_of(psa: PSAResult, scenario: Scenario, focal: str | None = None) -> float | None:
     """The value-based price of the MHT course from a PSA's draws at ``scenario``'s WTP and price (see
-    :func:`_value_based_price`; the price draws are the ``costs.mht_course`` column when it is uncertain)."""
+    :func:`_value_based_price`; the price draws' scale is :func:`price_units`, the same at every price)."""
     res = SimpleNamespace(cost=psa.cost, qalys=psa.qalys)
-    draws = psa.parameters["costs.mht_course"].to_numpy(float) if "costs.mht_course" in psa.parameters else None
     return _value_based_price(
-        scenario, psa.strategies, res, psa.focal if focal is None else focal, psa.reference, draws
+        scenario, psa.strategies, res, psa.focal if focal is None else focal, psa.reference, price_units(psa)
     )
 
 

@@ -32,7 +32,6 @@ NanoTherm evidence), with the Monte Carlo error of a finite virtual cohort (the 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -42,9 +41,9 @@ import pandas as pd
 from mhtcdt.decision.model import outcome, whatif
 from mhtcdt.decision.model import psa as psa_module
 from mhtcdt.decision.model.economic_model import time_grid_months
-from mhtcdt.decision.model.price import wilson_interval
+from mhtcdt.decision.model.price import icer_of, wilson_interval
 from mhtcdt.decision.progress import ProgressCallback, sub_progress
-from mhtcdt.decision.streams import outcome_seed, physics_seed
+from mhtcdt.decision.streams import outcome_seed
 from mhtcdt.errors import InputError
 
 #: (covariate, subgroup, criterion): the subgroups of the table, in the order shown
@@ -131,7 +130,7 @@ class SubgroupAnalysis:
         price = float(self.scenario.economics.costs.mht_course if price is None else price)
         j, r = self.strategies.index(self.new), self.strategies.index(self.reference)
         mht = whatif.has_mht(self.scenario, self.strategies)
-        units = _price_units(self.price_draws, float(self.scenario.economics.costs.mht_course), price)
+        units = _price_units(self.price_draws, float(self.scenario.economics.costs.mht_course))
         rows = []
         for g in self.groups.itertuples(index=False):
             key = f"{g.covariate}|{g.subgroup}"
@@ -159,8 +158,8 @@ class SubgroupAnalysis:
                 qaly_gain_high=float(np.quantile(gain, 0.975)),
                 qaly_gain_deterministic=d_gain,
                 incremental_cost=float(inc.mean()),
-                icer=float(inc.mean() / gain.mean()) if gain.mean() != 0 else math.nan,
-                icer_deterministic=d_inc / d_gain if d_gain != 0 else math.nan,
+                icer=icer_of(float(inc.mean()), float(gain.mean())),
+                icer_deterministic=icer_of(d_inc, d_gain),
                 p_cost_effective=k / self.n_draws,
                 p_ce_low=lo,
                 p_ce_high=hi,
@@ -210,9 +209,10 @@ class SubgroupAnalysis:
         return table.sort_values("expected_inmb", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def _price_units(price_draws: np.ndarray, run_price: float, price: float) -> float:
-    """Mean sampled price per unit of list price at ``price`` (1 when the price is fixed or 0)."""
-    if run_price <= 0 or price <= 0:
+def _price_units(price_draws: np.ndarray, run_price: float) -> float:
+    """Mean sampled price per unit of the run's list price, the same at every price asked, 0 included
+    (:func:`mhtcdt.decision.model.psa.price_units`); 1 when the run's price is fixed or 0."""
+    if run_price <= 0:
         return 1.0
     return float(np.mean(price_draws)) / run_price
 
@@ -220,45 +220,40 @@ def _price_units(price_draws: np.ndarray, run_price: float, price: float) -> flo
 def counterfactual_pool(result, progress: ProgressCallback | None = None) -> dict[str, pd.DataFrame]:
     """Every trial patient treated with every randomised arm: arm -> DataFrame in ``patient_id`` order.
 
-    A patient's row under its randomised arm is its trial row; under another arm the physics is computed
-    with that arm's seed (:func:`mhtcdt.decision.streams.physics_seed`), as the trial would have. The pipeline's
-    counterfactual table (:func:`mhtcdt.decision.run.pipeline.decision_population`) is that population already
-    (with each arm's systemic therapy); it is used when the result carries it, and built here otherwise."""
-    from mhtcdt.decision.model.outcome import systemic_columns, treatment_months
-    from mhtcdt.decision.run.arm_chain import RANDOMISATION_COLUMNS, RANDOMISED_ARM, treated_under
+    The pipeline's counterfactual table (:func:`mhtcdt.decision.run.pipeline.decision_population`) is that
+    population (each patient under every arm with its own physics stream, the scenario's physics assumptions and
+    each arm's systemic therapy); it is used when the result carries it, and for a result without it (built by
+    hand, or streamed) it is simulated again the pipeline's way
+    (:func:`mhtcdt.decision.run.arm_chain.simulate_counterfactual` with the run's :class:`ArmSeeds`), which gives
+    the same table: a patient's row under its randomised arm is its trial row."""
+    from mhtcdt.decision.model.calibration_file import scenario_params
+    from mhtcdt.decision.run.arm_chain import RANDOMISATION_COLUMNS, RANDOMISED_ARM, ArmSeeds, simulate_counterfactual
     from mhtcdt.decision.run.pipeline import COUNTERFACTUAL
+    from mhtcdt.decision.streams import Stream
+    from mhtcdt.seeding import child_sequence
 
     table = result.extras.get(COUNTERFACTUAL) if isinstance(getattr(result, "extras", None), dict) else None
-    if table is not None:
-        drop = [*RANDOMISATION_COLUMNS, RANDOMISED_ARM]
-        return {
-            str(arm): rows.drop(columns=[c for c in drop if c in rows.columns])
-            .sort_values("patient_id", kind="stable")
-            .reset_index(drop=True)
-            for arm, rows in table.groupby("arm", sort=False)
-        }
-    sc = result.scenario
-    trial = result.trial.sort_values("patient_id", kind="stable").reset_index(drop=True)
-    arms = [a for a in sc.randomised_arms if (trial["arm"] == a.name).any()]
-    cohort_cols = [c for c in result.cohort.columns if c in trial.columns]
-    pools = {}
-    for i, arm in enumerate(sc.randomised_arms):
-        if arm not in arms:
-            continue
-        own = trial[trial["arm"] == arm.name]
-        others = trial.loc[trial["arm"] != arm.name, cohort_cols]
-        parts = [own]
-        if len(others):
-            report = sub_progress(
-                progress, f"physics of every patient under '{arm.name}'", i / len(arms), (i + 1) / len(arms)
-            )
-            treated = treated_under(others, arm, physics_seed(result.seed, i), progress=report)
-            treated["treatment_months"] = treatment_months(arm)
-            treated = treated.assign(**systemic_columns(arm))  # the arm's systemic therapy (outcome model)
-            parts.append(treated)
-        pool = pd.concat(parts, ignore_index=True).sort_values("patient_id", kind="stable").reset_index(drop=True)
-        pools[arm.name] = pool.drop(columns=[c for c in RANDOMISATION_COLUMNS if c in pool.columns])
-    return pools
+    if table is None:
+        sc = result.scenario
+        trial = result.trial
+        keep = [c for c in result.cohort.columns if c in trial.columns and c not in RANDOMISATION_COLUMNS]
+        randomised = trial[keep + [c for c in RANDOMISATION_COLUMNS if c in trial.columns]]
+        seeds = ArmSeeds(physics=child_sequence(result.seed, Stream.PHYSICS), outcome=outcome_seed(result.seed))
+        table = simulate_counterfactual(
+            randomised,
+            sc.randomised_arms,
+            seeds,
+            scenario_params(sc),
+            progress=progress,
+            assumptions=sc.physics_assumptions(),
+        )
+    drop = [*RANDOMISATION_COLUMNS, RANDOMISED_ARM]
+    return {
+        str(arm): rows.drop(columns=[c for c in drop if c in rows.columns])
+        .sort_values("patient_id", kind="stable")
+        .reset_index(drop=True)
+        for arm, rows in table.groupby("arm", sort=False)
+    }
 
 
 def _masks(frame: pd.DataFrame, criteria: Sequence[str]) -> np.ndarray:

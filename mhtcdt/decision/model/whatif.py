@@ -14,9 +14,12 @@ Neither needs the physics, the trial or the PSA draws to be recomputed:
 ``costs.mht_course`` is scaled by new price / old price, i.e. the price keeps its relative uncertainty.
 For the gamma, lognormal and normal distributions of the schema this is exactly the distribution of
 (new / old) x the old draw, and the PSA samples it that way (numpy draws a gamma as scale x a standard
-gamma of the same shape), so each draw's price is the old draw times new / old. A price of 0 has no
-uncertainty (the range is dropped and the note says so). Any non-negative price is allowed, far outside
-the scenario's range too.
+gamma of the same shape), so each draw's price is the old draw times new / old. A scenario at price 0 has no
+range (the schema needs low > 0 and a range around 0 has no scale), but the run's PSA keeps the relative range
+(:class:`mhtcdt.decision.model.psa.PriceRange`): a what-if from 0 back to a positive price restores it, so a
+chain 0 -> p equals a direct what-if at p, and the value-based price is the same at every price, 0 included
+(:func:`mhtcdt.decision.model.psa.price_units`). Any non-negative price is allowed, far outside the
+scenario's range too.
 
 :func:`apply` returns the run and its PSA as a fresh run of the changed scenario would give them (tested
 against fresh runs: same costs, QALYs, verdict, CEAC at the WTP, EVPPI, tornado and value-based price),
@@ -92,21 +95,29 @@ def with_willingness_to_pay(scenario: Scenario, wtp: float) -> Scenario:
     return scenario.model_copy(update={"economics": eco})
 
 
-def with_price(scenario: Scenario, price: float) -> Scenario:
+def with_price(scenario: Scenario, price: float, price_range: psa_module.PriceRange | None = None) -> Scenario:
     """``scenario`` with another MHT course price; its PSA range follows the price (see the module docstring).
 
-    Validated as a scenario file would be (the result can be saved and run by the CLI)."""
+    ``price_range``: the run's sampled range (``PSAResult.price_range``); it restores the range at a positive
+    price when ``scenario`` has none because its price is 0. Validated as a scenario file would be (the result
+    can be saved and run by the CLI)."""
     from mhtcdt.decision.scenario.loading import parse_scenario
 
     price = check_price(price)
     old = float(scenario.economics.costs.mht_course)
     data = scenario.model_dump(mode="json", exclude_none=True)
     data["economics"]["costs"]["mht_course"] = price
+    specs = data["economics"].get("uncertainty", [])
+    if price_range is not None and old == 0 and price > 0:
+        ref = price_range.spec.model_dump(mode="json", exclude_none=True)
+        specs = [u for u in specs if u["parameter"] != MHT_PRICE]
+        specs.insert(min(price_range.position, len(specs)), ref)
+        old = price_range.list_price
     kept = []
-    for spec in data["economics"].get("uncertainty", []):
+    for spec in specs:
         if spec["parameter"] == MHT_PRICE:
             if price == 0 or old == 0:
-                continue  # a price of 0 is certain; a range around 0 has no scale to follow
+                continue  # a scenario price of 0 is certain (the run's PSA keeps the relative range)
             factor = price / old
             spec = {**spec, "low": spec["low"] * factor, "high": spec["high"] * factor}
         kept.append(spec)
@@ -120,10 +131,18 @@ def price_range_note(old: Scenario, new: Scenario) -> str:
     p_old, p_new = old.economics.costs.mht_course, new.economics.costs.mht_course
     spec_old = _spec(old, MHT_PRICE)
     spec_new = _spec(new, MHT_PRICE)
-    if spec_old is None:
-        return f"The MHT course price {cur} {p_new:,.0f} is fixed in the PSA (the scenario gives it no range)."
+    if spec_new is None and p_new == 0 and (spec_old is not None or p_old == 0):
+        return (
+            f"The MHT course price {cur} 0 is fixed in the PSA (a price of 0 has no uncertainty); the run's relative "
+            "range comes back at any positive price."
+        )
     if spec_new is None:
-        return f"The MHT course price {cur} {p_new:,.0f} is fixed in the PSA (a price of 0 has no uncertainty)."
+        return f"The MHT course price {cur} {p_new:,.0f} is fixed in the PSA (the scenario gives it no range)."
+    if spec_old is None:
+        return (
+            f"The MHT course price's PSA range follows the price: {cur} {spec_new.low:,.0f}-{spec_new.high:,.0f}, "
+            "the run's relative range (restored after a price of 0)."
+        )
     if p_new == p_old:
         return (
             f"The MHT course price's PSA range is the scenario's: {cur} {spec_new.low:,.0f}-{spec_new.high:,.0f} "
@@ -193,7 +212,7 @@ def apply(
     if willingness_to_pay is not None:
         scenario = with_willingness_to_pay(scenario, willingness_to_pay)
     if price is not None:
-        scenario = with_price(scenario, price)
+        scenario = with_price(scenario, price, None if psa is None else psa.price_range)
     notes = (
         [price_range_note(old, scenario)]
         if scenario.economics.costs.mht_course != old.economics.costs.mht_course
@@ -235,8 +254,11 @@ def _reprice_psa(psa, old_result, new_result, scenario: Scenario, notes: list[st
     new_price = float(scenario.economics.costs.mht_course)
     params = psa.parameters.copy()
     old_draws, new_draws = price_draws(psa, old_price, new_price)
-    if new_price > 0 and MHT_PRICE in params.columns:
-        params[MHT_PRICE] = new_draws
+    if new_price > 0 and (MHT_PRICE in params.columns or psa.price_range is not None):
+        if MHT_PRICE in params.columns:
+            params[MHT_PRICE] = new_draws
+        else:  # back from a price of 0: the column where the run had it
+            params.insert(min(psa.price_range.position, len(params.columns)), MHT_PRICE, new_draws)
     elif MHT_PRICE in params.columns:
         params = params.drop(columns=[MHT_PRICE])
     cost = costs_at_price(psa, scenario, old_price, new_price)
@@ -252,12 +274,15 @@ def _reprice_psa(psa, old_result, new_result, scenario: Scenario, notes: list[st
 
 def price_draws(psa: psa_module.PSAResult, old_price: float, new_price: float) -> tuple[np.ndarray, np.ndarray]:
     """(old, new) course price of every PSA draw when the scenario price moves from ``old_price`` to
-    ``new_price``: sampled prices scale with the price (the range follows it; 0 is certain), a fixed price
-    is the price itself."""
+    ``new_price``: sampled prices scale with the price (the range follows it, relative to the run's list price,
+    through a price of 0 too), a fixed price is the price itself."""
     if MHT_PRICE in psa.parameters.columns and old_price > 0:
         old = psa.parameters[MHT_PRICE].to_numpy(float)
         new = old * (new_price / old_price) if new_price > 0 else np.zeros(psa.n_draws)
         return old, new
+    rng = getattr(psa, "price_range", None)
+    if rng is not None:  # the run's relative draws (at a price of 0 the column is dropped)
+        return old_price * rng.relative_draws, new_price * rng.relative_draws
     return np.full(psa.n_draws, float(old_price)), np.full(psa.n_draws, float(new_price))
 
 

@@ -16,6 +16,7 @@ import pandas as pd
 from mhtcdt.decision.report import decision_figures as dfig
 from mhtcdt.decision.report.figures import to_bytes
 from mhtcdt.decision.report.labels import (
+    icer_cell,
     icer_cells,
     money,
     number,
@@ -157,7 +158,10 @@ def subgroup_table(table: pd.DataFrame, currency: str) -> pd.DataFrame:
             interval(v, lo, hi, number)
             for v, lo, hi in zip(table["qaly_gain"], table["qaly_gain_low"], table["qaly_gain_high"], strict=True)
         ]
-        out["ICER (mean of draws)"] = table["icer"].map(lambda v: money(v, currency))
+        out["ICER (mean of draws)"] = [
+            icer_cell(float(c), float(q), currency)
+            for c, q in zip(table["incremental_cost"], table["qaly_gain"], strict=True)
+        ]
         out["probability cost-effective"] = [
             interval(v, lo, hi, percent)
             for v, lo, hi in zip(table["p_cost_effective"], table["p_ce_low"], table["p_ce_high"], strict=True)
@@ -229,8 +233,8 @@ def comparison_table(runs: Sequence, headlines: Sequence) -> pd.DataFrame:
                 "WTP per QALY": money(h.willingness_to_pay, cur),
                 "extra cost per patient": money(h.inc_cost, cur),
                 "QALYs gained": number(h.inc_qalys),
-                "ICER (mean of draws)": money(h.icer, cur) if h.inc_qalys > 0 and h.inc_cost > 0 else h.icer_text,
-                "ICER, base case": money(h.icer_deterministic, cur),
+                "ICER (mean of draws)": icer_cell(h.inc_cost, h.inc_qalys, cur),
+                "ICER, base case": icer_cell(h.inc_cost_deterministic, h.inc_qalys_deterministic, cur),
                 "probability cost-effective": h.probability_text,
                 "MHT price / value-based price": f"{money(h.price, cur)} / {price_text(h.value_based_price, cur)}",
                 "EVPI per patient": money(h.evpi_per_patient, cur)

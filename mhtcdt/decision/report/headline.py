@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mhtcdt.decision.model.price import headroom, wilson_interval
-from mhtcdt.decision.report.labels import parameter_label
+from mhtcdt.decision.model.price import headroom, icer_of, wilson_interval
+from mhtcdt.decision.report.labels import icer_cell, parameter_label
 
 FIRM_PROBABILITY = 0.8  # a choice right in at least 80 % of the draws is shown green/red, else amber
 #: illustrative defaults for the population EVPI (the app and the CLI ask for the setting's own numbers)
@@ -70,8 +70,8 @@ class Headline:
     inc_qalys: float
     inc_cost_deterministic: float
     inc_qalys_deterministic: float
-    icer: float  # probabilistic (ratio of means); NaN if no QALY change
-    icer_deterministic: float
+    icer: float  # probabilistic (ratio of means); NaN unless QALYs gained at an extra cost (price.icer_of)
+    icer_deterministic: float  # the same rule
     icer_text: str
     probability: float  # P(new strategy has the highest NMB)
     probability_interval: tuple[float, float]
@@ -166,8 +166,8 @@ def build_headline(result, psa, *, list_price: float | None = None, population: 
     d_qaly = float((psa.qalys[:, j] - psa.qalys[:, r]).mean())
     d_cost_det = float(per.at[new, "cost"] - per.at[ref, "cost"])
     d_qaly_det = float(per.at[new, "qalys"] - per.at[ref, "qalys"])
-    icer = d_cost / d_qaly if d_qaly != 0 else math.nan
-    icer_det = d_cost_det / d_qaly_det if d_qaly_det != 0 else math.nan
+    icer = icer_of(d_cost, d_qaly)
+    icer_det = icer_of(d_cost_det, d_qaly_det)
     icer_words = (
         f"{icer_text(d_cost, d_qaly, cur)} (mean of {n:,} PSA draws; deterministic base case: "
         f"{icer_text(d_cost_det, d_qaly_det, cur)})"
@@ -208,9 +208,7 @@ def build_headline(result, psa, *, list_price: float | None = None, population: 
             f"{population.years} years (discounted at {eco.discount_costs:.1%})."
         )
     driver_text = _driver_sentence(psa.evppi, evpi, cur)
-    agreement = _agreement(
-        psa, per, decision, deterministic_decision, new, ref, d_qaly, d_qaly_det, icer, icer_det, wtp, cur
-    )
+    agreement = _agreement(psa, per, decision, deterministic_decision, new, ref, d_qaly, wtp, cur, eco.survival_source)
     caveat = (
         "These probabilities cover the uncertainty the PSA samples (costs, utilities and the outcome model's "
         "calibration); the comparative effect itself is a model prediction: there is no randomised evidence "
@@ -279,21 +277,47 @@ def _driver_sentence(evppi, evpi: float, cur: str) -> str:
     )
 
 
-def _agreement(psa, per, decision, det_decision, new, ref, d_qaly, d_qaly_det, icer, icer_det, wtp, cur) -> str:
+_BASE_CASE_BASIS = {
+    "outcome_model": "the model at its calibrated point",
+    "parametric": "parametric fits to the virtual trial",
+    "kaplan_meier": "the Kaplan-Meier curves of the virtual trial",
+}
+
+
+def _agreement(psa, per, decision, det_decision, new, ref, d_qaly, wtp, cur, survival_source) -> str:
+    """Whether the deterministic base case and the PSA mean choose the same strategy, and if not why. The base
+    case's side of the willingness to pay is its net monetary benefit (``wtp * dQ - dC`` >= 0: cost-effective),
+    valid in every quadrant; its ICER is named by :func:`labels.icer_cell` (dominant, dominated, saves ... per
+    QALY lost); ``survival_source`` words what the base case is."""
     j, r = psa.strategies.index(new), psa.strategies.index(ref)
-    gains = psa.qalys[:, j] - psa.qalys[:, r]
-    above = float((gains < d_qaly_det).mean())
+    d_cost_det = float(per.at[new, "cost"] - per.at[ref, "cost"])
+    d_qaly_det = float(per.at[new, "qalys"] - per.at[ref, "qalys"])
+    basis = _BASE_CASE_BASIS.get(survival_source, f"{survival_source} survival")
     if decision == det_decision:
         return (
-            f"The deterministic base case (the model at its calibrated point) and the probabilistic analysis (mean "
+            f"The deterministic base case ({basis}) and the probabilistic analysis (mean "
             f"of {psa.n_draws:,} draws) reach the same decision: '{decision}'."
         )
-    side = "below" if math.isfinite(icer_det) and icer_det <= wtp else "above"
+    inmb_det = wtp * d_qaly_det - d_cost_det
+    side = "cost-effective" if inmb_det >= 0 else "not cost-effective"
+    gains = psa.qalys[:, j] - psa.qalys[:, r]
+    above = float((gains < d_qaly_det).mean())
+    if survival_source == "outcome_model":
+        why = (
+            "The verdict follows the probabilistic analysis, which averages over the outcome model's calibration "
+            "draws instead of using one point. They differ because the QALY gain at the calibrated point "
+            f"({d_qaly_det:.3f}) is not its mean over the draws ({d_qaly:.3f}): the calibrated point's gain is "
+            f"larger than in {above:.0%} of the draws."
+        )
+    else:
+        why = (
+            "The verdict follows the probabilistic analysis, which uses the outcome model's complete survival over "
+            f"its calibration draws. They differ because the base case's QALY gain ({d_qaly_det:.3f}, from "
+            f"{basis}) is not the mean over the draws ({d_qaly:.3f}): it is larger than in {above:.0%} of the draws."
+        )
     return (
-        f"The deterministic base case (the model at its calibrated point) would choose '{det_decision}' (ICER "
-        f"{_money(icer_det, cur) if math.isfinite(icer_det) else 'not defined'}, {side} the willingness to pay) "
-        f"while the mean over the {psa.n_draws:,} PSA draws chooses '{decision}'. The verdict follows the "
-        "probabilistic analysis, which averages over the outcome model's calibration draws instead of using one "
-        f"point. They differ because the QALY gain at the calibrated point ({d_qaly_det:.3f}) is not its mean "
-        f"over the draws ({d_qaly:.3f}): the calibrated point's gain is larger than in {above:.0%} of the draws."
+        f"The deterministic base case ({basis}) would choose '{det_decision}' ('{new}' vs '{ref}': ICER "
+        f"{icer_cell(d_cost_det, d_qaly_det, cur)}, net monetary benefit {_money(inmb_det, cur)} per patient, "
+        f"{side} at the willingness to pay) while the mean over the {psa.n_draws:,} PSA draws chooses "
+        f"'{decision}'. {why}"
     )

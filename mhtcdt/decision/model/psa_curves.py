@@ -95,26 +95,32 @@ def curves(
     pfs = np.empty((n_draws, len(arms), grid.size))
     os_ = np.empty_like(pfs)
     for j, arm in enumerate(arms):
-        d = data[arm]
-        kt = kill_total[arm]
-        pps = np.empty((n_draws, d.volume.size))
-        for key in np.unique(d.pps_key):
-            pps[:, d.pps_key == key] = params.free[key]
-        times = outcome.latent_times(
-            d.volume,
-            kt,
-            np.minimum(d.kill_rt, kt),
-            d.age,
-            d.lp,
-            pps,
-            d.draws,
-            params,
-            d.treatment_months,
-            systemic=d.systemic,
-        )
+        times = draw_latent_times(data[arm], kill_total[arm], params)
         pfs[:, j] = survival_on_grid(times["pfs_latent_months"], grid)
         os_[:, j] = survival_on_grid(times["os_latent_months"], grid)
     return pfs, os_
+
+
+def draw_latent_times(d: ArmData, kill_total: np.ndarray, params: outcome.OutcomeParams) -> dict[str, np.ndarray]:
+    """Latent times (D, n) of one arm's patients ``d`` for D draws at once: ``kill_total`` (D, n) a physics draw
+    per row, ``params`` with (D, 1) free parameters (:func:`draw_params`); each patient's post-progression
+    median is the draw's value for the patient's setting (``d.pps_key``); RT kill capped at the total kill as
+    :func:`mhtcdt.decision.model.outcome.simulate_outcomes` does."""
+    pps = np.empty(kill_total.shape)
+    for key in np.unique(d.pps_key):
+        pps[:, d.pps_key == key] = params.free[key]
+    return outcome.latent_times(
+        d.volume,
+        kill_total,
+        np.minimum(d.kill_rt, kill_total),
+        d.age,
+        d.lp,
+        pps,
+        d.draws,
+        params,
+        d.treatment_months,
+        systemic=d.systemic,
+    )
 
 
 def survival_on_grid(times: np.ndarray, grid: np.ndarray) -> np.ndarray:

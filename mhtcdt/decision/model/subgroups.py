@@ -42,6 +42,7 @@ from mhtcdt.decision.model import outcome, whatif
 from mhtcdt.decision.model import psa as psa_module
 from mhtcdt.decision.model.economic_model import time_grid_months
 from mhtcdt.decision.model.price import icer_of, wilson_interval
+from mhtcdt.decision.model.psa_curves import draw_latent_times
 from mhtcdt.decision.progress import ProgressCallback, sub_progress
 from mhtcdt.decision.streams import outcome_seed
 from mhtcdt.errors import InputError
@@ -422,22 +423,7 @@ def _physics_draw_curves(result, psa, pools, strategies, params, weights, grid, 
     os_ = np.empty_like(pfs)
     os_times = np.empty((n, len(strategies), size))
     for s, arm in enumerate(strategies):
-        d, kt = data[arm], kills[arm]
-        pps = np.empty((n, d.volume.size))
-        for key in np.unique(d.pps_key):
-            pps[:, d.pps_key == key] = dp.free[key]
-        times = outcome.latent_times(
-            d.volume,
-            kt,
-            np.minimum(d.kill_rt, kt),
-            d.age,
-            d.lp,
-            pps,
-            d.draws,
-            dp,
-            d.treatment_months,
-            systemic=d.systemic,
-        )
+        times = draw_latent_times(data[arm], kills[arm], dp)
         for i in range(n):
             pfs[i, :, s] = _group_survival(times["pfs_latent_months"][i], weights, grid)
             os_[i, :, s] = _group_survival(times["os_latent_months"][i], weights, grid)

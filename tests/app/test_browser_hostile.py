@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.app import hostile
-from tests.app.test_browser import _artifacts, _free_port, _settle, _wait_healthy, browser  # noqa: F401
+from tests.app.test_browser import RUNNING, _artifacts, _free_port, _wait_healthy, browser  # noqa: F401
 from tests.processes import alive, descendants
 
 pytestmark = pytest.mark.browser
@@ -49,6 +49,7 @@ def app_server():
     """``mhtcdt app`` (the launcher users run) on a free port, its log kept as an artifact."""
     port = _free_port()
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env["MHTCDT_APP_AUTOSTART"] = "0"  # the answer page waits for a click: this test drives the pages itself
     log = open(_artifacts() / "streamlit-hostile-server.log", "w", encoding="utf-8")  # noqa: SIM115
     cmd = [sys.executable, "-m", "mhtcdt.decision.cli.main", "app", "--port", str(port), "--headless"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -70,6 +71,22 @@ def app_server():
     while time.monotonic() < deadline and any(alive(p) for p in started):
         time.sleep(0.2)
     assert len(started) >= 3 and not [p for p in started if alive(p)], started
+
+
+def _settle(page, ready_text: str, timeout_s: float, errors_expected: bool = False) -> None:
+    """Wait until ``ready_text`` is on the page (or an error box appears) and the script run is over. A text
+    wait, not the router's page-ready marker: the hostile upload stays on one page and expects error boxes."""
+    page.wait_for_function(
+        "([text, stopOnError]) => document.body.innerText.includes(text)"
+        " || (stopOnError && document.querySelector('[data-testid=\"stAlertContentError\"]'))",
+        arg=[ready_text, not errors_expected],
+        timeout=timeout_s * 1000,
+    )
+    page.wait_for_function("(sel) => !document.querySelector(sel)", arg=RUNNING, timeout=timeout_s * 1000)
+    page.wait_for_timeout(500)  # the last deltas reach the page
+    if not errors_expected:
+        errors = page.locator("[data-testid='stAlertContentError']")
+        assert errors.count() == 0, errors.first.inner_text()
 
 
 def _assert_inert(page, where: str, dialogs: list[str]) -> str:
@@ -96,6 +113,7 @@ def test_hostile_upload_runs_no_script_and_shows_text(app_server, browser):  # n
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.goto(app_server, wait_until="domcontentloaded")
+    page.get_by_role("link", name="Scenario").first.click(timeout=120_000)  # the app opens on the answer page
     _settle(page, "Download the edited scenario", timeout_s=120)
 
     _upload(page, hostile.hostile_scenario(), hostile.FILE_NAME)

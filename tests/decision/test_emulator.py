@@ -139,7 +139,10 @@ def test_emulator_error_against_direct_simulation_on_held_out_draws():
     sc = default_scenario()
     result = run_pipeline(sc, seed=7)
     arms = [a.name for a in sc.randomised_arms]
-    physics = PhysicsUncertainty(sc, result.trial, arms, 7, list(result.cohort.columns))
+    from mhtcdt.decision.run.pipeline import decision_population
+
+    # the PSA's emulators: every randomised patient under every arm (run_psa builds them the same way)
+    physics = PhysicsUncertainty(sc, decision_population(result), arms, 7, list(result.cohort.columns))
     chk = check_emulators(result, physics, n_draws=50)
     kills = chk.kill_errors().set_index("arm")
     qalys = chk.qaly_errors().set_index("qalys_of")

@@ -89,7 +89,7 @@ def render_headline(h) -> None:
                 price_text(h.value_based_price, cur),
                 delta=f"not cost-effective even at {cur} 0"
                 if free
-                else metric_delta(gap, f"{money(abs(gap), cur)} {'above' if gap >= 0 else 'below'} the price asked"),
+                else metric_delta(gap, f"{money(abs(gap), cur)} vs the price asked"),  # the sign says above or below
                 delta_color="red" if free else "normal",
                 delta_arrow="off" if free else "auto",
                 help=f"MHT course price at which the ICER equals {money(h.willingness_to_pay, cur)} per QALY "

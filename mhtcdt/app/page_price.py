@@ -64,7 +64,7 @@ def render() -> None:
         else metric_delta(
             room.headroom,
             f"{money(abs(room.headroom), mcur)} "
-            + ("headroom" if room.headroom >= 0 else "above the value-based price"),
+            + ("headroom" if room.headroom >= 0 else "headroom (the price asked is above the value-based price)"),
         ),
         delta_color="red" if room.value_based_price is not None and room.value_based_price <= 0 else "normal",
         delta_arrow="off" if room.value_based_price is not None and room.value_based_price <= 0 else "auto",

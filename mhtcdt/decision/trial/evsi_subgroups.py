@@ -29,29 +29,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mhtcdt.decision.model.subgroups import SUBGROUPS as STAKEHOLDER_SUBGROUPS
 from mhtcdt.decision.trial import study_design as sd
 from mhtcdt.decision.trial import trial_data as tdm
 from mhtcdt.decision.trial import trial_value as tv
 from mhtcdt.economics import evsi
 from mhtcdt.seeding import child_sequence
 
-#: (covariate, subgroup, criterion), in the order shown
-SUBGROUPS: tuple[tuple[str, str, str], ...] = (
-    ("MGMT promoter", "methylated", "mgmt_methylated"),
-    ("MGMT promoter", "unmethylated", "not mgmt_methylated"),
-    ("Karnofsky performance status", "KPS 90-100", "kps > 80"),
-    ("Karnofsky performance status", "KPS 80 or less", "kps <= 80"),
-    ("tumour volume", "under 50 cm3", "tumour_volume_cm3 < 50"),
-    ("tumour volume", "50 cm3 or more", "tumour_volume_cm3 >= 50"),
-    ("age", "under 60", "age_years < 60"),
-    ("age", "60 to 69", "age_years >= 60 and age_years < 70"),
-    ("age", "70 or over", "age_years >= 70"),
-    ("Park score", "0 (good prognosis)", "park_score == 0"),
-    ("Park score", "1-2 (intermediate)", "park_score >= 1 and park_score <= 2"),
-    ("Park score", "3 (poor prognosis)", "park_score == 3"),
-    ("recurrence", "first", "recurrence_number == 1"),
-    ("recurrence", "second or later", "recurrence_number >= 2"),
-)
+#: (covariate, subgroup, criterion), in the order shown: the stakeholder answer's subgroups
+#: (:data:`mhtcdt.decision.model.subgroups.SUBGROUPS`) without the whole population
+SUBGROUPS: tuple[tuple[str, str, str], ...] = tuple(g for g in STAKEHOLDER_SUBGROUPS if g[2] != "true")
 MIN_PATIENTS = 10
 COLUMNS = [
     "covariate",

@@ -330,18 +330,28 @@ def psm_distributions() -> dict:
     return dists
 
 
-def psm_library(n: int, seed: int = 3):
+def psm_library(n: int, seed: int = 3, form: str = "nested"):
+    """The Weibull PSM PSA through the library. ``form="nested"``: the curves given by their coefficients
+    (``survival.NestedWeibull``: PFS = TTP x OS, checked in closed form on the coefficients, evaluated by the
+    engine block by block); ``"function"``: a curve function returning evaluated (PFS, OS) blocks, whose
+    every value the engine checks (range, monotonicity, PFS <= OS)."""
     dists = psm_distributions()
 
     def block(a: int, b: int):
         s = sample_psa(dists, b - a, seed, start=a)
         coef = {ep: np.stack([s[f"{ep}{k}"] for k in range(3)], axis=1) for ep in PSM_MEANS}  # (B, 3, 2)
 
-        def curves(i: int, j: int):
+        def function(i: int, j: int):
             os_ = survival.weibull_from_coefficients(T_MONTHS, coef["os"][i:j, :, 0], coef["os"][i:j, :, 1])
             ttp = survival.weibull_from_coefficients(T_MONTHS, coef["ttp"][i:j, :, 0], coef["ttp"][i:j, :, 1])
             ttp *= os_  # PFS = TTP x OS
             return ttp, os_
+
+        curves = function
+        if form == "nested":
+            curves = survival.NestedWeibull(
+                [coef["ttp"][..., 0], coef["os"][..., 0]], [coef["ttp"][..., 1], coef["os"][..., 1]]
+            )
 
         nb = b - a
         util = np.empty((nb, 1, 2))
@@ -349,7 +359,8 @@ def psm_library(n: int, seed: int = 3):
         cost = np.empty((nb, 1, 2))
         cost[:, 0, 0], cost[:, 0, 1] = C_PF, s["c_pd"]
         values = StateValues(cost, util, costs_per="months", one_off_cost=PSM_ONE_OFF, end_of_life_cost=EOL)
-        return run_partitioned_survival(SurvivalCurves(STRATEGIES, T_MONTHS, curves, n_draws=nb), values)
+        n_draws = None if form == "nested" else nb
+        return run_partitioned_survival(SurvivalCurves(STRATEGIES, T_MONTHS, curves, n_draws=n_draws), values)
 
     res = run_in_blocks(block, n)
     return _outputs(res, categories=("end_of_life",), extra=PSM_EXTRA)
@@ -394,11 +405,11 @@ def psm_numpy(n: int, seed: int = 3):
         i_pf, i_os = np.empty((nb, 3, 3)), np.empty((nb, 3, 5))
         for j in range(0, nb, PSM_SUB):
             k = min(nb, j + PSM_SUB)
-            h_os = np.exp(shape["os"][j:k] * (log_t - log_scale["os"][j:k]))  # cumulative hazards (m, 3, T)
-            h_ttp = np.exp(shape["ttp"][j:k] * (log_t - log_scale["ttp"][j:k]))
-            h_ttp += h_os
-            np.matmul(np.exp(-h_os), os_w, out=i_os[j:k])
-            np.matmul(np.exp(-h_ttp), pf_w, out=i_pf[j:k])  # PFS = exp(-(H_TTP + H_OS))
+            m_os = -np.exp(shape["os"][j:k] * (log_t - log_scale["os"][j:k]))  # minus cumulative hazard (m, 3, T)
+            m_pfs = m_os - np.exp(shape["ttp"][j:k] * (log_t - log_scale["ttp"][j:k]))  # -(H_OS + H_TTP)
+            # each curve integrated by one (m x 3, T) x (T, W) product (one BLAS call, not one per draw)
+            np.matmul(np.exp(m_os).reshape(-1, T_MONTHS.size), os_w, out=i_os[j:k].reshape(-1, 5))
+            np.matmul(np.exp(m_pfs).reshape(-1, T_MONTHS.size), pf_w, out=i_pf[j:k].reshape(-1, 3))
         pd = i_os[..., :3] - i_pf
         rows = slice(a, a + nb)
         deaths = i_os[..., 3:]

@@ -33,7 +33,7 @@ from . import hiv_model
 RTOL = 1e-12
 
 
-def _hiv_psa(start: int, stop: int, seed: int = 5, keep_traces=None):
+def _hiv_psa(start: int, stop: int, seed: int = 5, keep_traces=None, out=None):
     """The HIV model's PSA (Dirichlet rows, lognormal RR, gamma costs) for draws start .. stop - 1, with
     the lamivudine cost as its own category (1, n+1, S) and the combination matrices from a function."""
     data = hiv_model.load()
@@ -72,6 +72,7 @@ def _hiv_psa(start: int, stop: int, seed: int = 5, keep_traces=None):
         n_cycles=data["cycles"],
         dead_states=["D"],
         keep_traces=keep_traces,
+        out=out,
     )
 
 
@@ -322,3 +323,26 @@ def test_nested_weibull_bad_input():
     with pytest.raises(InputError) as err:
         SurvivalCurves(["a", "b"], T_MONTHS, survival.NestedWeibull([ok], [ok]), n_draws=3)
     assert err.value.field == "n_draws"
+
+
+def test_run_in_blocks_writes_in_place_for_a_model_taking_out():
+    """A model taking ``out`` gets, from the second block on, the rows of the whole run's arrays and the
+    engine writes its results there (no copy): the same numbers as one call, the cost category that one
+    strategy does not report is 0 in those rows (the whole-run arrays are not zeroed), and arrays of the
+    wrong shape given as ``out`` are ignored."""
+    one = _hiv_psa(0, 6_000).draws
+    seen = []
+
+    def model(a, b, out=None):
+        res = _hiv_psa(a, b, out=out).draws
+        seen.append((out is not None, out is not None and res.cost is out["cost"]))
+        return res
+
+    blocks = run_in_blocks(model, 6_000, block_draws=2_500)
+    _assert_same(blocks, one)
+    assert seen == [(False, False), (True, True), (True, True)]
+    assert np.all(blocks.cost_by_category["lamivudine"][:, 0] == 0.0)  # mono reports no lamivudine cost
+    assert blocks.cost_by_category["one_off"].strides[0] == 0
+    odd = {"cost": np.full((7, 2), np.nan), "qalys": np.zeros((100, 2), dtype=np.float32)}
+    _assert_same(_hiv_psa(0, 100, out=odd).draws, _hiv_psa(0, 100).draws)
+    assert np.isnan(odd["cost"]).all()

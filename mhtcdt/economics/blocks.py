@@ -114,7 +114,7 @@ def run_in_blocks(model: BlockModel, n_draws: int, block_draws: int = BLOCK_SIZE
     columns: dict[str, _Column] = {}
     categories: dict[str, _Column] = {}
     extra: dict[str, _Column] = {}
-    takes_out = _takes_out(model)
+    takes_out = False  # learnt after the first block (a one-block run does not inspect the model)
     for a in range(0, n_draws, block_draws):
         b = min(n_draws, a + block_draws)
         if first is not None and takes_out:
@@ -130,6 +130,7 @@ def run_in_blocks(model: BlockModel, n_draws: int, block_draws: int = BLOCK_SIZE
             if b == n_draws:  # one block: its results are the results
                 _check_block(res, first, a, b)
                 return res
+            takes_out = _takes_out(model)
             columns = {k: _Column(n_draws, getattr(res, k)) for k in RESULT_COLUMNS[1:]}
             categories = {k: _Column(n_draws, v) for k, v in res.cost_by_category.items()}
             extra = {k: _Column(n_draws, v) for k, v in res.extra.items()}

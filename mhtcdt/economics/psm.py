@@ -325,13 +325,16 @@ def _curve_integrals(data: SurvivalCurves, weights: np.ndarray, deaths: np.ndarr
     step = max(1, CHUNK_ELEMENTS // (n_s * n_t))
     offset = None if not data.has_draw_axis else 0
     valid = data.valid_by_construction
-    if valid:
+    if valid:  # S(0) = 1: the curves after 0 integrated, plus the weights at 0
+        after_os, after = os_weights[1:], weights[1:]
         for a in range(0, n_d, step):
             b = min(n_d, a + step)
-            blocks = data.curves.evaluate(data.time_months, a, b)
-            _integrate(blocks[-1], os_weights, out[-1][a:b])
+            blocks = data.curves.after_zero(data.time_months, a, b)
+            _integrate(blocks[-1], after_os, out[-1][a:b])
+            out[-1][a:b] += os_weights[0]
             for k in range(n_k - 1):
-                _integrate(blocks[k], weights, out[k][a:b])
+                _integrate(blocks[k], after, out[k][a:b])
+                out[k][a:b] += weights[0]
         return out
     falls = np.empty((min(step, n_d), n_s, max(n_t - 1, 0)), dtype=bool)  # buffers reused by every block
     below = np.empty((min(step, n_d), n_s, n_t), dtype=bool)

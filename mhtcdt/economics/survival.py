@@ -164,14 +164,26 @@ class NestedWeibull:
     def evaluate(self, time: np.ndarray, start: int = 0, stop: int | None = None) -> tuple[np.ndarray, ...]:
         """The K curves (S_1 .. S_K) of draws ``start .. stop - 1`` on the grid ``time`` (T,), starting at 0 and
         increasing (as :func:`~mhtcdt.economics.conventions.check_time_grid` checks), each (stop - start, S, T)
-        ((1, S, T) without a draw axis).
+        ((1, S, T) without a draw axis); S(0) = 1 exactly, later points by :meth:`after_zero`."""
+        later = self.after_zero(time, start, stop)
+        curves = []
+        for part in later:
+            curve = np.empty(part.shape[:-1] + (part.shape[-1] + 1,))
+            curve[..., 0] = 1.0
+            curve[..., 1:] = part
+            curves.append(curve)
+        return tuple(curves)
 
-        S(0) = 1 exactly; at t > 0 the exponents z = shape ln t - shape ln scale of a block of curves are one
-        rank-2 product (m S, 2) x (2, T - 1) (one BLAS call writing z, where ``shape * (ln t - ln scale)``
-        makes two passes over the block), then H = exp(z), the running sum of -H (the hazards of later
-        curves are no longer needed on their own) and its exp: four passes per component. The product's
-        two terms are finite (checked per block; else the two passes, whose product of finite numbers
-        overflows to +-inf but never gives NaN), so z is never inf - inf."""
+    def after_zero(self, time: np.ndarray, start: int = 0, stop: int | None = None) -> tuple[np.ndarray, ...]:
+        """The K curves at the grid's times after 0, ``time[1:]``, each (stop - start, S, T - 1) and contiguous
+        (S(0) = 1 is left out: an integral adds its weight at 0 once instead of a column of ones per curve).
+
+        The exponents z = shape ln t - shape ln scale of a block of curves are one rank-2 product
+        (m S, 2) x (2, T - 1) (one BLAS call writing z, where ``shape * (ln t - ln scale)`` makes two passes
+        over the block), then H = exp(z), the running sum of -H (the hazards of later curves are no longer
+        needed on their own) and its exp (in place for the first curve): four passes per component. The
+        product's two terms are finite (checked per block; else the two passes, whose product of finite
+        numbers overflows to +-inf but never gives NaN), so z is never inf - inf."""
         grid = self._grid(time)
         rows = slice(start, stop) if self.n_draws is not None else slice(None)
         curves: list[np.ndarray] = [np.empty(0)] * self.n_curves
@@ -184,10 +196,7 @@ class NestedWeibull:
                     minus_total = np.negative(h, out=h)
                 else:
                     minus_total -= h
-                curve = np.empty(h.shape[:-1] + (h.shape[-1] + 1,))
-                curve[..., 0] = 1.0
-                np.exp(minus_total, out=curve[..., 1:])
-                curves[j] = curve
+                curves[j] = np.exp(minus_total, out=minus_total if j == 0 else None)
         return tuple(curves)
 
     def _grid(self, time: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:

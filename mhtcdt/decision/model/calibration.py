@@ -334,7 +334,9 @@ class CalibrationProblem:
 
     # unit box [0, 1]^d in the prior's scale
     def to_unit(self, x: np.ndarray) -> np.ndarray:
-        u = np.where(self.is_log, np.log(x), x)
+        x = np.asarray(x, float)
+        # log only the log-uniform coordinates: a uniform one may be 0 (the 'not used' regimen effects)
+        u = np.where(self.is_log, np.log(np.where(self.is_log, x, 1.0)), x)
         return (u - self.lo) / (self.hi - self.lo)
 
     def from_unit(self, s: np.ndarray) -> dict[str, float]:

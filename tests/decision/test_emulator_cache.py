@@ -102,3 +102,35 @@ def test_a_damaged_file_is_rebuilt_and_the_switch_turns_the_cache_off(small_run,
     calls = []
     emulator_cache.cached_emulator(key, lambda: calls.append(1) or ArmEmulator(*args))
     assert calls == [1]
+
+
+def test_the_apps_scenario_text_finds_the_emulators_built_in_process(small_run, cache):
+    """``mhtcdt warmup`` builds the default answer's emulators from the scenario object; the app's worker runs
+    the scenario parsed from its TOML text (mhtcdt.app.tasks): the same keys, so the app loads them."""
+    from mhtcdt.decision.scenario.loading import parse_scenario_text, scenario_to_toml
+
+    built = run_psa(small_run, emulator_cache=True)
+    text = scenario_to_toml(small_run.scenario)
+    again = run_pipeline(parse_scenario_text(text, source="app scenario"), seed=3)
+    loaded = run_psa(again, emulator_cache=True)
+    assert loaded.physics.loaded_from_cache == len(built.physics.reports)
+    np.testing.assert_array_equal(loaded.cost, built.cost)
+
+
+def test_the_code_fingerprint_follows_the_model_code_not_the_pages(monkeypatch):
+    from mhtcdt.decision.run import code_identity
+
+    files = {
+        "mhtcdt/physics/bioheat_radial.py": "a",
+        "mhtcdt/decision/model/emulator.py": "b",
+        "mhtcdt/physics/data/tissues.toml": "c",
+        "mhtcdt/app/page_answer.py": "d",
+        "mhtcdt/decision/report/headline.py": "e",
+    }
+    monkeypatch.setattr(code_identity, "package_file_hashes", lambda: dict(files))
+    base = emulator_cache.model_code_fingerprint()
+    for name in files:
+        changed = {**files, name: files[name] + "'"}
+        monkeypatch.setattr(code_identity, "package_file_hashes", lambda changed=changed: changed)
+        moved = emulator_cache.model_code_fingerprint() != base
+        assert moved == (not name.startswith(emulator_cache.PRESENTATION)), name

@@ -5,8 +5,8 @@ about 40-60 s of the app's first answer on a loaded 2-core machine, section "Col
 docs/architecture.md). An :class:`~mhtcdt.decision.model.emulator.ArmEmulator` is a pure function of its
 constructor's inputs (arm, patients, protocol, physics seed, base assumptions, uncertain inputs) and of the
 code and data of the installed package, so it is stored under the SHA-256 of all of them
-(:func:`emulator_key`; the code by :func:`mhtcdt.decision.run.code_identity.code_fingerprint`, which changes
-with any ``.py`` or ``.toml`` file of the package) and a later run with the same key loads it instead of
+(:func:`emulator_key`; the code by :func:`model_code_fingerprint`, which changes with any ``.py`` or ``.toml``
+file of the package outside its presentation layers) and a later run with the same key loads it instead of
 solving again: the loaded emulator is the built one (pickled after ``release_solves``), so its predictions are
 bit-identical (tested in ``tests/decision/test_emulator_cache.py``).
 
@@ -45,17 +45,34 @@ def enabled() -> bool:
     return os.environ.get(ENV_SWITCH, "1").strip() != "0"
 
 
-def emulator_key(arm: str, patients: pd.DataFrame, protocol, seed, base, inputs) -> str:
-    """SHA-256 (hex) of everything an emulator is a function of: the package's code and data, the arm's name,
-    the patients (values, columns, dtypes and order), the protocol, the physics seed, the base assumptions and
-    the uncertain inputs (their reprs: frozen dataclasses and pydantic models, floats written exactly)."""
-    from mhtcdt.decision.run.code_identity import code_fingerprint
+#: package folders that present results and cannot change an emulator: left out of the code's fingerprint
+PRESENTATION = ("mhtcdt/app/", "mhtcdt/decision/report/", "mhtcdt/decision/cli/")
 
+
+def model_code_fingerprint() -> str:
+    """SHA-256 over every ``.py`` and ``.toml`` file of the package
+    (:func:`mhtcdt.decision.run.code_identity.package_file_hashes`) except the presentation layers
+    (:data:`PRESENTATION`): editing a page or a report keeps the emulators, editing anything they could
+    depend on (physics, cohorts, decision model, data files) does not."""
+    from mhtcdt.decision.run.code_identity import package_file_hashes
+
+    digest = hashlib.sha256()
+    for name, value in sorted(package_file_hashes().items()):
+        if not name.startswith(PRESENTATION):
+            digest.update(f"{name}={value};".encode())
+    return digest.hexdigest()
+
+
+def emulator_key(arm: str, patients: pd.DataFrame, protocol, seed, base, inputs) -> str:
+    """SHA-256 (hex) of everything an emulator is a function of: the package's code and data
+    (:func:`model_code_fingerprint`), the arm's name, the patients (values, columns, dtypes and order), the
+    protocol, the physics seed, the base assumptions and the uncertain inputs (their reprs: frozen dataclasses
+    and pydantic models, floats written exactly)."""
     h = hashlib.sha256()
     table = patients.reset_index(drop=True)
     parts = [
         f"layout={LAYOUT}",
-        code_fingerprint(),
+        model_code_fingerprint(),
         arm,
         repr(list(table.columns)),
         repr([str(t) for t in table.dtypes]),

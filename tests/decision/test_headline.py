@@ -86,8 +86,9 @@ def test_the_preliminary_base_case_never_contradicts_the_headline(run, wtp, aske
     if p.new == h.new:
         assert (p.inc_cost, p.inc_qalys) == pytest.approx((h.inc_cost_deterministic, h.inc_qalys_deterministic))
     assert p.price == h.price
-    assert f"it would choose '{p.decision}'" in p.text and "not yet the verdict" in p.text
-    assert f"GBP {wtp:,.0f} per QALY" in p.text and f"price asked GBP {h.price:,.0f}" in p.text
+    assert f"it would choose '{p.decision}'." in p.text and "not yet the verdict" in p.text
+    assert f"GBP {wtp:,.0f} per QALY" in p.text and f"price asked GBP {h.price:,.0f}, " in p.text
+    assert ("the list price" in p.text) == (asked is None) and p.text.count("(") == p.text.count(")")
     for word in ("is cost-effective", "is not cost-effective", "Uncertain"):
         assert word not in p.text
 

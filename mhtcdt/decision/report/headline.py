@@ -360,13 +360,13 @@ def build_preliminary(result, *, list_price: float | None = None) -> Preliminary
     price = float(eco.costs.mht_course)
     list_price = price if list_price is None else float(list_price)
     basis = _BASE_CASE_BASIS.get(eco.survival_source, f"{eco.survival_source} survival")
-    asked = f"price asked {_money(price, cur)}" + (
-        " (list price)" if price == list_price else f" (what-if; list price {_money(list_price, cur)})"
+    asked = f"price asked {_money(price, cur)}, " + (
+        "the list price" if price == list_price else f"a what-if (list price {_money(list_price, cur)})"
     )
     text = (
         f"Deterministic base case ({basis}), ready first: at {cur} {wtp:,.0f} per QALY it would choose "
-        f"'{decision}' ('{new}' vs '{ref}': ICER {icer_cell(d_cost, d_qaly, cur)}; {asked}). This is not yet the "
-        "verdict: the verdict follows the probabilistic analysis, still running, which averages over the "
+        f"'{decision}'. '{new}' vs '{ref}': ICER {icer_cell(d_cost, d_qaly, cur)} at the {asked}. This is not yet "
+        "the verdict: the verdict follows the probabilistic analysis, still running, which averages over the "
         "uncertain inputs and can choose differently."
     )
     return Preliminary(

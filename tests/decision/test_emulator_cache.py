@@ -134,3 +134,22 @@ def test_the_code_fingerprint_follows_the_model_code_not_the_pages(monkeypatch):
         monkeypatch.setattr(code_identity, "package_file_hashes", lambda changed=changed: changed)
         moved = emulator_cache.model_code_fingerprint() != base
         assert moved == (not name.startswith(emulator_cache.PRESENTATION)), name
+
+
+@pytest.mark.parametrize(
+    "argv, switch, answer",
+    [(["warmup"], "1", True), (["warmup", "--kernels-only"], "1", False), (["warmup"], "0", False)],
+)
+def test_warmup_builds_the_default_answer_unless_told_not_to(monkeypatch, capsys, argv, switch, answer):
+    """``mhtcdt warmup`` compiles the kernels and builds the default answer's emulators; ``--kernels-only`` or
+    ``$MHTCDT_EMULATOR_CACHE=0`` only compiles (the computation itself is replaced here: it takes minutes)."""
+    from mhtcdt.decision import warmup
+    from mhtcdt.decision.cli.main import main
+
+    calls = []
+    monkeypatch.setattr(warmup, "warm_up", lambda progress=None, answer=False: calls.append(answer) or 1.0)
+    monkeypatch.setenv(emulator_cache.ENV_SWITCH, switch)
+    assert main(argv) == 0
+    assert calls == [answer]
+    out = capsys.readouterr().out
+    assert "Kernels compiled and cached" in out and ("emulators built" in out) == answer

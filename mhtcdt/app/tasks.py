@@ -163,7 +163,7 @@ def compare_task(labelled_tomls: list[tuple[str, str]], *, progress: Progress) -
     labelled = [(label, _scenario(text)) for label, text in labelled_tomls]
     for _, scenario in labelled:
         check_scenario_fits(scenario)  # a clear message instead of a MemoryError in the worker
-    return run_scenarios(labelled, progress=progress)
+    return run_scenarios(labelled, progress=progress, emulator_cache=True)
 
 
 def parametric_fits_task(trial: Any, *, progress: Progress) -> Any:

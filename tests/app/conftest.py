@@ -35,10 +35,11 @@ def app_test(scenario, *, timeout_s: float = 180, autostart: bool = False):
     return at
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="package", autouse=True)
 def _own_emulator_cache(tmp_path_factory):
-    """The app stores PSA emulators on disk (mhtcdt.decision.model.emulator_cache): the tests use a folder of
-    their own (set before the worker process starts, which inherits it), never the user's cache."""
+    """The app stores PSA emulators on disk (mhtcdt.decision.model.emulator_cache): the app's tests use a folder
+    of their own (set before the worker process starts, which inherits it), never the user's cache; restored
+    after the last test of tests/app."""
     import os
 
     old = os.environ.get("MHTCDT_CACHE_DIR")

@@ -6,8 +6,9 @@ Cases and their baselines (one line each; printed with the table):
 1. HIV/AIDS Markov PSA (Chancellor et al. 1997 as worked in Briggs, Claxton & Sculpher 2006 ex. 2.5, the
    model of tests/economics): Dirichlet rows, lognormal RR, 6 gamma costs; 2 strategies x 20 annual cycles.
    Library: ``run_in_blocks`` -> per block of 65,536 draws ``sample_psa`` + matrices + ``run_markov``
-   (``keep_traces=False, mean_traces=False``: the per-draw results only, as the baseline),
-   the matrices built draws last (S, S, D) by the baseline's code and combination therapy given as a
+   (``keep_traces=False, mean_traces=False``: the per-draw results only, as the baseline; ``out``: the
+   engine writes each block's results into the whole run's arrays, as the baseline does), the matrices
+   built draws last (S, S, D) by the baseline's code and combination therapy given as a
    per-cycle list of the two arrays. Second row ("draws first, function"): the same model with (D, S, S)
    matrices and combination therapy as a transition function (the library fingerprints every array the
    function returns and transposes every block: the price of that form).
@@ -17,11 +18,16 @@ Cases and their baselines (one line each; printed with the table):
    not, cost by category).
 2. Weibull partitioned-survival PSA: 3 strategies, PFS = TTP x OS and OS from correlated (MVN) Weibull
    coefficients, monthly over 20 years (241 points), a utility and a cost drawn too. The survival curves
-   are evaluated INSIDE the timing (library: a curve function of a block of draws, evaluated by the engine
-   block by block). Baseline: numpy drawing the same streams, cumulative hazards exp(k (ln t - ln scale))
-   in sub-blocks of 90 draws, PFS as exp(-(H_TTP + H_OS)), each curve integrated by one matmul with the
-   (T, 5) weights (life-table counting, discounting, deaths at interval midpoints by summation by parts);
-   all outputs the package returns (cost, LY, QALY discounted and not, years per state, end-of-life cost).
+   are evaluated INSIDE the timing. Library: the curves given by their coefficients
+   (``survival.NestedWeibull``, valid and nested in closed form: the coefficients are checked once, the
+   evaluated values not), evaluated by the engine in blocks of 90 draws; second row ("curve function"): a
+   function returning the evaluated curves of a block, every value of which the engine checks (range,
+   monotone, PFS <= OS). Baseline: numpy drawing the same streams, minus cumulative hazards
+   -exp(k (ln t - ln scale)) in sub-blocks of 90 draws, PFS as exp(-(H_OS + H_TTP)) (ten passes over a
+   block, the fewest plain ufuncs allow), each curve integrated by one 2-D matmul (draws x strategies, T) x
+   (T, 5) with the weights (life-table counting, discounting, deaths at interval midpoints by summation by
+   parts); all outputs the package returns (cost, LY, QALY discounted and not, years per state, end-of-life
+   cost). The library differs in building each exponent by one rank-2 BLAS product (8 passes, not 10).
 3. 5-state Markov model with time-varying transitions (Gompertz mortality, Weibull failure), 60 cycles,
    a transition function returning new matrices every cycle. Baseline: the same matrices, one vectorised
    einsum per cycle with running sums. (Dropped: the per-draw loop baselines of the previous version,
@@ -150,7 +156,7 @@ def hiv_library(n: int, seed: int = 1, form: str = "last"):
     alive = np.array([1.0, 1, 1, 0])
     d = np.arange(4)
 
-    def block(a: int, b: int):
+    def block(a: int, b: int, out=None):
         s = sample_psa(dists, b - a, seed, start=a)
         care = np.zeros((b - a, 1, 4))
         for i in range(3):
@@ -191,6 +197,7 @@ def hiv_library(n: int, seed: int = 1, form: str = "last"):
             dead_states=["D"],
             keep_traces=False,
             mean_traces=False,  # the draws only, as the baseline computes
+            out=out,  # the rows of the whole run's results (run_in_blocks): written in place, not copied
         )
         return res.draws
 
@@ -330,18 +337,28 @@ def psm_distributions() -> dict:
     return dists
 
 
-def psm_library(n: int, seed: int = 3):
+def psm_library(n: int, seed: int = 3, form: str = "nested"):
+    """The Weibull PSM PSA through the library. ``form="nested"``: the curves given by their coefficients
+    (``survival.NestedWeibull``: PFS = TTP x OS, checked in closed form on the coefficients, evaluated by the
+    engine block by block); ``"function"``: a curve function returning evaluated (PFS, OS) blocks, whose
+    every value the engine checks (range, monotonicity, PFS <= OS)."""
     dists = psm_distributions()
 
     def block(a: int, b: int):
         s = sample_psa(dists, b - a, seed, start=a)
         coef = {ep: np.stack([s[f"{ep}{k}"] for k in range(3)], axis=1) for ep in PSM_MEANS}  # (B, 3, 2)
 
-        def curves(i: int, j: int):
+        def function(i: int, j: int):
             os_ = survival.weibull_from_coefficients(T_MONTHS, coef["os"][i:j, :, 0], coef["os"][i:j, :, 1])
             ttp = survival.weibull_from_coefficients(T_MONTHS, coef["ttp"][i:j, :, 0], coef["ttp"][i:j, :, 1])
             ttp *= os_  # PFS = TTP x OS
             return ttp, os_
+
+        curves = function
+        if form == "nested":
+            curves = survival.NestedWeibull(
+                [coef["ttp"][..., 0], coef["os"][..., 0]], [coef["ttp"][..., 1], coef["os"][..., 1]]
+            )
 
         nb = b - a
         util = np.empty((nb, 1, 2))
@@ -349,7 +366,8 @@ def psm_library(n: int, seed: int = 3):
         cost = np.empty((nb, 1, 2))
         cost[:, 0, 0], cost[:, 0, 1] = C_PF, s["c_pd"]
         values = StateValues(cost, util, costs_per="months", one_off_cost=PSM_ONE_OFF, end_of_life_cost=EOL)
-        return run_partitioned_survival(SurvivalCurves(STRATEGIES, T_MONTHS, curves, n_draws=nb), values)
+        n_draws = None if form == "nested" else nb
+        return run_partitioned_survival(SurvivalCurves(STRATEGIES, T_MONTHS, curves, n_draws=n_draws), values)
 
     res = run_in_blocks(block, n)
     return _outputs(res, categories=("end_of_life",), extra=PSM_EXTRA)
@@ -394,11 +412,11 @@ def psm_numpy(n: int, seed: int = 3):
         i_pf, i_os = np.empty((nb, 3, 3)), np.empty((nb, 3, 5))
         for j in range(0, nb, PSM_SUB):
             k = min(nb, j + PSM_SUB)
-            h_os = np.exp(shape["os"][j:k] * (log_t - log_scale["os"][j:k]))  # cumulative hazards (m, 3, T)
-            h_ttp = np.exp(shape["ttp"][j:k] * (log_t - log_scale["ttp"][j:k]))
-            h_ttp += h_os
-            np.matmul(np.exp(-h_os), os_w, out=i_os[j:k])
-            np.matmul(np.exp(-h_ttp), pf_w, out=i_pf[j:k])  # PFS = exp(-(H_TTP + H_OS))
+            m_os = -np.exp(shape["os"][j:k] * (log_t - log_scale["os"][j:k]))  # minus cumulative hazard (m, 3, T)
+            m_pfs = m_os - np.exp(shape["ttp"][j:k] * (log_t - log_scale["ttp"][j:k]))  # -(H_OS + H_TTP)
+            # each curve integrated by one (m x 3, T) x (T, W) product (one BLAS call, not one per draw)
+            np.matmul(np.exp(m_os).reshape(-1, T_MONTHS.size), os_w, out=i_os[j:k].reshape(-1, 5))
+            np.matmul(np.exp(m_pfs).reshape(-1, T_MONTHS.size), pf_w, out=i_pf[j:k].reshape(-1, 3))
         pd = i_os[..., :3] - i_pf
         rows = slice(a, a + nb)
         deaths = i_os[..., 3:]
@@ -624,7 +642,9 @@ def main() -> None:
     ap.add_argument("--sizes", default="1000,10000,100000,1000000")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1, help="BLAS and numba threads for library and baseline")
-    ap.add_argument("--skip", default="", help="comma-separated cases to skip: hiv,hiv_fn,psm,five,evppi,startup")
+    ap.add_argument(
+        "--skip", default="", help="comma-separated cases to skip: hiv,hiv_fn,psm,psm_fn,five,evppi,startup"
+    )
     args = ap.parse_args()
     sizes = [int(x) for x in args.sizes.split(",")]
     skip = set(args.skip.split(",")) - {""}
@@ -668,6 +688,18 @@ def main() -> None:
                 fig,
                 rows,
                 "<=1.0x, mem<=1.5x",
+            )
+        if "psm_fn" not in skip:
+            _case(
+                "Weibull PSM PSA (curve function)",
+                "psm_function",
+                n,
+                lambda n=n: psm_library(n, form="function"),
+                lambda n=n: psm_numpy(n),
+                args.repeats,
+                fig,
+                rows,
+                "-",
             )
     if "five" not in skip:
         for n in [s for s in sizes if s <= 10_000]:

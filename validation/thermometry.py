@@ -86,6 +86,7 @@ def prostate_patients(n: int, seed: int = PROSTATE_SEED) -> pd.DataFrame:
     volume = arm["target_volume_median_cm3"] * np.exp(arm["target_volume_sigma_log"] * z)
     p["tumour_volume_cm3"] = volume
     p["tumour_radius_cm"] = (3.0 * volume / (4.0 * np.pi)) ** (1.0 / 3.0)
+    p["deposit_target_volume_cm3"] = volume  # the heated target is the gland (physics.chain.heated_radius_cm)
     return p
 
 
@@ -239,6 +240,47 @@ def pancreas_arm(n: int = 200, seed: int = 2020) -> Arm:
     return _run("pancreas", patients, protocol_preset("mht_alone"), seed)
 
 
+def safety_table(arms: list[Arm]) -> pd.DataFrame:
+    """Per arm: the reading the session was controlled on, the hottest tumour temperature, the hottest healthy
+    tissue and its per-session CEM43 against the limit (5 / 50 / 95 % and maximum over patients)."""
+
+    def spread(x: np.ndarray) -> str:
+        return f"{_q(x, 0.05):.1f} / {_q(x, 0.5):.1f} / {_q(x, 0.95):.1f} / {float(np.max(x)):.1f}"
+
+    rows = []
+    for arm in arms:
+        cem, limit = arm.column("healthy_cem43_session"), arm.column("healthy_cem43_limit")
+        rows.append(
+            {
+                "arm": arm.name,
+                "n": len(arm.patients),
+                "reading_C p5/p50/p95/max": spread(arm.column("thermometry_max")),
+                "hottest_tumour_C": spread(arm.column("peak_tumour")),
+                "hottest_healthy_C": spread(arm.column("max_healthy")),
+                "healthy_CEM43_per_session_min": spread(cem),
+                "over_CEM43_limit": int(np.sum(cem > limit)),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def preset_arm(name: str) -> Arm:
+    """The MHT arm of a bundled scenario preset on its eligible patients (physics seed of that arm)."""
+    from mhtcdt.decision.run.pipeline import screen
+    from mhtcdt.decision.scenario.loading import parse_scenario_text, scenario_text
+    from mhtcdt.decision.streams import physics_seed
+    from mhtcdt.physics.chain import apply_assumption_factors
+
+    scenario = parse_scenario_text(scenario_text(f"{name}.toml"), source=f"{name}.toml")
+    _, selection = screen(scenario)
+    i = next(i for i, a in enumerate(scenario.arms) if a.has_mht)
+    patients = apply_assumption_factors(selection.eligible.reset_index(drop=True), scenario.physics_assumptions())
+    arm = scenario.arms[i]
+    dose = np.full(len(patients), float(arm.np_dose_mg_Fe_per_cm3))
+    heat = heat_sessions(patients, arm, dose, physics_seed(scenario.seed, i), scenario.physics_assumptions())
+    return Arm(f"{name} (preset, MHT arm)", patients, heat)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.parse_args(argv)
@@ -249,7 +291,12 @@ def main(argv: list[str] | None = None) -> int:
     print(thermometry_table(gbm, fixed, raised).to_string(index=False))
     print()
     print("Field amplitudes applied by the model vs reported")
-    print(field_table(gbm, raised, pancreas_arm()).to_string(index=False))
+    pancreas = pancreas_arm()
+    print(field_table(gbm, raised, pancreas).to_string(index=False))
+    print()
+    print("Safety summary (no published thermometry in the pancreas): p5 / p50 / p95 / max over patients")
+    arms = [gbm, raised, preset_arm("prostate_recurrent"), pancreas, preset_arm("pancreas_locally_advanced")]
+    print(safety_table(arms).to_string(index=False))
     return 0
 
 

@@ -27,11 +27,13 @@ Partitioned survival (:mod:`.psm`)
     ``run_partitioned_survival(SurvivalCurves(strategies, time_months, curves, states=("pf", "progressed")),
     values, conventions) -> DrawResults``: the one entry point, over draws x strategies x time, for K
     nested curves (K = 2: ``(pfs, os)``, each (S, T) or (D, S, T), or a function ``curves(start, stop)``
-    of a block of draws with ``n_draws=D``, evaluated block by block); one parameter set is its first
+    of a block of draws with ``n_draws=D``, evaluated block by block, or ``survival.NestedWeibull`` Weibull
+    coefficients, valid in closed form and evaluated by the engine); one parameter set is its first
     draw (``.draw(0)`` -> per-strategy DataFrame); ``partitioned_occupancy(curves)``.
 Markov cohort models (:mod:`.markov`, trace kernel :mod:`.markov_trace`)
     ``run_markov(states, strategies, start, conventions, *, n_cycles=None, dead_states=("dead",),
-    stop_when_alive_below=None, max_cycles=10000, keep_traces=None) -> MarkovResult`` (``.results``
+    stop_when_alive_below=None, max_cycles=10000, keep_traces=None, mean_traces=True, out=None) -> MarkovResult``
+    (``out``: destination arrays by column, written in place; ``.results``
     DataFrame, ``.draws`` DrawResults, ``.traces`` when kept, ``.mean_traces``, ``.trace_frame``);
     ``MarkovStrategy(name, transitions, values, per_cycle, draws)``; ``entry_cost_matrix(states,
     {state: cost})``; ``expand_tunnel_states``, ``rate_to_probability``, ``probability_to_rate``,
@@ -41,7 +43,9 @@ Life tables (:mod:`.lifetables`, data in ``data/life_tables.toml``)
     cycle_years)``), ``life_tables()``.
 Parametric survival curves (:mod:`.survival`, vectorised over draws: params (D, S) -> (D, S, T))
     ``exponential``, ``weibull``, ``loglogistic``, ``lognormal``, ``gompertz``,
-    ``weibull_from_coefficients``, ``proportional_hazards(curve, hazard_ratio | log_hazard_ratio=)``,
+    ``weibull_from_coefficients``, ``NestedWeibull(log_shape, log_scale)`` (K nested curves by their Weibull
+    coefficients, S_k = S_{k+1} exp(-H_k), e.g. PFS = TTP x OS), ``proportional_hazards(curve, hazard_ratio |
+    log_hazard_ratio=)``,
     ``interval_event_probabilities(curve)`` (import ``mhtcdt.economics.survival``).
 PSA distributions (:mod:`.psa`)
     ``Gamma(mean, sd)``, ``Beta(mean, sd)`` / ``Beta.from_counts``, ``LogNormal(meanlog, sdlog)`` /
@@ -51,7 +55,8 @@ PSA distributions (:mod:`.psa`)
     streams keyed by :mod:`mhtcdt.seeding`).
 PSA in blocks (:mod:`.blocks`)
     ``run_in_blocks(model, n_draws, block_draws=65536) -> DrawResults``: ``model(start, stop)`` samples,
-    builds and runs draws ``start .. stop - 1``; memory beyond the results is that of one block.
+    builds and runs draws ``start .. stop - 1``; memory beyond the results is that of one block; a model
+    ``model(start, stop, out=None)`` passing ``out`` to ``run_markov`` has its results written in place.
 Results (:mod:`.results`)
     ``DrawResults`` (arrays (D, S); ``.summary()`` -> per-strategy DataFrame of means, contract
     section 5; ``.draw(d)``; ``.uncertainty(level=0.95)`` -> mean, sd, interval per quantity).

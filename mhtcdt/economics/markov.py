@@ -341,6 +341,7 @@ def run_markov(
     max_cycles: int = 10_000,
     keep_traces: bool | None = None,
     mean_traces: bool = True,
+    out: Mapping[str, np.ndarray] | None = None,
 ) -> MarkovResult:
     """Run a Markov cohort model for several strategies (see the module docstring).
 
@@ -367,6 +368,11 @@ def run_markov(
     mean_traces:
         Compute the mean trace over draws of each strategy (``MarkovResult.mean_traces``, ``trace_frame``);
         False skips it (a PSA run in blocks, :func:`mhtcdt.economics.run_in_blocks`, keeps only the draws).
+    out:
+        Destination arrays (D, strategies) by result column (``cost``, ``life_years``, ..., and
+        ``cost_<category>``), written in place and returned in the results instead of new arrays (those of
+        another shape or dtype are ignored): the rows of a whole PSA's results that
+        :func:`~mhtcdt.economics.run_in_blocks` gives a model taking ``out``, so no block is copied.
     """
     # the engine is imported on first use: ``import mhtcdt.economics`` stays light (issue 18)
     from mhtcdt.economics import markov_engine as engine
@@ -408,7 +414,7 @@ def run_markov(
     keep = keep_traces if keep_traces is not None else n_d * (horizon + 1) * n_s * 8 <= TRACE_KEEP_BYTES
     model = engine.Model.build(names, alive_mask, conv, horizon, strategies)
     if fixed:
-        output = engine.Output.allocate(values, model, n_d, keep, mean_traces)
+        output = engine.Output.allocate(values, model, n_d, keep, mean_traces, out)
         cache = engine.PlanCache(conv, horizon)
         plans = [engine.plan(v, alive_mask, conv, horizon, cache) for v in values]
         engine.run_fixed(fetchers, x0_last, values, plans, model, output)
@@ -416,7 +422,7 @@ def run_markov(
     else:
         traces, flows, n_done = engine.run_open(fetchers, x0_last, values, model, stop_when_alive_below)
         model = engine.Model.build(names, alive_mask, conv, n_done, strategies)
-        output = engine.Output.allocate(values, model, n_d, False, mean_traces)
+        output = engine.Output.allocate(values, model, n_d, False, mean_traces, out)
         plans = [engine.plan(v, alive_mask, conv, n_done) for v in values]
         engine.integrate_traces(traces, flows, values, plans, model, output)
         output.kept = traces if keep else None

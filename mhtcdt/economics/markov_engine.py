@@ -18,7 +18,7 @@ their traces (the weights of the last points depend on when the cohort stops), a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -347,17 +347,48 @@ class Output:
     kept: list[np.ndarray] | None
 
     @classmethod
-    def allocate(cls, values: list[Values], model: Model, n_d: int, keep: bool, means: bool = True) -> Output:
-        """Zeros for every result, cost categories in the order the strategies report them (constant ones,
-        the same for every draw, as read-only views of one row), traces kept or not, mean traces or not."""
+    def allocate(
+        cls,
+        values: list[Values],
+        model: Model,
+        n_d: int,
+        keep: bool,
+        means: bool = True,
+        out: Mapping[str, np.ndarray] | None = None,
+    ) -> Output:
+        """Arrays for every result (every draw and strategy is written by the runs, so not zeroed), cost
+        categories in the order the strategies report them (constant ones, the same for every draw, as
+        read-only views of one row; zeros where a strategy does not report one), traces kept or not, mean
+        traces or not. ``out``: destination arrays (D, strategies) by column name (``cost``, ...,
+        ``cost_<category>``) used instead of new ones where the shape fits (see ``run_markov``)."""
         n_k, n_s, n1 = len(values), len(model.names), model.horizon + 1
-        columns = {k: np.zeros((n_d, n_k)) for k in RESULT_COLUMNS[1:]}
+        given = dict(out or {})
+
+        def array(key: str, zeros: bool) -> np.ndarray:
+            dest = given.get(key)
+            if (
+                isinstance(dest, np.ndarray)
+                and dest.shape == (n_d, n_k)
+                and dest.dtype == np.float64
+                and dest.flags.writeable
+            ):
+                if zeros:
+                    dest[...] = 0.0
+                return dest
+            return np.zeros((n_d, n_k)) if zeros else np.empty((n_d, n_k))
+
+        columns = {k: array(k, False) for k in RESULT_COLUMNS[1:]}
         constant = _constant_categories(values, n_d)
         by_cat: dict[str, np.ndarray] = {}
+        reported = [
+            {c for c, _, _ in vals.costs} if categorised else set()
+            for vals, categorised in zip(values, model.categorised, strict=True)
+        ]
         for vals, categorised in zip(values, model.categorised, strict=True):
             for cat in [c for c, _, _ in vals.costs if categorised] + ["transitions", "end_of_life", "one_off"]:
                 if cat not in by_cat:
-                    by_cat[cat] = constant[cat] if cat in constant else np.zeros((n_d, n_k))
+                    everyone = cat in ("transitions", "end_of_life", "one_off") or all(cat in r for r in reported)
+                    by_cat[cat] = constant[cat] if cat in constant else array(f"cost_{cat}", not everyone)
         kept = [np.empty((n1, n_s, n_d)) for _ in values] if keep else None
         sums = [np.zeros((n1, n_s)) for _ in values] if means else [None for _ in values]
         return cls(columns, by_cat, constant, sums, kept)

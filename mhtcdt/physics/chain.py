@@ -146,6 +146,8 @@ def check_patients(patients: pd.DataFrame) -> None:
         "tumour_volume_cm3": (4.2e-9, 523_599.0, "tumour volume must lie in (0, 523,599] cm3 (radius up to 50 cm)"),
         "tumour_perfusion_mL_per_min_per_kg": (1e-3, 1e5, "perfusion must be > 0"),
     }
+    if HEAT_TARGET_COLUMN in patients.columns:
+        bounds[HEAT_TARGET_COLUMN] = (4.2e-9, 523_599.0, "deposit target volume must lie in (0, 523,599] cm3")
     for col, (lo, hi, msg) in bounds.items():
         v = patients[col].to_numpy(dtype=np.float64)
         bad = ~np.isfinite(v) | (v < lo) | (v > hi)
@@ -270,7 +272,7 @@ def heat_sessions(
     exponent = calib.field_exponent if assumptions.slp_field_exponent is None else assumptions.slp_field_exponent
     factor = slp_factors(calib.gsd, seed, ids) * assumptions.slp_factor
     slp_ref = particles.calibrated_slp(calib, calib.field_ref_kA_per_m, protocol.field_freq_kHz) * factor
-    coverage = effective_coverage(p)
+    coverage = fluid_limited_coverage(effective_coverage(p), dose, protocol.agent)
     q_ref = particles.volumetric_heating_W_per_m3(slp_ref, dose, coverage)
     perfusion = p["tumour_perfusion_mL_per_min_per_kg"].to_numpy(np.float64)  # factor applied at the boundary
     h_limit = max_field_within_limit_kA_per_m(protocol.field_freq_kHz, protocol.safety_limit)
@@ -287,7 +289,7 @@ def heat_sessions(
         ceiling = hd.tolerance_ceilings_kA_per_m(
             tissues, body_r, protocol.field_freq_kHz, draws.u_ceiling, assumptions.tolerance_ceiling_scale
         )
-    catheter = hd.catheter_impact_over_R(draws.u_catheter)
+    catheter = hd.thermometry_track_over_R(tissues, draws.u_catheter)
     sigma = (
         hd.deposit_sigma_ln()
         if assumptions.deposit_heterogeneity_sigma_ln is None
@@ -305,7 +307,7 @@ def heat_sessions(
         heating = Heating(calib.field_ref_kA_per_m, exponent, field_kA_per_m=fixed, control=control)
         res = simulate_sessions_radial(
             RadialPatients(
-                p["tumour_radius_cm"].to_numpy(np.float64)[idx] / 100.0,
+                heated_radius_cm(p)[idx] / 100.0,
                 coverage[idx],
                 q_ref[idx],
                 tumour_perfusion_mL_per_min_per_kg=perfusion[idx],
@@ -393,14 +395,44 @@ def heat_sessions(
             sf_heat=sf_heat,
         )
         results["q_ref"] = q_ref
+        results["coverage"] = coverage  # as the solver used it (fluid_limited_coverage)
         results["eddy_coef"] = eddy
     return results
+
+
+#: Optional cohort column: the volume the deposit is planned into [cm3] when it is larger than the tumour
+#: (prostate: the whole gland, Johannsen 2005/2007). Absent: the tumour itself.
+HEAT_TARGET_COLUMN = "deposit_target_volume_cm3"
+
+
+def heated_radius_cm(p: pd.DataFrame) -> np.ndarray:
+    """Radius [cm] of the sphere the heat solver treats as the target: the tumour's, or, where the cohort gives
+    ``deposit_target_volume_cm3`` (the organ the deposit is planned into, e.g. the prostate gland), the
+    volume-equivalent sphere of the larger of the two. The tumour's clonogens are then taken as spread over
+    that target like its volume (its shells' kill is volume-weighted; recurrent prostate cancer after
+    radiotherapy is not confined to one lesion)."""
+    r = p["tumour_radius_cm"].to_numpy(np.float64)
+    if HEAT_TARGET_COLUMN not in p.columns:
+        return r
+    v = np.maximum(p[HEAT_TARGET_COLUMN].to_numpy(np.float64), p["tumour_volume_cm3"].to_numpy(np.float64))
+    return np.maximum(r, np.cbrt(3.0 * v / (4.0 * math.pi)))
 
 
 def effective_coverage(p: pd.DataFrame) -> np.ndarray:
     """Deposit coverage of every patient as the solvers use it: ``deposit_coverage_fraction`` of ``p`` (as
     :func:`apply_assumption_factors` returns it, so ``coverage_factor`` has acted once) clipped to [1e-6, 1]."""
     return np.clip(p["deposit_coverage_fraction"].to_numpy(np.float64), 1e-6, 1.0)
+
+
+def fluid_limited_coverage(coverage: np.ndarray, dose_mg_Fe_per_cm3: np.ndarray, agent: str) -> np.ndarray:
+    """Deposit coverage no smaller than the volume of the injected fluid: ``max(c, dose / c_fluid)``.
+
+    The mean iron concentration of the deposit, ``dose / c``, cannot exceed that of the undiluted magnetic
+    fluid (``iron_concentration_mg_per_mL`` of the agent, 112 mg Fe/mL for NanoTherm): mass conservation,
+    the deposit holds at least the injected volume. At 28 mg Fe per cm3 of target the floor is 0.25."""
+    c_fluid = float(ch.agent_table()["agents"][agent]["iron_concentration_mg_per_mL"])
+    floor = np.asarray(dose_mg_Fe_per_cm3, dtype=np.float64) / c_fluid
+    return np.minimum(np.maximum(np.asarray(coverage, dtype=np.float64), floor), 1.0)
 
 
 def _body_radius_cm(p: pd.DataFrame, tissues: np.ndarray) -> np.ndarray:
@@ -685,6 +717,8 @@ def solve_stages(
             if protocol.has_mht
             else None
         )
+    if protocol.agent is not None:
+        coverage = fluid_limited_coverage(coverage, dose, protocol.agent)
     particle_mM = _particle_iron_mM(protocol, dose, coverage)
     chem = (
         _run_chemistry(p, protocol, heat, particle_mM, assumptions.chemistry_overrides)

@@ -335,8 +335,8 @@ def _map_3d(
     from mhtcdt.physics.tissue import load_tissue, tumour_tissue
 
     row = p.iloc[0]
-    r_m = float(row["tumour_radius_cm"]) / 100.0
-    coverage = float(chain.effective_coverage(p)[0])
+    r_m = float(chain.heated_radius_cm(p)[0]) / 100.0
+    coverage = float(heat["coverage"][0])  # the deposit the radial run heated (fluid-limited)
     half = HALF_WIDTH_OVER_R * r_m
     tumour = sphere_fraction_map(grid_cells, half, (r_m, r_m, r_m))
     r_dep = r_m * coverage ** (1.0 / 3.0)
@@ -402,9 +402,9 @@ def simulate_patient_detail(
     outcome, capture = _run_one(p, protocol, seed, assumptions, chain.HEAT_DT_S)
     seen = chain.apply_assumption_factors(p, assumptions)  # the patient as the chain saw it (factors applied once)
     row = seen.iloc[0]
-    radius_mm = float(row["tumour_radius_cm"]) * 10.0
-    coverage = float(chain.effective_coverage(seen)[0])
+    radius_mm = float(chain.heated_radius_cm(seen)[0]) * 10.0
     heat = capture["heat"]
+    coverage = float(heat["coverage"][0] if heat is not None else chain.effective_coverage(seen)[0])
     parts = _heat_detail(heat, protocol, radius_mm) if heat is not None else _no_heat_detail()
     parts.update(_chemistry_detail(capture["chem"]))
     if heat is not None and with_3d:

@@ -9,7 +9,9 @@ Data: ``data/heat_delivery.toml`` (every value with its source and ``verified`` 
   pelvis, abdomen). The H*r scaling is derived, not measured (only the pelvic amplitudes were read).
 * **Thermometry catheter** (:func:`catheter_impact_over_R`): a straight track through the tumour at
   distance ``b`` from its centre, ``b / R = sqrt(U)`` (a line placed through a sphere without aim),
-  capped at ``impact_parameter_max_over_R``.
+  capped at ``impact_parameter_max_over_R``. Where a body region has no invasive thermometry (abdomen),
+  the session is read on the hottest point of the computed (CT-based) distribution instead
+  (:func:`thermometry_track_over_R`: ``b = 0``).
 * **Deposit heterogeneity** (:func:`deposit_shell_multipliers`): iid lognormal multipliers of the local iron
   concentration per tumour shell, ``exp(sigma z)``; the kernel renormalises them over the deposit so that
   the deposited iron is conserved (volume-weighted mean 1).
@@ -163,6 +165,32 @@ def catheter_impact_over_R(u: np.ndarray) -> np.ndarray:
     """Distance of the catheter track from the tumour centre / tumour radius: ``sqrt(u)``, capped."""
     cap = float(heat_delivery_table()["thermometry"]["impact_parameter_max_over_R"])
     return np.minimum(np.sqrt(np.asarray(u, dtype=np.float64)), cap)
+
+
+#: How a body region's session is read (``heat_delivery.toml [thermometry.<region>] reading``).
+THERMOMETRY_READINGS = ("catheter", "computed_maximum")
+
+
+def thermometry_reading(tissue: str) -> str:
+    """``"catheter"`` (invasive track) or ``"computed_maximum"`` (hottest point of the CT-based computed
+    distribution) for the tissue's body region."""
+    reading = str(_section_for_tissue("thermometry", tissue)["reading"])
+    if reading not in THERMOMETRY_READINGS:
+        raise InputError(f"thermometry.{tissue}.reading", reading, f"must be one of {THERMOMETRY_READINGS}")
+    return reading
+
+
+def thermometry_track_over_R(tissues: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Per patient, the distance / tumour radius of the track the session is controlled on: the catheter
+    (:func:`catheter_impact_over_R`) where the region has invasive thermometry, 0 (a track through the
+    centre, which crosses every radius of the spherical model, so its hottest point is the hottest tumour
+    cell) where the computed maximum is read."""
+    tissues = np.asarray(tissues).astype(str)
+    b = catheter_impact_over_R(u)
+    for t in set(tissues):
+        if thermometry_reading(t) == "computed_maximum":
+            b[tissues == t] = 0.0
+    return b
 
 
 def deposit_shell_multipliers(z: np.ndarray, sigma_ln: float) -> np.ndarray:

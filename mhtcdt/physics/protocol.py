@@ -100,6 +100,21 @@ class Protocol(BaseModel):
     bevacizumab: bool = Field(
         False, description="Bevacizumab 10 mg/kg every 2 weeks until progression (EORTC 26101, RTOG 1205)."
     )
+    # Pancreas (locally advanced pancreatic cancer): chemotherapy regimens after the induction that precedes entry.
+    gemcitabine_cycles: int = Field(
+        0,
+        ge=0,
+        le=12,
+        description="Gemcitabine 1000 mg/m2 on days 1, 8 and 15 of each 28-day cycle (LAP07, NEOPAN) [count]; "
+        "pancreas only.",
+    )
+    folfirinox_cycles: int = Field(
+        0,
+        ge=0,
+        le=24,
+        description="FOLFIRINOX (oxaliplatin 85, irinotecan 180, leucovorin 400 mg/m2, fluorouracil 400 mg/m2 bolus + "
+        "2400 mg/m2 over 46 h) every 14 days (NEOPAN, Conroy 2011) [count]; pancreas only.",
+    )
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -158,6 +173,13 @@ class Protocol(BaseModel):
                         f"{h_max:.3g} kA/m); set allow_above_safety_limit to run it anyway",
                     )
         rt.check_schedule(self.rt_total_dose_Gy, self.rt_n_fractions, self.rt_fractions_per_week)
+        if self.gemcitabine_cycles > 0 and self.folfirinox_cycles > 0:
+            raise InputError(
+                "folfirinox_cycles",
+                self.folfirinox_cycles,
+                f"one chemotherapy regimen per arm: this arm already gives {self.gemcitabine_cycles} gemcitabine "
+                "cycles",
+            )
         if self.tmz_concomitant and self.rt_n_fractions == 0:
             raise InputError(
                 "tmz_concomitant", True, "concomitant temozolomide is given with radiotherapy: set rt_n_fractions"
@@ -186,9 +208,14 @@ class Protocol(BaseModel):
         return self.tmz_concomitant or self.tmz_adjuvant_cycles > 0
 
     @property
+    def has_pancreas_chemotherapy(self) -> bool:
+        """True when the arm has gemcitabine or FOLFIRINOX cycles."""
+        return self.gemcitabine_cycles > 0 or self.folfirinox_cycles > 0
+
+    @property
     def has_systemic_therapy(self) -> bool:
-        """True when the arm has temozolomide, lomustine or bevacizumab."""
-        return self.has_temozolomide or self.lomustine or self.bevacizumab
+        """True when the arm has temozolomide, lomustine, bevacizumab, gemcitabine or FOLFIRINOX."""
+        return self.has_temozolomide or self.lomustine or self.bevacizumab or self.has_pancreas_chemotherapy
 
     @property
     def titrated(self) -> bool:

@@ -25,7 +25,7 @@ def test_targets_and_assumed_heat_effect():
     # SCALOP CAP-CRT (Hurt 2017 abstract): median OS 17.6 (14.6-22.7), PFS 12.0 (10.0-15.2)
     assert (by["scalop_cap_crt_median_os"].value, by["scalop_cap_crt_median_os"].lower) == (17.6, 14.6)
     assert by["scalop_cap_crt_median_pfs"].upper == 15.2
-    assert calibration_targets.calibrated_effects(ts) == ["radiotherapy"]
+    assert calibration_targets.calibrated_effects(ts) == ["folfirinox", "gemcitabine", "radiotherapy"]
     assert set(ts.assumed_effects) == {"heat"}
     assert outcome.base_params(ts.outcome_params_file).rano_volume_ratio == pytest.approx(1.2**3, abs=1e-3)
 
@@ -43,7 +43,7 @@ def test_packaged_pancreas_calibration_in_and_out_of_sample_and_heat_at_its_prio
     meta = doc["meta"]
     assert meta["indications"] == ["pancreas"] and set(meta["assumed_effects"]) == {"heat"}
     for table in ("targets", "out_of_sample"):
-        assert len(doc[table]) == 2
+        assert len(doc[table]) == 4  # SCALOP OS and PFS medians, LAP07 OS HR, NEOPAN PFS HR
         for t in doc[table]:
             assert t["lower"] <= t["simulated"] <= t["upper"], (table, t["target"], t["simulated"])
             assert t["mc_ratio"] < 0.25, (table, t["target"], t["mc_ratio"])

@@ -71,6 +71,8 @@ def test_temozolomide_courses_follow_the_cumulative_dose(params):
         "lomustine": True,
         "bevacizumab": False,
         "tumour_specific_treatment": True,
+        "gemcitabine_cycles": 0,
+        "folfirinox_cycles": 0,
     }
     assert outcome.systemic_columns(Protocol(), params)["tumour_specific_treatment"] is False
 

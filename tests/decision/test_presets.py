@@ -18,6 +18,7 @@ PRESETS = [
     "recurrent_all_comparators.toml",
     "prostate_recurrent.toml",
     "pancreas_locally_advanced.toml",
+    "pancreas_chemotherapy_comparators.toml",
 ]
 
 

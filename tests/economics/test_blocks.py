@@ -33,7 +33,7 @@ from . import hiv_model
 RTOL = 1e-12
 
 
-def _hiv_psa(start: int, stop: int, seed: int = 5, keep_traces=None):
+def _hiv_psa(start: int, stop: int, seed: int = 5, keep_traces=None, out=None):
     """The HIV model's PSA (Dirichlet rows, lognormal RR, gamma costs) for draws start .. stop - 1, with
     the lamivudine cost as its own category (1, n+1, S) and the combination matrices from a function."""
     data = hiv_model.load()
@@ -72,6 +72,7 @@ def _hiv_psa(start: int, stop: int, seed: int = 5, keep_traces=None):
         n_cycles=data["cycles"],
         dead_states=["D"],
         keep_traces=keep_traces,
+        out=out,
     )
 
 
@@ -233,3 +234,115 @@ def test_import_loads_neither_pandas_nor_scipy():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert out.stdout.strip() == "[]"
+
+
+def test_nested_weibull_equals_the_curve_function(monkeypatch):
+    """Curves given by their Weibull coefficients (NestedWeibull: PFS = TTP x OS, checked in closed form and
+    evaluated by the engine) equal the same curves evaluated by a curve function (every value checked) to
+    1e-12 (the exponent shape ln t - shape ln scale by a rank-2 product against shape (ln t - ln scale)),
+    whatever the block; the curves themselves agree with weibull_from_coefficients to 1e-13."""
+    n = 3_000
+    s = _psm_coefficients(n)
+    values = StateValues(
+        np.array([[1000.0, 2500.0]]),
+        [0.8, 0.6],
+        costs_per="months",
+        one_off_cost=[0.0, 20000.0],
+        end_of_life_cost=5000.0,
+    )
+    coef = {ep: np.stack([s[f"{ep}{k}"] for k in range(2)], axis=1) for ep in ("ttp", "os")}  # (D, 2, 2)
+    nested = survival.NestedWeibull(
+        [coef["ttp"][..., 0], coef["os"][..., 0]], [coef["ttp"][..., 1], coef["os"][..., 1]]
+    )
+    pfs, os_ = nested.evaluate(T_MONTHS, 10, 20)
+    want_pfs, want_os = _curves(s, 10, 20)
+    np.testing.assert_allclose(pfs, want_pfs, rtol=1e-13, atol=1e-300)
+    np.testing.assert_allclose(os_, want_os, rtol=1e-13, atol=1e-300)
+    assert np.all(pfs[..., 0] == 1.0) and np.all(os_[..., 0] == 1.0)
+    by_function = run_partitioned_survival(
+        SurvivalCurves(["a", "b"], T_MONTHS, lambda a, b: _curves(s, a, b), n_draws=n), values
+    )
+    data = SurvivalCurves(["a", "b"], T_MONTHS, nested)
+    assert data.n_draws == n and data.valid_by_construction
+    _assert_same(run_partitioned_survival(data, values), by_function)
+    monkeypatch.setattr(psm, "CHUNK_ELEMENTS", 2_000)
+    _assert_same(run_partitioned_survival(data, values), by_function)
+    # one parameter set (S,) coefficients: no draw axis
+    single = SurvivalCurves(
+        ["a", "b"],
+        T_MONTHS,
+        survival.NestedWeibull([coef["ttp"][0, :, 0]], [coef["ttp"][0, :, 1]]),
+        states=("alive",),
+    )
+    want = survival.weibull_from_coefficients(T_MONTHS, coef["ttp"][0, :, 0], coef["ttp"][0, :, 1])
+    one = run_partitioned_survival(single, StateValues(0.0, [1.0], costs_per="months"), Conventions(0.0, 0.0))
+    arrays = run_partitioned_survival(
+        SurvivalCurves(["a", "b"], T_MONTHS, (want,), states=("alive",)),
+        StateValues(0.0, [1.0], costs_per="months"),
+        Conventions(0.0, 0.0),
+    )
+    _assert_same(one, arrays)
+
+
+def test_nested_weibull_extremes_stay_valid():
+    """What the closed form promises holds at extreme coefficients: values in [0, 1], S(0) = 1, non-increasing,
+    nested, never NaN (overflowing hazards give S = 0; an exponent whose rank-2 terms would overflow is
+    computed as shape (ln t - ln scale), which overflows to +-inf but not to NaN)."""
+    t = np.arange(0.0, 241.0)
+    log_shape = np.array([[-700.0, 0.0, 6.0, 700.0], [700.0, 700.0, -3.0, 0.5]])  # (D=2, S=4)
+    log_scale = np.array([[700.0, -700.0, 0.0, -5.0], [-700.0, 700.0, 30.0, 1e10]])
+    nested = survival.NestedWeibull([log_shape, log_shape[::-1]], [log_scale, log_scale[::-1]])
+    first, last = nested.evaluate(t, 0, 2)
+    for curve in (first, last):
+        assert not np.isnan(curve).any()
+        assert np.all((curve >= 0.0) & (curve <= 1.0)) and np.all(curve[..., 0] == 1.0)
+        assert np.all(np.diff(curve, axis=-1) <= 0.0)
+    assert np.all(first <= last)
+    res = run_partitioned_survival(SurvivalCurves(list("abcd"), t, nested), StateValues(0.0, [1.0, 0.5]))
+    assert np.all(np.isfinite(res.qalys))
+
+
+def test_nested_weibull_bad_input():
+    ok = np.zeros((3, 2))
+    for bad_shape, field in (([np.full((3, 2), np.nan)], "log_shape[0]"), ([np.full((3, 2), 710.0)], "log_shape[0]")):
+        with pytest.raises(InputError) as err:
+            survival.NestedWeibull(bad_shape, [ok])
+        assert err.value.field.startswith(field)
+    with pytest.raises(InputError) as err:
+        survival.NestedWeibull([np.full((3, 2), -750.0)], [ok])  # exp underflows to a shape of 0
+    assert err.value.field == "log_shape[0]"
+    with pytest.raises(InputError) as err:
+        survival.NestedWeibull([ok, ok], [ok])
+    assert err.value.field == "log_scale"
+    with pytest.raises(InputError) as err:
+        survival.NestedWeibull([ok], [np.zeros((4, 2))])
+    assert err.value.field == "log_shape"
+    with pytest.raises(InputError) as err:
+        SurvivalCurves(["a", "b", "c"], T_MONTHS, survival.NestedWeibull([ok], [ok]))
+    assert err.value.field == "curves"
+    with pytest.raises(InputError) as err:
+        SurvivalCurves(["a", "b"], T_MONTHS, survival.NestedWeibull([ok], [ok]), n_draws=3)
+    assert err.value.field == "n_draws"
+
+
+def test_run_in_blocks_writes_in_place_for_a_model_taking_out():
+    """A model taking ``out`` gets, from the second block on, the rows of the whole run's arrays and the
+    engine writes its results there (no copy): the same numbers as one call, the cost category that one
+    strategy does not report is 0 in those rows (the whole-run arrays are not zeroed), and arrays of the
+    wrong shape given as ``out`` are ignored."""
+    one = _hiv_psa(0, 6_000).draws
+    seen = []
+
+    def model(a, b, out=None):
+        res = _hiv_psa(a, b, out=out).draws
+        seen.append((out is not None, out is not None and res.cost is out["cost"]))
+        return res
+
+    blocks = run_in_blocks(model, 6_000, block_draws=2_500)
+    _assert_same(blocks, one)
+    assert seen == [(False, False), (True, True), (True, True)]
+    assert np.all(blocks.cost_by_category["lamivudine"][:, 0] == 0.0)  # mono reports no lamivudine cost
+    assert blocks.cost_by_category["one_off"].strides[0] == 0
+    odd = {"cost": np.full((7, 2), np.nan), "qalys": np.zeros((100, 2), dtype=np.float32)}
+    _assert_same(_hiv_psa(0, 100, out=odd).draws, _hiv_psa(0, 100).draws)
+    assert np.isnan(odd["cost"]).all()

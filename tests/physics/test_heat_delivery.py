@@ -320,3 +320,58 @@ def test_coverage_factor_multiplies_the_odds_once_and_keeps_the_cohort_at_one(co
         odds = seen / (1.0 - seen)
         np.testing.assert_allclose(odds, k * cov / (1.0 - cov), rtol=1e-9)  # closed form of the odds
         assert np.all((seen > 0) & (seen <= 1.0))
+
+
+# ---------------------------------------------------------------- issue 15 item 5: readings, deposit, target
+def test_each_body_region_names_how_its_session_is_read():
+    assert hd.thermometry_reading("brain") == "catheter"
+    assert hd.thermometry_reading("prostate") == "catheter"
+    assert hd.thermometry_reading("pancreas") == "computed_maximum"
+    u = np.array([0.04, 0.25, 0.81, 0.99])
+    tissues = np.array(["brain", "pancreas", "prostate", "pancreas"])
+    b = hd.thermometry_track_over_R(tissues, u)
+    np.testing.assert_allclose(b, [0.2, 0.0, 0.9, 0.0])  # sqrt(u) for a catheter, the centre for the computed
+    with pytest.raises(InputError):
+        hd.thermometry_reading("liver")
+
+
+def test_computed_maximum_reading_is_the_hottest_tumour_temperature():
+    # Where the session is read on the computed distribution (pancreas), the reading the controller sees is the
+    # hottest tumour point, so the reported maximum reading equals the hottest tumour shell (sampled at whole
+    # steps: never above it, and within the change of one step).
+    from mhtcdt.physics.chain import heat_sessions
+
+    p = generate_cohort("pancreas", 24, 11)
+    proto = protocol_preset("mht_alone", n_sessions=1)
+    h = heat_sessions(p, proto, np.full(len(p), 28.0), 11)
+    assert np.all(h["thermometry_max"] <= h["peak_tumour"] + 1e-9)
+    np.testing.assert_allclose(h["thermometry_max"], h["peak_tumour"], atol=0.05)
+
+
+def test_deposit_is_never_denser_than_the_injected_fluid():
+    from mhtcdt.physics import chemistry as ch
+    from mhtcdt.physics.chain import fluid_limited_coverage
+
+    c_fluid = ch.agent_table()["agents"]["nanotherm_mfl_as1"]["iron_concentration_mg_per_mL"]
+    cov = np.array([0.05, 0.2, 0.25, 0.6, 1.0])
+    dose = np.array([28.0, 28.0, 28.0, 28.0, 200.0])
+    seen = fluid_limited_coverage(cov, dose, "nanotherm_mfl_as1")
+    np.testing.assert_allclose(seen, [0.25, 0.25, 0.25, 0.6, 1.0])  # max(c, dose / 112 mg/mL), at most 1
+    assert np.all(dose[:4] / seen[:4] <= c_fluid + 1e-12)  # mean deposit concentration <= the fluid's
+
+
+def test_heated_target_is_the_deposit_target_volume_when_the_cohort_gives_one():
+    from mhtcdt.physics.chain import HEAT_TARGET_COLUMN, heat_sessions, heated_radius_cm
+
+    p = generate_cohort("prostate", 12, 5)
+    assert HEAT_TARGET_COLUMN in p.columns
+    v = np.maximum(p[HEAT_TARGET_COLUMN], p["tumour_volume_cm3"]).to_numpy()
+    np.testing.assert_allclose(heated_radius_cm(p), (3 * v / (4 * math.pi)) ** (1 / 3), rtol=1e-12)
+    gbm = generate_cohort("recurrent_glioblastoma", 5, 5)
+    np.testing.assert_array_equal(heated_radius_cm(gbm), gbm["tumour_radius_cm"].to_numpy())
+    # a target equal to the tumour is the tumour: the same heat as without the column
+    proto = protocol_preset("mht_alone", n_sessions=1)
+    same = p.assign(**{HEAT_TARGET_COLUMN: p["tumour_volume_cm3"]})
+    a = heat_sessions(same, proto, np.full(12, 28.0), 5)
+    b = heat_sessions(same.drop(columns=[HEAT_TARGET_COLUMN]), proto, np.full(12, 28.0), 5)
+    np.testing.assert_array_equal(a["thermometry_max"], b["thermometry_max"])

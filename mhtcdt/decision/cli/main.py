@@ -414,7 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="scenario preset shipped with the package: default, newly_diagnosed_stupp, "
         "recurrent_nanotherm_vs_lomustine, recurrent_nanotherm_vs_bsc, recurrent_all_comparators, "
-        "prostate_recurrent, pancreas_locally_advanced",
+        "prostate_recurrent, pancreas_locally_advanced, pancreas_chemotherapy_comparators",
     )
     p.add_argument(
         "--indication",

@@ -86,7 +86,15 @@ CITATION = (
     "Wilkinson RD. Stat Appl Genet Mol Biol 2013;12:129-141"
 )
 #: protocol fields without physics (the outcome model gives them their effect)
-NON_PHYSICS_FIELDS = ("name", "tmz_concomitant", "tmz_adjuvant_cycles", "lomustine", "bevacizumab")
+NON_PHYSICS_FIELDS = (
+    "name",
+    "tmz_concomitant",
+    "tmz_adjuvant_cycles",
+    "lomustine",
+    "bevacizumab",
+    "gemcitabine_cycles",
+    "folfirinox_cycles",
+)
 
 PhysicsFn = Callable[[pd.DataFrame, Mapping[str, Any], np.random.SeedSequence], pd.DataFrame]
 Progress = Callable[[str, float], None]
@@ -263,13 +271,7 @@ class _ArmArrays:
             self.lp[idx],
             self.settings[idx],
             self.tm[idx],
-            outcome.Systemic(
-                sys_.temozolomide_courses[idx],
-                sys_.lomustine[idx],
-                sys_.bevacizumab[idx],
-                sys_.mgmt_methylated[idx],
-                None if sys_.tumour_specific_treatment is None else sys_.tumour_specific_treatment[idx],
-            ),
+            sys_.take(idx),
             outcome.PatientDraws(d.z_growth[idx], d.e_pps[idx], d.e_other[idx], d.z_control[idx]),
             self.mgmt[idx],
             self.shift,

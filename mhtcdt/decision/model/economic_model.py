@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -73,15 +74,26 @@ def one_off_cost(scenario: Scenario, arm: ArmSpec) -> float:
     return total + systemic_cost(scenario, arm)
 
 
-def systemic_cost(scenario: Scenario, arm: ArmSpec) -> float:
+def systemic_cost(scenario: Scenario, arm: ArmSpec, *, chemotherapy: bool = True) -> float:
     """Systemic-therapy cost of an arm at time 0 [scenario currency]: the temozolomide course cost times the
     arm's share of a Stupp course (:func:`mhtcdt.decision.model.outcome.temozolomide_courses`), plus the
-    lomustine and bevacizumab course costs when given."""
+    lomustine and bevacizumab course costs when given, plus the cost per gemcitabine or FOLFIRINOX cycle times the
+    arm's cycles (pancreas; ``chemotherapy=False`` leaves them out, for callers that price them per PSA draw with
+    :func:`chemotherapy_cost`)."""
     from mhtcdt.decision.model.outcome import base_params, temozolomide_courses
 
     c = scenario.economics.costs
     total = c.temozolomide_course * temozolomide_courses(arm, base_params()) if arm.has_temozolomide else 0.0
-    return total + c.lomustine_course * arm.lomustine + c.bevacizumab_course * arm.bevacizumab
+    total += c.lomustine_course * arm.lomustine + c.bevacizumab_course * arm.bevacizumab
+    if chemotherapy:
+        total += chemotherapy_cost(arm, c.gemcitabine_cycle, c.folfirinox_cycle)
+    return total
+
+
+def chemotherapy_cost(arm: ArmSpec, gemcitabine_cycle: float | np.ndarray, folfirinox_cycle: float | np.ndarray) -> Any:
+    """Pancreas chemotherapy cost of an arm [scenario currency]: cost per cycle times the arm's cycles (the costs
+    may be arrays of PSA draws)."""
+    return gemcitabine_cycle * arm.gemcitabine_cycles + folfirinox_cycle * arm.folfirinox_cycles
 
 
 def conventions(scenario: Scenario) -> Conventions:

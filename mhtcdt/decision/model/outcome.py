@@ -25,7 +25,10 @@ the fitted values in the calibration file, by default ``data/outcome_calibration
    temozolomide dose relative to the Stupp course (:func:`systemic_columns`). Bevacizumab has no kill: it
    multiplies the time to *radiological* progression by ``bevacizumab_progression_time_ratio`` and leaves
    the tumour course and overall survival unchanged (EORTC 26101, AVAglio). Re-irradiation is the RT fields
-   of a recurrent-glioblastoma arm.
+   of a recurrent-glioblastoma arm. Pancreas chemotherapy after induction adds a kill per cycle,
+   ``S += k_gem * gemcitabine_cycles + k_ffx * folfirinox_cycles`` (calibrated on LAP07 and NEOPAN,
+   ``data/calibration_targets_pancreas.toml``); it reaches the burden outside the local treatment too (it is
+   systemic), and its cycles lengthen the treatment phase (:func:`treatment_months`).
 3. **Regrowth.** Gompertz growth ``dV/dt = rho V ln(K/V)`` from ``V_s``, starting when treatment
    ends (``treatment_months``, default 0). The per-patient specific growth rate at the entry volume,
    ``rho ln(K/V0) = ln 2 / DT``, has a log-normal volume doubling time ``DT`` (median and log-SD are
@@ -111,7 +114,25 @@ FREE_PARAMETERS = (
     "durable_control_log10_kill_sd",
     "durable_growth_ratio",
     "covariate_scale",
+    "gemcitabine_log10_kill_per_cycle",
+    "folfirinox_log10_kill_per_cycle",
 )
+
+#: free parameters a base file may leave out (the indications without such an arm): they are held at 0, with a
+#: narrow "not used" prior, since ``mhtcdt validate`` refuses the regimen outside its indication
+#: (``decision.scenario.checks.INDICATION_ONLY_ARM_FIELDS``); a calibration file without them loads them at 0
+OPTIONAL_FREE_PRIORS = {
+    name: {
+        "default": 0.0,
+        "prior": "uniform",
+        "range": [0.0, 0.001],
+        "source": "not used: no arm of this indication may give the regimen (pancreas only)",
+        "verified": False,
+    }
+    for name in ("gemcitabine_log10_kill_per_cycle", "folfirinox_log10_kill_per_cycle")
+}
+#: free parameters that may be 0 (no effect) rather than strictly positive
+NON_NEGATIVE_FREE = frozenset(OPTIONAL_FREE_PRIORS)
 
 #: outcome setting -> the free parameter holding its post-progression median. The other indications have their
 #: own calibration file on their own base file (:data:`INDICATION_FILES`), where ``pps_median_months_recurrent``
@@ -138,11 +159,22 @@ EFFECT_PARAMETERS = {
     "temozolomide": ("temozolomide_log10_kill_methylated", "mgmt_unmethylated_alkylator_ratio"),
     "lomustine": ("lomustine_log10_kill_methylated", "mgmt_unmethylated_alkylator_ratio"),
     "bevacizumab": ("bevacizumab_progression_time_ratio",),
+    "gemcitabine": ("gemcitabine_log10_kill_per_cycle",),
+    "folfirinox": ("folfirinox_log10_kill_per_cycle",),
 }
 
 REQUIRED_COLUMNS = ("patient_id", "tumour_volume_cm3", "kps", "age_years", "log10_kill_total")
 #: per-patient systemic-therapy columns written by :func:`systemic_columns` (absent = no such therapy)
-SYSTEMIC_COLUMNS = ("temozolomide_courses", "lomustine", "bevacizumab", "tumour_specific_treatment")
+SYSTEMIC_COLUMNS = (
+    "temozolomide_courses",
+    "lomustine",
+    "bevacizumab",
+    "tumour_specific_treatment",
+    "gemcitabine_cycles",
+    "folfirinox_cycles",
+)
+#: days per cycle of the pancreas chemotherapy regimens (LAP07 and NEOPAN schedules)
+CYCLE_DAYS = {"gemcitabine_cycles": 28.0, "folfirinox_cycles": 14.0}
 
 
 @dataclass(frozen=True)
@@ -205,7 +237,10 @@ def _check_free(free: Mapping[str, float]) -> None:
         raise InputError("free", missing, "missing free outcome parameter(s)")
     for k in FREE_PARAMETERS:
         v = free[k]
-        if isinstance(v, bool) or not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+        if k in NON_NEGATIVE_FREE:
+            if isinstance(v, bool) or not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+                raise InputError(f"free.{k}", v, "must be a finite number >= 0")
+        elif isinstance(v, bool) or not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
             raise InputError(f"free.{k}", v, "must be a positive finite number")
     upper = {
         "infiltrative_fraction": (1.0, "must be below 1"),
@@ -228,7 +263,10 @@ def _check_free(free: Mapping[str, float]) -> None:
 
 #: defaults for free parameters that calibration files written before they existed do not carry:
 #: the heat/RT effectiveness ratio 1 is the single shared effectiveness factor of those calibrations
-LEGACY_FREE_DEFAULTS = {"heat_kill_effectiveness_ratio": 1.0}
+LEGACY_FREE_DEFAULTS = {
+    "heat_kill_effectiveness_ratio": 1.0,
+    **{k: float(v["default"]) for k, v in OPTIONAL_FREE_PRIORS.items()},
+}
 
 
 DATA_PACKAGE = "mhtcdt.decision.model"  # data files of this package: data/*.toml
@@ -270,7 +308,10 @@ def base_params(base_path: str | Path | None = None) -> OutcomeParams:
     """The base file (default ``data/outcome_params.toml``) at its prior centres, without a calibration."""
     base, source = _toml(base_path, PARAMS_FILE, "outcome_params")
     try:
-        priors = {k: dict(base["free"][k]) for k in FREE_PARAMETERS}
+        priors = {
+            k: dict(base["free"][k]) if k in base["free"] or k not in OPTIONAL_FREE_PRIORS else OPTIONAL_FREE_PRIORS[k]
+            for k in FREE_PARAMETERS
+        }
         free = {k: float(priors[k]["default"]) for k in FREE_PARAMETERS}
         hrs = {k: float(v["hazard_ratio"]) for k, v in base["covariates"].items()}
         sys_ = base["systemic_therapy"]
@@ -362,6 +403,7 @@ class Systemic:
     ``bevacizumab``: given until progression; ``mgmt_methylated``: MGMT promoter methylation;
     ``tumour_specific_treatment``: False for best supportive care (no treatment in the arm, and no later lines:
     post-progression survival times ``pps_ratio_supportive_care``); None = everybody treated.
+    ``gemcitabine_cycles``, ``folfirinox_cycles``: pancreas chemotherapy cycles after entry (None = none).
     """
 
     temozolomide_courses: np.ndarray
@@ -369,6 +411,12 @@ class Systemic:
     bevacizumab: np.ndarray
     mgmt_methylated: np.ndarray
     tumour_specific_treatment: np.ndarray | None = None
+    gemcitabine_cycles: np.ndarray | None = None
+    folfirinox_cycles: np.ndarray | None = None
+
+    def take(self, idx: np.ndarray) -> Systemic:
+        """The rows ``idx`` of every array (None stays None)."""
+        return Systemic(*(None if v is None else v[idx] for v in vars(self).values()))
 
 
 def temozolomide_courses(protocol: Any, params: OutcomeParams) -> float:
@@ -388,6 +436,8 @@ def systemic_columns(protocol: Any, params: OutcomeParams | None = None) -> dict
         "lomustine": bool(getattr(protocol, "lomustine", False)),
         "bevacizumab": bool(getattr(protocol, "bevacizumab", False)),
         "tumour_specific_treatment": bool(protocol_effects(protocol)),
+        "gemcitabine_cycles": int(getattr(protocol, "gemcitabine_cycles", 0)),
+        "folfirinox_cycles": int(getattr(protocol, "folfirinox_cycles", 0)),
     }
 
 
@@ -403,7 +453,16 @@ def systemic_from(patients: pd.DataFrame) -> Systemic:
         _col(patients, "bevacizumab", False).astype(bool),
         _col(patients, "mgmt_methylated", False).astype(bool) if n else np.zeros(0, bool),
         _col(patients, "tumour_specific_treatment", True).astype(bool),
+        _cycles(patients, "gemcitabine_cycles"),
+        _cycles(patients, "folfirinox_cycles"),
     )
+
+
+def _cycles(patients: pd.DataFrame, name: str) -> np.ndarray:
+    cycles = _col(patients, name, 0).astype(float)
+    if np.any(~np.isfinite(cycles)) or np.any(cycles < 0):
+        raise InputError(f"patients.{name}", "non-finite or negative", "must be finite and >= 0")
+    return cycles
 
 
 def protocol_effects(protocol: Any) -> list[str]:
@@ -419,6 +478,9 @@ def protocol_effects(protocol: Any) -> list[str]:
         effects.append("lomustine")
     if getattr(protocol, "bevacizumab", False):
         effects.append("bevacizumab")
+    for effect in ("gemcitabine", "folfirinox"):
+        if getattr(protocol, f"{effect}_cycles", 0) > 0:
+            effects.append(effect)
     return effects
 
 
@@ -501,6 +563,10 @@ def latent_times(
             f["temozolomide_log10_kill_methylated"] * systemic.temozolomide_courses
             + f["lomustine_log10_kill_methylated"] * systemic.lomustine
         )
+        if systemic.gemcitabine_cycles is not None:
+            s_kill = s_kill + f["gemcitabine_log10_kill_per_cycle"] * systemic.gemcitabine_cycles
+        if systemic.folfirinox_cycles is not None:
+            s_kill = s_kill + f["folfirinox_log10_kill_per_cycle"] * systemic.folfirinox_cycles
         bev = systemic.bevacizumab
     e_rt = f["log10_kill_effectiveness"]
     l_res = e_rt * k_rt + s_kill
@@ -638,14 +704,16 @@ def treatment_months(protocol: Any) -> float:
     """Duration of a protocol's treatment phase [months]: regrowth is counted from its end.
 
     RT: ``rt_n_fractions / rt_fractions_per_week`` weeks; MHT sessions:
-    ``(n_sessions - 1) * session_interval_hours``; the longer of the two. (Systemic therapy continues
-    after this phase; its effect is the kill and the radiological delay of the module docstring.)
+    ``(n_sessions - 1) * session_interval_hours``; pancreas chemotherapy: its cycles (:data:`CYCLE_DAYS`); the
+    longest of them. (The glioblastoma systemic therapy continues after this phase; its effect is the kill and
+    the radiological delay of the module docstring.)
     """
     weeks_rt = 0.0
     if getattr(protocol, "rt_n_fractions", 0) and getattr(protocol, "rt_fractions_per_week", 0):
         weeks_rt = protocol.rt_n_fractions / protocol.rt_fractions_per_week
     hours_mht = max(0, getattr(protocol, "n_sessions", 0) - 1) * getattr(protocol, "session_interval_hours", 0.0)
-    days = max(7.0 * weeks_rt, hours_mht / 24.0)
+    days_chemo = sum(days * getattr(protocol, name, 0) for name, days in CYCLE_DAYS.items())
+    days = max(7.0 * weeks_rt, hours_mht / 24.0, days_chemo)
     return days / DAYS_PER_MONTH
 
 

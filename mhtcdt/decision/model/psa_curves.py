@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from mhtcdt.decision.model import outcome
-from mhtcdt.decision.model.economic_model import conventions, systemic_cost
+from mhtcdt.decision.model.economic_model import chemotherapy_cost, conventions, systemic_cost
 from mhtcdt.decision.scenario.schema import Scenario
 from mhtcdt.decision.streams import outcome_seed
 from mhtcdt.economics import StateValues, SurvivalCurves, run_partitioned_survival
@@ -153,9 +153,14 @@ def economic_arrays(scenario: Scenario, arms: list[str], values: dict[str, np.nd
 
     specs = {a.name: a for a in scenario.arms}
     mht, rt, cdt = value("costs.mht_course"), value("costs.rt_course"), value("costs.cdt_agent_course")
+    gem, ffx = value("costs.gemcitabine_cycle"), value("costs.folfirinox_cycle")
     one_off = np.stack(
         [
-            mht * specs[a].has_mht + rt * specs[a].has_rt + cdt * specs[a].has_cdt + systemic_cost(scenario, specs[a])
+            mht * specs[a].has_mht
+            + rt * specs[a].has_rt
+            + cdt * specs[a].has_cdt
+            + systemic_cost(scenario, specs[a], chemotherapy=False)
+            + chemotherapy_cost(specs[a], gem, ffx)
             for a in arms
         ],
         axis=1,

@@ -242,6 +242,8 @@ PATIENT_COLUMNS = {
     "lomustine": ("true/false", "the arm gives lomustine (until progression)"),
     "bevacizumab": ("true/false", "the arm gives bevacizumab (until progression)"),
     "tumour_specific_treatment": ("true/false", "false = best supportive care (no tumour-specific treatment)"),
+    "gemcitabine_cycles": ("cycles", "28-day gemcitabine cycles of the arm after entry (pancreas)"),
+    "folfirinox_cycles": ("cycles", "14-day FOLFIRINOX cycles of the arm after entry (pancreas)"),
     "effective_log10_kill": ("log10", "effective log10 kill of the outcome model (physics and systemic therapy)"),
     "durable_control": ("true/false", "the effective kill reached the patient's durable-control threshold"),
     "progression_latent_months": ("months", "time to radiological progression, uncensored"),

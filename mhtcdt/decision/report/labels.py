@@ -18,6 +18,8 @@ PARAMETER_LABELS: dict[str, str] = {
     "costs.mht_course": "MHT course price",
     "costs.rt_course": "radiotherapy course cost",
     "costs.cdt_agent_course": "CDT agent course cost",
+    "costs.gemcitabine_cycle": "gemcitabine cost per cycle",
+    "costs.folfirinox_cycle": "FOLFIRINOX cost per cycle",
     "costs.progression_free_per_month": "care while progression-free, per month",
     "costs.progressed_per_month": "care after progression, per month",
     "costs.end_of_life": "end-of-life care",

@@ -20,6 +20,8 @@ the field (and the message the other fields involved), never a dump of a section
   can be built, and one that does not draw outside the parameter's bounds (:data:`MAX_EXPECTED_OUTSIDE`);
 * each arm's field amplitude and frequency within the device envelope (``physics/data/magnetics.toml``);
 * the indication exists and has an outcome model;
+* no arm gives a drug of another indication (:data:`INDICATION_ONLY_ARM_FIELDS`: temozolomide, lomustine and
+  bevacizumab are glioblastoma treatments, gemcitabine and FOLFIRINOX cycles pancreas ones);
 * no control characters in names, criteria and other text (they would reach terminals and files).
 
 (Each arm is a physics protocol, checked when the scenario is parsed: known agents, field within the
@@ -412,6 +414,42 @@ def _indication_problems(data: Mapping) -> list[InputError]:
     return []
 
 
+#: arm fields (systemic therapies) given in one indication only: an arm of another indication that sets them is an
+#: error naming the field (the outcome model has no calibrated effect of e.g. lomustine in the pancreas)
+INDICATION_ONLY_ARM_FIELDS = {
+    "tmz_concomitant": ("recurrent_glioblastoma",),
+    "tmz_adjuvant_cycles": ("recurrent_glioblastoma",),
+    "lomustine": ("recurrent_glioblastoma",),
+    "bevacizumab": ("recurrent_glioblastoma",),
+    "gemcitabine_cycles": ("pancreas",),
+    "folfirinox_cycles": ("pancreas",),
+}
+
+
+def _arm_indication_problems(data: Mapping) -> list[InputError]:
+    """Arms giving a drug of another indication (e.g. lomustine in a pancreas arm, FOLFIRINOX for glioblastoma)."""
+    indication = _field(data.get("cohort"), CohortSpec, "indication")
+    arms = data.get("arms")
+    if indication is None or not isinstance(arms, list):
+        return []
+    problems = []
+    for i, arm in enumerate(arms):
+        if not isinstance(arm, Mapping):
+            continue
+        for name, owners in INDICATION_ONLY_ARM_FIELDS.items():
+            value = arm.get(name)
+            if indication not in owners and value not in (None, False, 0):
+                problems.append(
+                    InputError(
+                        f"arms[{i}].{name}",
+                        value,
+                        f"{name} is a treatment of {', '.join(owners)} only, not of {indication} "
+                        f"(cohort.indication); remove it from this arm",
+                    )
+                )
+    return problems
+
+
 def data_problems(data: Any) -> list[InputError]:
     """Every problem of the rules over several fields (module docstring) in a parsed scenario mapping.
 
@@ -428,6 +466,7 @@ def data_problems(data: Any) -> list[InputError]:
         + _uncertainty_problems(eco)
         + _device_problems(data)
         + _indication_problems(data)
+        + _arm_indication_problems(data)
     )
 
 

@@ -105,6 +105,12 @@ class CostSpec(_Strict):
     bevacizumab_course: NonNegativeCost = Field(
         0.0, description="Bevacizumab until progression, per patient [currency]."
     )
+    gemcitabine_cycle: NonNegativeCost = Field(
+        0.0, description="One 28-day gemcitabine cycle (drug and three administrations) [currency]."
+    )
+    folfirinox_cycle: NonNegativeCost = Field(
+        0.0, description="One 14-day FOLFIRINOX cycle (drugs, administration, infusion pump) [currency]."
+    )
     progression_free_per_month: NonNegativeCost = Field(description="Care while progression-free [currency/month].")
     progressed_per_month: NonNegativeCost = Field(description="Care after progression [currency/month].")
     end_of_life: NonNegativeCost = Field(description="One-off cost at death [currency].")
@@ -119,6 +125,8 @@ UNCERTAIN_PARAMETERS = (
     "costs.mht_course",
     "costs.rt_course",
     "costs.cdt_agent_course",
+    "costs.gemcitabine_cycle",
+    "costs.folfirinox_cycle",
     "costs.progression_free_per_month",
     "costs.progressed_per_month",
     "costs.end_of_life",

@@ -256,6 +256,8 @@ def replicate_data(
                 "bevacizumab",
                 "mgmt_methylated",
                 "tumour_specific_treatment",
+                "gemcitabine_cycles",
+                "folfirinox_cycles",
             )
         )
     )

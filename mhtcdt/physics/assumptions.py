@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 
 from mhtcdt.errors import InputError
 from mhtcdt.physics import chemistry as ch
+from mhtcdt.physics import radiotherapy as rt
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,8 @@ HEAT_FIELDS: dict[str, HeatAssumption] = {
             "-",
             (0.0, 5.0),
             (0.05, 1.7),
-            "1 = radiobiology.toml [thermoradiosensitisation] fit; 0 = no thermal radiosensitisation",
+            "default = median of radiobiology.toml [thermoradiosensitisation.enhancement] (0.875); 1 = the fit as "
+            "fitted; 0 = no thermal radiosensitisation",
             "Clinical thermal enhancement ratios 1.05-1.4 against the murine ~2.5 at 42.5 C the fit follows "
             "(Overgaard 1980 IJROBP abstract; dossier section 8): from almost none to 1.7x the fit's exponent",
             False,
@@ -166,7 +168,8 @@ class Assumptions:
     ceiling for all (None = per-patient draw). healthy_cem43_limit_min: per-session normal-tissue CEM43
     limit. thermal_enhancement_cap_C: thermal radiosensitisation is evaluated at min(T, cap).
     thermal_enhancement_factor: scales the exponent of thermal radiosensitisation,
-    ``alpha(T) = alpha37 (alpha41/alpha37)^(s x)`` and likewise beta (0 = none, 1 = the data file's fit).
+    ``alpha(T) = alpha37 (alpha41/alpha37)^(s x)`` and likewise beta (0 = none, 1 = the data file's fit as fitted;
+    default = the median of its PSA distribution, radiobiology.toml [thermoradiosensitisation.enhancement]).
     eddy_conductivity_S_per_m: effective tissue conductivity for eddy-current heating.
 
     Coverage and perfusion factors act once, on the patients' columns, in
@@ -188,7 +191,7 @@ class Assumptions:
     healthy_cem43_limit_min: float | None = None
     thermal_enhancement_cap_C: float | None = None
     eddy_conductivity_S_per_m: float | None = None
-    thermal_enhancement_factor: float = 1.0
+    thermal_enhancement_factor: float = field(default_factory=rt.thermal_enhancement_factor_default)
 
     def __post_init__(self) -> None:
         if not isinstance(self.chemistry_overrides, dict):

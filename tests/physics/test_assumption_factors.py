@@ -12,6 +12,7 @@ import pytest
 from mhtcdt.cohorts import generate_cohort
 from mhtcdt.errors import InputError
 from mhtcdt.physics import Assumptions, Protocol, chain, simulate_protocol
+from mhtcdt.physics import radiotherapy as rt
 from mhtcdt.seeding import child_rng
 
 HEAT_COLUMNS = ["t90_C", "t50_C", "t10_C", "cem43_t90_min", "max_healthy_C", "log10_kill_heat"]
@@ -83,7 +84,11 @@ def test_thermal_enhancement_factor_scales_the_interaction(patients):
     assert np.all(kills[0] == 0.0)  # no radiosensitisation (heat x ROS is 0 by default)
     assert np.all(np.diff(np.array(kills), axis=0) >= -1e-12) and kills[3].max() > kills[1].max()
     default = simulate_protocol(patients, p, 3)["log10_kill_interaction"].to_numpy()
-    assert np.array_equal(kills[2], default)
+    centre = simulate_protocol(
+        patients, p, 3, assumptions=Assumptions(thermal_enhancement_factor=rt.thermal_enhancement_factor_default())
+    )["log10_kill_interaction"].to_numpy()
+    assert np.array_equal(centre, default)  # the default is the centre of the PSA distribution (0.875), not 1
+    assert np.all(kills[1] <= default + 1e-12) and np.all(default <= kills[2] + 1e-12)
 
 
 def test_post_solve_inputs_recombine_without_a_new_solve(patients):

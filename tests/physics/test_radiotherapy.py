@@ -145,3 +145,36 @@ def test_bad_schedules_are_refused(args: tuple, field: str) -> None:
 def test_unknown_indication_lists_known() -> None:
     with pytest.raises(InputError, match="recurrent_glioblastoma"):
         rt.radiobiology("melanoma")
+
+
+def test_deterministic_thermal_enhancement_is_the_median_of_its_psa_distribution() -> None:
+    """One data entry (radiobiology.toml [thermoradiosensitisation.enhancement]) gives both the PSA's distribution
+    of the thermal-enhancement scale s and the deterministic default, which is its median; the PSA registry reads
+    the same entry. At that centre a 2 Gy glioblastoma fraction right after 41 C is enhanced by a TER inside the
+    clinical 1.2-2 (dossier section 8), below the fit as fitted (s = 1)."""
+    from scipy import stats
+
+    from mhtcdt.decision.scenario import uncertain_inputs as ui
+    from mhtcdt.physics import Assumptions
+
+    d = rt.thermal_enhancement_distribution()
+    median = stats.uniform(d["low"], d["high"] - d["low"]).median()
+    assert Assumptions().thermal_enhancement_factor == pytest.approx(median, rel=1e-12)
+    assert rt.thermal_enhancement_factor_default() == pytest.approx(0.875)
+    item = ui.registry()["thermal_enhancement_factor"]
+    assert item.distribution.centre() == pytest.approx(Assumptions().thermal_enhancement_factor, rel=1e-12)
+    assert (item.distribution.low, item.distribution.high) == (d["low"], d["high"]) and item.source == d["source"]
+
+    def ter(s: float, temp_C: float) -> float:
+        # dose at 37 C with the same log survival as one 2 Gy fraction right after a session at temp_C
+        trs = rt.thermoradiosensitisation()
+        a = trs.alpha41_over_alpha37 ** (s * (temp_C - 37.0) / 4.0)
+        b = trs.beta41_over_beta37 ** (s * (temp_C - 37.0) / 4.0)
+        alpha, beta = GBM.alpha_per_Gy, GBM.beta_per_Gy2
+        effect = alpha * a * 2.0 + beta * b * 4.0
+        return (-alpha + np.sqrt(alpha**2 + 4 * beta * effect)) / (2 * beta) / 2.0
+
+    centre = Assumptions().thermal_enhancement_factor
+    assert 1.2 < ter(centre, 41.0) < ter(1.0, 41.0)
+    assert ter(centre, 43.0) < 2.0
+    assert ter(d["high"], 43.0) == pytest.approx(2.5, abs=0.05)  # the murine simultaneous maximum (Overgaard 1980)

@@ -44,6 +44,7 @@ from scipy import optimize, special, stats
 
 from mhtcdt.datafiles import load_toml
 from mhtcdt.errors import InputError
+from mhtcdt.physics import radiotherapy as rt
 
 DATA_PACKAGE = "mhtcdt.decision.scenario"
 REGISTRY_FILE = "data/physics_uncertainty.toml"
@@ -63,6 +64,9 @@ _REQUIRED = {
 _OPTIONAL = {"beta": ("interval",), "choice": ("weights",)}
 _NUMERIC = ("median", "gsd", "low", "high", "interval", "mean", "sd")
 STAGES = ("heat", "chemistry", "kill", "outcome")
+# Distributions kept in the physics data files next to the deterministic value they centre (a registry row names
+# one with ``physics_distribution``): each returns a table with the distribution keys, ``source`` and ``verified``.
+PHYSICS_DISTRIBUTIONS = {"thermal_enhancement": rt.thermal_enhancement_distribution}
 INFINITE = 1e300  # "no upper bound" in a support (TOML has inf, but the data files avoid it)
 
 
@@ -336,6 +340,13 @@ def registry() -> dict[str, UncertainInput]:
     out = {}
     for name, row in data["inputs"].items():
         field_ = f"{REGISTRY_FILE}:inputs.{name}"
+        if "physics_distribution" in row:
+            key = row["physics_distribution"]
+            if key not in PHYSICS_DISTRIBUTIONS:
+                raise InputError(
+                    f"{field_}.physics_distribution", key, f"unknown; known: {', '.join(PHYSICS_DISTRIBUTIONS)}"
+                )
+            row = {**{k: v for k, v in row.items() if k != "physics_distribution"}, **PHYSICS_DISTRIBUTIONS[key]()}
         support = tuple(float(v) for v in row["support"]) if "support" in row else None
         if row["stage"] not in STAGES:
             raise InputError(f"{field_}.stage", row["stage"], f"unknown stage; known: {', '.join(STAGES)}")

@@ -190,6 +190,8 @@ def test_wtp_grid_covers_the_icer_and_holds_the_wtp():
     grid = whatif.wtp_grid(30_000.0, [390_000.0])
     assert grid[0] == 0 and grid[-1] >= 1.5 * 390_000.0 and 30_000.0 in grid
     assert whatif.wtp_grid(30_000.0, [float("nan"), -5.0])[-1] == pytest.approx(120_000.0)
+    far = whatif.wtp_grid(30_000.0, [2_500_000.0])  # a far ICER keeps the fresh PSA's 1,500 steps near the WTP
+    assert np.isin(np.linspace(0.0, 120_000.0, 81), far).all() and far[-1] >= 3_750_000.0
 
 
 # ------------------------------------------------------------------ value-based price (issue 17's convention)

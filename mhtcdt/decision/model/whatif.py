@@ -179,7 +179,9 @@ def has_mht(scenario: Scenario, strategies: list[str]) -> np.ndarray:
 
 def wtp_grid(wtp: float, icers: list[float] | tuple[float, ...] = (), n: int = 101) -> np.ndarray:
     """A willingness-to-pay grid from 0 that covers ``wtp`` and every finite positive ICER of ``icers``
-    (up to 1.5 x the largest, at most the schema's bound), with ``wtp`` itself on the grid."""
+    (up to 1.5 x the largest, at most the schema's bound), with ``wtp`` itself on the grid and the PSA's own
+    grid (0 to 4 x ``wtp`` in 81 points, :func:`mhtcdt.decision.model.psa.run_psa`) kept, so the curves stay
+    as fine near the threshold as a fresh run's however far the ICER lies."""
     top = 4.0 * wtp
     for icer in icers:
         if icer is not None and math.isfinite(icer) and icer > 0:
@@ -187,7 +189,8 @@ def wtp_grid(wtp: float, icers: list[float] | tuple[float, ...] = (), n: int = 1
     top = min(top, MAX_WILLINGNESS_TO_PAY)
     step = 10.0 ** math.floor(math.log10(top / 4.0))
     top = math.ceil(top / step) * step
-    return np.unique(np.concatenate([np.linspace(0.0, top, n), [float(wtp)]]))
+    near = np.linspace(0.0, 4.0 * wtp, 81)
+    return np.unique(np.concatenate([near[near <= top], np.linspace(0.0, top, n), [float(wtp)]]))
 
 
 def probabilistic_icer(psa: psa_module.PSAResult, strategy: str, reference: str) -> float:

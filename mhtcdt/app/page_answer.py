@@ -48,7 +48,11 @@ def render() -> None:
             st.rerun()
         return
     with state.guard():
+        first_stage = st.empty()  # the deterministic base case while the PSA runs; replaced by the headline
+        if not _preliminary(scenario, first_stage):
+            return
         decision = state.decision_results(scenario)
+        first_stage.empty()
         if decision is None:
             return
         from mhtcdt.decision.report.headline import build_headline
@@ -63,6 +67,32 @@ def render() -> None:
         links[0].page_link(state.page_path("page_price.py"), label="Price and threshold", icon=":material/sell:")
         links[1].page_link(state.page_path("page_subgroups.py"), label="For whom", icon=":material/person_search:")
         links[2].page_link(state.page_path("page_compare.py"), label="Compare scenarios", icon=":material/compare:")
+
+
+def _preliminary(scenario, slot) -> bool:
+    """The answer in two stages: once the trial is done (seconds on a warm start) and while its PSA runs (most of
+    the time), the deterministic base case in ``slot``, labelled as not yet the verdict
+    (:func:`mhtcdt.decision.report.headline.build_preliminary`). False when the trial failed (shown)."""
+    from mhtcdt.app import psa_view
+    from mhtcdt.decision.report.headline import build_preliminary
+
+    if state.pipeline_result(scenario) is None:
+        return False
+    if psa_view.psa_done(scenario) is None:
+        base = state.decision_results(scenario, psa=False)
+        if base is not None:
+            p = build_preliminary(base.result, list_price=base.list_price)
+            cur = md(p.currency)
+            with slot.container(border=True, key="headline_preliminary"):
+                st.badge("Preliminary: base case only", color="gray", icon=":material/hourglass_top:")
+                st.markdown(f"**{md(p.text)}**")
+                icer = (
+                    money(p.icer, cur)
+                    if p.inc_qalys > 0 and p.inc_cost > 0
+                    else icer_cell(p.inc_cost, p.inc_qalys, cur)
+                )
+                st.metric(f"ICER vs {md(p.reference)} (base case)", icer)
+    return True
 
 
 def render_headline(h) -> None:

@@ -104,7 +104,7 @@ def decision_controls(where=None, *, compact: bool = False) -> None:
     cur = md(scenario.economics.currency)  # widget labels and help texts render Markdown
     box = where if where is not None else st
     cols = box.columns(2) if not compact else (box, box)
-    cols[0].number_input(
+    wtp = cols[0].number_input(
         f"Willingness to pay [{cur} per QALY]",
         min_value=1.0,
         max_value=1e7,
@@ -114,7 +114,8 @@ def decision_controls(where=None, *, compact: bool = False) -> None:
         help="One value for every page, the sidebar and the report. Changing it re-runs nothing: costs and "
         "QALYs do not depend on it.",
     )
-    cols[1].number_input(
+    cols[0].caption(f"{_grouped(wtp, cur)} per QALY", help="The value in the box, with thousands separators.")
+    price = cols[1].number_input(
         f"MHT course price [{cur}]",
         min_value=0.0,
         max_value=1e8,
@@ -125,6 +126,15 @@ def decision_controls(where=None, *, compact: bool = False) -> None:
         f"{scenario.economics.costs.mht_course:,.0f}). Costs are linear in it: nothing is re-run. Its PSA "
         "range follows the price.",
     )
+    cols[1].caption(f"{_grouped(price, cur)} per course", help="The value in the box, with thousands separators.")
+
+
+def _grouped(value: float | None, currency: str) -> str:
+    """``GBP 30,000``: the value of a number box as people read it (Streamlit's number input cannot group
+    thousands; the box keeps the plain digits one types)."""
+    from mhtcdt.decision.report.labels import money
+
+    return money(None if value is None else float(value), currency)
 
 
 def _run_marker() -> int:

@@ -58,11 +58,12 @@ def run_pipeline_task(scenario_toml: str, seed: int | None = None, *, progress: 
 
 
 def run_psa_task(result: Any, *, progress: Progress) -> Any:
-    """``mhtcdt.decision.model.psa.run_psa`` on a pipeline result (the scenario's own number of draws); its
-    tables are added to the recorded run of the pipeline result, if there is one."""
+    """``mhtcdt.decision.model.psa.run_psa`` on a pipeline result (the scenario's own number of draws), its
+    physics emulators from the on-disk cache when built before (:mod:`mhtcdt.decision.model.emulator_cache`);
+    its tables are added to the recorded run of the pipeline result, if there is one."""
     from mhtcdt.decision.model.psa import run_psa
 
-    psa = run_psa(result, progress=progress)
+    psa = run_psa(result, progress=progress, emulator_cache=True)  # built once per inputs and code
     run_id = result.extras.get(STORE_RUN_ID)
     if run_id is not None:
         import logging
@@ -162,7 +163,7 @@ def compare_task(labelled_tomls: list[tuple[str, str]], *, progress: Progress) -
     labelled = [(label, _scenario(text)) for label, text in labelled_tomls]
     for _, scenario in labelled:
         check_scenario_fits(scenario)  # a clear message instead of a MemoryError in the worker
-    return run_scenarios(labelled, progress=progress)
+    return run_scenarios(labelled, progress=progress, emulator_cache=True)
 
 
 def parametric_fits_task(trial: Any, *, progress: Progress) -> Any:

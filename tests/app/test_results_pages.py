@@ -144,6 +144,17 @@ def test_report_page_and_files(scenario, result):
     assert shown["status"].tolist() == result.incremental["status"].tolist()
     expected = stakeholder_table(result.incremental, result.scenario.economics.currency)
     assert shown[icer].tolist() == expected[icer].tolist()
+    # the calibration's provenance in plain words: every column named in labels.COLUMNS, truth values as yes/no
+    from mhtcdt.decision.report.labels import COLUMNS
+
+    at.selectbox(key="table_preview").set_value("calibration").run()
+    record = tables.calibration_table(result)
+    assert set(record.columns) <= set(COLUMNS), set(record.columns) - set(COLUMNS)
+    shown = [d.value for d in at.dataframe if COLUMNS["calibration_id"][0] in d.value.columns][0]
+    assert list(shown.columns) == [COLUMNS[c][0] for c in record.columns]
+    assert not any("_" in c for c in shown.columns)
+    if "physics_matches" in record.columns:
+        assert shown[COLUMNS["physics_matches"][0]].iloc[0] in ("yes", "no")
 
     named = tables.result_tables(result)
     with zipfile.ZipFile(io.BytesIO(tables.csv_zip(named))) as zf:

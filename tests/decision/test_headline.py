@@ -16,7 +16,7 @@ from scipy.stats import binomtest
 
 from mhtcdt.decision.model import price, whatif
 from mhtcdt.decision.model.psa import run_psa
-from mhtcdt.decision.report.headline import Population, build_headline, probability_text
+from mhtcdt.decision.report.headline import Population, build_headline, build_preliminary, probability_text
 from mhtcdt.decision.run.pipeline import run_pipeline
 from mhtcdt.decision.scenario import presets
 from mhtcdt.decision.scenario.loading import default_scenario
@@ -71,6 +71,26 @@ def test_no_contradictory_statement_at_any_wtp(run, wtp):
     # no overconfident bare numbers
     for sentence in h.sentences():
         assert "GBP 0 per patient (EVPI)" not in sentence and "e+" not in sentence and "e-0" not in sentence
+
+
+@pytest.mark.parametrize("wtp", WTPS)
+@pytest.mark.parametrize("asked", [None, 2_000.0])
+def test_the_preliminary_base_case_never_contradicts_the_headline(run, wtp, asked):
+    """The app's first stage (the base case while the PSA runs) chooses what the headline's base case chooses,
+    with the same ICER and price, and never reads as the verdict."""
+    result, _ = run
+    w = _at(run, wtp, asked)
+    h = build_headline(w.result, w.psa, list_price=w.list_price)
+    p = build_preliminary(whatif.apply(result, willingness_to_pay=wtp, price=asked).result, list_price=w.list_price)
+    assert p.decision == h.deterministic_decision and p.reference == h.reference
+    if p.new == h.new:
+        assert (p.inc_cost, p.inc_qalys) == pytest.approx((h.inc_cost_deterministic, h.inc_qalys_deterministic))
+    assert p.price == h.price
+    assert f"it would choose '{p.decision}'." in p.text and "not yet the verdict" in p.text
+    assert f"GBP {wtp:,.0f} per QALY" in p.text and f"price asked GBP {h.price:,.0f}, " in p.text
+    assert ("the list price" in p.text) == (asked is None) and p.text.count("(") == p.text.count(")")
+    for word in ("is cost-effective", "is not cost-effective", "Uncertain"):
+        assert word not in p.text
 
 
 def test_icer_and_evpi_are_the_ratio_of_means_and_the_mean_regret(run):

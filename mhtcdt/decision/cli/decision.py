@@ -61,7 +61,14 @@ def add_subcommands(subparsers) -> None:
     p.add_argument("--price", type=float, default=None, help="MHT course price (default: the scenario's)")
     p.set_defaults(handler=cmd_subgroups)
 
-    p = subparsers.add_parser("warmup", help="compile the numba kernels into their cache (once after installing)")
+    p = subparsers.add_parser(
+        "warmup",
+        help="compile the numba kernels into their cache and build the default answer's PSA emulators into theirs "
+        "(once after installing: the app then starts warm)",
+    )
+    p.add_argument(
+        "--kernels-only", action="store_true", help="only compile the kernels (not the default answer's emulators)"
+    )
     p.set_defaults(handler=cmd_warmup)
 
     p = subparsers.add_parser("compare", help="up to four scenarios side by side (one table, one CE plane)")
@@ -257,14 +264,22 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_warmup(args: argparse.Namespace) -> int:
-    """Compile every numba kernel into numba's cache (``$NUMBA_CACHE_DIR`` or ``__pycache__``)."""
+    """Compile every numba kernel into numba's cache (``$NUMBA_CACHE_DIR`` or ``__pycache__``) and, unless
+    ``--kernels-only``, build the default scenario's PSA emulators into their cache (``$MHTCDT_CACHE_DIR``)."""
     import os
 
+    from mhtcdt.decision.model import emulator_cache
+    from mhtcdt.decision.progress import TqdmProgress
     from mhtcdt.decision.warmup import warm_up
 
-    seconds = warm_up()
+    answer = not args.kernels_only and emulator_cache.enabled()
+    with TqdmProgress() as progress:
+        seconds = warm_up(progress, answer=answer)
     where = os.environ.get("NUMBA_CACHE_DIR") or "__pycache__ beside the package modules"
-    print(f"Kernels compiled and cached in {seconds:.1f} s ({where}); the app and the CLI now start warm.")
+    done = f"Kernels compiled and cached ({where})"
+    if answer:
+        done += f" and the default answer's PSA emulators built ({emulator_cache.cache_dir()})"
+    print(f"{done} in {seconds:.1f} s; the app and the CLI now start warm.")
     return 0
 
 

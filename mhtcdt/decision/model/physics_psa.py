@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mhtcdt.decision.model import outcome
+from mhtcdt.decision.model import emulator_cache, outcome
 from mhtcdt.decision.model.drivers import evppi_row
 from mhtcdt.decision.model.emulator import ArmEmulator, EmulatorReport
 from mhtcdt.decision.run.arm_chain import RANDOMISED_ARM
@@ -78,7 +78,10 @@ def calibrated_outcome_inputs(
 
 
 class PhysicsUncertainty:
-    """The physics and structural inputs of one run's PSA and the emulated physics of its arms."""
+    """The physics and structural inputs of one run's PSA and the emulated physics of its arms.
+
+    ``cache``: take each emulator from the on-disk cache of :mod:`mhtcdt.decision.model.emulator_cache` when
+    it was built before with the same inputs and code (bit-identical predictions), else build and store it."""
 
     def __init__(
         self,
@@ -89,6 +92,7 @@ class PhysicsUncertainty:
         cohort_columns: list[str],
         progress: Callable[[float], None] | None = None,
         params: outcome.OutcomeParams | None = None,
+        cache: bool = False,
     ) -> None:
         clock = time.perf_counter()
         self.inputs = psa_inputs(scenario, params)
@@ -97,6 +101,7 @@ class PhysicsUncertainty:
         base = scenario.physics_assumptions()
         index = {a.name: i for i, a in enumerate(scenario.randomised_arms)}
         self.emulators: dict[str, ArmEmulator | PooledEmulator] = {}
+        self.loaded_from_cache = 0  # emulators loaded from the on-disk cache (``cache``) instead of built
         report = progress or (lambda f: None)
         for j, name in enumerate(self.arms):
             rows = trial[trial["arm"] == name]
@@ -109,16 +114,25 @@ class PhysicsUncertainty:
                 position = np.flatnonzero(streams == group)
                 share = 1.0 / (len(self.arms) * len(groups))  # of the build's progress
                 step = (j * len(groups) + g) * share
-                emu = ArmEmulator(
+                args = (
                     name if len(groups) == 1 else f"{name} (patients randomised to {group})",
                     patients.iloc[position],
                     scenario.arm(name),
                     physics_seed(seed, index[group]),
                     base,
                     self.inputs,
-                    progress=lambda f, step=step, share=share: report(step + f * share),
                 )
-                emu.release_solves()
+                part_progress = lambda f, step=step, share=share: report(step + f * share)  # noqa: E731
+                if cache:
+                    emu, loaded = emulator_cache.cached_emulator(
+                        emulator_cache.emulator_key(*args),
+                        lambda args=args, p=part_progress: ArmEmulator(*args, progress=p),
+                        part_progress,
+                    )
+                    self.loaded_from_cache += int(loaded)
+                else:
+                    emu = ArmEmulator(*args, progress=part_progress)
+                    emu.release_solves()
                 parts.append((position, emu))
             self.emulators[name] = parts[0][1] if len(parts) == 1 else PooledEmulator(parts, len(rows))
         self.patient_ids = {

@@ -295,6 +295,7 @@ def run_psa(
     executor=None,
     chunk_size: int = 250,
     physics: bool | None = None,
+    emulator_cache: bool = False,
 ) -> PSAResult:
     """PSA, DSA and value of information for the scenario of a pipeline ``result``.
 
@@ -303,7 +304,9 @@ def run_psa(
     process; an executor of :mod:`mhtcdt.decision.run.executors` (serial, local processes, Dask) evaluates
     chunks of ``chunk_size`` draws; the results are identical either way. ``physics``: sample the physics
     and structural inputs (default: the scenario's ``[psa] physics``); their emulators are built first
-    (:mod:`mhtcdt.decision.model.physics_psa`).
+    (:mod:`mhtcdt.decision.model.physics_psa`). ``emulator_cache``: take them from (and add them to) the on-disk
+    cache of :mod:`mhtcdt.decision.model.emulator_cache` (the results are identical; the app and ``mhtcdt
+    warmup`` use it).
     """
     sc = result.scenario
     eco = sc.economics
@@ -335,7 +338,14 @@ def run_psa(
     if use_physics and psa_inputs(sc, params):
         build = sub_progress(progress, "PSA: physics emulators", 0.0, 0.4)
         uncertainty = PhysicsUncertainty(
-            sc, trial, arms, result.seed, list(result.cohort.columns), progress=build, params=params
+            sc,
+            trial,
+            arms,
+            result.seed,
+            list(result.cohort.columns),
+            progress=build,
+            params=params,
+            cache=emulator_cache,
         )
         notes.extend(centre_notes(sc, uncertainty))
 

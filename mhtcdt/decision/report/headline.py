@@ -321,3 +321,63 @@ def _agreement(psa, per, decision, det_decision, new, ref, d_qaly, wtp, cur, sur
         f"{side} at the willingness to pay) while the mean over the {psa.n_draws:,} PSA draws chooses "
         f"'{decision}'. {why}"
     )
+
+
+@dataclass(frozen=True)
+class Preliminary:
+    """The deterministic base case alone, shown while the PSA runs (the app's first stage): never a verdict.
+
+    The verdict follows the probabilistic analysis (module docstring), so this stage names the strategy the
+    base case would choose and says that the verdict may differ; it is replaced by the :class:`Headline`
+    when the PSA is done (never shown beside it)."""
+
+    decision: str  # strategy with the highest NMB in the base case
+    new: str  # the non-reference strategy with the highest base-case NMB
+    reference: str
+    currency: str
+    willingness_to_pay: float
+    inc_cost: float
+    inc_qalys: float
+    icer: float  # NaN unless QALYs gained at an extra cost (price.icer_of)
+    price: float
+    text: str
+
+
+def build_preliminary(result, *, list_price: float | None = None) -> Preliminary:
+    """The base case of ``result`` (at its scenario's WTP and MHT price) in words: which strategy it would
+    choose, the new strategy's ICER vs the reference, the price asked; and that the verdict waits for the PSA."""
+    sc = result.scenario
+    eco = sc.economics
+    cur, wtp = eco.currency, float(eco.willingness_to_pay)
+    ref = sc.trial.reference_arm
+    per = result.economics.set_index("strategy")
+    nmb = wtp * per["qalys"] - per["cost"]
+    decision = str(nmb.idxmax())
+    others = [s for s in per.index if s != ref]
+    new = str(nmb[others].idxmax()) if others else ref
+    d_cost = float(per.at[new, "cost"] - per.at[ref, "cost"])
+    d_qaly = float(per.at[new, "qalys"] - per.at[ref, "qalys"])
+    price = float(eco.costs.mht_course)
+    list_price = price if list_price is None else float(list_price)
+    basis = _BASE_CASE_BASIS.get(eco.survival_source, f"{eco.survival_source} survival")
+    asked = f"price asked {_money(price, cur)}, " + (
+        "the list price" if price == list_price else f"a what-if (list price {_money(list_price, cur)})"
+    )
+    text = (
+        f"Deterministic base case ({basis}), ready first: at {cur} {wtp:,.0f} per QALY it would choose "
+        f"'{decision}'. '{new}' vs '{ref}': ICER {icer_cell(d_cost, d_qaly, cur)} at the {asked}. This is not yet "
+        "the verdict: the verdict follows the probabilistic analysis, still running, which averages over the "
+        "uncertain inputs and can choose differently."
+    )
+    return Preliminary(
+        decision=decision,
+        new=new,
+        reference=ref,
+        currency=cur,
+        willingness_to_pay=wtp,
+        inc_cost=d_cost,
+        inc_qalys=d_qaly,
+        icer=icer_of(d_cost, d_qaly),
+        price=price,
+        text=text,
+    )

@@ -167,7 +167,7 @@ def p_value(value: float | None) -> str:
     return "< 0.001" if value < 0.001 else f"{value:.3f}"
 
 
-#: column -> (plain label, kind); kind: money, number, count, percent, p, years, months, text, qaly, icer
+#: column -> (plain label, kind); kind: money, number, count, percent, p, years, months, text, qaly, icer, yes/no
 COLUMNS: dict[str, tuple[str, str]] = {
     "strategy": ("strategy", "text"),
     "arm": ("arm", "text"),
@@ -215,6 +215,15 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "median_months": ("median [months]", "number"),
     "median_ci_lower": ("median 95 % CI, lower [months]", "number"),
     "median_ci_upper": ("median 95 % CI, upper [months]", "number"),
+    # the calibration the run used (provenance: tables.calibration_table; meanings in data_dictionary.py)
+    "calibration_id": ("outcome calibration used", "text"),
+    "calibration_sha256": ("fingerprint of the calibration file (SHA-256)", "text"),
+    "calibration_path": ("calibration file read from", "text"),
+    "physics_source_hash": ("fingerprint of the physics and cohort code it was fitted with", "text"),
+    "physics_matches": ("fitted with the physics and cohort code running now", "yes/no"),
+    "indications": ("disease settings it was fitted for", "text"),
+    "calibrated_effects": ("treatment effects fitted to published trials", "text"),
+    "assumed_effects": ("treatment effects assumed without trial data (at their priors)", "text"),
 }
 
 
@@ -269,7 +278,15 @@ def _formatter(kind: str, currency: str, row_parameter: str | None = None) -> Ca
         return lambda v: number(_float(v), 2)
     if kind == "parameter":
         return lambda v: parameter_label(str(v))
+    if kind == "yes/no":
+        return lambda v: {True: "yes", False: "no"}.get(v, str(v)) if isinstance(v, bool) else _yes_no_text(v)
     return str
+
+
+def _yes_no_text(v: object) -> str:
+    """A truth value read back from a CSV or the store ("True", "false", 1) as yes/no; anything else as is."""
+    text = str(v).strip().lower()
+    return "yes" if text in ("true", "1", "yes") else "no" if text in ("false", "0", "no") else str(v)
 
 
 def _float(v: object) -> float | None:

@@ -55,8 +55,11 @@ def run_scenarios(
     n_draws: int | None = None,
     seed: int | None = None,
     progress: ProgressCallback | None = None,
+    emulator_cache: bool = False,
 ) -> list[ScenarioRun]:
-    """Run each scenario and its PSA (``n_draws``: default each scenario's; ``seed``: default each one's)."""
+    """Run each scenario and its PSA (``n_draws``: default each scenario's; ``seed``: default each one's;
+    ``emulator_cache``: the PSA's emulators from the on-disk cache, as :func:`~mhtcdt.decision.model.psa.run_psa`
+    takes them: the app's base scenario then reuses the answer's)."""
     from mhtcdt.decision.model.psa import run_psa
     from mhtcdt.decision.run.pipeline import run_pipeline
     from mhtcdt.decision.scenario.checks import check_scenario
@@ -83,7 +86,7 @@ def run_scenarios(
             report(1.0)
             continue
         result = run_pipeline(sc, seed=s, progress=None if progress is None else (lambda st, f, r=report: r(0.8 * f)))
-        psa = run_psa(result, n_draws=n_draws)
+        psa = run_psa(result, n_draws=n_draws, emulator_cache=emulator_cache)
         at = whatif.apply(result, psa)  # the CEAC grid covering the ICER, as every other view shows it
         run = ScenarioRun(label, sc, at.result, at.psa)
         done[key] = run

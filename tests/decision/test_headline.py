@@ -302,3 +302,18 @@ def test_comparison_and_subgroup_tables_never_show_a_negative_icer(run):
         }
     )
     assert list(subgroup_table(sub, "GBP")["ICER (mean of draws)"]) == ["dominated", "GBP 10,000"]
+
+
+def test_summary_says_none_for_a_negative_value_based_price(run):
+    """The text summary words a negative value-based price as the app and the headline do ("none ... even at 0"),
+    never as a negative amount; a non-negative one is printed as money."""
+    import dataclasses
+
+    from mhtcdt.decision.report.summary import format_summary
+
+    result, psa = run
+    negative = format_summary(result, dataclasses.replace(psa, value_based_price=-60_408.0))
+    line = next(s for s in negative.splitlines() if "value-based price of the MHT course" in s)
+    assert "none (not cost-effective even at GBP 0)" in line and "-60,408" not in line
+    positive = format_summary(result, dataclasses.replace(psa, value_based_price=1_523.0))
+    assert "GBP 1,523 (scenario:" in next(s for s in positive.splitlines() if "value-based price of the MHT" in s)

@@ -110,10 +110,17 @@ def format_summary(result: PipelineResult, psa=None) -> str:
                 f"({row.qalys_low:.3f}-{row.qalys_high:.3f})   P(cost-effective) {prob[row.strategy]:.2f}"
             )
         if psa.value_based_price is not None:
+            # a negative root is no price: the course loses net benefit even when given away (issue 16's rule,
+            # as the app and the headline word it)
+            vbp = psa.value_based_price
+            vbp_text = (
+                format_money(vbp, eco.currency)
+                if vbp >= 0
+                else f"none (not cost-effective even at {format_money(0.0, eco.currency)})"
+            )
             add(
                 f"  value-based price of the MHT course at {format_money(eco.willingness_to_pay, eco.currency)}/QALY: "
-                f"{format_money(psa.value_based_price, eco.currency)} (scenario: "
-                f"{format_money(eco.costs.mht_course, eco.currency)})"
+                f"{vbp_text} (scenario: {format_money(eco.costs.mht_course, eco.currency)})"
             )
         for note in psa.notes:
             if note != population:  # said once, under cost-effectiveness

@@ -32,7 +32,8 @@ Partitioned survival (:mod:`.psm`)
     draw (``.draw(0)`` -> per-strategy DataFrame); ``partitioned_occupancy(curves)``.
 Markov cohort models (:mod:`.markov`, trace kernel :mod:`.markov_trace`)
     ``run_markov(states, strategies, start, conventions, *, n_cycles=None, dead_states=("dead",),
-    stop_when_alive_below=None, max_cycles=10000, keep_traces=None, mean_traces=True, out=None) -> MarkovResult``
+    until_alive_below=None, keep_traces=None, mean_traces=True, out=None) -> MarkovResult``
+    (``until_alive_below``: an open horizon, ``UntilAliveBelow(share, max_cycles=10000)``)
     (``out``: destination arrays by column, written in place; ``.results``
     DataFrame, ``.draws`` DrawResults, ``.traces`` when kept, ``.mean_traces``, ``.trace_frame``);
     ``MarkovStrategy(name, transitions, values, per_cycle, draws)``; ``entry_cost_matrix(states,
@@ -125,6 +126,7 @@ from mhtcdt.economics.lifetables import LifeTable, life_table, life_tables
 from mhtcdt.economics.markov import (
     MarkovResult,
     MarkovStrategy,
+    UntilAliveBelow,
     entry_cost_matrix,
     expand_tunnel_states,
     probability_to_rate,
@@ -185,6 +187,7 @@ __all__ = [
     "LogNormal",
     "MarkovResult",
     "MarkovStrategy",
+    "UntilAliveBelow",
     "MultivariateNormal",
     "Normal",
     "Uniform",

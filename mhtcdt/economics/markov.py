@@ -299,13 +299,26 @@ def _check_model(
     return names, alive_mask, x0
 
 
-def _horizon(n_cycles: int | None, stop_when_alive_below: float | None, max_cycles: int) -> int:
+@dataclass(frozen=True)
+class UntilAliveBelow:
+    """An open horizon: run until the share alive in every strategy and draw is below ``share`` (e.g. 1e-4),
+    at most ``max_cycles`` cycles (an :class:`InputError` if the cohort is still alive then)."""
+
+    share: float
+    max_cycles: int = 10_000
+
+    def __post_init__(self) -> None:
+        if not 0 < self.share < 1:
+            raise InputError("until_alive_below.share", self.share, "must be in (0, 1)")
+        if int(self.max_cycles) != self.max_cycles or self.max_cycles < 1:
+            raise InputError("until_alive_below.max_cycles", self.max_cycles, "must be a whole number of cycles >= 1")
+
+
+def _horizon(n_cycles: int | None, until: UntilAliveBelow | None) -> int:
     if n_cycles is None:
-        if stop_when_alive_below is None:
-            raise InputError("n_cycles", None, "give n_cycles or stop_when_alive_below")
-        if not 0 < stop_when_alive_below < 1:
-            raise InputError("stop_when_alive_below", stop_when_alive_below, "must be in (0, 1)")
-        return int(max_cycles)
+        if until is None:
+            raise InputError("n_cycles", None, "give n_cycles or until_alive_below")
+        return int(until.max_cycles)
     if int(n_cycles) != n_cycles or n_cycles < 1:
         raise InputError("n_cycles", n_cycles, "the horizon must be at least one whole cycle")
     return int(n_cycles)
@@ -337,8 +350,7 @@ def run_markov(
     *,
     n_cycles: int | None = None,
     dead_states: Sequence[str] = ("dead",),
-    stop_when_alive_below: float | None = None,
-    max_cycles: int = 10_000,
+    until_alive_below: UntilAliveBelow | None = None,
     keep_traces: bool | None = None,
     mean_traces: bool = True,
     out: Mapping[str, np.ndarray] | None = None,
@@ -356,8 +368,9 @@ def run_markov(
     conventions:
         Counting, discounting, cycle length and currency (default :class:`Conventions`\\ ()).
     n_cycles:
-        Fixed horizon in cycles; or None with ``stop_when_alive_below`` (e.g. 1e-4): run until the
-        share alive in every strategy and draw is below it (at most ``max_cycles``).
+        Fixed horizon in cycles; or None with ``until_alive_below`` (:class:`UntilAliveBelow`, e.g.
+        ``UntilAliveBelow(1e-4)``): run until the share alive in every strategy and draw is below it (at most its
+        ``max_cycles``).
     dead_states:
         Names of the states counted as dead (for life-years, end-of-life costs and stopping).
     keep_traces:
@@ -380,7 +393,7 @@ def run_markov(
 
     conv = Conventions() if conventions is None else conventions
     names, alive_mask, x0 = _check_model(states, dead_states, strategies, start)
-    horizon = _horizon(n_cycles, stop_when_alive_below, max_cycles)
+    horizon = _horizon(n_cycles, until_alive_below)
     fixed = n_cycles is not None
     fetchers = []
     n_draws = x0.shape[0] if x0.ndim == 2 else None
@@ -420,7 +433,7 @@ def run_markov(
         engine.run_fixed(fetchers, x0_last, values, plans, model, output)
         n_done = horizon
     else:
-        traces, flows, n_done = engine.run_open(fetchers, x0_last, values, model, stop_when_alive_below)
+        traces, flows, n_done = engine.run_open(fetchers, x0_last, values, model, until_alive_below.share)
         model = engine.Model.build(names, alive_mask, conv, n_done, strategies)
         output = engine.Output.allocate(values, model, n_d, False, mean_traces, out)
         plans = [engine.plan(v, alive_mask, conv, n_done) for v in values]

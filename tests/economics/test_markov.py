@@ -6,6 +6,7 @@ import pytest
 from mhtcdt.economics import Conventions, CostCategory, StateValues, incremental_analysis
 from mhtcdt.economics.markov import (
     MarkovStrategy,
+    UntilAliveBelow,
     entry_cost_matrix,
     expand_tunnel_states,
     probability_to_rate,
@@ -192,7 +193,7 @@ def test_run_until_dead():
         [MarkovStrategy("x", p, _values(utilities=[1, 0]))],
         [1, 0],
         Conventions(discount_effects=0, counting="end"),
-        stop_when_alive_below=1e-6,
+        until_alive_below=UntilAliveBelow(1e-6),
         dead_states=["dead"],
     )
     n = res.draws.attrs["n_cycles"]
@@ -458,3 +459,26 @@ def test_cost_units_in_a_markov_model():
         assert other.results["cost"].iloc[0] == pytest.approx(per_cycle.results["cost"].iloc[0], rel=1e-12)
     with pytest.raises(InputError, match="per"):
         StateValues([100.0, 0.0])  # no unit: refused
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [({"share": 0.0}, "until_alive_below.share"), ({"share": 1e-4, "max_cycles": 0}, "until_alive_below.max_cycles")],
+)
+def test_open_horizon_rejects_bad_values_naming_the_field(kwargs, field):
+    with pytest.raises(InputError) as err:
+        UntilAliveBelow(**kwargs)
+    assert err.value.field == field
+
+
+def test_open_horizon_stops_at_its_max_cycles():
+    p = np.array([[0.99, 0.01], [0, 1]])
+    with pytest.raises(InputError) as err:
+        run_markov(
+            ["alive", "dead"],
+            [MarkovStrategy("x", p, _values(utilities=[1, 0]))],
+            [1, 0],
+            until_alive_below=UntilAliveBelow(1e-6, max_cycles=10),
+            dead_states=["dead"],
+        )
+    assert err.value.field == "max_cycles"

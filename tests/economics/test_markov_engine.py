@@ -14,6 +14,7 @@ from mhtcdt.economics import (
     LogNormal,
     MarkovStrategy,
     StateValues,
+    UntilAliveBelow,
     dirichlet_matrix,
     markov_trace,
     run_markov,
@@ -204,7 +205,14 @@ def test_mean_traces_can_be_skipped_with_an_open_horizon():
     alive = np.array([1.0, 1, 1, 0])
     strategies = [MarkovStrategy("mono", p_mono, StateValues(care, alive, costs_per="cycle"), draws=True)]
     runs = [
-        run_markov(data["states"], strategies, data["start"], stop_when_alive_below=1e-3, dead_states=["D"], **flag)
+        run_markov(
+            data["states"],
+            strategies,
+            data["start"],
+            until_alive_below=UntilAliveBelow(1e-3),
+            dead_states=["D"],
+            **flag,
+        )
         for flag in ({}, {"mean_traces": False})
     ]
     np.testing.assert_array_equal(runs[1].draws.cost, runs[0].draws.cost)

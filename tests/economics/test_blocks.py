@@ -150,6 +150,17 @@ def test_run_in_blocks_equals_one_call():
 T_MONTHS = np.arange(0.0, 121.0)
 
 
+def _psm_values() -> StateValues:
+    """Two strategies' monthly care costs, utilities, a one-off treatment cost and an end-of-life cost."""
+    return StateValues(
+        np.array([[1000.0, 2500.0]]),
+        [0.8, 0.6],
+        costs_per="months",
+        one_off_cost=[0.0, 20000.0],
+        end_of_life_cost=5000.0,
+    )
+
+
 def _psm_coefficients(n: int, seed: int = 3):
     dists = {
         f"{ep}{k}": MultivariateNormal(m, [[0.02, -0.004], [-0.004, 0.04]])
@@ -173,13 +184,7 @@ def test_psm_curve_function_equals_curve_arrays(monkeypatch):
     draws to 1e-12, whatever the block (curve values per block patched from 65,536 to 2,000)."""
     n = 3_000
     s = _psm_coefficients(n)
-    values = StateValues(
-        np.array([[1000.0, 2500.0]]),
-        [0.8, 0.6],
-        costs_per="months",
-        one_off_cost=[0.0, 20000.0],
-        end_of_life_cost=5000.0,
-    )
+    values = _psm_values()
     arrays = run_partitioned_survival(SurvivalCurves(["a", "b"], T_MONTHS, _curves(s, 0, n)), values)
     lazy = SurvivalCurves(["a", "b"], T_MONTHS, lambda a, b: _curves(s, a, b), n_draws=n)
     by_function = run_partitioned_survival(lazy, values)
@@ -243,13 +248,7 @@ def test_nested_weibull_equals_the_curve_function(monkeypatch):
     whatever the block; the curves themselves agree with weibull_from_coefficients to 1e-13."""
     n = 3_000
     s = _psm_coefficients(n)
-    values = StateValues(
-        np.array([[1000.0, 2500.0]]),
-        [0.8, 0.6],
-        costs_per="months",
-        one_off_cost=[0.0, 20000.0],
-        end_of_life_cost=5000.0,
-    )
+    values = _psm_values()
     coef = {ep: np.stack([s[f"{ep}{k}"] for k in range(2)], axis=1) for ep in ("ttp", "os")}  # (D, 2, 2)
     nested = survival.NestedWeibull(
         [coef["ttp"][..., 0], coef["os"][..., 0]], [coef["ttp"][..., 1], coef["os"][..., 1]]

@@ -22,6 +22,7 @@ import pandas as pd
 
 from mhtcdt.decision.report import figures
 from mhtcdt.decision.report.criteria_text import consort_display
+from mhtcdt.decision.scenario.reference_case import reference_case_notes
 
 REPORTED = "reported"
 NOT_APPLICABLE = "not applicable"
@@ -194,6 +195,8 @@ def build_html_report(
         f"{eco.horizon_years:g}-year horizon).</p>"
     )
     add(f"<p class='verdict'><strong>Result (deterministic base case).</strong> {_e(result.verdict)}</p>")
+    for note in reference_case_notes(eco):
+        add(f"<p><em>{_e(note)}</em></p>")
     add(f"<p><em>{_e(population_sentence(result))}</em></p>")
     colours = scenario_palette(sc)
     if psa is not None:
@@ -246,7 +249,9 @@ def build_html_report(
         f"</li><li>Time horizon: {eco.horizon_years:g} years; cycle length {eco.cycle_months:g} months "
         f"({_e(eco.counting.replace('_', ' '))} counting)</li>"
         f"<li>Discount rates: costs {eco.discount_costs:.1%}"
-        f", effects {eco.discount_effects:.1%} per year</li></ul>"
+        f", effects {eco.discount_effects:.1%} per year</li>"
+        + "".join(f"<li>{_e(note)}</li>" for note in reference_case_notes(eco))
+        + "</ul>"
     )
     add("<h2 id='comparators'>Comparators</h2><ul>")
     for arm in sc.randomised_arms:

@@ -18,6 +18,7 @@ from mhtcdt.app.text import md
 from mhtcdt.app.widgets import number_field
 from mhtcdt.decision.report.labels import parameter_label_with_unit
 from mhtcdt.decision.scenario.loading import bundled_scenarios, parse_scenario, parse_scenario_text, scenario_text
+from mhtcdt.decision.scenario.reference_case import reference_case, reference_case_notes
 from mhtcdt.decision.scenario.schema import (
     ArmSpec,
     CohortSpec,
@@ -186,6 +187,9 @@ def _editors(scenario: Scenario) -> dict[str, Any]:
     with tabs[-1]:
         e = scenario.economics
         cur = md(e.currency)  # shown in widget labels (Markdown)
+        st.caption(md(f"Jurisdiction (HTA reference case): {reference_case(e).name}, costs in {e.currency}."))
+        for note in reference_case_notes(e):  # PPP-transferred costs, departures from the reference case, threshold
+            st.caption(md(note))
         c1, c2, c3 = st.columns(3)
         with c1:
             st.caption(

@@ -414,7 +414,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="scenario preset shipped with the package: default, newly_diagnosed_stupp, "
         "recurrent_nanotherm_vs_lomustine, recurrent_nanotherm_vs_bsc, recurrent_all_comparators, "
-        "prostate_recurrent, pancreas_locally_advanced, pancreas_chemotherapy_comparators",
+        "prostate_recurrent, pancreas_locally_advanced, pancreas_chemotherapy_comparators; the default in other "
+        "jurisdictions: default_netherlands, default_germany, default_france, default_united_states",
     )
     p.add_argument(
         "--indication",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import math
 import tomllib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -277,3 +278,29 @@ def test_a_copy_of_the_preset_data_is_unchanged_by_parsing():
     before = copy.deepcopy(data)
     parse_scenario(data)
     assert data == before
+
+
+# ------------------------------------------------------------------------------------------------ compare
+def test_compare_prints_each_scenario_in_its_own_currency_and_one_plane_per_currency(tmp_path, capsys):
+    import tomli_w
+
+    from mhtcdt.decision.run.compare import currency_groups
+
+    files = []
+    for name, data in (("england", _default_data()), ("dutch", _preset("netherlands"))):
+        data["cohort"]["n_screened"] = 110
+        path = tmp_path / f"{name}.toml"
+        path.write_text(tomli_w.dumps(data))
+        files.append(str(path))
+    out = tmp_path / "out"
+    assert cli.main(["compare", *files, "--psa-draws", "20", "--quiet", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    england, dutch = text.split("[dutch]")[0], text.split("[dutch]")[1]
+    assert "GBP 30,000" in england and "EUR" not in england.split("[england]")[1]
+    assert "EUR 80,000" in dutch and "Costs transferred from English NHS 2017 GBP by PPP" in dutch
+    money_lines = [line for line in dutch.splitlines() if "GBP" in line]
+    assert all("transferred from English NHS" in line for line in money_lines), money_lines
+    planes = sorted(p.name for p in out.glob("comparison_plane_*.png"))
+    assert planes == ["comparison_plane_EUR.png", "comparison_plane_GBP.png"]
+    runs = [type("Run", (), {"scenario": parse_scenario(tomllib.loads(Path(f).read_text()))})() for f in files]
+    assert currency_groups(runs) == {"GBP": [0], "EUR": [1]}

@@ -218,6 +218,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from mhtcdt.decision.report.figures import to_bytes
     from mhtcdt.decision.report.headline import build_headline
     from mhtcdt.decision.run import compare
+    from mhtcdt.decision.scenario.reference_case import reference_case_notes
 
     problems: list[InputError] = []
     labelled = []
@@ -245,6 +246,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
             _say(f"  {key:<30s} {value}")
         for warning in compare.unpriced_agents(r.scenario):
             _say(f"  note: {warning}")
+        for note in reference_case_notes(r.scenario.economics):  # jurisdiction, PPP transfer, departures
+            _say(f"  note: {note}")
         print()
     for r, h in zip(runs, headlines, strict=True):
         _say(f"[{r.label}] {h.agreement}")

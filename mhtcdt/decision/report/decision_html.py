@@ -25,6 +25,7 @@ from mhtcdt.decision.report.labels import (
     stakeholder_table,
     threshold_text,
 )
+from mhtcdt.decision.scenario.reference_case import reference_case_notes
 
 LIGHT_COLOURS = {"green": "#1a7f37", "amber": "#b45309", "red": "#b42318"}
 LIGHT_WORDS = {"green": "cost-effective", "amber": "uncertain", "red": "not cost-effective"}
@@ -270,6 +271,7 @@ def comparison_report(runs: Sequence, headlines: Sequence, plane_fig) -> str:
     for run, h in zip(runs, headlines, strict=True):
         shared = f" (re-costed from '{_e(run.shared_with)}': same trial)" if run.shared_with else ""
         parts.append(f"<h2>{_e(run.label)}</h2><p>{_e(run.scenario.name)}{shared}</p>")
+        parts.extend(f"<p><em>{_e(note)}</em></p>" for note in reference_case_notes(run.scenario.economics))
         parts.append(headline_section(h).replace("<h2 id='answer'>The answer at a glance</h2>", ""))
     body = "\n".join(parts)
     return (

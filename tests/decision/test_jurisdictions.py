@@ -304,3 +304,12 @@ def test_compare_prints_each_scenario_in_its_own_currency_and_one_plane_per_curr
     assert planes == ["comparison_plane_EUR.png", "comparison_plane_GBP.png"]
     runs = [type("Run", (), {"scenario": parse_scenario(tomllib.loads(Path(f).read_text()))})() for f in files]
     assert currency_groups(runs) == {"GBP": [0], "EUR": [1]}
+
+
+def test_a_jurisdiction_scenario_survives_the_round_trip_to_toml():
+    from mhtcdt.decision.scenario.loading import parse_scenario_text, scenario_to_toml
+
+    for key in JURISDICTIONS:
+        scenario = parse_scenario(_preset(key))
+        again = parse_scenario_text(scenario_to_toml(scenario))
+        assert again == scenario, key

@@ -313,3 +313,14 @@ def test_a_jurisdiction_scenario_survives_the_round_trip_to_toml():
         scenario = parse_scenario(_preset(key))
         again = parse_scenario_text(scenario_to_toml(scenario))
         assert again == scenario, key
+
+
+def test_validate_prints_the_reference_case_notes_of_a_valid_scenario(tmp_path, capsys):
+    import tomli_w
+
+    path = tmp_path / "dutch.toml"
+    path.write_text(tomli_w.dumps(_preset("netherlands")))
+    assert cli.main(["validate", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "valid scenario" in out and "Costs transferred from English NHS 2017 GBP by PPP" in out
+    assert "reference case societal" in out

@@ -115,6 +115,7 @@ def _guarded(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Na
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     from mhtcdt.decision.scenario.loading import load_scenario
+    from mhtcdt.decision.scenario.reference_case import reference_case_notes
 
     scenario = load_scenario(args.scenario)  # everything `run` checks before any compute, all at once
     print(
@@ -123,6 +124,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             f"indication {scenario.cohort.indication}, {scenario.cohort.n_screened} screened)"
         )
     )
+    for note in reference_case_notes(scenario.economics):  # jurisdiction, PPP transfer, departures, threshold
+        print(terminal_safe(f"  {note}"))
     return EXIT_OK
 
 

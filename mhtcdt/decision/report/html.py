@@ -22,7 +22,7 @@ import pandas as pd
 
 from mhtcdt.decision.report import figures
 from mhtcdt.decision.report.criteria_text import consort_display
-from mhtcdt.decision.scenario.reference_case import reference_case_notes
+from mhtcdt.decision.scenario.reference_case import reference_case_notes, transfer_note
 
 REPORTED = "reported"
 NOT_APPLICABLE = "not applicable"
@@ -274,9 +274,11 @@ def build_html_report(
         }
     )
     costs["value"] = costs["value"].map(lambda v: f"{cur} {v:,.0f}")
+    transfer = transfer_note(eco)  # CHEERS 2022 item 15: currency, price date and conversion
     add(
-        _table(costs) + f"<p>All costs in {_e(cur)} at {eco.price_year} prices, as given in the scenario "
-        "(conversions, where any, are documented in its comments).</p>"
+        _table(costs)
+        + f"<p>All costs in {_e(cur)} at {eco.price_year} prices, as given in the scenario "
+        + (f"({_e(transfer)})</p>" if transfer else "(conversions, where any, are documented in its comments).</p>")
     )
     add("<h2 id='model'>Model: rationale, analytics and assumptions</h2>")
     add(

@@ -324,3 +324,18 @@ def test_validate_prints_the_reference_case_notes_of_a_valid_scenario(tmp_path, 
     out = capsys.readouterr().out
     assert "valid scenario" in out and "Costs transferred from English NHS 2017 GBP by PPP" in out
     assert "reference case societal" in out
+
+
+def test_trial_costs_of_the_value_of_a_trial_move_by_the_same_ppp():
+    from mhtcdt.decision.trial.trial_value import defaults
+
+    english = defaults()
+    assert english.currency == "GBP" and english.note == ""
+    assert english.fixed_cost == 1_500_000.0  # trial_value.toml fixed_gbp
+    assert english.per_patient_cost == pytest.approx(41413.0 * 0.777)  # per_patient_usd x usd_to_gbp
+    nl = defaults(parse_scenario(_preset("netherlands")).economics)
+    factor = 0.782 / 0.685
+    assert nl.currency == "EUR" and "England" in nl.note and "PPP" in nl.note
+    assert nl.fixed_cost == pytest.approx(1_500_000.0 * factor, rel=1e-12)
+    assert nl.per_patient_cost == pytest.approx(41413.0 * 0.777 * factor, rel=1e-12)
+    assert nl.patients_per_year == english.patients_per_year  # the population stays England's, and says so

@@ -165,7 +165,7 @@ class UncertainParameter(_Strict):
 
 
 JurisdictionKey = Literal[tuple(hta_jurisdictions())]
-#: Costs that a PPP transfer leaves alone: given in the target currency (the NanoTherm course is a traded device).
+#: The cost fields a PPP transfer may leave alone (``local_inputs``: given in the target currency).
 COST_FIELDS = tuple(CostSpec.model_fields)
 
 
@@ -196,7 +196,11 @@ class EconomicsSpec(_Strict):
     )
     currency: str = Field(min_length=3, max_length=3, description="ISO 4217 currency code of every cost.")
     price_year: int = Field(ge=1990, le=2100)
-    perspective: Literal["payer", "societal"] = "payer"
+    perspective: Literal["payer", "societal"] = Field(
+        "payer",
+        description="'payer': health-care costs only; 'societal' is refused (productivity losses and informal care "
+        "are not modelled: decision/scenario/reference_case.py).",
+    )
     discount_costs: float = Field(ge=0.0, le=0.2, description="Annual discount rate for costs.")
     discount_effects: float = Field(ge=0.0, le=0.2, description="Annual discount rate for life-years and QALYs.")
     horizon_years: float = Field(gt=0.0, le=100.0, description="Time horizon [years].")

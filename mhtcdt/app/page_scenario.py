@@ -236,8 +236,21 @@ def _editors(scenario: Scenario) -> dict[str, Any]:
         for col, part in ((c2, costs[:half]), (c3, costs[half:])):
             with col:
                 _edit(data, part, prefix)
+        _mark_edited_costs_local(scenario, data)
         _uncertainty_editor(scenario, data, v)
     return data
+
+
+def _mark_edited_costs_local(scenario: Scenario, data: dict[str, Any]) -> None:
+    """A cost edited here is the user's own figure in the scenario's currency, no longer a PPP-transferred one:
+    add it to ``[economics.cost_transfer] local_inputs`` so that no output calls it transferred."""
+    transfer = data["economics"].get("cost_transfer")
+    if transfer is None:
+        return
+    local = transfer.setdefault("local_inputs", [])
+    for name, value in data["economics"]["costs"].items():
+        if name not in local and value != getattr(scenario.economics.costs, name):
+            local.append(name)
 
 
 def _uncertainty_editor(scenario: Scenario, data: dict[str, Any], v: int) -> None:
@@ -319,8 +332,11 @@ def render() -> None:
         )
         candidate = None
     if candidate is not None and candidate != scenario:
+        notes_changed = reference_case_notes(candidate.economics) != reference_case_notes(scenario.economics)
         state.set_scenario(candidate)
         scenario = candidate
+        if notes_changed:  # the reference-case notes above the cost editors were drawn from the previous scenario
+            st.rerun()
 
     problems = []
     with state.guard():

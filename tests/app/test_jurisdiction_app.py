@@ -47,3 +47,21 @@ def test_a_dutch_headline_is_in_euro_and_never_in_pounds():
     gbp_lines = [line for line in page.splitlines() if "GBP" in line]
     assert all("transferred from English NHS" in line for line in gbp_lines), gbp_lines
     assert "reference case societal" in page  # the payer run says it departs from the Dutch reference case
+
+
+def test_a_cost_edited_in_a_transferred_scenario_is_no_longer_called_transferred():
+    """A Dutch preset's costs are English costs moved by PPP; a cost the user types in is a euro figure of their
+    own, so the transfer note lists it among the inputs given in EUR (and an untouched cost stays transferred)."""
+    at = open_page(app_test(small_scenario()), "page_scenario.py")
+    at.selectbox(key="preset_choice").set_value("default_netherlands.toml").run()
+    at.button(key="load_preset").click().run()
+    before = at.session_state["scenario"].economics
+    assert before.cost_transfer.local_inputs == ["mht_course"]
+    rt = [n for n in at.number_input if n.key and n.key.endswith("c.rt_course")][0]
+    rt.set_value(5_000.0).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    after = at.session_state["scenario"].economics
+    assert after.costs.rt_course == 5_000.0
+    assert after.cost_transfer.local_inputs == ["mht_course", "rt_course"]
+    assert "Given in EUR instead: mht_course, rt_course." in texts(at).replace("\\_", "_")
+    assert after.costs.end_of_life == before.costs.end_of_life  # untouched: still the transferred value

@@ -13,8 +13,14 @@
     ``@wtp=50000``, ``@cdt`` (the new arm replaced by MHT + CDT + RT), ``@bsc`` (best supportive care as
     the comparator), e.g. ``mhtcdt compare default.toml default.toml@price=5000 default.toml@cdt``.
 
-Both print plain-language tables; ``--out DIR`` also writes CSV files, an HTML page and the figures (PNG,
-SVG). Exit codes as every ``mhtcdt`` command: 0 success, 2 bad input (field and value named), 1 internal.
+``mhtcdt transfer SCENARIO --to KEY --out FILE.toml [--willingness-to-pay X]``
+    an English NICE scenario (file or preset name) re-expressed in another jurisdiction's reference case
+    (:func:`mhtcdt.decision.scenario.jurisdiction_transfer.in_jurisdiction`: PPP-transferred costs, the euro
+    quote of the NanoTherm course, the reference case's discounting and threshold), written as a new TOML file
+    and its reference-case notes printed; ``mhtcdt run FILE.toml`` then runs it.
+
+Subgroups and compare print plain-language tables; ``--out DIR`` also writes CSV files, an HTML page and the
+figures (PNG, SVG). Exit codes as every ``mhtcdt`` command: 0 success, 2 bad input (field and value named), 1 internal.
 """
 
 from __future__ import annotations
@@ -78,6 +84,22 @@ def add_subcommands(subparsers) -> None:
     _common(p)
     p.set_defaults(handler=cmd_compare)
 
+    from mhtcdt.economics import jurisdictions
+
+    p = subparsers.add_parser(
+        "transfer", help="an English NICE scenario re-expressed in another jurisdiction (PPP costs), as a TOML file"
+    )
+    p.add_argument("scenario", help="scenario TOML or preset name (English NICE, GBP)")
+    p.add_argument("--to", required=True, help=f"jurisdiction: {', '.join(k for k in jurisdictions() if k != 'nice')}")
+    p.add_argument("--out", required=True, help="the new scenario file (TOML; must not exist)")
+    p.add_argument(
+        "--willingness-to-pay",
+        type=_positive_number,
+        default=None,
+        help="per QALY in the target currency (default: the jurisdiction's threshold; Germany and France set none)",
+    )
+    p.set_defaults(handler=cmd_transfer)
+
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=output.seed, default=None, help="master seed (default: each scenario's)")
@@ -112,6 +134,34 @@ def load_named(name: str):
     if not Path(name).exists() and preset in bundled_scenarios():
         return parse_scenario_text(scenario_text(preset), source=preset)
     return load_scenario(name)
+
+
+#: The API's argument names as the command's options (the scenario's own fields keep their names).
+_TRANSFER_OPTIONS = {"jurisdiction": "--to", "willingness_to_pay": "--willingness-to-pay"}
+
+
+def cmd_transfer(args: argparse.Namespace) -> int:
+    from mhtcdt.decision.scenario.jurisdiction_transfer import in_jurisdiction
+    from mhtcdt.decision.scenario.loading import scenario_to_toml
+    from mhtcdt.decision.scenario.reference_case import reference_case_notes
+
+    out = Path(args.out)
+    if out.exists():
+        raise InputError("--out", args.out, "exists; give a new file name (an existing scenario is never overwritten)")
+    if not out.parent.is_dir():
+        raise InputError("--out", args.out, "its folder does not exist")
+    scenario = load_named(args.scenario)
+    try:
+        moved = in_jurisdiction(scenario, args.to, willingness_to_pay=args.willingness_to_pay)
+    except InputError as exc:
+        raise InputError(_TRANSFER_OPTIONS.get(exc.field, exc.field), exc.value, exc.message) from None
+    notes = reference_case_notes(moved.economics)
+    header = "".join(f"# {line}\n" for line in [f"mhtcdt transfer {args.scenario} --to {args.to}", *notes])
+    out.write_text(header + scenario_to_toml(moved), encoding="utf-8")
+    print(terminal_safe(f"Wrote {out}: '{moved.name}'"))
+    for note in notes:
+        print(terminal_safe(f"  {note}"))
+    return 0
 
 
 def parse_variant(spec: str) -> tuple[str, object]:

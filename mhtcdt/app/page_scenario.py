@@ -17,6 +17,7 @@ from mhtcdt.app.limits import scenario_limits
 from mhtcdt.app.text import md
 from mhtcdt.app.widgets import number_field
 from mhtcdt.decision.report.labels import parameter_label_with_unit
+from mhtcdt.decision.scenario.jurisdiction_transfer import in_jurisdiction, reference_cases
 from mhtcdt.decision.scenario.loading import bundled_scenarios, parse_scenario, parse_scenario_text, scenario_text
 from mhtcdt.decision.scenario.reference_case import reference_case, reference_case_notes
 from mhtcdt.decision.scenario.schema import (
@@ -66,6 +67,47 @@ def _source_picker() -> None:
                 state.set_scenario(scenario, upload.name, reload_widgets=True)
                 st.session_state.pop("upload_error", None)
                 st.success(f"Loaded **{md(scenario.name)}** from {md(upload.name)}")
+
+
+def _jurisdiction_picker(scenario: Scenario) -> None:
+    """Re-express the current English NICE scenario in another jurisdiction's reference case (PPP-transferred
+    costs, the euro quote of the NanoTherm course, the reference case's discounting and threshold:
+    :func:`~mhtcdt.decision.scenario.jurisdiction_transfer.in_jurisdiction`, as ``mhtcdt transfer``)."""
+    refs = reference_cases()
+    keys = list(refs)
+    current = scenario.economics.jurisdiction
+    with st.expander(f"Jurisdiction: {md(refs[current].name)}", expanded=False):
+        if current != "nice" or scenario.economics.cost_transfer is not None:
+            st.caption("Only an English NICE scenario can be re-expressed: load a NICE preset first.")
+            return
+        key = st.selectbox(
+            "Jurisdiction",
+            keys,
+            index=keys.index(current),
+            format_func=lambda k: refs[k].name,
+            key="jurisdiction_choice",
+            help="The scenario's English NHS costs moved by PPP for GDP (not local tariffs), the NanoTherm course "
+            "at its euro quote, the reference case's discount rates and threshold (docs/jurisdictions.md).",
+        )
+        ref = refs[key]
+        wtp = None
+        if key != current and ref.default_willingness_to_pay is None:
+            wtp = st.number_input(
+                f"Willingness to pay [{ref.currency} per QALY] ({md(ref.name)} sets no threshold)",
+                min_value=1.0,
+                value=None,
+                step=1000.0,
+                key="jurisdiction_wtp",
+            )
+        if st.button("Re-express the scenario", key="apply_jurisdiction", disabled=key == current):
+            try:
+                moved = in_jurisdiction(scenario, key, willingness_to_pay=wtp)
+            except (InputError, InputErrors) as exc:
+                state.show_problem(exc)
+            else:
+                source = st.session_state.get(state.SCENARIO_SOURCE_KEY, "scenario")
+                state.set_scenario(moved, f"{source} in {key}", reload_widgets=True)
+                st.rerun()
 
 
 class Edit(NamedTuple):
@@ -313,6 +355,7 @@ def render() -> None:
         "uses the scenario shown here."
     )
     _source_picker()
+    _jurisdiction_picker(state.get_scenario())
     scenario = state.get_scenario()
     st.markdown(f"**Current scenario:** {md(scenario.name)}")
     st.caption(f"source: {md(st.session_state.get(state.SCENARIO_SOURCE_KEY, '?'))}")

@@ -32,7 +32,7 @@ from mhtcdt.datafiles import load_toml
 from mhtcdt.decision.scenario.loading import parse_scenario
 from mhtcdt.decision.scenario.reference_case import DEFAULT_JURISDICTION
 from mhtcdt.decision.scenario.schema import Scenario
-from mhtcdt.economics import exchange_rate, jurisdiction, jurisdictions, ppp_transfer
+from mhtcdt.economics import Jurisdiction, exchange_rate, jurisdiction, jurisdictions, ppp_transfer
 from mhtcdt.errors import MISSING, InputError
 
 #: The cost given in the target currency instead of transferred: a traded device quoted in euro.
@@ -63,6 +63,12 @@ def course_price(gbp: float, currency: str) -> float:
     if currency == "EUR":
         return _cents(euro)
     return _cents(euro * exchange_rate(currency, "EUR", COURSE_RATE_YEAR))
+
+
+def reference_cases() -> dict[str, Jurisdiction]:
+    """Every jurisdiction a scenario may be expressed in, by key (hta.toml), English NICE first."""
+    keys = sorted(jurisdictions(), key=lambda k: (k != DEFAULT_JURISDICTION, k))
+    return {key: jurisdiction(key) for key in keys}
 
 
 def _check_source(scenario: Scenario, key: str) -> None:

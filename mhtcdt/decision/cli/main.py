@@ -13,6 +13,7 @@ Commands::
     mhtcdt runs list | show | compare | export     the results store
     mhtcdt evsi [SCENARIO.toml] --n 100,200 ...    value of a randomised trial: EVSI, ENBS, optimal n
     mhtcdt subgroups | compare ...                 for whom; up to four scenarios side by side
+    mhtcdt transfer SCENARIO --to KEY --out F.toml  a NICE scenario in another jurisdiction (PPP costs)
     mhtcdt warmup                                  compile the numba kernels into their on-disk cache
     mhtcdt --version
 

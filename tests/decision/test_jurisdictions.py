@@ -13,6 +13,7 @@ import tomllib
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from mhtcdt.decision.cli import main as cli
@@ -339,3 +340,23 @@ def test_trial_costs_of_the_value_of_a_trial_move_by_the_same_ppp():
     assert nl.fixed_cost == pytest.approx(1_500_000.0 * factor, rel=1e-12)
     assert nl.per_patient_cost == pytest.approx(41413.0 * 0.777 * factor, rel=1e-12)
     assert nl.patients_per_year == english.patients_per_year  # the population stays England's, and says so
+
+
+def test_a_shared_currency_plane_draws_each_scenarios_own_threshold():
+    """Dutch (EUR 80,000) and German (a user's EUR 32,847) runs share a EUR plane: each threshold is drawn, with
+    the slope of its value and the scenario judged at it named; one shared value gives one unlabelled line."""
+    from mhtcdt.decision.report.decision_figures import comparison_plane
+
+    cloud = pd.DataFrame({"inc_qalys": [0.02, 0.04, 0.06], "inc_cost": [20_000.0, 23_000.0, 26_000.0]})
+    planes = {"default_netherlands": cloud, "default_germany": cloud + 100.0}
+    points = {k: (0.04, 23_000.0) for k in planes}
+    fig = comparison_plane(planes, points, {"default_netherlands": 80_000.0, "default_germany": 32_847.0}, "EUR")
+    lines = {ln.get_label(): ln for ln in fig.axes[0].get_lines() if ln.get_label().startswith("WTP")}
+    assert set(lines) == {"WTP EUR 32,847/QALY (default_germany)", "WTP EUR 80,000/QALY (default_netherlands)"}
+    for label, value in (("(default_germany)", 32_847.0), ("(default_netherlands)", 80_000.0)):
+        x, y = next(ln for k, ln in lines.items() if k.endswith(label)).get_data()
+        assert (y[1] - y[0]) / (x[1] - x[0]) == pytest.approx(value, rel=1e-12)
+    one = comparison_plane(planes, points, 80_000.0, "EUR")
+    assert [ln.get_label() for ln in one.axes[0].get_lines() if ln.get_label().startswith("WTP")] == [
+        "WTP EUR 80,000/QALY"
+    ]

@@ -312,7 +312,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
                 cloud = r.psa.ce_plane()
                 planes[r.label] = cloud[cloud["comparison"] == f"{r.psa.focal} vs {r.psa.reference}"]
                 points[r.label] = (h.inc_qalys_deterministic, h.inc_cost_deterministic)
-            figs[cur] = dfig.comparison_plane(planes, points, headlines[members[0]].willingness_to_pay, cur)
+            wtps = {runs[i].label: headlines[i].willingness_to_pay for i in members}  # each at its own threshold
+            figs[cur] = dfig.comparison_plane(planes, points, wtps, cur)
             stem = "comparison_plane" if len(groups) == 1 else f"comparison_plane_{cur}"
             for fmt in ("png", "svg"):
                 (out / f"{stem}.{fmt}").write_bytes(to_bytes(figs[cur], fmt))

@@ -68,15 +68,19 @@ def warm_up(progress: ProgressCallback | None = None, answer: bool = False) -> f
 
 
 def default_answer_emulators(progress: ProgressCallback | None = None) -> int:
-    """Run the default scenario (the app's first screen) and its PSA with the emulator cache on, as the app's
-    worker does (:func:`mhtcdt.app.tasks.run_psa_task`: same scenario, seed and code, hence the same cache
-    keys); returns how many emulators were already in the cache."""
-    from mhtcdt.decision.model.psa import run_psa
-    from mhtcdt.decision.run.pipeline import run_pipeline
-    from mhtcdt.decision.scenario.loading import default_scenario
+    """Run the default scenario (the app's first screen) and its PSA through the result cache and the emulator
+    cache, as the app's worker does (:func:`mhtcdt.app.tasks.run_pipeline_task` and
+    :func:`~mhtcdt.app.tasks.run_psa_task`: the same calls on the same scenario text, seed and code, hence the
+    same cache keys); returns how many emulators were already in the cache (-1: the whole PSA was)."""
+    from mhtcdt.decision.run.result_cache import cached_pipeline, cached_psa
+    from mhtcdt.decision.scenario.loading import default_scenario, parse_scenario_text, scenario_to_toml
 
-    result = run_pipeline(default_scenario(), progress=_within(progress, 0.0, 0.2))
-    psa = run_psa(result, progress=_within(progress, 0.2, 1.0), emulator_cache=True)
+    text = scenario_to_toml(default_scenario())  # what the app's session sends its worker
+    scenario = parse_scenario_text(text, source="app scenario")
+    result, _ = cached_pipeline(scenario, text, scenario.seed, _within(progress, 0.0, 0.2))
+    psa, loaded = cached_psa(result, _within(progress, 0.2, 1.0))
+    if loaded:  # the whole PSA was stored, so were its emulators (unless they were deleted since)
+        return -1
     return 0 if psa.physics is None else psa.physics.loaded_from_cache
 
 

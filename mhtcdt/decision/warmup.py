@@ -5,15 +5,16 @@ small machine) and writes the machine code to the cache (``__pycache__`` beside 
 ``$NUMBA_CACHE_DIR``); every later process loads it in milliseconds. :func:`warm_up` makes those first calls
 on a few patients, for every code path the app and the CLI use (radial bioheat with titration, chemistry with
 and without a CDT agent, thermal dose, a patient's detail with the 3-D map and session spacing, the
-vectorised log-rank of replicate trials and subgroups). ``mhtcdt warmup`` runs it (once after installing);
-the app runs it in its worker when it first starts, behind the first scenario's run.
+vectorised log-rank of replicate trials and subgroups). ``mhtcdt warmup`` runs it (once after installing: the
+README's first command); without it the app's worker compiles each kernel on its first use.
 
-With ``answer`` (the default of ``mhtcdt warmup``) it then runs the app's first screen once: the default
-scenario's trial and PSA, its physics emulators stored in the on-disk cache
-(:mod:`mhtcdt.decision.model.emulator_cache`). The app's first answer then loads them instead of solving the
-physics 25 times per stream (most of a warm start's time). A cold start costs, on a 2-core machine under a
-load of 4-5: about 65-100 s of compilation, 40-60 s of emulator building and 10-15 s for the rest
-(docs/architecture.md, "Cold start").
+With ``answer`` (the default of ``mhtcdt warmup``) it then computes the app's first screen once, through the
+same calls as the app's worker: the default scenario's run and PSA, stored in the result cache
+(:mod:`mhtcdt.decision.run.result_cache`), and the PSA's physics emulators in theirs
+(:mod:`mhtcdt.decision.model.emulator_cache`). The app's first answer then loads the stored run and PSA instead
+of computing them (identical results; both caches are keyed by the inputs and the code). A cold start costs, on
+a 2-core machine under a load of 4-5: about 65-100 s of compilation, 40-60 s of emulator building and 10-15 s
+for the rest (docs/architecture.md, "Cold start").
 """
 
 from __future__ import annotations

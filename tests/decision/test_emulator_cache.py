@@ -137,19 +137,27 @@ def test_the_code_fingerprint_follows_the_model_code_not_the_pages(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "argv, switch, answer",
-    [(["warmup"], "1", True), (["warmup", "--kernels-only"], "1", False), (["warmup"], "0", False)],
+    "argv, switch, results, answer",
+    [
+        (["warmup"], "1", "1", True),
+        (["warmup", "--kernels-only"], "1", "1", False),
+        (["warmup"], "0", "0", False),
+        (["warmup"], "0", "1", True),  # the stored run and PSA are worth computing without the emulators
+    ],
 )
-def test_warmup_builds_the_default_answer_unless_told_not_to(monkeypatch, capsys, argv, switch, answer):
-    """``mhtcdt warmup`` compiles the kernels and builds the default answer's emulators; ``--kernels-only`` or
-    ``$MHTCDT_EMULATOR_CACHE=0`` only compiles (the computation itself is replaced here: it takes minutes)."""
+def test_warmup_computes_the_default_answer_unless_told_not_to(monkeypatch, capsys, argv, switch, results, answer):
+    """``mhtcdt warmup`` compiles the kernels and computes the default answer (result and emulator caches);
+    ``--kernels-only``, or both caches switched off, only compiles (the computation itself is replaced here: it
+    takes minutes)."""
     from mhtcdt.decision import warmup
     from mhtcdt.decision.cli.main import main
+    from mhtcdt.decision.run import result_cache
 
     calls = []
     monkeypatch.setattr(warmup, "warm_up", lambda progress=None, answer=False: calls.append(answer) or 1.0)
     monkeypatch.setenv(emulator_cache.ENV_SWITCH, switch)
+    monkeypatch.setenv(result_cache.ENV_SWITCH, results)
     assert main(argv) == 0
     assert calls == [answer]
     out = capsys.readouterr().out
-    assert "Kernels compiled and cached" in out and ("emulators built" in out) == answer
+    assert "Kernels compiled and cached" in out and ("default answer computed" in out) == answer

@@ -156,3 +156,24 @@ def test_only_the_most_recent_results_are_kept(cache, monkeypatch):
     for i in range(4):
         result_cache.cached_result("pipeline", f"{i:064d}", lambda i=i: i)
     assert len(list((cache / "pipeline").glob("*.pkl"))) == 2
+
+
+def test_the_apps_worker_loads_what_warmup_stored(cache):
+    """``mhtcdt warmup`` (:func:`mhtcdt.decision.warmup.default_answer_emulators`) and the app's worker tasks make
+    the same calls on the same scenario text: the worker's run and PSA are the stored ones, and say so."""
+    from mhtcdt.app import tasks
+
+    text = _small_text()
+    scenario = parse_scenario_text(text, source="app scenario")
+    stored, _ = result_cache.cached_pipeline(scenario, text, scenario.seed)
+    stored_psa, _ = result_cache.cached_psa(stored)
+
+    def no_progress(stage, fraction):
+        return None
+
+    run = tasks.run_pipeline_task(text, progress=no_progress)
+    assert run.extras[tasks.FROM_RESULT_CACHE] is True
+    psa = tasks.run_psa_task(run, progress=no_progress)
+    assert [len(list((cache / kind).glob("*.pkl"))) for kind in ("pipeline", "psa")] == [1, 1]  # nothing new
+    np.testing.assert_array_equal(psa.cost, stored_psa.cost)
+    pd.testing.assert_frame_equal(run.economics, stored.economics)

@@ -55,6 +55,18 @@ def test_the_psa_is_identical_with_an_empty_a_filled_and_no_cache(small_run, cac
         pd.testing.assert_frame_equal(other.parameters, built.parameters)
 
 
+def test_the_summary_says_which_emulators_were_loaded_from_the_cache(small_run, cache):
+    """A run whose emulators come from the cache does not present their build time as its own."""
+    from mhtcdt.decision.report.summary import physics_uncertainty_lines
+
+    built = run_psa(small_run, emulator_cache=True)
+    loaded = run_psa(small_run, emulator_cache=True)
+    n = len(built.physics.reports)
+    assert not any("loaded from the emulator cache" in line for line in physics_uncertainty_lines(built))
+    said = [line for line in physics_uncertainty_lines(loaded) if "loaded from the emulator cache" in line]
+    assert said and said[0].strip().startswith(f"({n} of {n} emulators"), said
+
+
 def test_a_loaded_emulator_predicts_exactly_as_the_built_one(small_run, cache):
     args = _mht_args(small_run)
     key = emulator_cache.emulator_key(*args)

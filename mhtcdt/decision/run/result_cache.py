@@ -26,6 +26,7 @@ recomputed. Each kind keeps its :data:`KEEP` most recent files (older ones are d
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -124,10 +125,12 @@ def cached_result(kind: str, key: str, compute: Callable[[], Any]) -> tuple[Any,
         try:
             with path.open("rb") as handle:
                 value = pickle.load(handle)
-            os.utime(path)  # most recently used: kept by _trim
-            return value, True
         except Exception as exc:  # noqa: BLE001 - a damaged or stale file is recomputed, never trusted
             log.warning("result cache file %s could not be read (%s): computing it again", path, exc)
+        else:
+            with contextlib.suppress(OSError):  # most recently used: kept by _trim (a read-only cache still serves)
+                os.utime(path)
+            return value, True
     value = compute()
     emulator_cache._store(path, value)
     _trim(path.parent)
@@ -148,8 +151,9 @@ def cached_pipeline(scenario, scenario_text: str, seed: int, progress=None) -> t
 
 def cached_psa(result, progress=None) -> tuple[Any, bool]:
     """:func:`mhtcdt.decision.model.psa.run_psa` of a pipeline result with the scenario's own options and the
-    emulator cache on, through the cache (keyed on the result's scenario and seed: the result is a function of
-    them). Returns ``(psa, loaded)``."""
+    emulator cache on, through the cache. Keyed on the result's scenario and seed, so ``result`` must be what
+    :func:`cached_pipeline` (``run_pipeline`` with its default options) returns for them, as in the app's
+    worker and ``mhtcdt warmup``. Returns ``(psa, loaded)``."""
     from mhtcdt.decision.model.psa import run_psa
     from mhtcdt.decision.scenario.loading import scenario_to_toml
 

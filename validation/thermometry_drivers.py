@@ -8,10 +8,12 @@ the Maier-Hauff 2007 criterion compares with 42.4 / 44.6 / 49.5 C (``validation/
 
 Beside the criterion it prints two diagnostics that are not criteria:
 
-* ``max14``: the 5-95 % range of the largest reading among 14 patients drawn from the arm (bootstrap), the
-  statistic that the published upper end (the hottest of 14 patients) is a draw of. The issue's criterion
-  (simulated 95th percentile >= published maximum) is stricter: a perfect model fails it with probability
-  ``1 - 0.95**14 = 0.51``.
+* ``min14`` / ``max14``: the 5-95 % ranges of the smallest and the largest reading among 14 patients drawn from
+  the arm (exact order statistics of its empirical distribution), the statistics that the published lower and
+  upper ends (the coolest and the hottest of 14 patients) are draws of; ``P_max14_ge_published``: the
+  probability that the hottest of 14 reaches the published 49.5 C. The issue's criterion (simulated 95th
+  percentile >= published maximum) is close to asking that this probability be at least one half: the median
+  of the hottest of 14 is the ``0.5**(1/14)`` = 95.2th percentile of patients.
 * ``shell p50``: the median hottest tumour shell over the course, for comparison with the peaks of about 51 C
   recalled for Maier-Hauff 2011 (not read: whether those were probe readings or computed maxima is unknown).
 
@@ -81,6 +83,17 @@ DRIVERS: tuple[Driver, ...] = (
     Driver("SLP field exponent", "1.4", assumptions=Assumptions(slp_field_exponent=1.4)),
     Driver("SLP field exponent", "2.0", assumptions=Assumptions(slp_field_exponent=2.0)),
     Driver("catheter track", "through the centre (b = 0)", catheter=_centre),
+    Driver(
+        "deposit at the fluid floor",
+        "every deposit undiluted (coverage = dose / 112 mg Fe/mL)",
+        assumptions=Assumptions(coverage_factor=1e-3),
+    ),
+    Driver(
+        "deposit at the fluid floor + catheter through it",
+        "undiluted deposit, b = 0",
+        assumptions=Assumptions(coverage_factor=1e-3),
+        catheter=_centre,
+    ),
 )
 
 
@@ -98,10 +111,14 @@ def run_driver(driver: Driver, patients: pd.DataFrame, seed) -> dict:
         return heat_sessions(p, protocol, dose, seed, driver.assumptions)
 
 
-def driver_row(driver: Driver, heat: dict, draws: np.ndarray) -> dict:
-    """Percentiles of the maximum reading, the bootstrap range of the hottest of 14 and the median hottest shell."""
+def driver_row(driver: Driver, heat: dict) -> dict:
+    """Percentiles of the maximum reading; the 5-95 % ranges of the hottest and the coolest of 14 patients and
+    the probability that the hottest of 14 reaches the published upper end (exact order statistics of the arm,
+    :func:`validation.thermometry.extreme_of_cohort_quantiles`); the median hottest shell and amplitude."""
     g = np.asarray(heat["thermometry_max"], dtype=np.float64)
-    top = g[draws].max(axis=1)
+    hi = th.targets()["glioblastoma"]["maier_hauff_2007"]["max_intratumoral_temperature_range_C"][1]
+    top = th.extreme_of_cohort_quantiles(g, COHORT_SIZE, (0.05, 0.95), largest=True)
+    bottom = th.extreme_of_cohort_quantiles(g, COHORT_SIZE, (0.05, 0.95), largest=False)
     q = lambda x, a: float(np.quantile(x, a))  # noqa: E731
     return {
         "driver": driver.name,
@@ -109,7 +126,9 @@ def driver_row(driver: Driver, heat: dict, draws: np.ndarray) -> dict:
         "p5": round(q(g, 0.05), 1),
         "p50": round(q(g, 0.5), 1),
         "p95": round(q(g, 0.95), 1),
-        "max14_5_95": f"{q(top, 0.05):.1f}-{q(top, 0.95):.1f}",
+        "min14_5_95": f"{bottom[0]:.1f}-{bottom[1]:.1f}",
+        "max14_5_95": f"{top[0]:.1f}-{top[1]:.1f}",
+        "P_max14_ge_published": round(th.probability_extreme_beyond(g, COHORT_SIZE, hi), 3),
         "shell_p50": round(float(np.median(heat["peak_tumour"])), 1),
         "field_p50": round(float(np.median(heat["field_peak"])), 1),
     }
@@ -126,8 +145,7 @@ def driver_table(drivers: tuple[Driver, ...] = DRIVERS) -> pd.DataFrame:
     patients = selection.eligible.reset_index(drop=True)
     arm_index = next(i for i, a in enumerate(scenario.arms) if a.has_mht)
     seed = physics_seed(scenario.seed, arm_index)
-    draws = np.random.default_rng(th.PROSTATE_SEED).integers(0, len(patients), (th.BOOTSTRAP, COHORT_SIZE))
-    return pd.DataFrame([driver_row(d, run_driver(d, patients, seed), draws) for d in drivers])
+    return pd.DataFrame([driver_row(d, run_driver(d, patients, seed)) for d in drivers])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -157,6 +157,8 @@ def render_headline(h) -> None:
             st.caption(md(h.agreement))
         else:
             st.warning(md(h.agreement), icon=":material/compare_arrows:")
+        for note in h.reference_case:  # jurisdiction, PPP-transferred costs, departures from the reference case
+            st.caption(md(note))
 
 
 def _figures(decision) -> None:

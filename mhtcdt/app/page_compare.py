@@ -90,12 +90,14 @@ def _show(runs) -> None:
     from mhtcdt.decision.report import decision_figures as dfig
     from mhtcdt.decision.report.decision_html import comparison_table
     from mhtcdt.decision.report.headline import build_headline
-    from mhtcdt.decision.run.compare import ScenarioRun, unpriced_agents
+    from mhtcdt.decision.run.compare import ScenarioRun, currency_groups, unpriced_agents
 
     wtp = state.willingness_to_pay()
+    session_currency = state.get_scenario().economics.currency
     at_wtp = []
-    for r in runs:
-        moved = apply(r.result, r.psa, willingness_to_pay=wtp)
+    for r in runs:  # the session's WTP is in the session scenario's currency: other currencies keep their own
+        same = r.scenario.economics.currency == session_currency
+        moved = apply(r.result, r.psa, willingness_to_pay=wtp if same else None)
         at_wtp.append(ScenarioRun(r.label, moved.scenario, moved.result, moved.psa, r.shared_with))
     headlines = [build_headline(r.result, r.psa, population=state.population()) for r in at_wtp]
     table = comparison_table(at_wtp, headlines)
@@ -103,12 +105,15 @@ def _show(runs) -> None:
     for r in at_wtp:
         for warning in unpriced_agents(r.scenario):
             st.caption(md(warning))
-    planes, points = {}, {}
-    for r, h in zip(at_wtp, headlines, strict=True):
-        cloud = r.psa.ce_plane()
-        planes[r.label] = cloud[cloud["comparison"] == f"{r.psa.focal} vs {r.psa.reference}"]
-        points[r.label] = (h.inc_qalys_deterministic, h.inc_cost_deterministic)
-    st.pyplot(dfig.comparison_plane(planes, points, wtp, headlines[0].currency), width="stretch")
+    for cur, members in currency_groups(at_wtp).items():  # one plane per currency: never money across currencies
+        planes, points = {}, {}
+        for i in members:
+            r, h = at_wtp[i], headlines[i]
+            cloud = r.psa.ce_plane()
+            planes[r.label] = cloud[cloud["comparison"] == f"{r.psa.focal} vs {r.psa.reference}"]
+            points[r.label] = (h.inc_qalys_deterministic, h.inc_cost_deterministic)
+        plane_wtp = headlines[members[0]].willingness_to_pay
+        st.pyplot(dfig.comparison_plane(planes, points, plane_wtp, cur), width="stretch")
     for r, h in zip(at_wtp, headlines, strict=True):
         shared = f" (same trial as '{r.shared_with}', re-costed)" if r.shared_with else ""
         st.markdown(f"**{md(r.label)}**{md(shared)}: {md(h.verdict)}. {md(h.agreement)}")

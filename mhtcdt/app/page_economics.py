@@ -15,6 +15,7 @@ from mhtcdt.app.text import md
 from mhtcdt.decision.report import figures
 from mhtcdt.decision.report.labels import money, number
 from mhtcdt.decision.report.palette import scenario_palette
+from mhtcdt.decision.scenario.reference_case import reference_case_notes
 
 SOURCES = {
     "outcome_model": "the outcome model's survival (the PSA samples the same model: one survival source)",
@@ -62,6 +63,8 @@ def render() -> None:
         f"{eco.discount_effects:.1%} (effects), horizon {eco.horizon_years:g} years, "
         f"partitioned survival model on {SOURCES.get(eco.survival_source, eco.survival_source)}."
     )
+    for note in reference_case_notes(eco):  # jurisdiction, PPP-transferred costs, departures, threshold
+        st.caption(md(note))
     state.decision_controls()
     decision = state.decision_results(scenario)
     if decision is None:

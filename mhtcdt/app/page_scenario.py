@@ -18,6 +18,7 @@ from mhtcdt.app.text import md
 from mhtcdt.app.widgets import number_field
 from mhtcdt.decision.report.labels import parameter_label_with_unit
 from mhtcdt.decision.scenario.loading import bundled_scenarios, parse_scenario, parse_scenario_text, scenario_text
+from mhtcdt.decision.scenario.reference_case import reference_case, reference_case_notes
 from mhtcdt.decision.scenario.schema import (
     ArmSpec,
     CohortSpec,
@@ -186,6 +187,9 @@ def _editors(scenario: Scenario) -> dict[str, Any]:
     with tabs[-1]:
         e = scenario.economics
         cur = md(e.currency)  # shown in widget labels (Markdown)
+        st.caption(md(f"Jurisdiction (HTA reference case): {reference_case(e).name}, costs in {e.currency}."))
+        for note in reference_case_notes(e):  # PPP-transferred costs, departures from the reference case, threshold
+            st.caption(md(note))
         c1, c2, c3 = st.columns(3)
         with c1:
             st.caption(
@@ -232,8 +236,21 @@ def _editors(scenario: Scenario) -> dict[str, Any]:
         for col, part in ((c2, costs[:half]), (c3, costs[half:])):
             with col:
                 _edit(data, part, prefix)
+        _mark_edited_costs_local(scenario, data)
         _uncertainty_editor(scenario, data, v)
     return data
+
+
+def _mark_edited_costs_local(scenario: Scenario, data: dict[str, Any]) -> None:
+    """A cost edited here is the user's own figure in the scenario's currency, no longer a PPP-transferred one:
+    add it to ``[economics.cost_transfer] local_inputs`` so that no output calls it transferred."""
+    transfer = data["economics"].get("cost_transfer")
+    if transfer is None:
+        return
+    local = transfer.setdefault("local_inputs", [])
+    for name, value in data["economics"]["costs"].items():
+        if name not in local and value != getattr(scenario.economics.costs, name):
+            local.append(name)
 
 
 def _uncertainty_editor(scenario: Scenario, data: dict[str, Any], v: int) -> None:
@@ -315,8 +332,11 @@ def render() -> None:
         )
         candidate = None
     if candidate is not None and candidate != scenario:
+        notes_changed = reference_case_notes(candidate.economics) != reference_case_notes(scenario.economics)
         state.set_scenario(candidate)
         scenario = candidate
+        if notes_changed:  # the reference-case notes above the cost editors were drawn from the previous scenario
+            st.rerun()
 
     problems = []
     with state.guard():

@@ -25,7 +25,7 @@ def _request(scenario, psa):
     from mhtcdt.decision.trial.trial_value import TrialValueRequest, defaults
     from mhtcdt.economics.evsi import DecisionPopulation, TrialCost
 
-    d = defaults()
+    d = defaults(scenario.economics)
     cur = md(scenario.economics.currency)  # widget labels and help texts render Markdown
     c1, c2, c3 = st.columns(3)
     sizes = c1.multiselect("patients randomised (total)", SIZES, default=DEFAULT_SIZES, key="tv_sizes")

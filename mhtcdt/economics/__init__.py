@@ -20,6 +20,9 @@ Conventions (:mod:`.conventions`)
     (methods incl. ``"cycle_average"``, heemod's life-table counting), ``cycle_average_trace``,
     ``discount_factors(time_years, rate, method)``, ``to_years``, ``jurisdiction(key)``, ``jurisdictions()``,
     ``cheers_items()``.
+Cost transfer between jurisdictions (:mod:`.transfer`, data in ``data/ppp.toml``)
+    ``ppp(jurisdiction, year) -> PPPEntry``, ``ppp_transfer(from_key, to_key, year) -> PPPTransfer``
+    (``.factor`` = PPP_to / PPP_from, ``.apply(cost)``, ``.note(label)``), ``exchange_rate(quote, base, year)``.
 State values (:mod:`.values`)
     ``StateValues(costs, utilities, costs_per, one_off_cost=0, end_of_life_cost=0, transition_costs=None,
     allow_negative_utilities=False)``; ``CostCategory(values, counting, cycle_zero)`` (Markov only).
@@ -151,6 +154,7 @@ from mhtcdt.economics.psa import (
 )
 from mhtcdt.economics.psm import CurveCrossingWarning, SurvivalCurves, partitioned_occupancy, run_partitioned_survival
 from mhtcdt.economics.results import RESULT_COLUMNS, DrawResults
+from mhtcdt.economics.transfer import PPPEntry, PPPTransfer, exchange_rate, ppp, ppp_transfer
 from mhtcdt.economics.values import CostCategory, StateValues
 from mhtcdt.economics.voi import evpi, evpi_curve, evppi, population_multiplier
 
@@ -219,6 +223,11 @@ __all__ = [
     "incremental_analysis",
     "jurisdiction",
     "jurisdictions",
+    "PPPEntry",
+    "PPPTransfer",
+    "exchange_rate",
+    "ppp",
+    "ppp_transfer",
     "net_monetary_benefit",
     "partitioned_occupancy",
     "population_multiplier",

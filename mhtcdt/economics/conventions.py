@@ -236,6 +236,13 @@ class Jurisdiction:
     perspective: str
     source: str
     verified: bool
+    reference_perspective: str = "payer"
+    default_willingness_to_pay: float | None = None
+
+    @property
+    def sets_threshold(self) -> bool:
+        """Whether the jurisdiction publishes a QALY threshold (IQWiG and HAS do not)."""
+        return bool(self.thresholds_per_qaly)
 
 
 def _hta_data() -> dict[str, Any]:
@@ -261,6 +268,10 @@ def jurisdiction(key: str) -> Jurisdiction:
         perspective=p["perspective"],
         source=p["source"],
         verified=bool(p["verified"]),
+        reference_perspective=p["reference_perspective"],
+        default_willingness_to_pay=(
+            None if p.get("default_willingness_to_pay") is None else float(p["default_willingness_to_pay"])
+        ),
     )
 
 

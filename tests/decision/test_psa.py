@@ -209,3 +209,29 @@ def test_psa_without_physics_keeps_the_economic_draws(base, psa):
     assert plain.physics is None and plain.drivers.empty
     for col in ("costs.mht_course", "utilities.progressed", "outcome.log10_kill_effectiveness"):
         assert np.array_equal(plain.parameters[col].to_numpy(), psa.parameters[col].to_numpy())
+
+
+def test_drivers_rank_evppi_as_shown_then_by_variance_share():
+    """EVPPIs below one currency unit per patient show as 0 and are regression noise: they tie, and the input
+    that explains most of the INB variance ranks first (a 0.004 must not outrank it); a real EVPPI still leads."""
+    from mhtcdt.decision.model.drivers import drivers_table, variance_share
+
+    rng = np.random.default_rng(3)
+    n = 4000
+    price, share, noise, hsp = (rng.normal(size=n) for _ in range(4))
+    inb = 5.0 * price + 1.0 * share + 0.1 * noise
+    evppi = pd.DataFrame(
+        {
+            "parameter": ["hsp", "price", "share", "big"],
+            "evppi": [0.004, 0.0, 0.0, 12.0],
+            "evppi_se": [0.01, 0.0, 0.0, 1.0],
+            "evpi": [20.0] * 4,
+        }
+    )
+    columns = {"hsp": (hsp, False), "price": (price, False), "share": (share, False), "big": (noise, False)}
+    table = drivers_table(evppi, inb, inb / 1e4, columns, {}, {})
+    assert list(table["parameter"]) == ["big", "price", "share", "hsp"]
+    assert list(table["rank"]) == [1, 2, 3, 4]
+    assert table.set_index("parameter").loc["price", "inb_variance_share"] == pytest.approx(
+        variance_share(inb, price), rel=1e-12
+    )

@@ -47,9 +47,16 @@ def test_round_trip_through_toml_is_lossless():
 
 
 def test_missing_field_is_named(data):
-    del data["economics"]["willingness_to_pay"]
+    del data["economics"]["price_year"]
     lines = problems(data)
-    assert lines == ["economics.willingness_to_pay = <missing>: required field is missing"]
+    assert lines == ["economics.price_year = <missing>: required field is missing"]
+
+
+def test_missing_willingness_to_pay_takes_the_jurisdictions_threshold(data):
+    # NICE (the default jurisdiction) publishes GBP 20,000-30,000 per QALY; the default is the upper end
+    # (economics/data/hta.toml); Germany and France publish none (tests/decision/test_jurisdictions.py)
+    del data["economics"]["willingness_to_pay"]
+    assert parse_scenario(data).economics.willingness_to_pay == 30000.0
 
 
 def test_wrong_type_is_named(data):

@@ -216,6 +216,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from mhtcdt.decision.report.figures import to_bytes
     from mhtcdt.decision.report.headline import build_headline
     from mhtcdt.decision.run import compare
+    from mhtcdt.decision.scenario.reference_case import reference_case_notes
 
     problems: list[InputError] = []
     labelled = []
@@ -243,21 +244,30 @@ def cmd_compare(args: argparse.Namespace) -> int:
             _say(f"  {key:<30s} {value}")
         for warning in compare.unpriced_agents(r.scenario):
             _say(f"  note: {warning}")
+        for note in reference_case_notes(r.scenario.economics):  # jurisdiction, PPP transfer, departures
+            _say(f"  note: {note}")
         print()
     for r, h in zip(runs, headlines, strict=True):
         _say(f"[{r.label}] {h.agreement}")
     if out is not None:
         spreadsheet_safe(table).to_csv(out / "comparison.csv", index=False)
-        planes, points = {}, {}
-        for r, h in zip(runs, headlines, strict=True):
-            cloud = r.psa.ce_plane()
-            planes[r.label] = cloud[cloud["comparison"] == f"{r.psa.focal} vs {r.psa.reference}"]
-            points[r.label] = (h.inc_qalys_deterministic, h.inc_cost_deterministic)
-        fig = dfig.comparison_plane(planes, points, headlines[0].willingness_to_pay, headlines[0].currency)
-        for fmt in ("png", "svg"):
-            (out / f"comparison_plane.{fmt}").write_bytes(to_bytes(fig, fmt))
-        (out / "comparison.html").write_text(dh.comparison_report(runs, headlines, fig), encoding="utf-8")
-        _say(f"\nWrote comparison.csv, comparison.html and comparison_plane.png/.svg to {out}")
+        groups = compare.currency_groups(runs)  # one plane per currency: money is never plotted across currencies
+        figs = {}
+        for cur, members in groups.items():
+            planes, points = {}, {}
+            for i in members:
+                r, h = runs[i], headlines[i]
+                cloud = r.psa.ce_plane()
+                planes[r.label] = cloud[cloud["comparison"] == f"{r.psa.focal} vs {r.psa.reference}"]
+                points[r.label] = (h.inc_qalys_deterministic, h.inc_cost_deterministic)
+            wtps = {runs[i].label: headlines[i].willingness_to_pay for i in members}  # each at its own threshold
+            figs[cur] = dfig.comparison_plane(planes, points, wtps, cur)
+            stem = "comparison_plane" if len(groups) == 1 else f"comparison_plane_{cur}"
+            for fmt in ("png", "svg"):
+                (out / f"{stem}.{fmt}").write_bytes(to_bytes(figs[cur], fmt))
+        (out / "comparison.html").write_text(dh.comparison_report(runs, headlines, figs), encoding="utf-8")
+        planes_written = "comparison_plane" if len(groups) == 1 else "one comparison_plane_<currency>"
+        _say(f"\nWrote comparison.csv, comparison.html and {planes_written}.png/.svg to {out}")
     return 0
 
 

@@ -115,6 +115,7 @@ def _guarded(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Na
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     from mhtcdt.decision.scenario.loading import load_scenario
+    from mhtcdt.decision.scenario.reference_case import reference_case_notes
 
     scenario = load_scenario(args.scenario)  # everything `run` checks before any compute, all at once
     print(
@@ -123,6 +124,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             f"indication {scenario.cohort.indication}, {scenario.cohort.n_screened} screened)"
         )
     )
+    for note in reference_case_notes(scenario.economics):  # jurisdiction, PPP transfer, departures, threshold
+        print(terminal_safe(f"  {note}"))
     return EXIT_OK
 
 
@@ -415,7 +418,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="scenario preset shipped with the package: default, newly_diagnosed_stupp, "
         "recurrent_nanotherm_vs_lomustine, recurrent_nanotherm_vs_bsc, recurrent_all_comparators, "
-        "prostate_recurrent, pancreas_locally_advanced, pancreas_chemotherapy_comparators",
+        "prostate_recurrent, pancreas_locally_advanced, pancreas_chemotherapy_comparators; the default in other "
+        "jurisdictions: default_netherlands, default_germany, default_france, default_united_states",
     )
     p.add_argument(
         "--indication",

@@ -69,7 +69,7 @@ def drivers_table(
     """The ranked table: ``parameter``, ``label``, ``kind`` (economic, physics, outcome, group), ``evppi``,
     ``evppi_se``, ``share_of_evpi``, ``inb_variance_share`` and ``qaly_gain_variance_share`` (the shares of
     the variance of the incremental net benefit and of the incremental QALYs; NaN for groups), ``rank`` (by
-    EVPPI, then by the INB share). ``columns``: parameter -> (its draws, discrete?)."""
+    EVPPI in whole currency units, then by the INB share). ``columns``: parameter -> (its draws, discrete?)."""
     evpi = float(evppi["evpi"].iloc[0]) if len(evppi) else 0.0
     rows = []
     for r in evppi.itertuples(index=False):
@@ -89,9 +89,17 @@ def drivers_table(
     table = pd.DataFrame(rows)
     if table.empty:
         return table.assign(rank=pd.Series(dtype="int64"))
-    table = table.sort_values(
-        ["evppi", "inb_variance_share"], ascending=[False, False], na_position="last", kind="stable"
-    ).reset_index(drop=True)
+    # EVPPIs are ranked as every table shows them, in whole currency units: below one unit per patient the
+    # regression estimates are noise (a 0.001 would otherwise rank an input with 0 % of the INB variance first,
+    # above ones that explain most of it), so displayed ties are ordered by the share of INB variance.
+    table = (
+        table.assign(_evppi_shown=table["evppi"].round(0))
+        .sort_values(
+            ["_evppi_shown", "inb_variance_share"], ascending=[False, False], na_position="last", kind="stable"
+        )
+        .drop(columns="_evppi_shown")
+        .reset_index(drop=True)
+    )
     table["rank"] = np.arange(1, len(table) + 1)
     return table
 

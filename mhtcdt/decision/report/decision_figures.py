@@ -198,10 +198,17 @@ def subgroup_forest(table: pd.DataFrame, currency: str) -> Figure | None:
 
 @styled
 def comparison_plane(
-    planes: Mapping[str, pd.DataFrame], points: Mapping[str, tuple[float, float]], wtp: float, currency: str
+    planes: Mapping[str, pd.DataFrame],
+    points: Mapping[str, tuple[float, float]],
+    wtp: float | Mapping[str, float],
+    currency: str,
 ) -> Figure:
     """One cost-effectiveness plane for compared scenarios: each scenario's PSA draws (new vs its reference,
-    ``inc_qalys``/``inc_cost``) in its colour, the mean of its draws (cross) and its base case (dot)."""
+    ``inc_qalys``/``inc_cost``) in its colour, the mean of its draws (cross) and its base case (dot).
+
+    ``wtp``: one willingness to pay [currency per QALY] for every scenario, or each scenario's own (label ->
+    value); one threshold line per distinct value, labelled with the scenarios judged at it when they differ
+    (scenarios of two jurisdictions may share a currency and not a threshold)."""
     fig, ax = new_figure(6.4, 4.6)
     q_all, c_all = [1e-3], [1.0]
     for i, (label, cloud) in enumerate(planes.items()):
@@ -214,9 +221,14 @@ def comparison_plane(
         q_all.append(float(cloud["inc_qalys"].abs().max()))
         c_all.append(float(cloud["inc_cost"].abs().max()))
     span, c_span = max(q_all) * 1.3, max(c_all) * 1.3
-    reach = max(span, c_span / max(wtp, 1e-9))
-    ax.plot([-reach, reach], [-wtp * reach, wtp * reach], color="#333333", ls="--", lw=1.2,
-            label=f"WTP {money(wtp, currency)}/QALY")  # fmt: skip
+    by_value: dict[float, list[str]] = {}
+    for label in planes:
+        by_value.setdefault(float(wtp[label] if isinstance(wtp, Mapping) else wtp), []).append(label)
+    for k, (value, labels) in enumerate(sorted(by_value.items())):
+        reach = max(span, c_span / max(value, 1e-9))
+        who = "" if len(by_value) == 1 else f" ({', '.join(labels)})"
+        ax.plot([-reach, reach], [-value * reach, value * reach], color="#333333", ls=("--", ":", "-.")[k % 3],
+                lw=1.2, label=f"WTP {money(value, currency)}/QALY{who}")  # fmt: skip
     ax.axhline(0, color="black", lw=0.6)
     ax.axvline(0, color="black", lw=0.6)
     ax.set_xlim(-span, span)

@@ -9,7 +9,7 @@ formatted numbers); every figure is inline SVG.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
@@ -25,6 +25,7 @@ from mhtcdt.decision.report.labels import (
     stakeholder_table,
     threshold_text,
 )
+from mhtcdt.decision.scenario.reference_case import reference_case_notes
 
 LIGHT_COLOURS = {"green": "#1a7f37", "amber": "#b45309", "red": "#b42318"}
 LIGHT_WORDS = {"green": "cost-effective", "amber": "uncertain", "red": "not cost-effective"}
@@ -246,7 +247,8 @@ def comparison_table(runs: Sequence, headlines: Sequence) -> pd.DataFrame:
 
 
 def comparison_report(runs: Sequence, headlines: Sequence, plane_fig) -> str:
-    """A self-contained HTML page comparing scenarios (``mhtcdt compare --out``)."""
+    """A self-contained HTML page comparing scenarios (``mhtcdt compare --out``); ``plane_fig``: one figure, or
+    one per currency (``{currency: figure}``) when the scenarios' costs are in different currencies."""
     from mhtcdt import __version__
     from mhtcdt.decision.report.html import _CSS
 
@@ -255,15 +257,21 @@ def comparison_report(runs: Sequence, headlines: Sequence, plane_fig) -> str:
         f"<p class='meta'>mhtcdt {_e(__version__)} · {len(runs)} scenarios, each with its own probabilistic "
         "sensitivity analysis</p>",
         text_table(comparison_table(runs, headlines)),
-        figure(
-            plane_fig,
-            "One cost-effectiveness plane: each scenario's PSA draws (new arm vs its comparator), "
-            "the mean of its draws (cross) and its base case (dot).",
-        ),  # fmt: skip
     ]
+    figs = plane_fig if isinstance(plane_fig, Mapping) else {headlines[0].currency: plane_fig}
+    for cur, fig in figs.items():
+        parts.append(
+            figure(
+                fig,
+                f"One cost-effectiveness plane ({cur}): each scenario's PSA draws (new arm vs its comparator), "
+                "the mean of its draws (cross) and its base case (dot)"
+                + (": scenarios in other currencies have their own plane." if len(figs) > 1 else "."),
+            )
+        )
     for run, h in zip(runs, headlines, strict=True):
         shared = f" (re-costed from '{_e(run.shared_with)}': same trial)" if run.shared_with else ""
         parts.append(f"<h2>{_e(run.label)}</h2><p>{_e(run.scenario.name)}{shared}</p>")
+        parts.extend(f"<p><em>{_e(note)}</em></p>" for note in reference_case_notes(run.scenario.economics))
         parts.append(headline_section(h).replace("<h2 id='answer'>The answer at a glance</h2>", ""))
     body = "\n".join(parts)
     return (

@@ -29,6 +29,7 @@ import numpy as np
 
 from mhtcdt.decision.model.price import headroom, icer_of, wilson_interval
 from mhtcdt.decision.report.labels import icer_cell, parameter_label
+from mhtcdt.decision.scenario.reference_case import reference_case_notes
 
 FIRM_PROBABILITY = 0.8  # a choice right in at least 80 % of the draws is shown green/red, else amber
 #: illustrative defaults for the population EVPI (the app and the CLI ask for the setting's own numbers)
@@ -88,6 +89,9 @@ class Headline:
     agreement: str
     agrees: bool
     caveat: str
+    # the jurisdiction, a PPP cost transfer, departures from its reference case, its threshold (empty for an
+    # English NICE run that keeps the reference case): decision/scenario/reference_case.py
+    reference_case: tuple[str, ...] = ()
 
     def sentences(self) -> list[str]:
         """The headline as plain sentences (CLI summary, report, app)."""
@@ -223,6 +227,7 @@ def build_headline(result, psa, *, list_price: float | None = None, population: 
         deterministic_decision=deterministic_decision,
         currency=cur,
         willingness_to_pay=wtp,
+        reference_case=tuple(reference_case_notes(eco)),
         n_draws=n,
         inc_cost=d_cost,
         inc_qalys=d_qaly,

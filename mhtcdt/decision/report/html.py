@@ -22,6 +22,7 @@ import pandas as pd
 
 from mhtcdt.decision.report import figures
 from mhtcdt.decision.report.criteria_text import consort_display
+from mhtcdt.decision.scenario.reference_case import reference_case_notes, transfer_note
 
 REPORTED = "reported"
 NOT_APPLICABLE = "not applicable"
@@ -194,6 +195,8 @@ def build_html_report(
         f"{eco.horizon_years:g}-year horizon).</p>"
     )
     add(f"<p class='verdict'><strong>Result (deterministic base case).</strong> {_e(result.verdict)}</p>")
+    for note in reference_case_notes(eco):
+        add(f"<p><em>{_e(note)}</em></p>")
     add(f"<p><em>{_e(population_sentence(result))}</em></p>")
     colours = scenario_palette(sc)
     if psa is not None:
@@ -246,7 +249,9 @@ def build_html_report(
         f"</li><li>Time horizon: {eco.horizon_years:g} years; cycle length {eco.cycle_months:g} months "
         f"({_e(eco.counting.replace('_', ' '))} counting)</li>"
         f"<li>Discount rates: costs {eco.discount_costs:.1%}"
-        f", effects {eco.discount_effects:.1%} per year</li></ul>"
+        f", effects {eco.discount_effects:.1%} per year</li>"
+        + "".join(f"<li>{_e(note)}</li>" for note in reference_case_notes(eco))
+        + "</ul>"
     )
     add("<h2 id='comparators'>Comparators</h2><ul>")
     for arm in sc.randomised_arms:
@@ -269,9 +274,11 @@ def build_html_report(
         }
     )
     costs["value"] = costs["value"].map(lambda v: f"{cur} {v:,.0f}")
+    transfer = transfer_note(eco)  # CHEERS 2022 item 15: currency, price date and conversion
     add(
-        _table(costs) + f"<p>All costs in {_e(cur)} at {eco.price_year} prices, as given in the scenario "
-        "(conversions, where any, are documented in its comments).</p>"
+        _table(costs)
+        + f"<p>All costs in {_e(cur)} at {eco.price_year} prices, as given in the scenario "
+        + (f"({_e(transfer)})</p>" if transfer else "(conversions, where any, are documented in its comments).</p>")
     )
     add("<h2 id='model'>Model: rationale, analytics and assumptions</h2>")
     add(

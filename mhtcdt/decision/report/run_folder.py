@@ -63,6 +63,7 @@ from mhtcdt.decision.report.cells import spreadsheet_safe, terminal_safe
 from mhtcdt.decision.report.summary import computed_horizon, format_summary
 from mhtcdt.decision.report.tables import run_tables
 from mhtcdt.decision.run.pipeline import PipelineResult
+from mhtcdt.decision.scenario.reference_case import reference_case_notes
 
 
 def scenario_hash(scenario_text: str) -> str:
@@ -148,6 +149,9 @@ def write_outputs(
         "computed": computed(result, psa),
         "tables": list(tables),
     }
+    notes = reference_case_notes(sc.economics)
+    if notes:  # the jurisdiction, a PPP cost transfer, departures from the reference case, the threshold
+        meta["reference_case"] = {"jurisdiction": sc.economics.jurisdiction, "notes": notes}
     if psa is not None and getattr(psa, "physics", None) is not None:
         meta["psa_physics"] = psa.physics.run_record()
     put("run.json", json.dumps(meta, indent=2) + "\n")

@@ -11,6 +11,7 @@ import pandas as pd
 
 from mhtcdt import __version__
 from mhtcdt.decision.run.pipeline import PipelineResult, population_sentence
+from mhtcdt.decision.scenario.reference_case import reference_case_notes
 from mhtcdt.decision.trial.survival import format_median
 
 
@@ -85,6 +86,8 @@ def format_summary(result: PipelineResult, psa=None) -> str:
         f"discount {eco.discount_costs:.1%} costs / {eco.discount_effects:.1%} effects, "
         f"{horizon})"
     )
+    for note in reference_case_notes(eco):
+        add(f"  {note}")
     if cut is not None:
         add(f"  note: the horizon was cut from the {eco.horizon_years:g} years asked to {done:.1f} months: {cut}")
     population = population_sentence(result)

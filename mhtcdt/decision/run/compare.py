@@ -159,3 +159,12 @@ def unpriced_agents(scenario: Scenario) -> list[str]:
         for a in scenario.randomised_arms
         if a.has_cdt
     ]
+
+
+def currency_groups(runs: Sequence) -> dict[str, list[int]]:
+    """Indices of the compared runs by the currency of their costs, in order of first appearance: money is
+    plotted or compared only within one currency (a EUR and a USD scenario get a cost-effectiveness plane each)."""
+    groups: dict[str, list[int]] = {}
+    for i, run in enumerate(runs):
+        groups.setdefault(run.scenario.economics.currency, []).append(i)
+    return groups

@@ -12,6 +12,8 @@ the field (and the message the other fields involved), never a dump of a section
 
 * arm references: unique arm names; ``trial.reference_arm`` is an arm and is randomised (it has an
   ``trial.allocation`` weight); ``trial.allocation`` names only arms;
+* the reference case (:mod:`.reference_case`): the currency is the jurisdiction's, no 'societal' perspective
+  (not modelled), a willingness to pay where the jurisdiction sets none, a cost transfer at its own price year;
 * the economic grid: the horizon is at least one cycle; Simpson's rule gets an even number of cycles
   (and is refused with Kaplan-Meier curves, whose horizon is cut at the follow-up); enough PSA draws for
   the EVPPI regression; the currency is an ISO 4217 code; utilities lie in [0, 1];
@@ -39,6 +41,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from mhtcdt.decision.scenario.reference_case import reference_case_problems
 from mhtcdt.decision.scenario.schema import (
     UNCERTAIN_PARAMETERS,
     ArmSpec,
@@ -463,6 +466,7 @@ def data_problems(data: Any) -> list[InputError]:
         _text_problems(data)
         + _arm_reference_problems(data)
         + _grid_problems(eco)
+        + reference_case_problems(eco)
         + _uncertainty_problems(eco)
         + _device_problems(data)
         + _indication_problems(data)

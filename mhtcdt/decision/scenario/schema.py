@@ -10,7 +10,9 @@ Layout (see ``mhtcdt/decision/scenario/presets/default.toml`` for a complete, so
     [cohort]     indication, n_screened, criteria = ["kps >= 60", ...]
     [[arms]]     one treatment protocol per arm (fields of mhtcdt.physics.Protocol)
     [trial]      reference_arm, allocation, stratify_by, block_size, accrual, follow-up, censoring
-    [economics]  currency, price_year, discounting, horizon, cycle length, willingness to pay,
+    [economics]  jurisdiction (HTA reference case: nice, netherlands, germany, france, united_states),
+                 currency, price_year, discounting, horizon, cycle length, willingness to pay,
+                 [economics.cost_transfer],
                  [economics.costs], [economics.utilities]
     [assumptions] uncertain physics inputs of the deterministic run (mhtcdt.physics.Assumptions fields)
     [psa]        physics and structural uncertainty in the PSA: physics = true, fixed = [...],
@@ -27,6 +29,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from mhtcdt.economics import jurisdiction as hta_jurisdiction
+from mhtcdt.economics import jurisdictions as hta_jurisdictions
 from mhtcdt.errors import InputError
 from mhtcdt.physics import Assumptions, Protocol, ProtocolName
 from mhtcdt.physics.assumptions import assumption_fields
@@ -160,10 +164,43 @@ class UncertainParameter(_Strict):
         return self
 
 
+JurisdictionKey = Literal[tuple(hta_jurisdictions())]
+#: The cost fields a PPP transfer may leave alone (``local_inputs``: given in the target currency).
+COST_FIELDS = tuple(CostSpec.model_fields)
+
+
+class CostTransferSpec(_Strict):
+    """How costs that are not local tariffs reached the scenario's currency: the English NHS costs of
+    ``from_jurisdiction`` at ``from_price_year`` multiplied by PPP_to / PPP_from (:mod:`mhtcdt.economics.transfer`).
+
+    The costs in ``[economics.costs]`` are the transferred values (in the scenario's currency); this table says
+    so, and every output of the run prints it. ``local_inputs`` lists the costs given in the target currency
+    instead (by default the NanoTherm course, a traded device priced in EUR)."""
+
+    from_jurisdiction: JurisdictionKey = Field("nice", description="Jurisdiction whose costs were transferred.")
+    from_price_year: int = Field(ge=1990, le=2100, description="Price year of the transferred costs.")
+    method: Literal["ppp_gdp"] = Field("ppp_gdp", description="PPP for GDP (World Bank WDI), economics/data/ppp.toml.")
+    local_inputs: list[Literal[COST_FIELDS]] = Field(
+        default_factory=lambda: ["mht_course"], description="Costs given in the target currency, not transferred."
+    )
+
+
 class EconomicsSpec(_Strict):
+    jurisdiction: JurisdictionKey = Field(
+        "nice",
+        description="HTA reference case (economics/data/hta.toml): currency, discount rates, perspective and the "
+        "default willingness to pay; every departure from it is printed by every output of the run.",
+    )
+    cost_transfer: CostTransferSpec | None = Field(
+        None, description="Set when the costs are transferred from another jurisdiction by PPP (not local tariffs)."
+    )
     currency: str = Field(min_length=3, max_length=3, description="ISO 4217 currency code of every cost.")
     price_year: int = Field(ge=1990, le=2100)
-    perspective: Literal["payer", "societal"] = "payer"
+    perspective: Literal["payer", "societal"] = Field(
+        "payer",
+        description="'payer': health-care costs only; 'societal' is refused (productivity losses and informal care "
+        "are not modelled: decision/scenario/reference_case.py).",
+    )
     discount_costs: float = Field(ge=0.0, le=0.2, description="Annual discount rate for costs.")
     discount_effects: float = Field(ge=0.0, le=0.2, description="Annual discount rate for life-years and QALYs.")
     horizon_years: float = Field(gt=0.0, le=100.0, description="Time horizon [years].")
@@ -190,6 +227,19 @@ class EconomicsSpec(_Strict):
     uncertainty: list[UncertainParameter] = Field(
         default_factory=list, description="PSA distributions and DSA ranges of economic inputs."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_willingness_to_pay(cls, data: Any) -> Any:
+        """A missing ``willingness_to_pay`` takes the jurisdiction's default threshold (hta.toml), when it has
+        one (Germany and France set none: the rule in scenario/checks.py then asks for one)."""
+        if isinstance(data, dict) and "willingness_to_pay" not in data:
+            key = data.get("jurisdiction", "nice")
+            if isinstance(key, str) and key in hta_jurisdictions():
+                default = hta_jurisdiction(key).default_willingness_to_pay
+                if default is not None:
+                    return {**data, "willingness_to_pay": default}
+        return data
 
     def point_value(self, parameter: str) -> float:
         """The scenario's value of a dotted economic input, e.g. ``costs.mht_course``."""

@@ -88,27 +88,53 @@ CURVE_COLUMNS = [
 
 @dataclass(frozen=True)
 class TrialValueDefaults:
-    """The sourced defaults of ``data/trial_value.toml`` (GBP, the default scenario's price year)."""
+    """The sourced defaults of ``data/trial_value.toml`` (England's population; the trial cost in GBP at the
+    default scenario's price year, or moved by PPP to another jurisdiction's currency: ``currency``, ``note``)."""
 
     patients_per_year: float
     horizon_years: float
     reporting_lag_months: float
     fixed_cost: float
     per_patient_cost: float
+    currency: str = "GBP"
+    note: str = ""
 
 
-def defaults() -> TrialValueDefaults:
-    """Read the defaults: population = glioblastoma cases x share with documented recurrence x share treated."""
+#: Price year of the money in data/trial_value.toml (the default scenario's).
+TRIAL_COST_PRICE_YEAR = 2017
+
+
+def defaults(economics: Any = None) -> TrialValueDefaults:
+    """Read the defaults: population = glioblastoma cases x share with documented recurrence x share treated.
+
+    ``economics`` (a scenario's :class:`~mhtcdt.decision.scenario.schema.EconomicsSpec`): when its currency is
+    not GBP, the trial costs are moved from England to its jurisdiction by PPP for GDP at the data's price year
+    (:func:`mhtcdt.economics.ppp_transfer`), and ``note`` says so and that the population is still England's."""
     d = load_toml(sd.DATA_PACKAGE, sd.DATA_FILE)
     pop, cost = d["population"], d["trial_cost"]
+    fixed = float(cost["fixed_gbp"])
+    per_patient = float(cost["per_patient_usd"]) * float(cost["usd_to_gbp"])
+    currency, note = "GBP", ""
+    if economics is not None and economics.currency != "GBP":
+        from mhtcdt.economics import ppp_transfer
+
+        transfer = ppp_transfer("nice", economics.jurisdiction, TRIAL_COST_PRICE_YEAR)
+        fixed, per_patient = transfer.apply(fixed), transfer.apply(per_patient)
+        currency = economics.currency
+        note = (
+            f"Trial costs: the English defaults (GBP {TRIAL_COST_PRICE_YEAR}) x {transfer.factor:.4f} "
+            f"{currency} per GBP (PPP for GDP); the decision population is England's (no local one is packaged)."
+        )
     return TrialValueDefaults(
         patients_per_year=float(pop["glioblastoma_cases_per_year"])
         * float(pop["share_with_documented_recurrence"])
         * float(pop["share_treated_at_recurrence"]),
         horizon_years=float(pop["horizon_years"]),
         reporting_lag_months=float(pop["reporting_lag_months"]),
-        fixed_cost=float(cost["fixed_gbp"]),
-        per_patient_cost=float(cost["per_patient_usd"]) * float(cost["usd_to_gbp"]),
+        fixed_cost=fixed,
+        per_patient_cost=per_patient,
+        currency=currency,
+        note=note,
     )
 
 
@@ -436,7 +462,7 @@ def _trial_value(
         params = scenario_params(sc)
     seed = int(result.seed if request.seed is None else request.seed)
     root = child_sequence(seed, TRIAL_VALUE_STREAM)
-    defaults_ = defaults()
+    defaults_ = defaults(sc.economics)
     population = request.population or evsi.DecisionPopulation(
         defaults_.patients_per_year, defaults_.horizon_years, float(sc.economics.discount_costs)
     )
@@ -445,7 +471,7 @@ def _trial_value(
     designs = _designs(request, sc)
     states = tdm.draw_states(psa.parameters, request.informs, params)
     decision = decision_at(result, psa, request, states.informed)
-    notes: list[str] = []
+    notes: list[str] = [defaults_.note] if defaults_.note and request.trial_cost is None else []
 
     # --- the ceiling: EVPPI of the informed inputs, and their fitted E(INB | phi) for the cross-checks
     phi = psa.parameters[list(states.informed)].to_numpy(float)

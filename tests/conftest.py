@@ -22,3 +22,17 @@ def private_results_store(tmp_path_factory):
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_cache(tmp_path_factory):
+    """No test reads or writes the developer's own caches (``~/.cache/mhtcdt``: PSA emulators and whole
+    results, which ``mhtcdt run``/``demo`` and the app fill): a temporary folder for the whole session (the app's
+    tests use one of their own, tests/app/conftest.py)."""
+    saved = os.environ.get("MHTCDT_CACHE_DIR")
+    os.environ["MHTCDT_CACHE_DIR"] = str(tmp_path_factory.mktemp("mhtcdt-cache"))
+    yield
+    if saved is None:
+        os.environ.pop("MHTCDT_CACHE_DIR", None)
+    else:
+        os.environ["MHTCDT_CACHE_DIR"] = saved

@@ -59,6 +59,7 @@ def render() -> None:
 
         h = build_headline(decision.result, decision.psa, list_price=decision.list_price, population=state.population())
         render_headline(h)
+        _say_if_cached(decision.result)
         _figures(decision)
         _population_inputs()
         st.caption(md(h.caveat))
@@ -67,6 +68,20 @@ def render() -> None:
         links[0].page_link(state.page_path("page_price.py"), label="Price and threshold", icon=":material/sell:")
         links[1].page_link(state.page_path("page_subgroups.py"), label="For whom", icon=":material/person_search:")
         links[2].page_link(state.page_path("page_compare.py"), label="Compare scenarios", icon=":material/compare:")
+
+
+def _say_if_cached(result) -> None:
+    """Say so when the run was loaded from the result cache (:mod:`mhtcdt.decision.run.result_cache`)."""
+    from mhtcdt.app.tasks import FROM_RESULT_CACHE
+
+    if result.extras.get(FROM_RESULT_CACHE):
+        st.caption(
+            "The virtual trial behind this answer was loaded from the result cache: the stored result of an "
+            "identical earlier run (same scenario, seed, calibration, model code and library versions), which a "
+            "new run reproduces exactly.",
+            help="`mhtcdt warmup` computes the default answer once after installing; "
+            "`MHTCDT_RESULT_CACHE=0` turns the cache off.",
+        )
 
 
 def _preliminary(scenario, slot) -> bool:

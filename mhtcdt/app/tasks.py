@@ -20,6 +20,8 @@ def _scenario(scenario_toml: str):
 
 #: key of ``PipelineResult.extras`` holding the id of the run recorded in the results store
 STORE_RUN_ID = "store_run_id"
+#: key of ``PipelineResult.extras``: True when the run was loaded from the result cache (an identical earlier run)
+FROM_RESULT_CACHE = "from_result_cache"
 
 
 def _record(scenario_toml: str, seed: int, result: Any) -> None:
@@ -46,24 +48,29 @@ def _record(scenario_toml: str, seed: int, result: Any) -> None:
 
 def run_pipeline_task(scenario_toml: str, seed: int | None = None, *, progress: Progress) -> Any:
     """``mhtcdt.decision.run.pipeline.run_pipeline`` on a scenario given as TOML text, recorded in the
-    results store (:func:`_record`)."""
+    results store (:func:`_record`). Through the result cache (:mod:`mhtcdt.decision.run.result_cache`): the
+    same scenario, seed, calibration and code return the stored result (identical to a new run), and
+    ``extras[FROM_RESULT_CACHE]`` says so."""
     from mhtcdt.app.limits import check_scenario_fits
-    from mhtcdt.decision.run.pipeline import run_pipeline
+    from mhtcdt.decision.run.result_cache import cached_pipeline
 
     scenario = _scenario(scenario_toml)
     check_scenario_fits(scenario)  # a clear message instead of a MemoryError in the worker
-    result = run_pipeline(scenario, seed=seed, progress=progress)
-    _record(scenario_toml, scenario.seed if seed is None else int(seed), result)
+    run_seed = scenario.seed if seed is None else int(seed)
+    result, loaded = cached_pipeline(scenario, scenario_toml, run_seed, progress)  # computed once per inputs and code
+    result.extras[FROM_RESULT_CACHE] = loaded
+    _record(scenario_toml, run_seed, result)
     return result
 
 
 def run_psa_task(result: Any, *, progress: Progress) -> Any:
-    """``mhtcdt.decision.model.psa.run_psa`` on a pipeline result (the scenario's own number of draws), its
-    physics emulators from the on-disk cache when built before (:mod:`mhtcdt.decision.model.emulator_cache`);
+    """``mhtcdt.decision.model.psa.run_psa`` on a pipeline result (the scenario's own number of draws), through
+    the result cache (:func:`mhtcdt.decision.run.result_cache.cached_psa`), its physics emulators from the
+    on-disk cache when built before (:mod:`mhtcdt.decision.model.emulator_cache`);
     its tables are added to the recorded run of the pipeline result, if there is one."""
-    from mhtcdt.decision.model.psa import run_psa
+    from mhtcdt.decision.run.result_cache import cached_psa
 
-    psa = run_psa(result, progress=progress, emulator_cache=True)  # built once per inputs and code
+    psa, _ = cached_psa(result, progress)  # computed once per inputs and code; its emulators too
     run_id = result.extras.get(STORE_RUN_ID)
     if run_id is not None:
         import logging

@@ -5,15 +5,16 @@ small machine) and writes the machine code to the cache (``__pycache__`` beside 
 ``$NUMBA_CACHE_DIR``); every later process loads it in milliseconds. :func:`warm_up` makes those first calls
 on a few patients, for every code path the app and the CLI use (radial bioheat with titration, chemistry with
 and without a CDT agent, thermal dose, a patient's detail with the 3-D map and session spacing, the
-vectorised log-rank of replicate trials and subgroups). ``mhtcdt warmup`` runs it (once after installing);
-the app runs it in its worker when it first starts, behind the first scenario's run.
+vectorised log-rank of replicate trials and subgroups). ``mhtcdt warmup`` runs it (once after installing: the
+README's first command); without it the app's worker compiles each kernel on its first use.
 
-With ``answer`` (the default of ``mhtcdt warmup``) it then runs the app's first screen once: the default
-scenario's trial and PSA, its physics emulators stored in the on-disk cache
-(:mod:`mhtcdt.decision.model.emulator_cache`). The app's first answer then loads them instead of solving the
-physics 25 times per stream (most of a warm start's time). A cold start costs, on a 2-core machine under a
-load of 4-5: about 65-100 s of compilation, 40-60 s of emulator building and 10-15 s for the rest
-(docs/architecture.md, "Cold start").
+With ``answer`` (the default of ``mhtcdt warmup``) it then computes the app's first screen once, through the
+same calls as the app's worker: the default scenario's run and PSA, stored in the result cache
+(:mod:`mhtcdt.decision.run.result_cache`), and the PSA's physics emulators in theirs
+(:mod:`mhtcdt.decision.model.emulator_cache`). The app's first answer then loads the stored run and PSA instead
+of computing them (identical results; both caches are keyed by the inputs and the code). A cold start costs, on
+a 2-core machine under a load of 4-5: about 65-100 s of compilation, 40-60 s of emulator building and 10-15 s
+for the rest (docs/architecture.md, "Cold start").
 """
 
 from __future__ import annotations
@@ -68,15 +69,19 @@ def warm_up(progress: ProgressCallback | None = None, answer: bool = False) -> f
 
 
 def default_answer_emulators(progress: ProgressCallback | None = None) -> int:
-    """Run the default scenario (the app's first screen) and its PSA with the emulator cache on, as the app's
-    worker does (:func:`mhtcdt.app.tasks.run_psa_task`: same scenario, seed and code, hence the same cache
-    keys); returns how many emulators were already in the cache."""
-    from mhtcdt.decision.model.psa import run_psa
-    from mhtcdt.decision.run.pipeline import run_pipeline
-    from mhtcdt.decision.scenario.loading import default_scenario
+    """Run the default scenario (the app's first screen) and its PSA through the result cache and the emulator
+    cache, as the app's worker does (:func:`mhtcdt.app.tasks.run_pipeline_task` and
+    :func:`~mhtcdt.app.tasks.run_psa_task`: the same calls on the same scenario text, seed and code, hence the
+    same cache keys); returns how many emulators were already in the cache (-1: the whole PSA was)."""
+    from mhtcdt.decision.run.result_cache import cached_pipeline, cached_psa
+    from mhtcdt.decision.scenario.loading import default_scenario, parse_scenario_text, scenario_to_toml
 
-    result = run_pipeline(default_scenario(), progress=_within(progress, 0.0, 0.2))
-    psa = run_psa(result, progress=_within(progress, 0.2, 1.0), emulator_cache=True)
+    text = scenario_to_toml(default_scenario())  # what the app's session sends its worker
+    scenario = parse_scenario_text(text, source="app scenario")
+    result, _ = cached_pipeline(scenario, text, scenario.seed, _within(progress, 0.0, 0.2))
+    psa, loaded = cached_psa(result, _within(progress, 0.2, 1.0))
+    if loaded:  # the whole PSA was stored, so were its emulators (unless they were deleted since)
+        return -1
     return 0 if psa.physics is None else psa.physics.loaded_from_cache
 
 

@@ -295,6 +295,7 @@ def _open_answer_then_physics(browser, url: str, name: str, out: Path) -> dict[s
     assert page.locator(PRELIMINARY).count() == 0, "the preliminary base case is still shown beside the headline"
     _save_timings(out, {f"{name}_headline_s": round(headline_s, 1)})
     _assert_no_traceback(page, f"the answer ({name})")
+    cached = "loaded from the result cache" in page.locator("[data-testid='stMain']").inner_text()
     page.screenshot(path=str(out / f"start_{name}_answer_1440x900.png"))  # the first screen, as it opens
     t1 = time.monotonic()
     page.get_by_role("link", name="Treatment physics").first.click()
@@ -306,6 +307,7 @@ def _open_answer_then_physics(browser, url: str, name: str, out: Path) -> dict[s
         f"{name}_first_answer_s": round(first_s, 1),
         f"{name}_headline_s": round(headline_s, 1),
         f"{name}_physics_page_s": round(physics_s, 1),
+        f"{name}_from_result_cache": cached,
     }
 
 
@@ -342,13 +344,14 @@ def _open_sidebar(page) -> None:
 
 @pytest.mark.timeout(5400)  # a cold start compiles every kernel: minutes on a loaded 2-core machine
 def test_cold_and_warm_start(browser, tmp_path_factory):
-    """Three starts, each a new server: cold (empty numba and emulator caches: a fresh install without
-    ``mhtcdt warmup``), warm (both caches as the first start left them: a restart, or a fresh install after
-    ``mhtcdt warmup``) and kernels only (numba's cache filled, the emulator cache empty: after ``mhtcdt warmup
-    --kernels-only``). Seconds to the first answer (the preliminary base case), to the complete headline and
-    to the physics page, saved with the targets in ``start_timings.json`` (an artifact; checked: every start
-    reaches both pages without an error, the preliminary stage is labelled and then replaced, and the first
-    start fills both caches)."""
+    """Three starts, each a new server: cold (empty numba, emulator and result caches: a fresh install without
+    ``mhtcdt warmup``), warm (the caches as the first start left them: a restart, or a fresh install after the
+    README's ``mhtcdt warmup``) and kernels only (numba's cache filled, the emulator and result caches empty:
+    after ``mhtcdt warmup --kernels-only``). Seconds to the first answer (the preliminary base case), to the
+    complete headline and to the physics page, saved with the targets in ``start_timings.json`` (an artifact;
+    checked: every start reaches both pages without an error, the preliminary stage is labelled and then
+    replaced, the first start fills the caches, and only the warm start says its run came from the result
+    cache)."""
     out = _artifacts()
     numba_cache = tmp_path_factory.mktemp("numba-cache")
     emulators, empty = tmp_path_factory.mktemp("mhtcdt-cache"), tmp_path_factory.mktemp("mhtcdt-cache-empty")
@@ -356,11 +359,14 @@ def test_cold_and_warm_start(browser, tmp_path_factory):
     with _serve("streamlit-cold.log", NUMBA_CACHE_DIR=str(numba_cache), MHTCDT_CACHE_DIR=str(emulators)) as url:
         timings.update(_open_answer_then_physics(browser, url, "cold", out))
     assert any(numba_cache.rglob("*.nbi")), "the first start left no compiled kernel in the numba cache"
-    assert any(emulators.rglob("*.pkl")), "the first start left no PSA emulator in the emulator cache"
+    assert any((emulators / "emulators").rglob("*.pkl")), "the first start left no PSA emulator in the emulator cache"
+    assert any((emulators / "results").rglob("*.pkl")), "the first start left no run in the result cache"
     with _serve("streamlit-warm.log", NUMBA_CACHE_DIR=str(numba_cache), MHTCDT_CACHE_DIR=str(emulators)) as url:
         timings.update(_open_answer_then_physics(browser, url, "warm", out))
     with _serve("streamlit-kernels.log", NUMBA_CACHE_DIR=str(numba_cache), MHTCDT_CACHE_DIR=str(empty)) as url:
         timings.update(_open_answer_then_physics(browser, url, "kernels_only", out))
+    assert timings["cold_from_result_cache"] is False and timings["kernels_only_from_result_cache"] is False
+    assert timings["warm_from_result_cache"] is True, "the warm start recomputed the run the first start stored"
     timings.update(
         target_headline_s=HEADLINE_TARGET_S,
         target_physics_page_s=PHYSICS_TARGET_S,

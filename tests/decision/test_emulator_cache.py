@@ -55,6 +55,18 @@ def test_the_psa_is_identical_with_an_empty_a_filled_and_no_cache(small_run, cac
         pd.testing.assert_frame_equal(other.parameters, built.parameters)
 
 
+def test_the_summary_says_which_emulators_were_loaded_from_the_cache(small_run, cache):
+    """A run whose emulators come from the cache does not present their build time as its own."""
+    from mhtcdt.decision.report.summary import physics_uncertainty_lines
+
+    built = run_psa(small_run, emulator_cache=True)
+    loaded = run_psa(small_run, emulator_cache=True)
+    n = len(built.physics.reports)
+    assert not any("loaded from the emulator cache" in line for line in physics_uncertainty_lines(built))
+    said = [line for line in physics_uncertainty_lines(loaded) if "loaded from the emulator cache" in line]
+    assert said and said[0].strip().startswith(f"({n} of {n} emulators"), said
+
+
 def test_a_loaded_emulator_predicts_exactly_as_the_built_one(small_run, cache):
     args = _mht_args(small_run)
     key = emulator_cache.emulator_key(*args)
@@ -137,19 +149,27 @@ def test_the_code_fingerprint_follows_the_model_code_not_the_pages(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "argv, switch, answer",
-    [(["warmup"], "1", True), (["warmup", "--kernels-only"], "1", False), (["warmup"], "0", False)],
+    "argv, switch, results, answer",
+    [
+        (["warmup"], "1", "1", True),
+        (["warmup", "--kernels-only"], "1", "1", False),
+        (["warmup"], "0", "0", False),
+        (["warmup"], "0", "1", True),  # the stored run and PSA are worth computing without the emulators
+    ],
 )
-def test_warmup_builds_the_default_answer_unless_told_not_to(monkeypatch, capsys, argv, switch, answer):
-    """``mhtcdt warmup`` compiles the kernels and builds the default answer's emulators; ``--kernels-only`` or
-    ``$MHTCDT_EMULATOR_CACHE=0`` only compiles (the computation itself is replaced here: it takes minutes)."""
+def test_warmup_computes_the_default_answer_unless_told_not_to(monkeypatch, capsys, argv, switch, results, answer):
+    """``mhtcdt warmup`` compiles the kernels and computes the default answer (result and emulator caches);
+    ``--kernels-only``, or both caches switched off, only compiles (the computation itself is replaced here: it
+    takes minutes)."""
     from mhtcdt.decision import warmup
     from mhtcdt.decision.cli.main import main
+    from mhtcdt.decision.run import result_cache
 
     calls = []
     monkeypatch.setattr(warmup, "warm_up", lambda progress=None, answer=False: calls.append(answer) or 1.0)
     monkeypatch.setenv(emulator_cache.ENV_SWITCH, switch)
+    monkeypatch.setenv(result_cache.ENV_SWITCH, results)
     assert main(argv) == 0
     assert calls == [answer]
     out = capsys.readouterr().out
-    assert "Kernels compiled and cached" in out and ("emulators built" in out) == answer
+    assert "Kernels compiled and cached" in out and ("default answer computed" in out) == answer

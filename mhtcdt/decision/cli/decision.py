@@ -69,12 +69,10 @@ def add_subcommands(subparsers) -> None:
 
     p = subparsers.add_parser(
         "warmup",
-        help="compile the numba kernels into their cache and build the default answer's PSA emulators into theirs "
-        "(once after installing: the app then starts warm)",
+        help="compile the numba kernels into their cache and compute the default answer (its run, PSA and PSA "
+        "emulators) into the result and emulator caches (once after installing: the app then starts warm)",
     )
-    p.add_argument(
-        "--kernels-only", action="store_true", help="only compile the kernels (not the default answer's emulators)"
-    )
+    p.add_argument("--kernels-only", action="store_true", help="only compile the kernels (not the default answer)")
     p.set_defaults(handler=cmd_warmup)
 
     p = subparsers.add_parser("compare", help="up to four scenarios side by side (one table, one CE plane)")
@@ -325,20 +323,25 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_warmup(args: argparse.Namespace) -> int:
     """Compile every numba kernel into numba's cache (``$NUMBA_CACHE_DIR`` or ``__pycache__``) and, unless
-    ``--kernels-only``, build the default scenario's PSA emulators into their cache (``$MHTCDT_CACHE_DIR``)."""
+    ``--kernels-only``, compute the default scenario's run and PSA into the result cache and its PSA emulators
+    into theirs (both under ``$MHTCDT_CACHE_DIR``)."""
     import os
 
     from mhtcdt.decision.model import emulator_cache
     from mhtcdt.decision.progress import TqdmProgress
+    from mhtcdt.decision.run import result_cache
     from mhtcdt.decision.warmup import warm_up
 
-    answer = not args.kernels_only and emulator_cache.enabled()
+    answer = not args.kernels_only and (emulator_cache.enabled() or result_cache.enabled())
     with TqdmProgress() as progress:
         seconds = warm_up(progress, answer=answer)
     where = os.environ.get("NUMBA_CACHE_DIR") or "__pycache__ beside the package modules"
     done = f"Kernels compiled and cached ({where})"
     if answer:
-        done += f" and the default answer's PSA emulators built ({emulator_cache.cache_dir()})"
+        done += (
+            f" and the default answer computed (run and PSA: {result_cache.cache_dir()}; "
+            f"PSA emulators: {emulator_cache.cache_dir()})"
+        )
     print(f"{done} in {seconds:.1f} s; the app and the CLI now start warm.")
     return 0
 

@@ -14,7 +14,7 @@ Commands::
     mhtcdt evsi [SCENARIO.toml] --n 100,200 ...    value of a randomised trial: EVSI, ENBS, optimal n
     mhtcdt subgroups | compare ...                 for whom; up to four scenarios side by side
     mhtcdt transfer SCENARIO --to KEY --out F.toml  a NICE scenario in another jurisdiction (PPP costs)
-    mhtcdt warmup                                  compile the numba kernels into their on-disk cache
+    mhtcdt warmup                                  compile the kernels and compute the default answer (caches)
     mhtcdt --version
 
 Exit codes: 0 success; 2 bad input (an invalid scenario, a missing or irregular file, an argument out of
@@ -265,6 +265,7 @@ def _record_and_run(scenario, scenario_text: str, run_seed: int, executor, out: 
                 n_draws=args.psa_draws,
                 progress=lambda s, f: progress(s, 0.9 + 0.1 * f),
                 physics=False if args.no_psa_physics else None,
+                emulator_cache=True,  # identical results; builds the app's default answer's emulators too
             )
         progress("writing the run folder", 0.99)
         rid = record.run_id if record is not None else (run_id(scenario_text, run_seed) if args.out else out.name)

@@ -157,6 +157,12 @@ def physics_uncertainty_lines(psa) -> list[str]:
             f"  {r.arm}: {r.n_patients} patients; emulated over {', '.join(r.dims) or 'no input'}{weak}; "
             f"{r.n_solves} physics solves, {r.seconds:.1f} s; not moving this arm: {', '.join(r.dropped) or 'none'}"
         )
+    loaded = getattr(psa.physics, "loaded_from_cache", 0)
+    if loaded:
+        lines.append(
+            f"  ({loaded} of {len(psa.physics.reports)} emulators loaded from the emulator cache: built by an earlier "
+            "run with the same inputs and code; the solves and seconds are that build's)"
+        )
     lines += ["", "Which uncertain inputs drive the decision"]
     lines += ["  " + line for line in psa.drivers_text()]
     lines.append(f"  EVPPI per patient at {cur} {psa.willingness_to_pay:,.0f}/QALY (top 10):")

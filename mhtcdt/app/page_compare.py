@@ -90,7 +90,7 @@ def _show(runs) -> None:
     from mhtcdt.decision.report import decision_figures as dfig
     from mhtcdt.decision.report.decision_html import comparison_table
     from mhtcdt.decision.report.headline import build_headline
-    from mhtcdt.decision.run.compare import ScenarioRun, currency_groups, unpriced_agents
+    from mhtcdt.decision.run.compare import ScenarioRun, unpriced_agents
 
     wtp = state.willingness_to_pay()
     session_currency = state.get_scenario().economics.currency
@@ -105,15 +105,8 @@ def _show(runs) -> None:
     for r in at_wtp:
         for warning in unpriced_agents(r.scenario):
             st.caption(md(warning))
-    for cur, members in currency_groups(at_wtp).items():  # one plane per currency: never money across currencies
-        planes, points = {}, {}
-        for i in members:
-            r, h = at_wtp[i], headlines[i]
-            cloud = r.psa.ce_plane()
-            planes[r.label] = cloud[cloud["comparison"] == f"{r.psa.focal} vs {r.psa.reference}"]
-            points[r.label] = (h.inc_qalys_deterministic, h.inc_cost_deterministic)
-        plane_wtp = headlines[members[0]].willingness_to_pay
-        st.pyplot(dfig.comparison_plane(planes, points, plane_wtp, cur), width="stretch")
+    for fig in dfig.comparison_planes(at_wtp, headlines).values():  # one per currency, each scenario at its WTP
+        st.pyplot(fig, width="stretch")
     for r, h in zip(at_wtp, headlines, strict=True):
         shared = f" (same trial as '{r.shared_with}', re-costed)" if r.shared_with else ""
         st.markdown(f"**{md(r.label)}**{md(shared)}: {md(h.verdict)}. {md(h.agreement)}")

@@ -301,22 +301,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
         _say(f"[{r.label}] {h.agreement}")
     if out is not None:
         spreadsheet_safe(table).to_csv(out / "comparison.csv", index=False)
-        groups = compare.currency_groups(runs)  # one plane per currency: money is never plotted across currencies
-        figs = {}
-        for cur, members in groups.items():
-            planes, points = {}, {}
-            for i in members:
-                r, h = runs[i], headlines[i]
-                cloud = r.psa.ce_plane()
-                planes[r.label] = cloud[cloud["comparison"] == f"{r.psa.focal} vs {r.psa.reference}"]
-                points[r.label] = (h.inc_qalys_deterministic, h.inc_cost_deterministic)
-            wtps = {runs[i].label: headlines[i].willingness_to_pay for i in members}  # each at its own threshold
-            figs[cur] = dfig.comparison_plane(planes, points, wtps, cur)
-            stem = "comparison_plane" if len(groups) == 1 else f"comparison_plane_{cur}"
+        figs = dfig.comparison_planes(runs, headlines)  # one plane per currency: never money across currencies
+        for cur in figs:
+            stem = "comparison_plane" if len(figs) == 1 else f"comparison_plane_{cur}"
             for fmt in ("png", "svg"):
                 (out / f"{stem}.{fmt}").write_bytes(to_bytes(figs[cur], fmt))
         (out / "comparison.html").write_text(dh.comparison_report(runs, headlines, figs), encoding="utf-8")
-        planes_written = "comparison_plane" if len(groups) == 1 else "one comparison_plane_<currency>"
+        planes_written = "comparison_plane" if len(figs) == 1 else "one comparison_plane_<currency>"
         _say(f"\nWrote comparison.csv, comparison.html and {planes_written}.png/.svg to {out}")
     return 0
 

@@ -8,7 +8,7 @@ colours come from :func:`mhtcdt.decision.report.palette.arm_palette`. A figure t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -239,3 +239,22 @@ def comparison_plane(
     ax.plot([], [], marker="o", color="#999999", ls="none", label="base case (calibrated point)")
     ax.legend(frameon=False, loc="upper left", fontsize=8)
     return fig
+
+
+def comparison_planes(runs: Sequence, headlines: Sequence) -> dict[str, Figure]:
+    """One :func:`comparison_plane` per currency of the compared runs (``mhtcdt compare`` and the app's compare
+    page): money is never plotted across currencies; within one, each scenario at its own willingness to pay.
+    ``runs``: :class:`~mhtcdt.decision.run.compare.ScenarioRun`; ``headlines``: their headlines, in order."""
+    from mhtcdt.decision.run.compare import currency_groups
+
+    figs = {}
+    for cur, members in currency_groups(runs).items():
+        planes, points, wtps = {}, {}, {}
+        for i in members:
+            r, h = runs[i], headlines[i]
+            cloud = r.psa.ce_plane()
+            planes[r.label] = cloud[cloud["comparison"] == f"{r.psa.focal} vs {r.psa.reference}"]
+            points[r.label] = (h.inc_qalys_deterministic, h.inc_cost_deterministic)
+            wtps[r.label] = h.willingness_to_pay
+        figs[cur] = comparison_plane(planes, points, wtps, cur)
+    return figs

@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import pytest
+
+
+@contextlib.contextmanager
+def environment_variable(name: str, value: str):
+    """``os.environ[name] = value`` for the block (inherited by processes started in it), then as before."""
+    saved = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = saved
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -29,10 +44,5 @@ def private_cache(tmp_path_factory):
     """No test reads or writes the developer's own caches (``~/.cache/mhtcdt``: PSA emulators and whole
     results, which ``mhtcdt run``/``demo`` and the app fill): a temporary folder for the whole session (the app's
     tests use one of their own, tests/app/conftest.py)."""
-    saved = os.environ.get("MHTCDT_CACHE_DIR")
-    os.environ["MHTCDT_CACHE_DIR"] = str(tmp_path_factory.mktemp("mhtcdt-cache"))
-    yield
-    if saved is None:
-        os.environ.pop("MHTCDT_CACHE_DIR", None)
-    else:
-        os.environ["MHTCDT_CACHE_DIR"] = saved
+    with environment_variable("MHTCDT_CACHE_DIR", str(tmp_path_factory.mktemp("mhtcdt-cache"))):
+        yield

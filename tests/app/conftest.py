@@ -40,15 +40,10 @@ def _own_emulator_cache(tmp_path_factory):
     """The app stores PSA emulators on disk (mhtcdt.decision.model.emulator_cache): the app's tests use a folder
     of their own (set before the worker process starts, which inherits it), never the user's cache; restored
     after the last test of tests/app."""
-    import os
+    from tests.conftest import environment_variable
 
-    old = os.environ.get("MHTCDT_CACHE_DIR")
-    os.environ["MHTCDT_CACHE_DIR"] = str(tmp_path_factory.mktemp("mhtcdt-cache"))
-    yield
-    if old is None:
-        os.environ.pop("MHTCDT_CACHE_DIR", None)
-    else:
-        os.environ["MHTCDT_CACHE_DIR"] = old
+    with environment_variable("MHTCDT_CACHE_DIR", str(tmp_path_factory.mktemp("mhtcdt-cache"))):
+        yield
 
 
 @pytest.fixture
